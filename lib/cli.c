@@ -1,0 +1,270 @@
+/* cli.c: program conventions shared by every filter (see cli.h). */
+#include "cli.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *prog_name = "sharks";
+
+#define MAX_CLEANUP 64
+static char *cleanup_paths[MAX_CLEANUP];
+
+static void remove_unfinished(void)
+{
+	for (int i = 0; i < MAX_CLEANUP; i++)
+		if (cleanup_paths[i])
+			unlink(cleanup_paths[i]);
+}
+
+static void on_signal(int sig)
+{
+	/* unlink() is async-signal-safe; the paths are only written outside handlers */
+	for (int i = 0; i < MAX_CLEANUP; i++)
+		if (cleanup_paths[i])
+			unlink(cleanup_paths[i]);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void tmp_hook(const char *path, int add)
+{
+	if (add)
+		cli_cleanup_add(path);
+	else
+		cli_cleanup_remove(path);
+}
+
+void cli_init(const char *name)
+{
+	prog_name = name;
+	sh_tmp_hook = tmp_hook;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+void cli_cleanup_add(const char *path)
+{
+	for (int i = 0; i < MAX_CLEANUP; i++)
+		if (!cleanup_paths[i]) {
+			cleanup_paths[i] = strdup(path);
+			return;
+		}
+}
+
+void cli_cleanup_remove(const char *path)
+{
+	for (int i = 0; i < MAX_CLEANUP; i++)
+		if (cleanup_paths[i] && !strcmp(cleanup_paths[i], path)) {
+			free(cleanup_paths[i]);
+			cleanup_paths[i] = NULL;
+		}
+}
+
+static void vwarn(const char *file, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	if (file)
+		fprintf(stderr, "%s: %s: ", prog_name, file);
+	else
+		fprintf(stderr, "%s: ", prog_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_warn(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(file, fmt, ap);
+	va_end(ap);
+}
+
+void cli_die(const char *file, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(file, fmt, ap);
+	va_end(ap);
+	remove_unfinished();
+	exit(1);
+}
+
+void cli_die_lib(const char *file) { cli_die(file, "%s", sh_errmsg()); }
+
+void cli_usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(NULL, fmt, ap);
+	va_end(ap);
+	fputs(usage, stderr);
+	remove_unfinished();
+	exit(2);
+}
+
+double cli_double(const char *usage, const char *opt, const char *arg, double lo, double hi)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v >= lo && v <= hi))
+		cli_usage_error(usage, "%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, arg);
+	return v;
+}
+
+long cli_long(const char *usage, const char *opt, const char *arg, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < lo || v > hi)
+		cli_usage_error(usage, "%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi, arg);
+	return v;
+}
+
+const char *cli_in_name(const char *path) { return !path || !strcmp(path, "-") ? "stdin" : path; }
+const char *cli_out_name(const char *path) { return !path || !strcmp(path, "-") ? "stdout" : path; }
+
+FILE *cli_open_in(const char *path)
+{
+	if (!path || !strcmp(path, "-"))
+		return stdin;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		cli_die(path, "%s", strerror(errno));
+	return f;
+}
+
+void cli_out_open(cli_out *o, const char *path, int binary)
+{
+	memset(o, 0, sizeof *o);
+	if (!path || !strcmp(path, "-")) {
+		if (binary && isatty(STDOUT_FILENO))
+			cli_die("stdout", "refusing to write binary data to a terminal (use -o FILE or a pipe)");
+		o->f = stdout;
+		return;
+	}
+	size_t n = strlen(path) + 32;
+	o->path = strdup(path);
+	o->tmp = malloc(n);
+	if (!o->path || !o->tmp)
+		cli_die(path, "out of memory");
+	sh_tmp_name(o->tmp, n, path);
+	cli_cleanup_add(o->tmp);
+	o->f = fopen(o->tmp, "wb");
+	if (!o->f)
+		cli_die(path, "cannot create: %s", strerror(errno));
+}
+
+void cli_out_close(cli_out *o)
+{
+	const char *name = cli_out_name(o->path);
+	if (fflush(o->f) || ferror(o->f))
+		cli_die(name, "write error: %s", strerror(errno));
+	if (o->path) {
+		if (fsync(fileno(o->f)) && errno != EINVAL)
+			cli_die(name, "write error: %s", strerror(errno));
+		if (fclose(o->f))
+			cli_die(name, "write error: %s", strerror(errno));
+		if (rename(o->tmp, o->path))
+			cli_die(name, "cannot rename into place: %s", strerror(errno));
+		cli_cleanup_remove(o->tmp);
+		free(o->tmp);
+		free(o->path);
+	}
+	memset(o, 0, sizeof *o);
+}
+
+int cli_is_audio_path(const char *path)
+{
+	static const char *ext[] = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au", ".opus"};
+	if (!path)
+		return 0;
+	const char *dot = strrchr(path, '.');
+	if (!dot || strchr(dot, '/'))
+		return 0;
+	for (size_t i = 0; i < SH_ARRAY_LEN(ext); i++)
+		if (!strcasecmp(dot, ext[i]))
+			return 1;
+	return 0;
+}
+
+int cli_is_dir_path(const char *path)
+{
+	struct stat st;
+	if (!path || !*path)
+		return 0;
+	if (path[strlen(path) - 1] == '/')
+		return 1;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void cli_mkdirs(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			if (mkdir(buf, 0777) && errno != EEXIST)
+				cli_die(path, "cannot create directory: %s", strerror(errno));
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+}
+
+void cli_progress_start(cli_progress *p, const char *what, double total, const char *unit)
+{
+	p->what = what;
+	p->unit = unit;
+	p->total = total;
+	p->start = p->last_draw = sh_now();
+	p->tty = isatty(STDERR_FILENO);
+}
+
+void cli_progress_update(cli_progress *p, double done, const char *extra)
+{
+	if (!p->tty)
+		return;
+	double now = sh_now();
+	if (now - p->last_draw < 0.1 && !(p->total > 0 && done >= p->total))
+		return;
+	p->last_draw = now;
+	double el = now - p->start, rate = el > 0 ? done / el : 0;
+	char bar[32] = "";
+	if (p->total > 0) {
+		int w = 24, k = (int)(w * SH_MIN(done / p->total, 1.0));
+		for (int i = 0; i < w; i++)
+			bar[i] = i < k ? '#' : '.';
+		bar[w] = 0;
+		double eta = rate > 0 ? (p->total - done) / rate : 0;
+		fprintf(stderr, "\r%s: %s [%s] %.0f/%.0f %s, %.1f %s/s, ETA %.0fs %s\033[K", prog_name,
+			p->what, bar, done, p->total, p->unit, rate, p->unit, eta, extra ? extra : "");
+	} else {
+		fprintf(stderr, "\r%s: %s %.0f %s, %.1f %s/s %s\033[K", prog_name, p->what, done, p->unit,
+			rate, p->unit, extra ? extra : "");
+	}
+}
+
+void cli_progress_end(cli_progress *p, const char *fmt, ...)
+{
+	if (p->tty)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "%s: ", prog_name);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

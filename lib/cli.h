@@ -1,0 +1,68 @@
+/* cli.h: the conventions every program in filters/ follows (DESIGN.md, "Program conventions"):
+ * messages as `prog: file: what`, exit 2 for usage errors and 1 for failures, `-` for the
+ * standard streams, no binary data to a terminal, output files written under a temporary
+ * name and renamed when complete (removed on any failure), progress on stderr. */
+#ifndef SHARKS_CLI_H
+#define SHARKS_CLI_H
+
+#include <stdio.h>
+
+extern const char *prog_name;
+
+/* Sets prog_name and installs handlers that remove unfinished outputs on SIGINT/SIGTERM. */
+void cli_init(const char *name);
+
+/* "prog: file: message" (file may be NULL) to stderr. */
+void cli_warn(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, then removes unfinished outputs and exits 1. */
+_Noreturn void cli_die(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_die with the library's last error message. */
+_Noreturn void cli_die_lib(const char *file);
+/* Usage error: "prog: message", the usage text, exit 2. */
+_Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parses numbers from option arguments or dies with a usage error naming the option. */
+double cli_double(const char *usage, const char *opt, const char *arg, double lo, double hi);
+long cli_long(const char *usage, const char *opt, const char *arg, long lo, long hi);
+
+/* "-" or NULL is stdin; otherwise opens the file or dies naming it. */
+FILE *cli_open_in(const char *path);
+/* Display name of an input or output path ("-"/NULL → "stdin"/"stdout"). */
+const char *cli_in_name(const char *path);
+const char *cli_out_name(const char *path);
+
+/* An output file written atomically. path "-" or NULL is stdout (refused for binary data when
+ * stdout is a terminal). */
+typedef struct {
+	FILE *f;
+	char *path;  /* final name, NULL for stdout */
+	char *tmp;   /* temporary name while open */
+} cli_out;
+void cli_out_open(cli_out *o, const char *path, int binary);
+/* Flushes, closes and renames into place; dies on a write error (e.g. disk full). */
+void cli_out_close(cli_out *o);
+/* Registers / unregisters a temporary path to remove if the program dies. */
+void cli_cleanup_add(const char *path);
+void cli_cleanup_remove(const char *path);
+
+/* Whether a path names an audio file by its extension (.wav .flac .ogg .mp3 ...). */
+int cli_is_audio_path(const char *path);
+/* Whether a path names a directory: ends with '/' or is an existing directory. */
+int cli_is_dir_path(const char *path);
+/* mkdir -p; dies naming the path on failure. */
+void cli_mkdirs(const char *path);
+
+/* Progress: a bar with rate and ETA when stderr is a terminal, nothing until the summary
+ * line otherwise. total <= 0 means unknown. */
+typedef struct {
+	const char *what, *unit;
+	double total, start, last_draw;
+	int tty;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *what, double total, const char *unit);
+void cli_progress_update(cli_progress *p, double done, const char *extra);
+/* Clears the bar and prints "prog: summary" as one line. */
+void cli_progress_end(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

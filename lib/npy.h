@@ -1,0 +1,50 @@
+/* npy.h: tensor streams, i.e. NumPy .npy v1.0 records back to back (DESIGN.md, "Data between
+ * stages"). Readers never seek, so pipes work; end of input is valid only between records.
+ * Reads versions 1.0, 2.0 and 3.0, dtypes <f4 |u1 <u2 <i2 <f8 (and <i4 <i8), any rank up to
+ * NPY_MAX_DIMS, C order only. Writes version 1.0 with the header padded to 64 bytes. */
+#ifndef SHARKS_NPY_H
+#define SHARKS_NPY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum { SH_F32, SH_U8, SH_U16, SH_I16, SH_F64, SH_I32, SH_I64, SH_DTYPE_COUNT } sh_dtype;
+
+size_t sh_dtype_size(sh_dtype t);
+const char *sh_dtype_descr(sh_dtype t);   /* "<f4", "|u1", ... */
+
+#define NPY_MAX_DIMS 8
+
+typedef struct {
+	sh_dtype dtype;
+	int ndim;
+	int64_t shape[NPY_MAX_DIMS];
+	size_t count;   /* product of shape (1 for a scalar) */
+	size_t nbytes;  /* count * dtype size */
+} npy_header;
+
+/* Reads one record header. Returns 1, 0 at a clean end of input, -1 with an error. */
+int npy_read_header(FILE *f, npy_header *h);
+/* Reads the record's data (h->nbytes bytes, little-endian as on disk) into buf. */
+int npy_read_data(FILE *f, const npy_header *h, void *buf);
+/* Converts n values of dtype t at src to float (codes keep their integer value). */
+void npy_to_f32(float *dst, const void *src, sh_dtype t, size_t n);
+
+/* A whole record read into a buffer that is reused from record to record. */
+typedef struct {
+	npy_header h;
+	void *data;
+	size_t cap;
+	long index;     /* 0-based number of the record last read (or failed) */
+	long nread;     /* records read so far */
+} npy_record;
+/* Returns 1, 0 at end of input, -1 with an error that names the record ("record 3: ..."). */
+int npy_read_record(FILE *f, npy_record *r);
+void npy_record_free(npy_record *r);
+
+int npy_write_header(FILE *f, sh_dtype t, int ndim, const int64_t *shape);
+int npy_write(FILE *f, sh_dtype t, int ndim, const int64_t *shape, const void *data);
+/* A one-dimensional record of n values. */
+int npy_write_1d(FILE *f, sh_dtype t, size_t n, const void *data);
+
+#endif

@@ -1,0 +1,48 @@
+/* util.h: what every part of lib/ shares: error reporting without printing, checked
+ * allocation, and small numeric helpers.
+ *
+ * Library functions never print or exit: on failure they record a message with sh_error()
+ * (which returns -1 so that `return sh_error(...)` reads naturally) and the program that called
+ * them prints it with the file it concerns. */
+#ifndef SHARKS_UTIL_H
+#define SHARKS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SH_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SH_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Records the message of the current thread's last failure; returns -1. */
+int sh_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prepends "<formatted>: " to the last recorded message; returns -1. */
+int sh_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last recorded message ("" when none). */
+const char *sh_errmsg(void);
+
+/* calloc that records "out of memory (N bytes)" and returns NULL on failure. */
+void *sh_alloc(size_t n);
+/* Overflow-checked n*size; returns 0 and records an error on overflow. */
+int sh_mul_size(size_t n, size_t size, size_t *out);
+
+/* Reads exactly n bytes; returns n, 0 at a clean end of input before any byte, or records
+ * an error ("cut short after K of N bytes" / the I/O error) and returns -1. */
+long sh_read_full(void *f, void *buf, size_t n);
+
+/* 64-bit FNV-1a, for data fingerprints; chain calls by passing the previous value. */
+uint64_t sh_fnv1a(uint64_t h, const void *data, size_t n);
+#define SH_FNV_INIT 0xcbf29ce484222325ULL
+
+/* Temporary output files: the library writes outputs under sh_tmp_name(path) and renames
+ * them when complete. A program may install a hook (cli_init does) that is told of every
+ * temporary file created (add=1) and finished or removed (add=0), to remove it on a fatal
+ * signal or error. */
+void sh_tmp_name(char *dst, size_t cap, const char *path);
+extern void (*sh_tmp_hook)(const char *tmp_path, int add);
+void sh_tmp_track(const char *tmp_path, int add);
+
+/* Monotonic seconds. */
+double sh_now(void);
+
+#endif

@@ -1,0 +1,29 @@
+# tests/lib.sh: TAP helpers for the program tests (tests/*.t), sourced by each.
+# BIN is the folder of the built programs (default bin/); T is a scratch folder removed at exit.
+set -u
+BIN=${BIN:-$PWD/bin}
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+ROOT=$PWD
+T=$(mktemp -d "${TMPDIR:-/tmp}/sharks-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+PY=/usr/bin/python3
+_n=0
+_fail=0
+ok() { # ok COND-EXIT-STATUS DESCRIPTION
+	_n=$((_n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $_n - $2"; else echo "not ok $_n - $2"; _fail=$((_fail + 1)); fi
+}
+check() { # check DESCRIPTION COMMAND...: ok when the command succeeds
+	d=$1; shift
+	if "$@" >"$T/.out" 2>"$T/.err"; then ok 0 "$d"; else ok 1 "$d"; sed 's/^/# /' "$T/.err" "$T/.out" | head -20; fi
+}
+# fails_with DESCRIPTION CODE PATTERN COMMAND...: exits with CODE and stderr matches PATTERN
+fails_with() {
+	d=$1 code=$2 pat=$3; shift 3
+	"$@" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	if [ "$rc" -eq "$code" ] && grep -Eq -- "$pat" "$T/.err"; then ok 0 "$d"
+	else ok 1 "$d"; echo "# exit $rc (want $code), stderr:"; sed 's/^/#   /' "$T/.err" | head -5; fi
+}
+skip() { _n=$((_n + 1)); echo "ok $_n # skip $1"; }
+done_testing() { echo "1..$_n"; [ "$_fail" -eq 0 ]; }
