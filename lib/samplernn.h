@@ -1,0 +1,80 @@
+/* samplernn.h: SampleRNN (2-tier as the dadabots run it, 3-tier and deeper as PRiSM's), the
+ * model behind qtrain and qsample. This header is the contract between the model (lib/) and
+ * its drivers (filters/qtrain.c, filters/qsample.c).
+ *
+ * Tiers: frame tiers from the coarsest to the finest, each of `layers` LSTM/GRU layers of
+ * width dim over frames of frame_size[i] codes rescaled to [-2, 2], then the sample tier.
+ * A training row holds srnn_history(cfg) + seq codes: the first `history` codes precede the
+ * first target; the targets are the last seq codes.
+ *
+ * Parameters, gradients and Adam moments each live in one float array of srnn_num_params()
+ * values; srnn_param_info() names the slices with the PyTorch state_dict keys of the peer
+ * (../shared/peers/samplernn_torch.py), e.g. "rnns.0.weight_ih_l0", "outs.0.lin.weight_v". */
+#ifndef SHARKS_SAMPLERNN_H
+#define SHARKS_SAMPLERNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRNN_MAX_TIERS 4     /* frame tiers */
+enum { SRNN_LSTM, SRNN_GRU };
+
+typedef struct {
+	int nframe_tiers;                 /* 1 for 2-tier SampleRNN, 2 for 3-tier */
+	int frame_size[SRNN_MAX_TIERS];   /* coarsest first: {16} or {64, 16}; each divides the previous */
+	int dim;                          /* D: RNN width and sample-tier width */
+	int layers;                       /* RNN layers per frame tier */
+	int rnn;                          /* SRNN_LSTM or SRNN_GRU */
+	int embed;                        /* E: sample-tier embedding size */
+	int levels;                       /* Q: quantisation levels */
+	int learn_h0;                     /* learned initial state */
+	int rnn_weight_norm;              /* weight norm on the RNN matrices too (dadabots) */
+	int seq;                          /* truncated-BPTT window, in samples */
+	int batch;                        /* rows per training step */
+} srnn_config;
+
+/* Fills cfg from a preset: "tiny", "small", "medium", "dadabots" (the peer's PRESETS). */
+int srnn_preset(const char *name, srnn_config *cfg);
+/* Checks a configuration; records an error naming the bad field. */
+int srnn_config_check(const srnn_config *cfg);
+/* Codes that precede the first target in a row: the coarsest frame size. */
+int srnn_history(const srnn_config *cfg);
+
+typedef struct {
+	const char *name;       /* state_dict key */
+	int ndim;
+	int64_t shape[4];
+	size_t offset, count;   /* slice of the parameter array */
+} srnn_param;
+
+typedef struct srnn srnn;
+
+/* Allocates a model for at most max_batch rows of cfg->seq samples (parameters, gradients,
+ * activations: one allocation each). */
+srnn *srnn_create(const srnn_config *cfg, int max_batch);
+void srnn_free(srnn *m);
+const srnn_config *srnn_cfg(const srnn *m);
+/* Initialises parameters as the peer does (He/uniform, weight-norm g = ‖v‖, forget bias 3). */
+void srnn_init_params(srnn *m, uint64_t seed);
+
+size_t srnn_num_params(const srnn *m);
+float *srnn_params(srnn *m);
+float *srnn_grads(srnn *m);
+int srnn_param_count(const srnn *m);
+const srnn_param *srnn_param_info(const srnn *m, int i);
+
+/* Recurrent state of `batch` rows (h and c of every layer of every tier), carried from window
+ * to window of a record by the caller. */
+size_t srnn_state_floats(const srnn *m, int batch);
+/* Sets row b of the state to the initial state (learned h0, else zeros). */
+void srnn_state_reset(const srnn *m, float *state, int batch, int b);
+
+/* One truncated-BPTT window: codes is batch × (history + seq) row-major. Updates state in
+ * place to the state after the window. Returns the mean cross-entropy in nats over
+ * batch × seq targets. With grads, accumulates (+=) d(mean loss)/d(params) into srnn_grads(). */
+double srnn_forward(srnn *m, const uint16_t *codes, int batch, float *state);
+double srnn_forward_backward(srnn *m, const uint16_t *codes, int batch, float *state);
+/* After srnn_forward: probabilities of every level at every target, batch × seq × Q. */
+const float *srnn_last_logits(const srnn *m);
+
+#endif
