@@ -49,6 +49,7 @@ typedef struct {
 	int files;
 	int64_t samples_read;
 	long written, silent;
+	size_t clipped;          /* samples of written chunks outside [-1, 1], clamped */
 	cli_progress progress;
 	double total_seconds;
 } wavchunk;
@@ -70,6 +71,7 @@ static void stem_of(const char *path, char *stem, size_t cap)
 static void emit(wavchunk *w, const char *path, int64_t k)
 {
 	chunk_ring_last(&w->ring, w->chunk);
+	w->clipped += chunk_clamp(w->chunk, w->len);
 	if (w->dir) {
 		char stem[256], out[4096];
 		stem_of(path, stem, sizeof stem);
