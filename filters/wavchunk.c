@@ -291,9 +291,12 @@ int main(int argc, char **argv)
 	}
 	if (!w.dir)
 		cli_out_close(&w.out);
-	cli_progress_end(&w.progress, "%d file%s, %.1f s read, %ld chunk%s written, %ld dropped as silent",
+	char clip[64] = "";
+	if (w.clipped)
+		snprintf(clip, sizeof clip, ", %zu samples clipped to [-1, 1]", w.clipped);
+	cli_progress_end(&w.progress, "%d file%s, %.1f s read, %ld chunk%s written, %ld dropped as silent%s",
 			 w.files, w.files == 1 ? "" : "s", (double)w.samples_read / w.rate, w.written,
-			 w.written == 1 ? "" : "s", w.silent);
+			 w.written == 1 ? "" : "s", w.silent, clip);
 	chunk_ring_free(&w.ring);
 	free(w.block);
 	free(w.chunk);

@@ -50,6 +50,11 @@ import h; r = h.records('$T/s8.npy'); assert len(r) == 10 and all(a.shape == (16
 cat "$T/a.wav" | "$W" - >"$T/stdin.npy" 2>/dev/null
 check "reads stdin as '-' (wav; libsndfile cannot read flac from a pipe)" $PY -c "import h; assert len(h.records('$T/stdin.npy')) == 4"
 
+sox -n -r 44100 -c 1 -b 32 -e float "$T/square.wav" synth 10 square 1000 vol 0.999 2>/dev/null
+"$W" "$T/square.wav" -o "$T/sq.npy" 2>"$T/err"
+check "the resampler's overshoot on a full-scale square is clamped to [-1, 1] and counted" sh -c \
+	"grep -Eq 'samples clipped to \[-1, 1\]' '$T/err' && $PY -c \"import numpy as np; assert np.abs(np.load('$T/sq.npy')).max() == 1\""
+
 # --- overlap and exact positions (16 kHz input: chunks are exact slices)
 $PY -c "import h; h.mkwav('$T/n30.wav', h.noise(30, seed=1))"
 for p in 0 1 4 7.5; do
