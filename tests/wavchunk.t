@@ -157,6 +157,9 @@ for q in medium poly; do
 import h; r = h.records('$T/pr.npy'); assert len(r) == 7 and all(a.shape == (128000,) for a in r)
 assert (r[-1] == 0).all()"
 done
+"$W" -q poly -r 16001 "$T/a.wav" -o "$T/odd.npy" 2>"$T/err"
+check "-q poly falls back to libsamplerate, with a warning, for a ratio needing > 4096 phases" sh -c \
+	"grep -q 'needs 16001 filter phases.*resampling with libsamplerate' '$T/err' && grep -q '4 chunks written' '$T/err'"
 "$W" -q poly --parts 9 -l 2 "$T/pa.wav" "$T/pb.wav" -o "$T/pp16.npy" 2>/dev/null
 check "-q poly on 16 kHz input does not resample: the same parts as the default" \
 	cmp "$T/pp16.npy" "$T/parts9.npy"
