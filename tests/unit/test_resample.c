@@ -26,7 +26,8 @@ static long pull(void *ctx, float *buf, long n)
 	long k = SH_MIN(n, s->n - s->pos);
 	if (s->seed && k > 1)
 		k = 1 + (long)(lcg(&s->seed) % (unsigned)k);
-	memcpy(buf, s->x + s->pos, (size_t)k * sizeof *buf);
+	if (k > 0)
+		memcpy(buf, s->x + s->pos, (size_t)k * sizeof *buf);
 	s->pos += k;
 	return k;
 }
