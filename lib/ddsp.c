@@ -498,6 +498,8 @@ struct ddsp_analyzer {
 	/* harmonic amplitudes: windows up to harm_max samples */
 	int harm_max;
 	double *hwx, *hcm, *hcc, *hsm, *hsc, *htc;
+	double *gz;   /* Goertzel state, 3 × K */
+	int hwin_len; /* length of the Hann window held in hwx (0: none) */
 	/* noise bands: Hann window of nn = 4(B-1) samples */
 	int nn;
 	float *nbuf;
@@ -522,6 +524,7 @@ void ddsp_analyzer_free(ddsp_analyzer *a)
 	free(a->ysq), free(a->yd), free(a->ydn);
 	free(a->lwin), free(a->lweight);
 	free(a->hwx);
+	free(a->gz);
 	free(a->nwin), free(a->npow);
 	free(a);
 }
@@ -567,6 +570,7 @@ ddsp_analyzer *ddsp_analyzer_new(const ddsp_analysis_opts *o)
 
 	a->harm_max = (int)ceil(HARM_MIN_PERIODS * o->sr / o->fmin) + HARM_MIN_LEN + 2;
 	a->hwx = sh_alloc(sizeof(double) * 6 * a->harm_max);
+	a->gz = sh_alloc(sizeof(double) * 3 * o->n_harmonics);
 
 	a->nn = 4 * (o->n_bands - 1);
 	a->nbuf = fftwf_malloc(sizeof(float) * a->nn);
@@ -574,7 +578,7 @@ ddsp_analyzer *ddsp_analyzer_new(const ddsp_analysis_opts *o)
 	a->nwin = sh_alloc(sizeof(double) * a->nn);
 	a->npow = sh_alloc(sizeof(double) * (a->nn / 2 + 1));
 	if (!a->ya || !a->yb || !a->ycorr || !a->yspec_a || !a->yspec_b || !a->ysq || !a->yd ||
-	    !a->ydn || !a->lbuf || !a->lspec || !a->lwin || !a->lweight || !a->hwx || !a->nbuf ||
+	    !a->ydn || !a->lbuf || !a->lspec || !a->lwin || !a->lweight || !a->hwx || !a->gz || !a->nbuf ||
 	    !a->nspec || !a->nwin || !a->npow) {
 		sh_error("out of memory");
 		goto fail;
@@ -750,8 +754,7 @@ int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F,
 	const ddsp_analysis_opts *o = &a->o;
 	const int K = o->n_harmonics;
 	const double nyq = o->sr / 2;
-	double *restrict wx = a->hwx, *restrict cm = a->hcm, *restrict cc = a->hcc;
-	double *restrict sm = a->hsm, *restrict sc = a->hsc, *restrict tc = a->htc;
+	double *restrict c2 = a->gz, *restrict s1 = c2 + K, *restrict s2 = s1 + K;
 
 	for (int k = 0; k < F; k++) {
 		float *A = amps + (size_t)k * K, *P = phases ? phases + (size_t)k * K : NULL;
@@ -773,36 +776,43 @@ int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F,
 		if (M < 4)
 			continue;
 		long t0 = (long)k * o->hop - M / 2;
-		double wsum = 0;
-		for (int j = 0; j < M; j++) {
-			double w = 0.5 - 0.5 * cos(TWO_PI * (j + 0.5) / M);
-			wsum += w;
-			wx[j] = w * sample_at(x, n, t0 + j);
-			double th = TWO_PI * f * (j - 0.5 * (M - 1)) / o->sr, sn, cs;
-			sincos(th, &sn, &cs);
-			cm[j] = 1, sm[j] = 0;
-			cc[j] = cs, sc[j] = sn;
-			tc[j] = 2 * cs;
-		}
 		int hmax = K;
 		if (nyq / f < hmax + 1)
 			hmax = (int)ceil(nyq / f) - 1;
-		for (int h = 1; h <= hmax; h++) {
-			double re = 0, im = 0;
-#pragma omp simd reduction(+ : re, im)
-			for (int j = 0; j < M; j++) {
-				re += wx[j] * cc[j];
-				im += wx[j] * sc[j];
-			}
-			A[h - 1] = (float)(2 * sqrt(re * re + im * im) / wsum);
-			if (P)  /* x ≈ A·cos(hω(t - centre) + P): X = Σ wx·e^{-ihωu} */
-				P[h - 1] = (float)atan2(-im, re);
+		/* Goertzel for every harmonic at once, vectorised over the harmonics:
+		 * s_h[j] = wx[j] + 2cos(hω)·s_h[j-1] - s_h[j-2] */
+		double wsum = 0, omega = TWO_PI * f / o->sr;
+		for (int h = 0; h < hmax; h++) {
+			c2[h] = 2 * cos((h + 1) * omega);
+			s1[h] = s2[h] = 0;
+		}
+		if (M != a->hwin_len) {   /* f0 moves slowly: most frames reuse the window */
+			for (int j = 0; j < M; j++)
+				a->hwx[j] = 0.5 - 0.5 * cos(TWO_PI * (j + 0.5) / M);
+			a->hwin_len = M;
+		}
+		for (int j = 0; j < M; j++) {
+			double w = a->hwx[j];
+			double v = w * sample_at(x, n, t0 + j);
+			wsum += w;
 #pragma omp simd
-			for (int j = 0; j < M; j++) {
-				double cn = tc[j] * cc[j] - cm[j], sn = tc[j] * sc[j] - sm[j];
-				cm[j] = cc[j], sm[j] = sc[j];
-				cc[j] = cn, sc[j] = sn;
+			for (int h = 0; h < hmax; h++) {
+				double s0 = v + c2[h] * s1[h] - s2[h];
+				s2[h] = s1[h];
+				s1[h] = s0;
 			}
+		}
+		/* y = s[M-1] - e^{-iω}s[M-2] = e^{iω(M-1)}·Σ wx[j]e^{-iωj}; referred to the window's
+		 * centre: X = y·e^{-iω(M-1)/2} */
+		for (int h = 0; h < hmax; h++) {
+			double om = (h + 1) * omega, so, co, sc_, cc_;
+			sincos(om, &so, &co);
+			double yr = s1[h] - co * s2[h], yi = so * s2[h];
+			sincos(-0.5 * (M - 1) * om, &sc_, &cc_);
+			double xr = yr * cc_ - yi * sc_, xi = yr * sc_ + yi * cc_;
+			A[h] = (float)(2 * sqrt(xr * xr + xi * xi) / wsum);
+			if (P)  /* x ≈ A·cos(hω(t - centre) + P) */
+				P[h] = (float)atan2(xi, xr);
 		}
 	}
 	return 0;
@@ -819,6 +829,7 @@ int ddsp_harmonic_residual(ddsp_analyzer *a, const float *x, size_t n, int F, co
 
 	if (a->harm_max < 2 * len)
 		return sh_error("hop too long for the residual's scratch");
+	a->hwin_len = 0;   /* hwx is scratch here */
 	for (size_t i = 0; i < n; i++)
 		resid[i] = x[i];
 	for (int k = 0; k < F; k++) {
