@@ -28,7 +28,7 @@ best() { # LABEL COMMAND...: best of 3 runs; prints the program's summary figure
 		t1=$(date +%s.%N)
 		x=$(sed -n 's/.*, \([0-9.]*\)x real time.*/\1/p' "$T/err")
 		xc=$(sed -n 's/.*(CPU [0-9.]* s, \([0-9.]*\)x).*/\1/p' "$T/err")
-		wall=$(echo "$t1 - $t0" | bc -l 2>/dev/null || awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+		wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 		if awk -v x="$x" -v b="$bestx" 'BEGIN { exit !(x > b) }'; then bestx=$x; bestcpu=$xc; bestwall=$wall; fi
 	done
 	printf '%-44s %5.0fx real time (DSP wall), %5.0fx (DSP CPU time), whole command %.2f s\n' \

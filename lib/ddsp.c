@@ -830,6 +830,8 @@ int ddsp_harmonic_residual(ddsp_analyzer *a, const float *x, size_t n, int F, co
 	if (a->harm_max < 2 * len)
 		return sh_error("hop too long for the residual's scratch");
 	a->hwin_len = 0;   /* hwx is scratch here */
+	for (int j = 0; j < len; j++)   /* Hann halves over ±hop, summing to one */
+		wt[j] = 0.5 + 0.5 * cos(M_PI * (j - hop) / hop);
 	for (size_t i = 0; i < n; i++)
 		resid[i] = x[i];
 	for (int k = 0; k < F; k++) {
@@ -846,14 +848,16 @@ int ddsp_harmonic_residual(ddsp_analyzer *a, const float *x, size_t n, int F, co
 		int M = SH_MIN((int)lround(periods * period), a->harm_max);
 		double centre = (double)k * hop - M / 2 + 0.5 * (M - 1);
 		long t0 = (long)k * hop - hop;
+		/* e^{iθ_j}, θ_j = 2πf(t0 + j - centre)/sr, by rotation in double */
+		double step = TWO_PI * f / o->sr, cs_step = cos(step), sn_step = sin(step), cs, sn;
+		sincos(step * (t0 - centre), &sn, &cs);
 		for (int j = 0; j < len; j++) {
-			double th = TWO_PI * f * (t0 + j - centre) / o->sr, sn, cs;
-			sincos(th, &sn, &cs);
 			cm[j] = 1, sm[j] = 0;
 			cc[j] = cs, sc[j] = sn;
 			tc[j] = 2 * cs;
 			acc[j] = 0;
-			wt[j] = 0.5 + 0.5 * cos(M_PI * (j - hop) / hop);
+			double t = cs * cs_step - sn * sn_step;
+			sn = sn * cs_step + cs * sn_step, cs = t;
 		}
 		const float *A = amps + (size_t)k * K, *P = phases + (size_t)k * K;
 		int hmax = K;
