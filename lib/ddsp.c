@@ -165,7 +165,7 @@ struct ddsp_synth {
 	/* noise: IR length L = 2(B-1), FFT size nfft >= hop + L - 1 (power of two) */
 	int L, nfft;
 	fftwf_complex *mag_spec, *ir_spec, *x_spec;
-	float *zero_phase, *ir_buf, *x_buf, *tail, *noise;
+	float *zero_phase, *ir_buf, *x_buf, *tail;
 	double *zd;
 	fftwf_plan p_irfft, p_ir_fwd, p_x_fwd, p_inv;
 };
@@ -185,7 +185,6 @@ void ddsp_synth_free(ddsp_synth *s)
 	fftwf_free(s->ir_buf);
 	fftwf_free(s->x_buf);
 	free(s->tail);
-	free(s->noise);
 	free(s->zd);
 	free(s->wk);
 	free(s->amp_a);
@@ -231,10 +230,9 @@ ddsp_synth *ddsp_synth_new(double sr, int hop, int n_harmonics, int n_bands)
 		s->ir_spec = fftwf_malloc(sizeof(fftwf_complex) * (nfft / 2 + 1));
 		s->x_spec = fftwf_malloc(sizeof(fftwf_complex) * (nfft / 2 + 1));
 		s->tail = sh_alloc(sizeof(float) * nfft);
-		s->noise = sh_alloc(sizeof(float) * hop);
 		s->zd = sh_alloc(sizeof(double) * L);
 		if (!s->mag_spec || !s->zero_phase || !s->ir_buf || !s->x_buf || !s->ir_spec ||
-		    !s->x_spec || !s->tail || !s->noise || !s->zd) {
+		    !s->x_spec || !s->tail || !s->zd) {
 			sh_error("out of memory");
 			goto fail;
 		}
