@@ -276,7 +276,8 @@ int st_add(st_writer *w, const char *name, sh_dtype t, int ndim, const int64_t *
 		return sh_error("out of memory");
 	e->dtype = t;
 	e->ndim = ndim;
-	memcpy(e->shape, shape, ndim * sizeof *shape);
+	if (ndim)
+		memcpy(e->shape, shape, ndim * sizeof *shape);
 	e->data = data;
 	w->n++;
 	return 0;
