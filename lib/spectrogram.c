@@ -134,6 +134,10 @@ int spectrogram_draw(const float *x, size_t n, int rate, const spectrogram_opts 
 			for (int j = 0; j < frames; j++) {
 				long centre = (long)floor(start + (j + 0.5) * span / frames);
 				long s0 = centre - N / 2;
+				/* keep frames inside the recording where it is long enough, so its first
+				 * and last columns do not show the cut at its ends as a click */
+				if ((long)n >= N)
+					s0 = s0 < 0 ? 0 : s0 > (long)n - N ? (long)n - N : s0;
 				for (int i = 0; i < N; i++) {
 					long t = s0 + i;
 					in[i] = t >= 0 && t < (long)n ? x[t] * window[i] : 0.0f;
