@@ -38,7 +38,7 @@ float cppn_hash01(uint64_t seed, uint32_t a, uint32_t b)
 
 /* ---- activations: plain arithmetic so that loops over them vectorise ---- */
 
-float cppn_sin(float x)
+static inline float sin_approx(float x)
 {
 	/* Reduce to [-pi, pi] with 2pi split in two (Cody-Waite), fold to [-pi/2, pi/2], then the
 	 * Taylor series to x^11 (error < 6e-8 there). |x| is clamped to 1e4 first: the patterns
@@ -58,7 +58,7 @@ float cppn_sin(float x)
 	return r + r * r2 * p;
 }
 
-float cppn_tanh(float x)
+static inline float tanh_approx(float x)
 {
 	/* The rational approximation used by Eigen and MLAS (13/6 odd/even polynomials), exact to
 	 * float precision on the clamped range; beyond it tanh is 1 to float precision. */
@@ -79,7 +79,7 @@ float cppn_tanh(float x)
 	return t > 1 ? 1 : t < -1 ? -1 : t;
 }
 
-float cppn_bump(float x)
+static inline float bump_approx(float x)
 {
 	/* (1 - x²/16)^16 → exp(-x²) as the exponent grows; 4 squarings, compact support. */
 	float t = 1.0f - x * x * (1.0f / 16.0f);
@@ -91,19 +91,23 @@ float cppn_bump(float x)
 	return t;
 }
 
+float cppn_sin(float x) { return sin_approx(x); }
+float cppn_tanh(float x) { return tanh_approx(x); }
+float cppn_bump(float x) { return bump_approx(x); }
+
 /* ---- the network ---- */
 
 static void act_layer(float *h, int n_sin, int n_tanh)
 {
 #pragma omp simd
 	for (int i = 0; i < n_sin; i++)
-		h[i] = cppn_sin(h[i]);
+		h[i] = sin_approx(h[i]);
 #pragma omp simd
 	for (int i = n_sin; i < n_sin + n_tanh; i++)
-		h[i] = cppn_tanh(h[i]);
+		h[i] = tanh_approx(h[i]);
 #pragma omp simd
 	for (int i = n_sin + n_tanh; i < CPPN_WIDTH; i++)
-		h[i] = cppn_bump(h[i]);
+		h[i] = bump_approx(h[i]);
 }
 
 int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *latent, int n_out,
