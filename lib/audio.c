@@ -229,8 +229,76 @@ int audio_read_all(const char *path, int rate, int quality, float **out, size_t 
 
 struct audio_writer {
 	SNDFILE *sf;
+	audio_format fmt;
 	char *path, *tmp;
 };
+
+/* libsndfile gives every Ogg stream a serial number from the clock, so two encodings of the
+ * same audio differ. Reproducible outputs need a fixed serial: rewrite it in every page and
+ * recompute the page checksums (CRC-32, polynomial 0x04c11db7, no reflection, initial 0). */
+#define OGG_SERIAL 0x4b524853u  /* "SHRK" */
+
+static uint32_t ogg_crc(const unsigned char *p, size_t n)
+{
+	static uint32_t table[256];
+	if (!table[1])
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t r = i << 24;
+			for (int k = 0; k < 8; k++)
+				r = r & 0x80000000u ? r << 1 ^ 0x04c11db7u : r << 1;
+			table[i] = r;
+		}
+	uint32_t crc = 0;
+	for (size_t i = 0; i < n; i++)
+		crc = crc << 8 ^ table[(crc >> 24) ^ p[i]];
+	return crc;
+}
+
+static int ogg_fix_serial(const char *path)
+{
+	FILE *f = fopen(path, "r+b");
+	if (!f)
+		return sh_error("cannot reopen: %s", strerror(errno));
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	rewind(f);
+	unsigned char *b = malloc(size > 0 ? (size_t)size : 1);
+	int rc = 0;
+	if (!b || fread(b, 1, (size_t)size, f) != (size_t)size) {
+		rc = sh_error("cannot reread the Ogg stream");
+		goto out;
+	}
+	for (long pos = 0; pos < size;) {
+		if (size - pos < 27 || memcmp(b + pos, "OggS", 4)) {
+			rc = sh_error("malformed Ogg page at byte %ld", pos);
+			goto out;
+		}
+		int nseg = b[pos + 26];
+		long len = 27 + nseg;
+		for (int i = 0; i < nseg && pos + 27 + i < size; i++)
+			len += b[pos + 27 + i];
+		if (pos + len > size) {
+			rc = sh_error("malformed Ogg page at byte %ld", pos);
+			goto out;
+		}
+		for (int i = 0; i < 4; i++) {
+			b[pos + 14 + i] = (unsigned char)(OGG_SERIAL >> (8 * i));
+			b[pos + 22 + i] = 0;
+		}
+		uint32_t crc = ogg_crc(b + pos, (size_t)len);
+		for (int i = 0; i < 4; i++)
+			b[pos + 22 + i] = (unsigned char)(crc >> (8 * i));
+		pos += len;
+	}
+	rewind(f);
+	if (fwrite(b, 1, (size_t)size, f) != (size_t)size || fflush(f))
+		rc = sh_error("write error: %s", strerror(errno));
+out:
+	free(b);
+	if (fclose(f) && rc == 0)
+		rc = sh_error("write error: %s", strerror(errno));
+	return rc;
+}
 
 int audio_format_for_path(const char *path)
 {
@@ -285,6 +353,7 @@ audio_writer *audio_create(const char *path, int rate, audio_format fmt)
 		goto fail;
 	}
 	sh_tmp_track(w->tmp, 1);
+	w->fmt = fmt;
 	sf_command(w->sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
 	return w;
 fail:
@@ -317,6 +386,8 @@ int audio_finish(audio_writer *w)
 		rc = sh_error("write error: %s", sf_strerror(w->sf));
 	if (sf_close(w->sf) && rc == 0)
 		rc = sh_error("write error while closing");
+	if (rc == 0 && w->fmt == AUDIO_OGG)
+		rc = ogg_fix_serial(w->tmp);
 	if (rc == 0 && rename(w->tmp, w->path))
 		rc = sh_error("cannot rename into place: %s", strerror(errno));
 	if (rc)
