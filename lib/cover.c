@@ -3,6 +3,7 @@
 #include "cover.h"
 #include "audiofeat.h"
 #include "cppn.h"
+#include "rng.h"
 #include "util.h"
 
 #include <cairo-ft.h>
@@ -58,15 +59,15 @@ static float smoothstep(float a, float b, float x)
  * album, so similar-sounding albums get nearby latents) plus seed noise. */
 static void make_latent(const cover_spec *s, float *z)
 {
-	cppn_rng proj, noise;
-	cppn_rng_seed(&proj, 0x73686172u); /* fixed: "shar" */
-	cppn_rng_seed(&noise, s->seed ^ 0x6c6174656e74ULL);
+	sh_rng proj, noise;
+	sh_rng_seed_stream(&proj, 0x73686172u, 0);            /* fixed: "shar" */
+	sh_rng_seed_stream(&noise, s->seed, 0x6c6174656e74ULL); /* "latent" */
 	for (int i = 0; i < COVER_LATENT; i++) {
 		double a = 0;
 		for (int j = 0; j < AUDIOFEAT_DIM; j++)
-			a += cppn_rng_gauss(&proj) * (s->features ? s->features[j] : 0);
+			a += sh_rng_normal(&proj) * (s->features ? s->features[j] : 0);
 		a /= sqrt((double)AUDIOFEAT_DIM) * 0.5;
-		z[i] = (float)(1.5 * tanh(a)) + 0.8f * cppn_rng_gauss(&noise);
+		z[i] = (float)(1.5 * tanh(a)) + 0.8f * (float)sh_rng_normal(&noise);
 	}
 }
 
@@ -76,13 +77,13 @@ static void make_style(const cover_spec *s, cover_style *st)
 	make_latent(s, st->latent);
 	const float *z = st->latent;
 	/* palette: argmax of fixed random directions in latent space */
-	cppn_rng dir;
-	cppn_rng_seed(&dir, 0x70616c65u); /* "pale" */
+	sh_rng dir;
+	sh_rng_seed_stream(&dir, 0x70616c65u, 0); /* fixed: "pale" */
 	float best = -1e30f;
 	for (int k = 0; k < N_PALETTES; k++) {
 		float d = 0;
 		for (int i = 0; i < COVER_LATENT; i++)
-			d += cppn_rng_gauss(&dir) * z[i];
+			d += (float)sh_rng_normal(&dir) * z[i];
 		if (d > best)
 			best = d, st->palette = k;
 	}
@@ -90,7 +91,7 @@ static void make_style(const cover_spec *s, cover_style *st)
 	st->zoom = 1.4f + 2.8f * sigm(z[0]);
 	st->angle = 3.14159265f * tanhf(z[1]);
 	st->mirror = z[2] > -0.2f;
-	st->gamma = 1.2f + 1.0f * sigm(z[3]);
+	st->gamma = 0.14f + 0.16f * sigm(z[3]); /* target median tone; the gamma is fitted to it */
 	st->grain = 0.025f + 0.05f * sigm(z[4]);
 	st->lines = 0.35f + 0.6f * sigm(z[5]);
 }
@@ -299,8 +300,11 @@ static int cmp_float(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Percentiles of the tone channel and the ridge channel's scale, from a fixed subsample. */
-static int levels(const float *out, size_t n, float *lo, float *hi, float *ridge_k)
+/* The tone channel shaded by the shade channel: what the palette will show. */
+static inline float tone_of(const float *o) { return (0.5f + 0.5f * o[0]) * (0.6f + 0.4f * o[2]); }
+
+/* Percentiles of the shaded tone and the ridge channel's scale, from a fixed subsample. */
+static int levels(const float *out, size_t n, float *lo, float *hi, float *mid, float *ridge_k)
 {
 	size_t step = n > 65536 ? n / 65536 : 1, m = n / step;
 	float *tone = malloc(m * sizeof(float)), *ridge = malloc(m * sizeof(float));
@@ -310,7 +314,7 @@ static int levels(const float *out, size_t n, float *lo, float *hi, float *ridge
 		return sh_error("out of memory");
 	}
 	for (size_t i = 0; i < m; i++) {
-		tone[i] = out[i * step * N_OUT];
+		tone[i] = tone_of(out + i * step * N_OUT);
 		ridge[i] = fabsf(out[i * step * N_OUT + 1]);
 	}
 	qsort(tone, m, sizeof(float), cmp_float);
@@ -319,6 +323,7 @@ static int levels(const float *out, size_t n, float *lo, float *hi, float *ridge
 	*hi = tone[(size_t)(m * 0.997)];
 	if (*hi - *lo < 1e-3f)
 		*hi = *lo + 1e-3f;
+	*mid = (tone[m / 2] - *lo) / (*hi - *lo);
 	float med = ridge[m / 2];
 	*ridge_k = 1.0f / (med > 1e-3f ? med : 1e-3f);
 	free(tone);
@@ -366,12 +371,17 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 	/* auto-levels: the tone channel's 1st and 99.7th percentiles span the palette, so no
 	 * network leaves the cover flat or clipped; the ridge channel is scaled by its spread so
 	 * the etched lines keep one width */
-	float lo, hi, ridge_k;
-	if (levels(out, (size_t)S * S, &lo, &hi, &ridge_k)) {
+	float lo = 0, hi = 1, mid = 0.5f, ridge_k = 1;
+	if (levels(out, (size_t)S * S, &lo, &hi, &mid, &ridge_k)) {
 		free(out);
 		cairo_surface_destroy(surf);
 		return NULL;
 	}
+	/* the gamma that takes the median tone to the style's target: every cover is dark, none
+	 * is black */
+	mid = mid < 0.02f ? 0.02f : mid > 0.98f ? 0.98f : mid;
+	float gamma = logf(st.gamma) / logf(mid);
+	gamma = gamma < 0.5f ? 0.5f : gamma > 4.0f ? 4.0f : gamma;
 #pragma omp parallel for schedule(static)
 	for (int py = 0; py < S; py++) {
 		uint32_t *row = (uint32_t *)(data + (size_t)py * stride);
@@ -385,11 +395,11 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 			const float *o = out + ((size_t)py * S + px) * N_OUT;
 			float u = ((float)px + 0.5f) / S;
 			/* tone through the palette, darkened by gamma (metal likes its blacks) */
-			float t = (o[0] - lo) / (hi - lo);
-			t = powf(t < 0 ? 0 : t > 1 ? 1 : t, st.gamma);
-			float shade = 0.55f + 0.45f * o[2];
+			float shade = 0.6f + 0.4f * o[2];
+			float t = (tone_of(o) - lo) / (hi - lo);
+			t = powf(t < 0 ? 0 : t > 1 ? 1 : t, gamma);
 			float rgb[3];
-			palette_at(pal, t * shade, rgb);
+			palette_at(pal, t, rgb);
 			/* etched ridges where the ridge channel crosses zero: a soft glow round a thin core */
 			float ridge = (0.55f * cppn_bump(o[1] * ridge_k * 1.3f) + 0.45f * cppn_bump(o[1] * ridge_k * 6.0f)) * st.lines;
 			/* accent colour where the accent channel is high, in the darker tones only */
