@@ -91,7 +91,7 @@ static void make_style(const cover_spec *s, cover_style *st)
 	st->zoom = 1.4f + 2.8f * sigm(z[0]);
 	st->angle = 3.14159265f * tanhf(z[1]);
 	st->mirror = z[2] > -0.2f;
-	st->gamma = 0.14f + 0.16f * sigm(z[3]); /* target median tone; the gamma is fitted to it */
+	st->median_tone = 0.14f + 0.16f * sigm(z[3]); /* the gamma is fitted to reach it */
 	st->grain = 0.025f + 0.05f * sigm(z[4]);
 	st->lines = 0.35f + 0.6f * sigm(z[5]);
 }
@@ -380,7 +380,7 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 	/* the gamma that takes the median tone to the style's target: every cover is dark, none
 	 * is black */
 	mid = mid < 0.02f ? 0.02f : mid > 0.98f ? 0.98f : mid;
-	float gamma = logf(st.gamma) / logf(mid);
+	float gamma = logf(st.median_tone) / logf(mid);
 	gamma = gamma < 0.5f ? 0.5f : gamma > 4.0f ? 4.0f : gamma;
 #pragma omp parallel for schedule(static)
 	for (int py = 0; py < S; py++) {
@@ -394,7 +394,7 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 		for (int px = 0; px < S; px++) {
 			const float *o = out + ((size_t)py * S + px) * N_OUT;
 			float u = ((float)px + 0.5f) / S;
-			/* tone through the palette, darkened by gamma (metal likes its blacks) */
+			/* shaded tone, levelled and put through the fitted gamma, into the palette */
 			float shade = 0.6f + 0.4f * o[2];
 			float t = (tone_of(o) - lo) / (hi - lo);
 			t = powf(t < 0 ? 0 : t > 1 ? 1 : t, gamma);
