@@ -186,6 +186,8 @@ fails_with "missing --audio file: exit 1 naming it" 1 "albumart: $T/missing.wav:
 	$A --audio "$T/missing.wav" -o "$T/out/missing.png"
 fails_with "spectrogram of a non-audio file: exit 1" 1 "albumart: $T/bad.wav: " \
 	$A --spectrogram "$T/bad.wav" -o "$T/out/s.png"
+fails_with "output in a missing directory: exit 1 naming it" 1 "albumart: $T/nodir/x.png: cannot create" \
+	$A --size 32 -o "$T/nodir/x.png"
 fails_with "--size 0: usage error" 2 "--size" $A --size 0 -o "$T/out/x.png"
 fails_with "--size abc: usage error" 2 "--size" $A --size abc -o "$T/out/x.png"
 fails_with "--size 100000: usage error" 2 "--size" $A --size 100000 -o "$T/out/x.png"
