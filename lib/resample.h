@@ -17,7 +17,10 @@
  * where one stage needs ~350.
  *
  * The input is taken as zero before its start and after its end; n_in input samples give
- * ceil(n_in·L/M) outputs. Results are deterministic (FFTW plans made with FFTW_ESTIMATE). */
+ * ceil(n_in·L/M) outputs. The same input gives the same bytes on the same machine (FFTW plans
+ * made with FFTW_ESTIMATE; the dot product has an SSE and an AVX2 version, so machines with and
+ * without AVX2 may differ in the last bits). resampler_new and resampler_free call FFTW's
+ * planner, which is not thread-safe: create and free resamplers from one thread at a time. */
 #ifndef SHARKS_RESAMPLE_H
 #define SHARKS_RESAMPLE_H
 
