@@ -1,50 +1,52 @@
-/* json.h: a small streaming JSON writer: objects, arrays, keys, strings (escaped as RFC 8259
- * asks: quote, backslash, control characters; bytes >= 0x80 pass through as UTF-8), numbers
- * and literals, pretty-printed with an indent. Numbers print the shortest of %.15g / %.17g
- * that reads back to the same double, so output is exact and deterministic; NaN and infinities
- * (which JSON lacks) print as null.
- *
- *     json_writer w;
- *     json_init(&w, f, 2);
- *     json_begin_object(&w);
- *     json_key(&w, "rate"); json_int(&w, 16000);
- *     json_key(&w, "gains"); json_begin_array(&w); json_double(&w, 0.5); json_end_array(&w);
- *     json_end_object(&w);
- *     if (json_finish(&w)) ... error: unbalanced, misuse or a write error
- */
+/* json.h: a small JSON parser (into a tree) and writer (into a growable buffer), for the
+ * safetensors header, run records (run.json, album.json, curation.json) and metadata. */
 #ifndef SHARKS_JSON_H
 #define SHARKS_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-#define JSON_MAX_DEPTH 32
+typedef enum { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } json_type;
 
+typedef struct json_value {
+	json_type type;
+	int boolean;
+	double num;
+	char *str;                  /* JSON_STR: NUL-terminated (embedded NULs are refused) */
+	size_t n;                   /* JSON_ARR/JSON_OBJ: number of children */
+	struct json_value *items;   /* children */
+	char **keys;                /* JSON_OBJ: key of each child */
+} json_value;
+
+/* Parses exactly one value spanning text[0..len) (whitespace around allowed); NULL with an
+ * error naming the byte offset on failure. Depth is limited to 64. */
+json_value *json_parse(const char *text, size_t len);
+void json_free(json_value *v);
+/* Child of an object by key (the last one if repeated), or NULL. */
+const json_value *json_get(const json_value *obj, const char *key);
+
+/* Writer: appends to w->buf. Commas and (with pretty) indentation are automatic. */
 typedef struct {
-	FILE *f;
-	int indent;                  /* spaces per level; 0 writes everything on one line */
-	int depth;
-	char kind[JSON_MAX_DEPTH];   /* '{' or '[' per open level */
-	int count[JSON_MAX_DEPTH];   /* values (or keys) written at each level */
-	int after_key;               /* a key was written and awaits its value */
-	int error;                   /* misuse seen (value without key, too deep, ...) */
+	char *buf;
+	size_t len, cap;
+	int depth, pretty, failed;
+	unsigned char first[64];    /* whether the container at each depth is still empty */
+	char kind[64];              /* '{' or '[' at each depth */
 } json_writer;
 
-void json_init(json_writer *w, FILE *f, int indent);
-void json_begin_object(json_writer *w);
-void json_end_object(json_writer *w);
-void json_begin_array(json_writer *w);
-void json_end_array(json_writer *w);
-void json_key(json_writer *w, const char *key);
-void json_string(json_writer *w, const char *s);
-void json_double(json_writer *w, double v);
-/* A double with a fixed number of decimals (%.Nf), for figures meant to be read. */
-void json_fixed(json_writer *w, double v, int decimals);
-void json_int(json_writer *w, int64_t v);
-void json_bool(json_writer *w, int v);
-void json_null(json_writer *w);
-/* Ends the document with a newline. Returns 0, or -1 with an error when the nesting was
- * unbalanced, the writer misused, or the stream has an error. */
-int json_finish(json_writer *w);
+void jw_init(json_writer *w, int pretty);
+void jw_free(json_writer *w);
+/* Keys: pass the key for members of an object, NULL for array elements and the top value. */
+void jw_obj(json_writer *w, const char *key);
+void jw_arr(json_writer *w, const char *key);
+void jw_end(json_writer *w);           /* closes the innermost object or array */
+void jw_str(json_writer *w, const char *key, const char *s);
+void jw_num(json_writer *w, const char *key, double x);   /* %.17g; NaN/inf written as null */
+void jw_int(json_writer *w, const char *key, long long x);
+void jw_uint(json_writer *w, const char *key, uint64_t x);
+void jw_bool(json_writer *w, const char *key, int b);
+void jw_null(json_writer *w, const char *key);
+/* Returns the text (NUL-terminated) or NULL with an error if memory ran out. */
+const char *jw_text(json_writer *w);
 
 #endif
