@@ -48,6 +48,7 @@ static const char usage[] =
 	"  --min-overlap S           fingerprint overlap an alignment needs, seconds (4)\n"
 	"  --neighbours N            most similar clips listed per clip in curation.json (3)\n"
 	"  -q, --quiet               no summary line\n"
+	"  -v, --verbose             time of each stage on stderr\n"
 	"  -h, --help                this text\n";
 
 typedef struct {
@@ -67,6 +68,17 @@ typedef struct {
 static clip *clips;
 static int nclips, capclips;
 static int rate = 16000;
+static int verbose;
+static double stage_t0;
+
+/* -v: how long each stage took */
+static void stage(const char *what)
+{
+	double now = sh_now();
+	if (verbose)
+		cli_warn(NULL, "%s: %.2f s", what, now - stage_t0);
+	stage_t0 = now;
+}
 
 static clip *add_clip(const char *name, float *x, size_t n)
 {
@@ -91,23 +103,25 @@ static void read_tensor_stream(const char *path)
 {
 	const char *name = cli_in_name(path);
 	FILE *f = cli_open_in(path);
-	npy_record r = {0};
+	npy_header h;
 	int got;
-	while ((got = npy_read_record(f, &r)) == 1) {
-		if (r.h.dtype != SH_F32 || r.h.ndim != 1)
+	long k = 0;
+	/* each record is read straight into the clip's own buffer */
+	for (; (got = npy_read_header(f, &h)) == 1; k++) {
+		if (h.dtype != SH_F32 || h.ndim != 1)
 			cli_die(name, "record %ld: expected a 1-d <f4 audio record, got %s with %d dimensions",
-			        r.index, sh_dtype_descr(r.h.dtype), r.h.ndim);
-		float *x = malloc(r.h.count ? r.h.nbytes : 1);
+			        k, sh_dtype_descr(h.dtype), h.ndim);
+		float *x = malloc(h.count ? h.nbytes : 1);
 		if (!x)
-			cli_die(name, "out of memory");
-		memcpy(x, r.data, r.h.nbytes);
+			cli_die(name, "record %ld: out of memory for %zu samples", k, h.count);
+		if (npy_read_data(f, &h, x))
+			cli_die(name, "record %ld: %s", k, sh_errmsg());
 		char clipname[4096];
-		snprintf(clipname, sizeof clipname, "%s#%ld", name, r.index);
-		add_clip(clipname, x, r.h.count);
+		snprintf(clipname, sizeof clipname, "%s#%ld", name, k);
+		add_clip(clipname, x, h.count);
 	}
 	if (got < 0)
-		cli_die(name, "%s", sh_errmsg());
-	npy_record_free(&r);
+		cli_die(name, "record %ld: %s", k, sh_errmsg());
 	if (f != stdin)
 		fclose(f);
 }
@@ -259,17 +273,19 @@ int main(int argc, char **argv)
 		{"min-overlap", required_argument, 0, MIN_OVERLAP},
 		{"neighbours", required_argument, 0, NEIGHBOURS},
 		{"quiet", no_argument, 0, 'q'},
+		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "o:r:f:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:r:f:qvh", longopts, NULL)) != -1) {
 		const char *a = optarg;
 		switch (opt) {
 		case 'o': outdir = a; break;
 		case 'r': rate = (int)cli_long(usage, "-r", a, 1000, 384000); break;
 		case 'f': ext = a; break;
 		case 'q': quiet = 1; break;
+		case 'v': verbose = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case MIN_SECONDS: o.min_seconds = cli_double(usage, "--min-seconds", a, 0, 1e6); break;
 		case TOP_DB: o.top_db = cli_double(usage, "--top-db", a, 1, 200); break;
@@ -306,10 +322,12 @@ int main(int argc, char **argv)
 		                "must hold a fade in and a fade out)", o.crossfade, 2 * o.crossfade);
 	o.rate = rate;
 	double t0 = sh_now();
+	stage_t0 = t0;
 
 	read_clips(argc - optind, argv + optind);
 	if (nclips == 0)
 		cli_die(NULL, "no clips in the input");
+	stage("reading");
 
 	/* analysis and fingerprints, in parallel over clips; a thread's chromaprint context and
 	 * FFT plan serve all its clips */
@@ -344,6 +362,7 @@ int main(int argc, char **argv)
 	}
 	if (failed)
 		cli_die(NULL, "cannot set up the analysis: %s", sh_errmsg());
+	stage("analysis and fingerprints");
 	int nkept = 0, counts[CURATE_NREASONS] = {0};
 	for (int i = 0; i < nclips; i++) {
 		clip *c = &clips[i];
@@ -392,6 +411,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	stage("similarities");
+
 	/* order, split, gains */
 	int *path = malloc((size_t)nkept * sizeof *path);
 	size_t *len = malloc((size_t)nkept * sizeof *len);
@@ -417,6 +438,7 @@ int main(int argc, char **argv)
 	if (ntracks < 0)
 		cli_die(NULL, "%s", sh_errmsg());
 	first[ntracks] = nkept;
+	stage("ordering");
 
 	/* the output directory */
 	sh_tmp_name(tmpdir, sizeof tmpdir, outdir);
@@ -440,18 +462,7 @@ int main(int argc, char **argv)
 		cli_die(NULL, "out of memory");
 	for (int k = 0; k < ntracks; k++) {
 		int a = first[k], m = first[k + 1] - first[k];
-		size_t tl = curate_joined_length(len + a, m, xf);
-		track_len[k] = tl;
-		float *out = malloc(tl * sizeof *out);
-		if (!out)
-			cli_die(NULL, "out of memory for a track of %zu samples", tl);
-		curate_render(out, ptr + a, len + a, gain + a, m, xf, (size_t)lround(0.01 * rate));
-		char file[64], path_k[8192];
-		snprintf(file, sizeof file, "%0*d.%s", width, k + 1, ext);
-		snprintf(path_k, sizeof path_k, "%s/%s", tmpdir, file);
-		if (audio_write_file(path_k, rate, (audio_format)fmt, out, tl))
-			cli_die(path_k, "%s", sh_errmsg());
-		free(out);
+		track_len[k] = curate_joined_length(len + a, m, xf);
 		size_t pos = 0;
 		for (int p = a; p < a + m; p++) {
 			clip *c = &clips[kept[path[p]]];
@@ -469,9 +480,37 @@ int main(int argc, char **argv)
 			                    k + 1, p + 1, c->name, secs(c->at), secs(c->until),
 			                    secs(c->until - c->at));
 		}
-		total_seconds += secs(tl);
+		total_seconds += secs(track_len[k]);
 	}
+	/* render and encode the tracks in parallel; the temporary files live inside tmpdir, which
+	 * remove_tmpdir clears on failure, so the (not thread-safe) cleanup list is left out */
+	void (*hook)(const char *, int) = sh_tmp_hook;
+	sh_tmp_hook = NULL;
+	char (*track_err)[512] = calloc((size_t)ntracks, sizeof *track_err);
+	if (!track_err)
+		cli_die(NULL, "out of memory");
+	#pragma omp parallel for schedule(dynamic, 1)
+	for (int k = 0; k < ntracks; k++) {
+		int a = first[k], m = first[k + 1] - first[k];
+		float *out = malloc(track_len[k] * sizeof *out);
+		char path_k[8192];
+		snprintf(path_k, sizeof path_k, "%s/%0*d.%s", tmpdir, width, k + 1, ext);
+		if (!out) {
+			snprintf(track_err[k], sizeof track_err[k], "out of memory for %zu samples", track_len[k]);
+			continue;
+		}
+		curate_render(out, ptr + a, len + a, gain + a, m, xf, (size_t)lround(0.01 * rate));
+		if (audio_write_file(path_k, rate, (audio_format)fmt, out, track_len[k]))
+			snprintf(track_err[k], sizeof track_err[k], "%s", sh_errmsg());
+		free(out);
+	}
+	sh_tmp_hook = hook;
+	for (int k = 0; k < ntracks; k++)
+		if (*track_err[k])
+			cli_die(NULL, "track %d: %s", k + 1, track_err[k]);
+	free(track_err);
 	write_text("tracklist.tsv", tsv);
+	stage("tracks");
 	free(tsv);
 
 	/* curation.json: every decision with its figures */

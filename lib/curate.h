@@ -90,6 +90,7 @@ int curate_analyze(curate_analyzer *a, const curate_opts *o, const float *x, siz
 #define CURATE_HOP 256
 /* Spectral flatness of one power spectrum (bins 1..CURATE_FFT/2, DC left out). */
 double curate_flatness(const float *power);
+double curate_flatness_ref(const float *power);  /* one log per bin */
 
 /* Gain in dB that brings a clip's RMS to the target, within ±max_gain_db, lowered where
  * needed so that the peak stays below 0.99. */
