@@ -238,7 +238,8 @@ static void json_neighbour(json_writer *w, const char *key, int other, float sim
 	jw_obj(w, key);
 	jw_str(w, "clip", clips[other].name);
 	jw_num(w, "similarity", sim);
-	jw_num(w, "offset_seconds", offset * FP_ITEM_SECONDS);
+	/* where the other clip's start lines up in this clip's time */
+	jw_num(w, "offset_seconds", -offset * FP_ITEM_SECONDS);
 	jw_end(w);
 }
 

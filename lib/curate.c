@@ -149,6 +149,7 @@ struct curate_analyzer {
 	float *feat;           /* frames × nbands */
 	float *trend;          /* frames × nbands */
 	double *prod;          /* frames */
+	double *lag_score;     /* frames: loop score by period */
 };
 
 curate_analyzer *curate_analyzer_new(void)
@@ -202,6 +203,7 @@ void curate_analyzer_free(curate_analyzer *a)
 	free(a->feat);
 	free(a->trend);
 	free(a->prod);
+	free(a->lag_score);
 	free(a);
 }
 
@@ -223,13 +225,15 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	free(a->feat);
 	free(a->trend);
 	free(a->prod);
+	free(a->lag_score);
 	size_t nb = (size_t)a->nbands;
 	a->flat = malloc(frames * sizeof *a->flat);
 	a->energy = malloc(frames * sizeof *a->energy);
 	a->feat = malloc(frames * nb * sizeof *a->feat);
 	a->trend = malloc(frames * nb * sizeof *a->trend);
 	a->prod = malloc(frames * sizeof *a->prod);
-	if (!a->flat || !a->energy || !a->feat || !a->trend || !a->prod) {
+	a->lag_score = malloc(frames * sizeof *a->lag_score);
+	if (!a->flat || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score) {
 		a->cap = 0;
 		return sh_error("out of memory (%zu frames)", frames);
 	}
@@ -366,6 +370,10 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 	double hop_s = (double)CURATE_HOP / o->rate;
 	long lmin = SH_MAX(1L, lround(o->loop_min_period / hop_s));
 	long lmax = SH_MIN(lround(o->loop_max_period / hop_s), (long)T / 2);
+	/* score of every period; the reported period is the shortest within 0.1 of the best, so
+	 * that a loop is found at its own period rather than at a multiple that lines up better
+	 * with the hop (a 0.5 s loop is 31.25 hops: 0.92 at 31, 0.98 at 125) */
+	long best = 0;
 	for (long L = lmin; L <= lmax; L++) {
 		size_t q = (T - (size_t)L) / 4;
 		if (q < 1)
@@ -385,11 +393,17 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 			m /= q;
 			worst = m < worst ? m : worst;
 		}
+		a->lag_score[L] = worst;
 		if (worst > s->loop_score) {
 			s->loop_score = worst;
-			s->loop_period = L * hop_s;
+			best = L;
 		}
 	}
+	for (long L = lmin; L <= best; L++)
+		if (a->lag_score[L] >= s->loop_score - 0.1) {
+			s->loop_period = L * hop_s;
+			break;
+		}
 }
 
 int curate_analyze(curate_analyzer *a, const curate_opts *o, const float *x, size_t n,

@@ -35,7 +35,8 @@ long fp_bit_matches_ref(const uint32_t *a, int na, const uint32_t *b, int nb, in
 /* Best similarity (mean fraction of equal bits) over offsets in [-max_offset, max_offset]
  * whose overlap is at least min(min_overlap, na, nb) items; ties go to the offset nearest 0,
  * then the negative one. Returns 0 when no offset qualifies (an empty fingerprint); the best
- * offset (item of b aligned with item 0 of a) goes to *best_offset when not NULL. */
+ * offset goes to *best_offset when not NULL: a[i] lines up with b[i + offset], so when b's
+ * audio starts d items into a's, the offset is -d. */
 double fp_similarity(const uint32_t *a, int na, const uint32_t *b, int nb, int max_offset,
                      int min_overlap, int *best_offset);
 
