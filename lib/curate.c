@@ -150,6 +150,7 @@ struct curate_analyzer {
 	float *trend;          /* frames × nbands */
 	double *prod;          /* frames */
 	double *lag_score;     /* frames: loop score by period */
+	float *lagprod;        /* frames: frame-by-frame products at one period */
 };
 
 curate_analyzer *curate_analyzer_new(void)
@@ -204,6 +205,7 @@ void curate_analyzer_free(curate_analyzer *a)
 	free(a->trend);
 	free(a->prod);
 	free(a->lag_score);
+	free(a->lagprod);
 	free(a);
 }
 
@@ -226,6 +228,7 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	free(a->trend);
 	free(a->prod);
 	free(a->lag_score);
+	free(a->lagprod);
 	size_t nb = (size_t)a->nbands;
 	a->flat = malloc(frames * sizeof *a->flat);
 	a->energy = malloc(frames * sizeof *a->energy);
@@ -233,7 +236,9 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	a->trend = malloc(frames * nb * sizeof *a->trend);
 	a->prod = malloc(frames * sizeof *a->prod);
 	a->lag_score = malloc(frames * sizeof *a->lag_score);
-	if (!a->flat || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score) {
+	a->lagprod = malloc(frames * sizeof *a->lagprod);
+	if (!a->flat || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score ||
+	    !a->lagprod) {
 		a->cap = 0;
 		return sh_error("out of memory (%zu frames)", frames);
 	}
@@ -355,6 +360,8 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 			       a->feat[(size_t)SH_MAX(out, 0L) * nb + b];
 		}
 	}
+	/* detrend and normalise each frame, storing band-major (trend[b·T + t]) so that the lag
+	 * products below run along time in contiguous, vectorisable loops */
 	for (size_t t = 0; t < T; t++) {
 		float *f = a->feat + t * nb;
 		const float *tr = a->trend + t * nb;
@@ -367,6 +374,10 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 		for (int b = 0; b < nb; b++)
 			f[b] *= inv;
 	}
+	float *bt = a->trend;
+	for (size_t t = 0; t < T; t++)
+		for (int b = 0; b < nb; b++)
+			bt[(size_t)b * T + t] = a->feat[t * nb + b];
 	double hop_s = (double)CURATE_HOP / o->rate;
 	long lmin = SH_MAX(1L, lround(o->loop_min_period / hop_s));
 	long lmax = SH_MIN(lround(o->loop_max_period / hop_s), (long)T / 2);
@@ -378,20 +389,22 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 		size_t q = (T - (size_t)L) / 4;
 		if (q < 1)
 			break;
-		for (size_t t = 0; t < 4 * q; t++) {
-			const float *p = a->feat + t * nb, *r = a->feat + (t + (size_t)L) * nb;
-			float d = 0;
-			for (int b = 0; b < nb; b++)
-				d += p[b] * r[b];
-			a->prod[t] = d;
+		size_t m = 4 * q;
+		float *prod = a->lagprod;
+		memset(prod, 0, m * sizeof *prod);
+		for (int b = 0; b < nb; b++) {
+			const float *x = bt + (size_t)b * T, *y = x + L;
+			#pragma omp simd
+			for (size_t t = 0; t < m; t++)
+				prod[t] += x[t] * y[t];
 		}
 		double worst = 1e30;
 		for (int k = 0; k < 4; k++) {
-			double m = 0;
+			double sum = 0;
 			for (size_t t = k * q; t < (k + 1) * q; t++)
-				m += a->prod[t];
-			m /= q;
-			worst = m < worst ? m : worst;
+				sum += prod[t];
+			sum /= q;
+			worst = sum < worst ? sum : worst;
 		}
 		a->lag_score[L] = worst;
 		if (worst > s->loop_score) {
