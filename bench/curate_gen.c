@@ -1,5 +1,6 @@
 /* curate_gen: synthetic clips for bench/curate.sh, written as a tensor stream of <f4 records
- * to stdout. usage: curate_gen N SECONDS SEED [RATE]
+ * to stdout. usage: curate_gen N SECONDS SEED [RATE [TRUTH]]; TRUTH gets one line per clip:
+ * music, silence, noise or loop.
  *
  * Most clips are "music": notes of a pentatonic scale with harmonics and decaying envelopes,
  * drawn from one of N/8 songs (a song fixes key, tempo and timbre, so that clips of one song
@@ -83,10 +84,12 @@ static void write_record(const float *x, long n)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: curate_gen N SECONDS SEED [RATE]\n");
+		fprintf(stderr, "usage: curate_gen N SECONDS SEED [RATE [TRUTH]]\n");
 		return 2;
 	}
 	int count = atoi(argv[1]), rate = argc > 4 ? atoi(argv[4]) : 16000;
+	FILE *truth = argc > 5 ? fopen(argv[5], "w") : NULL;
+	static const char *kinds[4] = {"silence", "noise", "loop", "music"};
 	long n = (long)(atof(argv[2]) * rate);
 	rng = 0x2545F4914F6CDD1DULL ^ (uint64_t)atoll(argv[3]);
 	for (int i = 0; i < TABLE; i++)
@@ -112,7 +115,11 @@ int main(int argc, char **argv)
 			music(x, n, rate, (int)(next() % songs));
 		}
 		write_record(x, n);
+		if (truth)
+			fprintf(truth, "%s\n", kinds[kind < 3 ? kind : 3]);
 	}
 	free(x);
+	if (truth)
+		fclose(truth);
 	return fflush(stdout) ? 1 : 0;
 }
