@@ -44,7 +44,7 @@ static const char usage[] =
 	"  --max-gain-db DB          largest loudness correction either way (12)\n"
 	"  --crossfade S             equal-power crossfade at each join, seconds (1)\n"
 	"  --track-minutes M         about this long per track (4)\n"
-	"  --max-offset S            fingerprint alignment searched, seconds either way (5)\n"
+	"  --max-offset S            fingerprint alignment searched, seconds either way (10)\n"
 	"  --min-overlap S           fingerprint overlap an alignment needs, seconds (4)\n"
 	"  --neighbours N            most similar clips listed per clip in curation.json (3)\n"
 	"  -q, --quiet               no summary line\n"

@@ -42,7 +42,7 @@ void curate_default_opts(curate_opts *o)
 		.max_gain_db = 12,
 		.crossfade = 1,
 		.track_minutes = 4,
-		.max_offset = 5,
+		.max_offset = 10,
 		.min_overlap = 4,
 		.neighbours = 3,
 	};

@@ -28,7 +28,7 @@ typedef struct {
 	double max_gain_db;       /* and the largest boost or cut (12) */
 	double crossfade;         /* seconds of equal-power crossfade at each join (1) */
 	double track_minutes;     /* about this long per track (4) */
-	double max_offset;        /* seconds of alignment searched in fingerprint similarity (5) */
+	double max_offset;        /* seconds of alignment searched in fingerprint similarity (10) */
 	double min_overlap;       /* seconds of fingerprint overlap an alignment needs (4) */
 	int neighbours;           /* most similar clips recorded per clip (3) */
 } curate_opts;
