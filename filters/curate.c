@@ -311,6 +311,14 @@ int main(int argc, char **argv)
 	}
 	if (!outdir || !*outdir)
 		cli_usage_error(usage, "-o OUTDIR is required");
+	/* "out/" and "out" are the same directory; the temporary and old names go beside it */
+	static char outbuf[4096];
+	if (strlen(outdir) >= sizeof outbuf - 64)
+		cli_usage_error(usage, "-o: path too long");
+	strcpy(outbuf, outdir);
+	for (size_t l = strlen(outbuf); l > 1 && outbuf[l - 1] == '/'; l--)
+		outbuf[l - 1] = 0;
+	outdir = outbuf;
 	char probe[64];
 	snprintf(probe, sizeof probe, "x.%s", ext);
 	int fmt = audio_format_for_path(probe);
@@ -443,9 +451,6 @@ int main(int argc, char **argv)
 
 	/* the output directory */
 	sh_tmp_name(tmpdir, sizeof tmpdir, outdir);
-	size_t olen = strlen(outdir);
-	while (olen > 1 && tmpdir[olen - 1] == '/')  /* "out/" → "out.tmpPID", not "out/.tmpPID" */
-		memmove(tmpdir + olen - 1, tmpdir + olen, strlen(tmpdir + olen) + 1), olen--;
 	if (mkdir(tmpdir, 0777))
 		cli_die(tmpdir, "cannot create directory: %s", strerror(errno));
 	tmpdir_made = 1;

@@ -166,6 +166,9 @@ with open('$T/stream.npy', 'wb') as f:
 "$C" -q -f ogg -o "$T/s" "$T/stream.npy"
 check "a stream of three records: three clips named FILE#k, an ogg track" \
 	sh -c "ls '$T/s/01.ogg' && grep -q 'stream.npy#2' '$T/s/curation.json' && [ \$(grep -c '\"status\": \"kept\"' '$T/s/curation.json') -eq 3 ]"
+"$C" -q -f ogg -o "$T/s/" "$T/stream.npy"
+check "OUTDIR/ with a slash replaces an earlier output in place, nothing left beside it" \
+	sh -c "ls '$T/s/01.ogg' && [ -z \"\$(find '$T' -name '*.old*' -o -name '*.tmp*')\" ]"
 cat "$T/stream.npy" | "$C" -q -o "$T/s2"
 check "stdin is read when no clip is named" grep -q 'stdin#1' "$T/s2/curation.json"
 
