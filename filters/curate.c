@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -172,6 +173,33 @@ static void remove_tmpdir(void)
 		return;
 	remove_dir_files(tmpdir);
 	rmdir(tmpdir);
+}
+
+/* On SIGINT/SIGTERM the same, from a list of every name that can exist in tmpdir made
+ * beforehand (readdir is not async-signal-safe; unlink and rmdir are). */
+static char **tmpdir_names;
+static int ntmpdir_names;
+
+static void on_signal(int sig)
+{
+	if (tmpdir_made) {
+		for (int i = 0; i < ntmpdir_names; i++)
+			unlink(tmpdir_names[i]);
+		rmdir(tmpdir);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void add_tmpdir_name(const char *file)
+{
+	char p[8192], t[8300];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, file);
+	sh_tmp_name(t, sizeof t, p);
+	tmpdir_names = realloc(tmpdir_names, (size_t)(ntmpdir_names + 2) * sizeof *tmpdir_names);
+	if (!tmpdir_names || !(tmpdir_names[ntmpdir_names++] = strdup(p)) ||
+	    !(tmpdir_names[ntmpdir_names++] = strdup(t)))
+		cli_die(NULL, "out of memory");
 }
 
 static int dir_is_empty(const char *dir)
@@ -455,8 +483,16 @@ int main(int argc, char **argv)
 		cli_die(tmpdir, "cannot create directory: %s", strerror(errno));
 	tmpdir_made = 1;
 	atexit(remove_tmpdir);
-
 	int width = ntracks < 100 ? 2 : ntracks < 1000 ? 3 : 4;
+	for (int k = 0; k < ntracks; k++) {
+		char file[64];
+		snprintf(file, sizeof file, "%0*d.%s", width, k + 1, ext);
+		add_tmpdir_name(file);
+	}
+	add_tmpdir_name("tracklist.tsv");
+	add_tmpdir_name("curation.json");
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	size_t tsv_cap = 256 + (size_t)nkept * 256, tsv_len = 0;
 	char *tsv = malloc(tsv_cap);
 	if (!tsv)
@@ -678,5 +714,8 @@ int main(int argc, char **argv)
 	free(ptr);
 	free(track_len);
 	free(nearest);
+	for (int i = 0; i < ntmpdir_names; i++)
+		free(tmpdir_names[i]);
+	free(tmpdir_names);
 	return 0;
 }

@@ -186,6 +186,30 @@ fails_with "an existing directory that is not curate's is not replaced" 1 "not a
 	"$C" -o "$T/mine" "$T/stream.npy"
 check "and is left as it was" sh -c "[ \"\$(ls '$T/mine')\" = notes.txt ] && ! ls -d '$T'/mine.tmp* 2>/dev/null"
 
+# killed while writing (SIGTERM once OUTDIR.tmpPID appears): neither OUTDIR nor a temporary
+# directory is left; the same clips many times over make the writing long enough to catch
+set -- "$T"/clips/music-*
+if [ $# -gt 1 ]; then
+	"$C" -q -o "$T/killed" "$@" "$@" "$@" "$@" "$@" "$@" &
+	pid=$!
+	i=0
+	while ! ls -d "$T"/killed.tmp* >/dev/null 2>&1 && kill -0 $pid 2>/dev/null && [ $i -lt 2000 ]; do
+		sleep 0.01; i=$((i + 1))
+	done
+	if kill -TERM $pid 2>/dev/null; then
+		wait $pid
+		ok $(( $? == 143 ? 0 : 1 )) "SIGTERM while writing: killed by the signal"
+		check "and nothing left behind" sh -c "! ls -d '$T'/killed* 2>/dev/null"
+	else
+		wait $pid
+		skip "SIGTERM while writing: curate finished before the signal"
+		skip "and nothing left behind"
+	fi
+else
+	skip "SIGTERM while writing: no music clips"
+	skip "and nothing left behind"
+fi
+
 # bad options
 fails_with "no -o: exit 2" 2 "-o OUTDIR is required" "$C" "$T/stream.npy"
 fails_with "a bad number: exit 2" 2 "--crossfade" "$C" --crossfade abc -o "$T/bad" "$T/stream.npy"
