@@ -261,13 +261,20 @@ static void write_text(const char *name, const char *text)
 	cli_out_close(&o);
 }
 
+/* Figures rounded to 6 decimals: more says nothing and only makes curation.json harder to
+ * read. */
+static void jw_fig(json_writer *w, const char *key, double x)
+{
+	jw_num(w, key, isfinite(x) ? round(x * 1e6) / 1e6 : x);
+}
+
 static void json_neighbour(json_writer *w, const char *key, int other, float sim, int offset)
 {
 	jw_obj(w, key);
 	jw_str(w, "clip", clips[other].name);
-	jw_num(w, "similarity", sim);
+	jw_fig(w, "similarity", sim);
 	/* where the other clip's start lines up in this clip's time */
-	jw_num(w, "offset_seconds", -offset * FP_ITEM_SECONDS);
+	jw_fig(w, "offset_seconds", -offset * FP_ITEM_SECONDS);
 	jw_end(w);
 }
 
@@ -589,7 +596,7 @@ int main(int argc, char **argv)
 	jw_end(&w);
 	jw_int(&w, "tracks", ntracks);
 	jw_num(&w, "seconds", total_seconds);
-	jw_num(&w, "path_similarity", curate_path_score(sim, nkept, path));
+	jw_fig(&w, "path_similarity", curate_path_score(sim, nkept, path));
 	jw_end(&w);
 	jw_arr(&w, "tracks");
 	for (int k = 0; k < ntracks; k++) {
@@ -631,20 +638,20 @@ int main(int argc, char **argv)
 		jw_int(&w, "trim_end", (long long)s->end);
 		jw_num(&w, "trimmed_seconds", secs(s->end - s->start));
 		jw_obj(&w, "scores");
-		jw_num(&w, "loudest_db", s->loudest_db);
-		jw_num(&w, "rms_db", s->rms_db);
-		jw_num(&w, "peak", s->peak);
-		jw_num(&w, "dc", s->dc);
-		jw_num(&w, "clip_fraction", s->clip_fraction);
-		jw_num(&w, "flatness", s->flatness);
-		jw_num(&w, "noise_fraction", s->noise_fraction);
-		jw_num(&w, "loop_score", s->loop_score);
-		jw_num(&w, "loop_period", s->loop_period);
+		jw_fig(&w, "loudest_db", s->loudest_db);
+		jw_fig(&w, "rms_db", s->rms_db);
+		jw_fig(&w, "peak", s->peak);
+		jw_fig(&w, "dc", s->dc);
+		jw_fig(&w, "clip_fraction", s->clip_fraction);
+		jw_fig(&w, "flatness", s->flatness);
+		jw_fig(&w, "noise_fraction", s->noise_fraction);
+		jw_fig(&w, "loop_score", s->loop_score);
+		jw_fig(&w, "loop_period", s->loop_period);
 		jw_end(&w);
 		if (c->kept >= 0) {
 			int a = c->kept, p = c->order;
 			jw_int(&w, "fingerprint_items", c->nfp);
-			jw_num(&w, "gain_db", c->gain_db);
+			jw_fig(&w, "gain_db", c->gain_db);
 			jw_int(&w, "track", c->track + 1);
 			jw_int(&w, "order", p + 1);
 			jw_int(&w, "start_sample", (long long)c->at);
