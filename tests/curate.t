@@ -169,6 +169,20 @@ check "a stream of three records: three clips named FILE#k, an ogg track" \
 "$C" -q -f ogg -o "$T/s/" "$T/stream.npy"
 check "OUTDIR/ with a slash replaces an earlier output in place, nothing left beside it" \
 	sh -c "ls '$T/s/01.ogg' && [ -z \"\$(find '$T' -name '*.old*' -o -name '*.tmp*')\" ]"
+$PY -c "
+import numpy as np, wave
+rng = np.random.default_rng(4)
+t = np.arange(5512) / 22050
+x = np.concatenate([np.sin(2 * np.pi * 110 * 2 ** (rng.integers(0, 24) / 12) * t) * np.exp(-6 * t) for _ in range(24)])
+w = wave.open('$T/at22k.wav', 'wb'); w.setnchannels(2); w.setsampwidth(2); w.setframerate(22050)
+w.writeframes((np.repeat(0.3 * x, 2) * 32767).round().astype('<i2').tobytes())
+"
+"$C" -q -o "$T/r" "$T/at22k.wav" "$T/stream.npy"
+py_json "$T/r" "
+x = c['at22k']
+print('# 22050 Hz stereo, %d frames, read as %d samples at 16 kHz' % (24 * 5512, x['samples']))
+sys.exit(not (x['status'] == 'kept' and abs(x['samples'] - 24 * 5512 * 16000 / 22050) <= 2))"
+ok $? "an audio file at another rate and in stereo is read downmixed at -r RATE"
 cat "$T/stream.npy" | "$C" -q -o "$T/s2"
 check "stdin is read when no clip is named" grep -q 'stdin#1' "$T/s2/curation.json"
 
