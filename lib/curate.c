@@ -22,6 +22,7 @@
 
 #define NBANDS_MAX 33
 #define TREND_HALF 8   /* the moving average spans 2·8 + 1 frames */
+#define NOISE_GATE_DB 30.0
 
 void curate_default_opts(curate_opts *o)
 {
@@ -309,13 +310,15 @@ static size_t stft_features(curate_analyzer *a, const float *x, size_t n)
 	return T;
 }
 
-/* Noise rule scores over the frames within top_db of the loudest. */
+/* Noise rule scores over the frames within NOISE_GATE_DB of the loudest: the substance of the
+ * clip, not the quiet gaps between notes, where a generated clip's noise floor (8-bit mu-law
+ * quantisation sits 40-50 dB down) is flat by nature. */
 static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, curate_scores *s)
 {
 	float top = 0;
 	for (size_t t = 0; t < T; t++)
 		top = a->energy[t] > top ? a->energy[t] : top;
-	float gate = top * (float)pow(10, -o->top_db / 10);
+	float gate = top * (float)pow(10, -NOISE_GATE_DB / 10);
 	size_t m = 0, flat = 0;
 	for (size_t t = 0; t < T; t++)
 		if (a->energy[t] > 1e-20f && a->energy[t] >= gate) {

@@ -71,7 +71,8 @@ typedef struct {
 	double dc;              /* mean of the trimmed clip */
 	double clip_fraction;   /* fraction of trimmed samples at |x| >= clip_level */
 	double flatness;        /* median spectral flatness over active frames */
-	double noise_fraction;  /* fraction of active frames flatter than noise_flatness */
+	double noise_fraction;  /* fraction of active frames (within 30 dB of the loudest STFT
+	                         * frame) flatter than noise_flatness */
 	double loop_score;      /* best self-similarity over the loop periods (0..1) */
 	double loop_period;     /* seconds, where it was found */
 	int reasons;            /* CURATE_* bits; 0 = kept */
