@@ -395,11 +395,19 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 		size_t m = 4 * q;
 		float *prod = a->lagprod;
 		memset(prod, 0, m * sizeof *prod);
-		for (int b = 0; b < nb; b++) {
-			const float *x = bt + (size_t)b * T, *y = x + L;
+		int b = 0;
+		for (; b + 4 <= nb; b += 4) {  /* four bands per pass: a quarter of the prod traffic */
+			const float *x0 = bt + (size_t)b * T, *x1 = x0 + T, *x2 = x1 + T, *x3 = x2 + T;
 			#pragma omp simd
 			for (size_t t = 0; t < m; t++)
-				prod[t] += x[t] * y[t];
+				prod[t] += (x0[t] * x0[t + L] + x1[t] * x1[t + L]) +
+				           (x2[t] * x2[t + L] + x3[t] * x3[t + L]);
+		}
+		for (; b < nb; b++) {
+			const float *x = bt + (size_t)b * T;
+			#pragma omp simd
+			for (size_t t = 0; t < m; t++)
+				prod[t] += x[t] * x[t + L];
 		}
 		double worst = 1e30;
 		for (int k = 0; k < 4; k++) {
