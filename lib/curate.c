@@ -6,7 +6,7 @@
  * - noise: the spectral flatness (geometric over arithmetic mean of the power spectrum) of
  *   white noise is about 0.56 and of pink noise about 0.2 in every frame, while music stays
  *   near 0.01 because its energy sits in harmonics; the rule asks for most frames to be flat.
- * - loops: log energies in 32 log-spaced bands, with each band's slow trend (a 17-frame moving
+ * - loops: log energies in 29 log-spaced bands (FFT bins 2 to 256), with each band's slow trend (a 17-frame moving
  *   average) removed so that sustained notes do not look alike, each frame normalised; the
  *   score of a period L is the mean cosine similarity of frames L apart, taken in each quarter
  *   of the clip separately and the smallest of the four kept, so that only a pattern repeated
@@ -258,8 +258,9 @@ double curate_flatness_ref(const float *power)
 	return exp(logsum / (CURATE_FFT / 2)) / (sum / (CURATE_FFT / 2));
 }
 
-/* The same with one log per 16 bins: the product of 16 powers, each within [1e-12, 1e5]
- * (a 512-point Hann frame of |x| <= 1), stays inside double's range. */
+/* The same with one log per 16 bins: the product of 16 powers, each within [1e-12, 7e4] for
+ * a 512-point Hann frame of |x| <= 1 (and below 1e9 even for |x| up to 100), stays well
+ * inside double's range. */
 double curate_flatness(const float *power)
 {
 	double logsum = 0, sum = 0;
