@@ -10,8 +10,9 @@
  *   trend (a 17-frame moving average) removed so that sustained notes do not look alike, each
  *   frame normalised; the score of a period L is the mean cosine similarity of frames L apart,
  *   taken in each quarter of the clip separately and the smallest of the four kept, so that
- *   only a pattern repeated through the whole clip scores high. An exact loop scores about 1; the asc-music tracks
- *   score at most about 0.45 at any period up to 4 s (their bars repeat, but not exactly). */
+ *   only a pattern repeated through the whole clip scores high. An exact loop scores about 1;
+ *   the asc-music tracks score at most about 0.45 at any period up to 4 s (their bars
+ *   repeat, but not exactly). */
 #include "curate.h"
 #include "util.h"
 
