@@ -361,7 +361,8 @@ int main(int argc, char **argv)
 		cli_usage_error(usage, "--format: expected flac, ogg or wav, got '%s'", ext);
 	if (o.loop_min_period > o.loop_max_period)
 		cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
-	if (2 * o.crossfade > o.min_seconds)
+	/* in samples, as the clips will be cut: every kept clip holds a fade in and a fade out */
+	if (2 * lround(o.crossfade * rate) > ceil(o.min_seconds * rate))
 		cli_usage_error(usage, "--crossfade %g needs --min-seconds of at least %g (a clip "
 		                "must hold a fade in and a fade out)", o.crossfade, 2 * o.crossfade);
 	o.rate = rate;
