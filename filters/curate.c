@@ -35,7 +35,7 @@ static const char usage[] =
 	"  --floor-db DB             a clip whose loudest frame is under this is silence (-60)\n"
 	"  --noise-flatness F        a frame flatter than F is noise-like (0.1)\n"
 	"  --noise-fraction F        noise when more than F of the frames are (0.5)\n"
-	"  --loop-threshold X        stuck loop when the self-similarity exceeds X (0.7)\n"
+	"  --loop-threshold X        stuck loop when the self-similarity exceeds X (0.6)\n"
 	"  --loop-min-period S       shortest loop period searched, seconds (0.1)\n"
 	"  --loop-max-period S       longest loop period searched, seconds (3)\n"
 	"  --clip-level L            |x| >= L counts as clipped (0.999)\n"

@@ -8,11 +8,11 @@
  *   near 0.01 because its energy sits in harmonics; the rule asks for most frames to be flat.
  * - loops: log energies in 29 log-spaced bands (FFT bins 2 to 256), with each band's slow
  *   trend (a 17-frame moving average) removed so that sustained notes do not look alike, each
- *   frame normalised; the score of a period L is the mean cosine similarity of frames L apart,
- *   taken in each quarter of the clip separately and the smallest of the four kept, so that
- *   only a pattern repeated through the whole clip scores high. An exact loop scores about 1;
- *   the asc-music tracks score at most about 0.45 at any period up to 4 s (their bars
- *   repeat, but not exactly). */
+ *   frame centred across bands and normalised; the score of a period L is the mean cosine
+ *   similarity of frames L apart, taken in each quarter of the clip separately and the
+ *   smallest of the four kept, so that only a pattern repeated through the whole clip scores
+ *   high. An exact loop scores about 1; excerpts of the asc-music tracks score at most about
+ *   0.35 at any period up to 3 s (their bars repeat, but not exactly). */
 #include "curate.h"
 #include "util.h"
 
@@ -34,7 +34,7 @@ void curate_default_opts(curate_opts *o)
 		.min_seconds = 3,
 		.noise_flatness = 0.1,
 		.noise_fraction = 0.5,
-		.loop_threshold = 0.7,
+		.loop_threshold = 0.6,
 		.loop_min_period = 0.1,
 		.loop_max_period = 3,
 		.clip_level = 0.999,
@@ -365,14 +365,21 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 			       a->feat[(size_t)SH_MAX(out, 0L) * nb + b];
 		}
 	}
-	/* detrend and normalise each frame, storing band-major (trend[b·T + t]) so that the lag
-	 * products below run along time in contiguous, vectorisable loops */
+	/* detrend, centre across bands (so that a loudness change common to all bands, such as
+	 * every note's decay in a steady rhythm, does not count as repetition: the spectral shape
+	 * has to repeat) and normalise each frame, storing band-major (trend[b·T + t]) so that
+	 * the lag products below run along time in contiguous, vectorisable loops */
 	for (size_t t = 0; t < T; t++) {
 		float *f = a->feat + t * nb;
 		const float *tr = a->trend + t * nb;
-		double norm = 0;
+		double norm = 0, mean = 0;
 		for (int b = 0; b < nb; b++) {
 			f[b] -= tr[b];
+			mean += f[b];
+		}
+		mean /= nb;
+		for (int b = 0; b < nb; b++) {
+			f[b] -= (float)mean;
 			norm += (double)f[b] * f[b];
 		}
 		float inv = norm > 1e-12 ? (float)(1 / sqrt(norm)) : 0;

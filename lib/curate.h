@@ -18,7 +18,7 @@ typedef struct {
 	double min_seconds;       /* shorter after trimming: rejected (3) */
 	double noise_flatness;    /* a frame is noise-like above this spectral flatness (0.1) */
 	double noise_fraction;    /* noise when more than this fraction of frames are (0.5) */
-	double loop_threshold;    /* stuck loop when the self-similarity score exceeds this (0.7) */
+	double loop_threshold;    /* stuck loop when the self-similarity score exceeds this (0.6) */
 	double loop_min_period;   /* seconds: periods searched for loops (0.1 .. 3) */
 	double loop_max_period;
 	double clip_level;        /* |x| at or above this counts as clipped (0.999) */

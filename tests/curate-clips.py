@@ -42,6 +42,13 @@ riff = (np.sin(2 * np.pi * 220 * t) * np.exp(-t * 9) +
         0.3 * np.sin(2 * np.pi * 880 * t) * np.exp(-(t - 0.125).clip(0) * 20) * (t >= 0.125))
 save("loop.npy", 0.4 * np.tile(riff, 24) + rng.standard_normal(12 * R) * 1e-4)
 
+# synthetic music, made whether or not the real tracks are there: random notes with decays
+tn = np.arange(R // 4) / R
+for k in (1, 2):
+    notes = [np.sin(2 * np.pi * 110 * 2 ** (rng.integers(0, 24) / 12) * tn) * np.exp(-6 * tn)
+             for _ in range(40)]
+    save(f"notes{k}.npy", 0.3 * np.concatenate(notes))
+
 tracks = [np.fromfile(p, np.float32) for p in sys.argv[2:]]
 if tracks:
     a, b, c = (tracks + tracks * 2)[:3]

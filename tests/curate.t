@@ -48,6 +48,8 @@ expect silence silence
 expect white noise
 expect pink noise
 expect loop loop
+expect notes1 kept
+expect notes2 kept
 if [ -n "$music" ]; then
 	expect clipped clipping
 	expect dc dc-offset
