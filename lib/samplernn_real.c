@@ -16,6 +16,7 @@
  * that follow the definition, and the tests hold both equal. */
 #include "samplernn.h"
 #include "nn.h"
+#include "rng.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -334,28 +335,18 @@ void S(srnn_use_reference)(MODEL *m, int on) { m->ref = on; }
 
 /* ---- initialisation, as the peer (torch defaults, then weight_norm g = ‖v‖) ---- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-static double uniform01(uint64_t *s) { return (double)(splitmix(s) >> 11) * 0x1p-53; }
-static void fill_uniform(real *x, size_t n, double bound, uint64_t *s)
+static void fill_uniform(real *x, size_t n, double bound, sh_rng *r)
 {
 	for (size_t i = 0; i < n; i++)
-		x[i] = (real)((2 * uniform01(s) - 1) * bound);
+		x[i] = (real)((2 * sh_rng_uniform(r) - 1) * bound);
 }
-static void fill_normal(real *x, size_t n, uint64_t *s)
+static void fill_normal(real *x, size_t n, sh_rng *r)
 {
-	for (size_t i = 0; i < n; i++) {
-		double u = uniform01(s), v = uniform01(s);
-		x[i] = (real)(sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v));
-	}
+	for (size_t i = 0; i < n; i++)
+		x[i] = (real)sh_rng_normal(r);
 }
 /* v uniform ±bound (torch's Linear and LSTM bound 1/√fan_in), then g = ‖v_row‖ */
-static void init_wmat(struct MODEL *m, wmat *w, double bound, uint64_t *s)
+static void init_wmat(struct MODEL *m, wmat *w, double bound, sh_rng *s)
 {
 	real *v = m->params + w->v;
 	fill_uniform(v, (size_t)w->rows * w->cols, bound, s);
@@ -367,7 +358,7 @@ static void init_wmat(struct MODEL *m, wmat *w, double bound, uint64_t *s)
 			m->params[w->g + r] = (real)sqrt(ss);
 		}
 }
-static void init_linear(struct MODEL *m, linear *l, uint64_t *s)
+static void init_linear(struct MODEL *m, linear *l, sh_rng *s)
 {
 	double bound = 1 / sqrt((double)l->W.cols);
 	init_wmat(m, &l->W, bound, s);
@@ -377,7 +368,8 @@ static void init_linear(struct MODEL *m, linear *l, uint64_t *s)
 
 void S(srnn_init_params)(MODEL *m, uint64_t seed)
 {
-	uint64_t s = seed;
+	sh_rng rs, *s = &rs;
+	sh_rng_seed(s, seed);
 	const int D = m->D, G = m->G;
 	const double bound = 1 / sqrt((double)D);
 	memset(m->params, 0, sizeof(real) * m->nparams);
@@ -385,27 +377,27 @@ void S(srnn_init_params)(MODEL *m, uint64_t seed)
 		tier *t = &m->tier[k];
 		for (int l = 0; l < m->L; l++) {
 			rnnlayer *y = &t->layer[l];
-			init_wmat(m, &y->ih, bound, &s);
-			init_wmat(m, &y->hh, bound, &s);
+			init_wmat(m, &y->ih, bound, s);
+			init_wmat(m, &y->hh, bound, s);
 			if (m->cfg.rnn == SRNN_LSTM) {
 				/* the peer: bias_ih zero but its forget part 3, bias_hh zero */
 				for (int j = D; j < 2 * D; j++)
 					m->params[y->bih + j] = 3;
 			} else {
 				/* torch's nn.GRU default */
-				fill_uniform(m->params + y->bih, (size_t)G * D, bound, &s);
-				fill_uniform(m->params + y->bhh, (size_t)G * D, bound, &s);
+				fill_uniform(m->params + y->bih, (size_t)G * D, bound, s);
+				fill_uniform(m->params + y->bhh, (size_t)G * D, bound, s);
 			}
 		}
 		for (int l = 0; l < m->L; l++)
-			init_linear(m, &t->out[l], &s);
-		init_linear(m, &t->up, &s);
+			init_linear(m, &t->out[l], s);
+		init_linear(m, &t->up, s);
 	}
-	fill_normal(m->params + m->emb, (size_t)m->Q * m->E, &s);
-	init_linear(m, &m->l1, &s);
-	init_linear(m, &m->l2, &s);
-	init_linear(m, &m->l3, &s);
-	init_linear(m, &m->l4, &s);
+	fill_normal(m->params + m->emb, (size_t)m->Q * m->E, s);
+	init_linear(m, &m->l1, s);
+	init_linear(m, &m->l2, s);
+	init_linear(m, &m->l3, s);
+	init_linear(m, &m->l4, s);
 }
 
 /* ---- recurrent state: per tier, per layer h [B × D] (and c [B × D] for LSTM); then a flag
