@@ -531,6 +531,7 @@ static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *codes, 
 		real *h = h1 + p * D;
 		for (int k = 0; k < FS; k++) {
 			const real *tk = T + ((size_t)k * Q + c[k]) * D;
+			#pragma omp simd
 			for (int d = 0; d < D; d++)
 				h[d] += tk[d];
 		}
@@ -615,6 +616,7 @@ static void sample_l1_backward(struct MODEL *m, const real *dh1)
 			const real *dh = dh1 + p * D;
 			for (int k = 0; k < FS; k++) {
 				real *t = dT + ((size_t)k * Q + c[k]) * D;
+				#pragma omp simd
 				for (int d = d0; d < d1; d++)
 					t[d] += dh[d];
 			}
