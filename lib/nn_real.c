@@ -57,6 +57,52 @@ static inline float tanh_fast(float x) { return 2 / (1 + exp_fast(-2 * x)) - 1; 
 
 static inline real sigmoid(real x) { return 1 / (1 + EXP(-x)); }
 
+/* ---- matrix product ---- */
+
+#define SPLIT_MIN (1 << 21)  /* products of fewer multiply-adds run on one thread */
+
+void S(nn_gemm)(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
+		const real *B, int ldb, real beta, real *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	int nt = 1;
+#ifdef _OPENMP
+	nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+#endif
+#ifdef OPENBLAS_VERSION
+	/* one pool of threads (OpenMP's): OpenBLAS's own would fight it for the cores */
+	static int blas_serial;
+	if (!blas_serial)
+		openblas_set_num_threads(1), blas_serial = 1;
+#endif
+	const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
+	const enum CBLAS_TRANSPOSE TB = tb ? CblasTrans : CblasNoTrans;
+	if (nt < 2 || (double)M * N * K < SPLIT_MIN) {
+		GEMM(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+		return;
+	}
+	/* split the larger side of C into one band per thread, 16-aligned */
+	const int byrows = M >= N, L = byrows ? M : N;
+	#pragma omp parallel num_threads(nt)
+	{
+		int id = 0;
+#ifdef _OPENMP
+		id = omp_get_thread_num();
+#endif
+		int a = (int)((long)L * id / nt) & ~15, b = id == nt - 1 ? L : (int)((long)L * (id + 1) / nt) & ~15;
+		if (b > a) {
+			if (byrows)
+				GEMM(CblasRowMajor, TA, TB, b - a, N, K, alpha,
+				     A + (ta ? (size_t)a : (size_t)a * lda), lda, B, ldb, beta,
+				     C + (size_t)a * ldc, ldc);
+			else
+				GEMM(CblasRowMajor, TA, TB, M, b - a, K, alpha, A, lda,
+				     B + (tb ? (size_t)a * ldb : (size_t)a), ldb, beta, C + a, ldc);
+		}
+	}
+}
+
 /* A sum of per-thread partial sums in thread order: deterministic for a given thread count. */
 #define MAX_THREADS 256
 
@@ -79,7 +125,7 @@ void S(linear_forward)(real *out, const real *inp, const real *w, const real *bi
 		beta = 1;
 	}
 	if (N > 0)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, 1, inp, In, w, In, beta, out, O);
+		S(nn_gemm)(0, 1, N, O, In, 1, inp, In, w, In, beta, out, O);
 }
 
 /* dbias[O] += column sums of d[N×O] */
@@ -99,9 +145,9 @@ void S(linear_backward)(real *dinp, real *dw, real *dbias, const real *dout, con
 	if (N <= 0)
 		return;
 	if (dinp)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, O, 1, dout, O, w, In, 1, dinp, In);
+		S(nn_gemm)(0, 0, N, In, O, 1, dout, O, w, In, 1, dinp, In);
 	if (dw)
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, In, N, 1, dout, O, inp, In, 1, dw, In);
+		S(nn_gemm)(1, 0, O, In, N, 1, dout, O, inp, In, 1, dw, In);
 	if (dbias)
 		colsum_add(dbias, dout, N, O);
 }
@@ -198,7 +244,7 @@ void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const real 
 	const int G = 4 * H;
 	const size_t R = (size_t)T * B;
 	/* input projection of every timestep at once */
-	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, G, In, 1, inp, In, wih, In, 0, gates, G);
+	S(nn_gemm)(0, 1, (int)R, G, In, 1, inp, In, wih, In, 0, gates, G);
 	for (size_t r = 0; r < R; r++) {
 		real *gr = gates + r * G;
 		const real *ar = gadd ? gadd + r * G : NULL;
@@ -209,7 +255,7 @@ void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const real 
 		real *gt = gates + (size_t)t * B * G;
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		const real *cp = t ? c + (size_t)(t - 1) * B * H : c0;
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, hp, H, whh, H, 1, gt, G);
+		S(nn_gemm)(0, 1, B, G, H, 1, hp, H, whh, H, 1, gt, G);
 		real *ht = h + (size_t)t * B * H, *ct = c + (size_t)t * B * H;
 		for (int b = 0; b < B; b++) {
 			real *g = gt + (size_t)b * G;
@@ -285,20 +331,20 @@ void S(lstm_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh
 		}
 		real *dhp = t ? dh + (size_t)(t - 1) * B * H : dh0;
 		if (dhp)
-			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dgt, G, whh, H, 1,
+			S(nn_gemm)(0, 0, B, H, G, 1, dgt, G, whh, H, 1,
 			     dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (int)(R - B), 1,
+			S(nn_gemm)(1, 0, G, H, (int)(R - B), 1,
 			     dgates + (size_t)B * G, G, h, H, 1, dwhh, H);
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, B, 1, dgates, G, h0, H, 1, dwhh, H);
+		S(nn_gemm)(1, 0, G, H, B, 1, dgates, G, h0, H, 1, dwhh, H);
 	}
 	if (dwih)
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, In, (int)R, 1, dgates, G, inp, In, 1,
+		S(nn_gemm)(1, 0, G, In, (int)R, 1, dgates, G, inp, In, 1,
 		     dwih, In);
 	if (dinp)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, In, G, 1, dgates, G, wih, In, 1,
+		S(nn_gemm)(0, 0, (int)R, In, G, 1, dgates, G, wih, In, 1,
 		     dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgates, (int)R, G);
@@ -316,7 +362,7 @@ void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd, con
 	const size_t R = (size_t)T * B;
 	/* input projection into columns [0, 3H) of the cache; r and z also take b_hh now, n's
 	 * recurrent bias stays inside r∘(...) */
-	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, G3, In, 1, inp, In, wih, In, 0, gates, G);
+	S(nn_gemm)(0, 1, (int)R, G3, In, 1, inp, In, wih, In, 0, gates, G);
 	for (size_t r = 0; r < R; r++) {
 		real *gr = gates + r * G;
 		const real *ar = gadd ? gadd + r * G3 : NULL;
@@ -327,8 +373,8 @@ void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd, con
 		real *gt = gates + (size_t)t * B * G;
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		/* r, z: add W_h{r,z} h in place; n: W_hn h into the 4th slot */
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
+		S(nn_gemm)(0, 1, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
+		S(nn_gemm)(0, 1, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
 		     H, 0, gt + 3 * H, G);
 		real *ht = h + (size_t)t * B * H;
 		for (int b = 0; b < B; b++) {
@@ -390,22 +436,22 @@ void S(gru_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh,
 			}
 		}
 		if (dhp)
-			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G3, 1, drt, G3, whh, H, 1,
+			S(nn_gemm)(0, 0, B, H, G3, 1, drt, G3, whh, H, 1,
 			     dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G3, H, (int)(R - B), 1,
+			S(nn_gemm)(1, 0, G3, H, (int)(R - B), 1,
 			     dgh + (size_t)B * G3, G3, h, H, 1, dwhh, H);
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G3, H, B, 1, dgh, G3, h0, H, 1, dwhh, H);
+		S(nn_gemm)(1, 0, G3, H, B, 1, dgh, G3, h0, H, 1, dwhh, H);
 	}
 	if (dbhh)
 		colsum_add(dbhh, dgh, (int)R, G3);
 	if (dwih)
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G3, In, (int)R, 1, dgi, G3, inp, In, 1,
+		S(nn_gemm)(1, 0, G3, In, (int)R, 1, dgi, G3, inp, In, 1,
 		     dwih, In);
 	if (dinp)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, In, G3, 1, dgi, G3, wih, In, 1,
+		S(nn_gemm)(0, 0, (int)R, In, G3, 1, dgi, G3, wih, In, 1,
 		     dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgi, (int)R, G3);

@@ -32,12 +32,10 @@
 typedef double real;
 #define S(name) name##_f64
 #define MODEL srnn_f64
-#define GEMM cblas_dgemm
 #else
 typedef float real;
 #define S(name) name
 #define MODEL srnn
-#define GEMM cblas_sgemm
 #endif
 
 #define NONE ((size_t)-1)
@@ -520,7 +518,7 @@ static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *codes, 
 		return;
 	}
 	for (int k = 0; k < FS; k++) /* T_k[Q × D] = emb · W1_kᵀ */
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Q, D, E, 1, emb, E, W1 + (size_t)k * E,
+		S(nn_gemm)(0, 1, Q, D, E, 1, emb, E, W1 + (size_t)k * E,
 		     FS * E, 0, m->table + (size_t)k * Q * D, D);
 	const size_t N = (size_t)B * seq;
 	const real *T = m->table;
@@ -625,9 +623,9 @@ static void sample_l1_backward(struct MODEL *m, const real *dh1)
 	for (int k = 0; k < FS; k++) {
 		const real *dTk = dT + (size_t)k * Q * D;
 		/* demb[Q × E] += dT_k · W1_k;  dW1_k[D × E] += dT_kᵀ · emb */
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Q, E, D, 1, dTk, D, W1 + (size_t)k * E,
+		S(nn_gemm)(0, 0, Q, E, D, 1, dTk, D, W1 + (size_t)k * E,
 		     FS * E, 1, demb, E);
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, D, E, Q, 1, dTk, D, emb, E, 1,
+		S(nn_gemm)(1, 0, D, E, Q, 1, dTk, D, emb, E, 1,
 		     dW1 + (size_t)k * E, FS * E);
 	}
 }
