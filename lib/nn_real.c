@@ -486,6 +486,23 @@ void S(relu_mask)(real *d, const real *out, size_t n)
 
 /* ---- softmax cross-entropy ---- */
 
+/* max of x[n], with eight running maxima (a single one would serialise on its latency) */
+static real row_max(const real *x, int n)
+{
+	real m[8];
+	for (int i = 0; i < 8; i++)
+		m[i] = x[0];
+	int q = 0;
+	for (; q + 8 <= n; q += 8)
+		for (int i = 0; i < 8; i++)
+			m[i] = x[q + i] > m[i] ? x[q + i] : m[i];
+	for (; q < n; q++)
+		m[0] = x[q] > m[0] ? x[q] : m[0];
+	for (int i = 1; i < 8; i++)
+		m[0] = m[i] > m[0] ? m[i] : m[0];
+	return m[0];
+}
+
 double S(ce_forward)(real *probs, real *ptarget, const real *logits, const int32_t *targets,
 		     int N, int Q)
 {
@@ -504,10 +521,7 @@ double S(ce_forward)(real *probs, real *ptarget, const real *logits, const int32
 		for (int n = 0; n < N; n++) {
 			const real *l = logits + (size_t)n * Q;
 			real *p = probs + (size_t)n * Q;
-			real mx = l[0];
-			#pragma omp simd reduction(max:mx)
-			for (int q = 1; q < Q; q++)
-				mx = l[q] > mx ? l[q] : mx;
+			real mx = row_max(l, Q);
 			real lt = l[targets[n]], sum = 0;
 			#pragma omp simd reduction(+:sum)
 			for (int q = 0; q < Q; q++)
