@@ -329,6 +329,38 @@ static srnn_config tiny_config(int tiers, int rnn, int learn_h0, int rnn_wn)
 	return c;
 }
 
+/* same inputs → same bytes (on a fixed thread count), and gradients accumulate */
+static void test_determinism(void)
+{
+	srnn_config c;
+	srnn_preset("tiny", &c);
+	c.batch = 4, c.seq = 128;
+	srnn *m = srnn_create(&c, c.batch);
+	srnn_init_params(m, 3);
+	size_t np = srnn_num_params(m), ns = srnn_state_floats(m, c.batch);
+	uint16_t *codes = walk_codes(c.batch, srnn_history(&c) + c.seq, c.levels);
+	float *st = malloc(sizeof(float) * ns), *g1 = malloc(sizeof(float) * np);
+	double l[3];
+	for (int r = 0; r < 3; r++) {
+		for (int b = 0; b < c.batch; b++)
+			srnn_state_reset(m, st, c.batch, b);
+		if (r < 2)
+			memset(srnn_grads(m), 0, sizeof(float) * np);
+		l[r] = srnn_forward_backward(m, codes, c.batch, st);
+		if (r == 0)
+			memcpy(g1, srnn_grads(m), sizeof(float) * np);
+		if (r == 1)
+			tap_ok(l[1] == l[0] && !memcmp(g1, srnn_grads(m), sizeof(float) * np),
+			       "the same window twice gives the same bytes");
+	}
+	double e = 0;
+	for (size_t i = 0; i < np; i++)
+		e = fmax(e, fabs(srnn_grads(m)[i] - 2 * g1[i]));
+	tap_ok(e < 1e-6, "gradients accumulate over calls (%.1e)", e);
+	free(codes), free(st), free(g1);
+	srnn_free(m);
+}
+
 static void test_refusals(void)
 {
 	srnn_config c = tiny_config(1, SRNN_LSTM, 0, 0);
@@ -380,6 +412,7 @@ int main(void)
 	c = tiny_config(2, SRNN_GRU, 1, 1);
 	c.frame_size[0] = 16, c.frame_size[1] = 4, c.dim = 12, c.levels = 64, c.seq = 32;
 	test_float_double_and_windows("3-tier GRU", c);
+	test_determinism();
 	test_refusals();
 	return tap_done();
 }
