@@ -522,7 +522,7 @@ static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *codes, 
 		     FS * E, 0, m->table + (size_t)k * Q * D, D);
 	const size_t N = (size_t)B * seq;
 	const real *T = m->table;
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (N * FS * D >= 32768)
 	for (size_t p = 0; p < N; p++) {
 		size_t b = p / seq, s = p % seq;
 		const uint16_t *c = codes + b * row + m->hist + s - FS;
@@ -601,7 +601,7 @@ static void sample_l1_backward(struct MODEL *m, const real *dh1)
 	real *dT = m->dtable;
 	zero(dT, (size_t)FS * Q * D);
 	/* dT_k[c] += dh1[p]: each thread owns a band of columns, so no two write the same value */
-	#pragma omp parallel
+	#pragma omp parallel if (N * FS * D >= 32768)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
