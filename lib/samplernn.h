@@ -39,6 +39,10 @@ int srnn_preset(const char *name, srnn_config *cfg);
 int srnn_config_check(const srnn_config *cfg);
 /* Codes that precede the first target in a row: the coarsest frame size. */
 int srnn_history(const srnn_config *cfg);
+/* Floating-point operations (2 per multiply-add) of the matrix products of one training window
+ * of `batch` rows, forward and backward, as lib/samplernn_real.c computes them (the sample
+ * tier's first linear as lookup tables): for GFLOP/s figures. */
+double srnn_train_flops(const srnn_config *cfg, int batch);
 
 typedef struct {
 	const char *name;       /* state_dict key */

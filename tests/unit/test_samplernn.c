@@ -439,6 +439,9 @@ static void test_refusals(void)
 	       pc.layers == 3 && pc.embed == 128 && pc.batch == 16 && pc.seq == 1024 &&
 	       srnn_preset("dadabots", &pc) == 0 && pc.dim == 1024 && pc.layers == 5 && pc.batch == 32,
 	       "presets as the peer's table");
+	srnn_preset("small", &pc);
+	double fl = srnn_train_flops(&pc, pc.batch);
+	tap_ok(fl > 1.2e11 && fl < 1.5e11, "small preset: %.1f GFLOP per training window", fl / 1e9);
 	tap_ok(srnn_preset("huge", &pc) == -1, "unknown preset: %s", sh_errmsg());
 }
 
