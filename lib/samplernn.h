@@ -67,15 +67,17 @@ float *srnn_grads(srnn *m);
 int srnn_param_count(const srnn *m);
 const srnn_param *srnn_param_info(const srnn *m, int i);
 
-/* Recurrent state of `batch` rows (h and c of every layer of every tier), carried from window
- * to window of a record by the caller. */
+/* Recurrent state of `batch` rows (h and c of every layer of every tier, then one flag per row
+ * that srnn_state_reset sets so that the next window's gradient reaches the learned h0),
+ * carried from window to window of a record by the caller. */
 size_t srnn_state_floats(const srnn *m, int batch);
 /* Sets row b of the state to the initial state (learned h0, else zeros). */
 void srnn_state_reset(const srnn *m, float *state, int batch, int b);
 
 /* One truncated-BPTT window: codes is batch × (history + seq) row-major. Updates state in
  * place to the state after the window. Returns the mean cross-entropy in nats over
- * batch × seq targets. With grads, accumulates (+=) d(mean loss)/d(params) into srnn_grads(). */
+ * batch × seq targets. With grads, accumulates (+=) d(mean loss)/d(params) into srnn_grads().
+ * A code >= levels or a batch beyond max_batch: NAN, with the error recorded. */
 double srnn_forward(srnn *m, const uint16_t *codes, int batch, float *state);
 double srnn_forward_backward(srnn *m, const uint16_t *codes, int batch, float *state);
 /* After srnn_forward: probabilities of every level at every target, batch × seq × Q. */
