@@ -2,6 +2,7 @@
  * Adam, validation in bits per sample, checkpoints that resume exactly, and the run
  * directory's log, plot and run record. The model's numerics live in samplernn.c. */
 #include "train.h"
+#include "nn.h"
 #include "plot.h"
 #include "util.h"
 
@@ -169,42 +170,15 @@ int trn_config_diff(const srnn_config *a, const srnn_config *b, char *buf, size_
 
 double trn_clip(float *g, size_t n, int mode, double value)
 {
+	if (mode == TRN_CLIP_NORM)
+		return clip_global_norm(g, n, value);
 	double ss = 0;
 	for (size_t i = 0; i < n; i++)
 		ss += (double)g[i] * g[i];
 	double norm = sqrt(ss);
-	if (!isfinite(norm))
-		return norm;
-	if (mode == TRN_CLIP_ELEMENTWISE) {
-		float v = (float)value;
-		for (size_t i = 0; i < n; i++)
-			g[i] = g[i] > v ? v : g[i] < -v ? -v : g[i];
-	} else if (mode == TRN_CLIP_NORM && norm > value) {
-		/* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) */
-		float s = (float)(value / (norm + 1e-6));
-		for (size_t i = 0; i < n; i++)
-			g[i] *= s;
-	}
+	if (isfinite(norm) && mode == TRN_CLIP_ELEMENTWISE)
+		clip_elementwise(g, n, (float)value);
 	return norm;
-}
-
-void trn_adam(float *p, const float *g, float *m, float *v, size_t n, long step, double lr,
-	      double beta1, double beta2, double eps)
-{
-	/* torch.optim.Adam (single-tensor path): moments first, then
-	 * p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps) */
-	double bc1 = 1 - pow(beta1, (double)step), bc2 = 1 - pow(beta2, (double)step);
-	float b1 = (float)beta1, a1 = (float)(1 - beta1), b2 = (float)beta2, a2 = (float)(1 - beta2);
-	float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2), e = (float)eps;
-	#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++) {
-		float mi = m[i] * b1 + g[i] * a1;
-		float vi = v[i] * b2 + g[i] * g[i] * a2;
-		m[i] = mi;
-		v[i] = vi;
-		float denom = sqrtf(vi) / bc2_sqrt + e;
-		p[i] += -step_size * (mi / denom);
-	}
 }
 
 /* ---- the run ---- */
@@ -273,8 +247,8 @@ double trn_step(trn_run *t, const trn_data *d)
 	if (!isfinite(norm))
 		return norm;
 	t->step++;
-	trn_adam(srnn_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->step, t->opt.lr,
-		 t->opt.beta1, t->opt.beta2, t->opt.eps);
+	adam_step(srnn_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->opt.lr, t->opt.beta1,
+		  t->opt.beta2, t->opt.eps, t->step);
 	t->log_nats += loss;
 	t->log_steps++;
 	return loss;

@@ -116,15 +116,12 @@ typedef struct {
 int trn_run_init(trn_run *t, const trn_options *opt, const trn_data *d);
 void trn_run_free(trn_run *t);
 
-/* One optimizer step: the next windows, forward and backward, clipping, Adam. Returns the mean
+/* One optimizer step: the next windows, forward and backward, clipping, Adam (nn.h's
+ * adam_step, torch semantics). Returns the mean
  * cross-entropy of the batch in nats (not finite: the parameters are left as they were before
  * the step and the caller should stop). */
 double trn_step(trn_run *t, const trn_data *d);
 
-/* The Adam update in torch's arithmetic (bias corrections folded as torch.optim.Adam does),
- * for step number `step` (1-based), over n values. */
-void trn_adam(float *p, const float *g, float *m, float *v, size_t n, long step, double lr,
-	      double beta1, double beta2, double eps);
 /* Clips gradients: elementwise to ±value, or scales them so that their global L2 norm is at
  * most value. Returns the norm before clipping (not finite when a gradient is not). */
 double trn_clip(float *g, size_t n, int mode, double value);
