@@ -20,7 +20,8 @@ LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:lib/%.c=$(B)/lib/%.o)
 REAL_SRC := $(wildcard lib/*_real.c)
 REAL_OBJ := $(REAL_SRC:lib/%.c=$(B)/lib64/%.o)
-PROGS    := $(patsubst filters/%.c,bin/%,$(wildcard filters/*.c))
+BINDIR   ?= bin
+PROGS    := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%.t,$(wildcard tests/unit/*.c))
 DEPSTAMP := $(B)/.deps-ok
 
@@ -52,7 +53,7 @@ $(B)/libsharks.a: $(LIB_OBJ)
 $(B)/libsharks64.a: $(REAL_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-bin/%: filters/%.c $(B)/libsharks.a
+$(BINDIR)/%: filters/%.c $(B)/libsharks.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -MMD -MP -MF $(B)/$*.d -o $@ $< $(B)/libsharks.a $(LDLIBS)
 
@@ -69,11 +70,14 @@ test: test-deps
 	prove --exec env -j$(PROVE_JOBS) $(UNIT) $(sort $(wildcard tests/*.t))
 
 # AddressSanitizer + UBSan build of everything, in its own build tree.
-asan:
-	$(MAKE) B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-	    EXTRA_LDFLAGS="-fsanitize=address,undefined" BINDIR=build-asan/bin asan-run
-asan-run: $(UNIT)
-	ASAN_OPTIONS=detect_leaks=1 prove --exec env -j$(PROVE_JOBS) $(UNIT)
+# Program tests find the sanitized programs through BIN.
+ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+asan: test-deps
+	$(MAKE) --no-print-directory B=build-asan BINDIR=build-asan/bin OPT="$(ASAN_FLAGS)" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" asan-run
+asan-run: $(PROGS) $(UNIT) data
+	BIN=$(BINDIR) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    prove --exec env -j$(PROVE_JOBS) $(UNIT) $(sort $(wildcard tests/*.t))
 
 bench: all
 	@for b in bench/*.sh; do echo "== $$b"; sh $$b || exit 1; done
@@ -84,7 +88,7 @@ data/asc-music/.ok:
 	@sh tests/fetch-data.sh data/asc-music
 
 clean:
-	rm -rf build build-asan bin/*
+	rm -rf build build-asan $(filter-out bin/.gitkeep,$(wildcard bin/*))
 
 -include $(wildcard $(B)/lib/*.d $(B)/lib64/*.d $(B)/*.d $(B)/tests/*.d)
 -include $(sort $(wildcard pipelines/*.mk))
