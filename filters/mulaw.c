@@ -1,0 +1,264 @@
+/* mulaw: quantises audio records to integer codes, or (-d) decodes codes back to audio.
+ * The quantisers live in lib/mulaw.c; this file parses options and moves records. */
+#include "audio.h"
+#include "cli.h"
+#include "mulaw.h"
+#include "npy.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: mulaw [-d] [-q LEVELS] [--linear | --dadabots] [-r RATE] [-o OUT] [FILE...]\n"
+	"Encodes <f4 records of audio in [-1, 1] to codes (|u1 for LEVELS <= 256, <u2 above),\n"
+	"or with -d decodes code records to <f4. The shape of each record is kept.\n"
+	"  -d            decode codes to audio\n"
+	"  -q LEVELS     number of levels, 2..65536 (default 256)\n"
+	"  --linear      uniform quantisation instead of mu-law\n"
+	"  --dadabots    the floor-based mu-law of the dadabots SampleRNN code\n"
+	"  -r RATE       encoding: rate to read audio-file inputs at (default: their own);\n"
+	"                decoding to audio: the rate to write (default 16000)\n"
+	"  -o OUT        output (default stdout); with -d, OUT.wav/.flac/.ogg writes all records\n"
+	"                one after another as one audio file\n"
+	"  FILE          tensor streams (default stdin); when encoding, an audio file (.wav .flac\n"
+	"                .ogg .mp3 ...) is read whole as one record, mixed down to mono\n"
+	"Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n";
+
+typedef struct {
+	mulaw_quantiser q;
+	sh_dtype code_type;
+	float *x;          /* samples of the current record */
+	void *codes;       /* codes of the current record */
+	size_t cap;        /* capacity of x and codes, in samples */
+	long records;
+	size_t samples, clamped;
+} job;
+
+static void reserve(job *j, size_t n)
+{
+	if (n <= j->cap)
+		return;
+	free(j->x);
+	free(j->codes);
+	j->x = malloc((n ? n : 1) * sizeof *j->x);
+	j->codes = malloc((n ? n : 1) * sizeof(uint16_t));
+	if (!j->x || !j->codes)
+		cli_die(NULL, "out of memory for a record of %zu samples", n);
+	j->cap = n;
+}
+
+/* Encodes j->x[0..n) and writes one record of the given shape. */
+static void encode_and_write(job *j, const char *name, long index, int ndim, const int64_t *shape,
+			     size_t n, cli_out *out)
+{
+	size_t bad = mulaw_first_nonfinite(j->x, n);
+	if (bad < n)
+		cli_die(name, "record %ld: sample %zu is %s", index, bad, isnan(j->x[bad]) ? "NaN" : "infinite");
+	if (j->code_type == SH_U8)
+		j->clamped += mulaw_encode_u8(&j->q, j->x, n, j->codes);
+	else
+		j->clamped += mulaw_encode_u16(&j->q, j->x, n, j->codes);
+	if (npy_write(out->f, j->code_type, ndim, shape, j->codes) < 0)
+		cli_die_lib(cli_out_name(out->path));
+	j->records++;
+	j->samples += n;
+}
+
+static void encode_stream(job *j, const char *path, cli_out *out)
+{
+	const char *name = cli_in_name(path);
+	FILE *f = cli_open_in(path);
+	npy_record r = {0};
+	int rc;
+	while ((rc = npy_read_record(f, &r)) > 0) {
+		if (r.h.dtype != SH_F32 && r.h.dtype != SH_F64)
+			cli_die(name, "record %ld: dtype %s is not audio (encoding wants <f4 or <f8; decode with -d)",
+				r.index, sh_dtype_descr(r.h.dtype));
+		reserve(j, r.h.count);
+		npy_to_f32(j->x, r.data, r.h.dtype, r.h.count);
+		encode_and_write(j, name, r.index, r.h.ndim, r.h.shape, r.h.count, out);
+	}
+	if (rc < 0)
+		cli_die_lib(name);
+	npy_record_free(&r);
+	if (f != stdin)
+		fclose(f);
+}
+
+static void encode_audio_file(job *j, const char *path, int rate, cli_out *out)
+{
+	float *x;
+	size_t n;
+	if (audio_read_all(path, rate, AUDIO_QUALITY_DEFAULT, &x, &n) < 0)
+		cli_die_lib(path);
+	free(j->x);
+	j->x = x;
+	if (n > j->cap) {
+		free(j->codes);
+		j->codes = malloc((n ? n : 1) * sizeof(uint16_t));
+		if (!j->codes)
+			cli_die(path, "out of memory");
+	}
+	j->cap = n;
+	int64_t shape[1] = {(int64_t)n};
+	encode_and_write(j, path, 0, 1, shape, n, out);
+}
+
+/* Codes of any integer dtype into uint16 (dies on a negative or too large code). */
+static void codes_to_u16(const char *name, long index, const npy_record *r, uint16_t *dst, int levels)
+{
+	size_t n = r->h.count;
+	for (size_t i = 0; i < n; i++) {
+		int64_t v;
+		switch (r->h.dtype) {
+		case SH_U8: v = ((const uint8_t *)r->data)[i]; break;
+		case SH_U16: v = ((const uint16_t *)r->data)[i]; break;
+		case SH_I16: v = ((const int16_t *)r->data)[i]; break;
+		case SH_I32: v = ((const int32_t *)r->data)[i]; break;
+		default: v = ((const int64_t *)r->data)[i]; break;
+		}
+		if (v < 0 || v >= levels)
+			cli_die(name, "record %ld: code %lld at index %zu is outside 0..%d", index, (long long)v, i,
+				levels - 1);
+		dst[i] = (uint16_t)v;
+	}
+}
+
+/* Decodes every record of one input; writes records to out, or samples to the audio writer. */
+static void decode_stream(job *j, const char *path, cli_out *out, audio_writer *aw)
+{
+	const char *name = cli_in_name(path);
+	FILE *f = cli_open_in(path);
+	npy_record r = {0};
+	int rc;
+	while ((rc = npy_read_record(f, &r)) > 0) {
+		sh_dtype t = r.h.dtype;
+		if (t == SH_F32 || t == SH_F64)
+			cli_die(name, "record %ld: dtype %s holds no codes (decoding wants |u1 or <u2)", r.index,
+				sh_dtype_descr(t));
+		size_t n = r.h.count;
+		reserve(j, n);
+		int drc;
+		if (t == SH_U8) {
+			drc = mulaw_decode_u8(&j->q, r.data, n, j->x);
+		} else if (t == SH_U16) {
+			drc = mulaw_decode_u16(&j->q, r.data, n, j->x);
+		} else {
+			codes_to_u16(name, r.index, &r, j->codes, j->q.levels);
+			drc = mulaw_decode_u16(&j->q, j->codes, n, j->x);
+		}
+		if (drc < 0) {
+			if (aw)
+				audio_abort(aw);
+			cli_die(name, "record %ld: %s", r.index, sh_errmsg());
+		}
+		if (aw) {
+			if (audio_write(aw, j->x, (long)n) < 0) {
+				audio_abort(aw);
+				cli_die_lib(out->path);
+			}
+		} else if (npy_write(out->f, SH_F32, r.h.ndim, r.h.shape, j->x) < 0) {
+			cli_die_lib(cli_out_name(out->path));
+		}
+		j->records++;
+		j->samples += n;
+	}
+	if (rc < 0) {
+		if (aw)
+			audio_abort(aw);
+		cli_die_lib(name);
+	}
+	npy_record_free(&r);
+	if (f != stdin)
+		fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("mulaw");
+	int decode = 0, levels = 256, rate = 0;
+	mulaw_mode mode = MULAW_WAVENET;
+	const char *out_path = NULL;
+	enum { OPT_LINEAR = 256, OPT_DADABOTS, OPT_HELP };
+	static const struct option longopts[] = {
+		{"linear", no_argument, NULL, OPT_LINEAR},
+		{"dadabots", no_argument, NULL, OPT_DADABOTS},
+		{"help", no_argument, NULL, OPT_HELP},
+		{0, 0, 0, 0},
+	};
+	int c, modes_given = 0;
+	while ((c = getopt_long(argc, argv, "dq:r:o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': decode = 1; break;
+		case 'q': levels = (int)cli_long(usage, "-q", optarg, 2, MULAW_MAX_LEVELS); break;
+		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 1000000); break;
+		case 'o': out_path = optarg; break;
+		case OPT_LINEAR: mode = MULAW_LINEAR; modes_given++; break;
+		case OPT_DADABOTS: mode = MULAW_DADABOTS; modes_given++; break;
+		case OPT_HELP: fputs(usage, stdout); return 0;
+		default: cli_usage_error(usage, "unknown option");
+		}
+	}
+	if (modes_given > 1)
+		cli_usage_error(usage, "--linear and --dadabots exclude each other");
+	int audio_out = out_path && strcmp(out_path, "-") && cli_is_audio_path(out_path);
+	if (audio_out && !decode)
+		cli_usage_error(usage, "%s: encoding writes codes, not audio (use -d to decode to audio)", out_path);
+	if (audio_out && audio_format_for_path(out_path) < 0)
+		cli_usage_error(usage, "%s: can write .wav, .flac or .ogg only", out_path);
+
+	job j = {0};
+	if (mulaw_init(&j.q, mode, levels) < 0)
+		cli_die(NULL, "%s", sh_errmsg());
+	j.code_type = levels <= 256 ? SH_U8 : SH_U16;
+
+	/* inputs are checked before any output exists, so that a missing file leaves nothing */
+	int nin = argc - optind;
+	for (int i = optind; i < argc; i++) {
+		if (decode && strcmp(argv[i], "-") && cli_is_audio_path(argv[i]))
+			cli_die(argv[i], "is an audio file; -d decodes tensor streams of codes");
+		if (strcmp(argv[i], "-")) {
+			FILE *f = cli_open_in(argv[i]);
+			fclose(f);
+		}
+	}
+
+	cli_out out = {0};
+	audio_writer *aw = NULL;
+	if (audio_out) {
+		aw = audio_create(out_path, rate ? rate : 16000, AUDIO_AUTO);
+		if (!aw)
+			cli_die_lib(out_path);
+		out.path = (char *)out_path;
+	} else {
+		cli_out_open(&out, out_path, 1);
+	}
+
+	for (int i = 0; i < (nin ? nin : 1); i++) {
+		const char *path = nin ? argv[optind + i] : "-";
+		if (decode)
+			decode_stream(&j, path, &out, aw);
+		else if (strcmp(path, "-") && cli_is_audio_path(path))
+			encode_audio_file(&j, path, rate, &out);
+		else
+			encode_stream(&j, path, &out);
+	}
+
+	if (aw) {
+		if (audio_finish(aw) < 0)
+			cli_die_lib(out_path);
+	} else {
+		cli_out_close(&out);
+	}
+	if (j.clamped)
+		cli_warn(NULL, "%zu of %zu samples were outside [-1, 1] and clamped", j.clamped, j.samples);
+	fprintf(stderr, "mulaw: %s %ld record%s, %zu samples (%s, %d levels)\n", decode ? "decoded" : "encoded",
+		j.records, j.records == 1 ? "" : "s", j.samples, mulaw_mode_name(mode), levels);
+	mulaw_free(&j.q);
+	free(j.x);
+	free(j.codes);
+	return 0;
+}

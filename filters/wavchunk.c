@@ -1,0 +1,299 @@
+/* wavchunk: training data from recordings. Decodes each input, mixes it down to mono,
+ * resamples it (lib/audio.c) and cuts fixed-length chunks (lib/chunker.c), dropping mostly
+ * silent ones; or, with --parts N, cuts exactly N chunks spread evenly over all inputs.
+ * Writes a tensor stream of <f4 records, or one float wav file per chunk into a directory. */
+#include "audio.h"
+#include "chunker.h"
+#include "cli.h"
+#include "npy.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: wavchunk [-r RATE] [-l SECONDS] [-p OVERLAP] [--parts N] [--silence-db DB]\n"
+	"                [-q QUALITY] [-o OUT] FILE...\n"
+	"Cuts audio files into chunks of mono audio for training.\n"
+	"  -r RATE         output sample rate (default 16000)\n"
+	"  -l SECONDS      chunk length (default 8)\n"
+	"  -p OVERLAP      seconds shared by consecutive chunks (default 1): a chunk starts\n"
+	"                  every SECONDS-OVERLAP; a file's tail shorter than a chunk is dropped\n"
+	"  --parts N       exactly N chunks, their starts spread evenly over all inputs taken\n"
+	"                  as one recording (first at the start, last ending at the end); no\n"
+	"                  silence test\n"
+	"  --silence-db DB drop a chunk when more than half of its 50 ms windows have an RMS\n"
+	"                  below DB dBFS (default -60)\n"
+	"  -q QUALITY      resampler: best, medium (default), fastest, zoh, linear\n"
+	"  -o OUT          a tensor stream of <f4 records (RATE*SECONDS,) (default stdout),\n"
+	"                  or OUT/ (a directory): OUT/<input-stem>_<k>.wav per chunk, 32-bit\n"
+	"                  float, k = 0-based chunk position in its file (part number with --parts)\n";
+
+enum { BLOCK = 16384 };    /* samples asked of the reader at a time */
+#define WINDOW_SECONDS 0.05 /* silence test window */
+
+typedef struct {
+	/* settings */
+	int rate, quality;
+	size_t len, hop;         /* chunk length and start spacing in samples */
+	double silence_db;
+	int64_t parts;           /* 0: regular chunks */
+	const char *dir;         /* NULL: tensor stream to out */
+	cli_out out;
+	/* buffers, allocated once */
+	chunk_ring ring;
+	float *block, *chunk;
+	/* tallies for the summary */
+	int files;
+	int64_t samples_read;
+	long written, silent;
+	cli_progress progress;
+	double total_seconds;
+} wavchunk;
+
+/* "dir/song.take2.flac" -> "song.take2" */
+static void stem_of(const char *path, char *stem, size_t cap)
+{
+	if (!strcmp(path, "-")) {
+		snprintf(stem, cap, "stdin");
+		return;
+	}
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	const char *dot = strrchr(base, '.');
+	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	snprintf(stem, cap, "%.*s", (int)SH_MIN(n, cap - 1), base);
+}
+
+static void emit(wavchunk *w, const char *path, int64_t k)
+{
+	chunk_ring_last(&w->ring, w->chunk);
+	if (w->dir) {
+		char stem[256], out[4096];
+		stem_of(path, stem, sizeof stem);
+		snprintf(out, sizeof out, "%s/%s_%lld.wav", w->dir, stem, (long long)k);
+		if (audio_write_file(out, w->rate, AUDIO_WAV_FLOAT, w->chunk, w->len) < 0)
+			cli_die_lib(out);
+	} else if (npy_write_1d(w->out.f, SH_F32, w->len, w->chunk) < 0) {
+		cli_die_lib(cli_out_name(w->out.path));
+	}
+	w->written++;
+}
+
+static audio_reader *open_or_die(const wavchunk *w, const char *path, int rate)
+{
+	audio_reader *r = audio_open(path, rate, w->quality);
+	if (!r)
+		cli_die_lib(cli_in_name(path));
+	return r;
+}
+
+/* Reads up to want samples, accounting for them; dies on a decode error. */
+static long read_block(wavchunk *w, audio_reader *r, const char *path, long want)
+{
+	long n = audio_read(r, w->block, want);
+	if (n < 0)
+		cli_die_lib(cli_in_name(path));
+	chunk_ring_push(&w->ring, w->block, (size_t)n);
+	w->samples_read += n;
+	cli_progress_update(&w->progress, (double)w->samples_read / w->rate, NULL);
+	return n;
+}
+
+/* Regular chunks of one file: one starting every hop samples, while whole chunks fit. */
+static void chunk_file(wavchunk *w, const char *path)
+{
+	audio_reader *r = open_or_die(w, path, w->rate);
+	size_t win = (size_t)lround(WINDOW_SECONDS * w->rate);
+	chunk_ring_reset(&w->ring);
+	int64_t next_end = (int64_t)w->len, k = 0;
+	for (;;) {
+		long want = (long)SH_MIN((int64_t)BLOCK, next_end - w->ring.pos);
+		if (read_block(w, r, path, want) == 0)
+			break;
+		if (w->ring.pos == next_end) {
+			chunk_ring_last(&w->ring, w->chunk);
+			if (chunk_is_silent(w->chunk, w->len, win, w->silence_db))
+				w->silent++;
+			else
+				emit(w, path, k);
+			k++;
+			next_end += (int64_t)w->hop;
+		}
+	}
+	audio_close(r);
+	w->files++;
+}
+
+/* Samples of each file at the output rate, by decoding it (headers of compressed formats
+ * such as mp3 can be off by thousands of frames) without resampling, then scaling. */
+static int64_t measure(const wavchunk *w, const char *path)
+{
+	audio_reader *r = open_or_die(w, path, 0);
+	int64_t frames = 0;
+	long n;
+	while ((n = audio_read(r, w->block, BLOCK)) > 0)
+		frames += n;
+	if (n < 0)
+		cli_die_lib(path);
+	int64_t out = (int64_t)((double)frames * w->rate / audio_file_rate(r));
+	audio_close(r);
+	return out;
+}
+
+/* --parts: all inputs as one stream; part i covers [start(i), start(i)+len). */
+static void chunk_parts(wavchunk *w, char **paths, int n)
+{
+	int64_t total = 0;
+	for (int f = 0; f < n; f++)
+		total += measure(w, paths[f]);
+	if (total < (int64_t)w->len)
+		cli_die(NULL, "the inputs hold %.2f s at %d Hz, less than one chunk of %.2f s; nothing written",
+			(double)total / w->rate, w->rate, (double)w->len / w->rate);
+	if (total > INT64_MAX / w->parts)
+		cli_die(NULL, "too much audio for %lld parts", (long long)w->parts);
+
+	int64_t *file_start = malloc((size_t)n * sizeof *file_start);
+	if (!file_start)
+		cli_die(NULL, "out of memory");
+	chunk_ring_reset(&w->ring);
+	int64_t i = 0, next_end = chunk_part_start(0, w->parts, total, (int64_t)w->len) + (int64_t)w->len;
+	int f;
+	for (f = 0; f < n && i < w->parts; f++) {
+		file_start[f] = w->ring.pos;
+		audio_reader *r = open_or_die(w, paths[f], w->rate);
+		for (;;) {
+			long want = (long)SH_MIN((int64_t)BLOCK, next_end - w->ring.pos);
+			if (read_block(w, r, paths[f], want) == 0)
+				break;
+			while (i < w->parts && w->ring.pos == next_end) {
+				int64_t start = chunk_part_start(i, w->parts, total, (int64_t)w->len);
+				int g = f;
+				while (g > 0 && file_start[g] > start)
+					g--;
+				emit(w, paths[g], i);
+				if (++i < w->parts)
+					next_end = chunk_part_start(i, w->parts, total, (int64_t)w->len) + (int64_t)w->len;
+			}
+			if (i == w->parts)
+				break;
+		}
+		audio_close(r);
+		w->files++;
+	}
+	/* The resampler may give a sample or two fewer than measured per file: parts planned to end
+	 * past the real end end at it instead. More than that means an input changed under us. */
+	int64_t short_by = next_end - w->ring.pos;
+	if (i < w->parts && (short_by > 16 * (int64_t)n + 16 || w->ring.pos < (int64_t)w->len))
+		cli_die(NULL, "inputs gave %lld samples, %lld fewer than measured (did a file change?)",
+			(long long)w->ring.pos, (long long)(total - w->ring.pos));
+	for (; i < w->parts; i++)
+		emit(w, paths[f - 1], i);
+	free(file_start);
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("wavchunk");
+	wavchunk w = {.rate = 16000, .quality = AUDIO_QUALITY_DEFAULT, .silence_db = -60};
+	double seconds = 8, overlap = 1;
+	const char *out_path = NULL;
+	enum { OPT_PARTS = 256, OPT_SILENCE, OPT_HELP };
+	static const struct option longopts[] = {
+		{"parts", required_argument, NULL, OPT_PARTS},
+		{"silence-db", required_argument, NULL, OPT_SILENCE},
+		{"help", no_argument, NULL, OPT_HELP},
+		{0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "r:l:p:q:o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': w.rate = (int)cli_long(usage, "-r", optarg, 1, 768000); break;
+		case 'l': seconds = cli_double(usage, "-l", optarg, 1e-3, 86400); break;
+		case 'p': overlap = cli_double(usage, "-p", optarg, 0, 86400); break;
+		case 'q':
+			w.quality = audio_quality_from_name(optarg);
+			if (w.quality < 0)
+				cli_usage_error(usage, "-q: unknown quality '%s' (best, medium, fastest, zoh, linear)", optarg);
+			break;
+		case 'o': out_path = optarg; break;
+		case OPT_PARTS: w.parts = cli_long(usage, "--parts", optarg, 1, 10000000); break;
+		case OPT_SILENCE: w.silence_db = cli_double(usage, "--silence-db", optarg, -400, 0); break;
+		case OPT_HELP: fputs(usage, stdout); return 0;
+		default: cli_usage_error(usage, "unknown option");
+		}
+	}
+	char **paths = argv + optind;
+	int nfiles = argc - optind;
+	if (nfiles == 0)
+		cli_usage_error(usage, "no input files");
+	w.len = (size_t)llround(seconds * w.rate);
+	size_t overlap_samples = (size_t)llround(overlap * w.rate);
+	if (w.len < 1)
+		cli_usage_error(usage, "-l: a chunk must hold at least one sample");
+	if (overlap_samples >= w.len)
+		cli_usage_error(usage, "-p: the overlap must be shorter than the chunk (%g s)", seconds);
+	w.hop = w.len - overlap_samples;
+
+	/* every input must open before any output exists; and names in a directory must not clash */
+	for (int f = 0; f < nfiles; f++) {
+		if (w.parts && !strcmp(paths[f], "-"))
+			cli_usage_error(usage, "--parts reads its inputs twice, so stdin cannot be one");
+		if (strcmp(paths[f], "-")) {
+			audio_reader *r = open_or_die(&w, paths[f], w.rate);
+			int64_t fr = audio_file_frames(r);
+			if (fr > 0)
+				w.total_seconds += (double)fr / audio_file_rate(r);
+			audio_close(r);
+		}
+	}
+	if (out_path && strcmp(out_path, "-") && cli_is_dir_path(out_path)) {
+		for (int f = 0; f < nfiles; f++)
+			for (int g = 0; g < f; g++) {
+				char a[256], b[256];
+				stem_of(paths[f], a, sizeof a);
+				stem_of(paths[g], b, sizeof b);
+				if (!strcmp(a, b))
+					cli_die(paths[f], "has the same name stem as %s: their chunks would overwrite "
+						"each other in %s", paths[g], out_path);
+			}
+		cli_mkdirs(out_path);
+		w.dir = out_path;
+	} else if (out_path && cli_is_audio_path(out_path)) {
+		cli_usage_error(usage, "-o %s: chunks go to a tensor stream or a directory (end it with /)", out_path);
+	}
+
+	if (chunk_ring_init(&w.ring, w.len) < 0)
+		cli_die(NULL, "%s", sh_errmsg());
+	w.block = sh_alloc(BLOCK * sizeof *w.block);
+	w.chunk = sh_alloc(w.len * sizeof *w.chunk);
+	if (!w.block || !w.chunk)
+		cli_die(NULL, "%s", sh_errmsg());
+	if (!w.dir)
+		cli_out_open(&w.out, out_path, 1);
+	cli_progress_start(&w.progress, "reading", w.total_seconds, "s");
+
+	if (w.parts) {
+		chunk_parts(&w, paths, nfiles);
+	} else {
+		for (int f = 0; f < nfiles; f++)
+			chunk_file(&w, paths[f]);
+		if (!w.written && !w.silent)
+			cli_die(NULL, "no input is as long as one chunk (%g s): %.2f s read from %d file%s; nothing written",
+				seconds, (double)w.samples_read / w.rate, w.files, w.files == 1 ? "" : "s");
+		if (!w.written)
+			cli_die(NULL, "all %ld chunks were silent (more than half of their 50 ms windows under %g dBFS); "
+				"nothing written", w.silent, w.silence_db);
+	}
+	if (!w.dir)
+		cli_out_close(&w.out);
+	cli_progress_end(&w.progress, "%d file%s, %.1f s read, %ld chunk%s written, %ld dropped as silent",
+			 w.files, w.files == 1 ? "" : "s", (double)w.samples_read / w.rate, w.written,
+			 w.written == 1 ? "" : "s", w.silent);
+	chunk_ring_free(&w.ring);
+	free(w.block);
+	free(w.chunk);
+	return 0;
+}
