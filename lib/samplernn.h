@@ -77,4 +77,27 @@ double srnn_forward_backward(srnn *m, const uint16_t *codes, int batch, float *s
 /* After srnn_forward: probabilities of every level at every target, batch × seq × Q. */
 const float *srnn_last_logits(const srnn *m);
 
+/* Plain reference kernels instead of the optimised ones (the sample tier's first linear then
+ * runs as embedding lookups and a product per position instead of the folded tables), for the
+ * test that holds them equal. */
+void srnn_use_reference(srnn *m, int on);
+
+/* The same model in double precision (lib/samplernn_real.c compiled with -DREAL_F64), for
+ * finite-difference tests: the model functions above, suffixed _f64, on double. */
+typedef struct srnn_f64 srnn_f64;
+srnn_f64 *srnn_create_f64(const srnn_config *cfg, int max_batch);
+void srnn_free_f64(srnn_f64 *m);
+void srnn_init_params_f64(srnn_f64 *m, uint64_t seed);
+size_t srnn_num_params_f64(const srnn_f64 *m);
+double *srnn_params_f64(srnn_f64 *m);
+double *srnn_grads_f64(srnn_f64 *m);
+int srnn_param_count_f64(const srnn_f64 *m);
+const srnn_param *srnn_param_info_f64(const srnn_f64 *m, int i);
+size_t srnn_state_floats_f64(const srnn_f64 *m, int batch);
+void srnn_state_reset_f64(const srnn_f64 *m, double *state, int batch, int b);
+double srnn_forward_f64(srnn_f64 *m, const uint16_t *codes, int batch, double *state);
+double srnn_forward_backward_f64(srnn_f64 *m, const uint16_t *codes, int batch, double *state);
+const double *srnn_last_logits_f64(const srnn_f64 *m);
+void srnn_use_reference_f64(srnn_f64 *m, int on);
+
 #endif
