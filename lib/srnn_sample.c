@@ -8,41 +8,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One frame-tier RNN layer's weights (pointers into the model's parameters). */
+/* One frame-tier RNN layer's weights. */
 typedef struct {
 	const float *wih, *whh, *bih, *bhh;   /* torch layout: G·D × In, G·D × D, G·D, G·D */
-	const float *h0;                      /* learned initial state [D] (and c0 after it) or NULL */
+	const float *h0, *c0;                 /* learned initial state [D] or NULL */
 	float *out_w;                         /* weight-normed tier-output linear [D × D] */
 	const float *out_b;                   /* bias of the first layer's output linear, else NULL */
-	int in;                               /* input width: FS (first layer) or D + FS */
+	int in;                               /* input width: fs (first layer) or D + fs */
 } rnn_layer;
 
-struct srnn_sampler {
-	srnn_config cfg;
-	int n, fs, D, Q, G, L;
+/* A frame tier: its layers, its upsampling, its state and its conditioning output. */
+typedef struct {
+	int fs;                    /* frame size */
+	int ratio, condw;          /* conditioning vectors per frame and their width (G·D above the
+	                              finest tier, whose D-wide vectors feed the sample tier) */
 	rnn_layer *layer;          /* [L] */
-	float *up_w;               /* [FS·D × D] */
-	const float *up_b;         /* [FS·D] */
-	float *table;              /* [FS × Q × D]: l1 weight slice s times emb[q] */
+	float *up_w;               /* [ratio·condw × D] */
+	const float *up_b;
+	float *h, *c;              /* [L × n × D] recurrent state */
+	float *cond;               /* [n × ratio × condw] output of the last frame */
+} frame_tier;
+
+struct srnn_sampler {
+	int n, K, L, fs, hist_len, D, Q, G;
+	frame_tier tier[SRNN_MAX_TIERS];
+	float *table;              /* [fs × Q × D]: l1 weight slice s times emb[q] */
 	float *l2_w, *l3_w, *l4_w; /* [D×D], [D×D], [Q×D] */
 	const float *l2_b, *l3_b, *l4_b;
-	/* state and scratch, all [n × ...] */
-	float *h, *c;              /* [L × n × D] recurrent state */
-	float *h_new, *c_new, *gates;
-	float *frame, *layer_in;   /* [n × FS], [n × (D + FS)] */
-	float *tier_out, *cond;    /* [n × D], [n × FS × D] */
+	/* scratch, all [n × ...] */
+	float *h_new, *c_new, *gates, *gadd;
+	float *frame, *layer_in;   /* [n × fs_max], [n × (D + fs_max)] */
+	float *tier_out;           /* [n × D] */
 	float *x, *hidden;         /* [n × D] sample-tier activations */
 	float *logits, *probs;     /* [n × Q] */
-	int *hist;                 /* [n × FS] last FS codes, oldest first */
+	int *hist;                 /* [n × hist_len] last codes, oldest first */
 	long t;                    /* samples generated since reset */
 	int have_logits;
 	float *arena;
+	size_t arena_used, arena_size;
 };
 
-static const float *param(srnn *m, const char *fmt, int i, size_t count)
+static const float *param(srnn *m, const char *name, size_t count)
 {
-	char name[128];
-	snprintf(name, sizeof name, fmt, i);
 	for (int k = 0; k < srnn_param_count(m); k++) {
 		const srnn_param *p = srnn_param_info(m, k);
 		if (!strcmp(p->name, name)) {
@@ -53,114 +60,157 @@ static const float *param(srnn *m, const char *fmt, int i, size_t count)
 			return srnn_params(m) + p->offset;
 		}
 	}
+	sh_error("checkpoint lacks %s", name);
 	return NULL;
 }
 
-/* Materialises g·v/‖v‖ of a weight-normed linear "<prefix>.lin.weight_{g,v}". */
-static int wn_weight(srnn *m, const char *prefix, int i, float *dst, int O, int In)
+static float *take(srnn_sampler *s, size_t n)
 {
-	char v_name[128], g_name[128];
-	snprintf(v_name, sizeof v_name, "%s.lin.weight_v", prefix);
-	snprintf(g_name, sizeof g_name, "%s.lin.weight_g", prefix);
-	const float *v = param(m, v_name, i, (size_t)O * In), *g = param(m, g_name, i, (size_t)O);
-	if (!v || !g)
-		return sh_error("checkpoint lacks %s (weight-normed linear %d×%d)", v_name, O, In);
-	float *norm = malloc(O * sizeof *norm);
+	float *p = s->arena + s->arena_used;
+	s->arena_used += n;
+	if (s->arena_used > s->arena_size)
+		abort(); /* the sizes counted in srnn_sampler_create are wrong */
+	return p;
+}
+
+/* The effective matrix of a weight `name` (O × In): with weight norm g·v/‖v‖ from name_g and
+ * name_v, materialised into dst; without, the parameter itself. NULL with an error. */
+static const float *weight(srnn *m, const char *name, int wn, float *dst, int O, int In)
+{
+	char v_name[200], g_name[200];
+	if (!wn)
+		return param(m, name, (size_t)O * In);
+	snprintf(v_name, sizeof v_name, "%s_v", name);
+	snprintf(g_name, sizeof g_name, "%s_g", name);
+	const float *v = param(m, v_name, (size_t)O * In), *g = v ? param(m, g_name, (size_t)O) : NULL;
+	float *norm = g ? malloc(O * sizeof *norm) : NULL;
 	if (!norm)
-		return sh_error("out of memory");
+		return NULL;
 	weightnorm_forward(dst, norm, v, g, O, In);
 	free(norm);
-	return 0;
+	return dst;
+}
+
+/* Weight-normed linear "<prefix>.lin.weight_{g,v}" materialised into dst. */
+static int wn_linear(srnn *m, const char *prefix, float *dst, int O, int In)
+{
+	char name[200];
+	snprintf(name, sizeof name, "%s.lin.weight", prefix);
+	return weight(m, name, 1, dst, O, In) ? 0 : -1;
+}
+
+static const float *bias(srnn *m, const char *prefix, size_t count)
+{
+	char name[200];
+	snprintf(name, sizeof name, "%s.lin.bias", prefix);
+	return param(m, name, count);
 }
 
 srnn_sampler *srnn_sampler_create(srnn *m, int n)
 {
 	const srnn_config *cfg = srnn_cfg(m);
-	if (cfg->nframe_tiers != 1) {
-		sh_error("generation supports 2-tier SampleRNN only (this model has %d tiers)", cfg->nframe_tiers + 1);
-		return NULL;
-	}
 	srnn_sampler *s = sh_alloc(sizeof *s);
 	if (!s)
 		return NULL;
-	s->cfg = *cfg;
+	const int K = s->K = cfg->nframe_tiers, L = s->L = cfg->layers, D = s->D = cfg->dim, Q = s->Q = cfg->levels;
+	const int E = cfg->embed, G = s->G = cfg->rnn == SRNN_GRU ? 3 : 4, fs = s->fs = cfg->frame_size[K - 1];
+	const int wn_rnn = cfg->rnn_weight_norm;
 	s->n = n;
-	int fs = s->fs = cfg->frame_size[0], D = s->D = cfg->dim, Q = s->Q = cfg->levels, L = s->L = cfg->layers;
-	int E = cfg->embed, G = s->G = cfg->rnn == SRNN_GRU ? 3 : 4;
-	size_t sizes[] = {
-		(size_t)L * D * D,      /* out_w */
-		(size_t)fs * D * D,     /* up_w */
-		(size_t)fs * Q * D,     /* table */
-		(size_t)D * D, (size_t)D * D, (size_t)Q * D,
-		(size_t)L * n * D * 2,  /* h, c */
-		(size_t)n * D, (size_t)n * D, (size_t)n * G * D,
-		(size_t)n * fs, (size_t)n * (D + fs),
-		(size_t)n * D, (size_t)n * fs * D,
-		(size_t)n * D, (size_t)n * D, (size_t)n * Q, (size_t)n * Q,
-	};
-	size_t total = 0;
-	for (size_t i = 0; i < SH_ARRAY_LEN(sizes); i++)
-		total += sizes[i];
-	s->arena = sh_alloc(total * sizeof(float));
-	s->layer = sh_alloc(L * sizeof *s->layer);
-	s->hist = sh_alloc((size_t)n * fs * sizeof *s->hist);
-	if (!s->arena || !s->layer || !s->hist)
-		goto fail;
-	float *p = s->arena;
-	float *out_w = p; p += sizes[0];
-	s->up_w = p; p += sizes[1];
-	s->table = p; p += sizes[2];
-	s->l2_w = p; p += sizes[3];
-	s->l3_w = p; p += sizes[4];
-	s->l4_w = p; p += sizes[5];
-	s->h = p; s->c = p + (size_t)L * n * D; p += sizes[6];
-	s->h_new = p; p += sizes[7];
-	s->c_new = p; p += sizes[8];
-	s->gates = p; p += sizes[9];
-	s->frame = p; p += sizes[10];
-	s->layer_in = p; p += sizes[11];
-	s->tier_out = p; p += sizes[12];
-	s->cond = p; p += sizes[13];
-	s->x = p; p += sizes[14];
-	s->hidden = p; p += sizes[15];
-	s->logits = p; p += sizes[16];
-	s->probs = p;
+	s->hist_len = cfg->frame_size[0];
+	int fs_max = cfg->frame_size[0];
 
-	for (int l = 0; l < L; l++) {
-		rnn_layer *ly = &s->layer[l];
-		ly->in = l == 0 ? fs : D + fs;
-		ly->wih = param(m, "rnns.%d.weight_ih_l0", l, (size_t)G * D * ly->in);
-		ly->whh = param(m, "rnns.%d.weight_hh_l0", l, (size_t)G * D * D);
-		ly->bih = param(m, "rnns.%d.bias_ih_l0", l, (size_t)G * D);
-		ly->bhh = param(m, "rnns.%d.bias_hh_l0", l, (size_t)G * D);
-		ly->h0 = param(m, "rnns.%d.h0", l, 0);
-		if (!ly->wih || !ly->whh || !ly->bih || !ly->bhh) {
-			sh_error("checkpoint lacks the weights of RNN layer %d (rnns.%d.weight_ih_l0 ...)", l, l);
-			goto fail;
-		}
-		ly->out_w = out_w + (size_t)l * D * D;
-		char prefix[32];
-		snprintf(prefix, sizeof prefix, "outs.%d", l);
-		if (wn_weight(m, prefix, 0, ly->out_w, D, D) < 0)
-			goto fail;
-		ly->out_b = l == 0 ? param(m, "outs.0.lin.bias", 0, D) : NULL;
+	/* sizes first, then one allocation */
+	size_t total = (size_t)fs * Q * D + 2 * (size_t)D * D + (size_t)Q * D;
+	for (int k = 0; k < K; k++) {
+		int tfs = cfg->frame_size[k];
+		int ratio = k == K - 1 ? tfs : tfs / cfg->frame_size[k + 1], condw = k == K - 1 ? D : G * D;
+		total += (size_t)L * D * D + (size_t)ratio * condw * D + 2 * (size_t)L * n * D + (size_t)n * ratio * condw;
+		if (wn_rnn)
+			total += (size_t)L * G * D * (D + tfs + D);
 	}
-	if (wn_weight(m, "up", 0, s->up_w, fs * D, D) < 0 || !(s->up_b = param(m, "up.lin.bias", 0, (size_t)fs * D)) ||
-	    wn_weight(m, "l2", 0, s->l2_w, D, D) < 0 || !(s->l2_b = param(m, "l2.lin.bias", 0, D)) ||
-	    wn_weight(m, "l3", 0, s->l3_w, D, D) < 0 || !(s->l3_b = param(m, "l3.lin.bias", 0, D)) ||
-	    wn_weight(m, "l4", 0, s->l4_w, Q, D) < 0 || !(s->l4_b = param(m, "l4.lin.bias", 0, Q))) {
-		if (!*sh_errmsg())
-			sh_error("checkpoint lacks a sample-tier or upsampling weight");
+	total += (size_t)n * (2 * D + 2 * G * D + fs_max + D + fs_max + 3 * D + 2 * Q);
+	s->arena_size = total;
+	s->arena = sh_alloc(total * sizeof(float));
+	s->hist = sh_alloc((size_t)n * s->hist_len * sizeof *s->hist);
+	if (!s->arena || !s->hist)
 		goto fail;
+
+	char pre[32], name[128];
+	for (int k = 0; k < K; k++) {
+		frame_tier *t = &s->tier[k];
+		t->fs = cfg->frame_size[k];
+		t->ratio = k == K - 1 ? t->fs : t->fs / cfg->frame_size[k + 1];
+		t->condw = k == K - 1 ? D : G * D;
+		t->layer = sh_alloc(L * sizeof *t->layer);
+		if (!t->layer)
+			goto fail;
+		if (k == K - 1)
+			pre[0] = 0;
+		else
+			snprintf(pre, sizeof pre, "tiers.%d.", k);
+		for (int l = 0; l < L; l++) {
+			rnn_layer *y = &t->layer[l];
+			y->in = l == 0 ? t->fs : D + t->fs;
+			snprintf(name, sizeof name, "%srnns.%d.weight_ih_l0", pre, l);
+			y->wih = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * y->in) : NULL, G * D, y->in);
+			snprintf(name, sizeof name, "%srnns.%d.weight_hh_l0", pre, l);
+			y->whh = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * D) : NULL, G * D, D);
+			snprintf(name, sizeof name, "%srnns.%d.bias_ih_l0", pre, l);
+			y->bih = param(m, name, (size_t)G * D);
+			snprintf(name, sizeof name, "%srnns.%d.bias_hh_l0", pre, l);
+			y->bhh = param(m, name, (size_t)G * D);
+			if (!y->wih || !y->whh || !y->bih || !y->bhh)
+				goto fail;
+			if (cfg->learn_h0) {
+				snprintf(name, sizeof name, "%srnns.%d.h0", pre, l);
+				if (!(y->h0 = param(m, name, D)))
+					goto fail;
+				snprintf(name, sizeof name, "%srnns.%d.c0", pre, l);
+				if (G == 4 && !(y->c0 = param(m, name, D)))
+					goto fail;
+			}
+			y->out_w = take(s, (size_t)D * D);
+			snprintf(name, sizeof name, "%souts.%d", pre, l);
+			if (wn_linear(m, name, y->out_w, D, D) < 0)
+				goto fail;
+			if (l == 0 && !(y->out_b = bias(m, name, D)))
+				goto fail;
+		}
+		snprintf(name, sizeof name, "%sup", pre);
+		t->up_w = take(s, (size_t)t->ratio * t->condw * D);
+		if (wn_linear(m, name, t->up_w, t->ratio * t->condw, D) < 0 ||
+		    !(t->up_b = bias(m, name, (size_t)t->ratio * t->condw)))
+			goto fail;
+		t->h = take(s, (size_t)L * n * D);
+		t->c = take(s, (size_t)L * n * D);
+		t->cond = take(s, (size_t)n * t->ratio * t->condw);
 	}
+	s->table = take(s, (size_t)fs * Q * D);
+	s->l2_w = take(s, (size_t)D * D);
+	s->l3_w = take(s, (size_t)D * D);
+	s->l4_w = take(s, (size_t)Q * D);
+	if (wn_linear(m, "l2", s->l2_w, D, D) < 0 || !(s->l2_b = bias(m, "l2", D)) ||
+	    wn_linear(m, "l3", s->l3_w, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
+	    wn_linear(m, "l4", s->l4_w, Q, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
+		goto fail;
+	s->h_new = take(s, (size_t)n * D);
+	s->c_new = take(s, (size_t)n * D);
+	s->gates = take(s, (size_t)n * G * D);
+	s->gadd = take(s, (size_t)n * G * D);
+	s->frame = take(s, (size_t)n * fs_max);
+	s->layer_in = take(s, (size_t)n * (D + fs_max));
+	s->tier_out = take(s, (size_t)n * D);
+	s->x = take(s, (size_t)n * D);
+	s->hidden = take(s, (size_t)n * D);
+	s->logits = take(s, (size_t)n * Q);
+	s->probs = take(s, (size_t)n * Q);
+
 	/* Fold the embedding into the first sample-tier linear: the FS·E input is FS embeddings
 	 * side by side, so W1·x = Σ_s W1[:, sE:(s+1)E]·emb[q_s], one D-vector per (slot, code). */
-	const float *emb = param(m, "emb.weight", 0, (size_t)Q * E);
+	const float *emb = param(m, "emb.weight", (size_t)Q * E);
 	float *w1 = malloc((size_t)D * fs * E * sizeof *w1);
-	if (!emb || !w1 || wn_weight(m, "l1", 0, w1, D, fs * E) < 0) {
+	if (!emb || !w1 || wn_linear(m, "l1", w1, D, fs * E) < 0) {
 		free(w1);
-		if (!emb)
-			sh_error("checkpoint lacks emb.weight");
 		goto fail;
 	}
 	for (int slot = 0; slot < fs; slot++)
@@ -177,6 +227,7 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 	free(w1);
 	return s;
 fail:
+	sh_error_prefix("cannot prepare generation");
 	srnn_sampler_free(s);
 	return NULL;
 }
@@ -185,66 +236,95 @@ void srnn_sampler_free(srnn_sampler *s)
 {
 	if (!s)
 		return;
+	for (int k = 0; k < SRNN_MAX_TIERS; k++)
+		free(s->tier[k].layer);
 	free(s->arena);
-	free(s->layer);
 	free(s->hist);
 	free(s);
 }
 
 void srnn_sampler_reset(srnn_sampler *s, srnn_h0_mode h0, sh_rng *rngs)
 {
-	size_t per_layer = (size_t)s->n * s->D;
-	for (int l = 0; l < s->L; l++)
-		for (size_t i = 0; i < per_layer; i++) {
-			float *h = s->h + l * per_layer + i, *c = s->c + l * per_layer + i;
-			int d = (int)(i % s->D);
-			sh_rng *rng = &rngs[i / s->D];
-			if (h0 == SRNN_H0_LEARNED && s->layer[l].h0) {
-				*h = s->layer[l].h0[d];
-				*c = s->G == 4 ? s->layer[l].h0[s->D + d] : 0;
-			} else if (h0 == SRNN_H0_RANDOM) {
-				*h = 2 * sh_rng_uniformf(rng) - 1;
-				*c = s->G == 4 ? 2 * sh_rng_uniformf(rng) - 1 : 0;
-			} else {
-				*h = *c = 0;
-			}
+	const int n = s->n, D = s->D;
+	for (int k = 0; k < s->K; k++)
+		for (int l = 0; l < s->L; l++) {
+			const rnn_layer *y = &s->tier[k].layer[l];
+			float *h = s->tier[k].h + (size_t)l * n * D, *c = s->tier[k].c + (size_t)l * n * D;
+			for (int b = 0; b < n; b++)
+				for (int d = 0; d < D; d++) {
+					size_t i = (size_t)b * D + d;
+					if (h0 == SRNN_H0_LEARNED && y->h0) {
+						h[i] = y->h0[d];
+						c[i] = y->c0 ? y->c0[d] : 0;
+					} else if (h0 == SRNN_H0_RANDOM) {
+						h[i] = 2 * sh_rng_uniformf(&rngs[b]) - 1;
+						c[i] = s->G == 4 ? 2 * sh_rng_uniformf(&rngs[b]) - 1 : 0;
+					} else {
+						h[i] = c[i] = 0;
+					}
+				}
 		}
-	for (int i = 0; i < s->n * s->fs; i++)
+	for (int i = 0; i < n * s->hist_len; i++)
 		s->hist[i] = s->Q / 2;
 	s->t = 0;
 	s->have_logits = 0;
 }
 
-/* The frame tier on the last FS codes of every stream: new state, new conditioning vectors. */
-static void frame_step(srnn_sampler *s)
+/* Frame tier k on the last fs codes of every stream: new state and conditioning vectors.
+ * gadd (n × G·D) is the tier above's vector for this frame, added to the first layer's
+ * input projection, or NULL for the coarsest tier. */
+static void frame_step(srnn_sampler *s, int k, const float *gadd)
 {
-	int n = s->n, fs = s->fs, D = s->D, G = s->G;
-	float half = s->Q / 2.0f;
-	for (int i = 0; i < n * fs; i++)
-		s->frame[i] = (s->hist[i] / half - 1) * 2;
-	size_t per_layer = (size_t)n * D;
+	frame_tier *t = &s->tier[k];
+	const int n = s->n, fs = t->fs, D = s->D, G = s->G, H = s->hist_len;
+	const float half = s->Q / 2.0f;
+	for (int b = 0; b < n; b++)
+		for (int j = 0; j < fs; j++)
+			s->frame[b * fs + j] = (s->hist[b * H + H - fs + j] / half - 1) * 2;
+	const size_t per_layer = (size_t)n * D;
 	for (int l = 0; l < s->L; l++) {
-		rnn_layer *ly = &s->layer[l];
+		const rnn_layer *y = &t->layer[l];
 		const float *inp = s->frame;
 		if (l > 0) {
 			/* skip connection: [h of the layer below, raw frame] */
 			for (int b = 0; b < n; b++) {
-				memcpy(s->layer_in + (size_t)b * ly->in, s->h + (l - 1) * per_layer + (size_t)b * D, D * sizeof(float));
-				memcpy(s->layer_in + (size_t)b * ly->in + D, s->frame + (size_t)b * fs, fs * sizeof(float));
+				memcpy(s->layer_in + (size_t)b * y->in, t->h + (l - 1) * per_layer + (size_t)b * D, D * sizeof(float));
+				memcpy(s->layer_in + (size_t)b * y->in + D, s->frame + (size_t)b * fs, fs * sizeof(float));
 			}
 			inp = s->layer_in;
 		}
-		float *h = s->h + l * per_layer, *c = s->c + l * per_layer;
+		float *h = t->h + l * per_layer, *c = t->c + l * per_layer;
+		const float *ga = l == 0 ? gadd : NULL;
 		if (G == 4) {
-			lstm_forward(s->h_new, s->c_new, s->gates, inp, NULL, ly->wih, ly->whh, ly->bih, ly->bhh, h, c, 1, n, ly->in, D);
+			lstm_forward(s->h_new, s->c_new, s->gates, inp, ga, y->wih, y->whh, y->bih, y->bhh, h, c, 1, n, y->in, D);
 			memcpy(c, s->c_new, per_layer * sizeof(float));
 		} else {
-			gru_forward(s->h_new, s->gates, inp, NULL, ly->wih, ly->whh, ly->bih, ly->bhh, h, 1, n, ly->in, D);
+			gru_forward(s->h_new, s->gates, inp, ga, y->wih, y->whh, y->bih, y->bhh, h, 1, n, y->in, D);
 		}
 		memcpy(h, s->h_new, per_layer * sizeof(float));
-		linear_forward(s->tier_out, h, ly->out_w, ly->out_b, n, D, D, l > 0);
+		linear_forward(s->tier_out, h, y->out_w, y->out_b, n, D, D, l > 0);
 	}
-	linear_forward(s->cond, s->tier_out, s->up_w, s->up_b, n, D, fs * D, 0);
+	linear_forward(t->cond, s->tier_out, t->up_w, t->up_b, n, D, t->ratio * t->condw, 0);
+}
+
+/* Runs every frame tier whose frame starts at this sample, coarsest first. */
+static void frame_tiers(srnn_sampler *s)
+{
+	for (int k = 0; k < s->K; k++) {
+		const frame_tier *t = &s->tier[k];
+		if (s->t % t->fs)
+			continue;
+		const float *gadd = NULL;
+		if (k > 0) {
+			/* this frame's vector among the ratio the tier above made at its last frame */
+			const frame_tier *up = &s->tier[k - 1];
+			int j = (int)(s->t % up->fs / t->fs), W = up->condw;
+			for (int b = 0; b < s->n; b++)
+				memcpy(s->gadd + (size_t)b * W, up->cond + ((size_t)b * up->ratio + j) * W, W * sizeof(float));
+			gadd = s->gadd;
+		}
+		frame_step(s, k, gadd);
+	}
 }
 
 /* Logits of the next code of every stream into s->logits (once per step). */
@@ -252,14 +332,14 @@ static void sample_step(srnn_sampler *s)
 {
 	if (s->have_logits)
 		return;
-	int n = s->n, fs = s->fs, D = s->D, Q = s->Q, j = (int)(s->t % fs);
-	if (j == 0)
-		frame_step(s);
+	const int n = s->n, fs = s->fs, D = s->D, Q = s->Q, H = s->hist_len, j = (int)(s->t % fs);
+	frame_tiers(s);
+	const float *cond = s->tier[s->K - 1].cond;
 	for (int b = 0; b < n; b++) {
 		float *x = s->x + (size_t)b * D;
-		memcpy(x, s->cond + ((size_t)b * fs + j) * D, D * sizeof *x);
+		memcpy(x, cond + ((size_t)b * fs + j) * D, D * sizeof *x);
 		for (int slot = 0; slot < fs; slot++) {
-			const float *row = s->table + ((size_t)slot * Q + s->hist[b * fs + slot]) * D;
+			const float *row = s->table + ((size_t)slot * Q + s->hist[b * H + H - fs + slot]) * D;
 			for (int d = 0; d < D; d++)
 				x[d] += row[d];
 		}
@@ -298,40 +378,41 @@ const float *srnn_sampler_probs(srnn_sampler *s)
 
 void srnn_sampler_push(srnn_sampler *s, const int *codes)
 {
-	int fs = s->fs;
+	const int H = s->hist_len;
 	for (int b = 0; b < s->n; b++) {
-		int *h = s->hist + b * fs;
-		memmove(h, h + 1, (fs - 1) * sizeof *h);
-		h[fs - 1] = codes[b];
+		int *h = s->hist + b * H;
+		memmove(h, h + 1, (H - 1) * sizeof *h);
+		h[H - 1] = codes[b];
 	}
 	s->t++;
 	s->have_logits = 0;
 }
 
+int srnn_draw(const float *logits, int Q, float temperature, sh_rng *rng, float *probs)
+{
+	if (temperature <= 1e-4f) {
+		int best = 0;
+		for (int q = 1; q < Q; q++)
+			best = logits[q] > logits[best] ? q : best;
+		return best;
+	}
+	softmax_row(probs, logits, Q, temperature);
+	/* inverse CDF; the last level takes any rounding remainder */
+	float u = sh_rng_uniformf(rng), acc = 0;
+	int q = 0;
+	for (; q < Q - 1; q++) {
+		acc += probs[q];
+		if (u < acc)
+			break;
+	}
+	return q;
+}
+
 void srnn_sampler_draw(srnn_sampler *s, float temperature, sh_rng *rngs, int *codes)
 {
-	int Q = s->Q;
+	const int Q = s->Q;
 	sample_step(s);
-	for (int b = 0; b < s->n; b++) {
-		const float *logits = s->logits + (size_t)b * Q;
-		if (temperature <= 1e-4f) {
-			int best = 0;
-			for (int q = 1; q < Q; q++)
-				best = logits[q] > logits[best] ? q : best;
-			codes[b] = best;
-			continue;
-		}
-		float *p = s->probs + (size_t)b * Q;
-		softmax_row(p, logits, Q, temperature);
-		/* inverse CDF; the last level takes any rounding remainder */
-		float u = sh_rng_uniformf(&rngs[b]), acc = 0;
-		int q = 0;
-		for (; q < Q - 1; q++) {
-			acc += p[q];
-			if (u < acc)
-				break;
-		}
-		codes[b] = q;
-	}
+	for (int b = 0; b < s->n; b++)
+		codes[b] = srnn_draw(s->logits + (size_t)b * Q, Q, temperature, &rngs[b], s->probs + (size_t)b * Q);
 	srnn_sampler_push(s, codes);
 }

@@ -29,6 +29,9 @@ const float *srnn_sampler_probs(srnn_sampler *s);
 /* Draws the next code of every stream from the logits divided by temperature (argmax when
  * temperature <= 1e-4), stream b from rngs[b], and appends it; codes[n] receives the draws. */
 void srnn_sampler_draw(srnn_sampler *s, float temperature, sh_rng *rngs, int *codes);
+/* One code drawn from softmax(logits / temperature) over Q levels by inverse CDF with one
+ * uniform from rng (argmax when temperature <= 1e-4); probs[Q] is scratch. */
+int srnn_draw(const float *logits, int Q, float temperature, sh_rng *rng, float *probs);
 /* Appends given codes (teacher forcing) instead of drawing. */
 void srnn_sampler_push(srnn_sampler *s, const int *codes);
 
