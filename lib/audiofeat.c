@@ -155,7 +155,9 @@ int audiofeat_add_samples(audiofeat_acc *a, const float *x, size_t n)
 
 int audiofeat_add_file(audiofeat_acc *a, const char *path)
 {
-	audio_reader *r = audio_open(path, AUDIOFEAT_RATE, AUDIO_QUALITY_DEFAULT);
+	/* SRC_SINC_FASTEST: still band-limited (no aliasing into the statistics), and about
+	 * twice as fast as the default converter, which otherwise dominates the running time */
+	audio_reader *r = audio_open(path, AUDIOFEAT_RATE, audio_quality_from_name("fastest"));
 	if (!r)
 		return -1;
 	enum { CHUNK = 16384 };

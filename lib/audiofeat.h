@@ -1,9 +1,10 @@
 /* audiofeat.h: summary statistics of a set of recordings (an album), for the cover's latent
  * vector: spectral centroid, rolloff and flatness (means and spreads over frames), a 12-bin
- * chroma profile, loudness and dynamics. Audio is read with audio.h as mono at 16 kHz and
- * analysed in Hann-windowed frames of 4096 samples, hop 2048, with FFTW (fftwf, planned with
- * FFTW_ESTIMATE so the same input gives the same bits). Frames quieter than -60 dBFS RMS are
- * silence and do not count towards the spectral statistics. */
+ * chroma profile, loudness and dynamics. Audio is read with audio.h as mono at 16 kHz (with
+ * the fastest sinc converter) and analysed in Hann-windowed frames of 4096 samples, hop 2048,
+ * with FFTW (fftwf, planned with FFTW_ESTIMATE so the same input gives the same bits).
+ * Frames quieter than -60 dBFS RMS are silence and do not count towards the spectral
+ * statistics. */
 #ifndef SHARKS_AUDIOFEAT_H
 #define SHARKS_AUDIOFEAT_H
 

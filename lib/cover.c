@@ -3,6 +3,7 @@
 #include "cover.h"
 #include "audiofeat.h"
 #include "cppn.h"
+#include "rng.h"
 #include "util.h"
 
 #include <cairo-ft.h>
@@ -58,15 +59,15 @@ static float smoothstep(float a, float b, float x)
  * album, so similar-sounding albums get nearby latents) plus seed noise. */
 static void make_latent(const cover_spec *s, float *z)
 {
-	cppn_rng proj, noise;
-	cppn_rng_seed(&proj, 0x73686172u); /* fixed: "shar" */
-	cppn_rng_seed(&noise, s->seed ^ 0x6c6174656e74ULL);
+	sh_rng proj, noise;
+	sh_rng_seed_stream(&proj, 0x73686172u, 0);            /* fixed: "shar" */
+	sh_rng_seed_stream(&noise, s->seed, 0x6c6174656e74ULL); /* "latent" */
 	for (int i = 0; i < COVER_LATENT; i++) {
 		double a = 0;
 		for (int j = 0; j < AUDIOFEAT_DIM; j++)
-			a += cppn_rng_gauss(&proj) * (s->features ? s->features[j] : 0);
+			a += sh_rng_normal(&proj) * (s->features ? s->features[j] : 0);
 		a /= sqrt((double)AUDIOFEAT_DIM) * 0.5;
-		z[i] = (float)(1.5 * tanh(a)) + 0.8f * cppn_rng_gauss(&noise);
+		z[i] = (float)(1.5 * tanh(a)) + 0.8f * (float)sh_rng_normal(&noise);
 	}
 }
 
@@ -76,13 +77,13 @@ static void make_style(const cover_spec *s, cover_style *st)
 	make_latent(s, st->latent);
 	const float *z = st->latent;
 	/* palette: argmax of fixed random directions in latent space */
-	cppn_rng dir;
-	cppn_rng_seed(&dir, 0x70616c65u); /* "pale" */
+	sh_rng dir;
+	sh_rng_seed_stream(&dir, 0x70616c65u, 0); /* fixed: "pale" */
 	float best = -1e30f;
 	for (int k = 0; k < N_PALETTES; k++) {
 		float d = 0;
 		for (int i = 0; i < COVER_LATENT; i++)
-			d += cppn_rng_gauss(&dir) * z[i];
+			d += (float)sh_rng_normal(&dir) * z[i];
 		if (d > best)
 			best = d, st->palette = k;
 	}
@@ -90,7 +91,7 @@ static void make_style(const cover_spec *s, cover_style *st)
 	st->zoom = 1.4f + 2.8f * sigm(z[0]);
 	st->angle = 3.14159265f * tanhf(z[1]);
 	st->mirror = z[2] > -0.2f;
-	st->gamma = 1.2f + 1.0f * sigm(z[3]);
+	st->median_tone = 0.14f + 0.16f * sigm(z[3]); /* the gamma is fitted to reach it */
 	st->grain = 0.025f + 0.05f * sigm(z[4]);
 	st->lines = 0.35f + 0.6f * sigm(z[5]);
 }
@@ -129,37 +130,32 @@ static const char *choose_font(cairo_t *cr, const char *const *prefs, int n, cai
 	return prefs[n - 1];
 }
 
-/* Glyphs of text with extra letter spacing, centred on cx with the ink's top at top_y (or
- * the baseline at base_y when top_y < 0); shrunk to fit max_w. Returns glyphs to free. */
-static cairo_glyph_t *layout_line(cairo_t *cr, const char *text, double spacing_em, double cx, double top_y,
-				  double base_y, double max_w, int *n_out)
+/* Glyphs of len bytes of text at the current font, letter-spaced by spacing_em, origin (0, 0),
+ * and their ink extents. NULL when the text is not valid UTF-8. */
+static cairo_glyph_t *line_glyphs(cairo_t *cr, const char *text, int len, double spacing_em, int *n,
+				  cairo_text_extents_t *te)
 {
-	for (int attempt = 0; attempt < 8; attempt++) {
-		cairo_scaled_font_t *sf = cairo_get_scaled_font(cr);
-		cairo_glyph_t *g = NULL;
-		int n = 0;
-		if (cairo_scaled_font_text_to_glyphs(sf, 0, 0, text, -1, &g, &n, NULL, NULL, NULL) != CAIRO_STATUS_SUCCESS)
-			return NULL;
-		cairo_matrix_t m;
-		cairo_get_font_matrix(cr, &m);
-		double size = m.xx, extra = spacing_em * size;
-		for (int i = 0; i < n; i++)
-			g[i].x += extra * i;
-		cairo_text_extents_t te;
-		cairo_glyph_extents(cr, g, n, &te);
-		if (te.width > max_w && attempt < 7) {
-			cairo_glyph_free(g);
-			cairo_set_font_size(cr, size * max_w / te.width * 0.98);
-			continue;
-		}
-		double dx = cx - (te.x_bearing + te.width / 2);
-		double dy = top_y >= 0 ? top_y - te.y_bearing : base_y;
-		for (int i = 0; i < n; i++)
-			g[i].x += dx, g[i].y += dy;
-		*n_out = n;
-		return g;
-	}
-	return NULL;
+	cairo_glyph_t *g = NULL;
+	if (cairo_scaled_font_text_to_glyphs(cairo_get_scaled_font(cr), 0, 0, text, len, &g, n, NULL, NULL, NULL) !=
+	    CAIRO_STATUS_SUCCESS)
+		return NULL;
+	cairo_matrix_t m;
+	cairo_get_font_matrix(cr, &m);
+	for (int i = 0; i < *n; i++)
+		g[i].x += spacing_em * m.xx * i;
+	cairo_glyph_extents(cr, g, *n, te);
+	return g;
+}
+
+static double line_width(cairo_t *cr, const char *text, int len, double spacing_em)
+{
+	int n;
+	cairo_text_extents_t te;
+	cairo_glyph_t *g = line_glyphs(cr, text, len, spacing_em, &n, &te);
+	if (!g)
+		return -1;
+	cairo_glyph_free(g);
+	return te.width;
 }
 
 /* Soft shadow (the glyphs stamped at offsets on a disc, faintly), a dark outline, then the
@@ -185,6 +181,68 @@ static void draw_type(cairo_t *cr, cairo_glyph_t *g, int n, double size, cairo_p
 	cairo_fill(cr);
 }
 
+/* Sets text centred at px size: one line, or two split at the space that balances them best
+ * when one line would have to shrink below 70 % to fit max_w; then shrunk to fit if still too
+ * wide. from_top: the first line's ink top at y; else the last line's baseline at y. With
+ * metal, each line is filled with a chrome gradient in the palette's colours, else bone.
+ * Returns -1 when the text is not valid UTF-8. */
+static int set_block(cairo_t *cr, const char *text, double spacing, double px, double cx, double y,
+		     int from_top, double max_w, double outline, const palette *metal)
+{
+	int len = (int)strlen(text), split = -1;
+	cairo_set_font_size(cr, px);
+	double wmax = line_width(cr, text, len, spacing);
+	if (wmax < 0)
+		return -1;
+	if (wmax > max_w / 0.7)
+		for (int i = 1; i < len - 1; i++) {
+			if (text[i] != ' ')
+				continue;
+			double a = line_width(cr, text, i, spacing), b = line_width(cr, text + i + 1, len - i - 1, spacing);
+			if (a >= 0 && b >= 0 && fmax(a, b) < wmax)
+				wmax = fmax(a, b), split = i;
+		}
+	if (wmax > max_w) {
+		px *= max_w / wmax;
+		cairo_set_font_size(cr, px);
+	}
+	const char *start[2] = {text, text + split + 1};
+	int lens[2] = {split < 0 ? len : split, len - split - 1}, nl = split < 0 ? 1 : 2;
+	double lead = px * 1.08, base0 = y - (nl - 1) * lead;
+	for (int k = 0; k < nl; k++) {
+		int n;
+		cairo_text_extents_t te;
+		cairo_glyph_t *g = line_glyphs(cr, start[k], lens[k], spacing, &n, &te);
+		if (!g)
+			return -1;
+		if (from_top && k == 0)
+			base0 = y - te.y_bearing;
+		double dx = cx - (te.x_bearing + te.width / 2), base = base0 + k * lead;
+		for (int i = 0; i < n; i++)
+			g[i].x += dx, g[i].y += base;
+		cairo_pattern_t *fill;
+		if (metal) {
+			/* chrome: bone at the top, the palette's highlight through the middle with a
+			 * hard horizon, duller below */
+			double top = base + te.y_bearing, bot = top + te.height;
+			const palette *p = metal;
+			fill = cairo_pattern_create_linear(0, top, 0, bot);
+			cairo_pattern_add_color_stop_rgb(fill, 0.0, 0.98, 0.96, 0.92);
+			cairo_pattern_add_color_stop_rgb(fill, 0.48, p->stop[4][0] * 0.85, p->stop[4][1] * 0.85,
+							 p->stop[4][2] * 0.85);
+			cairo_pattern_add_color_stop_rgb(fill, 0.52, p->stop[3][0] * 0.7, p->stop[3][1] * 0.7,
+							 p->stop[3][2] * 0.7);
+			cairo_pattern_add_color_stop_rgb(fill, 1.0, 0.80, 0.78, 0.74);
+		} else {
+			fill = cairo_pattern_create_rgb(0.93, 0.91, 0.87);
+		}
+		draw_type(cr, g, n, px * outline, fill);
+		cairo_pattern_destroy(fill);
+		cairo_glyph_free(g);
+	}
+	return 0;
+}
+
 static int draw_text(cairo_surface_t *surf, const cover_spec *s, cover_style *st)
 {
 	int S = s->size;
@@ -196,36 +254,19 @@ static int draw_text(cairo_surface_t *surf, const cover_spec *s, cover_style *st
 	cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY);
 	cairo_set_font_options(cr, fo);
 	cairo_font_options_destroy(fo);
-	const palette *p = &palettes[st->palette];
 	int rc = 0;
 
 	if (s->artist && *s->artist) {
+		/* a blackletter when installed and complete for the name; else DejaVu Serif Bold */
 		static const char *const fonts[] = {"Blankenburg_UNZ1A", "DejaVu Serif"};
-		double px = S * 0.15;
-		st->artist_font = choose_font(cr, fonts, 2, CAIRO_FONT_WEIGHT_NORMAL, s->artist, px);
-		if (!strcmp(st->artist_font, "DejaVu Serif")) /* the fallback, in bold */
+		st->artist_font = choose_font(cr, fonts, 2, CAIRO_FONT_WEIGHT_NORMAL, s->artist, S * 0.15);
+		if (!strcmp(st->artist_font, "DejaVu Serif"))
 			cairo_select_font_face(cr, "DejaVu Serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
-		cairo_set_font_size(cr, px);
-		int n = 0;
-		cairo_glyph_t *g = layout_line(cr, s->artist, 0.02, S / 2.0, S * 0.055, 0, S * 0.88, &n);
-		if (!g) {
+		if (set_block(cr, s->artist, 0.02, S * 0.15, S / 2.0, S * 0.055, 1, S * 0.88, 1.0,
+			      &palettes[st->palette])) {
 			rc = sh_error("the artist name is not valid UTF-8");
 			goto done;
 		}
-		cairo_matrix_t m;
-		cairo_get_font_matrix(cr, &m);
-		cairo_text_extents_t te;
-		cairo_glyph_extents(cr, g, n, &te);
-		/* metal: bone at the top, the palette's highlight through the middle, dull below */
-		double top = S * 0.055, bot = top + te.height;
-		cairo_pattern_t *fill = cairo_pattern_create_linear(0, top, 0, bot);
-		cairo_pattern_add_color_stop_rgb(fill, 0.0, 0.98, 0.96, 0.92);
-		cairo_pattern_add_color_stop_rgb(fill, 0.48, p->stop[4][0] * 0.85, p->stop[4][1] * 0.85, p->stop[4][2] * 0.85);
-		cairo_pattern_add_color_stop_rgb(fill, 0.52, p->stop[3][0] * 0.7, p->stop[3][1] * 0.7, p->stop[3][2] * 0.7);
-		cairo_pattern_add_color_stop_rgb(fill, 1.0, 0.80, 0.78, 0.74);
-		draw_type(cr, g, n, m.xx, fill);
-		cairo_pattern_destroy(fill);
-		cairo_glyph_free(g);
 	}
 	if (s->title && *s->title) {
 		size_t len = strlen(s->title);
@@ -236,21 +277,13 @@ static int draw_text(cairo_surface_t *surf, const cover_spec *s, cover_style *st
 		}
 		for (size_t i = 0; i <= len; i++) /* ASCII capitals; other letters as given */
 			up[i] = (s->title[i] >= 'a' && s->title[i] <= 'z') ? (char)(s->title[i] - 32) : s->title[i];
-		static const char *const fonts[] = {"DejaVu Serif"};
-		choose_font(cr, fonts, 1, CAIRO_FONT_WEIGHT_NORMAL, up, S * 0.045);
-		int n = 0;
-		cairo_glyph_t *g = layout_line(cr, up, 0.28, S / 2.0, -1, S * 0.935, S * 0.86, &n);
+		cairo_select_font_face(cr, "DejaVu Serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+		int bad = set_block(cr, up, 0.28, S * 0.045, S / 2.0, S * 0.935, 0, S * 0.86, 0.6, NULL);
 		free(up);
-		if (!g) {
+		if (bad) {
 			rc = sh_error("the title is not valid UTF-8");
 			goto done;
 		}
-		cairo_matrix_t m;
-		cairo_get_font_matrix(cr, &m);
-		cairo_pattern_t *fill = cairo_pattern_create_rgb(0.93, 0.91, 0.87);
-		draw_type(cr, g, n, m.xx * 0.6, fill);
-		cairo_pattern_destroy(fill);
-		cairo_glyph_free(g);
 	}
 done:
 	if (!rc && cairo_status(cr) != CAIRO_STATUS_SUCCESS)
@@ -267,8 +300,11 @@ static int cmp_float(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Percentiles of the tone channel and the ridge channel's scale, from a fixed subsample. */
-static int levels(const float *out, size_t n, float *lo, float *hi, float *ridge_k)
+/* The tone channel shaded by the shade channel: what the palette will show. */
+static inline float tone_of(const float *o) { return (0.5f + 0.5f * o[0]) * (0.6f + 0.4f * o[2]); }
+
+/* Percentiles of the shaded tone and the ridge channel's scale, from a fixed subsample. */
+static int levels(const float *out, size_t n, float *lo, float *hi, float *mid, float *ridge_k)
 {
 	size_t step = n > 65536 ? n / 65536 : 1, m = n / step;
 	float *tone = malloc(m * sizeof(float)), *ridge = malloc(m * sizeof(float));
@@ -278,7 +314,7 @@ static int levels(const float *out, size_t n, float *lo, float *hi, float *ridge
 		return sh_error("out of memory");
 	}
 	for (size_t i = 0; i < m; i++) {
-		tone[i] = out[i * step * N_OUT];
+		tone[i] = tone_of(out + i * step * N_OUT);
 		ridge[i] = fabsf(out[i * step * N_OUT + 1]);
 	}
 	qsort(tone, m, sizeof(float), cmp_float);
@@ -287,6 +323,7 @@ static int levels(const float *out, size_t n, float *lo, float *hi, float *ridge
 	*hi = tone[(size_t)(m * 0.997)];
 	if (*hi - *lo < 1e-3f)
 		*hi = *lo + 1e-3f;
+	*mid = (tone[m / 2] - *lo) / (*hi - *lo);
 	float med = ridge[m / 2];
 	*ridge_k = 1.0f / (med > 1e-3f ? med : 1e-3f);
 	free(tone);
@@ -334,12 +371,17 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 	/* auto-levels: the tone channel's 1st and 99.7th percentiles span the palette, so no
 	 * network leaves the cover flat or clipped; the ridge channel is scaled by its spread so
 	 * the etched lines keep one width */
-	float lo, hi, ridge_k;
-	if (levels(out, (size_t)S * S, &lo, &hi, &ridge_k)) {
+	float lo = 0, hi = 1, mid = 0.5f, ridge_k = 1;
+	if (levels(out, (size_t)S * S, &lo, &hi, &mid, &ridge_k)) {
 		free(out);
 		cairo_surface_destroy(surf);
 		return NULL;
 	}
+	/* the gamma that takes the median tone to the style's target: every cover is dark, none
+	 * is black */
+	mid = mid < 0.02f ? 0.02f : mid > 0.98f ? 0.98f : mid;
+	float gamma = logf(st.median_tone) / logf(mid);
+	gamma = gamma < 0.5f ? 0.5f : gamma > 4.0f ? 4.0f : gamma;
 #pragma omp parallel for schedule(static)
 	for (int py = 0; py < S; py++) {
 		uint32_t *row = (uint32_t *)(data + (size_t)py * stride);
@@ -352,12 +394,12 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 		for (int px = 0; px < S; px++) {
 			const float *o = out + ((size_t)py * S + px) * N_OUT;
 			float u = ((float)px + 0.5f) / S;
-			/* tone through the palette, darkened by gamma (metal likes its blacks) */
-			float t = (o[0] - lo) / (hi - lo);
-			t = powf(t < 0 ? 0 : t > 1 ? 1 : t, st.gamma);
-			float shade = 0.55f + 0.45f * o[2];
+			/* shaded tone, levelled and put through the fitted gamma, into the palette */
+			float shade = 0.6f + 0.4f * o[2];
+			float t = (tone_of(o) - lo) / (hi - lo);
+			t = powf(t < 0 ? 0 : t > 1 ? 1 : t, gamma);
 			float rgb[3];
-			palette_at(pal, t * shade, rgb);
+			palette_at(pal, t, rgb);
 			/* etched ridges where the ridge channel crosses zero: a soft glow round a thin core */
 			float ridge = (0.55f * cppn_bump(o[1] * ridge_k * 1.3f) + 0.45f * cppn_bump(o[1] * ridge_k * 6.0f)) * st.lines;
 			/* accent colour where the accent channel is high, in the darker tones only */

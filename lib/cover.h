@@ -26,7 +26,7 @@ typedef struct {
 	float latent[COVER_LATENT];
 	int palette;             /* index into the palette table */
 	const char *palette_name;
-	float zoom, angle, gamma, grain, lines;
+	float zoom, angle, median_tone, grain, lines;
 	int mirror;
 	const char *artist_font; /* the font family the artist name was set in */
 } cover_style;

@@ -2,43 +2,28 @@
  * explicit seed, a plain reference evaluation of one point, and an image renderer that folds
  * the constant latent input into the first bias and runs rows in parallel. */
 #include "cppn.h"
+#include "rng.h"
 #include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- PRNG ---- */
-
-void cppn_rng_seed(cppn_rng *r, uint64_t seed) { r->state = seed ^ 0x5851f42d4c957f2dULL; }
-
-uint64_t cppn_rng_next(cppn_rng *r)
-{
-	uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-float cppn_rng_uniform(cppn_rng *r) { return (float)(cppn_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
-
-float cppn_rng_gauss(cppn_rng *r)
-{
-	/* Box-Muller in double so the result does not hinge on float libm rounding */
-	double u1 = ((double)(cppn_rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
-	double u2 = (double)(cppn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-	return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
+/* ---- per-pixel noise ---- */
 
 float cppn_hash01(uint64_t seed, uint32_t a, uint32_t b)
 {
-	cppn_rng r = {seed ^ ((uint64_t)a << 32 | b) * 0xd6e8feb86659fd93ULL};
-	return (float)(cppn_rng_next(&r) >> 40) * (1.0f / 16777216.0f);
+	/* the splitmix64 finaliser of (seed, a, b): a good 64-bit mix in a few instructions */
+	uint64_t z = seed ^ (((uint64_t)a << 32 | b) * 0xd6e8feb86659fd93ULL) ^ 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return (float)(z >> 40) * (1.0f / 16777216.0f);
 }
 
 /* ---- activations: plain arithmetic so that loops over them vectorise ---- */
 
-float cppn_sin(float x)
+static inline float sin_approx(float x)
 {
 	/* Reduce to [-pi, pi] with 2pi split in two (Cody-Waite), fold to [-pi/2, pi/2], then the
 	 * Taylor series to x^11 (error < 6e-8 there). |x| is clamped to 1e4 first: the patterns
@@ -58,7 +43,7 @@ float cppn_sin(float x)
 	return r + r * r2 * p;
 }
 
-float cppn_tanh(float x)
+static inline float tanh_approx(float x)
 {
 	/* The rational approximation used by Eigen and MLAS (13/6 odd/even polynomials), exact to
 	 * float precision on the clamped range; beyond it tanh is 1 to float precision. */
@@ -79,7 +64,7 @@ float cppn_tanh(float x)
 	return t > 1 ? 1 : t < -1 ? -1 : t;
 }
 
-float cppn_bump(float x)
+static inline float bump_approx(float x)
 {
 	/* (1 - x²/16)^16 → exp(-x²) as the exponent grows; 4 squarings, compact support. */
 	float t = 1.0f - x * x * (1.0f / 16.0f);
@@ -91,19 +76,23 @@ float cppn_bump(float x)
 	return t;
 }
 
+float cppn_sin(float x) { return sin_approx(x); }
+float cppn_tanh(float x) { return tanh_approx(x); }
+float cppn_bump(float x) { return bump_approx(x); }
+
 /* ---- the network ---- */
 
 static void act_layer(float *h, int n_sin, int n_tanh)
 {
 #pragma omp simd
 	for (int i = 0; i < n_sin; i++)
-		h[i] = cppn_sin(h[i]);
+		h[i] = sin_approx(h[i]);
 #pragma omp simd
 	for (int i = n_sin; i < n_sin + n_tanh; i++)
-		h[i] = cppn_tanh(h[i]);
+		h[i] = tanh_approx(h[i]);
 #pragma omp simd
 	for (int i = n_sin + n_tanh; i < CPPN_WIDTH; i++)
-		h[i] = cppn_bump(h[i]);
+		h[i] = bump_approx(h[i]);
 }
 
 int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *latent, int n_out,
@@ -138,34 +127,34 @@ int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *la
 	net->w_out = p, p += W * n_out;
 	net->b_out = p;
 
-	cppn_rng rng;
-	cppn_rng_seed(&rng, seed);
+	sh_rng rng;
+	sh_rng_seed_stream(&rng, seed, 0x6370706e); /* "cppn" */
 	/* Activation mix per layer: each kind gets at least a quarter of the units, so no layer
 	 * is all-smooth (tanh/bump) or all-periodic (sin). */
 	for (int l = 0; l < depth; l++) {
 		int quarter = W / 4, spare = W - 3 * quarter;
-		int a = (int)(cppn_rng_uniform(&rng) * (spare + 1));
-		int b = (int)(cppn_rng_uniform(&rng) * (spare - a + 1));
+		int a = (int)(sh_rng_uniformf(&rng) * (spare + 1));
+		int b = (int)(sh_rng_uniformf(&rng) * (spare - a + 1));
 		net->n_sin[l] = quarter + a;
 		net->n_tanh[l] = quarter + b;
 	}
 	/* Coordinates: N(0, 1), so zoom sets the spatial frequency. Latent: N(0, 1) too, so that
 	 * moving z by about 1 shifts every first-layer unit by a phase of order 1. */
 	for (int i = 0; i < net->n_in * W; i++)
-		net->w_in[i] = cppn_rng_gauss(&rng);
+		net->w_in[i] = (float)sh_rng_normal(&rng);
 	for (int i = 0; i < W; i++)
-		net->b_in[i] = cppn_rng_gauss(&rng);
+		net->b_in[i] = (float)sh_rng_normal(&rng);
 	float s_hid = weight_scale / sqrtf((float)W);
 	for (int l = 0; l < depth - 1; l++) {
 		for (int i = 0; i < W * W; i++)
-			net->w_hid[l][i] = s_hid * cppn_rng_gauss(&rng);
+			net->w_hid[l][i] = s_hid * (float)sh_rng_normal(&rng);
 		for (int i = 0; i < W; i++)
-			net->b_hid[l][i] = 0.5f * cppn_rng_gauss(&rng);
+			net->b_hid[l][i] = 0.5f * (float)sh_rng_normal(&rng);
 	}
 	for (int i = 0; i < W * n_out; i++)
-		net->w_out[i] = s_hid * cppn_rng_gauss(&rng);
+		net->w_out[i] = s_hid * (float)sh_rng_normal(&rng);
 	for (int i = 0; i < n_out; i++)
-		net->b_out[i] = 0.1f * cppn_rng_gauss(&rng);
+		net->b_out[i] = 0.1f * (float)sh_rng_normal(&rng);
 
 	for (int j = 0; j < W; j++) {
 		float acc = net->b_in[j];

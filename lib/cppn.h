@@ -12,14 +12,6 @@
 
 #include <stdint.h>
 
-/* Explicit-state PRNG: splitmix64 (Vigna). Small, fast, good enough for weights and noise. */
-typedef struct {
-	uint64_t state;
-} cppn_rng;
-void cppn_rng_seed(cppn_rng *r, uint64_t seed);
-uint64_t cppn_rng_next(cppn_rng *r);
-float cppn_rng_uniform(cppn_rng *r); /* [0, 1) */
-float cppn_rng_gauss(cppn_rng *r);   /* N(0, 1), Box-Muller */
 /* A stateless hash of (seed, a, b) to [0, 1): per-pixel noise independent of thread order. */
 float cppn_hash01(uint64_t seed, uint32_t a, uint32_t b);
 

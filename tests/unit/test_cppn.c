@@ -4,6 +4,7 @@
  * noise, silence); the spectrogram's frequency axis and colour map. */
 #include "audiofeat.h"
 #include "cppn.h"
+#include "rng.h"
 #include "spectrogram.h"
 #include "tap.h"
 #include "util.h"
@@ -28,26 +29,20 @@ static void test_activations(void)
 	tap_ok(e_bump < 0.03, "bump (1-x²/16)^16 within %.3f of exp(-x²)", e_bump);
 }
 
-static void test_rng(void)
+static void test_hash(void)
 {
-	cppn_rng r;
-	cppn_rng_seed(&r, 42);
-	double s = 0, s2 = 0, umin = 1, umax = 0;
-	int n = 200000;
-	for (int i = 0; i < n; i++) {
-		double g = cppn_rng_gauss(&r), u = cppn_rng_uniform(&r);
-		s += g, s2 += g * g;
-		umin = fmin(umin, u), umax = fmax(umax, u);
-	}
-	double mean = s / n, sd = sqrt(s2 / n - mean * mean);
-	tap_ok(fabs(mean) < 0.01 && fabs(sd - 1) < 0.01, "gauss: mean %.4f, sd %.4f", mean, sd);
-	tap_ok(umin >= 0 && umax < 1 && umin < 1e-3 && umax > 0.999, "uniform in [0, 1): %.5f..%.5f", umin, umax);
-	cppn_rng a, b;
-	cppn_rng_seed(&a, 7), cppn_rng_seed(&b, 7);
-	int same = 1;
-	for (int i = 0; i < 100; i++)
-		same &= cppn_rng_next(&a) == cppn_rng_next(&b);
-	tap_ok(same, "same seed, same stream");
+	double s = 0, lo = 1, hi = 0;
+	int n = 0, same = 1;
+	for (uint32_t y = 0; y < 300; y++)
+		for (uint32_t x = 0; x < 300; x++, n++) {
+			float u = cppn_hash01(9, x, y);
+			s += u, lo = fmin(lo, u), hi = fmax(hi, u);
+			same &= u == cppn_hash01(9, x, y);
+		}
+	tap_ok(fabs(s / n - 0.5) < 0.01 && lo >= 0 && lo < 1e-3 && hi < 1 && hi > 0.999 && same,
+	       "pixel hash: uniform in [0, 1) (mean %.4f), a function of its arguments", s / n);
+	tap_ok(cppn_hash01(9, 1, 2) != cppn_hash01(10, 1, 2) && cppn_hash01(9, 1, 2) != cppn_hash01(9, 2, 1),
+	       "pixel hash depends on the seed and on the order of the coordinates");
 }
 
 static void test_network(void)
@@ -132,10 +127,10 @@ static void test_audiofeat(void)
 	float sine_v[AUDIOFEAT_DIM];
 	memcpy(sine_v, v, sizeof v);
 
-	cppn_rng r;
-	cppn_rng_seed(&r, 3);
+	sh_rng r;
+	sh_rng_seed(&r, 3);
 	for (int i = 0; i < n; i++)
-		x[i] = 0.2f * cppn_rng_gauss(&r);
+		x[i] = 0.2f * (float)sh_rng_normal(&r);
 	a = audiofeat_new();
 	audiofeat_add_samples(a, x, n);
 	audiofeat_get(a, &f);
@@ -224,7 +219,7 @@ static void test_spectrogram(void)
 int main(void)
 {
 	test_activations();
-	test_rng();
+	test_hash();
 	test_network();
 	test_audiofeat();
 	test_spectrogram();
