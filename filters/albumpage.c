@@ -422,6 +422,8 @@ static int cmd_build(int argc, char **argv)
 	jw_num(&w, "last_train_bits", tl.last_train_bits);
 	jw_end(&w);
 	if (settings_file) {
+		cli_pathf(q, sizeof q, "%s/settings.txt", stage);
+		copy_file(settings_file, q);
 		char *text = slurp(settings_file), *lines[64];
 		int n = split_lines(text, lines, 64);
 		jw_obj(&w, "settings");
