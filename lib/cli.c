@@ -207,6 +207,16 @@ int cli_is_dir_path(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+void cli_pathf(char *dst, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(dst, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap)
+		cli_die(dst, "path too long");
+}
+
 void cli_mkdirs(const char *path)
 {
 	char buf[4096];

@@ -50,6 +50,8 @@ void cli_cleanup_remove(const char *path);
 int cli_is_audio_path(const char *path);
 /* Whether a path names a directory: ends with '/' or is an existing directory. */
 int cli_is_dir_path(const char *path);
+/* snprintf into a path buffer; dies when the path does not fit (never a truncated name). */
+void cli_pathf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* mkdir -p; dies naming the path on failure. */
 void cli_mkdirs(const char *path);
 

@@ -1,0 +1,469 @@
+/* qtrain: trains SampleRNN on code records (from mulaw) into a run directory of checkpoints,
+ * log.tsv, loss.png and run.json. Options and wiring only; the work is in lib/train*.c and the
+ * model in lib/samplernn.c. docs/qtrain.md is the manual. */
+#include "cli.h"
+#include "train.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: qtrain [options] -o RUNDIR DATA...\n"
+	"Trains SampleRNN on tensor streams of code records (|u1 or <u2, from mulaw).\n"
+	"  -o RUNDIR              run directory: last/best.safetensors, log.tsv, loss.png, run.json\n"
+	"model (default: preset small; each option overrides the preset):\n"
+	"  --preset NAME          tiny, small, medium or dadabots\n"
+	"  --frame-sizes LIST     frame sizes of the frame tiers: 16 (2-tier) or 64,16 (3-tier)\n"
+	"  --dim D                RNN and sample-tier width\n"
+	"  --layers L             RNN layers per frame tier\n"
+	"  --rnn lstm|gru         recurrent cell\n"
+	"  --embed E              sample-tier embedding size\n"
+	"  --levels Q             quantisation levels (256)\n"
+	"  --learn-h0             learn the initial recurrent state\n"
+	"  --rnn-weight-norm      weight normalisation on the recurrent matrices too\n"
+	"  --seq N                truncated-BPTT window in samples\n"
+	"  --batch B              rows per step\n"
+	"training:\n"
+	"  --lr LR                Adam learning rate (1e-3)\n"
+	"  --adam-eps EPS         Adam epsilon (1e-8)\n"
+	"  --clip MODE            elementwise (default, the dadabots' ±1), norm (PRiSM), none\n"
+	"  --clip-value V         clip bound (1 elementwise, 5 norm)\n"
+	"  --steps N              stop at step N (counted from the run's start)\n"
+	"  --epochs E             stop after E epochs\n"
+	"  --minutes M            stop after M minutes of this invocation\n"
+	"  --checkpoint-every K   validate and write checkpoints every K steps (500)\n"
+	"  --seed S               seed of initialisation, split and shuffling (123)\n"
+	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
+	"  --threads N            threads (default: every core)\n"
+	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
+	"  -r RATE                sample rate of the data, recorded in checkpoints (16000)\n"
+	"  --quantization NAME    how the codes were made, recorded in checkpoints (mulaw)\n"
+	"  --help                 this text\n"
+	"Stops at --steps/--epochs/--minutes or on SIGINT/SIGTERM (after a last checkpoint).\n";
+
+static volatile sig_atomic_t stop_signal;
+static struct sigaction old_int, old_term;
+
+static void on_stop(int sig)
+{
+	if (stop_signal) {
+		/* a second signal: give up at once, the way cli_init's handler does */
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		raise(sig);
+		return;
+	}
+	stop_signal = sig;
+}
+
+enum {
+	O_PRESET = 256, O_FRAMES, O_DIM, O_LAYERS, O_RNN, O_EMBED, O_LEVELS, O_LEARN_H0, O_RNN_WN,
+	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
+	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_HELP
+};
+
+/* Architecture options given on the command line (-1: not given). */
+typedef struct {
+	const char *preset, *frames;
+	int dim, layers, rnn, embed, levels, learn_h0, rnn_wn, seq, batch;
+} arch_args;
+
+static void apply_arch(const arch_args *a, srnn_config *c)
+{
+	if (a->frames && trn_parse_frame_sizes(a->frames, c) < 0)
+		cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
+#define SET(f, v) if (a->v >= 0) c->f = a->v;
+	SET(dim, dim) SET(layers, layers) SET(rnn, rnn) SET(embed, embed) SET(levels, levels)
+	SET(learn_h0, learn_h0) SET(rnn_weight_norm, rnn_wn) SET(seq, seq) SET(batch, batch)
+#undef SET
+}
+
+static void json_config(trn_buf *b, const trn_options *o)
+{
+	const srnn_config *c = &o->cfg;
+	trn_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
+	for (int i = 0; i < c->nframe_tiers; i++)
+		trn_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
+	trn_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
+		       "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
+		       c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
+		       c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
+	trn_buf_printf(b, "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
+		       "\"adam_eps\": %.17g, \"clip\": \"%s\", \"clip_value\": %.17g, \"split\": [%g, %g, %g], "
+		       "\"sample_rate\": %d, \"quantization\": ",
+		       o->lr, o->beta1, o->beta2, o->eps,
+		       o->clip == TRN_CLIP_NORM ? "norm" : o->clip == TRN_CLIP_NONE ? "none" : "elementwise",
+		       o->clip_value, o->split[0], o->split[1], o->split[2], o->sample_rate);
+	trn_buf_json_str(b, o->quantization);
+	trn_buf_printf(b, "},\n");
+}
+
+typedef struct {
+	int argc;
+	char **argv;
+	const char *rundir, *resume;
+	int threads;
+	long start_step;
+	char started[32];
+} run_info;
+
+/* RUNDIR/run.json: what was run, on what, with which libraries; rewritten at the end with how
+ * the run ended. */
+static void write_run_json(const run_info *ri, const trn_options *o, const trn_data *d,
+			   const trn_run *t, const char *ended, double seconds)
+{
+	trn_buf b = {0};
+	trn_buf_printf(&b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
+	for (int i = 0; i < ri->argc; i++) {
+		trn_buf_printf(&b, i ? ", " : "");
+		trn_buf_json_str(&b, ri->argv[i]);
+	}
+	char cwd[4096];
+	trn_buf_printf(&b, "],\n  \"cwd\": ");
+	trn_buf_json_str(&b, getcwd(cwd, sizeof cwd) ? cwd : "");
+	trn_buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n", ri->started,
+		       (unsigned long long)o->seed, ri->threads);
+	trn_buf_printf(&b, "  \"resumed_from\": ");
+	if (ri->resume)
+		trn_buf_json_str(&b, ri->resume);
+	else
+		trn_buf_printf(&b, "null");
+	trn_buf_printf(&b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
+	for (int i = 0; i < d->nfiles; i++) {
+		trn_buf_printf(&b, i ? ", " : "");
+		trn_buf_json_str(&b, d->files[i]);
+	}
+	trn_buf_printf(&b, "], \"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
+		       "\"split_records\": [%d, %d, %d]},\n  ",
+		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
+	json_config(&b, o);
+	trn_buf_printf(&b, "  \"parameters\": %zu,\n  \"libraries\": {", t->nparams);
+	trn_lib_versions_json(&b);
+	trn_buf_printf(&b, "}");
+	if (ended)
+		trn_buf_printf(&b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
+			       "  \"seconds\": %.1f", ended, t->step, trn_feed_epoch(&t->feed), seconds);
+	trn_buf_printf(&b, "\n}\n");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
+	if (!b.s || trn_write_file(path, b.s, b.n) < 0)
+		cli_die_lib(NULL);
+	free(b.s);
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("qtrain");
+	static const struct option longopts[] = {
+		{"preset", 1, 0, O_PRESET}, {"frame-sizes", 1, 0, O_FRAMES}, {"dim", 1, 0, O_DIM},
+		{"layers", 1, 0, O_LAYERS}, {"rnn", 1, 0, O_RNN}, {"embed", 1, 0, O_EMBED},
+		{"levels", 1, 0, O_LEVELS}, {"learn-h0", 0, 0, O_LEARN_H0},
+		{"rnn-weight-norm", 0, 0, O_RNN_WN}, {"seq", 1, 0, O_SEQ}, {"batch", 1, 0, O_BATCH},
+		{"lr", 1, 0, O_LR}, {"adam-eps", 1, 0, O_EPS}, {"clip", 1, 0, O_CLIP},
+		{"clip-value", 1, 0, O_CLIPV}, {"steps", 1, 0, O_STEPS}, {"epochs", 1, 0, O_EPOCHS},
+		{"minutes", 1, 0, O_MINUTES}, {"checkpoint-every", 1, 0, O_CKPT}, {"seed", 1, 0, O_SEED},
+		{"split", 1, 0, O_SPLIT}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
+		{"quantization", 1, 0, O_QUANT}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+	arch_args aa = {NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+	const char *rundir = NULL, *resume = NULL, *quant = NULL, *split = NULL;
+	double lr = -1, eps = -1, clip_value = -1, minutes = 0;
+	int clip = -1, threads = 0, rate = -1;
+	long steps = -1, epochs = -1, ckpt_every = 500;
+	long long seed = -1;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': rundir = optarg; break;
+		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 10000000); break;
+		case O_PRESET: aa.preset = optarg; break;
+		case O_FRAMES: aa.frames = optarg; break;
+		case O_DIM: aa.dim = (int)cli_long(usage, "--dim", optarg, 1, 65536); break;
+		case O_LAYERS: aa.layers = (int)cli_long(usage, "--layers", optarg, 1, 64); break;
+		case O_RNN:
+			if (strcmp(optarg, "lstm") && strcmp(optarg, "gru"))
+				cli_usage_error(usage, "--rnn: expected lstm or gru, got '%s'", optarg);
+			aa.rnn = strcmp(optarg, "gru") ? SRNN_LSTM : SRNN_GRU;
+			break;
+		case O_EMBED: aa.embed = (int)cli_long(usage, "--embed", optarg, 1, 65536); break;
+		case O_LEVELS: aa.levels = (int)cli_long(usage, "--levels", optarg, 2, 65536); break;
+		case O_LEARN_H0: aa.learn_h0 = 1; break;
+		case O_RNN_WN: aa.rnn_wn = 1; break;
+		case O_SEQ: aa.seq = (int)cli_long(usage, "--seq", optarg, 1, 1 << 24); break;
+		case O_BATCH: aa.batch = (int)cli_long(usage, "--batch", optarg, 1, 1 << 16); break;
+		case O_LR: lr = cli_double(usage, "--lr", optarg, 1e-30, 1e38); break;
+		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, 1e-30, 1); break;
+		case O_CLIP:
+			if (!strcmp(optarg, "elementwise"))
+				clip = TRN_CLIP_ELEMENTWISE;
+			else if (!strcmp(optarg, "norm"))
+				clip = TRN_CLIP_NORM;
+			else if (!strcmp(optarg, "none"))
+				clip = TRN_CLIP_NONE;
+			else
+				cli_usage_error(usage, "--clip: expected elementwise, norm or none, got '%s'", optarg);
+			break;
+		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, 1e-30, 1e30); break;
+		case O_STEPS: steps = cli_long(usage, "--steps", optarg, 0, LONG_MAX); break;
+		case O_EPOCHS: epochs = cli_long(usage, "--epochs", optarg, 1, LONG_MAX); break;
+		case O_MINUTES: minutes = cli_double(usage, "--minutes", optarg, 1e-6, 1e9); break;
+		case O_CKPT: ckpt_every = cli_long(usage, "--checkpoint-every", optarg, 1, LONG_MAX); break;
+		case O_SEED: seed = cli_long(usage, "--seed", optarg, 0, LONG_MAX); break;
+		case O_SPLIT: split = optarg; break;
+		case O_THREADS: threads = (int)cli_long(usage, "--threads", optarg, 1, 4096); break;
+		case O_RESUME: resume = optarg; break;
+		case O_QUANT: quant = optarg; break;
+		case O_HELP: fputs(usage, stdout); return 0;
+		default: cli_usage_error(usage, "unknown option");
+		}
+	}
+	if (!rundir)
+		cli_usage_error(usage, "-o RUNDIR is required");
+	if (aa.preset) {
+		srnn_config tmp;
+		if (srnn_preset(aa.preset, &tmp) < 0)
+			cli_usage_error(usage, "--preset: unknown preset '%s' (tiny, small, medium, dadabots)",
+					aa.preset);
+	}
+	if (aa.frames) {
+		srnn_config tmp;
+		if (trn_parse_frame_sizes(aa.frames, &tmp) < 0)
+			cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
+	}
+	double pct[3] = {88, 6, 6};
+	if (split) {
+		char *end;
+		const char *p = split;
+		for (int i = 0; i < 3; i++) {
+			pct[i] = strtod(p, &end);
+			if (end == p || !(pct[i] >= 0 && pct[i] <= 100) || (i < 2 && *end != ',' && *end != '/') ||
+			    (i == 2 && *end))
+				cli_usage_error(usage, "--split: expected three percentages like 88,6,6, got '%s'",
+						split);
+			p = end + 1;
+		}
+		if (fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9 || pct[0] <= 0)
+			cli_usage_error(usage, "--split: the percentages must add up to 100 and train must be > 0");
+	}
+
+	/* the options: from the checkpoint when resuming, then what the command line says */
+	trn_options opt;
+	memset(&opt, 0, sizeof opt);
+	st_file ckpt;
+	memset(&ckpt, 0, sizeof ckpt);
+	char resume_path[4096] = "";
+	if (resume) {
+		if (cli_is_dir_path(resume))
+			snprintf(resume_path, sizeof resume_path, "%s/last.safetensors", resume);
+		else
+			snprintf(resume_path, sizeof resume_path, "%s", resume);
+		if (st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0)
+			cli_die_lib(resume_path);
+		srnn_config asked = opt.cfg;
+		if (aa.preset)
+			srnn_preset(aa.preset, &asked);
+		apply_arch(&aa, &asked);
+		char diff[256];
+		if (trn_config_diff(&opt.cfg, &asked, diff, sizeof diff))
+			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
+		if (seed >= 0 && (uint64_t)seed != opt.seed)
+			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld",
+				(unsigned long long)opt.seed, seed);
+		if (split && memcmp(pct, opt.split, sizeof pct))
+			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0],
+				opt.split[1], opt.split[2]);
+	} else {
+		srnn_preset(aa.preset ? aa.preset : "small", &opt.cfg);
+		apply_arch(&aa, &opt.cfg);
+		opt.lr = 1e-3;
+		opt.beta1 = 0.9;
+		opt.beta2 = 0.999;
+		opt.eps = 1e-8;
+		opt.clip = TRN_CLIP_ELEMENTWISE;
+		opt.clip_value = -1;
+		opt.seed = 123;
+		memcpy(opt.split, pct, sizeof pct);
+		opt.sample_rate = 16000;
+		snprintf(opt.quantization, sizeof opt.quantization, "mulaw");
+		if (srnn_config_check(&opt.cfg) < 0)
+			cli_usage_error(usage, "%s", sh_errmsg());
+	}
+	if (lr > 0)
+		opt.lr = lr;
+	if (eps > 0)
+		opt.eps = eps;
+	if (clip >= 0) {
+		if (clip != opt.clip && clip_value < 0)
+			opt.clip_value = -1;
+		opt.clip = clip;
+	}
+	if (clip_value > 0)
+		opt.clip_value = clip_value;
+	if (opt.clip_value < 0)
+		opt.clip_value = opt.clip == TRN_CLIP_NORM ? 5 : 1;
+	if (seed >= 0)
+		opt.seed = (uint64_t)seed;
+	if (rate > 0)
+		opt.sample_rate = rate;
+	if (quant)
+		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
+	const srnn_config *cfg = &opt.cfg;
+
+	/* the data, checked against the model before anything is written */
+	trn_data data;
+	memset(&data, 0, sizeof data);
+	int nfiles = argc - optind;
+	char *stdin_only[] = {"-"};
+	char **files = nfiles ? argv + optind : stdin_only;
+	for (int i = 0; i < (nfiles ? nfiles : 1); i++)
+		if (trn_data_add_file(&data, files[i]) < 0)
+			cli_die_lib(cli_in_name(files[i]));
+	if (!data.nrec)
+		cli_die(nfiles == 1 ? files[0] : NULL, "no records in the data");
+	int bad;
+	if (trn_data_check(&data, cfg->levels, cfg->seq, &bad) < 0)
+		cli_die_lib(cli_in_name(data.files[data.file[bad]]));
+	if (trn_data_split(&data, opt.seed, opt.split) < 0)
+		cli_die_lib(NULL);
+
+	/* the run directory */
+	char path[4096];
+	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
+	struct stat st;
+	if (!resume && !stat(path, &st))
+		cli_die(rundir, "already holds a run (last.safetensors): continue it with --resume %s, or "
+			"choose another directory", rundir);
+	cli_mkdirs(rundir);
+
+	if (threads <= 0)
+		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (threads < 1)
+		threads = 1;
+	omp_set_num_threads(threads);
+	openblas_set_num_threads(threads);
+
+	trn_run run;
+	if (trn_run_init(&run, &opt, &data) < 0)
+		cli_die_lib(NULL);
+	if (resume) {
+		if (trn_load(&run, &data, &ckpt) < 0)
+			cli_die_lib(resume_path);
+		st_free(&ckpt);
+	}
+	trn_log log = {0};
+	snprintf(path, sizeof path, "%s/log.tsv", rundir);
+	if (trn_log_read(&log, path, resume ? run.step : -1) < 0)
+		cli_die_lib(NULL);
+	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
+
+	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
+	time_t now = time(NULL);
+	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	write_run_json(&ri, &opt, &data, &run, NULL, seconds0);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	/* the loop */
+	double t0 = sh_now(), interval_time = 0, step_time = 0;
+	long interval_steps = 0, start_step = run.step;
+	double samples_per_step = (double)cfg->batch * cfg->seq;
+	const char *ended = NULL;
+	cli_progress prog;
+	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
+	double last_bits = NAN, last_valid = NAN;
+	trn_log_row row;
+	int need_ckpt = 0, status = 0;
+	for (;;) {
+		if (stop_signal) {
+			ended = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+			break;
+		}
+		if (steps >= 0 && run.step >= steps) {
+			ended = "steps";
+			break;
+		}
+		if (epochs > 0 && run.feed.epoch >= epochs) {
+			ended = "epochs";
+			break;
+		}
+		if (minutes > 0 && sh_now() - t0 >= minutes * 60) {
+			ended = "minutes";
+			break;
+		}
+		double ts = sh_now();
+		double loss = trn_step(&run, &data);
+		double dt = sh_now() - ts;
+		if (!isfinite(loss)) {
+			cli_progress_end(&prog, "step %ld: the loss or a gradient is %s; stopping. %s",
+					 run.step + 1, isnan(loss) ? "nan" : "infinite",
+					 run.step > start_step || resume ? "The last good checkpoint is kept."
+									 : "No checkpoint written.");
+			if (need_ckpt || run.step > start_step)
+				cli_warn(rundir, "last.safetensors holds the last checkpointed step (not step %ld)",
+					 run.step);
+			ended = "nan";
+			status = 1;
+			break;
+		}
+		interval_time += dt;
+		step_time += dt;
+		interval_steps++;
+		need_ckpt = 1;
+		last_bits = loss / M_LN2;
+		char extra[128];
+		snprintf(extra, sizeof extra, "step %ld, %.3f bits, %.0f samples/s", run.step, last_bits,
+			 interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0);
+		cli_progress_update(&prog, (double)(run.step - start_step), extra);
+		if (run.step % ckpt_every == 0) {
+			double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
+			if (trn_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
+					   &stop_signal, &row) < 0)
+				cli_die_lib(NULL);
+			last_valid = row.valid_bits;
+			interval_time = 0;
+			interval_steps = 0;
+			need_ckpt = 0;
+		}
+	}
+	if (need_ckpt && status == 0) {
+		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
+		 * when interrupted (validation could take long) */
+		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
+		if (trn_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
+				   &stop_signal, &row) < 0)
+			cli_die_lib(NULL);
+		if (!stop_signal)
+			last_valid = row.valid_bits;
+	}
+	double elapsed = sh_now() - t0;
+	write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
+	if (status == 0)
+		cli_progress_end(&prog,
+				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train %.3f bits, valid %.3f "
+				 "bits, best %.3f%s",
+				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed,
+				 step_time > 0 ? (run.step - start_step) * samples_per_step / step_time : 0,
+				 last_bits, last_valid, run.best_bits,
+				 stop_signal ? " (interrupted; checkpoint written)" : "");
+	trn_log_free(&log);
+	trn_run_free(&run);
+	trn_data_free(&data);
+	if (status)
+		return status;
+	return stop_signal ? 128 + stop_signal : 0;
+}

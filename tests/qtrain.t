@@ -1,0 +1,201 @@
+#!/bin/sh
+# qtrain: trains a tiny SampleRNN on generated codes (loss falls, run directory complete and
+# well-formed), same seed → same bytes, resume → same bytes as straight, SIGINT writes a last
+# checkpoint, NaN stops with the last good checkpoint kept, every bad input refused with its
+# message, exit code and no checkpoint; and, when wavchunk/mulaw and the asc-music tracks are
+# there, a minute on real music.
+. tests/lib.sh
+Q=$BIN/qtrain
+# small and quick: tiny preset with short windows (history 16 + 64 targets), 4 rows
+TINY="--preset tiny --seq 64 --batch 4 --threads 1"
+
+# 24 records of mu-law coded tones, 600-900 codes each: learnable, so the loss must fall
+$PY - "$T/codes.npy" <<'EOF'
+import sys, numpy as np
+rng = np.random.default_rng(1)
+with open(sys.argv[1], "wb") as f:
+    for r in range(24):
+        n = 600 + int(rng.integers(0, 300))
+        t = np.arange(n)
+        x = 0.7 * np.sin(2 * np.pi * t * (0.01 + 0.03 * rng.random()) + 6 * rng.random())
+        y = np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255)
+        np.save(f, np.floor((y + 1) / 2 * 255 + 0.5).astype(np.uint8))
+EOF
+# helpers: metadata of a checkpoint, number of log rows
+meta() { $PY -c '
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
+print(json.loads(f.read(n))["__metadata__"][sys.argv[2]])' "$1" "$2"; }
+
+check "--help prints usage on stdout" sh -c "$Q --help | grep -q 'usage: qtrain'"
+
+# --- a short run: everything in RUNDIR, well-formed, the loss falls
+check "trains 60 steps" $Q $TINY --steps 60 --checkpoint-every 20 -o "$T/run" "$T/codes.npy"
+for f in last.safetensors best.safetensors log.tsv loss.png run.json; do
+	check "RUNDIR has $f" test -s "$T/run/$f"
+done
+check "log.tsv: header and three rows of 7 numeric fields" $PY -c '
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+assert rows[0] == "step epoch train_bits valid_bits samples_per_s lr seconds".split(), rows[0]
+assert [r[0] for r in rows[1:]] == ["20", "40", "60"], rows
+for r in rows[1:]:
+    assert len(r) == 7 and all(float(x) == float(x) for x in r), r' "$T/run/log.tsv"
+check "training loss falls by more than half a bit" $PY -c '
+import sys
+rows = [l.split("\t") for l in open(sys.argv[1])][1:]
+first, last = float(rows[0][2]), float(rows[-1][2])
+print(first, last); assert last < first - 0.5, (first, last)' "$T/run/log.tsv"
+check "validation bits are below 8 at the end" $PY -c '
+import sys
+rows = [l.split("\t") for l in open(sys.argv[1])][1:]
+assert float(rows[-1][3]) < 7.9, rows[-1]' "$T/run/log.tsv"
+check "loss.png is a PNG" $PY -c '
+import sys; assert open(sys.argv[1], "rb").read(8) == b"\x89PNG\r\n\x1a\n"' "$T/run/loss.png"
+check "run.json: command, seed, threads, fingerprint, libraries" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["command"][0].endswith("qtrain") and "--steps" in d["command"], d["command"]
+assert d["seed"] == 123 and d["threads"] == 1 and len(d["data"]["fingerprint"]) == 16
+assert d["data"]["records"] == 24 and sum(d["data"]["split_records"]) == 24
+assert "openblas" in d["libraries"] and "sndfile" in d["libraries"]
+assert d["ended"] == "steps" and d["final_step"] == 60 and d["model"]["dim"] == 64' "$T/run/run.json"
+check "checkpoint metadata: architecture, step, seed, RNG, data position, rate" $PY -c '
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+m = h["__metadata__"]
+assert m["format"] == "sharks" and m["model"] == "samplernn" and m["frame_sizes"] == "16"
+assert m["dim"] == "64" and m["seq"] == "64" and m["batch"] == "4" and m["levels"] == "256"
+assert m["step"] == "60" and m["seed"] == "123" and len(m["rng"]) == 64
+assert m["sample_rate"] == "16000" and m["quantization"] == "mulaw"
+assert len(m["data_lanes"].split(",")) == 4 and m["data_order"]
+names = [k for k in h if k != "__metadata__"]
+assert "train.state" in names and any(k.startswith("adam.m.") for k in names)
+for k in names:
+    if k.startswith("adam."):
+        assert k.split(".", 2)[2] in names, k' "$T/run/last.safetensors"
+
+# --- same seed and threads: same bytes; another seed: other bytes
+check "a second identical run" $Q $TINY --steps 60 --checkpoint-every 20 -o "$T/run2" "$T/codes.npy"
+check "same seed, same threads: identical checkpoints" cmp "$T/run/last.safetensors" "$T/run2/last.safetensors"
+check "... and identical best checkpoints" cmp "$T/run/best.safetensors" "$T/run2/best.safetensors"
+$Q $TINY --steps 20 --checkpoint-every 20 --seed 7 -o "$T/run7" "$T/codes.npy" 2>/dev/null
+$Q $TINY --steps 20 --checkpoint-every 20 -o "$T/run20" "$T/codes.npy" 2>/dev/null
+! cmp -s "$T/run7/last.safetensors" "$T/run20/last.safetensors"
+ok $? "another seed gives another checkpoint"
+
+# --- resume: 40 + 20 steps give the bytes of 60 straight
+check "40 steps" $Q $TINY --steps 40 --checkpoint-every 20 -o "$T/res" "$T/codes.npy"
+check "resumed to step 60" $Q --threads 1 --steps 60 --checkpoint-every 20 --resume "$T/res" -o "$T/res" "$T/codes.npy"
+check "resume is exact: last.safetensors identical to the straight run's" cmp "$T/run/last.safetensors" "$T/res/last.safetensors"
+check "... best.safetensors too" cmp "$T/run/best.safetensors" "$T/res/best.safetensors"
+cut -f1-4 "$T/run/log.tsv" > "$T/log.straight"; cut -f1-4 "$T/res/log.tsv" > "$T/log.resumed"
+check "... and the log has the same steps and losses" cmp "$T/log.straight" "$T/log.resumed"
+# resuming mid-interval (steps not a multiple of --checkpoint-every) is exact as well
+check "25 steps" $Q $TINY --steps 25 --checkpoint-every 20 -o "$T/mid" "$T/codes.npy"
+check "resumed from step 25 to 60" $Q --threads 1 --steps 60 --checkpoint-every 20 --resume "$T/mid/last.safetensors" -o "$T/mid" "$T/codes.npy"
+check "resume from a step between checkpoints: same parameters as straight" $PY -c '
+import json, struct, sys
+def load(p):
+    f = open(p, "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n)); d = f.read()
+    return h, d
+(h1, d1), (h2, d2) = load(sys.argv[1]), load(sys.argv[2])
+for k, v in h1.items():
+    if k == "__metadata__": continue
+    a, b = v["data_offsets"], h2[k]["data_offsets"]
+    assert d1[a[0]:a[1]] == d2[b[0]:b[1]], k
+for k in ("step", "rng", "data_lanes", "data_order", "log_nats"):
+    assert h1["__metadata__"][k] == h2["__metadata__"][k], k' "$T/run/last.safetensors" "$T/mid/last.safetensors"
+
+# --- refused resumes and runs: message, exit 1, checkpoint untouched
+cp "$T/res/last.safetensors" "$T/res.before"
+fails_with "resume with another architecture is refused" 1 "another architecture: dim 64 in the checkpoint, 32 asked" \
+	$Q --dim 32 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
+fails_with "resume with another preset is refused" 1 "another architecture" \
+	$Q --preset small --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
+check "... and the checkpoint is left as it was" cmp "$T/res.before" "$T/res/last.safetensors"
+head -c 1000 "$T/codes.npy" > "$T/other.npy"
+$PY -c 'import numpy as np, sys; np.save(sys.argv[1], np.full(5000, 3, np.uint8))' "$T/one.npy"
+fails_with "resume on other data is refused" 1 "other data" \
+	$Q --steps 70 --resume "$T/res" -o "$T/res" "$T/one.npy"
+fails_with "resume from a file that is not a checkpoint" 1 "codes.npy" \
+	$Q --steps 70 --resume "$T/codes.npy" -o "$T/res" "$T/codes.npy"
+fails_with "a run directory that holds a run needs --resume" 1 "already holds a run" \
+	$Q $TINY --steps 1 -o "$T/run" "$T/codes.npy"
+
+# --- SIGINT: finish the step, write last.safetensors, exit 130; the run resumes from it
+$Q $TINY --checkpoint-every 100000 -o "$T/int" "$T/codes.npy" 2>"$T/int.err" &
+pid=$!
+sleep 3
+kill -INT $pid
+wait $pid
+rc=$?
+ok $([ $rc -eq 130 ] && echo 0 || echo 1) "SIGINT: exit 130 (got $rc)"
+check "SIGINT: last.safetensors written" test -s "$T/int/last.safetensors"
+check "SIGINT: the summary says so" grep -q "interrupted; checkpoint written" "$T/int.err"
+step=$(meta "$T/int/last.safetensors" step 2>/dev/null || echo 0)
+ok $([ "${step:-0}" -gt 0 ] && echo 0 || echo 1) "SIGINT checkpoint is at step $step"
+check "the interrupted run resumes" $Q --threads 1 --steps $((step + 3)) --resume "$T/int" -o "$T/int" "$T/codes.npy"
+check "... to step $((step + 3))" test "$(meta "$T/int/last.safetensors" step)" = $((step + 3))
+check "no temporary files left" sh -c "! ls '$T/int' | grep -q tmp"
+
+# --- a loss that blows up: message, exit 1, last good checkpoint kept
+fails_with "infinite learning rate: stops on a non-finite loss" 1 "(nan|infinite).*stopping" \
+	$Q $TINY --lr 1e30 --clip none --steps 200 --checkpoint-every 1 -o "$T/nan" "$T/codes.npy"
+nanstep=$(meta "$T/nan/last.safetensors" step 2>/dev/null || echo none)
+check "... the last good checkpoint (step $nanstep) is kept and loads" $PY -c '
+import json, struct, sys, math
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+assert 1 <= int(h["__metadata__"]["step"]) < 200' "$T/nan/last.safetensors"
+
+# --- other architectures run
+check "3-tier (--frame-sizes 64,16) trains" $Q $TINY --frame-sizes 64,16 --seq 128 --steps 3 -o "$T/t3" "$T/codes.npy"
+check "... and records its frame sizes" test "$(meta "$T/t3/last.safetensors" frame_sizes)" = "64,16"
+check "GRU trains" $Q $TINY --rnn gru --steps 3 -o "$T/gru" "$T/codes.npy"
+check "learned h0 and recurrent weight norm train" $Q $TINY --learn-h0 --rnn-weight-norm --clip norm --steps 3 -o "$T/h0" "$T/codes.npy"
+
+# --- bad input: message, exit code, no run directory
+nothing() { ! test -e "$T/$1"; }
+fails_with "missing data file" 1 "nosuch.npy: No such file" $Q $TINY -o "$T/bad1" "$T/nosuch.npy"
+check "... no run directory" nothing bad1
+printf 'not numpy at all\n' > "$T/text.npy"
+fails_with "non-npy data" 1 "text.npy: record 0: bad magic" $Q $TINY -o "$T/bad2" "$T/text.npy"
+check "... no run directory" nothing bad2
+$PY -c 'import numpy as np, sys; np.save(sys.argv[1], np.zeros(5000, np.float32))' "$T/f32.npy"
+fails_with "float audio instead of codes" 1 "f32.npy: record 0: dtype <f4 is not a code record" $Q $TINY -o "$T/bad3" "$T/f32.npy"
+fails_with "codes beyond --levels" 1 "codes.npy: record [0-9]+: code [0-9]+ at sample [0-9]+ is out of range for 64 levels" \
+	$Q $TINY --levels 64 -o "$T/bad4" "$T/codes.npy"
+check "... no run directory" nothing bad4
+fails_with "records shorter than one window" 1 "codes.npy: record 0: [0-9]+ codes, shorter than one window of 4096" \
+	$Q $TINY --seq 4096 -o "$T/bad5" "$T/codes.npy"
+check "... no run directory" nothing bad5
+: > "$T/empty.npy"
+fails_with "no records at all" 1 "no records" $Q $TINY -o "$T/bad6" "$T/empty.npy"
+fails_with "no -o: usage error" 2 "-o RUNDIR is required" $Q $TINY "$T/codes.npy"
+fails_with "unknown option: usage error" 2 "usage: qtrain" $Q --frobnicate -o "$T/bad7" "$T/codes.npy"
+fails_with "unknown preset: usage error" 2 "unknown preset 'huge'" $Q --preset huge -o "$T/bad7" "$T/codes.npy"
+fails_with "bad --rnn: usage error" 2 "expected lstm or gru" $Q --rnn rnn -o "$T/bad7" "$T/codes.npy"
+fails_with "bad --split: usage error" 2 "add up to 100" $Q $TINY --split 50,40,40 -o "$T/bad7" "$T/codes.npy"
+fails_with "bad --frame-sizes: usage error" 2 "frame sizes" $Q $TINY --frame-sizes 16,x -o "$T/bad7" "$T/codes.npy"
+fails_with "bad --steps: usage error" 2 "steps" $Q $TINY --steps -3 -o "$T/bad7" "$T/codes.npy"
+fails_with "bad --clip: usage error" 2 "elementwise, norm or none" $Q $TINY --clip max -o "$T/bad7" "$T/codes.npy"
+fails_with "a seq that is no multiple of the frame size: usage error" 2 "seq" $Q $TINY --seq 70 -o "$T/bad7" "$T/codes.npy"
+check "... no run directory after usage errors" nothing bad7
+
+# --- a minute on real music (asc-music), when wavchunk and mulaw are built and the data is there
+if [ -x "$BIN/wavchunk" ] && [ -x "$BIN/mulaw" ] && ls "$ROOT"/data/asc-music/*.mp3 >/dev/null 2>&1; then
+	for f in "$ROOT"/data/asc-music/*.mp3; do "$BIN/wavchunk" "$f"; done 2>"$T/music.err" |
+		"$BIN/mulaw" -o "$T/music.npy" 2>>"$T/music.err"
+	check "real music: chunked and coded" test -s "$T/music.npy"
+	check "real music: one minute of tiny training" $Q --preset tiny --threads 2 --minutes 1 \
+		--checkpoint-every 50 -o "$T/music" "$T/music.npy"
+	check "real music: validation well below 8 bits" $PY -c '
+import sys
+rows = [l.rstrip().split("\t") for l in open(sys.argv[1])][1:]
+print("# valid bits:", " ".join("%s:%s" % (r[0], r[3]) for r in rows))
+assert float(rows[-1][3]) < 6.5, rows[-1]' "$T/music/log.tsv"
+	sed -n 's/^# valid/# real music valid/p' "$T/.out"
+else
+	skip "real music: needs bin/wavchunk, bin/mulaw and data/asc-music (make data)"
+fi
+done_testing

@@ -1,0 +1,265 @@
+/* test_train.c: qtrain's machinery apart from the model: reading and checking code records,
+ * the seeded split, the TBPTT feed (windows, padding, resets, epochs), clipping, the log and
+ * the loss plot. */
+#include "npy.h"
+#include "plot.h"
+#include "tap.h"
+#include "train.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/test_train.XXXXXX";
+
+static const char *tmp_path(const char *name)
+{
+	static char buf[4][256];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+	return buf[k];
+}
+
+/* A stream of u8 records of the given lengths; code i of record r is (r * 7 + i) % mod. */
+static void write_stream(const char *path, int n, const int *lens, int mod, sh_dtype t)
+{
+	FILE *f = fopen(path, "wb");
+	for (int r = 0; r < n; r++) {
+		uint16_t *c16 = malloc(lens[r] * 2);
+		uint8_t *c8 = malloc(lens[r]);
+		for (int i = 0; i < lens[r]; i++)
+			c16[i] = c8[i] = (uint8_t)((r * 7 + i) % mod);
+		npy_write_1d(f, t, lens[r], t == SH_U8 ? (void *)c8 : (void *)c16);
+		free(c16);
+		free(c8);
+	}
+	fclose(f);
+}
+
+static void test_load(void)
+{
+	int lens[3] = {100, 50, 70};
+	write_stream(tmp_path("a.npy"), 3, lens, 256, SH_U8);
+	write_stream(tmp_path("b.npy"), 3, lens, 256, SH_U16);
+	trn_data a = {0}, b = {0};
+	tap_ok(trn_data_add_file(&a, tmp_path("a.npy")) == 0, "reads a stream of |u1 records");
+	tap_ok(trn_data_add_file(&b, tmp_path("b.npy")) == 0, "reads a stream of <u2 records");
+	tap_ok(a.nrec == 3 && a.total == 220 && a.len[1] == 50 && a.start[2] == 150, "record boundaries");
+	tap_ok(a.codes[a.start[1] + 3] == 10 && a.index[2] == 2 && a.file[2] == 0, "codes and origins");
+	tap_ok(a.fingerprint == b.fingerprint, "the fingerprint depends on the codes, not the dtype");
+	trn_data_add_file(&b, tmp_path("a.npy"));
+	tap_ok(b.nrec == 6 && b.file[4] == 1 && b.index[4] == 1 && b.fingerprint != a.fingerprint,
+	       "a second file appends and changes the fingerprint");
+	int bad;
+	tap_ok(trn_data_check(&a, 256, 50, &bad) == 0 && bad == -1, "check passes codes < 256, len >= seq");
+	tap_ok(trn_data_check(&a, 256, 64, &bad) < 0 && bad == 1 && strstr(sh_errmsg(), "record 1") &&
+	       strstr(sh_errmsg(), "shorter than one window"),
+	       "a short record is refused by number: %s", sh_errmsg());
+	tap_ok(trn_data_check(&a, 90, 50, &bad) < 0 && bad == 0 && strstr(sh_errmsg(), "code 90 at sample 90") &&
+	       strstr(sh_errmsg(), "90 levels"),
+	       "codes beyond the levels are refused: %s", sh_errmsg());
+	trn_data_free(&a);
+	trn_data_free(&b);
+
+	trn_data c = {0};
+	FILE *f = fopen(tmp_path("text.npy"), "w");
+	fputs("hello, not numpy\n", f);
+	fclose(f);
+	tap_ok(trn_data_add_file(&c, tmp_path("text.npy")) < 0 && strstr(sh_errmsg(), "not a .npy"),
+	       "a text file is refused: %s", sh_errmsg());
+	float x[4] = {0};
+	f = fopen(tmp_path("f4.npy"), "wb");
+	npy_write_1d(f, SH_F32, 4, x);
+	fclose(f);
+	tap_ok(trn_data_add_file(&c, tmp_path("f4.npy")) < 0 && strstr(sh_errmsg(), "<f4"),
+	       "float audio is refused: %s", sh_errmsg());
+	int64_t shape[2] = {2, 2};
+	uint8_t y[4] = {0};
+	f = fopen(tmp_path("2d.npy"), "wb");
+	npy_write(f, SH_U8, 2, shape, y);
+	fclose(f);
+	tap_ok(trn_data_add_file(&c, tmp_path("2d.npy")) < 0 && strstr(sh_errmsg(), "2-dimensional"),
+	       "2-D records are refused: %s", sh_errmsg());
+	tap_ok(trn_data_add_file(&c, tmp_path("missing.npy")) < 0 && strstr(sh_errmsg(), "No such file"),
+	       "a missing file is refused: %s", sh_errmsg());
+	trn_data_free(&c);
+}
+
+static void test_split(void)
+{
+	int lens[100];
+	for (int i = 0; i < 100; i++)
+		lens[i] = 10 + i;
+	write_stream(tmp_path("s.npy"), 100, lens, 256, SH_U8);
+	trn_data d = {0}, e = {0};
+	trn_data_add_file(&d, tmp_path("s.npy"));
+	trn_data_add_file(&e, tmp_path("s.npy"));
+	double pct[3] = {88, 6, 6};
+	tap_ok(trn_data_split(&d, 5, pct) == 0 && d.ntrain == 88 && d.nvalid == 6 && d.ntest == 6,
+	       "88/6/6 of 100 records");
+	int seen[100] = {0}, perm = 1;
+	for (int i = 0; i < 100; i++)
+		perm &= !seen[d.train[i]]++;
+	tap_ok(perm, "train, valid and test together hold every record once");
+	trn_data_split(&e, 5, pct);
+	tap_ok(!memcmp(d.train, e.train, 100 * sizeof(int)), "same seed, same split");
+	trn_data_split(&e, 6, pct);
+	tap_ok(memcmp(d.train, e.train, 100 * sizeof(int)), "another seed, another split");
+	trn_data_free(&d);
+	trn_data_free(&e);
+
+	write_stream(tmp_path("s3.npy"), 3, lens, 256, SH_U8);
+	trn_data_add_file(&d, tmp_path("s3.npy"));
+	tap_ok(trn_data_split(&d, 1, pct) == 0 && d.ntrain == 1 && d.nvalid == 1 && d.ntest == 1,
+	       "three records: one each");
+	trn_data_free(&d);
+	write_stream(tmp_path("s1.npy"), 1, lens, 256, SH_U8);
+	trn_data_add_file(&d, tmp_path("s1.npy"));
+	tap_ok(trn_data_split(&d, 1, pct) == 0 && d.ntrain == 1 && d.nvalid == 0,
+	       "one record: all of it for training");
+	trn_data_free(&d);
+}
+
+static void test_feed(void)
+{
+	/* records of 1, 2 and 3 windows of 8 codes (with a tail that is dropped), history 4 */
+	int lens[5] = {8, 19, 24, 16, 9};
+	write_stream(tmp_path("f.npy"), 5, lens, 50, SH_U8);
+	trn_data d = {0};
+	trn_data_add_file(&d, tmp_path("f.npy"));
+	double pct[3] = {100, 0, 0};
+	trn_data_split(&d, 3, pct);
+	tap_ok(d.ntrain == 5 && trn_data_windows(&d, 1, 8) == 2 && trn_data_windows(&d, 4, 8) == 1,
+	       "window counts");
+	enum { B = 2, H = 4, S = 8, Q = 64 };
+	trn_feed f;
+	tap_ok(trn_feed_init(&f, &d, B, H, S, Q, 9) == 0, "feed created");
+	uint16_t codes[B * (H + S)], want[H + S];
+	unsigned char reset[B];
+	int expect_rec[B] = {-1, -1}, expect_win[B] = {0, 0}, rows_ok = 1, resets_ok = 1, pad_ok = 1;
+	int dealt[5] = {0}, windows_total = 0;
+	long epoch_seen = 0;
+	/* an epoch deals 5 records of 1+2+3+2+1 = 9 windows to 2 lanes */
+	for (int step = 0; step < 40; step++) {
+		trn_feed_next(&f, &d, codes, reset);
+		for (int b = 0; b < B; b++) {
+			int starts = expect_rec[b] < 0 || expect_win[b] >= trn_data_windows(&d, expect_rec[b], S);
+			resets_ok &= reset[b] == starts;
+			if (starts) {
+				expect_rec[b] = f.lane_rec[b];
+				expect_win[b] = 0;
+				if (f.epoch == 0)
+					dealt[f.lane_rec[b]]++;
+			}
+			rows_ok &= f.lane_rec[b] == expect_rec[b];
+			trn_window_row(&d, expect_rec[b], expect_win[b], H, S, Q, want);
+			rows_ok &= !memcmp(codes + b * (H + S), want, sizeof want);
+			if (expect_win[b] == 0)
+				for (int j = 0; j < H; j++)
+					pad_ok &= codes[b * (H + S) + j] == Q / 2;
+			else
+				pad_ok &= codes[b * (H + S)] ==
+					  d.codes[d.start[expect_rec[b]] + expect_win[b] * S - H];
+			pad_ok &= codes[b * (H + S) + H] == d.codes[d.start[expect_rec[b]] + expect_win[b] * S];
+			expect_win[b]++;
+			windows_total++;
+		}
+		epoch_seen = f.epoch;
+	}
+	tap_ok(rows_ok, "every row is its lane's next window");
+	tap_ok(resets_ok, "a row is reset exactly when its lane starts a record");
+	tap_ok(pad_ok, "first windows are preceded by Q/2, later ones by the record's codes");
+	int once = 1;
+	for (int r = 0; r < 5; r++)
+		once &= dealt[r] == 1;
+	tap_ok(once, "the first epoch deals every training record once");
+	tap_ok(epoch_seen >= 7 && epoch_seen <= 9, "epochs advance (%ld after 80 windows of 9 per epoch)",
+	       epoch_seen);
+	double e = trn_feed_epoch(&f);
+	tap_ok(e >= epoch_seen && e < epoch_seen + 1, "fractional epoch %.3f", e);
+
+	/* a copy of the feed's position continues identically */
+	trn_feed g;
+	trn_feed_init(&g, &d, B, H, S, Q, 1234);
+	memcpy(g.lane_rec, f.lane_rec, sizeof(int) * B);
+	memcpy(g.lane_win, f.lane_win, sizeof(int) * B);
+	memcpy(g.order, f.order, sizeof(int) * f.norder);
+	g.cursor = f.cursor, g.epoch = f.epoch, g.rng = f.rng;
+	uint16_t c2[B * (H + S)];
+	int same = 1;
+	for (int step = 0; step < 30; step++) {
+		trn_feed_next(&f, &d, codes, reset);
+		trn_feed_next(&g, &d, c2, reset);
+		same &= !memcmp(codes, c2, sizeof codes);
+	}
+	tap_ok(same, "a feed restored from its position gives the same windows");
+	trn_feed_free(&f);
+	trn_feed_free(&g);
+	trn_data_free(&d);
+}
+
+static void test_clip(void)
+{
+	float g[4] = {3, -4, 0.5f, 0};
+	double n = trn_clip(g, 4, TRN_CLIP_ELEMENTWISE, 1);
+	tap_ok(tap_close(n, sqrt(25.25), 1e-6) && g[0] == 1 && g[1] == -1 && g[2] == 0.5f,
+	       "elementwise clipping to ±1");
+	float h[2] = {3, 4};
+	n = trn_clip(h, 2, TRN_CLIP_NORM, 1);
+	tap_ok(tap_close(n, 5, 1e-6) && tap_close(h[0], 0.6, 1e-5) && tap_close(h[1], 0.8, 1e-5),
+	       "norm clipping scales to norm 1");
+	float k[2] = {1, NAN};
+	tap_ok(!isfinite(trn_clip(k, 2, TRN_CLIP_ELEMENTWISE, 1)), "a NaN gradient is reported");
+}
+
+static void test_log_plot(void)
+{
+	trn_log l = {0};
+	for (int i = 1; i <= 5; i++) {
+		trn_log_row r = {i * 10, i * 0.5, 8.0 / i, i == 1 ? NAN : 9.0 / i, 1000, 1e-3, i * 2.0};
+		trn_log_append(&l, &r);
+	}
+	const char *p = tmp_path("log.tsv");
+	tap_ok(trn_log_write(&l, p) == 0, "log written");
+	trn_log m = {0};
+	tap_ok(trn_log_read(&m, p, 30) == 0 && m.n == 3 && m.rows[2].step == 30 &&
+	       tap_close(m.rows[1].train_bits, 4, 1e-6) && isnan(m.rows[0].valid_bits),
+	       "log read back up to a step, nan kept");
+	trn_log_free(&m);
+	tap_ok(trn_log_read(&m, tmp_path("nolog.tsv"), 100) == 0 && m.n == 0, "a missing log is empty");
+	const char *png = tmp_path("loss.png");
+	tap_ok(trn_log_plot(&l, png) == 0, "plot drawn");
+	unsigned char magic[8] = {0};
+	FILE *f = fopen(png, "rb");
+	if (f) {
+		if (fread(magic, 1, 8, f) != 8)
+			magic[0] = 0;
+		fclose(f);
+	}
+	tap_ok(!memcmp(magic, "\x89PNG\r\n\x1a\n", 8), "the plot is a PNG");
+	trn_log_free(&l);
+	trn_log empty = {0};
+	tap_ok(trn_log_plot(&empty, png) == 0, "an empty log still gives a plot");
+	tap_ok(plot_tick_step(0, 10, 5) == 2 && plot_tick_step(0, 1000, 6) == 200 &&
+	       tap_close(plot_tick_step(2.1, 2.4, 6), 0.05, 1e-9), "round tick steps");
+	tap_ok(plot_lines_png("/nonexistent/dir/x.png", 100, 100, NULL, NULL, NULL, NULL, 0) < 0,
+	       "an unwritable path is an error: %s", sh_errmsg());
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	test_load();
+	test_split();
+	test_feed();
+	test_clip();
+	test_log_plot();
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		tap_diag("could not remove %s", dir);
+	return tap_done();
+}
