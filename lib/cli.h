@@ -37,7 +37,7 @@ const char *cli_out_name(const char *path);
 typedef struct {
 	FILE *f;
 	char *path;  /* final name, NULL for stdout */
-	char *tmp;   /* temporary name while open */
+	char *tmp;   /* temporary name while open (NULL: written in place, e.g. a device) */
 } cli_out;
 void cli_out_open(cli_out *o, const char *path, int binary);
 /* Flushes, closes and renames into place; dies on a write error (e.g. disk full). */
