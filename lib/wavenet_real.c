@@ -183,22 +183,37 @@ struct MODEL {
 	wn_param *info;
 	char *names;
 
+	/* everything below with a batch dimension is batch-major, so that a part of the rows
+	 * (one per thread, see forward_backward) works on a contiguous slice of it */
 	unsigned char *arena;
-	real *tab, *dtab;       /* [Q × 2 × R] the causal conv's taps by code */
-	real *wcat, *dwcat;     /* [S × nl·C] skip weights side by side */
+	real *tab;              /* [Q × 2 × R] the causal conv's taps by code */
+	real *wcat, *sbias;     /* [S × nl·C] skip weights side by side; [S] Σ skip biases */
 	real *zcat;             /* [N × nl·C] z tails (forward), then their gradient */
 	real *h1, *h2;          /* [N × S] ReLU(Σ skips), ReLU(post1) */
 	real *probs, *dlogits;  /* [N × Q] */
 	real *da, *db;          /* [N × S] */
-	real *sbias;            /* [S] Σ skip biases; backward: their common gradient */
-	real *xs, *dxs;         /* [B·Lmax × 2R] */
-	real *z, *dz;           /* [B·Lmax × C] */
-	real *dfg;              /* [B·Lmax × 2C] */
+	real *xs, *dxs;         /* [B·L0 × 2R] */
+	real *z, *dz;           /* [B·L0 × C] */
+	real *dfg;              /* [B·L0 × 2C] */
 	real *dx0, *dx1;        /* [B·L0 × R] */
 	int32_t *targets;       /* [N] */
+	/* per part (thread): gradients (parts after the first; the first accumulates into grads
+	 * when it is alone), the causal taps' and side-by-side skip weights' gradients */
+	int maxparts;
+	real *pgrads;           /* [maxparts × nparams] */
+	real *dtab;             /* [maxparts × Q × 2 × R] */
+	real *dwcat;            /* [maxparts × S × nl·C] */
+	real *dsb;              /* [maxparts × S] */
 	const uint16_t *codes;
 	int batch;
 };
+
+/* One thread's share of a step: rows b0 .. b0 + B - 1 */
+typedef struct {
+	int k, b0, B;
+	real *grads, *dtab, *dwcat, *dsb;
+	double nll;             /* Σ -log p over its targets */
+} part;
 
 static size_t add_param(struct MODEL *m, const char *name, int ndim, int64_t d0, int64_t d1,
 			int64_t d2)
@@ -227,16 +242,15 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 {
 	size_t cur = 0;
 	const size_t B = m->max_batch, R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, nl = m->nl;
-	const size_t N = B * m->nout, L0 = m->lay[0].L;
+	const size_t N = B * m->nout, L0 = m->lay[0].L, P = m->maxparts;
 	for (int l = 0; l < m->nl; l++) {
 		layer *y = &m->lay[l];
 		y->x = TAKE(B * y->L * R);
 		y->fg = TAKE(B * (y->L - y->d) * 2 * C);
 	}
 	m->tab = TAKE(Q * 2 * R);
-	m->dtab = TAKE(Q * 2 * R);
 	m->wcat = TAKE(Sk * nl * C);
-	m->dwcat = TAKE(Sk * nl * C);
+	m->sbias = TAKE(Sk);
 	m->zcat = TAKE(N * nl * C);
 	m->h1 = TAKE(N * Sk);
 	m->h2 = TAKE(N * Sk);
@@ -244,7 +258,6 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	m->dlogits = TAKE(N * Q);
 	m->da = TAKE(N * Sk);
 	m->db = TAKE(N * Sk);
-	m->sbias = TAKE(Sk);
 	m->xs = TAKE(B * L0 * 2 * R);
 	m->dxs = TAKE(B * L0 * 2 * R);
 	m->z = TAKE(B * L0 * C);
@@ -252,6 +265,10 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	m->dfg = TAKE(B * L0 * 2 * C);
 	m->dx0 = TAKE(B * L0 * R);
 	m->dx1 = TAKE(B * L0 * R);
+	m->pgrads = TAKE((P - 1) * m->nparams);
+	m->dtab = TAKE(P * Q * 2 * R);
+	m->dwcat = TAKE(P * Sk * nl * C);
+	m->dsb = TAKE(P * Sk);
 	m->targets = take(base, &cur, sizeof(int32_t) * N);
 	return cur;
 }
@@ -307,6 +324,12 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 	m->p2w = add_param(m, "post2.weight", 3, Q, Sk, 1);
 	m->p2b = add_param(m, "post2.bias", 1, Q, 0, 0);
 
+	m->maxparts = 1;
+#ifdef _OPENMP
+	m->maxparts = omp_get_max_threads();
+#endif
+	m->maxparts = m->maxparts < max_batch ? m->maxparts : max_batch;
+	m->maxparts = m->maxparts < 1 ? 1 : m->maxparts > 64 ? 64 : m->maxparts;
 	size_t bytes;
 	if (!sh_mul_size(m->nparams, sizeof(real), &bytes))
 		goto fail;
@@ -386,18 +409,35 @@ static void zero(real *x, size_t n) { memset(x, 0, sizeof(real) * n); }
 
 /* ---- forward ---- */
 
-/* x0[b,t] = bias + W[:, c_t, 0] + W[:, c_{t+1}, 1] for the T-2 positions of each row */
-HOT static void causal_forward(struct MODEL *m, const uint16_t *codes, int B)
+/* What every part shares, made once per step: the causal taps by code, the skip weights side
+ * by side and the sum of the skip biases. */
+static void prepare(struct MODEL *m)
 {
-	const int R = m->R, Q = m->Q, T = m->T, L0 = m->lay[0].L;
-	const real *w = m->params + m->causw, *bias = m->params + m->causb;
-	real *tab = m->tab;
+	const int R = m->R, Q = m->Q, C = m->C, Sk = m->Sk, nl = m->nl;
+	const size_t ZW = (size_t)nl * C;
+	const real *w = m->params + m->causw;
 	for (int r = 0; r < R; r++)
 		for (int q = 0; q < Q; q++) {
-			tab[((size_t)q * 2 + 0) * R + r] = w[((size_t)r * Q + q) * 2 + 0];
-			tab[((size_t)q * 2 + 1) * R + r] = w[((size_t)r * Q + q) * 2 + 1];
+			m->tab[((size_t)q * 2 + 0) * R + r] = w[((size_t)r * Q + q) * 2 + 0];
+			m->tab[((size_t)q * 2 + 1) * R + r] = w[((size_t)r * Q + q) * 2 + 1];
 		}
-	real *x0 = m->lay[0].x;
+	zero(m->sbias, Sk);
+	for (int l = 0; l < nl; l++) {
+		const real *sw = m->params + m->lay[l].skipw, *sb = m->params + m->lay[l].skipb;
+		for (int k = 0; k < Sk; k++) {
+			memcpy(m->wcat + (size_t)k * ZW + (size_t)l * C, sw + (size_t)k * C, sizeof(real) * C);
+			m->sbias[k] += sb[k];
+		}
+	}
+}
+
+/* x0[b,t] = bias + W[:, c_t, 0] + W[:, c_{t+1}, 1] for the T-2 positions of each row */
+HOT static void causal_forward(struct MODEL *m, const part *p)
+{
+	const int R = m->R, T = m->T, L0 = m->lay[0].L, B = p->B;
+	const real *bias = m->params + m->causb, *tab = m->tab;
+	const uint16_t *codes = m->codes + (size_t)p->b0 * T;
+	real *x0 = m->lay[0].x + (size_t)p->b0 * L0 * R;
 	#pragma omp parallel for schedule(static) if ((size_t)B * L0 * R >= PAR_MIN)
 	for (long n = 0; n < (long)B * L0; n++) {
 		long b = n / L0, t = n % L0;
@@ -419,63 +459,53 @@ static void copy_tails(real *dst, int ld, const real *src, int B, int L, int n, 
 			       sizeof(real) * W);
 }
 
-static double forward(struct MODEL *m, const uint16_t *codes, int B)
+static void forward_part(struct MODEL *m, part *p)
 {
 	const int R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, T = m->T, nl = m->nl, nout = m->nout;
-	if (B < 1 || B > m->max_batch)
-		return sh_error("batch %d: this model holds 1 to %d rows", B, m->max_batch), NAN;
-	for (size_t i = 0; i < (size_t)B * T; i++)
-		if (codes[i] >= Q)
-			return sh_error("code %d at row %zu, position %zu: the model has %d levels",
-					codes[i], i / T, i % T, Q), NAN;
-	m->codes = codes, m->batch = B;
-	const size_t N = (size_t)B * nout, ZW = (size_t)nl * C;
+	const int B = p->B, b0 = p->b0;
+	const size_t N = (size_t)B * nout, ZW = (size_t)nl * C, n0 = (size_t)b0 * nout;
+	const size_t L0 = m->lay[0].L;
+	real *xs = m->xs + b0 * L0 * 2 * R, *z = m->z + b0 * L0 * C, *zcat = m->zcat + n0 * ZW;
+	real *h1 = m->h1 + n0 * Sk, *h2 = m->h2 + n0 * Sk, *probs = m->probs + n0 * Q;
+	int32_t *targets = m->targets + n0;
 
-	causal_forward(m, codes, B);
+	causal_forward(m, p);
 	for (int l = 0; l < nl; l++) {
 		layer *y = &m->lay[l];
 		const int d = y->d, L = y->L, Lo = L - d;
-		S(wn_dconv_forward)(y->fg, m->xs, y->x, m->params + y->fgw, m->params + y->fgb, B, L,
-				    R, 2 * C, d);
-		S(wn_gate_forward)(m->z, y->fg, (size_t)B * Lo, C);
-		copy_tails(m->zcat + (size_t)l * C, (int)ZW, m->z, B, Lo, nout, C);
+		real *x = y->x + (size_t)b0 * L * R, *fg = y->fg + (size_t)b0 * Lo * 2 * C;
+		S(wn_dconv_forward)(fg, xs, x, m->params + y->fgw, m->params + y->fgb, B, L, R, 2 * C, d);
+		S(wn_gate_forward)(z, fg, (size_t)B * Lo, C);
+		copy_tails(zcat + (size_t)l * C, (int)ZW, z, B, Lo, nout, C);
 		if (l < nl - 1) { /* x' = x[d:] + res(z) */
-			real *xn = m->lay[l + 1].x;
+			real *xn = m->lay[l + 1].x + (size_t)b0 * Lo * R;
 			for (int b = 0; b < B; b++)
-				memcpy(xn + (size_t)b * Lo * R, y->x + ((size_t)b * L + d) * R,
+				memcpy(xn + (size_t)b * Lo * R, x + ((size_t)b * L + d) * R,
 				       sizeof(real) * Lo * R);
-			S(linear_forward)(xn, m->z, m->params + y->resw, m->params + y->resb, B * Lo, C,
-					  R, 1);
+			S(linear_forward)(xn, z, m->params + y->resw, m->params + y->resb, B * Lo, C, R, 1);
 		}
 	}
 	/* skips: one product over the z tails of every layer */
-	zero(m->sbias, Sk);
-	for (int l = 0; l < nl; l++) {
-		const real *w = m->params + m->lay[l].skipw, *b = m->params + m->lay[l].skipb;
-		for (int s = 0; s < Sk; s++) {
-			memcpy(m->wcat + (size_t)s * ZW + (size_t)l * C, w + (size_t)s * C, sizeof(real) * C);
-			m->sbias[s] += b[s];
-		}
-	}
-	S(linear_forward)(m->h1, m->zcat, m->wcat, m->sbias, (int)N, (int)ZW, Sk, 0);
-	S(relu_forward)(m->h1, m->h1, N * Sk);
-	S(linear_forward)(m->h2, m->h1, m->params + m->p1w, m->params + m->p1b, (int)N, Sk, Sk, 0);
-	S(relu_forward)(m->h2, m->h2, N * Sk);
-	S(linear_forward)(m->probs, m->h2, m->params + m->p2w, m->params + m->p2b, (int)N, Sk, Q, 0);
+	S(linear_forward)(h1, zcat, m->wcat, m->sbias, (int)N, (int)ZW, Sk, 0);
+	S(relu_forward)(h1, h1, N * Sk);
+	S(linear_forward)(h2, h1, m->params + m->p1w, m->params + m->p1b, (int)N, Sk, Sk, 0);
+	S(relu_forward)(h2, h2, N * Sk);
+	S(linear_forward)(probs, h2, m->params + m->p2w, m->params + m->p2b, (int)N, Sk, Q, 0);
 	for (int b = 0; b < B; b++)
 		for (int j = 0; j < nout; j++)
-			m->targets[(size_t)b * nout + j] = codes[(size_t)b * T + m->rf + j];
-	return S(ce_forward)(m->probs, NULL, m->probs, m->targets, (int)N, Q);
+			targets[(size_t)b * nout + j] = m->codes[(size_t)(b0 + b) * T + m->rf + j];
+	p->nll = S(ce_forward)(probs, NULL, probs, targets, (int)N, Q) * (double)N;
 }
 
 /* ---- backward ---- */
 
-/* dW_causal from dx0: scatter into the tap tables (threads own bands of channels), then
+/* dW_causal from dx0: scatter into the part's tap tables (threads own bands of channels), then
  * transpose into the [R × Q × 2] gradient */
-HOT static void causal_backward(struct MODEL *m, const real *dx0)
+HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 {
-	const int R = m->R, Q = m->Q, T = m->T, L0 = m->lay[0].L, B = m->batch;
-	real *dtab = m->dtab, *dw = m->grads + m->causw, *db = m->grads + m->causb;
+	const int R = m->R, Q = m->Q, T = m->T, L0 = m->lay[0].L, B = p->B;
+	const uint16_t *codes = m->codes + (size_t)p->b0 * T;
+	real *dtab = p->dtab, *dw = p->grads + m->causw, *db = p->grads + m->causb;
 	zero(dtab, (size_t)Q * 2 * R);
 	#pragma omp parallel if ((size_t)B * L0 * R >= PAR_MIN)
 	{
@@ -486,7 +516,7 @@ HOT static void causal_backward(struct MODEL *m, const real *dx0)
 		int r0 = (int)((long)R * id / nt), r1 = (int)((long)R * (id + 1) / nt);
 		for (long n = 0; n < (long)B * L0; n++) {
 			long b = n / L0, t = n % L0;
-			const uint16_t *c = m->codes + (size_t)b * T + t;
+			const uint16_t *c = codes + (size_t)b * T + t;
 			real *t0 = dtab + (size_t)c[0] * 2 * R, *t1 = dtab + ((size_t)c[1] * 2 + 1) * R;
 			const real *d = dx0 + (size_t)n * R;
 			#pragma omp simd
@@ -505,55 +535,66 @@ HOT static void causal_backward(struct MODEL *m, const real *dx0)
 			}
 }
 
-static void backward(struct MODEL *m)
+/* dscale: this part's share of the batch (its rows / all rows), as the loss is the mean over
+ * all of them */
+static void backward_part(struct MODEL *m, part *p, real dscale)
 {
-	const int R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, nl = m->nl, nout = m->nout, B = m->batch;
-	const size_t N = (size_t)B * nout, ZW = (size_t)nl * C;
-	zero(m->dlogits, N * Q);
-	S(ce_backward)(m->dlogits, m->probs, m->targets, (int)N, Q, 1);
-	zero(m->da, N * Sk);
-	S(linear_backward)(m->da, m->grads + m->p2w, m->grads + m->p2b, m->dlogits, m->h2,
-			   m->params + m->p2w, (int)N, Sk, Q);
-	S(relu_mask)(m->da, m->h2, N * Sk);
-	zero(m->db, N * Sk);
-	S(linear_backward)(m->db, m->grads + m->p1w, m->grads + m->p1b, m->da, m->h1,
-			   m->params + m->p1w, (int)N, Sk, Sk);
-	S(relu_mask)(m->db, m->h1, N * Sk);
-	/* m->db = dL/d(Σ skips): every layer's skip bias gets its column sums, the side-by-side
-	 * skip weights dsᵀ·zcat; then zcat is overwritten by dL/dzcat = ds·wcat */
-	zero(m->sbias, Sk);
-	zero(m->dwcat, (size_t)Sk * ZW);
-	S(linear_backward)(NULL, m->dwcat, m->sbias, m->db, m->zcat, m->wcat, (int)N, (int)ZW, Sk);
-	S(nn_gemm)(0, 0, (int)N, (int)ZW, Sk, 1, m->db, Sk, m->wcat, (int)ZW, 0, m->zcat, (int)ZW);
+	const int R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, nl = m->nl, nout = m->nout;
+	const int B = p->B, b0 = p->b0;
+	const size_t N = (size_t)B * nout, ZW = (size_t)nl * C, n0 = (size_t)b0 * nout;
+	const size_t L0 = m->lay[0].L;
+	real *G = p->grads;
+	real *zcat = m->zcat + n0 * ZW, *h1 = m->h1 + n0 * Sk, *h2 = m->h2 + n0 * Sk;
+	real *probs = m->probs + n0 * Q, *dlogits = m->dlogits + n0 * Q;
+	real *da = m->da + n0 * Sk, *db = m->db + n0 * Sk;
+	real *xs = m->xs + b0 * L0 * 2 * R, *dxs = m->dxs + b0 * L0 * 2 * R;
+	real *z = m->z + b0 * L0 * C, *dzb = m->dz + b0 * L0 * C, *dfg = m->dfg + b0 * L0 * 2 * C;
+	const int32_t *targets = m->targets + n0;
+
+	zero(dlogits, N * Q);
+	S(ce_backward)(dlogits, probs, targets, (int)N, Q, dscale);
+	zero(da, N * Sk);
+	S(linear_backward)(da, G + m->p2w, G + m->p2b, dlogits, h2, m->params + m->p2w, (int)N, Sk, Q);
+	S(relu_mask)(da, h2, N * Sk);
+	zero(db, N * Sk);
+	S(linear_backward)(db, G + m->p1w, G + m->p1b, da, h1, m->params + m->p1w, (int)N, Sk, Sk);
+	S(relu_mask)(db, h1, N * Sk);
+	/* db = dL/d(Σ skips): every layer's skip bias gets its column sums, the side-by-side skip
+	 * weights dsᵀ·zcat; then zcat is overwritten by dL/dzcat = ds·wcat */
+	zero(p->dsb, Sk);
+	zero(p->dwcat, (size_t)Sk * ZW);
+	S(linear_backward)(NULL, p->dwcat, p->dsb, db, zcat, m->wcat, (int)N, (int)ZW, Sk);
+	S(nn_gemm)(0, 0, (int)N, (int)ZW, Sk, 1, db, Sk, m->wcat, (int)ZW, 0, zcat, (int)ZW);
 	for (int l = 0; l < nl; l++) {
-		real *gw = m->grads + m->lay[l].skipw, *gb = m->grads + m->lay[l].skipb;
-		for (int s = 0; s < Sk; s++) {
-			const real *src = m->dwcat + (size_t)s * ZW + (size_t)l * C;
+		real *gw = G + m->lay[l].skipw, *gb = G + m->lay[l].skipb;
+		for (int k = 0; k < Sk; k++) {
+			const real *src = p->dwcat + (size_t)k * ZW + (size_t)l * C;
 			for (int c = 0; c < C; c++)
-				gw[(size_t)s * C + c] += src[c];
-			gb[s] += m->sbias[s];
+				gw[(size_t)k * C + c] += src[c];
+			gb[k] += p->dsb[k];
 		}
 	}
 	/* layers, last first; dxn = dL/d(input of the layer above), dxl = this layer's */
-	real *dxn = m->dx1, *dxl = m->dx0;
+	real *dxn = m->dx1 + b0 * L0 * R, *dxl = m->dx0 + b0 * L0 * R;
 	for (int l = nl - 1; l >= 0; l--) {
 		layer *y = &m->lay[l];
 		const int d = y->d, L = y->L, Lo = L - d;
 		const size_t No = (size_t)B * Lo;
-		zero(m->dz, No * C);
+		const real *x = y->x + (size_t)b0 * L * R, *fg = y->fg + (size_t)b0 * Lo * 2 * C;
+		zero(dzb, No * C);
 		if (l < nl - 1) { /* through the residual 1×1 conv */
-			gate_product(m->z, y->fg, No, C);
-			S(linear_backward)(m->dz, m->grads + y->resw, m->grads + y->resb, dxn, m->z,
-					   m->params + y->resw, (int)No, C, R);
+			gate_product(z, fg, No, C);
+			S(linear_backward)(dzb, G + y->resw, G + y->resb, dxn, z, m->params + y->resw,
+					   (int)No, C, R);
 		}
 		for (int b = 0; b < B; b++) /* through the skip: the last nout positions */
 			for (int j = 0; j < nout; j++) {
-				real *dz = m->dz + ((size_t)b * Lo + Lo - nout + j) * C;
-				const real *s = m->zcat + ((size_t)b * nout + j) * ZW + (size_t)l * C;
+				real *dz = dzb + ((size_t)b * Lo + Lo - nout + j) * C;
+				const real *sv = zcat + ((size_t)b * nout + j) * ZW + (size_t)l * C;
 				for (int c = 0; c < C; c++)
-					dz[c] += s[c];
+					dz[c] += sv[c];
 			}
-		S(wn_gate_backward)(m->dfg, m->dz, y->fg, No, C);
+		S(wn_gate_backward)(dfg, dzb, fg, No, C);
 		/* dx = residual pass-through (dxn shifted by d) + the dilated conv's */
 		for (int b = 0; b < B; b++) {
 			real *o = dxl + (size_t)b * L * R;
@@ -563,24 +604,88 @@ static void backward(struct MODEL *m)
 			else
 				zero(o + (size_t)d * R, (size_t)Lo * R);
 		}
-		stack_pairs(m->xs, y->x, B, L, R, d);
-		S(wn_dconv_backward)(dxl, m->grads + y->fgw, m->grads + y->fgb, m->dxs, m->dfg, m->xs,
-				     m->params + y->fgw, B, L, R, 2 * C, d);
+		stack_pairs(xs, x, B, L, R, d);
+		S(wn_dconv_backward)(dxl, G + y->fgw, G + y->fgb, dxs, dfg, xs, m->params + y->fgw, B,
+				     L, R, 2 * C, d);
 		real *t = dxn;
 		dxn = dxl, dxl = t;
 	}
-	causal_backward(m, dxn);
+	causal_backward(m, p, dxn);
+}
+
+/* One step. With several threads and rows, each thread takes a part of the rows through the
+ * whole network with single-threaded kernels into its own gradients (one fork and join per
+ * step: robust on a loaded machine, and cache-friendly), which are then summed in part order;
+ * with one row, the kernels themselves are threaded. The same thread count gives the same
+ * bytes. */
+static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, int backward)
+{
+	const int Q = m->Q, T = m->T;
+	if (B < 1 || B > m->max_batch)
+		return sh_error("batch %d: this model holds 1 to %d rows", B, m->max_batch), NAN;
+	for (size_t i = 0; i < (size_t)B * T; i++)
+		if (codes[i] >= Q)
+			return sh_error("code %d at row %zu, position %zu: the model has %d levels",
+					codes[i], i / T, i % T, Q), NAN;
+	m->codes = codes, m->batch = B;
+	prepare(m);
+	int np = 1;
+#ifdef _OPENMP
+	np = omp_in_parallel() ? 1 : omp_get_max_threads();
+#endif
+	np = np < B ? np : B;
+	np = np < m->maxparts ? np : m->maxparts;
+	part parts[64];
+	for (int k = 0; k < np; k++) {
+		part *p = &parts[k];
+		p->k = k;
+		p->b0 = (int)((long)B * k / np);
+		p->B = (int)((long)B * (k + 1) / np) - p->b0;
+		p->grads = k ? m->pgrads + (size_t)(k - 1) * m->nparams : m->grads;
+		p->dtab = m->dtab + (size_t)k * Q * 2 * m->R;
+		p->dwcat = m->dwcat + (size_t)k * m->Sk * m->nl * m->C;
+		p->dsb = m->dsb + (size_t)k * m->Sk;
+		if (k && backward)
+			zero(p->grads, m->nparams);
+	}
+	if (np == 1) {
+		forward_part(m, &parts[0]);
+		if (backward)
+			backward_part(m, &parts[0], 1);
+	} else {
+		#pragma omp parallel num_threads(np)
+		{
+			int k = 0;
+#ifdef _OPENMP
+			k = omp_get_thread_num();
+#endif
+			forward_part(m, &parts[k]);
+			if (backward)
+				backward_part(m, &parts[k], (real)parts[k].B / B);
+		}
+		if (backward) {
+			const size_t n = m->nparams;
+			#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+			for (size_t i = 0; i < n; i++) {
+				real s = 0;
+				for (int k = 1; k < np; k++)
+					s += m->pgrads[(size_t)(k - 1) * n + i];
+				m->grads[i] += s;
+			}
+		}
+	}
+	double nll = 0;
+	for (int k = 0; k < np; k++)
+		nll += parts[k].nll;
+	return nll / ((double)B * m->nout);
 }
 
 double S(wn_forward)(MODEL *m, const uint16_t *codes, int batch)
 {
-	return forward(m, codes, batch);
+	return forward_backward(m, codes, batch, 0);
 }
 
 double S(wn_forward_backward)(MODEL *m, const uint16_t *codes, int batch)
 {
-	double loss = forward(m, codes, batch);
-	if (isfinite(loss))
-		backward(m);
-	return loss;
+	return forward_backward(m, codes, batch, 1);
 }

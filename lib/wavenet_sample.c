@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <cblas.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 #endif
 
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
+
+#define PAR_MIN_MAC 2000000 /* products of fewer multiply-adds per step stay on one thread */
+#define GEMM_MIN_ROWS 4     /* from this many streams the skip and output products use sgemm */
 
 typedef struct {
 	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
@@ -160,23 +164,77 @@ void wn_sampler_free(wn_sampler *s)
 	free(s);
 }
 
-/* out[rows × O] = in[rows × K]·Wᵀ + bias */
-static void affine(float *out, const float *in, const float *w, const float *bias, int rows, int K,
-		   int O, int ldo)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+/* expf as arithmetic only (as nn_real.c), so that the gate loop vectorises: about 1 ulp */
+static inline float exp_fast(float x)
 {
-	for (int r = 0; r < rows; r++)
-		memcpy(out + (size_t)r * ldo, bias, sizeof(float) * O);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, O, K, 1, in, K, w, K, 1, out, ldo);
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
+	union { float f; int32_t i; } t, p2;
+	t.f = x * 1.44269504088896341f + 12582912.0f;
+	float n = t.f - 12582912.0f;
+	p2.i = (t.i - 0x4B400000 + 127) << 23;
+	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+	float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+		    4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+	return (y * r * r + r + 1) * p2.f;
+}
+
+/* out[r·ldo + o] (+)= bias[o] + Σ_k w[o·K + k]·in[r·ldi + k] for r < rows, o < O: products of a
+ * few rows (the streams) with a weight matrix, which a general gemm packs at a loss. Four
+ * weight rows at a time, each used for every stream while it is in L1. bias NULL: accumulate
+ * into out instead. */
+HOT static void affine(float *out, int ldo, const float *in, int ldi, const float *w,
+		       const float *bias, int rows, int K, int O)
+{
+	int o = 0;
+	for (; o + 4 <= O; o += 4) {
+		const float *w0 = w + (size_t)o * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+		for (int r = 0; r < rows; r++) {
+			const float *x = in + (size_t)r * ldi;
+			float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+			#pragma omp simd reduction(+:a0, a1, a2, a3)
+			for (int k = 0; k < K; k++) {
+				a0 += w0[k] * x[k];
+				a1 += w1[k] * x[k];
+				a2 += w2[k] * x[k];
+				a3 += w3[k] * x[k];
+			}
+			float *y = out + (size_t)r * ldo + o;
+			if (bias)
+				y[0] = bias[o] + a0, y[1] = bias[o + 1] + a1, y[2] = bias[o + 2] + a2,
+				y[3] = bias[o + 3] + a3;
+			else
+				y[0] += a0, y[1] += a1, y[2] += a2, y[3] += a3;
+		}
+	}
+	for (; o < O; o++)
+		for (int r = 0; r < rows; r++) {
+			const float *x = in + (size_t)r * ldi, *w0 = w + (size_t)o * K;
+			float a0 = 0;
+			#pragma omp simd reduction(+:a0)
+			for (int k = 0; k < K; k++)
+				a0 += w0[k] * x[k];
+			out[(size_t)r * ldo + o] = bias ? bias[o] + a0 : out[(size_t)r * ldo + o] + a0;
+		}
 }
 
 /* fg [rows × 2C] → z [rows × C] at stride ldz */
-static void gate(float *z, int ldz, const float *fg, int rows, int C)
+HOT static void gate(float *z, int ldz, const float *fg, int rows, int C)
 {
 	for (int r = 0; r < rows; r++) {
 		const float *f = fg + (size_t)r * 2 * C, *g = f + C;
 		float *zz = z + (size_t)r * ldz;
-		for (int c = 0; c < C; c++)
-			zz[c] = tanhf(f[c]) / (1 + expf(-g[c]));
+		#pragma omp simd
+		for (int c = 0; c < C; c++) {
+			float t = 2 / (1 + exp_fast(-2 * f[c])) - 1;
+			zz[c] = t / (1 + exp_fast(-g[c]));
+		}
 	}
 }
 
@@ -207,32 +265,40 @@ static void layers_step(wn_sampler *s, int b0, int b1)
 				q[r] = xb[r];
 			}
 		}
-		affine(fg, xs, y->wfg, y->bfg, rows, 2 * R, 2 * C, 2 * C);
-		gate(s->zcat + (size_t)b0 * ZW + (size_t)l * C, (int)ZW, fg, rows, C);
-		if (l < nl - 1)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, R, C, 1,
-				    s->zcat + (size_t)b0 * ZW + (size_t)l * C, (int)ZW, y->wres, C, 1, x, R);
-		if (l < nl - 1)
+		affine(fg, 2 * C, xs, 2 * R, y->wfg, y->bfg, rows, 2 * R, 2 * C);
+		float *z = s->zcat + (size_t)b0 * ZW + (size_t)l * C;
+		gate(z, (int)ZW, fg, rows, C);
+		if (l < nl - 1) { /* x += res(z) */
+			affine(x, R, z, (int)ZW, y->wres, NULL, rows, C, R);
 			for (int b = 0; b < rows; b++)
 				for (int r = 0; r < R; r++)
 					x[(size_t)b * R + r] += y->bres[r];
+		}
 	}
 }
 
-/* out[n × O] = in[n × K]·Wᵀ + bias, bands of the O outputs on the threads */
+/* out[n × O] = in[n × K]·Wᵀ + bias (ReLU'd when relu), bands of the O outputs on the threads
+ * when the product is large enough to pay for waking them */
 static void affine_par(wn_sampler *s, float *out, const float *in, const float *w,
 		       const float *bias, int K, int O, int relu)
 {
 	const int n = s->n;
-	#pragma omp parallel if ((double)n * K * O >= 65536)
+	#pragma omp parallel if ((double)n * K * O >= PAR_MIN_MAC)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
 		nt = omp_get_num_threads(), id = omp_get_thread_num();
 #endif
-		int o0 = (int)((long)O * id / nt) & ~7, o1 = id == nt - 1 ? O : (int)((long)O * (id + 1) / nt) & ~7;
+		int o0 = (int)((long)O * id / nt) & ~3, o1 = id == nt - 1 ? O : (int)((long)O * (id + 1) / nt) & ~3;
+		if (o1 > o0 && n >= GEMM_MIN_ROWS) { /* enough streams for a packed gemm to pay */
+			for (int b = 0; b < n; b++)
+				memcpy(out + (size_t)b * O + o0, bias + o0, sizeof(float) * (o1 - o0));
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, o1 - o0, K, 1, in, K,
+				    w + (size_t)o0 * K, K, 1, out + o0, O);
+		} else if (o1 > o0) {
+			affine(out + o0, O, in, K, w + (size_t)o0 * K, bias + o0, n, K, o1 - o0);
+		}
 		if (o1 > o0) {
-			affine(out + o0, in, w + (size_t)o0 * K, bias + o0, n, K, o1 - o0, O);
 			if (relu)
 				for (int b = 0; b < n; b++)
 					for (int o = o0; o < o1; o++) {
@@ -248,7 +314,7 @@ static void step(wn_sampler *s)
 	if (s->have_logits)
 		return;
 	const int n = s->n;
-	#pragma omp parallel if (n > 1)
+	#pragma omp parallel if (n > 1 && (double)n * s->nl * 4 * s->R * s->C >= PAR_MIN_MAC)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
@@ -287,9 +353,9 @@ void wn_sampler_reset(wn_sampler *s)
 				memcpy(y->queue + ((size_t)b * y->d + k) * R, x, sizeof(float) * R);
 		for (int r = 0; r < R; r++)
 			xs[2 * r] = xs[2 * r + 1] = x[r];
-		affine(fg, xs, y->wfg, y->bfg, 1, 2 * R, 2 * C, 2 * C);
+		affine(fg, 2 * C, xs, 2 * R, y->wfg, y->bfg, 1, 2 * R, 2 * C);
 		gate(z, C, fg, 1, C);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 1, R, C, 1, z, C, y->wres, C, 1, x, R);
+		affine(x, R, z, C, y->wres, NULL, 1, C, R);
 		for (int r = 0; r < R; r++)
 			x[r] += y->bres[r];
 	}

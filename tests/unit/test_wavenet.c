@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define FIXTURE "tests/fixtures/wavenet_peer.safetensors"
 
@@ -325,6 +328,23 @@ static void test_float_double(void)
 		e = fmax(e, fabs(wn_grads(m)[i] - 2 * g1[i]));
 	tap_ok(e < 1e-6, "gradients accumulate over calls (%.1e)", e);
 
+	/* one thread (the kernels threaded, here on one) against the rows split across threads */
+#ifdef _OPENMP
+	int nt = omp_get_max_threads();
+	omp_set_num_threads(1);
+	memset(wn_grads(m), 0, sizeof(float) * np);
+	double l1t = wn_forward_backward(m, codes, B);
+	memcpy(g1, wn_grads(m), sizeof(float) * np);
+	omp_set_num_threads(nt > 1 ? nt : 2);
+	memset(wn_grads(m), 0, sizeof(float) * np);
+	double lnt = wn_forward_backward(m, codes, B);
+	omp_set_num_threads(nt);
+	double td = 0;
+	for (size_t i = 0; i < np; i++)
+		td = fmax(td, fabs(wn_grads(m)[i] - g1[i]));
+	tap_ok(fabs(l1t - lnt) < 1e-6 && td < 1e-6 * gs, "rows split across threads = one thread "
+	       "(loss %.1e, gradients %.1e)", fabs(l1t - lnt), td);
+#endif
 	/* rows are independent: row 1 alone on a model for one row gives its share */
 	wn *m1 = wn_create(&c, 1);
 	memcpy(wn_params(m1), wn_params(m), sizeof(float) * np);

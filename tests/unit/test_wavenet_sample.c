@@ -1,7 +1,7 @@
 /* test_wavenet_sample.c: fast WaveNet generation against the training forward pass. Teacher
  * forcing a recorded code sequence through wn_sampler must give the per-sample probabilities
  * wn_forward computes on a row of rf Q/2 codes followed by that sequence, for positions within
- * and well beyond the receptive field, on 1, 2 and 3 streams (threads take bands of streams);
+ * and well beyond the receptive field, on 1, 2, 3 and 5 streams (threads take bands of streams);
  * a stream's draws do not depend on the streams beside it; reset starts again. */
 #include "rng.h"
 #include "wavenet.h"
@@ -51,7 +51,7 @@ static void teacher_forced(int n)
 	/* parameters were copied: changing the model's does not change the sampler */
 	memset(p, 0, sizeof(float) * wn_num_params(m));
 	double worst[2] = {0, 0};
-	int next[3];
+	int next[8];
 	for (int pass = 0; pass < 2; pass++) { /* the second after a reset */
 		wn_sampler_reset(s);
 		for (int t = 0; t < K; t++) {
@@ -112,6 +112,7 @@ int main(void)
 	teacher_forced(1);
 	teacher_forced(2);
 	teacher_forced(3);
+	teacher_forced(5); /* from 4 streams the skip and output products go through sgemm */
 	streams_independent();
 	return tap_done();
 }
