@@ -195,7 +195,33 @@ HOT static void affine(float *out, int ldo, const float *in, int ldi, const floa
 	int o = 0;
 	for (; o + 4 <= O; o += 4) {
 		const float *w0 = w + (size_t)o * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-		for (int r = 0; r < rows; r++) {
+		int r = 0;
+		for (; r + 2 <= rows; r += 2) { /* two streams: 8 sums on 6 loads */
+			const float *x = in + (size_t)r * ldi, *v = x + ldi;
+			float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+			#pragma omp simd reduction(+:a0, a1, a2, a3, b0, b1, b2, b3)
+			for (int k = 0; k < K; k++) {
+				a0 += w0[k] * x[k];
+				a1 += w1[k] * x[k];
+				a2 += w2[k] * x[k];
+				a3 += w3[k] * x[k];
+				b0 += w0[k] * v[k];
+				b1 += w1[k] * v[k];
+				b2 += w2[k] * v[k];
+				b3 += w3[k] * v[k];
+			}
+			float *y = out + (size_t)r * ldo + o, *z = y + ldo;
+			if (bias) {
+				y[0] = bias[o] + a0, y[1] = bias[o + 1] + a1, y[2] = bias[o + 2] + a2,
+				y[3] = bias[o + 3] + a3;
+				z[0] = bias[o] + b0, z[1] = bias[o + 1] + b1, z[2] = bias[o + 2] + b2,
+				z[3] = bias[o + 3] + b3;
+			} else {
+				y[0] += a0, y[1] += a1, y[2] += a2, y[3] += a3;
+				z[0] += b0, z[1] += b1, z[2] += b2, z[3] += b3;
+			}
+		}
+		for (; r < rows; r++) {
 			const float *x = in + (size_t)r * ldi;
 			float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 			#pragma omp simd reduction(+:a0, a1, a2, a3)
