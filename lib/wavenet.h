@@ -89,6 +89,10 @@ const wn_param *wn_param_find(const wn *m, const char *name);
  * with the error recorded. */
 double wn_forward(wn *m, const uint16_t *codes, int batch);
 double wn_forward_backward(wn *m, const uint16_t *codes, int batch);
+/* Virtual rows per row: a model made for fewer rows than threads computes each row as this many
+ * parts of n_out / split targets, each with its own receptive field (so that the threads take
+ * whole parts; the same numbers up to rounding). 1 when not split. */
+int wn_rows_split(const wn *m);
 /* After wn_forward: probabilities of every level at every target, batch × n_out × Q. */
 const float *wn_last_probs(const wn *m);
 

@@ -173,7 +173,12 @@ typedef struct {
 
 struct MODEL {
 	wn_config cfg;
-	int max_batch, nl, R, C, Sk, Q, rf, nout, T;
+	int max_batch, nl, R, C, Sk, Q, rf;
+	/* A row of the caller's (T_row = rf + n_out codes) is computed as `split` virtual rows of
+	 * nout = n_out / split targets, each with its own rf codes before them (T = rf + nout):
+	 * with fewer rows than threads, the threads then still take whole (virtual) rows, at the
+	 * cost of recomputing the layers over rf extra positions per virtual row. */
+	int split, nout, T, n_out, T_row;
 	layer *lay;
 	size_t causw, causb, p1w, p1b, p2w, p2b;
 
@@ -241,8 +246,8 @@ static void *take(unsigned char *base, size_t *cur, size_t bytes)
 static size_t layout(struct MODEL *m, unsigned char *base)
 {
 	size_t cur = 0;
-	const size_t B = m->max_batch, R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, nl = m->nl;
-	const size_t N = B * m->nout, L0 = m->lay[0].L, P = m->maxparts;
+	const size_t B = (size_t)m->max_batch * m->split, R = m->R, C = m->C, Sk = m->Sk, Q = m->Q;
+	const size_t nl = m->nl, N = B * m->nout, L0 = m->lay[0].L, P = m->maxparts;
 	for (int l = 0; l < m->nl; l++) {
 		layer *y = &m->lay[l];
 		y->x = TAKE(B * y->L * R);
@@ -285,7 +290,19 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 	m->cfg = *cfg;
 	m->max_batch = max_batch;
 	m->nl = cfg->nlayers, m->R = cfg->res_ch, m->C = cfg->dil_ch, m->Sk = cfg->skip_ch;
-	m->Q = cfg->levels, m->nout = cfg->n_out, m->rf = wn_receptive_field(cfg);
+	m->Q = cfg->levels, m->n_out = cfg->n_out, m->rf = wn_receptive_field(cfg);
+	m->T_row = m->rf + m->n_out;
+	int nt = 1;
+#ifdef _OPENMP
+	nt = omp_get_max_threads();
+#endif
+	/* split rows when there are fewer than threads, if the targets divide evenly and each
+	 * part keeps at least rf of them (so that recomputation stays below half the conv work) */
+	m->split = 1;
+	for (int k = (nt + max_batch - 1) / max_batch; k > 1 && m->split == 1; k--)
+		if (m->n_out % k == 0 && m->n_out / k >= m->rf)
+			m->split = k;
+	m->nout = m->n_out / m->split;
 	m->T = m->rf + m->nout;
 	const int nl = m->nl, R = m->R, C = m->C, Sk = m->Sk, Q = m->Q;
 	const int cap = 8 * nl + 8;
@@ -328,7 +345,7 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 #ifdef _OPENMP
 	m->maxparts = omp_get_max_threads();
 #endif
-	m->maxparts = m->maxparts < max_batch ? m->maxparts : max_batch;
+	m->maxparts = m->maxparts < max_batch * m->split ? m->maxparts : max_batch * m->split;
 	m->maxparts = m->maxparts < 1 ? 1 : m->maxparts > 64 ? 64 : m->maxparts;
 	size_t bytes;
 	if (!sh_mul_size(m->nparams, sizeof(real), &bytes))
@@ -362,6 +379,7 @@ void S(wn_free)(MODEL *m)
 
 #ifndef REAL_F64
 const wn_config *wn_cfg(const wn *m) { return &m->cfg; }
+int wn_rows_split(const wn *m) { return m->split; }
 const wn_param *wn_param_find(const wn *m, const char *name)
 {
 	for (int i = 0; i < m->nparam; i++)
@@ -407,6 +425,12 @@ void S(wn_init_params)(MODEL *m, uint64_t seed)
 
 static void zero(real *x, size_t n) { memset(x, 0, sizeof(real) * n); }
 
+/* the first of the T codes of virtual row v */
+static const uint16_t *vrow(const struct MODEL *m, int v)
+{
+	return m->codes + (size_t)(v / m->split) * m->T_row + (size_t)(v % m->split) * m->nout;
+}
+
 /* ---- forward ---- */
 
 /* What every part shares, made once per step: the causal taps by code, the skip weights side
@@ -434,14 +458,13 @@ static void prepare(struct MODEL *m)
 /* x0[b,t] = bias + W[:, c_t, 0] + W[:, c_{t+1}, 1] for the T-2 positions of each row */
 HOT static void causal_forward(struct MODEL *m, const part *p)
 {
-	const int R = m->R, T = m->T, L0 = m->lay[0].L, B = p->B;
+	const int R = m->R, L0 = m->lay[0].L, B = p->B;
 	const real *bias = m->params + m->causb, *tab = m->tab;
-	const uint16_t *codes = m->codes + (size_t)p->b0 * T;
 	real *x0 = m->lay[0].x + (size_t)p->b0 * L0 * R;
 	#pragma omp parallel for schedule(static) if ((size_t)B * L0 * R >= PAR_MIN)
 	for (long n = 0; n < (long)B * L0; n++) {
 		long b = n / L0, t = n % L0;
-		const uint16_t *c = codes + (size_t)b * T + t;
+		const uint16_t *c = vrow(m, p->b0 + (int)b) + t;
 		const real *t0 = tab + (size_t)c[0] * 2 * R, *t1 = tab + ((size_t)c[1] * 2 + 1) * R;
 		real *x = x0 + (size_t)n * R;
 		#pragma omp simd
@@ -461,7 +484,7 @@ static void copy_tails(real *dst, int ld, const real *src, int B, int L, int n, 
 
 static void forward_part(struct MODEL *m, part *p)
 {
-	const int R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, T = m->T, nl = m->nl, nout = m->nout;
+	const int R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, nl = m->nl, nout = m->nout;
 	const int B = p->B, b0 = p->b0;
 	const size_t N = (size_t)B * nout, ZW = (size_t)nl * C, n0 = (size_t)b0 * nout;
 	const size_t L0 = m->lay[0].L;
@@ -493,7 +516,7 @@ static void forward_part(struct MODEL *m, part *p)
 	S(linear_forward)(probs, h2, m->params + m->p2w, m->params + m->p2b, (int)N, Sk, Q, 0);
 	for (int b = 0; b < B; b++)
 		for (int j = 0; j < nout; j++)
-			targets[(size_t)b * nout + j] = m->codes[(size_t)(b0 + b) * T + m->rf + j];
+			targets[(size_t)b * nout + j] = vrow(m, b0 + b)[m->rf + j];
 	p->nll = S(ce_forward)(probs, NULL, probs, targets, (int)N, Q) * (double)N;
 }
 
@@ -503,8 +526,7 @@ static void forward_part(struct MODEL *m, part *p)
  * transpose into the [R × Q × 2] gradient */
 HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 {
-	const int R = m->R, Q = m->Q, T = m->T, L0 = m->lay[0].L, B = p->B;
-	const uint16_t *codes = m->codes + (size_t)p->b0 * T;
+	const int R = m->R, Q = m->Q, L0 = m->lay[0].L, B = p->B;
 	real *dtab = p->dtab, *dw = p->grads + m->causw, *db = p->grads + m->causb;
 	zero(dtab, (size_t)Q * 2 * R);
 	#pragma omp parallel if ((size_t)B * L0 * R >= PAR_MIN)
@@ -516,7 +538,7 @@ HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 		int r0 = (int)((long)R * id / nt), r1 = (int)((long)R * (id + 1) / nt);
 		for (long n = 0; n < (long)B * L0; n++) {
 			long b = n / L0, t = n % L0;
-			const uint16_t *c = codes + (size_t)b * T + t;
+			const uint16_t *c = vrow(m, p->b0 + (int)b) + t;
 			real *t0 = dtab + (size_t)c[0] * 2 * R, *t1 = dtab + ((size_t)c[1] * 2 + 1) * R;
 			const real *d = dx0 + (size_t)n * R;
 			#pragma omp simd
@@ -620,7 +642,7 @@ static void backward_part(struct MODEL *m, part *p, real dscale)
  * bytes. */
 static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, int backward)
 {
-	const int Q = m->Q, T = m->T;
+	const int Q = m->Q, T = m->T_row;
 	if (B < 1 || B > m->max_batch)
 		return sh_error("batch %d: this model holds 1 to %d rows", B, m->max_batch), NAN;
 	for (size_t i = 0; i < (size_t)B * T; i++)
@@ -629,18 +651,19 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 					codes[i], i / T, i % T, Q), NAN;
 	m->codes = codes, m->batch = B;
 	prepare(m);
+	const int V = B * m->split; /* virtual rows */
 	int np = 1;
 #ifdef _OPENMP
 	np = omp_in_parallel() ? 1 : omp_get_max_threads();
 #endif
-	np = np < B ? np : B;
+	np = np < V ? np : V;
 	np = np < m->maxparts ? np : m->maxparts;
 	part parts[64];
 	for (int k = 0; k < np; k++) {
 		part *p = &parts[k];
 		p->k = k;
-		p->b0 = (int)((long)B * k / np);
-		p->B = (int)((long)B * (k + 1) / np) - p->b0;
+		p->b0 = (int)((long)V * k / np);
+		p->B = (int)((long)V * (k + 1) / np) - p->b0;
 		p->grads = k ? m->pgrads + (size_t)(k - 1) * m->nparams : m->grads;
 		p->dtab = m->dtab + (size_t)k * Q * 2 * m->R;
 		p->dwcat = m->dwcat + (size_t)k * m->Sk * m->nl * m->C;
@@ -661,7 +684,7 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 #endif
 			forward_part(m, &parts[k]);
 			if (backward)
-				backward_part(m, &parts[k], (real)parts[k].B / B);
+				backward_part(m, &parts[k], (real)parts[k].B / V);
 		}
 		if (backward) {
 			const size_t n = m->nparams;
@@ -677,7 +700,7 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 	double nll = 0;
 	for (int k = 0; k < np; k++)
 		nll += parts[k].nll;
-	return nll / ((double)B * m->nout);
+	return nll / ((double)B * m->n_out);
 }
 
 double S(wn_forward)(MODEL *m, const uint16_t *codes, int batch)

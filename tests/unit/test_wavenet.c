@@ -345,6 +345,38 @@ static void test_float_double(void)
 	tap_ok(fabs(l1t - lnt) < 1e-6 && td < 1e-6 * gs, "rows split across threads = one thread "
 	       "(loss %.1e, gradients %.1e)", fabs(l1t - lnt), td);
 #endif
+#ifdef _OPENMP
+	/* one row on a model made for one row under 2 threads is split in two virtual rows (each
+	 * with its own receptive field); under 1 thread it is not */
+	{
+		wn_config cs = c;
+		cs.n_out = 96;
+		const int Ts = wn_receptive_field(&cs) + cs.n_out;
+		uint16_t *cc = walk_codes(1, Ts, cs.levels);
+		omp_set_num_threads(1);
+		wn *a = wn_create(&cs, 1);
+		omp_set_num_threads(2);
+		wn *s2 = wn_create(&cs, 1);
+		memcpy(wn_params(a), wn_params(m), sizeof(float) * np);
+		memcpy(wn_params(s2), wn_params(m), sizeof(float) * np);
+		memset(wn_grads(a), 0, sizeof(float) * np);
+		memset(wn_grads(s2), 0, sizeof(float) * np);
+		double la = wn_forward_backward(a, cc, 1);
+		double ls = wn_forward_backward(s2, cc, 1);
+		omp_set_num_threads(nt);
+		double sd = 0, sp = 0;
+		for (size_t i = 0; i < np; i++)
+			sd = fmax(sd, fabs(wn_grads(a)[i] - wn_grads(s2)[i]));
+		for (size_t i = 0; i < (size_t)cs.n_out * cs.levels; i++)
+			sp = fmax(sp, fabs(wn_last_probs(a)[i] - wn_last_probs(s2)[i]));
+		tap_ok(wn_rows_split(a) == 1 && wn_rows_split(s2) == 2 && fabs(la - ls) < 1e-6 &&
+		       sd < 1e-6 * gs && sp < 1e-6, "a row split in %d virtual rows = the whole row "
+		       "(loss %.1e, gradients %.1e, probabilities %.1e)", wn_rows_split(s2),
+		       fabs(la - ls), sd, sp);
+		wn_free(a), wn_free(s2);
+		free(cc);
+	}
+#endif
 	/* rows are independent: row 1 alone on a model for one row gives its share */
 	wn *m1 = wn_create(&c, 1);
 	memcpy(wn_params(m1), wn_params(m), sizeof(float) * np);
