@@ -9,7 +9,6 @@
 #include "srnn_sample.h"
 #include "util.h"
 
-#include <cblas.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,8 +19,7 @@
 
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
 
-#define PAR_MIN_MAC 2000000 /* products of fewer multiply-adds per step stay on one thread */
-#define GEMM_MIN_ROWS 4     /* from this many streams the skip and output products use sgemm */
+#define PAR_MIN_MAC 2e6 /* default: products of fewer multiply-adds per step stay on one thread */
 
 typedef struct {
 	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
@@ -41,6 +39,7 @@ struct wn_sampler {
 	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S], [n × S] */
 	float *logits, *probs;  /* [n × Q] */
 	int have_logits;
+	double par_min;         /* multiply-adds per step below which work stays on one thread */
 	float *arena;
 };
 
@@ -141,9 +140,7 @@ wn_sampler *wn_sampler_create(wn *m, int n)
 	if ((size_t)(a - s->arena) != total)
 		abort(); /* the sizes counted above are wrong */
 	free(scratch);
-#ifdef OPENBLAS_VERSION
-	openblas_set_num_threads(1); /* OpenMP's threads own the cores (as nn_gemm) */
-#endif
+	s->par_min = PAR_MIN_MAC;
 	wn_sampler_reset(s);
 	return s;
 fail:
@@ -152,6 +149,8 @@ fail:
 	wn_sampler_free(s);
 	return NULL;
 }
+
+void wn_sampler_set_par_min(wn_sampler *s, double mac) { s->par_min = mac; }
 
 void wn_sampler_free(wn_sampler *s)
 {
@@ -186,8 +185,9 @@ static inline float exp_fast(float x)
 }
 
 /* out[r·ldo + o] (+)= bias[o] + Σ_k w[o·K + k]·in[r·ldi + k] for r < rows, o < O: products of a
- * few rows (the streams) with a weight matrix, which a general gemm packs at a loss. Four
- * weight rows at a time, each used for every stream while it is in L1. bias NULL: accumulate
+ * few rows (the streams) with a weight matrix, which a general gemm packs at a loss (measured:
+ * sgemm no faster for 8 streams, far slower for 1). Four weight rows against two streams at a
+ * time, the weight rows reused for every stream while they are in L1. bias NULL: accumulate
  * into out instead. */
 HOT static void affine(float *out, int ldo, const float *in, int ldi, const float *w,
 		       const float *bias, int rows, int K, int O)
@@ -309,22 +309,15 @@ static void affine_par(wn_sampler *s, float *out, const float *in, const float *
 		       const float *bias, int K, int O, int relu)
 {
 	const int n = s->n;
-	#pragma omp parallel if ((double)n * K * O >= PAR_MIN_MAC)
+	#pragma omp parallel if ((double)n * K * O >= s->par_min)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
 		nt = omp_get_num_threads(), id = omp_get_thread_num();
 #endif
 		int o0 = (int)((long)O * id / nt) & ~3, o1 = id == nt - 1 ? O : (int)((long)O * (id + 1) / nt) & ~3;
-		if (o1 > o0 && n >= GEMM_MIN_ROWS) { /* enough streams for a packed gemm to pay */
-			for (int b = 0; b < n; b++)
-				memcpy(out + (size_t)b * O + o0, bias + o0, sizeof(float) * (o1 - o0));
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, o1 - o0, K, 1, in, K,
-				    w + (size_t)o0 * K, K, 1, out + o0, O);
-		} else if (o1 > o0) {
-			affine(out + o0, O, in, K, w + (size_t)o0 * K, bias + o0, n, K, o1 - o0);
-		}
 		if (o1 > o0) {
+			affine(out + o0, O, in, K, w + (size_t)o0 * K, bias + o0, n, K, o1 - o0);
 			if (relu)
 				for (int b = 0; b < n; b++)
 					for (int o = o0; o < o1; o++) {
@@ -340,7 +333,7 @@ static void step(wn_sampler *s)
 	if (s->have_logits)
 		return;
 	const int n = s->n;
-	#pragma omp parallel if (n > 1 && (double)n * s->nl * 4 * s->R * s->C >= PAR_MIN_MAC)
+	#pragma omp parallel if (n > 1 && (double)n * s->nl * 5 * s->R * s->C >= s->par_min)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP

@@ -22,6 +22,9 @@ typedef struct wn_sampler wn_sampler;
  * be freed or trained on afterwards). */
 wn_sampler *wn_sampler_create(wn *m, int n);
 void wn_sampler_free(wn_sampler *s);
+/* Products of fewer multiply-adds per step than this stay on one thread (default 2e6: waking
+ * threads costs more than small products gain); 0 threads everything, for tests. */
+void wn_sampler_set_par_min(wn_sampler *s, double mac);
 /* Starts every stream again from a history of Q/2 codes. */
 void wn_sampler_reset(wn_sampler *s);
 /* Probabilities of the next code of every stream, n × Q, at temperature 1. */

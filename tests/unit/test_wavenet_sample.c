@@ -1,7 +1,7 @@
 /* test_wavenet_sample.c: fast WaveNet generation against the training forward pass. Teacher
  * forcing a recorded code sequence through wn_sampler must give the per-sample probabilities
  * wn_forward computes on a row of rf Q/2 codes followed by that sequence, for positions within
- * and well beyond the receptive field, on 1, 2, 3 and 5 streams (threads take bands of streams);
+ * and well beyond the receptive field, on 1, 2, 3 and 5 streams, with and without threads;
  * a stream's draws do not depend on the streams beside it; reset starts again. */
 #include "rng.h"
 #include "wavenet.h"
@@ -22,7 +22,7 @@ static wn_config test_config(int K)
 	return c;
 }
 
-static void teacher_forced(int n)
+static void teacher_forced(int n, int threaded)
 {
 	const int K = 200; /* targets per stream: rf = 67, so most are beyond the first rf */
 	wn_config c = test_config(K);
@@ -48,6 +48,8 @@ static void teacher_forced(int n)
 	wn_sampler *s = wn_sampler_create(m, n);
 	if (!tap_ok(s != NULL, "%d streams: sampler created", n))
 		return;
+	if (threaded)
+		wn_sampler_set_par_min(s, 0);
 	/* parameters were copied: changing the model's does not change the sampler */
 	memset(p, 0, sizeof(float) * wn_num_params(m));
 	double worst[2] = {0, 0};
@@ -67,9 +69,9 @@ static void teacher_forced(int n)
 		}
 	}
 	tap_ok(worst[0] < 1e-5 && worst[1] < 1e-5,
-	       "%d stream%s: teacher-forced probabilities equal wn_forward's over %d samples "
-	       "(rf %d; max diff %.2g, after reset %.2g)", n, n > 1 ? "s" : "", K, rf, worst[0],
-	       worst[1]);
+	       "%d stream%s%s: teacher-forced probabilities equal wn_forward's over %d samples "
+	       "(rf %d; max diff %.2g, after reset %.2g)", n, n > 1 ? "s" : "",
+	       threaded ? ", every product threaded" : "", K, rf, worst[0], worst[1]);
 	wn_sampler_free(s);
 	wn_free(m);
 	free(rows), free(want);
@@ -109,10 +111,13 @@ static void streams_independent(void)
 
 int main(void)
 {
-	teacher_forced(1);
-	teacher_forced(2);
-	teacher_forced(3);
-	teacher_forced(5); /* from 4 streams the skip and output products go through sgemm */
+	teacher_forced(1, 0);
+	teacher_forced(2, 0);
+	teacher_forced(3, 0);
+	teacher_forced(5, 0); /* pairs of streams and one left over in the product kernel */
+	/* bands of streams through the layers, bands of channels through the products */
+	teacher_forced(1, 1);
+	teacher_forced(5, 1);
 	streams_independent();
 	return tap_done();
 }
