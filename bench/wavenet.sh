@@ -4,7 +4,7 @@
 # each C figure printed back to back with the peer's and their ratio. Both on 2 threads.
 # TSV: what, preset, streams, ours, peer, ratio. THREADS (default 2) sets both sides' threads;
 # PEER_SECS (default 0.25, the issue's) the seconds the peer generates per stream (it is slow on a
-# loaded machine); ours generate 1 s per stream.
+# loaded machine); ours generate 1 s per stream. WHAT=train or WHAT=sample runs only those rows.
 set -e
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
@@ -24,12 +24,13 @@ row() { # what preset streams ours peer
 	    "$(awk -v a="$4" -v b="$5" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')"
 }
 printf 'what\tpreset\tstreams\tsharks\tpeer\tratio\n'
-for p in tiny default; do
+WHAT=${WHAT:-all}
+[ "$WHAT" = sample ] || for p in tiny default; do
 	steps=20; [ $p = default ] && steps=3
 	o=$(ours train $p $steps); q=$(peer train --preset $p --steps $steps)
 	row train $p - "$o" "$q"
 done
-for n in 1 8; do
+[ "$WHAT" = train ] || for n in 1 8; do
 	o=$(ours sample default $n 1); q=$(peer sample --preset default --n $n --secs ${PEER_SECS:-0.25})
 	row sample default $n "$o" "$q"
 done

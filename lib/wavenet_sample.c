@@ -19,7 +19,11 @@
 
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
 
-#define PAR_MIN_MAC 2e6 /* default: products of fewer multiply-adds per step stay on one thread */
+/* default: steps of fewer multiply-adds stay on one thread. A fork per step costs a scheduler
+ * slice whenever the machine is loaded (measured on 2 shared cores: 8 default streams at 7.7k
+ * samples/s on one thread, 1.1k on two), so only very wide batches (about 64 default streams)
+ * thread; for throughput on several cores run one sampler per thread on its own streams. */
+#define PAR_MIN_MAC 1e8
 
 typedef struct {
 	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
@@ -39,7 +43,7 @@ struct wn_sampler {
 	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S], [n × S] */
 	float *logits, *probs;  /* [n × Q] */
 	int have_logits;
-	double par_min;         /* multiply-adds per step below which work stays on one thread */
+	double par_min;         /* multiply-adds per step below which a step stays on one thread */
 	float *arena;
 };
 
@@ -303,53 +307,49 @@ static void layers_step(wn_sampler *s, int b0, int b1)
 	}
 }
 
-/* out[n × O] = in[n × K]·Wᵀ + bias (ReLU'd when relu), bands of the O outputs on the threads
- * when the product is large enough to pay for waking them */
-static void affine_par(wn_sampler *s, float *out, const float *in, const float *w,
-		       const float *bias, int K, int O, int relu)
+static void relu(float *x, size_t n)
 {
-	const int n = s->n;
-	#pragma omp parallel if ((double)n * K * O >= s->par_min)
-	{
-		int nt = 1, id = 0;
-#ifdef _OPENMP
-		nt = omp_get_num_threads(), id = omp_get_thread_num();
-#endif
-		int o0 = (int)((long)O * id / nt) & ~3, o1 = id == nt - 1 ? O : (int)((long)O * (id + 1) / nt) & ~3;
-		if (o1 > o0) {
-			affine(out + o0, O, in, K, w + (size_t)o0 * K, bias + o0, n, K, o1 - o0);
-			if (relu)
-				for (int b = 0; b < n; b++)
-					for (int o = o0; o < o1; o++) {
-						float *v = out + (size_t)b * O + o;
-						*v = *v > 0 ? *v : 0;
-					}
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] > 0 ? x[i] : 0;
 }
 
+/* Streams b0..b1-1 through the output: h1 = ReLU(zcat·wcatᵀ + Σ skip biases), h2 = ReLU(post1),
+ * logits = post2 */
+static void head_step(wn_sampler *s, int b0, int b1)
+{
+	const int rows = b1 - b0, Sk = s->Sk, Q = s->Q, K = s->nl * s->C;
+	float *h1 = s->h1 + (size_t)b0 * Sk, *h2 = s->h2 + (size_t)b0 * Sk;
+	affine(h1, Sk, s->zcat + (size_t)b0 * K, K, s->wcat, s->sbias, rows, K, Sk);
+	relu(h1, (size_t)rows * Sk);
+	affine(h2, Sk, h1, Sk, s->w1, s->b1, rows, Sk, Sk);
+	relu(h2, (size_t)rows * Sk);
+	affine(s->logits + (size_t)b0 * Q, Q, h2, Sk, s->w2, s->b2, rows, Sk, Q);
+}
+
+/* One step of every stream. With enough work, threads take bands of streams through the whole
+ * network (one fork per step: no barrier between layers, which on a loaded machine would wait
+ * for descheduled threads); each band reads every weight, from the shared cache. */
 static void step(wn_sampler *s)
 {
 	if (s->have_logits)
 		return;
 	const int n = s->n;
-	#pragma omp parallel if (n > 1 && (double)n * s->nl * 5 * s->R * s->C >= s->par_min)
+	const double mac = (double)n * ((double)s->nl * (5.0 * s->R * s->C + (double)s->Sk * s->C) +
+					(double)s->Sk * (s->Sk + s->Q));
+	#pragma omp parallel if (n > 1 && mac >= s->par_min)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
 		nt = omp_get_num_threads(), id = omp_get_thread_num();
 #endif
 		int b0 = (int)((long)n * id / nt), b1 = (int)((long)n * (id + 1) / nt);
-		if (b1 > b0)
+		if (b1 > b0) {
 			layers_step(s, b0, b1);
+			head_step(s, b0, b1);
+		}
 	}
 	for (int l = 0; l < s->nl; l++)
 		s->lay[l].pos = (s->lay[l].pos + 1) % s->lay[l].d;
-	affine_par(s, s->h1, s->zcat, s->wcat, s->sbias, s->nl * s->C, s->Sk, 0);
-	for (size_t i = 0; i < (size_t)n * s->Sk; i++) /* ReLU of Σ skips */
-		s->h1[i] = s->h1[i] > 0 ? s->h1[i] : 0;
-	affine_par(s, s->h2, s->h1, s->w1, s->b1, s->Sk, s->Sk, 1);
-	affine_par(s, s->logits, s->h2, s->w2, s->b2, s->Sk, s->Q, 0);
 	s->have_logits = 1;
 }
 

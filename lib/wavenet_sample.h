@@ -3,8 +3,7 @@
  * inputs, so a new sample costs one width-2 step per layer instead of a pass over the receptive
  * field. The one-hot input conv is two table lookups; the skip convs of all layers are one
  * product on the concatenated z; all streams go together as one batch (threads take bands of
- * streams through the layers, then bands of output channels through the skip and output
- * convs). Nothing is allocated per sample.
+ * streams through the whole network). Nothing is allocated per sample.
  *
  * Start: the history is Q/2 codes (as qtrain pads before a record's start), and every queue
  * holds what the layers compute on such a history: the generator then computes exactly what
@@ -22,8 +21,10 @@ typedef struct wn_sampler wn_sampler;
  * be freed or trained on afterwards). */
 wn_sampler *wn_sampler_create(wn *m, int n);
 void wn_sampler_free(wn_sampler *s);
-/* Products of fewer multiply-adds per step than this stay on one thread (default 2e6: waking
- * threads costs more than small products gain); 0 threads everything, for tests. */
+/* Steps of fewer multiply-adds (all streams) than this stay on one thread (default 1e8, about 64
+ * default streams: a fork per step costs a scheduler slice on a loaded machine); 0 threads every
+ * step of two or more streams, for tests. One stream always runs on one thread. For throughput on
+ * several cores, run one sampler per thread, each on its own streams: no synchronisation at all. */
 void wn_sampler_set_par_min(wn_sampler *s, double mac);
 /* Starts every stream again from a history of Q/2 codes. */
 void wn_sampler_reset(wn_sampler *s);
