@@ -162,6 +162,17 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 	free(b.s);
 }
 
+/* Training diverged: say where, and which checkpoint is left (none is written now). */
+static void diverged(cli_progress *prog, const char *rundir, long step, const char *what, long last_ckpt)
+{
+	if (last_ckpt >= 0)
+		cli_progress_end(prog, "%s: step %ld: %s; stopping (last.safetensors keeps step %ld, the "
+				 "last good checkpoint)", rundir, step, what, last_ckpt);
+	else
+		cli_progress_end(prog, "%s: step %ld: %s; stopping (no checkpoint was written)", rundir,
+				 step, what);
+}
+
 int main(int argc, char **argv)
 {
 	cli_init("qtrain");
@@ -388,6 +399,7 @@ int main(int argc, char **argv)
 	double last_bits = NAN, last_valid = NAN;
 	trn_log_row row;
 	int need_ckpt = 0, status = 0;
+	long last_ckpt_step = resume ? run.step : -1;
 	for (;;) {
 		if (stop_signal) {
 			ended = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -409,14 +421,10 @@ int main(int argc, char **argv)
 		double loss = trn_step(&run, &data);
 		double dt = sh_now() - ts;
 		if (!isfinite(loss)) {
-			cli_progress_end(&prog, "step %ld: the loss or a gradient is %s; stopping. %s",
-					 run.step + 1, isnan(loss) ? "nan" : "infinite",
-					 run.step > start_step || resume ? "The last good checkpoint is kept."
-									 : "No checkpoint written.");
-			if (need_ckpt || run.step > start_step)
-				cli_warn(rundir, "last.safetensors holds the last checkpointed step (not step %ld)",
-					 run.step);
-			ended = "nan";
+			diverged(&prog, rundir, run.step + 1, isnan(loss) ? "the training loss or a gradient is nan"
+									 : "the training loss or a gradient is infinite",
+				 last_ckpt_step);
+			ended = "diverged";
 			status = 1;
 			break;
 		}
@@ -431,9 +439,18 @@ int main(int argc, char **argv)
 		cli_progress_update(&prog, (double)(run.step - start_step), extra);
 		if (run.step % ckpt_every == 0) {
 			double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-			if (trn_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
-					   &stop_signal, &row) < 0)
+			int rc = trn_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
+						&stop_signal, &row);
+			if (rc < 0)
 				cli_die_lib(NULL);
+			if (rc > 0) {
+				diverged(&prog, rundir, run.step, "the validation loss is not finite",
+					 last_ckpt_step);
+				ended = "diverged";
+				status = 1;
+				break;
+			}
+			last_ckpt_step = run.step;
 			last_valid = row.valid_bits;
 			interval_time = 0;
 			interval_steps = 0;
@@ -444,11 +461,17 @@ int main(int argc, char **argv)
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
 		 * when interrupted (validation could take long) */
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-		if (trn_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
-				   &stop_signal, &row) < 0)
+		int rc = trn_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0,
+					sps, &stop_signal, &row);
+		if (rc < 0)
 			cli_die_lib(NULL);
-		if (!stop_signal)
+		if (rc > 0) {
+			diverged(&prog, rundir, run.step, "the validation loss is not finite", last_ckpt_step);
+			ended = "diverged";
+			status = 1;
+		} else if (!stop_signal) {
 			last_valid = row.valid_bits;
+		}
 	}
 	double elapsed = sh_now() - t0;
 	write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);

@@ -650,8 +650,11 @@ int trn_log_write(const trn_log *l, const char *path)
 	trn_buf_printf(&b, "step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\n");
 	for (int i = 0; i < l->n; i++) {
 		const trn_log_row *r = &l->rows[i];
-		trn_buf_printf(&b, "%ld\t%.4f\t%.6f\t%.6f\t%.1f\t%g\t%.1f\n", r->step, r->epoch, r->train_bits,
-			       r->valid_bits, r->samples_per_s, r->lr, r->seconds);
+		/* NAN as "nan" whatever its sign bit, so that readers see one spelling */
+		trn_buf_printf(&b, "%ld\t%.4f\t", r->step, r->epoch);
+		trn_buf_printf(&b, isnan(r->train_bits) ? "nan\t" : "%.6f\t", r->train_bits);
+		trn_buf_printf(&b, isnan(r->valid_bits) ? "nan\t" : "%.6f\t", r->valid_bits);
+		trn_buf_printf(&b, "%.1f\t%g\t%.1f\n", r->samples_per_s, r->lr, r->seconds);
 	}
 	int rc = trn_write_file(path, b.s, b.n);
 	free(b.s);
@@ -745,6 +748,8 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 		row->valid_bits = trn_evaluate(t, d, d->valid, d->nvalid, stop);
 	if (full && stop && *stop)
 		full = 0;   /* interrupted while validating: keep the checkpoint, skip the log row */
+	else if (full && d->nvalid && !isfinite(row->valid_bits))
+		return 1;   /* the parameters are no good: keep the previous checkpoint */
 	int improved = 0;
 	if (full) {
 		double score = d->nvalid ? row->valid_bits : row->train_bits;

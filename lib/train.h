@@ -168,7 +168,8 @@ typedef struct {
  * when the validation bits (the train bits without a validation set) are the best so far,
  * RUNDIR/log.tsv and RUNDIR/loss.png. Without full (or when *stop is raised during the
  * validation): the checkpoint only. seconds and samples_per_s go into the log row, which is
- * also returned in row. */
+ * also returned in row. Returns 0, -1 with an error, or 1 without writing anything when the
+ * validation loss is not finite (the parameters have diverged). */
 int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
 		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row);
 
