@@ -390,6 +390,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 
 	/* the loop */
+	/* step_time leaves out the invocation's first step (warm-up: page faults, thread start),
+	 * as the peer's benchmark does, for the summary's samples/s */
 	double t0 = sh_now(), interval_time = 0, step_time = 0;
 	long interval_steps = 0, start_step = run.step;
 	double samples_per_step = (double)cfg->batch * cfg->seq;
@@ -429,7 +431,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		interval_time += dt;
-		step_time += dt;
+		if (run.step - start_step > 1)
+			step_time += dt;
 		interval_steps++;
 		need_ckpt = 1;
 		last_bits = loss / M_LN2;
@@ -480,7 +483,7 @@ int main(int argc, char **argv)
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train %.3f bits, valid %.3f "
 				 "bits, best %.3f%s",
 				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed,
-				 step_time > 0 ? (run.step - start_step) * samples_per_step / step_time : 0,
+				 step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0,
 				 last_bits, last_valid, run.best_bits,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);
