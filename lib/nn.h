@@ -14,6 +14,11 @@
 #include <stdint.h>
 
 #define NN_DECLARE(real, S) \
+/* C[M×N] = alpha·op(A)·op(B) + beta·C, row-major, op = transpose when ta/tb: CBLAS with the \
+ * larger side of C split across the OpenMP threads (OpenBLAS itself is kept on one thread, so \
+ * that one pool of threads owns the cores); small products stay on the calling thread. */ \
+void nn_gemm##S(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, \
+		const real *B, int ldb, real beta, real *C, int ldc); \
 /* out[N×O] = inp[N×In] · w[O×In]ᵀ + bias[O] (bias may be NULL); accumulate: out += instead */ \
 void linear_forward##S(real *out, const real *inp, const real *w, const real *bias, \
 		       int N, int In, int O, int accumulate); \

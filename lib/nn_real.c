@@ -12,6 +12,10 @@
 #include <omp.h>
 #endif
 
+/* sqrt without errno and comparisons without FP traps let the Adam, softmax and gate loops
+ * vectorise (nothing here relies on errno or floating-point exceptions) */
+#pragma GCC optimize("no-math-errno", "no-trapping-math")
+
 #ifdef REAL_F64
 typedef double real;
 #define S(name) name##_f64
@@ -24,15 +28,80 @@ typedef double real;
 typedef float real;
 #define S(name) name
 #define GEMM cblas_sgemm
-#define EXP expf
+#define EXP exp_fast
 #define LOG logf
-#define TANH tanhf
+#define TANH tanh_fast
 #define SQRT sqrtf
+
+/* expf as arithmetic only, so that loops over it vectorise: x = n·ln2 + r, |r| ≤ ln2/2,
+ * e^r by the Cephes expf polynomial (about 1 ulp), 2^n built in the exponent bits. */
+static inline float exp_fast(float x)
+{
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
+	union { float f; int32_t i; } t, p2;
+	t.f = x * 1.44269504088896341f + 12582912.0f;   /* 1.5·2^23: rounds to an integer */
+	float n = t.f - 12582912.0f;
+	p2.i = (t.i - 0x4B400000 + 127) << 23;
+	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+	float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+		    4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+	return (y * r * r + r + 1) * p2.f;
+}
+/* tanh x = 2/(1 + e^-2x) - 1: absolute error about 1e-7 (relative error grows near 0, where
+ * it does not matter for the gates) */
+static inline float tanh_fast(float x) { return 2 / (1 + exp_fast(-2 * x)) - 1; }
 #endif
 
 #define PAR_MIN 32768   /* elementwise loops shorter than this stay on one thread */
 
 static inline real sigmoid(real x) { return 1 / (1 + EXP(-x)); }
+
+/* ---- matrix product ---- */
+
+#define SPLIT_MIN (1 << 21)  /* products of fewer multiply-adds run on one thread */
+
+void S(nn_gemm)(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
+		const real *B, int ldb, real beta, real *C, int ldc)
+{
+	if (M <= 0 || N <= 0)
+		return;
+	int nt = 1;
+#ifdef _OPENMP
+	nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+#endif
+#ifdef OPENBLAS_VERSION
+	/* one pool of threads (OpenMP's): OpenBLAS's own would fight it for the cores */
+	static int blas_serial;
+	if (!blas_serial)
+		openblas_set_num_threads(1), blas_serial = 1;
+#endif
+	const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
+	const enum CBLAS_TRANSPOSE TB = tb ? CblasTrans : CblasNoTrans;
+	if (nt < 2 || (double)M * N * K < SPLIT_MIN) {
+		GEMM(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+		return;
+	}
+	/* split the larger side of C into one band per thread, 16-aligned */
+	const int byrows = M >= N, L = byrows ? M : N;
+	#pragma omp parallel num_threads(nt)
+	{
+		int id = 0;
+#ifdef _OPENMP
+		id = omp_get_thread_num();
+#endif
+		int a = (int)((long)L * id / nt) & ~15, b = id == nt - 1 ? L : (int)((long)L * (id + 1) / nt) & ~15;
+		if (b > a) {
+			if (byrows)
+				GEMM(CblasRowMajor, TA, TB, b - a, N, K, alpha,
+				     A + (ta ? (size_t)a : (size_t)a * lda), lda, B, ldb, beta,
+				     C + (size_t)a * ldc, ldc);
+			else
+				GEMM(CblasRowMajor, TA, TB, M, b - a, K, alpha, A, lda,
+				     B + (tb ? (size_t)a * ldb : (size_t)a), ldb, beta, C + a, ldc);
+		}
+	}
+}
 
 /* A sum of per-thread partial sums in thread order: deterministic for a given thread count. */
 #define MAX_THREADS 256
@@ -47,6 +116,7 @@ void S(linear_forward)(real *out, const real *inp, const real *w, const real *bi
 		for (int n = 0; n < N; n++) {
 			real *o = out + (size_t)n * O;
 			if (accumulate)
+				#pragma omp simd
 				for (int j = 0; j < O; j++)
 					o[j] += bias[j];
 			else
@@ -55,7 +125,7 @@ void S(linear_forward)(real *out, const real *inp, const real *w, const real *bi
 		beta = 1;
 	}
 	if (N > 0)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, In, 1, inp, In, w, In, beta, out, O);
+		S(nn_gemm)(0, 1, N, O, In, 1, inp, In, w, In, beta, out, O);
 }
 
 /* dbias[O] += column sums of d[N×O] */
@@ -63,6 +133,7 @@ static void colsum_add(real *dbias, const real *d, int N, int O)
 {
 	for (int n = 0; n < N; n++) {
 		const real *r = d + (size_t)n * O;
+		#pragma omp simd
 		for (int j = 0; j < O; j++)
 			dbias[j] += r[j];
 	}
@@ -74,9 +145,9 @@ void S(linear_backward)(real *dinp, real *dw, real *dbias, const real *dout, con
 	if (N <= 0)
 		return;
 	if (dinp)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, In, O, 1, dout, O, w, In, 1, dinp, In);
+		S(nn_gemm)(0, 0, N, In, O, 1, dout, O, w, In, 1, dinp, In);
 	if (dw)
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, O, In, N, 1, dout, O, inp, In, 1, dw, In);
+		S(nn_gemm)(1, 0, O, In, N, 1, dout, O, inp, In, 1, dw, In);
 	if (dbias)
 		colsum_add(dbias, dout, N, O);
 }
@@ -173,7 +244,7 @@ void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const real 
 	const int G = 4 * H;
 	const size_t R = (size_t)T * B;
 	/* input projection of every timestep at once */
-	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, G, In, 1, inp, In, wih, In, 0, gates, G);
+	S(nn_gemm)(0, 1, (int)R, G, In, 1, inp, In, wih, In, 0, gates, G);
 	for (size_t r = 0; r < R; r++) {
 		real *gr = gates + r * G;
 		const real *ar = gadd ? gadd + r * G : NULL;
@@ -184,10 +255,11 @@ void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const real 
 		real *gt = gates + (size_t)t * B * G;
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		const real *cp = t ? c + (size_t)(t - 1) * B * H : c0;
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1, hp, H, whh, H, 1, gt, G);
+		S(nn_gemm)(0, 1, B, G, H, 1, hp, H, whh, H, 1, gt, G);
 		real *ht = h + (size_t)t * B * H, *ct = c + (size_t)t * B * H;
 		for (int b = 0; b < B; b++) {
 			real *g = gt + (size_t)b * G;
+			#pragma omp simd
 			for (int j = 0; j < H; j++) {
 				real ig = sigmoid(g[j]), fg = sigmoid(g[H + j]);
 				real gg = TANH(g[2 * H + j]), og = sigmoid(g[3 * H + j]);
@@ -200,6 +272,21 @@ void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const real 
 	}
 }
 
+/* One unit of the LSTM backward: reads the activated gates g[i, f, g, o at stride H], the
+ * cell c and previous cell cp, dL/dh, and dL/dc from the step after, parked in dg[0];
+ * writes dL/d(pre-activations) to dg[0, H, 2H, 3H] and returns dL/dc_prev. */
+static inline real lstm_unit_backward(const real *g, real *dg, int H, real c, real cp, real dh)
+{
+	real ig = g[0], fg = g[H], gg = g[2 * H], og = g[3 * H];
+	real tc = TANH(c);
+	real dc = dg[0] + dh * og * (1 - tc * tc);
+	dg[0] = dc * gg * ig * (1 - ig);
+	dg[H] = dc * cp * fg * (1 - fg);
+	dg[2 * H] = dc * ig * (1 - gg * gg);
+	dg[3 * H] = dh * tc * og * (1 - og);
+	return dc * fg;
+}
+
 void S(lstm_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh,
 		      real *dh0, real *dc0, real *dgates, real *dh, const real *dhT,
 		      const real *dcT, const real *h, const real *c, const real *gates,
@@ -208,52 +295,56 @@ void S(lstm_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh
 {
 	const int G = 4 * H;
 	const size_t R = (size_t)T * B;
+	/* dL/dc_t flowing back from step t+1 is parked in step t's i-gate slot of dgates, which
+	 * step t reads before writing it: no scratch buffer. The last step's comes from dcT. */
+	for (int b = 0; b < B; b++) {
+		real *dg = dgates + (R - B + b) * G;
+		real *dhl = dh + (R - B + b) * H;
+		for (int j = 0; j < H; j++) {
+			dg[j] = dcT ? dcT[(size_t)b * H + j] : 0;
+			dhl[j] += dhT ? dhT[(size_t)b * H + j] : 0;
+		}
+	}
 	for (int t = T - 1; t >= 0; t--) {
 		const real *gt = gates + (size_t)t * B * G;
 		real *dgt = dgates + (size_t)t * B * G;
 		const real *ct = c + (size_t)t * B * H;
 		const real *cp = t ? c + (size_t)(t - 1) * B * H : c0;
-		real *dht = dh + (size_t)t * B * H;
+		const real *dht = dh + (size_t)t * B * H;
 		for (int b = 0; b < B; b++) {
-			const real *g = gt + (size_t)b * G;
+			const real *g = gt + (size_t)b * G, *cb = ct + (size_t)b * H;
+			const real *cpb = cp + (size_t)b * H, *dhb = dht + (size_t)b * H;
 			real *dg = dgt + (size_t)b * G;
-			for (int j = 0; j < H; j++) {
-				size_t k = (size_t)b * H + j;
-				real ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-				real tc = TANH(ct[k]);
-				real dhk = dht[k] + (t == T - 1 && dhT ? dhT[k] : 0);
-				/* The cell gradient flowing back from step t+1 was parked in this
-				 * step's (not yet written) i-gate slot, see below. */
-				real dcn = t == T - 1 ? (dcT ? dcT[k] : 0) : dg[j];
-				real dc = dcn + dhk * og * (1 - tc * tc);
-				dg[j] = dc * gg * ig * (1 - ig);
-				dg[H + j] = dc * cp[k] * fg * (1 - fg);
-				dg[2 * H + j] = dc * ig * (1 - gg * gg);
-				dg[3 * H + j] = dhk * tc * og * (1 - og);
-				/* Park dL/dc_{t-1} in the i-gate slot of step t-1, which step t-1 reads
-				 * before writing: no scratch buffer needed. */
-				if (t > 0)
-					dgates[(size_t)(t - 1) * B * G + (size_t)b * G + j] = dc * fg;
-				else if (dc0)
-					dc0[k] += dc * fg;
+			if (t > 0) {
+				real *park = dgates + (size_t)(t - 1) * B * G + (size_t)b * G;
+				#pragma omp simd
+				for (int j = 0; j < H; j++)
+					park[j] = lstm_unit_backward(g + j, dg + j, H, cb[j], cpb[j], dhb[j]);
+			} else if (dc0) {
+				real *dc0b = dc0 + (size_t)b * H;
+				for (int j = 0; j < H; j++)
+					dc0b[j] += lstm_unit_backward(g + j, dg + j, H, cb[j], cpb[j], dhb[j]);
+			} else {
+				for (int j = 0; j < H; j++)
+					lstm_unit_backward(g + j, dg + j, H, cb[j], cpb[j], dhb[j]);
 			}
 		}
 		real *dhp = t ? dh + (size_t)(t - 1) * B * H : dh0;
 		if (dhp)
-			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G, 1, dgt, G, whh, H, 1,
+			S(nn_gemm)(0, 0, B, H, G, 1, dgt, G, whh, H, 1,
 			     dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, (int)(R - B), 1,
+			S(nn_gemm)(1, 0, G, H, (int)(R - B), 1,
 			     dgates + (size_t)B * G, G, h, H, 1, dwhh, H);
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, H, B, 1, dgates, G, h0, H, 1, dwhh, H);
+		S(nn_gemm)(1, 0, G, H, B, 1, dgates, G, h0, H, 1, dwhh, H);
 	}
 	if (dwih)
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G, In, (int)R, 1, dgates, G, inp, In, 1,
+		S(nn_gemm)(1, 0, G, In, (int)R, 1, dgates, G, inp, In, 1,
 		     dwih, In);
 	if (dinp)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, In, G, 1, dgates, G, wih, In, 1,
+		S(nn_gemm)(0, 0, (int)R, In, G, 1, dgates, G, wih, In, 1,
 		     dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgates, (int)R, G);
@@ -271,7 +362,7 @@ void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd, con
 	const size_t R = (size_t)T * B;
 	/* input projection into columns [0, 3H) of the cache; r and z also take b_hh now, n's
 	 * recurrent bias stays inside r∘(...) */
-	GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, G3, In, 1, inp, In, wih, In, 0, gates, G);
+	S(nn_gemm)(0, 1, (int)R, G3, In, 1, inp, In, wih, In, 0, gates, G);
 	for (size_t r = 0; r < R; r++) {
 		real *gr = gates + r * G;
 		const real *ar = gadd ? gadd + r * G3 : NULL;
@@ -282,12 +373,13 @@ void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd, con
 		real *gt = gates + (size_t)t * B * G;
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		/* r, z: add W_h{r,z} h in place; n: W_hn h into the 4th slot */
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
+		S(nn_gemm)(0, 1, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
+		S(nn_gemm)(0, 1, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
 		     H, 0, gt + 3 * H, G);
 		real *ht = h + (size_t)t * B * H;
 		for (int b = 0; b < B; b++) {
 			real *g = gt + (size_t)b * G;
+			#pragma omp simd
 			for (int j = 0; j < H; j++) {
 				real rg = sigmoid(g[j]), zg = sigmoid(g[H + j]);
 				real hn = g[3 * H + j] + bhh[2 * H + j];
@@ -299,6 +391,20 @@ void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd, con
 	}
 }
 
+/* One unit of the GRU backward: gates g[r, z, n, hn at stride H], previous state hp, dL/dh;
+ * writes dL/d(input projection) di[0, H, 2H] and dL/d(recurrent projection) dr[0, H, 2H];
+ * returns the direct part of dL/dh_prev (through z). */
+static inline real gru_unit_backward(const real *g, real *di, real *dr, int H, real hp, real d)
+{
+	real rg = g[0], zg = g[H], ng = g[2 * H], hn = g[3 * H];
+	real dnp = d * (1 - zg) * (1 - ng * ng);
+	real dzp = d * (hp - ng) * zg * (1 - zg);
+	real drp = dnp * hn * rg * (1 - rg);
+	di[0] = drp, di[H] = dzp, di[2 * H] = dnp;
+	dr[0] = drp, dr[H] = dzp, dr[2 * H] = dnp * rg;
+	return d * zg;
+}
+
 void S(gru_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh, real *dh0,
 		     real *dgi, real *dgh, real *dh, const real *dhT, const real *h,
 		     const real *gates, const real *inp, const real *wih, const real *whh,
@@ -306,45 +412,46 @@ void S(gru_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh,
 {
 	const int G = 4 * H, G3 = 3 * H;
 	const size_t R = (size_t)T * B;
+	if (dhT)
+		for (size_t k = 0; k < (size_t)B * H; k++)
+			dh[(R - B) * H + k] += dhT[k];
 	for (int t = T - 1; t >= 0; t--) {
 		const real *gt = gates + (size_t)t * B * G;
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		real *dhp = t ? dh + (size_t)(t - 1) * B * H : dh0;
-		real *dit = dgi + (size_t)t * B * G3, *dht_ = dgh + (size_t)t * B * G3;
+		real *dit = dgi + (size_t)t * B * G3, *drt = dgh + (size_t)t * B * G3;
 		const real *dht = dh + (size_t)t * B * H;
 		for (int b = 0; b < B; b++) {
-			const real *g = gt + (size_t)b * G;
-			real *di = dit + (size_t)b * G3, *dr_ = dht_ + (size_t)b * G3;
-			for (int j = 0; j < H; j++) {
-				size_t k = (size_t)b * H + j;
-				real rg = g[j], zg = g[H + j], ng = g[2 * H + j], hn = g[3 * H + j];
-				real d = dht[k] + (t == T - 1 && dhT ? dhT[k] : 0);
-				real dnp = d * (1 - zg) * (1 - ng * ng);
-				real dzp = d * (hp[k] - ng) * zg * (1 - zg);
-				real drp = dnp * hn * rg * (1 - rg);
-				di[j] = drp, di[H + j] = dzp, di[2 * H + j] = dnp;
-				dr_[j] = drp, dr_[H + j] = dzp, dr_[2 * H + j] = dnp * rg;
-				if (dhp)
-					dhp[k] += d * zg;
+			const real *g = gt + (size_t)b * G, *hpb = hp + (size_t)b * H;
+			const real *db = dht + (size_t)b * H;
+			real *di = dit + (size_t)b * G3, *dr = drt + (size_t)b * G3;
+			if (dhp) {
+				real *dhpb = dhp + (size_t)b * H;
+				#pragma omp simd
+				for (int j = 0; j < H; j++)
+					dhpb[j] += gru_unit_backward(g + j, di + j, dr + j, H, hpb[j], db[j]);
+			} else {
+				for (int j = 0; j < H; j++)
+					gru_unit_backward(g + j, di + j, dr + j, H, hpb[j], db[j]);
 			}
 		}
 		if (dhp)
-			GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, G3, 1, dht_, G3, whh, H, 1,
+			S(nn_gemm)(0, 0, B, H, G3, 1, drt, G3, whh, H, 1,
 			     dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G3, H, (int)(R - B), 1,
+			S(nn_gemm)(1, 0, G3, H, (int)(R - B), 1,
 			     dgh + (size_t)B * G3, G3, h, H, 1, dwhh, H);
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G3, H, B, 1, dgh, G3, h0, H, 1, dwhh, H);
+		S(nn_gemm)(1, 0, G3, H, B, 1, dgh, G3, h0, H, 1, dwhh, H);
 	}
 	if (dbhh)
 		colsum_add(dbhh, dgh, (int)R, G3);
 	if (dwih)
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, G3, In, (int)R, 1, dgi, G3, inp, In, 1,
+		S(nn_gemm)(1, 0, G3, In, (int)R, 1, dgi, G3, inp, In, 1,
 		     dwih, In);
 	if (dinp)
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, In, G3, 1, dgi, G3, wih, In, 1,
+		S(nn_gemm)(0, 0, (int)R, In, G3, 1, dgi, G3, wih, In, 1,
 		     dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgi, (int)R, G3);
@@ -354,26 +461,47 @@ void S(gru_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh,
 
 void S(relu_forward)(real *out, const real *inp, size_t n)
 {
-	#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] > 0 ? inp[i] : 0;
 }
 
 void S(relu_backward)(real *dinp, const real *dout, const real *out, size_t n)
 {
-	#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		dinp[i] += out[i] > 0 ? dout[i] : 0;
+	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+	for (size_t i = 0; i < n; i++) {
+		real d = dout[i];
+		dinp[i] += out[i] > 0 ? d : 0;
+	}
 }
 
 void S(relu_mask)(real *d, const real *out, size_t n)
 {
-	#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		d[i] = out[i] > 0 ? d[i] : 0;
+	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+	for (size_t i = 0; i < n; i++) {
+		real v = d[i];
+		d[i] = out[i] > 0 ? v : 0;
+	}
 }
 
 /* ---- softmax cross-entropy ---- */
+
+/* max of x[n], with eight running maxima (a single one would serialise on its latency) */
+static real row_max(const real *x, int n)
+{
+	real m[8];
+	for (int i = 0; i < 8; i++)
+		m[i] = x[0];
+	int q = 0;
+	for (; q + 8 <= n; q += 8)
+		for (int i = 0; i < 8; i++)
+			m[i] = x[q + i] > m[i] ? x[q + i] : m[i];
+	for (; q < n; q++)
+		m[0] = x[q] > m[0] ? x[q] : m[0];
+	for (int i = 1; i < 8; i++)
+		m[0] = m[i] > m[0] ? m[i] : m[0];
+	return m[0];
+}
 
 double S(ce_forward)(real *probs, real *ptarget, const real *logits, const int32_t *targets,
 		     int N, int Q)
@@ -393,13 +521,13 @@ double S(ce_forward)(real *probs, real *ptarget, const real *logits, const int32
 		for (int n = 0; n < N; n++) {
 			const real *l = logits + (size_t)n * Q;
 			real *p = probs + (size_t)n * Q;
-			real mx = l[0];
-			for (int q = 1; q < Q; q++)
-				mx = l[q] > mx ? l[q] : mx;
+			real mx = row_max(l, Q);
 			real lt = l[targets[n]], sum = 0;
+			#pragma omp simd reduction(+:sum)
 			for (int q = 0; q < Q; q++)
 				sum += p[q] = EXP(l[q] - mx);
 			real inv = 1 / sum;
+			#pragma omp simd
 			for (int q = 0; q < Q; q++)
 				p[q] *= inv;
 			if (ptarget)
@@ -423,6 +551,7 @@ void S(ce_backward)(real *dlogits, const real *probs, const int32_t *targets, in
 	for (int n = 0; n < N; n++) {
 		real *d = dlogits + (size_t)n * Q;
 		const real *p = probs + (size_t)n * Q;
+		#pragma omp simd
 		for (int q = 0; q < Q; q++)
 			d[q] += s * p[q];
 		d[targets[n]] -= s;
@@ -433,7 +562,7 @@ void S(ce_backward)(real *dlogits, const real *probs, const int32_t *targets, in
 
 void S(clip_elementwise)(real *x, size_t n, real lim)
 {
-	#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		x[i] = x[i] > lim ? lim : x[i] < -lim ? -lim : x[i];
 }
@@ -446,7 +575,7 @@ double S(clip_global_norm)(real *x, size_t n, double max_norm)
 	double norm = sqrt(ss);
 	if (norm > max_norm) {
 		real s = (real)(max_norm / (norm + 1e-6));
-		#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+		#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 		for (size_t i = 0; i < n; i++)
 			x[i] *= s;
 	}
@@ -459,7 +588,7 @@ void S(adam_step)(real *p, const real *g, real *m, real *v, size_t n, double lr,
 	double bc1 = 1 - pow(b1, (double)t), bc2 = 1 - pow(b2, (double)t);
 	real step = (real)(lr / bc1), bc2s = (real)sqrt(bc2);
 	real rb1 = (real)b1, rb2 = (real)b2, reps = (real)eps;
-	#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
 		m[i] = m[i] * rb1 + (1 - rb1) * g[i];
 		v[i] = v[i] * rb2 + (1 - rb2) * g[i] * g[i];

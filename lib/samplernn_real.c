@@ -16,6 +16,7 @@
  * that follow the definition, and the tests hold both equal. */
 #include "samplernn.h"
 #include "nn.h"
+#include "rng.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -31,12 +32,10 @@
 typedef double real;
 #define S(name) name##_f64
 #define MODEL srnn_f64
-#define GEMM cblas_dgemm
 #else
 typedef float real;
 #define S(name) name
 #define MODEL srnn
-#define GEMM cblas_sgemm
 #endif
 
 #define NONE ((size_t)-1)
@@ -334,28 +333,18 @@ void S(srnn_use_reference)(MODEL *m, int on) { m->ref = on; }
 
 /* ---- initialisation, as the peer (torch defaults, then weight_norm g = ‖v‖) ---- */
 
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-static double uniform01(uint64_t *s) { return (double)(splitmix(s) >> 11) * 0x1p-53; }
-static void fill_uniform(real *x, size_t n, double bound, uint64_t *s)
+static void fill_uniform(real *x, size_t n, double bound, sh_rng *r)
 {
 	for (size_t i = 0; i < n; i++)
-		x[i] = (real)((2 * uniform01(s) - 1) * bound);
+		x[i] = (real)((2 * sh_rng_uniform(r) - 1) * bound);
 }
-static void fill_normal(real *x, size_t n, uint64_t *s)
+static void fill_normal(real *x, size_t n, sh_rng *r)
 {
-	for (size_t i = 0; i < n; i++) {
-		double u = uniform01(s), v = uniform01(s);
-		x[i] = (real)(sqrt(-2 * log(1 - u)) * cos(2 * M_PI * v));
-	}
+	for (size_t i = 0; i < n; i++)
+		x[i] = (real)sh_rng_normal(r);
 }
 /* v uniform ±bound (torch's Linear and LSTM bound 1/√fan_in), then g = ‖v_row‖ */
-static void init_wmat(struct MODEL *m, wmat *w, double bound, uint64_t *s)
+static void init_wmat(struct MODEL *m, wmat *w, double bound, sh_rng *s)
 {
 	real *v = m->params + w->v;
 	fill_uniform(v, (size_t)w->rows * w->cols, bound, s);
@@ -367,7 +356,7 @@ static void init_wmat(struct MODEL *m, wmat *w, double bound, uint64_t *s)
 			m->params[w->g + r] = (real)sqrt(ss);
 		}
 }
-static void init_linear(struct MODEL *m, linear *l, uint64_t *s)
+static void init_linear(struct MODEL *m, linear *l, sh_rng *s)
 {
 	double bound = 1 / sqrt((double)l->W.cols);
 	init_wmat(m, &l->W, bound, s);
@@ -377,7 +366,8 @@ static void init_linear(struct MODEL *m, linear *l, uint64_t *s)
 
 void S(srnn_init_params)(MODEL *m, uint64_t seed)
 {
-	uint64_t s = seed;
+	sh_rng rs, *s = &rs;
+	sh_rng_seed(s, seed);
 	const int D = m->D, G = m->G;
 	const double bound = 1 / sqrt((double)D);
 	memset(m->params, 0, sizeof(real) * m->nparams);
@@ -385,27 +375,27 @@ void S(srnn_init_params)(MODEL *m, uint64_t seed)
 		tier *t = &m->tier[k];
 		for (int l = 0; l < m->L; l++) {
 			rnnlayer *y = &t->layer[l];
-			init_wmat(m, &y->ih, bound, &s);
-			init_wmat(m, &y->hh, bound, &s);
+			init_wmat(m, &y->ih, bound, s);
+			init_wmat(m, &y->hh, bound, s);
 			if (m->cfg.rnn == SRNN_LSTM) {
 				/* the peer: bias_ih zero but its forget part 3, bias_hh zero */
 				for (int j = D; j < 2 * D; j++)
 					m->params[y->bih + j] = 3;
 			} else {
 				/* torch's nn.GRU default */
-				fill_uniform(m->params + y->bih, (size_t)G * D, bound, &s);
-				fill_uniform(m->params + y->bhh, (size_t)G * D, bound, &s);
+				fill_uniform(m->params + y->bih, (size_t)G * D, bound, s);
+				fill_uniform(m->params + y->bhh, (size_t)G * D, bound, s);
 			}
 		}
 		for (int l = 0; l < m->L; l++)
-			init_linear(m, &t->out[l], &s);
-		init_linear(m, &t->up, &s);
+			init_linear(m, &t->out[l], s);
+		init_linear(m, &t->up, s);
 	}
-	fill_normal(m->params + m->emb, (size_t)m->Q * m->E, &s);
-	init_linear(m, &m->l1, &s);
-	init_linear(m, &m->l2, &s);
-	init_linear(m, &m->l3, &s);
-	init_linear(m, &m->l4, &s);
+	fill_normal(m->params + m->emb, (size_t)m->Q * m->E, s);
+	init_linear(m, &m->l1, s);
+	init_linear(m, &m->l2, s);
+	init_linear(m, &m->l3, s);
+	init_linear(m, &m->l4, s);
 }
 
 /* ---- recurrent state: per tier, per layer h [B × D] (and c [B × D] for LSTM); then a flag
@@ -528,17 +518,18 @@ static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *codes, 
 		return;
 	}
 	for (int k = 0; k < FS; k++) /* T_k[Q × D] = emb · W1_kᵀ */
-		GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, Q, D, E, 1, emb, E, W1 + (size_t)k * E,
+		S(nn_gemm)(0, 1, Q, D, E, 1, emb, E, W1 + (size_t)k * E,
 		     FS * E, 0, m->table + (size_t)k * Q * D, D);
 	const size_t N = (size_t)B * seq;
 	const real *T = m->table;
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (N * FS * D >= 32768)
 	for (size_t p = 0; p < N; p++) {
 		size_t b = p / seq, s = p % seq;
 		const uint16_t *c = codes + b * row + m->hist + s - FS;
 		real *h = h1 + p * D;
 		for (int k = 0; k < FS; k++) {
 			const real *tk = T + ((size_t)k * Q + c[k]) * D;
+			#pragma omp simd
 			for (int d = 0; d < D; d++)
 				h[d] += tk[d];
 		}
@@ -610,7 +601,7 @@ static void sample_l1_backward(struct MODEL *m, const real *dh1)
 	real *dT = m->dtable;
 	zero(dT, (size_t)FS * Q * D);
 	/* dT_k[c] += dh1[p]: each thread owns a band of columns, so no two write the same value */
-	#pragma omp parallel
+	#pragma omp parallel if (N * FS * D >= 32768)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
@@ -623,6 +614,7 @@ static void sample_l1_backward(struct MODEL *m, const real *dh1)
 			const real *dh = dh1 + p * D;
 			for (int k = 0; k < FS; k++) {
 				real *t = dT + ((size_t)k * Q + c[k]) * D;
+				#pragma omp simd
 				for (int d = d0; d < d1; d++)
 					t[d] += dh[d];
 			}
@@ -631,9 +623,9 @@ static void sample_l1_backward(struct MODEL *m, const real *dh1)
 	for (int k = 0; k < FS; k++) {
 		const real *dTk = dT + (size_t)k * Q * D;
 		/* demb[Q × E] += dT_k · W1_k;  dW1_k[D × E] += dT_kᵀ · emb */
-		GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, Q, E, D, 1, dTk, D, W1 + (size_t)k * E,
+		S(nn_gemm)(0, 0, Q, E, D, 1, dTk, D, W1 + (size_t)k * E,
 		     FS * E, 1, demb, E);
-		GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, D, E, Q, 1, dTk, D, emb, E, 1,
+		S(nn_gemm)(1, 0, D, E, Q, 1, dTk, D, emb, E, 1,
 		     dW1 + (size_t)k * E, FS * E);
 	}
 }
