@@ -290,6 +290,11 @@ int main(int argc, char **argv)
 		if (seed >= 0 && (uint64_t)seed != opt.seed)
 			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld",
 				(unsigned long long)opt.seed, seed);
+		if (rate > 0 && rate != opt.sample_rate)
+			cli_die(resume_path, "checkpoint was trained at %d Hz, -r says %d", opt.sample_rate, rate);
+		if (quant && strcmp(quant, opt.quantization))
+			cli_die(resume_path, "checkpoint was trained on %s codes, --quantization says %s",
+				opt.quantization, quant);
 		if (split && memcmp(pct, opt.split, sizeof pct))
 			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0],
 				opt.split[1], opt.split[2]);

@@ -79,6 +79,10 @@ for k in names:
 check "a second identical run" $Q $TINY --steps 60 --checkpoint-every 20 -o "$T/run2" "$T/codes.npy"
 check "same seed, same threads: identical checkpoints" cmp "$T/run/last.safetensors" "$T/run2/last.safetensors"
 check "... and identical best checkpoints" cmp "$T/run/best.safetensors" "$T/run2/best.safetensors"
+T2="--preset tiny --seq 64 --batch 4 --threads 2"
+$Q $T2 --steps 20 --checkpoint-every 20 -o "$T/thr2a" "$T/codes.npy" 2>/dev/null
+$Q $T2 --steps 20 --checkpoint-every 20 -o "$T/thr2b" "$T/codes.npy" 2>/dev/null
+check "same seed, 2 threads: identical checkpoints" cmp "$T/thr2a/last.safetensors" "$T/thr2b/last.safetensors"
 $Q $TINY --steps 20 --checkpoint-every 20 --seed 7 -o "$T/run7" "$T/codes.npy" 2>/dev/null
 $Q $TINY --steps 20 --checkpoint-every 20 -o "$T/run20" "$T/codes.npy" 2>/dev/null
 ! cmp -s "$T/run7/last.safetensors" "$T/run20/last.safetensors"
@@ -113,6 +117,10 @@ fails_with "resume with another architecture is refused" 1 "another architecture
 	$Q --dim 32 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 fails_with "resume with another preset is refused" 1 "another architecture" \
 	$Q --preset small --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
+fails_with "resume with another seed is refused" 1 "checkpoint has seed 123, --seed says 5" \
+	$Q --seed 5 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
+fails_with "resume at another sample rate is refused" 1 "trained at 16000 Hz, -r says 44100" \
+	$Q -r 44100 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 check "... and the checkpoint is left as it was" cmp "$T/res.before" "$T/res/last.safetensors"
 head -c 1000 "$T/codes.npy" > "$T/other.npy"
 $PY -c 'import numpy as np, sys; np.save(sys.argv[1], np.full(5000, 3, np.uint8))' "$T/one.npy"
