@@ -126,6 +126,9 @@ head -c 1000 "$T/codes.npy" > "$T/other.npy"
 $PY -c 'import numpy as np, sys; np.save(sys.argv[1], np.full(5000, 3, np.uint8))' "$T/one.npy"
 fails_with "resume on other data is refused" 1 "other data" \
 	$Q --steps 70 --resume "$T/res" -o "$T/res" "$T/one.npy"
+head -c 3000 "$T/res/last.safetensors" > "$T/cut.safetensors"
+fails_with "resume from a truncated checkpoint" 1 "cut.safetensors: " \
+	$Q --steps 70 --resume "$T/cut.safetensors" -o "$T/res" "$T/codes.npy"
 fails_with "resume from a file that is not a checkpoint" 1 "codes.npy" \
 	$Q --steps 70 --resume "$T/codes.npy" -o "$T/res" "$T/codes.npy"
 fails_with "a run directory that holds a run needs --resume" 1 "already holds a run" \
@@ -146,6 +149,28 @@ ok $([ "${step:-0}" -gt 0 ] && echo 0 || echo 1) "SIGINT checkpoint is at step $
 check "the interrupted run resumes" $Q --threads 1 --steps $((step + 3)) --resume "$T/int" -o "$T/int" "$T/codes.npy"
 check "... to step $((step + 3))" test "$(meta "$T/int/last.safetensors" step)" = $((step + 3))
 check "no temporary files left" sh -c "! ls '$T/int' | grep -q tmp"
+
+# SIGTERM likewise, exit 143
+$Q $TINY --checkpoint-every 100000 -o "$T/term" "$T/codes.npy" 2>/dev/null &
+pid=$!
+sleep 2
+kill -TERM $pid
+wait $pid
+rc=$?
+ok $([ $rc -eq 143 ] && echo 0 || echo 1) "SIGTERM: exit 143 (got $rc)"
+check "SIGTERM: last.safetensors written" test -s "$T/term/last.safetensors"
+
+# --- the other stopping rules
+check "--epochs 1" $Q $TINY --epochs 1 --checkpoint-every 1000 -o "$T/ep" "$T/codes.npy"
+check "... stops when the first epoch is done" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ended"] == "epochs" and 1 <= d["epoch"] < 1.5, (d["ended"], d["epoch"])' "$T/ep/run.json"
+check "--minutes 0.03" $Q $TINY --minutes 0.03 --checkpoint-every 100000 -o "$T/min" "$T/codes.npy"
+check "... stops after about two seconds" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ended"] == "minutes" and d["final_step"] > 0 and d["seconds"] < 30, d' "$T/min/run.json"
 
 # --- a loss that blows up: message, exit 1, last good checkpoint kept
 check "10 good steps" $Q $TINY --steps 10 --checkpoint-every 10 -o "$T/nan" "$T/codes.npy"
