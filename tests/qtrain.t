@@ -88,6 +88,11 @@ $Q $TINY --steps 20 --checkpoint-every 20 -o "$T/run20" "$T/codes.npy" 2>/dev/nu
 ! cmp -s "$T/run7/last.safetensors" "$T/run20/last.safetensors"
 ok $? "another seed gives another checkpoint"
 
+# --- data from stdin: the same run as from the file (the fingerprint ignores file names)
+$Q $TINY --steps 3 -o "$T/fromfile" "$T/codes.npy" 2>/dev/null
+check "reads the data from stdin" sh -c "$Q $TINY --steps 3 -o '$T/fromstdin' < '$T/codes.npy'"
+check "... and trains the same" cmp "$T/fromfile/last.safetensors" "$T/fromstdin/last.safetensors"
+
 # --- resume: 40 + 20 steps give the bytes of 60 straight
 check "40 steps" $Q $TINY --steps 40 --checkpoint-every 20 -o "$T/res" "$T/codes.npy"
 check "resumed to step 60" $Q --threads 1 --steps 60 --checkpoint-every 20 --resume "$T/res" -o "$T/res" "$T/codes.npy"
