@@ -27,8 +27,10 @@ DEPSTAMP := $(B)/.deps-ok
 
 # Debian packages: to build, and to run the test suite.
 BUILD_DEBS := build-essential pkg-config libsndfile1-dev libsamplerate0-dev libfftw3-dev \
-              libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core
-TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils
+              libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core \
+              fonts-blankenburg
+TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \
+              aubio-tools espeak-ng
 
 .PHONY: all deps test-deps test asan bench clean data
 all: $(PROGS)

@@ -6,6 +6,7 @@
 #include "chunker.h"
 #include "cli.h"
 #include "npy.h"
+#include "resample.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -26,12 +27,17 @@ static const char usage[] =
 	"                  silence test\n"
 	"  --silence-db DB drop a chunk when more than half of its 50 ms windows have an RMS\n"
 	"                  below DB dBFS (default -60)\n"
-	"  -q QUALITY      resampler: best, medium (default), fastest, zoh, linear\n"
+	"  -q QUALITY      resampler: libsamplerate's best, medium (default), fastest, zoh,\n"
+	"                  linear; or poly: lib/resample.c's two-stage windowed sinc, 95%%\n"
+	"                  bandwidth and 100 dB rejection (sox -m's specification), 10x faster\n"
 	"  -o OUT          a tensor stream of <f4 records (RATE*SECONDS,) (default stdout),\n"
 	"                  or OUT/ (a directory): OUT/<input-stem>_<k>.wav per chunk, 32-bit\n"
 	"                  float, k = 0-based chunk position in its file (part number with --parts)\n";
 
 enum { BLOCK = 16384 };    /* samples asked of the reader at a time */
+#define QUALITY_POLY 100    /* -q poly: lib/resample.c instead of libsamplerate */
+#define POLY_BANDWIDTH 0.95
+#define POLY_ATTEN_DB 100.0
 #define WINDOW_SECONDS 0.05 /* silence test window */
 
 typedef struct {
@@ -49,6 +55,7 @@ typedef struct {
 	int files;
 	int64_t samples_read;
 	long written, silent;
+	size_t clipped;          /* samples of written chunks outside [-1, 1], clamped */
 	cli_progress progress;
 	double total_seconds;
 } wavchunk;
@@ -70,6 +77,7 @@ static void stem_of(const char *path, char *stem, size_t cap)
 static void emit(wavchunk *w, const char *path, int64_t k)
 {
 	chunk_ring_last(&w->ring, w->chunk);
+	w->clipped += chunk_clamp(w->chunk, w->len);
 	if (w->dir) {
 		char stem[256], out[4096];
 		stem_of(path, stem, sizeof stem);
@@ -82,18 +90,54 @@ static void emit(wavchunk *w, const char *path, int64_t k)
 	w->written++;
 }
 
+/* An input at the output rate: the reader resamples with libsamplerate, or reads at the file's
+ * own rate and lib/resample.c resamples (-q poly). */
+typedef struct {
+	audio_reader *ar;
+	resampler *rs;
+} source;
+
+static long pull_audio(void *ctx, float *buf, long n) { return audio_read(ctx, buf, n); }
+
 static audio_reader *open_or_die(const wavchunk *w, const char *path, int rate)
 {
-	audio_reader *r = audio_open(path, rate, w->quality);
+	audio_reader *r = audio_open(path, rate, w->quality == QUALITY_POLY ? AUDIO_QUALITY_DEFAULT : w->quality);
 	if (!r)
 		cli_die_lib(cli_in_name(path));
 	return r;
 }
 
-/* Reads up to want samples, accounting for them; dies on a decode error. */
-static long read_block(wavchunk *w, audio_reader *r, const char *path, long want)
+static source source_open(const wavchunk *w, const char *path)
 {
-	long n = audio_read(r, w->block, want);
+	source s = {0};
+	if (w->quality != QUALITY_POLY) {
+		s.ar = open_or_die(w, path, w->rate);
+		return s;
+	}
+	s.ar = open_or_die(w, path, 0);
+	int in_rate = audio_file_rate(s.ar);
+	if (in_rate != w->rate) {
+		s.rs = resampler_new(in_rate, w->rate, POLY_BANDWIDTH, POLY_ATTEN_DB);
+		if (!s.rs) { /* a ratio needing too many phases: libsamplerate can do it */
+			cli_warn(cli_in_name(path), "%s; resampling with libsamplerate's sinc medium", sh_errmsg());
+			audio_close(s.ar);
+			s.ar = open_or_die(w, path, w->rate);
+		}
+	}
+	return s;
+}
+
+static void source_close(source *s)
+{
+	resampler_free(s->rs);
+	audio_close(s->ar);
+}
+
+/* Reads up to want samples, accounting for them; dies on a decode error. */
+static long read_block(wavchunk *w, source *src, const char *path, long want)
+{
+	long n = src->rs ? resampler_read(src->rs, pull_audio, src->ar, w->block, want)
+			 : audio_read(src->ar, w->block, want);
 	if (n < 0)
 		cli_die_lib(cli_in_name(path));
 	chunk_ring_push(&w->ring, w->block, (size_t)n);
@@ -105,13 +149,13 @@ static long read_block(wavchunk *w, audio_reader *r, const char *path, long want
 /* Regular chunks of one file: one starting every hop samples, while whole chunks fit. */
 static void chunk_file(wavchunk *w, const char *path)
 {
-	audio_reader *r = open_or_die(w, path, w->rate);
+	source r = source_open(w, path);
 	size_t win = (size_t)lround(WINDOW_SECONDS * w->rate);
 	chunk_ring_reset(&w->ring);
 	int64_t next_end = (int64_t)w->len, k = 0;
 	for (;;) {
 		long want = (long)SH_MIN((int64_t)BLOCK, next_end - w->ring.pos);
-		if (read_block(w, r, path, want) == 0)
+		if (read_block(w, &r, path, want) == 0)
 			break;
 		if (w->ring.pos == next_end) {
 			chunk_ring_last(&w->ring, w->chunk);
@@ -123,7 +167,7 @@ static void chunk_file(wavchunk *w, const char *path)
 			next_end += (int64_t)w->hop;
 		}
 	}
-	audio_close(r);
+	source_close(&r);
 	w->files++;
 }
 
@@ -138,7 +182,14 @@ static int64_t measure(const wavchunk *w, const char *path)
 		frames += n;
 	if (n < 0)
 		cli_die_lib(path);
-	int64_t out = (int64_t)((double)frames * w->rate / audio_file_rate(r));
+	/* lib/resample.c gives exactly ceil(frames·out/in); libsamplerate about frames·out/in */
+	int in_rate = audio_file_rate(r);
+	int64_t out = (int64_t)((double)frames * w->rate / in_rate);
+	if (w->quality == QUALITY_POLY) {
+		int64_t g = in_rate, b = w->rate;
+		while (b) { int64_t t = g % b; g = b; b = t; }
+		out = (frames * (w->rate / g) + in_rate / g - 1) / (in_rate / g);
+	}
 	audio_close(r);
 	return out;
 }
@@ -163,10 +214,10 @@ static void chunk_parts(wavchunk *w, char **paths, int n)
 	int f;
 	for (f = 0; f < n && i < w->parts; f++) {
 		file_start[f] = w->ring.pos;
-		audio_reader *r = open_or_die(w, paths[f], w->rate);
+		source r = source_open(w, paths[f]);
 		for (;;) {
 			long want = (long)SH_MIN((int64_t)BLOCK, next_end - w->ring.pos);
-			if (read_block(w, r, paths[f], want) == 0)
+			if (read_block(w, &r, paths[f], want) == 0)
 				break;
 			while (i < w->parts && w->ring.pos == next_end) {
 				int64_t start = chunk_part_start(i, w->parts, total, (int64_t)w->len);
@@ -180,7 +231,7 @@ static void chunk_parts(wavchunk *w, char **paths, int n)
 			if (i == w->parts)
 				break;
 		}
-		audio_close(r);
+		source_close(&r);
 		w->files++;
 	}
 	/* The resampler may give a sample or two fewer than measured per file: parts planned to end
@@ -214,9 +265,9 @@ int main(int argc, char **argv)
 		case 'l': seconds = cli_double(usage, "-l", optarg, 1e-3, 86400); break;
 		case 'p': overlap = cli_double(usage, "-p", optarg, 0, 86400); break;
 		case 'q':
-			w.quality = audio_quality_from_name(optarg);
+			w.quality = strcmp(optarg, "poly") ? audio_quality_from_name(optarg) : QUALITY_POLY;
 			if (w.quality < 0)
-				cli_usage_error(usage, "-q: unknown quality '%s' (best, medium, fastest, zoh, linear)", optarg);
+				cli_usage_error(usage, "-q: unknown quality '%s' (best, medium, fastest, zoh, linear, poly)", optarg);
 			break;
 		case 'o': out_path = optarg; break;
 		case OPT_PARTS: w.parts = cli_long(usage, "--parts", optarg, 1, 10000000); break;
@@ -289,9 +340,12 @@ int main(int argc, char **argv)
 	}
 	if (!w.dir)
 		cli_out_close(&w.out);
-	cli_progress_end(&w.progress, "%d file%s, %.1f s read, %ld chunk%s written, %ld dropped as silent",
+	char clip[64] = "";
+	if (w.clipped)
+		snprintf(clip, sizeof clip, ", %zu samples clipped to [-1, 1]", w.clipped);
+	cli_progress_end(&w.progress, "%d file%s, %.1f s read, %ld chunk%s written, %ld dropped as silent%s",
 			 w.files, w.files == 1 ? "" : "s", (double)w.samples_read / w.rate, w.written,
-			 w.written == 1 ? "" : "s", w.silent);
+			 w.written == 1 ? "" : "s", w.silent, clip);
 	chunk_ring_free(&w.ring);
 	free(w.block);
 	free(w.chunk);

@@ -76,6 +76,17 @@ int chunk_is_silent(const float *x, size_t n, size_t win, double db)
 	return 2 * silent > nwin;
 }
 
+size_t chunk_clamp(float *x, size_t n)
+{
+	size_t clipped = 0;
+	for (size_t i = 0; i < n; i++) {
+		float v = x[i];
+		clipped += v < -1.0f || v > 1.0f;
+		x[i] = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
+	}
+	return clipped;
+}
+
 int64_t chunk_count(int64_t total, int64_t len, int64_t hop)
 {
 	if (total < len || len <= 0 || hop <= 0)

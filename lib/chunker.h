@@ -29,6 +29,10 @@ size_t chunk_silent_windows(const float *x, size_t n, size_t win, double db, siz
 /* Whether more than half of the windows are silent. */
 int chunk_is_silent(const float *x, size_t n, size_t win, double db);
 
+/* Clamps x to [-1, 1] in place (decoders and resamplers overshoot a little on loud input);
+ * returns how many samples were outside. */
+size_t chunk_clamp(float *x, size_t n);
+
 /* Regular plan: chunks of len samples starting every hop samples (0, hop, 2·hop ...) that fit
  * whole into a stream of total samples: floor((total-len)/hop)+1, or 0 when total < len. */
 int64_t chunk_count(int64_t total, int64_t len, int64_t hop);

@@ -152,6 +152,15 @@ void cli_out_open(cli_out *o, const char *path, int binary)
 		o->f = stdout;
 		return;
 	}
+	/* a device or a fifo (-o /dev/null) is written in place: renaming over it would replace it */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		o->f = fopen(path, "wb");
+		o->path = strdup(path);
+		if (!o->f)
+			cli_die(path, "cannot open: %s", strerror(errno));
+		return;
+	}
 	size_t n = strlen(path) + 32;
 	o->path = strdup(path);
 	o->tmp = malloc(n);
@@ -169,7 +178,11 @@ void cli_out_close(cli_out *o)
 	const char *name = cli_out_name(o->path);
 	if (fflush(o->f) || ferror(o->f))
 		cli_die(name, "write error: %s", strerror(errno));
-	if (o->path) {
+	if (o->path && !o->tmp) {
+		if (fclose(o->f))
+			cli_die(name, "write error: %s", strerror(errno));
+		free(o->path);
+	} else if (o->path) {
 		if (fsync(fileno(o->f)) && errno != EINVAL)
 			cli_die(name, "write error: %s", strerror(errno));
 		if (fclose(o->f))
@@ -205,6 +218,16 @@ int cli_is_dir_path(const char *path)
 	if (path[strlen(path) - 1] == '/')
 		return 1;
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void cli_pathf(char *dst, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(dst, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap)
+		cli_die(dst, "path too long");
 }
 
 void cli_mkdirs(const char *path)

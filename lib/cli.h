@@ -37,7 +37,7 @@ const char *cli_out_name(const char *path);
 typedef struct {
 	FILE *f;
 	char *path;  /* final name, NULL for stdout */
-	char *tmp;   /* temporary name while open */
+	char *tmp;   /* temporary name while open (NULL: written in place, e.g. a device) */
 } cli_out;
 void cli_out_open(cli_out *o, const char *path, int binary);
 /* Flushes, closes and renames into place; dies on a write error (e.g. disk full). */
@@ -50,6 +50,8 @@ void cli_cleanup_remove(const char *path);
 int cli_is_audio_path(const char *path);
 /* Whether a path names a directory: ends with '/' or is an existing directory. */
 int cli_is_dir_path(const char *path);
+/* snprintf into a path buffer; dies when the path does not fit (never a truncated name). */
+void cli_pathf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* mkdir -p; dies naming the path on failure. */
 void cli_mkdirs(const char *path);
 

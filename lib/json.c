@@ -419,8 +419,16 @@ void jw_num(json_writer *w, const char *key, double x)
 		put(w, "null", 4);
 	else if (x == (double)(long long)x && fabs(x) < 1e15)
 		putf(w, "%lld", (long long)x);
-	else
-		putf(w, "%.17g", x);
+	else {
+		/* the shortest form that reads back as the same double: 0.1, not 0.10000000000000001 */
+		char b[32];
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(b, sizeof b, "%.*g", prec, x);
+			if (strtod(b, NULL) == x)
+				break;
+		}
+		put(w, b, strlen(b));
+	}
 }
 
 void jw_int(json_writer *w, const char *key, long long x) { begin_value(w, key); putf(w, "%lld", x); }

@@ -49,8 +49,12 @@ static const char *dict_value(const char *hdr, const char *key)
 static int parse_header_dict(const char *hdr, npy_header *h)
 {
 	const char *v = dict_value(hdr, "descr");
-	if (!v || (*v != '\'' && *v != '"'))
+	if (!v)
 		return sh_error("npy header has no 'descr'");
+	if (*v == '[')
+		return sh_error("structured dtypes are not supported (want <f4, |u1, <u2, <i2, <f8, <i4 or <i8)");
+	if (*v != '\'' && *v != '"')
+		return sh_error("bad 'descr' in npy header");
 	char descr[16];
 	size_t n = strcspn(v + 1, "'\"");
 	if (n >= sizeof descr)

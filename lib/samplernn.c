@@ -66,3 +66,27 @@ int srnn_config_check(const srnn_config *c)
 }
 
 int srnn_history(const srnn_config *cfg) { return cfg->frame_size[0]; }
+
+double srnn_train_flops(const srnn_config *c, int batch)
+{
+	const double D = c->dim, G = c->rnn == SRNN_LSTM ? 4 : 3, Q = c->levels, E = c->embed;
+	const double N = (double)batch * c->seq;
+	const int K = c->nframe_tiers;
+	const double FS = c->frame_size[K - 1];
+	double mac = 0;
+	for (int k = 0; k < K; k++) {
+		double F = c->frame_size[k], R = N / F;
+		double upw = k == K - 1 ? F * D : F / c->frame_size[k + 1] * G * D;
+		for (int l = 0; l < c->layers; l++) {
+			double in = l ? D + F : F;
+			/* input projection: forward, dW, and dX except on the frame itself */
+			mac += R * in * G * D * (l ? 3 : 2);
+			/* recurrent product: forward, dW, dh */
+			mac += 3 * R * D * G * D;
+		}
+		mac += 3 * c->layers * R * D * D + 3 * R * D * upw;  /* outs, up */
+	}
+	mac += 3 * FS * Q * E * D;                   /* the folded first layer: tables, dW1, demb */
+	mac += 3 * (2 * N * D * D + N * D * Q);      /* l2, l3, l4 */
+	return 2 * mac;
+}

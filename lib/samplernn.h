@@ -39,6 +39,10 @@ int srnn_preset(const char *name, srnn_config *cfg);
 int srnn_config_check(const srnn_config *cfg);
 /* Codes that precede the first target in a row: the coarsest frame size. */
 int srnn_history(const srnn_config *cfg);
+/* Floating-point operations (2 per multiply-add) of the matrix products of one training window
+ * of `batch` rows, forward and backward, as lib/samplernn_real.c computes them (the sample
+ * tier's first linear as lookup tables): for GFLOP/s figures. */
+double srnn_train_flops(const srnn_config *cfg, int batch);
 
 typedef struct {
 	const char *name;       /* state_dict key */
@@ -63,15 +67,17 @@ float *srnn_grads(srnn *m);
 int srnn_param_count(const srnn *m);
 const srnn_param *srnn_param_info(const srnn *m, int i);
 
-/* Recurrent state of `batch` rows (h and c of every layer of every tier), carried from window
- * to window of a record by the caller. */
+/* Recurrent state of `batch` rows (h and c of every layer of every tier, then one flag per row
+ * that srnn_state_reset sets so that the next window's gradient reaches the learned h0),
+ * carried from window to window of a record by the caller. */
 size_t srnn_state_floats(const srnn *m, int batch);
 /* Sets row b of the state to the initial state (learned h0, else zeros). */
 void srnn_state_reset(const srnn *m, float *state, int batch, int b);
 
 /* One truncated-BPTT window: codes is batch × (history + seq) row-major. Updates state in
  * place to the state after the window. Returns the mean cross-entropy in nats over
- * batch × seq targets. With grads, accumulates (+=) d(mean loss)/d(params) into srnn_grads(). */
+ * batch × seq targets. With grads, accumulates (+=) d(mean loss)/d(params) into srnn_grads().
+ * A code >= levels or a batch beyond max_batch: NAN, with the error recorded. */
 double srnn_forward(srnn *m, const uint16_t *codes, int batch, float *state);
 double srnn_forward_backward(srnn *m, const uint16_t *codes, int batch, float *state);
 /* After srnn_forward: probabilities of every level at every target, batch × seq × Q. */

@@ -39,6 +39,13 @@ typedef float real;
 #endif
 
 #define NONE ((size_t)-1)
+
+/* the lookup loops also built for AVX2 + FMA, chosen at load time (as in nn_real.c) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
 #define MAXL 64
 
 /* A weight matrix: rows × cols at params + v; with weight norm, g (rows) at params + g and the
@@ -496,7 +503,7 @@ static void frame_tier_forward(struct MODEL *m, int k, const uint16_t *codes, in
 }
 
 /* h1[N × D] += Σ_k W1_k·emb[c_k] for the FS codes c_k before each target */
-static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *codes, int B)
+HOT static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *codes, int B)
 {
 	const int D = m->D, FS = m->FS, Q = m->Q, E = m->E, seq = m->cfg.seq;
 	const int row = m->hist + seq;
@@ -574,7 +581,7 @@ static double forward(struct MODEL *m, const uint16_t *codes, int B, real *state
 
 /* ---- backward ---- */
 
-static void sample_l1_backward(struct MODEL *m, const real *dh1)
+HOT static void sample_l1_backward(struct MODEL *m, const real *dh1)
 {
 	const int D = m->D, FS = m->FS, Q = m->Q, E = m->E, seq = m->cfg.seq, B = m->batch;
 	const int row = m->hist + seq;

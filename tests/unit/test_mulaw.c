@@ -56,10 +56,14 @@ static void test_vectors(void)
 	tap_ok(q.table[128] == 0.0f && q.table[0] == -1.0f, "dadabots 256: decode(128) = 0, decode(0) = -1");
 	tap_ok(mulaw_encode1(&q, 0.6) == 243 && mulaw_encode1(&q, -0.25) == 31 && mulaw_encode1(&q, 0.01) == 156,
 	       "dadabots 256: 0.6, -0.25, 0.01 -> 243, 31, 156 (floor: two of them one below mu-law's)");
-	int roundtrip = 0;
-	for (int c = 0; c < 256; c++)
+	int roundtrip = 0, one_below = 0;
+	for (int c = 0; c < 256; c++) {
 		roundtrip += mulaw_encode1(&q, q.table[c]) == c;
-	tap_ok(roundtrip == 1, "dadabots 256: only 1 of 256 codes round-trips (%d do)", roundtrip);
+		one_below += c > 0 && mulaw_encode1(&q, q.table[c]) == c - 1;
+	}
+	tap_ok(roundtrip == 1 && mulaw_encode1(&q, q.table[0]) == 0,
+	       "dadabots 256: only code 0 of 256 round-trips (%d do)", roundtrip);
+	tap_ok(one_below == 255, "dadabots 256: every other code comes back one lower (%d do)", one_below);
 	mulaw_free(&q);
 
 	mulaw_init(&q, MULAW_LINEAR, 256);

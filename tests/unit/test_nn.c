@@ -317,6 +317,23 @@ static void test_clip_adam(void)
 	double n = clip_global_norm_f64(y, 2, 1);
 	tap_ok(n == 5 && fabs(y[0] - 3 / (5 + 1e-6)) < 1e-15 && fabs(y[1] - 4 / (5 + 1e-6)) < 1e-15,
 	       "global-norm clip (norm 5 → 1)");
+	/* a long vector: the same norm on 1 and 2 threads, and equal to a plain sum */
+	size_t nbig = 100003;
+	double *big = dvec(nbig, 1), *big2 = malloc(sizeof(double) * nbig), plain = 0;
+	memcpy(big2, big, sizeof(double) * nbig);
+	for (size_t i = 0; i < nbig; i++)
+		plain += big[i] * big[i];
+#ifdef _OPENMP
+	omp_set_num_threads(1);
+#endif
+	double n1 = clip_global_norm_f64(big, nbig, 1e9);
+#ifdef _OPENMP
+	omp_set_num_threads(2);
+#endif
+	double n2 = clip_global_norm_f64(big2, nbig, 1e9);
+	tap_ok(n1 == n2 && fabs(n1 - sqrt(plain)) < 1e-12 * n1, "global norm of %zu values: the same "
+	       "bits on 1 and 2 threads (%.15g)", nbig, n1);
+	free(big), free(big2);
 	double z[2] = {0.3, 0.4};
 	clip_global_norm_f64(z, 2, 1);
 	tap_ok(z[0] == 0.3 && z[1] == 0.4, "global-norm clip leaves a small gradient alone");

@@ -59,7 +59,7 @@ static int load_peer_params(srnn *m, const st_file *sf, const char *prefix, floa
 		}
 		found++;
 	}
-	/* and the peer has nothing we lack */
+	/* and the peer has nothing we lack (under this prefix) */
 	int theirs = 0;
 	for (int i = 0; i < sf->ntensors; i++)
 		theirs += !strncmp(sf->tensors[i].name, prefix, strlen(prefix));
@@ -173,6 +173,40 @@ static void test_peer(void)
 	tap_ok(aw < 1e-5, "ten Adam steps give the peer's losses (max rel diff %.1e)", aw);
 	free(am), free(av), free(p0), free(pg), free(g2), free(codes), free(state);
 	srnn_free(m);
+
+	/* the same model with torch nn.GRU layers, one window from a random initial state */
+	srnn_config gc = {0};
+	gc.nframe_tiers = 1, gc.frame_size[0] = 4, gc.dim = 8, gc.layers = 2, gc.rnn = SRNN_GRU;
+	gc.embed = 2, gc.levels = 256, gc.seq = 16, gc.batch = B;
+	srnn *gm = srnn_create(&gc, B);
+	size_t gnp = srnn_num_params(gm), gns = srnn_state_floats(gm, B);
+	float *gstate = calloc(gns, sizeof(float)), *gpg = malloc(sizeof(float) * gnp);
+	tap_ok(load_peer_params(gm, &sf, "gru.param.", srnn_params(gm)) == 0 &&
+	       load_peer_params(gm, &sf, "gru.grad.", gpg) == 0 &&
+	       st_read_f32(&sf, "gru.h0", gstate, (size_t)gc.layers * B * gc.dim) == 0,
+	       "GRU model maps onto torch's nn.GRU names");
+	const uint8_t *gchunk = st_data(&sf, st_find(&sf, "gru.codes"));
+	uint16_t gcodes[2 * 20];
+	for (int i = 0; i < B * (gc.seq + 4); i++)
+		gcodes[i] = gchunk[i];
+	float *gg = srnn_grads(gm);
+	memset(gg, 0, sizeof(float) * gnp);
+	double gl = srnn_forward_backward(gm, gcodes, B, gstate);
+	st_read_f32(&sf, "gru.loss", want, 1);
+	double gw = 0;
+	for (int i = 0; i < srnn_param_count(gm); i++) {
+		const srnn_param *pi = srnn_param_info(gm, i);
+		double dmax = 0, scale = 0;
+		for (size_t j = 0; j < pi->count; j++) {
+			dmax = fmax(dmax, fabs(gg[pi->offset + j] - gpg[pi->offset + j]));
+			scale = fmax(scale, fabs(gpg[pi->offset + j]));
+		}
+		gw = fmax(gw, dmax / (scale + 1e-30));
+	}
+	tap_ok(fabs(gl - want[0]) < 1e-5 * want[0] && gw < 1e-4, "GRU model: loss %.7f = torch "
+	       "%.7f, every gradient agrees (worst %.2e)", gl, want[0], gw);
+	free(gstate), free(gpg);
+	srnn_free(gm);
 	st_free(&sf);
 }
 
@@ -193,7 +227,7 @@ static void test_fd(const char *what, const srnn_config *c)
 {
 	const int B = 2;
 	srnn_f64 *m = srnn_create_f64(c, B);
-	if (!tap_ok(m != NULL, "%s: model (%s)", what, m ? "" : sh_errmsg()))
+	if (!tap_ok(m != NULL, "%s: model created%s%s", what, m ? "" : ": ", m ? "" : sh_errmsg()))
 		return;
 	srnn_init_params_f64(m, 7);
 	size_t np = srnn_num_params_f64(m), ns = srnn_state_floats_f64(m, B);
@@ -405,6 +439,9 @@ static void test_refusals(void)
 	       pc.layers == 3 && pc.embed == 128 && pc.batch == 16 && pc.seq == 1024 &&
 	       srnn_preset("dadabots", &pc) == 0 && pc.dim == 1024 && pc.layers == 5 && pc.batch == 32,
 	       "presets as the peer's table");
+	srnn_preset("small", &pc);
+	double fl = srnn_train_flops(&pc, pc.batch);
+	tap_ok(fl > 1.2e11 && fl < 1.5e11, "small preset: %.1f GFLOP per training window", fl / 1e9);
 	tap_ok(srnn_preset("huge", &pc) == -1, "unknown preset: %s", sh_errmsg());
 }
 

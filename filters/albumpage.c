@@ -1,0 +1,487 @@
+/* albumpage: the last stage of the album pipeline.
+ *
+ *   albumpage titles [--seed S] [-n N] [--titles FILE]
+ *       prints the album title and N track titles, one a line (generated from the seed, or
+ *       the first N+1 lines of FILE);
+ *   albumpage build --artist NAME --titles FILE --tracks DIR --run DIR --cover PNG
+ *                   [--commands FILE] [--settings FILE] -o ALBUMDIR
+ *       turns curate's tracks into the album: "NN - Title.flac" and ".ogg", a spectrogram
+ *       of each track, the cover and the training curve, album.json, index.html and
+ *       SHA256SUMS. The album is assembled in a hidden staging folder beside ALBUMDIR and
+ *       renamed into place only when complete. Nothing in it depends on the clock or the
+ *       machine's paths, so the same inputs give the same bytes (make reproduce checks it). */
+#include "album.h"
+#include "audio.h"
+#include "cli.h"
+#include "cover.h"
+#include "json.h"
+#include "safetensors.h"
+#include "sha256.h"
+#include "spectrogram.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"usage: albumpage titles [--seed S] [-n N] [--titles FILE]\n"
+	"       albumpage build --artist NAME --titles FILE --tracks DIR --run DIR --cover PNG\n"
+	"                       [--commands FILE] [--settings FILE] -o ALBUMDIR\n"
+	"  titles   print the album title and N track titles (default 8), one a line: generated\n"
+	"           from --seed (default 1), or the first N+1 lines of --titles FILE\n"
+	"  build    assemble ALBUMDIR from curate's output (--tracks: 01.flac ..., tracklist.tsv),\n"
+	"           qtrain's run directory (--run: best.safetensors, log.tsv, loss.png), the cover,\n"
+	"           the titles (first line the album's), the commands that made it (--commands)\n"
+	"           and the make settings to reproduce it (--settings, lines VAR=value)\n";
+
+enum { SPEC_W = 1200, SPEC_H = 240 };
+
+/* Reads a whole text file, or dies naming it. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		cli_die(path, "%s", strerror(errno));
+	size_t cap = 4096, n = 0;
+	char *s = malloc(cap);
+	size_t got;
+	while (s && (got = fread(s + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (n + 1 == cap)
+			s = realloc(s, cap *= 2);
+	}
+	if (!s)
+		cli_die(path, "out of memory");
+	s[n] = 0;
+	fclose(f);
+	return s;
+}
+
+/* Splits text into at most max lines (trailing '\r' removed, empty lines skipped). */
+static int split_lines(char *text, char **lines, int max)
+{
+	int n = 0;
+	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(l);
+		if (len && l[len - 1] == '\r')
+			l[len - 1] = 0;
+		if (*l)
+			lines[n++] = l;
+	}
+	return n;
+}
+
+static int cmd_titles(int argc, char **argv)
+{
+	uint64_t seed = 1;
+	long n = 8;
+	const char *file = NULL;
+	static const struct option lo[] = {{"seed", required_argument, 0, 's'}, {"titles", required_argument, 0, 't'},
+					   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "n:", lo, NULL)) != -1)
+		switch (c) {
+		case 's': seed = (uint64_t)cli_long(usage, "--seed", optarg, 0, 0x7fffffffffffffffL); break;
+		case 'n': n = cli_long(usage, "-n", optarg, 1, 999); break;
+		case 't': file = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: cli_usage_error(usage, "unknown option");
+		}
+	if (optind != argc)
+		cli_usage_error(usage, "titles takes no file arguments");
+	char **t = calloc(n + 1, sizeof *t);
+	if (file) {
+		char *text = slurp(file);
+		int got = split_lines(text, t, (int)n + 1);
+		if (got < n + 1)
+			cli_die(file, "%d titles, %ld needed (the album's on the first line, then one per track)", got, n + 1);
+	} else if (album_make_titles(seed, (int)n, t) < 0) {
+		cli_die(NULL, "%s", sh_errmsg());
+	}
+	for (int i = 0; i <= n; i++)
+		printf("%s\n", t[i]);
+	return ferror(stdout) ? 1 : 0;
+}
+
+/* A title made safe as a file name. */
+static void file_stem(char *dst, size_t cap, int number, const char *title)
+{
+	int k = snprintf(dst, cap, "%02d - ", number);
+	for (const char *s = title; *s && k + 1 < (int)cap; s++)
+		dst[k++] = (*s == '/' || *s == '\\' || (unsigned char)*s < 0x20) ? '-' : *s;
+	dst[k] = 0;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb");
+	if (!in)
+		cli_die(from, "%s", strerror(errno));
+	FILE *out = fopen(to, "wb");
+	if (!out)
+		cli_die(to, "%s", strerror(errno));
+	char buf[1 << 16];
+	size_t got;
+	while ((got = fread(buf, 1, sizeof buf, in)) > 0)
+		if (fwrite(buf, 1, got, out) != got)
+			cli_die(to, "write error: %s", strerror(errno));
+	if (ferror(in))
+		cli_die(from, "read error");
+	fclose(in);
+	if (fclose(out))
+		cli_die(to, "write error: %s", strerror(errno));
+}
+
+static void remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char p[4096];
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			cli_pathf(p, sizeof p, "%s/%s", dir, e->d_name);
+			if (unlink(p))
+				remove_tree(p);
+		}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void draw_spectrogram(const float *x, size_t n, int rate, const char *path)
+{
+	spectrogram_opts o;
+	spectrogram_defaults(&o, SPEC_W, SPEC_H);
+	cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, SPEC_W, SPEC_H);
+	cairo_surface_flush(s);
+	uint32_t *px = (uint32_t *)cairo_image_surface_get_data(s);
+	if (spectrogram_draw(x, n, rate, &o, px, cairo_image_surface_get_stride(s) / 4) < 0)
+		cli_die(path, "%s", sh_errmsg());
+	cairo_surface_mark_dirty(s);
+	FILE *f = fopen(path, "wb");
+	if (!f || cover_write_png(s, f) < 0 || fclose(f))
+		cli_die(path, "cannot write the spectrogram: %s", f ? sh_errmsg() : strerror(errno));
+	cairo_surface_destroy(s);
+}
+
+typedef struct {
+	char stem[512];
+	const char *title;
+	double seconds;
+} track;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void write_sums(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		cli_die(dir, "%s", strerror(errno));
+	char *names[512];
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < 512)
+		if (e->d_name[0] != '.' && strcmp(e->d_name, "SHA256SUMS"))
+			names[n++] = strdup(e->d_name);
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_str);
+	char p[4096], hex[65];
+	cli_pathf(p, sizeof p, "%s/SHA256SUMS", dir);
+	FILE *f = fopen(p, "w");
+	if (!f)
+		cli_die(p, "%s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		char q[4096];
+		cli_pathf(q, sizeof q, "%s/%s", dir, names[i]);
+		if (sha256_file(q, hex) < 0)
+			cli_die(q, "%s", sh_errmsg());
+		fprintf(f, "%s  %s\n", hex, names[i]);
+		free(names[i]);
+	}
+	if (fclose(f))
+		cli_die(p, "write error: %s", strerror(errno));
+}
+
+static void fmt_time(char *buf, size_t cap, double s)
+{
+	long t = lround(s);
+	snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void write_page(const char *path, const char *artist, char **titles, const track *tr, int ntracks,
+		       const album_training *tl, const char *model_desc, const char *commands)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		cli_die(path, "%s", strerror(errno));
+	fputs("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>", f);
+	album_html_escape(f, titles[0]);
+	fputs(" — ", f);
+	album_html_escape(f, artist);
+	fputs("</title>\n<style>\n"
+	      "body{background:#0b0b0d;color:#ddd;font:16px/1.5 'DejaVu Sans',sans-serif;margin:0}\n"
+	      "main{max-width:1000px;margin:0 auto;padding:2em 1em}\n"
+	      "header{display:flex;gap:2em;align-items:flex-end;flex-wrap:wrap}\n"
+	      "header img{width:360px;max-width:100%;box-shadow:0 0 40px #000}\n"
+	      "h1{font-size:2.4em;margin:0;color:#fff;letter-spacing:.03em}\n"
+	      "h2{color:#aaa;font-weight:normal;margin:.2em 0 0}\n"
+	      "ol{list-style:none;padding:0}\n"
+	      ".track{margin:2em 0;padding:1em;background:#141418;border-left:3px solid #702}\n"
+	      ".track h3{margin:0 0 .5em;color:#fff}.track h3 span{color:#888;font-weight:normal}\n"
+	      "audio{width:100%}.spec{width:100%;display:block;margin-top:.5em}\n"
+	      "pre{background:#141418;padding:1em;overflow:auto;font-size:13px}\n"
+	      "a{color:#c66}\n</style>\n</head>\n<body>\n<main>\n<header>\n<img src=\"cover.png\" alt=\"cover\">\n<div>\n<h1>",
+	      f);
+	album_html_escape(f, titles[0]);
+	fputs("</h1>\n<h2>", f);
+	album_html_escape(f, artist);
+	fputs("</h2>\n</div>\n</header>\n<ol>\n", f);
+	for (int k = 0; k < ntracks; k++) {
+		char dur[32];
+		fmt_time(dur, sizeof dur, tr[k].seconds);
+		fprintf(f, "<li class=\"track\" id=\"t%02d\">\n<h3>%d. ", k + 1, k + 1);
+		album_html_escape(f, tr[k].title);
+		fprintf(f, " <span>%s</span></h3>\n<audio controls preload=\"metadata\" data-seconds=\"%.3f\" src=\"", dur,
+			tr[k].seconds);
+		album_html_escape(f, tr[k].stem);
+		fputs(".ogg\"></audio>\n<img class=\"spec\" alt=\"spectrogram\" src=\"", f);
+		album_html_escape(f, tr[k].stem);
+		fputs(".png\">\n<p><a href=\"", f);
+		album_html_escape(f, tr[k].stem);
+		fputs(".flac\">FLAC</a> · <a href=\"", f);
+		album_html_escape(f, tr[k].stem);
+		fputs(".ogg\">Ogg Vorbis</a></p>\n</li>\n", f);
+	}
+	fputs("</ol>\n<section>\n<h2>How this was made</h2>\n<p>", f);
+	album_html_escape(f, model_desc);
+	fprintf(f, " Trained for %ld steps (%.2f epochs); validation NLL %.3f bits per sample at the first check, "
+		   "best %.3f (untrained: 8 bits).</p>\n<img src=\"loss.png\" alt=\"training curve\" style=\"max-width:100%%\">\n",
+		tl->steps, tl->epochs, tl->first_valid_bits, tl->best_valid_bits);
+	fputs("<p>The exact commands, in order:</p>\n<pre>", f);
+	album_html_escape(f, commands);
+	fputs("</pre>\n<p>Made with 1000 sharks. Every file of this album is listed in SHA256SUMS; "
+	      "<code>make reproduce</code> rebuilds it and compares.</p>\n</section>\n</main>\n</body>\n</html>\n",
+	      f);
+	if (fclose(f))
+		cli_die(path, "write error: %s", strerror(errno));
+}
+
+static int cmd_build(int argc, char **argv)
+{
+	const char *artist = NULL, *titles_file = NULL, *tracks_dir = NULL, *run_dir = NULL, *cover = NULL;
+	const char *commands_file = NULL, *settings_file = NULL, *out = NULL;
+	static const struct option lo[] = {
+		{"artist", required_argument, 0, 'a'}, {"titles", required_argument, 0, 't'},
+		{"tracks", required_argument, 0, 'k'}, {"run", required_argument, 0, 'r'},
+		{"cover", required_argument, 0, 'c'}, {"commands", required_argument, 0, 'm'},
+		{"settings", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1)
+		switch (c) {
+		case 'a': artist = optarg; break;
+		case 't': titles_file = optarg; break;
+		case 'k': tracks_dir = optarg; break;
+		case 'r': run_dir = optarg; break;
+		case 'c': cover = optarg; break;
+		case 'm': commands_file = optarg; break;
+		case 's': settings_file = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: cli_usage_error(usage, "unknown option");
+		}
+	if (!artist || !titles_file || !tracks_dir || !run_dir || !cover || !out)
+		cli_usage_error(usage, "build needs --artist, --titles, --tracks, --run, --cover and -o");
+	if (optind != argc)
+		cli_usage_error(usage, "build takes no file arguments");
+
+	char p[4096], q[4096];
+	album_clip_row *rows;
+	int nrows;
+	cli_pathf(p, sizeof p, "%s/tracklist.tsv", tracks_dir);
+	if (album_read_tracklist(p, &rows, &nrows) < 0)
+		cli_die(p, "%s", sh_errmsg());
+	int ntracks = 0;
+	for (int i = 0; i < nrows; i++)
+		ntracks = SH_MAX(ntracks, rows[i].track);
+	char **titles = calloc(ntracks + 1, sizeof *titles);
+	char *title_text = slurp(titles_file);
+	if (split_lines(title_text, titles, ntracks + 1) < ntracks + 1)
+		cli_die(titles_file, "fewer than %d titles (the album's, then one per track)", ntracks + 1);
+	album_training tl;
+	cli_pathf(p, sizeof p, "%s/log.tsv", run_dir);
+	if (album_read_log(p, &tl) < 0)
+		cli_die(p, "%s", sh_errmsg());
+	st_file ck;
+	cli_pathf(p, sizeof p, "%s/best.safetensors", run_dir);
+	if (st_load(p, &ck) < 0)
+		cli_die(p, "%s", sh_errmsg());
+
+	/* staging folder beside the album, hidden, so a failed build is never taken for an album */
+	char stage[4096];
+	const char *slash = strrchr(out, '/');
+	size_t dirlen = slash ? (size_t)(slash - out + 1) : 0;
+	cli_pathf(stage, sizeof stage, "%.*s.%s.partial", (int)dirlen, out, slash ? slash + 1 : out);
+	remove_tree(stage);
+	char parent[4096];
+	cli_pathf(parent, sizeof parent, "%.*s", (int)dirlen, out);
+	if (dirlen)
+		cli_mkdirs(parent);
+	if (mkdir(stage, 0777))
+		cli_die(stage, "cannot create: %s", strerror(errno));
+
+	track *tr = calloc(ntracks, sizeof *tr);
+	int rate = 0;
+	for (int k = 0; k < ntracks; k++) {
+		tr[k].title = titles[k + 1];
+		file_stem(tr[k].stem, sizeof tr[k].stem, k + 1, tr[k].title);
+		cli_pathf(p, sizeof p, "%s/%02d.flac", tracks_dir, k + 1);
+		audio_reader *r = audio_open(p, 0, AUDIO_QUALITY_DEFAULT);
+		if (!r)
+			cli_die(p, "%s", sh_errmsg());
+		rate = audio_file_rate(r);
+		audio_close(r);
+		float *x;
+		size_t n;
+		if (audio_read_all(p, 0, AUDIO_QUALITY_DEFAULT, &x, &n) < 0)
+			cli_die(p, "%s", sh_errmsg());
+		tr[k].seconds = (double)n / rate;
+		static const char *ext[] = {"flac", "ogg"};
+		for (int e = 0; e < 2; e++) {
+			cli_pathf(q, sizeof q, "%s/%s.%s", stage, tr[k].stem, ext[e]);
+			if (audio_write_file(q, rate, AUDIO_AUTO, x, n) < 0)
+				cli_die(q, "%s", sh_errmsg());
+		}
+		cli_pathf(q, sizeof q, "%s/%s.png", stage, tr[k].stem);
+		draw_spectrogram(x, n, rate, q);
+		free(x);
+	}
+	cli_pathf(q, sizeof q, "%s/cover.png", stage);
+	copy_file(cover, q);
+	cli_pathf(p, sizeof p, "%s/loss.png", run_dir);
+	cli_pathf(q, sizeof q, "%s/loss.png", stage);
+	copy_file(p, q);
+
+	/* the model, in words, from the checkpoint's record */
+	char model_desc[512];
+	const char *arch = st_meta(&ck, "architecture"), *preset = st_meta(&ck, "preset");
+	snprintf(model_desc, sizeof model_desc, "A %s SampleRNN%s%s%s, trained from scratch on the artist's recordings at %d Hz.",
+		 arch ? arch : "", preset ? " (preset " : "", preset ? preset : "", preset ? ")" : "", rate);
+	char *commands = commands_file ? slurp(commands_file) : strdup("");
+
+	json_writer w;
+	jw_init(&w, 1);
+	jw_obj(&w, NULL);
+	jw_str(&w, "artist", artist);
+	jw_str(&w, "title", titles[0]);
+	jw_str(&w, "cover", "cover.png");
+	jw_arr(&w, "tracks");
+	for (int k = 0; k < ntracks; k++) {
+		char name[600];
+		jw_obj(&w, NULL);
+		jw_int(&w, "number", k + 1);
+		jw_str(&w, "title", tr[k].title);
+		jw_num(&w, "seconds", round(tr[k].seconds * 1000) / 1000);
+		snprintf(name, sizeof name, "%s.flac", tr[k].stem);
+		jw_str(&w, "flac", name);
+		snprintf(name, sizeof name, "%s.ogg", tr[k].stem);
+		jw_str(&w, "ogg", name);
+		snprintf(name, sizeof name, "%s.png", tr[k].stem);
+		jw_str(&w, "spectrogram", name);
+		jw_arr(&w, "clips");
+		for (int i = 0; i < nrows; i++)
+			if (rows[i].track == k + 1) {
+				const char *base = strrchr(rows[i].clip, '/');
+				jw_obj(&w, NULL);
+				jw_str(&w, "clip", base ? base + 1 : rows[i].clip);
+				jw_num(&w, "start", rows[i].start);
+				jw_num(&w, "end", rows[i].end);
+				jw_end(&w);
+			}
+		jw_end(&w);
+		jw_end(&w);
+	}
+	jw_end(&w);
+	jw_obj(&w, "model");
+	for (int i = 0; i < ck.nmeta; i++)
+		if (strstr(ck.meta_key[i], "rng") == NULL)
+			jw_str(&w, ck.meta_key[i], ck.meta_val[i]);
+	jw_end(&w);
+	jw_obj(&w, "training");
+	jw_int(&w, "steps", tl.steps);
+	jw_num(&w, "epochs", tl.epochs);
+	jw_num(&w, "first_valid_bits", tl.first_valid_bits);
+	jw_num(&w, "best_valid_bits", tl.best_valid_bits);
+	jw_num(&w, "last_train_bits", tl.last_train_bits);
+	jw_end(&w);
+	if (settings_file) {
+		cli_pathf(q, sizeof q, "%s/settings.txt", stage);
+		copy_file(settings_file, q);
+		char *text = slurp(settings_file), *lines[64];
+		int n = split_lines(text, lines, 64);
+		jw_obj(&w, "settings");
+		for (int i = 0; i < n; i++) {
+			char *eq = strchr(lines[i], '=');
+			if (!eq)
+				cli_die(settings_file, "line %d is not VAR=value", i + 1);
+			*eq = 0;
+			jw_str(&w, lines[i], eq + 1);
+		}
+		jw_end(&w);
+		free(text);
+	}
+	jw_str(&w, "commands", commands);
+	jw_end(&w);
+	const char *json = jw_text(&w);
+	cli_pathf(q, sizeof q, "%s/album.json", stage);
+	FILE *f = fopen(q, "w");
+	if (!json || !f || fputs(json, f) < 0 || fputc('\n', f) < 0 || fclose(f))
+		cli_die(q, "cannot write: %s", json ? strerror(errno) : sh_errmsg());
+	jw_free(&w);
+
+	cli_pathf(q, sizeof q, "%s/index.html", stage);
+	write_page(q, artist, titles, tr, ntracks, &tl, model_desc, commands);
+	write_sums(stage);
+
+	/* replace the old album only now that the new one is whole */
+	cli_pathf(q, sizeof q, "%.*s.%s.old", (int)dirlen, out, slash ? slash + 1 : out);
+	remove_tree(q);
+	if (rename(out, q) && errno != ENOENT)
+		cli_die(out, "cannot move the previous album aside: %s", strerror(errno));
+	if (rename(stage, out))
+		cli_die(out, "cannot rename into place: %s", strerror(errno));
+	remove_tree(q);
+	fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d tracks\n", out, titles[0], artist, ntracks);
+	st_free(&ck);
+	free(commands);
+	free(tr);
+	free(titles);
+	free(title_text);
+	for (int i = 0; i < nrows; i++)
+		free(rows[i].clip);
+	free(rows);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("albumpage");
+	if (argc < 2)
+		cli_usage_error(usage, "a subcommand is needed: titles or build");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "titles"))
+		return cmd_titles(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "build"))
+		return cmd_build(argc - 1, argv + 1);
+	cli_usage_error(usage, "unknown subcommand '%s'", argv[1]);
+}

@@ -1,0 +1,470 @@
+/* ddsp-harmonic: DDSP harmonic-plus-noise synthesis and analysis (lib/ddsp.c).
+ *   synth    frame-rate controls (safetensors) → audio
+ *   analyze  audio → controls (f0, loudness, harmonic distribution, noise bands)
+ *   resynth  analyze, transpose or swap the harmonic profile, synthesise
+ *   compare  DDSP's multi-scale spectral loss between two signals
+ * This file parses options and moves data; the work is in lib/ddsp.c. */
+#include "audio.h"
+#include "cli.h"
+#include "ddsp.h"
+#include "npy.h"
+#include "safetensors.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage[] =
+	"usage: ddsp-harmonic synth [-r RATE] [--hop H] [--logits] [--seed S] -o OUT CONTROLS\n"
+	"       ddsp-harmonic analyze [-r RATE] [--hop H] [-k K] [-b B] [--fmin HZ] [--fmax HZ]\n"
+	"                             [--threshold T] -o CONTROLS IN\n"
+	"       ddsp-harmonic resynth [-r RATE] [--hop H] [-k K] [-b B] [--pitch SEMITONES]\n"
+	"                             [--harmonics FILE] [--seed S] -o OUT IN\n"
+	"       ddsp-harmonic compare [-r RATE] A B\n"
+	"DDSP's harmonic-plus-noise synthesizer and the analysis that drives it.\n"
+	"  CONTROLS      safetensors: f0_hz (F), amplitude (F) or (F,1), harmonics (F,K), optional\n"
+	"                noise (F,B); frame k sits at sample k*H; F frames make F*H samples.\n"
+	"                analyze also writes loudness_db, voiced and f0_confidence (F).\n"
+	"  IN, A, B      audio files (.wav .flac .ogg .mp3 ...), resampled to RATE, or tensor\n"
+	"                streams of <f4/<f8 records taken one after another as one signal\n"
+	"  OUT           audio by extension (.wav 16-bit, .flac, .ogg), else a <f4 tensor stream\n"
+	"  -r RATE       sample rate (default: the controls' sample_rate, else 16000)\n"
+	"  --hop H       samples per frame (default: the controls' hop, else 64)\n"
+	"  --logits      controls are raw network outputs: exp_sigmoid on amplitude and\n"
+	"                harmonics, exp_sigmoid(x - 5) on noise\n"
+	"  --seed S      seed of the white noise (default 24301)\n"
+	"  -k K          harmonics to analyse (default 60)\n"
+	"  -b B          noise bands, linear from 0 to RATE/2 (default 65)\n"
+	"  --fmin, --fmax  f0 search range in Hz (default 40, 2400)\n"
+	"  --threshold T YIN threshold (default 0.15)\n"
+	"  --pitch S     transpose by S semitones\n"
+	"  --harmonics FILE  impose FILE's harmonic profile (audio, or controls .safetensors):\n"
+	"                the amplitude-weighted mean distribution of its voiced frames\n"
+	"  -o OUT        output (default stdout)\n"
+	"compare prints the loss (FFT sizes 2048..64) on stdout.\n";
+
+typedef struct {
+	const char *cmd, *out, *harm_file;
+	int rate, hop, logits, rate_given, hop_given;
+	uint64_t seed;
+	double pitch;
+	ddsp_analysis_opts ao;
+} opts;
+
+/* CPU seconds of this process: on a shared machine the fairer clock for one-core figures */
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- input ---- */
+
+/* A whole signal: an audio file decoded at rate, or all records of a tensor stream. */
+static float *read_signal(const char *path, int rate, size_t *n)
+{
+	float *x = NULL;
+	const char *name = cli_in_name(path);
+	if (path && strcmp(path, "-") && cli_is_audio_path(path)) {
+		if (audio_read_all(path, rate, AUDIO_QUALITY_DEFAULT, &x, n) < 0)
+			cli_die_lib(path);
+	} else {
+		FILE *f = cli_open_in(path);
+		npy_record r = {0};
+		size_t len = 0, cap = 0;
+		int rc;
+		while ((rc = npy_read_record(f, &r)) > 0) {
+			if (r.h.dtype != SH_F32 && r.h.dtype != SH_F64)
+				cli_die(name, "record %ld: dtype %s is not audio (want <f4 or <f8)", r.index,
+					sh_dtype_descr(r.h.dtype));
+			if (len + r.h.count > cap) {
+				cap = SH_MAX(2 * cap, len + r.h.count);
+				float *nx = realloc(x, cap * sizeof *x);
+				if (!nx)
+					cli_die(name, "out of memory");
+				x = nx;
+			}
+			npy_to_f32(x + len, r.data, r.h.dtype, r.h.count);
+			len += r.h.count;
+		}
+		if (rc < 0)
+			cli_die_lib(name);
+		npy_record_free(&r);
+		if (f != stdin)
+			fclose(f);
+		*n = len;
+	}
+	if (*n == 0)
+		cli_die(name, "no audio");
+	for (size_t i = 0; i < *n; i++)
+		if (!isfinite(x[i]))
+			cli_die(name, "sample %zu is %s", i, isnan(x[i]) ? "NaN" : "infinite");
+	return x;
+}
+
+/* One frame-rate tensor as floats: shape (F) or (F, 1) when width is 0, else (F, width). */
+static float *read_tensor(const char *path, const st_file *sf, const char *name, int F, int *width)
+{
+	const st_tensor *t = st_find(sf, name);
+	if (!t)
+		return NULL;
+	if (t->dtype != SH_F32 && t->dtype != SH_F64)
+		cli_die(path, "%s: dtype %s (want float32 or float64)", name, sh_dtype_descr(t->dtype));
+	int rows = t->ndim >= 1 ? (int)t->shape[0] : 1;
+	if (width) {
+		if (t->ndim != 2)
+			cli_die(path, "%s: rank %d (want shape (F, %s))", name, t->ndim,
+				!strcmp(name, "noise") ? "B" : "K");
+		*width = (int)t->shape[1];
+	} else if (!(t->ndim == 1 || (t->ndim == 2 && t->shape[1] == 1))) {
+		cli_die(path, "%s: shape of rank %d (want (F) or (F, 1))", name, t->ndim);
+	}
+	if (rows != F)
+		cli_die(path, "%s has %d frames but f0_hz has %d", name, rows, F);
+	if (width && *width < 1)
+		cli_die(path, "%s: empty second dimension", name);
+	float *x = malloc(SH_MAX(t->count, (size_t)1) * sizeof *x);
+	if (!x)
+		cli_die(path, "out of memory");
+	if (st_read_f32(sf, name, x, t->count) < 0)
+		cli_die_lib(path);
+	return x;
+}
+
+static int meta_int(const st_file *sf, const char *key, int fallback)
+{
+	const char *v = st_meta(sf, key);
+	char *end;
+	long x = v ? strtol(v, &end, 10) : 0;
+	return v && *v && !*end && x > 0 && x < 10000000 ? (int)x : fallback;
+}
+
+/* Loads and checks CONTROLS; the arrays are owned by the caller. */
+static void load_controls(const char *path, opts *o, ddsp_controls *c)
+{
+	st_file sf;
+	const char *name = cli_in_name(path);
+	if (st_load(path ? path : "-", &sf) < 0)
+		cli_die_lib(name);
+	const st_tensor *tf = st_find(&sf, "f0_hz");
+	if (!tf)
+		cli_die(name, "no tensor 'f0_hz' (controls need f0_hz, amplitude and harmonics)");
+	if (!(tf->ndim == 1 || (tf->ndim == 2 && tf->shape[1] == 1)) || tf->shape[0] < 1)
+		cli_die(name, "f0_hz: want shape (F) or (F, 1) with F >= 1");
+	int F = (int)tf->shape[0];
+	memset(c, 0, sizeof *c);
+	c->n_frames = F;
+	c->f0_hz = read_tensor(name, &sf, "f0_hz", F, NULL);
+	if (!(c->amplitude = read_tensor(name, &sf, "amplitude", F, NULL)))
+		cli_die(name, "no tensor 'amplitude'");
+	if (!(c->harmonics = read_tensor(name, &sf, "harmonics", F, &c->n_harmonics)))
+		cli_die(name, "no tensor 'harmonics'");
+	c->noise = read_tensor(name, &sf, "noise", F, &c->n_bands);
+	if (!c->noise)
+		c->n_bands = 0;
+	else if (c->n_bands < 3)
+		cli_die(name, "noise: %d bands (want at least 3)", c->n_bands);
+	if (!o->rate_given)
+		o->rate = meta_int(&sf, "sample_rate", DDSP_RATE);
+	if (!o->hop_given)
+		o->hop = meta_int(&sf, "hop", DDSP_HOP);
+	st_free(&sf);
+	if (ddsp_controls_check(c, o->logits) < 0)
+		cli_die_lib(name);
+	if ((size_t)F * o->hop > (size_t)1 << 34)
+		cli_die(name, "%d frames of %d samples is too long", F, o->hop);
+}
+
+static void free_controls(ddsp_controls *c)
+{
+	free(c->f0_hz), free(c->amplitude), free(c->harmonics), free(c->noise);
+	memset(c, 0, sizeof *c);
+}
+
+/* ---- output ---- */
+
+static void write_signal(const char *path, int rate, const float *y, size_t n)
+{
+	if (path && strcmp(path, "-") && cli_is_audio_path(path)) {
+		if (audio_write_file(path, rate, AUDIO_AUTO, y, n) < 0)
+			cli_die_lib(path);
+		return;
+	}
+	cli_out out;
+	cli_out_open(&out, path, 1);
+	if (npy_write_1d(out.f, SH_F32, n, y) < 0)
+		cli_die_lib(cli_out_name(path));
+	cli_out_close(&out);
+}
+
+static float *synth_controls(const ddsp_controls *c, const opts *o, const char *name)
+{
+	size_t N = (size_t)c->n_frames * o->hop;
+	float *y = calloc(N, sizeof *y);
+	if (!y)
+		cli_die(name, "out of memory for %zu samples", N);
+	ddsp_synth *s = ddsp_synth_new(o->rate, o->hop, c->n_harmonics, c->n_bands);
+	if (!s || ddsp_synthesize(s, y, c, o->seed) < 0)
+		cli_die_lib(name);
+	ddsp_synth_free(s);
+	return y;
+}
+
+/* ---- subcommands ---- */
+
+static void cmd_synth(opts *o, const char *in)
+{
+	const char *name = cli_in_name(in);
+	ddsp_controls c;
+	load_controls(in, o, &c);
+	if (o->logits)
+		ddsp_apply_logits(&c);
+	size_t N = (size_t)c.n_frames * o->hop;
+	cli_progress p;
+	cli_progress_start(&p, "synth", 0, "s");
+	double t0 = sh_now(), c0 = cpu_now();
+	float *y = synth_controls(&c, o, name);
+	double el = sh_now() - t0, cpu = cpu_now() - c0, secs = (double)N / o->rate;
+	write_signal(o->out, o->rate, y, N);
+	cli_progress_end(&p, "%s: %.2f s of audio (%d frames, %d harmonics, %d noise bands) "
+			 "synthesised in %.3f s, %.0fx real time (CPU %.3f s, %.0fx)", name, secs,
+			 c.n_frames, c.n_harmonics, c.n_bands, el, el > 0 ? secs / el : 0, cpu,
+			 cpu > 0 ? secs / cpu : 0);
+	free(y);
+	free_controls(&c);
+}
+
+static void analyze_signal(const opts *o, const float *x, size_t n, const char *name,
+			   ddsp_features *f)
+{
+	ddsp_analyzer *a = ddsp_analyzer_new(&o->ao);
+	if (!a)
+		cli_usage_error(usage, "%s", sh_errmsg());
+	if (ddsp_analyze(a, x, n, f) < 0)
+		cli_die_lib(name);
+	ddsp_analyzer_free(a);
+}
+
+static void write_features(const opts *o, const ddsp_features *f, const char *path)
+{
+	const ddsp_controls *c = &f->c;
+	int64_t F = c->n_frames, s1[1] = {F}, sk[2] = {F, c->n_harmonics}, sb[2] = {F, c->n_bands};
+	char rate[32], hop[32], k[32], b[32];
+	snprintf(rate, sizeof rate, "%d", o->rate);
+	snprintf(hop, sizeof hop, "%d", o->hop);
+	snprintf(k, sizeof k, "%d", c->n_harmonics);
+	snprintf(b, sizeof b, "%d", c->n_bands);
+	st_writer w;
+	st_writer_init(&w);
+	if (st_add_f32(&w, "f0_hz", 1, s1, c->f0_hz) || st_add_f32(&w, "amplitude", 1, s1, c->amplitude) ||
+	    st_add_f32(&w, "harmonics", 2, sk, c->harmonics) || st_add_f32(&w, "noise", 2, sb, c->noise) ||
+	    st_add_f32(&w, "loudness_db", 1, s1, f->loudness_db) ||
+	    st_add_f32(&w, "voiced", 1, s1, f->voiced) ||
+	    st_add_f32(&w, "f0_confidence", 1, s1, f->f0_confidence) ||
+	    st_set_meta(&w, "format", "ddsp-controls") || st_set_meta(&w, "version", "1") ||
+	    st_set_meta(&w, "sample_rate", rate) || st_set_meta(&w, "hop", hop) ||
+	    st_set_meta(&w, "n_harmonics", k) || st_set_meta(&w, "n_bands", b) ||
+	    st_set_meta(&w, "f0", "yin"))
+		cli_die_lib(cli_out_name(path));
+	cli_out out;
+	cli_out_open(&out, path, 1);
+	if (st_write(&w, out.f) < 0)
+		cli_die_lib(cli_out_name(path));
+	cli_out_close(&out);
+	st_writer_free(&w);
+}
+
+static void cmd_analyze(opts *o, const char *in)
+{
+	const char *name = cli_in_name(in);
+	size_t n;
+	float *x = read_signal(in, o->rate, &n);
+	cli_progress p;
+	cli_progress_start(&p, "analyze", 0, "s");
+	double t0 = sh_now(), c0 = cpu_now();
+	ddsp_features f;
+	analyze_signal(o, x, n, name, &f);
+	double el = sh_now() - t0, cpu = cpu_now() - c0, secs = (double)n / o->rate;
+	write_features(o, &f, o->out);
+	int voiced = 0;
+	for (int k = 0; k < f.c.n_frames; k++)
+		voiced += f.voiced[k] != 0;
+	cli_progress_end(&p, "%s: %.2f s of audio, %d frames (%d voiced) analysed in %.3f s, "
+			 "%.0fx real time (CPU %.3f s, %.0fx)", name, secs, f.c.n_frames, voiced, el,
+			 el > 0 ? secs / el : 0, cpu, cpu > 0 ? secs / cpu : 0);
+	ddsp_features_free(&f);
+	free(x);
+}
+
+/* The amplitude-weighted mean distribution of FILE's voiced frames, K values. */
+static void harmonic_profile(opts *o, const char *path, float *profile, int K)
+{
+	ddsp_features f = {0};
+	ddsp_controls c;
+	const char *dot = strrchr(path, '.');
+	int is_controls = dot && !strcmp(dot, ".safetensors");
+	const float *voiced = NULL;
+	if (is_controls) {
+		opts co = *o;
+		co.logits = 0;
+		co.rate_given = co.hop_given = 1;
+		load_controls(path, &co, &c);
+	} else {
+		size_t n;
+		float *x = read_signal(path, o->rate, &n);
+		analyze_signal(o, x, n, path, &f);
+		free(x);
+		c = f.c;
+		voiced = f.voiced;
+	}
+	double *acc = calloc(K, sizeof *acc), wsum = 0;
+	if (!acc)
+		cli_die(path, "out of memory");
+	for (int k = 0; k < c.n_frames; k++) {
+		double w = c.amplitude[k];
+		if ((voiced && !voiced[k]) || !(w > 0))
+			continue;
+		for (int h = 0; h < SH_MIN(K, c.n_harmonics); h++)
+			acc[h] += w * c.harmonics[(size_t)k * c.n_harmonics + h];
+		wsum += w;
+	}
+	if (!(wsum > 0))
+		cli_die(path, "no voiced frames to take a harmonic profile from");
+	for (int h = 0; h < K; h++)
+		profile[h] = (float)(acc[h] / wsum);
+	free(acc);
+	if (is_controls)
+		free_controls(&c);
+	else
+		ddsp_features_free(&f);
+}
+
+static void cmd_resynth(opts *o, const char *in)
+{
+	const char *name = cli_in_name(in);
+	size_t n;
+	float *x = read_signal(in, o->rate, &n);
+	ddsp_features f;
+	analyze_signal(o, x, n, name, &f);
+	ddsp_controls *c = &f.c;
+	if (o->pitch != 0) {
+		double ratio = pow(2.0, o->pitch / 12);
+		for (int k = 0; k < c->n_frames; k++)
+			c->f0_hz[k] = (float)(c->f0_hz[k] * ratio);
+	}
+	if (o->harm_file) {
+		int K = c->n_harmonics;
+		float *profile = malloc(sizeof(float) * K);
+		if (!profile)
+			cli_die(name, "out of memory");
+		harmonic_profile(o, o->harm_file, profile, K);
+		for (int k = 0; k < c->n_frames; k++)
+			memcpy(c->harmonics + (size_t)k * K, profile, sizeof(float) * K);
+		free(profile);
+	}
+	float *y = synth_controls(c, o, name);
+	write_signal(o->out, o->rate, y, n);
+	cli_progress p;
+	cli_progress_start(&p, "resynth", 0, "s");
+	cli_progress_end(&p, "%s: %.2f s resynthesised (%d frames%s%s)", name, (double)n / o->rate,
+			 c->n_frames, o->pitch != 0 ? ", transposed" : "",
+			 o->harm_file ? ", harmonic profile imposed" : "");
+	free(y);
+	ddsp_features_free(&f);
+	free(x);
+}
+
+static void cmd_compare(opts *o, const char *pa, const char *pb)
+{
+	size_t na, nb;
+	float *a = read_signal(pa, o->rate, &na), *b = read_signal(pb, o->rate, &nb);
+	size_t n = SH_MIN(na, nb);
+	if (na != nb)
+		cli_warn(NULL, "%s has %zu samples, %s %zu: comparing the first %zu", cli_in_name(pa), na,
+			 cli_in_name(pb), nb, n);
+	double loss = ddsp_spectral_loss(a, b, n);
+	if (isnan(loss))
+		cli_die_lib(NULL);
+	printf("%.6f\n", loss);
+	if (fflush(stdout))
+		cli_die("stdout", "write error");
+	free(a), free(b);
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("ddsp-harmonic");
+	opts o = {0};
+	o.rate = DDSP_RATE;
+	o.hop = DDSP_HOP;
+	o.seed = DDSP_SEED;
+	ddsp_analysis_defaults(&o.ao);
+	enum { OPT_HOP = 256, OPT_LOGITS, OPT_SEED, OPT_FMIN, OPT_FMAX, OPT_THRESH, OPT_PITCH,
+	       OPT_HARM, OPT_HELP };
+	static const struct option longopts[] = {
+		{"hop", required_argument, NULL, OPT_HOP},
+		{"logits", no_argument, NULL, OPT_LOGITS},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"fmin", required_argument, NULL, OPT_FMIN},
+		{"fmax", required_argument, NULL, OPT_FMAX},
+		{"threshold", required_argument, NULL, OPT_THRESH},
+		{"pitch", required_argument, NULL, OPT_PITCH},
+		{"harmonics", required_argument, NULL, OPT_HARM},
+		{"help", no_argument, NULL, OPT_HELP},
+		{0, 0, 0, 0},
+	};
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+	if (argc < 2)
+		cli_usage_error(usage, "no subcommand");
+	o.cmd = argv[1];
+	if (strcmp(o.cmd, "synth") && strcmp(o.cmd, "analyze") && strcmp(o.cmd, "resynth") &&
+	    strcmp(o.cmd, "compare"))
+		cli_usage_error(usage, "unknown subcommand '%s'", o.cmd);
+	optind = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "r:k:b:o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o.rate = (int)cli_long(usage, "-r", optarg, 1000, 384000); o.rate_given = 1; break;
+		case OPT_HOP: o.hop = (int)cli_long(usage, "--hop", optarg, 1, 65536); o.hop_given = 1; break;
+		case 'k': o.ao.n_harmonics = (int)cli_long(usage, "-k", optarg, 1, 10000); break;
+		case 'b': o.ao.n_bands = (int)cli_long(usage, "-b", optarg, 3, 16385); break;
+		case 'o': o.out = optarg; break;
+		case OPT_LOGITS: o.logits = 1; break;
+		case OPT_SEED: o.seed = (uint64_t)cli_double(usage, "--seed", optarg, 0, 9007199254740992.0); break;
+		case OPT_FMIN: o.ao.fmin = cli_double(usage, "--fmin", optarg, 1, 1e5); break;
+		case OPT_FMAX: o.ao.fmax = cli_double(usage, "--fmax", optarg, 1, 1e6); break;
+		case OPT_THRESH: o.ao.yin_threshold = cli_double(usage, "--threshold", optarg, 0.001, 1); break;
+		case OPT_PITCH: o.pitch = cli_double(usage, "--pitch", optarg, -96, 96); break;
+		case OPT_HARM: o.harm_file = optarg; break;
+		default: cli_usage_error(usage, "bad option");
+		}
+	}
+	int nin = argc - optind, want = !strcmp(o.cmd, "compare") ? 2 : 1;
+	if (nin > want || (want == 2 && nin != 2))
+		cli_usage_error(usage, "%s takes %d input%s", o.cmd, want, want > 1 ? "s" : "");
+	const char *in = nin ? argv[optind] : NULL;
+	if (!strcmp(o.cmd, "synth")) {
+		cmd_synth(&o, in);
+		return 0;
+	}
+	o.ao.sr = o.rate;
+	o.ao.hop = o.hop;
+	if (o.ao.fmax >= o.rate / 2.0 || o.ao.fmin >= o.ao.fmax)
+		cli_usage_error(usage, "f0 range %g..%g Hz does not fit below %g Hz", o.ao.fmin, o.ao.fmax,
+				o.rate / 2.0);
+	if (!strcmp(o.cmd, "analyze"))
+		cmd_analyze(&o, in);
+	else if (!strcmp(o.cmd, "resynth"))
+		cmd_resynth(&o, in);
+	else
+		cmd_compare(&o, argv[optind], argv[optind + 1]);
+	return 0;
+}

@@ -1,0 +1,141 @@
+/* album.c: album titles, tracklist and training-log readers, HTML escaping (album.h). */
+#include "album.h"
+#include "rng.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *adjectives[] = {
+	"Black", "Drowned", "Hollow", "Iron", "Cold", "Burning", "Silent", "Broken", "Ashen", "Feral",
+	"Sunken", "Endless", "Shattered", "Frozen", "Molten", "Grey", "Abyssal", "Crimson", "Nameless",
+	"Howling", "Buried", "Blind", "Severed", "Electric", "Salt", "Ruined", "Thousand", "Last",
+};
+static const char *nouns[] = {
+	"Sharks", "Tide", "Throne", "Choir", "Machine", "Static", "Teeth", "Abyss", "Signal", "Furnace",
+	"Cathedral", "Storm", "Harbor", "Engine", "Swarm", "Marrow", "Wire", "Ocean", "Frequency",
+	"Wolves", "Dirge", "Monolith", "Circuit", "Reef", "Leviathan", "Ghosts", "Fins", "Depths",
+	"Current", "Wreck", "Lantern", "Hymn", "Veins", "Drone",
+};
+
+static const char *pick(sh_rng *r, const char **words, size_t n) { return words[sh_rng_below(r, n)]; }
+#define PICK(r, w) pick(r, w, SH_ARRAY_LEN(w))
+
+static char *make_title(sh_rng *r)
+{
+	char buf[128];
+	const char *a = PICK(r, adjectives), *n1 = PICK(r, nouns), *n2 = PICK(r, nouns), *a2 = PICK(r, adjectives);
+	switch (sh_rng_below(r, 8)) {
+	case 0: snprintf(buf, sizeof buf, "%s %s", a, n1); break;
+	case 1: snprintf(buf, sizeof buf, "The %s %s", a, n1); break;
+	case 2: snprintf(buf, sizeof buf, "%s of the %s %s", n1, a, n2); break;
+	case 3: snprintf(buf, sizeof buf, "%s Without %s", n1, n2); break;
+	case 4: snprintf(buf, sizeof buf, "Into the %s %s", a, n1); break;
+	case 5: snprintf(buf, sizeof buf, "%s %s Rising", a, n1); break;
+	case 6: snprintf(buf, sizeof buf, "Hymn for the %s", a2); break;
+	default: snprintf(buf, sizeof buf, "%s and %s", n1, n2); break;
+	}
+	return strdup(buf);
+}
+
+int album_make_titles(uint64_t seed, int n, char **out)
+{
+	sh_rng r;
+	sh_rng_seed_stream(&r, seed, 0x7469746c65ULL); /* "title" */
+	for (int i = 0; i <= n; i++) {
+		/* no two titles alike: draw again on a repeat (bounded, then accept) */
+		for (int tries = 0;; tries++) {
+			out[i] = make_title(&r);
+			if (!out[i])
+				return sh_error("out of memory");
+			int dup = 0;
+			for (int k = 0; k < i && !dup; k++)
+				dup = !strcmp(out[k], out[i]);
+			if (!dup || tries == 20)
+				break;
+			free(out[i]);
+		}
+	}
+	return 0;
+}
+
+void album_html_escape(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+}
+
+int album_read_tracklist(const char *path, album_clip_row **rows, int *n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return sh_error("%s", strerror(errno));
+	char line[8192];
+	int cap = 0, lineno = 0;
+	*rows = NULL;
+	*n = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (lineno++ == 0)
+			continue; /* header */
+		album_clip_row r;
+		char clip[8192];
+		if (sscanf(line, "%d\t%d\t%8191[^\t]\t%lf\t%lf\t%lf", &r.track, &r.order, clip, &r.start, &r.end, &r.seconds) != 6) {
+			fclose(f);
+			return sh_error("line %d: expected track, order, clip, start, end, seconds", lineno);
+		}
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 32;
+			album_clip_row *p = realloc(*rows, cap * sizeof *p);
+			if (!p) {
+				fclose(f);
+				return sh_error("out of memory");
+			}
+			*rows = p;
+		}
+		r.clip = strdup(clip);
+		(*rows)[(*n)++] = r;
+	}
+	fclose(f);
+	return *n ? 0 : sh_error("no tracks listed");
+}
+
+int album_read_log(const char *path, album_training *t)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return sh_error("%s", strerror(errno));
+	memset(t, 0, sizeof *t);
+	t->first_valid_bits = t->best_valid_bits = NAN;
+	char line[1024];
+	int lineno = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (lineno++ == 0)
+			continue;
+		long step;
+		double epoch, train, valid, sps, lr, sec;
+		if (sscanf(line, "%ld\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &step, &epoch, &train, &valid, &sps, &lr, &sec) != 7)
+			continue;
+		t->steps = step;
+		t->epochs = epoch;
+		t->last_train_bits = train;
+		t->seconds = sec;
+		if (isfinite(valid)) {
+			if (!isfinite(t->first_valid_bits))
+				t->first_valid_bits = valid;
+			if (!(valid >= t->best_valid_bits))
+				t->best_valid_bits = valid;
+		}
+		t->rows++;
+	}
+	fclose(f);
+	return t->rows ? 0 : sh_error("no rows in the training log");
+}

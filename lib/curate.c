@@ -1,0 +1,682 @@
+/* curate.c: trimming, scoring and rejection of clips, ordering, track splitting and
+ * crossfaded rendering (see curate.h).
+ *
+ * The noise and loop rules work on one STFT of the trimmed clip (512-point Hann frames, hop
+ * 256: 32 ms frames at 16 kHz):
+ * - noise: the spectral flatness (geometric over arithmetic mean of the power spectrum) of
+ *   white noise is about 0.56 and of pink noise about 0.2 in every frame, while music stays
+ *   near 0.01 because its energy sits in harmonics; the rule asks for most frames to be flat.
+ * - loops: log energies in 29 log-spaced bands (FFT bins 2 to 256), with each band's slow
+ *   trend (a 17-frame moving average) removed so that sustained notes do not look alike, each
+ *   frame centred across bands and normalised; the score of a period L is the mean cosine
+ *   similarity of frames L apart, taken in each quarter of the clip separately and the
+ *   smallest of the four kept, so that only a pattern repeated through the whole clip scores
+ *   high. An exact loop scores about 1; excerpts of the asc-music tracks score at most about
+ *   0.35 at any period up to 3 s (their bars repeat, but not exactly). */
+#include "curate.h"
+#include "util.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBANDS_MAX 33
+#define TREND_HALF 8   /* the moving average spans 2·8 + 1 frames */
+#define NOISE_GATE_DB 30.0
+
+void curate_default_opts(curate_opts *o)
+{
+	*o = (curate_opts){
+		.rate = 16000,
+		.top_db = 50,
+		.floor_db = -60,
+		.min_seconds = 3,
+		.noise_flatness = 0.1,
+		.noise_fraction = 0.5,
+		.loop_threshold = 0.6,
+		.loop_min_period = 0.1,
+		.loop_max_period = 3,
+		.clip_level = 0.999,
+		.max_clip_fraction = 0.01,
+		.max_dc = 0.02,
+		.target_db = -20,
+		.max_gain_db = 12,
+		.crossfade = 1,
+		.track_minutes = 4,
+		.max_offset = 10,
+		.min_overlap = 4,
+		.neighbours = 3,
+	};
+}
+
+const char *curate_reason_name(int bit)
+{
+	static const char *names[CURATE_NREASONS] = {"silence", "short", "clipping", "dc-offset",
+	                                             "noise", "loop"};
+	return bit >= 0 && bit < CURATE_NREASONS ? names[bit] : "?";
+}
+
+/* ---- trimming ---- */
+
+size_t curate_trim_frames(size_t n) { return 1 + n / CURATE_TRIM_HOP; }
+
+/* Frame f covers samples [64f - 128, 64f + 128) of the zero-padded clip. */
+void curate_frame_power_ref(const float *x, size_t n, double *ms)
+{
+	size_t nf = curate_trim_frames(n);
+	for (size_t f = 0; f < nf; f++) {
+		double s = 0;
+		for (long i = (long)(f * CURATE_TRIM_HOP) - CURATE_TRIM_FRAME / 2;
+		     i < (long)(f * CURATE_TRIM_HOP) + CURATE_TRIM_FRAME / 2; i++)
+			if (i >= 0 && i < (long)n)
+				s += (double)x[i] * x[i];
+		ms[f] = s / CURATE_TRIM_FRAME;
+	}
+}
+
+/* The same with a running sum over hops: each hop's energy is summed once, and a frame is the
+ * four hops it spans. Blocks of 64 are summed directly so no rounding accumulates. */
+void curate_frame_power(const float *x, size_t n, double *ms)
+{
+	size_t nf = curate_trim_frames(n);
+	size_t nh = (n + CURATE_TRIM_HOP - 1) / CURATE_TRIM_HOP;  /* hop blocks */
+	/* frame f spans blocks f-2 .. f+1 */
+	double b[4] = {0, 0, 0, 0};  /* blocks f-2, f-1, f, f+1 as the window slides */
+	for (size_t f = 0; f < nf; f++) {
+		if (f == 0) {
+			for (int k = 0; k < 2; k++) {
+				size_t blk = (size_t)k;
+				double s = 0;
+				if (blk < nh)
+					for (size_t i = blk * CURATE_TRIM_HOP; i < SH_MIN(n, (blk + 1) * CURATE_TRIM_HOP); i++)
+						s += (double)x[i] * x[i];
+				b[2 + k] = s;
+			}
+		} else {
+			b[0] = b[1];
+			b[1] = b[2];
+			b[2] = b[3];
+			size_t blk = f + 1;
+			double s = 0;
+			if (blk < nh)
+				for (size_t i = blk * CURATE_TRIM_HOP; i < SH_MIN(n, (blk + 1) * CURATE_TRIM_HOP); i++)
+					s += (double)x[i] * x[i];
+			b[3] = s;
+		}
+		ms[f] = (((b[0] + b[1]) + b[2]) + b[3]) / CURATE_TRIM_FRAME;
+	}
+}
+
+static double power_db(double ms) { return 10 * log10(ms > 1e-10 ? ms : 1e-10); }
+
+void curate_trim(const double *ms, size_t n, double top_db, size_t *start, size_t *end,
+                 double *loudest_db)
+{
+	size_t nf = curate_trim_frames(n);
+	double top = 0;
+	for (size_t f = 0; f < nf; f++)
+		top = ms[f] > top ? ms[f] : top;
+	double ref = power_db(top);
+	*loudest_db = ref;
+	long first = -1, last = -1;
+	for (size_t f = 0; f < nf; f++)
+		if (power_db(ms[f]) - ref > -top_db) {
+			if (first < 0)
+				first = (long)f;
+			last = (long)f;
+		}
+	if (first < 0) {
+		*start = *end = 0;
+		return;
+	}
+	*start = SH_MIN(n, (size_t)first * CURATE_TRIM_HOP);
+	*end = SH_MIN(n, (size_t)(last + 1) * CURATE_TRIM_HOP);
+}
+
+/* ---- STFT features ---- */
+
+struct curate_analyzer {
+	fftwf_plan plan;
+	float *in;             /* CURATE_FFT */
+	fftwf_complex *spec;   /* CURATE_FFT/2 + 1 */
+	float window[CURATE_FFT];
+	float power[CURATE_FFT / 2];
+	int nbands, edge[NBANDS_MAX + 1];
+	size_t cap;            /* frames the buffers below hold */
+	double *ms;            /* trim frame powers (grown separately: capms) */
+	size_t capms;
+	float *flat;           /* per STFT frame */
+	float *energy;         /* per STFT frame */
+	float *feat;           /* frames × nbands */
+	float *trend;          /* frames × nbands */
+	double *prod;          /* frames */
+	double *lag_score;     /* frames: loop score by period */
+	float *lagprod;        /* frames: frame-by-frame products at one period */
+};
+
+curate_analyzer *curate_analyzer_new(void)
+{
+	curate_analyzer *a = sh_alloc(sizeof *a);
+	if (!a)
+		return NULL;
+	a->in = fftwf_alloc_real(CURATE_FFT);
+	a->spec = fftwf_alloc_complex(CURATE_FFT / 2 + 1);
+	if (!a->in || !a->spec) {
+		curate_analyzer_free(a);
+		sh_error("out of memory");
+		return NULL;
+	}
+	/* FFTW's planner is not thread-safe; FFTW_ESTIMATE plans are deterministic */
+	#pragma omp critical(sharks_fftw_plan)
+	a->plan = fftwf_plan_dft_r2c_1d(CURATE_FFT, a->in, a->spec, FFTW_ESTIMATE);
+	if (!a->plan) {
+		curate_analyzer_free(a);
+		sh_error("fftw: cannot plan a %d-point transform", CURATE_FFT);
+		return NULL;
+	}
+	for (int i = 0; i < CURATE_FFT; i++)  /* periodic Hann */
+		a->window[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / CURATE_FFT));
+	/* band edges round(2·128^(i/32)) on the FFT bins, repeats dropped: narrow at the bottom,
+	 * about a third of an octave at the top */
+	int nb = 0;
+	for (int i = 0; i <= 32; i++) {
+		int e = (int)lround(2 * pow(128.0, i / 32.0));
+		if (nb == 0 || e > a->edge[nb - 1])
+			a->edge[nb++] = e;
+	}
+	a->edge[nb - 1] = CURATE_FFT / 2 + 1;  /* the top band includes Nyquist */
+	a->nbands = nb - 1;
+	return a;
+}
+
+void curate_analyzer_free(curate_analyzer *a)
+{
+	if (!a)
+		return;
+	if (a->plan) {
+		#pragma omp critical(sharks_fftw_plan)
+		fftwf_destroy_plan(a->plan);
+	}
+	fftwf_free(a->in);
+	fftwf_free(a->spec);
+	free(a->ms);
+	free(a->flat);
+	free(a->energy);
+	free(a->feat);
+	free(a->trend);
+	free(a->prod);
+	free(a->lag_score);
+	free(a->lagprod);
+	free(a);
+}
+
+static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
+{
+	if (trim_frames > a->capms) {
+		free(a->ms);
+		a->ms = malloc(trim_frames * sizeof *a->ms);
+		if (!a->ms) {
+			a->capms = 0;
+			return sh_error("out of memory (%zu trim frames)", trim_frames);
+		}
+		a->capms = trim_frames;
+	}
+	if (frames <= a->cap)
+		return 0;
+	free(a->flat);
+	free(a->energy);
+	free(a->feat);
+	free(a->trend);
+	free(a->prod);
+	free(a->lag_score);
+	free(a->lagprod);
+	size_t nb = (size_t)a->nbands;
+	a->flat = malloc(frames * sizeof *a->flat);
+	a->energy = malloc(frames * sizeof *a->energy);
+	a->feat = malloc(frames * nb * sizeof *a->feat);
+	a->trend = malloc(frames * nb * sizeof *a->trend);
+	a->prod = malloc(frames * sizeof *a->prod);
+	a->lag_score = malloc(frames * sizeof *a->lag_score);
+	a->lagprod = malloc(frames * sizeof *a->lagprod);
+	if (!a->flat || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score ||
+	    !a->lagprod) {
+		a->cap = 0;
+		return sh_error("out of memory (%zu frames)", frames);
+	}
+	a->cap = frames;
+	return 0;
+}
+
+double curate_flatness_ref(const float *power)
+{
+	double logsum = 0, sum = 0;
+	for (int k = 0; k < CURATE_FFT / 2; k++) {
+		double p = (double)power[k] + 1e-12;
+		logsum += log(p);
+		sum += p;
+	}
+	return exp(logsum / (CURATE_FFT / 2)) / (sum / (CURATE_FFT / 2));
+}
+
+/* The same with one log per 16 bins: the product of 16 powers, each within [1e-12, 7e4] for
+ * a 512-point Hann frame of |x| <= 1 (and below 1e9 even for |x| up to 100), stays well
+ * inside double's range. */
+double curate_flatness(const float *power)
+{
+	double logsum = 0, sum = 0;
+	for (int k = 0; k < CURATE_FFT / 2; k += 16) {
+		double prod = 1;
+		for (int j = k; j < k + 16; j++) {
+			double p = (double)power[j] + 1e-12;
+			prod *= p;
+			sum += p;
+		}
+		logsum += log(prod);
+	}
+	return exp(logsum / (CURATE_FFT / 2)) / (sum / (CURATE_FFT / 2));
+}
+
+static int cmp_double(const void *p, const void *q)
+{
+	double a = *(const double *)p, b = *(const double *)q;
+	return (a > b) - (a < b);
+}
+
+/* Power spectra of the frames: flatness, energy and band log-energies per frame. */
+static size_t stft_features(curate_analyzer *a, const float *x, size_t n)
+{
+	size_t T = n < CURATE_FFT ? 0 : 1 + (n - CURATE_FFT) / CURATE_HOP;
+	int nb = a->nbands;
+	for (size_t t = 0; t < T; t++) {
+		const float *fr = x + t * CURATE_HOP;
+		for (int i = 0; i < CURATE_FFT; i++)
+			a->in[i] = fr[i] * a->window[i];
+		fftwf_execute(a->plan);
+		double e = 0;
+		for (int k = 1; k <= CURATE_FFT / 2; k++) {
+			float re = a->spec[k][0], im = a->spec[k][1];
+			a->power[k - 1] = re * re + im * im;
+			e += a->power[k - 1];
+		}
+		a->energy[t] = (float)e;
+		a->flat[t] = (float)curate_flatness(a->power);
+		float *band = a->feat + t * nb;
+		for (int b = 0; b < nb; b++) {
+			double s = 0;
+			for (int k = a->edge[b]; k < a->edge[b + 1]; k++)
+				s += a->power[k - 1];
+			band[b] = (float)s;
+		}
+	}
+	return T;
+}
+
+/* Noise rule scores over the frames within NOISE_GATE_DB of the loudest: the substance of the
+ * clip, not the quiet gaps between notes, where a generated clip's noise floor (8-bit mu-law
+ * quantisation sits 40-50 dB down) is flat by nature. */
+static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, curate_scores *s)
+{
+	float top = 0;
+	for (size_t t = 0; t < T; t++)
+		top = a->energy[t] > top ? a->energy[t] : top;
+	float gate = top * (float)pow(10, -NOISE_GATE_DB / 10);
+	size_t m = 0, flat = 0;
+	for (size_t t = 0; t < T; t++)
+		if (a->energy[t] > 1e-20f && a->energy[t] >= gate) {
+			flat += a->flat[t] > o->noise_flatness;
+			a->prod[m++] = a->flat[t];  /* prod as scratch for the median */
+		}
+	s->flatness = s->noise_fraction = 0;
+	if (!m)
+		return;
+	qsort(a->prod, m, sizeof *a->prod, cmp_double);
+	s->flatness = m & 1 ? a->prod[m / 2] : 0.5 * (a->prod[m / 2 - 1] + a->prod[m / 2]);
+	s->noise_fraction = (double)flat / m;
+}
+
+/* Loop rule: self-similarity of the detrended, normalised band log-energies. */
+static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, curate_scores *s)
+{
+	int nb = a->nbands;
+	s->loop_score = 0;
+	s->loop_period = 0;
+	if (T < 8)
+		return;
+	/* log energies with a floor 30 dB under each band's mean, so that near-silent bands do
+	 * not contribute noise */
+	for (int b = 0; b < nb; b++) {
+		double mean = 0;
+		for (size_t t = 0; t < T; t++)
+			mean += a->feat[t * nb + b];
+		float fl = (float)(1e-3 * mean / T + 1e-10);
+		for (size_t t = 0; t < T; t++)
+			a->feat[t * nb + b] = logf(a->feat[t * nb + b] + fl);
+	}
+	/* trend: moving average over 2·TREND_HALF + 1 frames, edges repeated */
+	for (int b = 0; b < nb; b++) {
+		double sum = 0;
+		for (long k = -TREND_HALF; k <= TREND_HALF; k++)
+			sum += a->feat[(size_t)SH_MIN(SH_MAX(k, 0L), (long)T - 1) * nb + b];
+		for (size_t t = 0; t < T; t++) {
+			a->trend[t * nb + b] = (float)(sum / (2 * TREND_HALF + 1));
+			long out = (long)t - TREND_HALF, in = (long)t + TREND_HALF + 1;
+			sum += a->feat[(size_t)SH_MIN(in, (long)T - 1) * nb + b] -
+			       a->feat[(size_t)SH_MAX(out, 0L) * nb + b];
+		}
+	}
+	/* detrend, centre across bands (so that a loudness change common to all bands, such as
+	 * every note's decay in a steady rhythm, does not count as repetition: the spectral shape
+	 * has to repeat) and normalise each frame, storing band-major (trend[b·T + t]) so that
+	 * the lag products below run along time in contiguous, vectorisable loops */
+	for (size_t t = 0; t < T; t++) {
+		float *f = a->feat + t * nb;
+		const float *tr = a->trend + t * nb;
+		double norm = 0, mean = 0;
+		for (int b = 0; b < nb; b++) {
+			f[b] -= tr[b];
+			mean += f[b];
+		}
+		mean /= nb;
+		for (int b = 0; b < nb; b++) {
+			f[b] -= (float)mean;
+			norm += (double)f[b] * f[b];
+		}
+		float inv = norm > 1e-12 ? (float)(1 / sqrt(norm)) : 0;
+		for (int b = 0; b < nb; b++)
+			f[b] *= inv;
+	}
+	float *bt = a->trend;
+	for (size_t t = 0; t < T; t++)
+		for (int b = 0; b < nb; b++)
+			bt[(size_t)b * T + t] = a->feat[t * nb + b];
+	double hop_s = (double)CURATE_HOP / o->rate;
+	long lmin = SH_MAX(1L, lround(o->loop_min_period / hop_s));
+	long lmax = SH_MIN(lround(o->loop_max_period / hop_s), (long)T / 2);
+	/* score of every period; the reported period is the shortest within 0.1 of the best, so
+	 * that a loop is found at its own period rather than at a multiple that lines up better
+	 * with the hop (a 0.5 s loop is 31.25 hops: 0.92 at 31, 0.98 at 125) */
+	long best = 0;
+	for (long L = lmin; L <= lmax; L++) {
+		size_t q = (T - (size_t)L) / 4;
+		if (q < 1)
+			break;
+		size_t m = 4 * q;
+		float *prod = a->lagprod;
+		memset(prod, 0, m * sizeof *prod);
+		int b = 0;
+		for (; b + 4 <= nb; b += 4) {  /* four bands per pass: a quarter of the prod traffic */
+			const float *x0 = bt + (size_t)b * T, *x1 = x0 + T, *x2 = x1 + T, *x3 = x2 + T;
+			#pragma omp simd
+			for (size_t t = 0; t < m; t++)
+				prod[t] += (x0[t] * x0[t + L] + x1[t] * x1[t + L]) +
+				           (x2[t] * x2[t + L] + x3[t] * x3[t + L]);
+		}
+		for (; b < nb; b++) {
+			const float *x = bt + (size_t)b * T;
+			#pragma omp simd
+			for (size_t t = 0; t < m; t++)
+				prod[t] += x[t] * x[t + L];
+		}
+		double worst = 1e30;
+		for (int k = 0; k < 4; k++) {
+			double sum = 0;
+			for (size_t t = k * q; t < (k + 1) * q; t++)
+				sum += prod[t];
+			sum /= q;
+			worst = sum < worst ? sum : worst;
+		}
+		a->lag_score[L] = worst;
+		if (worst > s->loop_score) {
+			s->loop_score = worst;
+			best = L;
+		}
+	}
+	for (long L = lmin; L <= best; L++)
+		if (a->lag_score[L] >= s->loop_score - 0.1) {
+			s->loop_period = L * hop_s;
+			break;
+		}
+}
+
+int curate_analyze(curate_analyzer *a, const curate_opts *o, const float *x, size_t n,
+                   curate_scores *s)
+{
+	memset(s, 0, sizeof *s);
+	s->n = n;
+	size_t nf = curate_trim_frames(n);
+	size_t T = n < CURATE_FFT ? 1 : 1 + (n - CURATE_FFT) / CURATE_HOP;
+	if (grow(a, T, nf))
+		return -1;
+	curate_frame_power(x, n, a->ms);
+	curate_trim(a->ms, n, o->top_db, &s->start, &s->end, &s->loudest_db);
+	const float *y = x + s->start;
+	size_t m = s->end - s->start;
+
+	double sum = 0, sq = 0, peak = 0;
+	size_t clipped = 0;
+	for (size_t i = 0; i < m; i++) {
+		double v = y[i], av = fabs(v);
+		sum += v;
+		sq += v * v;
+		peak = av > peak ? av : peak;
+		clipped += av >= o->clip_level;
+	}
+	s->peak = peak;
+	s->dc = m ? sum / m : 0;
+	s->rms_db = power_db(m ? sq / m : 0);
+	s->clip_fraction = m ? (double)clipped / m : 0;
+
+	if (s->loudest_db < o->floor_db) {
+		s->reasons = CURATE_SILENCE;  /* nothing else means anything in silence */
+		return 0;
+	}
+	size_t frames = stft_features(a, y, m);
+	noise_scores(a, frames, o, s);
+	loop_scores(a, frames, o, s);
+
+	if ((double)m < o->min_seconds * o->rate)
+		s->reasons |= CURATE_SHORT;
+	if (s->clip_fraction > o->max_clip_fraction)
+		s->reasons |= CURATE_CLIPPING;
+	if (fabs(s->dc) > o->max_dc)
+		s->reasons |= CURATE_DC;
+	if (s->noise_fraction > o->noise_fraction)
+		s->reasons |= CURATE_NOISE;
+	if (s->loop_score > o->loop_threshold)
+		s->reasons |= CURATE_LOOP;
+	return 0;
+}
+
+double curate_gain_db(const curate_opts *o, const curate_scores *s)
+{
+	double g = o->target_db - s->rms_db;
+	g = g > o->max_gain_db ? o->max_gain_db : g < -o->max_gain_db ? -o->max_gain_db : g;
+	if (s->peak > 0) {
+		double room = 20 * log10(0.99 / s->peak);
+		g = g > room ? room : g;
+	}
+	return g;
+}
+
+/* ---- ordering ---- */
+
+double curate_path_score(const float *sim, int n, const int *path)
+{
+	double total = 0;
+	for (int i = 0; i + 1 < n; i++)
+		total += sim[(size_t)path[i] * n + path[i + 1]];
+	return total;
+}
+
+double curate_greedy_path(const float *sim, int n, int start, int *path, unsigned char *used)
+{
+	memset(used, 0, (size_t)n);
+	path[0] = start;
+	used[start] = 1;
+	double total = 0;
+	for (int i = 1; i < n; i++) {
+		const float *row = sim + (size_t)path[i - 1] * n;
+		int best = -1;
+		for (int j = 0; j < n; j++)
+			if (!used[j] && (best < 0 || row[j] > row[best]))
+				best = j;
+		path[i] = best;
+		used[best] = 1;
+		total += row[best];
+	}
+	return total;
+}
+
+static void reverse(int *p, int i, int j)
+{
+	for (; i < j; i++, j--) {
+		int t = p[i];
+		p[i] = p[j];
+		p[j] = t;
+	}
+}
+
+/* 2-opt for a path: reversing path[i+1 .. j] replaces the joins (i, i+1) and (j, j+1) with
+ * (i, j) and (i+1, j+1); a missing end (i = -1 or j = n-1) has no join. */
+static void two_opt(const float *sim, int n, int *p)
+{
+#define S(u, v) ((double)sim[(size_t)(u) * n + (v)])
+	for (int pass = 0; pass < 1000; pass++) {
+		int improved = 0;
+		for (int i = -1; i < n - 2; i++)
+			for (int j = i + 2; j < n; j++) {
+				double before = 0, after = 0;
+				if (i >= 0) {
+					before += S(p[i], p[i + 1]);
+					after += S(p[i], p[j]);
+				}
+				if (j < n - 1) {
+					before += S(p[j], p[j + 1]);
+					after += S(p[i + 1], p[j + 1]);
+				}
+				if (after > before + 1e-9) {
+					reverse(p, i + 1, j);
+					improved = 1;
+				}
+			}
+		if (!improved)
+			break;
+	}
+#undef S
+}
+
+double curate_order(const float *sim, int n, int *path)
+{
+	if (n <= 0)
+		return 0;
+	int starts = n < 1024 ? n : 1024;
+	double *score = malloc((size_t)starts * sizeof *score);
+	if (!score)
+		return sh_error("out of memory");
+	int failed = 0;
+	#pragma omp parallel
+	{
+		int *p = malloc((size_t)n * sizeof *p);
+		unsigned char *used = malloc((size_t)n);
+		if (!p || !used) {
+			#pragma omp atomic write
+			failed = 1;
+		}
+		#pragma omp for schedule(dynamic, 4)
+		for (int k = 0; k < starts; k++)
+			score[k] = p && used ? curate_greedy_path(sim, n, (int)((long)k * n / starts), p, used) : 0;
+		free(p);
+		free(used);
+	}
+	if (failed) {
+		free(score);
+		return sh_error("out of memory");
+	}
+	int best = 0;
+	for (int k = 1; k < starts; k++)
+		if (score[k] > score[best])
+			best = k;
+	free(score);
+	unsigned char *used = malloc((size_t)n);
+	if (!used)
+		return sh_error("out of memory");
+	curate_greedy_path(sim, n, (int)((long)best * n / starts), path, used);
+	free(used);
+	two_opt(sim, n, path);
+	return curate_path_score(sim, n, path);
+}
+
+/* ---- tracks ---- */
+
+size_t curate_joined_length(const size_t *len, int n, size_t xf)
+{
+	size_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += len[i];
+	return n > 0 ? total - (size_t)(n - 1) * xf : 0;
+}
+
+int curate_split(const size_t *len, const float *join_sim, int n, size_t crossfade,
+                 double target, int *first)
+{
+	if (n <= 0)
+		return 0;
+	double *cost = malloc((size_t)(n + 1) * sizeof *cost);
+	int *from = malloc((size_t)(n + 1) * sizeof *from);
+	if (!cost || !from) {
+		free(cost);
+		free(from);
+		return sh_error("out of memory");
+	}
+	/* cost[j]: best cost of cutting path items 0..j-1 into tracks; from[j]: its last start */
+	cost[0] = 0;
+	for (int j = 1; j <= n; j++) {
+		cost[j] = INFINITY;
+		from[j] = j - 1;
+		double L = 0;
+		for (int i = j - 1; i >= 0; i--) {
+			L += (double)len[i] - (i < j - 1 ? (double)crossfade : 0);
+			if (i < j - 1 && L > 3 * target)
+				break;
+			double dev = (L - target) / target;
+			double c = cost[i] + 8 * dev * dev + (j < n ? join_sim[j - 1] : 0);
+			if (c < cost[j]) {
+				cost[j] = c;
+				from[j] = i;
+			}
+		}
+	}
+	int k = 0;
+	for (int j = n; j > 0; j = from[j])
+		first[k++] = from[j];
+	reverse(first, 0, k - 1);
+	free(cost);
+	free(from);
+	return k;
+}
+
+void curate_render(float *out, const float *const *clips, const size_t *len, const float *gain,
+                   int n, size_t xf, size_t edge)
+{
+	size_t pos = 0, total = curate_joined_length(len, n, xf);
+	for (int c = 0; c < n; c++) {
+		const float *x = clips[c];
+		float g = gain[c];
+		size_t i = 0;
+		if (c > 0)  /* crossfade: the previous clip's tail is already in out[pos ..] */
+			for (; i < xf; i++) {
+				double th = M_PI / 2 * (i + 0.5) / xf;
+				out[pos + i] = (float)(out[pos + i] * cos(th) + g * x[i] * sin(th));
+			}
+		for (; i < len[c]; i++)
+			out[pos + i] = g * x[i];
+		pos += len[c] - xf;
+	}
+	edge = SH_MIN(edge, total / 2);
+	for (size_t i = 0; i < edge; i++) {
+		float w = (float)(0.5 - 0.5 * cos(M_PI * (i + 0.5) / edge));
+		out[i] *= w;
+		out[total - 1 - i] *= w;
+	}
+}

@@ -1,0 +1,127 @@
+/* curate.h: the analysis and assembly behind the `curate` program (issue 5, REFERENCE.md
+ * "Curation"): trimming with the librosa rule, per-clip scores and the rejection rules,
+ * ordering clips into one path of high neighbour similarity, splitting the path into tracks
+ * at weak joins, and rendering tracks with loudness-matched equal-power crossfades.
+ *
+ * Everything here is deterministic and free of I/O; fingerprints and their similarity live in
+ * fingerprint.h, files in filters/curate.c. */
+#ifndef SHARKS_CURATE_H
+#define SHARKS_CURATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+	int rate;                 /* Hz of every clip */
+	double top_db;            /* trim: frames quieter than the loudest minus this are silent (50) */
+	double floor_db;          /* a clip whose loudest frame is below this (dBFS) is silence (-60) */
+	double min_seconds;       /* shorter after trimming: rejected (3) */
+	double noise_flatness;    /* a frame is noise-like above this spectral flatness (0.1) */
+	double noise_fraction;    /* noise when more than this fraction of frames are (0.5) */
+	double loop_threshold;    /* stuck loop when the self-similarity score exceeds this (0.6) */
+	double loop_min_period;   /* seconds: periods searched for loops (0.1 .. 3) */
+	double loop_max_period;
+	double clip_level;        /* |x| at or above this counts as clipped (0.999) */
+	double max_clip_fraction; /* clipping when more samples than this fraction are (0.01) */
+	double max_dc;            /* DC offset when |mean| exceeds this (0.02) */
+	double target_db;         /* loudness matching: RMS target in dBFS (-20) */
+	double max_gain_db;       /* and the largest boost or cut (12) */
+	double crossfade;         /* seconds of equal-power crossfade at each join (1) */
+	double track_minutes;     /* about this long per track (4) */
+	double max_offset;        /* seconds of alignment searched in fingerprint similarity (10) */
+	double min_overlap;       /* seconds of fingerprint overlap an alignment needs (4) */
+	int neighbours;           /* most similar clips recorded per clip (3) */
+} curate_opts;
+
+void curate_default_opts(curate_opts *o);
+
+/* Rejection reasons, a bit set in priority order (the lowest set bit is "the" reason). */
+enum {
+	CURATE_SILENCE = 1 << 0,
+	CURATE_SHORT = 1 << 1,
+	CURATE_CLIPPING = 1 << 2,
+	CURATE_DC = 1 << 3,
+	CURATE_NOISE = 1 << 4,
+	CURATE_LOOP = 1 << 5,
+	CURATE_NREASONS = 6
+};
+/* "silence", "short", "clipping", "dc-offset", "noise", "loop" for the bit number 0..5. */
+const char *curate_reason_name(int bit);
+
+/* Trimming (librosa.effects.trim with frame 256, hop 64): frames are centred on 64·f with 128
+ * zeros of padding each side, so there are 1 + n/64 of them; ms[f] is the mean square of
+ * frame f. */
+#define CURATE_TRIM_FRAME 256
+#define CURATE_TRIM_HOP 64
+size_t curate_trim_frames(size_t n);
+void curate_frame_power(const float *x, size_t n, double *ms);      /* prefix sums */
+void curate_frame_power_ref(const float *x, size_t n, double *ms);  /* direct sums */
+/* Kept span [*start, *end) by the librosa rule: frames whose power in dB relative to the
+ * loudest frame is above -top_db, from 64·first to min(n, 64·(last + 1)). *loudest_db gets
+ * the loudest frame in dBFS (10·log10(max(1e-10, mean square))). */
+void curate_trim(const double *ms, size_t n, double top_db, size_t *start, size_t *end,
+                 double *loudest_db);
+
+typedef struct {
+	size_t n;               /* samples in the clip */
+	size_t start, end;      /* the span kept by trimming */
+	double loudest_db;      /* loudest trim frame, dBFS */
+	double rms_db;          /* RMS of the trimmed clip, dBFS */
+	double peak;            /* max |x| of the trimmed clip */
+	double dc;              /* mean of the trimmed clip */
+	double clip_fraction;   /* fraction of trimmed samples at |x| >= clip_level */
+	double flatness;        /* median spectral flatness over active frames */
+	double noise_fraction;  /* fraction of active frames (within 30 dB of the loudest STFT
+	                         * frame) flatter than noise_flatness */
+	double loop_score;      /* best self-similarity over the loop periods (0..1) */
+	double loop_period;     /* seconds, where it was found */
+	int reasons;            /* CURATE_* bits; 0 = kept */
+} curate_scores;
+
+/* Per-thread FFT plan and scratch for curate_analyze. */
+typedef struct curate_analyzer curate_analyzer;
+curate_analyzer *curate_analyzer_new(void);
+void curate_analyzer_free(curate_analyzer *a);
+/* Trims and scores a clip, and decides. Returns 0, or -1 with an error (out of memory). */
+int curate_analyze(curate_analyzer *a, const curate_opts *o, const float *x, size_t n,
+                   curate_scores *s);
+
+/* STFT features used by the noise and loop rules, exposed for tests. */
+#define CURATE_FFT 512
+#define CURATE_HOP 256
+/* Spectral flatness of one power spectrum (bins 1..CURATE_FFT/2, DC left out). */
+double curate_flatness(const float *power);
+double curate_flatness_ref(const float *power);  /* one log per bin */
+
+/* Gain in dB that brings a clip's RMS to the target, within ±max_gain_db, lowered where
+ * needed so that the peak stays below 0.99. */
+double curate_gain_db(const curate_opts *o, const curate_scores *s);
+
+/* Orders n items into one path maximising the sum of sim[path[i]·n + path[i+1]] (sim is n×n,
+ * symmetric): greedy nearest neighbour from every start (at most 1024 starts, evenly spread,
+ * for larger n) keeping the best, then 2-opt until no reversal improves it. Ties go to the
+ * lowest index. Returns the path's total similarity, or -1 with an error. */
+double curate_order(const float *sim, int n, int *path);
+/* Total similarity of a path, and the greedy path from one start (for tests). */
+double curate_path_score(const float *sim, int n, const int *path);
+double curate_greedy_path(const float *sim, int n, int start, int *path, unsigned char *used);
+
+/* Splits a path of n clips with lengths len[i] (samples, in path order) and join similarities
+ * join_sim[i] (between path items i and i+1) into tracks of about target samples: dynamic
+ * programming over the cut points minimising Σ 8·((L - target)/target)² over tracks plus the
+ * similarity of every join cut, where L = Σ len - (clips - 1)·crossfade. first[k] gets the path
+ * index where track k starts (first must hold n entries). Returns the number of tracks or -1. */
+int curate_split(const size_t *len, const float *join_sim, int n, size_t crossfade,
+                 double target, int *first);
+
+/* Length of n clips joined with crossfades of xf samples: Σ len - (n - 1)·xf. */
+size_t curate_joined_length(const size_t *len, int n, size_t xf);
+/* Renders n clips into out (curate_joined_length samples): each scaled by gain[i] (linear),
+ * consecutive ones overlapping by xf samples with equal-power weights cos/sin of
+ * π/2·(t + 0.5)/xf, and the first and last edge samples of the whole faded in and out with a
+ * raised cosine so that the track starts and ends without a click. Every len[i] must be at
+ * least 2·xf (xf at least 1). */
+void curate_render(float *out, const float *const *clips, const size_t *len, const float *gain,
+                   int n, size_t xf, size_t edge);
+
+#endif

@@ -1,0 +1,418 @@
+/* srnn_sample.c: SampleRNN generation, one sample of every stream per step (srnn_sample.h). */
+#include "srnn_sample.h"
+#include "nn.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One frame-tier RNN layer's weights. */
+typedef struct {
+	const float *wih, *whh, *bih, *bhh;   /* torch layout: G·D × In, G·D × D, G·D, G·D */
+	const float *h0, *c0;                 /* learned initial state [D] or NULL */
+	float *out_w;                         /* weight-normed tier-output linear [D × D] */
+	const float *out_b;                   /* bias of the first layer's output linear, else NULL */
+	int in;                               /* input width: fs (first layer) or D + fs */
+} rnn_layer;
+
+/* A frame tier: its layers, its upsampling, its state and its conditioning output. */
+typedef struct {
+	int fs;                    /* frame size */
+	int ratio, condw;          /* conditioning vectors per frame and their width (G·D above the
+	                              finest tier, whose D-wide vectors feed the sample tier) */
+	rnn_layer *layer;          /* [L] */
+	float *up_w;               /* [ratio·condw × D] */
+	const float *up_b;
+	float *h, *c;              /* [L × n × D] recurrent state */
+	float *cond;               /* [n × ratio × condw] output of the last frame */
+} frame_tier;
+
+struct srnn_sampler {
+	int n, K, L, fs, hist_len, D, Q, G;
+	frame_tier tier[SRNN_MAX_TIERS];
+	float *table;              /* [fs × Q × D]: l1 weight slice s times emb[q] */
+	float *l2_w, *l3_w, *l4_w; /* [D×D], [D×D], [Q×D] */
+	const float *l2_b, *l3_b, *l4_b;
+	/* scratch, all [n × ...] */
+	float *h_new, *c_new, *gates, *gadd;
+	float *frame, *layer_in;   /* [n × fs_max], [n × (D + fs_max)] */
+	float *tier_out;           /* [n × D] */
+	float *x, *hidden;         /* [n × D] sample-tier activations */
+	float *logits, *probs;     /* [n × Q] */
+	int *hist;                 /* [n × hist_len] last codes, oldest first */
+	long t;                    /* samples generated since reset */
+	int have_logits;
+	float *arena;
+	size_t arena_used, arena_size;
+};
+
+static const float *param(srnn *m, const char *name, size_t count)
+{
+	for (int k = 0; k < srnn_param_count(m); k++) {
+		const srnn_param *p = srnn_param_info(m, k);
+		if (!strcmp(p->name, name)) {
+			if (count && p->count != count) {
+				sh_error("parameter %s holds %zu values, expected %zu", name, p->count, count);
+				return NULL;
+			}
+			return srnn_params(m) + p->offset;
+		}
+	}
+	sh_error("checkpoint lacks %s", name);
+	return NULL;
+}
+
+static float *take(srnn_sampler *s, size_t n)
+{
+	float *p = s->arena + s->arena_used;
+	s->arena_used += n;
+	if (s->arena_used > s->arena_size)
+		abort(); /* the sizes counted in srnn_sampler_create are wrong */
+	return p;
+}
+
+/* The effective matrix of a weight `name` (O × In): with weight norm g·v/‖v‖ from name_g and
+ * name_v, materialised into dst; without, the parameter itself. NULL with an error. */
+static const float *weight(srnn *m, const char *name, int wn, float *dst, int O, int In)
+{
+	char v_name[200], g_name[200];
+	if (!wn)
+		return param(m, name, (size_t)O * In);
+	snprintf(v_name, sizeof v_name, "%s_v", name);
+	snprintf(g_name, sizeof g_name, "%s_g", name);
+	const float *v = param(m, v_name, (size_t)O * In), *g = v ? param(m, g_name, (size_t)O) : NULL;
+	float *norm = g ? malloc(O * sizeof *norm) : NULL;
+	if (!norm)
+		return NULL;
+	weightnorm_forward(dst, norm, v, g, O, In);
+	free(norm);
+	return dst;
+}
+
+/* Weight-normed linear "<prefix>.lin.weight_{g,v}" materialised into dst. */
+static int wn_linear(srnn *m, const char *prefix, float *dst, int O, int In)
+{
+	char name[200];
+	snprintf(name, sizeof name, "%s.lin.weight", prefix);
+	return weight(m, name, 1, dst, O, In) ? 0 : -1;
+}
+
+static const float *bias(srnn *m, const char *prefix, size_t count)
+{
+	char name[200];
+	snprintf(name, sizeof name, "%s.lin.bias", prefix);
+	return param(m, name, count);
+}
+
+srnn_sampler *srnn_sampler_create(srnn *m, int n)
+{
+	const srnn_config *cfg = srnn_cfg(m);
+	srnn_sampler *s = sh_alloc(sizeof *s);
+	if (!s)
+		return NULL;
+	const int K = s->K = cfg->nframe_tiers, L = s->L = cfg->layers, D = s->D = cfg->dim, Q = s->Q = cfg->levels;
+	const int E = cfg->embed, G = s->G = cfg->rnn == SRNN_GRU ? 3 : 4, fs = s->fs = cfg->frame_size[K - 1];
+	const int wn_rnn = cfg->rnn_weight_norm;
+	s->n = n;
+	s->hist_len = cfg->frame_size[0];
+	int fs_max = cfg->frame_size[0];
+
+	/* sizes first, then one allocation */
+	size_t total = (size_t)fs * Q * D + 2 * (size_t)D * D + (size_t)Q * D;
+	for (int k = 0; k < K; k++) {
+		int tfs = cfg->frame_size[k];
+		int ratio = k == K - 1 ? tfs : tfs / cfg->frame_size[k + 1], condw = k == K - 1 ? D : G * D;
+		total += (size_t)L * D * D + (size_t)ratio * condw * D + 2 * (size_t)L * n * D + (size_t)n * ratio * condw;
+		if (wn_rnn)
+			total += (size_t)L * G * D * (D + tfs + D);
+	}
+	total += (size_t)n * (2 * D + 2 * G * D + fs_max + D + fs_max + 3 * D + 2 * Q);
+	s->arena_size = total;
+	s->arena = sh_alloc(total * sizeof(float));
+	s->hist = sh_alloc((size_t)n * s->hist_len * sizeof *s->hist);
+	if (!s->arena || !s->hist)
+		goto fail;
+
+	char pre[32], name[128];
+	for (int k = 0; k < K; k++) {
+		frame_tier *t = &s->tier[k];
+		t->fs = cfg->frame_size[k];
+		t->ratio = k == K - 1 ? t->fs : t->fs / cfg->frame_size[k + 1];
+		t->condw = k == K - 1 ? D : G * D;
+		t->layer = sh_alloc(L * sizeof *t->layer);
+		if (!t->layer)
+			goto fail;
+		if (k == K - 1)
+			pre[0] = 0;
+		else
+			snprintf(pre, sizeof pre, "tiers.%d.", k);
+		for (int l = 0; l < L; l++) {
+			rnn_layer *y = &t->layer[l];
+			y->in = l == 0 ? t->fs : D + t->fs;
+			snprintf(name, sizeof name, "%srnns.%d.weight_ih_l0", pre, l);
+			y->wih = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * y->in) : NULL, G * D, y->in);
+			snprintf(name, sizeof name, "%srnns.%d.weight_hh_l0", pre, l);
+			y->whh = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * D) : NULL, G * D, D);
+			snprintf(name, sizeof name, "%srnns.%d.bias_ih_l0", pre, l);
+			y->bih = param(m, name, (size_t)G * D);
+			snprintf(name, sizeof name, "%srnns.%d.bias_hh_l0", pre, l);
+			y->bhh = param(m, name, (size_t)G * D);
+			if (!y->wih || !y->whh || !y->bih || !y->bhh)
+				goto fail;
+			if (cfg->learn_h0) {
+				snprintf(name, sizeof name, "%srnns.%d.h0", pre, l);
+				if (!(y->h0 = param(m, name, D)))
+					goto fail;
+				snprintf(name, sizeof name, "%srnns.%d.c0", pre, l);
+				if (G == 4 && !(y->c0 = param(m, name, D)))
+					goto fail;
+			}
+			y->out_w = take(s, (size_t)D * D);
+			snprintf(name, sizeof name, "%souts.%d", pre, l);
+			if (wn_linear(m, name, y->out_w, D, D) < 0)
+				goto fail;
+			if (l == 0 && !(y->out_b = bias(m, name, D)))
+				goto fail;
+		}
+		snprintf(name, sizeof name, "%sup", pre);
+		t->up_w = take(s, (size_t)t->ratio * t->condw * D);
+		if (wn_linear(m, name, t->up_w, t->ratio * t->condw, D) < 0 ||
+		    !(t->up_b = bias(m, name, (size_t)t->ratio * t->condw)))
+			goto fail;
+		t->h = take(s, (size_t)L * n * D);
+		t->c = take(s, (size_t)L * n * D);
+		t->cond = take(s, (size_t)n * t->ratio * t->condw);
+	}
+	s->table = take(s, (size_t)fs * Q * D);
+	s->l2_w = take(s, (size_t)D * D);
+	s->l3_w = take(s, (size_t)D * D);
+	s->l4_w = take(s, (size_t)Q * D);
+	if (wn_linear(m, "l2", s->l2_w, D, D) < 0 || !(s->l2_b = bias(m, "l2", D)) ||
+	    wn_linear(m, "l3", s->l3_w, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
+	    wn_linear(m, "l4", s->l4_w, Q, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
+		goto fail;
+	s->h_new = take(s, (size_t)n * D);
+	s->c_new = take(s, (size_t)n * D);
+	s->gates = take(s, (size_t)n * G * D);
+	s->gadd = take(s, (size_t)n * G * D);
+	s->frame = take(s, (size_t)n * fs_max);
+	s->layer_in = take(s, (size_t)n * (D + fs_max));
+	s->tier_out = take(s, (size_t)n * D);
+	s->x = take(s, (size_t)n * D);
+	s->hidden = take(s, (size_t)n * D);
+	s->logits = take(s, (size_t)n * Q);
+	s->probs = take(s, (size_t)n * Q);
+
+	/* Fold the embedding into the first sample-tier linear: the FS·E input is FS embeddings
+	 * side by side, so W1·x = Σ_s W1[:, sE:(s+1)E]·emb[q_s], one D-vector per (slot, code). */
+	const float *emb = param(m, "emb.weight", (size_t)Q * E);
+	float *w1 = malloc((size_t)D * fs * E * sizeof *w1);
+	if (!emb || !w1 || wn_linear(m, "l1", w1, D, fs * E) < 0) {
+		free(w1);
+		goto fail;
+	}
+	for (int slot = 0; slot < fs; slot++)
+		for (int q = 0; q < Q; q++) {
+			float *row = s->table + ((size_t)slot * Q + q) * D;
+			for (int d = 0; d < D; d++) {
+				const float *w = w1 + (size_t)d * fs * E + (size_t)slot * E, *e = emb + (size_t)q * E;
+				double acc = 0;
+				for (int k = 0; k < E; k++)
+					acc += (double)w[k] * e[k];
+				row[d] = (float)acc;
+			}
+		}
+	free(w1);
+	return s;
+fail:
+	sh_error_prefix("cannot prepare generation");
+	srnn_sampler_free(s);
+	return NULL;
+}
+
+void srnn_sampler_free(srnn_sampler *s)
+{
+	if (!s)
+		return;
+	for (int k = 0; k < SRNN_MAX_TIERS; k++)
+		free(s->tier[k].layer);
+	free(s->arena);
+	free(s->hist);
+	free(s);
+}
+
+void srnn_sampler_reset(srnn_sampler *s, srnn_h0_mode h0, sh_rng *rngs)
+{
+	const int n = s->n, D = s->D;
+	for (int k = 0; k < s->K; k++)
+		for (int l = 0; l < s->L; l++) {
+			const rnn_layer *y = &s->tier[k].layer[l];
+			float *h = s->tier[k].h + (size_t)l * n * D, *c = s->tier[k].c + (size_t)l * n * D;
+			for (int b = 0; b < n; b++)
+				for (int d = 0; d < D; d++) {
+					size_t i = (size_t)b * D + d;
+					if (h0 == SRNN_H0_LEARNED && y->h0) {
+						h[i] = y->h0[d];
+						c[i] = y->c0 ? y->c0[d] : 0;
+					} else if (h0 == SRNN_H0_RANDOM) {
+						h[i] = 2 * sh_rng_uniformf(&rngs[b]) - 1;
+						c[i] = s->G == 4 ? 2 * sh_rng_uniformf(&rngs[b]) - 1 : 0;
+					} else {
+						h[i] = c[i] = 0;
+					}
+				}
+		}
+	for (int i = 0; i < n * s->hist_len; i++)
+		s->hist[i] = s->Q / 2;
+	s->t = 0;
+	s->have_logits = 0;
+}
+
+/* Frame tier k on the last fs codes of every stream: new state and conditioning vectors.
+ * gadd (n × G·D) is the tier above's vector for this frame, added to the first layer's
+ * input projection, or NULL for the coarsest tier. */
+static void frame_step(srnn_sampler *s, int k, const float *gadd)
+{
+	frame_tier *t = &s->tier[k];
+	const int n = s->n, fs = t->fs, D = s->D, G = s->G, H = s->hist_len;
+	const float half = s->Q / 2.0f;
+	for (int b = 0; b < n; b++)
+		for (int j = 0; j < fs; j++)
+			s->frame[b * fs + j] = (s->hist[b * H + H - fs + j] / half - 1) * 2;
+	const size_t per_layer = (size_t)n * D;
+	for (int l = 0; l < s->L; l++) {
+		const rnn_layer *y = &t->layer[l];
+		const float *inp = s->frame;
+		if (l > 0) {
+			/* skip connection: [h of the layer below, raw frame] */
+			for (int b = 0; b < n; b++) {
+				memcpy(s->layer_in + (size_t)b * y->in, t->h + (l - 1) * per_layer + (size_t)b * D, D * sizeof(float));
+				memcpy(s->layer_in + (size_t)b * y->in + D, s->frame + (size_t)b * fs, fs * sizeof(float));
+			}
+			inp = s->layer_in;
+		}
+		float *h = t->h + l * per_layer, *c = t->c + l * per_layer;
+		const float *ga = l == 0 ? gadd : NULL;
+		if (G == 4) {
+			lstm_forward(s->h_new, s->c_new, s->gates, inp, ga, y->wih, y->whh, y->bih, y->bhh, h, c, 1, n, y->in, D);
+			memcpy(c, s->c_new, per_layer * sizeof(float));
+		} else {
+			gru_forward(s->h_new, s->gates, inp, ga, y->wih, y->whh, y->bih, y->bhh, h, 1, n, y->in, D);
+		}
+		memcpy(h, s->h_new, per_layer * sizeof(float));
+		linear_forward(s->tier_out, h, y->out_w, y->out_b, n, D, D, l > 0);
+	}
+	linear_forward(t->cond, s->tier_out, t->up_w, t->up_b, n, D, t->ratio * t->condw, 0);
+}
+
+/* Runs every frame tier whose frame starts at this sample, coarsest first. */
+static void frame_tiers(srnn_sampler *s)
+{
+	for (int k = 0; k < s->K; k++) {
+		const frame_tier *t = &s->tier[k];
+		if (s->t % t->fs)
+			continue;
+		const float *gadd = NULL;
+		if (k > 0) {
+			/* this frame's vector among the ratio the tier above made at its last frame */
+			const frame_tier *up = &s->tier[k - 1];
+			int j = (int)(s->t % up->fs / t->fs), W = up->condw;
+			for (int b = 0; b < s->n; b++)
+				memcpy(s->gadd + (size_t)b * W, up->cond + ((size_t)b * up->ratio + j) * W, W * sizeof(float));
+			gadd = s->gadd;
+		}
+		frame_step(s, k, gadd);
+	}
+}
+
+/* Logits of the next code of every stream into s->logits (once per step). */
+static void sample_step(srnn_sampler *s)
+{
+	if (s->have_logits)
+		return;
+	const int n = s->n, fs = s->fs, D = s->D, Q = s->Q, H = s->hist_len, j = (int)(s->t % fs);
+	frame_tiers(s);
+	const float *cond = s->tier[s->K - 1].cond;
+	for (int b = 0; b < n; b++) {
+		float *x = s->x + (size_t)b * D;
+		memcpy(x, cond + ((size_t)b * fs + j) * D, D * sizeof *x);
+		for (int slot = 0; slot < fs; slot++) {
+			const float *row = s->table + ((size_t)slot * Q + s->hist[b * H + H - fs + slot]) * D;
+			for (int d = 0; d < D; d++)
+				x[d] += row[d];
+		}
+	}
+	linear_forward(s->hidden, s->x, s->l2_w, s->l2_b, n, D, D, 0);
+	relu_forward(s->hidden, s->hidden, (size_t)n * D);
+	linear_forward(s->x, s->hidden, s->l3_w, s->l3_b, n, D, D, 0);
+	relu_forward(s->x, s->x, (size_t)n * D);
+	linear_forward(s->logits, s->x, s->l4_w, s->l4_b, n, D, Q, 0);
+	s->have_logits = 1;
+}
+
+/* probs[Q] = softmax(logits / temperature), in double for the normaliser. */
+static void softmax_row(float *probs, const float *logits, int Q, float temperature)
+{
+	float mx = logits[0];
+	for (int q = 1; q < Q; q++)
+		mx = logits[q] > mx ? logits[q] : mx;
+	double sum = 0;
+	for (int q = 0; q < Q; q++) {
+		probs[q] = expf((logits[q] - mx) / temperature);
+		sum += probs[q];
+	}
+	float inv = (float)(1.0 / sum);
+	for (int q = 0; q < Q; q++)
+		probs[q] *= inv;
+}
+
+const float *srnn_sampler_probs(srnn_sampler *s)
+{
+	sample_step(s);
+	for (int b = 0; b < s->n; b++)
+		softmax_row(s->probs + (size_t)b * s->Q, s->logits + (size_t)b * s->Q, s->Q, 1.0f);
+	return s->probs;
+}
+
+void srnn_sampler_push(srnn_sampler *s, const int *codes)
+{
+	const int H = s->hist_len;
+	for (int b = 0; b < s->n; b++) {
+		int *h = s->hist + b * H;
+		memmove(h, h + 1, (H - 1) * sizeof *h);
+		h[H - 1] = codes[b];
+	}
+	s->t++;
+	s->have_logits = 0;
+}
+
+int srnn_draw(const float *logits, int Q, float temperature, sh_rng *rng, float *probs)
+{
+	if (temperature <= 1e-4f) {
+		int best = 0;
+		for (int q = 1; q < Q; q++)
+			best = logits[q] > logits[best] ? q : best;
+		return best;
+	}
+	softmax_row(probs, logits, Q, temperature);
+	/* inverse CDF; the last level takes any rounding remainder */
+	float u = sh_rng_uniformf(rng), acc = 0;
+	int q = 0;
+	for (; q < Q - 1; q++) {
+		acc += probs[q];
+		if (u < acc)
+			break;
+	}
+	return q;
+}
+
+void srnn_sampler_draw(srnn_sampler *s, float temperature, sh_rng *rngs, int *codes)
+{
+	const int Q = s->Q;
+	sample_step(s);
+	for (int b = 0; b < s->n; b++)
+		codes[b] = srnn_draw(s->logits + (size_t)b * Q, Q, temperature, &rngs[b], s->probs + (size_t)b * Q);
+	srnn_sampler_push(s, codes);
+}

@@ -1,0 +1,86 @@
+#!/bin/sh
+# The album pipeline end to end (make album-quick on the asc-music tracks), the album it
+# makes (files, record, checksums), its player page in headless Chromium (every track loads
+# with its duration), exact reproduction (make reproduce), and bad input at each stage.
+. tests/lib.sh
+A=sharks-test
+Q=$A-quick
+cleanup() { rm -rf work/$Q album/$Q album/.$Q.* work/$A-bad* album/$A-bad*; }
+cleanup
+trap 'cleanup; rm -rf "$T"' EXIT
+
+make --no-print-directory data >/dev/null 2>&1
+check "make album-quick runs the whole pipeline" make --no-print-directory album-quick ARTIST=$A AUDIO=data/asc-music
+D=album/$Q
+check "every track as FLAC and Ogg, with its spectrogram" sh -c "
+	n=\$(ls '$D' | grep -c '^[0-9][0-9] - .*\.flac\$'); [ \$n -ge 1 ] &&
+	[ \$n = \$(ls '$D' | grep -c '^[0-9][0-9] - .*\.ogg\$') ] && [ \$n = \$(ls '$D' | grep -c '^[0-9][0-9] - .*\.png\$') ]"
+check "cover, training curve, page, record" test -s $D/cover.png -a -s $D/loss.png -a -s $D/index.html -a -s $D/album.json
+check "SHA256SUMS lists and verifies every file" sh -c "cd '$D' && sha256sum --quiet -c SHA256SUMS &&
+	[ \$(ls | grep -vc '^SHA256SUMS\$') = \$(wc -l < SHA256SUMS) ]"
+check "album.json: titles, durations, clips, model and training" $PY -c '
+import json, wave
+a = json.load(open("'$D'/album.json"))
+assert a["artist"] == "'$Q'" and a["title"]
+for t in a["tracks"]:
+    assert t["title"] and t["seconds"] > 0 and t["clips"], t
+    import subprocess
+assert a["model"]["format"] == "sharks" and a["training"]["steps"] == 40
+assert a["training"]["best_valid_bits"] < 8
+assert "qtrain" in a["commands"] and "--steps 40" in a["commands"]
+'
+
+# the page in a browser: every audio element loads and reports its track's duration
+if command -v chromium >/dev/null 2>&1; then
+	cat > $T/probe.html <<'HTML'
+<!doctype html><html><body><pre id="out">pending</pre><iframe id="f" src="album/index.html"></iframe><script>
+const f = document.getElementById('f');
+f.onload = () => {
+  const d = f.contentDocument, audios = [...d.querySelectorAll('audio')];
+  Promise.all(audios.map(a => new Promise(ok => {
+    const done = () => ok({src: a.getAttribute('src'), want: +a.dataset.seconds, got: a.duration, err: a.error ? a.error.code : 0});
+    if (a.readyState >= 1) done(); else { a.addEventListener('loadedmetadata', done); a.addEventListener('error', done); a.load(); }
+  }))).then(r => {
+    const imgs = [...d.querySelectorAll('img')].map(i => i.complete && i.naturalWidth > 0);
+    document.getElementById('out').textContent = 'RESULT ' + JSON.stringify({audio: r, img: imgs});
+  });
+};
+</script></body></html>
+HTML
+	ln -s "$ROOT/$D" $T/album
+	chrome() { profile=$1; shift; timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync --user-data-dir=$T/chrome-$profile \
+		--allow-file-access-from-files "$@"; }
+	chrome a --virtual-time-budget=20000 --dump-dom file://$T/probe.html 2>/dev/null | grep -o 'RESULT {.*}' | head -1 | cut -c8- > $T/probe.json
+	check "Chromium: every audio element loads with its track's duration, every image shows" $PY -c '
+import json
+r = json.load(open("'$T'/probe.json"))
+assert r["audio"] and all(r["img"]), r
+for a in r["audio"]:
+    assert a["err"] == 0 and abs(a["got"] - a["want"]) < 0.05, a
+print("# %d tracks, durations %s" % (len(r["audio"]), [round(a["got"], 2) for a in r["audio"]]))
+'
+	mkdir -p build
+	chrome b --hide-scrollbars --window-size=1100,1400 --screenshot=$ROOT/build/album-screenshot.png "file://$ROOT/$D/index.html" 2>/dev/null
+	check "a screenshot of the page (build/album-screenshot.png)" test -s build/album-screenshot.png
+else
+	skip "chromium not installed (make test-deps installs it)"
+	skip "no screenshot without chromium"
+fi
+
+check "make reproduce: every file identical" sh -c "make --no-print-directory reproduce ARTIST=$Q > $T/repro.out 2>&1"
+sed 's/^/# /' $T/repro.out | head -5
+check "reproduce printed identical for each file, nothing different" sh -c "
+	grep -q '^identical  album.json' $T/repro.out && ! grep -q '^different' $T/repro.out"
+
+# bad input: a clear message at the stage that failed, no album
+mkdir -p $T/empty $T/short $T/corrupt
+sox -n -r 16000 -c 1 $T/short/a.wav synth 3 sine 440 2>/dev/null
+sox -n -r 16000 -c 1 $T/corrupt/good.wav synth 20 sine 440 2>/dev/null
+head -c 3000 /dev/urandom > $T/corrupt/broken.wav
+fails_with "a folder without audio" 2 "empty: no audio files" make --no-print-directory album ARTIST=$A-bad1 AUDIO=$T/empty
+fails_with "too little audio for one chunk" 2 "wavchunk: .*as long as one chunk" make --no-print-directory album ARTIST=$A-bad2 AUDIO=$T/short
+fails_with "a corrupt file among good ones is refused, named" 2 "broken.wav" make --no-print-directory album ARTIST=$A-bad3 AUDIO=$T/corrupt
+ok $(ls -d album/$A-bad* 2>/dev/null | grep -q . && echo 1 || echo 0) "no album directory from a failed pipeline"
+fails_with "a full disk is a write error, not silent garbage" 1 "write error" sh -c "$BIN/wavchunk $T/corrupt/good.wav > /dev/full"
+done_testing

@@ -1,0 +1,244 @@
+#!/bin/sh
+# tests/curate.t: the curate program end to end. Silence, white and pink noise, a looped riff,
+# a clipped clip, a DC-offset clip, a short clip and music excerpts cut from the asc-music
+# tracks (data/asc-music, `make data`) are classified as such; two excerpts of one passage are
+# neighbours in the order; joins are click-free; durations add up to the sample; runs are
+# byte-identical; bad input and bad options fail cleanly.
+. tests/lib.sh
+C=$BIN/curate
+mkdir -p "$T/clips"
+
+# music: the asc-music tracks decoded to float32 mono 16 kHz (sox); synthetic clips without them
+music=""
+if ls data/asc-music/*.mp3 >/dev/null 2>&1 && command -v sox >/dev/null; then
+	for f in data/asc-music/*.mp3; do
+		b=$(basename "$f" .mp3)
+		sox "$f" -r 16000 -c 1 -t f32 "$T/$b.f32" 2>/dev/null && music="$music $T/$b.f32"
+	done
+fi
+$PY tests/curate-clips.py "$T/clips" $music
+ok $? "test clips made"
+
+py_json() { # py_json OUTDIR PYTHON-EXPRESSIONS (d = curation.json, c = clips by basename)
+	$PY - "$1" "$2" <<'PYEOF'
+import json, os, sys
+d = json.load(open(os.path.join(sys.argv[1], "curation.json")))
+c = {os.path.basename(x["clip"]).split("#")[0].rsplit(".", 1)[0]: x for x in d["clips"]}
+exec(sys.argv[2])
+PYEOF
+}
+
+"$C" --track-minutes 0.5 -o "$T/out" "$T"/clips/* 2>"$T/err"
+ok $? "curate runs on $(ls "$T/clips" | wc -l) clips"
+sed 's/^/# /' "$T/err"
+check "output: tracks, tracklist.tsv and curation.json, no leftovers" \
+	sh -c "ls '$T/out/01.flac' '$T/out/tracklist.tsv' '$T/out/curation.json' && ! ls -d '$T'/out.tmp* '$T'/out/*tmp* 2>/dev/null"
+
+expect() { # expect NAME REASON (REASON "kept" for kept clips)
+	py_json "$T/out" "
+x = c['$1']
+got = x.get('reason', 'kept')
+print('# %s: %s %s' % ('$1', got, {k: round(v, 3) for k, v in x['scores'].items()}))
+sys.exit(got != '$2')" >"$T/.py" 2>&1
+	r=$?
+	ok $r "$1 is $2"
+	[ $r -eq 0 ] || cat "$T/.py"
+}
+expect silence silence
+expect white noise
+expect pink noise
+expect loop loop
+expect notes1 kept
+expect notes2 kept
+if [ -n "$music" ]; then
+	expect clipped clipping
+	expect dc dc-offset
+	expect short short
+	for n in a40 a130 a220 b40 b130 b220 c40 c130 c220 same1 same2; do expect "music-$n" kept; done
+	py_json "$T/out" "
+o1, o2 = c['music-same1']['order'], c['music-same2']['order']
+print('# same passage at orders', o1, o2, 'similarity', c['music-same1']['nearest'][0])
+sys.exit(abs(o1 - o2) != 1)"
+	ok $? "two excerpts of one passage are neighbours in the order"
+	py_json "$T/out" "
+n = c['music-same1']['nearest'][0]
+sys.exit(not (n['clip'].find('music-same2') >= 0 and n['similarity'] > 0.8 and abs(abs(n['offset_seconds']) - 4) < 0.3))"
+	ok $? "and each other's nearest, at the 4 s offset they were cut at"
+else
+	skip "music excerpts: no data/asc-music (make data) or no sox"
+fi
+
+# durations: Σ trimmed kept lengths - joins × crossfade = Σ track lengths, to the sample, both
+# as curation.json states them and as the files hold them
+for f in "$T"/out/*.flac; do soxi -s "$f"; done >"$T/lens" 2>/dev/null
+py_json "$T/out" "
+kept = [x for x in d['clips'] if x['status'] == 'kept']
+trimmed = sum(x['trim_end'] - x['trim_start'] for x in kept)
+xf = round(d['options']['crossfade'] * d['rate'])
+joins = len(kept) - len(d['tracks'])
+files = [int(l) for l in open('$T/lens')]
+stated = [t['samples'] for t in d['tracks']]
+print('# trimmed', trimmed, 'joins', joins, 'tracks', stated, 'files', files)
+sys.exit(not (trimmed - joins * xf == sum(stated) == sum(files) and stated == files))"
+ok $? "durations add up to the sample"
+py_json "$T/out" "
+rows = [l.rstrip('\n').split('\t') for l in open('$T/out/tracklist.tsv')]
+kept = [x for x in d['clips'] if x['status'] == 'kept']
+ok = rows[0] == ['track', 'order', 'clip', 'start', 'end', 'seconds'] and len(rows) == len(kept) + 1
+for r in rows[1:]:
+    x = [k for k in kept if k['clip'] == r[2]][0]
+    ok &= int(r[0]) == x['track'] and int(r[1]) == x['order'] and abs(float(r[3]) - x['start']) < 1e-5
+sys.exit(not ok)"
+ok $? "tracklist.tsv agrees with curation.json"
+
+# click-free joins: near every join of two music excerpts, no sample-to-sample step above the
+# largest step of the (gain-scaled) clips that meet there, allowing one 16-bit step for the
+# FLAC quantisation; and over every crossfade the output is exactly cos·A + sin·B (equal
+# power) of the scaled clips. Equal-power weights add up to as much as √2 mid-fade, so where
+# two tones meet at their steepest the step may reach √2 times their own: joins of synthetic
+# tones get that slack (a hard cut would still show, see the two tones below)
+for f in "$T"/out/*.flac; do sox "$f" -t f32 "${f%.flac}.f32"; done
+cat >"$T/joins.py" <<'PYEOF'
+import json, os, sys, wave
+import numpy as np
+out = sys.argv[1]
+tone_slack = 2 ** 0.5 + 1e-4
+d = json.load(open(os.path.join(out, "curation.json")))
+R = d["rate"]
+xf = round(d["options"]["crossfade"] * R)
+def clip_audio(name):
+    p = name.split("#")[0]
+    if p.endswith(".npy"):
+        return np.load(p).astype(np.float64)
+    w = wave.open(p)
+    return np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32767.0
+bad = checked = 0
+for t in d["tracks"]:
+    y = np.fromfile(os.path.join(out, t["file"].replace(".flac", ".f32")), np.float32).astype(np.float64)
+    members = sorted([x for x in d["clips"] if x.get("track") == t["track"]], key=lambda x: x["order"])
+    for a, b in zip(members, members[1:]):
+        ja = clip_audio(a["clip"])[a["trim_start"]:a["trim_end"]] * 10 ** (a["gain_db"] / 20)
+        jb = clip_audio(b["clip"])[b["trim_start"]:b["trim_end"]] * 10 ** (b["gain_db"] / 20)
+        own = max(np.abs(np.diff(ja)).max(), np.abs(np.diff(jb)).max())
+        s0 = b["start_sample"]
+        step = np.abs(np.diff(y[s0 - R // 10:s0 + xf + R // 10])).max()
+        th = np.pi / 2 * (np.arange(xf) + 0.5) / xf
+        want = ja[-xf:] * np.cos(th) + jb[:xf] * np.sin(th)
+        err = np.abs(y[s0:s0 + xf] - want).max()
+        hard = abs(ja[-1] - jb[0])
+        checked += 1
+        print("# join %s -> %s: step %.4f, clips' own %.4f, a hard cut %.4f, crossfade error %.1e"
+              % (a["clip"].split("/")[-1], b["clip"].split("/")[-1], step, own, hard, err))
+        music = "music-" in a["clip"] and "music-" in b["clip"]
+        if step > own * (1 if music else tone_slack) + 2 / 32768 or err > 3 / 32768:
+            bad += 1
+sys.exit(bad != 0 or checked == 0)
+PYEOF
+$PY "$T/joins.py" "$T/out"
+ok $? "joins are click-free and exact equal-power crossfades"
+
+# the same for two tones that a hard cut would join with a step twenty times their own (one
+# ends at its peak, the next starts at its trough), checked with the √2 slack of tones
+$PY -c "
+import numpy as np
+n = 64 * 1000 + 32
+x = 0.5 * np.sin(2 * np.pi * 250 * np.arange(n) / 16000 - np.pi / 2)
+np.save('$T/tone1.npy', x.astype('<f4')); np.save('$T/tone2.npy', x.astype('<f4'))"
+"$C" -q --loop-threshold 1 -o "$T/tones" "$T/tone1.npy" "$T/tone2.npy" &&
+	sox "$T/tones/01.flac" -t f32 "$T/tones/01.f32" && $PY "$T/joins.py" "$T/tones"
+ok $? "two tones with opposite ends: no click at the join"
+$PY -c "
+import numpy as np, sys
+y = np.fromfile('$T/tones/01.f32', np.float32)
+print('# track edges', y[0], y[-1])
+sys.exit(not (abs(y[0]) < 0.01 and abs(y[-1]) < 0.01))"
+ok $? "tracks start and end without a click (short fades)"
+
+# determinism: the same inputs give the same bytes
+"$C" -q --track-minutes 0.5 -o "$T/out2" "$T"/clips/*
+check "a second run writes identical files" sh -c "cd '$T/out' && for f in *.flac tracklist.tsv curation.json; do cmp \"\$f\" '$T/out2'/\"\$f\" || exit 1; done"
+OMP_NUM_THREADS=1 "$C" -q --track-minutes 0.5 -o "$T/out2" "$T"/clips/*
+check "a one-thread run replaces it with identical files" sh -c "cd '$T/out' && for f in *.flac tracklist.tsv curation.json; do cmp \"\$f\" '$T/out2'/\"\$f\" || exit 1; done; ! ls -d '$T'/out2.old* 2>/dev/null"
+
+# a tensor stream of several records: clips FILE#k; ogg tracks
+$PY -c "
+import numpy as np
+rng = np.random.default_rng(3)
+t = np.arange(4000) / 16000
+with open('$T/stream.npy', 'wb') as f:
+    for k in range(3):   # 5 s of random notes, a quarter second each
+        notes = [np.sin(2 * np.pi * 110 * 2 ** (rng.integers(0, 24) / 12) * t) * np.exp(-6 * t) for _ in range(20)]
+        np.save(f, (0.3 * np.concatenate(notes)).astype('<f4'))
+"
+"$C" -q -f ogg -o "$T/s" "$T/stream.npy"
+check "a stream of three records: three clips named FILE#k, an ogg track" \
+	sh -c "ls '$T/s/01.ogg' && grep -q 'stream.npy#2' '$T/s/curation.json' && [ \$(grep -c '\"status\": \"kept\"' '$T/s/curation.json') -eq 3 ]"
+"$C" -q -f ogg -o "$T/s/" "$T/stream.npy"
+check "OUTDIR/ with a slash replaces an earlier output in place, nothing left beside it" \
+	sh -c "ls '$T/s/01.ogg' && [ -z \"\$(find '$T' -name '*.old*' -o -name '*.tmp*')\" ]"
+$PY -c "
+import numpy as np, wave
+rng = np.random.default_rng(4)
+t = np.arange(5512) / 22050
+x = np.concatenate([np.sin(2 * np.pi * 110 * 2 ** (rng.integers(0, 24) / 12) * t) * np.exp(-6 * t) for _ in range(24)])
+w = wave.open('$T/at22k.wav', 'wb'); w.setnchannels(2); w.setsampwidth(2); w.setframerate(22050)
+w.writeframes((np.repeat(0.3 * x, 2) * 32767).round().astype('<i2').tobytes())
+"
+"$C" -q -o "$T/r" "$T/at22k.wav" "$T/stream.npy"
+py_json "$T/r" "
+x = c['at22k']
+print('# 22050 Hz stereo, %d frames, read as %d samples at 16 kHz' % (24 * 5512, x['samples']))
+sys.exit(not (x['status'] == 'kept' and abs(x['samples'] - 24 * 5512 * 16000 / 22050) <= 2))"
+ok $? "an audio file at another rate and in stereo is read downmixed at -r RATE"
+cat "$T/stream.npy" | "$C" -q -o "$T/s2"
+check "stdin is read when no clip is named" grep -q 'stdin#1' "$T/s2/curation.json"
+
+# bad input
+fails_with "a missing file: named, exit 1" 1 "nothere.wav" "$C" -o "$T/bad" "$T/nothere.wav"
+echo "not audio" >"$T/garbage.wav"
+fails_with "an unreadable audio file: named, exit 1" 1 "garbage.wav" "$C" -o "$T/bad" "$T/garbage.wav"
+head -c 100 "$T/clips/pink.npy" >"$T/cut.npy"
+fails_with "a cut tensor stream: named, exit 1" 1 "cut.npy" "$C" -o "$T/bad" "$T/cut.npy"
+fails_with "all clips rejected: said so, exit 1" 1 "all 3 clips rejected" \
+	"$C" -o "$T/bad" "$T/clips/silence.wav" "$T/clips/white.npy" "$T/clips/pink.npy"
+check "and no output directory, finished or not" sh -c "! ls -d '$T'/bad* 2>/dev/null"
+mkdir -p "$T/mine" && echo keep >"$T/mine/notes.txt"
+fails_with "an existing directory that is not curate's is not replaced" 1 "not an earlier curate output" \
+	"$C" -o "$T/mine" "$T/stream.npy"
+check "and is left as it was" sh -c "[ \"\$(ls '$T/mine')\" = notes.txt ] && ! ls -d '$T'/mine.tmp* 2>/dev/null"
+
+# killed while writing (SIGTERM once OUTDIR.tmpPID appears): neither OUTDIR nor a temporary
+# directory is left; the same clips many times over make the writing long enough to catch
+set -- "$T"/clips/music-*
+if [ $# -gt 1 ]; then
+	"$C" -q -o "$T/killed" "$@" "$@" "$@" "$@" "$@" "$@" &
+	pid=$!
+	i=0
+	while ! ls -d "$T"/killed.tmp* >/dev/null 2>&1 && kill -0 $pid 2>/dev/null && [ $i -lt 2000 ]; do
+		sleep 0.01; i=$((i + 1))
+	done
+	if kill -TERM $pid 2>/dev/null; then
+		wait $pid
+		ok $(( $? == 143 ? 0 : 1 )) "SIGTERM while writing: killed by the signal"
+		check "and nothing left behind" sh -c "! ls -d '$T'/killed* 2>/dev/null"
+	else
+		wait $pid
+		skip "SIGTERM while writing: curate finished before the signal"
+		skip "and nothing left behind"
+	fi
+else
+	skip "SIGTERM while writing: no music clips"
+	skip "and nothing left behind"
+fi
+
+# bad options
+fails_with "no -o: exit 2" 2 "-o OUTDIR is required" "$C" "$T/stream.npy"
+fails_with "a bad number: exit 2" 2 "--crossfade" "$C" --crossfade abc -o "$T/bad" "$T/stream.npy"
+fails_with "a crossfade too long for the shortest clip: exit 2" 2 "min-seconds" "$C" --crossfade 2 -o "$T/bad" "$T/stream.npy"
+fails_with "an unknown format: exit 2" 2 "format" "$C" -f mp3 -o "$T/bad" "$T/stream.npy"
+fails_with "an unknown option: exit 2" 2 "usage" "$C" --frobnicate -o "$T/bad" "$T/stream.npy"
+"$C" --help >"$T/help" 2>&1
+ok $? "--help exits 0"
+check "--help prints usage on stdout" grep -q "usage: curate" "$T/help"
+
+done_testing

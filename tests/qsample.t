@@ -1,0 +1,84 @@
+#!/bin/sh
+# qsample: outputs in every form, determinism, seeds, the pipe into mulaw, bounded memory,
+# bad checkpoints and options.
+. tests/lib.sh
+
+# a tiny model trained for two steps on random codes: enough to have a real checkpoint
+$PY -c '
+import numpy as np
+r = np.random.default_rng(1)
+with open("'$T'/codes.npy", "wb") as f:
+    for i in range(6):
+        np.save(f, r.integers(0, 256, 4096).astype(np.uint8))
+'
+$BIN/qtrain --preset tiny --steps 2 --checkpoint-every 2 --threads 1 -o $T/run $T/codes.npy 2>$T/train.err
+check "a tiny checkpoint to sample from" test -f $T/run/best.safetensors
+CK=$T/run/best.safetensors
+
+check "-o DIR/ writes one wav per stream" $BIN/qsample -n 3 -s 0.5 -o $T/clips/ $CK
+check "three 16-bit 16 kHz wavs of 0.5 s" $PY -c '
+import wave, sys
+for k in range(3):
+    w = wave.open("'$T'/clips/gen_%03d.wav" % k)
+    assert (w.getframerate(), w.getsampwidth(), w.getnchannels(), w.getnframes()) == (16000, 2, 1, 8000), k
+'
+
+$BIN/qsample -n 2 -s 0.25 --seed 7 $CK > $T/a.npy 2>/dev/null
+$BIN/qsample -n 2 -s 0.25 --seed 7 $CK > $T/b.npy 2>/dev/null
+$BIN/qsample -n 2 -s 0.25 --seed 8 $CK > $T/c.npy 2>/dev/null
+check "same seed, same bytes" cmp $T/a.npy $T/b.npy
+check "another seed, other bytes" sh -c "! cmp -s $T/a.npy $T/c.npy"
+check "stdout: one |u1 record of 4000 codes per stream, streams differ" $PY -c '
+import numpy as np
+f = open("'$T'/a.npy", "rb")
+a, b = np.load(f), np.load(f)
+assert f.read() == b""
+assert a.dtype == np.uint8 and a.shape == (4000,) and b.shape == (4000,)
+assert (a != b).any()
+'
+$BIN/qsample -n 2 -s 0.25 --seed 7 --batch 1 $CK > $T/batch1.npy 2>/dev/null
+check "streams do not depend on the batch they were made in" $PY -c '
+import numpy as np
+f, g = open("'$T'/a.npy", "rb"), open("'$T'/batch1.npy", "rb")
+for k in range(2):
+    x, y = np.load(f), np.load(g)
+    assert (x == y).mean() > 0.99, (k, (x == y).mean())
+'
+check "--format f32 writes decoded audio records" sh -c "$BIN/qsample -n 1 -s 0.25 --format f32 $CK 2>/dev/null | $PY -c '
+import numpy as np, sys, io
+a = np.load(io.BytesIO(sys.stdin.buffer.read()))
+assert a.dtype == np.float32 and a.shape == (4000,) and np.abs(a).max() <= 1
+'"
+check "qsample ckpt | mulaw -d -o clip.wav" sh -c "$BIN/qsample -n 1 -s 0.25 $CK 2>/dev/null | $BIN/mulaw -d -o $T/clip.wav 2>/dev/null && test -s $T/clip.wav"
+check "-n 1 -o FILE.flac writes audio" $BIN/qsample -n 1 -s 0.25 -o $T/one.flac $CK
+check "temperature 0 is deterministic whatever the seed" sh -c "
+	$BIN/qsample -n 1 -s 0.1 -t 0 --h0 zero --seed 1 $CK > $T/t0a.npy 2>/dev/null &&
+	$BIN/qsample -n 1 -s 0.1 -t 0 --h0 zero --seed 2 $CK > $T/t0b.npy 2>/dev/null && cmp $T/t0a.npy $T/t0b.npy"
+
+# memory does not grow with the length: 10 times longer, about the same peak
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+short=$(rss $BIN/qsample -n 4 -s 1 -o $T/m1/ $CK)
+long=$(rss $BIN/qsample -n 4 -s 10 -o $T/m2/ $CK)
+ok $([ "$long" -lt $((short + 4096)) ] && echo 0 || echo 1) "peak memory does not grow with -s (1 s: ${short} KiB, 10 s: ${long} KiB)"
+short=$(rss $BIN/qsample -n 4 -s 1 $CK)
+long=$(rss $BIN/qsample -n 4 -s 10 $CK)
+ok $([ "$long" -lt $((short + 4096)) ] && echo 0 || echo 1) "nor for tensor-stream output (1 s: ${short} KiB, 10 s: ${long} KiB)"
+
+head -c 1000 $CK > $T/cut.safetensors
+fails_with "truncated checkpoint" 1 "cut.safetensors: truncated" $BIN/qsample -o $T/x/ $T/cut.safetensors
+echo "not a checkpoint" > $T/text.safetensors
+fails_with "not a safetensors file" 1 "text.safetensors: not a safetensors" $BIN/qsample $T/text.safetensors
+$PY -c '
+import json, struct
+h = json.dumps({"__metadata__": {"format": "1"}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+open("'$T'/alien.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"\0\0\0\0")
+'
+fails_with "a safetensors file that is no qtrain checkpoint" 1 "alien.safetensors: " $BIN/qsample $T/alien.safetensors
+ok $([ ! -e $T/x ] || [ -z "$(ls $T/x)" ] && echo 0 || echo 1) "no output left by a failed run"
+fails_with "missing checkpoint" 1 "nope.safetensors: No such file" $BIN/qsample $T/nope.safetensors
+fails_with "no checkpoint" 2 "no checkpoint" $BIN/qsample
+fails_with "bad -t" 2 "-t: expected" $BIN/qsample -t hot $CK
+fails_with "two streams into one audio file" 2 "one stream" $BIN/qsample -n 2 -o $T/two.wav $CK
+fails_with "--h0 learned on a model without one" 1 "no learned initial state" $BIN/qsample --h0 learned $CK
+check "--help exits 0 on stdout" sh -c "$BIN/qsample --help | grep -q usage"
+done_testing

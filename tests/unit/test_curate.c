@@ -1,0 +1,387 @@
+/* test_curate.c: unit tests of lib/curate.c and lib/fingerprint.c: trimming against the
+ * librosa rule (fixture made by tests/fixtures/make-curate-trim.py), fast kernels against their
+ * references, the rejection rules on synthetic clips, fingerprint similarity with offsets,
+ * ordering, track splitting and crossfaded rendering. */
+#include "curate.h"
+#include "fingerprint.h"
+#include "npy.h"
+#include "tap.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R 16000
+
+static uint64_t seed = 42;
+static double urand(void)
+{
+	seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (seed >> 11) * (1.0 / 9007199254740992.0);
+}
+static double grand(void)
+{
+	double u = urand() + 1e-12, v = urand();
+	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+/* "Music": notes of a pentatonic scale with harmonics and decays, a new note every beat. */
+static void music(float *x, size_t n, double root, double beat, unsigned s)
+{
+	static const int penta[5] = {0, 2, 4, 7, 9};
+	uint64_t keep = seed;
+	seed = s;
+	memset(x, 0, n * sizeof *x);
+	size_t step = (size_t)(beat * R);
+	for (size_t at = 0; at < n; at += step) {
+		int deg = (int)(urand() * 10);
+		double hz = root * pow(2, (penta[deg % 5] + 12 * (deg / 5)) / 12.0);
+		for (int h = 1; h <= 3; h++)
+			for (size_t i = 0; i < 2 * step && at + i < n; i++)
+				x[at + i] += (float)(0.2 / h * sin(2 * M_PI * hz * h * i / R) * exp(-4.0 * h * i / R) *
+				                     SH_MIN(1.0, i / 80.0));
+	}
+	seed = keep;
+}
+
+static void test_trim(void)
+{
+	FILE *f = fopen("tests/fixtures/curate-trim.npy", "rb");
+	FILE *t = fopen("tests/fixtures/curate-trim.txt", "r");
+	if (!tap_ok(f && t, "trim fixtures open"))
+		return;
+	npy_record r = {0};
+	int k = 0;
+	while (npy_read_record(f, &r) == 1) {
+		size_t n, start, end, want_n, want_start, want_end;
+		double want_db, db;
+		if (fscanf(t, "%zu %zu %zu %lf", &want_n, &want_start, &want_end, &want_db) != 4)
+			break;
+		n = r.h.count;
+		const float *x = r.data;
+		size_t nf = curate_trim_frames(n);
+		double *ms = malloc(nf * sizeof *ms), *ref = malloc(nf * sizeof *ref);
+		curate_frame_power(x, n, ms);
+		curate_frame_power_ref(x, n, ref);
+		double worst = 0;
+		for (size_t i = 0; i < nf; i++)
+			worst = fmax(worst, fabs(ms[i] - ref[i]) / fmax(1e-30, fabs(ref[i])));
+		tap_ok(worst < 1e-12, "signal %d: frame powers by running sums equal direct sums (rel %.1e)", k, worst);
+		curate_trim(ms, n, 50, &start, &end, &db);
+		tap_ok(n == want_n && start == want_start && end == want_end && fabs(db - want_db) < 1e-3,
+		       "signal %d (%zu samples): trimmed to [%zu, %zu) as librosa's rule ([%zu, %zu)), loudest %.3f dB",
+		       k, n, start, end, want_start, want_end, db);
+		free(ms);
+		free(ref);
+		k++;
+	}
+	tap_ok(k == 6, "all 6 trim cases read");
+	npy_record_free(&r);
+	fclose(f);
+	fclose(t);
+}
+
+static void test_flatness(void)
+{
+	float p[CURATE_FFT / 2];
+	double worst = 0;
+	for (int trial = 0; trial < 50; trial++) {
+		for (int k = 0; k < CURATE_FFT / 2; k++)
+			p[k] = (float)(pow(10, 10 * urand() - 10) * (trial % 2 ? 1 : 1e-2));
+		double a = curate_flatness(p), b = curate_flatness_ref(p);
+		worst = fmax(worst, fabs(a - b) / b);
+	}
+	tap_ok(worst < 1e-9, "flatness by block products equals one log per bin (rel %.1e)", worst);
+	for (int k = 0; k < CURATE_FFT / 2; k++)
+		p[k] = (float)(-log(urand() + 1e-300));  /* exponential: white noise periodogram */
+	double w = curate_flatness(p);
+	tap_ok(fabs(w - 0.5615) < 0.06, "white-noise spectrum flatness %.3f near exp(-γ) = 0.56", w);
+	for (int k = 0; k < CURATE_FFT / 2; k++)
+		p[k] = k % 32 == 5 ? 100 : 1e-6f;
+	tap_ok(curate_flatness(p) < 0.01, "harmonic spectrum flatness %.4f is low", curate_flatness(p));
+}
+
+static int analyze(const float *x, size_t n, curate_scores *s, const char *what)
+{
+	curate_opts o;
+	curate_default_opts(&o);
+	curate_analyzer *a = curate_analyzer_new();
+	int rc = curate_analyze(a, &o, x, n, s);
+	curate_analyzer_free(a);
+	tap_diag("%-10s reasons %#x flat %.3f noise %.2f loop %.3f@%.2fs clip %.4f dc %.4f rms %.1f dB",
+	         what, s->reasons, s->flatness, s->noise_fraction, s->loop_score, s->loop_period,
+	         s->clip_fraction, s->dc, s->rms_db);
+	return rc;
+}
+
+static void test_rules(void)
+{
+	size_t n = 12 * R;
+	float *x = malloc(n * sizeof *x);
+	curate_scores s;
+
+	memset(x, 0, n * sizeof *x);
+	analyze(x, n, &s, "zeros");
+	tap_ok(s.reasons == CURATE_SILENCE, "digital silence is silence");
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(grand() * 3e-4);  /* -70 dBFS hiss: the relative rule would keep it */
+	analyze(x, n, &s, "hiss");
+	tap_ok(s.reasons == CURATE_SILENCE && s.end - s.start > n / 2,
+	       "hiss at -70 dBFS is silence by the absolute floor (trim kept %zu samples)", s.end - s.start);
+
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(grand() * 0.2);
+	analyze(x, n, &s, "white");
+	tap_ok(s.reasons == CURATE_NOISE, "white noise is noise");
+
+	music(x, n, 220, 0.3, 7);
+	analyze(x, n, &s, "music");
+	tap_ok(s.reasons == 0, "synthetic music is kept");
+	float *m = malloc(n * sizeof *m);
+	memcpy(m, x, n * sizeof *x);
+
+	for (size_t i = 0; i < n; i++)
+		x[i] = m[i] + 0.05f;
+	analyze(x, n, &s, "dc");
+	tap_ok(s.reasons == CURATE_DC && fabs(s.dc - 0.05) < 0.005, "music + 0.05 has a DC offset");
+
+	for (size_t i = 0; i < n; i++)
+		x[i] = fmaxf(-1, fminf(1, m[i] * 10));
+	analyze(x, n, &s, "clipped");
+	tap_ok(s.reasons & CURATE_CLIPPING, "music ×10 clipped at ±1 is clipping");
+
+	size_t period = (size_t)(0.5 * R);
+	for (size_t i = 0; i < n; i++)
+		x[i] = i < period ? m[i] : x[i - period];
+	analyze(x, n, &s, "loop");
+	tap_ok(s.reasons == CURATE_LOOP && fabs(s.loop_period - 0.5) < 0.02,
+	       "a 0.5 s riff repeated is a stuck loop at 0.5 s (found %.3f s)", s.loop_period);
+
+	/* music in silence: trimmed to the music, then too short */
+	memset(x, 0, n * sizeof *x);
+	memcpy(x + 3 * R, m, 2 * R * sizeof *x);
+	analyze(x, n, &s, "short");
+	tap_ok(s.reasons == CURATE_SHORT && s.start >= 3 * R - 256 && s.end <= 5 * R + 256,
+	       "2 s of music in 12 s of silence: trimmed to [%zu, %zu), too short", s.start, s.end);
+
+	curate_opts o;
+	curate_default_opts(&o);
+	s.rms_db = -30;
+	s.peak = 0.1;
+	tap_ok(fabs(curate_gain_db(&o, &s) - 10) < 1e-9, "gain brings -30 dB RMS to -20 dB");
+	s.peak = 0.5;
+	tap_ok(fabs(curate_gain_db(&o, &s) - 20 * log10(0.99 / 0.5)) < 1e-9, "gain stops short of clipping");
+	s.rms_db = -60;
+	s.peak = 0.001;
+	tap_ok(fabs(curate_gain_db(&o, &s) - 12) < 1e-9, "gain capped at +12 dB");
+	free(x);
+	free(m);
+}
+
+static void test_similarity_kernel(void)
+{
+	enum { NA = 150, NB = 97 };
+	uint32_t a[NA], b[NB];
+	for (int i = 0; i < NA; i++)
+		a[i] = (uint32_t)(urand() * 4294967296.0);
+	for (int i = 0; i < NB; i++)
+		b[i] = (uint32_t)(urand() * 4294967296.0);
+	int bad = 0;
+	for (int off = -NA - 2; off <= NB + 2; off++) {
+		int o1, o2;
+		long f = fp_bit_matches(a, NA, b, NB, off, &o1), r = fp_bit_matches_ref(a, NA, b, NB, off, &o2);
+		bad += f != r || o1 != o2;
+	}
+	tap_ok(!bad, "popcount bit matches equal the bit-by-bit reference at every offset");
+	/* b = a shifted by 17 items with some bits flipped */
+	for (int i = 0; i < NB; i++)
+		b[i] = a[i + 17] ^ (urand() < 0.3 ? 1u << (int)(urand() * 32) : 0);
+	int off;
+	double s = fp_similarity(a, NA, b, NB, 30, 20, &off);
+	tap_ok(off == -17 && s > 0.98, "shifted copy found at offset %d (want -17), similarity %.3f", off, s);
+	s = fp_similarity(a, NA, b, NB, 10, 20, &off);
+	tap_ok(s < 0.6, "outside the offset range it scores as unrelated (%.3f at %d)", s, off);
+	s = fp_similarity(b, NB, a, NA, 30, 20, &off);
+	tap_ok(off == 17 && s > 0.98, "and symmetric: offset %d the other way", off);
+	tap_ok(fp_similarity(a, NA, b, 0, 30, 20, NULL) == 0, "an empty fingerprint scores 0");
+	int16_t q[5];
+	float v[5] = {1.5f, -2.0f, 0.5f, -0.5f, 0.6f / 32767};
+	fp_float_to_int16(q, v, 5);
+	tap_ok(q[0] == 32767 && q[1] == -32768 && q[2] == 16384 && q[3] == -16384 && q[4] == 1,
+	       "float to int16: clipped and rounded (%d %d %d %d %d)", q[0], q[1], q[2], q[3], q[4]);
+}
+
+static void test_fingerprint(void)
+{
+	size_t n = 40 * R;
+	float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+	music(x, n, 196, 0.25, 11);
+	music(y, n, 262, 0.35, 12);
+	fp_context *c = fp_context_new();
+	uint32_t *a = NULL, *b = NULL, *u = NULL, *e = NULL, *a2 = NULL;
+	int na, nb, nu, ne, na2;
+	int ok = c && !fp_compute(c, x, 20 * R, R, &a, &na) && !fp_compute(c, x + 8 * R, 20 * R, R, &b, &nb) &&
+	         !fp_compute(c, y, 20 * R, R, &u, &nu) && !fp_compute(c, x, 2 * R, R, &e, &ne) &&
+	         !fp_compute(c, x, 20 * R, R, &a2, &na2);
+	if (!tap_ok(ok, "fingerprints computed"))
+		return;
+	tap_ok(na > 130 && na < 150, "20 s give %d items (about 140)", na);
+	tap_ok(ne == 0, "2 s give an empty fingerprint (%d items)", ne);
+	tap_ok(na == na2 && !memcmp(a, a2, na * sizeof *a), "a context reused gives the same fingerprint");
+	int off, max_off = (int)lround(10 / FP_ITEM_SECONDS), min_ov = (int)lround(4 / FP_ITEM_SECONDS);
+	double same = fp_similarity(a, na, b, nb, max_off, min_ov, &off);
+	double at0 = fp_similarity(a, na, b, nb, 0, min_ov, NULL);
+	/* the second excerpt starts 8 s into the first: a[i] lines up with b[i - 8 s] */
+	tap_ok(same > 0.8 && fabs(off * FP_ITEM_SECONDS + 8) < 0.3,
+	       "overlapping excerpts: similarity %.3f at %.2f s (want -8 s), %.3f at offset 0 only", same,
+	       off * FP_ITEM_SECONDS, at0);
+	double other = fp_similarity(a, na, u, nu, max_off, min_ov, NULL);
+	tap_ok(other < 0.7 && other < same - 0.15, "unrelated clips score %.3f", other);
+	free(a);
+	free(b);
+	free(u);
+	free(e);
+	free(a2);
+	fp_context_free(c);
+	free(x);
+	free(y);
+}
+
+static void test_order(void)
+{
+	enum { N = 40 };
+	/* items on a line, shuffled: the best path visits them in line order */
+	int pos[N], path[N];
+	for (int i = 0; i < N; i++)
+		pos[i] = i;
+	for (int i = N - 1; i > 0; i--) {
+		int j = (int)(urand() * (i + 1)), t = pos[i];
+		pos[i] = pos[j];
+		pos[j] = t;
+	}
+	float *sim = malloc(N * N * sizeof *sim);
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++)
+			sim[i * N + j] = i == j ? 0 : (float)(1.0 / (1 + abs(pos[i] - pos[j])));
+	double total = curate_order(sim, N, path);
+	int sorted = 1;
+	for (int i = 0; i + 1 < N; i++)
+		sorted &= abs(pos[path[i]] - pos[path[i + 1]]) == 1;
+	tap_ok(sorted && fabs(total - (N - 1) * 0.5) < 1e-5, "a shuffled line is ordered back (total %.3f)", total);
+	/* greedy alone can be beaten by 2-opt: random similarities */
+	for (int i = 0; i < N; i++)
+		for (int j = i; j < N; j++)
+			sim[i * N + j] = sim[j * N + i] = i == j ? 0 : (float)urand();
+	unsigned char used[N];
+	int g[N];
+	double best_greedy = 0;
+	for (int s = 0; s < N; s++)
+		best_greedy = fmax(best_greedy, curate_greedy_path(sim, N, s, g, used));
+	total = curate_order(sim, N, path);
+	memset(used, 0, sizeof used);
+	int perm = 1;
+	for (int i = 0; i < N; i++)
+		perm &= !used[path[i]]++;
+	tap_ok(perm && total >= best_greedy - 1e-9 && fabs(total - curate_path_score(sim, N, path)) < 1e-9,
+	       "random similarities: a permutation scoring %.3f >= best greedy %.3f", total, best_greedy);
+	int path2[N];
+	curate_order(sim, N, path2);
+	tap_ok(!memcmp(path, path2, sizeof path), "ordering is deterministic");
+	for (int i = 0; i < N * N; i++)
+		sim[i] = 0.5f;
+	curate_order(sim, N, path);
+	int ident = 1;
+	for (int i = 0; i < N; i++)
+		ident &= path[i] == i;
+	tap_ok(ident, "all ties: input order");
+	free(sim);
+}
+
+static void test_split(void)
+{
+	enum { N = 24 };
+	size_t len[N];
+	float join[N];
+	int first[N];
+	for (int i = 0; i < N; i++) {
+		len[i] = 20 * R;
+		join[i] = 0.9f;
+	}
+	/* 24 clips of 20 s with 1 s crossfades: 4-minute tracks hold about 12.6 clips; weak joins
+	 * after clips 11 and 14 (0-based 10 and 13): the cut goes to the weak one near 240 s */
+	join[10] = 0.5f;
+	join[13] = 0.5f;
+	int k = curate_split(len, join, N, R, 240.0 * R, first);
+	tap_ok(k == 2 && first[0] == 0 && (first[1] == 11 || first[1] == 14),
+	       "two tracks, cut at a weak join (track 2 starts at clip %d)", k > 1 ? first[1] : -1);
+	join[10] = join[13] = 0.9f;
+	k = curate_split(len, join, 3, R, 240.0 * R, first);
+	tap_ok(k == 1, "a short path is one track");
+	k = curate_split(len, join, N, R, 60.0 * R, first);
+	int fine = k >= 6 && k <= 9;
+	for (int t = 0; t < k; t++) {
+		int m = (t + 1 < k ? first[t + 1] : N) - first[t];
+		size_t L = curate_joined_length(len + first[t], m, R);
+		fine &= L > 30.0 * R && L < 120.0 * R;
+	}
+	tap_ok(fine, "1-minute tracks: %d tracks, each between 30 s and 2 min", k);
+}
+
+static void test_render(void)
+{
+	size_t len[3] = {3 * R, 4 * R + 17, 3 * R + 5}, xf = R, edge = 160;
+	float *c[3];
+	double maxjump = 0;
+	for (int i = 0; i < 3; i++) {
+		c[i] = malloc(len[i] * sizeof *c[i]);
+		double f = 200 + 170 * i, ph = urand() * 6.28;
+		for (size_t t = 0; t < len[i]; t++) {
+			c[i][t] = (float)(0.5 * sin(2 * M_PI * f * t / R + ph));
+			if (t)
+				maxjump = fmax(maxjump, fabs(c[i][t] - c[i][t - 1]));
+		}
+	}
+	float gain[3] = {1, 1, 1};
+	size_t total = curate_joined_length(len, 3, xf);
+	tap_ok(total == len[0] + len[1] + len[2] - 2 * xf, "joined length is the sum less the crossfades");
+	float *out = malloc(total * sizeof *out);
+	curate_render(out, (const float *const *)c, len, gain, 3, xf, edge);
+	/* outside the crossfades no jump exceeds the inputs' own; inside, equal-power weights sum
+	 * to more than 1 (cos + sin <= √2), so two signals at their steepest together may jump by
+	 * up to √2 times as much, but never with a step of their own */
+	double jump_in = 0, jump_out = 0, first = fabs(out[0]);
+	size_t j1 = len[0] - xf, j2 = len[0] + len[1] - 2 * xf;
+	for (size_t t = 1; t < total; t++) {
+		double d = fabs(out[t] - out[t - 1]);
+		int in = (t >= j1 && t <= j1 + xf) || (t >= j2 && t <= j2 + xf);
+		if (in)
+			jump_in = fmax(jump_in, d);
+		else
+			jump_out = fmax(jump_out, d);
+	}
+	tap_ok(jump_out <= maxjump * 1.0001 && jump_in <= maxjump * sqrt(2) && first < 0.01,
+	       "no click: jumps %.4f outside and %.4f inside crossfades for inputs' %.4f; starts from %.4f",
+	       jump_out, jump_in, maxjump, first);
+	size_t t = len[0] - xf + xf / 3;
+	double th = M_PI / 2 * (xf / 3 + 0.5) / xf;
+	double want = c[0][len[0] - xf + xf / 3] * cos(th) + c[1][xf / 3] * sin(th);
+	tap_ok(fabs(out[t] - want) < 1e-6, "equal-power weights cos/sin in the crossfade");
+	tap_ok(out[len[0] + 100] == c[1][xf + 100], "outside crossfades the clip passes unchanged");
+	for (int i = 0; i < 3; i++)
+		free(c[i]);
+	free(out);
+}
+
+int main(void)
+{
+	test_trim();
+	test_flatness();
+	test_rules();
+	test_similarity_kernel();
+	test_fingerprint();
+	test_order();
+	test_split();
+	test_render();
+	return tap_done();
+}

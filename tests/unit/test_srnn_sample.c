@@ -1,0 +1,148 @@
+/* test_srnn_sample.c: the step-by-step generator against the training forward pass.
+ * Teacher forcing a code sequence through srnn_sampler must give the per-sample
+ * probabilities srnn_forward computes on the same sequence (two windows, state carried),
+ * for 2-tier LSTM, 2-tier GRU with learned h0 and weight-normed recurrent matrices, and
+ * 3-tier; plus the sampling distribution (chi-square), temperature and argmax. */
+#include "rng.h"
+#include "samplernn.h"
+#include "srnn_sample.h"
+#include "tap.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void teacher_forced(const char *what, srnn_config cfg)
+{
+	const int B = 2, W = 2;
+	cfg.batch = B;
+	srnn *m = srnn_create(&cfg, B);
+	if (!tap_ok(m != NULL, "%s: model created", what)) {
+		tap_diag("%s", sh_errmsg());
+		return;
+	}
+	srnn_init_params(m, 7);
+	/* every parameter (learned h0, biases that start at 0 ...) takes a part */
+	sh_rng r;
+	sh_rng_seed(&r, 99);
+	float *p = srnn_params(m);
+	for (size_t i = 0; i < srnn_num_params(m); i++)
+		p[i] += 0.05f * (float)sh_rng_normal(&r);
+
+	const int H = srnn_history(&cfg), S = cfg.seq, Q = cfg.levels, row = H + S;
+	/* a record of W windows per row: a noisy sine in codes */
+	int total = W * S;
+	int *rec = malloc(sizeof(int) * B * (H + total));
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < H + total; t++)
+			rec[b * (H + total) + t] = t < H ? Q / 2
+				: (int)(Q / 2 + (Q / 3) * sin(0.05 * t * (b + 1)) + sh_rng_below(&r, 9)) % Q;
+	uint16_t *codes = malloc(sizeof(uint16_t) * B * row);
+	size_t sn = srnn_state_floats(m, B);
+	float *state = malloc(sizeof(float) * sn);
+	for (int b = 0; b < B; b++)
+		srnn_state_reset(m, state, B, b);
+	float *want = malloc(sizeof(float) * B * total * Q);
+	for (int w = 0; w < W; w++) {
+		for (int b = 0; b < B; b++)
+			for (int t = 0; t < row; t++)
+				codes[b * row + t] = (uint16_t)rec[b * (H + total) + w * S + t];
+		srnn_forward(m, codes, B, state);
+		const float *probs = srnn_last_logits(m);
+		for (int b = 0; b < B; b++)
+			memcpy(want + ((size_t)b * total + (size_t)w * S) * Q, probs + (size_t)b * S * Q, sizeof(float) * S * Q);
+	}
+
+	srnn_sampler *s = srnn_sampler_create(m, B);
+	if (!tap_ok(s != NULL, "%s: sampler created", what)) {
+		tap_diag("%s", sh_errmsg());
+		return;
+	}
+	sh_rng rngs[2];
+	srnn_sampler_reset(s, cfg.learn_h0 ? SRNN_H0_LEARNED : SRNN_H0_ZERO, rngs);
+	double worst = 0;
+	int next[2];
+	for (int t = 0; t < total; t++) {
+		const float *got = srnn_sampler_probs(s);
+		for (int b = 0; b < B; b++) {
+			for (int q = 0; q < Q; q++) {
+				double d = fabs(got[b * Q + q] - want[((size_t)b * total + t) * Q + q]);
+				worst = d > worst ? d : worst;
+			}
+			next[b] = rec[b * (H + total) + H + t];
+		}
+		srnn_sampler_push(s, next);
+	}
+	tap_ok(worst < 1e-5, "%s: teacher-forced probabilities equal the training forward over %d windows (max diff %.2g)",
+	       what, W, worst);
+	srnn_sampler_free(s);
+	srnn_free(m);
+	free(rec);
+	free(codes);
+	free(state);
+	free(want);
+}
+
+static void distribution(void)
+{
+	enum { Q = 16, N = 200000 };
+	float logits[Q], probs[Q];
+	sh_rng r;
+	sh_rng_seed(&r, 5);
+	for (int q = 0; q < Q; q++)
+		logits[q] = (float)sh_rng_normal(&r);
+	static const float temps[] = {1.0f, 0.5f};
+	for (int k = 0; k < 2; k++) {
+		long count[Q] = {0};
+		for (int i = 0; i < N; i++)
+			count[srnn_draw(logits, Q, temps[k], &r, probs)]++;
+		/* expected probabilities of softmax(logits / T), computed independently in double */
+		double e[Q], z = 0, chi2 = 0;
+		for (int q = 0; q < Q; q++)
+			z += e[q] = exp(logits[q] / (double)temps[k]);
+		for (int q = 0; q < Q; q++) {
+			double ex = N * e[q] / z;
+			chi2 += (count[q] - ex) * (count[q] - ex) / ex;
+		}
+		/* 15 degrees of freedom: chi2 > 37.7 has probability 0.001 */
+		tap_ok(chi2 < 37.7, "draws at temperature %.1f follow softmax(logits/T): chi-square %.1f (15 dof)", temps[k], chi2);
+	}
+	int best = 0;
+	for (int q = 1; q < Q; q++)
+		best = logits[q] > logits[best] ? q : best;
+	float gap = 1e9f;
+	for (int q = 0; q < Q; q++)
+		if (q != best && logits[best] - logits[q] < gap)
+			gap = logits[best] - logits[q];
+	/* as T falls the argmax takes over: at T = gap/10 every other level has p < e^-10 */
+	static const float scale[] = {1.0f, 0.3f, 0.1f};
+	int argmax_ok = 1, hits[3] = {0};
+	for (int i = 0; i < 2000; i++) {
+		argmax_ok &= srnn_draw(logits, Q, 0, &r, probs) == best;
+		for (int k = 0; k < 3; k++)
+			hits[k] += srnn_draw(logits, Q, gap * scale[k], &r, probs) == best;
+	}
+	tap_ok(argmax_ok, "temperature 0 is argmax");
+	tap_ok(hits[0] < hits[1] && hits[1] < hits[2] && hits[2] >= 1995,
+	       "lower temperature approaches argmax: %d, %d, %d of 2000 at T = gap, gap/3.3, gap/10",
+	       hits[0], hits[1], hits[2]);
+}
+
+int main(void)
+{
+	srnn_config c;
+	srnn_preset("tiny", &c);
+	c.dim = 24, c.embed = 8, c.layers = 2, c.seq = 64, c.levels = 64;
+	teacher_forced("2-tier LSTM", c);
+
+	srnn_config g = c;
+	g.rnn = SRNN_GRU, g.learn_h0 = 1, g.rnn_weight_norm = 1;
+	teacher_forced("2-tier GRU, learned h0, weight-normed RNN", g);
+
+	srnn_config t = c;
+	t.nframe_tiers = 2, t.frame_size[0] = 32, t.frame_size[1] = 8, t.learn_h0 = 1;
+	teacher_forced("3-tier LSTM (32, 8), learned h0", t);
+
+	distribution();
+	return tap_done();
+}
