@@ -47,6 +47,10 @@ static const char usage[] =
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
+	"  --sample-every K       every K steps, write clips to RUNDIR/samples/ (qsample's generator)\n"
+	"  --sample-seconds S     length of those clips (4)\n"
+	"  --sample-count N       clips each time (3)\n"
+	"  --sample-temp T        their temperature (0.95)\n"
 	"  -r RATE                sample rate of the data, recorded in checkpoints (16000)\n"
 	"  --quantization NAME    how the codes were made, recorded in checkpoints (mulaw)\n"
 	"  --help                 this text\n"
@@ -70,7 +74,8 @@ static void on_stop(int sig)
 enum {
 	O_PRESET = 256, O_FRAMES, O_DIM, O_LAYERS, O_RNN, O_EMBED, O_LEVELS, O_LEARN_H0, O_RNN_WN,
 	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
-	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_HELP
+	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_SAMPLE_EVERY, O_SAMPLE_SECONDS, O_SAMPLE_COUNT,
+	O_SAMPLE_TEMP, O_HELP
 };
 
 /* Architecture options given on the command line (-1: not given). */
@@ -185,12 +190,15 @@ int main(int argc, char **argv)
 		{"clip-value", 1, 0, O_CLIPV}, {"steps", 1, 0, O_STEPS}, {"epochs", 1, 0, O_EPOCHS},
 		{"minutes", 1, 0, O_MINUTES}, {"checkpoint-every", 1, 0, O_CKPT}, {"seed", 1, 0, O_SEED},
 		{"split", 1, 0, O_SPLIT}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
-		{"quantization", 1, 0, O_QUANT}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+		{"quantization", 1, 0, O_QUANT}, {"sample-every", 1, 0, O_SAMPLE_EVERY},
+		{"sample-seconds", 1, 0, O_SAMPLE_SECONDS}, {"sample-count", 1, 0, O_SAMPLE_COUNT},
+		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
 	arch_args aa = {NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	const char *rundir = NULL, *resume = NULL, *quant = NULL, *split = NULL;
 	double lr = -1, eps = -1, clip_value = -1, minutes = 0;
 	int clip = -1, threads = 0, rate = -1;
-	long steps = -1, epochs = -1, ckpt_every = 500;
+	long steps = -1, epochs = -1, ckpt_every = 500, sample_every = 0, sample_count = 3;
+	double sample_seconds = 4, sample_temp = 0.95;
 	long long seed = -1;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
@@ -234,6 +242,12 @@ int main(int argc, char **argv)
 		case O_THREADS: threads = (int)cli_long(usage, "--threads", optarg, 1, 4096); break;
 		case O_RESUME: resume = optarg; break;
 		case O_QUANT: quant = optarg; break;
+		case O_SAMPLE_EVERY: sample_every = cli_long(usage, "--sample-every", optarg, 1, LONG_MAX); break;
+		case O_SAMPLE_SECONDS:
+			sample_seconds = cli_double(usage, "--sample-seconds", optarg, 1e-3, 3600);
+			break;
+		case O_SAMPLE_COUNT: sample_count = cli_long(usage, "--sample-count", optarg, 1, 1024); break;
+		case O_SAMPLE_TEMP: sample_temp = cli_double(usage, "--sample-temp", optarg, 0, 100); break;
 		case O_HELP: fputs(usage, stdout); return 0;
 		default: cli_usage_error(usage, "unknown option");
 		}
@@ -334,6 +348,8 @@ int main(int argc, char **argv)
 	if (quant)
 		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
 	const srnn_config *cfg = &opt.cfg;
+	if (sample_every && trn_quant_mode(opt.quantization) < 0)
+		cli_usage_error(usage, "--sample-every: %s", sh_errmsg());
 
 	/* the data, checked against the model before anything is written */
 	trn_data data;
@@ -360,6 +376,10 @@ int main(int argc, char **argv)
 		cli_die(rundir, "already holds a run (last.safetensors): continue it with --resume %s, or "
 			"choose another directory", rundir);
 	cli_mkdirs(rundir);
+	char samples_dir[4096];
+	snprintf(samples_dir, sizeof samples_dir, "%s/samples", rundir);
+	if (sample_every)
+		cli_mkdirs(samples_dir);
 
 	if (threads <= 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -464,6 +484,11 @@ int main(int argc, char **argv)
 			interval_steps = 0;
 			need_ckpt = 0;
 		}
+		/* a clip that cannot be written is not worth stopping the training for */
+		if (sample_every && run.step % sample_every == 0 && !stop_signal &&
+		    trn_write_samples(&run, samples_dir, (int)sample_count, sample_seconds, sample_temp,
+				      &stop_signal) < 0)
+			cli_warn(samples_dir, "step %ld: no clips: %s", run.step, sh_errmsg());
 	}
 	if (need_ckpt && status == 0) {
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone

@@ -182,6 +182,18 @@ int trn_log_write(const trn_log *l, const char *path);
 int trn_log_plot(const trn_log *l, const char *path);
 void trn_log_free(trn_log *l);
 
+/* ---- clips while training ---- */
+
+/* mulaw_mode of a checkpoint's quantisation name ("mulaw", "dadabots", "linear"), or -1. */
+int trn_quant_mode(const char *name);
+/* Generates n clips of `seconds` from the model as it is now, with srnn_sample.h (qsample's
+ * generator): dir/stepSSSSSSS_K.wav, 16-bit at the run's rate, decoded with its quantisation.
+ * Every call draws from the same streams (the run's seed), so clips differ by the model only,
+ * and the training state is not touched. When *stop is raised, the unfinished clips are
+ * removed and 0 returned. */
+int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
+		      volatile sig_atomic_t *stop);
+
 /* JSON string literal of s (quotes included) appended to a growing buffer. */
 typedef struct {
 	char *s;

@@ -88,6 +88,25 @@ $Q $TINY --steps 20 --checkpoint-every 20 -o "$T/run20" "$T/codes.npy" 2>/dev/nu
 ! cmp -s "$T/run7/last.safetensors" "$T/run20/last.safetensors"
 ok $? "another seed gives another checkpoint"
 
+# --- clips while training: written with qsample's generator, training untouched
+check "--sample-every 10" $Q $TINY --steps 20 --checkpoint-every 20 --sample-every 10 --sample-seconds 0.5 \
+	-o "$T/smp" "$T/codes.npy"
+check "... three clips at steps 10 and 20" test "$(ls "$T/smp/samples" | tr '\n' ' ')" = \
+	"step0000010_0.wav step0000010_1.wav step0000010_2.wav step0000020_0.wav step0000020_1.wav step0000020_2.wav "
+check "... 16-bit wav of 0.5 s at 16 kHz" $PY -c '
+import sys, wave
+w = wave.open(sys.argv[1]); assert (w.getframerate(), w.getsampwidth(), w.getnframes()) == (16000, 2, 8000)' \
+	"$T/smp/samples/step0000020_1.wav"
+check "... the training is the same as without clips" cmp "$T/run20/last.safetensors" "$T/smp/last.safetensors"
+if [ -x "$BIN/qsample" ]; then
+	check "... and the clips are what qsample makes of the checkpoint" sh -c "
+		$BIN/qsample -n 3 -s 0.5 --seed 123 -t 0.95 --threads 1 -o '$T/qs/' '$T/smp/last.safetensors' &&
+		cmp '$T/qs/gen_000.wav' '$T/smp/samples/step0000020_0.wav' &&
+		cmp '$T/qs/gen_002.wav' '$T/smp/samples/step0000020_2.wav'"
+else
+	skip "clips against qsample: bin/qsample not built"
+fi
+
 # --- data from stdin: the same run as from the file (the fingerprint ignores file names)
 $Q $TINY --steps 3 -o "$T/fromfile" "$T/codes.npy" 2>/dev/null
 check "reads the data from stdin" sh -c "$Q $TINY --steps 3 -o '$T/fromstdin' < '$T/codes.npy'"
