@@ -467,6 +467,12 @@ int main(int argc, char **argv)
 		cli_progress_update(&prog, (double)(run.step - start_step), extra);
 		if (run.step % ckpt_every == 0) {
 			double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
+			if (data.nvalid) {   /* say why the bar stops moving (drawn now, not rate-limited) */
+				snprintf(extra, sizeof extra, "step %ld, validating on %d records", run.step,
+					 data.nvalid);
+				prog.last_draw = 0;
+				cli_progress_update(&prog, (double)(run.step - start_step), extra);
+			}
 			int rc = trn_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
 						&stop_signal, &row);
 			if (rc < 0)
