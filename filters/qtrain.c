@@ -153,7 +153,8 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 		       "\"split_records\": [%d, %d, %d]},\n  ",
 		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
 	json_config(&b, o);
-	trn_buf_printf(&b, "  \"parameters\": %zu,\n  \"libraries\": {", t->nparams);
+	trn_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n  \"libraries\": {",
+		       t->nparams, srnn_train_flops(&o->cfg, o->cfg.batch));
 	trn_lib_versions_json(&b);
 	trn_buf_printf(&b, "}");
 	if (ended)
@@ -513,13 +514,14 @@ int main(int argc, char **argv)
 		}
 	}
 	double elapsed = sh_now() - t0;
+	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
 	write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
 	if (status == 0)
 		cli_progress_end(&prog,
-				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train %.3f bits, valid %.3f "
-				 "bits, best %.3f%s",
-				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed,
-				 step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0,
+				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
+				 "valid %.3f bits, best %.3f%s",
+				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
+				 sps_all * srnn_train_flops(cfg, cfg->batch) / samples_per_step / 1e9,
 				 last_bits, last_valid, run.best_bits,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);
