@@ -225,7 +225,7 @@ static void test_malformed(void)
 		free(m.buf);
 	}
 	BUILD(raw_record(w, 1, "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (4,), }", x, 16));
-	expect_error(&m, 0, "descr", "a structured dtype is refused");
+	expect_error(&m, 0, "structured", "a structured dtype is refused");
 	free(m.buf);
 
 	BUILD(raw_record(w, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", x, 16));
