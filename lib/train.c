@@ -2,6 +2,7 @@
  * Adam, validation in bits per sample, checkpoints that resume exactly, and the run
  * directory's log, plot and run record. The model's numerics live in samplernn.c. */
 #include "train.h"
+#include "generate.h"
 #include "audio.h"
 #include "mulaw.h"
 #include "nn.h"
@@ -789,68 +790,65 @@ int trn_quant_mode(const char *name)
 	return sh_error("unknown quantisation '%s' (mulaw, dadabots, linear)", name);
 }
 
+/* Clips during training go to wav files as they are made. */
+typedef struct {
+	const char *dir;
+	long step;
+	int rate;
+	mulaw_quantiser quant;
+	audio_writer **w;
+	float *audio;   /* [n × 4096] */
+} clip_out;
+
+static int clip_batch(void *ctx, long first, int count, int done)
+{
+	clip_out *c = ctx;
+	char path[4096];
+	for (int b = (int)first; b < first + count; b++) {
+		if (done) {
+			if (audio_finish(c->w[b]) < 0)
+				return -1;
+			c->w[b] = NULL;
+			continue;
+		}
+		snprintf(path, sizeof path, "%s/step%07ld_%d.wav", c->dir, c->step, b);
+		if (!(c->w[b] = audio_create(path, c->rate, AUDIO_WAV16)))
+			return sh_error_prefix("%s", path);
+	}
+	return 0;
+}
+
+static int clip_block(void *ctx, long stream, const uint16_t *codes, int len)
+{
+	clip_out *c = ctx;
+	float *audio = c->audio + (size_t)stream * 4096;
+	if (mulaw_decode_u16(&c->quant, codes, len, audio) < 0)
+		return -1;
+	return audio_write(c->w[stream], audio, len);
+}
+
 int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
 		      volatile sig_atomic_t *stop)
 {
-	const srnn_config *c = &t->opt.cfg;
+	const srnn_config *cfg = &t->opt.cfg;
 	int mode = trn_quant_mode(t->opt.quantization);
 	if (mode < 0)
 		return -1;
-	mulaw_quantiser quant;
-	if (mulaw_init(&quant, (mulaw_mode)mode, c->levels) < 0)
+	clip_out c = {.dir = dir, .step = t->step, .rate = t->opt.sample_rate};
+	if (mulaw_init(&c.quant, (mulaw_mode)mode, cfg->levels) < 0)
 		return -1;
-	enum { BLOCK = 4096 };
-	long total = (long)(seconds * t->opt.sample_rate + 0.5);
-	srnn_sampler *smp = srnn_sampler_create(t->m, n);
-	sh_rng *rngs = malloc(n * sizeof *rngs);
-	int *codes = malloc(n * sizeof *codes);
-	uint16_t *block = malloc((size_t)n * BLOCK * sizeof *block);   /* [n × BLOCK] codes */
-	float *audio = malloc(BLOCK * sizeof *audio);
-	audio_writer **w = calloc(n, sizeof *w);
-	int rc = 0;
-	char path[4096];
-	if (!smp || !rngs || !codes || !block || !audio || !w) {
-		rc = smp ? sh_error("out of memory") : -1;
-		goto done;
-	}
+	c.w = calloc(n, sizeof *c.w);
+	c.audio = malloc((size_t)n * 4096 * sizeof *c.audio);
 	/* the same noise at every step (streams of the run's seed), so that clips differ by the
 	 * model only; learned h0 when the model has one, else random, as qsample does */
-	for (int b = 0; b < n; b++)
-		sh_rng_seed_stream(&rngs[b], t->opt.seed, (uint64_t)b);
-	srnn_sampler_reset(smp, c->learn_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM, rngs);
-	for (int b = 0; b < n && !rc; b++) {
-		snprintf(path, sizeof path, "%s/step%07ld_%d.wav", dir, t->step, b);
-		if (!(w[b] = audio_create(path, t->opt.sample_rate, AUDIO_WAV16)))
-			rc = -1;
-	}
-	for (long s = 0; s < total && !rc; s += BLOCK) {
-		if (stop && *stop) {
-			rc = 1;
-			break;
-		}
-		int len = (int)SH_MIN((long)BLOCK, total - s);
-		for (int i = 0; i < len; i++) {
-			srnn_sampler_draw(smp, (float)temperature, rngs, codes);
-			for (int b = 0; b < n; b++)
-				block[(size_t)b * BLOCK + i] = (uint16_t)codes[b];
-		}
-		for (int b = 0; b < n && !rc; b++)
-			if (mulaw_decode_u16(&quant, block + (size_t)b * BLOCK, len, audio) < 0 ||
-			    audio_write(w[b], audio, len) < 0)
-				rc = -1;
-	}
-	for (int b = 0; b < n; b++) {
-		if (!w[b])
-			continue;
-		if (rc)
-			audio_abort(w[b]);
-		else if (audio_finish(w[b]) < 0)
-			rc = -1;
-	}
-done:
-	if (smp)
-		srnn_sampler_free(smp);
-	free(rngs), free(codes), free(block), free(audio), free(w);
-	mulaw_free(&quant);
+	gen_spec g = {.n = n, .samples = (long)(seconds * t->opt.sample_rate + 0.5), .temperature = (float)temperature,
+		      .h0 = cfg->learn_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM, .seed = t->opt.seed, .threads = 1,
+		      .stop = stop};
+	int rc = c.w && c.audio ? srnn_generate(t->m, &g, clip_batch, clip_block, NULL, &c) : sh_error("out of memory");
+	for (int b = 0; c.w && b < n; b++)
+		if (c.w[b])
+			audio_abort(c.w[b]);
+	free(c.w), free(c.audio);
+	mulaw_free(&c.quant);
 	return rc < 0 ? -1 : 0;
 }
