@@ -1,6 +1,6 @@
 # pipelines/album.mk: recordings → album, as Make targets on real files under work/ARTIST/.
 #
-#   make album [ARTIST=name] [AUDIO=dir] [PRESET=small] [TRAIN_MINUTES=30] [CLIPS=48]
+#   make album [ARTIST=name] [AUDIO=dir] [PRESET=small] [TRAIN_MINUTES=20] [CLIPS=32]
 #              [SECONDS=20] [SEED=1] [TITLES=file]
 #   make album-quick        the same pipeline in a few minutes (the test suite runs it)
 #   make reproduce ARTIST=name    rebuild an album from its record and compare with SHA256SUMS
