@@ -1,0 +1,418 @@
+/* wavenet_sample.c: fast WaveNet generation with per-layer queues (wavenet_sample.h).
+ *
+ * Per step and stream: x = causal.bias + W[:, prev, 0] + W[:, last, 1]; for each layer l the
+ * pair (queue_l's oldest entry = x_l(t - d), x_l(t)) is interleaved as the torch weight
+ * [2C × R × 2] of filter and gate expects, one product gives both, z = tanh·σ goes into its
+ * slot of zcat [n × nl·C], x(t) replaces the oldest queue entry, and x += res(z). Then
+ * h = ReLU(zcat·wcatᵀ + Σ skip biases), logits = post2(ReLU(post1(h))). */
+#include "wavenet_sample.h"
+#include "srnn_sample.h"
+#include "util.h"
+
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#pragma GCC optimize("no-math-errno", "no-trapping-math")
+
+#define PAR_MIN_MAC 2e6 /* default: products of fewer multiply-adds per step stay on one thread */
+
+typedef struct {
+	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
+	float *wfg, *bfg;       /* [2C × R × 2], [2C] */
+	float *wres, *bres;     /* [R × C], [R] */
+	float *queue;           /* [n × d × R] */
+} layer;
+
+struct wn_sampler {
+	int n, nl, R, C, Sk, Q;
+	layer *lay;
+	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code, [R] */
+	float *wcat, *sbias;    /* [S × nl·C], [S] */
+	float *w1, *b1, *w2, *b2;
+	int *prev, *last;       /* [n] the two codes the next step reads */
+	float *x, *xs, *fg;     /* [n × R], [n × 2R], [n × 2C] */
+	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S], [n × S] */
+	float *logits, *probs;  /* [n × Q] */
+	int have_logits;
+	double par_min;         /* multiply-adds per step below which work stays on one thread */
+	float *arena;
+};
+
+static int copy_param(wn *m, const char *name, float *dst)
+{
+	const wn_param *p = wn_param_find(m, name);
+	if (!p)
+		return -1;
+	memcpy(dst, wn_params(m) + p->offset, sizeof(float) * p->count);
+	return 0;
+}
+
+static int copy_layer_param(wn *m, const char *what, int l, float *dst)
+{
+	/* what is "filt.weight": the layer's is "filt.<l>.weight" */
+	char name[48];
+	const char *dot = strchr(what, '.');
+	snprintf(name, sizeof name, "%.*s.%d%s", (int)(dot - what), what, l, dot);
+	return copy_param(m, name, dst);
+}
+
+wn_sampler *wn_sampler_create(wn *m, int n)
+{
+	const wn_config *c = wn_cfg(m);
+	if (n < 1)
+		return sh_error("streams %d: must be positive", n), NULL;
+	wn_sampler *s = sh_alloc(sizeof *s);
+	if (!s)
+		return NULL;
+	const int nl = s->nl = c->nlayers, R = s->R = c->res_ch, C = s->C = c->dil_ch;
+	const int Sk = s->Sk = c->skip_ch, Q = s->Q = c->levels;
+	s->n = n;
+	size_t total = (size_t)Q * 2 * R + R + (size_t)Sk * nl * C + Sk + (size_t)Sk * Sk + Sk +
+		       (size_t)Q * Sk + Q;
+	for (int l = 0; l < nl; l++)
+		total += (size_t)2 * C * R * 2 + 2 * C + (size_t)R * C + R + (size_t)n * c->dilation[l] * R;
+	total += (size_t)n * (R + 2 * R + 2 * C + (size_t)nl * C + 2 * Sk + 2 * Q);
+	s->arena = sh_alloc(sizeof(float) * total);
+	s->lay = sh_alloc(sizeof(layer) * nl);
+	s->prev = sh_alloc(sizeof(int) * n);
+	s->last = sh_alloc(sizeof(int) * n);
+	size_t sn = (size_t)R * Q * 2 > (size_t)Sk * (C + 1) ? (size_t)R * Q * 2 : (size_t)Sk * (C + 1);
+	float *scratch = sh_alloc(sizeof(float) * sn);
+	if (!s->arena || !s->lay || !s->prev || !s->last || !scratch)
+		goto fail;
+	float *a = s->arena;
+#define TAKE(k) (a += (k), a - (k))
+	s->tab = TAKE((size_t)Q * 2 * R);
+	s->bcaus = TAKE(R);
+	if (copy_param(m, "causal.weight", scratch) < 0 || copy_param(m, "causal.bias", s->bcaus) < 0)
+		goto fail;
+	for (int r = 0; r < R; r++)
+		for (int q = 0; q < Q; q++)
+			for (int k = 0; k < 2; k++)
+				s->tab[((size_t)q * 2 + k) * R + r] = scratch[((size_t)r * Q + q) * 2 + k];
+	s->wcat = TAKE((size_t)Sk * nl * C);
+	s->sbias = TAKE(Sk);
+	memset(s->sbias, 0, sizeof(float) * Sk);
+	for (int l = 0; l < nl; l++) {
+		layer *y = &s->lay[l];
+		y->d = c->dilation[l];
+		y->wfg = TAKE((size_t)2 * C * R * 2);
+		y->bfg = TAKE(2 * C);
+		y->wres = TAKE((size_t)R * C);
+		y->bres = TAKE(R);
+		y->queue = TAKE((size_t)n * y->d * R);
+		if (copy_layer_param(m, "filt.weight", l, y->wfg) < 0 ||
+		    copy_layer_param(m, "gate.weight", l, y->wfg + (size_t)C * R * 2) < 0 ||
+		    copy_layer_param(m, "filt.bias", l, y->bfg) < 0 ||
+		    copy_layer_param(m, "gate.bias", l, y->bfg + C) < 0 ||
+		    copy_layer_param(m, "res.weight", l, y->wres) < 0 ||
+		    copy_layer_param(m, "res.bias", l, y->bres) < 0 ||
+		    copy_layer_param(m, "skip.weight", l, scratch) < 0 ||
+		    copy_layer_param(m, "skip.bias", l, scratch + (size_t)Sk * C) < 0)
+			goto fail;
+		for (int k = 0; k < Sk; k++) {
+			memcpy(s->wcat + (size_t)k * nl * C + (size_t)l * C, scratch + (size_t)k * C,
+			       sizeof(float) * C);
+			s->sbias[k] += scratch[(size_t)Sk * C + k];
+		}
+	}
+	s->w1 = TAKE((size_t)Sk * Sk);
+	s->b1 = TAKE(Sk);
+	s->w2 = TAKE((size_t)Q * Sk);
+	s->b2 = TAKE(Q);
+	if (copy_param(m, "post1.weight", s->w1) < 0 || copy_param(m, "post1.bias", s->b1) < 0 ||
+	    copy_param(m, "post2.weight", s->w2) < 0 || copy_param(m, "post2.bias", s->b2) < 0)
+		goto fail;
+	s->x = TAKE((size_t)n * R);
+	s->xs = TAKE((size_t)n * 2 * R);
+	s->fg = TAKE((size_t)n * 2 * C);
+	s->zcat = TAKE((size_t)n * nl * C);
+	s->h1 = TAKE((size_t)n * Sk);
+	s->h2 = TAKE((size_t)n * Sk);
+	s->logits = TAKE((size_t)n * Q);
+	s->probs = TAKE((size_t)n * Q);
+#undef TAKE
+	if ((size_t)(a - s->arena) != total)
+		abort(); /* the sizes counted above are wrong */
+	free(scratch);
+	s->par_min = PAR_MIN_MAC;
+	wn_sampler_reset(s);
+	return s;
+fail:
+	free(scratch);
+	sh_error_prefix("cannot prepare generation");
+	wn_sampler_free(s);
+	return NULL;
+}
+
+void wn_sampler_set_par_min(wn_sampler *s, double mac) { s->par_min = mac; }
+
+void wn_sampler_free(wn_sampler *s)
+{
+	if (!s)
+		return;
+	free(s->arena);
+	free(s->lay);
+	free(s->prev);
+	free(s->last);
+	free(s);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+/* expf as arithmetic only (as nn_real.c), so that the gate loop vectorises: about 1 ulp */
+static inline float exp_fast(float x)
+{
+	x = x < -87.0f ? -87.0f : x;
+	x = x > 88.0f ? 88.0f : x;
+	union { float f; int32_t i; } t, p2;
+	t.f = x * 1.44269504088896341f + 12582912.0f;
+	float n = t.f - 12582912.0f;
+	p2.i = (t.i - 0x4B400000 + 127) << 23;
+	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+	float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
+		    4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
+	return (y * r * r + r + 1) * p2.f;
+}
+
+/* out[r·ldo + o] (+)= bias[o] + Σ_k w[o·K + k]·in[r·ldi + k] for r < rows, o < O: products of a
+ * few rows (the streams) with a weight matrix, which a general gemm packs at a loss (measured:
+ * sgemm no faster for 8 streams, far slower for 1). Four weight rows against two streams at a
+ * time, the weight rows reused for every stream while they are in L1. bias NULL: accumulate
+ * into out instead. */
+HOT static void affine(float *out, int ldo, const float *in, int ldi, const float *w,
+		       const float *bias, int rows, int K, int O)
+{
+	int o = 0;
+	for (; o + 4 <= O; o += 4) {
+		const float *w0 = w + (size_t)o * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+		int r = 0;
+		for (; r + 2 <= rows; r += 2) { /* two streams: 8 sums on 6 loads */
+			const float *x = in + (size_t)r * ldi, *v = x + ldi;
+			float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+			#pragma omp simd reduction(+:a0, a1, a2, a3, b0, b1, b2, b3)
+			for (int k = 0; k < K; k++) {
+				a0 += w0[k] * x[k];
+				a1 += w1[k] * x[k];
+				a2 += w2[k] * x[k];
+				a3 += w3[k] * x[k];
+				b0 += w0[k] * v[k];
+				b1 += w1[k] * v[k];
+				b2 += w2[k] * v[k];
+				b3 += w3[k] * v[k];
+			}
+			float *y = out + (size_t)r * ldo + o, *z = y + ldo;
+			if (bias) {
+				y[0] = bias[o] + a0, y[1] = bias[o + 1] + a1, y[2] = bias[o + 2] + a2,
+				y[3] = bias[o + 3] + a3;
+				z[0] = bias[o] + b0, z[1] = bias[o + 1] + b1, z[2] = bias[o + 2] + b2,
+				z[3] = bias[o + 3] + b3;
+			} else {
+				y[0] += a0, y[1] += a1, y[2] += a2, y[3] += a3;
+				z[0] += b0, z[1] += b1, z[2] += b2, z[3] += b3;
+			}
+		}
+		for (; r < rows; r++) {
+			const float *x = in + (size_t)r * ldi;
+			float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+			#pragma omp simd reduction(+:a0, a1, a2, a3)
+			for (int k = 0; k < K; k++) {
+				a0 += w0[k] * x[k];
+				a1 += w1[k] * x[k];
+				a2 += w2[k] * x[k];
+				a3 += w3[k] * x[k];
+			}
+			float *y = out + (size_t)r * ldo + o;
+			if (bias)
+				y[0] = bias[o] + a0, y[1] = bias[o + 1] + a1, y[2] = bias[o + 2] + a2,
+				y[3] = bias[o + 3] + a3;
+			else
+				y[0] += a0, y[1] += a1, y[2] += a2, y[3] += a3;
+		}
+	}
+	for (; o < O; o++)
+		for (int r = 0; r < rows; r++) {
+			const float *x = in + (size_t)r * ldi, *w0 = w + (size_t)o * K;
+			float a0 = 0;
+			#pragma omp simd reduction(+:a0)
+			for (int k = 0; k < K; k++)
+				a0 += w0[k] * x[k];
+			out[(size_t)r * ldo + o] = bias ? bias[o] + a0 : out[(size_t)r * ldo + o] + a0;
+		}
+}
+
+/* fg [rows × 2C] → z [rows × C] at stride ldz */
+HOT static void gate(float *z, int ldz, const float *fg, int rows, int C)
+{
+	for (int r = 0; r < rows; r++) {
+		const float *f = fg + (size_t)r * 2 * C, *g = f + C;
+		float *zz = z + (size_t)r * ldz;
+		#pragma omp simd
+		for (int c = 0; c < C; c++) {
+			float t = 2 / (1 + exp_fast(-2 * f[c])) - 1;
+			zz[c] = t / (1 + exp_fast(-g[c]));
+		}
+	}
+}
+
+/* Streams b0..b1-1 through every layer for this step: x (from the causal conv) in, z into zcat.
+ * Each stream's queues are its own, so bands of streams run on different threads. */
+static void layers_step(wn_sampler *s, int b0, int b1)
+{
+	const int R = s->R, C = s->C, nl = s->nl, rows = b1 - b0;
+	const size_t ZW = (size_t)nl * C;
+	float *x = s->x + (size_t)b0 * R, *xs = s->xs + (size_t)b0 * 2 * R;
+	float *fg = s->fg + (size_t)b0 * 2 * C;
+	for (int b = b0; b < b1; b++) {
+		float *xb = s->x + (size_t)b * R;
+		const float *t0 = s->tab + (size_t)s->prev[b] * 2 * R;
+		const float *t1 = s->tab + ((size_t)s->last[b] * 2 + 1) * R;
+		for (int r = 0; r < R; r++)
+			xb[r] = s->bcaus[r] + t0[r] + t1[r];
+	}
+	for (int l = 0; l < nl; l++) {
+		layer *y = &s->lay[l];
+		for (int b = b0; b < b1; b++) {
+			float *q = y->queue + ((size_t)b * y->d + y->pos) * R;
+			const float *xb = s->x + (size_t)b * R;
+			float *o = s->xs + (size_t)b * 2 * R;
+			for (int r = 0; r < R; r++) {
+				o[2 * r] = q[r];
+				o[2 * r + 1] = xb[r];
+				q[r] = xb[r];
+			}
+		}
+		affine(fg, 2 * C, xs, 2 * R, y->wfg, y->bfg, rows, 2 * R, 2 * C);
+		float *z = s->zcat + (size_t)b0 * ZW + (size_t)l * C;
+		gate(z, (int)ZW, fg, rows, C);
+		if (l < nl - 1) { /* x += res(z) */
+			affine(x, R, z, (int)ZW, y->wres, NULL, rows, C, R);
+			for (int b = 0; b < rows; b++)
+				for (int r = 0; r < R; r++)
+					x[(size_t)b * R + r] += y->bres[r];
+		}
+	}
+}
+
+/* out[n × O] = in[n × K]·Wᵀ + bias (ReLU'd when relu), bands of the O outputs on the threads
+ * when the product is large enough to pay for waking them */
+static void affine_par(wn_sampler *s, float *out, const float *in, const float *w,
+		       const float *bias, int K, int O, int relu)
+{
+	const int n = s->n;
+	#pragma omp parallel if ((double)n * K * O >= s->par_min)
+	{
+		int nt = 1, id = 0;
+#ifdef _OPENMP
+		nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+		int o0 = (int)((long)O * id / nt) & ~3, o1 = id == nt - 1 ? O : (int)((long)O * (id + 1) / nt) & ~3;
+		if (o1 > o0) {
+			affine(out + o0, O, in, K, w + (size_t)o0 * K, bias + o0, n, K, o1 - o0);
+			if (relu)
+				for (int b = 0; b < n; b++)
+					for (int o = o0; o < o1; o++) {
+						float *v = out + (size_t)b * O + o;
+						*v = *v > 0 ? *v : 0;
+					}
+		}
+	}
+}
+
+static void step(wn_sampler *s)
+{
+	if (s->have_logits)
+		return;
+	const int n = s->n;
+	#pragma omp parallel if (n > 1 && (double)n * s->nl * 5 * s->R * s->C >= s->par_min)
+	{
+		int nt = 1, id = 0;
+#ifdef _OPENMP
+		nt = omp_get_num_threads(), id = omp_get_thread_num();
+#endif
+		int b0 = (int)((long)n * id / nt), b1 = (int)((long)n * (id + 1) / nt);
+		if (b1 > b0)
+			layers_step(s, b0, b1);
+	}
+	for (int l = 0; l < s->nl; l++)
+		s->lay[l].pos = (s->lay[l].pos + 1) % s->lay[l].d;
+	affine_par(s, s->h1, s->zcat, s->wcat, s->sbias, s->nl * s->C, s->Sk, 0);
+	for (size_t i = 0; i < (size_t)n * s->Sk; i++) /* ReLU of Σ skips */
+		s->h1[i] = s->h1[i] > 0 ? s->h1[i] : 0;
+	affine_par(s, s->h2, s->h1, s->w1, s->b1, s->Sk, s->Sk, 1);
+	affine_par(s, s->logits, s->h2, s->w2, s->b2, s->Sk, s->Q, 0);
+	s->have_logits = 1;
+}
+
+void wn_sampler_reset(wn_sampler *s)
+{
+	const int n = s->n, R = s->R, C = s->C, Q = s->Q;
+	for (int b = 0; b < n; b++)
+		s->prev[b] = s->last[b] = Q / 2;
+	/* the layers on a constant history of Q/2 codes: every input is constant in time, so each
+	 * queue is filled with its layer's input; computed on stream 0, copied to every stream */
+	float *x = s->x, *xs = s->xs, *fg = s->fg, *z = s->zcat;
+	const float *t0 = s->tab + (size_t)(Q / 2) * 2 * R, *t1 = t0 + R;
+	for (int r = 0; r < R; r++)
+		x[r] = s->bcaus[r] + t0[r] + t1[r];
+	for (int l = 0; l < s->nl; l++) {
+		layer *y = &s->lay[l];
+		y->pos = 0;
+		for (int b = 0; b < n; b++)
+			for (int k = 0; k < y->d; k++)
+				memcpy(y->queue + ((size_t)b * y->d + k) * R, x, sizeof(float) * R);
+		for (int r = 0; r < R; r++)
+			xs[2 * r] = xs[2 * r + 1] = x[r];
+		affine(fg, 2 * C, xs, 2 * R, y->wfg, y->bfg, 1, 2 * R, 2 * C);
+		gate(z, C, fg, 1, C);
+		affine(x, R, z, C, y->wres, NULL, 1, C, R);
+		for (int r = 0; r < R; r++)
+			x[r] += y->bres[r];
+	}
+	s->have_logits = 0;
+}
+
+const float *wn_sampler_probs(wn_sampler *s)
+{
+	step(s);
+	const int Q = s->Q;
+	for (int b = 0; b < s->n; b++) {
+		const float *lg = s->logits + (size_t)b * Q;
+		float *p = s->probs + (size_t)b * Q, mx = lg[0];
+		for (int q = 1; q < Q; q++)
+			mx = lg[q] > mx ? lg[q] : mx;
+		double sum = 0;
+		for (int q = 0; q < Q; q++)
+			sum += p[q] = expf(lg[q] - mx);
+		for (int q = 0; q < Q; q++)
+			p[q] = (float)(p[q] / sum);
+	}
+	return s->probs;
+}
+
+void wn_sampler_push(wn_sampler *s, const int *codes)
+{
+	step(s); /* the queues take this step's inputs even when nobody asked for its logits */
+	for (int b = 0; b < s->n; b++)
+		s->prev[b] = s->last[b], s->last[b] = codes[b];
+	s->have_logits = 0;
+}
+
+void wn_sampler_draw(wn_sampler *s, float temperature, sh_rng *rngs, int *codes)
+{
+	const int Q = s->Q;
+	step(s);
+	for (int b = 0; b < s->n; b++)
+		codes[b] = srnn_draw(s->logits + (size_t)b * Q, Q, temperature, &rngs[b],
+				     s->probs + (size_t)b * Q);
+	wn_sampler_push(s, codes);
+}

@@ -1,0 +1,39 @@
+/* wavenet_sample.h: fast WaveNet generation for qsample (Paine et al., "Fast Wavenet Generation
+ * Algorithm"): every layer keeps, per stream, a queue (ring buffer) of its last `dilation`
+ * inputs, so a new sample costs one width-2 step per layer instead of a pass over the receptive
+ * field. The one-hot input conv is two table lookups; the skip convs of all layers are one
+ * product on the concatenated z; all streams go together as one batch (threads take bands of
+ * streams through the layers, then bands of output channels through the skip and output
+ * convs). Nothing is allocated per sample.
+ *
+ * Start: the history is Q/2 codes (as qtrain pads before a record's start), and every queue
+ * holds what the layers compute on such a history: the generator then computes exactly what
+ * wn_forward computes on a row whose first rf codes are Q/2 followed by the generated codes
+ * (the teacher-forced test holds the two equal), within and beyond the receptive field. */
+#ifndef SHARKS_WAVENET_SAMPLE_H
+#define SHARKS_WAVENET_SAMPLE_H
+
+#include "rng.h"
+#include "wavenet.h"
+
+typedef struct wn_sampler wn_sampler;
+
+/* Prepares a sampler of n streams from the model's current parameters (copied: the model may
+ * be freed or trained on afterwards). */
+wn_sampler *wn_sampler_create(wn *m, int n);
+void wn_sampler_free(wn_sampler *s);
+/* Products of fewer multiply-adds per step than this stay on one thread (default 2e6: waking
+ * threads costs more than small products gain); 0 threads everything, for tests. */
+void wn_sampler_set_par_min(wn_sampler *s, double mac);
+/* Starts every stream again from a history of Q/2 codes. */
+void wn_sampler_reset(wn_sampler *s);
+/* Probabilities of the next code of every stream, n × Q, at temperature 1. */
+const float *wn_sampler_probs(wn_sampler *s);
+/* Draws the next code of every stream from softmax(logits / temperature) (argmax when
+ * temperature <= 1e-4) with srnn_draw, stream b from rngs[b], and appends it; codes[n]
+ * receives the draws. A stream's draws do not depend on the other streams. */
+void wn_sampler_draw(wn_sampler *s, float temperature, sh_rng *rngs, int *codes);
+/* Appends given codes, each in [0, Q) (teacher forcing), instead of drawing. */
+void wn_sampler_push(wn_sampler *s, const int *codes);
+
+#endif
