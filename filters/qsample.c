@@ -1,4 +1,5 @@
-/* qsample: generates audio from a qtrain checkpoint, many streams at once.
+/* qsample: generates audio from a qtrain checkpoint (SampleRNN, or WaveNet with fast
+ * generation), many streams at once.
  *
  * Streams are generated B at a time; each stream draws from its own seeded generator. Audio
  * is written as it is made (memory does not grow with the length): `-o DIR/` writes one
@@ -31,29 +32,38 @@ static const char usage[] =
 	"  -t TEMP         temperature: logits are divided by TEMP (default 0.95; 0 = argmax)\n"
 	"  --seed S        random seed (default 1); stream k draws from its own generator\n"
 	"  --batch B       streams generated at once (default: all)\n"
-	"  --h0 MODE       initial recurrent state: learned (when the model has one), random, zero\n"
-	"                  (default: learned if present, else random)\n"
+	"  --h0 MODE       SampleRNN's initial recurrent state: learned (when the model has one),\n"
+	"                  random, zero (default: learned if present, else random). WaveNet has no\n"
+	"                  recurrent state and starts from a history of Q/2 codes: random and zero\n"
+	"                  are ignored for it, learned is refused\n"
 	"  --format F      tensor-stream output: codes (default) or f32 decoded audio\n"
 	"  --threads N     threads (default: all cores)\n"
 	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
 	"                  otherwise (or -, default stdout): one record per stream\n";
 
-/* Rebuilds the model a checkpoint describes and loads its parameters. */
-static srnn *load_model(const char *path, const st_file *sf, int max_batch, trn_options *opt)
+/* Rebuilds the model a checkpoint describes (SampleRNN or WaveNet, by its metadata) and loads
+ * its parameters by name. */
+static model *load_model(const char *path, const st_file *sf, int max_batch, trn_options *opt)
 {
 	if (trn_meta_options(sf, opt) < 0)
 		cli_die(path, "%s", sh_errmsg());
-	srnn *m = srnn_create(&opt->cfg, max_batch);
+	model *m = model_create(&opt->model, max_batch);
 	if (!m)
 		cli_die(path, "%s", sh_errmsg());
-	float *params = srnn_params(m);
-	for (int i = 0; i < srnn_param_count(m); i++) {
-		const srnn_param *p = srnn_param_info(m, i);
-		if (st_read_f32(sf, p->name, params + p->offset, p->count) < 0)
+	float *params = model_params(m);
+	for (int i = 0; i < model_param_count(m); i++) {
+		model_param p = model_param_info(m, i);
+		const st_tensor *t = st_find(sf, p.name);
+		int same = t && t->ndim == p.ndim;
+		for (int k = 0; same && k < p.ndim; k++)
+			same = t->shape[k] == p.shape[k];
+		if (t && !same)
+			cli_die(path, "tensor '%s' has another shape than the metadata's architecture", p.name);
+		if (st_read_f32(sf, p.name, params + p.offset, p.count) < 0)
 			cli_die(path, "%s", sh_errmsg());
 	}
-	for (size_t i = 0; i < srnn_num_params(m); i++)
+	for (size_t i = 0; i < model_num_params(m); i++)
 		if (!isfinite(params[i]))
 			cli_die(path, "parameters hold NaN or infinite values");
 	return m;
@@ -210,10 +220,10 @@ int main(int argc, char **argv)
 	if (st_load(ckpt, &sf) < 0)
 		cli_die(ckpt, "%s", sh_errmsg());
 	trn_options opt;
-	srnn *m = load_model(ckpt, &sf, 1, &opt);
-	const srnn_config *cfg = srnn_cfg(m);
+	model *m = load_model(ckpt, &sf, 1, &opt);
 	srnn_h0_mode h0 = SRNN_H0_RANDOM;
-	int has_h0 = cfg->learn_h0;
+	int is_wn = opt.model.kind == MODEL_WAVENET;
+	int has_h0 = !is_wn && opt.model.srnn.learn_h0;
 	if (!h0_name)
 		h0 = has_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM;
 	else if (!strcmp(h0_name, "zero"))
@@ -221,13 +231,15 @@ int main(int argc, char **argv)
 	else if (!strcmp(h0_name, "random"))
 		h0 = SRNN_H0_RANDOM;
 	else if (!strcmp(h0_name, "learned")) {
+		if (is_wn)
+			cli_die(ckpt, "--h0 learned: WaveNet has no initial state (it starts from Q/2 codes)");
 		if (!has_h0)
 			cli_die(ckpt, "--h0 learned: this model has no learned initial state");
 		h0 = SRNN_H0_LEARNED;
 	} else
 		cli_usage_error(usage, "--h0: expected learned, random or zero, got '%s'", h0_name);
 
-	int rate = opt.sample_rate > 0 ? opt.sample_rate : 16000, Q = cfg->levels;
+	int rate = opt.sample_rate > 0 ? opt.sample_rate : 16000, Q = model_levels(&opt.model);
 	mulaw_quantiser quant;
 	int mode = trn_quant_mode(opt.quantization);
 	if (mode < 0 || mulaw_init(&quant, (mulaw_mode)mode, Q) < 0)
@@ -255,7 +267,7 @@ int main(int argc, char **argv)
 		      .seed = seed, .threads = nthreads};
 	cli_progress_start(&o.prog, "generating", (double)n * total / rate, "s");
 	o.t0 = sh_now();
-	if (srnn_generate(m, &g, on_batch, on_block, on_progress, &o) < 0)
+	if (gen_streams(m, &g, on_batch, on_block, on_progress, &o) < 0)
 		cli_die(o.err_file, "%s", sh_errmsg());
 	if (kind == OUT_STREAM)
 		cli_out_close(&stream_out);
@@ -263,7 +275,7 @@ int main(int argc, char **argv)
 	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)",
 			 n, (double)total / rate, rate, el, n * total / el, n * total / el / rate, nthreads);
 	free(o.writers), free(o.spill), free(o.audio), free(o.bytes);
-	srnn_free(m);
+	model_free(m);
 	st_free(&sf);
 	mulaw_free(&quant);
 	return 0;

@@ -1,6 +1,6 @@
-/* qtrain: trains SampleRNN on code records (from mulaw) into a run directory of checkpoints,
- * log.tsv, loss.png and run.json. Options and wiring only; the work is in lib/train*.c and the
- * model in lib/samplernn.c. docs/qtrain.md is the manual. */
+/* qtrain: trains SampleRNN or WaveNet on code records (from mulaw) into a run directory of
+ * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
+ * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
 #include "cli.h"
 #include "train.h"
 #include "util.h"
@@ -20,24 +20,33 @@
 
 static const char usage[] =
 	"usage: qtrain [options] -o RUNDIR DATA...\n"
-	"Trains SampleRNN on tensor streams of code records (|u1 or <u2, from mulaw).\n"
+	"Trains SampleRNN or WaveNet on tensor streams of code records (|u1 or <u2, from mulaw).\n"
 	"  -o RUNDIR              run directory: last/best.safetensors, log.tsv, loss.png, run.json\n"
-	"model (default: preset small; each option overrides the preset):\n"
-	"  --preset NAME          tiny, small, medium or dadabots\n"
+	"  --model NAME           samplernn (default) or wavenet\n"
+	"  --preset NAME          samplernn: tiny, small (default), medium or dadabots;\n"
+	"                         wavenet: tiny or default (default); the options below override it\n"
+	"  --levels Q             quantisation levels (256)\n"
+	"  --batch B              rows per step\n"
+	"SampleRNN:\n"
 	"  --frame-sizes LIST     frame sizes of the frame tiers: 16 (2-tier) or 64,16 (3-tier)\n"
 	"  --dim D                RNN and sample-tier width\n"
 	"  --layers L             RNN layers per frame tier\n"
 	"  --rnn lstm|gru         recurrent cell\n"
 	"  --embed E              sample-tier embedding size\n"
-	"  --levels Q             quantisation levels (256)\n"
 	"  --learn-h0             learn the initial recurrent state\n"
 	"  --rnn-weight-norm      weight normalisation on the recurrent matrices too\n"
 	"  --seq N                truncated-BPTT window in samples\n"
-	"  --batch B              rows per step\n"
+	"WaveNet:\n"
+	"  --dilations LIST       dilations of the layers: 1,2,4,8 or 1..512x5 (powers of two, repeated)\n"
+	"  --residual-channels R  residual channels\n"
+	"  --dilation-channels C  filter and gate channels\n"
+	"  --skip-channels S      skip channels\n"
+	"  --n-out N              targets per row (a row is the receptive field + N codes)\n"
 	"training:\n"
 	"  --lr LR                Adam learning rate (1e-3)\n"
-	"  --adam-eps EPS         Adam epsilon (1e-8)\n"
-	"  --clip MODE            elementwise (default, the dadabots' ±1), norm (PRiSM), none\n"
+	"  --adam-eps EPS         Adam epsilon (1e-8; wavenet 1e-4)\n"
+	"  --clip MODE            elementwise (samplernn default, the dadabots' ±1), norm (PRiSM),\n"
+	"                         none (wavenet default)\n"
 	"  --clip-value V         clip bound (1 elementwise, 5 norm)\n"
 	"  --steps N              stop at step N (counted from the run's start)\n"
 	"  --epochs E             stop after E epochs\n"
@@ -75,17 +84,40 @@ enum {
 	O_PRESET = 256, O_FRAMES, O_DIM, O_LAYERS, O_RNN, O_EMBED, O_LEVELS, O_LEARN_H0, O_RNN_WN,
 	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
 	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_SAMPLE_EVERY, O_SAMPLE_SECONDS, O_SAMPLE_COUNT,
-	O_SAMPLE_TEMP, O_HELP
+	O_SAMPLE_TEMP, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT
 };
 
 /* Architecture options given on the command line (-1: not given). */
 typedef struct {
-	const char *preset, *frames;
+	const char *preset, *frames, *dilations;
 	int dim, layers, rnn, embed, levels, learn_h0, rnn_wn, seq, batch;
+	int res_ch, dil_ch, skip_ch, n_out;
 } arch_args;
 
-static void apply_arch(const arch_args *a, srnn_config *c)
+/* The preset of the model (samplernn small, wavenet default when none is named). */
+static void apply_preset(const arch_args *a, model_config *c)
 {
+	if (c->kind == MODEL_WAVENET) {
+		if (wn_preset(a->preset ? a->preset : "default", &c->wn) < 0)
+			cli_usage_error(usage, "--preset: unknown WaveNet preset '%s' (tiny, default)", a->preset);
+	} else if (srnn_preset(a->preset ? a->preset : "small", &c->srnn) < 0) {
+		cli_usage_error(usage, "--preset: unknown preset '%s' (tiny, small, medium, dadabots)", a->preset);
+	}
+}
+
+static void apply_arch(const arch_args *a, model_config *mc)
+{
+	if (mc->kind == MODEL_WAVENET) {
+		wn_config *w = &mc->wn;
+		if (a->dilations && wn_parse_dilations(a->dilations, w) < 0)
+			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
+#define SET(f, v) if (a->v >= 0) w->f = a->v;
+		SET(res_ch, res_ch) SET(dil_ch, dil_ch) SET(skip_ch, skip_ch) SET(n_out, n_out)
+		SET(levels, levels) SET(batch, batch)
+#undef SET
+		return;
+	}
+	srnn_config *c = &mc->srnn;
 	if (a->frames && trn_parse_frame_sizes(a->frames, c) < 0)
 		cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
 #define SET(f, v) if (a->v >= 0) c->f = a->v;
@@ -94,16 +126,46 @@ static void apply_arch(const arch_args *a, srnn_config *c)
 #undef SET
 }
 
+/* Options of the other model are refused rather than silently ignored. */
+static void check_arch_options(const arch_args *a, model_kind kind)
+{
+	if (kind == MODEL_WAVENET) {
+		const char *bad = a->frames ? "--frame-sizes" : a->dim >= 0 ? "--dim" : a->layers >= 0 ? "--layers"
+				: a->rnn >= 0 ? "--rnn" : a->embed >= 0 ? "--embed" : a->learn_h0 >= 0 ? "--learn-h0"
+				: a->rnn_wn >= 0 ? "--rnn-weight-norm" : a->seq >= 0 ? "--seq" : NULL;
+		if (bad)
+			cli_usage_error(usage, "%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
+					"--dilation-channels, --skip-channels, --n-out)", bad);
+	} else {
+		const char *bad = a->dilations ? "--dilations" : a->res_ch >= 0 ? "--residual-channels"
+				: a->dil_ch >= 0 ? "--dilation-channels" : a->skip_ch >= 0 ? "--skip-channels"
+				: a->n_out >= 0 ? "--n-out" : NULL;
+		if (bad)
+			cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)", bad);
+	}
+}
+
 static void json_config(trn_buf *b, const trn_options *o)
 {
-	const srnn_config *c = &o->cfg;
-	trn_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
-	for (int i = 0; i < c->nframe_tiers; i++)
-		trn_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
-	trn_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
-		       "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
-		       c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
-		       c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
+	if (o->model.kind == MODEL_WAVENET) {
+		const wn_config *w = &o->model.wn;
+		trn_buf_printf(b, "\"model\": {\"type\": \"wavenet\", \"dilations\": [");
+		for (int i = 0; i < w->nlayers; i++)
+			trn_buf_printf(b, i ? ", %d" : "%d", w->dilation[i]);
+		trn_buf_printf(b, "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
+			       "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d},\n",
+			       w->res_ch, w->dil_ch, w->skip_ch, w->levels, w->n_out, w->batch,
+			       wn_receptive_field(w));
+	} else {
+		const srnn_config *c = &o->model.srnn;
+		trn_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
+		for (int i = 0; i < c->nframe_tiers; i++)
+			trn_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
+		trn_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
+			       "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
+			       c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
+			       c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
+	}
 	trn_buf_printf(b, "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
 		       "\"adam_eps\": %.17g, \"clip\": \"%s\", \"clip_value\": %.17g, \"split\": [%g, %g, %g], "
 		       "\"sample_rate\": %d, \"quantization\": ",
@@ -154,7 +216,7 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
 	json_config(&b, o);
 	trn_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n  \"libraries\": {",
-		       t->nparams, srnn_train_flops(&o->cfg, o->cfg.batch));
+		       t->nparams, model_train_flops(&o->model, model_batch(&o->model)));
 	trn_lib_versions_json(&b);
 	trn_buf_printf(&b, "}");
 	if (ended)
@@ -193,8 +255,13 @@ int main(int argc, char **argv)
 		{"split", 1, 0, O_SPLIT}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
 		{"quantization", 1, 0, O_QUANT}, {"sample-every", 1, 0, O_SAMPLE_EVERY},
 		{"sample-seconds", 1, 0, O_SAMPLE_SECONDS}, {"sample-count", 1, 0, O_SAMPLE_COUNT},
-		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
-	arch_args aa = {NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"help", 0, 0, O_HELP}, {"model", 1, 0, O_MODEL},
+		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
+		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
+		{"n-out", 1, 0, O_N_OUT}, {0, 0, 0, 0}};
+	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+	const char *model_name = NULL;
+	model_kind kind = MODEL_SAMPLERNN;
 	const char *rundir = NULL, *resume = NULL, *quant = NULL, *split = NULL;
 	double lr = -1, eps = -1, clip_value = -1, minutes = 0;
 	int clip = -1, threads = 0, rate = -1;
@@ -249,22 +316,31 @@ int main(int argc, char **argv)
 			break;
 		case O_SAMPLE_COUNT: sample_count = cli_long(usage, "--sample-count", optarg, 1, 1024); break;
 		case O_SAMPLE_TEMP: sample_temp = cli_double(usage, "--sample-temp", optarg, 0, 100); break;
+		case O_MODEL:
+			if (model_kind_parse(optarg, &kind) < 0)
+				cli_usage_error(usage, "--model: expected samplernn or wavenet, got '%s'", optarg);
+			model_name = optarg;
+			break;
+		case O_DILATIONS: aa.dilations = optarg; break;
+		case O_RES_CH: aa.res_ch = (int)cli_long(usage, "--residual-channels", optarg, 1, 8192); break;
+		case O_DIL_CH: aa.dil_ch = (int)cli_long(usage, "--dilation-channels", optarg, 1, 8192); break;
+		case O_SKIP_CH: aa.skip_ch = (int)cli_long(usage, "--skip-channels", optarg, 1, 8192); break;
+		case O_N_OUT: aa.n_out = (int)cli_long(usage, "--n-out", optarg, 1, 1 << 24); break;
 		case O_HELP: fputs(usage, stdout); return 0;
 		default: cli_usage_error(usage, "unknown option");
 		}
 	}
 	if (!rundir)
 		cli_usage_error(usage, "-o RUNDIR is required");
-	if (aa.preset) {
-		srnn_config tmp;
-		if (srnn_preset(aa.preset, &tmp) < 0)
-			cli_usage_error(usage, "--preset: unknown preset '%s' (tiny, small, medium, dadabots)",
-					aa.preset);
-	}
 	if (aa.frames) {
 		srnn_config tmp;
 		if (trn_parse_frame_sizes(aa.frames, &tmp) < 0)
 			cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
+	}
+	if (aa.dilations) {
+		wn_config tmp;
+		if (wn_parse_dilations(aa.dilations, &tmp) < 0)
+			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
 	}
 	double pct[3] = {88, 6, 6};
 	if (split) {
@@ -295,12 +371,16 @@ int main(int argc, char **argv)
 			snprintf(resume_path, sizeof resume_path, "%s", resume);
 		if (st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0)
 			cli_die_lib(resume_path);
-		srnn_config asked = opt.cfg;
-		if (aa.preset)
-			srnn_preset(aa.preset, &asked);
+		/* the model defaults to the checkpoint's; what is given must match it */
+		model_config asked = opt.model;
+		if (model_name)
+			asked.kind = kind;
+		check_arch_options(&aa, asked.kind);
+		if (aa.preset || asked.kind != opt.model.kind)
+			apply_preset(&aa, &asked);
 		apply_arch(&aa, &asked);
-		char diff[256];
-		if (trn_config_diff(&opt.cfg, &asked, diff, sizeof diff))
+		char diff[WN_MAX_LAYERS * 20];
+		if (trn_model_diff(&opt.model, &asked, diff, sizeof diff))
 			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
 		if (seed >= 0 && (uint64_t)seed != opt.seed)
 			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld",
@@ -314,19 +394,22 @@ int main(int argc, char **argv)
 			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0],
 				opt.split[1], opt.split[2]);
 	} else {
-		srnn_preset(aa.preset ? aa.preset : "small", &opt.cfg);
-		apply_arch(&aa, &opt.cfg);
+		check_arch_options(&aa, kind);
+		opt.model.kind = kind;
+		apply_preset(&aa, &opt.model);
+		apply_arch(&aa, &opt.model);
+		/* tensorflow-wavenet trains with Adam eps 1e-4 and no clipping (REFERENCE.md) */
 		opt.lr = 1e-3;
 		opt.beta1 = 0.9;
 		opt.beta2 = 0.999;
-		opt.eps = 1e-8;
-		opt.clip = TRN_CLIP_ELEMENTWISE;
+		opt.eps = kind == MODEL_WAVENET ? 1e-4 : 1e-8;
+		opt.clip = kind == MODEL_WAVENET ? TRN_CLIP_NONE : TRN_CLIP_ELEMENTWISE;
 		opt.clip_value = -1;
 		opt.seed = 123;
 		memcpy(opt.split, pct, sizeof pct);
 		opt.sample_rate = 16000;
 		snprintf(opt.quantization, sizeof opt.quantization, "mulaw");
-		if (srnn_config_check(&opt.cfg) < 0)
+		if (model_config_check(&opt.model) < 0)
 			cli_usage_error(usage, "%s", sh_errmsg());
 	}
 	if (lr > 0)
@@ -348,7 +431,8 @@ int main(int argc, char **argv)
 		opt.sample_rate = rate;
 	if (quant)
 		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
-	const srnn_config *cfg = &opt.cfg;
+	const model_config *cfg = &opt.model;
+	const int seq = model_seq(cfg), batch = model_batch(cfg);
 	if (sample_every && trn_quant_mode(opt.quantization) < 0)
 		cli_usage_error(usage, "--sample-every: %s", sh_errmsg());
 
@@ -364,7 +448,7 @@ int main(int argc, char **argv)
 	if (!data.nrec)
 		cli_die(nfiles == 1 ? files[0] : NULL, "no records in the data");
 	int bad;
-	if (trn_data_check(&data, cfg->levels, cfg->seq, &bad) < 0)
+	if (trn_data_check(&data, model_levels(cfg), seq, &bad) < 0)
 		cli_die_lib(cli_in_name(data.files[data.file[bad]]));
 	if (trn_data_split(&data, opt.seed, opt.split) < 0)
 		cli_die_lib(NULL);
@@ -420,7 +504,7 @@ int main(int argc, char **argv)
 	 * as the peer's benchmark does, for the summary's samples/s */
 	double t0 = sh_now(), interval_time = 0, step_time = 0;
 	long interval_steps = 0, start_step = run.step;
-	double samples_per_step = (double)cfg->batch * cfg->seq;
+	double samples_per_step = (double)batch * seq;
 	const char *ended = NULL;
 	cli_progress prog;
 	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
@@ -521,7 +605,7 @@ int main(int argc, char **argv)
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
 				 "valid %.3f bits, best %.3f%s",
 				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
-				 sps_all * srnn_train_flops(cfg, cfg->batch) / samples_per_step / 1e9,
+				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9,
 				 last_bits, last_valid, run.best_bits,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);

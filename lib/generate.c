@@ -1,6 +1,7 @@
 /* generate.c: the generation loop over batches and parallel groups of streams (generate.h). */
 #include "generate.h"
 #include "util.h"
+#include "wavenet_sample.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,22 +12,35 @@
 
 enum { BLOCK = 4096 };   /* samples per stream handed to the sink at a time */
 
+/* A sampler of either model. */
+typedef struct {
+	srnn_sampler *srnn;
+	wn_sampler *wn;
+} sampler;
+
 /* One group: streams first .. first+count-1 with their own sampler. */
-static int run_group(srnn *m, const gen_spec *g, long first, int count, long batch_first, int nb,
+static int run_group(model *m, const gen_spec *g, long first, int count, long batch_first, int nb,
 		     gen_sink sink, gen_progress progress, void *ctx, int report, volatile int *failed)
 {
-	srnn_sampler *s = srnn_sampler_create(m, count);
+	sampler s = {NULL, NULL};
+	if (m->wn)
+		s.wn = wn_sampler_create(m->wn, count);
+	else
+		s.srnn = srnn_sampler_create(m->srnn, count);
 	sh_rng *rngs = malloc(count * sizeof *rngs);
 	int *codes = malloc(count * sizeof *codes);
 	uint16_t *block = malloc((size_t)count * BLOCK * sizeof *block);   /* [count × BLOCK] */
 	int rc = 0;
-	if (!s || !rngs || !codes || !block) {
-		rc = s ? sh_error("out of memory") : -1;
+	if ((!s.wn && !s.srnn) || !rngs || !codes || !block) {
+		rc = s.wn || s.srnn ? sh_error("out of memory") : -1;
 		goto done;
 	}
 	for (int b = 0; b < count; b++)
 		sh_rng_seed_stream(&rngs[b], g->seed, (uint64_t)(first + b));
-	srnn_sampler_reset(s, g->h0, rngs);
+	if (s.wn)
+		wn_sampler_reset(s.wn);
+	else
+		srnn_sampler_reset(s.srnn, g->h0, rngs);
 	for (long t = 0; t < g->samples && !rc; t += BLOCK) {
 		if (*failed || (g->stop && *g->stop)) {
 			rc = 1;
@@ -34,7 +48,10 @@ static int run_group(srnn *m, const gen_spec *g, long first, int count, long bat
 		}
 		int len = (int)SH_MIN((long)BLOCK, g->samples - t);
 		for (int i = 0; i < len; i++) {
-			srnn_sampler_draw(s, g->temperature, rngs, codes);
+			if (s.wn)
+				wn_sampler_draw(s.wn, g->temperature, rngs, codes);
+			else
+				srnn_sampler_draw(s.srnn, g->temperature, rngs, codes);
 			for (int b = 0; b < count; b++)
 				block[(size_t)b * BLOCK + i] = (uint16_t)codes[b];
 		}
@@ -45,17 +62,21 @@ static int run_group(srnn *m, const gen_spec *g, long first, int count, long bat
 			progress(ctx, (double)batch_first * g->samples + (double)nb * (t + len));
 	}
 done:
-	srnn_sampler_free(s);
+	if (s.wn)
+		wn_sampler_free(s.wn);
+	if (s.srnn)
+		srnn_sampler_free(s.srnn);
 	free(rngs), free(codes), free(block);
 	return rc;
 }
 
-int srnn_generate(srnn *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress, void *ctx)
+int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress, void *ctx)
 {
 	const int B = g->batch > 0 && g->batch < g->n ? g->batch : (int)g->n;
 	for (long first = 0; first < g->n; first += B) {
 		const int nb = (int)SH_MIN((long)B, g->n - first);
-		const int groups = SH_MAX(1, SH_MIN(g->threads, nb));
+		/* WaveNet's sampler threads its own products: one group */
+		const int groups = m->wn ? 1 : SH_MAX(1, SH_MIN(g->threads, nb));
 		if (on_batch && on_batch(ctx, first, nb, 0) < 0)
 			return -1;
 		volatile int failed = 0;

@@ -242,6 +242,89 @@ fails_with "bad --clip: usage error" 2 "elementwise, norm or none" $Q $TINY --cl
 fails_with "a seq that is no multiple of the frame size: usage error" 2 "seq" $Q $TINY --seq 70 -o "$T/bad7" "$T/codes.npy"
 check "... no run directory after usage errors" nothing bad7
 
+# --- WaveNet: a tiny custom net (receptive field 17, rows of 17 + 256 codes), same machinery
+WN="--model wavenet --dilations 1,2,4,8 --residual-channels 8 --dilation-channels 8 --skip-channels 16 --n-out 256 --batch 4 --threads 1"
+check "wavenet: trains 200 steps" $Q $WN --steps 200 --checkpoint-every 50 -o "$T/wn" "$T/codes.npy"
+for f in last.safetensors best.safetensors log.tsv loss.png run.json; do
+	check "wavenet: RUNDIR has $f" test -s "$T/wn/$f"
+done
+check "wavenet: training and validation loss fall by more than a bit" $PY -c '
+import sys
+rows = [l.split("\t") for l in open(sys.argv[1])][1:]
+assert [r[0] for r in rows] == ["50", "100", "150", "200"], rows
+print(rows[0][2], rows[-1][2], rows[0][3], rows[-1][3])
+assert float(rows[-1][2]) < float(rows[0][2]) - 1, rows
+assert float(rows[-1][3]) < float(rows[0][3]) - 1, rows' "$T/wn/log.tsv"
+check "wavenet: checkpoint metadata (architecture, defaults eps 1e-4 and no clipping), no carried state" $PY -c '
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+m = h["__metadata__"]
+assert m["format"] == "sharks" and m["model"] == "wavenet" and m["dilations"] == "1,2,4,8", m
+assert m["residual_channels"] == "8" and m["dilation_channels"] == "8" and m["skip_channels"] == "16"
+assert m["n_out"] == "256" and m["batch"] == "4" and m["receptive_field"] == "17" and m["history"] == "17"
+assert float(m["adam_eps"]) == 1e-4 and m["clip"] == "none" and float(m["lr"]) == 1e-3
+assert m["step"] == "200" and len(m["rng"]) == 64 and len(m["data_lanes"].split(",")) == 4
+names = [k for k in h if k != "__metadata__"]
+assert "train.state" not in names and "causal.weight" in names and "post2.bias" in names, names
+assert "adam.m.filt.3.weight" in names and "adam.v.skip.0.weight" in names, names' "$T/wn/last.safetensors"
+check "wavenet: run.json describes the model" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["model"]["type"] == "wavenet" and d["model"]["dilations"] == [1, 2, 4, 8], d["model"]
+assert d["model"]["receptive_field"] == 17 and d["parameters"] > 0 and d["ended"] == "steps"' "$T/wn/run.json"
+check "wavenet: 120 steps straight" $Q $WN --steps 120 --checkpoint-every 40 -o "$T/wn120" "$T/codes.npy"
+check "wavenet: 80 steps" $Q $WN --steps 80 --checkpoint-every 40 -o "$T/wnres" "$T/codes.npy"
+check "wavenet: resumed to 120 (model options from the checkpoint)" \
+	$Q --threads 1 --steps 120 --checkpoint-every 40 --resume "$T/wnres" -o "$T/wnres" "$T/codes.npy"
+check "wavenet: resume is exact: last.safetensors identical to the straight run's" \
+	cmp "$T/wn120/last.safetensors" "$T/wnres/last.safetensors"
+check "wavenet: the same run again" $Q $WN --steps 120 --checkpoint-every 40 -o "$T/wn120b" "$T/codes.npy"
+check "... gives the same bytes" cmp "$T/wn120/last.safetensors" "$T/wn120b/last.safetensors"
+check "wavenet: resume between checkpoints (50 → 120) is exact too" sh -c "
+	$Q $WN --steps 50 --checkpoint-every 40 -o '$T/wnmid' '$T/codes.npy' 2>/dev/null &&
+	$Q --threads 1 --steps 120 --checkpoint-every 40 --resume '$T/wnmid' -o '$T/wnmid' '$T/codes.npy' 2>/dev/null &&
+	cmp '$T/wn120/last.safetensors' '$T/wnmid/last.safetensors'"
+cp "$T/wnres/last.safetensors" "$T/wnres.before"
+fails_with "wavenet: resume with other dilations is refused" 1 \
+	"another architecture: dilations 1,2,4,8 in the checkpoint, 1,2,4 asked" \
+	$Q --dilations 1,2,4 --steps 130 --resume "$T/wnres" -o "$T/wnres" "$T/codes.npy"
+fails_with "wavenet: resume with other skip channels is refused" 1 \
+	"another architecture: skip channels 16 in the checkpoint, 32 asked" \
+	$Q --skip-channels 32 --steps 130 --resume "$T/wnres" -o "$T/wnres" "$T/codes.npy"
+fails_with "wavenet: resume as SampleRNN is refused" 1 \
+	"another architecture: model wavenet in the checkpoint, samplernn asked" \
+	$Q --model samplernn --steps 130 --resume "$T/wnres" -o "$T/wnres" "$T/codes.npy"
+fails_with "SampleRNN checkpoint resumed as WaveNet is refused" 1 \
+	"another architecture: model samplernn in the checkpoint, wavenet asked" \
+	$Q --model wavenet --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
+check "... and the checkpoints are left as they were" cmp "$T/wnres.before" "$T/wnres/last.safetensors"
+fails_with "wavenet: a SampleRNN option is a usage error" 2 "--dim is a SampleRNN option" \
+	$Q $WN --dim 32 -o "$T/wnbad" "$T/codes.npy"
+fails_with "samplernn: a WaveNet option is a usage error" 2 "--dilations is a WaveNet option" \
+	$Q $TINY --dilations 1,2 -o "$T/wnbad" "$T/codes.npy"
+fails_with "wavenet: unknown preset" 2 "unknown WaveNet preset 'small'" \
+	$Q --model wavenet --preset small -o "$T/wnbad" "$T/codes.npy"
+fails_with "wavenet: bad --dilations" 2 "dilations '1,x'" $Q $WN --dilations 1,x -o "$T/wnbad" "$T/codes.npy"
+fails_with "wavenet: bad --model" 2 "expected samplernn or wavenet" $Q --model lstm -o "$T/wnbad" "$T/codes.npy"
+fails_with "wavenet: records shorter than one window of n_out" 1 "shorter than one window of 2048" \
+	$Q $WN --n-out 2048 -o "$T/wnbad" "$T/codes.npy"
+check "... no run directory" nothing wnbad
+check "wavenet: --sample-every writes clips" $Q $WN --steps 20 --checkpoint-every 20 --sample-every 20 \
+	--sample-count 2 --sample-seconds 0.25 -o "$T/wnsmp" "$T/codes.npy"
+check "... the training is the same as without clips" sh -c "
+	$Q $WN --steps 20 --checkpoint-every 20 -o '$T/wn20' '$T/codes.npy' 2>/dev/null &&
+	cmp '$T/wn20/last.safetensors' '$T/wnsmp/last.safetensors'"
+if [ -x "$BIN/qsample" ]; then
+	check "... and the clips are what qsample makes of the checkpoint" sh -c "
+		$BIN/qsample -n 2 -s 0.25 --seed 123 -t 0.95 --threads 1 -o '$T/wnqs/' '$T/wnsmp/last.safetensors' &&
+		cmp '$T/wnqs/gen_000.wav' '$T/wnsmp/samples/step0000020_0.wav' &&
+		cmp '$T/wnqs/gen_001.wav' '$T/wnsmp/samples/step0000020_1.wav'"
+else
+	skip "wavenet clips against qsample: bin/qsample not built"
+fi
+$Q $WN --steps 200 --checkpoint-every 1 --lr 1e30 -o "$T/wnnan" "$T/codes.npy" 2>"$T/wnnan.err"
+ok $([ $? -eq 1 ] && grep -q "stopping" "$T/wnnan.err" && echo 0 || echo 1) "wavenet: a diverging run stops with exit 1"
+
 # --- a minute on real music (asc-music), when wavchunk and mulaw are built and the data is there
 if [ -x "$BIN/wavchunk" ] && [ -x "$BIN/mulaw" ] && ls "$ROOT"/data/asc-music/*.mp3 >/dev/null 2>&1; then
 	# 60 chunks of 4 s spread over the three tracks: 56 train, 4 valid (fast to validate)
