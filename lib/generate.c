@@ -82,8 +82,16 @@ int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, 
 		volatile int failed = 0;
 		int stopped = 0;
 		char err[512] = "";
+		/* one group runs outside any parallel region: WaveNet's sampler opens its own, and
+		 * one nested in even an inactive region starts its threads afresh each time */
+		if (groups == 1) {
+			int rc = run_group(m, g, first, nb, first, nb, sink, progress, ctx, 1, &failed);
+			if (rc < 0)
+				return -1;
+			stopped = rc > 0;
+		}
 		#pragma omp parallel for num_threads(groups) schedule(static, 1) if (groups > 1)
-		for (int k = 0; k < groups; k++) {
+		for (int k = 0; k < (groups > 1 ? groups : 0); k++) {
 			long a = first + (long)nb * k / groups, b = first + (long)nb * (k + 1) / groups;
 			int rc = run_group(m, g, a, (int)(b - a), first, nb, sink, progress, ctx, k == 0, &failed);
 			if (rc < 0) {
