@@ -1,6 +1,7 @@
 #!/bin/sh
 # qsample: outputs in every form, determinism, seeds, the pipe into mulaw, bounded memory,
-# bad checkpoints and options.
+# bad checkpoints and options; a WaveNet checkpoint (fast generation): outputs, determinism,
+# seeds, batch independence, --h0.
 . tests/lib.sh
 
 # a tiny model trained for two steps on random codes: enough to have a real checkpoint

@@ -2,8 +2,9 @@
 # qtrain: trains a tiny SampleRNN on generated codes (loss falls, run directory complete and
 # well-formed), same seed → same bytes, resume → same bytes as straight, SIGINT writes a last
 # checkpoint, NaN stops with the last good checkpoint kept, every bad input refused with its
-# message, exit code and no checkpoint; and, when wavchunk/mulaw and the asc-music tracks are
-# there, a minute on real music.
+# message, exit code and no checkpoint; the same for a tiny WaveNet (--model wavenet: loss falls,
+# resume exact, other architectures refused, clips, SIGINT, divergence); and, when wavchunk/mulaw
+# and the asc-music tracks are there, a minute on real music.
 . tests/lib.sh
 Q=$BIN/qtrain
 # small and quick: tiny preset with short windows (history 16 + 64 targets), 4 rows
@@ -322,6 +323,18 @@ if [ -x "$BIN/qsample" ]; then
 else
 	skip "wavenet clips against qsample: bin/qsample not built"
 fi
+check "wavenet: --preset tiny (with --n-out 256 for these short records) trains" \
+	$Q --model wavenet --preset tiny --n-out 256 --batch 2 --threads 1 --steps 2 -o "$T/wntiny" "$T/codes.npy"
+check "... with the peer's tiny dilations" test "$(meta "$T/wntiny/last.safetensors" dilations)" = "1,2,4,8,16,32,64"
+$Q $WN --checkpoint-every 100000 -o "$T/wnint" "$T/codes.npy" 2>/dev/null &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+rc=$?
+ok $([ $rc -eq 130 ] && [ -s "$T/wnint/last.safetensors" ] && echo 0 || echo 1) "wavenet: SIGINT writes last.safetensors and exits 130 (got $rc)"
+step=$(meta "$T/wnint/last.safetensors" step 2>/dev/null || echo 0)
+check "wavenet: the interrupted run resumes" $Q --threads 1 --steps $((step + 2)) --resume "$T/wnint" -o "$T/wnint" "$T/codes.npy"
 $Q $WN --steps 200 --checkpoint-every 1 --lr 1e30 -o "$T/wnnan" "$T/codes.npy" 2>"$T/wnnan.err"
 ok $([ $? -eq 1 ] && grep -q "stopping" "$T/wnnan.err" && echo 0 || echo 1) "wavenet: a diverging run stops with exit 1"
 
