@@ -138,21 +138,14 @@ static void copy_file(const char *from, const char *to)
 		cli_die(to, "write error: %s", strerror(errno));
 }
 
-static void remove_tree(const char *dir)
+/* The staging folder of a build that did not finish is removed at exit. */
+static char staging[4096];
+static int staging_done;
+
+static void remove_staging(void)
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char p[4096];
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			cli_pathf(p, sizeof p, "%s/%s", dir, e->d_name);
-			if (unlink(p))
-				remove_tree(p);
-		}
-	closedir(d);
-	rmdir(dir);
+	if (staging[0] && !staging_done)
+		cli_remove_tree(staging);
 }
 
 static void draw_spectrogram(const float *x, size_t n, int rate, const char *path)
@@ -329,7 +322,9 @@ static int cmd_build(int argc, char **argv)
 	const char *slash = strrchr(out, '/');
 	size_t dirlen = slash ? (size_t)(slash - out + 1) : 0;
 	cli_pathf(stage, sizeof stage, "%.*s.%s.partial", (int)dirlen, out, slash ? slash + 1 : out);
-	remove_tree(stage);
+	cli_remove_tree(stage);
+	snprintf(staging, sizeof staging, "%s", stage);
+	atexit(remove_staging);
 	char parent[4096];
 	cli_pathf(parent, sizeof parent, "%.*s", (int)dirlen, out);
 	if (dirlen)
@@ -452,12 +447,13 @@ static int cmd_build(int argc, char **argv)
 
 	/* replace the old album only now that the new one is whole */
 	cli_pathf(q, sizeof q, "%.*s.%s.old", (int)dirlen, out, slash ? slash + 1 : out);
-	remove_tree(q);
+	cli_remove_tree(q);
 	if (rename(out, q) && errno != ENOENT)
 		cli_die(out, "cannot move the previous album aside: %s", strerror(errno));
 	if (rename(stage, out))
 		cli_die(out, "cannot rename into place: %s", strerror(errno));
-	remove_tree(q);
+	staging_done = 1;
+	cli_remove_tree(q);
 	fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d tracks\n", out, titles[0], artist, ntracks);
 	st_free(&ck);
 	free(commands);

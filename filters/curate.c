@@ -151,28 +151,13 @@ static void read_clips(int n, char **paths)
 static char tmpdir[4096];
 static int tmpdir_made;
 
-static void remove_dir_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char p[8192];
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-}
 
 /* atexit: a run that fails leaves no half-written directory behind */
 static void remove_tmpdir(void)
 {
 	if (!tmpdir_made)
 		return;
-	remove_dir_files(tmpdir);
-	rmdir(tmpdir);
+	cli_remove_tree(tmpdir);
 }
 
 /* On SIGINT/SIGTERM the same, from a list of every name that can exist in tmpdir made
@@ -241,9 +226,9 @@ static void commit_outdir(const char *outdir)
 	}
 	tmpdir_made = 0;
 	if (*old) {
-		remove_dir_files(old);
-		if (rmdir(old))
-			cli_warn(old, "earlier output left here: %s", strerror(errno));
+		cli_remove_tree(old);
+		if (access(old, F_OK) == 0)
+			cli_warn(old, "earlier output left here");
 	}
 }
 

@@ -1,4 +1,5 @@
-/* qsample: generates audio from a qtrain checkpoint, many streams at once.
+/* qsample: generates audio from a qtrain checkpoint (SampleRNN, or WaveNet with fast
+ * generation), many streams at once.
  *
  * Streams are generated B at a time; each stream draws from its own seeded generator. Audio
  * is written as it is made (memory does not grow with the length): `-o DIR/` writes one
@@ -11,6 +12,7 @@
 #include "npy.h"
 #include "rng.h"
 #include "safetensors.h"
+#include "generate.h"
 #include "srnn_sample.h"
 #include "train.h"
 #include "util.h"
@@ -30,46 +32,136 @@ static const char usage[] =
 	"  -t TEMP         temperature: logits are divided by TEMP (default 0.95; 0 = argmax)\n"
 	"  --seed S        random seed (default 1); stream k draws from its own generator\n"
 	"  --batch B       streams generated at once (default: all)\n"
-	"  --h0 MODE       initial recurrent state: learned (when the model has one), random, zero\n"
-	"                  (default: learned if present, else random)\n"
+	"  --h0 MODE       SampleRNN's initial recurrent state: learned (when the model has one),\n"
+	"                  random, zero (default: learned if present, else random). WaveNet has no\n"
+	"                  recurrent state and starts from a history of Q/2 codes: random and zero\n"
+	"                  are ignored for it, learned is refused\n"
 	"  --format F      tensor-stream output: codes (default) or f32 decoded audio\n"
 	"  --threads N     threads (default: all cores)\n"
 	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
 	"                  otherwise (or -, default stdout): one record per stream\n";
 
-/* Rebuilds the model a checkpoint describes and loads its parameters. */
-static srnn *load_model(const char *path, const st_file *sf, int max_batch, trn_options *opt)
+/* Rebuilds the model a checkpoint describes (SampleRNN or WaveNet, by its metadata) and loads
+ * its parameters by name. */
+static model *load_model(const char *path, const st_file *sf, int max_batch, trn_options *opt)
 {
 	if (trn_meta_options(sf, opt) < 0)
 		cli_die(path, "%s", sh_errmsg());
-	srnn *m = srnn_create(&opt->cfg, max_batch);
+	model *m = model_create(&opt->model, max_batch);
 	if (!m)
 		cli_die(path, "%s", sh_errmsg());
-	float *params = srnn_params(m);
-	for (int i = 0; i < srnn_param_count(m); i++) {
-		const srnn_param *p = srnn_param_info(m, i);
-		if (st_read_f32(sf, p->name, params + p->offset, p->count) < 0)
+	float *params = model_params(m);
+	for (int i = 0; i < model_param_count(m); i++) {
+		model_param p = model_param_info(m, i);
+		const st_tensor *t = st_find(sf, p.name);
+		int same = t && t->ndim == p.ndim;
+		for (int k = 0; same && k < p.ndim; k++)
+			same = t->shape[k] == p.shape[k];
+		if (t && !same)
+			cli_die(path, "tensor '%s' has another shape than the metadata's architecture", p.name);
+		if (st_read_f32(sf, p.name, params + p.offset, p.count) < 0)
 			cli_die(path, "%s", sh_errmsg());
 	}
-	for (size_t i = 0; i < srnn_num_params(m); i++)
+	for (size_t i = 0; i < model_num_params(m); i++)
 		if (!isfinite(params[i]))
 			cli_die(path, "parameters hold NaN or infinite values");
 	return m;
 }
 
-static mulaw_mode quant_mode(const char *path, const char *name)
-{
-	if (!strcmp(name, "mulaw") || !strcmp(name, "mu-law"))
-		return MULAW_WAVENET;
-	if (!strcmp(name, "dadabots"))
-		return MULAW_DADABOTS;
-	if (!strcmp(name, "linear"))
-		return MULAW_LINEAR;
-	cli_die(path, "unknown quantisation '%s' in the checkpoint", name);
-}
 
 typedef enum { OUT_DIR, OUT_AUDIO, OUT_STREAM } out_kind;
+
+/* Where generated codes go: audio files written as they come, or per-stream temporary files
+ * copied into whole records once a batch is done. Indexed by stream - first of the batch. */
+typedef struct {
+	out_kind kind;
+	const char *out, *err_file;
+	int rate, as_f32;
+	const mulaw_quantiser *quant;
+	sh_dtype code_dtype;
+	long total, first;
+	FILE *stream;
+	audio_writer **writers;
+	FILE **spill;
+	float *audio;      /* [batch × 4096] decode scratch, a slice per stream */
+	uint8_t *bytes;    /* [batch × 4096 × 2] */
+	cli_progress prog;
+	double t0;
+	char path[4096];
+} output;
+
+static int on_batch(void *ctx, long first, int count, int done)
+{
+	output *o = ctx;
+	o->first = first;
+	for (int b = 0; b < count; b++) {
+		if (!done) {
+			if (o->kind == OUT_STREAM) {
+				if (!(o->spill[b] = tmpfile()))
+					return sh_error("cannot create a temporary file");
+				continue;
+			}
+			if (o->kind == OUT_DIR)
+				cli_pathf(o->path, sizeof o->path, "%s%sgen_%03ld.wav", o->out,
+					  o->out[strlen(o->out) - 1] == '/' ? "" : "/", first + b);
+			else
+				cli_pathf(o->path, sizeof o->path, "%s", o->out);
+			o->err_file = o->path;
+			if (!(o->writers[b] = audio_create(o->path, o->rate, AUDIO_AUTO)))
+				return -1;
+			continue;
+		}
+		if (o->writers[b]) {
+			if (audio_finish(o->writers[b]) < 0)
+				return -1;
+			o->writers[b] = NULL;
+			continue;
+		}
+		/* copy the spilled stream into one record */
+		o->err_file = cli_out_name(o->out);
+		if (npy_write_header(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}) < 0)
+			return -1;
+		rewind(o->spill[b]);
+		size_t got;
+		while ((got = fread(o->audio, 1, 4096 * sizeof *o->audio, o->spill[b])) > 0)
+			if (fwrite(o->audio, 1, got, o->stream) != got)
+				return sh_error("write error");
+		fclose(o->spill[b]);
+		o->spill[b] = NULL;
+	}
+	return 0;
+}
+
+static int on_block(void *ctx, long stream, const uint16_t *codes, int len)
+{
+	output *o = ctx;
+	long b = stream - o->first;
+	float *audio = o->audio + (size_t)b * 4096;
+	if (o->writers[b] || o->as_f32)
+		mulaw_decode_u16(o->quant, codes, len, audio);
+	if (o->writers[b])
+		return audio_write(o->writers[b], audio, len);
+	const void *src = o->as_f32 ? (const void *)audio : (const void *)codes;
+	size_t item = o->as_f32 ? 4 : sh_dtype_size(o->code_dtype);
+	if (!o->as_f32 && o->code_dtype == SH_U8) {
+		uint8_t *bytes = o->bytes + (size_t)b * 4096 * 2;
+		for (int i = 0; i < len; i++)
+			bytes[i] = (uint8_t)codes[i];
+		src = bytes;
+	}
+	if (fwrite(src, item, len, o->spill[b]) != (size_t)len)
+		return sh_error("temporary file: write error");
+	return 0;
+}
+
+static void on_progress(void *ctx, double done)
+{
+	output *o = ctx;
+	char extra[64];
+	snprintf(extra, sizeof extra, "(%.2fx real time)", done / o->rate / (sh_now() - o->t0));
+	cli_progress_update(&o->prog, done / o->rate, extra);
+}
 
 int main(int argc, char **argv)
 {
@@ -128,10 +220,10 @@ int main(int argc, char **argv)
 	if (st_load(ckpt, &sf) < 0)
 		cli_die(ckpt, "%s", sh_errmsg());
 	trn_options opt;
-	srnn *m = load_model(ckpt, &sf, 1, &opt);
-	const srnn_config *cfg = srnn_cfg(m);
+	model *m = load_model(ckpt, &sf, 1, &opt);
 	srnn_h0_mode h0 = SRNN_H0_RANDOM;
-	int has_h0 = cfg->learn_h0;
+	int is_wn = opt.model.kind == MODEL_WAVENET;
+	int has_h0 = !is_wn && opt.model.srnn.learn_h0;
 	if (!h0_name)
 		h0 = has_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM;
 	else if (!strcmp(h0_name, "zero"))
@@ -139,15 +231,18 @@ int main(int argc, char **argv)
 	else if (!strcmp(h0_name, "random"))
 		h0 = SRNN_H0_RANDOM;
 	else if (!strcmp(h0_name, "learned")) {
+		if (is_wn)
+			cli_die(ckpt, "--h0 learned: WaveNet has no initial state (it starts from Q/2 codes)");
 		if (!has_h0)
 			cli_die(ckpt, "--h0 learned: this model has no learned initial state");
 		h0 = SRNN_H0_LEARNED;
 	} else
 		cli_usage_error(usage, "--h0: expected learned, random or zero, got '%s'", h0_name);
 
-	int rate = opt.sample_rate > 0 ? opt.sample_rate : 16000, Q = cfg->levels;
+	int rate = opt.sample_rate > 0 ? opt.sample_rate : 16000, Q = model_levels(&opt.model);
 	mulaw_quantiser quant;
-	if (mulaw_init(&quant, quant_mode(ckpt, opt.quantization), Q) < 0)
+	int mode = trn_quant_mode(opt.quantization);
+	if (mode < 0 || mulaw_init(&quant, (mulaw_mode)mode, Q) < 0)
 		cli_die(ckpt, "%s", sh_errmsg());
 	long total = (long)(seconds * rate + 0.5);
 	if (total < 1)
@@ -159,108 +254,29 @@ int main(int argc, char **argv)
 	else if (kind == OUT_STREAM)
 		cli_out_open(&stream_out, out, 1);
 
-	enum { BLOCK = 4096 };
-	int B = (int)batch;
-	srnn_sampler *smp = srnn_sampler_create(m, B);
-	if (!smp)
-		cli_die(ckpt, "%s", sh_errmsg());
-	sh_rng *rngs = malloc(B * sizeof *rngs);
-	int *codes = malloc(B * sizeof *codes);
-	uint16_t *block = malloc((size_t)B * BLOCK * sizeof *block);   /* [B × BLOCK] codes */
-	float *audio = malloc(BLOCK * sizeof *audio);
-	uint8_t *bytes = malloc(BLOCK * sizeof(uint16_t));
-	audio_writer **writers = calloc(B, sizeof *writers);
-	FILE **spill = calloc(B, sizeof *spill);
-	if (!rngs || !codes || !block || !audio || !bytes || !writers || !spill)
+	output o = {.kind = kind, .out = out, .rate = rate, .as_f32 = as_f32, .quant = &quant,
+		    .code_dtype = Q <= 256 ? SH_U8 : SH_U16, .total = total, .stream = stream_out.f};
+	o.writers = calloc(batch, sizeof *o.writers);
+	o.spill = calloc(batch, sizeof *o.spill);
+	o.audio = malloc((size_t)batch * 4096 * sizeof *o.audio);
+	o.bytes = malloc((size_t)batch * 4096 * sizeof(uint16_t));
+	if (!o.writers || !o.spill || !o.audio || !o.bytes)
 		cli_die(NULL, "out of memory");
-
-	cli_progress prog;
-	cli_progress_start(&prog, "generating", (double)n * total / rate, "s");
-	double t0 = sh_now();
-	sh_dtype code_dtype = Q <= 256 ? SH_U8 : SH_U16;
-	size_t item = as_f32 ? 4 : sh_dtype_size(code_dtype);
-	char path[4096];
-
-	for (long first = 0; first < n; first += B) {
-		int nb = (int)SH_MIN((long)B, n - first);
-		for (int b = 0; b < B; b++)
-			sh_rng_seed_stream(&rngs[b], seed, (uint64_t)(first + b));
-		srnn_sampler_reset(smp, h0, rngs);
-		for (int b = 0; b < nb; b++) {
-			if (kind == OUT_DIR || kind == OUT_AUDIO) {
-				if (kind == OUT_DIR)
-					snprintf(path, sizeof path, "%s%sgen_%03ld.wav", out,
-						 out[strlen(out) - 1] == '/' ? "" : "/", first + b);
-				else
-					snprintf(path, sizeof path, "%s", out);
-				if (!(writers[b] = audio_create(path, rate, AUDIO_AUTO)))
-					cli_die(path, "%s", sh_errmsg());
-			} else if (!(spill[b] = tmpfile())) {
-				cli_die(NULL, "cannot create a temporary file");
-			}
-		}
-		for (long t = 0; t < total; t += BLOCK) {
-			int len = (int)SH_MIN((long)BLOCK, total - t);
-			for (int i = 0; i < len; i++) {
-				srnn_sampler_draw(smp, (float)temp, rngs, codes);
-				for (int b = 0; b < B; b++)
-					block[(size_t)b * BLOCK + i] = (uint16_t)codes[b];
-			}
-			for (int b = 0; b < nb; b++) {
-				const uint16_t *bc = block + (size_t)b * BLOCK;
-				if (writers[b] || as_f32) {
-					mulaw_decode_u16(&quant, bc, len, audio);
-					if (writers[b] && audio_write(writers[b], audio, len) < 0)
-						cli_die(path, "%s", sh_errmsg());
-				}
-				const void *src = as_f32 ? (const void *)audio : (const void *)bc;
-				if (spill[b] && !as_f32 && code_dtype == SH_U8) {
-					for (int i = 0; i < len; i++)
-						bytes[i] = (uint8_t)bc[i];
-					src = bytes;
-				}
-				if (spill[b] && fwrite(src, item, len, spill[b]) != (size_t)len)
-					cli_die(NULL, "temporary file: write error");
-			}
-			double done = (double)first * total + (double)nb * (t + len);
-			char extra[64];
-			snprintf(extra, sizeof extra, "(%.2fx real time)", done / rate / (sh_now() - t0));
-			cli_progress_update(&prog, done / rate, extra);
-		}
-		for (int b = 0; b < nb; b++) {
-			if (writers[b]) {
-				if (audio_finish(writers[b]) < 0)
-					cli_die(kind == OUT_AUDIO ? out : NULL, "%s", sh_errmsg());
-				writers[b] = NULL;
-				continue;
-			}
-			/* copy the spilled stream into one record */
-			if (npy_write_header(stream_out.f, as_f32 ? SH_F32 : code_dtype, 1, (int64_t[]){total}) < 0)
-				cli_die(cli_out_name(out), "%s", sh_errmsg());
-			rewind(spill[b]);
-			size_t got;
-			while ((got = fread(audio, 1, BLOCK * sizeof *audio, spill[b])) > 0)
-				if (fwrite(audio, 1, got, stream_out.f) != got)
-					cli_die(cli_out_name(out), "write error");
-			fclose(spill[b]);
-			spill[b] = NULL;
-		}
-	}
+	int nthreads = threads > 0 ? (int)threads : omp_get_max_threads();
+	gen_spec g = {.n = n, .batch = (int)batch, .samples = total, .temperature = (float)temp, .h0 = h0,
+		      .seed = seed, .threads = nthreads};
+	cli_progress_start(&o.prog, "generating", (double)n * total / rate, "s");
+	o.t0 = sh_now();
+	if (gen_streams(m, &g, on_batch, on_block, on_progress, &o) < 0)
+		cli_die(o.err_file, "%s", sh_errmsg());
 	if (kind == OUT_STREAM)
 		cli_out_close(&stream_out);
-	double el = sh_now() - t0;
-	cli_progress_end(&prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time)", n,
-			 (double)total / rate, rate, el, n * total / el, n * total / el / rate);
-	srnn_sampler_free(smp);
-	srnn_free(m);
+	double el = sh_now() - o.t0;
+	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)",
+			 n, (double)total / rate, rate, el, n * total / el, n * total / el / rate, nthreads);
+	free(o.writers), free(o.spill), free(o.audio), free(o.bytes);
+	model_free(m);
 	st_free(&sf);
 	mulaw_free(&quant);
-	free(rngs);
-	free(codes);
-	free(block);
-	free(audio);
-	free(bytes);
-	free(writers);
-	free(spill);
 	return 0;
 }

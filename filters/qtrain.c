@@ -1,6 +1,6 @@
-/* qtrain: trains SampleRNN on code records (from mulaw) into a run directory of checkpoints,
- * log.tsv, loss.png and run.json. Options and wiring only; the work is in lib/train*.c and the
- * model in lib/samplernn.c. docs/qtrain.md is the manual. */
+/* qtrain: trains SampleRNN or WaveNet on code records (from mulaw) into a run directory of
+ * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
+ * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
 #include "cli.h"
 #include "train.h"
 #include "util.h"
@@ -20,24 +20,33 @@
 
 static const char usage[] =
 	"usage: qtrain [options] -o RUNDIR DATA...\n"
-	"Trains SampleRNN on tensor streams of code records (|u1 or <u2, from mulaw).\n"
+	"Trains SampleRNN or WaveNet on tensor streams of code records (|u1 or <u2, from mulaw).\n"
 	"  -o RUNDIR              run directory: last/best.safetensors, log.tsv, loss.png, run.json\n"
-	"model (default: preset small; each option overrides the preset):\n"
-	"  --preset NAME          tiny, small, medium or dadabots\n"
+	"  --model NAME           samplernn (default) or wavenet\n"
+	"  --preset NAME          samplernn: tiny, small (default), medium or dadabots;\n"
+	"                         wavenet: tiny or default (default); the options below override it\n"
+	"  --levels Q             quantisation levels (256)\n"
+	"  --batch B              rows per step\n"
+	"SampleRNN:\n"
 	"  --frame-sizes LIST     frame sizes of the frame tiers: 16 (2-tier) or 64,16 (3-tier)\n"
 	"  --dim D                RNN and sample-tier width\n"
 	"  --layers L             RNN layers per frame tier\n"
 	"  --rnn lstm|gru         recurrent cell\n"
 	"  --embed E              sample-tier embedding size\n"
-	"  --levels Q             quantisation levels (256)\n"
 	"  --learn-h0             learn the initial recurrent state\n"
 	"  --rnn-weight-norm      weight normalisation on the recurrent matrices too\n"
 	"  --seq N                truncated-BPTT window in samples\n"
-	"  --batch B              rows per step\n"
+	"WaveNet:\n"
+	"  --dilations LIST       dilations of the layers: 1,2,4,8 or 1..512x5 (powers of two, repeated)\n"
+	"  --residual-channels R  residual channels\n"
+	"  --dilation-channels C  filter and gate channels\n"
+	"  --skip-channels S      skip channels\n"
+	"  --n-out N              targets per row (a row is the receptive field + N codes)\n"
 	"training:\n"
 	"  --lr LR                Adam learning rate (1e-3)\n"
-	"  --adam-eps EPS         Adam epsilon (1e-8)\n"
-	"  --clip MODE            elementwise (default, the dadabots' ±1), norm (PRiSM), none\n"
+	"  --adam-eps EPS         Adam epsilon (1e-8; wavenet 1e-4)\n"
+	"  --clip MODE            elementwise (samplernn default, the dadabots' ±1), norm (PRiSM),\n"
+	"                         none (wavenet default)\n"
 	"  --clip-value V         clip bound (1 elementwise, 5 norm)\n"
 	"  --steps N              stop at step N (counted from the run's start)\n"
 	"  --epochs E             stop after E epochs\n"
@@ -47,6 +56,10 @@ static const char usage[] =
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
+	"  --sample-every K       every K steps, write clips to RUNDIR/samples/ (qsample's generator)\n"
+	"  --sample-seconds S     length of those clips (4)\n"
+	"  --sample-count N       clips each time (3)\n"
+	"  --sample-temp T        their temperature (0.95)\n"
 	"  -r RATE                sample rate of the data, recorded in checkpoints (16000)\n"
 	"  --quantization NAME    how the codes were made, recorded in checkpoints (mulaw)\n"
 	"  --help                 this text\n"
@@ -70,17 +83,41 @@ static void on_stop(int sig)
 enum {
 	O_PRESET = 256, O_FRAMES, O_DIM, O_LAYERS, O_RNN, O_EMBED, O_LEVELS, O_LEARN_H0, O_RNN_WN,
 	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
-	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_HELP
+	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_SAMPLE_EVERY, O_SAMPLE_SECONDS, O_SAMPLE_COUNT,
+	O_SAMPLE_TEMP, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT
 };
 
 /* Architecture options given on the command line (-1: not given). */
 typedef struct {
-	const char *preset, *frames;
+	const char *preset, *frames, *dilations;
 	int dim, layers, rnn, embed, levels, learn_h0, rnn_wn, seq, batch;
+	int res_ch, dil_ch, skip_ch, n_out;
 } arch_args;
 
-static void apply_arch(const arch_args *a, srnn_config *c)
+/* The preset of the model (samplernn small, wavenet default when none is named). */
+static void apply_preset(const arch_args *a, model_config *c)
 {
+	if (c->kind == MODEL_WAVENET) {
+		if (wn_preset(a->preset ? a->preset : "default", &c->wn) < 0)
+			cli_usage_error(usage, "--preset: unknown WaveNet preset '%s' (tiny, default)", a->preset);
+	} else if (srnn_preset(a->preset ? a->preset : "small", &c->srnn) < 0) {
+		cli_usage_error(usage, "--preset: unknown preset '%s' (tiny, small, medium, dadabots)", a->preset);
+	}
+}
+
+static void apply_arch(const arch_args *a, model_config *mc)
+{
+	if (mc->kind == MODEL_WAVENET) {
+		wn_config *w = &mc->wn;
+		if (a->dilations && wn_parse_dilations(a->dilations, w) < 0)
+			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
+#define SET(f, v) if (a->v >= 0) w->f = a->v;
+		SET(res_ch, res_ch) SET(dil_ch, dil_ch) SET(skip_ch, skip_ch) SET(n_out, n_out)
+		SET(levels, levels) SET(batch, batch)
+#undef SET
+		return;
+	}
+	srnn_config *c = &mc->srnn;
 	if (a->frames && trn_parse_frame_sizes(a->frames, c) < 0)
 		cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
 #define SET(f, v) if (a->v >= 0) c->f = a->v;
@@ -89,16 +126,46 @@ static void apply_arch(const arch_args *a, srnn_config *c)
 #undef SET
 }
 
+/* Options of the other model are refused rather than silently ignored. */
+static void check_arch_options(const arch_args *a, model_kind kind)
+{
+	if (kind == MODEL_WAVENET) {
+		const char *bad = a->frames ? "--frame-sizes" : a->dim >= 0 ? "--dim" : a->layers >= 0 ? "--layers"
+				: a->rnn >= 0 ? "--rnn" : a->embed >= 0 ? "--embed" : a->learn_h0 >= 0 ? "--learn-h0"
+				: a->rnn_wn >= 0 ? "--rnn-weight-norm" : a->seq >= 0 ? "--seq" : NULL;
+		if (bad)
+			cli_usage_error(usage, "%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
+					"--dilation-channels, --skip-channels, --n-out)", bad);
+	} else {
+		const char *bad = a->dilations ? "--dilations" : a->res_ch >= 0 ? "--residual-channels"
+				: a->dil_ch >= 0 ? "--dilation-channels" : a->skip_ch >= 0 ? "--skip-channels"
+				: a->n_out >= 0 ? "--n-out" : NULL;
+		if (bad)
+			cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)", bad);
+	}
+}
+
 static void json_config(trn_buf *b, const trn_options *o)
 {
-	const srnn_config *c = &o->cfg;
-	trn_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
-	for (int i = 0; i < c->nframe_tiers; i++)
-		trn_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
-	trn_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
-		       "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
-		       c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
-		       c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
+	if (o->model.kind == MODEL_WAVENET) {
+		const wn_config *w = &o->model.wn;
+		trn_buf_printf(b, "\"model\": {\"type\": \"wavenet\", \"dilations\": [");
+		for (int i = 0; i < w->nlayers; i++)
+			trn_buf_printf(b, i ? ", %d" : "%d", w->dilation[i]);
+		trn_buf_printf(b, "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
+			       "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d},\n",
+			       w->res_ch, w->dil_ch, w->skip_ch, w->levels, w->n_out, w->batch,
+			       wn_receptive_field(w));
+	} else {
+		const srnn_config *c = &o->model.srnn;
+		trn_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
+		for (int i = 0; i < c->nframe_tiers; i++)
+			trn_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
+		trn_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
+			       "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
+			       c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
+			       c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
+	}
 	trn_buf_printf(b, "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
 		       "\"adam_eps\": %.17g, \"clip\": \"%s\", \"clip_value\": %.17g, \"split\": [%g, %g, %g], "
 		       "\"sample_rate\": %d, \"quantization\": ",
@@ -148,7 +215,8 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 		       "\"split_records\": [%d, %d, %d]},\n  ",
 		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
 	json_config(&b, o);
-	trn_buf_printf(&b, "  \"parameters\": %zu,\n  \"libraries\": {", t->nparams);
+	trn_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n  \"libraries\": {",
+		       t->nparams, model_train_flops(&o->model, model_batch(&o->model)));
 	trn_lib_versions_json(&b);
 	trn_buf_printf(&b, "}");
 	if (ended)
@@ -160,6 +228,17 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 	if (!b.s || trn_write_file(path, b.s, b.n) < 0)
 		cli_die_lib(NULL);
 	free(b.s);
+}
+
+/* Training diverged: say where, and which checkpoint is left (none is written now). */
+static void diverged(cli_progress *prog, const char *rundir, long step, const char *what, long last_ckpt)
+{
+	if (last_ckpt >= 0)
+		cli_progress_end(prog, "%s: step %ld: %s; stopping (last.safetensors keeps step %ld, the "
+				 "last good checkpoint)", rundir, step, what, last_ckpt);
+	else
+		cli_progress_end(prog, "%s: step %ld: %s; stopping (no checkpoint was written)", rundir,
+				 step, what);
 }
 
 int main(int argc, char **argv)
@@ -174,12 +253,20 @@ int main(int argc, char **argv)
 		{"clip-value", 1, 0, O_CLIPV}, {"steps", 1, 0, O_STEPS}, {"epochs", 1, 0, O_EPOCHS},
 		{"minutes", 1, 0, O_MINUTES}, {"checkpoint-every", 1, 0, O_CKPT}, {"seed", 1, 0, O_SEED},
 		{"split", 1, 0, O_SPLIT}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
-		{"quantization", 1, 0, O_QUANT}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
-	arch_args aa = {NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+		{"quantization", 1, 0, O_QUANT}, {"sample-every", 1, 0, O_SAMPLE_EVERY},
+		{"sample-seconds", 1, 0, O_SAMPLE_SECONDS}, {"sample-count", 1, 0, O_SAMPLE_COUNT},
+		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"help", 0, 0, O_HELP}, {"model", 1, 0, O_MODEL},
+		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
+		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
+		{"n-out", 1, 0, O_N_OUT}, {0, 0, 0, 0}};
+	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+	const char *model_name = NULL;
+	model_kind kind = MODEL_SAMPLERNN;
 	const char *rundir = NULL, *resume = NULL, *quant = NULL, *split = NULL;
 	double lr = -1, eps = -1, clip_value = -1, minutes = 0;
 	int clip = -1, threads = 0, rate = -1;
-	long steps = -1, epochs = -1, ckpt_every = 500;
+	long steps = -1, epochs = -1, ckpt_every = 500, sample_every = 0, sample_count = 3;
+	double sample_seconds = 4, sample_temp = 0.95;
 	long long seed = -1;
 	int c;
 	while ((c = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
@@ -223,22 +310,37 @@ int main(int argc, char **argv)
 		case O_THREADS: threads = (int)cli_long(usage, "--threads", optarg, 1, 4096); break;
 		case O_RESUME: resume = optarg; break;
 		case O_QUANT: quant = optarg; break;
+		case O_SAMPLE_EVERY: sample_every = cli_long(usage, "--sample-every", optarg, 1, LONG_MAX); break;
+		case O_SAMPLE_SECONDS:
+			sample_seconds = cli_double(usage, "--sample-seconds", optarg, 1e-3, 3600);
+			break;
+		case O_SAMPLE_COUNT: sample_count = cli_long(usage, "--sample-count", optarg, 1, 1024); break;
+		case O_SAMPLE_TEMP: sample_temp = cli_double(usage, "--sample-temp", optarg, 0, 100); break;
+		case O_MODEL:
+			if (model_kind_parse(optarg, &kind) < 0)
+				cli_usage_error(usage, "--model: expected samplernn or wavenet, got '%s'", optarg);
+			model_name = optarg;
+			break;
+		case O_DILATIONS: aa.dilations = optarg; break;
+		case O_RES_CH: aa.res_ch = (int)cli_long(usage, "--residual-channels", optarg, 1, 8192); break;
+		case O_DIL_CH: aa.dil_ch = (int)cli_long(usage, "--dilation-channels", optarg, 1, 8192); break;
+		case O_SKIP_CH: aa.skip_ch = (int)cli_long(usage, "--skip-channels", optarg, 1, 8192); break;
+		case O_N_OUT: aa.n_out = (int)cli_long(usage, "--n-out", optarg, 1, 1 << 24); break;
 		case O_HELP: fputs(usage, stdout); return 0;
 		default: cli_usage_error(usage, "unknown option");
 		}
 	}
 	if (!rundir)
 		cli_usage_error(usage, "-o RUNDIR is required");
-	if (aa.preset) {
-		srnn_config tmp;
-		if (srnn_preset(aa.preset, &tmp) < 0)
-			cli_usage_error(usage, "--preset: unknown preset '%s' (tiny, small, medium, dadabots)",
-					aa.preset);
-	}
 	if (aa.frames) {
 		srnn_config tmp;
 		if (trn_parse_frame_sizes(aa.frames, &tmp) < 0)
 			cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
+	}
+	if (aa.dilations) {
+		wn_config tmp;
+		if (wn_parse_dilations(aa.dilations, &tmp) < 0)
+			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
 	}
 	double pct[3] = {88, 6, 6};
 	if (split) {
@@ -269,33 +371,45 @@ int main(int argc, char **argv)
 			snprintf(resume_path, sizeof resume_path, "%s", resume);
 		if (st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0)
 			cli_die_lib(resume_path);
-		srnn_config asked = opt.cfg;
-		if (aa.preset)
-			srnn_preset(aa.preset, &asked);
+		/* the model defaults to the checkpoint's; what is given must match it */
+		model_config asked = opt.model;
+		if (model_name)
+			asked.kind = kind;
+		check_arch_options(&aa, asked.kind);
+		if (aa.preset || asked.kind != opt.model.kind)
+			apply_preset(&aa, &asked);
 		apply_arch(&aa, &asked);
-		char diff[256];
-		if (trn_config_diff(&opt.cfg, &asked, diff, sizeof diff))
+		char diff[WN_MAX_LAYERS * 20];
+		if (trn_model_diff(&opt.model, &asked, diff, sizeof diff))
 			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
 		if (seed >= 0 && (uint64_t)seed != opt.seed)
 			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld",
 				(unsigned long long)opt.seed, seed);
+		if (rate > 0 && rate != opt.sample_rate)
+			cli_die(resume_path, "checkpoint was trained at %d Hz, -r says %d", opt.sample_rate, rate);
+		if (quant && strcmp(quant, opt.quantization))
+			cli_die(resume_path, "checkpoint was trained on %s codes, --quantization says %s",
+				opt.quantization, quant);
 		if (split && memcmp(pct, opt.split, sizeof pct))
 			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0],
 				opt.split[1], opt.split[2]);
 	} else {
-		srnn_preset(aa.preset ? aa.preset : "small", &opt.cfg);
-		apply_arch(&aa, &opt.cfg);
+		check_arch_options(&aa, kind);
+		opt.model.kind = kind;
+		apply_preset(&aa, &opt.model);
+		apply_arch(&aa, &opt.model);
+		/* tensorflow-wavenet trains with Adam eps 1e-4 and no clipping (REFERENCE.md) */
 		opt.lr = 1e-3;
 		opt.beta1 = 0.9;
 		opt.beta2 = 0.999;
-		opt.eps = 1e-8;
-		opt.clip = TRN_CLIP_ELEMENTWISE;
+		opt.eps = kind == MODEL_WAVENET ? 1e-4 : 1e-8;
+		opt.clip = kind == MODEL_WAVENET ? TRN_CLIP_NONE : TRN_CLIP_ELEMENTWISE;
 		opt.clip_value = -1;
 		opt.seed = 123;
 		memcpy(opt.split, pct, sizeof pct);
 		opt.sample_rate = 16000;
 		snprintf(opt.quantization, sizeof opt.quantization, "mulaw");
-		if (srnn_config_check(&opt.cfg) < 0)
+		if (model_config_check(&opt.model) < 0)
 			cli_usage_error(usage, "%s", sh_errmsg());
 	}
 	if (lr > 0)
@@ -317,7 +431,10 @@ int main(int argc, char **argv)
 		opt.sample_rate = rate;
 	if (quant)
 		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
-	const srnn_config *cfg = &opt.cfg;
+	const model_config *cfg = &opt.model;
+	const int seq = model_seq(cfg), batch = model_batch(cfg);
+	if (sample_every && trn_quant_mode(opt.quantization) < 0)
+		cli_usage_error(usage, "--sample-every: %s", sh_errmsg());
 
 	/* the data, checked against the model before anything is written */
 	trn_data data;
@@ -331,7 +448,7 @@ int main(int argc, char **argv)
 	if (!data.nrec)
 		cli_die(nfiles == 1 ? files[0] : NULL, "no records in the data");
 	int bad;
-	if (trn_data_check(&data, cfg->levels, cfg->seq, &bad) < 0)
+	if (trn_data_check(&data, model_levels(cfg), seq, &bad) < 0)
 		cli_die_lib(cli_in_name(data.files[data.file[bad]]));
 	if (trn_data_split(&data, opt.seed, opt.split) < 0)
 		cli_die_lib(NULL);
@@ -344,6 +461,10 @@ int main(int argc, char **argv)
 		cli_die(rundir, "already holds a run (last.safetensors): continue it with --resume %s, or "
 			"choose another directory", rundir);
 	cli_mkdirs(rundir);
+	char samples_dir[4096];
+	snprintf(samples_dir, sizeof samples_dir, "%s/samples", rundir);
+	if (sample_every)
+		cli_mkdirs(samples_dir);
 
 	if (threads <= 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -379,15 +500,18 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, &old_term);
 
 	/* the loop */
+	/* step_time leaves out the invocation's first step (warm-up: page faults, thread start),
+	 * as the peer's benchmark does, for the summary's samples/s */
 	double t0 = sh_now(), interval_time = 0, step_time = 0;
 	long interval_steps = 0, start_step = run.step;
-	double samples_per_step = (double)cfg->batch * cfg->seq;
+	double samples_per_step = (double)batch * seq;
 	const char *ended = NULL;
 	cli_progress prog;
 	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
 	double last_bits = NAN, last_valid = NAN;
 	trn_log_row row;
 	int need_ckpt = 0, status = 0;
+	long last_ckpt_step = resume ? run.step : -1;
 	for (;;) {
 		if (stop_signal) {
 			ended = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -409,19 +533,16 @@ int main(int argc, char **argv)
 		double loss = trn_step(&run, &data);
 		double dt = sh_now() - ts;
 		if (!isfinite(loss)) {
-			cli_progress_end(&prog, "step %ld: the loss or a gradient is %s; stopping. %s",
-					 run.step + 1, isnan(loss) ? "nan" : "infinite",
-					 run.step > start_step || resume ? "The last good checkpoint is kept."
-									 : "No checkpoint written.");
-			if (need_ckpt || run.step > start_step)
-				cli_warn(rundir, "last.safetensors holds the last checkpointed step (not step %ld)",
-					 run.step);
-			ended = "nan";
+			diverged(&prog, rundir, run.step + 1, isnan(loss) ? "the training loss or a gradient is nan"
+									 : "the training loss or a gradient is infinite",
+				 last_ckpt_step);
+			ended = "diverged";
 			status = 1;
 			break;
 		}
 		interval_time += dt;
-		step_time += dt;
+		if (run.step - start_step > 1)
+			step_time += dt;
 		interval_steps++;
 		need_ckpt = 1;
 		last_bits = loss / M_LN2;
@@ -431,33 +552,60 @@ int main(int argc, char **argv)
 		cli_progress_update(&prog, (double)(run.step - start_step), extra);
 		if (run.step % ckpt_every == 0) {
 			double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-			if (trn_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
-					   &stop_signal, &row) < 0)
+			if (data.nvalid) {   /* say why the bar stops moving (drawn now, not rate-limited) */
+				snprintf(extra, sizeof extra, "step %ld, validating on %d records", run.step,
+					 data.nvalid);
+				prog.last_draw = 0;
+				cli_progress_update(&prog, (double)(run.step - start_step), extra);
+			}
+			int rc = trn_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
+						&stop_signal, &row);
+			if (rc < 0)
 				cli_die_lib(NULL);
+			if (rc > 0) {
+				diverged(&prog, rundir, run.step, "the validation loss is not finite",
+					 last_ckpt_step);
+				ended = "diverged";
+				status = 1;
+				break;
+			}
+			last_ckpt_step = run.step;
 			last_valid = row.valid_bits;
 			interval_time = 0;
 			interval_steps = 0;
 			need_ckpt = 0;
 		}
+		/* a clip that cannot be written is not worth stopping the training for */
+		if (sample_every && run.step % sample_every == 0 && !stop_signal &&
+		    trn_write_samples(&run, samples_dir, (int)sample_count, sample_seconds, sample_temp,
+				      &stop_signal) < 0)
+			cli_warn(samples_dir, "step %ld: no clips: %s", run.step, sh_errmsg());
 	}
 	if (need_ckpt && status == 0) {
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
 		 * when interrupted (validation could take long) */
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-		if (trn_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
-				   &stop_signal, &row) < 0)
+		int rc = trn_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0,
+					sps, &stop_signal, &row);
+		if (rc < 0)
 			cli_die_lib(NULL);
-		if (!stop_signal)
+		if (rc > 0) {
+			diverged(&prog, rundir, run.step, "the validation loss is not finite", last_ckpt_step);
+			ended = "diverged";
+			status = 1;
+		} else if (!stop_signal) {
 			last_valid = row.valid_bits;
+		}
 	}
 	double elapsed = sh_now() - t0;
+	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
 	write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
 	if (status == 0)
 		cli_progress_end(&prog,
-				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train %.3f bits, valid %.3f "
-				 "bits, best %.3f%s",
-				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed,
-				 step_time > 0 ? (run.step - start_step) * samples_per_step / step_time : 0,
+				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
+				 "valid %.3f bits, best %.3f%s",
+				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
+				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9,
 				 last_bits, last_valid, run.best_bits,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -228,6 +229,23 @@ void cli_pathf(char *dst, size_t cap, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= cap)
 		cli_die(dst, "path too long");
+}
+
+void cli_remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char p[4096];
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			if (unlink(p))
+				cli_remove_tree(p);
+		}
+	closedir(d);
+	rmdir(dir);
 }
 
 void cli_mkdirs(const char *path)

@@ -52,6 +52,8 @@ int cli_is_audio_path(const char *path);
 int cli_is_dir_path(const char *path);
 /* snprintf into a path buffer; dies when the path does not fit (never a truncated name). */
 void cli_pathf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* rm -r: removes a directory and everything in it (quietly, as far as it can). */
+void cli_remove_tree(const char *dir);
 /* mkdir -p; dies naming the path on failure. */
 void cli_mkdirs(const char *path);
 

@@ -68,6 +68,81 @@ static inline real sigmoid(real x) { return 1 / (1 + EXP(-x)); }
 /* ---- matrix product ---- */
 
 #define SPLIT_MIN (1 << 21)  /* products of fewer multiply-adds run on one thread */
+#define SMALL_M 16           /* C = A·Bᵀ with at most this many rows of A: own kernel */
+
+/* Sum of the eight partial sums of a dot product, in a fixed order. */
+static inline real sum8(const real *s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
+
+/* out[m·4 + r] = Σ_k A[m][k]·B_r[k] for the four rows B_0..B_3 of B starting at b (ldb apart)
+ * and the M rows of A: each element of A loaded once serves four dot products, eight partial
+ * sums each (vectorised without reassociating), so one row of A is not limited by the latency
+ * of a single chain of additions. The four rows of B stay in L1 across the rows of A. */
+HOT static void dots4(real *out, int M, int K, const real *A, int lda, const real *b, int ldb)
+{
+	const real *b0 = b, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+	for (int m = 0; m < M; m++) {
+		const real *a = A + (size_t)m * lda;
+		real s0[8] = {0}, s1[8] = {0}, s2[8] = {0}, s3[8] = {0};
+		int k = 0;
+		for (; k + 8 <= K; k += 8)
+			for (int u = 0; u < 8; u++) {
+				real ak = a[k + u];
+				s0[u] += ak * b0[k + u], s1[u] += ak * b1[k + u];
+				s2[u] += ak * b2[k + u], s3[u] += ak * b3[k + u];
+			}
+		real t0 = sum8(s0), t1 = sum8(s1), t2 = sum8(s2), t3 = sum8(s3);
+		for (; k < K; k++)
+			t0 += a[k] * b0[k], t1 += a[k] * b1[k], t2 += a[k] * b2[k], t3 += a[k] * b3[k];
+		out[m * 4] = t0, out[m * 4 + 1] = t1, out[m * 4 + 2] = t2, out[m * 4 + 3] = t3;
+	}
+}
+
+/* The same for one row of B, with the same order of additions (so results do not depend on
+ * where a column falls in the blocking). */
+HOT static void dots1(real *out, int M, int K, const real *A, int lda, const real *b)
+{
+	for (int m = 0; m < M; m++) {
+		const real *a = A + (size_t)m * lda;
+		real s0[8] = {0};
+		int k = 0;
+		for (; k + 8 <= K; k += 8)
+			for (int u = 0; u < 8; u++)
+				s0[u] += a[k + u] * b[k + u];
+		real t0 = sum8(s0);
+		for (; k < K; k++)
+			t0 += a[k] * b[k];
+		out[m] = t0;
+	}
+}
+
+/* C = alpha·A·Bᵀ + beta·C for few rows of A. OpenBLAS packs B on every call, which costs more
+ * than the product itself when A has a handful of rows (a timestep of a recurrent layer, a
+ * generated sample): here every row of B is read once for all rows of A. Each element of C is
+ * made by one thread, so the result does not depend on the thread count. */
+static void gemm_abt_small(int M, int N, int K, real alpha, const real *A, int lda, const real *B,
+			   int ldb, real beta, real *C, int ldc, int nt)
+{
+	const int nblocks = (N + 3) / 4;
+	#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+	for (int jb = 0; jb < nblocks; jb++) {
+		real d[SMALL_M * 4];
+		int j0 = jb * 4, w = N - j0 < 4 ? N - j0 : 4;
+		if (w == 4)
+			dots4(d, M, K, A, lda, B + (size_t)j0 * ldb, ldb);
+		else
+			for (int r = 0; r < w; r++) {
+				real col[SMALL_M];
+				dots1(col, M, K, A, lda, B + (size_t)(j0 + r) * ldb);
+				for (int m = 0; m < M; m++)
+					d[m * 4 + r] = col[m];
+			}
+		for (int m = 0; m < M; m++)
+			for (int r = 0; r < w; r++) {
+				real *c = C + (size_t)m * ldc + j0 + r;
+				*c = alpha * d[m * 4 + r] + (beta == 0 ? 0 : beta * *c);
+			}
+	}
+}
 
 void S(nn_gemm)(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
 		const real *B, int ldb, real beta, real *C, int ldc)
@@ -84,6 +159,11 @@ void S(nn_gemm)(int ta, int tb, int M, int N, int K, real alpha, const real *A, 
 	if (!blas_serial)
 		openblas_set_num_threads(1), blas_serial = 1;
 #endif
+	if (!ta && tb && M <= SMALL_M) {
+		gemm_abt_small(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+			       (double)M * N * K < SPLIT_MIN / 4 ? 1 : nt);
+		return;
+	}
 	const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
 	const enum CBLAS_TRANSPOSE TB = tb ? CblasTrans : CblasNoTrans;
 	if (nt < 2 || (double)M * N * K < SPLIT_MIN) {

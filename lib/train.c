@@ -1,8 +1,13 @@
 /* train.c: the training loop state of qtrain (see train.h): optimizer step with clipping and
  * Adam, validation in bits per sample, checkpoints that resume exactly, and the run
- * directory's log, plot and run record. The model's numerics live in samplernn.c. */
+ * directory's log, plot and run record. The models' numerics live in samplernn*.c and
+ * wavenet*.c, reached through model.h. */
 #include "train.h"
+#include "generate.h"
+#include "audio.h"
+#include "mulaw.h"
 #include "nn.h"
+#include "srnn_sample.h"
 #include "plot.h"
 #include "util.h"
 
@@ -25,7 +30,6 @@
 
 #define CKPT_FORMAT "sharks"
 #define CKPT_VERSION "1"
-#define CKPT_MODEL "samplernn"
 
 /* ---- small string helpers ---- */
 
@@ -166,6 +170,30 @@ int trn_config_diff(const srnn_config *a, const srnn_config *b, char *buf, size_
 	return 0;
 }
 
+int trn_model_diff(const model_config *a, const model_config *b, char *buf, size_t cap)
+{
+	if (a->kind != b->kind)
+		return snprintf(buf, cap, "model %s in the checkpoint, %s asked", model_kind_name(a->kind),
+				model_kind_name(b->kind)), 1;
+	if (a->kind == MODEL_SAMPLERNN)
+		return trn_config_diff(&a->srnn, &b->srnn, buf, cap);
+	const wn_config *x = &a->wn, *y = &b->wn;
+	char dx[WN_MAX_LAYERS * 9], dy[WN_MAX_LAYERS * 9];
+	if (wn_dilations_str(x, dx, sizeof dx) < 0 || wn_dilations_str(y, dy, sizeof dy) < 0 || strcmp(dx, dy))
+		return snprintf(buf, cap, "dilations %s in the checkpoint, %s asked", dx, dy), 1;
+#define DIFF(field, name)                                                                     \
+	if (x->field != y->field)                                                             \
+		return snprintf(buf, cap, name " %d in the checkpoint, %d asked", x->field, y->field), 1;
+	DIFF(res_ch, "residual channels")
+	DIFF(dil_ch, "dilation channels")
+	DIFF(skip_ch, "skip channels")
+	DIFF(levels, "levels")
+	DIFF(n_out, "n_out")
+	DIFF(batch, "batch")
+#undef DIFF
+	return 0;
+}
+
 /* ---- optimizer ---- */
 
 double trn_clip(float *g, size_t n, int mode, double value)
@@ -191,27 +219,29 @@ int trn_run_init(trn_run *t, const trn_options *opt, const trn_data *d)
 {
 	memset(t, 0, sizeof *t);
 	t->opt = *opt;
-	const srnn_config *c = &opt->cfg;
-	t->m = srnn_create(c, c->batch);
+	const model_config *c = &opt->model;
+	const int batch = model_batch(c), history = model_history(c), seq = model_seq(c);
+	t->m = model_create(c, batch);
 	if (!t->m)
 		return -1;
-	srnn_init_params(t->m, opt->seed);
-	t->nparams = srnn_num_params(t->m);
-	t->state_floats = srnn_state_floats(t->m, c->batch);
-	int row = srnn_history(c) + c->seq;
+	model_init_params(t->m, opt->seed);
+	t->nparams = model_num_params(t->m);
+	t->state_floats = model_state_floats(t->m, batch);
+	int row = history + seq;
+	/* one float at least, so that a model without state (WaveNet) still gets pointers */
 	t->adam_m = sh_alloc(t->nparams * sizeof(float));
 	t->adam_v = sh_alloc(t->nparams * sizeof(float));
-	t->state = sh_alloc(t->state_floats * sizeof(float));
-	t->eval_state = sh_alloc(t->state_floats * sizeof(float));
-	t->codes = sh_alloc((size_t)c->batch * row * sizeof(uint16_t));
-	t->reset = sh_alloc(c->batch);
+	t->state = sh_alloc(SH_MAX(t->state_floats, 1) * sizeof(float));
+	t->eval_state = sh_alloc(SH_MAX(t->state_floats, 1) * sizeof(float));
+	t->codes = sh_alloc((size_t)batch * row * sizeof(uint16_t));
+	t->reset = sh_alloc(batch);
 	if (!t->adam_m || !t->adam_v || !t->state || !t->eval_state || !t->codes || !t->reset ||
-	    trn_feed_init(&t->feed, d, c->batch, srnn_history(c), c->seq, c->levels, opt->seed) < 0) {
+	    trn_feed_init(&t->feed, d, batch, history, seq, model_levels(c), opt->seed) < 0) {
 		trn_run_free(t);
 		return -1;
 	}
-	for (int b = 0; b < c->batch; b++)
-		srnn_state_reset(t->m, t->state, c->batch, b);
+	for (int b = 0; b < batch; b++)
+		model_state_reset(t->m, t->state, batch, b);
 	t->best_bits = INFINITY;
 	return 0;
 }
@@ -219,7 +249,7 @@ int trn_run_init(trn_run *t, const trn_options *opt, const trn_data *d)
 void trn_run_free(trn_run *t)
 {
 	if (t->m)
-		srnn_free(t->m);
+		model_free(t->m);
 	free(t->adam_m);
 	free(t->adam_v);
 	free(t->state);
@@ -233,21 +263,21 @@ void trn_run_free(trn_run *t)
 
 double trn_step(trn_run *t, const trn_data *d)
 {
-	const srnn_config *c = &t->opt.cfg;
-	float *grads = srnn_grads(t->m);
+	const int batch = model_batch(&t->opt.model);
+	float *grads = model_grads(t->m);
 	memset(grads, 0, t->nparams * sizeof(float));
 	trn_feed_next(&t->feed, d, t->codes, t->reset);
-	for (int b = 0; b < c->batch; b++)
+	for (int b = 0; b < batch; b++)
 		if (t->reset[b])
-			srnn_state_reset(t->m, t->state, c->batch, b);
-	double loss = srnn_forward_backward(t->m, t->codes, c->batch, t->state);
+			model_state_reset(t->m, t->state, batch, b);
+	double loss = model_forward_backward(t->m, t->codes, batch, t->state);
 	if (!isfinite(loss))
 		return loss;
 	double norm = trn_clip(grads, t->nparams, t->opt.clip, t->opt.clip_value);
 	if (!isfinite(norm))
 		return norm;
 	t->step++;
-	adam_step(srnn_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->opt.lr, t->opt.beta1,
+	adam_step(model_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->opt.lr, t->opt.beta1,
 		  t->opt.beta2, t->opt.eps, t->step);
 	t->log_nats += loss;
 	t->log_steps++;
@@ -262,7 +292,8 @@ static int cmp_eval(const void *a, const void *b)
 
 double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n, volatile sig_atomic_t *stop)
 {
-	const srnn_config *c = &t->opt.cfg;
+	const model_config *c = &t->opt.model;
+	const int batch = model_batch(c), seq = model_seq(c), levels = model_levels(c);
 	if (n <= 0)
 		return NAN;
 	/* records of the same length go through the model together, row by row, so that no row
@@ -271,27 +302,27 @@ double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n, volat
 	if (!items)
 		return NAN;
 	for (int i = 0; i < n; i++)
-		items[i] = (eval_item){trn_data_windows(d, recs[i], c->seq), recs[i]};
+		items[i] = (eval_item){trn_data_windows(d, recs[i], seq), recs[i]};
 	qsort(items, n, sizeof *items, cmp_eval);
-	int history = srnn_history(c), row = history + c->seq;
+	int history = model_history(c), row = history + seq;
 	double nats = 0, count = 0;
 	for (int i = 0; i < n;) {
 		int g = 1;
-		while (i + g < n && g < c->batch && items[i + g].nwin == items[i].nwin)
+		while (i + g < n && g < batch && items[i + g].nwin == items[i].nwin)
 			g++;
 		for (int b = 0; b < g; b++)
-			srnn_state_reset(t->m, t->eval_state, g, b);
+			model_state_reset(t->m, t->eval_state, g, b);
 		for (int w = 0; w < items[i].nwin; w++) {
 			if (stop && *stop) {
 				free(items);
 				return NAN;
 			}
 			for (int b = 0; b < g; b++)
-				trn_window_row(d, items[i + b].rec, w, history, c->seq, c->levels,
+				trn_window_row(d, items[i + b].rec, w, history, seq, levels,
 					       t->codes + (size_t)b * row);
-			double loss = srnn_forward(t->m, t->codes, g, t->eval_state);
-			nats += loss * g * c->seq;
-			count += (double)g * c->seq;
+			double loss = model_forward(t->m, t->codes, g, t->eval_state);
+			nats += loss * g * seq;
+			count += (double)g * seq;
 		}
 		i += g;
 	}
@@ -335,33 +366,36 @@ static int meta(ckpt_writer *cw, const char *key, const char *fmt, ...)
 
 int trn_save(const trn_run *t, const trn_data *d, const char *path)
 {
-	const srnn_config *c = &t->opt.cfg;
+	const model_config *mc = &t->opt.model;
+	const srnn_config *c = &mc->srnn;
+	const int batch = model_batch(mc);
 	const trn_options *o = &t->opt;
 	ckpt_writer cw = {0};
 	st_writer_init(&cw.w);
 	int rc = 0;
-	float *params = srnn_params(t->m);
-	int np = srnn_param_count(t->m);
+	float *params = model_params(t->m);
+	int np = model_param_count(t->m);
 	for (int i = 0; i < np && !rc; i++) {
-		const srnn_param *p = srnn_param_info(t->m, i);
+		model_param p = model_param_info(t->m, i);
 		char *mn = NULL, *vn = NULL;
-		if (asprintf(&mn, "adam.m.%s", p->name) < 0)
+		if (asprintf(&mn, "adam.m.%s", p.name) < 0)
 			mn = NULL;
-		if (asprintf(&vn, "adam.v.%s", p->name) < 0)
+		if (asprintf(&vn, "adam.v.%s", p.name) < 0)
 			vn = NULL;
 		const char *mk = keep(&cw, mn), *vk = keep(&cw, vn);
 		if (!mk || !vk) {
 			rc = sh_error("out of memory");
 			break;
 		}
-		rc = st_add_f32(&cw.w, p->name, p->ndim, p->shape, params + p->offset);
+		rc = st_add_f32(&cw.w, p.name, p.ndim, p.shape, params + p.offset);
 		if (!rc)
-			rc = st_add_f32(&cw.w, mk, p->ndim, p->shape, t->adam_m + p->offset);
+			rc = st_add_f32(&cw.w, mk, p.ndim, p.shape, t->adam_m + p.offset);
 		if (!rc)
-			rc = st_add_f32(&cw.w, vk, p->ndim, p->shape, t->adam_v + p->offset);
+			rc = st_add_f32(&cw.w, vk, p.ndim, p.shape, t->adam_v + p.offset);
 	}
-	int64_t sshape[2] = {c->batch, (int64_t)(t->state_floats / c->batch)};
-	if (!rc)
+	/* the carried recurrent state; none for WaveNet */
+	int64_t sshape[2] = {batch, (int64_t)(t->state_floats / batch)};
+	if (!rc && t->state_floats)
 		rc = st_add_f32(&cw.w, "train.state", 2, sshape, t->state);
 
 	char fs[64], rng[SH_RNG_STR];
@@ -373,15 +407,22 @@ int trn_save(const trn_run *t, const trn_data *d, const char *path)
 	for (int b = 0; b < t->feed.batch; b++)
 		trn_buf_printf(&lanes, b ? ",%d:%d" : "%d:%d", t->feed.lane_rec[b], t->feed.lane_win[b]);
 	if (!rc)
-		rc = meta(&cw, "format", CKPT_FORMAT) || meta(&cw, "format_version", CKPT_VERSION) ||
-		     meta(&cw, "model", CKPT_MODEL) || meta(&cw, "frame_sizes", "%s", fs) ||
+		rc = meta(&cw, "format", CKPT_FORMAT) || meta(&cw, "format_version", CKPT_VERSION) ? -1 : 0;
+	/* the architecture: the model's own keys (model "wavenet", dilations, ...: wavenet.h) */
+	if (!rc && mc->kind == MODEL_WAVENET)
+		rc = wn_config_to_meta(&mc->wn, &cw.w) || meta(&cw, "history", "%d", model_history(mc)) ||
+		     meta(&cw, "seq", "%d", model_seq(mc)) ? -1 : 0;
+	else if (!rc)
+		rc = meta(&cw, "model", "%s", model_kind_name(MODEL_SAMPLERNN)) ||
+		     meta(&cw, "frame_sizes", "%s", fs) ||
 		     meta(&cw, "dim", "%d", c->dim) || meta(&cw, "layers", "%d", c->layers) ||
 		     meta(&cw, "rnn", "%s", rnn_name(c->rnn)) || meta(&cw, "embed", "%d", c->embed) ||
 		     meta(&cw, "levels", "%d", c->levels) || meta(&cw, "learn_h0", "%d", c->learn_h0) ||
 		     meta(&cw, "rnn_weight_norm", "%d", c->rnn_weight_norm) ||
 		     meta(&cw, "seq", "%d", c->seq) || meta(&cw, "batch", "%d", c->batch) ||
-		     meta(&cw, "history", "%d", srnn_history(c)) ||
-		     meta(&cw, "sample_rate", "%d", o->sample_rate) ||
+		     meta(&cw, "history", "%d", srnn_history(c)) ? -1 : 0;
+	if (!rc)
+		rc = meta(&cw, "sample_rate", "%d", o->sample_rate) ||
 		     meta(&cw, "quantization", "%s", o->quantization) ||
 		     meta(&cw, "lr", "%.17g", o->lr) || meta(&cw, "adam_beta1", "%.17g", o->beta1) ||
 		     meta(&cw, "adam_beta2", "%.17g", o->beta2) || meta(&cw, "adam_eps", "%.17g", o->eps) ||
@@ -459,19 +500,31 @@ int trn_meta_options(const st_file *sf, trn_options *opt)
 	if (!ver || strcmp(ver, CKPT_VERSION))
 		return sh_error("checkpoint format version %s is not supported (want %s)",
 				ver ? ver : "(none)", CKPT_VERSION);
-	if (!model || strcmp(model, CKPT_MODEL))
-		return sh_error("checkpoint of another model: '%s' (want %s)", model ? model : "(none)",
-				CKPT_MODEL);
 	memset(opt, 0, sizeof *opt);
-	srnn_config *c = &opt->cfg;
+	if (!model || model_kind_parse(model, &opt->model.kind) < 0)
+		return sh_error("checkpoint of another model: '%s' (want samplernn or wavenet)",
+				model ? model : "(none)");
+	srnn_config *c = &opt->model.srnn;
 	const char *fs = st_meta(sf, "frame_sizes"), *rnn = st_meta(sf, "rnn");
 	const char *clip = st_meta(sf, "clip"), *q = st_meta(sf, "quantization");
 	const char *split = st_meta(sf, "split"), *seed = st_meta(sf, "seed");
-	if (!fs || trn_parse_frame_sizes(fs, c) < 0)
-		return sh_error("bad 'frame_sizes' in the metadata");
-	if (!rnn || (strcmp(rnn, "lstm") && strcmp(rnn, "gru")))
-		return sh_error("bad 'rnn' in the metadata");
-	c->rnn = strcmp(rnn, "gru") ? SRNN_LSTM : SRNN_GRU;
+	if (opt->model.kind == MODEL_WAVENET) {
+		if (wn_config_from_meta(sf, &opt->model.wn) < 0)
+			return -1;
+	} else {
+		if (!fs || trn_parse_frame_sizes(fs, c) < 0)
+			return sh_error("bad 'frame_sizes' in the metadata");
+		if (!rnn || (strcmp(rnn, "lstm") && strcmp(rnn, "gru")))
+			return sh_error("bad 'rnn' in the metadata");
+		c->rnn = strcmp(rnn, "gru") ? SRNN_LSTM : SRNN_GRU;
+		if (meta_int(sf, "dim", 1, 1 << 20, &c->dim) < 0 || meta_int(sf, "layers", 1, 1024, &c->layers) < 0 ||
+		    meta_int(sf, "embed", 1, 1 << 20, &c->embed) < 0 ||
+		    meta_int(sf, "levels", 2, 65536, &c->levels) < 0 ||
+		    meta_int(sf, "learn_h0", 0, 1, &c->learn_h0) < 0 ||
+		    meta_int(sf, "rnn_weight_norm", 0, 1, &c->rnn_weight_norm) < 0 ||
+		    meta_int(sf, "seq", 1, 1 << 24, &c->seq) < 0 || meta_int(sf, "batch", 1, 1 << 20, &c->batch) < 0)
+			return -1;
+	}
 	if (!clip || (strcmp(clip, "elementwise") && strcmp(clip, "norm") && strcmp(clip, "none")))
 		return sh_error("bad 'clip' in the metadata");
 	opt->clip = !strcmp(clip, "norm") ? TRN_CLIP_NORM : !strcmp(clip, "none") ? TRN_CLIP_NONE
@@ -481,13 +534,7 @@ int trn_meta_options(const st_file *sf, trn_options *opt)
 	if (!split || sscanf(split, "%lf,%lf,%lf", &opt->split[0], &opt->split[1], &opt->split[2]) != 3)
 		return sh_error("bad 'split' in the metadata");
 	snprintf(opt->quantization, sizeof opt->quantization, "%s", q ? q : "mulaw");
-	if (meta_int(sf, "dim", 1, 1 << 20, &c->dim) < 0 || meta_int(sf, "layers", 1, 1024, &c->layers) < 0 ||
-	    meta_int(sf, "embed", 1, 1 << 20, &c->embed) < 0 ||
-	    meta_int(sf, "levels", 2, 65536, &c->levels) < 0 ||
-	    meta_int(sf, "learn_h0", 0, 1, &c->learn_h0) < 0 ||
-	    meta_int(sf, "rnn_weight_norm", 0, 1, &c->rnn_weight_norm) < 0 ||
-	    meta_int(sf, "seq", 1, 1 << 24, &c->seq) < 0 || meta_int(sf, "batch", 1, 1 << 20, &c->batch) < 0 ||
-	    meta_int(sf, "sample_rate", 1, 1 << 30, &opt->sample_rate) < 0 ||
+	if (meta_int(sf, "sample_rate", 1, 1 << 30, &opt->sample_rate) < 0 ||
 	    meta_double(sf, "lr", &opt->lr) < 0 || meta_double(sf, "adam_beta1", &opt->beta1) < 0 ||
 	    meta_double(sf, "adam_beta2", &opt->beta2) < 0 || meta_double(sf, "adam_eps", &opt->eps) < 0 ||
 	    meta_double(sf, "clip_value", &opt->clip_value) < 0)
@@ -516,7 +563,7 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 	if (trn_meta_options(sf, &o) < 0)
 		return -1;
 	char diff[256];
-	if (trn_config_diff(&o.cfg, &t->opt.cfg, diff, sizeof diff))
+	if (trn_model_diff(&o.model, &t->opt.model, diff, sizeof diff))
 		return sh_error("checkpoint of another architecture: %s", diff);
 	const char *fp = st_meta(sf, "data_fingerprint");
 	char mine[17];
@@ -525,22 +572,23 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 		return sh_error("checkpoint was trained on other data (fingerprint %s, these data %s)",
 				fp ? fp : "(none)", mine);
 
-	float *params = srnn_params(t->m);
-	int np = srnn_param_count(t->m);
+	float *params = model_params(t->m);
+	int np = model_param_count(t->m);
 	char name[512];
 	for (int i = 0; i < np; i++) {
-		const srnn_param *p = srnn_param_info(t->m, i);
-		if (load_tensor(sf, p->name, p->ndim, p->shape, params + p->offset, p->count) < 0)
+		model_param p = model_param_info(t->m, i);
+		if (load_tensor(sf, p.name, p.ndim, p.shape, params + p.offset, p.count) < 0)
 			return -1;
-		snprintf(name, sizeof name, "adam.m.%s", p->name);
-		if (load_tensor(sf, name, p->ndim, p->shape, t->adam_m + p->offset, p->count) < 0)
+		snprintf(name, sizeof name, "adam.m.%s", p.name);
+		if (load_tensor(sf, name, p.ndim, p.shape, t->adam_m + p.offset, p.count) < 0)
 			return -1;
-		snprintf(name, sizeof name, "adam.v.%s", p->name);
-		if (load_tensor(sf, name, p->ndim, p->shape, t->adam_v + p->offset, p->count) < 0)
+		snprintf(name, sizeof name, "adam.v.%s", p.name);
+		if (load_tensor(sf, name, p.ndim, p.shape, t->adam_v + p.offset, p.count) < 0)
 			return -1;
 	}
-	int64_t sshape[2] = {t->opt.cfg.batch, (int64_t)(t->state_floats / t->opt.cfg.batch)};
-	if (load_tensor(sf, "train.state", 2, sshape, t->state, t->state_floats) < 0)
+	const int batch = model_batch(&t->opt.model);
+	int64_t sshape[2] = {batch, (int64_t)(t->state_floats / batch)};
+	if (t->state_floats && load_tensor(sf, "train.state", 2, sshape, t->state, t->state_floats) < 0)
 		return -1;
 
 	/* data position: the epoch's order must be a permutation of this split's training set */
@@ -650,8 +698,11 @@ int trn_log_write(const trn_log *l, const char *path)
 	trn_buf_printf(&b, "step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\n");
 	for (int i = 0; i < l->n; i++) {
 		const trn_log_row *r = &l->rows[i];
-		trn_buf_printf(&b, "%ld\t%.4f\t%.6f\t%.6f\t%.1f\t%g\t%.1f\n", r->step, r->epoch, r->train_bits,
-			       r->valid_bits, r->samples_per_s, r->lr, r->seconds);
+		/* NAN as "nan" whatever its sign bit, so that readers see one spelling */
+		trn_buf_printf(&b, "%ld\t%.4f\t", r->step, r->epoch);
+		trn_buf_printf(&b, isnan(r->train_bits) ? "nan\t" : "%.6f\t", r->train_bits);
+		trn_buf_printf(&b, isnan(r->valid_bits) ? "nan\t" : "%.6f\t", r->valid_bits);
+		trn_buf_printf(&b, "%.1f\t%g\t%.1f\n", r->samples_per_s, r->lr, r->seconds);
 	}
 	int rc = trn_write_file(path, b.s, b.n);
 	free(b.s);
@@ -745,6 +796,8 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 		row->valid_bits = trn_evaluate(t, d, d->valid, d->nvalid, stop);
 	if (full && stop && *stop)
 		full = 0;   /* interrupted while validating: keep the checkpoint, skip the log row */
+	else if (full && d->nvalid && !isfinite(row->valid_bits))
+		return 1;   /* the parameters are no good: keep the previous checkpoint */
 	int improved = 0;
 	if (full) {
 		double score = d->nvalid ? row->valid_bits : row->train_bits;
@@ -766,4 +819,81 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 		return -1;
 	snprintf(path, sizeof path, "%s/loss.png", rundir);
 	return trn_log_plot(log, path);
+}
+
+/* ---- clips while training (qtrain --sample-every) ---- */
+
+int trn_quant_mode(const char *name)
+{
+	if (!strcmp(name, "mulaw") || !strcmp(name, "mu-law"))
+		return MULAW_WAVENET;
+	if (!strcmp(name, "dadabots"))
+		return MULAW_DADABOTS;
+	if (!strcmp(name, "linear"))
+		return MULAW_LINEAR;
+	return sh_error("unknown quantisation '%s' (mulaw, dadabots, linear)", name);
+}
+
+/* Clips during training go to wav files as they are made. */
+typedef struct {
+	const char *dir;
+	long step;
+	int rate;
+	mulaw_quantiser quant;
+	audio_writer **w;
+	float *audio;   /* [n × 4096] */
+} clip_out;
+
+static int clip_batch(void *ctx, long first, int count, int done)
+{
+	clip_out *c = ctx;
+	char path[4096];
+	for (int b = (int)first; b < first + count; b++) {
+		if (done) {
+			if (audio_finish(c->w[b]) < 0)
+				return -1;
+			c->w[b] = NULL;
+			continue;
+		}
+		snprintf(path, sizeof path, "%s/step%07ld_%d.wav", c->dir, c->step, b);
+		if (!(c->w[b] = audio_create(path, c->rate, AUDIO_WAV16)))
+			return sh_error_prefix("%s", path);
+	}
+	return 0;
+}
+
+static int clip_block(void *ctx, long stream, const uint16_t *codes, int len)
+{
+	clip_out *c = ctx;
+	float *audio = c->audio + (size_t)stream * 4096;
+	if (mulaw_decode_u16(&c->quant, codes, len, audio) < 0)
+		return -1;
+	return audio_write(c->w[stream], audio, len);
+}
+
+int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
+		      volatile sig_atomic_t *stop)
+{
+	const model_config *mc = &t->opt.model;
+	int mode = trn_quant_mode(t->opt.quantization);
+	if (mode < 0)
+		return -1;
+	clip_out c = {.dir = dir, .step = t->step, .rate = t->opt.sample_rate};
+	if (mulaw_init(&c.quant, (mulaw_mode)mode, model_levels(mc)) < 0)
+		return -1;
+	c.w = calloc(n, sizeof *c.w);
+	c.audio = malloc((size_t)n * 4096 * sizeof *c.audio);
+	/* the same noise at every step (streams of the run's seed), so that clips differ by the
+	 * model only; learned h0 when the model has one, else random, as qsample does (WaveNet:
+	 * no h0, it starts from Q/2 codes) */
+	gen_spec g = {.n = n, .samples = (long)(seconds * t->opt.sample_rate + 0.5), .temperature = (float)temperature,
+		      .h0 = mc->kind == MODEL_SAMPLERNN && mc->srnn.learn_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM, .seed = t->opt.seed, .threads = 1,
+		      .stop = stop};
+	int rc = c.w && c.audio ? gen_streams(t->m, &g, clip_batch, clip_block, NULL, &c) : sh_error("out of memory");
+	for (int b = 0; c.w && b < n; b++)
+		if (c.w[b])
+			audio_abort(c.w[b]);
+	free(c.w), free(c.audio);
+	mulaw_free(&c.quant);
+	return rc < 0 ? -1 : 0;
 }

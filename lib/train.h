@@ -1,4 +1,4 @@
-/* train.h: what qtrain does besides the model's numerics: the data set of code records
+/* train.h: what qtrain does besides the model's numerics (SampleRNN or WaveNet, model.h): the data set of code records
  * (loading, checking, shuffled train/valid/test split), the feed that cuts records into
  * truncated-BPTT windows for the rows of a batch, the training loop state (Adam, clipping),
  * validation in bits per sample, checkpoints (safetensors with Adam moments, RNG state and
@@ -11,12 +11,14 @@
  * training records. An epoch ends when that order is used up; the next is reshuffled from the
  * feed's own RNG. A row of window w of a record holds history + seq codes: the `history` codes
  * before the window's first target (Q/2 padding before the record's start, as the peer does)
- * and the seq targets. A record of T codes gives floor(T / seq) windows. */
+ * and the seq targets. A record of T codes gives floor(T / seq) windows. WaveNet has no
+ * recurrent state (nothing is carried); its history is the receptive field and its seq the
+ * targets per row (n_out). */
 #ifndef SHARKS_TRAIN_H
 #define SHARKS_TRAIN_H
 
 #include "rng.h"
-#include "samplernn.h"
+#include "model.h"
 #include "safetensors.h"
 
 #include <signal.h>
@@ -82,7 +84,7 @@ void trn_window_row(const trn_data *d, int r, int w, int history, int seq, int l
 enum { TRN_CLIP_NONE, TRN_CLIP_ELEMENTWISE, TRN_CLIP_NORM };
 
 typedef struct {
-	srnn_config cfg;
+	model_config model;
 	double lr, beta1, beta2, eps;   /* Adam, torch semantics */
 	int clip;                       /* TRN_CLIP_* */
 	double clip_value;
@@ -94,7 +96,7 @@ typedef struct {
 
 typedef struct {
 	trn_options opt;
-	srnn *m;
+	model *m;
 	size_t nparams;
 	float *adam_m, *adam_v;         /* nparams each */
 	float *state;                   /* recurrent state of the batch rows, carried */
@@ -137,8 +139,9 @@ double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n,
  * rate and quantisation (docs/qtrain.md lists the keys). No wall-clock field: the same run
  * gives the same bytes. Written atomically. */
 int trn_save(const trn_run *t, const trn_data *d, const char *path);
-/* Reads a checkpoint's architecture and training options (for --resume and for qsample).
- * Returns -1 with an error for anything that is not a SampleRNN checkpoint of ours. */
+/* Reads a checkpoint's architecture (SampleRNN or WaveNet, by its `model` key) and training
+ * options (for --resume and for qsample). Returns -1 with an error for anything that is not a
+ * checkpoint of ours. */
 int trn_meta_options(const st_file *sf, trn_options *opt);
 /* Restores everything trn_save wrote into t, created with the same options and data;
  * refuses a checkpoint of another architecture, batch or data set. */
@@ -146,6 +149,8 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf);
 /* The first architecture field where a and b differ, written into buf ("dim: 64 in the
  * checkpoint, 512 asked"); returns 0 when they are the same. */
 int trn_config_diff(const srnn_config *ckpt, const srnn_config *asked, char *buf, size_t cap);
+/* The same for either model (another model is a difference too). */
+int trn_model_diff(const model_config *ckpt, const model_config *asked, char *buf, size_t cap);
 /* "16" or "64,16". */
 void trn_frame_sizes_str(const srnn_config *cfg, char *buf, size_t cap);
 /* Parses "64,16" (any order; sorted coarsest first) into cfg. */
@@ -168,7 +173,8 @@ typedef struct {
  * when the validation bits (the train bits without a validation set) are the best so far,
  * RUNDIR/log.tsv and RUNDIR/loss.png. Without full (or when *stop is raised during the
  * validation): the checkpoint only. seconds and samples_per_s go into the log row, which is
- * also returned in row. */
+ * also returned in row. Returns 0, -1 with an error, or 1 without writing anything when the
+ * validation loss is not finite (the parameters have diverged). */
 int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
 		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row);
 
@@ -180,6 +186,18 @@ int trn_log_write(const trn_log *l, const char *path);
 /* Draws the train and valid curves of the log. */
 int trn_log_plot(const trn_log *l, const char *path);
 void trn_log_free(trn_log *l);
+
+/* ---- clips while training ---- */
+
+/* mulaw_mode of a checkpoint's quantisation name ("mulaw", "dadabots", "linear"), or -1. */
+int trn_quant_mode(const char *name);
+/* Generates n clips of `seconds` from the model as it is now, with generate.h (qsample's
+ * generator): dir/stepSSSSSSS_K.wav, 16-bit at the run's rate, decoded with its quantisation.
+ * Every call draws from the same streams (the run's seed), so clips differ by the model only,
+ * and the training state is not touched. When *stop is raised, the unfinished clips are
+ * removed and 0 returned. */
+int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
+		      volatile sig_atomic_t *stop);
 
 /* JSON string literal of s (quotes included) appended to a growing buffer. */
 typedef struct {

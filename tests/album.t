@@ -9,6 +9,13 @@ cleanup() { rm -rf work/$Q album/$Q album/.$Q.* work/$A-bad* album/$A-bad*; }
 cleanup
 trap 'cleanup; rm -rf "$T"' EXIT
 
+# titles: from the seed, the same every time, other seeds other titles; or from a file
+$BIN/albumpage titles --seed 3 -n 5 > $T/t1 && $BIN/albumpage titles --seed 3 -n 5 > $T/t2 && $BIN/albumpage titles --seed 4 -n 5 > $T/t3
+check "titles: an album title and one per track, the same for a seed" sh -c "[ \$(wc -l < $T/t1) = 6 ] && cmp -s $T/t1 $T/t2 && ! cmp -s $T/t1 $T/t3 && [ \$(sort -u $T/t1 | wc -l) = 6 ]"
+printf 'Album\nOne\n' > $T/few
+fails_with "titles: a file with too few titles" 1 "few: 2 titles, 6 needed" $BIN/albumpage titles -n 5 --titles $T/few
+fails_with "albumpage build without its inputs" 2 "build needs" $BIN/albumpage build -o $T/x
+
 make --no-print-directory data >/dev/null 2>&1
 check "make album-quick runs the whole pipeline" make --no-print-directory album-quick ARTIST=$A AUDIO=data/asc-music
 D=album/$Q

@@ -1,6 +1,7 @@
 #!/bin/sh
 # qsample: outputs in every form, determinism, seeds, the pipe into mulaw, bounded memory,
-# bad checkpoints and options.
+# bad checkpoints and options; a WaveNet checkpoint (fast generation): outputs, determinism,
+# seeds, batch independence, --h0.
 . tests/lib.sh
 
 # a tiny model trained for two steps on random codes: enough to have a real checkpoint
@@ -80,5 +81,56 @@ fails_with "no checkpoint" 2 "no checkpoint" $BIN/qsample
 fails_with "bad -t" 2 "-t: expected" $BIN/qsample -t hot $CK
 fails_with "two streams into one audio file" 2 "one stream" $BIN/qsample -n 2 -o $T/two.wav $CK
 fails_with "--h0 learned on a model without one" 1 "no learned initial state" $BIN/qsample --h0 learned $CK
+# --- a WaveNet checkpoint: fast generation through the same outputs
+$BIN/qtrain --model wavenet --dilations 1,2,4,8 --residual-channels 8 --dilation-channels 8 --skip-channels 16 \
+	--n-out 256 --batch 4 --steps 3 --checkpoint-every 3 --threads 1 -o $T/wn $T/codes.npy 2>$T/wn.err
+check "a tiny WaveNet checkpoint to sample from" test -f $T/wn/last.safetensors
+WK=$T/wn/last.safetensors
+check "wavenet: -o DIR/ writes one wav per stream" $BIN/qsample -n 2 -s 0.5 -o $T/wnclips/ $WK
+check "wavenet: two 16-bit 16 kHz wavs of 0.5 s" $PY -c '
+import wave
+for k in range(2):
+    w = wave.open("'$T'/wnclips/gen_%03d.wav" % k)
+    assert (w.getframerate(), w.getsampwidth(), w.getnchannels(), w.getnframes()) == (16000, 2, 1, 8000), k
+'
+$BIN/qsample -n 3 -s 0.25 --seed 7 $WK > $T/wa.npy 2>/dev/null
+$BIN/qsample -n 3 -s 0.25 --seed 7 $WK > $T/wb.npy 2>/dev/null
+$BIN/qsample -n 3 -s 0.25 --seed 8 $WK > $T/wc.npy 2>/dev/null
+$BIN/qsample -n 3 -s 0.25 --seed 7 --batch 2 --threads 1 $WK > $T/wd.npy 2>/dev/null
+check "wavenet: same seed, same bytes" cmp $T/wa.npy $T/wb.npy
+check "wavenet: another seed, other bytes" sh -c "! cmp -s $T/wa.npy $T/wc.npy"
+check "wavenet: one |u1 record of 4000 codes per stream, streams differ, spread over the levels" $PY -c '
+import numpy as np
+f = open("'$T'/wa.npy", "rb")
+r = [np.load(f) for k in range(3)]
+assert f.read() == b""
+assert all(a.dtype == np.uint8 and a.shape == (4000,) for a in r)
+assert (r[0] != r[1]).any() and (r[1] != r[2]).any()
+assert len(np.unique(r[0])) > 20, len(np.unique(r[0]))
+'
+check "wavenet: streams do not depend on the batch or threads they were made with" $PY -c '
+import numpy as np
+f, g = open("'$T'/wa.npy", "rb"), open("'$T'/wd.npy", "rb")
+for k in range(3):
+    x, y = np.load(f), np.load(g)
+    assert (x == y).mean() > 0.99, (k, (x == y).mean())
+'
+check "wavenet: temperature 0 is deterministic whatever the seed" sh -c "
+	$BIN/qsample -n 1 -s 0.1 -t 0 --seed 1 $WK > $T/wt0a.npy 2>/dev/null &&
+	$BIN/qsample -n 1 -s 0.1 -t 0 --seed 2 $WK > $T/wt0b.npy 2>/dev/null && cmp $T/wt0a.npy $T/wt0b.npy"
+check "wavenet: --h0 random and zero are ignored" sh -c "
+	$BIN/qsample -n 3 -s 0.25 --seed 7 --h0 zero $WK 2>/dev/null | cmp - $T/wa.npy &&
+	$BIN/qsample -n 3 -s 0.25 --seed 7 --h0 random $WK 2>/dev/null | cmp - $T/wa.npy"
+fails_with "wavenet: --h0 learned is refused" 1 "WaveNet has no initial state" $BIN/qsample --h0 learned $WK
+$PY -c '
+import json, struct, sys
+src = open("'$WK'", "rb").read()
+n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
+h["__metadata__"]["skip_channels"] = "32"
+b = json.dumps(h).encode()
+open("'$T'/wnwrong.safetensors", "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
+'
+fails_with "wavenet: metadata that does not fit the tensors is refused" 1 "wnwrong.safetensors: tensor .* has another shape" \
+	$BIN/qsample -n 1 -s 0.1 -o $T/wnx/ $T/wnwrong.safetensors
 check "--help exits 0 on stdout" sh -c "$BIN/qsample --help | grep -q usage"
 done_testing

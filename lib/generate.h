@@ -1,0 +1,40 @@
+/* generate.h: N streams from a model (SampleRNN or WaveNet), the loop that qsample and qtrain's
+ * clips share. Streams are made `batch` at a time. SampleRNN: a batch is split into `threads`
+ * groups that run in parallel, each with its own sampler (the per-sample products are too
+ * small to share out within one step). WaveNet: one fast-generation sampler (wavenet_sample.h)
+ * takes the whole batch and shares its products out among the threads itself. Stream k draws
+ * from its own generator sh_rng_seed_stream(seed, k), so its codes do not depend on the batch
+ * or group it was made in. */
+#ifndef SHARKS_GENERATE_H
+#define SHARKS_GENERATE_H
+
+#include "model.h"
+#include "srnn_sample.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+typedef struct {
+	long n;                        /* streams */
+	int batch;                     /* streams made at once (0: all) */
+	long samples;                  /* per stream */
+	float temperature;
+	srnn_h0_mode h0;               /* SampleRNN's initial state; WaveNet starts from Q/2 codes */
+	uint64_t seed;
+	int threads;                   /* groups run in parallel */
+	volatile sig_atomic_t *stop;   /* raised: stop between blocks and return 1 */
+} gen_spec;
+
+/* Receives each block of a stream's codes, in order. Sinks of different streams may run at
+ * the same time (one thread per group); return -1 with an error to stop everything. */
+typedef int (*gen_sink)(void *ctx, long stream, const uint16_t *codes, int len);
+/* Told before a batch starts (first stream, count) and after it ends: open and close outputs. */
+typedef int (*gen_batch)(void *ctx, long first, int count, int done);
+/* Progress in samples generated over all streams (called from one thread). */
+typedef void (*gen_progress)(void *ctx, double samples);
+
+/* Returns 0, 1 when stopped, or -1 with an error. */
+int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress,
+		  void *ctx);
+
+#endif

@@ -1,0 +1,114 @@
+/* model.c: SampleRNN or WaveNet behind one interface (model.h); each call goes to the model's
+ * own function. */
+#include "model.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *model_kind_name(model_kind kind) { return kind == MODEL_WAVENET ? "wavenet" : "samplernn"; }
+
+int model_kind_parse(const char *name, model_kind *kind)
+{
+	if (!strcmp(name, "samplernn"))
+		*kind = MODEL_SAMPLERNN;
+	else if (!strcmp(name, "wavenet"))
+		*kind = MODEL_WAVENET;
+	else
+		return sh_error("unknown model '%s' (samplernn, wavenet)", name);
+	return 0;
+}
+
+int model_config_check(const model_config *c)
+{
+	return c->kind == MODEL_WAVENET ? wn_config_check(&c->wn) : srnn_config_check(&c->srnn);
+}
+
+int model_history(const model_config *c)
+{
+	return c->kind == MODEL_WAVENET ? wn_receptive_field(&c->wn) : srnn_history(&c->srnn);
+}
+
+int model_seq(const model_config *c) { return c->kind == MODEL_WAVENET ? c->wn.n_out : c->srnn.seq; }
+int model_batch(const model_config *c) { return c->kind == MODEL_WAVENET ? c->wn.batch : c->srnn.batch; }
+int model_levels(const model_config *c) { return c->kind == MODEL_WAVENET ? c->wn.levels : c->srnn.levels; }
+
+double model_train_flops(const model_config *c, int batch)
+{
+	return c->kind == MODEL_WAVENET ? wn_train_flops(&c->wn, batch) : srnn_train_flops(&c->srnn, batch);
+}
+
+model *model_create(const model_config *c, int max_batch)
+{
+	model *m = sh_alloc(sizeof *m);
+	if (!m)
+		return NULL;
+	m->kind = c->kind;
+	if (c->kind == MODEL_WAVENET)
+		m->wn = wn_create(&c->wn, max_batch);
+	else
+		m->srnn = srnn_create(&c->srnn, max_batch);
+	if (!m->wn && !m->srnn) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void model_free(model *m)
+{
+	if (!m)
+		return;
+	if (m->wn)
+		wn_free(m->wn);
+	if (m->srnn)
+		srnn_free(m->srnn);
+	free(m);
+}
+
+void model_init_params(model *m, uint64_t seed)
+{
+	if (m->wn)
+		wn_init_params(m->wn, seed);
+	else
+		srnn_init_params(m->srnn, seed);
+}
+
+size_t model_num_params(const model *m) { return m->wn ? wn_num_params(m->wn) : srnn_num_params(m->srnn); }
+float *model_params(model *m) { return m->wn ? wn_params(m->wn) : srnn_params(m->srnn); }
+float *model_grads(model *m) { return m->wn ? wn_grads(m->wn) : srnn_grads(m->srnn); }
+int model_param_count(const model *m) { return m->wn ? wn_param_count(m->wn) : srnn_param_count(m->srnn); }
+
+model_param model_param_info(const model *m, int i)
+{
+	model_param p;
+	if (m->wn) {
+		const wn_param *w = wn_param_info(m->wn, i);
+		p = (model_param){w->name, w->ndim, {0}, w->offset, w->count};
+		memcpy(p.shape, w->shape, sizeof p.shape);
+	} else {
+		const srnn_param *s = srnn_param_info(m->srnn, i);
+		p = (model_param){s->name, s->ndim, {0}, s->offset, s->count};
+		memcpy(p.shape, s->shape, sizeof p.shape);
+	}
+	return p;
+}
+
+size_t model_state_floats(const model *m, int batch) { return m->wn ? 0 : srnn_state_floats(m->srnn, batch); }
+
+void model_state_reset(const model *m, float *state, int batch, int b)
+{
+	if (m->srnn)
+		srnn_state_reset(m->srnn, state, batch, b);
+}
+
+double model_forward(model *m, const uint16_t *codes, int batch, float *state)
+{
+	return m->wn ? wn_forward(m->wn, codes, batch) : srnn_forward(m->srnn, codes, batch, state);
+}
+
+double model_forward_backward(model *m, const uint16_t *codes, int batch, float *state)
+{
+	return m->wn ? wn_forward_backward(m->wn, codes, batch)
+		     : srnn_forward_backward(m->srnn, codes, batch, state);
+}

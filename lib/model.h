@@ -1,0 +1,70 @@
+/* model.h: the models qtrain trains and qsample samples, behind one interface: SampleRNN
+ * (samplernn.h) or WaveNet (wavenet.h). What the training loop needs of a model is the same
+ * for both: a row of history + seq codes whose last seq are the targets, parameters and
+ * gradients in one array each with named slices, and a recurrent state carried from window to
+ * window (none for WaveNet: 0 floats, resets do nothing). */
+#ifndef SHARKS_MODEL_H
+#define SHARKS_MODEL_H
+
+#include "samplernn.h"
+#include "wavenet.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { MODEL_SAMPLERNN, MODEL_WAVENET } model_kind;
+
+typedef struct {
+	model_kind kind;
+	srnn_config srnn;   /* when kind is MODEL_SAMPLERNN */
+	wn_config wn;       /* when kind is MODEL_WAVENET */
+} model_config;
+
+/* "samplernn", "wavenet": the checkpoints' `model` key. */
+const char *model_kind_name(model_kind kind);
+/* Parses such a name; -1 with an error for another. */
+int model_kind_parse(const char *name, model_kind *kind);
+int model_config_check(const model_config *c);
+/* Codes of a row before its first target (SampleRNN: the coarsest frame size; WaveNet: the
+ * receptive field), targets per row (seq; n_out), rows per step, levels. */
+int model_history(const model_config *c);
+int model_seq(const model_config *c);
+int model_batch(const model_config *c);
+int model_levels(const model_config *c);
+/* FLOPs of one training step of `batch` rows (srnn_train_flops, wn_train_flops). */
+double model_train_flops(const model_config *c, int batch);
+
+/* A parameter slice: the layout shared by srnn_param and wn_param. */
+typedef struct {
+	const char *name;
+	int ndim;
+	int64_t shape[4];
+	size_t offset, count;
+} model_param;
+
+typedef struct {
+	model_kind kind;
+	srnn *srnn;
+	wn *wn;
+} model;
+
+/* Creates the model for at most max_batch rows; NULL with an error. */
+model *model_create(const model_config *c, int max_batch);
+void model_free(model *m);
+void model_init_params(model *m, uint64_t seed);
+size_t model_num_params(const model *m);
+float *model_params(model *m);
+float *model_grads(model *m);
+int model_param_count(const model *m);
+model_param model_param_info(const model *m, int i);
+/* Recurrent state of `batch` rows (0 for WaveNet) and the reset of row b (nothing for
+ * WaveNet). */
+size_t model_state_floats(const model *m, int batch);
+void model_state_reset(const model *m, float *state, int batch, int b);
+/* A training window: codes is batch × (history + seq); the mean cross-entropy in nats over the
+ * targets (NAN with an error on bad input); _backward accumulates into model_grads(). state is
+ * ignored by WaveNet. */
+double model_forward(model *m, const uint16_t *codes, int batch, float *state);
+double model_forward_backward(model *m, const uint16_t *codes, int batch, float *state);
+
+#endif
