@@ -75,15 +75,15 @@ int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, 
 	const int B = g->batch > 0 && g->batch < g->n ? g->batch : (int)g->n;
 	for (long first = 0; first < g->n; first += B) {
 		const int nb = (int)SH_MIN((long)B, g->n - first);
-		/* WaveNet's sampler threads its own products: one group */
-		const int groups = m->wn ? 1 : SH_MAX(1, SH_MIN(g->threads, nb));
+		/* per-sample products are too small to share out: threads take groups of streams */
+		const int groups = SH_MAX(1, SH_MIN(g->threads, nb));
 		if (on_batch && on_batch(ctx, first, nb, 0) < 0)
 			return -1;
 		volatile int failed = 0;
 		int stopped = 0;
 		char err[512] = "";
-		/* one group runs outside any parallel region: WaveNet's sampler opens its own, and
-		 * one nested in even an inactive region starts its threads afresh each time */
+		/* one group runs outside any parallel region: a region nested in even an inactive
+		 * one starts its threads afresh each time */
 		if (groups == 1) {
 			int rc = run_group(m, g, first, nb, first, nb, sink, progress, ctx, 1, &failed);
 			if (rc < 0)
