@@ -202,6 +202,29 @@ static void write_sums(const char *dir)
 		cli_die(p, "write error: %s", strerror(errno));
 }
 
+/* "A 2-tier SampleRNN (3 LSTM layers of 512, frames of 16) ..." from a checkpoint's metadata. */
+static void describe_model(const st_file *ck, int rate, char *buf, size_t cap)
+{
+	const char *model = st_meta(ck, "model");
+#define META(k) (st_meta(ck, k) ? st_meta(ck, k) : "?")
+	if (model && !strcmp(model, "wavenet")) {
+		snprintf(buf, cap, "A WaveNet (dilations %s, %s residual, %s dilation and %s skip channels, receptive "
+			 "field %s samples), trained from scratch on the artist's recordings at %d Hz.", META("dilations"),
+			 META("residual_channels"), META("dilation_channels"), META("skip_channels"),
+			 META("receptive_field"), rate);
+		return;
+	}
+	const char *fs = META("frame_sizes"), *rnn = META("rnn");
+	int tiers = 2;
+	for (const char *c = fs; *c; c++)
+		tiers += *c == ',';
+	snprintf(buf, cap, "A %d-tier SampleRNN (%s %s layers of %s per frame tier, frames of %s samples, "
+		 "embedding %s, %s levels), trained from scratch on the artist's recordings at %d Hz.",
+		 tiers, META("layers"), !strcmp(rnn, "gru") ? "GRU" : "LSTM", META("dim"), fs, META("embed"),
+		 META("levels"), rate);
+#undef META
+}
+
 static void fmt_time(char *buf, size_t cap, double s)
 {
 	long t = lround(s);
@@ -366,9 +389,7 @@ static int cmd_build(int argc, char **argv)
 
 	/* the model, in words, from the checkpoint's record */
 	char model_desc[512];
-	const char *arch = st_meta(&ck, "architecture"), *preset = st_meta(&ck, "preset");
-	snprintf(model_desc, sizeof model_desc, "A %s SampleRNN%s%s%s, trained from scratch on the artist's recordings at %d Hz.",
-		 arch ? arch : "", preset ? " (preset " : "", preset ? preset : "", preset ? ")" : "", rate);
+	describe_model(&ck, rate, model_desc, sizeof model_desc);
 	char *commands = commands_file ? slurp(commands_file) : strdup("");
 
 	json_writer w;
@@ -454,7 +475,7 @@ static int cmd_build(int argc, char **argv)
 		cli_die(out, "cannot rename into place: %s", strerror(errno));
 	staging_done = 1;
 	cli_remove_tree(q);
-	fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d tracks\n", out, titles[0], artist, ntracks);
+	fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d track%s\n", out, titles[0], artist, ntracks, ntracks == 1 ? "" : "s");
 	st_free(&ck);
 	free(commands);
 	free(tr);

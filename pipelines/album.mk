@@ -25,9 +25,9 @@ RATE          ?= 16000
 TRACK_MINUTES ?= 4
 TITLES        ?=
 # Extra options of each stage, e.g. CURATE_FLAGS='--min-seconds 5'.
-# Validation on 2% of the chunks every 75 steps: a few points on the curve without spending
+# Validation on 2% of the chunks every 50 steps: a few points on the curve without spending
 # the training time on it.
-TRAIN_FLAGS   ?= --checkpoint-every 75 --split 96,2,2
+TRAIN_FLAGS   ?= --checkpoint-every 50 --split 96,2,2
 SAMPLE_FLAGS  ?=
 CURATE_FLAGS  ?=
 WORK          ?= work/$(ARTIST)
