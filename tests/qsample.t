@@ -60,10 +60,12 @@ check "temperature 0 is deterministic whatever the seed" sh -c "
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 short=$(rss $BIN/qsample -n 4 -s 1 -o $T/m1/ $CK)
 long=$(rss $BIN/qsample -n 4 -s 10 -o $T/m2/ $CK)
-ok $([ "$long" -lt $((short + 4096)) ] && echo 0 || echo 1) "peak memory does not grow with -s (1 s: ${short} KiB, 10 s: ${long} KiB)"
+# (a margin of 4 MiB or 2%: AddressSanitizer's quarantine holds freed blocks for a while)
+grows() { [ "$2" -ge $(($1 + 4096 + $1 / 50)) ]; }
+ok $(grows "$short" "$long" && echo 1 || echo 0) "peak memory does not grow with -s (1 s: ${short} KiB, 10 s: ${long} KiB)"
 short=$(rss $BIN/qsample -n 4 -s 1 $CK)
 long=$(rss $BIN/qsample -n 4 -s 10 $CK)
-ok $([ "$long" -lt $((short + 4096)) ] && echo 0 || echo 1) "nor for tensor-stream output (1 s: ${short} KiB, 10 s: ${long} KiB)"
+ok $(grows "$short" "$long" && echo 1 || echo 0) "nor for tensor-stream output (1 s: ${short} KiB, 10 s: ${long} KiB)"
 
 head -c 1000 $CK > $T/cut.safetensors
 fails_with "truncated checkpoint" 1 "cut.safetensors: truncated" $BIN/qsample -o $T/x/ $T/cut.safetensors
