@@ -15,6 +15,7 @@
  * Memory: kept per layer for the backward are its input x [B × L_l × R] and its activated
  * filter/gate [B × L_{l+1} × 2C]; z is recomputed from them. One arena holds everything. */
 #include "wavenet.h"
+#include "fastmath.h"
 #include "nn.h"
 #include "rng.h"
 #include "util.h"
@@ -39,20 +40,6 @@ typedef float real;
 #define S(name) name
 #define MODEL wn
 #define EXP exp_fast
-/* expf as arithmetic only (as nn_real.c), so that the gate loops vectorise: about 1 ulp */
-static inline float exp_fast(float x)
-{
-	x = x < -87.0f ? -87.0f : x;
-	x = x > 88.0f ? 88.0f : x;
-	union { float f; int32_t i; } t, p2;
-	t.f = x * 1.44269504088896341f + 12582912.0f;
-	float n = t.f - 12582912.0f;
-	p2.i = (t.i - 0x4B400000 + 127) << 23;
-	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-	float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-		    4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-	return (y * r * r + r + 1) * p2.f;
-}
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)

@@ -6,6 +6,7 @@
  * slot of zcat [n × nl·C], x(t) replaces the oldest queue entry, and x += res(z). Then
  * h = ReLU(zcat·wcatᵀ + Σ skip biases), logits = post2(ReLU(post1(h))). */
 #include "wavenet_sample.h"
+#include "fastmath.h"
 #include "srnn_sample.h"
 #include "util.h"
 
@@ -173,20 +174,6 @@ void wn_sampler_free(wn_sampler *s)
 #define HOT
 #endif
 
-/* expf as arithmetic only (as nn_real.c), so that the gate loop vectorises: about 1 ulp */
-static inline float exp_fast(float x)
-{
-	x = x < -87.0f ? -87.0f : x;
-	x = x > 88.0f ? 88.0f : x;
-	union { float f; int32_t i; } t, p2;
-	t.f = x * 1.44269504088896341f + 12582912.0f;
-	float n = t.f - 12582912.0f;
-	p2.i = (t.i - 0x4B400000 + 127) << 23;
-	float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-	float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r +
-		    4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-	return (y * r * r + r + 1) * p2.f;
-}
 
 /* out[r·ldo + o] (+)= bias[o] + Σ_k w[o·K + k]·in[r·ldi + k] for r < rows, o < O: products of a
  * few rows (the streams) with a weight matrix, which a general gemm packs at a loss (measured:
