@@ -1,0 +1,434 @@
+/* qmat.c: packed weight matrices (f32, f16, i8 with a scale per row) and their products with
+ * a few vectors, for generation (see qmat.h for the arithmetic, which every kernel follows to
+ * the bit). A plain C kernel and AVX2 + FMA + F16C kernels chosen at run time; the build
+ * itself targets baseline x86-64.
+ *
+ * The AVX2 kernels keep a tile of accumulators in registers: G groups of 8 rows × S streams
+ * (G·S ≤ 8 vectors, so that 8 independent chains of FMAs hide their latency), and run the
+ * whole of the columns for that tile: each weight vector is loaded (and converted) once for S
+ * streams, each input broadcast once for G groups. With one stream the tile is a whole panel,
+ * read as one contiguous stream of memory. */
+#include "qmat.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define QMAT_X86 1
+#include <immintrin.h>
+#endif
+
+/* The plain kernel is also built for x86-64-v3, where fmaf is one instruction (elsewhere it is
+ * libm's, which is exact too). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+#define PAR_MIN (1 << 17) /* products of fewer multiply-adds stay on the calling thread */
+
+static const char *const type_names[] = {"f32", "f16", "i8"};
+static const size_t type_size[] = {4, 2, 1};
+
+int qmat_type_parse(const char *name, qmat_type *type)
+{
+	for (int t = 0; t < 3; t++)
+		if (!strcmp(name, type_names[t])) {
+			*type = (qmat_type)t;
+			return 0;
+		}
+	return sh_error("unknown weight type '%s' (f32, f16, i8)", name);
+}
+
+const char *qmat_type_name(qmat_type type)
+{
+	return (unsigned)type < 3 ? type_names[type] : "?";
+}
+
+/* ---- IEEE half ---- */
+
+uint16_t qmat_half_from_float(float f)
+{
+	uint32_t x;
+	memcpy(&x, &f, 4);
+	const uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+	const uint32_t ax = x & 0x7fffffff;
+	if (ax > 0x7f800000) /* NaN: quiet, top of the payload kept (as F16C does) */
+		return sign | 0x7e00 | (uint16_t)((ax >> 13) & 0x3ff);
+	if (ax >= 0x477ff000) /* ≥ 65520 (halfway from the largest half, 65504, to 2^16) */
+		return sign | 0x7c00;
+	if (ax < 0x38800000) { /* below 2^-14: a multiple of 2^-24, rounded to nearest even */
+		float a;
+		memcpy(&a, &ax, 4);
+		return sign | (uint16_t)nearbyintf(a * 0x1p24f);
+	}
+	/* rebias the exponent, then round 23 bits of mantissa to 10, to nearest even (a carry
+	 * into the exponent is the right result) */
+	uint32_t m = ax - ((uint32_t)(127 - 15) << 23);
+	return sign | (uint16_t)((m + 0xfff + ((m >> 13) & 1)) >> 13);
+}
+
+float qmat_half_to_float(uint16_t h)
+{
+	const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+	uint32_t x;
+	if (e == 0) {
+		float f = (float)m * 0x1p-24f; /* exact */
+		memcpy(&x, &f, 4);
+		x |= sign;
+	} else if (e == 31) {
+		x = sign | 0x7f800000 | m << 13;
+	} else {
+		x = sign | (e + 127 - 15) << 23 | m << 13;
+	}
+	float f;
+	memcpy(&f, &x, 4);
+	return f;
+}
+
+/* ---- packing ---- */
+
+/* index of weight (r, c) in the packed array: panel[c][group][lane] */
+static size_t packed_index(const qmat *m, int r, int c)
+{
+	const int p = r / QMAT_PANEL, in = r % QMAT_PANEL;
+	const int prows = SH_MIN(QMAT_PANEL, m->rows - p * QMAT_PANEL);
+	const int ng = (prows + QMAT_GROUP - 1) / QMAT_GROUP;
+	return (size_t)p * QMAT_PANEL * m->cols + ((size_t)c * ng + in / QMAT_GROUP) * QMAT_GROUP +
+	       in % QMAT_GROUP;
+}
+
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type)
+{
+	if (rows < 1 || cols < 1 || ldw < cols || (unsigned)type > QMAT_I8) {
+		sh_error("cannot pack a %d × %d matrix (row stride %d) as type %d", rows, cols, ldw,
+			 (int)type);
+		return NULL;
+	}
+	for (int r = 0; r < rows; r++)
+		for (int c = 0; c < cols; c++) {
+			float v = w[(size_t)r * ldw + c];
+			if (!isfinite(v) || (type == QMAT_F16 && fabsf(v) >= 65520.0f)) {
+				sh_error("weight (%d, %d) = %g %s", r, c, v,
+					 isfinite(v) ? "is beyond the range of f16" : "is not finite");
+				return NULL;
+			}
+		}
+	const size_t padded = (size_t)(rows + QMAT_GROUP - 1) / QMAT_GROUP * QMAT_GROUP;
+	size_t nw;
+	if (sh_mul_size(padded * type_size[type], (size_t)cols, &nw) < 0)
+		return NULL;
+	const size_t head = round64(sizeof(qmat)), wbytes = round64(nw);
+	const size_t sbytes = type == QMAT_I8 ? round64(padded * sizeof(float)) : 0;
+	if (head + wbytes + sbytes < wbytes) {
+		sh_error("matrix %d × %d too large", rows, cols);
+		return NULL;
+	}
+	char *block = aligned_alloc(64, head + wbytes + sbytes);
+	if (!block) {
+		sh_error("out of memory (%zu bytes)", head + wbytes + sbytes);
+		return NULL;
+	}
+	memset(block, 0, head + wbytes + sbytes);
+	qmat *m = (qmat *)block;
+	m->type = type, m->rows = rows, m->cols = cols;
+	m->w = block + head;
+	m->scale = type == QMAT_I8 ? (float *)(block + head + wbytes) : NULL;
+	m->weight_bytes = nw + (type == QMAT_I8 ? padded * sizeof(float) : 0);
+	for (int r = 0; r < rows; r++) {
+		const float *wr = w + (size_t)r * ldw;
+		float scale = 0;
+		if (type == QMAT_I8) {
+			float mx = 0;
+			for (int c = 0; c < cols; c++)
+				mx = fabsf(wr[c]) > mx ? fabsf(wr[c]) : mx;
+			m->scale[r] = scale = mx / 127;
+		}
+		for (int c = 0; c < cols; c++) {
+			size_t i = packed_index(m, r, c);
+			if (type == QMAT_F32) {
+				((float *)m->w)[i] = wr[c];
+			} else if (type == QMAT_F16) {
+				((uint16_t *)m->w)[i] = qmat_half_from_float(wr[c]);
+			} else if (scale > 0) {
+				double q = nearbyint((double)wr[c] / scale);
+				((int8_t *)m->w)[i] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+			}
+		}
+	}
+	return m;
+}
+
+void qmat_free(qmat *m) { free(m); }
+
+/* stored weight as the kernels use it (without the i8 scale) */
+static inline float stored(const qmat *m, size_t i)
+{
+	switch (m->type) {
+	case QMAT_F32: return ((const float *)m->w)[i];
+	case QMAT_F16: return qmat_half_to_float(((const uint16_t *)m->w)[i]);
+	default: return ((const int8_t *)m->w)[i];
+	}
+}
+
+float qmat_get(const qmat *m, int r, int c)
+{
+	float v = stored(m, packed_index(m, r, c));
+	return m->type == QMAT_I8 ? v * m->scale[r] : v;
+}
+
+void qmat_unpack(const qmat *m, float *out, int ldo)
+{
+	for (int r = 0; r < m->rows; r++)
+		for (int c = 0; c < m->cols; c++)
+			out[(size_t)r * ldo + c] = qmat_get(m, r, c);
+}
+
+qmat_err qmat_error(const qmat *m, const float *w, int ldw)
+{
+	qmat_err e = {0, 0, 0};
+	double d2 = 0, w2 = 0;
+	for (int r = 0; r < m->rows; r++) {
+		double rd2 = 0, rw2 = 0;
+		for (int c = 0; c < m->cols; c++) {
+			double v = w[(size_t)r * ldw + c], d = v - qmat_get(m, r, c);
+			e.max_abs = fabs(d) > e.max_abs ? fabs(d) : e.max_abs;
+			rd2 += d * d, rw2 += v * v;
+		}
+		double rel = rw2 > 0 ? sqrt(rd2 / rw2) : 0;
+		e.max_row_rel = rel > e.max_row_rel ? rel : e.max_row_rel;
+		d2 += rd2, w2 += rw2;
+	}
+	e.rel = w2 > 0 ? sqrt(d2 / w2) : 0;
+	return e;
+}
+
+/* ---- the plain kernel ---- */
+
+/* the end of one output: the arithmetic of qmat.h, shared by both kernels for partial groups */
+static inline void finish(float *y, float s, const qmat *m, const float *bias, int r, int acc)
+{
+	float t;
+	if (m->type == QMAT_I8)
+		t = bias ? fmaf(m->scale[r], s, bias[r]) : m->scale[r] * s;
+	else
+		t = bias ? s + bias[r] : s;
+	*y = acc ? *y + t : t;
+}
+
+HOT void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ldx,
+			const float *bias, int nb, int r0, int r1, int accumulate)
+{
+	const int cols = m->cols;
+	for (int r = r0; r < r1; r++) {
+		const size_t i0 = packed_index(m, r, 0), step = packed_index(m, r, 1 % cols) - i0;
+		for (int b = 0; b < nb; b++) {
+			const float *xb = x + (size_t)b * ldx;
+			float s = 0;
+			size_t i = i0;
+			switch (m->type) {
+			case QMAT_F32:
+				for (int c = 0; c < cols; c++, i += step)
+					s = fmaf(((const float *)m->w)[i], xb[c], s);
+				break;
+			case QMAT_F16:
+				for (int c = 0; c < cols; c++, i += step)
+					s = fmaf(qmat_half_to_float(((const uint16_t *)m->w)[i]), xb[c], s);
+				break;
+			case QMAT_I8:
+				for (int c = 0; c < cols; c++, i += step)
+					s = fmaf(((const int8_t *)m->w)[i], xb[c], s);
+				break;
+			}
+			finish(y + (size_t)b * ldy + r, s, m, bias, r, accumulate);
+		}
+	}
+}
+
+/* ---- the AVX2 kernels ---- */
+
+#ifdef QMAT_X86
+#define AVX __attribute__((target("avx2,fma,f16c")))
+#define AVX_INLINE AVX static inline __attribute__((always_inline))
+
+AVX_INLINE __m256 load8(qmat_type type, const void *w, size_t i)
+{
+	switch (type) {
+	case QMAT_F32:
+		return _mm256_loadu_ps((const float *)w + i);
+	case QMAT_F16:
+		return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+	default:
+		return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+			_mm_loadl_epi64((const __m128i *)((const int8_t *)w + i))));
+	}
+}
+
+/* out[g·S + s] = Σ_c w(group g, column c)·x[s·ldx + c] for G groups starting at element i of
+ * the packed weights, step elements from one column to the next */
+AVX_INLINE void tile(qmat_type type, int G, int S, const void *w, size_t i, size_t step, int cols,
+		     const float *x, int ldx, __m256 *out)
+{
+	__m256 acc[8];
+	#pragma GCC unroll 8
+	for (int k = 0; k < G * S; k++)
+		acc[k] = _mm256_setzero_ps();
+	for (int c = 0; c < cols; c++, i += step) {
+		__m256 xb[4];
+		#pragma GCC unroll 4
+		for (int s = 0; s < S; s++)
+			xb[s] = _mm256_broadcast_ss(x + (size_t)s * ldx + c);
+		#pragma GCC unroll 8
+		for (int g = 0; g < G; g++) {
+			__m256 wv = load8(type, w, i + (size_t)g * QMAT_GROUP);
+			#pragma GCC unroll 4
+			for (int s = 0; s < S; s++)
+				acc[g * S + s] = _mm256_fmadd_ps(wv, xb[s], acc[g * S + s]);
+		}
+	}
+	#pragma GCC unroll 8
+	for (int k = 0; k < G * S; k++)
+		out[k] = acc[k];
+}
+
+typedef void tile_fn(const void *w, size_t i, size_t step, int cols, const float *x, int ldx,
+		     __m256 *out);
+
+#define TILE(T, TYPE, G, S) \
+	AVX static void tile_##T##_##G##x##S(const void *w, size_t i, size_t step, int cols, \
+					     const float *x, int ldx, __m256 *out) \
+	{ tile(TYPE, G, S, w, i, step, cols, x, ldx, out); }
+#define TILES(T, TYPE) \
+	TILE(T, TYPE, 8, 1) TILE(T, TYPE, 4, 1) TILE(T, TYPE, 2, 1) TILE(T, TYPE, 1, 1) \
+	TILE(T, TYPE, 4, 2) TILE(T, TYPE, 2, 2) TILE(T, TYPE, 1, 2) \
+	TILE(T, TYPE, 2, 3) TILE(T, TYPE, 1, 3) \
+	TILE(T, TYPE, 2, 4) TILE(T, TYPE, 1, 4)
+TILES(f32, QMAT_F32)
+TILES(f16, QMAT_F16)
+TILES(i8, QMAT_I8)
+
+/* tiles[type][S-1][log2 G] */
+#define TILE_ROW(T) \
+	{{tile_##T##_1x1, tile_##T##_2x1, tile_##T##_4x1, tile_##T##_8x1}, \
+	 {tile_##T##_1x2, tile_##T##_2x2, tile_##T##_4x2, NULL}, \
+	 {tile_##T##_1x3, tile_##T##_2x3, NULL, NULL}, \
+	 {tile_##T##_1x4, tile_##T##_2x4, NULL, NULL}}
+static tile_fn *const tiles[3][4][4] = {TILE_ROW(f32), TILE_ROW(f16), TILE_ROW(i8)};
+static const int max_log2g[4] = {3, 2, 1, 1};
+
+/* stores the 8 sums of group rows rb… of stream row yb (y of that stream) */
+AVX static void store8(float *yb, __m256 s, const qmat *m, const float *bias, int rb, int r0,
+		       int r1, int acc)
+{
+	if (rb >= r0 && rb + QMAT_GROUP <= r1) {
+		__m256 t;
+		if (m->type == QMAT_I8) {
+			__m256 sc = _mm256_loadu_ps(m->scale + rb);
+			t = bias ? _mm256_fmadd_ps(sc, s, _mm256_loadu_ps(bias + rb)) : _mm256_mul_ps(sc, s);
+		} else {
+			t = bias ? _mm256_add_ps(s, _mm256_loadu_ps(bias + rb)) : s;
+		}
+		if (acc)
+			t = _mm256_add_ps(_mm256_loadu_ps(yb + rb), t);
+		_mm256_storeu_ps(yb + rb, t);
+		return;
+	}
+	float lanes[QMAT_GROUP];
+	_mm256_storeu_ps(lanes, s);
+	for (int k = 0; k < QMAT_GROUP; k++)
+		if (rb + k >= r0 && rb + k < r1)
+			finish(yb + rb + k, lanes[k], m, bias, rb + k, acc);
+}
+
+AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
+			  const float *bias, int nb, int r0, int r1, int acc)
+{
+	const int cols = m->cols;
+	for (int p = r0 / QMAT_PANEL; p * QMAT_PANEL < r1; p++) {
+		const int prow = p * QMAT_PANEL, prows = SH_MIN(QMAT_PANEL, m->rows - prow);
+		const int ng = (prows + QMAT_GROUP - 1) / QMAT_GROUP;
+		const int ga = SH_MAX(r0 - prow, 0) / QMAT_GROUP;
+		const int gb = (SH_MIN(r1 - prow, prows) + QMAT_GROUP - 1) / QMAT_GROUP;
+		const size_t base = (size_t)prow * cols, step = (size_t)ng * QMAT_GROUP;
+		for (int b = 0; b < nb; b += 4) {
+			const int S = SH_MIN(4, nb - b);
+			for (int g = ga; g < gb;) {
+				int lg = max_log2g[S - 1];
+				while ((1 << lg) > gb - g)
+					lg--;
+				const int G = 1 << lg;
+				__m256 out[8];
+				tiles[m->type][S - 1][lg](m->w, base + (size_t)g * QMAT_GROUP, step, cols,
+							  x + (size_t)b * ldx, ldx, out);
+				for (int gi = 0; gi < G; gi++)
+					for (int s = 0; s < S; s++)
+						store8(y + (size_t)(b + s) * ldy, out[gi * S + s], m, bias,
+						       prow + (g + gi) * QMAT_GROUP, r0, r1, acc);
+				g += G;
+			}
+		}
+	}
+}
+
+int qmat_simd(void)
+{
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+	       __builtin_cpu_supports("f16c");
+}
+#else
+int qmat_simd(void) { return 0; }
+#endif
+
+void qmat_apply(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias,
+		int nb, int r0, int r1, int accumulate)
+{
+	if (nb < 1 || r1 <= r0)
+		return;
+#ifdef QMAT_X86
+	if (qmat_simd()) {
+		apply_avx(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
+		return;
+	}
+#endif
+	qmat_apply_ref(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
+}
+
+void qmat_part(const qmat *m, int part, int nparts, int *r0, int *r1)
+{
+	const long np = (m->rows + QMAT_PANEL - 1) / QMAT_PANEL;
+	*r0 = (int)SH_MIN(np * part / nparts * QMAT_PANEL, m->rows);
+	*r1 = (int)SH_MIN(np * (part + 1) / nparts * QMAT_PANEL, m->rows);
+}
+
+void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx,
+		    const float *bias, int nb, int accumulate)
+{
+	int nt = 1;
+#ifdef _OPENMP
+	if (!omp_in_parallel() && (double)m->rows * m->cols * nb >= PAR_MIN)
+		nt = omp_get_max_threads();
+#endif
+	const int np = (m->rows + QMAT_PANEL - 1) / QMAT_PANEL;
+	nt = SH_MIN(nt, np);
+	if (nt <= 1) {
+		qmat_apply(m, y, ldy, x, ldx, bias, nb, 0, m->rows, accumulate);
+		return;
+	}
+	#pragma omp parallel num_threads(nt)
+	{
+		int id = 0, team = 1, r0, r1;
+#ifdef _OPENMP
+		id = omp_get_thread_num(), team = omp_get_num_threads();
+#endif
+		qmat_part(m, id, team, &r0, &r1);
+		qmat_apply(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
+	}
+}
