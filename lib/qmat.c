@@ -6,7 +6,7 @@
  * The AVX2 kernels keep a tile of accumulators in registers: G groups of 8 rows × S streams
  * (G·S ≤ 8 vectors, so that 8 independent chains of FMAs hide their latency), and run the
  * whole of the columns for that tile: each weight vector is loaded (and converted) once for S
- * streams, each input broadcast once for G groups. With one stream the tile is a whole panel,
+ * streams, each input broadcast once for G groups. Tiles run over whole strips (qmat.h), each
  * read as one contiguous stream of memory. */
 #include "qmat.h"
 #include "util.h"
@@ -94,13 +94,13 @@ float qmat_half_to_float(uint16_t h)
 
 /* ---- packing ---- */
 
-/* index of weight (r, c) in the packed array: panel[c][group][lane] */
+/* index of weight (r, c) in the packed array: strip[c][group][lane] */
 static size_t packed_index(const qmat *m, int r, int c)
 {
-	const int p = r / QMAT_PANEL, in = r % QMAT_PANEL;
-	const int prows = SH_MIN(QMAT_PANEL, m->rows - p * QMAT_PANEL);
-	const int ng = (prows + QMAT_GROUP - 1) / QMAT_GROUP;
-	return (size_t)p * QMAT_PANEL * m->cols + ((size_t)c * ng + in / QMAT_GROUP) * QMAT_GROUP +
+	const int st = r / QMAT_STRIP, in = r % QMAT_STRIP;
+	const int srows = SH_MIN(QMAT_STRIP, m->rows - st * QMAT_STRIP);
+	const int ng = (srows + QMAT_GROUP - 1) / QMAT_GROUP;
+	return (size_t)st * QMAT_STRIP * m->cols + ((size_t)c * ng + in / QMAT_GROUP) * QMAT_GROUP +
 	       in % QMAT_GROUP;
 }
 
@@ -273,9 +273,10 @@ AVX_INLINE __m256 load8(qmat_type type, const void *w, size_t i)
 }
 
 /* out[g·S + s] = Σ_c w(group g, column c)·x[s·ldx + c] for G groups starting at element i of
- * the packed weights, step elements from one column to the next */
-AVX_INLINE void tile(qmat_type type, int G, int S, const void *w, size_t i, size_t step, int cols,
-		     const float *x, int ldx, __m256 *out)
+ * the packed weights: weight vector (c, g) at i + c·step + (g/2)·sstride + (g%2)·8 (G > 1 runs
+ * over whole strips) */
+AVX_INLINE void tile(qmat_type type, int G, int S, const void *w, size_t i, size_t step,
+		     size_t sstride, int cols, const float *x, int ldx, __m256 *out)
 {
 	__m256 acc[8];
 	#pragma GCC unroll 8
@@ -288,7 +289,7 @@ AVX_INLINE void tile(qmat_type type, int G, int S, const void *w, size_t i, size
 			xb[s] = _mm256_broadcast_ss(x + (size_t)s * ldx + c);
 		#pragma GCC unroll 8
 		for (int g = 0; g < G; g++) {
-			__m256 wv = load8(type, w, i + (size_t)g * QMAT_GROUP);
+			__m256 wv = load8(type, w, i + (size_t)(g / 2) * sstride + (size_t)(g % 2) * QMAT_GROUP);
 			#pragma GCC unroll 4
 			for (int s = 0; s < S; s++)
 				acc[g * S + s] = _mm256_fmadd_ps(wv, xb[s], acc[g * S + s]);
@@ -299,13 +300,13 @@ AVX_INLINE void tile(qmat_type type, int G, int S, const void *w, size_t i, size
 		out[k] = acc[k];
 }
 
-typedef void tile_fn(const void *w, size_t i, size_t step, int cols, const float *x, int ldx,
-		     __m256 *out);
+typedef void tile_fn(const void *w, size_t i, size_t step, size_t sstride, int cols,
+		     const float *x, int ldx, __m256 *out);
 
 #define TILE(T, TYPE, G, S) \
-	AVX static void tile_##T##_##G##x##S(const void *w, size_t i, size_t step, int cols, \
-					     const float *x, int ldx, __m256 *out) \
-	{ tile(TYPE, G, S, w, i, step, cols, x, ldx, out); }
+	AVX static void tile_##T##_##G##x##S(const void *w, size_t i, size_t step, size_t sstride, \
+					     int cols, const float *x, int ldx, __m256 *out) \
+	{ tile(TYPE, G, S, w, i, step, sstride, cols, x, ldx, out); }
 #define TILES(T, TYPE) \
 	TILE(T, TYPE, 8, 1) TILE(T, TYPE, 4, 1) TILE(T, TYPE, 2, 1) TILE(T, TYPE, 1, 1) \
 	TILE(T, TYPE, 4, 2) TILE(T, TYPE, 2, 2) TILE(T, TYPE, 1, 2) \
@@ -348,30 +349,39 @@ AVX static void store8(float *yb, __m256 s, const qmat *m, const float *bias, in
 			finish(yb + rb + k, lanes[k], m, bias, rb + k, acc);
 }
 
+/* Blocks of QMAT_PANEL rows; in each, tiles of 4 streams (or the rest) and, for each, tiles of
+ * groups: as many as the registers allow for that many streams, over whole strips (a group
+ * alone where a range starts or ends inside a strip, or in the last strip when it is half). */
 AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
 			  const float *bias, int nb, int r0, int r1, int acc)
 {
 	const int cols = m->cols;
-	for (int p = r0 / QMAT_PANEL; p * QMAT_PANEL < r1; p++) {
-		const int prow = p * QMAT_PANEL, prows = SH_MIN(QMAT_PANEL, m->rows - prow);
-		const int ng = (prows + QMAT_GROUP - 1) / QMAT_GROUP;
-		const int ga = SH_MAX(r0 - prow, 0) / QMAT_GROUP;
-		const int gb = (SH_MIN(r1 - prow, prows) + QMAT_GROUP - 1) / QMAT_GROUP;
-		const size_t base = (size_t)prow * cols, step = (size_t)ng * QMAT_GROUP;
+	const int full = m->rows / QMAT_STRIP * (QMAT_STRIP / QMAT_GROUP); /* groups in full strips */
+	const int gend = (r1 + QMAT_GROUP - 1) / QMAT_GROUP;
+	const size_t sstride = (size_t)QMAT_STRIP * cols;
+	for (int blk = r0 / QMAT_PANEL * (QMAT_PANEL / QMAT_GROUP); blk < gend;
+	     blk += QMAT_PANEL / QMAT_GROUP) {
+		const int ga = SH_MAX(blk, r0 / QMAT_GROUP), gb = SH_MIN(gend, blk + QMAT_PANEL / QMAT_GROUP);
 		for (int b = 0; b < nb; b += 4) {
 			const int S = SH_MIN(4, nb - b);
 			for (int g = ga; g < gb;) {
-				int lg = max_log2g[S - 1];
-				while ((1 << lg) > gb - g)
-					lg--;
+				int lg = 0;
+				if (g % 2 == 0 && g + 2 <= full) {
+					lg = max_log2g[S - 1];
+					while ((1 << lg) > SH_MIN(gb, full) - g)
+						lg--;
+				}
 				const int G = 1 << lg;
+				/* a lone group: its strip's own column step (8 in a half strip) */
+				const int st = g / 2, ng = SH_MIN(2, (m->rows - st * QMAT_STRIP + QMAT_GROUP - 1) / QMAT_GROUP);
+				const size_t i = (size_t)st * sstride + (size_t)(g % 2) * QMAT_GROUP;
 				__m256 out[8];
-				tiles[m->type][S - 1][lg](m->w, base + (size_t)g * QMAT_GROUP, step, cols,
+				tiles[m->type][S - 1][lg](m->w, i, (size_t)ng * QMAT_GROUP, sstride, cols,
 							  x + (size_t)b * ldx, ldx, out);
 				for (int gi = 0; gi < G; gi++)
 					for (int s = 0; s < S; s++)
 						store8(y + (size_t)(b + s) * ldy, out[gi * S + s], m, bias,
-						       prow + (g + gi) * QMAT_GROUP, r0, r1, acc);
+						       (g + gi) * QMAT_GROUP, r0, r1, acc);
 				g += G;
 			}
 		}
@@ -403,7 +413,7 @@ void qmat_apply(const qmat *m, float *y, int ldy, const float *x, int ldx, const
 
 void qmat_part(const qmat *m, int part, int nparts, int *r0, int *r1)
 {
-	const long np = (m->rows + QMAT_PANEL - 1) / QMAT_PANEL;
+	const long np = (m->rows + QMAT_PANEL - 1) / QMAT_PANEL; /* split on blocks of whole tiles */
 	*r0 = (int)SH_MIN(np * part / nparts * QMAT_PANEL, m->rows);
 	*r1 = (int)SH_MIN(np * (part + 1) / nparts * QMAT_PANEL, m->rows);
 }
@@ -413,7 +423,7 @@ void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx,
 {
 	int nt = 1;
 #ifdef _OPENMP
-	if (!omp_in_parallel() && (double)m->rows * m->cols * nb >= PAR_MIN)
+	if ((double)m->rows * m->cols * nb >= PAR_MIN && !omp_in_parallel())
 		nt = omp_get_max_threads();
 #endif
 	const int np = (m->rows + QMAT_PANEL - 1) / QMAT_PANEL;

@@ -16,9 +16,10 @@
  * kernel, chosen at run time, give the same bits. (Without hardware FMA the plain kernel runs
  * through libm's fmaf: exact but slow; every x86-64 since 2013 has FMA.)
  *
- * Storage: rows in groups of 8 (one AVX register: one lane per row), groups in panels of 8
- * (64 rows) stored column by column, panel[c][group][lane], so that a product with one vector
- * reads each panel as one contiguous stream; padding rows are zero. One allocation per matrix. */
+ * Storage: rows in groups of 8 (one AVX register: one lane per row), two groups to a strip of
+ * 16 rows stored column by column, strip[c][group][lane] (one cache line per column in f32),
+ * strips one after the other; padding rows are zero. A tile of the kernel reads whole strips,
+ * each as one contiguous stream. One allocation per matrix. */
 #ifndef SHARKS_QMAT_H
 #define SHARKS_QMAT_H
 
@@ -35,8 +36,9 @@ typedef struct qmat {
 	float *scale;        /* i8: scale of each row (max |w| / 127), padded; NULL otherwise */
 } qmat;
 
-#define QMAT_GROUP 8              /* rows sharing one vector of weights per column */
-#define QMAT_PANEL (8 * QMAT_GROUP) /* rows stored together; split rows among threads on these */
+#define QMAT_GROUP 8  /* rows sharing one vector of weights per column */
+#define QMAT_STRIP 16 /* rows stored together */
+#define QMAT_PANEL 64 /* rows of the largest tile: split rows among threads on these */
 
 /* "f32", "f16", "i8" → *type; 0, or -1 with an error naming the accepted ones */
 int qmat_type_parse(const char *name, qmat_type *type);
