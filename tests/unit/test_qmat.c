@@ -90,7 +90,7 @@ static void test_half(void)
 		sh_rng rng;
 		sh_rng_seed(&rng, 11);
 		int diff = 0;
-		for (long k = 0; k < 4000000; k++) {
+		for (long k = 0; k < 1000000; k++) {
 			/* random bit patterns over the whole range, and over the range of halves */
 			uint32_t u = (uint32_t)(sh_rng_next(&rng) >> 32);
 			if (k & 1)
@@ -99,7 +99,7 @@ static void test_half(void)
 			uint16_t a = qmat_half_from_float(f), b = f16c_from(f);
 			diff += isnan(f) ? (a & 0x7e00) != 0x7e00 : a != b;
 		}
-		tap_ok(diff == 0, "float → half equals F16C on 4M random floats (%d differ)", diff);
+		tap_ok(diff == 0, "float → half equals F16C on 1M random floats (%d differ)", diff);
 		int d2 = 0;
 		for (uint32_t h = 0; h < 65536; h++) {
 			float a = qmat_half_to_float((uint16_t)h), b = f16c_to((uint16_t)h);
@@ -189,7 +189,7 @@ static void test_simd_equals_plain(void)
 	if (!qmat_simd())
 		tap_diag("no AVX2 + FMA + F16C here: qmat_apply runs the plain kernel itself");
 	const int sizes[][2] = {{1, 1}, {7, 5}, {8, 8}, {9, 33}, {16, 3}, {63, 17}, {64, 64},
-				{65, 31}, {130, 100}, {200, 257}, {300, 40}};
+				{65, 31}, {130, 100}, {150, 129}, {300, 40}};
 	sh_rng rng;
 	sh_rng_seed(&rng, 9);
 	for (int t = 0; t < 3; t++) {
