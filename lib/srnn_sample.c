@@ -32,9 +32,9 @@ typedef struct {
 struct srnn_sampler {
 	int n, K, L, fs, hist_len, D, Q, G;
 	frame_tier tier[SRNN_MAX_TIERS];
-	float *table;              /* [fs × Q × D]: l1 weight slice s times emb[q] */
-	float *l2_w, *l3_w, *l4_w; /* [D×D], [D×D], [Q×D] */
-	const float *l2_b, *l3_b, *l4_b;
+	float *table;              /* [fs × Q × D]: l2·(l1 weight slice s)·emb[q] */
+	float *l3_w, *l4_w;        /* [D×D], [Q×D] */
+	const float *l3_b, *l4_b;
 	/* scratch, all [n × ...] */
 	float *h_new, *c_new, *gates, *gadd;
 	float *frame, *layer_in;   /* [n × fs_max], [n × (D + fs_max)] */
@@ -106,6 +106,51 @@ static const float *bias(srnn *m, const char *prefix, size_t count)
 	return param(m, name, count);
 }
 
+/* The sample tier computes relu(l2(l1(emb(prev)) + cond) + ...): nothing nonlinear lies between
+ * the embedding, l1, the finest tier's upsampling (cond) and l2, so they fold into
+ *   l2 pre-activation = Σ_s table[s][q_s] + up'_j·tier_out + up'_b_j
+ * with table[s][q] = l2·W1[:, sE:(s+1)E]·emb[q] (one D-vector per slot and code) and
+ * up'_j = l2·up_j, up'_b_j = l2·up_b_j + l2_b. A sample then costs 16 table rows instead of the
+ * l1 and l2 products, and the fold costs no memory. Writes the table and replaces the finest
+ * tier's upsampling weights and bias (held in the arena) by the folded ones. */
+static int fold_sample_input(srnn_sampler *s, srnn *m, int E)
+{
+	const int fs = s->fs, D = s->D, Q = s->Q;
+	frame_tier *t = &s->tier[s->K - 1];
+	const float *emb = param(m, "emb.weight", (size_t)Q * E), *l2_b = bias(m, "l2", D);
+	float *up_b = take(s, (size_t)fs * D);
+	float *w1 = malloc((size_t)D * fs * E * sizeof *w1), *l2 = malloc((size_t)D * D * sizeof *l2);
+	float *tmp = malloc((size_t)(Q > D ? Q : D) * D * sizeof *tmp);
+	int rc = -1;
+	if (!emb || !l2_b || !w1 || !l2 || !tmp || wn_linear(m, "l1", w1, D, fs * E) < 0 ||
+	    wn_linear(m, "l2", l2, D, D) < 0)
+		goto done;
+	for (int slot = 0; slot < fs; slot++) {
+		/* tmp[q] = W1_slot·emb[q], then table[slot][q] = l2·tmp[q] */
+		nn_gemm(0, 1, Q, D, E, 1, emb, E, w1 + (size_t)slot * E, fs * E, 0, tmp, D);
+		nn_gemm(0, 1, Q, D, D, 1, tmp, D, l2, D, 0, s->table + (size_t)slot * Q * D, D);
+	}
+	for (int j = 0; j < fs; j++) {
+		float *upj = t->up_w + (size_t)j * D * D;
+		nn_gemm(0, 0, D, D, D, 1, l2, D, upj, D, 0, tmp, D);
+		memcpy(upj, tmp, (size_t)D * D * sizeof *upj);
+		for (int d = 0; d < D; d++) {
+			const float *row = l2 + (size_t)d * D, *b = t->up_b + (size_t)j * D;
+			double acc = l2_b[d];
+			for (int k = 0; k < D; k++)
+				acc += (double)row[k] * b[k];
+			up_b[(size_t)j * D + d] = (float)acc;
+		}
+	}
+	t->up_b = up_b;
+	rc = 0;
+done:
+	free(w1);
+	free(l2);
+	free(tmp);
+	return rc;
+}
+
 srnn_sampler *srnn_sampler_create(srnn *m, int n)
 {
 	const srnn_config *cfg = srnn_cfg(m);
@@ -120,7 +165,7 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 	int fs_max = cfg->frame_size[0];
 
 	/* sizes first, then one allocation */
-	size_t total = (size_t)fs * Q * D + 2 * (size_t)D * D + (size_t)Q * D;
+	size_t total = (size_t)fs * Q * D + (size_t)D * D + (size_t)Q * D + (size_t)fs * D;
 	for (int k = 0; k < K; k++) {
 		int tfs = cfg->frame_size[k];
 		int ratio = k == K - 1 ? tfs : tfs / cfg->frame_size[k + 1], condw = k == K - 1 ? D : G * D;
@@ -186,11 +231,9 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 		t->cond = take(s, (size_t)n * t->ratio * t->condw);
 	}
 	s->table = take(s, (size_t)fs * Q * D);
-	s->l2_w = take(s, (size_t)D * D);
 	s->l3_w = take(s, (size_t)D * D);
 	s->l4_w = take(s, (size_t)Q * D);
-	if (wn_linear(m, "l2", s->l2_w, D, D) < 0 || !(s->l2_b = bias(m, "l2", D)) ||
-	    wn_linear(m, "l3", s->l3_w, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
+	if (wn_linear(m, "l3", s->l3_w, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
 	    wn_linear(m, "l4", s->l4_w, Q, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
 		goto fail;
 	s->h_new = take(s, (size_t)n * D);
@@ -205,26 +248,8 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 	s->logits = take(s, (size_t)n * Q);
 	s->probs = take(s, (size_t)n * Q);
 
-	/* Fold the embedding into the first sample-tier linear: the FS·E input is FS embeddings
-	 * side by side, so W1·x = Σ_s W1[:, sE:(s+1)E]·emb[q_s], one D-vector per (slot, code). */
-	const float *emb = param(m, "emb.weight", (size_t)Q * E);
-	float *w1 = malloc((size_t)D * fs * E * sizeof *w1);
-	if (!emb || !w1 || wn_linear(m, "l1", w1, D, fs * E) < 0) {
-		free(w1);
+	if (fold_sample_input(s, m, E) < 0)
 		goto fail;
-	}
-	for (int slot = 0; slot < fs; slot++)
-		for (int q = 0; q < Q; q++) {
-			float *row = s->table + ((size_t)slot * Q + q) * D;
-			for (int d = 0; d < D; d++) {
-				const float *w = w1 + (size_t)d * fs * E + (size_t)slot * E, *e = emb + (size_t)q * E;
-				double acc = 0;
-				for (int k = 0; k < E; k++)
-					acc += (double)w[k] * e[k];
-				row[d] = (float)acc;
-			}
-		}
-	free(w1);
 	return s;
 fail:
 	sh_error_prefix("cannot prepare generation");
@@ -344,11 +369,10 @@ static void sample_step(srnn_sampler *s)
 				x[d] += row[d];
 		}
 	}
-	linear_forward(s->hidden, s->x, s->l2_w, s->l2_b, n, D, D, 0);
-	relu_forward(s->hidden, s->hidden, (size_t)n * D);
-	linear_forward(s->x, s->hidden, s->l3_w, s->l3_b, n, D, D, 0);
 	relu_forward(s->x, s->x, (size_t)n * D);
-	linear_forward(s->logits, s->x, s->l4_w, s->l4_b, n, D, Q, 0);
+	linear_forward(s->hidden, s->x, s->l3_w, s->l3_b, n, D, D, 0);
+	relu_forward(s->hidden, s->hidden, (size_t)n * D);
+	linear_forward(s->logits, s->hidden, s->l4_w, s->l4_b, n, D, Q, 0);
 	s->have_logits = 1;
 }
 
