@@ -7,7 +7,7 @@
 #    of weights read, speedup over nn_gemm;
 #  - per model, the samples per second (all streams) that generation would reach if a sample
 #    cost only its matrix products: SampleRNN `small` (GRU, 9.0M weights per 16-sample frame,
-#    0.66M per sample) and WaveNet `default` (1.47M per sample), every matrix its own.
+#    0.39M per sample) and WaveNet `default` (1.47M per sample), every matrix its own.
 # SECS (default 0.3) per figure; STREAMS, THREADS: comma lists (default 1,8 and 1,2);
 # WHAT=shape or WHAT=model runs one table.
 set -e

@@ -7,8 +7,9 @@
  *       what, rows, cols, streams, threads, cache, kernel, us, GFLOP/s, GB/s, speedup
  *   qmat_bench model srnn|wavenet STREAMS THREADS SECS
  *       only the products of one generated sample of SampleRNN `small` (one frame tier of 3 GRU
- *       layers, dim 512, frame 16: per frame wih 1536×16, 1536×528 ×2, whh 1536×512 ×3, out
- *       512×512 ×3, upsampling 8192×512; per sample 512×512 ×2 and 256×512) or WaveNet
+ *       layers, dim 512, frame 16, as lib/srnn_sample.c runs them: per frame wih 1536×16,
+ *       1536×528 ×2, whh 1024×512 + 512×512 ×3, out 512×512 ×3, upsampling 8192×512; per
+ *       sample 512×512 and 256×512, l2 being folded into the tables) or WaveNet
  *       `default` (per sample 50 × (64×64 filter+gate, 32×32 residual), 512×1600 skip, 512×512,
  *       256×512), every matrix its own: samples per second (all streams) if a sample cost only
  *       these products; what, streams, threads, kernel, MB of weights, samples/s, speedup */
@@ -191,11 +192,11 @@ static int model(int argc, char **argv)
 		frame = 16;
 		for (int l = 0; l < 3; l++) {
 			mat_init(&fm[nf++], 1536, l == 0 ? 16 : 528, &rng);
-			mat_init(&fm[nf++], 1536, 512, &rng);
+			mat_init(&fm[nf++], 1024, 512, &rng); /* whh, r and z rows */
+			mat_init(&fm[nf++], 512, 512, &rng);  /* whh, n rows */
 			mat_init(&fm[nf++], 512, 512, &rng);
 		}
 		mat_init(&fm[nf++], 8192, 512, &rng);
-		mat_init(&sm[ns++], 512, 512, &rng);
 		mat_init(&sm[ns++], 512, 512, &rng);
 		mat_init(&sm[ns++], 256, 512, &rng);
 	} else if (!strcmp(what, "wavenet")) {
