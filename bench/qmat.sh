@@ -8,6 +8,7 @@
 #  - per model, the samples per second (all streams) that generation would reach if a sample
 #    cost only its matrix products: SampleRNN `small` (GRU, 9.0M weights per 16-sample frame,
 #    0.39M per sample) and WaveNet `default` (1.47M per sample), every matrix its own.
+#    "i8+f16" is the frame tier in i8 (read from memory) and the sample tier in f16 (in cache).
 # SECS (default 0.3) per figure; STREAMS, THREADS: comma lists (default 1,8 and 1,2);
 # WHAT=shape or WHAT=model runs one table.
 set -e

@@ -12,7 +12,8 @@
  *       sample 512×512 and 256×512, l2 being folded into the tables) or WaveNet
  *       `default` (per sample 50 × (64×64 filter+gate, 32×32 residual), 512×1600 skip, 512×512,
  *       256×512), every matrix its own: samples per second (all streams) if a sample cost only
- *       these products; what, streams, threads, kernel, MB of weights, samples/s, speedup */
+ *       these products; what, streams, threads, kernel, MB of weights, samples/s, speedup.
+ *       Kernel "i8+f16": SampleRNN's frame tier in i8, its sample tier in f16. */
 #include "nn.h"
 #include "qmat.h"
 #include "rng.h"
@@ -212,30 +213,33 @@ static int model(int argc, char **argv)
 	}
 	float *x = randv((size_t)nb * 8192, &rng, 1), *y = randv((size_t)nb * 8192, &rng, 1);
 	double base = 0;
-	for (int k = -1; k < 3; k++) {
+	/* kernels: nn_gemm, f32, f16, i8, and (SampleRNN) the frame tier in i8 with the sample tier,
+	 * small enough to stay in cache, in f16 */
+	for (int k = -1; k < (nf ? 4 : 3); k++) {
+		const int kf = k == 3 ? QMAT_I8 : k, ks = k == 3 ? QMAT_F16 : k;
 		double mb = 0;
 		for (int i = 0; i < nf; i++)
-			mb += bytes_of(&fm[i], k) / 1e6;
+			mb += bytes_of(&fm[i], kf) / 1e6;
 		for (int i = 0; i < ns; i++)
-			mb += bytes_of(&sm[i], k) / 1e6;
+			mb += bytes_of(&sm[i], ks) / 1e6;
 		long samples = 0;
 		double t0 = 0, t;
 		for (int warm = 1; warm >= 0; warm--) {
 			samples = 0, t0 = now();
 			do {
 				for (int i = 0; i < nf; i++)
-					product(&fm[i], k, y, x, nb);
+					product(&fm[i], kf, y, x, nb);
 				for (int j = 0; j < frame; j++)
 					for (int i = 0; i < ns; i++)
-						product(&sm[i], k, y, x, nb);
+						product(&sm[i], ks, y, x, nb);
 				samples += frame;
 			} while ((t = now() - t0) < (warm ? secs / 4 : secs));
 		}
 		double sps = (double)samples * nb / t;
 		if (k < 0)
 			base = sps;
-		printf("%s\t%d\t%d\t%s\t%.1f\t%.0f\t%.2f\n", what, nb, nt, kernel_name(k), mb, sps,
-		       sps / base);
+		printf("%s\t%d\t%d\t%s\t%.1f\t%.0f\t%.2f\n", what, nb, nt, k == 3 ? "i8+f16" : kernel_name(k),
+		       mb, sps, sps / base);
 		fflush(stdout);
 	}
 	return 0;
