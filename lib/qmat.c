@@ -349,9 +349,9 @@ AVX static void store8(float *yb, __m256 s, const qmat *m, const float *bias, in
 			finish(yb + rb + k, lanes[k], m, bias, rb + k, acc);
 }
 
-/* Blocks of QMAT_PANEL rows; in each, tiles of 4 streams (or the rest) and, for each, tiles of
- * groups: as many as the registers allow for that many streams, over whole strips (a group
- * alone where a range starts or ends inside a strip, or in the last strip when it is half). */
+/* Blocks of rows; in each, tiles of 4 streams (or the rest) and, for each, tiles of groups: as
+ * many as the registers allow for that many streams, over whole strips (a group alone where a
+ * range starts or ends inside a strip, or in the last strip when it is half). */
 AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
 			  const float *bias, int nb, int r0, int r1, int acc)
 {
@@ -359,9 +359,11 @@ AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int 
 	const int full = m->rows / QMAT_STRIP * (QMAT_STRIP / QMAT_GROUP); /* groups in full strips */
 	const int gend = (r1 + QMAT_GROUP - 1) / QMAT_GROUP;
 	const size_t sstride = (size_t)QMAT_STRIP * cols;
-	for (int blk = r0 / QMAT_PANEL * (QMAT_PANEL / QMAT_GROUP); blk < gend;
-	     blk += QMAT_PANEL / QMAT_GROUP) {
-		const int ga = SH_MAX(blk, r0 / QMAT_GROUP), gb = SH_MIN(gend, blk + QMAT_PANEL / QMAT_GROUP);
+	/* groups of a block: what the first tile of streams takes, so that the later tiles find
+	 * the block in L1 or L2 (a block of 64 rows of 1600 floats would not stay in L2) */
+	const int bg = nb == 1 ? 8 : nb == 2 ? 4 : 2;
+	for (int blk = r0 / QMAT_GROUP / bg * bg; blk < gend; blk += bg) {
+		const int ga = SH_MAX(blk, r0 / QMAT_GROUP), gb = SH_MIN(gend, blk + bg);
 		for (int b = 0; b < nb; b += 4) {
 			const int S = SH_MIN(4, nb - b);
 			for (int g = ga; g < gb;) {
