@@ -235,7 +235,7 @@ static void test_simd_equals_plain(void)
  * single-threaded one for 1, 2 and 3 threads */
 static void test_independence(void)
 {
-	const int R = 333, C = 401, NB = 16;
+	const int R = 333, C = 801, NB = 16; /* R·C above the size that splits */
 	sh_rng rng;
 	sh_rng_seed(&rng, 13);
 	float *w = malloc(sizeof(float) * R * C), *x = malloc(sizeof(float) * NB * C),
