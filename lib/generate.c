@@ -26,7 +26,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 	if (m->wn)
 		s.wn = wn_sampler_create(m->wn, count);
 	else
-		s.srnn = srnn_sampler_create(m->srnn, count);
+		s.srnn = srnn_sampler_create(m->srnn, count, g->weights);
 	sh_rng *rngs = malloc(count * sizeof *rngs);
 	int *codes = malloc(count * sizeof *codes);
 	uint16_t *block = malloc((size_t)count * BLOCK * sizeof *block);   /* [count × BLOCK] */
@@ -34,6 +34,11 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 	if ((!s.wn && !s.srnn) || !rngs || !codes || !block) {
 		rc = s.wn || s.srnn ? sh_error("out of memory") : -1;
 		goto done;
+	}
+	if (g->weight_error) {
+		double e = s.srnn ? srnn_sampler_weight_error(s.srnn) : 0;
+		#pragma omp critical(generate_error)
+		*g->weight_error = e > *g->weight_error ? e : *g->weight_error;
 	}
 	for (int b = 0; b < count; b++)
 		sh_rng_seed_stream(&rngs[b], g->seed, (uint64_t)(first + b));

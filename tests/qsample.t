@@ -38,13 +38,26 @@ assert a.dtype == np.uint8 and a.shape == (4000,) and b.shape == (4000,)
 assert (a != b).any()
 '
 $BIN/qsample -n 2 -s 0.25 --seed 7 --batch 1 $CK > $T/batch1.npy 2>/dev/null
-check "streams do not depend on the batch they were made in" $PY -c '
+check "streams do not depend on the batch they were made in (same bytes)" cmp $T/a.npy $T/batch1.npy
+$BIN/qsample -n 2 -s 0.25 --seed 7 --threads 1 $CK > $T/thr1.npy 2>/dev/null
+$BIN/qsample -n 2 -s 0.25 --seed 7 --threads 2 --batch 2 $CK > $T/thr2.npy 2>/dev/null
+check "nor on the number of threads" cmp $T/thr1.npy $T/thr2.npy
+# weights stored in fewer bits: deterministic too, valid codes, bad types refused
+$BIN/qsample -n 2 -s 0.25 --seed 7 --weights i8 $CK > $T/i8a.npy 2>$T/i8.err
+$BIN/qsample -n 2 -s 0.25 --seed 7 --weights i8 --threads 1 --batch 1 $CK > $T/i8b.npy 2>/dev/null
+check "--weights i8: same bytes whatever the batch and threads" cmp $T/i8a.npy $T/i8b.npy
+check "--weights i8: two records of 4000 codes" $PY -c '
 import numpy as np
-f, g = open("'$T'/a.npy", "rb"), open("'$T'/batch1.npy", "rb")
-for k in range(2):
-    x, y = np.load(f), np.load(g)
-    assert (x == y).mean() > 0.99, (k, (x == y).mean())
+f = open("'$T'/i8a.npy", "rb")
+a, b = np.load(f), np.load(f)
+assert a.shape == (4000,) and b.shape == (4000,) and f.read() == b""
 '
+check "--weights i8 reports the error of its weights" grep -Eq "i8 weights: .*row error" $T/i8.err
+check "--weights f16 runs" sh -c "$BIN/qsample -n 1 -s 0.1 --weights f16 $CK 2>/dev/null | $PY -c '
+import numpy as np, sys, io
+assert np.load(io.BytesIO(sys.stdin.buffer.read())).shape == (1600,)
+'"
+fails_with "--weights of an unknown type" 2 "--weights: unknown weight type 'q4'" $BIN/qsample --weights q4 $CK
 check "--format f32 writes decoded audio records" sh -c "$BIN/qsample -n 1 -s 0.25 --format f32 $CK 2>/dev/null | $PY -c '
 import numpy as np, sys, io
 a = np.load(io.BytesIO(sys.stdin.buffer.read()))
