@@ -52,6 +52,9 @@ void embedding_backward##S(real *dtable, const real *dout, const int32_t *idx, i
 void lstm_forward##S(real *h, real *c, real *gates, const real *inp, const real *gadd, \
 		     const real *wih, const real *whh, const real *bih, const real *bhh, \
 		     const real *h0, const real *c0, int T, int B, int In, int H); \
+/* One LSTM step of B rows from the pre-activations gates[B×4H] (activated in place, as the \
+ * cache) and the previous cell cp[B×H]: writes c[B×H] and h[B×H]. */ \
+void lstm_cell_forward##S(real *h, real *c, real *gates, const real *cp, int B, int H); \
 /* From dh[T×B×H] = dL/dh (every step; modified: used as scratch) accumulates dinp[T×B×In], \
  * dwih, dwhh, dbih, dbhh, dh0, dc0 [B×H] (NULL skips), and writes dgates[T×B×4H] = dL/d(gate \
  * pre-activations), which is also dL/dgadd. dhT, dcT [B×H] or NULL: gradient reaching the \
@@ -69,6 +72,10 @@ void lstm_backward##S(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh
 void gru_forward##S(real *h, real *gates, const real *inp, const real *gadd, const real *wih, \
 		    const real *whh, const real *bih, const real *bhh, const real *h0, \
 		    int T, int B, int In, int H); \
+/* One GRU step of B rows: gates[B×4H] holds the pre-activations of r, z and n's input part \
+ * (r and z with both biases) in [0, 3H) and W_hn·h_prev in [3H, 4H); bhn = b_hh[2H, 3H). \
+ * Writes h[B×H] and leaves the cache as gru_forward does. */ \
+void gru_cell_forward##S(real *h, real *gates, const real *hp, const real *bhn, int B, int H); \
 /* As lstm_backward; writes dgi[T×B×3H] = dL/d(input projection) = dL/dgadd, and uses \
  * dgh[T×B×3H] as scratch (written: dL/d(recurrent projection)). */ \
 void gru_backward##S(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh, real *dh0, \

@@ -327,18 +327,23 @@ HOT void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const r
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		const real *cp = t ? c + (size_t)(t - 1) * B * H : c0;
 		S(nn_gemm)(0, 1, B, G, H, 1, hp, H, whh, H, 1, gt, G);
-		real *ht = h + (size_t)t * B * H, *ct = c + (size_t)t * B * H;
-		for (int b = 0; b < B; b++) {
-			real *g = gt + (size_t)b * G;
-			#pragma omp simd
-			for (int j = 0; j < H; j++) {
-				real ig = sigmoid(g[j]), fg = sigmoid(g[H + j]);
-				real gg = TANH(g[2 * H + j]), og = sigmoid(g[3 * H + j]);
-				g[j] = ig, g[H + j] = fg, g[2 * H + j] = gg, g[3 * H + j] = og;
-				real cn = fg * cp[(size_t)b * H + j] + ig * gg;
-				ct[(size_t)b * H + j] = cn;
-				ht[(size_t)b * H + j] = og * TANH(cn);
-			}
+		S(lstm_cell_forward)(h + (size_t)t * B * H, c + (size_t)t * B * H, gt, cp, B, H);
+	}
+}
+
+HOT void S(lstm_cell_forward)(real *h, real *c, real *gates, const real *cp, int B, int H)
+{
+	const int G = 4 * H;
+	for (int b = 0; b < B; b++) {
+		real *g = gates + (size_t)b * G;
+		#pragma omp simd
+		for (int j = 0; j < H; j++) {
+			real ig = sigmoid(g[j]), fg = sigmoid(g[H + j]);
+			real gg = TANH(g[2 * H + j]), og = sigmoid(g[3 * H + j]);
+			g[j] = ig, g[H + j] = fg, g[2 * H + j] = gg, g[3 * H + j] = og;
+			real cn = fg * cp[(size_t)b * H + j] + ig * gg;
+			c[(size_t)b * H + j] = cn;
+			h[(size_t)b * H + j] = og * TANH(cn);
 		}
 	}
 }
@@ -447,17 +452,22 @@ HOT void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd,
 		S(nn_gemm)(0, 1, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
 		S(nn_gemm)(0, 1, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
 		     H, 0, gt + 3 * H, G);
-		real *ht = h + (size_t)t * B * H;
-		for (int b = 0; b < B; b++) {
-			real *g = gt + (size_t)b * G;
-			#pragma omp simd
-			for (int j = 0; j < H; j++) {
-				real rg = sigmoid(g[j]), zg = sigmoid(g[H + j]);
-				real hn = g[3 * H + j] + bhh[2 * H + j];
-				real ng = TANH(g[2 * H + j] + rg * hn);
-				g[j] = rg, g[H + j] = zg, g[2 * H + j] = ng, g[3 * H + j] = hn;
-				ht[(size_t)b * H + j] = (1 - zg) * ng + zg * hp[(size_t)b * H + j];
-			}
+		S(gru_cell_forward)(h + (size_t)t * B * H, gt, hp, bhh + 2 * H, B, H);
+	}
+}
+
+HOT void S(gru_cell_forward)(real *h, real *gates, const real *hp, const real *bhn, int B, int H)
+{
+	const int G = 4 * H;
+	for (int b = 0; b < B; b++) {
+		real *g = gates + (size_t)b * G;
+		#pragma omp simd
+		for (int j = 0; j < H; j++) {
+			real rg = sigmoid(g[j]), zg = sigmoid(g[H + j]);
+			real hn = g[3 * H + j] + bhn[j];
+			real ng = TANH(g[2 * H + j] + rg * hn);
+			g[j] = rg, g[H + j] = zg, g[2 * H + j] = ng, g[3 * H + j] = hn;
+			h[(size_t)b * H + j] = (1 - zg) * ng + zg * hp[(size_t)b * H + j];
 		}
 	}
 }

@@ -8,11 +8,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A weight matrix of a per-step product: rows × cols, row-major. */
+typedef struct {
+	const float *w;
+	int rows, cols;
+} wmat;
+
+/* y[b, r] = bias[r] (+ y[b, r] when accumulate) + Σ_c W[r, c]·x[b, c] for b < n streams
+ * (bias may be NULL), y and x with row strides ldy and ldx. */
+static void product(float *y, int ldy, const float *x, int ldx, const wmat *W, const float *bias,
+		    int n, int accumulate)
+{
+	nn_gemm(0, 1, n, W->rows, W->cols, 1, x, ldx, W->w, W->cols, accumulate ? 1 : 0, y, ldy);
+	if (bias)
+		for (int b = 0; b < n; b++)
+			for (int r = 0; r < W->rows; r++)
+				y[(size_t)b * ldy + r] += bias[r];
+}
+
 /* One frame-tier RNN layer's weights. */
 typedef struct {
-	const float *wih, *whh, *bih, *bhh;   /* torch layout: G·D × In, G·D × D, G·D, G·D */
+	wmat wih, whh, whh_n;                 /* G·D × In, G·D × D (GRU: r and z rows), GRU: n rows */
+	float *bias;                          /* [G·D] what the input projection adds: b_ih + b_hh
+	                                         (GRU: b_hh of r and z only) */
+	const float *bhn;                     /* GRU: b_hh of n, inside r∘(...) */
 	const float *h0, *c0;                 /* learned initial state [D] or NULL */
-	float *out_w;                         /* weight-normed tier-output linear [D × D] */
+	wmat out;                             /* weight-normed tier-output linear [D × D] */
 	const float *out_b;                   /* bias of the first layer's output linear, else NULL */
 	int in;                               /* input width: fs (first layer) or D + fs */
 } rnn_layer;
@@ -23,7 +44,7 @@ typedef struct {
 	int ratio, condw;          /* conditioning vectors per frame and their width (G·D above the
 	                              finest tier, whose D-wide vectors feed the sample tier) */
 	rnn_layer *layer;          /* [L] */
-	float *up_w;               /* [ratio·condw × D] */
+	wmat up;                   /* [ratio·condw × D] */
 	const float *up_b;
 	float *h, *c;              /* [L × n × D] recurrent state */
 	float *cond;               /* [n × ratio × condw] output of the last frame */
@@ -32,11 +53,11 @@ typedef struct {
 struct srnn_sampler {
 	int n, K, L, fs, hist_len, D, Q, G;
 	frame_tier tier[SRNN_MAX_TIERS];
-	float *table;              /* [fs × Q × D]: l1 weight slice s times emb[q] */
-	float *l2_w, *l3_w, *l4_w; /* [D×D], [D×D], [Q×D] */
-	const float *l2_b, *l3_b, *l4_b;
+	float *table;              /* [fs × Q × D]: l2·(l1 weight slice s)·emb[q] */
+	wmat l3, l4;               /* [D×D], [Q×D] */
+	const float *l3_b, *l4_b;
 	/* scratch, all [n × ...] */
-	float *h_new, *c_new, *gates, *gadd;
+	float *gates, *gadd;       /* [n × 4D] (the cell's layout for both kinds), [n × G·D] */
 	float *frame, *layer_in;   /* [n × fs_max], [n × (D + fs_max)] */
 	float *tier_out;           /* [n × D] */
 	float *x, *hidden;         /* [n × D] sample-tier activations */
@@ -106,6 +127,51 @@ static const float *bias(srnn *m, const char *prefix, size_t count)
 	return param(m, name, count);
 }
 
+/* The sample tier computes relu(l2(l1(emb(prev)) + cond) + ...): nothing nonlinear lies between
+ * the embedding, l1, the finest tier's upsampling (cond) and l2, so they fold into
+ *   l2 pre-activation = Σ_s table[s][q_s] + up'_j·tier_out + up'_b_j
+ * with table[s][q] = l2·W1[:, sE:(s+1)E]·emb[q] (one D-vector per slot and code) and
+ * up'_j = l2·up_j, up'_b_j = l2·up_b_j + l2_b. A sample then costs 16 table rows instead of the
+ * l1 and l2 products, and the fold costs no memory. Writes the table and replaces the finest
+ * tier's upsampling weights and bias (held in the arena) by the folded ones. */
+static int fold_sample_input(srnn_sampler *s, srnn *m, int E)
+{
+	const int fs = s->fs, D = s->D, Q = s->Q;
+	frame_tier *t = &s->tier[s->K - 1];
+	const float *emb = param(m, "emb.weight", (size_t)Q * E), *l2_b = bias(m, "l2", D);
+	float *up_b = take(s, (size_t)fs * D);
+	float *w1 = malloc((size_t)D * fs * E * sizeof *w1), *l2 = malloc((size_t)D * D * sizeof *l2);
+	float *tmp = malloc((size_t)(Q > D ? Q : D) * D * sizeof *tmp);
+	int rc = -1;
+	if (!emb || !l2_b || !w1 || !l2 || !tmp || wn_linear(m, "l1", w1, D, fs * E) < 0 ||
+	    wn_linear(m, "l2", l2, D, D) < 0)
+		goto done;
+	for (int slot = 0; slot < fs; slot++) {
+		/* tmp[q] = W1_slot·emb[q], then table[slot][q] = l2·tmp[q] */
+		nn_gemm(0, 1, Q, D, E, 1, emb, E, w1 + (size_t)slot * E, fs * E, 0, tmp, D);
+		nn_gemm(0, 1, Q, D, D, 1, tmp, D, l2, D, 0, s->table + (size_t)slot * Q * D, D);
+	}
+	for (int j = 0; j < fs; j++) {
+		float *upj = (float *)t->up.w + (size_t)j * D * D;
+		nn_gemm(0, 0, D, D, D, 1, l2, D, upj, D, 0, tmp, D);
+		memcpy(upj, tmp, (size_t)D * D * sizeof *upj);
+		for (int d = 0; d < D; d++) {
+			const float *row = l2 + (size_t)d * D, *b = t->up_b + (size_t)j * D;
+			double acc = l2_b[d];
+			for (int k = 0; k < D; k++)
+				acc += (double)row[k] * b[k];
+			up_b[(size_t)j * D + d] = (float)acc;
+		}
+	}
+	t->up_b = up_b;
+	rc = 0;
+done:
+	free(w1);
+	free(l2);
+	free(tmp);
+	return rc;
+}
+
 srnn_sampler *srnn_sampler_create(srnn *m, int n)
 {
 	const srnn_config *cfg = srnn_cfg(m);
@@ -120,15 +186,16 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 	int fs_max = cfg->frame_size[0];
 
 	/* sizes first, then one allocation */
-	size_t total = (size_t)fs * Q * D + 2 * (size_t)D * D + (size_t)Q * D;
+	size_t total = (size_t)fs * Q * D + (size_t)D * D + (size_t)Q * D + (size_t)fs * D;
 	for (int k = 0; k < K; k++) {
 		int tfs = cfg->frame_size[k];
 		int ratio = k == K - 1 ? tfs : tfs / cfg->frame_size[k + 1], condw = k == K - 1 ? D : G * D;
-		total += (size_t)L * D * D + (size_t)ratio * condw * D + 2 * (size_t)L * n * D + (size_t)n * ratio * condw;
+		total += (size_t)L * D * D + (size_t)ratio * condw * D + 2 * (size_t)L * n * D + (size_t)n * ratio * condw +
+			 (size_t)L * G * D;
 		if (wn_rnn)
 			total += (size_t)L * G * D * (D + tfs + D);
 	}
-	total += (size_t)n * (2 * D + 2 * G * D + fs_max + D + fs_max + 3 * D + 2 * Q);
+	total += (size_t)n * (4 * D + G * D + fs_max + D + fs_max + 3 * D + 2 * Q);
 	s->arena_size = total;
 	s->arena = sh_alloc(total * sizeof(float));
 	s->hist = sh_alloc((size_t)n * s->hist_len * sizeof *s->hist);
@@ -152,15 +219,23 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 			rnn_layer *y = &t->layer[l];
 			y->in = l == 0 ? t->fs : D + t->fs;
 			snprintf(name, sizeof name, "%srnns.%d.weight_ih_l0", pre, l);
-			y->wih = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * y->in) : NULL, G * D, y->in);
+			y->wih = (wmat){weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * y->in) : NULL, G * D, y->in),
+					G * D, y->in};
 			snprintf(name, sizeof name, "%srnns.%d.weight_hh_l0", pre, l);
-			y->whh = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * D) : NULL, G * D, D);
+			const float *whh = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * D) : NULL, G * D, D);
+			/* GRU: n's recurrent product is kept apart, r∘(W_hn·h + b_hn) */
+			y->whh = (wmat){whh, (G == 3 ? 2 : G) * D, D};
+			y->whh_n = (wmat){whh ? whh + (size_t)2 * D * D : NULL, D, D};
 			snprintf(name, sizeof name, "%srnns.%d.bias_ih_l0", pre, l);
-			y->bih = param(m, name, (size_t)G * D);
+			const float *bih = param(m, name, (size_t)G * D);
 			snprintf(name, sizeof name, "%srnns.%d.bias_hh_l0", pre, l);
-			y->bhh = param(m, name, (size_t)G * D);
-			if (!y->wih || !y->whh || !y->bih || !y->bhh)
+			const float *bhh = param(m, name, (size_t)G * D);
+			if (!y->wih.w || !whh || !bih || !bhh)
 				goto fail;
+			y->bias = take(s, (size_t)G * D);
+			for (int j = 0; j < G * D; j++)
+				y->bias[j] = bih[j] + (G == 3 && j >= 2 * D ? 0 : bhh[j]);
+			y->bhn = bhh + 2 * D;
 			if (cfg->learn_h0) {
 				snprintf(name, sizeof name, "%srnns.%d.h0", pre, l);
 				if (!(y->h0 = param(m, name, D)))
@@ -169,16 +244,16 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 				if (G == 4 && !(y->c0 = param(m, name, D)))
 					goto fail;
 			}
-			y->out_w = take(s, (size_t)D * D);
+			y->out = (wmat){take(s, (size_t)D * D), D, D};
 			snprintf(name, sizeof name, "%souts.%d", pre, l);
-			if (wn_linear(m, name, y->out_w, D, D) < 0)
+			if (wn_linear(m, name, (float *)y->out.w, D, D) < 0)
 				goto fail;
 			if (l == 0 && !(y->out_b = bias(m, name, D)))
 				goto fail;
 		}
 		snprintf(name, sizeof name, "%sup", pre);
-		t->up_w = take(s, (size_t)t->ratio * t->condw * D);
-		if (wn_linear(m, name, t->up_w, t->ratio * t->condw, D) < 0 ||
+		t->up = (wmat){take(s, (size_t)t->ratio * t->condw * D), t->ratio * t->condw, D};
+		if (wn_linear(m, name, (float *)t->up.w, t->ratio * t->condw, D) < 0 ||
 		    !(t->up_b = bias(m, name, (size_t)t->ratio * t->condw)))
 			goto fail;
 		t->h = take(s, (size_t)L * n * D);
@@ -186,16 +261,12 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 		t->cond = take(s, (size_t)n * t->ratio * t->condw);
 	}
 	s->table = take(s, (size_t)fs * Q * D);
-	s->l2_w = take(s, (size_t)D * D);
-	s->l3_w = take(s, (size_t)D * D);
-	s->l4_w = take(s, (size_t)Q * D);
-	if (wn_linear(m, "l2", s->l2_w, D, D) < 0 || !(s->l2_b = bias(m, "l2", D)) ||
-	    wn_linear(m, "l3", s->l3_w, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
-	    wn_linear(m, "l4", s->l4_w, Q, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
+	s->l3 = (wmat){take(s, (size_t)D * D), D, D};
+	s->l4 = (wmat){take(s, (size_t)Q * D), Q, D};
+	if (wn_linear(m, "l3", (float *)s->l3.w, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
+	    wn_linear(m, "l4", (float *)s->l4.w, Q, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
 		goto fail;
-	s->h_new = take(s, (size_t)n * D);
-	s->c_new = take(s, (size_t)n * D);
-	s->gates = take(s, (size_t)n * G * D);
+	s->gates = take(s, (size_t)n * 4 * D);
 	s->gadd = take(s, (size_t)n * G * D);
 	s->frame = take(s, (size_t)n * fs_max);
 	s->layer_in = take(s, (size_t)n * (D + fs_max));
@@ -205,26 +276,8 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 	s->logits = take(s, (size_t)n * Q);
 	s->probs = take(s, (size_t)n * Q);
 
-	/* Fold the embedding into the first sample-tier linear: the FS·E input is FS embeddings
-	 * side by side, so W1·x = Σ_s W1[:, sE:(s+1)E]·emb[q_s], one D-vector per (slot, code). */
-	const float *emb = param(m, "emb.weight", (size_t)Q * E);
-	float *w1 = malloc((size_t)D * fs * E * sizeof *w1);
-	if (!emb || !w1 || wn_linear(m, "l1", w1, D, fs * E) < 0) {
-		free(w1);
+	if (fold_sample_input(s, m, E) < 0)
 		goto fail;
-	}
-	for (int slot = 0; slot < fs; slot++)
-		for (int q = 0; q < Q; q++) {
-			float *row = s->table + ((size_t)slot * Q + q) * D;
-			for (int d = 0; d < D; d++) {
-				const float *w = w1 + (size_t)d * fs * E + (size_t)slot * E, *e = emb + (size_t)q * E;
-				double acc = 0;
-				for (int k = 0; k < E; k++)
-					acc += (double)w[k] * e[k];
-				row[d] = (float)acc;
-			}
-		}
-	free(w1);
 	return s;
 fail:
 	sh_error_prefix("cannot prepare generation");
@@ -293,18 +346,24 @@ static void frame_step(srnn_sampler *s, int k, const float *gadd)
 			}
 			inp = s->layer_in;
 		}
-		float *h = t->h + l * per_layer, *c = t->c + l * per_layer;
-		const float *ga = l == 0 ? gadd : NULL;
+		float *h = t->h + l * per_layer, *c = t->c + l * per_layer, *g = s->gates;
+		const int GD = G * D;
+		product(g, 4 * D, inp, y->in, &y->wih, y->bias, n, 0);
+		if (l == 0 && gadd)
+			for (int b = 0; b < n; b++)
+				for (int j = 0; j < GD; j++)
+					g[(size_t)b * 4 * D + j] += gadd[(size_t)b * GD + j];
+		product(g, 4 * D, h, D, &y->whh, NULL, n, 1);
+		/* the cells update the state in place: each unit reads its own old value first */
 		if (G == 4) {
-			lstm_forward(s->h_new, s->c_new, s->gates, inp, ga, y->wih, y->whh, y->bih, y->bhh, h, c, 1, n, y->in, D);
-			memcpy(c, s->c_new, per_layer * sizeof(float));
+			lstm_cell_forward(h, c, g, c, n, D);
 		} else {
-			gru_forward(s->h_new, s->gates, inp, ga, y->wih, y->whh, y->bih, y->bhh, h, 1, n, y->in, D);
+			product(g + 3 * D, 4 * D, h, D, &y->whh_n, NULL, n, 0);
+			gru_cell_forward(h, g, h, y->bhn, n, D);
 		}
-		memcpy(h, s->h_new, per_layer * sizeof(float));
-		linear_forward(s->tier_out, h, y->out_w, y->out_b, n, D, D, l > 0);
+		product(s->tier_out, D, h, D, &y->out, y->out_b, n, l > 0);
 	}
-	linear_forward(t->cond, s->tier_out, t->up_w, t->up_b, n, D, t->ratio * t->condw, 0);
+	product(t->cond, t->ratio * t->condw, s->tier_out, D, &t->up, t->up_b, n, 0);
 }
 
 /* Runs every frame tier whose frame starts at this sample, coarsest first. */
@@ -344,11 +403,10 @@ static void sample_step(srnn_sampler *s)
 				x[d] += row[d];
 		}
 	}
-	linear_forward(s->hidden, s->x, s->l2_w, s->l2_b, n, D, D, 0);
-	relu_forward(s->hidden, s->hidden, (size_t)n * D);
-	linear_forward(s->x, s->hidden, s->l3_w, s->l3_b, n, D, D, 0);
 	relu_forward(s->x, s->x, (size_t)n * D);
-	linear_forward(s->logits, s->x, s->l4_w, s->l4_b, n, D, Q, 0);
+	product(s->hidden, D, s->x, D, &s->l3, s->l3_b, n, 0);
+	relu_forward(s->hidden, s->hidden, (size_t)n * D);
+	product(s->logits, Q, s->hidden, D, &s->l4, s->l4_b, n, 0);
 	s->have_logits = 1;
 }
 
