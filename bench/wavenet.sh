@@ -5,6 +5,8 @@
 # TSV: what, preset, streams, ours, peer, ratio. THREADS (default 2) sets both sides' threads;
 # PEER_SECS (default 0.25, the issue's) the seconds the peer generates per stream (it is slow on a
 # loaded machine); ours generate 1 s per stream. WHAT=train or WHAT=sample runs only those rows.
+# Then the same for the embedded (E = R) and scalar (width 32) input layers on the default preset,
+# ours only (the peer has one-hot input only): the preset column says which.
 set -e
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
@@ -33,4 +35,8 @@ done
 [ "$WHAT" = train ] || for n in 1 8; do
 	o=$(ours sample default $n 1); q=$(peer sample --preset default --n $n --secs ${PEER_SECS:-0.25})
 	row sample default $n "$o" "$q"
+done
+for input in embed scalar; do
+	[ "$WHAT" = sample ] || row train default+$input - "$(ours train default 3 $input)" nan
+	[ "$WHAT" = train ] || row sample default+$input 1 "$(ours sample default 1 1 $input)" nan
 done

@@ -1,7 +1,8 @@
 /* wavenet_bench.c: WaveNet training and generation speed, samples per second, one TSV line per
  * figure: what, preset, threads, samples_per_s (as ../shared/peers/wavenet_torch.py prints).
- *   wavenet_bench train PRESET STEPS        training steps (after one warm-up step), Adam
- *   wavenet_bench sample PRESET STREAMS SECS fast generation
+ *   wavenet_bench train PRESET STEPS [INPUT]         training steps (after one warm-up step), Adam
+ *   wavenet_bench sample PRESET STREAMS SECS [INPUT] fast generation
+ * INPUT: the input layer, onehot (default), embed (E = R) or scalar (width 32).
  * Built and run by bench/wavenet.sh. */
 #include "nn.h"
 #include "rng.h"
@@ -37,17 +38,22 @@ static int threads(void)
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: wavenet_bench train PRESET STEPS | sample PRESET STREAMS SECS\n");
+		fprintf(stderr, "usage: wavenet_bench train PRESET STEPS [INPUT] | sample PRESET STREAMS "
+			"SECS [INPUT]\n");
 		return 2;
 	}
 	wn_config c;
-	if (wn_preset(argv[2], &c) < 0) {
+	const int train = !strcmp(argv[1], "train");
+	const char *input = argc > (train ? 4 : 5) ? argv[train ? 4 : 5] : "onehot";
+	if (wn_preset(argv[2], &c) < 0 || wn_input_parse(input, &c.input) < 0) {
 		fprintf(stderr, "wavenet_bench: %s\n", sh_errmsg());
 		return 1;
 	}
+	c.embed = c.input == WN_INPUT_EMBED ? c.res_ch : 0;
+	c.initial_width = c.input == WN_INPUT_SCALAR ? 32 : 0;
 	sh_rng r;
 	sh_rng_seed(&r, 1);
-	if (!strcmp(argv[1], "train")) {
+	if (train) {
 		int steps = atoi(argv[3]);
 		wn *m = wn_create(&c, c.batch);
 		if (!m) {
@@ -71,8 +77,8 @@ int main(int argc, char **argv)
 		}
 		double dt = now() - t0;
 		double gf = wn_train_flops(&c, c.batch) * steps / dt / 1e9;
-		printf("train\t%s\t%d\t%.1f\t%.3f\t%.1f GFLOP/s\n", argv[2], threads(),
-		       (double)steps * c.batch * c.n_out / dt, bits, gf);
+		printf("train\t%s\t%d\t%.1f\t%.3f\t%.1f GFLOP/s\t%s input\n", argv[2], threads(),
+		       (double)steps * c.batch * c.n_out / dt, bits, gf, input);
 		free(am), free(av), free(codes);
 		wn_free(m);
 		return 0;
@@ -95,7 +101,8 @@ int main(int argc, char **argv)
 	for (long t = 0; t < total; t++)
 		wn_sampler_draw(s, 1.0f, rngs, codes);
 	double dt = now() - t0;
-	printf("sample\t%s\t%d\t%.1f\t%d streams\n", argv[2], threads(), n * total / dt, n);
+	printf("sample\t%s\t%d\t%.1f\t%d streams\t%s input\n", argv[2], threads(), n * total / dt,
+	       n, input);
 	wn_sampler_free(s);
 	wn_free(m);
 	free(rngs), free(codes);

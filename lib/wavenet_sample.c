@@ -1,6 +1,9 @@
 /* wavenet_sample.c: fast WaveNet generation with per-layer queues (wavenet_sample.h).
  *
- * Per step and stream: x = causal.bias + W[:, prev, 0] + W[:, last, 1]; for each layer l the
+ * Per step and stream, the input layer from the stream's last codes: one-hot and embedded input
+ * x = causal.bias + tab[prev][0] + tab[last][1] from a [Q × 2 × R] table of taps by code (the
+ * embedded input's folds embed.weight into the conv, as training does); scalar input
+ * x = causal.bias + Σ_k W[:, k]·s(c_k) over the last W codes. Then for each layer l the
  * pair (queue_l's oldest entry = x_l(t - d), x_l(t)) is interleaved as the torch weight
  * [2C × R × 2] of filter and gate expects, one product gives both, z = tanh·σ goes into its
  * slot of zcat [n × nl·C], x(t) replaces the oldest queue entry, and x += res(z). Then
@@ -35,11 +38,13 @@ typedef struct {
 
 struct wn_sampler {
 	int n, nl, R, C, Sk, Q;
+	int input, hw;          /* wn_input; codes the input layer reads (2, or W for scalar) */
 	layer *lay;
-	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code, [R] */
+	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code (one-hot, embed), [R] */
+	float *wsc;             /* scalar: [W × R] the causal taps, tap-major */
 	float *wcat, *sbias;    /* [S × nl·C], [S] */
 	float *w1, *b1, *w2, *b2;
-	int *prev, *last;       /* [n] the two codes the next step reads */
+	int *hist;              /* [n × hw] the codes the next step reads, oldest first */
 	float *x, *xs, *fg;     /* [n × R], [n × 2R], [n × 2C] */
 	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S], [n × S] */
 	float *logits, *probs;  /* [n × Q] */
@@ -76,30 +81,48 @@ wn_sampler *wn_sampler_create(wn *m, int n)
 		return NULL;
 	const int nl = s->nl = c->nlayers, R = s->R = c->res_ch, C = s->C = c->dil_ch;
 	const int Sk = s->Sk = c->skip_ch, Q = s->Q = c->levels;
+	const int input = s->input = c->input, hw = s->hw = wn_input_width(c), E = c->embed;
 	s->n = n;
-	size_t total = (size_t)Q * 2 * R + R + (size_t)Sk * nl * C + Sk + (size_t)Sk * Sk + Sk +
+	const size_t ntab = input == WN_INPUT_SCALAR ? 0 : (size_t)Q * 2 * R;
+	const size_t nwsc = input == WN_INPUT_SCALAR ? (size_t)hw * R : 0;
+	size_t total = ntab + nwsc + R + (size_t)Sk * nl * C + Sk + (size_t)Sk * Sk + Sk +
 		       (size_t)Q * Sk + Q;
 	for (int l = 0; l < nl; l++)
 		total += (size_t)2 * C * R * 2 + 2 * C + (size_t)R * C + R + (size_t)n * c->dilation[l] * R;
 	total += (size_t)n * (R + 2 * R + 2 * C + (size_t)nl * C + 2 * Sk + 2 * Q);
 	s->arena = sh_alloc(sizeof(float) * total);
 	s->lay = sh_alloc(sizeof(layer) * nl);
-	s->prev = sh_alloc(sizeof(int) * n);
-	s->last = sh_alloc(sizeof(int) * n);
-	size_t sn = (size_t)R * Q * 2 > (size_t)Sk * (C + 1) ? (size_t)R * Q * 2 : (size_t)Sk * (C + 1);
+	s->hist = sh_alloc(sizeof(int) * n * hw);
+	/* scratch: the causal weight (and the embedding with its fold's [2R × E]), or one layer's
+	 * skip weight and bias */
+	size_t sn = input == WN_INPUT_EMBED ? (size_t)Q * E + (size_t)R * E * 4
+		  : input == WN_INPUT_SCALAR ? (size_t)R * hw : (size_t)R * Q * 2;
+	sn = sn > (size_t)Sk * (C + 1) ? sn : (size_t)Sk * (C + 1);
 	float *scratch = sh_alloc(sizeof(float) * sn);
-	if (!s->arena || !s->lay || !s->prev || !s->last || !scratch)
+	if (!s->arena || !s->lay || !s->hist || !scratch)
 		goto fail;
 	float *a = s->arena;
 #define TAKE(k) (a += (k), a - (k))
-	s->tab = TAKE((size_t)Q * 2 * R);
+	s->tab = TAKE(ntab);
+	s->wsc = TAKE(nwsc);
 	s->bcaus = TAKE(R);
 	if (copy_param(m, "causal.weight", scratch) < 0 || copy_param(m, "causal.bias", s->bcaus) < 0)
 		goto fail;
-	for (int r = 0; r < R; r++)
-		for (int q = 0; q < Q; q++)
-			for (int k = 0; k < 2; k++)
-				s->tab[((size_t)q * 2 + k) * R + r] = scratch[((size_t)r * Q + q) * 2 + k];
+	if (input == WN_INPUT_ONEHOT) {
+		for (int r = 0; r < R; r++)
+			for (int q = 0; q < Q; q++)
+				for (int k = 0; k < 2; k++)
+					s->tab[((size_t)q * 2 + k) * R + r] = scratch[((size_t)r * Q + q) * 2 + k];
+	} else if (input == WN_INPUT_EMBED) { /* the same fold as training's */
+		float *emb = scratch + (size_t)R * E * 2, *wpair = emb + (size_t)Q * E;
+		if (copy_param(m, "embed.weight", emb) < 0)
+			goto fail;
+		wn_embed_taps_forward(s->tab, wpair, emb, scratch, Q, E, R);
+	} else { /* [R × 1 × W] → [W × R] */
+		for (int r = 0; r < R; r++)
+			for (int k = 0; k < hw; k++)
+				s->wsc[(size_t)k * R + r] = scratch[(size_t)r * hw + k];
+	}
 	s->wcat = TAKE((size_t)Sk * nl * C);
 	s->sbias = TAKE(Sk);
 	memset(s->sbias, 0, sizeof(float) * Sk);
@@ -163,8 +186,7 @@ void wn_sampler_free(wn_sampler *s)
 		return;
 	free(s->arena);
 	free(s->lay);
-	free(s->prev);
-	free(s->last);
+	free(s->hist);
 	free(s);
 }
 
@@ -255,6 +277,29 @@ HOT static void gate(float *z, int ldz, const float *fg, int rows, int C)
 	}
 }
 
+/* The input layer of streams b0..b1-1: x from each stream's last hw codes */
+static void input_step(wn_sampler *s, int b0, int b1)
+{
+	const int R = s->R, hw = s->hw;
+	for (int b = b0; b < b1; b++) {
+		float *xb = s->x + (size_t)b * R;
+		const int *h = s->hist + (size_t)b * hw;
+		if (s->input == WN_INPUT_SCALAR) {
+			memcpy(xb, s->bcaus, sizeof(float) * R);
+			for (int k = 0; k < hw; k++) {
+				const float v = wn_code_scalar(h[k], s->Q), *w = s->wsc + (size_t)k * R;
+				for (int r = 0; r < R; r++)
+					xb[r] += w[r] * v;
+			}
+		} else {
+			const float *t0 = s->tab + (size_t)h[0] * 2 * R;
+			const float *t1 = s->tab + ((size_t)h[1] * 2 + 1) * R;
+			for (int r = 0; r < R; r++)
+				xb[r] = s->bcaus[r] + t0[r] + t1[r];
+		}
+	}
+}
+
 /* Streams b0..b1-1 through every layer for this step: x (from the causal conv) in, z into zcat.
  * Each stream's queues are its own, so bands of streams run on different threads. */
 static void layers_step(wn_sampler *s, int b0, int b1)
@@ -263,13 +308,7 @@ static void layers_step(wn_sampler *s, int b0, int b1)
 	const size_t ZW = (size_t)nl * C;
 	float *x = s->x + (size_t)b0 * R, *xs = s->xs + (size_t)b0 * 2 * R;
 	float *fg = s->fg + (size_t)b0 * 2 * C;
-	for (int b = b0; b < b1; b++) {
-		float *xb = s->x + (size_t)b * R;
-		const float *t0 = s->tab + (size_t)s->prev[b] * 2 * R;
-		const float *t1 = s->tab + ((size_t)s->last[b] * 2 + 1) * R;
-		for (int r = 0; r < R; r++)
-			xb[r] = s->bcaus[r] + t0[r] + t1[r];
-	}
+	input_step(s, b0, b1);
 	for (int l = 0; l < nl; l++) {
 		layer *y = &s->lay[l];
 		for (int b = b0; b < b1; b++) {
@@ -343,14 +382,12 @@ static void step(wn_sampler *s)
 void wn_sampler_reset(wn_sampler *s)
 {
 	const int n = s->n, R = s->R, C = s->C, Q = s->Q;
-	for (int b = 0; b < n; b++)
-		s->prev[b] = s->last[b] = Q / 2;
+	for (int i = 0; i < n * s->hw; i++)
+		s->hist[i] = Q / 2;
 	/* the layers on a constant history of Q/2 codes: every input is constant in time, so each
 	 * queue is filled with its layer's input; computed on stream 0, copied to every stream */
 	float *x = s->x, *xs = s->xs, *fg = s->fg, *z = s->zcat;
-	const float *t0 = s->tab + (size_t)(Q / 2) * 2 * R, *t1 = t0 + R;
-	for (int r = 0; r < R; r++)
-		x[r] = s->bcaus[r] + t0[r] + t1[r];
+	input_step(s, 0, 1);
 	for (int l = 0; l < s->nl; l++) {
 		layer *y = &s->lay[l];
 		y->pos = 0;
@@ -389,8 +426,12 @@ const float *wn_sampler_probs(wn_sampler *s)
 void wn_sampler_push(wn_sampler *s, const int *codes)
 {
 	step(s); /* the queues take this step's inputs even when nobody asked for its logits */
-	for (int b = 0; b < s->n; b++)
-		s->prev[b] = s->last[b], s->last[b] = codes[b];
+	const int hw = s->hw;
+	for (int b = 0; b < s->n; b++) {
+		int *h = s->hist + (size_t)b * hw;
+		memmove(h, h + 1, sizeof(int) * (hw - 1));
+		h[hw - 1] = codes[b];
+	}
 	s->have_logits = 0;
 }
 
