@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	long total = (long)(atof(argv[4]) * 16000);
 	wn *m = wn_create(&c, 1);
 	wn_init_params(m, 0);
-	wn_sampler *s = wn_sampler_create(m, n);
+	wn_sampler *s = wn_sampler_create(m, n, QMAT_F32);
 	if (!s) {
 		fprintf(stderr, "wavenet_bench: %s\n", sh_errmsg());
 		return 1;

@@ -24,7 +24,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 {
 	sampler s = {NULL, NULL};
 	if (m->wn)
-		s.wn = wn_sampler_create(m->wn, count);
+		s.wn = wn_sampler_create(m->wn, count, g->weights);
 	else
 		s.srnn = srnn_sampler_create(m->srnn, count, g->weights);
 	sh_rng *rngs = malloc(count * sizeof *rngs);
@@ -36,7 +36,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 		goto done;
 	}
 	if (g->weight_error) {
-		double e = s.srnn ? srnn_sampler_weight_error(s.srnn) : 0;
+		double e = s.srnn ? srnn_sampler_weight_error(s.srnn) : wn_sampler_weight_error(s.wn);
 		#pragma omp critical(generate_error)
 		*g->weight_error = e > *g->weight_error ? e : *g->weight_error;
 	}

@@ -169,11 +169,7 @@ done:
 /* Packs w [rows × cols, row stride ld] as the sampler's weight type into *dst. */
 static int pack(srnn_sampler *s, qmat **dst, const float *w, int rows, int cols, int ld)
 {
-	if (!w || !(*dst = qmat_pack(w, rows, cols, ld, s->wtype)))
-		return -1;
-	qmat_err e = qmat_error(*dst, w, ld);
-	s->werr = e.max_row_rel > s->werr ? e.max_row_rel : s->werr;
-	return 0;
+	return qmat_pack_worst(dst, w, rows, cols, ld, s->wtype, &s->werr);
 }
 
 srnn_sampler *srnn_sampler_create(srnn *m, int n, qmat_type wtype)

@@ -12,14 +12,18 @@
 #ifndef SHARKS_WAVENET_SAMPLE_H
 #define SHARKS_WAVENET_SAMPLE_H
 
+#include "qmat.h"
 #include "rng.h"
 #include "wavenet.h"
 
 typedef struct wn_sampler wn_sampler;
 
 /* Prepares a sampler of n streams from the model's current parameters (copied: the model may
- * be freed or trained on afterwards). */
-wn_sampler *wn_sampler_create(wn *m, int n);
+ * be freed or trained on afterwards), its weight matrices stored as wtype (QMAT_F32: exactly
+ * the model; f16, i8: fewer bytes to read per sample). */
+wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype);
+/* The largest relative error of a row of the stored weight matrices (0 for f32; qmat_error). */
+double wn_sampler_weight_error(const wn_sampler *s);
 void wn_sampler_free(wn_sampler *s);
 /* Steps of fewer multiply-adds (all streams) than this stay on one thread (default 1e8, about 64
  * default streams: a fork per step costs a scheduler slice on a loaded machine); 0 threads every
