@@ -1,9 +1,10 @@
 /* wavenet_sample.h: fast WaveNet generation for qsample (Paine et al., "Fast Wavenet Generation
  * Algorithm"): every layer keeps, per stream, a queue (ring buffer) of its last `dilation`
  * inputs, so a new sample costs one width-2 step per layer instead of a pass over the receptive
- * field. The one-hot input conv is two table lookups; the skip convs of all layers are one
- * product on the concatenated z; all streams go together as one batch (threads take bands of
- * streams through the whole network). Nothing is allocated per sample.
+ * field. The one-hot or embedded input conv is two table lookups (the embedding folded into the
+ * taps once), the scalar input conv W taps over the stream's last W codes; the skip convs of all
+ * layers are one product on the concatenated z; all streams go together as one batch (threads
+ * take bands of streams through the whole network). Nothing is allocated per sample.
  *
  * Start: the history is Q/2 codes (as qtrain pads before a record's start), and every queue
  * holds what the layers compute on such a history: the generator then computes exactly what
