@@ -8,12 +8,13 @@
  * [2C × R × 2] of filter and gate expects, one product gives both, z = tanh·σ goes into its
  * slot of zcat [n × nl·C], x(t) replaces the oldest queue entry, and x += res(z). Then
  * h = ReLU(zcat·wcatᵀ + Σ skip biases), logits = post2(ReLU(post1(h))). */
+/* before the includes: exp_fast must share the gate's options, or it cannot be inlined there */
+#pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "wavenet_sample.h"
 #include "fastmath.h"
 #include "qmat.h"
 #include "srnn_sample.h"
 #include "util.h"
-
 
 #include <math.h>
 #include <stdlib.h>
@@ -21,8 +22,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-#pragma GCC optimize("no-math-errno", "no-trapping-math")
 
 /* default: steps of fewer multiply-adds stay on one thread. A fork per step costs a scheduler
  * slice whenever the machine is loaded (measured on 2 shared cores: 8 default streams at 7.7k
@@ -314,7 +313,13 @@ static void step(wn_sampler *s)
 	const int n = s->n;
 	const double mac = (double)n * ((double)s->nl * (5.0 * s->R * s->C + (double)s->Sk * s->C) +
 					(double)s->Sk * (s->Sk + s->Q));
-	#pragma omp parallel if (n > 1 && mac >= s->par_min)
+	if (n == 1 || mac < s->par_min) {
+		/* outside any region: a region nested in even an inactive one starts its threads
+		 * afresh, and the head's products share out their rows themselves */
+		layers_step(s, 0, n);
+		head_step(s, 0, n);
+	} else
+	#pragma omp parallel
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
