@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/qsample.sh: generation speed of qsample for the `small` preset with 1 and 8 streams,
 # beside the PyTorch peer (../shared/peers/samplernn_torch.py sample) in the same run.
-# Prints generated samples per second (all streams together) and our ratio to the peer.
+# Prints generated samples per second (all streams together), our ratio to the peer and to real
+# time (16000 samples/s per stream), for each way qsample can hold the weights: --weights f32
+# (exactly the trained model, the default), f16 and i8 (the preset column says which).
 # The checkpoint is a small model trained for one step: speed does not depend on the weights.
 set -u
 BIN=${BIN:-bin}
@@ -21,15 +23,18 @@ $BIN/qtrain --preset small --batch 1 --steps 1 --checkpoint-every 1 -o $T/run $T
 	echo "qsample bench: could not make a checkpoint" >&2; exit 1; }
 printf 'what\tpreset\tstreams\tthreads\tours_samples_per_s\tpeer_samples_per_s\tratio\trealtime_x\n'
 for n in 1 8; do
-	out=$($BIN/qsample --threads $THREADS -n $n -s $SECS -o $T/gen$n/ $T/run/best.safetensors 2>&1 | tail -1)
-	ours=$(echo "$out" | sed -n 's/.*(\([0-9.]*\) samples\/s.*/\1/p')
 	if [ -f "$PEER" ]; then
 		peer=$(/usr/bin/python3 "$PEER" sample --preset small --n $n --secs $SECS --threads $THREADS | cut -f4)
-		ratio=$(awk -v a="$ours" -v b="$peer" 'BEGIN { printf "%.1f", a / b }')
 	else
-		peer="absent"; ratio="-"
+		peer="absent"
 	fi
-	rt=$(awk -v a="$ours" -v n=$n 'BEGIN { printf "%.2f", a / n / 16000 }')
-	printf 'sample\tsmall\t%d\t%d\t%s\t%s\t%s\t%s\n' $n $THREADS "$ours" "$peer" "$ratio" "$rt"
+	for w in f32 f16 i8; do
+		out=$($BIN/qsample --threads $THREADS --weights $w -n $n -s $SECS -o $T/gen$n/ $T/run/best.safetensors 2>&1 | tail -1)
+		ours=$(echo "$out" | sed -n 's/.*(\([0-9.]*\) samples\/s.*/\1/p')
+		ratio=$(awk -v a="$ours" -v b="$peer" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')
+		rt=$(awk -v a="$ours" -v n=$n 'BEGIN { printf "%.2f", a / n / 16000 }')
+		p=small; [ $w = f32 ] || p=small+$w
+		printf 'sample\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n' $p $n $THREADS "$ours" "$peer" "$ratio" "$rt"
+	done
 done
 [ -f "$PEER" ] || echo "qsample bench: $PEER not found: peer figures absent" >&2

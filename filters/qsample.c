@@ -26,7 +26,7 @@
 
 static const char usage[] =
 	"usage: qsample [-n N] [-s SECONDS] [-t TEMP] [--seed S] [--batch B] [--h0 MODE]\n"
-	"               [--format codes|f32] [--threads N] [-o OUT] CHECKPOINT\n"
+	"               [--format codes|f32] [--weights f32|f16|i8] [--threads N] [-o OUT] CHECKPOINT\n"
 	"  -n N            streams to generate (default 10)\n"
 	"  -s SECONDS      length of each stream (default 20)\n"
 	"  -t TEMP         temperature: logits are divided by TEMP (default 0.95; 0 = argmax)\n"
@@ -37,6 +37,10 @@ static const char usage[] =
 	"                  recurrent state and starts from a history of Q/2 codes: random and zero\n"
 	"                  are ignored for it, learned is refused\n"
 	"  --format F      tensor-stream output: codes (default) or f32 decoded audio\n"
+	"  --weights TYPE  how the weight matrices are held while generating: f32 (default: exactly\n"
+	"                  the trained model), f16 (IEEE half) or i8 (8 bits and a scale per row,\n"
+	"                  as LPCNet): 2 or 4 times fewer bytes to read per sample, so faster, at\n"
+	"                  the cost of a small error in every product (its bound is printed)\n"
 	"  --threads N     threads (default: all cores)\n"
 	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
@@ -171,10 +175,12 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	const char *out = NULL, *h0_name = NULL;
 	int as_f32 = 0;
+	qmat_type weights = QMAT_F32;
 	static const struct option longopts[] = {
 		{"seed", required_argument, 0, 'S'}, {"batch", required_argument, 0, 'b'},
 		{"h0", required_argument, 0, 'h' + 256}, {"format", required_argument, 0, 'f'},
-		{"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
+		{"threads", required_argument, 0, 'j'}, {"weights", required_argument, 0, 'w'},
+		{"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "n:s:t:o:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -191,6 +197,10 @@ int main(int argc, char **argv)
 			as_f32 = !strcmp(optarg, "f32");
 			break;
 		case 'j': threads = cli_long(usage, "--threads", optarg, 1, 1024); break;
+		case 'w':
+			if (qmat_type_parse(optarg, &weights) < 0)
+				cli_usage_error(usage, "--weights: %s", sh_errmsg());
+			break;
 		case 'H': fputs(usage, stdout); return 0;
 		default: cli_usage_error(usage, "unknown option");
 		}
@@ -264,7 +274,9 @@ int main(int argc, char **argv)
 		cli_die(NULL, "out of memory");
 	int nthreads = threads > 0 ? (int)threads : omp_get_max_threads();
 	gen_spec g = {.n = n, .batch = (int)batch, .samples = total, .temperature = (float)temp, .h0 = h0,
-		      .seed = seed, .threads = nthreads};
+		      .seed = seed, .threads = nthreads, .weights = weights};
+	double werr = 0;
+	g.weight_error = &werr;
 	cli_progress_start(&o.prog, "generating", (double)n * total / rate, "s");
 	o.t0 = sh_now();
 	if (gen_streams(m, &g, on_batch, on_block, on_progress, &o) < 0)
@@ -272,6 +284,9 @@ int main(int argc, char **argv)
 	if (kind == OUT_STREAM)
 		cli_out_close(&stream_out);
 	double el = sh_now() - o.t0;
+	if (weights != QMAT_F32)
+		fprintf(stderr, "qsample: %s weights: largest relative row error %.2g (a product's row is off by "
+			"at most that times |w_row|·|x|)\n", qmat_type_name(weights), werr);
 	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)",
 			 n, (double)total / rate, rate, el, n * total / el, n * total / el / rate, nthreads);
 	free(o.writers), free(o.spill), free(o.audio), free(o.bytes);

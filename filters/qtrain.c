@@ -32,7 +32,7 @@ static const char usage[] =
 	"  --dim D                RNN and sample-tier width\n"
 	"  --layers L             RNN layers per frame tier\n"
 	"  --rnn lstm|gru         recurrent cell\n"
-	"  --embed E              sample-tier embedding size\n"
+	"  --embed E              sample-tier embedding size (WaveNet: see --input)\n"
 	"  --learn-h0             learn the initial recurrent state\n"
 	"  --rnn-weight-norm      weight normalisation on the recurrent matrices too\n"
 	"  --seq N                truncated-BPTT window in samples\n"
@@ -42,6 +42,12 @@ static const char usage[] =
 	"  --dilation-channels C  filter and gate channels\n"
 	"  --skip-channels S      skip channels\n"
 	"  --n-out N              targets per row (a row is the receptive field + N codes)\n"
+	"  --input MODE           input layer: onehot (default: one-hot of the code, causal conv\n"
+	"                         of width 2), embed (a learned embedding of --embed E values per\n"
+	"                         code, default E = R, then that conv), scalar (the code as one value\n"
+	"                         code/(Q/2) - 1, causal conv of width --initial-width W, default 32)\n"
+	"  --embed E              embedding size of --input embed\n"
+	"  --initial-width W      input conv width of --input scalar (receptive field Σ dilations + W)\n"
 	"training:\n"
 	"  --lr LR                Adam learning rate (1e-3)\n"
 	"  --adam-eps EPS         Adam epsilon (1e-8; wavenet 1e-4)\n"
@@ -84,14 +90,15 @@ enum {
 	O_PRESET = 256, O_FRAMES, O_DIM, O_LAYERS, O_RNN, O_EMBED, O_LEVELS, O_LEARN_H0, O_RNN_WN,
 	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
 	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_SAMPLE_EVERY, O_SAMPLE_SECONDS, O_SAMPLE_COUNT,
-	O_SAMPLE_TEMP, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT
+	O_SAMPLE_TEMP, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT, O_INPUT,
+	O_INIT_WIDTH
 };
 
 /* Architecture options given on the command line (-1: not given). */
 typedef struct {
 	const char *preset, *frames, *dilations;
 	int dim, layers, rnn, embed, levels, learn_h0, rnn_wn, seq, batch;
-	int res_ch, dil_ch, skip_ch, n_out;
+	int res_ch, dil_ch, skip_ch, n_out, input, init_width;
 } arch_args;
 
 /* The preset of the model (samplernn small, wavenet default when none is named). */
@@ -113,8 +120,28 @@ static void apply_arch(const arch_args *a, model_config *mc)
 			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
 #define SET(f, v) if (a->v >= 0) w->f = a->v;
 		SET(res_ch, res_ch) SET(dil_ch, dil_ch) SET(skip_ch, skip_ch) SET(n_out, n_out)
-		SET(levels, levels) SET(batch, batch)
+		SET(levels, levels) SET(batch, batch) SET(input, input) SET(embed, embed)
+		SET(initial_width, init_width)
 #undef SET
+		/* the input layer's size: given, kept (resuming such a model), or its default; none
+		 * for the other input layers */
+		if (a->embed >= 0 && w->input != WN_INPUT_EMBED)
+			cli_usage_error(usage, "--embed: WaveNet's embedding size is for --input embed (the "
+					"input is %s)", wn_input_name(w->input));
+		if (a->embed > WN_MAX_EMBED)
+			cli_usage_error(usage, "--embed: expected 1 to %d for WaveNet, got %d", WN_MAX_EMBED,
+					a->embed);
+		if (a->init_width >= 0 && w->input != WN_INPUT_SCALAR)
+			cli_usage_error(usage, "--initial-width: for --input scalar (the input is %s)",
+					wn_input_name(w->input));
+		if (w->input != WN_INPUT_EMBED)
+			w->embed = 0;
+		else if (!w->embed)
+			w->embed = w->res_ch;
+		if (w->input != WN_INPUT_SCALAR)
+			w->initial_width = 0;
+		else if (!w->initial_width)
+			w->initial_width = 32; /* tensorflow-wavenet's initial_filter_width */
 		return;
 	}
 	srnn_config *c = &mc->srnn;
@@ -131,15 +158,17 @@ static void check_arch_options(const arch_args *a, model_kind kind)
 {
 	if (kind == MODEL_WAVENET) {
 		const char *bad = a->frames ? "--frame-sizes" : a->dim >= 0 ? "--dim" : a->layers >= 0 ? "--layers"
-				: a->rnn >= 0 ? "--rnn" : a->embed >= 0 ? "--embed" : a->learn_h0 >= 0 ? "--learn-h0"
+				: a->rnn >= 0 ? "--rnn" : a->learn_h0 >= 0 ? "--learn-h0"
 				: a->rnn_wn >= 0 ? "--rnn-weight-norm" : a->seq >= 0 ? "--seq" : NULL;
 		if (bad)
 			cli_usage_error(usage, "%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
-					"--dilation-channels, --skip-channels, --n-out)", bad);
+					"--dilation-channels, --skip-channels, --n-out, --input, --embed, "
+					"--initial-width)", bad);
 	} else {
 		const char *bad = a->dilations ? "--dilations" : a->res_ch >= 0 ? "--residual-channels"
 				: a->dil_ch >= 0 ? "--dilation-channels" : a->skip_ch >= 0 ? "--skip-channels"
-				: a->n_out >= 0 ? "--n-out" : NULL;
+				: a->n_out >= 0 ? "--n-out" : a->input >= 0 ? "--input"
+				: a->init_width >= 0 ? "--initial-width" : NULL;
 		if (bad)
 			cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)", bad);
 	}
@@ -153,9 +182,21 @@ static void json_config(trn_buf *b, const trn_options *o)
 		for (int i = 0; i < w->nlayers; i++)
 			trn_buf_printf(b, i ? ", %d" : "%d", w->dilation[i]);
 		trn_buf_printf(b, "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
-			       "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d},\n",
+			       "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d, "
+			       "\"input\": \"%s\", \"embed\": ",
 			       w->res_ch, w->dil_ch, w->skip_ch, w->levels, w->n_out, w->batch,
-			       wn_receptive_field(w));
+			       wn_receptive_field(w), wn_input_name(w->input));
+		/* the input layer's size where it has one, null for the others */
+		if (w->input == WN_INPUT_EMBED)
+			trn_buf_printf(b, "%d", w->embed);
+		else
+			trn_buf_printf(b, "null");
+		trn_buf_printf(b, ", \"initial_width\": ");
+		if (w->input == WN_INPUT_SCALAR)
+			trn_buf_printf(b, "%d", w->initial_width);
+		else
+			trn_buf_printf(b, "null");
+		trn_buf_printf(b, "},\n");
 	} else {
 		const srnn_config *c = &o->model.srnn;
 		trn_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
@@ -258,8 +299,9 @@ int main(int argc, char **argv)
 		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"help", 0, 0, O_HELP}, {"model", 1, 0, O_MODEL},
 		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
 		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
-		{"n-out", 1, 0, O_N_OUT}, {0, 0, 0, 0}};
-	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+		{"n-out", 1, 0, O_N_OUT}, {"input", 1, 0, O_INPUT},
+		{"initial-width", 1, 0, O_INIT_WIDTH}, {0, 0, 0, 0}};
+	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	const char *model_name = NULL;
 	model_kind kind = MODEL_SAMPLERNN;
 	const char *rundir = NULL, *resume = NULL, *quant = NULL, *split = NULL;
@@ -326,6 +368,13 @@ int main(int argc, char **argv)
 		case O_DIL_CH: aa.dil_ch = (int)cli_long(usage, "--dilation-channels", optarg, 1, 8192); break;
 		case O_SKIP_CH: aa.skip_ch = (int)cli_long(usage, "--skip-channels", optarg, 1, 8192); break;
 		case O_N_OUT: aa.n_out = (int)cli_long(usage, "--n-out", optarg, 1, 1 << 24); break;
+		case O_INPUT:
+			if (wn_input_parse(optarg, &aa.input) < 0)
+				cli_usage_error(usage, "--input: expected onehot, embed or scalar, got '%s'", optarg);
+			break;
+		case O_INIT_WIDTH:
+			aa.init_width = (int)cli_long(usage, "--initial-width", optarg, 1, WN_MAX_INITIAL_WIDTH);
+			break;
 		case O_HELP: fputs(usage, stdout); return 0;
 		default: cli_usage_error(usage, "unknown option");
 		}

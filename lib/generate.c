@@ -18,15 +18,87 @@ typedef struct {
 	wn_sampler *wn;
 } sampler;
 
+static int omp_in_parallel_safe(void)
+{
+#ifdef _OPENMP
+	return omp_in_parallel();
+#else
+	return 1;
+#endif
+}
+
+/* How many threads share out the products of one group's steps, chosen while it runs: a
+ * product split between threads waits at a barrier for the slowest, which on an idle machine
+ * costs a microsecond and on one loaded by other processes a scheduler slice, so that splitting
+ * can be 50 times slower than not. Now and then one CHUNK of steps is timed with one thread and
+ * one with all, and the faster count runs until the next timing: after PERIOD steps when all
+ * threads won, after twice as many as last time when one thread won (the timing itself is
+ * costly on a loaded machine). The samplers' results do not depend on the number of threads
+ * (qmat.h), so neither does the output. */
+enum { CHUNK = 64, PERIOD = 4096, PERIOD_MAX = 1 << 18 };
+typedef struct {
+	int most;             /* threads available: 1 means nothing to choose */
+	long k;               /* steps since the last timing started */
+	long period;          /* steps from one timing to the next (0 before the first) */
+	double t0, per[2];    /* start of a timed chunk; its seconds with one thread, with most */
+} thread_choice;
+
+static void use_threads(int n)
+{
+#ifdef _OPENMP
+	omp_set_num_threads(n);
+#else
+	(void)n;
+#endif
+}
+
+/* Called before every step. */
+static void thread_choice_step(thread_choice *tc)
+{
+	if (tc->most <= 1)
+		return;
+	long k = tc->k++;
+	if (k > 2 * CHUNK) {
+		if (k >= tc->period)
+			tc->k = 0, thread_choice_step(tc);
+		return;
+	}
+	if (k % CHUNK)
+		return;
+	double now = sh_now();
+	if (k)
+		tc->per[k / CHUNK - 1] = now - tc->t0;
+	tc->t0 = now;
+	if (k == 0) {
+		use_threads(1);
+	} else if (k == CHUNK) {
+		use_threads(tc->most);
+	} else {
+		int one = tc->per[0] < tc->per[1];
+		use_threads(one ? 1 : tc->most);
+		tc->period = one ? SH_MIN(2 * SH_MAX(tc->period, (long)PERIOD), (long)PERIOD_MAX) : PERIOD;
+	}
+}
+
+/* Leaves the thread count as it was found. */
+static void thread_choice_end(thread_choice *tc)
+{
+	if (tc->most > 1)
+		use_threads(tc->most);
+}
+
 /* One group: streams first .. first+count-1 with their own sampler. */
 static int run_group(model *m, const gen_spec *g, long first, int count, long batch_first, int nb,
 		     gen_sink sink, gen_progress progress, void *ctx, int report, volatile int *failed)
 {
 	sampler s = {NULL, NULL};
+	thread_choice tc = {.most = omp_in_parallel_safe() ? 1 : SH_MAX(1, g->threads)};
+	if (tc.most > 1)
+		use_threads(tc.most);
 	if (m->wn)
-		s.wn = wn_sampler_create(m->wn, count);
+		s.wn = wn_sampler_create(m->wn, count, g->weights);
 	else
-		s.srnn = srnn_sampler_create(m->srnn, count);
+		s.srnn = srnn_sampler_create(m->srnn, count, g->weights);
 	sh_rng *rngs = malloc(count * sizeof *rngs);
 	int *codes = malloc(count * sizeof *codes);
 	uint16_t *block = malloc((size_t)count * BLOCK * sizeof *block);   /* [count × BLOCK] */
@@ -34,6 +106,11 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 	if ((!s.wn && !s.srnn) || !rngs || !codes || !block) {
 		rc = s.wn || s.srnn ? sh_error("out of memory") : -1;
 		goto done;
+	}
+	if (g->weight_error) {
+		double e = s.srnn ? srnn_sampler_weight_error(s.srnn) : wn_sampler_weight_error(s.wn);
+		#pragma omp critical(generate_error)
+		*g->weight_error = e > *g->weight_error ? e : *g->weight_error;
 	}
 	for (int b = 0; b < count; b++)
 		sh_rng_seed_stream(&rngs[b], g->seed, (uint64_t)(first + b));
@@ -48,6 +125,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 		}
 		int len = (int)SH_MIN((long)BLOCK, g->samples - t);
 		for (int i = 0; i < len; i++) {
+			thread_choice_step(&tc);
 			if (s.wn)
 				wn_sampler_draw(s.wn, g->temperature, rngs, codes);
 			else
@@ -62,6 +140,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 			progress(ctx, (double)batch_first * g->samples + (double)nb * (t + len));
 	}
 done:
+	thread_choice_end(&tc);
 	if (s.wn)
 		wn_sampler_free(s.wn);
 	if (s.srnn)

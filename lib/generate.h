@@ -9,6 +9,7 @@
 #define SHARKS_GENERATE_H
 
 #include "model.h"
+#include "qmat.h"
 #include "srnn_sample.h"
 
 #include <signal.h>
@@ -22,6 +23,9 @@ typedef struct {
 	srnn_h0_mode h0;               /* SampleRNN's initial state; WaveNet starts from Q/2 codes */
 	uint64_t seed;
 	int threads;                   /* groups run in parallel */
+	qmat_type weights;             /* how the samplers store their weight matrices (qmat.h) */
+	double *weight_error;          /* unless NULL: receives the largest relative row error of
+	                                  the stored weights (0 for f32) */
 	volatile sig_atomic_t *stop;   /* raised: stop between blocks and return 1 */
 } gen_spec;
 

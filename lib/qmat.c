@@ -454,3 +454,12 @@ void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx,
 		qmat_apply(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
 	}
 }
+
+int qmat_pack_worst(qmat **dst, const float *w, int rows, int cols, int ldw, qmat_type type, double *worst)
+{
+	if (!w || !(*dst = qmat_pack(w, rows, cols, ldw, type)))
+		return -1;
+	qmat_err e = qmat_error(*dst, w, ldw);
+	*worst = e.max_row_rel > *worst ? e.max_row_rel : *worst;
+	return 0;
+}

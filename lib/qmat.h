@@ -64,6 +64,11 @@ typedef struct {
 } qmat_err;
 qmat_err qmat_error(const qmat *m, const float *w, int ldw);
 
+/* Packs w as qmat_pack does into *dst and raises *worst to the packed matrix's max_row_rel
+ * when that is larger: for a program that packs many matrices and reports their worst error.
+ * 0, or -1 with an error (also when w is NULL, after a failed lookup of the caller's). */
+int qmat_pack_worst(qmat **dst, const float *w, int rows, int cols, int ldw, qmat_type type, double *worst);
+
 /* y[b·ldy + r] = bias[r] (+ y[b·ldy + r] when accumulate) + Σ_c W[r][c]·x[b·ldx + c] for
  * b < nb and rows r0 ≤ r < r1, on the calling thread (bias may be NULL). y must not overlap
  * x. Row ranges starting and ending on multiples of QMAT_PANEL (or at rows) run fastest. */

@@ -1,6 +1,7 @@
 /* srnn_sample.c: SampleRNN generation, one sample of every stream per step (srnn_sample.h). */
 #include "srnn_sample.h"
 #include "nn.h"
+#include "qmat.h"
 #include "util.h"
 
 #include <math.h>
@@ -8,32 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A weight matrix of a per-step product: rows × cols, row-major. */
-typedef struct {
-	const float *w;
-	int rows, cols;
-} wmat;
-
 /* y[b, r] = bias[r] (+ y[b, r] when accumulate) + Σ_c W[r, c]·x[b, c] for b < n streams
- * (bias may be NULL), y and x with row strides ldy and ldx. */
-static void product(float *y, int ldy, const float *x, int ldx, const wmat *W, const float *bias,
+ * (bias may be NULL), y and x with row strides ldy and ldx; rows shared out among the threads
+ * when the product is large (the result does not depend on their number). */
+static void product(float *y, int ldy, const float *x, int ldx, const qmat *W, const float *bias,
 		    int n, int accumulate)
 {
-	nn_gemm(0, 1, n, W->rows, W->cols, 1, x, ldx, W->w, W->cols, accumulate ? 1 : 0, y, ldy);
-	if (bias)
-		for (int b = 0; b < n; b++)
-			for (int r = 0; r < W->rows; r++)
-				y[(size_t)b * ldy + r] += bias[r];
+	qmat_apply_par(W, y, ldy, x, ldx, bias, n, accumulate);
 }
 
 /* One frame-tier RNN layer's weights. */
 typedef struct {
-	wmat wih, whh, whh_n;                 /* G·D × In, G·D × D (GRU: r and z rows), GRU: n rows */
+	qmat *wih, *whh, *whh_n;              /* G·D × In, G·D × D (GRU: r and z rows), GRU: n rows */
 	float *bias;                          /* [G·D] what the input projection adds: b_ih + b_hh
 	                                         (GRU: b_hh of r and z only) */
 	const float *bhn;                     /* GRU: b_hh of n, inside r∘(...) */
 	const float *h0, *c0;                 /* learned initial state [D] or NULL */
-	wmat out;                             /* weight-normed tier-output linear [D × D] */
+	qmat *out;                            /* weight-normed tier-output linear [D × D] */
 	const float *out_b;                   /* bias of the first layer's output linear, else NULL */
 	int in;                               /* input width: fs (first layer) or D + fs */
 } rnn_layer;
@@ -44,7 +36,7 @@ typedef struct {
 	int ratio, condw;          /* conditioning vectors per frame and their width (G·D above the
 	                              finest tier, whose D-wide vectors feed the sample tier) */
 	rnn_layer *layer;          /* [L] */
-	wmat up;                   /* [ratio·condw × D] */
+	qmat *up;                  /* [ratio·condw × D] */
 	const float *up_b;
 	float *h, *c;              /* [L × n × D] recurrent state */
 	float *cond;               /* [n × ratio × condw] output of the last frame */
@@ -54,7 +46,9 @@ struct srnn_sampler {
 	int n, K, L, fs, hist_len, D, Q, G;
 	frame_tier tier[SRNN_MAX_TIERS];
 	float *table;              /* [fs × Q × D]: l2·(l1 weight slice s)·emb[q] */
-	wmat l3, l4;               /* [D×D], [Q×D] */
+	qmat *l3, *l4;             /* [D×D], [Q×D] */
+	qmat_type wtype;
+	double werr;               /* largest relative row error of the packed weights */
 	const float *l3_b, *l4_b;
 	/* scratch, all [n × ...] */
 	float *gates, *gadd;       /* [n × 4D] (the cell's layout for both kinds), [n × G·D] */
@@ -132,9 +126,9 @@ static const float *bias(srnn *m, const char *prefix, size_t count)
  *   l2 pre-activation = Σ_s table[s][q_s] + up'_j·tier_out + up'_b_j
  * with table[s][q] = l2·W1[:, sE:(s+1)E]·emb[q] (one D-vector per slot and code) and
  * up'_j = l2·up_j, up'_b_j = l2·up_b_j + l2_b. A sample then costs 16 table rows instead of the
- * l1 and l2 products, and the fold costs no memory. Writes the table and replaces the finest
- * tier's upsampling weights and bias (held in the arena) by the folded ones. */
-static int fold_sample_input(srnn_sampler *s, srnn *m, int E)
+ * l1 and l2 products, and the fold costs no memory. Writes the table and turns the finest
+ * tier's upsampling weights up_w [fs·D × D] (in place) and bias into the folded ones. */
+static int fold_sample_input(srnn_sampler *s, srnn *m, int E, float *up_w)
 {
 	const int fs = s->fs, D = s->D, Q = s->Q;
 	frame_tier *t = &s->tier[s->K - 1];
@@ -152,7 +146,7 @@ static int fold_sample_input(srnn_sampler *s, srnn *m, int E)
 		nn_gemm(0, 1, Q, D, D, 1, tmp, D, l2, D, 0, s->table + (size_t)slot * Q * D, D);
 	}
 	for (int j = 0; j < fs; j++) {
-		float *upj = (float *)t->up.w + (size_t)j * D * D;
+		float *upj = up_w + (size_t)j * D * D;
 		nn_gemm(0, 0, D, D, D, 1, l2, D, upj, D, 0, tmp, D);
 		memcpy(upj, tmp, (size_t)D * D * sizeof *upj);
 		for (int d = 0; d < D; d++) {
@@ -172,7 +166,13 @@ done:
 	return rc;
 }
 
-srnn_sampler *srnn_sampler_create(srnn *m, int n)
+/* Packs w [rows × cols, row stride ld] as the sampler's weight type into *dst. */
+static int pack(srnn_sampler *s, qmat **dst, const float *w, int rows, int cols, int ld)
+{
+	return qmat_pack_worst(dst, w, rows, cols, ld, s->wtype, &s->werr);
+}
+
+srnn_sampler *srnn_sampler_create(srnn *m, int n, qmat_type wtype)
 {
 	const srnn_config *cfg = srnn_cfg(m);
 	srnn_sampler *s = sh_alloc(sizeof *s);
@@ -182,24 +182,27 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 	const int E = cfg->embed, G = s->G = cfg->rnn == SRNN_GRU ? 3 : 4, fs = s->fs = cfg->frame_size[K - 1];
 	const int wn_rnn = cfg->rnn_weight_norm;
 	s->n = n;
+	s->wtype = wtype;
 	s->hist_len = cfg->frame_size[0];
 	int fs_max = cfg->frame_size[0];
 
-	/* sizes first, then one allocation */
-	size_t total = (size_t)fs * Q * D + (size_t)D * D + (size_t)Q * D + (size_t)fs * D;
+	/* sizes first, then one allocation for the state, scratch, table and biases; the weight
+	 * matrices are packed one by one through wtmp, which holds the largest */
+	size_t total = (size_t)fs * Q * D + (size_t)fs * D, wtmp_size = (size_t)Q * D;
 	for (int k = 0; k < K; k++) {
 		int tfs = cfg->frame_size[k];
 		int ratio = k == K - 1 ? tfs : tfs / cfg->frame_size[k + 1], condw = k == K - 1 ? D : G * D;
-		total += (size_t)L * D * D + (size_t)ratio * condw * D + 2 * (size_t)L * n * D + (size_t)n * ratio * condw +
-			 (size_t)L * G * D;
-		if (wn_rnn)
-			total += (size_t)L * G * D * (D + tfs + D);
+		total += 2 * (size_t)L * n * D + (size_t)n * ratio * condw + (size_t)L * G * D;
+		size_t most = (size_t)ratio * condw * D > (size_t)G * D * (D + tfs) ? (size_t)ratio * condw * D
+										  : (size_t)G * D * (D + tfs);
+		wtmp_size = most > wtmp_size ? most : wtmp_size;
 	}
 	total += (size_t)n * (4 * D + G * D + fs_max + D + fs_max + 3 * D + 2 * Q);
 	s->arena_size = total;
 	s->arena = sh_alloc(total * sizeof(float));
 	s->hist = sh_alloc((size_t)n * s->hist_len * sizeof *s->hist);
-	if (!s->arena || !s->hist)
+	float *wtmp = sh_alloc(wtmp_size * sizeof *wtmp);
+	if (!s->arena || !s->hist || !wtmp)
 		goto fail;
 
 	char pre[32], name[128];
@@ -219,18 +222,19 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 			rnn_layer *y = &t->layer[l];
 			y->in = l == 0 ? t->fs : D + t->fs;
 			snprintf(name, sizeof name, "%srnns.%d.weight_ih_l0", pre, l);
-			y->wih = (wmat){weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * y->in) : NULL, G * D, y->in),
-					G * D, y->in};
+			if (pack(s, &y->wih, weight(m, name, wn_rnn, wtmp, G * D, y->in), G * D, y->in, y->in) < 0)
+				goto fail;
 			snprintf(name, sizeof name, "%srnns.%d.weight_hh_l0", pre, l);
-			const float *whh = weight(m, name, wn_rnn, wn_rnn ? take(s, (size_t)G * D * D) : NULL, G * D, D);
+			const float *whh = weight(m, name, wn_rnn, wtmp, G * D, D);
 			/* GRU: n's recurrent product is kept apart, r∘(W_hn·h + b_hn) */
-			y->whh = (wmat){whh, (G == 3 ? 2 : G) * D, D};
-			y->whh_n = (wmat){whh ? whh + (size_t)2 * D * D : NULL, D, D};
+			if (pack(s, &y->whh, whh, (G == 3 ? 2 : G) * D, D, D) < 0 ||
+			    (G == 3 && pack(s, &y->whh_n, whh + (size_t)2 * D * D, D, D, D) < 0))
+				goto fail;
 			snprintf(name, sizeof name, "%srnns.%d.bias_ih_l0", pre, l);
 			const float *bih = param(m, name, (size_t)G * D);
 			snprintf(name, sizeof name, "%srnns.%d.bias_hh_l0", pre, l);
 			const float *bhh = param(m, name, (size_t)G * D);
-			if (!y->wih.w || !whh || !bih || !bhh)
+			if (!bih || !bhh)
 				goto fail;
 			y->bias = take(s, (size_t)G * D);
 			for (int j = 0; j < G * D; j++)
@@ -244,27 +248,30 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 				if (G == 4 && !(y->c0 = param(m, name, D)))
 					goto fail;
 			}
-			y->out = (wmat){take(s, (size_t)D * D), D, D};
 			snprintf(name, sizeof name, "%souts.%d", pre, l);
-			if (wn_linear(m, name, (float *)y->out.w, D, D) < 0)
+			if (wn_linear(m, name, wtmp, D, D) < 0 || pack(s, &y->out, wtmp, D, D, D) < 0)
 				goto fail;
 			if (l == 0 && !(y->out_b = bias(m, name, D)))
 				goto fail;
 		}
 		snprintf(name, sizeof name, "%sup", pre);
-		t->up = (wmat){take(s, (size_t)t->ratio * t->condw * D), t->ratio * t->condw, D};
-		if (wn_linear(m, name, (float *)t->up.w, t->ratio * t->condw, D) < 0 ||
+		if (wn_linear(m, name, wtmp, t->ratio * t->condw, D) < 0 ||
 		    !(t->up_b = bias(m, name, (size_t)t->ratio * t->condw)))
+			goto fail;
+		if (k == K - 1) {
+			s->table = take(s, (size_t)fs * Q * D);
+			if (fold_sample_input(s, m, E, wtmp) < 0)
+				goto fail;
+		}
+		if (pack(s, &t->up, wtmp, t->ratio * t->condw, D, D) < 0)
 			goto fail;
 		t->h = take(s, (size_t)L * n * D);
 		t->c = take(s, (size_t)L * n * D);
 		t->cond = take(s, (size_t)n * t->ratio * t->condw);
 	}
-	s->table = take(s, (size_t)fs * Q * D);
-	s->l3 = (wmat){take(s, (size_t)D * D), D, D};
-	s->l4 = (wmat){take(s, (size_t)Q * D), Q, D};
-	if (wn_linear(m, "l3", (float *)s->l3.w, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
-	    wn_linear(m, "l4", (float *)s->l4.w, Q, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
+	if (wn_linear(m, "l3", wtmp, D, D) < 0 || pack(s, &s->l3, wtmp, D, D, D) < 0 ||
+	    !(s->l3_b = bias(m, "l3", D)) || wn_linear(m, "l4", wtmp, Q, D) < 0 ||
+	    pack(s, &s->l4, wtmp, Q, D, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
 		goto fail;
 	s->gates = take(s, (size_t)n * 4 * D);
 	s->gadd = take(s, (size_t)n * G * D);
@@ -275,22 +282,34 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n)
 	s->hidden = take(s, (size_t)n * D);
 	s->logits = take(s, (size_t)n * Q);
 	s->probs = take(s, (size_t)n * Q);
-
-	if (fold_sample_input(s, m, E) < 0)
-		goto fail;
+	free(wtmp);
 	return s;
 fail:
 	sh_error_prefix("cannot prepare generation");
+	free(wtmp);
 	srnn_sampler_free(s);
 	return NULL;
 }
+
+double srnn_sampler_weight_error(const srnn_sampler *s) { return s->werr; }
 
 void srnn_sampler_free(srnn_sampler *s)
 {
 	if (!s)
 		return;
-	for (int k = 0; k < SRNN_MAX_TIERS; k++)
-		free(s->tier[k].layer);
+	for (int k = 0; k < SRNN_MAX_TIERS; k++) {
+		frame_tier *t = &s->tier[k];
+		for (int l = 0; t->layer && l < s->L; l++) {
+			qmat_free(t->layer[l].wih);
+			qmat_free(t->layer[l].whh);
+			qmat_free(t->layer[l].whh_n);
+			qmat_free(t->layer[l].out);
+		}
+		free(t->layer);
+		qmat_free(t->up);
+	}
+	qmat_free(s->l3);
+	qmat_free(s->l4);
 	free(s->arena);
 	free(s->hist);
 	free(s);
@@ -348,22 +367,22 @@ static void frame_step(srnn_sampler *s, int k, const float *gadd)
 		}
 		float *h = t->h + l * per_layer, *c = t->c + l * per_layer, *g = s->gates;
 		const int GD = G * D;
-		product(g, 4 * D, inp, y->in, &y->wih, y->bias, n, 0);
+		product(g, 4 * D, inp, y->in, y->wih, y->bias, n, 0);
 		if (l == 0 && gadd)
 			for (int b = 0; b < n; b++)
 				for (int j = 0; j < GD; j++)
 					g[(size_t)b * 4 * D + j] += gadd[(size_t)b * GD + j];
-		product(g, 4 * D, h, D, &y->whh, NULL, n, 1);
+		product(g, 4 * D, h, D, y->whh, NULL, n, 1);
 		/* the cells update the state in place: each unit reads its own old value first */
 		if (G == 4) {
 			lstm_cell_forward(h, c, g, c, n, D);
 		} else {
-			product(g + 3 * D, 4 * D, h, D, &y->whh_n, NULL, n, 0);
+			product(g + 3 * D, 4 * D, h, D, y->whh_n, NULL, n, 0);
 			gru_cell_forward(h, g, h, y->bhn, n, D);
 		}
-		product(s->tier_out, D, h, D, &y->out, y->out_b, n, l > 0);
+		product(s->tier_out, D, h, D, y->out, y->out_b, n, l > 0);
 	}
-	product(t->cond, t->ratio * t->condw, s->tier_out, D, &t->up, t->up_b, n, 0);
+	product(t->cond, t->ratio * t->condw, s->tier_out, D, t->up, t->up_b, n, 0);
 }
 
 /* Runs every frame tier whose frame starts at this sample, coarsest first. */
@@ -404,9 +423,9 @@ static void sample_step(srnn_sampler *s)
 		}
 	}
 	relu_forward(s->x, s->x, (size_t)n * D);
-	product(s->hidden, D, s->x, D, &s->l3, s->l3_b, n, 0);
+	product(s->hidden, D, s->x, D, s->l3, s->l3_b, n, 0);
 	relu_forward(s->hidden, s->hidden, (size_t)n * D);
-	product(s->logits, Q, s->hidden, D, &s->l4, s->l4_b, n, 0);
+	product(s->logits, Q, s->hidden, D, s->l4, s->l4_b, n, 0);
 	s->have_logits = 1;
 }
 

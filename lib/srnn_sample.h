@@ -9,6 +9,7 @@
 #ifndef SHARKS_SRNN_SAMPLE_H
 #define SHARKS_SRNN_SAMPLE_H
 
+#include "qmat.h"
 #include "rng.h"
 #include "samplernn.h"
 
@@ -16,8 +17,12 @@ typedef enum { SRNN_H0_ZERO, SRNN_H0_RANDOM, SRNN_H0_LEARNED } srnn_h0_mode;
 
 typedef struct srnn_sampler srnn_sampler;
 
-/* Prepares a sampler of n streams from the model's current parameters. */
-srnn_sampler *srnn_sampler_create(srnn *m, int n);
+/* Prepares a sampler of n streams from the model's current parameters, its weight matrices
+ * stored as wtype (QMAT_F32: exactly the model; f16, i8: fewer bytes to read per sample). */
+srnn_sampler *srnn_sampler_create(srnn *m, int n, qmat_type wtype);
+/* The largest relative error of a row of the stored weight matrices (0 for f32): a product's
+ * row r is off by at most this times ‖w_r‖·‖x‖ (qmat_error). */
+double srnn_sampler_weight_error(const srnn_sampler *s);
 void srnn_sampler_free(srnn_sampler *s);
 /* Starts every stream again: the history holds Q/2 codes (as the first training window) and
  * the recurrent state is zero, random (uniform in [-1, 1), from stream b's rngs[b]) or the

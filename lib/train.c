@@ -184,6 +184,11 @@ int trn_model_diff(const model_config *a, const model_config *b, char *buf, size
 #define DIFF(field, name)                                                                     \
 	if (x->field != y->field)                                                             \
 		return snprintf(buf, cap, name " %d in the checkpoint, %d asked", x->field, y->field), 1;
+	if (x->input != y->input)
+		return snprintf(buf, cap, "input %s in the checkpoint, %s asked", wn_input_name(x->input),
+				wn_input_name(y->input)), 1;
+	DIFF(embed, "embedding size")
+	DIFF(initial_width, "initial width")
 	DIFF(res_ch, "residual channels")
 	DIFF(dil_ch, "dilation channels")
 	DIFF(skip_ch, "skip channels")

@@ -37,8 +37,45 @@ int wn_preset(const char *name, wn_config *cfg)
 	return sh_error("unknown preset '%s' (tiny, default)", name);
 }
 
+static const char *const input_names[] = {"onehot", "embed", "scalar"};
+
+const char *wn_input_name(int input)
+{
+	return input >= 0 && input < (int)SH_ARRAY_LEN(input_names) ? input_names[input] : "?";
+}
+
+int wn_input_parse(const char *name, int *input)
+{
+	for (size_t i = 0; i < SH_ARRAY_LEN(input_names); i++)
+		if (!strcmp(name, input_names[i])) {
+			*input = (int)i;
+			return 0;
+		}
+	return sh_error("unknown input '%s' (onehot, embed, scalar)", name);
+}
+
+int wn_input_width(const wn_config *c)
+{
+	return c->input == WN_INPUT_SCALAR ? c->initial_width : 2;
+}
+
 int wn_config_check(const wn_config *c)
 {
+	if (c->input < WN_INPUT_ONEHOT || c->input > WN_INPUT_SCALAR)
+		return sh_error("input %d: want onehot, embed or scalar", c->input);
+	if (c->input == WN_INPUT_EMBED ? c->embed < 1 || c->embed > WN_MAX_EMBED : c->embed)
+		return c->input == WN_INPUT_EMBED
+			? sh_error("embedding size %d: want 1 to %d", c->embed, WN_MAX_EMBED)
+			: sh_error("embedding size %d given to %s input (embed input only)", c->embed,
+				   wn_input_name(c->input));
+	if (c->input == WN_INPUT_SCALAR ? c->initial_width < 1 ||
+					  c->initial_width > WN_MAX_INITIAL_WIDTH
+					: c->initial_width)
+		return c->input == WN_INPUT_SCALAR
+			? sh_error("initial width %d: want 1 to %d", c->initial_width,
+				   WN_MAX_INITIAL_WIDTH)
+			: sh_error("initial width %d given to %s input (scalar input only)",
+				   c->initial_width, wn_input_name(c->input));
 	if (c->nlayers < 1 || c->nlayers > WN_MAX_LAYERS)
 		return sh_error("layers: %d, want 1 to %d", c->nlayers, WN_MAX_LAYERS);
 	long sum = 0;
@@ -48,7 +85,7 @@ int wn_config_check(const wn_config *c)
 		sum += c->dilation[l];
 	}
 	if (sum > (1 << 24))
-		return sh_error("receptive field %ld: too large", sum + 2);
+		return sh_error("receptive field %ld: too large", sum + wn_input_width(c));
 	if (c->res_ch < 1 || c->res_ch > 8192)
 		return sh_error("residual channels %d: want 1 to 8192", c->res_ch);
 	if (c->dil_ch < 1 || c->dil_ch > 8192)
@@ -66,7 +103,7 @@ int wn_config_check(const wn_config *c)
 
 int wn_receptive_field(const wn_config *c)
 {
-	int rf = 2;
+	int rf = wn_input_width(c);
 	for (int l = 0; l < c->nlayers; l++)
 		rf += c->dilation[l];
 	return rf;
@@ -76,7 +113,7 @@ double wn_train_flops(const wn_config *c, int batch)
 {
 	const double R = c->res_ch, C = c->dil_ch, S = c->skip_ch, Q = c->levels;
 	const double N = (double)batch * c->n_out;
-	double mac = 0, L = wn_receptive_field(c) - 2 + c->n_out;
+	double mac = 0, L = wn_receptive_field(c) - wn_input_width(c) + c->n_out;
 	for (int l = 0; l < c->nlayers; l++) {
 		double Lo = (double)batch * (L - c->dilation[l]);
 		mac += 3 * Lo * 2 * C * 2 * R;                        /* filter and gate: fwd, dW, dx */
@@ -86,6 +123,11 @@ double wn_train_flops(const wn_config *c, int batch)
 	}
 	mac += 3 * N * c->nlayers * C * S;                     /* skips */
 	mac += 3 * N * S * S + 3 * N * S * Q;                  /* post1, post2 */
+	const double L0 = (double)batch * (wn_receptive_field(c) - wn_input_width(c) + c->n_out);
+	if (c->input == WN_INPUT_SCALAR)                       /* the input conv: fwd, dW */
+		mac += 2 * L0 * c->initial_width * R;
+	else if (c->input == WN_INPUT_EMBED)                   /* folding it into the taps, dE, dW */
+		mac += 3 * Q * c->embed * 2 * R;
 	return 2 * mac;
 }
 
@@ -151,8 +193,20 @@ int wn_config_to_meta(const wn_config *c, st_writer *w)
 		{"skip_channels", c->skip_ch}, {"levels", c->levels}, {"n_out", c->n_out},
 		{"batch", c->batch}, {"receptive_field", wn_receptive_field(c)},
 	};
-	if (st_set_meta(w, "model", "wavenet") < 0 || st_set_meta(w, "input", "onehot") < 0 ||
-	    st_set_meta(w, "dilations", dil) < 0)
+	if (st_set_meta(w, "model", "wavenet") < 0 ||
+	    st_set_meta(w, "input", wn_input_name(c->input)) < 0)
+		return -1;
+	/* the input's own key only: a one-hot model's metadata is what it always was */
+	if (c->input == WN_INPUT_EMBED) {
+		snprintf(num, sizeof num, "%d", c->embed);
+		if (st_set_meta(w, "embed", num) < 0)
+			return -1;
+	} else if (c->input == WN_INPUT_SCALAR) {
+		snprintf(num, sizeof num, "%d", c->initial_width);
+		if (st_set_meta(w, "initial_width", num) < 0)
+			return -1;
+	}
+	if (st_set_meta(w, "dilations", dil) < 0)
 		return -1;
 	for (size_t i = 0; i < SH_ARRAY_LEN(ints); i++) {
 		snprintf(num, sizeof num, "%d", ints[i].v);
@@ -182,9 +236,10 @@ int wn_config_from_meta(const st_file *sf, wn_config *c)
 	const char *dil = st_meta(sf, "dilations");
 	if (!model || strcmp(model, "wavenet"))
 		return sh_error("not a WaveNet checkpoint (model '%s')", model ? model : "(none)");
-	if (input && strcmp(input, "onehot"))
-		return sh_error("input '%s' is not supported (onehot only)", input);
 	memset(c, 0, sizeof *c);
+	if (input && wn_input_parse(input, &c->input) < 0)
+		return sh_error("input '%s' in the metadata is not supported (onehot, embed, scalar)",
+				input);
 	if (!dil)
 		return sh_error("no 'dilations' in the metadata");
 	if (wn_parse_dilations(dil, c) < 0)
@@ -193,7 +248,9 @@ int wn_config_from_meta(const st_file *sf, wn_config *c)
 	if (meta_int(sf, "residual_channels", &c->res_ch) < 0 ||
 	    meta_int(sf, "dilation_channels", &c->dil_ch) < 0 ||
 	    meta_int(sf, "skip_channels", &c->skip_ch) < 0 || meta_int(sf, "levels", &c->levels) < 0 ||
-	    meta_int(sf, "n_out", &c->n_out) < 0 || meta_int(sf, "batch", &c->batch) < 0)
+	    meta_int(sf, "n_out", &c->n_out) < 0 || meta_int(sf, "batch", &c->batch) < 0 ||
+	    (c->input == WN_INPUT_EMBED && meta_int(sf, "embed", &c->embed) < 0) ||
+	    (c->input == WN_INPUT_SCALAR && meta_int(sf, "initial_width", &c->initial_width) < 0))
 		return -1;
 	if (st_meta(sf, "receptive_field") && (meta_int(sf, "receptive_field", &rf) < 0 ||
 					       rf != wn_receptive_field(c)))

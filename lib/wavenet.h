@@ -1,7 +1,9 @@
 /* wavenet.h: WaveNet as tensorflow-wavenet builds it (the network of the PyTorch peer
  * ../shared/peers/wavenet_torch.py, class WaveNet), for qtrain and qsample; see docs/wavenet.md.
  *
- * Network: one-hot of Q codes → causal conv (width 2) to R residual channels; per layer of
+ * Network: an input layer to R residual channels (wn_input: one-hot of Q codes → causal conv
+ * of width 2; or a learned embedding [Q × E] → causal conv of width 2 from E channels; or the
+ * code as one scalar in [-1, 1) → causal conv of width W from 1 channel); per layer of
  * dilation d: filter and gate = dilated causal convs (width 2) R → C with biases,
  * z = tanh(filter)·σ(gate), residual x = x[d:] + 1×1(C → R)(z), skip 1×1(C → S)(z) of the last
  * n_out positions; Σ skips → ReLU → 1×1 S → S → ReLU → 1×1 S → Q logits.
@@ -12,7 +14,8 @@
  *
  * Parameters, gradients and Adam moments each live in one array of wn_num_params() values;
  * wn_param_info() names the slices with the peer's state_dict keys and shapes, e.g.
- * "causal.weight" [R, Q, 2], "filt.3.weight" [C, R, 2], "gate.3.bias" [C], "res.3.weight"
+ * "causal.weight" [R, Q, 2] (embed: "embed.weight" [Q, E] and "causal.weight" [R, E, 2];
+ * scalar: "causal.weight" [R, 1, W]), "filt.3.weight" [C, R, 2], "gate.3.bias" [C], "res.3.weight"
  * [R, C, 1], "skip.3.weight" [S, C, 1], "post1.weight" [S, S, 1], "post2.bias" [Q]. */
 #ifndef SHARKS_WAVENET_H
 #define SHARKS_WAVENET_H
@@ -23,6 +26,16 @@
 #include <stdint.h>
 
 #define WN_MAX_LAYERS 512
+#define WN_MAX_EMBED 8192
+#define WN_MAX_INITIAL_WIDTH 4096
+
+/* The input layer (metadata key "input"). */
+typedef enum {
+	WN_INPUT_ONEHOT,        /* "onehot": one-hot of the code, causal conv Q → R, width 2 */
+	WN_INPUT_EMBED,         /* "embed": embedding [Q × E], causal conv E → R, width 2 */
+	WN_INPUT_SCALAR,        /* "scalar": tensorflow-wavenet's scalar_input, the code as
+	                           x = code / (Q/2) - 1, causal conv 1 → R of width W */
+} wn_input;
 
 typedef struct {
 	int nlayers;
@@ -33,22 +46,42 @@ typedef struct {
 	int levels;                    /* Q */
 	int n_out;                     /* targets per training row */
 	int batch;                     /* rows per training step */
+	int input;                     /* wn_input; 0 (onehot) in a zeroed config */
+	int embed;                     /* E, the embedding size: with WN_INPUT_EMBED only, else 0 */
+	int initial_width;             /* W, the scalar input conv's width: WN_INPUT_SCALAR only,
+	                                  else 0 */
 } wn_config;
+
+/* "onehot", "embed", "scalar"; the parse fails with an error listing them. */
+const char *wn_input_name(int input);
+int wn_input_parse(const char *name, int *input);
+/* Width of the input layer's causal conv: 2, or W for scalar input. */
+int wn_input_width(const wn_config *cfg);
+/* The scalar input of a code (WN_INPUT_SCALAR): code / (Q/2) - 1, Q/2 rounded down, so that
+ * the padding code Q/2 is exactly 0; in [-1, 1) for even Q. */
+static inline float wn_code_scalar(int code, int levels)
+{
+	return (float)code / (float)(levels / 2) - 1.0f;
+}
 
 /* Fills cfg from a preset: "tiny" or "default" (the peer's PRESETS table). */
 int wn_preset(const char *name, wn_config *cfg);
 /* Checks a configuration; records an error naming the bad field. */
 int wn_config_check(const wn_config *cfg);
-/* Codes that one output sees, Σ dilations + 2: a row holds rf + n_out codes. */
+/* Codes that one output sees, Σ dilations + the input conv's width (2, or W for scalar
+ * input; tensorflow-wavenet's (filter_width - 1)·Σd + 1 + (initial_width - 1)): a row holds
+ * rf + n_out codes. */
 int wn_receptive_field(const wn_config *cfg);
 /* Floating-point operations (2 per multiply-add) of the matrix products of one training step
  * of `batch` rows, forward and backward, as lib/wavenet_real.c computes them. */
 double wn_train_flops(const wn_config *cfg, int batch);
 
 /* Checkpoint metadata (safetensors __metadata__, all strings):
- *   model "wavenet", input "onehot", dilations "1,2,4,...", residual_channels R,
+ *   model "wavenet", input "onehot" | "embed" | "scalar", embed E (embed input only),
+ *   initial_width W (scalar input only), dilations "1,2,4,...", residual_channels R,
  *   dilation_channels C, skip_channels S, levels Q, n_out, batch, receptive_field (written
- *   for people; checked against the dilations when read). */
+ *   for people; checked against the dilations when read). No "input" reads as onehot; an
+ *   unknown one is refused. */
 int wn_config_to_meta(const wn_config *cfg, st_writer *w);
 /* Reads the keys above back; fails with a message naming the bad key. */
 int wn_config_from_meta(const st_file *sf, wn_config *cfg);
@@ -135,5 +168,30 @@ void wn_gate_forward(float *z, float *fg, size_t N, int C);
 void wn_gate_backward(float *dfg, const float *dz, const float *fg, size_t N, int C);
 void wn_gate_forward_f64(double *z, double *fg, size_t N, int C);
 void wn_gate_backward_f64(double *dfg, const double *dz, const double *fg, size_t N, int C);
+
+/* The input layers' kernels (float and _f64).
+ * Embedded input: the embedding emb [Q × E] followed by the causal conv w [R × E × 2] (torch
+ * layout) is, per code, a table of taps: tab [Q × 2 × R], tab[q][k] = w[:, :, k]·emb[q]
+ * (wpair [2R × E] is scratch that the backward needs). Backward from dtab [Q × 2 × R]:
+ * demb +=, dw +=; dwpair [2R × E] is scratch.
+ * Scalar input: rows[b] points to L + W - 1 codes of row b; out [B × L × R] = bias +
+ * w [R × W]·(s(c[t]), …, s(c[t+W-1])), s = wn_code_scalar; sx [B·L × W] is scratch that the
+ * backward needs. Backward: dw +=, dbias += from dout [B × L × R]. */
+void wn_embed_taps_forward(float *tab, float *wpair, const float *emb, const float *w, int Q,
+			   int E, int R);
+void wn_embed_taps_backward(float *demb, float *dw, float *dwpair, const float *dtab,
+			    const float *wpair, const float *emb, int Q, int E, int R);
+void wn_scalar_conv_forward(float *out, float *sx, const uint16_t *const *rows, int B, int L,
+			    int W, int R, int Q, const float *w, const float *bias);
+void wn_scalar_conv_backward(float *dw, float *dbias, const float *dout, const float *sx,
+			     const float *w, int B, int L, int W, int R);
+void wn_embed_taps_forward_f64(double *tab, double *wpair, const double *emb, const double *w,
+			       int Q, int E, int R);
+void wn_embed_taps_backward_f64(double *demb, double *dw, double *dwpair, const double *dtab,
+				const double *wpair, const double *emb, int Q, int E, int R);
+void wn_scalar_conv_forward_f64(double *out, double *sx, const uint16_t *const *rows, int B,
+				int L, int W, int R, int Q, const double *w, const double *bias);
+void wn_scalar_conv_backward_f64(double *dw, double *dbias, const double *dout, const double *sx,
+				 const double *w, int B, int L, int W, int R);
 
 #endif

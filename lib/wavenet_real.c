@@ -6,7 +6,13 @@
  * so that a dilated conv over all positions of all rows is one gemm on the interleaved pairs
  * (x[t], x[t+d]) against the torch weight [O × In × 2] as it lies in the parameters (filter
  * and gate are allocated side by side, so both convs of a layer are one [2C × 2R] product).
- * The one-hot input conv is a gather of two table rows per position. The skip convs of all
+ * The input layer (wn_input) is one of three. One-hot: the causal conv is a gather of two rows
+ * per position from a [Q × 2 × R] table of its taps by code. Embedded: the embedding and the
+ * causal conv are linear in the embedding table, so the same [Q × 2 × R] table is made once per
+ * step as embed.weight · (the conv's taps) and gathered the same way; the backward scatters
+ * into its gradient as for one-hot and then takes the two factors' gradients from it (two
+ * small products). Scalar: the W codes before each position, as scalars, are laid side by side
+ * [B·L0 × W] and meet causal.weight [R × W] in one product. The skip convs of all
  * layers are one product of the concatenated z tails [B·n_out × nl·C] against the skip
  * weights repacked side by side [S × nl·C]; only the last n_out positions of each layer are
  * computed there. The residual conv of the last layer feeds nothing and is skipped (its
@@ -147,6 +153,45 @@ HOT static void gate_product(real *z, const real *fg, size_t N, int C)
 	}
 }
 
+/* embedded input: wpair [2R × E] (row k·R + r = w[r, :, k]) and tab [Q × 2R] = emb · wpairᵀ */
+void S(wn_embed_taps_forward)(real *tab, real *wpair, const real *emb, const real *w, int Q,
+			      int E, int R)
+{
+	for (int r = 0; r < R; r++)
+		for (int e = 0; e < E; e++)
+			for (int k = 0; k < 2; k++)
+				wpair[((size_t)k * R + r) * E + e] = w[((size_t)r * E + e) * 2 + k];
+	S(nn_gemm)(0, 1, Q, 2 * R, E, 1, emb, E, wpair, E, 0, tab, 2 * R);
+}
+
+/* demb += dtab · wpair; dwpair = dtabᵀ · emb (written), dw += it in torch's layout */
+void S(wn_embed_taps_backward)(real *demb, real *dw, real *dwpair, const real *dtab,
+			       const real *wpair, const real *emb, int Q, int E, int R)
+{
+	S(nn_gemm)(0, 0, Q, E, 2 * R, 1, dtab, 2 * R, wpair, E, 1, demb, E);
+	S(nn_gemm)(1, 0, 2 * R, E, Q, 1, dtab, 2 * R, emb, E, 0, dwpair, E);
+	for (int r = 0; r < R; r++)
+		for (int e = 0; e < E; e++)
+			for (int k = 0; k < 2; k++)
+				dw[((size_t)r * E + e) * 2 + k] += dwpair[((size_t)k * R + r) * E + e];
+}
+
+void S(wn_scalar_conv_forward)(real *out, real *sx, const uint16_t *const *rows, int B, int L,
+			       int W, int R, int Q, const real *w, const real *bias)
+{
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < L; t++)
+			for (int k = 0; k < W; k++)
+				sx[((size_t)b * L + t) * W + k] = (real)wn_code_scalar(rows[b][t + k], Q);
+	S(linear_forward)(out, sx, w, bias, B * L, W, R, 0);
+}
+
+void S(wn_scalar_conv_backward)(real *dw, real *dbias, const real *dout, const real *sx,
+				const real *w, int B, int L, int W, int R)
+{
+	S(linear_backward)(NULL, dw, dbias, dout, sx, w, B * L, W, R);
+}
+
 /* ---- the model ---- */
 
 typedef struct {
@@ -161,13 +206,14 @@ typedef struct {
 struct MODEL {
 	wn_config cfg;
 	int max_batch, nl, R, C, Sk, Q, rf;
+	int input, E, win;      /* wn_input, embedding size (embed), input conv width (2 or W) */
 	/* A row of the caller's (T_row = rf + n_out codes) is computed as `split` virtual rows of
 	 * nout = n_out / split targets, each with its own rf codes before them (T = rf + nout):
 	 * with fewer rows than threads, the threads then still take whole (virtual) rows, at the
 	 * cost of recomputing the layers over rf extra positions per virtual row. */
 	int split, nout, T, n_out, T_row;
 	layer *lay;
-	size_t causw, causb, p1w, p1b, p2w, p2b;
+	size_t embw, causw, causb, p1w, p1b, p2w, p2b;
 
 	size_t nparams;
 	real *params, *grads;
@@ -178,7 +224,10 @@ struct MODEL {
 	/* everything below with a batch dimension is batch-major, so that a part of the rows
 	 * (one per thread, see forward_backward) works on a contiguous slice of it */
 	unsigned char *arena;
-	real *tab;              /* [Q × 2 × R] the causal conv's taps by code */
+	real *tab;              /* [Q × 2 × R] the causal conv's taps by code (one-hot, embed) */
+	real *wpair;            /* embed: [2 × R × E] causal.weight with the taps outermost */
+	real *sx;               /* scalar: [B·L0 × W] the W scalars before each position */
+	const uint16_t **rowp;  /* scalar: [B] the first code of each (virtual) row */
 	real *wcat, *sbias;     /* [S × nl·C] skip weights side by side; [S] Σ skip biases */
 	real *zcat;             /* [N × nl·C] z tails (forward), then their gradient */
 	real *h1, *h2;          /* [N × S] ReLU(Σ skips), ReLU(post1) */
@@ -194,6 +243,7 @@ struct MODEL {
 	int maxparts;
 	real *pgrads;           /* [maxparts × nparams] */
 	real *dtab;             /* [maxparts × Q × 2 × R] */
+	real *dwpair;           /* embed: [maxparts × 2 × R × E] */
 	real *dwcat;            /* [maxparts × S × nl·C] */
 	real *dsb;              /* [maxparts × S] */
 	const uint16_t *codes;
@@ -203,7 +253,7 @@ struct MODEL {
 /* One thread's share of a step: rows b0 .. b0 + B - 1 */
 typedef struct {
 	int k, b0, B;
-	real *grads, *dtab, *dwcat, *dsb;
+	real *grads, *dtab, *dwpair, *dwcat, *dsb;
 	double nll;             /* Σ -log p over its targets */
 } part;
 
@@ -241,6 +291,8 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 		y->fg = TAKE(B * (y->L - y->d) * 2 * C);
 	}
 	m->tab = TAKE(Q * 2 * R);
+	m->wpair = TAKE(m->input == WN_INPUT_EMBED ? 2 * R * m->E : 0);
+	m->sx = TAKE(m->input == WN_INPUT_SCALAR ? B * L0 * m->win : 0);
 	m->wcat = TAKE(Sk * nl * C);
 	m->sbias = TAKE(Sk);
 	m->zcat = TAKE(N * nl * C);
@@ -259,9 +311,11 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	m->dx1 = TAKE(B * L0 * R);
 	m->pgrads = TAKE((P - 1) * m->nparams);
 	m->dtab = TAKE(P * Q * 2 * R);
+	m->dwpair = TAKE(m->input == WN_INPUT_EMBED ? P * 2 * R * m->E : 0);
 	m->dwcat = TAKE(P * Sk * nl * C);
 	m->dsb = TAKE(P * Sk);
 	m->targets = take(base, &cur, sizeof(int32_t) * N);
+	m->rowp = take(base, &cur, sizeof(uint16_t *) * B);
 	return cur;
 }
 
@@ -278,6 +332,7 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 	m->max_batch = max_batch;
 	m->nl = cfg->nlayers, m->R = cfg->res_ch, m->C = cfg->dil_ch, m->Sk = cfg->skip_ch;
 	m->Q = cfg->levels, m->n_out = cfg->n_out, m->rf = wn_receptive_field(cfg);
+	m->input = cfg->input, m->E = cfg->embed, m->win = wn_input_width(cfg);
 	m->T_row = m->rf + m->n_out;
 	int nt = 1;
 #ifdef _OPENMP
@@ -299,9 +354,16 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 	if (!m->lay || !m->info || !m->names)
 		goto fail;
 	char buf[32];
-	m->causw = add_param(m, "causal.weight", 3, R, Q, 2);
+	if (m->input == WN_INPUT_EMBED) {
+		m->embw = add_param(m, "embed.weight", 2, Q, m->E, 0);
+		m->causw = add_param(m, "causal.weight", 3, R, m->E, 2);
+	} else if (m->input == WN_INPUT_SCALAR) {
+		m->causw = add_param(m, "causal.weight", 3, R, 1, m->win);
+	} else {
+		m->causw = add_param(m, "causal.weight", 3, R, Q, 2);
+	}
 	m->causb = add_param(m, "causal.bias", 1, R, 0, 0);
-	int L = m->T - 2;
+	int L = m->T - m->win;
 	for (int l = 0; l < nl; l++) {
 		layer *y = &m->lay[l];
 		y->d = cfg->dilation[l], y->L = L;
@@ -390,11 +452,18 @@ void S(wn_init_params)(MODEL *m, uint64_t seed)
 {
 	sh_rng r;
 	sh_rng_seed(&r, seed);
-	/* every tensor uniform in ±1/√fan_in of its conv: fan_in = in_channels × width */
+	/* every conv's tensors uniform in ±1/√fan_in: fan_in = in_channels × width; the embedding
+	 * standard normal (torch's nn.Embedding) */
 	for (int i = 0; i < m->nparam; i++) {
 		const wn_param *p = &m->info[i];
 		const char *dot = strrchr(p->name, '.');
 		double fan_in;
+		if (p->ndim == 2) { /* embed.weight */
+			real *x = m->params + p->offset;
+			for (size_t j = 0; j < p->count; j++)
+				x[j] = (real)sh_rng_normal(&r);
+			continue;
+		}
 		if (!strcmp(dot, ".weight")) {
 			fan_in = (double)p->shape[1] * p->shape[2];
 		} else { /* a bias: the fan_in of the weight before it */
@@ -420,18 +489,23 @@ static const uint16_t *vrow(const struct MODEL *m, int v)
 
 /* ---- forward ---- */
 
-/* What every part shares, made once per step: the causal taps by code, the skip weights side
- * by side and the sum of the skip biases. */
+/* What every part shares, made once per step: the causal taps by code (one-hot: the weight's
+ * columns; embed: the embedding times the conv's taps, tab[q][k] = W[:, :, k]·E[q]), the skip
+ * weights side by side and the sum of the skip biases. */
 static void prepare(struct MODEL *m)
 {
-	const int R = m->R, Q = m->Q, C = m->C, Sk = m->Sk, nl = m->nl;
+	const int R = m->R, Q = m->Q, C = m->C, Sk = m->Sk, nl = m->nl, E = m->E;
 	const size_t ZW = (size_t)nl * C;
 	const real *w = m->params + m->causw;
-	for (int r = 0; r < R; r++)
-		for (int q = 0; q < Q; q++) {
-			m->tab[((size_t)q * 2 + 0) * R + r] = w[((size_t)r * Q + q) * 2 + 0];
-			m->tab[((size_t)q * 2 + 1) * R + r] = w[((size_t)r * Q + q) * 2 + 1];
-		}
+	if (m->input == WN_INPUT_ONEHOT) {
+		for (int r = 0; r < R; r++)
+			for (int q = 0; q < Q; q++) {
+				m->tab[((size_t)q * 2 + 0) * R + r] = w[((size_t)r * Q + q) * 2 + 0];
+				m->tab[((size_t)q * 2 + 1) * R + r] = w[((size_t)r * Q + q) * 2 + 1];
+			}
+	} else if (m->input == WN_INPUT_EMBED) {
+		S(wn_embed_taps_forward)(m->tab, m->wpair, m->params + m->embw, w, Q, E, R);
+	}
 	zero(m->sbias, Sk);
 	for (int l = 0; l < nl; l++) {
 		const real *sw = m->params + m->lay[l].skipw, *sb = m->params + m->lay[l].skipb;
@@ -442,9 +516,26 @@ static void prepare(struct MODEL *m)
 	}
 }
 
-/* x0[b,t] = bias + W[:, c_t, 0] + W[:, c_{t+1}, 1] for the T-2 positions of each row */
+/* scalar input: x0[b,t] = bias + W·(s(c_t), …, s(c_{t+W-1})) for the T-W positions of each
+ * row, one product on the scalars laid side by side */
+static void scalar_forward(struct MODEL *m, const part *p)
+{
+	const int R = m->R, L0 = m->lay[0].L, B = p->B, W = m->win;
+	const uint16_t **rows = m->rowp + p->b0;
+	for (int b = 0; b < B; b++)
+		rows[b] = vrow(m, p->b0 + b);
+	S(wn_scalar_conv_forward)(m->lay[0].x + (size_t)p->b0 * L0 * R, m->sx + (size_t)p->b0 * L0 * W,
+				  rows, B, L0, W, R, m->Q, m->params + m->causw, m->params + m->causb);
+}
+
+/* x0[b,t] = bias + W[:, c_t, 0] + W[:, c_{t+1}, 1] for the T-2 positions of each row (one-hot;
+ * embed through its table alike) */
 HOT static void causal_forward(struct MODEL *m, const part *p)
 {
+	if (m->input == WN_INPUT_SCALAR) {
+		scalar_forward(m, p);
+		return;
+	}
 	const int R = m->R, L0 = m->lay[0].L, B = p->B;
 	const real *bias = m->params + m->causb, *tab = m->tab;
 	real *x0 = m->lay[0].x + (size_t)p->b0 * L0 * R;
@@ -510,11 +601,17 @@ static void forward_part(struct MODEL *m, part *p)
 /* ---- backward ---- */
 
 /* dW_causal from dx0: scatter into the part's tap tables (threads own bands of channels), then
- * transpose into the [R × Q × 2] gradient */
+ * transpose into the [R × Q × 2] gradient (one-hot), or take the embedding's and the conv's
+ * gradients from it (embed); scalar input: the product's backward */
 HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 {
-	const int R = m->R, Q = m->Q, L0 = m->lay[0].L, B = p->B;
+	const int R = m->R, Q = m->Q, L0 = m->lay[0].L, B = p->B, E = m->E;
 	real *dtab = p->dtab, *dw = p->grads + m->causw, *db = p->grads + m->causb;
+	if (m->input == WN_INPUT_SCALAR) {
+		S(wn_scalar_conv_backward)(dw, db, dx0, m->sx + (size_t)p->b0 * L0 * m->win,
+					   m->params + m->causw, B, L0, m->win, R);
+		return;
+	}
 	zero(dtab, (size_t)Q * 2 * R);
 	#pragma omp parallel if ((size_t)B * L0 * R >= PAR_MIN)
 	{
@@ -536,12 +633,17 @@ HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 		}
 	}
 	for (int q = 0; q < Q; q++)
+		for (int r = 0; r < R; r++)
+			db[r] += dtab[(size_t)q * 2 * R + r];
+	if (m->input == WN_INPUT_EMBED) {
+		S(wn_embed_taps_backward)(p->grads + m->embw, dw, p->dwpair, dtab, m->wpair,
+					  m->params + m->embw, Q, E, R);
+		return;
+	}
+	for (int q = 0; q < Q; q++)
 		for (int k = 0; k < 2; k++)
-			for (int r = 0; r < R; r++) {
-				real v = dtab[((size_t)q * 2 + k) * R + r];
-				dw[((size_t)r * Q + q) * 2 + k] += v;
-				db[r] += k ? 0 : v;
-			}
+			for (int r = 0; r < R; r++)
+				dw[((size_t)r * Q + q) * 2 + k] += dtab[((size_t)q * 2 + k) * R + r];
 }
 
 /* dscale: this part's share of the batch (its rows / all rows), as the loss is the mean over
@@ -653,6 +755,7 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 		p->B = (int)((long)V * (k + 1) / np) - p->b0;
 		p->grads = k ? m->pgrads + (size_t)(k - 1) * m->nparams : m->grads;
 		p->dtab = m->dtab + (size_t)k * Q * 2 * m->R;
+		p->dwpair = m->dwpair + (size_t)k * 2 * m->R * m->E;
 		p->dwcat = m->dwcat + (size_t)k * m->Sk * m->nl * m->C;
 		p->dsb = m->dsb + (size_t)k * m->Sk;
 		if (k && backward)

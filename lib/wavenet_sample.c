@@ -1,15 +1,20 @@
 /* wavenet_sample.c: fast WaveNet generation with per-layer queues (wavenet_sample.h).
  *
- * Per step and stream: x = causal.bias + W[:, prev, 0] + W[:, last, 1]; for each layer l the
+ * Per step and stream, the input layer from the stream's last codes: one-hot and embedded input
+ * x = causal.bias + tab[prev][0] + tab[last][1] from a [Q × 2 × R] table of taps by code (the
+ * embedded input's folds embed.weight into the conv, as training does); scalar input
+ * x = causal.bias + Σ_k W[:, k]·s(c_k) over the last W codes. Then for each layer l the
  * pair (queue_l's oldest entry = x_l(t - d), x_l(t)) is interleaved as the torch weight
  * [2C × R × 2] of filter and gate expects, one product gives both, z = tanh·σ goes into its
  * slot of zcat [n × nl·C], x(t) replaces the oldest queue entry, and x += res(z). Then
  * h = ReLU(zcat·wcatᵀ + Σ skip biases), logits = post2(ReLU(post1(h))). */
+/* before the includes: exp_fast must share the gate's options, or it cannot be inlined there */
+#pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "wavenet_sample.h"
 #include "fastmath.h"
+#include "qmat.h"
 #include "srnn_sample.h"
 #include "util.h"
-
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,8 +22,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-#pragma GCC optimize("no-math-errno", "no-trapping-math")
 
 /* default: steps of fewer multiply-adds stay on one thread. A fork per step costs a scheduler
  * slice whenever the machine is loaded (measured on 2 shared cores: 8 default streams at 7.7k
@@ -28,18 +31,23 @@
 
 typedef struct {
 	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
-	float *wfg, *bfg;       /* [2C × R × 2], [2C] */
-	float *wres, *bres;     /* [R × C], [R] */
+	qmat *wfg;              /* [2C × R·2] filter and gate */
+	qmat *wres;             /* [R × C] */
+	float *bfg, *bres;      /* [2C], [R] */
 	float *queue;           /* [n × d × R] */
 } layer;
 
 struct wn_sampler {
 	int n, nl, R, C, Sk, Q;
+	int input, hw;          /* wn_input; codes the input layer reads (2, or W for scalar) */
 	layer *lay;
-	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code, [R] */
-	float *wcat, *sbias;    /* [S × nl·C], [S] */
-	float *w1, *b1, *w2, *b2;
-	int *prev, *last;       /* [n] the two codes the next step reads */
+	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code (one-hot, embed), [R] */
+	float *wsc;             /* scalar: [W × R] the causal taps, tap-major */
+	qmat *wcat, *w1, *w2;   /* [S × nl·C], [S × S], [Q × S] */
+	float *sbias, *b1, *b2; /* [S], [S], [Q] */
+	qmat_type wtype;
+	double werr;            /* largest relative row error of the packed weights */
+	int *hist;              /* [n × hw] the codes the next step reads, oldest first */
 	float *x, *xs, *fg;     /* [n × R], [n × 2R], [n × 2C] */
 	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S], [n × S] */
 	float *logits, *probs;  /* [n × Q] */
@@ -66,7 +74,13 @@ static int copy_layer_param(wn *m, const char *what, int l, float *dst)
 	return copy_param(m, name, dst);
 }
 
-wn_sampler *wn_sampler_create(wn *m, int n)
+/* Packs w [rows × cols] as the sampler's weight type into *dst. */
+static int pack(wn_sampler *s, qmat **dst, const float *w, int rows, int cols)
+{
+	return qmat_pack_worst(dst, w, rows, cols, cols, s->wtype, &s->werr);
+}
+
+wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 {
 	const wn_config *c = wn_cfg(m);
 	if (n < 1)
@@ -76,62 +90,83 @@ wn_sampler *wn_sampler_create(wn *m, int n)
 		return NULL;
 	const int nl = s->nl = c->nlayers, R = s->R = c->res_ch, C = s->C = c->dil_ch;
 	const int Sk = s->Sk = c->skip_ch, Q = s->Q = c->levels;
+	const int input = s->input = c->input, hw = s->hw = wn_input_width(c), E = c->embed;
 	s->n = n;
-	size_t total = (size_t)Q * 2 * R + R + (size_t)Sk * nl * C + Sk + (size_t)Sk * Sk + Sk +
-		       (size_t)Q * Sk + Q;
+	s->wtype = wtype;
+	const size_t ntab = input == WN_INPUT_SCALAR ? 0 : (size_t)Q * 2 * R;
+	const size_t nwsc = input == WN_INPUT_SCALAR ? (size_t)hw * R : 0;
+	size_t total = ntab + nwsc + R + Sk + Sk + Q;
 	for (int l = 0; l < nl; l++)
-		total += (size_t)2 * C * R * 2 + 2 * C + (size_t)R * C + R + (size_t)n * c->dilation[l] * R;
+		total += 2 * C + R + (size_t)n * c->dilation[l] * R;
 	total += (size_t)n * (R + 2 * R + 2 * C + (size_t)nl * C + 2 * Sk + 2 * Q);
 	s->arena = sh_alloc(sizeof(float) * total);
 	s->lay = sh_alloc(sizeof(layer) * nl);
-	s->prev = sh_alloc(sizeof(int) * n);
-	s->last = sh_alloc(sizeof(int) * n);
-	size_t sn = (size_t)R * Q * 2 > (size_t)Sk * (C + 1) ? (size_t)R * Q * 2 : (size_t)Sk * (C + 1);
+	s->hist = sh_alloc(sizeof(int) * n * hw);
+	/* scratch: the causal weight (and the embedding with its fold's [2R × E]), one layer's
+	 * skip weight and bias, or a weight matrix on its way to being packed */
+	size_t sn = input == WN_INPUT_EMBED ? (size_t)Q * E + (size_t)R * E * 4
+		  : input == WN_INPUT_SCALAR ? (size_t)R * hw : (size_t)R * Q * 2;
+	const size_t most[] = {(size_t)Sk * (C + 1), (size_t)2 * C * R * 2, (size_t)Sk * Sk, (size_t)Q * Sk};
+	for (int k = 0; k < 4; k++)
+		sn = sn > most[k] ? sn : most[k];
+	float *wcat = sh_alloc(sizeof(float) * Sk * nl * C);
 	float *scratch = sh_alloc(sizeof(float) * sn);
-	if (!s->arena || !s->lay || !s->prev || !s->last || !scratch)
+	if (!s->arena || !s->lay || !s->hist || !scratch || !wcat)
 		goto fail;
 	float *a = s->arena;
 #define TAKE(k) (a += (k), a - (k))
-	s->tab = TAKE((size_t)Q * 2 * R);
+	s->tab = TAKE(ntab);
+	s->wsc = TAKE(nwsc);
 	s->bcaus = TAKE(R);
 	if (copy_param(m, "causal.weight", scratch) < 0 || copy_param(m, "causal.bias", s->bcaus) < 0)
 		goto fail;
-	for (int r = 0; r < R; r++)
-		for (int q = 0; q < Q; q++)
-			for (int k = 0; k < 2; k++)
-				s->tab[((size_t)q * 2 + k) * R + r] = scratch[((size_t)r * Q + q) * 2 + k];
-	s->wcat = TAKE((size_t)Sk * nl * C);
+	if (input == WN_INPUT_ONEHOT) {
+		for (int r = 0; r < R; r++)
+			for (int q = 0; q < Q; q++)
+				for (int k = 0; k < 2; k++)
+					s->tab[((size_t)q * 2 + k) * R + r] = scratch[((size_t)r * Q + q) * 2 + k];
+	} else if (input == WN_INPUT_EMBED) { /* the same fold as training's */
+		float *emb = scratch + (size_t)R * E * 2, *wpair = emb + (size_t)Q * E;
+		if (copy_param(m, "embed.weight", emb) < 0)
+			goto fail;
+		wn_embed_taps_forward(s->tab, wpair, emb, scratch, Q, E, R);
+	} else { /* [R × 1 × W] → [W × R] */
+		for (int r = 0; r < R; r++)
+			for (int k = 0; k < hw; k++)
+				s->wsc[(size_t)k * R + r] = scratch[(size_t)r * hw + k];
+	}
 	s->sbias = TAKE(Sk);
 	memset(s->sbias, 0, sizeof(float) * Sk);
 	for (int l = 0; l < nl; l++) {
 		layer *y = &s->lay[l];
 		y->d = c->dilation[l];
-		y->wfg = TAKE((size_t)2 * C * R * 2);
 		y->bfg = TAKE(2 * C);
-		y->wres = TAKE((size_t)R * C);
 		y->bres = TAKE(R);
 		y->queue = TAKE((size_t)n * y->d * R);
-		if (copy_layer_param(m, "filt.weight", l, y->wfg) < 0 ||
-		    copy_layer_param(m, "gate.weight", l, y->wfg + (size_t)C * R * 2) < 0 ||
+		/* filter and gate [C × R × 2] each, one matrix [2C × 2R] against (x(t-d), x(t)) */
+		if (copy_layer_param(m, "filt.weight", l, scratch) < 0 ||
+		    copy_layer_param(m, "gate.weight", l, scratch + (size_t)C * R * 2) < 0 ||
+		    pack(s, &y->wfg, scratch, 2 * C, 2 * R) < 0 ||
+		    copy_layer_param(m, "res.weight", l, scratch) < 0 || pack(s, &y->wres, scratch, R, C) < 0 ||
 		    copy_layer_param(m, "filt.bias", l, y->bfg) < 0 ||
 		    copy_layer_param(m, "gate.bias", l, y->bfg + C) < 0 ||
-		    copy_layer_param(m, "res.weight", l, y->wres) < 0 ||
 		    copy_layer_param(m, "res.bias", l, y->bres) < 0 ||
 		    copy_layer_param(m, "skip.weight", l, scratch) < 0 ||
 		    copy_layer_param(m, "skip.bias", l, scratch + (size_t)Sk * C) < 0)
 			goto fail;
 		for (int k = 0; k < Sk; k++) {
-			memcpy(s->wcat + (size_t)k * nl * C + (size_t)l * C, scratch + (size_t)k * C,
+			memcpy(wcat + (size_t)k * nl * C + (size_t)l * C, scratch + (size_t)k * C,
 			       sizeof(float) * C);
 			s->sbias[k] += scratch[(size_t)Sk * C + k];
 		}
 	}
-	s->w1 = TAKE((size_t)Sk * Sk);
+	if (pack(s, &s->wcat, wcat, Sk, nl * C) < 0)
+		goto fail;
 	s->b1 = TAKE(Sk);
-	s->w2 = TAKE((size_t)Q * Sk);
 	s->b2 = TAKE(Q);
-	if (copy_param(m, "post1.weight", s->w1) < 0 || copy_param(m, "post1.bias", s->b1) < 0 ||
-	    copy_param(m, "post2.weight", s->w2) < 0 || copy_param(m, "post2.bias", s->b2) < 0)
+	if (copy_param(m, "post1.weight", scratch) < 0 || pack(s, &s->w1, scratch, Sk, Sk) < 0 ||
+	    copy_param(m, "post2.weight", scratch) < 0 || pack(s, &s->w2, scratch, Q, Sk) < 0 ||
+	    copy_param(m, "post1.bias", s->b1) < 0 || copy_param(m, "post2.bias", s->b2) < 0)
 		goto fail;
 	s->x = TAKE((size_t)n * R);
 	s->xs = TAKE((size_t)n * 2 * R);
@@ -145,11 +180,13 @@ wn_sampler *wn_sampler_create(wn *m, int n)
 	if ((size_t)(a - s->arena) != total)
 		abort(); /* the sizes counted above are wrong */
 	free(scratch);
+	free(wcat);
 	s->par_min = PAR_MIN_MAC;
 	wn_sampler_reset(s);
 	return s;
 fail:
 	free(scratch);
+	free(wcat);
 	sh_error_prefix("cannot prepare generation");
 	wn_sampler_free(s);
 	return NULL;
@@ -161,10 +198,16 @@ void wn_sampler_free(wn_sampler *s)
 {
 	if (!s)
 		return;
+	for (int l = 0; s->lay && l < s->nl; l++) {
+		qmat_free(s->lay[l].wfg);
+		qmat_free(s->lay[l].wres);
+	}
+	qmat_free(s->wcat);
+	qmat_free(s->w1);
+	qmat_free(s->w2);
 	free(s->arena);
 	free(s->lay);
-	free(s->prev);
-	free(s->last);
+	free(s->hist);
 	free(s);
 }
 
@@ -174,72 +217,6 @@ void wn_sampler_free(wn_sampler *s)
 #define HOT
 #endif
 
-
-/* out[r·ldo + o] (+)= bias[o] + Σ_k w[o·K + k]·in[r·ldi + k] for r < rows, o < O: products of a
- * few rows (the streams) with a weight matrix, which a general gemm packs at a loss (measured:
- * sgemm no faster for 8 streams, far slower for 1). Four weight rows against two streams at a
- * time, the weight rows reused for every stream while they are in L1. bias NULL: accumulate
- * into out instead. */
-HOT static void affine(float *out, int ldo, const float *in, int ldi, const float *w,
-		       const float *bias, int rows, int K, int O)
-{
-	int o = 0;
-	for (; o + 4 <= O; o += 4) {
-		const float *w0 = w + (size_t)o * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
-		int r = 0;
-		for (; r + 2 <= rows; r += 2) { /* two streams: 8 sums on 6 loads */
-			const float *x = in + (size_t)r * ldi, *v = x + ldi;
-			float a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-			#pragma omp simd reduction(+:a0, a1, a2, a3, b0, b1, b2, b3)
-			for (int k = 0; k < K; k++) {
-				a0 += w0[k] * x[k];
-				a1 += w1[k] * x[k];
-				a2 += w2[k] * x[k];
-				a3 += w3[k] * x[k];
-				b0 += w0[k] * v[k];
-				b1 += w1[k] * v[k];
-				b2 += w2[k] * v[k];
-				b3 += w3[k] * v[k];
-			}
-			float *y = out + (size_t)r * ldo + o, *z = y + ldo;
-			if (bias) {
-				y[0] = bias[o] + a0, y[1] = bias[o + 1] + a1, y[2] = bias[o + 2] + a2,
-				y[3] = bias[o + 3] + a3;
-				z[0] = bias[o] + b0, z[1] = bias[o + 1] + b1, z[2] = bias[o + 2] + b2,
-				z[3] = bias[o + 3] + b3;
-			} else {
-				y[0] += a0, y[1] += a1, y[2] += a2, y[3] += a3;
-				z[0] += b0, z[1] += b1, z[2] += b2, z[3] += b3;
-			}
-		}
-		for (; r < rows; r++) {
-			const float *x = in + (size_t)r * ldi;
-			float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-			#pragma omp simd reduction(+:a0, a1, a2, a3)
-			for (int k = 0; k < K; k++) {
-				a0 += w0[k] * x[k];
-				a1 += w1[k] * x[k];
-				a2 += w2[k] * x[k];
-				a3 += w3[k] * x[k];
-			}
-			float *y = out + (size_t)r * ldo + o;
-			if (bias)
-				y[0] = bias[o] + a0, y[1] = bias[o + 1] + a1, y[2] = bias[o + 2] + a2,
-				y[3] = bias[o + 3] + a3;
-			else
-				y[0] += a0, y[1] += a1, y[2] += a2, y[3] += a3;
-		}
-	}
-	for (; o < O; o++)
-		for (int r = 0; r < rows; r++) {
-			const float *x = in + (size_t)r * ldi, *w0 = w + (size_t)o * K;
-			float a0 = 0;
-			#pragma omp simd reduction(+:a0)
-			for (int k = 0; k < K; k++)
-				a0 += w0[k] * x[k];
-			out[(size_t)r * ldo + o] = bias ? bias[o] + a0 : out[(size_t)r * ldo + o] + a0;
-		}
-}
 
 /* fg [rows × 2C] → z [rows × C] at stride ldz */
 HOT static void gate(float *z, int ldz, const float *fg, int rows, int C)
@@ -255,6 +232,29 @@ HOT static void gate(float *z, int ldz, const float *fg, int rows, int C)
 	}
 }
 
+/* The input layer of streams b0..b1-1: x from each stream's last hw codes */
+static void input_step(wn_sampler *s, int b0, int b1)
+{
+	const int R = s->R, hw = s->hw;
+	for (int b = b0; b < b1; b++) {
+		float *xb = s->x + (size_t)b * R;
+		const int *h = s->hist + (size_t)b * hw;
+		if (s->input == WN_INPUT_SCALAR) {
+			memcpy(xb, s->bcaus, sizeof(float) * R);
+			for (int k = 0; k < hw; k++) {
+				const float v = wn_code_scalar(h[k], s->Q), *w = s->wsc + (size_t)k * R;
+				for (int r = 0; r < R; r++)
+					xb[r] += w[r] * v;
+			}
+		} else {
+			const float *t0 = s->tab + (size_t)h[0] * 2 * R;
+			const float *t1 = s->tab + ((size_t)h[1] * 2 + 1) * R;
+			for (int r = 0; r < R; r++)
+				xb[r] = s->bcaus[r] + t0[r] + t1[r];
+		}
+	}
+}
+
 /* Streams b0..b1-1 through every layer for this step: x (from the causal conv) in, z into zcat.
  * Each stream's queues are its own, so bands of streams run on different threads. */
 static void layers_step(wn_sampler *s, int b0, int b1)
@@ -263,13 +263,7 @@ static void layers_step(wn_sampler *s, int b0, int b1)
 	const size_t ZW = (size_t)nl * C;
 	float *x = s->x + (size_t)b0 * R, *xs = s->xs + (size_t)b0 * 2 * R;
 	float *fg = s->fg + (size_t)b0 * 2 * C;
-	for (int b = b0; b < b1; b++) {
-		float *xb = s->x + (size_t)b * R;
-		const float *t0 = s->tab + (size_t)s->prev[b] * 2 * R;
-		const float *t1 = s->tab + ((size_t)s->last[b] * 2 + 1) * R;
-		for (int r = 0; r < R; r++)
-			xb[r] = s->bcaus[r] + t0[r] + t1[r];
-	}
+	input_step(s, b0, b1);
 	for (int l = 0; l < nl; l++) {
 		layer *y = &s->lay[l];
 		for (int b = b0; b < b1; b++) {
@@ -282,15 +276,11 @@ static void layers_step(wn_sampler *s, int b0, int b1)
 				q[r] = xb[r];
 			}
 		}
-		affine(fg, 2 * C, xs, 2 * R, y->wfg, y->bfg, rows, 2 * R, 2 * C);
+		qmat_apply(y->wfg, fg, 2 * C, xs, 2 * R, y->bfg, rows, 0, 2 * C, 0);
 		float *z = s->zcat + (size_t)b0 * ZW + (size_t)l * C;
 		gate(z, (int)ZW, fg, rows, C);
-		if (l < nl - 1) { /* x += res(z) */
-			affine(x, R, z, (int)ZW, y->wres, NULL, rows, C, R);
-			for (int b = 0; b < rows; b++)
-				for (int r = 0; r < R; r++)
-					x[(size_t)b * R + r] += y->bres[r];
-		}
+		if (l < nl - 1) /* x += res(z) */
+			qmat_apply(y->wres, x, R, z, (int)ZW, y->bres, rows, 0, R, 1);
 	}
 }
 
@@ -306,11 +296,11 @@ static void head_step(wn_sampler *s, int b0, int b1)
 {
 	const int rows = b1 - b0, Sk = s->Sk, Q = s->Q, K = s->nl * s->C;
 	float *h1 = s->h1 + (size_t)b0 * Sk, *h2 = s->h2 + (size_t)b0 * Sk;
-	affine(h1, Sk, s->zcat + (size_t)b0 * K, K, s->wcat, s->sbias, rows, K, Sk);
+	qmat_apply_par(s->wcat, h1, Sk, s->zcat + (size_t)b0 * K, K, s->sbias, rows, 0);
 	relu(h1, (size_t)rows * Sk);
-	affine(h2, Sk, h1, Sk, s->w1, s->b1, rows, Sk, Sk);
+	qmat_apply_par(s->w1, h2, Sk, h1, Sk, s->b1, rows, 0);
 	relu(h2, (size_t)rows * Sk);
-	affine(s->logits + (size_t)b0 * Q, Q, h2, Sk, s->w2, s->b2, rows, Sk, Q);
+	qmat_apply_par(s->w2, s->logits + (size_t)b0 * Q, Q, h2, Sk, s->b2, rows, 0);
 }
 
 /* One step of every stream. With enough work, threads take bands of streams through the whole
@@ -323,7 +313,13 @@ static void step(wn_sampler *s)
 	const int n = s->n;
 	const double mac = (double)n * ((double)s->nl * (5.0 * s->R * s->C + (double)s->Sk * s->C) +
 					(double)s->Sk * (s->Sk + s->Q));
-	#pragma omp parallel if (n > 1 && mac >= s->par_min)
+	if (n == 1 || mac < s->par_min) {
+		/* outside any region: a region nested in even an inactive one starts its threads
+		 * afresh, and the head's products share out their rows themselves */
+		layers_step(s, 0, n);
+		head_step(s, 0, n);
+	} else
+	#pragma omp parallel
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
@@ -343,14 +339,12 @@ static void step(wn_sampler *s)
 void wn_sampler_reset(wn_sampler *s)
 {
 	const int n = s->n, R = s->R, C = s->C, Q = s->Q;
-	for (int b = 0; b < n; b++)
-		s->prev[b] = s->last[b] = Q / 2;
+	for (int i = 0; i < n * s->hw; i++)
+		s->hist[i] = Q / 2;
 	/* the layers on a constant history of Q/2 codes: every input is constant in time, so each
 	 * queue is filled with its layer's input; computed on stream 0, copied to every stream */
 	float *x = s->x, *xs = s->xs, *fg = s->fg, *z = s->zcat;
-	const float *t0 = s->tab + (size_t)(Q / 2) * 2 * R, *t1 = t0 + R;
-	for (int r = 0; r < R; r++)
-		x[r] = s->bcaus[r] + t0[r] + t1[r];
+	input_step(s, 0, 1);
 	for (int l = 0; l < s->nl; l++) {
 		layer *y = &s->lay[l];
 		y->pos = 0;
@@ -359,11 +353,9 @@ void wn_sampler_reset(wn_sampler *s)
 				memcpy(y->queue + ((size_t)b * y->d + k) * R, x, sizeof(float) * R);
 		for (int r = 0; r < R; r++)
 			xs[2 * r] = xs[2 * r + 1] = x[r];
-		affine(fg, 2 * C, xs, 2 * R, y->wfg, y->bfg, 1, 2 * R, 2 * C);
+		qmat_apply(y->wfg, fg, 2 * C, xs, 2 * R, y->bfg, 1, 0, 2 * C, 0);
 		gate(z, C, fg, 1, C);
-		affine(x, R, z, C, y->wres, NULL, 1, C, R);
-		for (int r = 0; r < R; r++)
-			x[r] += y->bres[r];
+		qmat_apply(y->wres, x, R, z, C, y->bres, 1, 0, R, 1);
 	}
 	s->have_logits = 0;
 }
@@ -389,8 +381,12 @@ const float *wn_sampler_probs(wn_sampler *s)
 void wn_sampler_push(wn_sampler *s, const int *codes)
 {
 	step(s); /* the queues take this step's inputs even when nobody asked for its logits */
-	for (int b = 0; b < s->n; b++)
-		s->prev[b] = s->last[b], s->last[b] = codes[b];
+	const int hw = s->hw;
+	for (int b = 0; b < s->n; b++) {
+		int *h = s->hist + (size_t)b * hw;
+		memmove(h, h + 1, sizeof(int) * (hw - 1));
+		h[hw - 1] = codes[b];
+	}
 	s->have_logits = 0;
 }
 
@@ -403,3 +399,5 @@ void wn_sampler_draw(wn_sampler *s, float temperature, sh_rng *rngs, int *codes)
 				     s->probs + (size_t)b * Q);
 	wn_sampler_push(s, codes);
 }
+
+double wn_sampler_weight_error(const wn_sampler *s) { return s->werr; }

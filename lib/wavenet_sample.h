@@ -1,9 +1,10 @@
 /* wavenet_sample.h: fast WaveNet generation for qsample (Paine et al., "Fast Wavenet Generation
  * Algorithm"): every layer keeps, per stream, a queue (ring buffer) of its last `dilation`
  * inputs, so a new sample costs one width-2 step per layer instead of a pass over the receptive
- * field. The one-hot input conv is two table lookups; the skip convs of all layers are one
- * product on the concatenated z; all streams go together as one batch (threads take bands of
- * streams through the whole network). Nothing is allocated per sample.
+ * field. The one-hot or embedded input conv is two table lookups (the embedding folded into the
+ * taps once), the scalar input conv W taps over the stream's last W codes; the skip convs of all
+ * layers are one product on the concatenated z; all streams go together as one batch (threads
+ * take bands of streams through the whole network). Nothing is allocated per sample.
  *
  * Start: the history is Q/2 codes (as qtrain pads before a record's start), and every queue
  * holds what the layers compute on such a history: the generator then computes exactly what
@@ -12,14 +13,18 @@
 #ifndef SHARKS_WAVENET_SAMPLE_H
 #define SHARKS_WAVENET_SAMPLE_H
 
+#include "qmat.h"
 #include "rng.h"
 #include "wavenet.h"
 
 typedef struct wn_sampler wn_sampler;
 
 /* Prepares a sampler of n streams from the model's current parameters (copied: the model may
- * be freed or trained on afterwards). */
-wn_sampler *wn_sampler_create(wn *m, int n);
+ * be freed or trained on afterwards), its weight matrices stored as wtype (QMAT_F32: exactly
+ * the model; f16, i8: fewer bytes to read per sample). */
+wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype);
+/* The largest relative error of a row of the stored weight matrices (0 for f32; qmat_error). */
+double wn_sampler_weight_error(const wn_sampler *s);
 void wn_sampler_free(wn_sampler *s);
 /* Steps of fewer multiply-adds (all streams) than this stay on one thread (default 1e8, about 64
  * default streams: a fork per step costs a scheduler slice on a loaded machine); 0 threads every

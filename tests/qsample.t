@@ -1,7 +1,7 @@
 #!/bin/sh
 # qsample: outputs in every form, determinism, seeds, the pipe into mulaw, bounded memory,
 # bad checkpoints and options; a WaveNet checkpoint (fast generation): outputs, determinism,
-# seeds, batch independence, --h0.
+# seeds, batch independence, --h0; its embedded and scalar input layers; an unknown input layer.
 . tests/lib.sh
 
 # a tiny model trained for two steps on random codes: enough to have a real checkpoint
@@ -38,13 +38,26 @@ assert a.dtype == np.uint8 and a.shape == (4000,) and b.shape == (4000,)
 assert (a != b).any()
 '
 $BIN/qsample -n 2 -s 0.25 --seed 7 --batch 1 $CK > $T/batch1.npy 2>/dev/null
-check "streams do not depend on the batch they were made in" $PY -c '
+check "streams do not depend on the batch they were made in (same bytes)" cmp $T/a.npy $T/batch1.npy
+$BIN/qsample -n 2 -s 0.25 --seed 7 --threads 1 $CK > $T/thr1.npy 2>/dev/null
+$BIN/qsample -n 2 -s 0.25 --seed 7 --threads 2 --batch 2 $CK > $T/thr2.npy 2>/dev/null
+check "nor on the number of threads" cmp $T/thr1.npy $T/thr2.npy
+# weights stored in fewer bits: deterministic too, valid codes, bad types refused
+$BIN/qsample -n 2 -s 0.25 --seed 7 --weights i8 $CK > $T/i8a.npy 2>$T/i8.err
+$BIN/qsample -n 2 -s 0.25 --seed 7 --weights i8 --threads 1 --batch 1 $CK > $T/i8b.npy 2>/dev/null
+check "--weights i8: same bytes whatever the batch and threads" cmp $T/i8a.npy $T/i8b.npy
+check "--weights i8: two records of 4000 codes" $PY -c '
 import numpy as np
-f, g = open("'$T'/a.npy", "rb"), open("'$T'/batch1.npy", "rb")
-for k in range(2):
-    x, y = np.load(f), np.load(g)
-    assert (x == y).mean() > 0.99, (k, (x == y).mean())
+f = open("'$T'/i8a.npy", "rb")
+a, b = np.load(f), np.load(f)
+assert a.shape == (4000,) and b.shape == (4000,) and f.read() == b""
 '
+check "--weights i8 reports the error of its weights" grep -Eq "i8 weights: .*row error" $T/i8.err
+check "--weights f16 runs" sh -c "$BIN/qsample -n 1 -s 0.1 --weights f16 $CK 2>/dev/null | $PY -c '
+import numpy as np, sys, io
+assert np.load(io.BytesIO(sys.stdin.buffer.read())).shape == (1600,)
+'"
+fails_with "--weights of an unknown type" 2 "--weights: unknown weight type 'q4'" $BIN/qsample --weights q4 $CK
 check "--format f32 writes decoded audio records" sh -c "$BIN/qsample -n 1 -s 0.25 --format f32 $CK 2>/dev/null | $PY -c '
 import numpy as np, sys, io
 a = np.load(io.BytesIO(sys.stdin.buffer.read()))
@@ -134,5 +147,58 @@ open("'$T'/wnwrong.safetensors", "wb").write(struct.pack("<Q", len(b)) + b + src
 '
 fails_with "wavenet: metadata that does not fit the tensors is refused" 1 "wnwrong.safetensors: tensor .* has another shape" \
 	$BIN/qsample -n 1 -s 0.1 -o $T/wnx/ $T/wnwrong.safetensors
+# --- WaveNet's embedded and scalar input layers: fast generation from their checkpoints
+for mode in embed scalar; do
+	$BIN/qtrain --model wavenet --input $mode --dilations 1,2,4,8 --residual-channels 8 --dilation-channels 8 \
+		--skip-channels 16 --n-out 256 --batch 4 --steps 3 --checkpoint-every 3 --threads 1 -o $T/wn_$mode \
+		$T/codes.npy 2>$T/wn_$mode.err
+	check "wavenet --input $mode: a checkpoint to sample from" test -f $T/wn_$mode/last.safetensors
+	IK=$T/wn_$mode/last.safetensors
+	$BIN/qsample -n 3 -s 0.25 --seed 7 $IK > $T/ia_$mode.npy 2>/dev/null
+	$BIN/qsample -n 3 -s 0.25 --seed 7 --batch 2 --threads 1 $IK > $T/ib_$mode.npy 2>/dev/null
+	$BIN/qsample -n 3 -s 0.25 --seed 8 $IK > $T/ic_$mode.npy 2>/dev/null
+	check "wavenet --input $mode: 3 streams of 4000 codes, spread over the levels, streams differ" $PY -c '
+import numpy as np, sys
+f = open(sys.argv[1], "rb")
+r = [np.load(f) for k in range(3)]
+assert f.read() == b""
+assert all(a.dtype == np.uint8 and a.shape == (4000,) for a in r)
+assert (r[0] != r[1]).any() and (r[1] != r[2]).any()
+assert len(np.unique(r[0])) > 20, len(np.unique(r[0]))
+' $T/ia_$mode.npy
+	$BIN/qsample -n 3 -s 0.25 --seed 7 $IK > $T/ia2_$mode.npy 2>/dev/null
+	check "wavenet --input $mode: same seed, same bytes" cmp $T/ia_$mode.npy $T/ia2_$mode.npy
+	check "wavenet --input $mode: streams do not depend on the batch or threads they were made with" $PY -c '
+import numpy as np, sys
+f, g = open(sys.argv[1], "rb"), open(sys.argv[2], "rb")
+for k in range(3):
+    x, y = np.load(f), np.load(g)
+    assert (x == y).mean() > 0.99, (k, (x == y).mean())
+' $T/ia_$mode.npy $T/ib_$mode.npy
+	check "wavenet --input $mode: another seed, other bytes" sh -c "! cmp -s $T/ia_$mode.npy $T/ic_$mode.npy"
+	check "wavenet --input $mode: -o DIR/ writes wavs" $BIN/qsample -n 1 -s 0.25 -o $T/iclips_$mode/ $IK
+done
+$PY -c '
+import json, struct, sys
+src = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
+h["__metadata__"]["input"] = "sparse"
+b = json.dumps(h).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
+' "$T/wn_scalar/last.safetensors" "$T/wnsparse.safetensors"
+fails_with "wavenet: a checkpoint of an unknown input layer is refused, naming the file" 1 \
+	"wnsparse.safetensors: input 'sparse' in the metadata is not supported \(onehot, embed, scalar\)" \
+	$BIN/qsample -n 1 -s 0.1 -o $T/wnsparse/ $T/wnsparse.safetensors
+check "... and writes nothing" sh -c "[ ! -e $T/wnsparse ] || [ -z \"\$(ls $T/wnsparse)\" ]"
+$PY -c '
+import json, struct, sys
+src = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
+del h["__metadata__"]["input"]
+b = json.dumps(h).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
+' "$WK" "$T/wnnoinput.safetensors"
+check "wavenet: a one-hot checkpoint without an input key samples as before" sh -c "
+	$BIN/qsample -n 3 -s 0.25 --seed 7 $T/wnnoinput.safetensors 2>/dev/null | cmp - $T/wa.npy"
 check "--help exits 0 on stdout" sh -c "$BIN/qsample --help | grep -q usage"
 done_testing

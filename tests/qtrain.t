@@ -3,7 +3,8 @@
 # well-formed), same seed → same bytes, resume → same bytes as straight, SIGINT writes a last
 # checkpoint, NaN stops with the last good checkpoint kept, every bad input refused with its
 # message, exit code and no checkpoint; the same for a tiny WaveNet (--model wavenet: loss falls,
-# resume exact, other architectures refused, clips, SIGINT, divergence); and, when wavchunk/mulaw
+# resume exact, other architectures refused, clips, SIGINT, divergence; its embedded and scalar
+# input layers: metadata, run.json, exact resume, refusals); and, when wavchunk/mulaw
 # and the asc-music tracks are there, a minute on real music.
 . tests/lib.sh
 Q=$BIN/qtrain
@@ -337,6 +338,88 @@ step=$(meta "$T/wnint/last.safetensors" step 2>/dev/null || echo 0)
 check "wavenet: the interrupted run resumes" $Q --threads 1 --steps $((step + 2)) --resume "$T/wnint" -o "$T/wnint" "$T/codes.npy"
 $Q $WN --steps 200 --checkpoint-every 1 --lr 1e30 -o "$T/wnnan" "$T/codes.npy" 2>"$T/wnnan.err"
 ok $([ $? -eq 1 ] && grep -q "stopping" "$T/wnnan.err" && echo 0 || echo 1) "wavenet: a diverging run stops with exit 1"
+
+# --- WaveNet's input layers (--input embed, --input scalar): trained, described in the metadata
+# and run.json, resumed exactly, refused when the options do not fit
+for mode in embed scalar; do
+	case $mode in embed) size="--embed 6" key=embed val=6 rf=17 shape="256,6" cshape="8,6,2" ;;
+	              scalar) size="--initial-width 5" key=initial_width val=5 rf=20 shape="" cshape="8,1,5" ;; esac
+	check "wavenet --input $mode: 3 steps" $Q $WN --input $mode $size --steps 3 --checkpoint-every 3 \
+		-o "$T/in_$mode" "$T/codes.npy"
+	check "wavenet --input $mode: metadata (input, $key $val, receptive field $rf) and tensors" $PY -c '
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loads(f.read(n))
+m = h["__metadata__"]
+mode, key, val, rf, shape, cshape = sys.argv[2:8]
+assert m["input"] == mode and m[key] == val and m["receptive_field"] == rf and m["history"] == rf, m
+assert ("embed" in m) == (mode == "embed") and ("initial_width" in m) == (mode == "scalar"), m
+assert h["causal.weight"]["shape"] == [int(x) for x in cshape.split(",")], h["causal.weight"]
+assert ("embed.weight" in h) == (mode == "embed")
+if shape:
+    assert h["embed.weight"]["shape"] == [int(x) for x in shape.split(",")], h["embed.weight"]
+    assert "adam.m.embed.weight" in h and "adam.v.embed.weight" in h
+' "$T/in_$mode/last.safetensors" $mode $key $val $rf "$shape" $cshape
+	check "wavenet --input $mode: run.json describes the input layer" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["model"]
+mode, key, val, rf = sys.argv[2:6]
+other = "initial_width" if key == "embed" else "embed"
+assert d["input"] == mode and d[key] == int(val) and d[other] is None and d["receptive_field"] == int(rf), d
+' "$T/in_$mode/run.json" $mode $key $val $rf
+	check "wavenet --input $mode: 6 steps straight" $Q $WN --input $mode $size --steps 6 --checkpoint-every 3 \
+		-o "$T/in6_$mode" "$T/codes.npy"
+	check "wavenet --input $mode: resumed from 3 to 6 (the input layer from the checkpoint) is exact" sh -c "
+		$Q --threads 1 --steps 6 --checkpoint-every 3 --resume '$T/in_$mode' -o '$T/in_$mode' '$T/codes.npy' 2>/dev/null &&
+		cmp '$T/in6_$mode/last.safetensors' '$T/in_$mode/last.safetensors'"
+done
+check "wavenet --input embed: embedding size R by default" $Q $WN --input embed --steps 1 -o "$T/in_e0" "$T/codes.npy"
+check "... (embed 8 = residual channels)" test "$(meta "$T/in_e0/last.safetensors" embed)" = 8
+check "wavenet --input scalar: initial width 32 by default (tensorflow-wavenet's)" \
+	$Q $WN --input scalar --steps 1 -o "$T/in_s0" "$T/codes.npy"
+check "... (receptive field 15 + 32)" test "$(meta "$T/in_s0/last.safetensors" receptive_field)" = 47
+check "wavenet: one-hot checkpoints name no input size (their metadata as before)" $PY -c '
+import json, struct, sys
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; m = json.loads(f.read(n))["__metadata__"]
+assert m["input"] == "onehot" and "embed" not in m and "initial_width" not in m, m
+' "$T/wn/last.safetensors"
+fails_with "wavenet: bad --input" 2 "--input: expected onehot, embed or scalar, got 'sparse'" \
+	$Q $WN --input sparse -o "$T/inbad" "$T/codes.npy"
+fails_with "wavenet: bad --embed" 2 "--embed: expected" $Q $WN --input embed --embed 0 -o "$T/inbad" "$T/codes.npy"
+fails_with "wavenet: --embed too large" 2 "--embed: expected 1 to 8192" \
+	$Q $WN --input embed --embed 9000 -o "$T/inbad" "$T/codes.npy"
+fails_with "wavenet: --embed without --input embed" 2 "--embed: .*for --input embed \(the input is onehot\)" \
+	$Q $WN --embed 4 -o "$T/inbad" "$T/codes.npy"
+fails_with "wavenet: bad --initial-width" 2 "--initial-width: expected an integer" \
+	$Q $WN --input scalar --initial-width 0 -o "$T/inbad" "$T/codes.npy"
+fails_with "wavenet: --initial-width without --input scalar" 2 "--initial-width: for --input scalar \(the input is embed\)" \
+	$Q $WN --input embed --initial-width 8 -o "$T/inbad" "$T/codes.npy"
+fails_with "samplernn: --input is a WaveNet option" 2 "--input is a WaveNet option" \
+	$Q $TINY --input scalar -o "$T/inbad" "$T/codes.npy"
+fails_with "samplernn: --initial-width is a WaveNet option" 2 "--initial-width is a WaveNet option" \
+	$Q $TINY --initial-width 4 -o "$T/inbad" "$T/codes.npy"
+check "... no run directory" nothing inbad
+cp "$T/in_embed/last.safetensors" "$T/in_embed.before"
+fails_with "wavenet: resuming an embedded-input run with --input scalar is refused" 1 \
+	"another architecture: input embed in the checkpoint, scalar asked" \
+	$Q --input scalar --steps 9 --resume "$T/in_embed" -o "$T/in_embed" "$T/codes.npy"
+fails_with "wavenet: resuming it with another --embed is refused" 1 \
+	"another architecture: embedding size 6 in the checkpoint, 7 asked" \
+	$Q --embed 7 --steps 9 --resume "$T/in_embed" -o "$T/in_embed" "$T/codes.npy"
+fails_with "wavenet: resuming a scalar-input run with another --initial-width is refused" 1 \
+	"another architecture: initial width 5 in the checkpoint, 6 asked" \
+	$Q --initial-width 6 --steps 9 --resume "$T/in_scalar" -o "$T/in_scalar" "$T/codes.npy"
+check "... and the checkpoint is left as it was" cmp "$T/in_embed.before" "$T/in_embed/last.safetensors"
+$PY -c '
+import json, struct, sys
+src = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
+h["__metadata__"]["input"] = "mixed"
+b = json.dumps(h).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
+' "$T/in_embed/last.safetensors" "$T/inmixed.safetensors"
+fails_with "wavenet: a checkpoint of an unknown input layer is refused, naming the file" 1 \
+	"inmixed.safetensors: input 'mixed' in the metadata is not supported \(onehot, embed, scalar\)" \
+	$Q --steps 9 --resume "$T/inmixed.safetensors" -o "$T/inmixedrun" "$T/codes.npy"
 
 # --- a minute on real music (asc-music), when wavchunk and mulaw are built and the data is there
 if [ -x "$BIN/wavchunk" ] && [ -x "$BIN/mulaw" ] && ls "$ROOT"/data/asc-music/*.mp3 >/dev/null 2>&1; then

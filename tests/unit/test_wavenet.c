@@ -1,8 +1,9 @@
 /* test_wavenet.c: the WaveNet model against the PyTorch peer (loss, every gradient, five Adam
- * steps), finite differences in double for the dilated causal conv, the gated unit and the
- * whole model, float against double, determinism and accumulation, checkpoint metadata round
- * trip, presets and refusals. Fixture: tests/fixtures/wavenet_peer.safetensors from
- * make_wavenet_fixture.py. */
+ * steps) for each input layer (one-hot, embedded, scalar), finite differences in double for the
+ * dilated causal conv, the gated unit, the embedded and scalar input layers and the whole model
+ * in each input mode, float against double, determinism and accumulation, checkpoint metadata
+ * round trip, presets and refusals. Fixtures: tests/fixtures/wavenet_peer{,_embed,_scalar}
+ * .safetensors from make_wavenet_fixture.py. */
 #include "nn.h"
 #include "wavenet.h"
 #include "safetensors.h"
@@ -16,7 +17,11 @@
 #include <omp.h>
 #endif
 
-#define FIXTURE "tests/fixtures/wavenet_peer.safetensors"
+static const char *const fixtures[] = {
+	"tests/fixtures/wavenet_peer.safetensors",
+	"tests/fixtures/wavenet_peer_embed.safetensors",
+	"tests/fixtures/wavenet_peer_scalar.safetensors",
+};
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
 static double urand(void) /* [0, 1) */
@@ -66,16 +71,18 @@ static int load_named(wn *m, const st_file *sf, const char *prefix, float *dst)
 	return theirs == found ? 0 : (tap_diag("peer has %d %s* tensors, we %d", theirs, prefix, found), -1);
 }
 
-static void test_peer(void)
+static void test_peer(const char *fixture, int input)
 {
 	st_file sf;
-	if (st_load(FIXTURE, &sf)) {
-		tap_ok(0, "load %s: %s", FIXTURE, sh_errmsg());
+	if (st_load(fixture, &sf)) {
+		tap_ok(0, "load %s: %s", fixture, sh_errmsg());
 		return;
 	}
 	wn_config c;
-	if (!tap_ok(wn_config_from_meta(&sf, &c) == 0, "the fixture's metadata reads as a config%s%s",
-		    sh_errmsg()[0] ? ": " : "", sh_errmsg()))
+	int read = wn_config_from_meta(&sf, &c) == 0;
+	if (!tap_ok(read && c.input == input, "%s: the metadata reads as a config of %s input "
+		    "(E %d, W %d)%s%s", fixture, wn_input_name(input), read ? c.embed : -1,
+		    read ? c.initial_width : -1, read ? "" : ": ", read ? "" : sh_errmsg()))
 		return;
 	const int B = c.batch, T = wn_receptive_field(&c) + c.n_out;
 	wn *m = wn_create(&c, B);
@@ -221,21 +228,133 @@ static void test_gate_fd(void)
 	       worst);
 }
 
+/* embedded input: loss = Σ G·tab over the embedding and the conv's weight, and the table
+ * against its definition tab[q][k][r] = Σ_e w[r][e][k]·emb[q][e] */
+static void test_embed_fd(void)
+{
+	enum { Q = 6, E = 3, R = 4 };
+	double emb[Q * E], w[R * E * 2], G[Q * 2 * R], tab[Q * 2 * R], wpair[2 * R * E];
+	double demb[Q * E], dw[R * E * 2], dwpair[2 * R * E];
+	for (size_t i = 0; i < SH_ARRAY_LEN(emb); i++)
+		emb[i] = srand1();
+	for (size_t i = 0; i < SH_ARRAY_LEN(w); i++)
+		w[i] = srand1();
+	for (size_t i = 0; i < SH_ARRAY_LEN(G); i++)
+		G[i] = srand1();
+	wn_embed_taps_forward_f64(tab, wpair, emb, w, Q, E, R);
+	double def = 0;
+	for (int q = 0; q < Q; q++)
+		for (int k = 0; k < 2; k++)
+			for (int r = 0; r < R; r++) {
+				double v = 0;
+				for (int e = 0; e < E; e++)
+					v += w[(r * E + e) * 2 + k] * emb[q * E + e];
+				def = fmax(def, fabs(v - tab[(q * 2 + k) * R + r]));
+			}
+	tap_ok(def < 1e-14, "embedded input: taps by code = conv weight · embedding (%.1e)", def);
+	memset(demb, 0, sizeof demb), memset(dw, 0, sizeof dw);
+	wn_embed_taps_backward_f64(demb, dw, dwpair, G, wpair, emb, Q, E, R);
+	double *vars[2] = {emb, w}, *grads[2] = {demb, dw};
+	size_t n[2] = {SH_ARRAY_LEN(emb), SH_ARRAY_LEN(w)};
+	double worst = 0, h = 1e-6;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < n[k]; i++) {
+			double v = vars[k][i], lp = 0, lm = 0;
+			vars[k][i] = v + h;
+			wn_embed_taps_forward_f64(tab, wpair, emb, w, Q, E, R);
+			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
+				lp += G[j] * tab[j];
+			vars[k][i] = v - h;
+			wn_embed_taps_forward_f64(tab, wpair, emb, w, Q, E, R);
+			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
+				lm += G[j] * tab[j];
+			vars[k][i] = v;
+			worst = fmax(worst, fabs((lp - lm) / (2 * h) - grads[k][i]));
+		}
+	tap_ok(worst < 1e-8, "embedded input: finite differences over the embedding and the conv "
+	       "weight (max abs err %.1e)", worst);
+}
+
+/* scalar input: loss = Σ G·out over w and bias, and out against its definition on two rows of
+ * codes */
+static void test_scalar_fd(void)
+{
+	enum { B = 2, L = 9, W = 5, R = 3, Q = 16 };
+	uint16_t codes[B][L + W - 1];
+	const uint16_t *rows[B];
+	double w[R * W], bias[R], G[B * L * R], out[B * L * R], sx[B * L * W], dw[R * W], db[R];
+	for (int b = 0; b < B; b++) {
+		for (int i = 0; i < L + W - 1; i++)
+			codes[b][i] = (uint16_t)(urand() * Q);
+		rows[b] = codes[b];
+	}
+	for (size_t i = 0; i < SH_ARRAY_LEN(w); i++)
+		w[i] = srand1();
+	for (size_t i = 0; i < SH_ARRAY_LEN(bias); i++)
+		bias[i] = srand1();
+	for (size_t i = 0; i < SH_ARRAY_LEN(G); i++)
+		G[i] = srand1();
+	wn_scalar_conv_forward_f64(out, sx, rows, B, L, W, R, Q, w, bias);
+	double def = 0;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < L; t++)
+			for (int r = 0; r < R; r++) {
+				double v = bias[r];
+				for (int k = 0; k < W; k++)
+					v += w[r * W + k] * (codes[b][t + k] / (Q / 2.0) - 1);
+				def = fmax(def, fabs(v - out[(b * L + t) * R + r]));
+			}
+	tap_ok(def < 1e-14 && wn_code_scalar(Q / 2, Q) == 0 && wn_code_scalar(0, Q) == -1 &&
+	       wn_code_scalar(Q - 1, Q) == 1 - 2.0f / Q,
+	       "scalar input: out[t] = b + w·(s(c[t]) … s(c[t+W-1])), s = c/(Q/2) - 1 in [-1, 1), "
+	       "s(Q/2) = 0 (%.1e)", def);
+	memset(dw, 0, sizeof dw), memset(db, 0, sizeof db);
+	wn_scalar_conv_backward_f64(dw, db, G, sx, w, B, L, W, R);
+	double *vars[2] = {w, bias}, *grads[2] = {dw, db};
+	size_t n[2] = {SH_ARRAY_LEN(w), SH_ARRAY_LEN(bias)};
+	double worst = 0, h = 1e-6;
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < n[k]; i++) {
+			double v = vars[k][i], lp = 0, lm = 0;
+			vars[k][i] = v + h;
+			wn_scalar_conv_forward_f64(out, sx, rows, B, L, W, R, Q, w, bias);
+			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
+				lp += G[j] * out[j];
+			vars[k][i] = v - h;
+			wn_scalar_conv_forward_f64(out, sx, rows, B, L, W, R, Q, w, bias);
+			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
+				lm += G[j] * out[j];
+			vars[k][i] = v;
+			worst = fmax(worst, fabs((lp - lm) / (2 * h) - grads[k][i]));
+		}
+	tap_ok(worst < 1e-8, "scalar input (width %d): finite differences over w, bias (max abs "
+	       "err %.1e)", W, worst);
+}
+
 /* ---- whole-model finite differences in double ---- */
 
-static wn_config small_config(void)
+/* the input layer's configuration: embedding size 3, scalar width 4 */
+static void set_input(wn_config *c, int input)
+{
+	c->input = input;
+	c->embed = input == WN_INPUT_EMBED ? 3 : 0;
+	c->initial_width = input == WN_INPUT_SCALAR ? 4 : 0;
+}
+
+static wn_config small_config(int input)
 {
 	wn_config c = {0};
 	int dil[] = {1, 2, 1, 4};
 	c.nlayers = 4;
 	memcpy(c.dilation, dil, sizeof dil);
 	c.res_ch = 3, c.dil_ch = 4, c.skip_ch = 5, c.levels = 7, c.n_out = 5, c.batch = 2;
+	set_input(&c, input);
 	return c;
 }
 
-static void test_model_fd(void)
+static void test_model_fd(int input)
 {
-	wn_config c = small_config();
+	wn_config c = small_config(input);
 	const int B = 2, T = wn_receptive_field(&c) + c.n_out;
 	wn_f64 *m = wn_create_f64(&c, B);
 	if (!tap_ok(m != NULL, "double model created"))
@@ -275,8 +394,8 @@ static void test_model_fd(void)
 				zero_res &= ga[pi->offset + j] == 0;
 	}
 	tap_diag("worst element: analytic %.9e, numeric %.9e, largest gradient %.3e", ga[wi], wnum, gmax);
-	tap_ok(worst < 1e-6, "whole model: finite differences over all %zu parameters, max rel err "
-	       "%.2e (%s)", np, worst, wn_);
+	tap_ok(worst < 1e-6, "whole model, %s input: finite differences over all %zu parameters, "
+	       "max rel err %.2e (%s)", wn_input_name(input), np, worst, wn_);
 	tap_ok(zero_res, "the last layer's residual conv feeds nothing: zero gradient");
 	free(ga), free(codes);
 	wn_free_f64(m);
@@ -284,13 +403,17 @@ static void test_model_fd(void)
 
 /* ---- float against double; determinism; accumulation; batch sizes ---- */
 
-static void test_float_double(void)
+static void test_float_double(int input)
 {
 	wn_config c = {0};
 	int dil[] = {1, 2, 4, 8, 16, 1, 2, 4};
 	c.nlayers = 8;
 	memcpy(c.dilation, dil, sizeof dil);
 	c.res_ch = 12, c.dil_ch = 10, c.skip_ch = 24, c.levels = 64, c.n_out = 40, c.batch = 3;
+	set_input(&c, input);
+	if (input == WN_INPUT_SCALAR) /* rf 46: a row of 96 targets still splits in two */
+		c.initial_width = 8;
+	tap_diag("%s input", wn_input_name(input));
 	const int B = 3, T = wn_receptive_field(&c) + c.n_out;
 	wn *m = wn_create(&c, B);
 	wn_f64 *md = wn_create_f64(&c, B);
@@ -387,12 +510,17 @@ static void test_float_double(void)
 	for (size_t i = 0; i < (size_t)c.n_out * c.levels; i++)
 		rd = fmax(rd, fabs(pa[i] - pb[i]));
 	tap_ok(rd < 1e-6, "a row's probabilities do not depend on the other rows (%.1e)", rd);
-	/* causality: changing the targets does not change their probabilities */
+	/* causality: changing the targets does not change their probabilities. (Larger weights
+	 * than the initialisation's, so that the first code's one path to the first prediction,
+	 * through every layer's past tap, survives float rounding.) */
+	for (size_t i = 0; i < np; i++)
+		wn_params(m1)[i] *= 2.5f;
 	uint16_t *c2 = malloc(sizeof(uint16_t) * T);
 	memcpy(c2, codes + T, sizeof(uint16_t) * T);
-	c2[T - 1] = (uint16_t)((c2[T - 1] + 17) % c.levels);
 	float *before = malloc(sizeof(float) * c.n_out * c.levels);
-	memcpy(before, pb, sizeof(float) * c.n_out * c.levels);
+	wn_forward(m1, c2, 1);
+	memcpy(before, wn_last_probs(m1), sizeof(float) * c.n_out * c.levels);
+	c2[T - 1] = (uint16_t)((c2[T - 1] + 17) % c.levels);
 	wn_forward(m1, c2, 1);
 	tap_ok(!memcmp(before, wn_last_probs(m1), sizeof(float) * c.n_out * c.levels),
 	       "causal: the last code does not change any prediction");
@@ -432,27 +560,75 @@ static void test_config(void)
 	double fl = wn_train_flops(&c, 1);
 	tap_ok(fl > 8e10 && fl < 2e11, "default preset: %.1f GFLOP per training step", fl / 1e9);
 
-	/* metadata round trip through a file */
-	wn_config a = small_config(), b;
-	a.levels = 256;
-	st_writer w;
-	st_writer_init(&w);
-	float one = 1;
-	int64_t shp[1] = {1};
-	char path[] = "/tmp/test_wavenet_XXXXXX";
-	int fd = mkstemp(path);
-	close(fd);
-	st_file sf;
-	int ok = st_add_f32(&w, "x", 1, shp, &one) == 0 && wn_config_to_meta(&a, &w) == 0 &&
-		 st_save(&w, path) == 0 && st_load(path, &sf) == 0;
-	st_writer_free(&w);
-	tap_ok(ok && wn_config_from_meta(&sf, &b) == 0 && !memcmp(&a, &b, sizeof a) &&
-	       !strcmp(st_meta(&sf, "dilations"), "1,2,1,4") &&
-	       !strcmp(st_meta(&sf, "receptive_field"), "10"),
-	       "config → metadata → config round trip (dilations \"%s\")", ok ? st_meta(&sf, "dilations") : "?");
-	if (ok)
-		st_free(&sf);
-	unlink(path);
+	c.input = WN_INPUT_SCALAR, c.initial_width = 32;
+	tap_ok(wn_config_check(&c) == 0 && wn_receptive_field(&c) == 5147 &&
+	       wn_train_flops(&c, 1) > fl, "default preset with scalar input of width 32: rf 5147 = "
+	       "(2 - 1)·Σd + 1 + (32 - 1)");
+	c.input = WN_INPUT_EMBED, c.initial_width = 0, c.embed = 32;
+	tap_ok(wn_config_check(&c) == 0 && wn_receptive_field(&c) == 5117, "embedded input: rf 5117");
+	c.embed = 0;
+	tap_ok(wn_config_check(&c) == -1 && strstr(sh_errmsg(), "embedding size 0"),
+	       "embedded input without a size: %s", sh_errmsg());
+	c.input = WN_INPUT_ONEHOT, c.initial_width = 5;
+	tap_ok(wn_config_check(&c) == -1 && strstr(sh_errmsg(), "scalar input only"),
+	       "an initial width on one-hot input: %s", sh_errmsg());
+	c.input = WN_INPUT_SCALAR, c.initial_width = WN_MAX_INITIAL_WIDTH + 1;
+	tap_ok(wn_config_check(&c) == -1 && strstr(sh_errmsg(), "initial width"),
+	       "initial width too large: %s", sh_errmsg());
+	int in = -1;
+	tap_ok(wn_input_parse("scalar", &in) == 0 && in == WN_INPUT_SCALAR &&
+	       wn_input_parse("mixed", &in) == -1 && strstr(sh_errmsg(), "onehot, embed, scalar"),
+	       "input names: %s", sh_errmsg());
+
+	/* metadata round trip through a file, for each input layer; "input" = "mixed" refused, no
+	 * "input" read as one-hot */
+	const char *rf_want[] = {"10", "10", "12"}, *key[] = {NULL, "embed", "initial_width"};
+	for (int k = 0; k < 5; k++) { /* onehot, embed, scalar, "mixed", no "input" */
+		const int input = k <= WN_INPUT_SCALAR ? k : WN_INPUT_ONEHOT;
+		wn_config a = small_config(input), b;
+		a.levels = 256;
+		st_writer w, w2;
+		st_writer_init(&w);
+		st_writer_init(&w2);
+		float one = 1;
+		int64_t shp[1] = {1};
+		char path[] = "/tmp/test_wavenet_XXXXXX";
+		int fd = mkstemp(path);
+		close(fd);
+		st_file sf;
+		int ok = st_add_f32(&w, "x", 1, shp, &one) == 0 && wn_config_to_meta(&a, &w) == 0;
+		if (k == 3)
+			ok = ok && st_set_meta(&w, "input", "mixed") == 0;
+		if (k == 4) { /* a checkpoint from before the input layers had a name */
+			ok = ok && st_add_f32(&w2, "x", 1, shp, &one) == 0;
+			for (int i = 0; ok && i < w.nmeta; i++)
+				if (strcmp(w.meta_key[i], "input"))
+					ok = st_set_meta(&w2, w.meta_key[i], w.meta_val[i]) == 0;
+		}
+		ok = ok && st_save(k == 4 ? &w2 : &w, path) == 0 && st_load(path, &sf) == 0;
+		st_writer_free(&w);
+		st_writer_free(&w2);
+		int back = ok ? wn_config_from_meta(&sf, &b) : -1;
+		if (k < 3)
+			tap_ok(ok && back == 0 && !memcmp(&a, &b, sizeof a) &&
+			       !strcmp(st_meta(&sf, "input"), wn_input_name(input)) &&
+			       !strcmp(st_meta(&sf, "dilations"), "1,2,1,4") &&
+			       !strcmp(st_meta(&sf, "receptive_field"), rf_want[k]) &&
+			       !st_meta(&sf, key[1 + (k == 1)]) && (!key[k] || st_meta(&sf, key[k])),
+			       "%s input: config → metadata → config round trip (dilations \"%s\", rf %s, "
+			       "%s %s)", wn_input_name(input), ok ? st_meta(&sf, "dilations") : "?",
+			       ok ? st_meta(&sf, "receptive_field") : "?", key[k] ? key[k] : "no input key",
+			       ok && key[k] ? st_meta(&sf, key[k]) : "");
+		else if (k == 3)
+			tap_ok(ok && back == -1 && strstr(sh_errmsg(), "input 'mixed'"),
+			       "an unknown input layer is refused: %s", sh_errmsg());
+		else
+			tap_ok(ok && back == 0 && !memcmp(&a, &b, sizeof a) && !st_meta(&sf, "input"),
+			       "metadata without \"input\" reads as one-hot");
+		if (ok)
+			st_free(&sf);
+		unlink(path);
+	}
 
 	wn_config p = {0};
 	tap_ok(wn_parse_dilations("1..512x5", &p) == 0 && p.nlayers == 50 && p.dilation[49] == 512,
@@ -460,7 +636,7 @@ static void test_config(void)
 	tap_ok(wn_parse_dilations("1,2,x", &p) == -1, "bad dilations: %s", sh_errmsg());
 	tap_ok(wn_parse_dilations("1,0", &p) == -1, "zero dilation refused");
 
-	wn_config s = small_config();
+	wn_config s = small_config(WN_INPUT_ONEHOT);
 	wn *m = wn_create(&s, 2);
 	const int T = wn_receptive_field(&s) + s.n_out;
 	uint16_t *codes = calloc((size_t)2 * T, sizeof(uint16_t));
@@ -480,11 +656,16 @@ static void test_config(void)
 
 int main(void)
 {
-	test_peer();
+	for (int input = WN_INPUT_ONEHOT; input <= WN_INPUT_SCALAR; input++)
+		test_peer(fixtures[input], input);
 	test_dconv_fd();
 	test_gate_fd();
-	test_model_fd();
-	test_float_double();
+	test_embed_fd();
+	test_scalar_fd();
+	for (int input = WN_INPUT_ONEHOT; input <= WN_INPUT_SCALAR; input++)
+		test_model_fd(input);
+	for (int input = WN_INPUT_ONEHOT; input <= WN_INPUT_SCALAR; input++)
+		test_float_double(input);
 	test_config();
 	return tap_done();
 }
