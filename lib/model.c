@@ -81,17 +81,7 @@ int model_param_count(const model *m) { return m->wn ? wn_param_count(m->wn) : s
 
 model_param model_param_info(const model *m, int i)
 {
-	model_param p;
-	if (m->wn) {
-		const wn_param *w = wn_param_info(m->wn, i);
-		p = (model_param){w->name, w->ndim, {0}, w->offset, w->count};
-		memcpy(p.shape, w->shape, sizeof p.shape);
-	} else {
-		const srnn_param *s = srnn_param_info(m->srnn, i);
-		p = (model_param){s->name, s->ndim, {0}, s->offset, s->count};
-		memcpy(p.shape, s->shape, sizeof p.shape);
-	}
-	return p;
+	return m->wn ? *wn_param_info(m->wn, i) : *srnn_param_info(m->srnn, i);
 }
 
 size_t model_state_floats(const model *m, int batch) { return m->wn ? 0 : srnn_state_floats(m->srnn, batch); }

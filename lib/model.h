@@ -34,13 +34,8 @@ int model_levels(const model_config *c);
 /* FLOPs of one training step of `batch` rows (srnn_train_flops, wn_train_flops). */
 double model_train_flops(const model_config *c, int batch);
 
-/* A parameter slice: the layout shared by srnn_param and wn_param. */
-typedef struct {
-	const char *name;
-	int ndim;
-	int64_t shape[4];
-	size_t offset, count;
-} model_param;
+/* A parameter slice (params.h), as srnn_param and wn_param. */
+typedef nn_param model_param;
 
 typedef struct {
 	model_kind kind;

@@ -13,6 +13,8 @@
 #ifndef SHARKS_SAMPLERNN_H
 #define SHARKS_SAMPLERNN_H
 
+#include "params.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,12 +46,8 @@ int srnn_history(const srnn_config *cfg);
  * tier's first linear as lookup tables): for GFLOP/s figures. */
 double srnn_train_flops(const srnn_config *cfg, int batch);
 
-typedef struct {
-	const char *name;       /* state_dict key */
-	int ndim;
-	int64_t shape[4];
-	size_t offset, count;   /* slice of the parameter array */
-} srnn_param;
+/* A parameter slice (params.h) */
+typedef nn_param srnn_param;
 
 typedef struct srnn srnn;
 

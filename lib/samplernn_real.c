@@ -16,6 +16,7 @@
  * that follow the definition, and the tests hold both equal. */
 #include "samplernn.h"
 #include "nn.h"
+#include "params.h"
 #include "rng.h"
 #include "util.h"
 
@@ -88,11 +89,8 @@ struct MODEL {
 	size_t emb;
 	linear l1, l2, l3, l4;
 
-	size_t nparams;
-	real *params, *grads;
-	int nparam, nparam_cap;
-	srnn_param *info;
-	char *names;
+	param_table pt;
+	real *params, *grads;   /* [pt.total] each */
 	int nwm;
 	wmat *wm[SRNN_MAX_TIERS * (2 * MAXL + MAXL + 1) + 8];
 
@@ -115,16 +113,7 @@ struct MODEL {
 
 static size_t add_param(struct MODEL *m, const char *name, int ndim, int64_t d0, int64_t d1)
 {
-	srnn_param *p = &m->info[m->nparam++];
-	char *nm = m->names + (size_t)(m->nparam - 1) * 96;
-	snprintf(nm, 96, "%s", name);
-	p->name = nm;
-	p->ndim = ndim;
-	p->shape[0] = d0, p->shape[1] = ndim > 1 ? d1 : 0;
-	p->count = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1);
-	p->offset = m->nparams;
-	m->nparams += p->count;
-	return p->offset;
+	return param_table_add(&m->pt, name, ndim, d0, d1, 0);
 }
 
 /* A weight matrix named `name` (torch weight_norm names it name_g, name_v) */
@@ -241,10 +230,7 @@ MODEL *S(srnn_create)(const srnn_config *cfg, int max_batch)
 	m->FS = cfg->frame_size[m->K - 1];
 	m->hist = srnn_history(cfg);
 	const int D = m->D, G = m->G, K = m->K, L = m->L;
-	m->nparam_cap = K * (12 * L + 8) + 16;
-	m->info = sh_alloc(sizeof(srnn_param) * m->nparam_cap);
-	m->names = sh_alloc((size_t)96 * m->nparam_cap);
-	if (!m->info || !m->names)
+	if (param_table_init(&m->pt, K * (12 * L + 8) + 16))
 		goto fail;
 
 	char pre[32], buf[96];
@@ -294,15 +280,11 @@ MODEL *S(srnn_create)(const srnn_config *cfg, int max_batch)
 	add_linear(m, &m->l3, "l3", D, D, 1);
 	add_linear(m, &m->l4, "l4", D, m->Q, 1);
 
-	size_t bytes;
-	if (!sh_mul_size(m->nparams, sizeof(real), &bytes))
-		goto fail;
-	m->params = sh_alloc(bytes);
-	m->grads = sh_alloc(bytes);
+	m->params = param_table_values(&m->pt, sizeof(real));
+	m->grads = param_table_values(&m->pt, sizeof(real));
 	if (!m->params || !m->grads)
 		goto fail;
-	size_t abytes = layout(m, NULL);
-	m->arena = sh_alloc(abytes);
+	m->arena = sh_alloc(layout(m, NULL));
 	if (!m->arena)
 		goto fail;
 	layout(m, m->arena);
@@ -319,22 +301,18 @@ void S(srnn_free)(MODEL *m)
 	free(m->arena);
 	free(m->params);
 	free(m->grads);
-	free(m->info);
-	free(m->names);
+	param_table_free(&m->pt);
 	free(m);
 }
 
 #ifndef REAL_F64
 const srnn_config *srnn_cfg(const srnn *m) { return &m->cfg; }
 #endif
-size_t S(srnn_num_params)(const MODEL *m) { return m->nparams; }
+size_t S(srnn_num_params)(const MODEL *m) { return m->pt.total; }
 real *S(srnn_params)(MODEL *m) { return m->params; }
 real *S(srnn_grads)(MODEL *m) { return m->grads; }
-int S(srnn_param_count)(const MODEL *m) { return m->nparam; }
-const srnn_param *S(srnn_param_info)(const MODEL *m, int i)
-{
-	return i >= 0 && i < m->nparam ? &m->info[i] : NULL;
-}
+int S(srnn_param_count)(const MODEL *m) { return m->pt.n; }
+const srnn_param *S(srnn_param_info)(const MODEL *m, int i) { return param_table_info(&m->pt, i); }
 const real *S(srnn_last_logits)(const MODEL *m) { return m->probs; }
 void S(srnn_use_reference)(MODEL *m, int on) { m->ref = on; }
 
@@ -377,7 +355,7 @@ void S(srnn_init_params)(MODEL *m, uint64_t seed)
 	sh_rng_seed(s, seed);
 	const int D = m->D, G = m->G;
 	const double bound = 1 / sqrt((double)D);
-	memset(m->params, 0, sizeof(real) * m->nparams);
+	memset(m->params, 0, sizeof(real) * m->pt.total);
 	for (int k = 0; k < m->K; k++) {
 		tier *t = &m->tier[k];
 		for (int l = 0; l < m->L; l++) {

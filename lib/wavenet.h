@@ -20,6 +20,7 @@
 #ifndef SHARKS_WAVENET_H
 #define SHARKS_WAVENET_H
 
+#include "params.h"
 #include "safetensors.h"
 
 #include <stddef.h>
@@ -90,12 +91,8 @@ int wn_config_from_meta(const st_file *sf, wn_config *cfg);
 int wn_dilations_str(const wn_config *cfg, char *buf, size_t size);
 int wn_parse_dilations(const char *s, wn_config *cfg);
 
-typedef struct {
-	const char *name;       /* state_dict key */
-	int ndim;
-	int64_t shape[4];
-	size_t offset, count;   /* slice of the parameter array */
-} wn_param;
+/* A parameter slice (params.h) */
+typedef nn_param wn_param;
 
 typedef struct wn wn;
 

@@ -23,6 +23,7 @@
 #include "wavenet.h"
 #include "fastmath.h"
 #include "nn.h"
+#include "params.h"
 #include "rng.h"
 #include "util.h"
 
@@ -215,11 +216,8 @@ struct MODEL {
 	layer *lay;
 	size_t embw, causw, causb, p1w, p1b, p2w, p2b;
 
-	size_t nparams;
-	real *params, *grads;
-	int nparam;
-	wn_param *info;
-	char *names;
+	param_table pt;
+	real *params, *grads;   /* [pt.total] each */
 
 	/* everything below with a batch dimension is batch-major, so that a part of the rows
 	 * (one per thread, see forward_backward) works on a contiguous slice of it */
@@ -241,7 +239,7 @@ struct MODEL {
 	/* per part (thread): gradients (parts after the first; the first accumulates into grads
 	 * when it is alone), the causal taps' and side-by-side skip weights' gradients */
 	int maxparts;
-	real *pgrads;           /* [maxparts × nparams] */
+	real *pgrads;           /* [maxparts × pt.total] */
 	real *dtab;             /* [maxparts × Q × 2 × R] */
 	real *dwpair;           /* embed: [maxparts × 2 × R × E] */
 	real *dwcat;            /* [maxparts × S × nl·C] */
@@ -260,16 +258,7 @@ typedef struct {
 static size_t add_param(struct MODEL *m, const char *name, int ndim, int64_t d0, int64_t d1,
 			int64_t d2)
 {
-	wn_param *p = &m->info[m->nparam++];
-	char *nm = m->names + (size_t)(m->nparam - 1) * 32;
-	snprintf(nm, 32, "%s", name);
-	p->name = nm;
-	p->ndim = ndim;
-	p->shape[0] = d0, p->shape[1] = d1, p->shape[2] = d2;
-	p->count = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
-	p->offset = m->nparams;
-	m->nparams += p->count;
-	return p->offset;
+	return param_table_add(&m->pt, name, ndim, d0, d1, d2);
 }
 
 static void *take(unsigned char *base, size_t *cur, size_t bytes)
@@ -309,7 +298,7 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	m->dfg = TAKE(B * L0 * 2 * C);
 	m->dx0 = TAKE(B * L0 * R);
 	m->dx1 = TAKE(B * L0 * R);
-	m->pgrads = TAKE((P - 1) * m->nparams);
+	m->pgrads = TAKE((P - 1) * m->pt.total);
 	m->dtab = TAKE(P * Q * 2 * R);
 	m->dwpair = TAKE(m->input == WN_INPUT_EMBED ? P * 2 * R * m->E : 0);
 	m->dwcat = TAKE(P * Sk * nl * C);
@@ -347,11 +336,8 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 	m->nout = m->n_out / m->split;
 	m->T = m->rf + m->nout;
 	const int nl = m->nl, R = m->R, C = m->C, Sk = m->Sk, Q = m->Q;
-	const int cap = 8 * nl + 8;
 	m->lay = sh_alloc(sizeof(layer) * nl);
-	m->info = sh_alloc(sizeof(wn_param) * cap);
-	m->names = sh_alloc((size_t)32 * cap);
-	if (!m->lay || !m->info || !m->names)
+	if (!m->lay || param_table_init(&m->pt, 8 * nl + 8))
 		goto fail;
 	char buf[32];
 	if (m->input == WN_INPUT_EMBED) {
@@ -396,11 +382,8 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 #endif
 	m->maxparts = m->maxparts < max_batch * m->split ? m->maxparts : max_batch * m->split;
 	m->maxparts = m->maxparts < 1 ? 1 : m->maxparts > 64 ? 64 : m->maxparts;
-	size_t bytes;
-	if (!sh_mul_size(m->nparams, sizeof(real), &bytes))
-		goto fail;
-	m->params = sh_alloc(bytes);
-	m->grads = sh_alloc(bytes);
+	m->params = param_table_values(&m->pt, sizeof(real));
+	m->grads = param_table_values(&m->pt, sizeof(real));
 	if (!m->params || !m->grads)
 		goto fail;
 	m->arena = sh_alloc(layout(m, NULL));
@@ -420,8 +403,7 @@ void S(wn_free)(MODEL *m)
 	free(m->arena);
 	free(m->params);
 	free(m->grads);
-	free(m->info);
-	free(m->names);
+	param_table_free(&m->pt);
 	free(m->lay);
 	free(m);
 }
@@ -429,23 +411,13 @@ void S(wn_free)(MODEL *m)
 #ifndef REAL_F64
 const wn_config *wn_cfg(const wn *m) { return &m->cfg; }
 int wn_rows_split(const wn *m) { return m->split; }
-const wn_param *wn_param_find(const wn *m, const char *name)
-{
-	for (int i = 0; i < m->nparam; i++)
-		if (!strcmp(m->info[i].name, name))
-			return &m->info[i];
-	sh_error("no parameter '%s'", name);
-	return NULL;
-}
+const wn_param *wn_param_find(const wn *m, const char *name) { return param_table_find(&m->pt, name); }
 #endif
-size_t S(wn_num_params)(const MODEL *m) { return m->nparams; }
+size_t S(wn_num_params)(const MODEL *m) { return m->pt.total; }
 real *S(wn_params)(MODEL *m) { return m->params; }
 real *S(wn_grads)(MODEL *m) { return m->grads; }
-int S(wn_param_count)(const MODEL *m) { return m->nparam; }
-const wn_param *S(wn_param_info)(const MODEL *m, int i)
-{
-	return i >= 0 && i < m->nparam ? &m->info[i] : NULL;
-}
+int S(wn_param_count)(const MODEL *m) { return m->pt.n; }
+const wn_param *S(wn_param_info)(const MODEL *m, int i) { return param_table_info(&m->pt, i); }
 const real *S(wn_last_probs)(const MODEL *m) { return m->probs; }
 
 void S(wn_init_params)(MODEL *m, uint64_t seed)
@@ -454,8 +426,8 @@ void S(wn_init_params)(MODEL *m, uint64_t seed)
 	sh_rng_seed(&r, seed);
 	/* every conv's tensors uniform in ±1/√fan_in: fan_in = in_channels × width; the embedding
 	 * standard normal (torch's nn.Embedding) */
-	for (int i = 0; i < m->nparam; i++) {
-		const wn_param *p = &m->info[i];
+	for (int i = 0; i < m->pt.n; i++) {
+		const wn_param *p = &m->pt.info[i];
 		const char *dot = strrchr(p->name, '.');
 		double fan_in;
 		if (p->ndim == 2) { /* embed.weight */
@@ -753,13 +725,13 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 		p->k = k;
 		p->b0 = (int)((long)V * k / np);
 		p->B = (int)((long)V * (k + 1) / np) - p->b0;
-		p->grads = k ? m->pgrads + (size_t)(k - 1) * m->nparams : m->grads;
+		p->grads = k ? m->pgrads + (size_t)(k - 1) * m->pt.total : m->grads;
 		p->dtab = m->dtab + (size_t)k * Q * 2 * m->R;
 		p->dwpair = m->dwpair + (size_t)k * 2 * m->R * m->E;
 		p->dwcat = m->dwcat + (size_t)k * m->Sk * m->nl * m->C;
 		p->dsb = m->dsb + (size_t)k * m->Sk;
 		if (k && backward)
-			zero(p->grads, m->nparams);
+			zero(p->grads, m->pt.total);
 	}
 	if (np == 1) {
 		forward_part(m, &parts[0]);
@@ -777,7 +749,7 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 				backward_part(m, &parts[k], (real)parts[k].B / V);
 		}
 		if (backward) {
-			const size_t n = m->nparams;
+			const size_t n = m->pt.total;
 			#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
 			for (size_t i = 0; i < n; i++) {
 				real s = 0;
