@@ -8,33 +8,15 @@
 #include "safetensors.h"
 #include "util.h"
 #include "tap.h"
+#include "fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define FIXTURE "tests/fixtures/samplernn_peer.safetensors"
 
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static double urand(void) /* [0, 1) */
-{
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (double)(rng >> 11) * 0x1p-53;
-}
-
-/* rows of `width` codes: a clamped random walk */
-static uint16_t *walk_codes(int rows, int width, int Q)
-{
-	uint16_t *c = malloc(sizeof(uint16_t) * rows * width);
-	for (int r = 0; r < rows; r++) {
-		int v = Q / 2;
-		for (int i = 0; i < width; i++) {
-			v += (int)(urand() * 7) - 3;
-			v = v < 0 ? 0 : v >= Q ? Q - 1 : v;
-			c[r * width + i] = (uint16_t)v;
-		}
-	}
-	return c;
-}
+static const nn_param *info(const void *m, int i) { return srnn_param_info(m, i); }
+static const nn_param *info64(const void *m, int i) { return srnn_param_info_f64(m, i); }
 
 /* codes[b][w·seq + i] for i < hist + seq, as one window's rows */
 static void window(uint16_t *dst, const uint8_t *chunk, int B, int chunkw, int w, int seq, int hist)
@@ -45,26 +27,6 @@ static void window(uint16_t *dst, const uint8_t *chunk, int B, int chunkw, int w
 }
 
 /* ---- against the PyTorch peer ---- */
-
-static int load_peer_params(srnn *m, const st_file *sf, const char *prefix, float *dst)
-{
-	char name[160];
-	int found = 0;
-	for (int i = 0; i < srnn_param_count(m); i++) {
-		const srnn_param *p = srnn_param_info(m, i);
-		snprintf(name, sizeof name, "%s%s", prefix, p->name);
-		if (st_read_f32(sf, name, dst + p->offset, p->count)) {
-			tap_diag("%s: %s", name, sh_errmsg());
-			return -1;
-		}
-		found++;
-	}
-	/* and the peer has nothing we lack (under this prefix) */
-	int theirs = 0;
-	for (int i = 0; i < sf->ntensors; i++)
-		theirs += !strncmp(sf->tensors[i].name, prefix, strlen(prefix));
-	return theirs == found ? 0 : (tap_diag("peer has %d %s* tensors, we %d", theirs, prefix, found), -1);
-}
 
 static void test_peer(void)
 {
@@ -90,7 +52,7 @@ static void test_peer(void)
 		return;
 	const size_t np = srnn_num_params(m);
 	float *p = srnn_params(m), *g = srnn_grads(m);
-	tap_ok(load_peer_params(m, &sf, "param.", p) == 0,
+	tap_ok(load_peer(&sf, "param.", p, info, m) == 0,
 	       "every parameter maps onto the peer's state_dict by name and shape (%zu values)", np);
 	float *p0 = malloc(sizeof(float) * np);
 	memcpy(p0, p, sizeof(float) * np);
@@ -116,20 +78,9 @@ static void test_peer(void)
 	       l2, want[0]);
 	/* every gradient: max |ours - peer| relative to the tensor's largest peer value */
 	float *pg = malloc(sizeof(float) * np);
-	load_peer_params(m, &sf, "grad2.", pg);
-	double worst = 0;
-	const char *wname = "";
-	for (int i = 0; i < srnn_param_count(m); i++) {
-		const srnn_param *pi = srnn_param_info(m, i);
-		double dmax = 0, scale = 0;
-		for (size_t j = 0; j < pi->count; j++) {
-			dmax = fmax(dmax, fabs(g[pi->offset + j] - pg[pi->offset + j]));
-			scale = fmax(scale, fabs(pg[pi->offset + j]));
-		}
-		double e = dmax / (scale + 1e-30);
-		if (e > worst)
-			worst = e, wname = pi->name;
-	}
+	load_peer(&sf, "grad2.", pg, info, m);
+	const char *wname;
+	double worst = grad_worst(g, pg, info, m, &wname);
 	tap_ok(worst < 1e-4, "all %d gradients of window 2 equal the peer's (worst %.2e, %s)",
 	       srnn_param_count(m), worst, wname);
 
@@ -181,8 +132,8 @@ static void test_peer(void)
 	srnn *gm = srnn_create(&gc, B);
 	size_t gnp = srnn_num_params(gm), gns = srnn_state_floats(gm, B);
 	float *gstate = calloc(gns, sizeof(float)), *gpg = malloc(sizeof(float) * gnp);
-	tap_ok(load_peer_params(gm, &sf, "gru.param.", srnn_params(gm)) == 0 &&
-	       load_peer_params(gm, &sf, "gru.grad.", gpg) == 0 &&
+	tap_ok(load_peer(&sf, "gru.param.", srnn_params(gm), info, gm) == 0 &&
+	       load_peer(&sf, "gru.grad.", gpg, info, gm) == 0 &&
 	       st_read_f32(&sf, "gru.h0", gstate, (size_t)gc.layers * B * gc.dim) == 0,
 	       "GRU model maps onto torch's nn.GRU names");
 	const uint8_t *gchunk = st_data(&sf, st_find(&sf, "gru.codes"));
@@ -193,16 +144,7 @@ static void test_peer(void)
 	memset(gg, 0, sizeof(float) * gnp);
 	double gl = srnn_forward_backward(gm, gcodes, B, gstate);
 	st_read_f32(&sf, "gru.loss", want, 1);
-	double gw = 0;
-	for (int i = 0; i < srnn_param_count(gm); i++) {
-		const srnn_param *pi = srnn_param_info(gm, i);
-		double dmax = 0, scale = 0;
-		for (size_t j = 0; j < pi->count; j++) {
-			dmax = fmax(dmax, fabs(gg[pi->offset + j] - gpg[pi->offset + j]));
-			scale = fmax(scale, fabs(gpg[pi->offset + j]));
-		}
-		gw = fmax(gw, dmax / (scale + 1e-30));
-	}
+	double gw = grad_worst(gg, gpg, info, gm, NULL);
 	tap_ok(fabs(gl - want[0]) < 1e-5 * want[0] && gw < 1e-4, "GRU model: loss %.7f = torch "
 	       "%.7f, every gradient agrees (worst %.2e)", gl, want[0], gw);
 	free(gstate), free(gpg);
@@ -216,8 +158,9 @@ static srnn_f64 *fm;
 static const uint16_t *fcodes;
 static double *fstate0, *fstate;
 static int fB;
-static double fd_loss(void)
+static double fd_loss(void *ctx)
 {
+	(void)ctx;
 	memcpy(fstate, fstate0, sizeof(double) * srnn_state_floats_f64(fm, fB));
 	srnn_state_reset_f64(fm, fstate, fB, 0); /* row 0 starts afresh (learned h0), row 1 carries */
 	return srnn_forward_f64(fm, fcodes, fB, fstate);
@@ -236,7 +179,7 @@ static void test_fd(const char *what, const srnn_config *c)
 	for (size_t i = 0; i < np; i++)
 		p[i] += 0.05 * (urand() - 0.5);
 	const int hist = srnn_history(c), row = hist + c->seq;
-	uint16_t *codes = walk_codes(B, row, c->levels);
+	uint16_t *codes = walk_codes(B, row, c->levels, 3);
 	fstate0 = malloc(sizeof(double) * ns), fstate = malloc(sizeof(double) * ns);
 	for (size_t i = 0; i < ns; i++)
 		fstate0[i] = 0.8 * (urand() - 0.5);
@@ -248,34 +191,13 @@ static void test_fd(const char *what, const srnn_config *c)
 	srnn_forward_backward_f64(m, codes, B, fstate);
 	double *ga = malloc(sizeof(double) * np);
 	memcpy(ga, g, sizeof(double) * np);
-	/* relative error, with gradients below 1e-3 of the largest judged against that floor
-	 * (their finite differences are dominated by the loss's rounding, ~1e-15/h) */
-	double worst = 0, h = 1e-5, wnum = 0, gmax = 0;
-	size_t wi = 0;
-	for (size_t i = 0; i < np; i++)
-		gmax = fmax(gmax, fabs(ga[i]));
-	for (size_t i = 0; i < np; i++) {
-		double x0 = p[i];
-		p[i] = x0 + h;
-		double lp = fd_loss();
-		p[i] = x0 - h;
-		double lm = fd_loss();
-		p[i] = x0;
-		double num = (lp - lm) / (2 * h);
-		double e = fabs(num - ga[i]) / fmax(fmax(fabs(num), fabs(ga[i])), 1e-3 * gmax);
-		if (e > worst)
-			worst = e, wi = i, wnum = num;
-	}
+	size_t wi;
+	double wnum, gmax;
+	double worst = fd_worst_rel(p, ga, np, 1e-5, fd_loss, NULL, &wi, &wnum, &gmax);
 	tap_diag("%s: worst element: analytic %.9e, numeric %.9e, largest gradient %.3e", what,
 		 ga[wi], wnum, gmax);
-	const char *wn = "";
-	for (int i = 0; i < srnn_param_count_f64(m); i++) {
-		const srnn_param *pi = srnn_param_info_f64(m, i);
-		if (wi >= pi->offset && wi < pi->offset + pi->count)
-			wn = pi->name;
-	}
 	tap_ok(worst < 1e-6, "%s: finite differences over all %zu parameters, max rel err %.2e (%s)",
-	       what, np, worst, wn);
+	       what, np, worst, param_name_at(info64, m, wi));
 	free(ga), free(codes), free(fstate0), free(fstate);
 	srnn_free_f64(m);
 }
@@ -299,7 +221,7 @@ static void test_float_double_and_windows(const char *what, srnn_config c)
 	for (size_t i = 0; i < np; i++)
 		pd[i] = p[i];
 	memcpy(srnn_params(ml), p, sizeof(float) * np);
-	uint16_t *chunk = walk_codes(B, hist + 2 * seq, c.levels);
+	uint16_t *chunk = walk_codes(B, hist + 2 * seq, c.levels, 3);
 	uint16_t *codes = malloc(sizeof(uint16_t) * B * (hist + seq));
 	float *st = malloc(sizeof(float) * ns), *stl = malloc(sizeof(float) * ns);
 	double *std_ = malloc(sizeof(double) * ns);
@@ -372,7 +294,7 @@ static void test_determinism(void)
 	srnn *m = srnn_create(&c, c.batch);
 	srnn_init_params(m, 3);
 	size_t np = srnn_num_params(m), ns = srnn_state_floats(m, c.batch);
-	uint16_t *codes = walk_codes(c.batch, srnn_history(&c) + c.seq, c.levels);
+	uint16_t *codes = walk_codes(c.batch, srnn_history(&c) + c.seq, c.levels, 3);
 	float *st = malloc(sizeof(float) * ns), *g1 = malloc(sizeof(float) * np);
 	double l[3];
 	for (int r = 0; r < 3; r++) {

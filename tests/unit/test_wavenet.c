@@ -9,6 +9,7 @@
 #include "safetensors.h"
 #include "util.h"
 #include "tap.h"
+#include "fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,53 +24,12 @@ static const char *const fixtures[] = {
 	"tests/fixtures/wavenet_peer_scalar.safetensors",
 };
 
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static double urand(void) /* [0, 1) */
-{
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (double)(rng >> 11) * 0x1p-53;
-}
+static const nn_param *info(const void *m, int i) { return wn_param_info(m, i); }
+static const nn_param *info64(const void *m, int i) { return wn_param_info_f64(m, i); }
+
 static double srand1(void) { return 2 * urand() - 1; }
 
-/* rows of `width` codes: a clamped random walk */
-static uint16_t *walk_codes(int rows, int width, int Q)
-{
-	uint16_t *c = malloc(sizeof(uint16_t) * rows * width);
-	for (int r = 0; r < rows; r++) {
-		int v = Q / 2;
-		for (int i = 0; i < width; i++) {
-			v += (int)(urand() * 9) - 4;
-			v = v < 0 ? 0 : v >= Q ? Q - 1 : v;
-			c[r * width + i] = (uint16_t)v;
-		}
-	}
-	return c;
-}
-
 /* ---- against the PyTorch peer ---- */
-
-static int load_named(wn *m, const st_file *sf, const char *prefix, float *dst)
-{
-	char name[160];
-	int found = 0;
-	for (int i = 0; i < wn_param_count(m); i++) {
-		const wn_param *p = wn_param_info(m, i);
-		snprintf(name, sizeof name, "%s%s", prefix, p->name);
-		const st_tensor *t = st_find(sf, name);
-		int same = t && t->ndim == p->ndim;
-		for (int k = 0; same && k < p->ndim; k++)
-			same = t->shape[k] == p->shape[k];
-		if (!same || st_read_f32(sf, name, dst + p->offset, p->count)) {
-			tap_diag("%s: missing or another shape", name);
-			return -1;
-		}
-		found++;
-	}
-	int theirs = 0;
-	for (int i = 0; i < sf->ntensors; i++)
-		theirs += !strncmp(sf->tensors[i].name, prefix, strlen(prefix));
-	return theirs == found ? 0 : (tap_diag("peer has %d %s* tensors, we %d", theirs, prefix, found), -1);
-}
 
 static void test_peer(const char *fixture, int input)
 {
@@ -90,12 +50,12 @@ static void test_peer(const char *fixture, int input)
 		return;
 	const size_t np = wn_num_params(m);
 	float *p = wn_params(m), *g = wn_grads(m);
-	tap_ok(load_named(m, &sf, "param.", p) == 0,
+	tap_ok(load_peer(&sf, "param.", p, info, m) == 0,
 	       "every parameter maps onto the peer's state_dict by name and shape (%d tensors, %zu "
 	       "values)", wn_param_count(m), np);
 	float *p0 = malloc(sizeof(float) * np), *pg = malloc(sizeof(float) * np);
 	memcpy(p0, p, sizeof(float) * np);
-	load_named(m, &sf, "grad.", pg);
+	load_peer(&sf, "grad.", pg, info, m);
 	const uint8_t *c8 = st_data(&sf, st_find(&sf, "codes"));
 	uint16_t *codes = malloc(sizeof(uint16_t) * B * T);
 	for (int i = 0; i < B * T; i++)
@@ -105,19 +65,8 @@ static void test_peer(const char *fixture, int input)
 	double l = wn_forward_backward(m, codes, B);
 	st_read_f32(&sf, "loss", want, 1);
 	tap_ok(fabs(l - want[0]) < 1e-5 * want[0], "loss %.7f = peer %.7f", l, want[0]);
-	double worst = 0;
-	const char *wname = "";
-	for (int i = 0; i < wn_param_count(m); i++) {
-		const wn_param *pi = wn_param_info(m, i);
-		double dmax = 0, scale = 0;
-		for (size_t j = 0; j < pi->count; j++) {
-			dmax = fmax(dmax, fabs(g[pi->offset + j] - pg[pi->offset + j]));
-			scale = fmax(scale, fabs(pg[pi->offset + j]));
-		}
-		double e = scale > 0 ? dmax / scale : dmax;
-		if (e > worst)
-			worst = e, wname = pi->name;
-	}
+	const char *wname;
+	double worst = grad_worst(g, pg, info, m, &wname);
 	tap_ok(worst < 1e-4, "all %d gradients equal the peer's (worst max|diff|/max|peer| %.2e, %s)",
 	       wn_param_count(m), worst, wname);
 
@@ -141,6 +90,42 @@ static void test_peer(const char *fixture, int input)
 }
 
 /* ---- kernel finite differences in double ---- */
+
+/* Central differences (h 1e-6) of loss = Σ G·out, out [nout] as forward(ctx) leaves it, over
+ * every element of the nvars inputs vars[k] [n[k]] against the analytic grads[k]: the max abs
+ * error. */
+static double kernel_fd(double *const *vars, double *const *grads, const size_t *n, int nvars,
+			const double *G, const double *out, size_t nout, void (*forward)(void *ctx),
+			void *ctx)
+{
+	double worst = 0, h = 1e-6;
+	for (int k = 0; k < nvars; k++)
+		for (size_t i = 0; i < n[k]; i++) {
+			double v = vars[k][i], lp = 0, lm = 0;
+			vars[k][i] = v + h;
+			forward(ctx);
+			for (size_t j = 0; j < nout; j++)
+				lp += G[j] * out[j];
+			vars[k][i] = v - h;
+			forward(ctx);
+			for (size_t j = 0; j < nout; j++)
+				lm += G[j] * out[j];
+			vars[k][i] = v;
+			worst = fmax(worst, fabs((lp - lm) / (2 * h) - grads[k][i]));
+		}
+	return worst;
+}
+
+struct dconv_fd {
+	double *out, *xs;
+	const double *x, *w, *bias;
+	int B, L, In, O, d;
+};
+static void dconv_fd_forward(void *ctx)
+{
+	struct dconv_fd *c = ctx;
+	wn_dconv_forward_f64(c->out, c->xs, c->x, c->w, c->bias, c->B, c->L, c->In, c->O, c->d);
+}
 
 /* loss = Σ G·out of the dilated conv, over x, w, bias */
 static void test_dconv_fd(void)
@@ -173,21 +158,8 @@ static void test_dconv_fd(void)
 	wn_dconv_backward_f64(dx, dw, db, dxs, G, xs, w, B, L, In, O, d);
 	double *vars[3] = {x, w, bias}, *grads[3] = {dx, dw, db};
 	size_t n[3] = {SH_ARRAY_LEN(x), SH_ARRAY_LEN(w), SH_ARRAY_LEN(bias)};
-	double worst = 0, h = 1e-6;
-	for (int k = 0; k < 3; k++)
-		for (size_t i = 0; i < n[k]; i++) {
-			double v = vars[k][i], lp = 0, lm = 0;
-			vars[k][i] = v + h;
-			wn_dconv_forward_f64(out, xs, x, w, bias, B, L, In, O, d);
-			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
-				lp += G[j] * out[j];
-			vars[k][i] = v - h;
-			wn_dconv_forward_f64(out, xs, x, w, bias, B, L, In, O, d);
-			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
-				lm += G[j] * out[j];
-			vars[k][i] = v;
-			worst = fmax(worst, fabs((lp - lm) / (2 * h) - grads[k][i]));
-		}
+	struct dconv_fd ctx = {out, xs, x, w, bias, B, L, In, O, d};
+	double worst = kernel_fd(vars, grads, n, 3, G, out, SH_ARRAY_LEN(G), dconv_fd_forward, &ctx);
 	tap_ok(worst < 1e-8, "dilated conv (d %d): finite differences over x, w, bias (max abs err %.1e)",
 	       d, worst);
 }
@@ -230,6 +202,17 @@ static void test_gate_fd(void)
 
 /* embedded input: loss = Σ G·tab over the embedding and the conv's weight, and the table
  * against its definition tab[q][k][r] = Σ_e w[r][e][k]·emb[q][e] */
+struct embed_fd {
+	double *tab, *wpair;
+	const double *emb, *w;
+	int Q, E, R;
+};
+static void embed_fd_forward(void *ctx)
+{
+	struct embed_fd *c = ctx;
+	wn_embed_taps_forward_f64(c->tab, c->wpair, c->emb, c->w, c->Q, c->E, c->R);
+}
+
 static void test_embed_fd(void)
 {
 	enum { Q = 6, E = 3, R = 4 };
@@ -256,23 +239,23 @@ static void test_embed_fd(void)
 	wn_embed_taps_backward_f64(demb, dw, dwpair, G, wpair, emb, Q, E, R);
 	double *vars[2] = {emb, w}, *grads[2] = {demb, dw};
 	size_t n[2] = {SH_ARRAY_LEN(emb), SH_ARRAY_LEN(w)};
-	double worst = 0, h = 1e-6;
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < n[k]; i++) {
-			double v = vars[k][i], lp = 0, lm = 0;
-			vars[k][i] = v + h;
-			wn_embed_taps_forward_f64(tab, wpair, emb, w, Q, E, R);
-			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
-				lp += G[j] * tab[j];
-			vars[k][i] = v - h;
-			wn_embed_taps_forward_f64(tab, wpair, emb, w, Q, E, R);
-			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
-				lm += G[j] * tab[j];
-			vars[k][i] = v;
-			worst = fmax(worst, fabs((lp - lm) / (2 * h) - grads[k][i]));
-		}
+	struct embed_fd ctx = {tab, wpair, emb, w, Q, E, R};
+	double worst = kernel_fd(vars, grads, n, 2, G, tab, SH_ARRAY_LEN(G), embed_fd_forward, &ctx);
 	tap_ok(worst < 1e-8, "embedded input: finite differences over the embedding and the conv "
 	       "weight (max abs err %.1e)", worst);
+}
+
+struct scalar_fd {
+	double *out, *sx;
+	const uint16_t *const *rows;
+	int B, L, W, R, Q;
+	const double *w, *bias;
+};
+static void scalar_fd_forward(void *ctx)
+{
+	struct scalar_fd *c = ctx;
+	wn_scalar_conv_forward_f64(c->out, c->sx, c->rows, c->B, c->L, c->W, c->R, c->Q, c->w,
+				   c->bias);
 }
 
 /* scalar input: loss = Σ G·out over w and bias, and out against its definition on two rows of
@@ -312,21 +295,8 @@ static void test_scalar_fd(void)
 	wn_scalar_conv_backward_f64(dw, db, G, sx, w, B, L, W, R);
 	double *vars[2] = {w, bias}, *grads[2] = {dw, db};
 	size_t n[2] = {SH_ARRAY_LEN(w), SH_ARRAY_LEN(bias)};
-	double worst = 0, h = 1e-6;
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < n[k]; i++) {
-			double v = vars[k][i], lp = 0, lm = 0;
-			vars[k][i] = v + h;
-			wn_scalar_conv_forward_f64(out, sx, rows, B, L, W, R, Q, w, bias);
-			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
-				lp += G[j] * out[j];
-			vars[k][i] = v - h;
-			wn_scalar_conv_forward_f64(out, sx, rows, B, L, W, R, Q, w, bias);
-			for (size_t j = 0; j < SH_ARRAY_LEN(G); j++)
-				lm += G[j] * out[j];
-			vars[k][i] = v;
-			worst = fmax(worst, fabs((lp - lm) / (2 * h) - grads[k][i]));
-		}
+	struct scalar_fd ctx = {out, sx, rows, B, L, W, R, Q, w, bias};
+	double worst = kernel_fd(vars, grads, n, 2, G, out, SH_ARRAY_LEN(G), scalar_fd_forward, &ctx);
 	tap_ok(worst < 1e-8, "scalar input (width %d): finite differences over w, bias (max abs "
 	       "err %.1e)", W, worst);
 }
@@ -352,6 +322,17 @@ static wn_config small_config(int input)
 	return c;
 }
 
+struct model_fd {
+	wn_f64 *m;
+	const uint16_t *codes;
+	int B;
+};
+static double model_fd_loss(void *ctx)
+{
+	struct model_fd *f = ctx;
+	return wn_forward_f64(f->m, f->codes, f->B);
+}
+
 static void test_model_fd(int input)
 {
 	wn_config c = small_config(input);
@@ -362,40 +343,25 @@ static void test_model_fd(int input)
 	wn_init_params_f64(m, 7);
 	size_t np = wn_num_params_f64(m);
 	double *p = wn_params_f64(m), *g = wn_grads_f64(m);
-	uint16_t *codes = walk_codes(B, T, c.levels);
+	uint16_t *codes = walk_codes(B, T, c.levels, 4);
 	memset(g, 0, sizeof(double) * np);
 	wn_forward_backward_f64(m, codes, B);
 	double *ga = malloc(sizeof(double) * np);
 	memcpy(ga, g, sizeof(double) * np);
-	double worst = 0, h = 1e-5, gmax = 0, wnum = 0;
-	size_t wi = 0;
-	for (size_t i = 0; i < np; i++)
-		gmax = fmax(gmax, fabs(ga[i]));
+	struct model_fd ctx = {m, codes, B};
+	size_t wi;
+	double wnum, gmax;
+	double worst = fd_worst_rel(p, ga, np, 1e-5, model_fd_loss, &ctx, &wi, &wnum, &gmax);
 	int zero_res = 1;
-	for (size_t i = 0; i < np; i++) {
-		double x0 = p[i];
-		p[i] = x0 + h;
-		double lp = wn_forward_f64(m, codes, B);
-		p[i] = x0 - h;
-		double lm = wn_forward_f64(m, codes, B);
-		p[i] = x0;
-		double num = (lp - lm) / (2 * h);
-		double e = fabs(num - ga[i]) / fmax(fmax(fabs(num), fabs(ga[i])), 1e-3 * gmax);
-		if (e > worst)
-			worst = e, wi = i, wnum = num;
-	}
-	const char *wn_ = "";
 	for (int i = 0; i < wn_param_count_f64(m); i++) {
 		const wn_param *pi = wn_param_info_f64(m, i);
-		if (wi >= pi->offset && wi < pi->offset + pi->count)
-			wn_ = pi->name;
 		if (!strncmp(pi->name, "res.3.", 6))
 			for (size_t j = 0; j < pi->count; j++)
 				zero_res &= ga[pi->offset + j] == 0;
 	}
 	tap_diag("worst element: analytic %.9e, numeric %.9e, largest gradient %.3e", ga[wi], wnum, gmax);
 	tap_ok(worst < 1e-6, "whole model, %s input: finite differences over all %zu parameters, "
-	       "max rel err %.2e (%s)", wn_input_name(input), np, worst, wn_);
+	       "max rel err %.2e (%s)", wn_input_name(input), np, worst, param_name_at(info64, m, wi));
 	tap_ok(zero_res, "the last layer's residual conv feeds nothing: zero gradient");
 	free(ga), free(codes);
 	wn_free_f64(m);
@@ -423,7 +389,7 @@ static void test_float_double(int input)
 	size_t np = wn_num_params(m);
 	for (size_t i = 0; i < np; i++)
 		wn_params_f64(md)[i] = wn_params(m)[i];
-	uint16_t *codes = walk_codes(B, T, c.levels);
+	uint16_t *codes = walk_codes(B, T, c.levels, 4);
 	memset(wn_grads(m), 0, sizeof(float) * np);
 	memset(wn_grads_f64(md), 0, sizeof(double) * np);
 	double lf = wn_forward_backward(m, codes, B), ld = wn_forward_backward_f64(md, codes, B);
@@ -475,7 +441,7 @@ static void test_float_double(int input)
 		wn_config cs = c;
 		cs.n_out = 96;
 		const int Ts = wn_receptive_field(&cs) + cs.n_out;
-		uint16_t *cc = walk_codes(1, Ts, cs.levels);
+		uint16_t *cc = walk_codes(1, Ts, cs.levels, 4);
 		omp_set_num_threads(1);
 		wn *a = wn_create(&cs, 1);
 		omp_set_num_threads(2);
