@@ -28,6 +28,11 @@ static const nn_param *info(const void *m, int i) { return wn_param_info(m, i); 
 static const nn_param *info64(const void *m, int i) { return wn_param_info_f64(m, i); }
 
 static double srand1(void) { return 2 * urand() - 1; }
+static void fill_srand(double *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = srand1();
+}
 
 /* ---- against the PyTorch peer ---- */
 
@@ -133,14 +138,10 @@ static void test_dconv_fd(void)
 	enum { B = 2, L = 11, In = 3, O = 4, d = 3, Lo = L - d };
 	double x[B * L * In], w[O * In * 2], bias[O], G[B * Lo * O], out[B * Lo * O];
 	double xs[B * Lo * 2 * In], dxs[B * Lo * 2 * In], dx[B * L * In], dw[O * In * 2], db[O];
-	for (size_t i = 0; i < SH_ARRAY_LEN(x); i++)
-		x[i] = srand1();
-	for (size_t i = 0; i < SH_ARRAY_LEN(w); i++)
-		w[i] = srand1();
-	for (size_t i = 0; i < SH_ARRAY_LEN(bias); i++)
-		bias[i] = srand1();
-	for (size_t i = 0; i < SH_ARRAY_LEN(G); i++)
-		G[i] = srand1();
+	fill_srand(x, SH_ARRAY_LEN(x));
+	fill_srand(w, SH_ARRAY_LEN(w));
+	fill_srand(bias, SH_ARRAY_LEN(bias));
+	fill_srand(G, SH_ARRAY_LEN(G));
 	memset(dx, 0, sizeof dx), memset(dw, 0, sizeof dw), memset(db, 0, sizeof db);
 	wn_dconv_forward_f64(out, xs, x, w, bias, B, L, In, O, d);
 	/* the definition, plainly */
@@ -170,8 +171,7 @@ static void test_gate_fd(void)
 	double pre[N * 2 * C], fg[N * 2 * C], z[N * C], G[N * C], dfg[N * 2 * C];
 	for (int i = 0; i < N * 2 * C; i++)
 		pre[i] = 3 * srand1();
-	for (int i = 0; i < N * C; i++)
-		G[i] = srand1();
+	fill_srand(G, SH_ARRAY_LEN(G));
 	memcpy(fg, pre, sizeof fg);
 	wn_gate_forward_f64(z, fg, N, C);
 	double def = 0;
@@ -218,12 +218,9 @@ static void test_embed_fd(void)
 	enum { Q = 6, E = 3, R = 4 };
 	double emb[Q * E], w[R * E * 2], G[Q * 2 * R], tab[Q * 2 * R], wpair[2 * R * E];
 	double demb[Q * E], dw[R * E * 2], dwpair[2 * R * E];
-	for (size_t i = 0; i < SH_ARRAY_LEN(emb); i++)
-		emb[i] = srand1();
-	for (size_t i = 0; i < SH_ARRAY_LEN(w); i++)
-		w[i] = srand1();
-	for (size_t i = 0; i < SH_ARRAY_LEN(G); i++)
-		G[i] = srand1();
+	fill_srand(emb, SH_ARRAY_LEN(emb));
+	fill_srand(w, SH_ARRAY_LEN(w));
+	fill_srand(G, SH_ARRAY_LEN(G));
 	wn_embed_taps_forward_f64(tab, wpair, emb, w, Q, E, R);
 	double def = 0;
 	for (int q = 0; q < Q; q++)
@@ -271,12 +268,9 @@ static void test_scalar_fd(void)
 			codes[b][i] = (uint16_t)(urand() * Q);
 		rows[b] = codes[b];
 	}
-	for (size_t i = 0; i < SH_ARRAY_LEN(w); i++)
-		w[i] = srand1();
-	for (size_t i = 0; i < SH_ARRAY_LEN(bias); i++)
-		bias[i] = srand1();
-	for (size_t i = 0; i < SH_ARRAY_LEN(G); i++)
-		G[i] = srand1();
+	fill_srand(w, SH_ARRAY_LEN(w));
+	fill_srand(bias, SH_ARRAY_LEN(bias));
+	fill_srand(G, SH_ARRAY_LEN(G));
 	wn_scalar_conv_forward_f64(out, sx, rows, B, L, W, R, Q, w, bias);
 	double def = 0;
 	for (int b = 0; b < B; b++)
