@@ -405,6 +405,14 @@ static void frame_tiers(srnn_sampler *s)
 	}
 }
 
+/* nn's relu_forward opens an OpenMP region (inactive for short vectors), which per sample costs
+ * time and, inside a group's region, an allocation */
+static void relu(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] > 0 ? x[i] : 0;
+}
+
 /* Logits of the next code of every stream into s->logits (once per step). */
 static void sample_step(srnn_sampler *s)
 {
@@ -422,9 +430,9 @@ static void sample_step(srnn_sampler *s)
 				x[d] += row[d];
 		}
 	}
-	relu_forward(s->x, s->x, (size_t)n * D);
+	relu(s->x, (size_t)n * D);
 	product(s->hidden, D, s->x, D, s->l3, s->l3_b, n, 0);
-	relu_forward(s->hidden, s->hidden, (size_t)n * D);
+	relu(s->hidden, (size_t)n * D);
 	product(s->logits, Q, s->hidden, D, s->l4, s->l4_b, n, 0);
 	s->have_logits = 1;
 }
