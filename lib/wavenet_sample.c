@@ -7,7 +7,9 @@
  * pair (queue_l's oldest entry = x_l(t - d), x_l(t)) is interleaved as the torch weight
  * [2C × R × 2] of filter and gate expects, one product gives both, z = tanh·σ goes into its
  * slot of zcat [n × nl·C], x(t) replaces the oldest queue entry, and x += res(z). Then
- * h = ReLU(zcat·wcatᵀ + Σ skip biases), logits = post2(ReLU(post1(h))). */
+ * h = ReLU(Σ skips + Σ skip biases), logits = post2(ReLU(post1(h))): the skips are products of the
+ * skip weights of SKIP_CHUNK layers at a time with their slice of zcat, summed in two parts (so
+ * that with one stream a second thread can run the first part while the layers still run). */
 /* before the includes: exp_fast must share the gate's options, or it cannot be inlined there */
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "wavenet_sample.h"
@@ -28,6 +30,7 @@
  * samples/s on one thread, 1.1k on two), so only very wide batches (about 64 default streams)
  * thread; for throughput on several cores run one sampler per thread on its own streams. */
 #define PAR_MIN_MAC 1e8
+#define SKIP_CHUNK 5    /* layers per skip chunk */
 
 typedef struct {
 	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
@@ -43,13 +46,18 @@ struct wn_sampler {
 	layer *lay;
 	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code (one-hot, embed), [R] */
 	float *wsc;             /* scalar: [W × R] the causal taps, tap-major */
-	qmat *wcat, *w1, *w2;   /* [S × nl·C], [S × S], [Q × S] */
+	int nchunk, split;      /* the skips in chunks of SKIP_CHUNK layers; chunks < split sum into
+	                           h1, the others into h1b (so one thread can run them while the
+	                           other runs the layers) */
+	qmat **wskip;           /* [nchunk]: [S × (layers of the chunk)·C] */
+	qmat *w1, *w2;          /* [S × S], [Q × S] */
+	int ready;              /* pipelined step: layers done (atomic) */
 	float *sbias, *b1, *b2; /* [S], [S], [Q] */
 	qmat_type wtype;
 	double werr;            /* largest relative row error of the packed weights */
 	int *hist;              /* [n × hw] the codes the next step reads, oldest first */
 	float *x, *xs, *fg;     /* [n × R], [n × 2R], [n × 2C] */
-	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S], [n × S] */
+	float *zcat, *h1, *h1b, *h2; /* [n × nl·C], [n × S] × 3 */
 	float *logits, *probs;  /* [n × Q] */
 	int have_logits;
 	double par_min;         /* multiply-adds per step below which a step stays on one thread */
@@ -98,7 +106,7 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 	size_t total = ntab + nwsc + R + Sk + Sk + Q;
 	for (int l = 0; l < nl; l++)
 		total += 2 * C + R + (size_t)n * c->dilation[l] * R;
-	total += (size_t)n * (R + 2 * R + 2 * C + (size_t)nl * C + 2 * Sk + 2 * Q);
+	total += (size_t)n * (R + 2 * R + 2 * C + (size_t)nl * C + 3 * Sk + 2 * Q);
 	s->arena = sh_alloc(sizeof(float) * total);
 	s->lay = sh_alloc(sizeof(layer) * nl);
 	s->hist = sh_alloc(sizeof(int) * n * hw);
@@ -160,8 +168,16 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 			s->sbias[k] += scratch[(size_t)Sk * C + k];
 		}
 	}
-	if (pack(s, &s->wcat, wcat, Sk, nl * C) < 0)
+	s->nchunk = (nl + SKIP_CHUNK - 1) / SKIP_CHUNK;
+	s->split = SH_MAX(1, (s->nchunk * 7 + 5) / 10);
+	if (!(s->wskip = sh_alloc(sizeof *s->wskip * s->nchunk)))
 		goto fail;
+	for (int j = 0; j < s->nchunk; j++) {
+		int l0 = j * SKIP_CHUNK, l1 = SH_MIN(nl, l0 + SKIP_CHUNK);
+		if (qmat_pack_worst(&s->wskip[j], wcat + (size_t)l0 * C, Sk, (l1 - l0) * C, nl * C, s->wtype,
+				    &s->werr) < 0)
+			goto fail;
+	}
 	s->b1 = TAKE(Sk);
 	s->b2 = TAKE(Q);
 	if (copy_param(m, "post1.weight", scratch) < 0 || pack(s, &s->w1, scratch, Sk, Sk) < 0 ||
@@ -173,6 +189,7 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 	s->fg = TAKE((size_t)n * 2 * C);
 	s->zcat = TAKE((size_t)n * nl * C);
 	s->h1 = TAKE((size_t)n * Sk);
+	s->h1b = TAKE((size_t)n * Sk);
 	s->h2 = TAKE((size_t)n * Sk);
 	s->logits = TAKE((size_t)n * Q);
 	s->probs = TAKE((size_t)n * Q);
@@ -202,7 +219,9 @@ void wn_sampler_free(wn_sampler *s)
 		qmat_free(s->lay[l].wfg);
 		qmat_free(s->lay[l].wres);
 	}
-	qmat_free(s->wcat);
+	for (int j = 0; s->wskip && j < s->nchunk; j++)
+		qmat_free(s->wskip[j]);
+	free(s->wskip);
 	qmat_free(s->w1);
 	qmat_free(s->w2);
 	free(s->arena);
@@ -257,31 +276,47 @@ static void input_step(wn_sampler *s, int b0, int b1)
 
 /* Streams b0..b1-1 through every layer for this step: x (from the causal conv) in, z into zcat.
  * Each stream's queues are its own, so bands of streams run on different threads. */
-static void layers_step(wn_sampler *s, int b0, int b1)
+/* Layer l of streams b0..b1-1 for this step: x (the layer's input) in, z into zcat, x += res(z). */
+static void layer_step(wn_sampler *s, int l, int b0, int b1)
 {
 	const int R = s->R, C = s->C, nl = s->nl, rows = b1 - b0;
 	const size_t ZW = (size_t)nl * C;
 	float *x = s->x + (size_t)b0 * R, *xs = s->xs + (size_t)b0 * 2 * R;
 	float *fg = s->fg + (size_t)b0 * 2 * C;
-	input_step(s, b0, b1);
-	for (int l = 0; l < nl; l++) {
-		layer *y = &s->lay[l];
-		for (int b = b0; b < b1; b++) {
-			float *q = y->queue + ((size_t)b * y->d + y->pos) * R;
-			const float *xb = s->x + (size_t)b * R;
-			float *o = s->xs + (size_t)b * 2 * R;
-			for (int r = 0; r < R; r++) {
-				o[2 * r] = q[r];
-				o[2 * r + 1] = xb[r];
-				q[r] = xb[r];
-			}
+	layer *y = &s->lay[l];
+	for (int b = b0; b < b1; b++) {
+		float *q = y->queue + ((size_t)b * y->d + y->pos) * R;
+		const float *xb = s->x + (size_t)b * R;
+		float *o = s->xs + (size_t)b * 2 * R;
+		for (int r = 0; r < R; r++) {
+			o[2 * r] = q[r];
+			o[2 * r + 1] = xb[r];
+			q[r] = xb[r];
 		}
-		qmat_apply(y->wfg, fg, 2 * C, xs, 2 * R, y->bfg, rows, 0, 2 * C, 0);
-		float *z = s->zcat + (size_t)b0 * ZW + (size_t)l * C;
-		gate(z, (int)ZW, fg, rows, C);
-		if (l < nl - 1) /* x += res(z) */
-			qmat_apply(y->wres, x, R, z, (int)ZW, y->bres, rows, 0, R, 1);
 	}
+	qmat_apply(y->wfg, fg, 2 * C, xs, 2 * R, y->bfg, rows, 0, 2 * C, 0);
+	float *z = s->zcat + (size_t)b0 * ZW + (size_t)l * C;
+	gate(z, (int)ZW, fg, rows, C);
+	if (l < nl - 1) /* x += res(z) */
+		qmat_apply(y->wres, x, R, z, (int)ZW, y->bres, rows, 0, R, 1);
+}
+
+/* Streams b0..b1-1 through the input layer and every layer. */
+static void layers_step(wn_sampler *s, int b0, int b1)
+{
+	input_step(s, b0, b1);
+	for (int l = 0; l < s->nl; l++)
+		layer_step(s, l, b0, b1);
+}
+
+/* Skip chunk j of streams b0..b1-1 into its sum: h1 (the first chunk with the skip biases) or
+ * h1b (the first of the second part overwrites it). */
+static void skip_chunk(wn_sampler *s, int j, int b0, int b1)
+{
+	const int Sk = s->Sk, ZW = s->nl * s->C, first = j == 0 || j == s->split;
+	float *h = (j < s->split ? s->h1 : s->h1b) + (size_t)b0 * Sk;
+	qmat_apply(s->wskip[j], h, Sk, s->zcat + (size_t)b0 * ZW + (size_t)j * SKIP_CHUNK * s->C, ZW,
+		   j == 0 ? s->sbias : NULL, b1 - b0, 0, Sk, !first);
 }
 
 static void relu(float *x, size_t n)
@@ -290,17 +325,90 @@ static void relu(float *x, size_t n)
 		x[i] = x[i] > 0 ? x[i] : 0;
 }
 
-/* Streams b0..b1-1 through the output: h1 = ReLU(zcat·wcatᵀ + Σ skip biases), h2 = ReLU(post1),
+/* h1 = ReLU(h1 + h1b) of streams b0..b1-1, rows r0..r1-1 */
+static void skip_sum(wn_sampler *s, int b0, int b1, int r0, int r1)
+{
+	for (int b = b0; b < b1; b++) {
+		float *h = s->h1 + (size_t)b * s->Sk;
+		const float *g = s->h1b + (size_t)b * s->Sk;
+		for (int r = r0; r < r1; r++) {
+			float v = s->split < s->nchunk ? h[r] + g[r] : h[r];
+			h[r] = v > 0 ? v : 0;
+		}
+	}
+}
+
+/* Streams b0..b1-1 through the output: h1 = ReLU(Σ skips + Σ skip biases), h2 = ReLU(post1),
  * logits = post2 */
 static void head_step(wn_sampler *s, int b0, int b1)
 {
-	const int rows = b1 - b0, Sk = s->Sk, Q = s->Q, K = s->nl * s->C;
+	const int rows = b1 - b0, Sk = s->Sk, Q = s->Q;
 	float *h1 = s->h1 + (size_t)b0 * Sk, *h2 = s->h2 + (size_t)b0 * Sk;
-	qmat_apply_par(s->wcat, h1, Sk, s->zcat + (size_t)b0 * K, K, s->sbias, rows, 0);
-	relu(h1, (size_t)rows * Sk);
+	for (int j = 0; j < s->nchunk; j++)
+		skip_chunk(s, j, b0, b1);
+	skip_sum(s, b0, b1, 0, Sk);
 	qmat_apply_par(s->w1, h2, Sk, h1, Sk, s->b1, rows, 0);
 	relu(h2, (size_t)rows * Sk);
 	qmat_apply_par(s->w2, s->logits + (size_t)b0 * Q, Q, h2, Sk, s->b2, rows, 0);
+}
+
+static inline void spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* One stream on two threads, in one region: thread 0 runs the layers and announces each; thread
+ * 1 runs the first `split` skip chunks as soon as their layers are done, thread 0 the others
+ * after the last layer; then both share out the rows of the sum, post1 and post2. The same
+ * sums in the same order as head_step, so the same bits. */
+static void step_pipelined(wn_sampler *s)
+{
+	__atomic_store_n(&s->ready, 0, __ATOMIC_RELAXED);
+	const int Sk = s->Sk;
+	#pragma omp parallel num_threads(2)
+	{
+		int id = 0, team = 1;
+#ifdef _OPENMP
+		id = omp_get_thread_num(), team = omp_get_num_threads();
+#endif
+		if (team < 2) { /* granted one thread: all of it here */
+			layers_step(s, 0, 1);
+			head_step(s, 0, 1);
+		} else if (id == 0) {
+			input_step(s, 0, 1);
+			for (int l = 0; l < s->nl; l++) {
+				layer_step(s, l, 0, 1);
+				__atomic_store_n(&s->ready, l + 1, __ATOMIC_RELEASE);
+			}
+			for (int j = s->split; j < s->nchunk; j++)
+				skip_chunk(s, j, 0, 1);
+		} else {
+			for (int j = 0; j < s->split; j++) {
+				int need = SH_MIN(s->nl, (j + 1) * SKIP_CHUNK);
+				while (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE) < need)
+					spin_pause();
+				skip_chunk(s, j, 0, 1);
+			}
+		}
+		if (team >= 2) {
+			#pragma omp barrier
+			skip_sum(s, 0, 1, id ? Sk / 2 : 0, id ? Sk : Sk / 2);
+			#pragma omp barrier
+			int r0 = 0, r1 = 0;
+			if (id < 2) {
+				qmat_part(s->w1, id, 2, &r0, &r1);
+				qmat_apply(s->w1, s->h2, Sk, s->h1, Sk, s->b1, 1, r0, r1, 0);
+				relu(s->h2 + r0, (size_t)(r1 - r0));
+			}
+			#pragma omp barrier
+			if (id < 2) {
+				qmat_part(s->w2, id, 2, &r0, &r1);
+				qmat_apply(s->w2, s->logits, s->Q, s->h2, Sk, s->b2, 1, r0, r1, 0);
+			}
+		}
+	}
 }
 
 /* One step of every stream. With enough work, threads take bands of streams through the whole
@@ -313,9 +421,15 @@ static void step(wn_sampler *s)
 	const int n = s->n;
 	const double mac = (double)n * ((double)s->nl * (5.0 * s->R * s->C + (double)s->Sk * s->C) +
 					(double)s->Sk * (s->Sk + s->Q));
-	if (n == 1 || mac < s->par_min) {
+	int threads = 1;
+#ifdef _OPENMP
+	threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+#endif
+	if (n == 1 && threads >= 2) {
+		step_pipelined(s);
+	} else if (n == 1 || mac < s->par_min) {
 		/* outside any region: a region nested in even an inactive one starts its threads
-		 * afresh, and the head's products share out their rows themselves */
+		 * afresh */
 		layers_step(s, 0, n);
 		head_step(s, 0, n);
 	} else
