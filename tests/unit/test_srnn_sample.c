@@ -10,6 +10,10 @@
 #include "tap.h"
 #include "util.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +156,41 @@ static void distribution(void)
 	       hits[0], hits[1], hits[2]);
 }
 
+/* one stream whose products are large enough to share out their rows: the same bits on one
+ * thread and on two, every weight type */
+static void threads_same_bits(void)
+{
+#ifdef _OPENMP
+	srnn_config c;
+	srnn_preset("tiny", &c);
+	c.dim = 264, c.layers = 1, c.embed = 8; /* 4·264 × 264 recurrent product: split by qmat */
+	srnn *m = srnn_create(&c, 1);
+	srnn_init_params(m, 5);
+	const int Q = c.levels;
+	float *pa = malloc(sizeof(float) * Q);
+	for (int wt = QMAT_F32; wt <= QMAT_I8; wt++) {
+		srnn_sampler *a = srnn_sampler_create(m, 1, (qmat_type)wt), *b = srnn_sampler_create(m, 1, (qmat_type)wt);
+		sh_rng r;
+		sh_rng_seed(&r, 3);
+		srnn_sampler_reset(a, SRNN_H0_ZERO, &r), srnn_sampler_reset(b, SRNN_H0_ZERO, &r);
+		int same = 1;
+		for (int t = 0; t < 100 && same; t++) {
+			omp_set_num_threads(1);
+			memcpy(pa, srnn_sampler_probs(a), sizeof(float) * Q);
+			omp_set_num_threads(2);
+			same = !memcmp(pa, srnn_sampler_probs(b), sizeof(float) * Q);
+			int code = (int)sh_rng_below(&r, Q);
+			srnn_sampler_push(a, &code), srnn_sampler_push(b, &code);
+		}
+		tap_ok(same, "%s weights: one stream's probabilities on one thread and on two are the same bits",
+		       qmat_type_name((qmat_type)wt));
+		srnn_sampler_free(a), srnn_sampler_free(b);
+	}
+	free(pa);
+	srnn_free(m);
+#endif
+}
+
 int main(void)
 {
 	srnn_config c;
@@ -168,5 +207,6 @@ int main(void)
 	teacher_forced("3-tier LSTM (32, 8), learned h0", t);
 
 	distribution();
+	threads_same_bits();
 	return tap_done();
 }

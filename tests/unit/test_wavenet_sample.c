@@ -11,6 +11,10 @@
 #include "tap.h"
 #include "util.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +137,38 @@ static void streams_independent(void)
 	wn_free(m);
 }
 
+/* one stream on one thread and on two (the pipelined step): the same bits, every weight type */
+static void threads_same_bits(void)
+{
+#ifdef _OPENMP
+	wn_config c = test_config(8, WN_INPUT_ONEHOT);
+	c.skip_ch = 40; /* rows not a multiple of the kernels' panels */
+	wn *m = wn_create(&c, 1);
+	wn_init_params(m, 11);
+	const int Q = c.levels;
+	float *pa = malloc(sizeof(float) * Q);
+	for (int wt = QMAT_F32; wt <= QMAT_I8; wt++) {
+		wn_sampler *a = wn_sampler_create(m, 1, (qmat_type)wt), *b = wn_sampler_create(m, 1, (qmat_type)wt);
+		sh_rng r;
+		sh_rng_seed_stream(&r, 3, 0);
+		int same = 1;
+		for (int t = 0; t < 300 && same; t++) {
+			omp_set_num_threads(1);
+			memcpy(pa, wn_sampler_probs(a), sizeof(float) * Q);
+			omp_set_num_threads(2);
+			same = !memcmp(pa, wn_sampler_probs(b), sizeof(float) * Q);
+			int code = (int)sh_rng_below(&r, Q);
+			wn_sampler_push(a, &code), wn_sampler_push(b, &code);
+		}
+		tap_ok(same, "%s weights: one stream's probabilities on one thread and on two are the same bits",
+		       qmat_type_name((qmat_type)wt));
+		wn_sampler_free(a), wn_sampler_free(b);
+	}
+	free(pa);
+	wn_free(m);
+#endif
+}
+
 int main(void)
 {
 	teacher_forced(WN_INPUT_ONEHOT, 1, 0);
@@ -153,5 +189,6 @@ int main(void)
 		teacher_forced_as(WN_INPUT_SCALAR, 3, 1, (qmat_type)wt);
 	}
 	streams_independent();
+	threads_same_bits();
 	return tap_done();
 }
