@@ -17,6 +17,7 @@
 #include "nn.h"
 #include "qmat.h"
 #include "rng.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +26,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static float *randv(size_t n, sh_rng *rng, float a)
 {
@@ -143,7 +137,7 @@ static int shape(int argc, char **argv)
 				for (int k = -1; k < 3; k++) {
 					const ring *g = &rg[k + 1];
 					int reps = 0;
-					double t0 = now(), t;
+					double t0 = sh_now(), t;
 					do {
 						for (int i = 0; i < 16; i++) {
 							int j = (reps + i) % g->n;
@@ -153,7 +147,7 @@ static int shape(int argc, char **argv)
 								qmat_apply_par(g->q[j], y, rows, x, cols, bias, nb, 0);
 						}
 						reps += 16;
-					} while ((t = now() - t0) < secs || reps < 2 * g->n);
+					} while ((t = sh_now() - t0) < secs || reps < 2 * g->n);
 					double us = t / reps * 1e6;
 					size_t bytes = k < 0 ? sizeof(float) * rows * cols : g->q[0]->weight_bytes;
 					if (k < 0)
@@ -225,7 +219,7 @@ static int model(int argc, char **argv)
 		long samples = 0;
 		double t0 = 0, t;
 		for (int warm = 1; warm >= 0; warm--) {
-			samples = 0, t0 = now();
+			samples = 0, t0 = sh_now();
 			do {
 				for (int i = 0; i < nf; i++)
 					product(&fm[i], kf, y, x, nb);
@@ -233,7 +227,7 @@ static int model(int argc, char **argv)
 					for (int i = 0; i < ns; i++)
 						product(&sm[i], ks, y, x, nb);
 				samples += frame;
-			} while ((t = now() - t0) < (warm ? secs / 4 : secs));
+			} while ((t = sh_now() - t0) < (warm ? secs / 4 : secs));
 		}
 		double sps = (double)samples * nb / t;
 		if (k < 0)

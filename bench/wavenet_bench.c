@@ -17,13 +17,6 @@
 #include <omp.h>
 #endif
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int threads(void)
 {
 #ifdef _OPENMP
@@ -67,10 +60,10 @@ int main(int argc, char **argv)
 		double l = wn_forward_backward(m, codes, c.batch);
 		adam_step(wn_params(m), wn_grads(m), am, av, np, 1e-3, 0.9, 0.999, 1e-4, s + 1);
 		if (s == 0)
-			t0 = now();
+			t0 = sh_now();
 		bits = l / log(2);
 	}
-	double dt = now() - t0;
+	double dt = sh_now() - t0;
 	double gf = wn_train_flops(&c, c.batch) * steps / dt / 1e9;
 	printf("train\t%s\t%d\t%.1f\t%.3f\t%.1f GFLOP/s\t%s input\n", argv[2], threads(),
 	       (double)steps * c.batch * c.n_out / dt, bits, gf, input);

@@ -5,6 +5,7 @@
  * scheduling (same thread count → same bytes). */
 #include "nn.h"
 #include "fastmath.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -40,11 +41,7 @@ typedef float real;
 
 /* The elementwise kernels are also built for AVX2 + FMA and chosen at load time (the build
  * itself targets baseline x86-64): twice the vector width where the machine has it. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
+#define HOT SH_HOT
 
 static inline real sigmoid(real x) { return 1 / (1 + EXP(-x)); }
 

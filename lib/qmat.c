@@ -25,11 +25,7 @@
 
 /* The plain kernel is also built for x86-64-v3, where fmaf is one instruction (elsewhere it is
  * libm's, which is exact too). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
+#define HOT SH_HOT
 
 #ifndef QMAT_PREFETCH
 #define QMAT_PREFETCH 2048 /* bytes ahead of the tile in each strip */

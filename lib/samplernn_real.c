@@ -42,11 +42,7 @@ typedef float real;
 #define NONE ((size_t)-1)
 
 /* the lookup loops also built for AVX2 + FMA, chosen at load time (as in nn_real.c) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
+#define HOT SH_HOT
 #define MAXL 64
 
 /* A weight matrix: rows × cols at params + v; with weight norm, g (rows) at params + g and the

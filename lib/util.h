@@ -45,4 +45,13 @@ void sh_tmp_track(const char *tmp_path, int add);
 /* Monotonic seconds. */
 double sh_now(void);
 
+/* A hot loop also built for x86-64-v3 (AVX2, FMA) beside the baseline, the one for the machine
+ * chosen when the program loads. Not under AddressSanitizer, whose run-time is not ready when
+ * the choosers run. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SH_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define SH_HOT
+#endif
+
 #endif

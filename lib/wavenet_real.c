@@ -49,11 +49,7 @@ typedef float real;
 #define EXP exp_fast
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
+#define HOT SH_HOT
 
 #define PAR_MIN 32768   /* elementwise loops shorter than this stay on one thread */
 

@@ -230,11 +230,7 @@ void wn_sampler_free(wn_sampler *s)
 	free(s);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
+#define HOT SH_HOT
 
 
 /* fg [rows × 2C] → z [rows × C] at stride ldz */
