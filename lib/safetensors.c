@@ -411,3 +411,17 @@ void st_writer_free(st_writer *w)
 	free(w->meta_val);
 	memset(w, 0, sizeof *w);
 }
+
+int st_meta_long(const st_file *sf, const char *key, long lo, long hi, long *out)
+{
+	const char *s = st_meta(sf, key);
+	if (!s)
+		return sh_error("no '%s' in the metadata", key);
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return sh_error("bad '%s' in the metadata: '%s'", key, s);
+	*out = v;
+	return 0;
+}

@@ -40,6 +40,9 @@ void st_free(st_file *sf);
 const st_tensor *st_find(const st_file *sf, const char *name);
 const void *st_data(const st_file *sf, const st_tensor *t);
 const char *st_meta(const st_file *sf, const char *key);   /* NULL when absent */
+/* The metadata value `key` as a whole decimal integer in [lo, hi] into *out; -1 with an error
+ * naming the key when it is absent or is not such a number. */
+int st_meta_long(const st_file *sf, const char *key, long lo, long hi, long *out);
 /* Copies tensor `name` into dst as float, converting from any dtype; fails unless it holds
  * exactly `count` values (count 0 skips the check). */
 int st_read_f32(const st_file *sf, const char *name, float *dst, size_t count);

@@ -460,24 +460,10 @@ int trn_save(const trn_run *t, const trn_data *d, const char *path)
 	return rc < 0 ? sh_error_prefix("%s", path) : 0;
 }
 
-static int meta_long(const st_file *sf, const char *key, long lo, long hi, long *out)
-{
-	const char *s = st_meta(sf, key);
-	if (!s)
-		return sh_error("no '%s' in the metadata", key);
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return sh_error("bad '%s' in the metadata: '%s'", key, s);
-	*out = v;
-	return 0;
-}
-
 static int meta_int(const st_file *sf, const char *key, long lo, long hi, int *out)
 {
 	long v;
-	if (meta_long(sf, key, lo, hi, &v) < 0)
+	if (st_meta_long(sf, key, lo, hi, &v) < 0)
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -599,11 +585,12 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 	/* data position: the epoch's order must be a permutation of this split's training set */
 	trn_feed *f = &t->feed;
 	const char *order = st_meta(sf, "data_order"), *lanes = st_meta(sf, "data_lanes");
-	if (meta_long(sf, "step", 0, LONG_MAX, &t->step) < 0 || meta_long(sf, "data_epoch", 0, LONG_MAX, &f->epoch) < 0 ||
+	if (st_meta_long(sf, "step", 0, LONG_MAX, &t->step) < 0 ||
+	    st_meta_long(sf, "data_epoch", 0, LONG_MAX, &f->epoch) < 0 ||
 	    meta_int(sf, "data_cursor", 0, f->norder, &f->cursor) < 0 ||
 	    meta_double(sf, "best_valid_bits", &t->best_bits) < 0 ||
 	    meta_double(sf, "log_nats", &t->log_nats) < 0 ||
-	    meta_long(sf, "log_steps", 0, LONG_MAX, &t->log_steps) < 0 ||
+	    st_meta_long(sf, "log_steps", 0, LONG_MAX, &t->log_steps) < 0 ||
 	    sh_rng_from_string(&f->rng, st_meta(sf, "rng")) < 0)
 		return -1;
 	if (!order || !lanes)

@@ -218,14 +218,9 @@ int wn_config_to_meta(const wn_config *c, st_writer *w)
 
 static int meta_int(const st_file *sf, const char *key, int *out)
 {
-	const char *s = st_meta(sf, key);
-	if (!s)
-		return sh_error("no '%s' in the metadata", key);
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 0 || v > (1L << 30))
-		return sh_error("bad '%s' in the metadata: '%s'", key, s);
+	long v;
+	if (st_meta_long(sf, key, 0, 1L << 30, &v) < 0)
+		return -1;
 	*out = (int)v;
 	return 0;
 }
