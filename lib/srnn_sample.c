@@ -9,15 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* y[b, r] = bias[r] (+ y[b, r] when accumulate) + Σ_c W[r, c]·x[b, c] for b < n streams
- * (bias may be NULL), y and x with row strides ldy and ldx; rows shared out among the threads
- * when the product is large (the result does not depend on their number). */
-static void product(float *y, int ldy, const float *x, int ldx, const qmat *W, const float *bias,
-		    int n, int accumulate)
-{
-	qmat_apply_par(W, y, ldy, x, ldx, bias, n, accumulate);
-}
-
 /* One frame-tier RNN layer's weights. */
 typedef struct {
 	qmat *wih, *whh, *whh_n;              /* G·D × In, G·D × D (GRU: r and z rows), GRU: n rows */
@@ -367,22 +358,22 @@ static void frame_step(srnn_sampler *s, int k, const float *gadd)
 		}
 		float *h = t->h + l * per_layer, *c = t->c + l * per_layer, *g = s->gates;
 		const int GD = G * D;
-		product(g, 4 * D, inp, y->in, y->wih, y->bias, n, 0);
+		qmat_apply_par(y->wih, g, 4 * D, inp, y->in, y->bias, n, 0);
 		if (l == 0 && gadd)
 			for (int b = 0; b < n; b++)
 				for (int j = 0; j < GD; j++)
 					g[(size_t)b * 4 * D + j] += gadd[(size_t)b * GD + j];
-		product(g, 4 * D, h, D, y->whh, NULL, n, 1);
+		qmat_apply_par(y->whh, g, 4 * D, h, D, NULL, n, 1);
 		/* the cells update the state in place: each unit reads its own old value first */
 		if (G == 4) {
 			lstm_cell_forward(h, c, g, c, n, D);
 		} else {
-			product(g + 3 * D, 4 * D, h, D, y->whh_n, NULL, n, 0);
+			qmat_apply_par(y->whh_n, g + 3 * D, 4 * D, h, D, NULL, n, 0);
 			gru_cell_forward(h, g, h, y->bhn, n, D);
 		}
-		product(s->tier_out, D, h, D, y->out, y->out_b, n, l > 0);
+		qmat_apply_par(y->out, s->tier_out, D, h, D, y->out_b, n, l > 0);
 	}
-	product(t->cond, t->ratio * t->condw, s->tier_out, D, t->up, t->up_b, n, 0);
+	qmat_apply_par(t->up, t->cond, t->ratio * t->condw, s->tier_out, D, t->up_b, n, 0);
 }
 
 /* Runs every frame tier whose frame starts at this sample, coarsest first. */
@@ -431,9 +422,9 @@ static void sample_step(srnn_sampler *s)
 		}
 	}
 	relu(s->x, (size_t)n * D);
-	product(s->hidden, D, s->x, D, s->l3, s->l3_b, n, 0);
+	qmat_apply_par(s->l3, s->hidden, D, s->x, D, s->l3_b, n, 0);
 	relu(s->hidden, (size_t)n * D);
-	product(s->logits, Q, s->hidden, D, s->l4, s->l4_b, n, 0);
+	qmat_apply_par(s->l4, s->logits, Q, s->hidden, D, s->l4_b, n, 0);
 	s->have_logits = 1;
 }
 

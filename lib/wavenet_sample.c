@@ -82,10 +82,10 @@ static int copy_layer_param(wn *m, const char *what, int l, float *dst)
 	return copy_param(m, name, dst);
 }
 
-/* Packs w [rows × cols] as the sampler's weight type into *dst. */
-static int pack(wn_sampler *s, qmat **dst, const float *w, int rows, int cols)
+/* Packs w [rows × cols, row stride ld] as the sampler's weight type into *dst. */
+static int pack(wn_sampler *s, qmat **dst, const float *w, int rows, int cols, int ld)
 {
-	return qmat_pack_worst(dst, w, rows, cols, cols, s->wtype, &s->werr);
+	return qmat_pack_worst(dst, w, rows, cols, ld, s->wtype, &s->werr);
 }
 
 wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
@@ -154,8 +154,8 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 		/* filter and gate [C × R × 2] each, one matrix [2C × 2R] against (x(t-d), x(t)) */
 		if (copy_layer_param(m, "filt.weight", l, scratch) < 0 ||
 		    copy_layer_param(m, "gate.weight", l, scratch + (size_t)C * R * 2) < 0 ||
-		    pack(s, &y->wfg, scratch, 2 * C, 2 * R) < 0 ||
-		    copy_layer_param(m, "res.weight", l, scratch) < 0 || pack(s, &y->wres, scratch, R, C) < 0 ||
+		    pack(s, &y->wfg, scratch, 2 * C, 2 * R, 2 * R) < 0 ||
+		    copy_layer_param(m, "res.weight", l, scratch) < 0 || pack(s, &y->wres, scratch, R, C, C) < 0 ||
 		    copy_layer_param(m, "filt.bias", l, y->bfg) < 0 ||
 		    copy_layer_param(m, "gate.bias", l, y->bfg + C) < 0 ||
 		    copy_layer_param(m, "res.bias", l, y->bres) < 0 ||
@@ -174,14 +174,13 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 		goto fail;
 	for (int j = 0; j < s->nchunk; j++) {
 		int l0 = j * SKIP_CHUNK, l1 = SH_MIN(nl, l0 + SKIP_CHUNK);
-		if (qmat_pack_worst(&s->wskip[j], wcat + (size_t)l0 * C, Sk, (l1 - l0) * C, nl * C, s->wtype,
-				    &s->werr) < 0)
+		if (pack(s, &s->wskip[j], wcat + (size_t)l0 * C, Sk, (l1 - l0) * C, nl * C) < 0)
 			goto fail;
 	}
 	s->b1 = TAKE(Sk);
 	s->b2 = TAKE(Q);
-	if (copy_param(m, "post1.weight", scratch) < 0 || pack(s, &s->w1, scratch, Sk, Sk) < 0 ||
-	    copy_param(m, "post2.weight", scratch) < 0 || pack(s, &s->w2, scratch, Q, Sk) < 0 ||
+	if (copy_param(m, "post1.weight", scratch) < 0 || pack(s, &s->w1, scratch, Sk, Sk, Sk) < 0 ||
+	    copy_param(m, "post2.weight", scratch) < 0 || pack(s, &s->w2, scratch, Q, Sk, Sk) < 0 ||
 	    copy_param(m, "post1.bias", s->b1) < 0 || copy_param(m, "post2.bias", s->b2) < 0)
 		goto fail;
 	s->x = TAKE((size_t)n * R);
