@@ -355,12 +355,67 @@ AVX static void store8(float *yb, __m256 s, const qmat *m, const float *bias, in
 			finish(yb + rb + k, lanes[k], m, bias, rb + k, acc);
 }
 
+/* One stream through a whole small matrix (rows a multiple of 16, at most 64: G = rows / 8 groups,
+ * every strip full), finished in registers: the products in a chain of small ones (a WaveNet
+ * layer's) wait on each other, so the tile's round trip through memory and the general loops of
+ * apply_avx would be a large part of each. The same sums as tile + store8, so the same bits. */
+AVX_INLINE void small1(qmat_type type, int G, const qmat *m, float *y, const float *x,
+		       const float *bias, int acc)
+{
+	const int cols = m->cols;
+	const size_t sstride = (size_t)QMAT_STRIP * cols;
+	__m256 a[8];
+	#pragma GCC unroll 8
+	for (int g = 0; g < G; g++)
+		a[g] = _mm256_setzero_ps();
+	for (int c = 0; c < cols; c++) {
+		const __m256 xb = _mm256_broadcast_ss(x + c);
+		#pragma GCC unroll 8
+		for (int g = 0; g < G; g++)
+			a[g] = _mm256_fmadd_ps(load8(type, m->w, (size_t)c * QMAT_STRIP + (size_t)(g / 2) * sstride +
+							   (size_t)(g % 2) * QMAT_GROUP), xb, a[g]);
+	}
+	#pragma GCC unroll 8
+	for (int g = 0; g < G; g++) {
+		const int rb = g * QMAT_GROUP;
+		__m256 t = a[g];
+		if (type == QMAT_I8) {
+			__m256 sc = _mm256_loadu_ps(m->scale + rb);
+			t = bias ? _mm256_fmadd_ps(sc, t, _mm256_loadu_ps(bias + rb)) : _mm256_mul_ps(sc, t);
+		} else if (bias) {
+			t = _mm256_add_ps(t, _mm256_loadu_ps(bias + rb));
+		}
+		if (acc)
+			t = _mm256_add_ps(_mm256_loadu_ps(y + rb), t);
+		_mm256_storeu_ps(y + rb, t);
+	}
+}
+
+typedef void small1_fn(const qmat *m, float *y, const float *x, const float *bias, int acc);
+#define SMALL1(T, TYPE, G) \
+	AVX static void small1_##T##_##G(const qmat *m, float *y, const float *x, const float *bias, \
+					 int acc) \
+	{ small1(TYPE, G, m, y, x, bias, acc); }
+#define SMALL1S(T, TYPE) SMALL1(T, TYPE, 2) SMALL1(T, TYPE, 4) SMALL1(T, TYPE, 6) SMALL1(T, TYPE, 8)
+SMALL1S(f32, QMAT_F32)
+SMALL1S(f16, QMAT_F16)
+SMALL1S(i8, QMAT_I8)
+/* small1s[type][rows / 16 - 1] */
+static small1_fn *const small1s[3][4] = {
+	{small1_f32_2, small1_f32_4, small1_f32_6, small1_f32_8},
+	{small1_f16_2, small1_f16_4, small1_f16_6, small1_f16_8},
+	{small1_i8_2, small1_i8_4, small1_i8_6, small1_i8_8}};
+
 /* Blocks of rows; in each, tiles of 4 streams (or the rest) and, for each, tiles of groups: as
  * many as the registers allow for that many streams, over whole strips (a group alone where a
  * range starts or ends inside a strip, or in the last strip when it is half). */
 AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
 			  const float *bias, int nb, int r0, int r1, int acc)
 {
+	if (nb == 1 && r0 == 0 && r1 == m->rows && m->rows % QMAT_STRIP == 0 && m->rows <= 64) {
+		small1s[m->type][m->rows / QMAT_STRIP - 1](m, y, x, bias, acc);
+		return;
+	}
 	const int cols = m->cols;
 	const int full = m->rows / QMAT_STRIP * (QMAT_STRIP / QMAT_GROUP); /* groups in full strips */
 	const int gend = (r1 + QMAT_GROUP - 1) / QMAT_GROUP;
@@ -398,8 +453,14 @@ AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int 
 
 int qmat_simd(void)
 {
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-	       __builtin_cpu_supports("f16c");
+	static int known = -1; /* asked once: qmat_apply asks before every product */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	if (k < 0) {
+		k = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		    __builtin_cpu_supports("f16c");
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	}
+	return k;
 }
 #else
 int qmat_simd(void) { return 0; }

@@ -3,13 +3,15 @@
  * Per step and stream, the input layer from the stream's last codes: one-hot and embedded input
  * x = causal.bias + tab[prev][0] + tab[last][1] from a [Q × 2 × R] table of taps by code (the
  * embedded input's folds embed.weight into the conv, as training does); scalar input
- * x = causal.bias + Σ_k W[:, k]·s(c_k) over the last W codes. Then for each layer l the
- * pair (queue_l's oldest entry = x_l(t - d), x_l(t)) is interleaved as the torch weight
- * [2C × R × 2] of filter and gate expects, one product gives both, z = tanh·σ goes into its
- * slot of zcat [n × nl·C], x(t) replaces the oldest queue entry, and x += res(z). Then
- * h = ReLU(Σ skips + Σ skip biases), logits = post2(ReLU(post1(h))): the skips are products of the
- * skip weights of SKIP_CHUNK layers at a time with their slice of zcat, summed in two parts (so
- * that with one stream a second thread can run the first part while the layers still run). */
+ * x = causal.bias + Σ_k W[:, k]·s(c_k) over the last W codes. Then for each layer l, filter and
+ * gate together: fg = (W_past·x_l(t - d) + b) + W_now·x_l(t), the past tap's product first (its
+ * input, queue_l's oldest entry, is known before the step starts, so with one stream a second
+ * thread computes it ahead of the layers), z = tanh·σ goes into its slot of zcat [n × nl·C],
+ * x(t) replaces the oldest queue entry, and x += res(z). Then h = ReLU(Σ skips + Σ skip biases),
+ * logits = post2(ReLU(post1(h))): the skips are products of the skip weights of SKIP_CHUNK layers
+ * at a time with their slice of zcat, summed chunk after chunk, so that each row's sum is the same
+ * whichever thread computes it and whenever (with one stream, the second thread sums its rows
+ * chunk by chunk while the layers still run). */
 /* before the includes: exp_fast must share the gate's options, or it cannot be inlined there */
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "wavenet_sample.h"
@@ -34,7 +36,7 @@
 
 typedef struct {
 	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
-	qmat *wfg;              /* [2C × R·2] filter and gate */
+	qmat *wpast, *wnow;     /* [2C × R] filter and gate taps on x(t - d), on x(t) */
 	qmat *wres;             /* [R × C] */
 	float *bfg, *bres;      /* [2C], [R] */
 	float *queue;           /* [n × d × R] */
@@ -46,18 +48,20 @@ struct wn_sampler {
 	layer *lay;
 	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code (one-hot, embed), [R] */
 	float *wsc;             /* scalar: [W × R] the causal taps, tap-major */
-	int nchunk, split;      /* the skips in chunks of SKIP_CHUNK layers; chunks < split sum into
-	                           h1, the others into h1b (so one thread can run them while the
-	                           other runs the layers) */
+	int nchunk;             /* the skips in chunks of SKIP_CHUNK layers */
 	qmat **wskip;           /* [nchunk]: [S × (layers of the chunk)·C] */
 	qmat *w1, *w2;          /* [S × S], [Q × S] */
-	int ready;              /* pipelined step: layers done (atomic) */
+	/* the pipelined step (one stream, two threads) */
+	int past_ready, layers_ready; /* layers whose past product, whose z, is done (atomic) */
+	int rows0;              /* skip rows thread 0 sums after the layers, a multiple of 16; thread
+	                           1 sums the others while the layers run */
+	int first0, steps;      /* of the last `steps` steps, in how many thread 0 was done first */
 	float *sbias, *b1, *b2; /* [S], [S], [Q] */
 	qmat_type wtype;
 	double werr;            /* largest relative row error of the packed weights */
 	int *hist;              /* [n × hw] the codes the next step reads, oldest first */
-	float *x, *xs, *fg;     /* [n × R], [n × 2R], [n × 2C] */
-	float *zcat, *h1, *h1b, *h2; /* [n × nl·C], [n × S] × 3 */
+	float *x, *fg;          /* [n × R], [n × nl × 2C] every layer's filter and gate */
+	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S] × 2 */
 	float *logits, *probs;  /* [n × Q] */
 	int have_logits;
 	double par_min;         /* multiply-adds per step below which a step stays on one thread */
@@ -106,7 +110,7 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 	size_t total = ntab + nwsc + R + Sk + Sk + Q;
 	for (int l = 0; l < nl; l++)
 		total += 2 * C + R + (size_t)n * c->dilation[l] * R;
-	total += (size_t)n * (R + 2 * R + 2 * C + (size_t)nl * C + 3 * Sk + 2 * Q);
+	total += (size_t)n * (R + (size_t)nl * 3 * C + 2 * Sk + 2 * Q);
 	s->arena = sh_alloc(sizeof(float) * total);
 	s->lay = sh_alloc(sizeof(layer) * nl);
 	s->hist = sh_alloc(sizeof(int) * n * hw);
@@ -114,7 +118,7 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 	 * skip weight and bias, or a weight matrix on its way to being packed */
 	size_t sn = input == WN_INPUT_EMBED ? (size_t)Q * E + (size_t)R * E * 4
 		  : input == WN_INPUT_SCALAR ? (size_t)R * hw : (size_t)R * Q * 2;
-	const size_t most[] = {(size_t)Sk * (C + 1), (size_t)2 * C * R * 2, (size_t)Sk * Sk, (size_t)Q * Sk};
+	const size_t most[] = {(size_t)Sk * (C + 1), (size_t)2 * C * R * 3, (size_t)Sk * Sk, (size_t)Q * Sk};
 	for (int k = 0; k < 4; k++)
 		sn = sn > most[k] ? sn : most[k];
 	float *wcat = sh_alloc(sizeof(float) * Sk * nl * C);
@@ -151,11 +155,18 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 		y->bfg = TAKE(2 * C);
 		y->bres = TAKE(R);
 		y->queue = TAKE((size_t)n * y->d * R);
-		/* filter and gate [C × R × 2] each, one matrix [2C × 2R] against (x(t-d), x(t)) */
+		/* filter and gate [C × R × 2] each: tap 0 on x(t-d), tap 1 on x(t) */
+		float *tap = scratch + (size_t)2 * C * R * 2;
 		if (copy_layer_param(m, "filt.weight", l, scratch) < 0 ||
-		    copy_layer_param(m, "gate.weight", l, scratch + (size_t)C * R * 2) < 0 ||
-		    pack(s, &y->wfg, scratch, 2 * C, 2 * R, 2 * R) < 0 ||
-		    copy_layer_param(m, "res.weight", l, scratch) < 0 || pack(s, &y->wres, scratch, R, C, C) < 0 ||
+		    copy_layer_param(m, "gate.weight", l, scratch + (size_t)C * R * 2) < 0)
+			goto fail;
+		for (int k = 0; k < 2; k++) {
+			for (size_t i = 0; i < (size_t)2 * C * R; i++)
+				tap[i] = scratch[2 * i + k];
+			if (pack(s, k ? &y->wnow : &y->wpast, tap, 2 * C, R, R) < 0)
+				goto fail;
+		}
+		if (copy_layer_param(m, "res.weight", l, scratch) < 0 || pack(s, &y->wres, scratch, R, C, C) < 0 ||
 		    copy_layer_param(m, "filt.bias", l, y->bfg) < 0 ||
 		    copy_layer_param(m, "gate.bias", l, y->bfg + C) < 0 ||
 		    copy_layer_param(m, "res.bias", l, y->bres) < 0 ||
@@ -169,7 +180,9 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 		}
 	}
 	s->nchunk = (nl + SKIP_CHUNK - 1) / SKIP_CHUNK;
-	s->split = SH_MAX(1, (s->nchunk * 7 + 5) / 10);
+	/* a start: thread 0 also runs the layers; step_balance moves it to where both finish
+	 * together */
+	s->rows0 = Sk * 3 / 8 / 16 * 16;
 	if (!(s->wskip = sh_alloc(sizeof *s->wskip * s->nchunk)))
 		goto fail;
 	for (int j = 0; j < s->nchunk; j++) {
@@ -184,11 +197,9 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 	    copy_param(m, "post1.bias", s->b1) < 0 || copy_param(m, "post2.bias", s->b2) < 0)
 		goto fail;
 	s->x = TAKE((size_t)n * R);
-	s->xs = TAKE((size_t)n * 2 * R);
-	s->fg = TAKE((size_t)n * 2 * C);
+	s->fg = TAKE((size_t)n * nl * 2 * C);
 	s->zcat = TAKE((size_t)n * nl * C);
 	s->h1 = TAKE((size_t)n * Sk);
-	s->h1b = TAKE((size_t)n * Sk);
 	s->h2 = TAKE((size_t)n * Sk);
 	s->logits = TAKE((size_t)n * Q);
 	s->probs = TAKE((size_t)n * Q);
@@ -210,12 +221,15 @@ fail:
 
 void wn_sampler_set_par_min(wn_sampler *s, double mac) { s->par_min = mac; }
 
+void wn_sampler_set_split(wn_sampler *s, int rows0) { s->rows0 = SH_MAX(0, SH_MIN(s->Sk, rows0)); }
+
 void wn_sampler_free(wn_sampler *s)
 {
 	if (!s)
 		return;
 	for (int l = 0; s->lay && l < s->nl; l++) {
-		qmat_free(s->lay[l].wfg);
+		qmat_free(s->lay[l].wpast);
+		qmat_free(s->lay[l].wnow);
 		qmat_free(s->lay[l].wres);
 	}
 	for (int j = 0; s->wskip && j < s->nchunk; j++)
@@ -232,16 +246,22 @@ void wn_sampler_free(wn_sampler *s)
 #define HOT SH_HOT
 
 
-/* fg [rows × 2C] → z [rows × C] at stride ldz */
-HOT static void gate(float *z, int ldz, const float *fg, int rows, int C)
+/* fg [rows × 2C] (row stride ldfg) → z = tanh(f)·σ(g) [rows × C] (row stride ldz), as
+ * (1 - a) / ((1 + a)(1 + b)) with a = e^-2f, b = e^-g: one division, not two (the gate sits in
+ * the chain of layers that one stream waits for, and a division's latency is most of it). The
+ * clamps keep the product finite; beyond them tanh and σ are 1 or 0 to float precision (4e-18
+ * absolute for σ). */
+HOT static void gate(float *z, int ldz, const float *fg, int ldfg, int rows, int C)
 {
 	for (int r = 0; r < rows; r++) {
-		const float *f = fg + (size_t)r * 2 * C, *g = f + C;
+		const float *f = fg + (size_t)r * ldfg, *g = f + C;
 		float *zz = z + (size_t)r * ldz;
 		#pragma omp simd
 		for (int c = 0; c < C; c++) {
-			float t = 2 / (1 + exp_fast(-2 * f[c])) - 1;
-			zz[c] = t / (1 + exp_fast(-g[c]));
+			float fc = f[c] < -15 ? -15 : f[c] > 15 ? 15 : f[c];
+			float gc = g[c] < -40 ? -40 : g[c] > 40 ? 40 : g[c];
+			float a = exp_fast(-2 * fc), b = exp_fast(-gc);
+			zz[c] = (1 - a) / ((1 + a) * (1 + b));
 		}
 	}
 }
@@ -269,68 +289,57 @@ static void input_step(wn_sampler *s, int b0, int b1)
 	}
 }
 
-/* Streams b0..b1-1 through every layer for this step: x (from the causal conv) in, z into zcat.
- * Each stream's queues are its own, so bands of streams run on different threads. */
-/* Layer l of streams b0..b1-1 for this step: x (the layer's input) in, z into zcat, x += res(z). */
-static void layer_step(wn_sampler *s, int l, int b0, int b1)
+/* Layer l's past tap of streams b0..b1-1: fg = W_past·x(t - d) + b, from the queue's oldest
+ * entry (before layer_now replaces it). */
+static void layer_past(wn_sampler *s, int l, int b0, int b1)
 {
-	const int R = s->R, C = s->C, nl = s->nl, rows = b1 - b0;
-	const size_t ZW = (size_t)nl * C;
-	float *x = s->x + (size_t)b0 * R, *xs = s->xs + (size_t)b0 * 2 * R;
-	float *fg = s->fg + (size_t)b0 * 2 * C;
+	const int R = s->R, FW = s->nl * 2 * s->C;
 	layer *y = &s->lay[l];
-	for (int b = b0; b < b1; b++) {
-		float *q = y->queue + ((size_t)b * y->d + y->pos) * R;
-		const float *xb = s->x + (size_t)b * R;
-		float *o = s->xs + (size_t)b * 2 * R;
-		for (int r = 0; r < R; r++) {
-			o[2 * r] = q[r];
-			o[2 * r + 1] = xb[r];
-			q[r] = xb[r];
-		}
-	}
-	qmat_apply(y->wfg, fg, 2 * C, xs, 2 * R, y->bfg, rows, 0, 2 * C, 0);
-	float *z = s->zcat + (size_t)b0 * ZW + (size_t)l * C;
-	gate(z, (int)ZW, fg, rows, C);
-	if (l < nl - 1) /* x += res(z) */
-		qmat_apply(y->wres, x, R, z, (int)ZW, y->bres, rows, 0, R, 1);
+	qmat_apply(y->wpast, s->fg + (size_t)b0 * FW + (size_t)l * 2 * s->C, FW,
+		   y->queue + ((size_t)b0 * y->d + y->pos) * R, y->d * R, y->bfg, b1 - b0, 0, 2 * s->C, 0);
 }
 
-/* Streams b0..b1-1 through the input layer and every layer. */
+/* Layer l of streams b0..b1-1 for this step, after layer_past: fg += W_now·x, z into zcat, x(t)
+ * into the queue, x += res(z). */
+static void layer_now(wn_sampler *s, int l, int b0, int b1)
+{
+	const int R = s->R, C = s->C, nl = s->nl, rows = b1 - b0, FW = nl * 2 * C, ZW = nl * C;
+	float *x = s->x + (size_t)b0 * R, *fg = s->fg + (size_t)b0 * FW + (size_t)l * 2 * C;
+	layer *y = &s->lay[l];
+	for (int b = b0; b < b1; b++)
+		memcpy(y->queue + ((size_t)b * y->d + y->pos) * R, s->x + (size_t)b * R, sizeof(float) * R);
+	qmat_apply(y->wnow, fg, FW, x, R, NULL, rows, 0, 2 * C, 1);
+	float *z = s->zcat + (size_t)b0 * ZW + (size_t)l * C;
+	gate(z, ZW, fg, FW, rows, C);
+	if (l < nl - 1) /* x += res(z) */
+		qmat_apply(y->wres, x, R, z, ZW, y->bres, rows, 0, R, 1);
+}
+
+/* Streams b0..b1-1 through the input layer and every layer. Each stream's queues are its own, so
+ * bands of streams run on different threads. */
 static void layers_step(wn_sampler *s, int b0, int b1)
 {
 	input_step(s, b0, b1);
-	for (int l = 0; l < s->nl; l++)
-		layer_step(s, l, b0, b1);
+	for (int l = 0; l < s->nl; l++) {
+		layer_past(s, l, b0, b1);
+		layer_now(s, l, b0, b1);
+	}
 }
 
-/* Skip chunk j of streams b0..b1-1 into its sum: h1 (the first chunk with the skip biases) or
- * h1b (the first of the second part overwrites it). */
-static void skip_chunk(wn_sampler *s, int j, int b0, int b1)
+/* Skip chunk j of streams b0..b1-1, rows r0..r1-1, into h1: the first chunk with the skip biases,
+ * the others added to it. */
+static void skip_chunk(wn_sampler *s, int j, int b0, int b1, int r0, int r1)
 {
-	const int Sk = s->Sk, ZW = s->nl * s->C, first = j == 0 || j == s->split;
-	float *h = (j < s->split ? s->h1 : s->h1b) + (size_t)b0 * Sk;
-	qmat_apply(s->wskip[j], h, Sk, s->zcat + (size_t)b0 * ZW + (size_t)j * SKIP_CHUNK * s->C, ZW,
-		   j == 0 ? s->sbias : NULL, b1 - b0, 0, Sk, !first);
+	const int ZW = s->nl * s->C;
+	qmat_apply(s->wskip[j], s->h1 + (size_t)b0 * s->Sk, s->Sk,
+		   s->zcat + (size_t)b0 * ZW + (size_t)j * SKIP_CHUNK * s->C, ZW,
+		   j == 0 ? s->sbias : NULL, b1 - b0, r0, r1, j > 0);
 }
 
 static void relu(float *x, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		x[i] = x[i] > 0 ? x[i] : 0;
-}
-
-/* h1 = ReLU(h1 + h1b) of streams b0..b1-1, rows r0..r1-1 */
-static void skip_sum(wn_sampler *s, int b0, int b1, int r0, int r1)
-{
-	for (int b = b0; b < b1; b++) {
-		float *h = s->h1 + (size_t)b * s->Sk;
-		const float *g = s->h1b + (size_t)b * s->Sk;
-		for (int r = r0; r < r1; r++) {
-			float v = s->split < s->nchunk ? h[r] + g[r] : h[r];
-			h[r] = v > 0 ? v : 0;
-		}
-	}
 }
 
 /* Streams b0..b1-1 through the output: h1 = ReLU(Σ skips + Σ skip biases), h2 = ReLU(post1),
@@ -340,8 +349,8 @@ static void head_step(wn_sampler *s, int b0, int b1)
 	const int rows = b1 - b0, Sk = s->Sk, Q = s->Q;
 	float *h1 = s->h1 + (size_t)b0 * Sk, *h2 = s->h2 + (size_t)b0 * Sk;
 	for (int j = 0; j < s->nchunk; j++)
-		skip_chunk(s, j, b0, b1);
-	skip_sum(s, b0, b1, 0, Sk);
+		skip_chunk(s, j, b0, b1, 0, Sk);
+	relu(h1, (size_t)rows * Sk);
 	qmat_apply_par(s->w1, h2, Sk, h1, Sk, s->b1, rows, 0);
 	relu(h2, (size_t)rows * Sk);
 	qmat_apply_par(s->w2, s->logits + (size_t)b0 * Q, Q, h2, Sk, s->b2, rows, 0);
@@ -354,14 +363,34 @@ static inline void spin_pause(void)
 #endif
 }
 
-/* One stream on two threads, in one region: thread 0 runs the layers and announces each; thread
- * 1 runs the first `split` skip chunks as soon as their layers are done, thread 0 the others
- * after the last layer; then both share out the rows of the sum, post1 and post2. The same
- * sums in the same order as head_step, so the same bits. */
+/* Moves skip rows towards the thread that finishes its part of the skips first (counted over
+ * BALANCE_STEPS steps, so that one slow step does not move them), until both finish together
+ * about as often: thread 0's layers take a share of the time that depends on the machine, the
+ * weight type and the load. Which thread sums a row does not change its bits. */
+#define BALANCE_STEPS 32
+static void step_balance(wn_sampler *s, int first0)
+{
+	s->first0 += first0;
+	if (++s->steps < BALANCE_STEPS)
+		return;
+	if (s->first0 > BALANCE_STEPS * 5 / 8)
+		s->rows0 = SH_MIN(s->Sk, s->rows0 + 16);
+	else if (s->first0 < BALANCE_STEPS * 3 / 8)
+		s->rows0 = SH_MAX(0, s->rows0 - 16);
+	s->first0 = s->steps = 0;
+}
+
+/* One stream on two threads, in one region. Thread 1 computes every layer's past product, then
+ * sums rows rows0.. of the skips chunk by chunk as the layers finish them; thread 0 runs the
+ * layers as their past products arrive, then sums rows ..rows0-1 of every chunk; then both share
+ * out the rows of post1 and post2. Each row's sum is the one head_step makes, so the bits are
+ * the same as on one thread, whatever rows0 is. */
 static void step_pipelined(wn_sampler *s)
 {
-	__atomic_store_n(&s->ready, 0, __ATOMIC_RELAXED);
-	const int Sk = s->Sk;
+	__atomic_store_n(&s->past_ready, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->layers_ready, 0, __ATOMIC_RELAXED);
+	const int Sk = s->Sk, rows0 = s->rows0;
+	double done[2] = {0, 0};
 	#pragma omp parallel num_threads(2)
 	{
 		int id = 0, team = 1;
@@ -374,22 +403,29 @@ static void step_pipelined(wn_sampler *s)
 		} else if (id == 0) {
 			input_step(s, 0, 1);
 			for (int l = 0; l < s->nl; l++) {
-				layer_step(s, l, 0, 1);
-				__atomic_store_n(&s->ready, l + 1, __ATOMIC_RELEASE);
-			}
-			for (int j = s->split; j < s->nchunk; j++)
-				skip_chunk(s, j, 0, 1);
-		} else {
-			for (int j = 0; j < s->split; j++) {
-				int need = SH_MIN(s->nl, (j + 1) * SKIP_CHUNK);
-				while (__atomic_load_n(&s->ready, __ATOMIC_ACQUIRE) < need)
+				while (__atomic_load_n(&s->past_ready, __ATOMIC_ACQUIRE) <= l)
 					spin_pause();
-				skip_chunk(s, j, 0, 1);
+				layer_now(s, l, 0, 1);
+				__atomic_store_n(&s->layers_ready, l + 1, __ATOMIC_RELEASE);
 			}
+			for (int j = 0; j < s->nchunk; j++)
+				skip_chunk(s, j, 0, 1, 0, rows0);
+			relu(s->h1, (size_t)rows0);
+		} else {
+			for (int l = 0; l < s->nl; l++) {
+				layer_past(s, l, 0, 1);
+				__atomic_store_n(&s->past_ready, l + 1, __ATOMIC_RELEASE);
+			}
+			for (int j = 0; j < s->nchunk; j++) {
+				int need = SH_MIN(s->nl, (j + 1) * SKIP_CHUNK);
+				while (__atomic_load_n(&s->layers_ready, __ATOMIC_ACQUIRE) < need)
+					spin_pause();
+				skip_chunk(s, j, 0, 1, rows0, Sk);
+			}
+			relu(s->h1 + rows0, (size_t)(Sk - rows0));
 		}
 		if (team >= 2) {
-			#pragma omp barrier
-			skip_sum(s, 0, 1, id ? Sk / 2 : 0, id ? Sk : Sk / 2);
+			done[id] = sh_now();
 			#pragma omp barrier
 			int r0 = 0, r1 = 0;
 			if (id < 2) {
@@ -404,6 +440,8 @@ static void step_pipelined(wn_sampler *s)
 			}
 		}
 	}
+	if (done[0] > 0 && done[1] > 0)
+		step_balance(s, done[0] <= done[1]);
 }
 
 /* One step of every stream. With enough work, threads take bands of streams through the whole
@@ -447,12 +485,12 @@ static void step(wn_sampler *s)
 
 void wn_sampler_reset(wn_sampler *s)
 {
-	const int n = s->n, R = s->R, C = s->C, Q = s->Q;
+	const int n = s->n, R = s->R, Q = s->Q;
 	for (int i = 0; i < n * s->hw; i++)
 		s->hist[i] = Q / 2;
 	/* the layers on a constant history of Q/2 codes: every input is constant in time, so each
 	 * queue is filled with its layer's input; computed on stream 0, copied to every stream */
-	float *x = s->x, *xs = s->xs, *fg = s->fg, *z = s->zcat;
+	float *x = s->x;
 	input_step(s, 0, 1);
 	for (int l = 0; l < s->nl; l++) {
 		layer *y = &s->lay[l];
@@ -460,11 +498,8 @@ void wn_sampler_reset(wn_sampler *s)
 		for (int b = 0; b < n; b++)
 			for (int k = 0; k < y->d; k++)
 				memcpy(y->queue + ((size_t)b * y->d + k) * R, x, sizeof(float) * R);
-		for (int r = 0; r < R; r++)
-			xs[2 * r] = xs[2 * r + 1] = x[r];
-		qmat_apply(y->wfg, fg, 2 * C, xs, 2 * R, y->bfg, 1, 0, 2 * C, 0);
-		gate(z, C, fg, 1, C);
-		qmat_apply(y->wres, x, R, z, C, y->bres, 1, 0, R, 1);
+		layer_past(s, l, 0, 1);
+		layer_now(s, l, 0, 1);
 	}
 	s->have_logits = 0;
 }

@@ -2,9 +2,11 @@
  * Algorithm"): every layer keeps, per stream, a queue (ring buffer) of its last `dilation`
  * inputs, so a new sample costs one width-2 step per layer instead of a pass over the receptive
  * field. The one-hot or embedded input conv is two table lookups (the embedding folded into the
- * taps once), the scalar input conv W taps over the stream's last W codes; the skip convs of all
- * layers are one product on the concatenated z; all streams go together as one batch (threads
- * take bands of streams through the whole network). Nothing is allocated per sample.
+ * taps once), the scalar input conv W taps over the stream's last W codes; the skip convs are
+ * products on the concatenated z of a few layers at a time; all streams go together as one batch
+ * (threads take bands of streams through the whole network; one stream is pipelined over two
+ * threads, the layers on one, their past taps and most skips on the other). Nothing is allocated
+ * per sample.
  *
  * Start: the history is Q/2 codes (as qtrain pads before a record's start), and every queue
  * holds what the layers compute on such a history: the generator then computes exactly what
@@ -31,6 +33,10 @@ void wn_sampler_free(wn_sampler *s);
  * step of two or more streams, for tests. One stream always runs on one thread. For throughput on
  * several cores, run one sampler per thread, each on its own streams: no synchronisation at all. */
 void wn_sampler_set_par_min(wn_sampler *s, double mac);
+/* One stream on two threads: thread 0 sums the skip rows 0..rows0-1 after the layers, thread 1
+ * the others (clamped to [0, skip channels]). The sampler moves rows0 itself towards the split
+ * where both finish together; the results do not depend on it (for tests). */
+void wn_sampler_set_split(wn_sampler *s, int rows0);
 /* Starts every stream again from a history of Q/2 codes. */
 void wn_sampler_reset(wn_sampler *s);
 /* Probabilities of the next code of every stream, n × Q, at temperature 1. */

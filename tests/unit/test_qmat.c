@@ -188,8 +188,9 @@ static void test_simd_equals_plain(void)
 {
 	if (!qmat_simd())
 		tap_diag("no AVX2 + FMA + F16C here: qmat_apply runs the plain kernel itself");
-	const int sizes[][2] = {{1, 1}, {7, 5}, {8, 8}, {9, 33}, {16, 3}, {63, 17}, {64, 64},
-				{65, 31}, {130, 100}, {150, 129}, {300, 40}};
+	/* 16, 32, 48 and 64 rows: each width of the one-stream path for small matrices */
+	const int sizes[][2] = {{1, 1}, {7, 5}, {8, 8}, {9, 33}, {16, 3}, {32, 32}, {48, 20}, {63, 17},
+				{64, 64}, {65, 31}, {130, 100}, {150, 129}, {300, 40}};
 	sh_rng rng;
 	sh_rng_seed(&rng, 9);
 	for (int t = 0; t < 3; t++) {

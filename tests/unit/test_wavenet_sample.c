@@ -137,7 +137,8 @@ static void streams_independent(void)
 	wn_free(m);
 }
 
-/* one stream on one thread and on two (the pipelined step): the same bits, every weight type */
+/* one stream on one thread and on two (the pipelined step, with the skip rows split between
+ * the threads at 0, 16, 32 and all 40): the same bits, every weight type */
 static void threads_same_bits(void)
 {
 #ifdef _OPENMP
@@ -156,6 +157,7 @@ static void threads_same_bits(void)
 			omp_set_num_threads(1);
 			memcpy(pa, wn_sampler_probs(a), sizeof(float) * Q);
 			omp_set_num_threads(2);
+			wn_sampler_set_split(b, t % 4 * 16);
 			same = !memcmp(pa, wn_sampler_probs(b), sizeof(float) * Q);
 			int code = (int)sh_rng_below(&r, Q);
 			wn_sampler_push(a, &code), wn_sampler_push(b, &code);
