@@ -33,23 +33,27 @@
 #define PAR_MIN (1 << 18) /* products of fewer multiply-adds stay on the calling thread
                           * (measured: 256×512 with one stream is slower on two threads) */
 
-static const char *const type_names[] = {"f32", "f16", "i8"};
-static const size_t type_size[] = {4, 2, 1};
+static const char *const type_names[] = {"f32", "f16", "i8", "q8"};
+static const size_t type_size[] = {4, 2, 1, 1};
+#define NTYPES 4
+#define Q8_BLOCK 4 /* q8: columns to a block */
 
 int qmat_type_parse(const char *name, qmat_type *type)
 {
-	for (int t = 0; t < 3; t++)
+	for (int t = 0; t < NTYPES; t++)
 		if (!strcmp(name, type_names[t])) {
 			*type = (qmat_type)t;
 			return 0;
 		}
-	return sh_error("unknown weight type '%s' (f32, f16, i8)", name);
+	return sh_error("unknown weight type '%s' (f32, f16, i8, q8)", name);
 }
 
 const char *qmat_type_name(qmat_type type)
 {
-	return (unsigned)type < 3 ? type_names[type] : "?";
+	return (unsigned)type < NTYPES ? type_names[type] : "?";
 }
+
+qmat_type qmat_float_input(qmat_type type) { return type == QMAT_Q8 ? QMAT_I8 : type; }
 
 /* ---- IEEE half ---- */
 
@@ -94,9 +98,23 @@ float qmat_half_to_float(uint16_t h)
 
 /* ---- packing ---- */
 
-/* index of weight (r, c) in the packed array: strip[c][group][lane] */
+static int q8_cols(int cols) { return (cols + Q8_BLOCK - 1) / Q8_BLOCK * Q8_BLOCK; }
+
+/* groups of 8 rows in the q8 panel that starts at row p0 */
+static int q8_panel_groups(const qmat *m, int p0)
+{
+	return SH_MIN(QMAT_PANEL, (m->rows - p0 + QMAT_GROUP - 1) / QMAT_GROUP * QMAT_GROUP) / QMAT_GROUP;
+}
+
+/* index of weight (r, c) in the packed array: strip[c][group][lane]; q8: panel[block][group][lane][c % 4] */
 static size_t packed_index(const qmat *m, int r, int c)
 {
+	if (m->type == QMAT_Q8) {
+		const int p0 = r / QMAT_PANEL * QMAT_PANEL, in = r - p0;
+		return (size_t)p0 * q8_cols(m->cols) +
+		       (((size_t)(c / Q8_BLOCK) * q8_panel_groups(m, p0) + in / QMAT_GROUP) * QMAT_GROUP +
+			in % QMAT_GROUP) * Q8_BLOCK + c % Q8_BLOCK;
+	}
 	const int st = r / QMAT_STRIP, in = r % QMAT_STRIP;
 	const int srows = SH_MIN(QMAT_STRIP, m->rows - st * QMAT_STRIP);
 	const int ng = (srows + QMAT_GROUP - 1) / QMAT_GROUP;
@@ -108,9 +126,11 @@ static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type)
 {
-	if (rows < 1 || cols < 1 || ldw < cols || (unsigned)type > QMAT_I8) {
-		sh_error("cannot pack a %d × %d matrix (row stride %d) as type %d", rows, cols, ldw,
-			 (int)type);
+	if (rows < 1 || cols < 1 || ldw < cols || (unsigned)type >= NTYPES ||
+	    (type == QMAT_Q8 && cols > QMAT_Q8_MAX_COLS)) {
+		sh_error("cannot pack a %d × %d matrix (row stride %d) as %s%s", rows, cols, ldw,
+			 qmat_type_name(type), type == QMAT_Q8 && cols > QMAT_Q8_MAX_COLS ?
+			 " (more columns than q8 takes)" : "");
 		return NULL;
 	}
 	for (int r = 0; r < rows; r++)
@@ -124,10 +144,11 @@ qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type)
 		}
 	const size_t padded = (size_t)(rows + QMAT_GROUP - 1) / QMAT_GROUP * QMAT_GROUP;
 	size_t nw;
-	if (sh_mul_size(padded * type_size[type], (size_t)cols, &nw) < 0)
+	if (sh_mul_size(padded * type_size[type], (size_t)(type == QMAT_Q8 ? q8_cols(cols) : cols), &nw) < 0)
 		return NULL;
 	const size_t head = round64(sizeof(qmat)), wbytes = round64(nw);
-	const size_t sbytes = type == QMAT_I8 ? round64(padded * sizeof(float)) : 0;
+	const int scaled = type == QMAT_I8 || type == QMAT_Q8;
+	const size_t sbytes = scaled ? round64(padded * sizeof(float)) : 0;
 	if (head + wbytes + sbytes < wbytes) {
 		sh_error("matrix %d × %d too large", rows, cols);
 		return NULL;
@@ -141,12 +162,12 @@ qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type)
 	qmat *m = (qmat *)block;
 	m->type = type, m->rows = rows, m->cols = cols;
 	m->w = block + head;
-	m->scale = type == QMAT_I8 ? (float *)(block + head + wbytes) : NULL;
-	m->weight_bytes = nw + (type == QMAT_I8 ? padded * sizeof(float) : 0);
+	m->scale = scaled ? (float *)(block + head + wbytes) : NULL;
+	m->weight_bytes = nw + (scaled ? padded * sizeof(float) : 0);
 	for (int r = 0; r < rows; r++) {
 		const float *wr = w + (size_t)r * ldw;
 		float scale = 0;
-		if (type == QMAT_I8) {
+		if (scaled) {
 			float mx = 0;
 			for (int c = 0; c < cols; c++)
 				mx = fabsf(wr[c]) > mx ? fabsf(wr[c]) : mx;
@@ -169,7 +190,7 @@ qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type)
 
 void qmat_free(qmat *m) { free(m); }
 
-/* stored weight as the kernels use it (without the i8 scale) */
+/* stored weight as the kernels use it (without the i8 or q8 scale) */
 static inline float stored(const qmat *m, size_t i)
 {
 	switch (m->type) {
@@ -182,7 +203,7 @@ static inline float stored(const qmat *m, size_t i)
 float qmat_get(const qmat *m, int r, int c)
 {
 	float v = stored(m, packed_index(m, r, c));
-	return m->type == QMAT_I8 ? v * m->scale[r] : v;
+	return m->scale ? v * m->scale[r] : v;
 }
 
 void qmat_unpack(const qmat *m, float *out, int ldo)
@@ -224,9 +245,58 @@ static inline void finish(float *y, float s, const qmat *m, const float *bias, i
 	*y = acc ? *y + t : t;
 }
 
+/* q8: x[cols] → q[q8_cols(cols)] (zero-padded), and the factor mx / 127 that undoes it (NaN
+ * when x holds a NaN or an infinity: every output is NaN then, as a float product's would be) */
+static float q8_quantize_ref(const float *x, int cols, int8_t *q)
+{
+	float mx = 0;
+	int bad = 0;
+	for (int c = 0; c < cols; c++) {
+		float a = fabsf(x[c]);
+		bad |= !(a <= 3.4028235e38f);
+		mx = a > mx ? a : mx;
+	}
+	memset(q, 0, (size_t)q8_cols(cols));
+	if (bad)
+		return NAN;
+	if (mx == 0)
+		return 0;
+	const float inv = 127 / mx;
+	for (int c = 0; c < cols; c++)
+		q[c] = (int8_t)lrintf(x[c] * inv);
+	return mx / 127;
+}
+
+/* the end of a q8 output: k = scale[r]·(mx/127), then as finish */
+static inline void finish_q8(float *y, float s, float k, const float *bias, int r, int acc)
+{
+	float t = bias ? fmaf(k, s, bias[r]) : k * s;
+	*y = acc ? *y + t : t;
+}
+
+static void apply_q8_ref(const qmat *m, float *y, int ldy, const float *x, int ldx,
+			 const float *bias, int nb, int r0, int r1, int accumulate)
+{
+	const int cols = m->cols;
+	int8_t q[QMAT_Q8_MAX_COLS];
+	for (int b = 0; b < nb; b++) {
+		const float sx = q8_quantize_ref(x + (size_t)b * ldx, cols, q);
+		for (int r = r0; r < r1; r++) {
+			int32_t s = 0;
+			for (int c = 0; c < cols; c++)
+				s += (int32_t)((const int8_t *)m->w)[packed_index(m, r, c)] * q[c];
+			finish_q8(y + (size_t)b * ldy + r, (float)s, m->scale[r] * sx, bias, r, accumulate);
+		}
+	}
+}
+
 HOT void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ldx,
 			const float *bias, int nb, int r0, int r1, int accumulate)
 {
+	if (m->type == QMAT_Q8) {
+		apply_q8_ref(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
+		return;
+	}
 	const int cols = m->cols;
 	for (int r = r0; r < r1; r++) {
 		const size_t i0 = packed_index(m, r, 0), step = packed_index(m, r, 1 % cols) - i0;
@@ -246,6 +316,8 @@ HOT void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ld
 			case QMAT_I8:
 				for (int c = 0; c < cols; c++, i += step)
 					s = fmaf(((const int8_t *)m->w)[i], xb[c], s);
+				break;
+			case QMAT_Q8: /* apply_q8_ref */
 				break;
 			}
 			finish(y + (size_t)b * ldy + r, s, m, bias, r, accumulate);
@@ -406,6 +478,131 @@ static small1_fn *const small1s[3][4] = {
 	{small1_f16_2, small1_f16_4, small1_f16_6, small1_f16_8},
 	{small1_i8_2, small1_i8_4, small1_i8_6, small1_i8_8}};
 
+/* ---- q8: integer products ---- */
+
+/* q8_quantize_ref, 8 lanes at a time: the same bits (the maximum is exact; x·inv and its
+ * rounding to nearest even are the same operations) */
+AVX static float q8_quantize_avx(const float *x, int cols, int8_t *q)
+{
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	const __m256 big = _mm256_set1_ps(3.4028235e38f);
+	__m256 mx8 = _mm256_setzero_ps(), bad8 = _mm256_setzero_ps();
+	int c = 0;
+	for (; c + 8 <= cols; c += 8) {
+		__m256 a = _mm256_and_ps(_mm256_loadu_ps(x + c), absmask);
+		bad8 = _mm256_or_ps(bad8, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
+		mx8 = _mm256_max_ps(mx8, a);
+	}
+	float lanes[8], mx = 0;
+	int bad = _mm256_movemask_ps(bad8) != 0;
+	_mm256_storeu_ps(lanes, mx8);
+	for (int k = 0; k < 8; k++)
+		mx = lanes[k] > mx ? lanes[k] : mx;
+	for (; c < cols; c++) {
+		float a = fabsf(x[c]);
+		bad |= !(a <= 3.4028235e38f);
+		mx = a > mx ? a : mx;
+	}
+	memset(q, 0, (size_t)q8_cols(cols));
+	if (bad)
+		return NAN;
+	if (mx == 0)
+		return 0;
+	const float inv = 127 / mx;
+	const __m256 inv8 = _mm256_set1_ps(inv);
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	for (c = 0; c + 32 <= cols; c += 32) {
+		__m256i v[4];
+		for (int k = 0; k < 4; k++)
+			v[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + c + 8 * k), inv8));
+		/* packs work within 128-bit lanes: put the 4-byte pieces back in order */
+		__m256i b = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+		_mm256_storeu_si256((__m256i *)(q + c), _mm256_permutevar8x32_epi32(b, order));
+	}
+	for (; c < cols; c++)
+		q[c] = (int8_t)lrintf(x[c] * inv);
+	return mx / 127;
+}
+
+/* out[g] = Σ over column blocks of groups g0.. g0+G-1 of a panel with pg groups, against q:
+ * |q| (unsigned) times the weight with q's sign (signed) is a product of the right sign whose
+ * pair sums (≤ 2·127·127) cannot saturate vpmaddubsw's 16 bits */
+AVX_INLINE void q8_tile(int G, const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q,
+			__m256i *out)
+{
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256i acc[8]; /* in registers: out may alias the int8 weights and input, as far as C knows */
+	#pragma GCC unroll 8
+	for (int g = 0; g < G; g++)
+		acc[g] = _mm256_setzero_si256();
+	const int8_t *w = panel + (size_t)g0 * QMAT_GROUP * Q8_BLOCK;
+	const size_t step = (size_t)pg * QMAT_GROUP * Q8_BLOCK;
+	for (int k = 0; k < nblocks; k++, w += step) {
+		int32_t q4;
+		memcpy(&q4, q + (size_t)k * Q8_BLOCK, 4);
+		const __m256i xs = _mm256_set1_epi32(q4), xa = _mm256_abs_epi8(xs);
+		#pragma GCC unroll 8
+		for (int g = 0; g < G; g++) {
+			__m256i wv = _mm256_load_si256((const __m256i *)(w + (size_t)g * QMAT_GROUP * Q8_BLOCK));
+			__m256i p = _mm256_maddubs_epi16(xa, _mm256_sign_epi8(wv, xs));
+			acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(p, ones));
+		}
+	}
+	#pragma GCC unroll 8
+	for (int g = 0; g < G; g++)
+		out[g] = acc[g];
+}
+
+typedef void q8_tile_fn(const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q, __m256i *out);
+#define Q8_TILE(G) \
+	AVX static void q8_tile_##G(const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q, \
+				    __m256i *out) \
+	{ q8_tile(G, panel, g0, pg, nblocks, q, out); }
+Q8_TILE(1) Q8_TILE(2) Q8_TILE(3) Q8_TILE(4) Q8_TILE(5) Q8_TILE(6) Q8_TILE(7) Q8_TILE(8)
+static q8_tile_fn *const q8_tiles[8] = {q8_tile_1, q8_tile_2, q8_tile_3, q8_tile_4,
+					q8_tile_5, q8_tile_6, q8_tile_7, q8_tile_8};
+
+/* Stream by stream (each input quantised once), the groups of each panel that rows r0..r1-1
+ * touch, finished as finish_q8 does. */
+AVX static void apply_q8_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
+			     const float *bias, int nb, int r0, int r1, int acc)
+{
+	const int nblocks = q8_cols(m->cols) / Q8_BLOCK;
+	int8_t q[QMAT_Q8_MAX_COLS] __attribute__((aligned(32)));
+	for (int b = 0; b < nb; b++) {
+		float *yb = y + (size_t)b * ldy;
+		const float sx = q8_quantize_avx(x + (size_t)b * ldx, m->cols, q);
+		const __m256 sx8 = _mm256_set1_ps(sx);
+		for (int p0 = r0 / QMAT_PANEL * QMAT_PANEL; p0 < r1; p0 += QMAT_PANEL) {
+			const int pg = q8_panel_groups(m, p0);
+			const int g0 = (SH_MAX(r0, p0) - p0) / QMAT_GROUP;
+			const int g1 = SH_MIN(pg, (r1 - p0 + QMAT_GROUP - 1) / QMAT_GROUP);
+			__m256i sums[8];
+			q8_tiles[g1 - g0 - 1]((const int8_t *)m->w + (size_t)p0 * nblocks * Q8_BLOCK, g0, pg,
+					     nblocks, q, sums);
+			for (int g = g0; g < g1; g++) {
+				const int rb = p0 + g * QMAT_GROUP;
+				const __m256 s = _mm256_cvtepi32_ps(sums[g - g0]);
+				const __m256 k = _mm256_mul_ps(_mm256_loadu_ps(m->scale + rb), sx8);
+				if (rb >= r0 && rb + QMAT_GROUP <= r1) {
+					__m256 t = bias ? _mm256_fmadd_ps(k, s, _mm256_loadu_ps(bias + rb))
+							: _mm256_mul_ps(k, s);
+					if (acc)
+						t = _mm256_add_ps(_mm256_loadu_ps(yb + rb), t);
+					_mm256_storeu_ps(yb + rb, t);
+					continue;
+				}
+				float sl[QMAT_GROUP], kl[QMAT_GROUP];
+				_mm256_storeu_ps(sl, s);
+				_mm256_storeu_ps(kl, k);
+				for (int i = 0; i < QMAT_GROUP; i++)
+					if (rb + i >= r0 && rb + i < r1)
+						finish_q8(yb + rb + i, sl[i], kl[i], bias, rb + i, acc);
+			}
+		}
+	}
+}
+
 /* Blocks of rows; in each, tiles of 4 streams (or the rest) and, for each, tiles of groups: as
  * many as the registers allow for that many streams, over whole strips (a group alone where a
  * range starts or ends inside a strip, or in the last strip when it is half). */
@@ -473,7 +670,10 @@ void qmat_apply(const qmat *m, float *y, int ldy, const float *x, int ldx, const
 		return;
 #ifdef QMAT_X86
 	if (qmat_simd()) {
-		apply_avx(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
+		if (m->type == QMAT_Q8)
+			apply_q8_avx(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
+		else
+			apply_avx(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
 		return;
 	}
 #endif

@@ -5,13 +5,20 @@
  * product and used once, so the speed is the speed at which the weights come from memory; as
  * LPCNet does, the weights can be stored in fewer bytes: IEEE half (f16) or 8-bit integers with
  * one scale per row (i8), turned back into float in registers. The inputs, sums and outputs
- * stay float.
+ * stay float. The fourth type, q8, goes one step further, as LPCNet's integer kernels do: i8
+ * weights, and each input vector quantised to 8 bits too, so the products are integer
+ * multiply-adds (4 per byte pair of a 32-byte register, against 8 float multiply-adds for
+ * f16's 16 bytes) on half the bytes of f16; the price is the input's rounding.
  *
  * Arithmetic (every type, every kernel, every number of streams and threads): for stream b and
  * row r, s = 0; for c = 0 … cols-1: s = fma(ŵ[r][c], x[b][c], s) in float, where ŵ is the
  * stored weight as float (for i8 the integer itself); then t = s + bias[r] (f32, f16) or
  * t = fma(scale[r], s, bias[r]) (i8; without bias t = s, or scale[r]·s); then y = t, or
- * y = y + t when accumulating. So a stream's result never depends on how many streams or
+ * y = y + t when accumulating. q8: per stream, mx = max_c |x[c]|, x̂[c] = round(x[c]·(127/mx))
+ * to nearest even (0 when mx = 0; a NaN or infinite input makes every output NaN); then the
+ * integer sum s = Σ_c ŵ[r][c]·x̂[c] (exact), converted to float; then with k = scale[r]·(mx/127),
+ * t = fma(k, s, bias[r]) (without bias t = k·s), and y as above. So a stream's result never
+ * depends on how many streams or
  * threads computed it, nor on the machine: the plain kernel (qmat_apply_ref) and the AVX2
  * kernel, chosen at run time, give the same bits. (Without hardware FMA the plain kernel runs
  * through libm's fmaf: exact but slow; every x86-64 since 2013 has FMA.)
@@ -19,38 +26,48 @@
  * Storage: rows in groups of 8 (one AVX register: one lane per row), two groups to a strip of
  * 16 rows stored column by column, strip[c][group][lane] (one cache line per column in f32),
  * strips one after the other; padding rows are zero. A tile of the kernel reads whole strips,
- * each as one contiguous stream. One allocation per matrix. */
+ * each as one contiguous stream. q8: panels of 64 rows (8 groups; fewer in the last), each
+ * column-block by column-block, 4 columns to a block (columns padded to a multiple of 4 with
+ * zeros): panel[block][group][lane][4 columns], 32 bytes a group, the layout of the integer
+ * multiply-add instructions. One allocation per matrix. */
 #ifndef SHARKS_QMAT_H
 #define SHARKS_QMAT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { QMAT_F32, QMAT_F16, QMAT_I8 } qmat_type;
+typedef enum { QMAT_F32, QMAT_F16, QMAT_I8, QMAT_Q8 } qmat_type;
 
 typedef struct qmat {
 	qmat_type type;
 	int rows, cols;
 	size_t weight_bytes; /* bytes of packed weights (and scales): what a product reads */
 	void *w;             /* packed weights: float, uint16_t (half) or int8_t */
-	float *scale;        /* i8: scale of each row (max |w| / 127), padded; NULL otherwise */
+	float *scale;        /* i8, q8: scale of each row (max |w| / 127), padded; NULL otherwise */
 } qmat;
 
 #define QMAT_GROUP 8  /* rows sharing one vector of weights per column */
 #define QMAT_STRIP 16 /* rows stored together */
 #define QMAT_PANEL 64 /* rows of the largest tile: split rows among threads on these */
 
-/* "f32", "f16", "i8" → *type; 0, or -1 with an error naming the accepted ones */
+#define QMAT_Q8_MAX_COLS 16384 /* q8 quantises an input on the stack */
+
+/* "f32", "f16", "i8", "q8" → *type; 0, or -1 with an error naming the accepted ones */
 int qmat_type_parse(const char *name, qmat_type *type);
 const char *qmat_type_name(qmat_type type);
+/* The type that stores the same weights as `type` but keeps the inputs float (q8 → i8; the others
+ * are themselves): for the products whose inputs a model should not round, such as a recurrent
+ * state or a chain of residual layers, in a model otherwise packed as q8. */
+qmat_type qmat_float_input(qmat_type type);
 
-/* Packs w[rows × cols] (row stride ldw ≥ cols) as type: f16 rounds to nearest even, i8 to
- * round(w / scale) with scale = max |w| / 127 per row (0 for a row of zeros). NULL with an
- * error for bad sizes, a non-finite weight, or one beyond the range of half (|w| ≥ 65520). */
+/* Packs w[rows × cols] (row stride ldw ≥ cols) as type: f16 rounds to nearest even, i8 and q8
+ * to round(w / scale) with scale = max |w| / 127 per row (0 for a row of zeros). NULL with an
+ * error for bad sizes (q8: more than QMAT_Q8_MAX_COLS columns), a non-finite weight, or one
+ * beyond the range of half (|w| ≥ 65520). */
 qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type);
 void qmat_free(qmat *m);
 
-/* The stored weight (r, c) as the products use it: ŵ, times the scale for i8 */
+/* The stored weight (r, c) as the products use it: ŵ, times the scale for i8 and q8 */
 float qmat_get(const qmat *m, int r, int c);
 /* All of them into out[rows × cols] (row stride ldo) */
 void qmat_unpack(const qmat *m, float *out, int ldo);

@@ -86,10 +86,13 @@ static int copy_layer_param(wn *m, const char *what, int l, float *dst)
 	return copy_param(m, name, dst);
 }
 
-/* Packs w [rows × cols, row stride ld] as the sampler's weight type into *dst. */
-static int pack(wn_sampler *s, qmat **dst, const float *w, int rows, int cols, int ld)
+/* Packs w [rows × cols, row stride ld] as the sampler's weight type into *dst: the skips and the
+ * head (wide products) as it is, the layers' (a chain of 50 residual steps) with float inputs
+ * when it is q8. */
+static int pack(wn_sampler *s, qmat **dst, const float *w, int rows, int cols, int ld, int wide)
 {
-	return qmat_pack_worst(dst, w, rows, cols, ld, s->wtype, &s->werr);
+	qmat_type t = wide ? s->wtype : qmat_float_input(s->wtype);
+	return qmat_pack_worst(dst, w, rows, cols, ld, t, &s->werr);
 }
 
 wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
@@ -163,10 +166,10 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 		for (int k = 0; k < 2; k++) {
 			for (size_t i = 0; i < (size_t)2 * C * R; i++)
 				tap[i] = scratch[2 * i + k];
-			if (pack(s, k ? &y->wnow : &y->wpast, tap, 2 * C, R, R) < 0)
+			if (pack(s, k ? &y->wnow : &y->wpast, tap, 2 * C, R, R, 0) < 0)
 				goto fail;
 		}
-		if (copy_layer_param(m, "res.weight", l, scratch) < 0 || pack(s, &y->wres, scratch, R, C, C) < 0 ||
+		if (copy_layer_param(m, "res.weight", l, scratch) < 0 || pack(s, &y->wres, scratch, R, C, C, 0) < 0 ||
 		    copy_layer_param(m, "filt.bias", l, y->bfg) < 0 ||
 		    copy_layer_param(m, "gate.bias", l, y->bfg + C) < 0 ||
 		    copy_layer_param(m, "res.bias", l, y->bres) < 0 ||
@@ -187,13 +190,13 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 		goto fail;
 	for (int j = 0; j < s->nchunk; j++) {
 		int l0 = j * SKIP_CHUNK, l1 = SH_MIN(nl, l0 + SKIP_CHUNK);
-		if (pack(s, &s->wskip[j], wcat + (size_t)l0 * C, Sk, (l1 - l0) * C, nl * C) < 0)
+		if (pack(s, &s->wskip[j], wcat + (size_t)l0 * C, Sk, (l1 - l0) * C, nl * C, 1) < 0)
 			goto fail;
 	}
 	s->b1 = TAKE(Sk);
 	s->b2 = TAKE(Q);
-	if (copy_param(m, "post1.weight", scratch) < 0 || pack(s, &s->w1, scratch, Sk, Sk, Sk) < 0 ||
-	    copy_param(m, "post2.weight", scratch) < 0 || pack(s, &s->w2, scratch, Q, Sk, Sk) < 0 ||
+	if (copy_param(m, "post1.weight", scratch) < 0 || pack(s, &s->w1, scratch, Sk, Sk, Sk, 1) < 0 ||
+	    copy_param(m, "post2.weight", scratch) < 0 || pack(s, &s->w2, scratch, Q, Sk, Sk, 1) < 0 ||
 	    copy_param(m, "post1.bias", s->b1) < 0 || copy_param(m, "post2.bias", s->b2) < 0)
 		goto fail;
 	s->x = TAKE((size_t)n * R);

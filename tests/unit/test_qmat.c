@@ -113,6 +113,9 @@ static void test_half(void)
 #endif
 }
 
+#define NTYPES 4
+static int scaled(int t) { return t == QMAT_I8 || t == QMAT_Q8; }
+
 static void test_pack(void)
 {
 	sh_rng rng;
@@ -123,7 +126,7 @@ static void test_pack(void)
 	for (int c = 0; c < C; c++)
 		w[3 * LD + c] = 0;                    /* a row of zeros */
 	w[5 * LD + 7] = 1e-6f, w[5 * LD + 8] = 3e-8f; /* f16 subnormals */
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < NTYPES; t++) {
 		qmat *m = qmat_pack(w, R, C, LD, (qmat_type)t);
 		if (!tap_ok(m != NULL, "pack %s %d×%d", qmat_type_name(t), R, C))
 			continue;
@@ -154,13 +157,14 @@ static void test_pack(void)
 			}
 		}
 		tap_ok(bad == 0, "%s: stored weights are the rounded weights (%d wrong%s)",
-		       qmat_type_name(t), bad, t == QMAT_I8 ? ", within half a step" : "");
-		if (t == QMAT_I8)
-			tap_ok(worst > 0.45, "i8: rounding errors reach nearly half a step (%.3f)", worst);
-		size_t groups = (R + 7) / 8;
-		size_t want = groups * 8 * C * (t == QMAT_F32 ? 4 : t == QMAT_F16 ? 2 : 1) +
-			      (t == QMAT_I8 ? groups * 8 * 4 : 0);
-		tap_ok(m->weight_bytes == want, "%s: %zu bytes of weights (rows padded to 8)",
+		       qmat_type_name(t), bad, scaled(t) ? ", within half a step" : "");
+		if (scaled(t))
+			tap_ok(worst > 0.45, "%s: rounding errors reach nearly half a step (%.3f)",
+			       qmat_type_name(t), worst);
+		size_t groups = (R + 7) / 8, cols = t == QMAT_Q8 ? (C + 3) / 4 * 4 : C;
+		size_t want = groups * 8 * cols * (t == QMAT_F32 ? 4 : t == QMAT_F16 ? 2 : 1) +
+			      (scaled(t) ? groups * 8 * 4 : 0);
+		tap_ok(m->weight_bytes == want, "%s: %zu bytes of weights (rows padded to 8, q8 columns to 4)",
 		       qmat_type_name(t), m->weight_bytes);
 		qmat_free(m);
 	}
@@ -193,7 +197,7 @@ static void test_simd_equals_plain(void)
 				{64, 64}, {65, 31}, {130, 100}, {150, 129}, {300, 40}};
 	sh_rng rng;
 	sh_rng_seed(&rng, 9);
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < NTYPES; t++) {
 		long cases = 0, bad = 0;
 		for (size_t k = 0; k < SH_ARRAY_LEN(sizes); k++) {
 			const int R = sizes[k][0], C = sizes[k][1], ldx = C + 3, ldy = R + 5;
@@ -245,7 +249,7 @@ static void test_independence(void)
 	fill(w, (size_t)R * C, -1, 1, &rng);
 	fill(x, (size_t)NB * C, -1, 1, &rng);
 	fill(bias, R, -1, 1, &rng);
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < NTYPES; t++) {
 		qmat *m = qmat_pack(w, R, C, C, (qmat_type)t);
 		qmat_apply(m, y16, R, x, C, bias, NB, 0, R, 0);
 		for (int b = 0; b < NB; b++)
@@ -284,9 +288,11 @@ static void test_independence(void)
 /* every type against the double-precision product of the ORIGINAL weights, within
  *   Σ_c δ_c |x_c| + γ_{C+2} (Σ_c |ŵ_c x_c| + |b|),   γ_n = n u / (1 - n u), u = 2^-24,
  * δ_c the bound on |w_c - ŵ_c|: 0 (f32), 2^-11 |w_c| + 2^-25 (f16: half an ulp, relative for
- * normal halves, absolute below 2^-14), scale/2 (i8); the rounding of C fused multiply-adds
- * and of the bias (and of the i8 scale, one more) is inside γ_{C+2}. The measured error must
- * also reach a fair part of the quantisation term, or the quantisation did not happen. */
+ * normal halves, absolute below 2^-14), scale/2 (i8, q8); the rounding of C fused multiply-adds
+ * and of the bias (and of the i8 scale, one more) is inside γ_{C+2}. q8 also rounds x to a
+ * multiple of sx = max |x| / 127: + Σ_c |ŵ_c|·sx/2 (its integer sum is exact; the conversion,
+ * k = scale·sx and the fma are inside γ). The measured error must also reach a fair part of
+ * the quantisation term, or the quantisation did not happen. */
 static void test_accuracy(void)
 {
 	const int R = 150, C = 700, NB = 3;
@@ -300,12 +306,16 @@ static void test_accuracy(void)
 	fill(x, (size_t)NB * C, -1, 1, &rng);
 	fill(bias, R, -1, 1, &rng);
 	const double u = 0x1p-24, gamma = (C + 2) * u / (1 - (C + 2) * u);
-	for (int t = 0; t < 3; t++) {
+	for (int t = 0; t < NTYPES; t++) {
 		qmat *m = qmat_pack(w, R, C, C, (qmat_type)t);
 		qmat_apply(m, y, R, x, C, bias, NB, 0, R, 0);
 		double worst = 0, qsum = 0;
 		int bad = 0;
-		for (int b = 0; b < NB; b++)
+		for (int b = 0; b < NB; b++) {
+			float sx = 0;
+			for (int c = 0; c < C; c++)
+				sx = fmaxf(sx, fabsf(x[b * C + c]));
+			sx /= 127;
 			for (int r = 0; r < R; r++) {
 				double exact = bias[r], qerr = 0, mag = fabs(bias[r]);
 				for (int c = 0; c < C; c++) {
@@ -314,7 +324,9 @@ static void test_accuracy(void)
 							       : m->scale[r] / 2;
 					exact += wv * xv;
 					qerr += d * fabs(xv);
-					mag += fabs((double)qmat_get(m, r, c) * xv);
+					if (t == QMAT_Q8)
+						qerr += fabs((double)qmat_get(m, r, c)) * sx / 2;
+					mag += fabs((double)qmat_get(m, r, c)) * (fabs(xv) + (t == QMAT_Q8 ? sx / 2 : 0));
 				}
 				double bound = qerr + gamma * mag;
 				double err = fabs(y[b * R + r] - exact);
@@ -322,6 +334,7 @@ static void test_accuracy(void)
 				worst = fmax(worst, err / bound);
 				qsum += qerr;
 			}
+		}
 		tap_ok(bad == 0, "%s: within the derived bound of the exact product (worst at %.3f of it)",
 		       qmat_type_name(t), worst);
 		if (t != QMAT_F32)
@@ -332,8 +345,9 @@ static void test_accuracy(void)
 			 e.max_abs, e.max_row_rel, e.rel);
 		if (t == QMAT_F16)
 			tap_ok(e.rel <= 0x1p-11 && e.max_row_rel <= 0x1p-11, "f16: relative error ≤ 2^-11");
-		if (t == QMAT_I8)
-			tap_ok(e.rel > 1e-3 && e.rel < 0.01, "i8: relative error %.4f ≈ step/√12 / rms", e.rel);
+		if (scaled(t))
+			tap_ok(e.rel > 1e-3 && e.rel < 0.01, "%s: relative error %.4f ≈ step/√12 / rms",
+			       qmat_type_name(t), e.rel);
 		qmat_free(m);
 	}
 	free(w), free(x), free(bias), free(y);
@@ -356,9 +370,47 @@ static void test_bad_input(void)
 	qmat_free(m);
 	qmat_type t;
 	tap_ok(qmat_type_parse("i8", &t) == 0 && t == QMAT_I8 && qmat_type_parse("f16", &t) == 0 &&
-	       t == QMAT_F16 && qmat_type_parse("f32", &t) == 0 && t == QMAT_F32, "type names parse");
-	tap_ok(qmat_type_parse("int8", &t) < 0 && strstr(sh_errmsg(), "f32, f16, i8"),
+	       t == QMAT_F16 && qmat_type_parse("f32", &t) == 0 && t == QMAT_F32 &&
+	       qmat_type_parse("q8", &t) == 0 && t == QMAT_Q8, "type names parse");
+	tap_ok(qmat_type_parse("int8", &t) < 0 && strstr(sh_errmsg(), "f32, f16, i8, q8"),
 	       "unknown type refused: %s", sh_errmsg());
+	float *wide = calloc(QMAT_Q8_MAX_COLS + 1, sizeof(float));
+	tap_ok(!qmat_pack(wide, 1, QMAT_Q8_MAX_COLS + 1, QMAT_Q8_MAX_COLS + 1, QMAT_Q8),
+	       "q8 wider than %d columns refused: %s", QMAT_Q8_MAX_COLS, sh_errmsg());
+	free(wide);
+}
+
+/* q8's input rounding, by both kernels: ties to even, an input of zeros, a NaN or an infinity */
+static void test_q8_input(void)
+{
+	/* weights 1 on columns 0-3 (ŵ = 127, scale 1/127); max |x| = 127, so x̂ = x rounded:
+	 * 127, 0.5, 2.5, -1.5 → 127, 0, 2, -2 (to even: 127 in all; away from zero would give 129) */
+	float w[40] = {1, 1, 1, 1}, x[40] = {127, 0.5f, 2.5f, -1.5f}, y0[2], y1[2], bias[2] = {0.25f, -0.5f};
+	qmat *m = qmat_pack(w, 1, 40, 40, QMAT_Q8);
+	qmat_apply(m, y0, 1, x, 40, NULL, 1, 0, 1, 0);
+	qmat_apply_ref(m, y1, 1, x, 40, NULL, 1, 0, 1, 0);
+	tap_ok(fabsf(y0[0] - 127) < 1e-3f && y0[0] == y1[0],
+	       "q8: inputs rounded to nearest even (%.6g, plain %.6g)", y0[0], y1[0]);
+	qmat_free(m);
+	float w2[80];
+	for (int k = 0; k < 80; k++)
+		w2[k] = (float)(k % 7) - 3;
+	m = qmat_pack(w2, 2, 40, 40, QMAT_Q8);
+	memset(x, 0, sizeof x);
+	qmat_apply(m, y0, 1, x, 40, bias, 1, 0, 2, 0);
+	qmat_apply_ref(m, y1, 1, x, 40, bias, 1, 0, 2, 0);
+	tap_ok(y0[0] == 0.25f && y0[1] == -0.5f && y1[0] == 0.25f && y1[1] == -0.5f,
+	       "q8: an input of zeros gives the bias");
+	for (int bad = 0; bad < 2; bad++) {
+		for (int c = 0; c < 40; c++)
+			x[c] = (float)c / 10;
+		x[bad ? 3 : 37] = bad ? INFINITY : NAN;
+		qmat_apply(m, y0, 1, x, 40, bias, 1, 0, 2, 0);
+		qmat_apply_ref(m, y1, 1, x, 40, bias, 1, 0, 2, 0);
+		tap_ok(isnan(y0[0]) && isnan(y0[1]) && isnan(y1[0]) && isnan(y1[1]),
+		       "q8: an input holding %s gives NaN, as a float product would", bad ? "an infinity" : "a NaN");
+	}
+	qmat_free(m);
 }
 
 int main(void)
@@ -368,6 +420,7 @@ int main(void)
 	test_simd_equals_plain();
 	test_independence();
 	test_accuracy();
+	test_q8_input();
 	test_bad_input();
 	return tap_done();
 }
