@@ -26,7 +26,7 @@
 
 static const char usage[] =
 	"usage: qsample [-n N] [-s SECONDS] [-t TEMP] [--seed S] [--batch B] [--h0 MODE]\n"
-	"               [--format codes|f32] [--weights f32|f16|i8] [--threads N] [-o OUT] CHECKPOINT\n"
+	"               [--format codes|f32] [--weights f32|f16|i8|q8] [--threads N] [-o OUT] CHECKPOINT\n"
 	"  -n N            streams to generate (default 10)\n"
 	"  -s SECONDS      length of each stream (default 20)\n"
 	"  -t TEMP         temperature: logits are divided by TEMP (default 0.95; 0 = argmax)\n"
@@ -40,7 +40,10 @@ static const char usage[] =
 	"  --weights TYPE  how the weight matrices are held while generating: f32 (default: exactly\n"
 	"                  the trained model), f16 (IEEE half) or i8 (8 bits and a scale per row,\n"
 	"                  as LPCNet): 2 or 4 times fewer bytes to read per sample, so faster, at\n"
-	"                  the cost of a small error in every product (its bound is printed)\n"
+	"                  the cost of a small error in every product (its bound is printed);\n"
+	"                  q8: i8, and the inputs of the wide products (WaveNet's skips and head,\n"
+	"                  SampleRNN's sample-level MLP) rounded to 8 bits too, for integer\n"
+	"                  products: the fastest, and the largest error\n"
 	"  --threads N     threads (default: all cores)\n"
 	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
