@@ -3,7 +3,7 @@
 # beside the PyTorch peer (../shared/peers/samplernn_torch.py sample) in the same run.
 # Prints generated samples per second (all streams together), our ratio to the peer and to real
 # time (16000 samples/s per stream), for each way qsample can hold the weights: --weights f32
-# (exactly the trained model, the default), f16 and i8 (the preset column says which).
+# (exactly the trained model, the default), f16, i8 and q8 (the preset column says which).
 # The checkpoint is a small model trained for one step: speed does not depend on the weights.
 set -u
 BIN=${BIN:-bin}
@@ -28,7 +28,7 @@ for n in 1 8; do
 	else
 		peer="absent"
 	fi
-	for w in f32 f16 i8; do
+	for w in f32 f16 i8 q8; do
 		out=$($BIN/qsample --threads $THREADS --weights $w -n $n -s $SECS -o $T/gen$n/ $T/run/best.safetensors 2>&1 | tail -1)
 		ours=$(echo "$out" | sed -n 's/.*(\([0-9.]*\) samples\/s.*/\1/p')
 		ratio=$(awk -v a="$ours" -v b="$peer" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')

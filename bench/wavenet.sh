@@ -6,7 +6,7 @@
 # PEER_SECS (default 0.25, the issue's) the seconds the peer generates per stream (it is slow on a
 # loaded machine); ours generate 1 s per stream, with bin/qsample on a default checkpoint that
 # bin/qtrain makes in one step (speed does not depend on the weights), once per weight type
-# (--weights f32, the exact model, then f16 and i8: the preset column says which).
+# (--weights f32, the exact model, then f16, i8 and q8: the preset column says which).
 # WHAT=train or WHAT=sample runs only those rows. Then the embedded (E = R) and scalar (width 32)
 # input layers on the default preset, ours only (the peer has one-hot input only).
 set -e
@@ -55,7 +55,7 @@ if [ "$WHAT" != train ]; then
 	ck=$(checkpoint onehot)
 	for n in 1 8; do
 		q=$(peer sample --preset default --n $n --secs ${PEER_SECS:-0.25})
-		for w in f32 f16 i8; do
+		for w in f32 f16 i8 q8; do
 			p=default; [ $w = f32 ] || p=default+$w
 			row sample $p $n "$(qs $ck $n $w)" "$q"
 		done

@@ -202,16 +202,26 @@ static void write_sums(const char *dir)
 		cli_die(p, "write error: %s", strerror(errno));
 }
 
-/* "A 2-tier SampleRNN (3 LSTM layers of 512, frames of 16) ..." from a checkpoint's metadata. */
+/* "A 2-tier SampleRNN (3 LSTM layers of 512, frames of 16) ..." or "A WaveNet (one-hot input,
+ * dilations ...) ..." from a checkpoint's metadata. */
 static void describe_model(const st_file *ck, int rate, char *buf, size_t cap)
 {
 	const char *model = st_meta(ck, "model");
 #define META(k) (st_meta(ck, k) ? st_meta(ck, k) : "?")
 	if (model && !strcmp(model, "wavenet")) {
-		snprintf(buf, cap, "A WaveNet (dilations %s, %s residual, %s dilation and %s skip channels, receptive "
-			 "field %s samples), trained from scratch on the artist's recordings at %d Hz.", META("dilations"),
-			 META("residual_channels"), META("dilation_channels"), META("skip_channels"),
-			 META("receptive_field"), rate);
+		/* the input layer (checkpoints from before there was a choice have no key: one-hot) */
+		const char *in = st_meta(ck, "input");
+		char input[64];
+		if (in && !strcmp(in, "embed"))
+			snprintf(input, sizeof input, "an embedding of %s values as input", META("embed"));
+		else if (in && !strcmp(in, "scalar"))
+			snprintf(input, sizeof input, "scalar input over %s samples", META("initial_width"));
+		else
+			snprintf(input, sizeof input, "one-hot input");
+		snprintf(buf, cap, "A WaveNet (%s, dilations %s, %s residual, %s dilation and %s skip channels, "
+			 "receptive field %s samples), trained from scratch on the artist's recordings at %d Hz.",
+			 input, META("dilations"), META("residual_channels"), META("dilation_channels"),
+			 META("skip_channels"), META("receptive_field"), rate);
 		return;
 	}
 	const char *fs = META("frame_sizes"), *rnn = META("rnn");

@@ -16,6 +16,30 @@ printf 'Album\nOne\n' > $T/few
 fails_with "titles: a file with too few titles" 1 "few: 2 titles, 6 needed" $BIN/albumpage titles -n 5 --titles $T/few
 fails_with "albumpage build without its inputs" 2 "build needs" $BIN/albumpage build -o $T/x
 
+# a WaveNet album: the page names the model and its input layer (one track of a tone, tiny models)
+$PY -c '
+import numpy as np, wave
+r = np.random.default_rng(2)
+with open("'$T'/wcodes.npy", "wb") as f:
+    for i in range(4):
+        np.save(f, r.integers(0, 256, 2048).astype(np.uint8))
+w = wave.open("'$T'/tone.wav", "wb"); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+w.writeframes((3000 * np.sin(np.arange(16000) * 0.1)).astype("<i2").tobytes())
+'
+mkdir -p $T/wtracks && sox $T/tone.wav $T/wtracks/01.flac
+printf 'track\torder\tclip\tstart\tend\tseconds\n1\t1\tgen_000.wav\t0\t1\t1\n' > $T/wtracks/tracklist.tsv
+printf 'Deep Water\nFin\n' > $T/wtitles
+for mode in onehot embed scalar; do
+	$BIN/qtrain --model wavenet --input $mode --dilations 1,2,4 --residual-channels 4 --dilation-channels 4 \
+		--skip-channels 8 --n-out 64 --batch 2 --steps 2 --checkpoint-every 2 --split 50,50,0 --threads 1 \
+		-o $T/wrun_$mode $T/wcodes.npy 2>/dev/null
+	$BIN/albumpage build --artist wn --titles $T/wtitles --tracks $T/wtracks --run $T/wrun_$mode \
+		--cover $T/wrun_$mode/loss.png -o $T/walbum_$mode 2>$T/walbum_$mode.err
+done
+check "albumpage: a WaveNet's page names its one-hot input" grep -q "A WaveNet (one-hot input, dilations 1,2,4" $T/walbum_onehot/index.html
+check "albumpage: its embedded input" grep -q "A WaveNet (an embedding of 4 values as input" $T/walbum_embed/index.html
+check "albumpage: its scalar input" grep -q "A WaveNet (scalar input over 32 samples" $T/walbum_scalar/index.html
+
 make --no-print-directory data >/dev/null 2>&1
 check "make album-quick runs the whole pipeline" make --no-print-directory album-quick ARTIST=$A AUDIO=data/asc-music
 D=album/$Q
