@@ -52,7 +52,12 @@ struct wn_sampler {
 	qmat **wskip;           /* [nchunk]: [S × (layers of the chunk)·C] */
 	qmat *w1, *w2;          /* [S × S], [Q × S] */
 	/* the pipelined step (one stream, two threads) */
-	int past_ready, layers_ready; /* layers whose past product, whose z, is done (atomic) */
+	int pad0[16];
+	int layers_ready;       /* layers whose z is done (atomic; a cache line of its own, as the
+	                           other thread polls it) */
+	int pad1[16];
+	int past_ahead;         /* fg already holds this step's past products: the last step was
+	                           pipelined and its second thread computed them */
 	int rows0;              /* skip rows thread 0 sums after the layers, a multiple of 16; thread
 	                           1 sums the others while the layers run */
 	int first0, steps;      /* of the last `steps` steps, in how many thread 0 was done first */
@@ -293,13 +298,15 @@ static void input_step(wn_sampler *s, int b0, int b1)
 }
 
 /* Layer l's past tap of streams b0..b1-1: fg = W_past·x(t - d) + b, from the queue's oldest
- * entry (before layer_now replaces it). */
-static void layer_past(wn_sampler *s, int l, int b0, int b1)
+ * entry (before layer_now replaces it); or, `ahead`, the next step's, from the entry after it
+ * (after layer_now has put x(t) there when d = 1, and used this step's fg). */
+static void layer_past(wn_sampler *s, int l, int b0, int b1, int ahead)
 {
 	const int R = s->R, FW = s->nl * 2 * s->C;
 	layer *y = &s->lay[l];
+	const int slot = ahead ? (y->pos + 1) % y->d : y->pos;
 	qmat_apply(y->wpast, s->fg + (size_t)b0 * FW + (size_t)l * 2 * s->C, FW,
-		   y->queue + ((size_t)b0 * y->d + y->pos) * R, y->d * R, y->bfg, b1 - b0, 0, 2 * s->C, 0);
+		   y->queue + ((size_t)b0 * y->d + slot) * R, y->d * R, y->bfg, b1 - b0, 0, 2 * s->C, 0);
 }
 
 /* Layer l of streams b0..b1-1 for this step, after layer_past: fg += W_now·x, z into zcat, x(t)
@@ -324,7 +331,7 @@ static void layers_step(wn_sampler *s, int b0, int b1)
 {
 	input_step(s, b0, b1);
 	for (int l = 0; l < s->nl; l++) {
-		layer_past(s, l, b0, b1);
+		layer_past(s, l, b0, b1, 0);
 		layer_now(s, l, b0, b1);
 	}
 }
@@ -383,17 +390,19 @@ static void step_balance(wn_sampler *s, int first0)
 	s->first0 = s->steps = 0;
 }
 
-/* One stream on two threads, in one region. Thread 1 computes every layer's past product, then
- * sums rows rows0.. of the skips chunk by chunk as the layers finish them; thread 0 runs the
- * layers as their past products arrive, then sums rows ..rows0-1 of every chunk; then both share
- * out the rows of post1 and post2. Each row's sum is the one head_step makes, so the bits are
- * the same as on one thread, whatever rows0 is. */
+/* One stream on two threads, in one region. Thread 0 runs the layers (their past products are
+ * in fg already, computed during the last step; after a step that was not pipelined it computes
+ * them first), then sums rows ..rows0-1 of every skip chunk. Thread 1, as the layers of a chunk
+ * are done, computes their past products for the next step and sums rows rows0.. of the chunk.
+ * Then both share out the rows of post1 and post2. Each row's sum is the one head_step makes, and
+ * a past product is the same whenever it is computed, so the bits are the same as on one thread,
+ * whatever rows0 is. */
 static void step_pipelined(wn_sampler *s)
 {
-	__atomic_store_n(&s->past_ready, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->layers_ready, 0, __ATOMIC_RELAXED);
-	const int Sk = s->Sk, rows0 = s->rows0;
+	const int Sk = s->Sk, rows0 = s->rows0, ahead = s->past_ahead, FW = s->nl * 2 * s->C;
 	double done[2] = {0, 0};
+	int pipelined = 0;
 	#pragma omp parallel num_threads(2)
 	{
 		int id = 0, team = 1;
@@ -404,10 +413,15 @@ static void step_pipelined(wn_sampler *s)
 			layers_step(s, 0, 1);
 			head_step(s, 0, 1);
 		} else if (id == 0) {
+			pipelined = 1;
 			input_step(s, 0, 1);
+			if (ahead) /* the other thread wrote them: ask for them all at once */
+				for (int k = 0; k < FW; k += 16)
+					__builtin_prefetch(s->fg + k, 0, 3);
+			else
+				for (int l = 0; l < s->nl; l++)
+					layer_past(s, l, 0, 1, 0);
 			for (int l = 0; l < s->nl; l++) {
-				while (__atomic_load_n(&s->past_ready, __ATOMIC_ACQUIRE) <= l)
-					spin_pause();
 				layer_now(s, l, 0, 1);
 				__atomic_store_n(&s->layers_ready, l + 1, __ATOMIC_RELEASE);
 			}
@@ -415,14 +429,12 @@ static void step_pipelined(wn_sampler *s)
 				skip_chunk(s, j, 0, 1, 0, rows0);
 			relu(s->h1, (size_t)rows0);
 		} else {
-			for (int l = 0; l < s->nl; l++) {
-				layer_past(s, l, 0, 1);
-				__atomic_store_n(&s->past_ready, l + 1, __ATOMIC_RELEASE);
-			}
 			for (int j = 0; j < s->nchunk; j++) {
-				int need = SH_MIN(s->nl, (j + 1) * SKIP_CHUNK);
-				while (__atomic_load_n(&s->layers_ready, __ATOMIC_ACQUIRE) < need)
+				int l0 = j * SKIP_CHUNK, l1 = SH_MIN(s->nl, l0 + SKIP_CHUNK);
+				while (__atomic_load_n(&s->layers_ready, __ATOMIC_ACQUIRE) < l1)
 					spin_pause();
+				for (int l = l0; l < l1; l++)
+					layer_past(s, l, 0, 1, 1);
 				skip_chunk(s, j, 0, 1, rows0, Sk);
 			}
 			relu(s->h1 + rows0, (size_t)(Sk - rows0));
@@ -443,6 +455,7 @@ static void step_pipelined(wn_sampler *s)
 			}
 		}
 	}
+	s->past_ahead = pipelined;
 	if (done[0] > 0 && done[1] > 0)
 		step_balance(s, done[0] <= done[1]);
 }
@@ -464,6 +477,7 @@ static void step(wn_sampler *s)
 	if (n == 1 && threads >= 2) {
 		step_pipelined(s);
 	} else if (n == 1 || mac < s->par_min) {
+		s->past_ahead = 0;
 		/* outside any region: a region nested in even an inactive one starts its threads
 		 * afresh */
 		layers_step(s, 0, n);
@@ -501,9 +515,10 @@ void wn_sampler_reset(wn_sampler *s)
 		for (int b = 0; b < n; b++)
 			for (int k = 0; k < y->d; k++)
 				memcpy(y->queue + ((size_t)b * y->d + k) * R, x, sizeof(float) * R);
-		layer_past(s, l, 0, 1);
+		layer_past(s, l, 0, 1, 0);
 		layer_now(s, l, 0, 1);
 	}
+	s->past_ahead = 0;
 	s->have_logits = 0;
 }
 

@@ -142,7 +142,8 @@ static void streams_independent(void)
 }
 
 /* one stream on one thread and on two (the pipelined step, with the skip rows split between
- * the threads at 0, 16, 32 and all 40): the same bits, every weight type */
+ * the threads at 0, 16, 32 and all 40, and after a step on one thread): the same bits, every
+ * weight type */
 static void threads_same_bits(void)
 {
 #ifdef _OPENMP
@@ -160,7 +161,9 @@ static void threads_same_bits(void)
 		for (int t = 0; t < 300 && same; t++) {
 			omp_set_num_threads(1);
 			memcpy(pa, wn_sampler_probs(a), sizeof(float) * Q);
-			omp_set_num_threads(2);
+			/* now and then a step on one thread: the next pipelined step finds no past
+			 * products computed ahead */
+			omp_set_num_threads(t % 7 == 3 ? 1 : 2);
 			wn_sampler_set_split(b, t % 4 * 16);
 			same = !memcmp(pa, wn_sampler_probs(b), sizeof(float) * Q);
 			int code = (int)sh_rng_below(&r, Q);
