@@ -98,7 +98,8 @@ float qmat_half_to_float(uint16_t h)
 
 /* ---- packing ---- */
 
-static int q8_cols(int cols) { return (cols + Q8_BLOCK - 1) / Q8_BLOCK * Q8_BLOCK; }
+/* columns of a q8 matrix as stored (cols ≥ 1, checked when packed) */
+static size_t q8_cols(int cols) { return ((size_t)(unsigned)cols + Q8_BLOCK - 1) / Q8_BLOCK * Q8_BLOCK; }
 
 /* groups of 8 rows in the q8 panel that starts at row p0 */
 static int q8_panel_groups(const qmat *m, int p0)
@@ -144,7 +145,7 @@ qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type)
 		}
 	const size_t padded = (size_t)(rows + QMAT_GROUP - 1) / QMAT_GROUP * QMAT_GROUP;
 	size_t nw;
-	if (sh_mul_size(padded * type_size[type], (size_t)(type == QMAT_Q8 ? q8_cols(cols) : cols), &nw) < 0)
+	if (sh_mul_size(padded * type_size[type], type == QMAT_Q8 ? q8_cols(cols) : (size_t)cols, &nw) < 0)
 		return NULL;
 	const size_t head = round64(sizeof(qmat)), wbytes = round64(nw);
 	const int scaled = type == QMAT_I8 || type == QMAT_Q8;
@@ -256,7 +257,7 @@ static float q8_quantize_ref(const float *x, int cols, int8_t *q)
 		bad |= !(a <= 3.4028235e38f);
 		mx = a > mx ? a : mx;
 	}
-	memset(q, 0, (size_t)q8_cols(cols));
+	memset(q, 0, q8_cols(cols));
 	if (bad)
 		return NAN;
 	if (mx == 0)
@@ -503,7 +504,7 @@ AVX static float q8_quantize_avx(const float *x, int cols, int8_t *q)
 		bad |= !(a <= 3.4028235e38f);
 		mx = a > mx ? a : mx;
 	}
-	memset(q, 0, (size_t)q8_cols(cols));
+	memset(q, 0, q8_cols(cols));
 	if (bad)
 		return NAN;
 	if (mx == 0)
@@ -567,7 +568,7 @@ static q8_tile_fn *const q8_tiles[8] = {q8_tile_1, q8_tile_2, q8_tile_3, q8_tile
 AVX static void apply_q8_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
 			     const float *bias, int nb, int r0, int r1, int acc)
 {
-	const int nblocks = q8_cols(m->cols) / Q8_BLOCK;
+	const int nblocks = (int)(q8_cols(m->cols) / Q8_BLOCK);
 	int8_t q[QMAT_Q8_MAX_COLS] __attribute__((aligned(32)));
 	for (int b = 0; b < nb; b++) {
 		float *yb = y + (size_t)b * ldy;
