@@ -248,23 +248,34 @@ static inline void finish(float *y, float s, const qmat *m, const float *bias, i
 
 /* q8: x[cols] → q[q8_cols(cols)] (zero-padded), and the factor mx / 127 that undoes it (NaN
  * when x holds a NaN or an infinity: every output is NaN then, as a float product's would be) */
+static inline float q8_scale(const float *x, int c0, int cols, float mx, int bad, int8_t *q, float *inv);
+
 static float q8_quantize_ref(const float *x, int cols, int8_t *q)
 {
-	float mx = 0;
-	int bad = 0;
-	for (int c = 0; c < cols; c++) {
+	float inv;
+	const float sx = q8_scale(x, 0, cols, 0, 0, q, &inv);
+	for (int c = 0; inv > 0 && c < cols; c++)
+		q[c] = (int8_t)lrintf(x[c] * inv);
+	return sx;
+}
+
+/* Both quantisers' common part: the maximum |x| (mx, bad so far over x[..c0-1]) over the rest
+ * of x; q zeroed; the factor mx / 127, and *inv = 127 / mx (0 when there is nothing to round:
+ * x all zeros, or NaN / infinite, where the factor is NaN). */
+static inline float q8_scale(const float *x, int c0, int cols, float mx, int bad, int8_t *q, float *inv)
+{
+	for (int c = c0; c < cols; c++) {
 		float a = fabsf(x[c]);
 		bad |= !(a <= 3.4028235e38f);
 		mx = a > mx ? a : mx;
 	}
 	memset(q, 0, q8_cols(cols));
+	*inv = 0;
 	if (bad)
 		return NAN;
 	if (mx == 0)
 		return 0;
-	const float inv = 127 / mx;
-	for (int c = 0; c < cols; c++)
-		q[c] = (int8_t)lrintf(x[c] * inv);
+	*inv = 127 / mx;
 	return mx / 127;
 }
 
@@ -494,22 +505,13 @@ AVX static float q8_quantize_avx(const float *x, int cols, int8_t *q)
 		bad8 = _mm256_or_ps(bad8, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));
 		mx8 = _mm256_max_ps(mx8, a);
 	}
-	float lanes[8], mx = 0;
-	int bad = _mm256_movemask_ps(bad8) != 0;
+	float lanes[8], mx = 0, inv;
 	_mm256_storeu_ps(lanes, mx8);
 	for (int k = 0; k < 8; k++)
 		mx = lanes[k] > mx ? lanes[k] : mx;
-	for (; c < cols; c++) {
-		float a = fabsf(x[c]);
-		bad |= !(a <= 3.4028235e38f);
-		mx = a > mx ? a : mx;
-	}
-	memset(q, 0, q8_cols(cols));
-	if (bad)
-		return NAN;
-	if (mx == 0)
-		return 0;
-	const float inv = 127 / mx;
+	const float sx = q8_scale(x, c, cols, mx, _mm256_movemask_ps(bad8) != 0, q, &inv);
+	if (!(inv > 0))
+		return sx;
 	const __m256 inv8 = _mm256_set1_ps(inv);
 	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
 	for (c = 0; c + 32 <= cols; c += 32) {
@@ -522,7 +524,7 @@ AVX static float q8_quantize_avx(const float *x, int cols, int8_t *q)
 	}
 	for (; c < cols; c++)
 		q[c] = (int8_t)lrintf(x[c] * inv);
-	return mx / 127;
+	return sx;
 }
 
 /* out[g] = Σ over column blocks of groups g0.. g0+G-1 of a panel with pg groups, against q:
