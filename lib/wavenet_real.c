@@ -20,6 +20,8 @@
  *
  * Memory: kept per layer for the backward are its input x [B × L_l × R] and its activated
  * filter/gate [B × L_{l+1} × 2C]; z is recomputed from them. One arena holds everything. */
+/* before the includes, as in nn_real.c: exp_fast inlines into the gate only with the same options */
+#pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "wavenet.h"
 #include "fastmath.h"
 #include "nn.h"
@@ -34,8 +36,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-#pragma GCC optimize("no-math-errno", "no-trapping-math")
 
 #ifdef REAL_F64
 typedef double real;
