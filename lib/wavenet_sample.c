@@ -58,8 +58,8 @@ struct wn_sampler {
 	int pad1[16];
 	int past_ahead;         /* fg already holds this step's past products: the last step was
 	                           pipelined and its second thread computed them */
-	int rows0;              /* skip rows thread 0 sums after the layers, a multiple of 16; thread
-	                           1 sums the others while the layers run */
+	int rows0;              /* skip rows thread 0 sums after the layers (moved 16 at a time);
+	                           thread 1 sums the others while the layers run */
 	int first0, steps;      /* of the last `steps` steps, in how many thread 0 was done first */
 	float *sbias, *b1, *b2; /* [S], [S], [Q] */
 	qmat_type wtype;
