@@ -1,10 +1,10 @@
 #!/bin/sh
 # WaveNet speed beside the PyTorch peer (../shared/peers/wavenet_torch.py), in the same run:
-# training samples/s (tiny, default) and fast generation samples/s (default, 1 and 8 streams),
+# training samples/s (tiny, default) and fast generation samples/s (tiny, default; 1 and 8 streams),
 # each C figure printed back to back with the peer's and their ratio. Both on 2 threads.
 # TSV: what, preset, streams, ours, peer, ratio. THREADS (default 2) sets both sides' threads;
 # PEER_SECS (default 0.25, the issue's) the seconds the peer generates per stream (it is slow on a
-# loaded machine); ours generate 1 s per stream, with bin/qsample on a default checkpoint that
+# loaded machine); ours generate 1 s per stream, with bin/qsample on a checkpoint of each preset that
 # bin/qtrain makes in one step (speed does not depend on the weights), once per weight type
 # (--weights f32, the exact model, then f16, i8 and q8: the preset column says which).
 # WHAT=train or WHAT=sample runs only those rows. Then the embedded (E = R) and scalar (width 32)
@@ -43,24 +43,25 @@ with open("'$T'/codes.npy", "wb") as f:
     for i in range(2):
         np.save(f, np.random.default_rng(i).integers(0, 256, 32000).astype(np.uint8))
 '
-checkpoint() { # INPUT: a default WaveNet after one step, its path on stdout
-	bin/qtrain --model wavenet --input $1 --steps 1 --checkpoint-every 1 --split 100,0,0 \
-	    -o $T/$1 $T/codes.npy >/dev/null 2>&1 && echo $T/$1/best.safetensors
+checkpoint() { # INPUT [PRESET]: a WaveNet (default preset) after one step, its path on stdout
+	bin/qtrain --model wavenet --preset ${2:-default} --input $1 --steps 1 --checkpoint-every 1 \
+	    --split 100,0,0 -o $T/$1-${2:-default} $T/codes.npy >/dev/null 2>&1 &&
+	    echo $T/$1-${2:-default}/best.safetensors
 }
 qs() { # CHECKPOINT STREAMS WEIGHTS: generated samples per second
 	bin/qsample --threads $THREADS --weights $3 -n $2 -s 1 -o $T/gen/ $1 2>&1 | tail -1 |
 	    sed -n 's/.*(\([0-9.]*\) samples\/s.*/\1/p'
 }
-if [ "$WHAT" != train ]; then
-	ck=$(checkpoint onehot)
+[ "$WHAT" = train ] || for preset in tiny default; do
+	ck=$(checkpoint onehot $preset)
 	for n in 1 8; do
-		q=$(peer sample --preset default --n $n --secs ${PEER_SECS:-0.25})
+		q=$(peer sample --preset $preset --n $n --secs ${PEER_SECS:-0.25})
 		for w in f32 f16 i8 q8; do
-			p=default; [ $w = f32 ] || p=default+$w
+			p=$preset; [ $w = f32 ] || p=$preset+$w
 			row sample $p $n "$(qs $ck $n $w)" "$q"
 		done
 	done
-fi
+done
 for input in embed scalar; do
 	[ "$WHAT" = sample ] || row train default+$input - "$(ours train default 3 $input)" nan
 	[ "$WHAT" = train ] || row sample default+$input 1 "$(qs $(checkpoint $input) 1 f32)" nan
