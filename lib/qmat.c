@@ -246,10 +246,10 @@ static inline void finish(float *y, float s, const qmat *m, const float *bias, i
 	*y = acc ? *y + t : t;
 }
 
-/* q8: x[cols] → q[q8_cols(cols)] (zero-padded), and the factor mx / 127 that undoes it (NaN
- * when x holds a NaN or an infinity: every output is NaN then, as a float product's would be) */
 static inline float q8_scale(const float *x, int c0, int cols, float mx, int bad, int8_t *q, float *inv);
 
+/* q8: x[cols] → q[q8_cols(cols)] (zero-padded), and the factor mx / 127 that undoes it (NaN
+ * when x holds a NaN or an infinity: every output is NaN then, as a float product's would be) */
 static float q8_quantize_ref(const float *x, int cols, int8_t *q)
 {
 	float inv;
