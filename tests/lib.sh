@@ -26,4 +26,17 @@ fails_with() {
 	else ok 1 "$d"; echo "# exit $rc (want $code), stderr:"; sed 's/^/#   /' "$T/.err" | head -5; fi
 }
 skip() { _n=$((_n + 1)); echo "ok $_n # skip $1"; }
+# set_meta SRC DST KEY [VALUE]: DST is the safetensors file SRC with metadata KEY set to VALUE
+# (removed without VALUE), the tensors untouched: for checkpoints that lie about themselves
+set_meta() {
+	$PY -c '
+import json, struct, sys
+src = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
+if len(sys.argv) > 4: h["__metadata__"][sys.argv[3]] = sys.argv[4]
+else: del h["__metadata__"][sys.argv[3]]
+b = json.dumps(h).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
+' "$@"
+}
 done_testing() { echo "1..$_n"; [ "$_fail" -eq 0 ]; }

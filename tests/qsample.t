@@ -152,14 +152,7 @@ check "wavenet: --h0 random and zero are ignored" sh -c "
 	$BIN/qsample -n 3 -s 0.25 --seed 7 --h0 zero $WK 2>/dev/null | cmp - $T/wa.npy &&
 	$BIN/qsample -n 3 -s 0.25 --seed 7 --h0 random $WK 2>/dev/null | cmp - $T/wa.npy"
 fails_with "wavenet: --h0 learned is refused" 1 "WaveNet has no initial state" $BIN/qsample --h0 learned $WK
-$PY -c '
-import json, struct, sys
-src = open("'$WK'", "rb").read()
-n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
-h["__metadata__"]["skip_channels"] = "32"
-b = json.dumps(h).encode()
-open("'$T'/wnwrong.safetensors", "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
-'
+set_meta "$WK" "$T/wnwrong.safetensors" skip_channels 32
 fails_with "wavenet: metadata that does not fit the tensors is refused" 1 "wnwrong.safetensors: tensor .* has another shape" \
 	$BIN/qsample -n 1 -s 0.1 -o $T/wnx/ $T/wnwrong.safetensors
 # --- WaveNet's embedded and scalar input layers: fast generation from their checkpoints
@@ -193,26 +186,12 @@ for k in range(3):
 	check "wavenet --input $mode: another seed, other bytes" sh -c "! cmp -s $T/ia_$mode.npy $T/ic_$mode.npy"
 	check "wavenet --input $mode: -o DIR/ writes wavs" $BIN/qsample -n 1 -s 0.25 -o $T/iclips_$mode/ $IK
 done
-$PY -c '
-import json, struct, sys
-src = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
-h["__metadata__"]["input"] = "sparse"
-b = json.dumps(h).encode()
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
-' "$T/wn_scalar/last.safetensors" "$T/wnsparse.safetensors"
+set_meta "$T/wn_scalar/last.safetensors" "$T/wnsparse.safetensors" input sparse
 fails_with "wavenet: a checkpoint of an unknown input layer is refused, naming the file" 1 \
 	"wnsparse.safetensors: input 'sparse' in the metadata is not supported \(onehot, embed, scalar\)" \
 	$BIN/qsample -n 1 -s 0.1 -o $T/wnsparse/ $T/wnsparse.safetensors
 check "... and writes nothing" sh -c "[ ! -e $T/wnsparse ] || [ -z \"\$(ls $T/wnsparse)\" ]"
-$PY -c '
-import json, struct, sys
-src = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
-del h["__metadata__"]["input"]
-b = json.dumps(h).encode()
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
-' "$WK" "$T/wnnoinput.safetensors"
+set_meta "$WK" "$T/wnnoinput.safetensors" input
 check "wavenet: a one-hot checkpoint without an input key samples as before" sh -c "
 	$BIN/qsample -n 3 -s 0.25 --seed 7 $T/wnnoinput.safetensors 2>/dev/null | cmp - $T/wa.npy"
 check "--help exits 0 on stdout" sh -c "$BIN/qsample --help | grep -q usage"

@@ -409,14 +409,7 @@ fails_with "wavenet: resuming a scalar-input run with another --initial-width is
 	"another architecture: initial width 5 in the checkpoint, 6 asked" \
 	$Q --initial-width 6 --steps 9 --resume "$T/in_scalar" -o "$T/in_scalar" "$T/codes.npy"
 check "... and the checkpoint is left as it was" cmp "$T/in_embed.before" "$T/in_embed/last.safetensors"
-$PY -c '
-import json, struct, sys
-src = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
-h["__metadata__"]["input"] = "mixed"
-b = json.dumps(h).encode()
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
-' "$T/in_embed/last.safetensors" "$T/inmixed.safetensors"
+set_meta "$T/in_embed/last.safetensors" "$T/inmixed.safetensors" input mixed
 fails_with "wavenet: a checkpoint of an unknown input layer is refused, naming the file" 1 \
 	"inmixed.safetensors: input 'mixed' in the metadata is not supported \(onehot, embed, scalar\)" \
 	$Q --steps 9 --resume "$T/inmixed.safetensors" -o "$T/inmixedrun" "$T/codes.npy"
