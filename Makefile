@@ -10,7 +10,7 @@ PKGS     := sndfile samplerate fftw3f fftw3 openblas libchromaprint cairo libpng
 OPENMP   := -fopenmp
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
             $(OPENMP) $(EXTRA_CFLAGS)
-LDFLAGS  := $(OPENMP) $(EXTRA_LDFLAGS)
+LDFLAGS  := $(OPENMP) -Wl,--as-needed $(EXTRA_LDFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    = $(PKG_LIBS) -lm

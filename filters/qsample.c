@@ -14,7 +14,7 @@
 #include "safetensors.h"
 #include "generate.h"
 #include "srnn_sample.h"
-#include "train.h"
+#include "checkpoint.h"
 #include "util.h"
 
 #include <cblas.h>

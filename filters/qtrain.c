@@ -2,6 +2,8 @@
  * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
  * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
 #include "cli.h"
+#include "checkpoint.h"
+#include "runlog.h"
 #include "train.h"
 #include "util.h"
 
@@ -145,7 +147,7 @@ static void apply_arch(const arch_args *a, model_config *mc)
 		return;
 	}
 	srnn_config *c = &mc->srnn;
-	if (a->frames && trn_parse_frame_sizes(a->frames, c) < 0)
+	if (a->frames && srnn_parse_frame_sizes(a->frames, c) < 0)
 		cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
 #define SET(f, v) if (a->v >= 0) c->f = a->v;
 	SET(dim, dim) SET(layers, layers) SET(rnn, rnn) SET(embed, embed) SET(levels, levels)
@@ -174,47 +176,47 @@ static void check_arch_options(const arch_args *a, model_kind kind)
 	}
 }
 
-static void json_config(trn_buf *b, const trn_options *o)
+static void json_config(sh_buf *b, const trn_options *o)
 {
 	if (o->model.kind == MODEL_WAVENET) {
 		const wn_config *w = &o->model.wn;
-		trn_buf_printf(b, "\"model\": {\"type\": \"wavenet\", \"dilations\": [");
+		sh_buf_printf(b, "\"model\": {\"type\": \"wavenet\", \"dilations\": [");
 		for (int i = 0; i < w->nlayers; i++)
-			trn_buf_printf(b, i ? ", %d" : "%d", w->dilation[i]);
-		trn_buf_printf(b, "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
+			sh_buf_printf(b, i ? ", %d" : "%d", w->dilation[i]);
+		sh_buf_printf(b, "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
 			       "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d, "
 			       "\"input\": \"%s\", \"embed\": ",
 			       w->res_ch, w->dil_ch, w->skip_ch, w->levels, w->n_out, w->batch,
 			       wn_receptive_field(w), wn_input_name(w->input));
 		/* the input layer's size where it has one, null for the others */
 		if (w->input == WN_INPUT_EMBED)
-			trn_buf_printf(b, "%d", w->embed);
+			sh_buf_printf(b, "%d", w->embed);
 		else
-			trn_buf_printf(b, "null");
-		trn_buf_printf(b, ", \"initial_width\": ");
+			sh_buf_printf(b, "null");
+		sh_buf_printf(b, ", \"initial_width\": ");
 		if (w->input == WN_INPUT_SCALAR)
-			trn_buf_printf(b, "%d", w->initial_width);
+			sh_buf_printf(b, "%d", w->initial_width);
 		else
-			trn_buf_printf(b, "null");
-		trn_buf_printf(b, "},\n");
+			sh_buf_printf(b, "null");
+		sh_buf_printf(b, "},\n");
 	} else {
 		const srnn_config *c = &o->model.srnn;
-		trn_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
+		sh_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
 		for (int i = 0; i < c->nframe_tiers; i++)
-			trn_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
-		trn_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
+			sh_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
+		sh_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
 			       "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
 			       c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
 			       c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
 	}
-	trn_buf_printf(b, "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
+	sh_buf_printf(b, "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
 		       "\"adam_eps\": %.17g, \"clip\": \"%s\", \"clip_value\": %.17g, \"split\": [%g, %g, %g], "
 		       "\"sample_rate\": %d, \"quantization\": ",
 		       o->lr, o->beta1, o->beta2, o->eps,
 		       o->clip == TRN_CLIP_NORM ? "norm" : o->clip == TRN_CLIP_NONE ? "none" : "elementwise",
 		       o->clip_value, o->split[0], o->split[1], o->split[2], o->sample_rate);
-	trn_buf_json_str(b, o->quantization);
-	trn_buf_printf(b, "},\n");
+	sh_buf_json_str(b, o->quantization);
+	sh_buf_printf(b, "},\n");
 }
 
 typedef struct {
@@ -231,42 +233,42 @@ typedef struct {
 static void write_run_json(const run_info *ri, const trn_options *o, const trn_data *d,
 			   const trn_run *t, const char *ended, double seconds)
 {
-	trn_buf b = {0};
-	trn_buf_printf(&b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
+	sh_buf b = {0};
+	sh_buf_printf(&b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
 	for (int i = 0; i < ri->argc; i++) {
-		trn_buf_printf(&b, i ? ", " : "");
-		trn_buf_json_str(&b, ri->argv[i]);
+		sh_buf_printf(&b, i ? ", " : "");
+		sh_buf_json_str(&b, ri->argv[i]);
 	}
 	char cwd[4096];
-	trn_buf_printf(&b, "],\n  \"cwd\": ");
-	trn_buf_json_str(&b, getcwd(cwd, sizeof cwd) ? cwd : "");
-	trn_buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n", ri->started,
+	sh_buf_printf(&b, "],\n  \"cwd\": ");
+	sh_buf_json_str(&b, getcwd(cwd, sizeof cwd) ? cwd : "");
+	sh_buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n", ri->started,
 		       (unsigned long long)o->seed, ri->threads);
-	trn_buf_printf(&b, "  \"resumed_from\": ");
+	sh_buf_printf(&b, "  \"resumed_from\": ");
 	if (ri->resume)
-		trn_buf_json_str(&b, ri->resume);
+		sh_buf_json_str(&b, ri->resume);
 	else
-		trn_buf_printf(&b, "null");
-	trn_buf_printf(&b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
+		sh_buf_printf(&b, "null");
+	sh_buf_printf(&b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
 	for (int i = 0; i < d->nfiles; i++) {
-		trn_buf_printf(&b, i ? ", " : "");
-		trn_buf_json_str(&b, d->files[i]);
+		sh_buf_printf(&b, i ? ", " : "");
+		sh_buf_json_str(&b, d->files[i]);
 	}
-	trn_buf_printf(&b, "], \"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
+	sh_buf_printf(&b, "], \"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
 		       "\"split_records\": [%d, %d, %d]},\n  ",
 		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
 	json_config(&b, o);
-	trn_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n  \"libraries\": {",
+	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n  \"libraries\": {",
 		       t->nparams, model_train_flops(&o->model, model_batch(&o->model)));
 	trn_lib_versions_json(&b);
-	trn_buf_printf(&b, "}");
+	sh_buf_printf(&b, "}");
 	if (ended)
-		trn_buf_printf(&b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
+		sh_buf_printf(&b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
 			       "  \"seconds\": %.1f", ended, t->step, trn_feed_epoch(&t->feed), seconds);
-	trn_buf_printf(&b, "\n}\n");
+	sh_buf_printf(&b, "\n}\n");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
-	if (!b.s || trn_write_file(path, b.s, b.n) < 0)
+	if (!b.s || sh_write_file(path, b.s, b.n) < 0)
 		cli_die_lib(NULL);
 	free(b.s);
 }
@@ -280,6 +282,20 @@ static void diverged(cli_progress *prog, const char *rundir, long step, const ch
 	else
 		cli_progress_end(prog, "%s: step %ld: %s; stopping (no checkpoint was written)", rundir,
 				 step, what);
+}
+
+/* trn_checkpoint, then the loss plot when it added a log row: the plot is the program's, not
+ * the loop's */
+static int checkpoint(trn_run *run, const trn_data *data, const char *rundir, trn_log *log, int full,
+		      double seconds, double sps, volatile sig_atomic_t *stop, trn_log_row *row)
+{
+	int rows = log->n;
+	int rc = trn_checkpoint(run, data, rundir, log, full, seconds, sps, stop, row);
+	if (rc || log->n == rows)
+		return rc;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/loss.png", rundir);
+	return trn_log_plot(log, path);
 }
 
 int main(int argc, char **argv)
@@ -383,7 +399,7 @@ int main(int argc, char **argv)
 		cli_usage_error(usage, "-o RUNDIR is required");
 	if (aa.frames) {
 		srnn_config tmp;
-		if (trn_parse_frame_sizes(aa.frames, &tmp) < 0)
+		if (srnn_parse_frame_sizes(aa.frames, &tmp) < 0)
 			cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
 	}
 	if (aa.dilations) {
@@ -429,7 +445,7 @@ int main(int argc, char **argv)
 			apply_preset(&aa, &asked);
 		apply_arch(&aa, &asked);
 		char diff[WN_MAX_LAYERS * 20];
-		if (trn_model_diff(&opt.model, &asked, diff, sizeof diff))
+		if (model_config_diff(&opt.model, &asked, diff, sizeof diff))
 			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
 		if (seed >= 0 && (uint64_t)seed != opt.seed)
 			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld",
@@ -607,7 +623,7 @@ int main(int argc, char **argv)
 				prog.last_draw = 0;
 				cli_progress_update(&prog, (double)(run.step - start_step), extra);
 			}
-			int rc = trn_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
+			int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
 						&stop_signal, &row);
 			if (rc < 0)
 				cli_die_lib(NULL);
@@ -634,7 +650,7 @@ int main(int argc, char **argv)
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
 		 * when interrupted (validation could take long) */
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-		int rc = trn_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0,
+		int rc = checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0,
 					sps, &stop_signal, &row);
 		if (rc < 0)
 			cli_die_lib(NULL);

@@ -3,6 +3,7 @@
 #include "model.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,4 +102,31 @@ double model_forward_backward(model *m, const uint16_t *codes, int batch, float 
 {
 	return m->wn ? wn_forward_backward(m->wn, codes, batch)
 		     : srnn_forward_backward(m->srnn, codes, batch, state);
+}
+
+/* ---- checkpoint metadata of either model ---- */
+
+int model_config_diff(const model_config *a, const model_config *b, char *buf, size_t cap)
+{
+	if (a->kind != b->kind)
+		return snprintf(buf, cap, "model %s in the checkpoint, %s asked", model_kind_name(a->kind),
+				model_kind_name(b->kind)), 1;
+	if (a->kind == MODEL_SAMPLERNN)
+		return srnn_config_diff(&a->srnn, &b->srnn, buf, cap);
+	return wn_config_diff(&a->wn, &b->wn, buf, cap);
+}
+
+int model_config_to_meta(const model_config *c, st_writer *w)
+{
+	return c->kind == MODEL_WAVENET ? wn_config_to_meta(&c->wn, w) : srnn_config_to_meta(&c->srnn, w);
+}
+
+int model_config_from_meta(const st_file *sf, model_config *c)
+{
+	const char *name = st_meta(sf, "model");
+	memset(c, 0, sizeof *c);
+	if (!name || model_kind_parse(name, &c->kind) < 0)
+		return sh_error("checkpoint of another model: '%s' (want samplernn or wavenet)",
+				name ? name : "(none)");
+	return c->kind == MODEL_WAVENET ? wn_config_from_meta(sf, &c->wn) : srnn_config_from_meta(sf, &c->srnn);
 }

@@ -34,6 +34,15 @@ int model_levels(const model_config *c);
 /* FLOPs of one training step of `batch` rows (srnn_train_flops, wn_train_flops). */
 double model_train_flops(const model_config *c, int batch);
 
+/* The first architecture field where a checkpoint's configuration and the one asked for differ,
+ * written into buf ("dim 64 in the checkpoint, 512 asked"; another model is a difference
+ * too), 1; 0 when they are the same. */
+int model_config_diff(const model_config *ckpt, const model_config *asked, char *buf, size_t cap);
+/* The model's checkpoint metadata (srnn_config_to_meta, wn_config_to_meta) and back, by the
+ * `model` key. */
+int model_config_to_meta(const model_config *c, st_writer *w);
+int model_config_from_meta(const st_file *sf, model_config *c);
+
 /* A parameter slice (params.h), as srnn_param and wn_param. */
 typedef nn_param model_param;
 

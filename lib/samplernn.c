@@ -3,6 +3,9 @@
 #include "samplernn.h"
 #include "util.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -89,4 +92,129 @@ double srnn_train_flops(const srnn_config *c, int batch)
 	mac += 3 * FS * Q * E * D;                   /* the folded first layer: tables, dW1, demb */
 	mac += 3 * (2 * N * D * D + N * D * Q);      /* l2, l3, l4 */
 	return 2 * mac;
+}
+
+/* ---- checkpoint metadata ---- */
+
+const char *srnn_rnn_name(int rnn) { return rnn == SRNN_GRU ? "gru" : "lstm"; }
+
+void srnn_frame_sizes_str(const srnn_config *cfg, char *buf, size_t cap)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (int i = 0; i < cfg->nframe_tiers && n < cap; i++)
+		n += snprintf(buf + n, cap - n, i ? ",%d" : "%d", cfg->frame_size[i]);
+}
+
+int srnn_parse_frame_sizes(const char *s, srnn_config *cfg)
+{
+	int fs[SRNN_MAX_TIERS], n = 0;
+	const char *p = s;
+	for (;;) {
+		char *end;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		if (end == p || errno || v < 1 || v > 65536)
+			return sh_error("bad frame sizes '%s': want positive integers like 16 or 64,16", s);
+		if (n == SRNN_MAX_TIERS)
+			return sh_error("bad frame sizes '%s': at most %d frame tiers", s, SRNN_MAX_TIERS);
+		fs[n++] = (int)v;
+		if (!*end)
+			break;
+		if (*end != ',')
+			return sh_error("bad frame sizes '%s': want positive integers like 16 or 64,16", s);
+		p = end + 1;
+	}
+	/* coarsest first, whichever order they were given in */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && fs[j] > fs[j - 1]; j--) {
+			int t = fs[j];
+			fs[j] = fs[j - 1];
+			fs[j - 1] = t;
+		}
+	cfg->nframe_tiers = n;
+	for (int i = 0; i < SRNN_MAX_TIERS; i++)
+		cfg->frame_size[i] = i < n ? fs[i] : 0;
+	return 0;
+}
+
+int srnn_config_diff(const srnn_config *a, const srnn_config *b, char *buf, size_t cap)
+{
+	char fa[64], fb[64];
+	srnn_frame_sizes_str(a, fa, sizeof fa);
+	srnn_frame_sizes_str(b, fb, sizeof fb);
+	if (strcmp(fa, fb))
+		return snprintf(buf, cap, "frame sizes %s in the checkpoint, %s asked", fa, fb), 1;
+#define DIFF(field, name)                                                                     \
+	if (a->field != b->field)                                                             \
+		return snprintf(buf, cap, name " %d in the checkpoint, %d asked", a->field, b->field), 1;
+	DIFF(dim, "dim")
+	DIFF(layers, "layers")
+	if (a->rnn != b->rnn)
+		return snprintf(buf, cap, "rnn %s in the checkpoint, %s asked", srnn_rnn_name(a->rnn),
+				srnn_rnn_name(b->rnn)), 1;
+	DIFF(embed, "embed")
+	DIFF(levels, "levels")
+	DIFF(learn_h0, "learn_h0")
+	DIFF(rnn_weight_norm, "rnn_weight_norm")
+	DIFF(seq, "seq")
+	DIFF(batch, "batch")
+#undef DIFF
+	return 0;
+}
+
+static int set_int(st_writer *w, const char *key, int v)
+{
+	char num[32];
+	snprintf(num, sizeof num, "%d", v);
+	return st_set_meta(w, key, num);
+}
+
+int srnn_config_to_meta(const srnn_config *c, st_writer *w)
+{
+	char fs[64];
+	srnn_frame_sizes_str(c, fs, sizeof fs);
+	const struct { const char *key; int v; } ints[] = {
+		{"dim", c->dim}, {"layers", c->layers}, {"embed", c->embed}, {"levels", c->levels},
+		{"learn_h0", c->learn_h0}, {"rnn_weight_norm", c->rnn_weight_norm}, {"seq", c->seq},
+		{"batch", c->batch},
+	};
+	if (st_set_meta(w, "model", "samplernn") < 0 || st_set_meta(w, "frame_sizes", fs) < 0 ||
+	    st_set_meta(w, "rnn", srnn_rnn_name(c->rnn)) < 0)
+		return -1;
+	for (size_t i = 0; i < SH_ARRAY_LEN(ints); i++)
+		if (set_int(w, ints[i].key, ints[i].v) < 0)
+			return -1;
+	return 0;
+}
+
+static int meta_int(const st_file *sf, const char *key, long lo, long hi, int *out)
+{
+	long v;
+	if (st_meta_long(sf, key, lo, hi, &v) < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int srnn_config_from_meta(const st_file *sf, srnn_config *c)
+{
+	const char *model = st_meta(sf, "model");
+	const char *fs = st_meta(sf, "frame_sizes"), *rnn = st_meta(sf, "rnn");
+	if (!model || strcmp(model, "samplernn"))
+		return sh_error("not a SampleRNN checkpoint (model '%s')", model ? model : "(none)");
+	memset(c, 0, sizeof *c);
+	if (!fs || srnn_parse_frame_sizes(fs, c) < 0)
+		return sh_error("bad 'frame_sizes' in the metadata");
+	if (!rnn || (strcmp(rnn, "lstm") && strcmp(rnn, "gru")))
+		return sh_error("bad 'rnn' in the metadata");
+	c->rnn = strcmp(rnn, "gru") ? SRNN_LSTM : SRNN_GRU;
+	if (meta_int(sf, "dim", 1, 1 << 20, &c->dim) < 0 || meta_int(sf, "layers", 1, 1024, &c->layers) < 0 ||
+	    meta_int(sf, "embed", 1, 1 << 20, &c->embed) < 0 ||
+	    meta_int(sf, "levels", 2, 65536, &c->levels) < 0 ||
+	    meta_int(sf, "learn_h0", 0, 1, &c->learn_h0) < 0 ||
+	    meta_int(sf, "rnn_weight_norm", 0, 1, &c->rnn_weight_norm) < 0 ||
+	    meta_int(sf, "seq", 1, 1 << 24, &c->seq) < 0 || meta_int(sf, "batch", 1, 1 << 20, &c->batch) < 0)
+		return -1;
+	return 0;
 }

@@ -14,6 +14,7 @@
 #define SHARKS_SAMPLERNN_H
 
 #include "params.h"
+#include "safetensors.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,21 @@ int srnn_history(const srnn_config *cfg);
  * of `batch` rows, forward and backward, as lib/samplernn_real.c computes them (the sample
  * tier's first linear as lookup tables): for GFLOP/s figures. */
 double srnn_train_flops(const srnn_config *cfg, int batch);
+
+/* Checkpoint metadata (safetensors __metadata__, all strings): model "samplernn", frame_sizes
+ * "64,16", dim, layers, rnn "lstm" | "gru", embed, levels, learn_h0, rnn_weight_norm, seq,
+ * batch. */
+int srnn_config_to_meta(const srnn_config *cfg, st_writer *w);
+/* Reads the keys above back; fails with a message naming the bad key. */
+int srnn_config_from_meta(const st_file *sf, srnn_config *cfg);
+/* The first field where a checkpoint's configuration and the one asked for differ, written into
+ * buf ("dim 64 in the checkpoint, 512 asked"), 1; 0 when they are the same. */
+int srnn_config_diff(const srnn_config *ckpt, const srnn_config *asked, char *buf, size_t cap);
+/* "16" or "64,16"; and back (any order; sorted coarsest first). */
+void srnn_frame_sizes_str(const srnn_config *cfg, char *buf, size_t cap);
+int srnn_parse_frame_sizes(const char *s, srnn_config *cfg);
+/* "lstm" or "gru". */
+const char *srnn_rnn_name(int rnn);
 
 /* A parameter slice (params.h) */
 typedef nn_param srnn_param;

@@ -1,7 +1,7 @@
-/* train_data.c: the training data of qtrain (see train.h): code records read from tensor
+/* train_data.c: the training data of qtrain (see train_data.h): code records read from tensor
  * streams, checked against the model, shuffled and split with the seed, and fed to the rows
  * of a batch as truncated-BPTT windows. */
-#include "train.h"
+#include "train_data.h"
 #include "npy.h"
 #include "util.h"
 

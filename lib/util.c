@@ -96,3 +96,73 @@ double sh_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+/* ---- growing text and whole-file writes ---- */
+
+/* ---- small string helpers ---- */
+
+void sh_buf_printf(sh_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = b->cap - b->n;
+		va_start(ap, fmt);
+		int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0)
+			return;
+		if (b->s && (size_t)k < room) {
+			b->n += k;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + k + 1)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+		if (!s)
+			return;   /* out of memory: the text is cut; callers check nothing more */
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+void sh_buf_json_str(sh_buf *b, const char *s)
+{
+	sh_buf_printf(b, "\"");
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sh_buf_printf(b, "\\%c", *p);
+		else if (*p == '\n')
+			sh_buf_printf(b, "\\n");
+		else if (*p == '\t')
+			sh_buf_printf(b, "\\t");
+		else if (*p < 0x20)
+			sh_buf_printf(b, "\\u%04x", *p);
+		else
+			sh_buf_printf(b, "%c", *p);
+	}
+	sh_buf_printf(b, "\"");
+}
+
+int sh_write_file(const char *path, const void *data, size_t n)
+{
+	char tmp[4096];
+	sh_tmp_name(tmp, sizeof tmp, path);
+	sh_tmp_track(tmp, 1);
+	FILE *f = fopen(tmp, "wb");
+	if (!f) {
+		sh_tmp_track(tmp, 0);
+		return sh_error("%s: cannot create: %s", path, strerror(errno));
+	}
+	int bad = n && fwrite(data, 1, n, f) != n;
+	bad |= fflush(f) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path)) {
+		int e = errno;
+		remove(tmp);
+		sh_tmp_track(tmp, 0);
+		return sh_error("%s: write error: %s", path, strerror(e));
+	}
+	sh_tmp_track(tmp, 0);
+	return 0;
+}

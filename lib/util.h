@@ -42,6 +42,18 @@ void sh_tmp_name(char *dst, size_t cap, const char *path);
 extern void (*sh_tmp_hook)(const char *tmp_path, int add);
 void sh_tmp_track(const char *tmp_path, int add);
 
+/* A growing text buffer (s is NUL-terminated, n bytes long); free(b.s) when done. Out of
+ * memory cuts the text short. */
+typedef struct {
+	char *s;
+	size_t n, cap;
+} sh_buf;
+void sh_buf_printf(sh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string literal, quotes included. */
+void sh_buf_json_str(sh_buf *b, const char *s);
+/* Writes n bytes to path atomically: a temporary name (tracked, see above), then rename. */
+int sh_write_file(const char *path, const void *data, size_t n);
+
 /* Monotonic seconds. */
 double sh_now(void);
 

@@ -253,3 +253,26 @@ int wn_config_from_meta(const st_file *sf, wn_config *c)
 				st_meta(sf, "receptive_field"), wn_receptive_field(c));
 	return wn_config_check(c) < 0 ? sh_error_prefix("metadata") : 0;
 }
+
+int wn_config_diff(const wn_config *x, const wn_config *y, char *buf, size_t cap)
+{
+	char dx[WN_MAX_LAYERS * 9], dy[WN_MAX_LAYERS * 9];
+	if (wn_dilations_str(x, dx, sizeof dx) < 0 || wn_dilations_str(y, dy, sizeof dy) < 0 || strcmp(dx, dy))
+		return snprintf(buf, cap, "dilations %s in the checkpoint, %s asked", dx, dy), 1;
+#define DIFF(field, name)                                                                     \
+	if (x->field != y->field)                                                             \
+		return snprintf(buf, cap, name " %d in the checkpoint, %d asked", x->field, y->field), 1;
+	if (x->input != y->input)
+		return snprintf(buf, cap, "input %s in the checkpoint, %s asked", wn_input_name(x->input),
+				wn_input_name(y->input)), 1;
+	DIFF(embed, "embedding size")
+	DIFF(initial_width, "initial width")
+	DIFF(res_ch, "residual channels")
+	DIFF(dil_ch, "dilation channels")
+	DIFF(skip_ch, "skip channels")
+	DIFF(levels, "levels")
+	DIFF(n_out, "n_out")
+	DIFF(batch, "batch")
+#undef DIFF
+	return 0;
+}

@@ -86,6 +86,9 @@ double wn_train_flops(const wn_config *cfg, int batch);
 int wn_config_to_meta(const wn_config *cfg, st_writer *w);
 /* Reads the keys above back; fails with a message naming the bad key. */
 int wn_config_from_meta(const st_file *sf, wn_config *cfg);
+/* The first field where a checkpoint's configuration and the one asked for differ (into buf),
+ * 1; 0 when they are the same. */
+int wn_config_diff(const wn_config *ckpt, const wn_config *asked, char *buf, size_t cap);
 /* Writes the dilations as "1,2,4" into buf; parses them back (also accepts "1..512x5", i.e.
  * the powers of two from 1 to 512 repeated 5 times). */
 int wn_dilations_str(const wn_config *cfg, char *buf, size_t size);

@@ -4,6 +4,7 @@
 #include "npy.h"
 #include "plot.h"
 #include "tap.h"
+#include "runlog.h"
 #include "train.h"
 #include "util.h"
 

@@ -1,0 +1,192 @@
+/* runlog.c: the run directory of qtrain (see runlog.h): the log rows (log.tsv), the loss plot,
+ * the library versions of the run record, and the checkpoint step that writes last.safetensors,
+ * best.safetensors and the log together. */
+#include "runlog.h"
+#include "checkpoint.h"
+#include "plot.h"
+#include "util.h"
+
+#include <cairo.h>
+#include <cblas.h>
+#include <chromaprint.h>
+#include <errno.h>
+#include <fftw3.h>
+#include <math.h>
+#include <png.h>
+#include <samplerate.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- log, plot, run record ---- */
+
+int trn_log_append(trn_log *l, const trn_log_row *row)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 64;
+		trn_log_row *r = realloc(l->rows, cap * sizeof *r);
+		if (!r)
+			return sh_error("out of memory");
+		l->rows = r;
+		l->cap = cap;
+	}
+	l->rows[l->n++] = *row;
+	return 0;
+}
+
+int trn_log_read(trn_log *l, const char *path, long max_step)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? 0 : sh_error("%s: %s", path, strerror(errno));
+	char line[1024];
+	int lineno = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		if (lineno == 1 && !strncmp(line, "step\t", 5))
+			continue;
+		trn_log_row r;
+		char tb[64], vb[64];
+		if (sscanf(line, "%ld\t%lf\t%63s\t%63s\t%lf\t%lf\t%lf", &r.step, &r.epoch, tb, vb,
+			   &r.samples_per_s, &r.lr, &r.seconds) != 7) {
+			fclose(f);
+			return sh_error("%s: line %d: not a row of qtrain's log", path, lineno);
+		}
+		r.train_bits = strtod(tb, NULL);   /* "nan" where there was none */
+		r.valid_bits = strtod(vb, NULL);
+		if (r.step <= max_step && trn_log_append(l, &r) < 0) {
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+int trn_log_write(const trn_log *l, const char *path)
+{
+	sh_buf b = {0};
+	sh_buf_printf(&b, "step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\n");
+	for (int i = 0; i < l->n; i++) {
+		const trn_log_row *r = &l->rows[i];
+		/* NAN as "nan" whatever its sign bit, so that readers see one spelling */
+		sh_buf_printf(&b, "%ld\t%.4f\t", r->step, r->epoch);
+		sh_buf_printf(&b, isnan(r->train_bits) ? "nan\t" : "%.6f\t", r->train_bits);
+		sh_buf_printf(&b, isnan(r->valid_bits) ? "nan\t" : "%.6f\t", r->valid_bits);
+		sh_buf_printf(&b, "%.1f\t%g\t%.1f\n", r->samples_per_s, r->lr, r->seconds);
+	}
+	int rc = sh_write_file(path, b.s, b.n);
+	free(b.s);
+	return rc;
+}
+
+int trn_log_plot(const trn_log *l, const char *path)
+{
+	int n = l->n;
+	double *x = malloc((n ? n : 1) * sizeof *x), *tr = malloc((n ? n : 1) * sizeof *tr),
+	       *va = malloc((n ? n : 1) * sizeof *va);
+	if (!x || !tr || !va) {
+		free(x), free(tr), free(va);
+		return sh_error("out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		x[i] = l->rows[i].step;
+		tr[i] = l->rows[i].train_bits;
+		va[i] = l->rows[i].valid_bits;
+	}
+	plot_series s[2] = {
+		{"train", x, tr, n, {0.12, 0.47, 0.71}},
+		{"valid", x, va, n, {0.85, 0.37, 0.01}},
+	};
+	int rc = plot_lines_png(path, 800, 500, "qtrain: cross-entropy", "step", "bits per sample", s, 2);
+	free(x), free(tr), free(va);
+	return rc;
+}
+
+void trn_log_free(trn_log *l)
+{
+	free(l->rows);
+	memset(l, 0, sizeof *l);
+}
+
+void trn_lib_versions_json(sh_buf *b)
+{
+	char sf[128] = "";
+	sf_command(NULL, SFC_GET_LIB_VERSION, sf, sizeof sf);
+	sh_buf_printf(b, "\"sndfile\": ");
+	sh_buf_json_str(b, sf);
+	sh_buf_printf(b, ", \"openblas\": ");
+	sh_buf_json_str(b, openblas_get_config());
+	sh_buf_printf(b, ", \"samplerate\": ");
+	sh_buf_json_str(b, src_get_version());
+	sh_buf_printf(b, ", \"fftw3f\": ");
+	sh_buf_json_str(b, fftwf_version);
+	sh_buf_printf(b, ", \"cairo\": ");
+	sh_buf_json_str(b, cairo_version_string());
+	sh_buf_printf(b, ", \"libpng\": ");
+	sh_buf_json_str(b, png_get_libpng_ver(NULL));
+	sh_buf_printf(b, ", \"chromaprint\": ");
+	sh_buf_json_str(b, chromaprint_get_version());
+	sh_buf_printf(b, ", \"compiler\": ");
+	sh_buf_json_str(b, __VERSION__);
+#ifdef _OPENMP
+	sh_buf_printf(b, ", \"openmp\": \"%d\"", _OPENMP);
+#endif
+}
+
+/* best.safetensors becomes another name of the file just written as last.safetensors (a hard
+ * link, renamed into place: atomic and without a second write); a copy where links fail. */
+static int link_best(const trn_run *t, const trn_data *d, const char *last, const char *best)
+{
+	char tmp[4096];
+	sh_tmp_name(tmp, sizeof tmp, best);
+	remove(tmp);
+	if (!link(last, tmp)) {
+		if (!rename(tmp, best))
+			return 0;
+		remove(tmp);
+	}
+	return trn_save(t, d, best);
+}
+
+int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
+		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row)
+{
+	char last[4096], best[4096], path[4096];
+	snprintf(last, sizeof last, "%s/last.safetensors", rundir);
+	snprintf(best, sizeof best, "%s/best.safetensors", rundir);
+	memset(row, 0, sizeof *row);
+	row->step = t->step;
+	row->epoch = trn_feed_epoch(&t->feed);
+	row->train_bits = t->log_steps ? t->log_nats / t->log_steps / M_LN2 : NAN;
+	row->valid_bits = NAN;
+	row->samples_per_s = samples_per_s;
+	row->lr = t->opt.lr;
+	row->seconds = seconds;
+	if (full)
+		row->valid_bits = trn_evaluate(t, d, d->valid, d->nvalid, stop);
+	if (full && stop && *stop)
+		full = 0;   /* interrupted while validating: keep the checkpoint, skip the log row */
+	else if (full && d->nvalid && !isfinite(row->valid_bits))
+		return 1;   /* the parameters are no good: keep the previous checkpoint */
+	int improved = 0;
+	if (full) {
+		double score = d->nvalid ? row->valid_bits : row->train_bits;
+		if (isfinite(score) && !(score >= t->best_bits)) {
+			t->best_bits = score;
+			improved = 1;
+		}
+		t->log_nats = 0;
+		t->log_steps = 0;
+	}
+	if (trn_save(t, d, last) < 0)
+		return -1;
+	if (improved && link_best(t, d, last, best) < 0)
+		return -1;
+	if (!full)
+		return 0;
+	snprintf(path, sizeof path, "%s/log.tsv", rundir);
+	return trn_log_append(log, row) < 0 || trn_log_write(log, path) < 0 ? -1 : 0;
+}

@@ -1,0 +1,44 @@
+/* runlog.h: qtrain's run directory (lib/runlog.c): the log rows of log.tsv, the loss plot,
+ * the library versions of run.json, and the checkpoint step that writes last.safetensors,
+ * best.safetensors and the log together. */
+#ifndef SHARKS_RUNLOG_H
+#define SHARKS_RUNLOG_H
+
+#include "train.h"
+#include "util.h"
+
+#include <signal.h>
+
+typedef struct {
+	long step;
+	double epoch, train_bits, valid_bits, samples_per_s, lr, seconds;
+} trn_log_row;
+
+typedef struct {
+	trn_log_row *rows;
+	int n, cap;
+} trn_log;
+
+/* Writes RUNDIR/last.safetensors. With full: first the validation bits (over d->valid), the
+ * log row (train bits averaged since the previous row, then restarted), RUNDIR/best.safetensors
+ * when the validation bits (the train bits without a validation set) are the best so far,
+ * and RUNDIR/log.tsv; the caller draws the plot (trn_log_plot). Without full (or when *stop
+ * is raised during the validation): the checkpoint only. seconds and samples_per_s go into the log row, which is
+ * also returned in row. Returns 0, -1 with an error, or 1 without writing anything when the
+ * validation loss is not finite (the parameters have diverged). */
+int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
+		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row);
+
+/* Reads RUNDIR/log.tsv if it exists, keeping only the rows up to step max_step. */
+int trn_log_read(trn_log *l, const char *path, long max_step);
+int trn_log_append(trn_log *l, const trn_log_row *row);
+/* Rewrites the whole log atomically. */
+int trn_log_write(const trn_log *l, const char *path);
+/* Draws the train and valid curves of the log. */
+int trn_log_plot(const trn_log *l, const char *path);
+void trn_log_free(trn_log *l);
+
+/* Library versions as a JSON object body: "sndfile": "...", "openblas": "...", ... */
+void trn_lib_versions_json(sh_buf *b);
+
+#endif
