@@ -28,16 +28,16 @@ static const char usage[] =
 	"  --silence-db DB drop a chunk when more than half of its 50 ms windows have an RMS\n"
 	"                  below DB dBFS (default -60)\n"
 	"  -q QUALITY      resampler: libsamplerate's best, medium (default), fastest, zoh,\n"
-	"                  linear; or poly: lib/resample.c's two-stage windowed sinc, 95%%\n"
-	"                  bandwidth and 100 dB rejection (sox -m's specification), 10x faster\n"
+	"                  linear; or poly: libsoxr (sox's resampler), linear phase, 95%%\n"
+	"                  bandwidth and 120 dB rejection (sox -h's specification), 15x faster\n"
 	"  -o OUT          a tensor stream of <f4 records (RATE*SECONDS,) (default stdout),\n"
 	"                  or OUT/ (a directory): OUT/<input-stem>_<k>.wav per chunk, 32-bit\n"
 	"                  float, k = 0-based chunk position in its file (part number with --parts)\n";
 
 enum { BLOCK = 16384 };    /* samples asked of the reader at a time */
-#define QUALITY_POLY 100    /* -q poly: lib/resample.c instead of libsamplerate */
+#define QUALITY_POLY 100    /* -q poly: libsoxr (lib/resample.c) instead of libsamplerate */
 #define POLY_BANDWIDTH 0.95
-#define POLY_ATTEN_DB 100.0
+#define POLY_ATTEN_DB 120.0
 #define WINDOW_SECONDS 0.05 /* silence test window */
 
 typedef struct {
@@ -118,11 +118,8 @@ static source source_open(const wavchunk *w, const char *path)
 	int in_rate = audio_file_rate(s.ar);
 	if (in_rate != w->rate) {
 		s.rs = resampler_new(in_rate, w->rate, POLY_BANDWIDTH, POLY_ATTEN_DB);
-		if (!s.rs) { /* a ratio needing too many phases: libsamplerate can do it */
-			cli_warn(cli_in_name(path), "%s; resampling with libsamplerate's sinc medium", sh_errmsg());
-			audio_close(s.ar);
-			s.ar = open_or_die(w, path, w->rate);
-		}
+		if (!s.rs)
+			cli_die_lib(cli_in_name(path));
 	}
 	return s;
 }
