@@ -32,7 +32,7 @@ BUILD_DEBS := build-essential pkg-config libsndfile1-dev libsamplerate0-dev libf
 TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \
               aubio-tools espeak-ng
 
-.PHONY: all deps test-deps test asan bench clean data fixtures
+.PHONY: all deps test-deps test check asan bench clean data fixtures
 all: $(PROGS)
 
 deps:
@@ -70,6 +70,12 @@ test: test-deps
 	@$(MAKE) --no-print-directory all $(UNIT)
 	@$(MAKE) --no-print-directory data
 	prove --exec env -j$(PROVE_JOBS) $(UNIT) $(sort $(wildcard tests/*.t))
+
+# The unit tests of lib/ alone, and the layer rule of lib/layers.txt: no data, no programs,
+# under a minute on 2 cores.
+check: $(DEPSTAMP)
+	@$(MAKE) --no-print-directory $(UNIT)
+	prove --exec env -j$(PROVE_JOBS) $(UNIT) tests/layers.t
 
 # AddressSanitizer + UBSan build of everything, in its own build tree.
 # Program tests find the sanitized programs through BIN.
