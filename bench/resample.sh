@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/resample.sh: the resamplers wavchunk can use, on the same signals in the same run:
-# lib/resample.c (libsoxr, `-q poly`), libsoxr at its HQ recipe, and libsamplerate's sinc
+# lib/resample.c (libsoxr, `--quality poly`), libsoxr at its HQ recipe, and libsamplerate's sinc
 # medium (wavchunk's default) and best. Prints, per rate pair, the worst passband SNR against
 # the exact sine (amplitude and phase: a delay counts as error), the alias rejection, and CPU
 # speed in seconds of audio per CPU second (one thread). Figures only, never pass/fail.

@@ -1,5 +1,5 @@
 /* resample_bench.c: the resamplers wavchunk can use, on the same signals in the same run:
- * lib/resample.c (our streaming wrapper of libsoxr, wavchunk -q poly, here at the 100 dB
+ * lib/resample.c (our streaming wrapper of libsoxr, wavchunk --quality poly, here at the 100 dB
  * specification of the hand-written resampler it replaced), libsoxr called directly at its HQ
  * recipe, and libsamplerate. It was written to answer issue #14's question (our hand-written
  * resampler or libsoxr?); docs/wavchunk.md keeps the figures of that comparison.

@@ -48,9 +48,9 @@ static const char usage[] =
 	"  --max-offset S            fingerprint alignment searched, seconds either way (10)\n"
 	"  --min-overlap S           fingerprint overlap an alignment needs, seconds (4)\n"
 	"  --neighbours N            most similar clips listed per clip in curation.json (3)\n"
-	"  -q, --quiet               no summary line\n"
+	"  -q, --quiet               no progress and no summary line\n"
 	"  -v, --verbose             time of each stage on stderr\n"
-	"  -h, --help                this text\n";
+	"  -h, --help                this text; --version: the version and the libraries used\n";
 
 typedef struct {
 	char *name;
@@ -296,16 +296,17 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, CLI_OPT_VERSION},
 		{0, 0, 0, 0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "o:r:f:qvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":o:r:f:qvh", longopts, NULL)) != -1) {
 		const char *a = optarg;
 		switch (opt) {
 		case 'o': outdir = a; break;
 		case 'r': rate = (int)cli_long(usage, "-r", a, 1000, 384000); break;
 		case 'f': ext = a; break;
-		case 'q': quiet = 1; break;
+		case 'q': quiet = cli_quiet = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case MIN_SECONDS: o.min_seconds = cli_double(usage, "--min-seconds", a, 0, 1e6); break;
@@ -326,7 +327,7 @@ int main(int argc, char **argv)
 		case MAX_OFFSET: o.max_offset = cli_double(usage, "--max-offset", a, 0, 600); break;
 		case MIN_OVERLAP: o.min_overlap = cli_double(usage, "--min-overlap", a, 0, 600); break;
 		case NEIGHBOURS: o.neighbours = (int)cli_long(usage, "--neighbours", a, 0, 100); break;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, opt, argv);
 		}
 	}
 	if (!outdir || !*outdir)

@@ -35,7 +35,7 @@ static const char usage[] =
 	"  --hop H       samples per frame (default: the controls' hop, else 64)\n"
 	"  --logits      controls are raw network outputs: exp_sigmoid on amplitude and\n"
 	"                harmonics, exp_sigmoid(x - 5) on noise\n"
-	"  --seed S      seed of the white noise (default 24301)\n"
+	"  --seed S      seed of the white noise (default 1)\n"
 	"  -k K          harmonics to analyse (default 60)\n"
 	"  -b B          noise bands, linear from 0 to RATE/2 (default 65)\n"
 	"  --fmin, --fmax  f0 search range in Hz (default 40, 2400)\n"
@@ -44,6 +44,8 @@ static const char usage[] =
 	"  --harmonics FILE  impose FILE's harmonic profile (audio, or controls .safetensors):\n"
 	"                the amplitude-weighted mean distribution of its voiced frames\n"
 	"  -o OUT        output (default stdout)\n"
+	"  -q, --quiet   no summary line\n"
+	"  -h, --help    this text; --version: the version and the libraries used\n"
 	"compare prints the loss (FFT sizes 2048..64) on stdout.\n";
 
 typedef struct {
@@ -401,7 +403,7 @@ int main(int argc, char **argv)
 	opts o = {0};
 	o.rate = DDSP_RATE;
 	o.hop = DDSP_HOP;
-	o.seed = DDSP_SEED;
+	o.seed = CLI_DEFAULT_SEED;
 	ddsp_analysis_defaults(&o.ao);
 	enum { OPT_HOP = 256, OPT_LOGITS, OPT_SEED, OPT_FMIN, OPT_FMAX, OPT_THRESH, OPT_PITCH,
 	       OPT_HARM, OPT_HELP };
@@ -415,12 +417,15 @@ int main(int argc, char **argv)
 		{"pitch", required_argument, NULL, OPT_PITCH},
 		{"harmonics", required_argument, NULL, OPT_HARM},
 		{"help", no_argument, NULL, OPT_HELP},
+		CLI_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(usage, stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			cli_version();
 		}
 	if (argc < 2)
 		cli_usage_error(usage, "no subcommand");
@@ -430,7 +435,7 @@ int main(int argc, char **argv)
 		cli_usage_error(usage, "unknown subcommand '%s'", o.cmd);
 	optind = 2;
 	int c;
-	while ((c = getopt_long(argc, argv, "r:k:b:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:k:b:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': o.rate = (int)cli_long(usage, "-r", optarg, 1000, 384000); o.rate_given = 1; break;
 		case OPT_HOP: o.hop = (int)cli_long(usage, "--hop", optarg, 1, 65536); o.hop_given = 1; break;
@@ -444,7 +449,7 @@ int main(int argc, char **argv)
 		case OPT_THRESH: o.ao.yin_threshold = cli_double(usage, "--threshold", optarg, 0.001, 1); break;
 		case OPT_PITCH: o.pitch = cli_double(usage, "--pitch", optarg, -96, 96); break;
 		case OPT_HARM: o.harm_file = optarg; break;
-		default: cli_usage_error(usage, "bad option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	int nin = argc - optind, want = !strcmp(o.cmd, "compare") ? 2 : 1;

@@ -12,11 +12,11 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: mulaw [-d] [-q LEVELS] [--linear | --dadabots] [-r RATE] [-o OUT] [FILE...]\n"
+	"usage: mulaw [-d] [-l LEVELS] [--linear | --dadabots] [-r RATE] [-q] [-o OUT] [FILE...]\n"
 	"Encodes <f4 records of audio in [-1, 1] to codes (|u1 for LEVELS <= 256, <u2 above),\n"
 	"or with -d decodes code records to <f4. The shape of each record is kept.\n"
 	"  -d            decode codes to audio\n"
-	"  -q LEVELS     number of levels, 2..65536 (default 256)\n"
+	"  -l, --levels LEVELS  number of levels, 2..65536 (default 256)\n"
 	"  --linear      uniform quantisation instead of mu-law\n"
 	"  --dadabots    the floor-based mu-law of the dadabots SampleRNN code\n"
 	"  -r RATE       encoding: rate to read audio-file inputs at (default: their own);\n"
@@ -25,6 +25,8 @@ static const char usage[] =
 	"                one after another as one audio file\n"
 	"  FILE          tensor streams (default stdin); when encoding, an audio file (.wav .flac\n"
 	"                .ogg .mp3 ...) is read whole as one record, mixed down to mono\n"
+	"  -q, --quiet   no summary line\n"
+	"  -h, --help    this text; --version: the version and the libraries used\n"
 	"Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n";
 
 typedef struct {
@@ -187,19 +189,21 @@ int main(int argc, char **argv)
 		{"linear", no_argument, NULL, OPT_LINEAR},
 		{"dadabots", no_argument, NULL, OPT_DADABOTS},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"levels", required_argument, NULL, 'l'},
+		CLI_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
 	int c, modes_given = 0;
-	while ((c = getopt_long(argc, argv, "dq:r:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":dl:r:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': decode = 1; break;
-		case 'q': levels = (int)cli_long(usage, "-q", optarg, 2, MULAW_MAX_LEVELS); break;
+		case 'l': levels = (int)cli_long(usage, "-l", optarg, 2, MULAW_MAX_LEVELS); break;
 		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 1000000); break;
 		case 'o': out_path = optarg; break;
 		case OPT_LINEAR: mode = MULAW_LINEAR; modes_given++; break;
 		case OPT_DADABOTS: mode = MULAW_DADABOTS; modes_given++; break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	if (modes_given > 1)
@@ -255,8 +259,9 @@ int main(int argc, char **argv)
 	}
 	if (j.clamped)
 		cli_warn(NULL, "%zu of %zu samples were outside [-1, 1] and clamped", j.clamped, j.samples);
-	fprintf(stderr, "mulaw: %s %ld record%s, %zu samples (%s, %d levels)\n", decode ? "decoded" : "encoded",
-		j.records, j.records == 1 ? "" : "s", j.samples, mulaw_mode_name(mode), levels);
+	if (!cli_quiet)
+		fprintf(stderr, "mulaw: %s %ld record%s, %zu samples (%s, %d levels)\n", decode ? "decoded" : "encoded",
+			j.records, j.records == 1 ? "" : "s", j.samples, mulaw_mode_name(mode), levels);
 	mulaw_free(&j.q);
 	free(j.x);
 	free(j.codes);

@@ -60,7 +60,7 @@ static const char usage[] =
 	"  --epochs E             stop after E epochs\n"
 	"  --minutes M            stop after M minutes of this invocation\n"
 	"  --checkpoint-every K   validate and write checkpoints every K steps (500)\n"
-	"  --seed S               seed of initialisation, split and shuffling (123)\n"
+	"  --seed S               seed of initialisation, split and shuffling (1)\n"
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
@@ -69,8 +69,10 @@ static const char usage[] =
 	"  --sample-count N       clips each time (3)\n"
 	"  --sample-temp T        their temperature (0.95)\n"
 	"  -r RATE                sample rate of the data, recorded in checkpoints (16000)\n"
-	"  --quantization NAME    how the codes were made, recorded in checkpoints (mulaw)\n"
-	"  --help                 this text\n"
+	"  --quantization NAME    how the codes were made, recorded in checkpoints: mulaw (default),\n"
+	"                         dadabots or linear (mulaw's modes)\n"
+	"  -q, --quiet            no progress and no summary line\n"
+	"  -h, --help             this text; --version: the version and the libraries used\n"
 	"Stops at --steps/--epochs/--minutes or on SIGINT/SIGTERM (after a last checkpoint).\n";
 
 static volatile sig_atomic_t stop_signal;
@@ -276,12 +278,12 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 /* Training diverged: say where, and which checkpoint is left (none is written now). */
 static void diverged(cli_progress *prog, const char *rundir, long step, const char *what, long last_ckpt)
 {
+	cli_progress_clear(prog);  /* a failure is told under -q too */
 	if (last_ckpt >= 0)
-		cli_progress_end(prog, "%s: step %ld: %s; stopping (last.safetensors keeps step %ld, the "
-				 "last good checkpoint)", rundir, step, what, last_ckpt);
+		cli_warn(rundir, "step %ld: %s; stopping (last.safetensors keeps step %ld, the last good "
+			 "checkpoint)", step, what, last_ckpt);
 	else
-		cli_progress_end(prog, "%s: step %ld: %s; stopping (no checkpoint was written)", rundir,
-				 step, what);
+		cli_warn(rundir, "step %ld: %s; stopping (no checkpoint was written)", step, what);
 }
 
 /* trn_checkpoint, then the loss plot when it added a log row: the plot is the program's, not
@@ -316,7 +318,7 @@ int main(int argc, char **argv)
 		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
 		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
 		{"n-out", 1, 0, O_N_OUT}, {"input", 1, 0, O_INPUT},
-		{"initial-width", 1, 0, O_INIT_WIDTH}, {0, 0, 0, 0}};
+		{"initial-width", 1, 0, O_INIT_WIDTH}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
 	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	const char *model_name = NULL;
 	model_kind kind = MODEL_SAMPLERNN;
@@ -327,7 +329,7 @@ int main(int argc, char **argv)
 	double sample_seconds = 4, sample_temp = 0.95;
 	long long seed = -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:r:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': rundir = optarg; break;
 		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 10000000); break;
@@ -367,7 +369,11 @@ int main(int argc, char **argv)
 		case O_SPLIT: split = optarg; break;
 		case O_THREADS: threads = (int)cli_long(usage, "--threads", optarg, 1, 4096); break;
 		case O_RESUME: resume = optarg; break;
-		case O_QUANT: quant = optarg; break;
+		case O_QUANT:
+			quant = optarg;
+			if (trn_quant_mode(quant) < 0)  /* refused now, not at the first clip */
+				cli_usage_error(usage, "--quantization: %s", sh_errmsg());
+			break;
 		case O_SAMPLE_EVERY: sample_every = cli_long(usage, "--sample-every", optarg, 1, LONG_MAX); break;
 		case O_SAMPLE_SECONDS:
 			sample_seconds = cli_double(usage, "--sample-seconds", optarg, 1e-3, 3600);
@@ -392,7 +398,7 @@ int main(int argc, char **argv)
 			aa.init_width = (int)cli_long(usage, "--initial-width", optarg, 1, WN_MAX_INITIAL_WIDTH);
 			break;
 		case O_HELP: fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	if (!rundir)
@@ -470,7 +476,7 @@ int main(int argc, char **argv)
 		opt.eps = kind == MODEL_WAVENET ? 1e-4 : 1e-8;
 		opt.clip = kind == MODEL_WAVENET ? TRN_CLIP_NONE : TRN_CLIP_ELEMENTWISE;
 		opt.clip_value = -1;
-		opt.seed = 123;
+		opt.seed = CLI_DEFAULT_SEED;
 		memcpy(opt.split, pct, sizeof pct);
 		opt.sample_rate = 16000;
 		snprintf(opt.quantization, sizeof opt.quantization, "mulaw");

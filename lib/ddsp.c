@@ -8,6 +8,7 @@
  * the samples of a block. In double the recurrence's error stays below 1e-12 for h <= 1000,
  * far inside float32 precision. ddsp_harmonic_ref is the plain per-harmonic version. */
 #include "ddsp.h"
+#include "rng.h"
 #include "util.h"
 
 #include <fftw3.h>
@@ -115,10 +116,7 @@ void ddsp_white_noise(float *out, size_t n, uint64_t seed)
 {
 	uint64_t st = seed;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t z = (st += 0x9e3779b97f4a7c15ULL);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		z ^= z >> 31;
+		uint64_t z = sh_splitmix64(&st);
 		out[i] = (float)((double)(z >> 40) * (2.0 / 16777216.0) - 1.0);
 	}
 }
@@ -393,7 +391,7 @@ int ddsp_synth_noise(ddsp_synth *s, float *out, const float *mags, int F, uint64
 
 		/* this block's white noise: continue the splitmix64 stream exactly */
 		ddsp_white_noise(s->x_buf, hop, st);
-		st += (uint64_t)hop * 0x9e3779b97f4a7c15ULL;
+		st += (uint64_t)hop * SH_SPLITMIX64_GAMMA;
 		memset(s->x_buf + hop, 0, sizeof(float) * (nfft - hop));
 		fftwf_execute(s->p_x_fwd);
 		for (int i = 0; i < nbin; i++) {

@@ -17,7 +17,6 @@
 #define DDSP_HARMONICS 60
 #define DDSP_BANDS 65
 #define DDSP_NOISE_BIAS (-5.0f)   /* FilteredNoise.initial_bias, added before exp_sigmoid */
-#define DDSP_SEED 0x5eed
 
 /* Frame-rate controls. harmonics is (F, K) row-major, noise (F, B) or NULL when B = 0. */
 typedef struct {

@@ -1,5 +1,5 @@
-/* npy.h: tensor streams, i.e. NumPy .npy v1.0 records back to back (DESIGN.md, "Data between
- * stages"). Readers never seek, so pipes work; end of input is valid only between records.
+/* npy.h: tensor streams, i.e. NumPy .npy v1.0 records back to back (docs/formats.md, "Tensor
+ * streams"). Readers never seek, so pipes work; end of input is valid only between records.
  * Reads versions 1.0, 2.0 and 3.0, dtypes <f4 |u1 <u2 <i2 <f8 (and <i4 <i8), any rank up to
  * NPY_MAX_DIMS, C order only. Writes version 1.0 with the header padded to 64 bytes. */
 #ifndef SHARKS_NPY_H

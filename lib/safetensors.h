@@ -3,7 +3,7 @@
  * "__metadata__": {string: string}}, then the tensors' bytes. The reader checks everything:
  * header size limit, JSON syntax, known dtypes, shape × dtype size = offsets, offsets within
  * the file, and no holes or overlaps between tensors. Tensor names follow PyTorch state_dict
- * keys (DESIGN.md). */
+ * keys (docs/formats.md). */
 #ifndef SHARKS_SAFETENSORS_H
 #define SHARKS_SAFETENSORS_H
 

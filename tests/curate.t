@@ -241,4 +241,6 @@ fails_with "an unknown option: exit 2" 2 "usage" "$C" --frobnicate -o "$T/bad" "
 ok $? "--help exits 0"
 check "--help prints usage on stdout" grep -q "usage: curate" "$T/help"
 
+# --- the options every program answers
+std_options curate -r
 done_testing

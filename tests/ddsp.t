@@ -142,4 +142,6 @@ $PY -c "import numpy as np; np.save('$T/nan.npy', np.array([0, np.nan, 0], dtype
 fails_with "analyze: NaN sample" 1 "nan.npy: sample 1 is NaN" "$D" analyze -o "$T/x.safetensors" "$T/nan.npy"
 fails_with "compare needs two inputs" 2 "compare takes 2 inputs" "$D" compare "$T/a220.wav"
 fails_with "bad f0 range" 2 "f0 range" "$D" analyze --fmax 9000 -o "$T/x.safetensors" "$T/a220.wav"
+# --- the options every program answers
+std_options ddsp-harmonic synth --hop
 done_testing

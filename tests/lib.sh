@@ -39,4 +39,28 @@ b = json.dumps(h).encode()
 open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
 ' "$@"
 }
+# std_options PROG [SUBCOMMAND] OPTION: the options every program answers (lib/cli.h): -h and
+# --help print the usage on stdout and exit 0, --version names the program and its libraries,
+# OPTION given without its argument and an unknown option are usage errors (exit 2) that name
+# the option and the program by its short name (not bin/...)
+std_options() {
+	_p=$1; shift
+	_sub=; [ $# -gt 1 ] && { _sub=$1; shift; }
+	for _h in -h --help; do
+		"$BIN/$_p" $_sub $_h >"$T/.out" 2>"$T/.err"
+		rc=$?
+		[ $rc -eq 0 ] && head -1 "$T/.out" | grep -q '^usage: ' && [ ! -s "$T/.err" ]
+		ok $? "$_p $_sub $_h: the usage on stdout, exit 0"
+	done
+	"$BIN/$_p" --version >"$T/.out" 2>"$T/.err"
+	[ $? -eq 0 ] && head -1 "$T/.out" | grep -Eq "^$_p \(1000 sharks\) [0-9]" &&
+		grep -q '^  sndfile libsndfile' "$T/.out" && grep -q '^  compiler ' "$T/.out"
+	ok $? "$_p --version: the version and the libraries, exit 0"
+	fails_with "$_p $_sub $1 without its argument: usage error naming it" 2 "^$_p: $1 needs an argument\$" \
+		"$BIN/$_p" $_sub "$1"
+	grep -q 'unknown option\|bin/' "$T/.err"
+	ok $((! $?)) "... not called an unknown option, the program not named by its path"
+	fails_with "$_p $_sub --frobnicate: usage error naming it" 2 "^$_p: --frobnicate: unknown option\$" \
+		"$BIN/$_p" $_sub --frobnicate
+}
 done_testing() { echo "1..$_n"; [ "$_fail" -eq 0 ]; }

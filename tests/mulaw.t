@@ -68,8 +68,8 @@ with open('$T/rand.npy', 'wb') as f:
 for mode in mulaw dadabots linear; do
 	flag=; [ $mode = mulaw ] || flag=--$mode
 	for L in 16 256 1024 65536; do
-		"$BIN/mulaw" $flag -q $L "$T/rand.npy" -o "$T/rand.$mode.$L" 2>/dev/null
-		"$BIN/mulaw" -d $flag -q $L "$T/rand.$mode.$L" -o "$T/back.$mode.$L" 2>/dev/null
+		"$BIN/mulaw" $flag -l $L "$T/rand.npy" -o "$T/rand.$mode.$L" 2>/dev/null
+		"$BIN/mulaw" -d $flag -l $L "$T/rand.$mode.$L" -o "$T/back.$mode.$L" 2>/dev/null
 		check "$mode $L: codes and decoded values equal numpy's formulas, shapes and dtypes kept" $PY -c "
 import numpy as np, ref
 xs, cs, bs = ref.records('$T/rand.npy'), ref.records('$T/rand.$mode.$L'), ref.records('$T/back.$mode.$L')
@@ -92,7 +92,7 @@ for mode in mulaw linear; do
 		$PY -c "
 import numpy as np
 np.save('$T/all.npy', np.arange($L).astype('|u1' if $L <= 256 else '<u2'))"
-		"$BIN/mulaw" -d $flag -q $L "$T/all.npy" 2>/dev/null | "$BIN/mulaw" $flag -q $L -o "$T/all2.npy" 2>/dev/null
+		"$BIN/mulaw" -d $flag -l $L "$T/all.npy" 2>/dev/null | "$BIN/mulaw" $flag -l $L -o "$T/all2.npy" 2>/dev/null
 		check "$mode $L: every code round-trips through the pipe exactly" cmp "$T/all.npy" "$T/all2.npy"
 	done
 done
@@ -131,7 +131,7 @@ with open('$T/big.npy', 'wb') as f:
 np.save('$T/neg.npy', np.array([5, -1], '<i2'))
 np.save('$T/i2.npy', np.array([0, 100, 255], '<i2'))"
 fails_with "decode: a code >= LEVELS names the record and index" 1 "big.npy: record 1: code 200 at index 2 is not below 200 levels" \
-	"$BIN/mulaw" -d -q 200 "$T/big.npy" -o "$T/out3.npy"
+	"$BIN/mulaw" -d -l 200 "$T/big.npy" -o "$T/out3.npy"
 ok "$([ ! -e "$T/out3.npy" ]; echo $?)" "decode: no output file"
 fails_with "decode: a negative <i2 code is refused" 1 "neg.npy: record 0: code -1 at index 1 is outside 0..255" \
 	"$BIN/mulaw" -d "$T/neg.npy" -o "$T/out4.npy"
@@ -154,8 +154,8 @@ ok "$([ ! -e "$T/out7.npy" ]; echo $?)" "missing input: no output file"
 
 # --- usage
 fails_with "--linear with --dadabots is a usage error" 2 "exclude each other" "$BIN/mulaw" --linear --dadabots "$T/v.npy"
-fails_with "-q 1 is a usage error" 2 "-q: expected an integer in \[2, 65536\]" "$BIN/mulaw" -q 1 "$T/v.npy"
-fails_with "-q 65537 is a usage error" 2 "-q" "$BIN/mulaw" -q 65537 "$T/v.npy"
+fails_with "-l 1 is a usage error" 2 "-l: expected an integer in \[2, 65536\]" "$BIN/mulaw" -l 1 "$T/v.npy"
+fails_with "-l 65537 is a usage error" 2 "-l" "$BIN/mulaw" -l 65537 "$T/v.npy"
 fails_with "encoding to an audio file is a usage error" 2 "use -d" "$BIN/mulaw" "$T/v.npy" -o "$T/x.wav"
 check "--help prints usage to stdout" sh -c "'$BIN/mulaw' --help | grep -q '^usage: mulaw'"
 
@@ -180,7 +180,7 @@ assert abs(np.load('$T/tone8.codes').shape[0] - 12000) <= 2"
 	check "the decoded audio is the tone again (amplitude 0.5 within 2%)" sh -c \
 		"sox '$T/back.wav' -n stat 2>&1 | awk '/Maximum amplitude/ { exit !(\$3 > 0.49 && \$3 < 0.51) }'"
 	fails_with "-d with codes >= LEVELS leaves no audio file" 1 "record 1: code 200" \
-		"$BIN/mulaw" -d -q 200 "$T/big.npy" -o "$T/bad.wav"
+		"$BIN/mulaw" -d -l 200 "$T/big.npy" -o "$T/bad.wav"
 	ok "$([ -z "$(ls "$T" | grep bad)" ]; echo $?)" "... not even a temporary one"
 	printf 'not audio at all' >"$T/fake.wav"
 	fails_with "an undecodable audio input is named" 1 "mulaw: $T/fake.wav: cannot decode audio" \
@@ -189,4 +189,10 @@ assert abs(np.load('$T/tone8.codes').shape[0] - 12000) <= 2"
 else
 	skip "sox not installed: audio input and output"
 fi
+# --- the options every program answers; -q
+std_options mulaw -l
+"$BIN/mulaw" "$T/v.npy" -o "$T/loud.codes" 2>"$T/loud.err"
+"$BIN/mulaw" -q "$T/v.npy" -o "$T/quiet.codes" 2>"$T/quiet.err"
+check "-q: no summary line (there is one without it), the same codes" sh -c \
+	"grep -q encoded '$T/loud.err' && ! test -s '$T/quiet.err' && cmp '$T/loud.codes' '$T/quiet.codes'"
 done_testing

@@ -25,7 +25,7 @@ while f.peek(1):
     a = np.load(f); assert a.dtype == np.uint8; shapes.append(a.shape)
 assert shapes == [(1000,), (4, 5), (), (2, 3, 4), (0,)], shapes
 "
-"$BIN/mulaw" -q 1000 "$T/audio.npy" 2>/dev/null | "$BIN/mulaw" -d -q 1000 -o "$T/back.npy" 2>/dev/null
+"$BIN/mulaw" -l 1000 "$T/audio.npy" 2>/dev/null | "$BIN/mulaw" -d -l 1000 -o "$T/back.npy" 2>/dev/null
 check "numpy reads our <u2 and <f4 records; the values come back within a step" $PY -c "
 import numpy as np
 f = open('$T/back.npy', 'rb')

@@ -195,4 +195,6 @@ set_meta "$WK" "$T/wnnoinput.safetensors" input
 check "wavenet: a one-hot checkpoint without an input key samples as before" sh -c "
 	$BIN/qsample -n 3 -s 0.25 --seed 7 $T/wnnoinput.safetensors 2>/dev/null | cmp - $T/wa.npy"
 check "--help exits 0 on stdout" sh -c "$BIN/qsample --help | grep -q usage"
+# --- the options every program answers
+std_options qsample -o
 done_testing

@@ -58,7 +58,7 @@ check "run.json: command, seed, threads, fingerprint, libraries" $PY -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["command"][0].endswith("qtrain") and "--steps" in d["command"], d["command"]
-assert d["seed"] == 123 and d["threads"] == 1 and len(d["data"]["fingerprint"]) == 16
+assert d["seed"] == 1 and d["threads"] == 1 and len(d["data"]["fingerprint"]) == 16
 assert d["data"]["records"] == 24 and sum(d["data"]["split_records"]) == 24
 assert "openblas" in d["libraries"] and "sndfile" in d["libraries"]
 assert d["ended"] == "steps" and d["final_step"] == 60 and d["model"]["dim"] == 64' "$T/run/run.json"
@@ -68,7 +68,7 @@ f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loa
 m = h["__metadata__"]
 assert m["format"] == "sharks" and m["model"] == "samplernn" and m["frame_sizes"] == "16"
 assert m["dim"] == "64" and m["seq"] == "64" and m["batch"] == "4" and m["levels"] == "256"
-assert m["step"] == "60" and m["seed"] == "123" and len(m["rng"]) == 64
+assert m["step"] == "60" and m["seed"] == "1" and len(m["rng"]) == 64
 assert m["sample_rate"] == "16000" and m["quantization"] == "mulaw"
 assert len(m["data_lanes"].split(",")) == 4 and m["data_order"]
 names = [k for k in h if k != "__metadata__"]
@@ -102,7 +102,7 @@ w = wave.open(sys.argv[1]); assert (w.getframerate(), w.getsampwidth(), w.getnfr
 check "... the training is the same as without clips" cmp "$T/run20/last.safetensors" "$T/smp/last.safetensors"
 if [ -x "$BIN/qsample" ]; then
 	check "... and the clips are what qsample makes of the checkpoint" sh -c "
-		$BIN/qsample -n 3 -s 0.5 --seed 123 -t 0.95 --threads 1 -o '$T/qs/' '$T/smp/last.safetensors' &&
+		$BIN/qsample -n 3 -s 0.5 --seed 1 -t 0.95 --threads 1 -o '$T/qs/' '$T/smp/last.safetensors' &&
 		cmp '$T/qs/gen_000.wav' '$T/smp/samples/step0000020_0.wav' &&
 		cmp '$T/qs/gen_002.wav' '$T/smp/samples/step0000020_2.wav'"
 else
@@ -143,7 +143,7 @@ fails_with "resume with another architecture is refused" 1 "another architecture
 	$Q --dim 32 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 fails_with "resume with another preset is refused" 1 "another architecture" \
 	$Q --preset small --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
-fails_with "resume with another seed is refused" 1 "checkpoint has seed 123, --seed says 5" \
+fails_with "resume with another seed is refused" 1 "checkpoint has seed 1, --seed says 5" \
 	$Q --seed 5 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 fails_with "resume at another sample rate is refused" 1 "trained at 16000 Hz, -r says 44100" \
 	$Q -r 44100 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
@@ -318,7 +318,7 @@ check "... the training is the same as without clips" sh -c "
 	cmp '$T/wn20/last.safetensors' '$T/wnsmp/last.safetensors'"
 if [ -x "$BIN/qsample" ]; then
 	check "... and the clips are what qsample makes of the checkpoint" sh -c "
-		$BIN/qsample -n 2 -s 0.25 --seed 123 -t 0.95 --threads 1 -o '$T/wnqs/' '$T/wnsmp/last.safetensors' &&
+		$BIN/qsample -n 2 -s 0.25 --seed 1 -t 0.95 --threads 1 -o '$T/wnqs/' '$T/wnsmp/last.safetensors' &&
 		cmp '$T/wnqs/gen_000.wav' '$T/wnsmp/samples/step0000020_0.wav' &&
 		cmp '$T/wnqs/gen_001.wav' '$T/wnsmp/samples/step0000020_1.wav'"
 else
@@ -431,4 +431,10 @@ assert float(rows[-1][3]) < 6.5, rows[-1]' "$T/music/log.tsv"
 else
 	skip "real music: needs bin/wavchunk, bin/mulaw and data/asc-music (make data)"
 fi
+# --- the options every program answers; --quantization checked at the start
+std_options qtrain --seed
+fails_with "--quantization banana: usage error at the start, no run directory" 2 \
+	"^qtrain: --quantization: unknown quantisation 'banana' \\(mulaw, dadabots, linear\\)" \
+	$Q --quantization banana -o "$T/banana" "$T/codes.npy"
+check "... and nothing written" test ! -e "$T/banana"
 done_testing

@@ -254,7 +254,7 @@ static void test_malformed(void)
 	free(m.buf);
 	/* ... and when it promises less, the rest is read as the next record and refused */
 	BUILD(raw_record(w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", x, 16));
-	expect_error(&m, 1, "", "a header promising less data than present: the leftover is a bad record 1");
+	expect_error(&m, 1, "bad magic", "a header promising less data than present: the leftover is a bad record 1");
 	free(m.buf);
 
 	/* streams cut at every byte inside the second record: always an error naming record 1 */
