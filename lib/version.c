@@ -37,6 +37,7 @@ int sh_lib_versions(const sh_lib_version **out)
 		if (sf_command && sf_command(NULL, 0x1000, sndfile, sizeof sndfile) > 0)
 			add("sndfile", sndfile);
 		add_call("samplerate", "src_get_version");
+		add_call("soxr", "soxr_version");
 		add("fftw3f", lookup("fftwf_version"));  /* a const char[] */
 		add("fftw3", lookup("fftw_version"));
 		add_call("openblas", "openblas_get_config");
