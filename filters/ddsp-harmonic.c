@@ -135,12 +135,16 @@ static float *read_tensor(const char *path, const st_file *sf, const char *name,
 	return x;
 }
 
-static int meta_int(const st_file *sf, const char *key, int fallback)
+/* A metadata integer held to the command line's bounds: absent gives the default, anything
+ * else out of bounds is refused (a hop of 9,999,999 once grew memory without end). */
+static int meta_int(const char *name, const st_file *sf, const char *key, long lo, long hi, int fallback)
 {
-	const char *v = st_meta(sf, key);
-	char *end;
-	long x = v ? strtol(v, &end, 10) : 0;
-	return v && *v && !*end && x > 0 && x < 10000000 ? (int)x : fallback;
+	long x;
+	if (!st_meta(sf, key))
+		return fallback;
+	if (st_meta_long(sf, key, lo, hi, &x) < 0)
+		cli_die_lib(name);
+	return (int)x;
 }
 
 /* Loads and checks CONTROLS; the arrays are owned by the caller. */
@@ -169,9 +173,9 @@ static void load_controls(const char *path, opts *o, ddsp_controls *c)
 	else if (c->n_bands < 3)
 		cli_die(name, "noise: %d bands (want at least 3)", c->n_bands);
 	if (!o->rate_given)
-		o->rate = meta_int(&sf, "sample_rate", DDSP_RATE);
+		o->rate = meta_int(name, &sf, "sample_rate", DDSP_RATE_MIN, DDSP_RATE_MAX, DDSP_RATE);
 	if (!o->hop_given)
-		o->hop = meta_int(&sf, "hop", DDSP_HOP);
+		o->hop = meta_int(name, &sf, "hop", 1, DDSP_HOP_MAX, DDSP_HOP);
 	st_free(&sf);
 	if (ddsp_controls_check(c, o->logits) < 0)
 		cli_die_lib(name);
@@ -432,8 +436,8 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "r:k:b:o:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': o.rate = (int)cli_long(usage, "-r", optarg, 1000, 384000); o.rate_given = 1; break;
-		case OPT_HOP: o.hop = (int)cli_long(usage, "--hop", optarg, 1, 65536); o.hop_given = 1; break;
+		case 'r': o.rate = (int)cli_long(usage, "-r", optarg, DDSP_RATE_MIN, DDSP_RATE_MAX); o.rate_given = 1; break;
+		case OPT_HOP: o.hop = (int)cli_long(usage, "--hop", optarg, 1, DDSP_HOP_MAX); o.hop_given = 1; break;
 		case 'k': o.ao.n_harmonics = (int)cli_long(usage, "-k", optarg, 1, 10000); break;
 		case 'b': o.ao.n_bands = (int)cli_long(usage, "-b", optarg, 3, 16385); break;
 		case 'o': o.out = optarg; break;

@@ -1,6 +1,7 @@
 /* qtrain: trains SampleRNN or WaveNet on code records (from mulaw) into a run directory of
  * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
  * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
+#include "bounds.h"
 #include "cli.h"
 #include "train.h"
 #include "util.h"
@@ -314,7 +315,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': rundir = optarg; break;
-		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 10000000); break;
+		case 'r': rate = (int)cli_long(usage, "-r", optarg, SH_RATE_MIN, SH_RATE_MAX); break;
 		case O_PRESET: aa.preset = optarg; break;
 		case O_FRAMES: aa.frames = optarg; break;
 		case O_DIM: aa.dim = (int)cli_long(usage, "--dim", optarg, 1, 65536); break;
@@ -330,8 +331,8 @@ int main(int argc, char **argv)
 		case O_RNN_WN: aa.rnn_wn = 1; break;
 		case O_SEQ: aa.seq = (int)cli_long(usage, "--seq", optarg, 1, 1 << 24); break;
 		case O_BATCH: aa.batch = (int)cli_long(usage, "--batch", optarg, 1, 1 << 16); break;
-		case O_LR: lr = cli_double(usage, "--lr", optarg, 1e-30, 1e38); break;
-		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, 1e-30, 1); break;
+		case O_LR: lr = cli_double(usage, "--lr", optarg, TRN_LR_MIN, TRN_LR_MAX); break;
+		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, TRN_EPS_MIN, TRN_EPS_MAX); break;
 		case O_CLIP:
 			if (!strcmp(optarg, "elementwise"))
 				clip = TRN_CLIP_ELEMENTWISE;
@@ -342,7 +343,7 @@ int main(int argc, char **argv)
 			else
 				cli_usage_error(usage, "--clip: expected elementwise, norm or none, got '%s'", optarg);
 			break;
-		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, 1e-30, 1e30); break;
+		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, TRN_CLIP_VALUE_MIN, TRN_CLIP_VALUE_MAX); break;
 		case O_STEPS: steps = cli_long(usage, "--steps", optarg, 0, LONG_MAX); break;
 		case O_EPOCHS: epochs = cli_long(usage, "--epochs", optarg, 1, LONG_MAX); break;
 		case O_MINUTES: minutes = cli_double(usage, "--minutes", optarg, 1e-6, 1e9); break;
@@ -482,8 +483,8 @@ int main(int argc, char **argv)
 		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
 	const model_config *cfg = &opt.model;
 	const int seq = model_seq(cfg), batch = model_batch(cfg);
-	if (sample_every && trn_quant_mode(opt.quantization) < 0)
-		cli_usage_error(usage, "--sample-every: %s", sh_errmsg());
+	if (trn_options_check(&opt) < 0)
+		cli_usage_error(usage, "%s", sh_errmsg());
 
 	/* the data, checked against the model before anything is written */
 	trn_data data;

@@ -14,6 +14,10 @@
 
 #define DDSP_RATE 16000
 #define DDSP_HOP 64
+/* Bounds of the rate and hop, from the command line or from a controls file's metadata alike. */
+#define DDSP_RATE_MIN 1000
+#define DDSP_RATE_MAX 384000
+#define DDSP_HOP_MAX 65536
 #define DDSP_HARMONICS 60
 #define DDSP_BANDS 65
 #define DDSP_NOISE_BIAS (-5.0f)   /* FilteredNoise.initial_bias, added before exp_sigmoid */

@@ -435,7 +435,7 @@ int st_meta_long(const st_file *sf, const char *key, long lo, long hi, long *out
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi)
-		return sh_error("bad '%s' in the metadata: '%s'", key, s);
+		return sh_error("bad '%s' in the metadata: '%.64s' (want a whole number in %ld..%ld)", key, s, lo, hi);
 	*out = v;
 	return 0;
 }

@@ -3,6 +3,7 @@
  * directory's log, plot and run record. The models' numerics live in samplernn*.c and
  * wavenet*.c, reached through model.h. */
 #include "train.h"
+#include "bounds.h"
 #include "generate.h"
 #include "audio.h"
 #include "mulaw.h"
@@ -530,7 +531,7 @@ int trn_meta_options(const st_file *sf, trn_options *opt)
 	    meta_double(sf, "adam_beta2", &opt->beta2) < 0 || meta_double(sf, "adam_eps", &opt->eps) < 0 ||
 	    meta_double(sf, "clip_value", &opt->clip_value) < 0)
 		return -1;
-	return 0;
+	return trn_options_check(opt) < 0 ? sh_error_prefix("bad metadata") : 0;
 }
 
 /* Restores one float tensor, checking its shape. */

@@ -132,10 +132,19 @@ bad "missing f0_hz" "nof0.safetensors: no tensor 'f0_hz'" nof0.safetensors
 bad "missing harmonics" "noharm.safetensors: no tensor 'harmonics'" noharm.safetensors
 bad "mismatched frame counts" "mismatch.safetensors: amplitude has 11 frames but f0_hz has 10" mismatch.safetensors
 bad "negative f0" "negf0.safetensors: f0_hz: frame 5 holds a negative value" negf0.safetensors
-bad "NaN in harmonics" "nan.safetensors: harmonics: frame 3 holds a non-finite value" nan.safetensors
+bad "NaN in harmonics" "nan.safetensors: tensor 'harmonics' holds NaN at index 13" nan.safetensors
 bad "noise with 2 bands" "noise2.safetensors: noise: 2 bands" noise2.safetensors
 bad "not a safetensors file" "junk.safetensors: " junk.safetensors
 bad "unreadable file" "missing.safetensors: " missing.safetensors
+$PY "$REF" controls "$T/ok.safetensors" 3
+set_meta "$T/ok.safetensors" "$T/hop.safetensors" hop 9999999
+bad "a hop of 9,999,999 in the metadata (memory grew without end)" "hop.safetensors: bad 'hop' in the metadata: '9999999' \(want a whole number in 1..65536\)" hop.safetensors
+set_meta "$T/ok.safetensors" "$T/rate.safetensors" sample_rate 1073741824
+bad "a sample rate of 2^30 in the metadata" "rate.safetensors: bad 'sample_rate' in the metadata" rate.safetensors
+set_meta "$T/ok.safetensors" "$T/hopx.safetensors" hop 64x
+bad "a hop that is no number is refused, not defaulted" "hopx.safetensors: bad 'hop' in the metadata: '64x'" hopx.safetensors
+dup_meta "$T/ok.safetensors" "$T/dup.safetensors"
+bad "two __metadata__ objects (was a heap overflow)" "dup.safetensors: .*\"__metadata__\" appears twice" dup.safetensors
 fails_with "analyze: unreadable audio file" 1 "nope.wav: " "$D" analyze -o "$T/x.safetensors" "$T/nope.wav"
 ok $([ ! -e "$T/x.safetensors" ] && echo 0 || echo 1) "analyze: no output left behind"
 $PY -c "import numpy as np; np.save('$T/nan.npy', np.array([0, np.nan, 0], dtype=np.float32))"
