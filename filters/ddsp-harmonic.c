@@ -81,6 +81,9 @@ static float *read_signal(const char *path, int rate, size_t *n)
 			if (r.h.dtype != SH_F32 && r.h.dtype != SH_F64)
 				cli_die(name, "record %ld: dtype %s is not audio (want <f4 or <f8)", r.index,
 					sh_dtype_descr(r.h.dtype));
+			if (r.h.rate && r.h.rate != rate)
+				cli_die(name, "record %ld: the stream is at %d Hz, not at %d Hz (give -r %d)", r.index,
+					r.h.rate, rate, r.h.rate);
 			if (len + r.h.count > cap) {
 				cap = SH_MAX(2 * cap, len + r.h.count);
 				float *nx = realloc(x, cap * sizeof *x);
@@ -200,7 +203,7 @@ static void write_signal(const char *path, int rate, const float *y, size_t n)
 	}
 	cli_out out;
 	cli_out_open(&out, path, 1);
-	if (npy_write_1d(out.f, SH_F32, n, y) < 0)
+	if (npy_write_rate(out.f, SH_F32, 1, (int64_t[]){(int64_t)n}, y, rate) < 0)
 		cli_die_lib(cli_out_name(path));
 	cli_out_close(&out);
 }

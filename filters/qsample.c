@@ -124,7 +124,7 @@ static int on_batch(void *ctx, long first, int count, int done)
 		}
 		/* copy the spilled stream into one record */
 		o->err_file = cli_out_name(o->out);
-		if (npy_write_header(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}) < 0)
+		if (npy_write_header_rate(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}, o->rate) < 0)
 			return -1;
 		rewind(o->spill[b]);
 		size_t got;

@@ -67,7 +67,8 @@ static const char usage[] =
 	"  --sample-seconds S     length of those clips (4)\n"
 	"  --sample-count N       clips each time (3)\n"
 	"  --sample-temp T        their temperature (0.95)\n"
-	"  -r RATE                sample rate of the data, recorded in checkpoints (16000)\n"
+	"  -r RATE                sample rate of the data, recorded in checkpoints (default: the rate\n"
+	"                         the data carry, else 16000); data at another rate are refused\n"
 	"  --quantization NAME    how the codes were made, recorded in checkpoints (mulaw)\n"
 	"  --help                 this text\n"
 	"Stops at --steps/--epochs/--minutes or on SIGINT/SIGTERM (after a last checkpoint).\n";
@@ -497,6 +498,17 @@ int main(int argc, char **argv)
 			cli_die_lib(cli_in_name(files[i]));
 	if (!data.nrec)
 		cli_die(nfiles == 1 ? files[0] : NULL, "no records in the data");
+	/* the rate the records carry: -r and a checkpoint must agree with it; without -r it is the
+	 * run's rate (older streams carry none: -r or 16000 then, as before) */
+	if (data.rate) {
+		const char *what = nfiles == 1 ? cli_in_name(files[0]) : NULL;
+		if (rate > 0 && rate != data.rate)
+			cli_die(what, "the data are at %d Hz, -r says %d", data.rate, rate);
+		if (resume && opt.sample_rate != data.rate)
+			cli_die(resume_path, "checkpoint was trained at %d Hz, the data are at %d Hz",
+				opt.sample_rate, data.rate);
+		opt.sample_rate = data.rate;
+	}
 	int bad;
 	if (trn_data_check(&data, model_levels(cfg), seq, &bad) < 0)
 		cli_die_lib(cli_in_name(data.files[data.file[bad]]));

@@ -4,11 +4,12 @@
 #ifndef SHARKS_BOUNDS_H
 #define SHARKS_BOUNDS_H
 
+#include "npy.h"
 #include "train.h"
 
 /* Sample rates in Hz (qtrain/mulaw/wavchunk -r, checkpoints, tensor-stream headers). */
-#define SH_RATE_MIN 1
-#define SH_RATE_MAX 768000
+#define SH_RATE_MIN NPY_RATE_MIN
+#define SH_RATE_MAX NPY_RATE_MAX
 
 /* qtrain's optimiser flags. */
 #define TRN_LR_MIN 1e-30

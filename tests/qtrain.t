@@ -148,6 +148,26 @@ fails_with "resume with another seed is refused" 1 "checkpoint has seed 123, --s
 fails_with "resume at another sample rate is refused" 1 "trained at 16000 Hz, -r says 44100" \
 	$Q -r 44100 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 check "... and the checkpoint is left as it was" cmp "$T/res.before" "$T/res/last.safetensors"
+# the rate the data carry (docs/formats.md): the run's rate without -r; -r or a checkpoint at
+# another rate is refused
+$PY - "$T/codes.npy" "$T/codes22.npy" <<'EOF'
+import sys
+src = open(sys.argv[1], "rb").read(); out = open(sys.argv[2], "wb"); i = 0
+while i < len(src):
+    hl = int.from_bytes(src[i + 8:i + 10], "little"); h = src[i + 10:i + 10 + hl].decode()
+    d = h[:h.rindex("}") + 1] + " # rate=22050"
+    n = eval(d)["shape"][0]
+    out.write(src[i:i + 8] + hl.to_bytes(2, "little") + (d.ljust(hl - 1) + "\n").encode() + src[i + 10 + hl:i + 10 + hl + n])
+    i += 10 + hl + n
+EOF
+check "qtrain without -r on 22050 Hz codes" $Q $TINY --steps 1 -o "$T/r22" "$T/codes22.npy"
+ok "$([ "$(meta "$T/r22/last.safetensors" sample_rate)" = 22050 ]; echo $?)" "... records the stream's rate in the checkpoint ($(meta "$T/r22/last.safetensors" sample_rate))"
+fails_with "-r that disagrees with the data is refused" 1 "codes22.npy: the data are at 22050 Hz, -r says 16000" \
+	$Q $TINY --steps 1 -r 16000 -o "$T/r16" "$T/codes22.npy"
+fails_with "resuming a 16000 Hz run on 22050 Hz data is refused" 1 "checkpoint was trained at 16000 Hz, the data are at 22050 Hz" \
+	$Q --steps 70 --resume "$T/res" -o "$T/res" "$T/codes22.npy"
+ok "$([ ! -e "$T/r16" ]; echo $?)" "... and no run directory is made"
+
 # metadata held to the command line's bounds, refused (never replaced by a default)
 set_meta "$T/res/last.safetensors" "$T/lrnan.safetensors" lr nan
 fails_with "resume with lr=nan in the metadata is refused" 1 "lrnan.safetensors: bad metadata: learning rate nan" \
