@@ -109,87 +109,20 @@ static float *read_signal(const char *path, int rate, size_t *n)
 	return x;
 }
 
-/* One frame-rate tensor as floats: shape (F) or (F, 1) when width is 0, else (F, width). */
-static float *read_tensor(const char *path, const st_file *sf, const char *name, int F, int *width)
-{
-	const st_tensor *t = st_find(sf, name);
-	if (!t)
-		return NULL;
-	if (t->dtype != SH_F32 && t->dtype != SH_F64)
-		cli_die(path, "%s: dtype %s (want float32 or float64)", name, sh_dtype_descr(t->dtype));
-	int rows = t->ndim >= 1 ? (int)t->shape[0] : 1;
-	if (width) {
-		if (t->ndim != 2)
-			cli_die(path, "%s: rank %d (want shape (F, %s))", name, t->ndim,
-				!strcmp(name, "noise") ? "B" : "K");
-		*width = (int)t->shape[1];
-	} else if (!(t->ndim == 1 || (t->ndim == 2 && t->shape[1] == 1))) {
-		cli_die(path, "%s: shape of rank %d (want (F) or (F, 1))", name, t->ndim);
-	}
-	if (rows != F)
-		cli_die(path, "%s has %d frames but f0_hz has %d", name, rows, F);
-	if (width && *width < 1)
-		cli_die(path, "%s: empty second dimension", name);
-	float *x = malloc(SH_MAX(t->count, (size_t)1) * sizeof *x);
-	if (!x)
-		cli_die(path, "out of memory");
-	if (st_read_f32(sf, name, x, t->count) < 0)
-		cli_die_lib(path);
-	return x;
-}
-
-/* A metadata integer held to the command line's bounds: absent gives the default, anything
- * else out of bounds is refused (a hop of 9,999,999 once grew memory without end). */
-static int meta_int(const char *name, const st_file *sf, const char *key, long lo, long hi, int fallback)
-{
-	long x;
-	if (!st_meta(sf, key))
-		return fallback;
-	if (st_meta_long(sf, key, lo, hi, &x) < 0)
-		cli_die_lib(name);
-	return (int)x;
-}
-
-/* Loads and checks CONTROLS; the arrays are owned by the caller. */
+/* Loads and checks CONTROLS (lib/ddsp.c reads them); the arrays are owned by the caller. */
 static void load_controls(const char *path, opts *o, ddsp_controls *c)
 {
 	st_file sf;
 	const char *name = cli_in_name(path);
 	if (st_load(path ? path : "-", &sf) < 0)
 		cli_die_lib(name);
-	const st_tensor *tf = st_find(&sf, "f0_hz");
-	if (!tf)
-		cli_die(name, "no tensor 'f0_hz' (controls need f0_hz, amplitude and harmonics)");
-	if (!(tf->ndim == 1 || (tf->ndim == 2 && tf->shape[1] == 1)) || tf->shape[0] < 1)
-		cli_die(name, "f0_hz: want shape (F) or (F, 1) with F >= 1");
-	int F = (int)tf->shape[0];
-	memset(c, 0, sizeof *c);
-	c->n_frames = F;
-	c->f0_hz = read_tensor(name, &sf, "f0_hz", F, NULL);
-	if (!(c->amplitude = read_tensor(name, &sf, "amplitude", F, NULL)))
-		cli_die(name, "no tensor 'amplitude'");
-	if (!(c->harmonics = read_tensor(name, &sf, "harmonics", F, &c->n_harmonics)))
-		cli_die(name, "no tensor 'harmonics'");
-	c->noise = read_tensor(name, &sf, "noise", F, &c->n_bands);
-	if (!c->noise)
-		c->n_bands = 0;
-	else if (c->n_bands < 3)
-		cli_die(name, "noise: %d bands (want at least 3)", c->n_bands);
-	if (!o->rate_given)
-		o->rate = meta_int(name, &sf, "sample_rate", DDSP_RATE_MIN, DDSP_RATE_MAX, DDSP_RATE);
-	if (!o->hop_given)
-		o->hop = meta_int(name, &sf, "hop", 1, DDSP_HOP_MAX, DDSP_HOP);
+	int rate = o->rate_given ? o->rate : 0, hop = o->hop_given ? o->hop : 0;
+	int rc = ddsp_controls_read(&sf, c, &rate, &hop);
 	st_free(&sf);
-	if (ddsp_controls_check(c, o->logits) < 0)
+	if (rc < 0 || ddsp_controls_check(c, o->logits) < 0)
 		cli_die_lib(name);
-	if ((size_t)F * o->hop > (size_t)1 << 34)
-		cli_die(name, "%d frames of %d samples is too long", F, o->hop);
-}
-
-static void free_controls(ddsp_controls *c)
-{
-	free(c->f0_hz), free(c->amplitude), free(c->harmonics), free(c->noise);
-	memset(c, 0, sizeof *c);
+	o->rate = rate;
+	o->hop = hop;
 }
 
 /* ---- output ---- */
@@ -242,7 +175,7 @@ static void cmd_synth(opts *o, const char *in)
 			 c.n_frames, c.n_harmonics, c.n_bands, el, el > 0 ? secs / el : 0, cpu,
 			 cpu > 0 ? secs / cpu : 0);
 	free(y);
-	free_controls(&c);
+	ddsp_controls_free(&c);
 }
 
 static void analyze_signal(const opts *o, const float *x, size_t n, const char *name,
@@ -345,7 +278,7 @@ static void harmonic_profile(opts *o, const char *path, float *profile, int K)
 		profile[h] = (float)(acc[h] / wsum);
 	free(acc);
 	if (is_controls)
-		free_controls(&c);
+		ddsp_controls_free(&c);
 	else
 		ddsp_features_free(&f);
 }

@@ -9,6 +9,8 @@
 #ifndef SHARKS_DDSP_H
 #define SHARKS_DDSP_H
 
+#include "safetensors.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +39,14 @@ void ddsp_apply_logits(ddsp_controls *c);
 /* Checks that the controls are finite and that f0 (and, unless logits, the amplitudes,
  * harmonics and noise magnitudes) are non-negative; the message names the tensor and frame. */
 int ddsp_controls_check(const ddsp_controls *c, int logits);
+
+/* Reads controls from a safetensors file: f0_hz (F) or (F, 1) with F >= 1, amplitude likewise,
+ * harmonics (F, K), optional noise (F, B) with B >= 3, float32 or float64, all finite. *rate and
+ * *hop: 0 on entry takes the file's sample_rate / hop metadata (absent: DDSP_RATE, DDSP_HOP),
+ * held to the command line's bounds (refused outside them). On failure nothing is left
+ * allocated and the error names the tensor or key. */
+int ddsp_controls_read(const st_file *sf, ddsp_controls *c, int *rate, int *hop);
+void ddsp_controls_free(ddsp_controls *c);
 
 /* DDSP's normalize_harmonics: zero each harmonic h (1-based) with h·f0 >= sr/2, then divide
  * the frame by its sum (an all-zero frame stays zero). dist is (F, K), in place. */
