@@ -440,7 +440,7 @@ void jw_num(json_writer *w, const char *key, double x)
 	begin_value(w, key);
 	if (!isfinite(x))
 		put(w, "null", 4);
-	else if (x == (double)(long long)x && fabs(x) < 1e15)
+	else if (fabs(x) < 1e15 && x == (double)(long long)x)   /* the range test first: a cast out of range is undefined */
 		putf(w, "%lld", (long long)x);
 	else {
 		/* the shortest form that reads back as the same double: 0.1, not 0.10000000000000001 */

@@ -61,6 +61,24 @@ static void test_json(void)
 	tap_ok(ndup == (int)SH_ARRAY_LEN(dup), "json refuses a key repeated in any object (%d of %zu)", ndup,
 	       SH_ARRAY_LEN(dup));
 
+	/* numbers beyond long long's range are written without casting them to it (UBSan, found
+	 * by fuzz/json.c) and read back the same */
+	json_writer big;
+	jw_init(&big, 0);
+	jw_arr(&big, NULL);
+	static const double bigs[] = {-1.23e41, 9.3e18, 1e300, -9.2233720368547758e18, 123456789012345.0};
+	for (size_t i = 0; i < SH_ARRAY_LEN(bigs); i++)
+		jw_num(&big, NULL, bigs[i]);
+	jw_end(&big);
+	const char *bt = jw_text(&big);
+	json_value *bv = bt ? json_parse(bt, strlen(bt)) : NULL;
+	int same = bv && bv->n == SH_ARRAY_LEN(bigs);
+	for (size_t i = 0; same && i < SH_ARRAY_LEN(bigs); i++)
+		same = bv->items[i].num == bigs[i];
+	tap_ok(same, "numbers out of long long's range round-trip: %s", bt ? bt : "(null)");
+	json_free(bv);
+	jw_free(&big);
+
 	json_writer w;
 	jw_init(&w, 1);
 	jw_obj(&w, NULL);
