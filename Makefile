@@ -104,7 +104,7 @@ fuzz: test-deps $(FUZZ_BINS)
 	@for n in $(FUZZ_NAMES); do mkdir -p build-fuzz/corpus/$$n; echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
 	    (cd build-fuzz && LSAN_OPTIONS=suppressions=../fuzz/lsan.supp:print_suppressions=0 ./$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 \
 	        -rss_limit_mb=2048 corpus/$$n ../fuzz/corpus/$$n) || exit 1; done
-fuzz-check: $(FUZZ_BINS)
+fuzz-check: test-deps $(FUZZ_BINS)
 	@for n in $(FUZZ_NAMES); do rm -rf build-fuzz/check/$$n; mkdir -p build-fuzz/check/$$n; \
 	    echo "== fuzz-check $$n ($(FUZZ_CHECK_SECONDS) s from fuzz/corpus/$$n)"; \
 	    (cd build-fuzz && LSAN_OPTIONS=suppressions=../fuzz/lsan.supp:print_suppressions=0 ./$$n -max_total_time=$(FUZZ_CHECK_SECONDS) -print_final_stats=1 -timeout=10 \
