@@ -149,6 +149,14 @@ fails_with "analyze: unreadable audio file" 1 "nope.wav: " "$D" analyze -o "$T/x
 ok $([ ! -e "$T/x.safetensors" ] && echo 0 || echo 1) "analyze: no output left behind"
 $PY -c "import numpy as np; np.save('$T/nan.npy', np.array([0, np.nan, 0], dtype=np.float32))"
 fails_with "analyze: NaN sample" 1 "nan.npy: sample 1 is NaN" "$D" analyze -o "$T/x.safetensors" "$T/nan.npy"
+$PY -c "
+import numpy as np
+d = \"{'descr': '<f4', 'fortran_order': False, 'shape': (4000,), } # rate=22050\"
+h = d + ' ' * (127 - 10 - len(d)) + '\\n'
+open('$T/r22.npy', 'wb').write(b'\\x93NUMPY\\x01\\x00' + len(h).to_bytes(2, 'little') + h.encode() + np.zeros(4000, '<f4').tobytes())"
+fails_with "analyze: a stream at another rate than -r is refused" 1 "r22.npy: record 0: the stream is at 22050 Hz, not at 16000 Hz \(give -r 22050\)" \
+	"$D" analyze -o "$T/x.safetensors" "$T/r22.npy"
+check "synth writes its rate into the stream header" sh -c "'$D' synth -r 22050 '$T/c.safetensors' | head -c 128 | grep -q 'rate=22050'"
 fails_with "compare needs two inputs" 2 "compare takes 2 inputs" "$D" compare "$T/a220.wav"
 fails_with "bad f0 range" 2 "f0 range" "$D" analyze --fmax 9000 -o "$T/x.safetensors" "$T/a220.wav"
 done_testing
