@@ -30,9 +30,9 @@ BUILD_DEBS := build-essential pkg-config libsndfile1-dev libsamplerate0-dev libs
               libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core \
               fonts-blankenburg
 TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \
-              aubio-tools espeak-ng
+              aubio-tools espeak-ng clang libclang-rt-14-dev
 
-.PHONY: all deps test-deps test check asan bench clean data fixtures
+.PHONY: all deps test-deps test check asan bench clean data fixtures fuzz fuzz-check
 all: $(PROGS)
 
 deps:
@@ -87,6 +87,37 @@ asan-run: $(PROGS) $(UNIT) data
 	BIN=$(BINDIR) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    prove --exec env -j$(PROVE_JOBS) $(UNIT) $(sort $(wildcard tests/*.t))
 
+# libFuzzer harnesses (fuzz/*.c, clang with ASan and UBSan) for every parser of outside bytes,
+# linked against the lib/ files they reach, built in build-fuzz/. `make fuzz` runs each for
+# FUZZ_SECONDS, growing build-fuzz/corpus/NAME from the committed fuzz/corpus/NAME; fuzz-check
+# (run by .ci/run) runs each for FUZZ_CHECK_SECONDS from the committed corpus alone. A crash,
+# a leak or undefined behaviour stops with the input saved as build-fuzz/crash-*.
+FUZZ_CC            ?= clang
+FUZZ_SECONDS       ?= 60
+FUZZ_CHECK_SECONDS ?= 10
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib
+FUZZ_LIB    := util npy json safetensors ddsp album rng audio
+FUZZ_OBJ    := $(FUZZ_LIB:%=build-fuzz/lib/%.o)
+FUZZ_NAMES  := $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
+FUZZ_BINS   := $(FUZZ_NAMES:%=build-fuzz/%)
+build-fuzz/lib/%.o: lib/%.c | $(DEPSTAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+build-fuzz/%: fuzz/%.c fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+fuzz: test-deps $(FUZZ_BINS)
+	@for n in $(FUZZ_NAMES); do mkdir -p build-fuzz/corpus/$$n; echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
+	    (cd build-fuzz && LSAN_OPTIONS=suppressions=../fuzz/lsan.supp:print_suppressions=0 ./$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 \
+	        -rss_limit_mb=2048 corpus/$$n ../fuzz/corpus/$$n) || exit 1; done
+fuzz-check: test-deps $(FUZZ_BINS)
+	@for n in $(FUZZ_NAMES); do rm -rf build-fuzz/check/$$n; mkdir -p build-fuzz/check/$$n; \
+	    echo "== fuzz-check $$n ($(FUZZ_CHECK_SECONDS) s from fuzz/corpus/$$n)"; \
+	    (cd build-fuzz && LSAN_OPTIONS=suppressions=../fuzz/lsan.supp:print_suppressions=0 ./$$n -max_total_time=$(FUZZ_CHECK_SECONDS) -print_final_stats=1 -timeout=10 \
+	        -rss_limit_mb=2048 check/$$n ../fuzz/corpus/$$n >check/$$n.log 2>&1); rc=$$?; \
+	    grep -E "DONE|stat::number_of_executed_units" build-fuzz/check/$$n.log; \
+	    if [ $$rc -ne 0 ]; then tail -40 build-fuzz/check/$$n.log; exit 1; fi; done
+
 bench: all
 	@for b in bench/*.sh; do echo "== $$b"; sh $$b || exit 1; done
 
@@ -105,7 +136,7 @@ data/asc-music/.ok:
 	@sh tests/fetch-data.sh data/asc-music
 
 clean:
-	rm -rf build build-asan $(filter-out bin/.gitkeep,$(wildcard bin/*))
+	rm -rf build build-asan build-fuzz $(filter-out bin/.gitkeep,$(wildcard bin/*))
 
--include $(wildcard $(B)/lib/*.d $(B)/lib64/*.d $(B)/*.d $(B)/tests/*.d)
+-include $(wildcard $(B)/lib/*.d $(B)/lib64/*.d $(B)/*.d $(B)/tests/*.d build-fuzz/lib/*.d)
 -include $(sort $(wildcard pipelines/*.mk))

@@ -53,7 +53,7 @@ static const char usage[] =
 	"  -h, --help      this text; --version: the version and the libraries used\n";
 
 /* Rebuilds the model a checkpoint describes (SampleRNN or WaveNet, by its metadata) and loads
- * its parameters by name. */
+ * its parameters by name (st_read_f32 refuses NaN and infinities, naming the tensor). */
 static model *load_model(const char *path, const st_file *sf, int max_batch, trn_options *opt)
 {
 	if (trn_meta_options(sf, opt) < 0)
@@ -73,9 +73,6 @@ static model *load_model(const char *path, const st_file *sf, int max_batch, trn
 		if (st_read_f32(sf, p.name, params + p.offset, p.count) < 0)
 			cli_die(path, "%s", sh_errmsg());
 	}
-	for (size_t i = 0; i < model_num_params(m); i++)
-		if (!isfinite(params[i]))
-			cli_die(path, "parameters hold NaN or infinite values");
 	return m;
 }
 
@@ -130,7 +127,7 @@ static int on_batch(void *ctx, long first, int count, int done)
 		}
 		/* copy the spilled stream into one record */
 		o->err_file = cli_out_name(o->out);
-		if (npy_write_header(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}) < 0)
+		if (npy_write_header_rate(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}, o->rate) < 0)
 			return -1;
 		rewind(o->spill[b]);
 		size_t got;

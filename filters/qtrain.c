@@ -1,6 +1,7 @@
 /* qtrain: trains SampleRNN or WaveNet on code records (from mulaw) into a run directory of
  * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
  * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
+#include "bounds.h"
 #include "cli.h"
 #include "checkpoint.h"
 #include "runlog.h"
@@ -68,7 +69,8 @@ static const char usage[] =
 	"  --sample-seconds S     length of those clips (4)\n"
 	"  --sample-count N       clips each time (3)\n"
 	"  --sample-temp T        their temperature (0.95)\n"
-	"  -r RATE                sample rate of the data, recorded in checkpoints (16000)\n"
+	"  -r RATE                sample rate of the data, recorded in checkpoints (default: the rate\n"
+	"                         the data carry, else 16000); data at another rate are refused\n"
 	"  --quantization NAME    how the codes were made, recorded in checkpoints: mulaw (default),\n"
 	"                         dadabots or linear (mulaw's modes)\n"
 	"  -q, --quiet            no progress and no summary line\n"
@@ -332,7 +334,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, ":o:r:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': rundir = optarg; break;
-		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 10000000); break;
+		case 'r': rate = (int)cli_long(usage, "-r", optarg, SH_RATE_MIN, SH_RATE_MAX); break;
 		case O_PRESET: aa.preset = optarg; break;
 		case O_FRAMES: aa.frames = optarg; break;
 		case O_DIM: aa.dim = (int)cli_long(usage, "--dim", optarg, 1, 65536); break;
@@ -348,8 +350,8 @@ int main(int argc, char **argv)
 		case O_RNN_WN: aa.rnn_wn = 1; break;
 		case O_SEQ: aa.seq = (int)cli_long(usage, "--seq", optarg, 1, 1 << 24); break;
 		case O_BATCH: aa.batch = (int)cli_long(usage, "--batch", optarg, 1, 1 << 16); break;
-		case O_LR: lr = cli_double(usage, "--lr", optarg, 1e-30, 1e38); break;
-		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, 1e-30, 1); break;
+		case O_LR: lr = cli_double(usage, "--lr", optarg, TRN_LR_MIN, TRN_LR_MAX); break;
+		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, TRN_EPS_MIN, TRN_EPS_MAX); break;
 		case O_CLIP:
 			if (!strcmp(optarg, "elementwise"))
 				clip = TRN_CLIP_ELEMENTWISE;
@@ -360,7 +362,7 @@ int main(int argc, char **argv)
 			else
 				cli_usage_error(usage, "--clip: expected elementwise, norm or none, got '%s'", optarg);
 			break;
-		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, 1e-30, 1e30); break;
+		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, TRN_CLIP_VALUE_MIN, TRN_CLIP_VALUE_MAX); break;
 		case O_STEPS: steps = cli_long(usage, "--steps", optarg, 0, LONG_MAX); break;
 		case O_EPOCHS: epochs = cli_long(usage, "--epochs", optarg, 1, LONG_MAX); break;
 		case O_MINUTES: minutes = cli_double(usage, "--minutes", optarg, 1e-6, 1e9); break;
@@ -504,8 +506,8 @@ int main(int argc, char **argv)
 		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
 	const model_config *cfg = &opt.model;
 	const int seq = model_seq(cfg), batch = model_batch(cfg);
-	if (sample_every && trn_quant_mode(opt.quantization) < 0)
-		cli_usage_error(usage, "--sample-every: %s", sh_errmsg());
+	if (trn_options_check(&opt) < 0)
+		cli_usage_error(usage, "%s", sh_errmsg());
 
 	/* the data, checked against the model before anything is written */
 	trn_data data;
@@ -518,6 +520,17 @@ int main(int argc, char **argv)
 			cli_die_lib(cli_in_name(files[i]));
 	if (!data.nrec)
 		cli_die(nfiles == 1 ? files[0] : NULL, "no records in the data");
+	/* the rate the records carry: -r and a checkpoint must agree with it; without -r it is the
+	 * run's rate (older streams carry none: -r or 16000 then, as before) */
+	if (data.rate) {
+		const char *what = nfiles == 1 ? cli_in_name(files[0]) : NULL;
+		if (rate > 0 && rate != data.rate)
+			cli_die(what, "the data are at %d Hz, -r says %d", data.rate, rate);
+		if (resume && opt.sample_rate != data.rate)
+			cli_die(resume_path, "checkpoint was trained at %d Hz, the data are at %d Hz",
+				opt.sample_rate, data.rate);
+		opt.sample_rate = data.rate;
+	}
 	int bad;
 	if (trn_data_check(&data, model_levels(cfg), seq, &bad) < 0)
 		cli_die_lib(cli_in_name(data.files[data.file[bad]]));

@@ -86,7 +86,7 @@ static void emit(wavchunk *w, const char *path, int64_t k)
 		snprintf(out, sizeof out, "%s/%s_%lld.wav", w->dir, stem, (long long)k);
 		if (audio_write_file(out, w->rate, AUDIO_WAV_FLOAT, w->chunk, w->len) < 0)
 			cli_die_lib(out);
-	} else if (npy_write_1d(w->out.f, SH_F32, w->len, w->chunk) < 0) {
+	} else if (npy_write_rate(w->out.f, SH_F32, 1, (int64_t[]){(int64_t)w->len}, w->chunk, w->rate) < 0) {
 		cli_die_lib(cli_out_name(w->out.path));
 	}
 	w->written++;
@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, ":r:l:p:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': w.rate = (int)cli_long(usage, "-r", optarg, 1, 768000); break;
+		case 'r': w.rate = (int)cli_long(usage, "-r", optarg, NPY_RATE_MIN, NPY_RATE_MAX); break;
 		case 'l': seconds = cli_double(usage, "-l", optarg, 1e-3, 86400); break;
 		case 'p': overlap = cli_double(usage, "-p", optarg, 0, 86400); break;
 		case OPT_QUALITY:

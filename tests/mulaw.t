@@ -143,9 +143,29 @@ fails_with "encode: code records are refused with a hint" 1 "record 0: dtype \|u
 	"$BIN/mulaw" "$T/big.npy" -o "$T/out5.npy"
 
 head -c 200 "$T/rand.npy" >"$T/cut.npy"
-fails_with "a stream cut inside a record is an error naming it" 1 "cut.npy: record 0: stream cut inside a record" \
+fails_with "a stream cut inside a record is an error naming it" 1 "cut.npy: record 0: truncated stream: cut inside a record" \
 	"$BIN/mulaw" "$T/cut.npy" -o "$T/out6.npy"
 ok "$([ ! -e "$T/out6.npy" ]; echo $?)" "cut stream: no output file"
+# the rate travels with the data: wavchunk -r 22050 | mulaw | mulaw -d plays at 22050 Hz
+$PY -c "
+import numpy as np, wave
+w = wave.open('$T/tone.wav', 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(44100)
+w.writeframes((np.sin(np.arange(88200) * 0.06) * 9000).astype('<i2').tobytes()); w.close()"
+wavrate() { $PY -c "import sys, struct; print(struct.unpack('<I', open(sys.argv[1], 'rb').read()[24:28])[0])" "$1"; }
+"$BIN/wavchunk" -r 22050 -l 1 -p 0 "$T/tone.wav" 2>/dev/null | "$BIN/mulaw" 2>/dev/null | "$BIN/mulaw" -d -o "$T/r22.wav" 2>/dev/null
+ok "$([ "$(wavrate "$T/r22.wav")" = 22050 ]; echo $?)" "wavchunk -r 22050 | mulaw | mulaw -d -o x.wav writes 22050 Hz ($(wavrate "$T/r22.wav"))"
+"$BIN/wavchunk" -r 22050 -l 1 -p 0 "$T/tone.wav" -o "$T/r22.npy" 2>/dev/null
+fails_with "encoding a 22050 Hz stream with -r 16000 is refused" 1 "r22.npy: record 0: the stream is at 22050 Hz, -r says 16000" \
+	"$BIN/mulaw" -r 16000 "$T/r22.npy" -o "$T/out9.npy"
+"$BIN/mulaw" "$T/r22.npy" -o "$T/c22.npy" 2>/dev/null
+fails_with "decoding 22050 Hz codes to audio at -r 44100 is refused" 1 "c22.npy: record 0: the stream is at 22050 Hz, -r says 44100" \
+	"$BIN/mulaw" -d -r 44100 "$T/c22.npy" -o "$T/out9.wav"
+ok "$([ ! -e "$T/out9.npy" ] && [ ! -e "$T/out9.wav" ]; echo $?)" "rate mismatch: no output file"
+"$BIN/wavchunk" -r 16000 -l 1 -p 0 "$T/tone.wav" 2>/dev/null | cat "$T/r22.npy" - > "$T/mixed.npy"
+fails_with "a stream whose records change rate is refused" 1 "mixed.npy: record 2: the stream is at 16000 Hz, earlier records at 22050 Hz" \
+	"$BIN/mulaw" "$T/mixed.npy" -o "$T/out10.npy"
+fails_with "a directory read as a stream says so" 1 "$T: record 0: is a directory" "$BIN/mulaw" "$T"
+fails_with "... also on stdin" 1 "stdin: record 0: is a directory" sh -c "'$BIN/mulaw' < '$T'"
 printf 'hello world, not numpy' >"$T/text.npy"
 fails_with "not a tensor stream: bad magic" 1 "text.npy: record 0: bad magic" "$BIN/mulaw" "$T/text.npy"
 fails_with "a missing input is named, before any output exists" 1 "mulaw: $T/missing.npy: No such file" \
@@ -172,8 +192,11 @@ assert c.min() < 40 and c.max() > 215   # a 0.5 sine spans most of the mu-law co
 import numpy as np
 assert abs(np.load('$T/tone8.codes').shape[0] - 12000) <= 2"
 	"$BIN/mulaw" -d "$T/tone.codes" -o "$T/back.wav" 2>/dev/null
-	check "-d -o x.wav writes 16 kHz audio by default" sh -c \
-		"[ \$(soxi -r '$T/back.wav') = 16000 ] && [ \$(soxi -s '$T/back.wav') = 33075 ] && [ \$(soxi -c '$T/back.wav') = 1 ]"
+	$PY -c "import numpy as np; np.save(open('$T/old.codes', 'wb'), np.load('$T/tone.codes'))"
+	"$BIN/mulaw" -d "$T/old.codes" -o "$T/old.wav" 2>/dev/null
+	check "... and 16 kHz for codes that carry no rate (numpy.save, older streams)" sh -c "[ \$(soxi -r '$T/old.wav') = 16000 ]"
+	check "-d -o x.wav writes the rate the codes carry (22050 Hz, from the file they were made of)" sh -c \
+		"[ \$(soxi -r '$T/back.wav') = 22050 ] && [ \$(soxi -s '$T/back.wav') = 33075 ] && [ \$(soxi -c '$T/back.wav') = 1 ]"
 	"$BIN/mulaw" -d -r 22050 "$T/tone.codes" "$T/tone.codes" -o "$T/back.flac" 2>/dev/null
 	check "-d -r 22050 -o x.flac writes every record one after another" sh -c \
 		"[ \$(soxi -r '$T/back.flac') = 22050 ] && [ \$(soxi -s '$T/back.flac') = 66150 ]"
