@@ -101,6 +101,7 @@ FUZZ_LIB    := util npy json safetensors ddsp album rng audio
 FUZZ_OBJ    := $(FUZZ_LIB:%=build-fuzz/lib/%.o)
 FUZZ_NAMES  := $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
 FUZZ_BINS   := $(FUZZ_NAMES:%=build-fuzz/%)
+.SECONDARY: $(FUZZ_OBJ)
 build-fuzz/lib/%.o: lib/%.c | $(DEPSTAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
