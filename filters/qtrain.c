@@ -785,13 +785,17 @@ int main(int argc, char **argv)
 	agreed_exit = 1;   /* every rank left the loop at the same step, for the same reason */
 	if (rank0)
 		write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
+	char ranks_note[96] = "";
+	if (dist_size() > 1)   /* the time rank 0 waited for the others and for the sums */
+		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction",
+			 dist_size(), elapsed > 0 ? 100 * run.reduce_seconds / elapsed : 0);
 	if (status == 0 && rank0)
 		cli_progress_end(&prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
-				 "valid %.3f bits, best %.3f%s",
+				 "valid %.3f bits, best %.3f%s%s",
 				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
 				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9,
-				 last_bits, last_valid, run.best_bits,
+				 last_bits, last_valid, run.best_bits, ranks_note,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);
 	trn_run_free(&run);

@@ -105,6 +105,7 @@ double trn_step(trn_run *t, const trn_data *d)
 		if (t->reset[t->row0 + b])
 			model_state_reset(t->m, t->lstate, rows, b);
 	double loss = model_forward_backward(t->m, t->codes + t->row0 * row, rows, t->lstate);
+	double t0 = t->nranks > 1 ? sh_now() : 0;
 	if (t->nranks > 1) {
 		/* each rank's loss and gradients are means over its rows: weighted by its share of
 		 * the batch, their sums are the means over the whole batch */
@@ -120,6 +121,7 @@ double trn_step(trn_run *t, const trn_data *d)
 			grads[i] *= w;
 		if (dist_allreduce_sum_f32(grads, t->nparams) < 0)
 			return NAN;
+		t->reduce_seconds += sh_now() - t0;
 	}
 	double norm = trn_clip(grads, t->nparams, t->opt.clip, t->opt.clip_value);
 	if (!isfinite(norm))

@@ -44,6 +44,7 @@ typedef struct {
 	unsigned char *reset;           /* batch */
 	trn_feed feed;
 	long step;                      /* optimizer steps taken */
+	double reduce_seconds;          /* spent in the ranks' reductions of the loss and gradients */
 	double best_bits;               /* best validation bits so far (INFINITY: none) */
 	double log_nats;                /* training loss summed since the last log row ... */
 	long log_steps;                 /* ... over this many steps */
