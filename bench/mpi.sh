@@ -50,9 +50,11 @@ done
 # leaves out the first step (warm-up)
 B=${BATCH:-}
 bopt=${B:+--batch $B}
-run() { # run NAME LAUNCHER...: samples/s of qtrain under LAUNCHER
+TIME=
+[ -x /usr/bin/time ] && TIME="/usr/bin/time -f %U+%S -o"
+run() { # run NAME LAUNCHER...: samples/s of qtrain under LAUNCHER; CPU seconds into NAME.cpu
 	name=$1; shift
-	"$@" "$BIN/qtrain" --preset "$PRESET" $bopt --threads 1 --steps $((STEPS + 1)) --checkpoint-every 100000 \
+	${TIME:+$TIME "$tmp/$name.cpu"} "$@" "$BIN/qtrain" --preset "$PRESET" $bopt --threads 1 --steps $((STEPS + 1)) --checkpoint-every 100000 \
 		--split 100,0,0 -o "$tmp/$name" "$tmp/codes.npy" 2>"$tmp/$name.err" >/dev/null ||
 		{ echo "$name: failed: $(grep -m1 qtrain "$tmp/$name.err")" >&2; echo 0; return; }
 	sed -n 's/.* \([0-9.]*\) samples\/s.*/\1/p' "$tmp/$name.err" | tail -1
@@ -66,3 +68,11 @@ echo "2 ranks, rank 0's time in the reduction (the sums, and waiting for the slo
 printf 'preset\tbatch\tsteps\t1x1_samples_per_s\t2x1_samples_per_s\tratio\n'
 awk -v p="$PRESET" -v b="${B:-preset}" -v s="$STEPS" -v a="$one" -v c="$two" \
 	'BEGIN { printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\n", p, b, s, a, c, (a > 0 ? c / a : 0) }'
+# CPU seconds of the whole invocation (start-up and the warm-up step included), which the load
+# of a shared machine changes less than the wall-clock: their ratio is what 2 ranks cost in work
+if [ -s "$tmp/one.cpu" ] && [ -s "$tmp/two.cpu" ]; then
+	c1=$(tail -1 "$tmp/one.cpu" | awk -F+ '{ print $1 + $2 }')
+	c2=$(tail -1 "$tmp/two.cpu" | awk -F+ '{ print $1 + $2 }')
+	awk -v a="$c1" -v b="$c2" 'BEGIN { printf "CPU seconds: one process %.2f, 2 ranks %.2f (mpirun included): " \
+		"2 ranks do %.2fx the work\n", a, b, (a > 0 ? b / a : 0) }'
+fi
