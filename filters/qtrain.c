@@ -235,12 +235,13 @@ static void dist_start(int *argc, char ***argv)
 	uint64_t *all = malloc(dist_size() * sizeof *all);
 	if (!all || dist_allgather(&h, all, sizeof h) < 0)
 		cli_die(NULL, "out of memory");
-	int differ = 0;
-	for (int r = 1; r < dist_size() && !differ; r++)
-		if (all[r] != all[0])
-			differ = sh_error("was given other options than rank 0 (every rank must run the same command)"),
-			agree(dist_rank() == r, NULL);
+	int other = 0;   /* the first rank whose command differs from rank 0's */
+	for (int r = dist_size() - 1; r > 0; r--)
+		other = all[r] != all[0] ? r : other;
 	free(all);
+	if (other)
+		sh_error("was given other options than rank 0 (every rank must run the same command)");
+	agree(other && dist_rank() == other, NULL);
 	agreed_exit = 1;   /* the same argv: a usage error is every rank's */
 	if (dist_rank()) {
 		fflush(stderr);
@@ -613,13 +614,14 @@ int main(int argc, char **argv)
 		uint64_t *fps = malloc(dist_size() * sizeof *fps);
 		if (!fps || dist_allgather(&data.fingerprint, fps, sizeof *fps) < 0)
 			cli_die(NULL, "out of memory");
-		for (int r = 1; r < dist_size(); r++)
-			if (fps[r] != fps[0]) {
-				sh_error("read other data than rank 0 (fingerprint %016llx, rank 0's %016llx)",
-					 (unsigned long long)fps[r], (unsigned long long)fps[0]);
-				agree(dist_rank() == r, NULL);
-			}
+		int other = 0;
+		for (int r = dist_size() - 1; r > 0; r--)
+			other = fps[r] != fps[0] ? r : other;
+		if (other)
+			sh_error("read other data than rank 0 (fingerprint %016llx, rank 0's %016llx)",
+				 (unsigned long long)fps[other], (unsigned long long)fps[0]);
 		free(fps);
+		agree(other && dist_rank() == other, NULL);
 	}
 
 	/* the run directory */
