@@ -79,6 +79,11 @@ check "one process, the same options" $Q $TINY --steps 30 --checkpoint-every 10 
 check "mpirun -np 1: the bytes of the program run alone" sh -c "mpirun -np 1 $Q $TINY --steps 30 --checkpoint-every 10 -o '$T/np1' '$T/codes.npy' 2>/dev/null && cmp '$T/one/last.safetensors' '$T/np1/last.safetensors'"
 check "2 ranks and one process: losses within 1e-4 bits, the same data position" close "$T/one" "$T/a" 1e-4
 sed -n 1p "$T/.out"
+# 3 ranks: a rank count that is not a power of two (weights of 1/3, sums of three)
+check "3 ranks, batch 6" mpirun -np 3 $Q $TINY --batch 6 --steps 20 --checkpoint-every 10 -o "$T/r3" "$T/codes.npy"
+check "one process, batch 6" $Q $TINY --batch 6 --steps 20 --checkpoint-every 10 -o "$T/r3one" "$T/codes.npy"
+check "3 ranks and one process: losses within 1e-4 bits, the same data position" close "$T/r3one" "$T/r3" 1e-4
+sed -n 1p "$T/.out"
 check "wavenet: 2 ranks train" $MPI2 $Q $WN --steps 20 --checkpoint-every 10 -o "$T/wa" "$T/codes.npy"
 check "wavenet: one process" $Q $WN --steps 20 --checkpoint-every 10 -o "$T/wone" "$T/codes.npy"
 check "wavenet: 2 ranks and one process: losses within 1e-4 bits" close "$T/wone" "$T/wa" 1e-4
