@@ -658,7 +658,7 @@ int main(int argc, char **argv)
 	agree(trn_check_replicas(&run) < 0, resume ? resume_path : NULL);
 	trn_log log = {0};
 	snprintf(path, sizeof path, "%s/log.tsv", rundir);
-	if (trn_log_read(&log, path, resume ? run.step : -1) < 0)
+	if (rank0 && trn_log_read(&log, path, resume ? run.step : -1) < 0)
 		cli_die_lib(NULL);
 	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
 
