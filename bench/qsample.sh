@@ -1,14 +1,13 @@
 #!/bin/sh
 # bench/qsample.sh: generation speed of qsample for the `small` preset with 1 and 8 streams,
-# beside the PyTorch peer (../shared/peers/samplernn_torch.py sample) in the same run.
+# beside the PyTorch peer (tests/reference/samplernn.py sample) in the same run.
 # Prints generated samples per second (all streams together), our ratio to the peer and to real
 # time (16000 samples/s per stream), for each way qsample can hold the weights: --weights f32
 # (exactly the trained model, the default), f16, i8 and q8 (the preset column says which).
 # The checkpoint is a small model trained for one step: speed does not depend on the weights.
 set -u
 BIN=${BIN:-bin}
-SHARED=${SHARED:-../shared}
-PEER=$SHARED/peers/samplernn_torch.py
+PEER=tests/reference/samplernn.py
 THREADS=${THREADS:-2}
 SECS=${SECS:-2}
 T=$(mktemp -d)

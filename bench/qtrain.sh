@@ -1,6 +1,6 @@
 #!/bin/sh
-# bench/qtrain.sh: training speed of qtrain against the PyTorch peer
-# (${SHARED:-../shared}/peers/samplernn_torch.py) on the tiny, small and medium presets, in the
+# bench/qtrain.sh: training speed of qtrain against the PyTorch reference model
+# (tests/reference/samplernn.py, "the peer" below) on the tiny, small and medium presets, in the
 # same run on the same random codes' shape: samples per second for both and their ratio, and
 # qtrain's achieved GFLOP/s against the machine's own sgemm rate measured here (bench/sgemm.c).
 # Prints figures, never pass/fail.
@@ -12,8 +12,7 @@
 # that the peer does for the same samples.
 set -u
 BIN=${BIN:-bin}
-SHARED=${SHARED:-../shared}
-PEER=$SHARED/peers/samplernn_torch.py
+PEER=tests/reference/samplernn.py
 PY=/usr/bin/python3
 THREADS=${THREADS:-2}
 PRESETS=${PRESETS:-tiny small medium}

@@ -3,14 +3,14 @@
 # asc-music tracks (three mp3s, 22.05 kHz stereo, 17.6 min), beside sox doing the same decode,
 # downmix and resample to 16 kHz mono on the same files in the same run.
 # Qualities compared (from the libraries' documentation):
-#   wavchunk -q medium  libsamplerate SRC_SINC_MEDIUM_QUALITY: 90% bandwidth, 97 dB SNR (default)
-#   wavchunk -q fastest libsamplerate SRC_SINC_FASTEST:        80% bandwidth, 97 dB SNR
-#   wavchunk -q poly    lib/resample.c (FFT low-pass + polyphase): 95% bandwidth, 100 dB
+#   wavchunk --quality medium  libsamplerate SRC_SINC_MEDIUM_QUALITY: 90% bandwidth, 97 dB SNR (default)
+#   wavchunk --quality fastest libsamplerate SRC_SINC_FASTEST:        80% bandwidth, 97 dB SNR
+#   wavchunk --quality poly    libsoxr (lib/resample.c), linear phase:     95% bandwidth, 120 dB
 #   sox rate -m         medium:                                95% bandwidth, 100 dB rejection
 #   sox rate -l         low:                                   80% bandwidth, 100 dB rejection
 #   sox rate -h         high (sox's default):                  95% bandwidth, 125 dB rejection
-# so "-q poly vs sox -m" is the exact like-for-like pair (the same specification); "-q medium
-# vs sox -m" and "-q fastest vs sox -l" are the nearest for libsamplerate (sox's are, if
+# so "--quality poly vs sox -h" is the exact like-for-like pair (the same specification); "--quality medium
+# vs sox -m" and "--quality fastest vs sox -l" are the nearest for libsamplerate (sox's are, if
 # anything, slightly better). Each command runs REPEAT times (default 3); the best time counts.
 # Prints figures only, never pass/fail.
 set -e
@@ -39,27 +39,27 @@ row() { # row LABEL SECONDS
 
 echo "asc-music: 3 mp3 tracks, ${audio} s of audio (22050 Hz stereo) -> 16000 Hz mono; $(nproc) cores; best of $repeat"
 w_med=$(best "for f in $files; do '$BIN/wavchunk' \$f; done")
-w_fast=$(best "for f in $files; do '$BIN/wavchunk' -q fastest \$f; done")
-w_poly=$(best "for f in $files; do '$BIN/wavchunk' -q poly \$f; done")
+w_fast=$(best "for f in $files; do '$BIN/wavchunk' --quality fastest \$f; done")
+w_poly=$(best "for f in $files; do '$BIN/wavchunk' --quality poly \$f; done")
 w_none=$(best "for f in $files; do '$BIN/wavchunk' -r 22050 \$f; done")
 s_med=$(best "for f in $files; do sox \$f -t f32 - channels 1 rate -m 16000; done")
 s_low=$(best "for f in $files; do sox \$f -t f32 - channels 1 rate -l 16000; done")
 s_high=$(best "for f in $files; do sox \$f -t f32 - channels 1 rate -h 16000; done")
 s_none=$(best "for f in $files; do sox \$f -t f32 - channels 1; done")
 row "wavchunk (libsamplerate sinc medium, default)" "$w_med"
-row "wavchunk -q fastest (libsamplerate sinc fastest)" "$w_fast"
-row "wavchunk -q poly (lib/resample.c, 95% / 100 dB)" "$w_poly"
+row "wavchunk --quality fastest (libsamplerate sinc fastest)" "$w_fast"
+row "wavchunk --quality poly (libsoxr, 95% / 120 dB)" "$w_poly"
 row "wavchunk -r 22050 (decode + downmix + chunk, no resampling)" "$w_none"
 row "sox channels 1 rate -m 16000 (medium)" "$s_med"
 row "sox channels 1 rate -l 16000 (low)" "$s_low"
 row "sox channels 1 rate -h 16000 (high, sox's default)" "$s_high"
 row "sox channels 1 (decode + downmix, no resampling)" "$s_none"
-echo "$w_med $s_med $w_fast $s_low $w_none $s_none $w_poly" | awk '{
-	printf "ratio wavchunk -q poly / sox -m: %.2fx sox'"'"'s speed (same specification)\n", $2 / $7
+echo "$w_med $s_med $w_fast $s_low $w_none $s_none $w_poly $s_high" | awk '{
+	printf "ratio wavchunk --quality poly / sox -h: %.2fx sox'"'"'s speed (same specification)\n", $8 / $7
 	printf "ratio wavchunk medium / sox -m:  %.2fx sox'"'"'s speed\n", $2 / $1
 	printf "ratio wavchunk fastest / sox -l: %.2fx sox'"'"'s speed\n", $4 / $3
-	printf "resampling alone (total minus no-resampling run): libsamplerate medium %.2f s, poly %.2f s, sox -m %.2f s\n",
-		$1 - $5, $7 - $5, $2 - $6
+	printf "resampling alone (total minus no-resampling run): libsamplerate medium %.2f s, poly %.2f s, sox -m %.2f s, sox -h %.2f s\n",
+		$1 - $5, $7 - $5, $2 - $6, $8 - $6
 	if ($2 / $1 < 1)
-		print "note: the default (libsamplerate sinc medium) is slower than sox at comparable quality: libsamplerate evaluates its long filter for every output sample; -q poly (and sox) filter by FFT, then interpolate with a short polyphase filter"
+		print "note: the default (libsamplerate sinc medium) is slower than sox at comparable quality: libsamplerate evaluates its long filter for every output sample; --quality poly (libsoxr, as sox) filters by FFT"
 }'

@@ -1,5 +1,5 @@
 #!/bin/sh
-# WaveNet speed beside the PyTorch peer (../shared/peers/wavenet_torch.py), in the same run:
+# WaveNet speed beside the PyTorch peer (tests/reference/wavenet.py), in the same run:
 # training samples/s (tiny, default) and fast generation samples/s (tiny, default; 1 and 8 streams),
 # each C figure printed back to back with the peer's and their ratio. Both on 2 threads.
 # TSV: what, preset, streams, ours, peer, ratio. THREADS (default 2) sets both sides' threads;
@@ -11,8 +11,7 @@
 # input layers on the default preset, ours only (the peer has one-hot input only).
 set -e
 cd "$(dirname "$0")/.."
-SHARED=${SHARED:-../shared}
-PEER=$SHARED/peers/wavenet_torch.py
+PEER=tests/reference/wavenet.py
 THREADS=${THREADS:-2}
 make -s build/libsharks.a >/dev/null
 B=build/bench

@@ -1,5 +1,5 @@
 /* wavenet_bench.c: WaveNet training speed, samples per second, one TSV line: what, preset,
- * threads, samples_per_s (as ../shared/peers/wavenet_torch.py prints).
+ * threads, samples_per_s (as tests/reference/wavenet.py prints).
  *   wavenet_bench train PRESET STEPS [INPUT]   training steps (after one warm-up step), Adam
  * INPUT: the input layer, onehot (default), embed (E = R) or scalar (width 32).
  * Built and run by bench/wavenet.sh, which times generation with bin/qsample itself. */

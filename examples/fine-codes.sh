@@ -13,12 +13,12 @@ song=${1:-$out/song.wav}
 [ -n "${1:-}" ] || sox -n -r 16000 -c 1 "$song" synth 20 sine 262:440 tremolo 5 80 vol 0.5
 
 wavchunk -l 4 -p 0 "$song" -o "$out/chunks.npy"
-for q in "-q 256" "-q 256 --linear" "-q 4096"; do
+for q in "-l 256" "-l 256 --linear" "-l 4096"; do
 	name=$(echo "$q" | tr -d ' -')
 	mulaw $q "$out/chunks.npy" | mulaw -d $q -o "$out/$name.wav"
 done
 # the reference: the chunks themselves as audio, through 65536 linear levels (a 16-bit wav)
-mulaw -q 65536 --linear "$out/chunks.npy" | mulaw -d -q 65536 --linear -o "$out/ref.wav"
+mulaw -l 65536 --linear "$out/chunks.npy" | mulaw -d -l 65536 --linear -o "$out/ref.wav"
 for q in q256 q256linear q4096; do
 	rms=$(sox -m -v 1 "$out/ref.wav" -v -1 "$out/$q.wav" -n stat 2>&1 | awk '/RMS.*amplitude/ { print $3 }')
 	echo "$q: error RMS $rms"

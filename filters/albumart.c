@@ -24,7 +24,9 @@ static const char usage[] =
 	"  --size WxH       spectrogram size (default 1200x300)\n"
 	"  --scale S        spectrogram frequency axis: mel (default) or log\n"
 	"  --range DB       spectrogram dynamic range shown, dB (default 80)\n"
-	"  -o FILE          output PNG ('-' = stdout)\n";
+	"  -o FILE          output PNG ('-' = stdout)\n"
+	"  -q, --quiet      no summary line\n"
+	"  -h, --help       this text; --version: the version and the libraries used\n";
 
 static int parse_wxh(const char *arg, int *w, int *h)
 {
@@ -52,7 +54,7 @@ static void write_png(cairo_surface_t *surf, const char *out_path)
 int main(int argc, char **argv)
 {
 	cli_init("albumart");
-	unsigned long long seed = 1;
+	unsigned long long seed = CLI_DEFAULT_SEED;
 	int size = 1024, sw = 1200, sh = 300;
 	const char *artist = NULL, *title = NULL, *out_path = NULL, *spec_path = NULL, *size_arg = NULL;
 	spectrogram_scale scale = SPECTROGRAM_MEL;
@@ -72,6 +74,10 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(usage, stdout);
 			return 0;
+		} else if (!strcmp(a, "--version")) {
+			cli_version();
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			cli_quiet = 1;
 		} else if (!strcmp(a, "--seed")) {
 			NEED_ARG();
 			char *end;
@@ -113,7 +119,7 @@ int main(int argc, char **argv)
 			NEED_ARG();
 			out_path = argv[++i];
 		} else {
-			cli_usage_error(usage, "unknown argument '%s'", a);
+			cli_usage_error(usage, "%s: unknown option", a);
 		}
 	}
 	if (!out_path)
@@ -139,8 +145,9 @@ int main(int argc, char **argv)
 		cairo_surface_mark_dirty(surf);
 		write_png(surf, out_path);
 		cairo_surface_destroy(surf);
-		fprintf(stderr, "albumart: %s: spectrogram of %s, %dx%d, %.2f s\n", cli_out_name(out_path),
-			spec_path, sw, sh, sh_now() - t0);
+		if (!cli_quiet)
+			fprintf(stderr, "albumart: %s: spectrogram of %s, %dx%d, %.2f s\n", cli_out_name(out_path),
+				spec_path, sw, sh, sh_now() - t0);
 		free(audio);
 		return 0;
 	}
@@ -168,7 +175,9 @@ int main(int argc, char **argv)
 	write_png(surf, out_path);
 	cairo_surface_destroy(surf);
 	cairo_debug_reset_static_data(); /* drop cairo's font caches, so leak checkers see none */
-	if (n_audio)
+	if (cli_quiet)
+		;
+	else if (n_audio)
 		fprintf(stderr, "albumart: %s: %dx%d, palette %s, %d audio file%s (%.1f min, centroid %.0f Hz), %.2f s\n",
 			cli_out_name(out_path), size, size, style.palette_name, n_audio, n_audio == 1 ? "" : "s",
 			stats.seconds / 60, stats.centroid_mean, sh_now() - t0);

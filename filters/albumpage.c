@@ -38,7 +38,9 @@ static const char usage[] =
 	"  build    assemble ALBUMDIR from curate's output (--tracks: 01.flac ..., tracklist.tsv),\n"
 	"           qtrain's run directory (--run: best.safetensors, log.tsv, loss.png), the cover,\n"
 	"           the titles (first line the album's), the commands that made it (--commands)\n"
-	"           and the make settings to reproduce it (--settings, lines VAR=value)\n";
+	"           and the make settings to reproduce it (--settings, lines VAR=value)\n"
+	"  -q, --quiet  no summary line;  -h, --help  this text\n"
+	"  --version    the version and the libraries used\n";
 
 enum { SPEC_W = 1200, SPEC_H = 240 };
 
@@ -79,19 +81,19 @@ static int split_lines(char *text, char **lines, int max)
 
 static int cmd_titles(int argc, char **argv)
 {
-	uint64_t seed = 1;
+	uint64_t seed = CLI_DEFAULT_SEED;
 	long n = 8;
 	const char *file = NULL;
 	static const struct option lo[] = {{"seed", required_argument, 0, 's'}, {"titles", required_argument, 0, 't'},
-					   {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+					   {"help", no_argument, 0, 'h'}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "n:", lo, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":n:hq", lo, NULL)) != -1)
 		switch (c) {
 		case 's': seed = (uint64_t)cli_long(usage, "--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case 'n': n = cli_long(usage, "-n", optarg, 1, 999); break;
 		case 't': file = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	if (optind != argc)
 		cli_usage_error(usage, "titles takes no file arguments");
@@ -308,9 +310,10 @@ static int cmd_build(int argc, char **argv)
 		{"artist", required_argument, 0, 'a'}, {"titles", required_argument, 0, 't'},
 		{"tracks", required_argument, 0, 'k'}, {"run", required_argument, 0, 'r'},
 		{"cover", required_argument, 0, 'c'}, {"commands", required_argument, 0, 'm'},
-		{"settings", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+		{"settings", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, CLI_STD_LONGOPTS,
+		{0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "o:", lo, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":o:hq", lo, NULL)) != -1)
 		switch (c) {
 		case 'a': artist = optarg; break;
 		case 't': titles_file = optarg; break;
@@ -321,7 +324,7 @@ static int cmd_build(int argc, char **argv)
 		case 's': settings_file = optarg; break;
 		case 'o': out = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	if (!artist || !titles_file || !tracks_dir || !run_dir || !cover || !out)
 		cli_usage_error(usage, "build needs --artist, --titles, --tracks, --run, --cover and -o");
@@ -485,7 +488,8 @@ static int cmd_build(int argc, char **argv)
 		cli_die(out, "cannot rename into place: %s", strerror(errno));
 	staging_done = 1;
 	cli_remove_tree(q);
-	fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d track%s\n", out, titles[0], artist, ntracks, ntracks == 1 ? "" : "s");
+	if (!cli_quiet)
+		fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d track%s\n", out, titles[0], artist, ntracks, ntracks == 1 ? "" : "s");
 	st_free(&ck);
 	free(commands);
 	free(tr);
@@ -506,6 +510,8 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "--version"))
+		cli_version();
 	if (!strcmp(argv[1], "titles"))
 		return cmd_titles(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "build"))

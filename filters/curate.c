@@ -28,7 +28,8 @@ static const char usage[] =
 	"OUTDIR/tracklist.tsv and OUTDIR/curation.json. A CLIP is an audio file, or a tensor\n"
 	"stream of <f4 records (every record one clip, named FILE#k); none or - is stdin.\n"
 	"  -o OUTDIR                 output directory, written whole or not at all (required)\n"
-	"  -r RATE                   rate of tensor streams; audio files are resampled to it (16000)\n"
+	"  -r RATE                   rate of the clips: tensor streams must be at it, audio files are\n"
+	"                            resampled to it (default: the rate a stream carries, else 16000)\n"
 	"  -f, --format EXT          track format: flac, ogg or wav (flac)\n"
 	"  --min-seconds S           reject clips shorter than this after trimming (3)\n"
 	"  --top-db DB               trim frames more than DB under the loudest (50)\n"
@@ -48,9 +49,9 @@ static const char usage[] =
 	"  --max-offset S            fingerprint alignment searched, seconds either way (10)\n"
 	"  --min-overlap S           fingerprint overlap an alignment needs, seconds (4)\n"
 	"  --neighbours N            most similar clips listed per clip in curation.json (3)\n"
-	"  -q, --quiet               no summary line\n"
+	"  -q, --quiet               no progress and no summary line\n"
 	"  -v, --verbose             time of each stage on stderr\n"
-	"  -h, --help                this text\n";
+	"  -h, --help                this text; --version: the version and the libraries used\n";
 
 typedef struct {
 	char *name;
@@ -65,6 +66,8 @@ typedef struct {
 	size_t at, until;   /* span in its track, samples */
 	char err[256];      /* analysis failure */
 } clip;
+
+enum { CURATE_RATE_MIN = 1000, CURATE_RATE_MAX = 384000 };
 
 static clip *clips;
 static int nclips, capclips;
@@ -100,29 +103,36 @@ static clip *add_clip(const char *name, float *x, size_t n)
 	return c;
 }
 
+/* The rate: -r, else the first stream record that carries one (16000 when none does); every
+ * input after the first must agree with it (npy_check_rate). */
+static int rate_given, rate_fixed;
+
 static void read_tensor_stream(const char *path)
 {
 	const char *name = cli_in_name(path);
 	FILE *f = cli_open_in(path);
-	npy_header h;
+	npy_record rec = {0};
 	int got;
-	long k = 0;
-	/* each record is read straight into the clip's own buffer */
-	for (; (got = npy_read_header(f, &h)) == 1; k++) {
-		if (h.dtype != SH_F32 || h.ndim != 1)
+	/* each record's buffer is handed to its clip (npy_record_take) */
+	while ((got = npy_read_record(f, &rec)) == 1) {
+		const npy_header *h = &rec.h;
+		if (h->dtype != SH_F32 || h->ndim != 1)
 			cli_die(name, "record %ld: expected a 1-d <f4 audio record, got %s with %d dimensions",
-			        k, sh_dtype_descr(h.dtype), h.ndim);
-		float *x = malloc(h.count ? h.nbytes : 1);
-		if (!x)
-			cli_die(name, "record %ld: out of memory for %zu samples", k, h.count);
-		if (npy_read_data(f, &h, x))
-			cli_die(name, "record %ld: %s", k, sh_errmsg());
+			        rec.index, sh_dtype_descr(h->dtype), h->ndim);
+		int r = rate_given || rate_fixed ? rate : 0;
+		if (npy_check_rate(h, &r, rate_given) < 0)
+			cli_die(name, "record %ld: %s", rec.index, sh_errmsg());
+		if (r) {
+			rate = r;
+			rate_fixed = 1;
+		}
 		char clipname[4096];
-		snprintf(clipname, sizeof clipname, "%s#%ld", name, k);
-		add_clip(clipname, x, h.count);
+		snprintf(clipname, sizeof clipname, "%s#%ld", name, rec.index);
+		add_clip(clipname, npy_record_take(&rec), h->count);
 	}
 	if (got < 0)
-		cli_die(name, "record %ld: %s", k, sh_errmsg());
+		cli_die_lib(name);
+	npy_record_free(&rec);
 	if (f != stdin)
 		fclose(f);
 }
@@ -140,6 +150,7 @@ static void read_clips(int n, char **paths)
 			if (audio_read_all(paths[i], rate, AUDIO_QUALITY_DEFAULT, &x, &len))
 				cli_die(paths[i], "%s", sh_errmsg());
 			add_clip(paths[i], x, len);
+			rate_fixed = 1;
 		} else {
 			read_tensor_stream(paths[i]);
 		}
@@ -296,16 +307,17 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, CLI_OPT_VERSION},
 		{0, 0, 0, 0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "o:r:f:qvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":o:r:f:qvh", longopts, NULL)) != -1) {
 		const char *a = optarg;
 		switch (opt) {
 		case 'o': outdir = a; break;
-		case 'r': rate = (int)cli_long(usage, "-r", a, 1000, 384000); break;
+		case 'r': rate = (int)cli_long(usage, "-r", a, CURATE_RATE_MIN, CURATE_RATE_MAX); rate_given = 1; break;
 		case 'f': ext = a; break;
-		case 'q': quiet = 1; break;
+		case 'q': quiet = cli_quiet = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case MIN_SECONDS: o.min_seconds = cli_double(usage, "--min-seconds", a, 0, 1e6); break;
@@ -326,7 +338,7 @@ int main(int argc, char **argv)
 		case MAX_OFFSET: o.max_offset = cli_double(usage, "--max-offset", a, 0, 600); break;
 		case MIN_OVERLAP: o.min_overlap = cli_double(usage, "--min-overlap", a, 0, 600); break;
 		case NEIGHBOURS: o.neighbours = (int)cli_long(usage, "--neighbours", a, 0, 100); break;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, opt, argv);
 		}
 	}
 	if (!outdir || !*outdir)
@@ -346,17 +358,21 @@ int main(int argc, char **argv)
 		cli_usage_error(usage, "--format: expected flac, ogg or wav, got '%s'", ext);
 	if (o.loop_min_period > o.loop_max_period)
 		cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
-	/* in samples, as the clips will be cut: every kept clip holds a fade in and a fade out */
-	if (2 * lround(o.crossfade * rate) > ceil(o.min_seconds * rate))
-		cli_usage_error(usage, "--crossfade %g needs --min-seconds of at least %g (a clip "
-		                "must hold a fade in and a fade out)", o.crossfade, 2 * o.crossfade);
-	o.rate = rate;
 	double t0 = sh_now();
 	stage_t0 = t0;
 
 	read_clips(argc - optind, argv + optind);
 	if (nclips == 0)
 		cli_die(NULL, "no clips in the input");
+	/* the rate is known now (a stream may carry it) */
+	if (rate < CURATE_RATE_MIN || rate > CURATE_RATE_MAX)
+		cli_die(argc - optind == 1 ? argv[optind] : NULL, "the clips are at %d Hz; curate works at %d..%d Hz",
+			rate, CURATE_RATE_MIN, CURATE_RATE_MAX);
+	/* in samples, as the clips will be cut: every kept clip holds a fade in and a fade out */
+	if (2 * lround(o.crossfade * rate) > ceil(o.min_seconds * rate))
+		cli_usage_error(usage, "--crossfade %g needs --min-seconds of at least %g (a clip "
+		                "must hold a fade in and a fade out)", o.crossfade, 2 * o.crossfade);
+	o.rate = rate;
 	stage("reading");
 
 	/* analysis and fingerprints, in parallel over clips; a thread's chromaprint context and

@@ -35,7 +35,7 @@ static const char usage[] =
 	"  --hop H       samples per frame (default: the controls' hop, else 64)\n"
 	"  --logits      controls are raw network outputs: exp_sigmoid on amplitude and\n"
 	"                harmonics, exp_sigmoid(x - 5) on noise\n"
-	"  --seed S      seed of the white noise (default 24301)\n"
+	"  --seed S      seed of the white noise (default 1)\n"
 	"  -k K          harmonics to analyse (default 60)\n"
 	"  -b B          noise bands, linear from 0 to RATE/2 (default 65)\n"
 	"  --fmin, --fmax  f0 search range in Hz (default 40, 2400)\n"
@@ -44,6 +44,8 @@ static const char usage[] =
 	"  --harmonics FILE  impose FILE's harmonic profile (audio, or controls .safetensors):\n"
 	"                the amplitude-weighted mean distribution of its voiced frames\n"
 	"  -o OUT        output (default stdout)\n"
+	"  -q, --quiet   no summary line\n"
+	"  -h, --help    this text; --version: the version and the libraries used\n"
 	"compare prints the loss (FFT sizes 2048..64) on stdout.\n";
 
 typedef struct {
@@ -81,6 +83,9 @@ static float *read_signal(const char *path, int rate, size_t *n)
 			if (r.h.dtype != SH_F32 && r.h.dtype != SH_F64)
 				cli_die(name, "record %ld: dtype %s is not audio (want <f4 or <f8)", r.index,
 					sh_dtype_descr(r.h.dtype));
+			if (r.h.rate && r.h.rate != rate)
+				cli_die(name, "record %ld: the stream is at %d Hz, not at %d Hz (give -r %d)", r.index,
+					r.h.rate, rate, r.h.rate);
 			if (len + r.h.count > cap) {
 				cap = SH_MAX(2 * cap, len + r.h.count);
 				float *nx = realloc(x, cap * sizeof *x);
@@ -106,83 +111,20 @@ static float *read_signal(const char *path, int rate, size_t *n)
 	return x;
 }
 
-/* One frame-rate tensor as floats: shape (F) or (F, 1) when width is 0, else (F, width). */
-static float *read_tensor(const char *path, const st_file *sf, const char *name, int F, int *width)
-{
-	const st_tensor *t = st_find(sf, name);
-	if (!t)
-		return NULL;
-	if (t->dtype != SH_F32 && t->dtype != SH_F64)
-		cli_die(path, "%s: dtype %s (want float32 or float64)", name, sh_dtype_descr(t->dtype));
-	int rows = t->ndim >= 1 ? (int)t->shape[0] : 1;
-	if (width) {
-		if (t->ndim != 2)
-			cli_die(path, "%s: rank %d (want shape (F, %s))", name, t->ndim,
-				!strcmp(name, "noise") ? "B" : "K");
-		*width = (int)t->shape[1];
-	} else if (!(t->ndim == 1 || (t->ndim == 2 && t->shape[1] == 1))) {
-		cli_die(path, "%s: shape of rank %d (want (F) or (F, 1))", name, t->ndim);
-	}
-	if (rows != F)
-		cli_die(path, "%s has %d frames but f0_hz has %d", name, rows, F);
-	if (width && *width < 1)
-		cli_die(path, "%s: empty second dimension", name);
-	float *x = malloc(SH_MAX(t->count, (size_t)1) * sizeof *x);
-	if (!x)
-		cli_die(path, "out of memory");
-	if (st_read_f32(sf, name, x, t->count) < 0)
-		cli_die_lib(path);
-	return x;
-}
-
-static int meta_int(const st_file *sf, const char *key, int fallback)
-{
-	const char *v = st_meta(sf, key);
-	char *end;
-	long x = v ? strtol(v, &end, 10) : 0;
-	return v && *v && !*end && x > 0 && x < 10000000 ? (int)x : fallback;
-}
-
-/* Loads and checks CONTROLS; the arrays are owned by the caller. */
+/* Loads and checks CONTROLS (lib/ddsp.c reads them); the arrays are owned by the caller. */
 static void load_controls(const char *path, opts *o, ddsp_controls *c)
 {
 	st_file sf;
 	const char *name = cli_in_name(path);
 	if (st_load(path ? path : "-", &sf) < 0)
 		cli_die_lib(name);
-	const st_tensor *tf = st_find(&sf, "f0_hz");
-	if (!tf)
-		cli_die(name, "no tensor 'f0_hz' (controls need f0_hz, amplitude and harmonics)");
-	if (!(tf->ndim == 1 || (tf->ndim == 2 && tf->shape[1] == 1)) || tf->shape[0] < 1)
-		cli_die(name, "f0_hz: want shape (F) or (F, 1) with F >= 1");
-	int F = (int)tf->shape[0];
-	memset(c, 0, sizeof *c);
-	c->n_frames = F;
-	c->f0_hz = read_tensor(name, &sf, "f0_hz", F, NULL);
-	if (!(c->amplitude = read_tensor(name, &sf, "amplitude", F, NULL)))
-		cli_die(name, "no tensor 'amplitude'");
-	if (!(c->harmonics = read_tensor(name, &sf, "harmonics", F, &c->n_harmonics)))
-		cli_die(name, "no tensor 'harmonics'");
-	c->noise = read_tensor(name, &sf, "noise", F, &c->n_bands);
-	if (!c->noise)
-		c->n_bands = 0;
-	else if (c->n_bands < 3)
-		cli_die(name, "noise: %d bands (want at least 3)", c->n_bands);
-	if (!o->rate_given)
-		o->rate = meta_int(&sf, "sample_rate", DDSP_RATE);
-	if (!o->hop_given)
-		o->hop = meta_int(&sf, "hop", DDSP_HOP);
+	int rate = o->rate_given ? o->rate : 0, hop = o->hop_given ? o->hop : 0;
+	int rc = ddsp_controls_read(&sf, c, &rate, &hop);
 	st_free(&sf);
-	if (ddsp_controls_check(c, o->logits) < 0)
+	if (rc < 0 || ddsp_controls_check(c, o->logits) < 0)
 		cli_die_lib(name);
-	if ((size_t)F * o->hop > (size_t)1 << 34)
-		cli_die(name, "%d frames of %d samples is too long", F, o->hop);
-}
-
-static void free_controls(ddsp_controls *c)
-{
-	free(c->f0_hz), free(c->amplitude), free(c->harmonics), free(c->noise);
-	memset(c, 0, sizeof *c);
+	o->rate = rate;
+	o->hop = hop;
 }
 
 /* ---- output ---- */
@@ -196,7 +138,7 @@ static void write_signal(const char *path, int rate, const float *y, size_t n)
 	}
 	cli_out out;
 	cli_out_open(&out, path, 1);
-	if (npy_write_1d(out.f, SH_F32, n, y) < 0)
+	if (npy_write_rate(out.f, SH_F32, 1, (int64_t[]){(int64_t)n}, y, rate) < 0)
 		cli_die_lib(cli_out_name(path));
 	cli_out_close(&out);
 }
@@ -235,7 +177,7 @@ static void cmd_synth(opts *o, const char *in)
 			 c.n_frames, c.n_harmonics, c.n_bands, el, el > 0 ? secs / el : 0, cpu,
 			 cpu > 0 ? secs / cpu : 0);
 	free(y);
-	free_controls(&c);
+	ddsp_controls_free(&c);
 }
 
 static void analyze_signal(const opts *o, const float *x, size_t n, const char *name,
@@ -338,7 +280,7 @@ static void harmonic_profile(opts *o, const char *path, float *profile, int K)
 		profile[h] = (float)(acc[h] / wsum);
 	free(acc);
 	if (is_controls)
-		free_controls(&c);
+		ddsp_controls_free(&c);
 	else
 		ddsp_features_free(&f);
 }
@@ -401,7 +343,7 @@ int main(int argc, char **argv)
 	opts o = {0};
 	o.rate = DDSP_RATE;
 	o.hop = DDSP_HOP;
-	o.seed = DDSP_SEED;
+	o.seed = CLI_DEFAULT_SEED;
 	ddsp_analysis_defaults(&o.ao);
 	enum { OPT_HOP = 256, OPT_LOGITS, OPT_SEED, OPT_FMIN, OPT_FMAX, OPT_THRESH, OPT_PITCH,
 	       OPT_HARM, OPT_HELP };
@@ -415,12 +357,15 @@ int main(int argc, char **argv)
 		{"pitch", required_argument, NULL, OPT_PITCH},
 		{"harmonics", required_argument, NULL, OPT_HARM},
 		{"help", no_argument, NULL, OPT_HELP},
+		CLI_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(usage, stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			cli_version();
 		}
 	if (argc < 2)
 		cli_usage_error(usage, "no subcommand");
@@ -430,10 +375,10 @@ int main(int argc, char **argv)
 		cli_usage_error(usage, "unknown subcommand '%s'", o.cmd);
 	optind = 2;
 	int c;
-	while ((c = getopt_long(argc, argv, "r:k:b:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:k:b:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': o.rate = (int)cli_long(usage, "-r", optarg, 1000, 384000); o.rate_given = 1; break;
-		case OPT_HOP: o.hop = (int)cli_long(usage, "--hop", optarg, 1, 65536); o.hop_given = 1; break;
+		case 'r': o.rate = (int)cli_long(usage, "-r", optarg, DDSP_RATE_MIN, DDSP_RATE_MAX); o.rate_given = 1; break;
+		case OPT_HOP: o.hop = (int)cli_long(usage, "--hop", optarg, 1, DDSP_HOP_MAX); o.hop_given = 1; break;
 		case 'k': o.ao.n_harmonics = (int)cli_long(usage, "-k", optarg, 1, 10000); break;
 		case 'b': o.ao.n_bands = (int)cli_long(usage, "-b", optarg, 3, 16385); break;
 		case 'o': o.out = optarg; break;
@@ -444,7 +389,7 @@ int main(int argc, char **argv)
 		case OPT_THRESH: o.ao.yin_threshold = cli_double(usage, "--threshold", optarg, 0.001, 1); break;
 		case OPT_PITCH: o.pitch = cli_double(usage, "--pitch", optarg, -96, 96); break;
 		case OPT_HARM: o.harm_file = optarg; break;
-		default: cli_usage_error(usage, "bad option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	int nin = argc - optind, want = !strcmp(o.cmd, "compare") ? 2 : 1;

@@ -12,20 +12,24 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: mulaw [-d] [-q LEVELS] [--linear | --dadabots] [-r RATE] [-o OUT] [FILE...]\n"
+	"usage: mulaw [-d] [-l LEVELS] [--linear | --dadabots] [-r RATE] [-q] [-o OUT] [FILE...]\n"
 	"Encodes <f4 records of audio in [-1, 1] to codes (|u1 for LEVELS <= 256, <u2 above),\n"
 	"or with -d decodes code records to <f4. The shape of each record is kept.\n"
 	"  -d            decode codes to audio\n"
-	"  -q LEVELS     number of levels, 2..65536 (default 256)\n"
+	"  -l, --levels LEVELS  number of levels, 2..65536 (default 256)\n"
 	"  --linear      uniform quantisation instead of mu-law\n"
 	"  --dadabots    the floor-based mu-law of the dadabots SampleRNN code\n"
-	"  -r RATE       encoding: rate to read audio-file inputs at (default: their own);\n"
-	"                decoding to audio: the rate to write (default 16000)\n"
+	"  -r RATE       the rate of the audio: audio-file inputs are read at it (default: their\n"
+	"                own), tensor streams that carry a rate must be at it; decoding to audio:\n"
+	"                the rate to write (default: the stream's, else 16000)\n"
 	"  -o OUT        output (default stdout); with -d, OUT.wav/.flac/.ogg writes all records\n"
 	"                one after another as one audio file\n"
 	"  FILE          tensor streams (default stdin); when encoding, an audio file (.wav .flac\n"
 	"                .ogg .mp3 ...) is read whole as one record, mixed down to mono\n"
-	"Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n";
+	"  -q, --quiet   no summary line\n"
+	"  -h, --help    this text; --version: the version and the libraries used\n"
+	"Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n"
+	"Output records carry the rate of their input (docs/formats.md).\n";
 
 typedef struct {
 	mulaw_quantiser q;
@@ -35,7 +39,15 @@ typedef struct {
 	size_t cap;        /* capacity of x and codes, in samples */
 	long records;
 	size_t samples, clamped;
+	int rate, rate_given;   /* the audio's rate: -r, else the first input that tells; 0: unknown */
 } job;
+
+/* Every record that carries a rate must agree with -r and with the records before it. */
+static void check_rate(job *j, const char *name, long index, const npy_header *h)
+{
+	if (npy_check_rate(h, &j->rate, j->rate_given) < 0)
+		cli_die(name, "record %ld: %s", index, sh_errmsg());
+}
 
 static void reserve(job *j, size_t n)
 {
@@ -61,7 +73,7 @@ static void encode_and_write(job *j, const char *name, long index, int ndim, con
 		j->clamped += mulaw_encode_u8(&j->q, j->x, n, j->codes);
 	else
 		j->clamped += mulaw_encode_u16(&j->q, j->x, n, j->codes);
-	if (npy_write(out->f, j->code_type, ndim, shape, j->codes) < 0)
+	if (npy_write_rate(out->f, j->code_type, ndim, shape, j->codes, j->rate) < 0)
 		cli_die_lib(cli_out_name(out->path));
 	j->records++;
 	j->samples += n;
@@ -77,6 +89,7 @@ static void encode_stream(job *j, const char *path, cli_out *out)
 		if (r.h.dtype != SH_F32 && r.h.dtype != SH_F64)
 			cli_die(name, "record %ld: dtype %s is not audio (encoding wants <f4 or <f8; decode with -d)",
 				r.index, sh_dtype_descr(r.h.dtype));
+		check_rate(j, name, r.index, &r.h);
 		reserve(j, r.h.count);
 		npy_to_f32(j->x, r.data, r.h.dtype, r.h.count);
 		encode_and_write(j, name, r.index, r.h.ndim, r.h.shape, r.h.count, out);
@@ -88,11 +101,21 @@ static void encode_stream(job *j, const char *path, cli_out *out)
 		fclose(f);
 }
 
-static void encode_audio_file(job *j, const char *path, int rate, cli_out *out)
+static void encode_audio_file(job *j, const char *path, cli_out *out)
 {
 	float *x;
 	size_t n;
-	if (audio_read_all(path, rate, AUDIO_QUALITY_DEFAULT, &x, &n) < 0)
+	/* read at the rate already set, else at the file's own, which the codes then carry */
+	npy_header own = {.rate = j->rate};
+	if (!j->rate) {
+		audio_reader *ar = audio_open(path, 0, AUDIO_QUALITY_DEFAULT);
+		if (!ar)
+			cli_die_lib(path);
+		own.rate = audio_file_rate(ar);
+		audio_close(ar);
+	}
+	check_rate(j, path, 0, &own);
+	if (audio_read_all(path, j->rate, AUDIO_QUALITY_DEFAULT, &x, &n) < 0)
 		cli_die_lib(path);
 	free(j->x);
 	j->x = x;
@@ -127,8 +150,17 @@ static void codes_to_u16(const char *name, long index, const npy_record *r, uint
 	}
 }
 
-/* Decodes every record of one input; writes records to out, or samples to the audio writer. */
-static void decode_stream(job *j, const char *path, cli_out *out, audio_writer *aw)
+/* The audio file of -d -o FILE.wav, created at the first record, when the rate is known. */
+static audio_writer *open_audio_out(job *j, audio_writer **aw, const char *path)
+{
+	if (!*aw && !(*aw = audio_create(path, j->rate ? j->rate : 16000, AUDIO_AUTO)))
+		cli_die_lib(path);
+	return *aw;
+}
+
+/* Decodes every record of one input; writes records to out, or samples to the audio file
+ * *aw (created at the first record) when audio_path is set. */
+static void decode_stream(job *j, const char *path, cli_out *out, const char *audio_path, audio_writer **awp)
 {
 	const char *name = cli_in_name(path);
 	FILE *f = cli_open_in(path);
@@ -136,9 +168,20 @@ static void decode_stream(job *j, const char *path, cli_out *out, audio_writer *
 	int rc;
 	while ((rc = npy_read_record(f, &r)) > 0) {
 		sh_dtype t = r.h.dtype;
-		if (t == SH_F32 || t == SH_F64)
+		audio_writer *aw = *awp;
+		if (t == SH_F32 || t == SH_F64) {
+			if (aw)
+				audio_abort(aw);
 			cli_die(name, "record %ld: dtype %s holds no codes (decoding wants |u1 or <u2)", r.index,
 				sh_dtype_descr(t));
+		}
+		if (npy_check_rate(&r.h, &j->rate, j->rate_given) < 0) {
+			if (aw)
+				audio_abort(aw);
+			cli_die(name, "record %ld: %s", r.index, sh_errmsg());
+		}
+		if (audio_path)
+			aw = open_audio_out(j, awp, audio_path);
 		size_t n = r.h.count;
 		reserve(j, n);
 		int drc;
@@ -160,15 +203,15 @@ static void decode_stream(job *j, const char *path, cli_out *out, audio_writer *
 				audio_abort(aw);
 				cli_die_lib(out->path);
 			}
-		} else if (npy_write(out->f, SH_F32, r.h.ndim, r.h.shape, j->x) < 0) {
+		} else if (npy_write_rate(out->f, SH_F32, r.h.ndim, r.h.shape, j->x, j->rate) < 0) {
 			cli_die_lib(cli_out_name(out->path));
 		}
 		j->records++;
 		j->samples += n;
 	}
 	if (rc < 0) {
-		if (aw)
-			audio_abort(aw);
+		if (*awp)
+			audio_abort(*awp);
 		cli_die_lib(name);
 	}
 	npy_record_free(&r);
@@ -187,19 +230,21 @@ int main(int argc, char **argv)
 		{"linear", no_argument, NULL, OPT_LINEAR},
 		{"dadabots", no_argument, NULL, OPT_DADABOTS},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"levels", required_argument, NULL, 'l'},
+		CLI_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
 	int c, modes_given = 0;
-	while ((c = getopt_long(argc, argv, "dq:r:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":dl:r:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': decode = 1; break;
-		case 'q': levels = (int)cli_long(usage, "-q", optarg, 2, MULAW_MAX_LEVELS); break;
-		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 1000000); break;
+		case 'l': levels = (int)cli_long(usage, "-l", optarg, 2, MULAW_MAX_LEVELS); break;
+		case 'r': rate = (int)cli_long(usage, "-r", optarg, NPY_RATE_MIN, NPY_RATE_MAX); break;
 		case 'o': out_path = optarg; break;
 		case OPT_LINEAR: mode = MULAW_LINEAR; modes_given++; break;
 		case OPT_DADABOTS: mode = MULAW_DADABOTS; modes_given++; break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	if (modes_given > 1)
@@ -210,7 +255,7 @@ int main(int argc, char **argv)
 	if (audio_out && audio_format_for_path(out_path) < 0)
 		cli_usage_error(usage, "%s: can write .wav, .flac or .ogg only", out_path);
 
-	job j = {0};
+	job j = {.rate = rate, .rate_given = rate > 0};
 	if (mulaw_init(&j.q, mode, levels) < 0)
 		cli_die(NULL, "%s", sh_errmsg());
 	j.code_type = levels <= 256 ? SH_U8 : SH_U16;
@@ -229,9 +274,6 @@ int main(int argc, char **argv)
 	cli_out out = {0};
 	audio_writer *aw = NULL;
 	if (audio_out) {
-		aw = audio_create(out_path, rate ? rate : 16000, AUDIO_AUTO);
-		if (!aw)
-			cli_die_lib(out_path);
 		out.path = (char *)out_path;
 	} else {
 		cli_out_open(&out, out_path, 1);
@@ -240,23 +282,24 @@ int main(int argc, char **argv)
 	for (int i = 0; i < (nin ? nin : 1); i++) {
 		const char *path = nin ? argv[optind + i] : "-";
 		if (decode)
-			decode_stream(&j, path, &out, aw);
+			decode_stream(&j, path, &out, audio_out ? out_path : NULL, &aw);
 		else if (strcmp(path, "-") && cli_is_audio_path(path))
-			encode_audio_file(&j, path, rate, &out);
+			encode_audio_file(&j, path, &out);
 		else
 			encode_stream(&j, path, &out);
 	}
 
-	if (aw) {
-		if (audio_finish(aw) < 0)
+	if (audio_out) {
+		if (audio_finish(open_audio_out(&j, &aw, out_path)) < 0)
 			cli_die_lib(out_path);
 	} else {
 		cli_out_close(&out);
 	}
 	if (j.clamped)
 		cli_warn(NULL, "%zu of %zu samples were outside [-1, 1] and clamped", j.clamped, j.samples);
-	fprintf(stderr, "mulaw: %s %ld record%s, %zu samples (%s, %d levels)\n", decode ? "decoded" : "encoded",
-		j.records, j.records == 1 ? "" : "s", j.samples, mulaw_mode_name(mode), levels);
+	if (!cli_quiet)
+		fprintf(stderr, "mulaw: %s %ld record%s, %zu samples (%s, %d levels)\n", decode ? "decoded" : "encoded",
+			j.records, j.records == 1 ? "" : "s", j.samples, mulaw_mode_name(mode), levels);
 	mulaw_free(&j.q);
 	free(j.x);
 	free(j.codes);

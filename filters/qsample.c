@@ -30,7 +30,8 @@
 
 static const char usage[] =
 	"usage: qsample [-n N] [-s SECONDS] [-t TEMP] [--seed S] [--batch B] [--h0 MODE]\n"
-	"               [--format codes|f32] [--weights f32|f16|i8|q8] [--threads N] [-o OUT] CHECKPOINT\n"
+	"               [--format codes|f32] [--weights f32|f16|i8|q8] [--threads N] [-q] [-o OUT]\n"
+	"               CHECKPOINT\n"
 	"  -n N            streams to generate (default 10)\n"
 	"  -s SECONDS      length of each stream (default 20)\n"
 	"  -t TEMP         temperature: logits are divided by TEMP (default 0.95; 0 = argmax)\n"
@@ -51,10 +52,12 @@ static const char usage[] =
 	"  --threads N     threads (default: all cores)\n"
 	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
-	"                  otherwise (or -, default stdout): one record per stream\n";
+	"                  otherwise (or -, default stdout): one record per stream\n"
+	"  -q, --quiet     no progress, summary or weight error line\n"
+	"  -h, --help      this text; --version: the version and the libraries used\n";
 
 /* Rebuilds the model a checkpoint describes (SampleRNN or WaveNet, by its metadata) and loads
- * its parameters by name. */
+ * its parameters by name (st_read_f32 refuses NaN and infinities, naming the tensor). */
 static model *load_model(const char *path, const st_file *sf, int max_batch, trn_options *opt)
 {
 	if (trn_meta_options(sf, opt) < 0)
@@ -74,9 +77,6 @@ static model *load_model(const char *path, const st_file *sf, int max_batch, trn
 		if (st_read_f32(sf, p.name, params + p.offset, p.count) < 0)
 			cli_die(path, "%s", sh_errmsg());
 	}
-	for (size_t i = 0; i < model_num_params(m); i++)
-		if (!isfinite(params[i]))
-			cli_die(path, "parameters hold NaN or infinite values");
 	return m;
 }
 
@@ -131,7 +131,7 @@ static int on_batch(void *ctx, long first, int count, int done)
 		}
 		/* copy the spilled stream into one record */
 		o->err_file = cli_out_name(o->out);
-		if (npy_write_header(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}) < 0)
+		if (npy_write_header_rate(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}, o->rate) < 0)
 			return -1;
 		rewind(o->spill[b]);
 		size_t got;
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 		cli_die(NULL, "%s", sh_errmsg());
 	long n = 10, batch = 0, threads = 0;
 	double seconds = 20, temp = 0.95;
-	uint64_t seed = 1;
+	uint64_t seed = CLI_DEFAULT_SEED;
 	const char *out = NULL, *h0_name = NULL;
 	int as_f32 = 0;
 	qmat_type weights = QMAT_F32;
@@ -189,9 +189,9 @@ int main(int argc, char **argv)
 		{"seed", required_argument, 0, 'S'}, {"batch", required_argument, 0, 'b'},
 		{"h0", required_argument, 0, 'h' + 256}, {"format", required_argument, 0, 'f'},
 		{"threads", required_argument, 0, 'j'}, {"weights", required_argument, 0, 'w'},
-		{"help", no_argument, 0, 'H'}, {0, 0, 0, 0}};
+		{"help", no_argument, 0, 'H'}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "n:s:t:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:s:t:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': n = cli_long(usage, "-n", optarg, 1, 100000); break;
 		case 's': seconds = cli_double(usage, "-s", optarg, 1e-3, 1e6); break;
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 				cli_usage_error(usage, "--weights: %s", sh_errmsg());
 			break;
 		case 'H': fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -304,7 +304,7 @@ int main(int argc, char **argv)
 	if (kind == OUT_STREAM)
 		cli_out_close(&stream_out);
 	double el = sh_now() - o.t0;
-	if (weights != QMAT_F32)
+	if (weights != QMAT_F32 && !cli_quiet)
 		fprintf(stderr, "qsample: %s weights: largest relative row error %.2g (a product's row is off by "
 			"at most that times |w_row|·|x|)\n", qmat_type_name(weights), werr);
 	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)%s",

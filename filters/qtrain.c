@@ -1,6 +1,7 @@
 /* qtrain: trains SampleRNN or WaveNet on code records (from mulaw) into a run directory of
  * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
  * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
+#include "bounds.h"
 #include "cli.h"
 #include "checkpoint.h"
 #include "dist.h"
@@ -62,7 +63,7 @@ static const char usage[] =
 	"  --epochs E             stop after E epochs\n"
 	"  --minutes M            stop after M minutes of this invocation\n"
 	"  --checkpoint-every K   validate and write checkpoints every K steps (500)\n"
-	"  --seed S               seed of initialisation, split and shuffling (123)\n"
+	"  --seed S               seed of initialisation, split and shuffling (1)\n"
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
@@ -70,9 +71,12 @@ static const char usage[] =
 	"  --sample-seconds S     length of those clips (4)\n"
 	"  --sample-count N       clips each time (3)\n"
 	"  --sample-temp T        their temperature (0.95)\n"
-	"  -r RATE                sample rate of the data, recorded in checkpoints (16000)\n"
-	"  --quantization NAME    how the codes were made, recorded in checkpoints (mulaw)\n"
-	"  --help                 this text\n"
+	"  -r RATE                sample rate of the data, recorded in checkpoints (default: the rate\n"
+	"                         the data carry, else 16000); data at another rate are refused\n"
+	"  --quantization NAME    how the codes were made, recorded in checkpoints: mulaw (default),\n"
+	"                         dadabots or linear (mulaw's modes)\n"
+	"  -q, --quiet            no progress and no summary line\n"
+	"  -h, --help             this text; --version: the version and the libraries used\n"
 	"Stops at --steps/--epochs/--minutes or on SIGINT/SIGTERM (after a last checkpoint).\n";
 
 static volatile sig_atomic_t stop_signal;
@@ -362,12 +366,12 @@ static void diverged(cli_progress *prog, const char *rundir, long step, const ch
 {
 	if (dist_rank())
 		return;
+	cli_progress_clear(prog);  /* a failure is told under -q too */
 	if (last_ckpt >= 0)
-		cli_progress_end(prog, "%s: step %ld: %s; stopping (last.safetensors keeps step %ld, the "
-				 "last good checkpoint)", rundir, step, what, last_ckpt);
+		cli_warn(rundir, "step %ld: %s; stopping (last.safetensors keeps step %ld, the last good "
+			 "checkpoint)", step, what, last_ckpt);
 	else
-		cli_progress_end(prog, "%s: step %ld: %s; stopping (no checkpoint was written)", rundir,
-				 step, what);
+		cli_warn(rundir, "step %ld: %s; stopping (no checkpoint was written)", step, what);
 }
 
 /* trn_checkpoint, then the loss plot when it added a log row: the plot is the program's, not
@@ -403,7 +407,7 @@ int main(int argc, char **argv)
 		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
 		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
 		{"n-out", 1, 0, O_N_OUT}, {"input", 1, 0, O_INPUT},
-		{"initial-width", 1, 0, O_INIT_WIDTH}, {0, 0, 0, 0}};
+		{"initial-width", 1, 0, O_INIT_WIDTH}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
 	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	const char *model_name = NULL;
 	model_kind kind = MODEL_SAMPLERNN;
@@ -414,10 +418,10 @@ int main(int argc, char **argv)
 	double sample_seconds = 4, sample_temp = 0.95;
 	long long seed = -1;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:r:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:r:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': rundir = optarg; break;
-		case 'r': rate = (int)cli_long(usage, "-r", optarg, 1, 10000000); break;
+		case 'r': rate = (int)cli_long(usage, "-r", optarg, SH_RATE_MIN, SH_RATE_MAX); break;
 		case O_PRESET: aa.preset = optarg; break;
 		case O_FRAMES: aa.frames = optarg; break;
 		case O_DIM: aa.dim = (int)cli_long(usage, "--dim", optarg, 1, 65536); break;
@@ -433,8 +437,8 @@ int main(int argc, char **argv)
 		case O_RNN_WN: aa.rnn_wn = 1; break;
 		case O_SEQ: aa.seq = (int)cli_long(usage, "--seq", optarg, 1, 1 << 24); break;
 		case O_BATCH: aa.batch = (int)cli_long(usage, "--batch", optarg, 1, 1 << 16); break;
-		case O_LR: lr = cli_double(usage, "--lr", optarg, 1e-30, 1e38); break;
-		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, 1e-30, 1); break;
+		case O_LR: lr = cli_double(usage, "--lr", optarg, TRN_LR_MIN, TRN_LR_MAX); break;
+		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, TRN_EPS_MIN, TRN_EPS_MAX); break;
 		case O_CLIP:
 			if (!strcmp(optarg, "elementwise"))
 				clip = TRN_CLIP_ELEMENTWISE;
@@ -445,7 +449,7 @@ int main(int argc, char **argv)
 			else
 				cli_usage_error(usage, "--clip: expected elementwise, norm or none, got '%s'", optarg);
 			break;
-		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, 1e-30, 1e30); break;
+		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, TRN_CLIP_VALUE_MIN, TRN_CLIP_VALUE_MAX); break;
 		case O_STEPS: steps = cli_long(usage, "--steps", optarg, 0, LONG_MAX); break;
 		case O_EPOCHS: epochs = cli_long(usage, "--epochs", optarg, 1, LONG_MAX); break;
 		case O_MINUTES: minutes = cli_double(usage, "--minutes", optarg, 1e-6, 1e9); break;
@@ -454,7 +458,11 @@ int main(int argc, char **argv)
 		case O_SPLIT: split = optarg; break;
 		case O_THREADS: threads = (int)cli_long(usage, "--threads", optarg, 1, 4096); break;
 		case O_RESUME: resume = optarg; break;
-		case O_QUANT: quant = optarg; break;
+		case O_QUANT:
+			quant = optarg;
+			if (trn_quant_mode(quant) < 0)  /* refused now, not at the first clip */
+				cli_usage_error(usage, "--quantization: %s", sh_errmsg());
+			break;
 		case O_SAMPLE_EVERY: sample_every = cli_long(usage, "--sample-every", optarg, 1, LONG_MAX); break;
 		case O_SAMPLE_SECONDS:
 			sample_seconds = cli_double(usage, "--sample-seconds", optarg, 1e-3, 3600);
@@ -479,7 +487,7 @@ int main(int argc, char **argv)
 			aa.init_width = (int)cli_long(usage, "--initial-width", optarg, 1, WN_MAX_INITIAL_WIDTH);
 			break;
 		case O_HELP: fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	if (!rundir)
@@ -557,7 +565,7 @@ int main(int argc, char **argv)
 		opt.eps = kind == MODEL_WAVENET ? 1e-4 : 1e-8;
 		opt.clip = kind == MODEL_WAVENET ? TRN_CLIP_NONE : TRN_CLIP_ELEMENTWISE;
 		opt.clip_value = -1;
-		opt.seed = 123;
+		opt.seed = CLI_DEFAULT_SEED;
 		memcpy(opt.split, pct, sizeof pct);
 		opt.sample_rate = 16000;
 		snprintf(opt.quantization, sizeof opt.quantization, "mulaw");
@@ -585,8 +593,8 @@ int main(int argc, char **argv)
 		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
 	const model_config *cfg = &opt.model;
 	const int seq = model_seq(cfg), batch = model_batch(cfg);
-	if (sample_every && trn_quant_mode(opt.quantization) < 0)
-		cli_usage_error(usage, "--sample-every: %s", sh_errmsg());
+	if (trn_options_check(&opt) < 0)
+		cli_usage_error(usage, "%s", sh_errmsg());
 	if (batch % dist_size())
 		sh_error("--batch %d does not divide among %d ranks", batch, dist_size());
 	agree(batch % dist_size() != 0, NULL);
@@ -605,10 +613,22 @@ int main(int argc, char **argv)
 			bad_file = cli_in_name(files[i]);
 	if (!failed && !data.nrec)
 		failed = sh_error("no records in the data"), bad_file = nfiles == 1 ? files[0] : NULL;
-	if (!failed && (failed = trn_data_check(&data, model_levels(cfg), seq, &bad) < 0))
+	agree(failed, bad_file);
+	/* the rate the records carry: -r and a checkpoint must agree with it; without -r it is the
+	 * run's rate (older streams carry none: -r or 16000 then, as before) */
+	if (data.rate) {
+		const char *what = nfiles == 1 ? cli_in_name(files[0]) : NULL;
+		if (rate > 0 && rate != data.rate)
+			cli_die(what, "the data are at %d Hz, -r says %d", data.rate, rate);
+		if (resume && opt.sample_rate != data.rate)
+			cli_die(resume_path, "checkpoint was trained at %d Hz, the data are at %d Hz",
+				opt.sample_rate, data.rate);
+		opt.sample_rate = data.rate;
+	}
+	if ((failed = trn_data_check(&data, model_levels(cfg), seq, &bad) < 0))
 		bad_file = cli_in_name(data.files[data.file[bad]]);
 	if (!failed)
-		failed = trn_data_split(&data, opt.seed, opt.split) < 0;
+		failed = trn_data_split(&data, opt.seed, opt.split) < 0, bad_file = NULL;
 	agree(failed, bad_file);
 	if (dist_size() > 1) {   /* the same data on every rank */
 		uint64_t *fps = malloc(dist_size() * sizeof *fps);

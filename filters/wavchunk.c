@@ -16,7 +16,7 @@
 
 static const char usage[] =
 	"usage: wavchunk [-r RATE] [-l SECONDS] [-p OVERLAP] [--parts N] [--silence-db DB]\n"
-	"                [-q QUALITY] [-o OUT] FILE...\n"
+	"                [--quality QUALITY] [-q] [-o OUT] FILE...\n"
 	"Cuts audio files into chunks of mono audio for training.\n"
 	"  -r RATE         output sample rate (default 16000)\n"
 	"  -l SECONDS      chunk length (default 8)\n"
@@ -27,17 +27,19 @@ static const char usage[] =
 	"                  silence test\n"
 	"  --silence-db DB drop a chunk when more than half of its 50 ms windows have an RMS\n"
 	"                  below DB dBFS (default -60)\n"
-	"  -q QUALITY      resampler: libsamplerate's best, medium (default), fastest, zoh,\n"
-	"                  linear; or poly: lib/resample.c's two-stage windowed sinc, 95%%\n"
-	"                  bandwidth and 100 dB rejection (sox -m's specification), 10x faster\n"
+	"  --quality Q     resampler: libsamplerate's best, medium (default), fastest, zoh,\n"
+	"                  linear; or poly: libsoxr (sox's resampler), linear phase, 95%%\n"
+	"                  bandwidth and 120 dB rejection (sox -h's specification), 15x faster\n"
 	"  -o OUT          a tensor stream of <f4 records (RATE*SECONDS,) (default stdout),\n"
 	"                  or OUT/ (a directory): OUT/<input-stem>_<k>.wav per chunk, 32-bit\n"
-	"                  float, k = 0-based chunk position in its file (part number with --parts)\n";
+	"                  float, k = 0-based chunk position in its file (part number with --parts)\n"
+	"  -q, --quiet     no progress and no summary line\n"
+	"  -h, --help      this text; --version: the version and the libraries used\n";
 
 enum { BLOCK = 16384 };    /* samples asked of the reader at a time */
-#define QUALITY_POLY 100    /* -q poly: lib/resample.c instead of libsamplerate */
+#define QUALITY_POLY 100    /* --quality poly: libsoxr (lib/resample.c) instead of libsamplerate */
 #define POLY_BANDWIDTH 0.95
-#define POLY_ATTEN_DB 100.0
+#define POLY_ATTEN_DB 120.0
 #define WINDOW_SECONDS 0.05 /* silence test window */
 
 typedef struct {
@@ -84,14 +86,14 @@ static void emit(wavchunk *w, const char *path, int64_t k)
 		snprintf(out, sizeof out, "%s/%s_%lld.wav", w->dir, stem, (long long)k);
 		if (audio_write_file(out, w->rate, AUDIO_WAV_FLOAT, w->chunk, w->len) < 0)
 			cli_die_lib(out);
-	} else if (npy_write_1d(w->out.f, SH_F32, w->len, w->chunk) < 0) {
+	} else if (npy_write_rate(w->out.f, SH_F32, 1, (int64_t[]){(int64_t)w->len}, w->chunk, w->rate) < 0) {
 		cli_die_lib(cli_out_name(w->out.path));
 	}
 	w->written++;
 }
 
 /* An input at the output rate: the reader resamples with libsamplerate, or reads at the file's
- * own rate and lib/resample.c resamples (-q poly). */
+ * own rate and lib/resample.c resamples (--quality poly). */
 typedef struct {
 	audio_reader *ar;
 	resampler *rs;
@@ -118,11 +120,8 @@ static source source_open(const wavchunk *w, const char *path)
 	int in_rate = audio_file_rate(s.ar);
 	if (in_rate != w->rate) {
 		s.rs = resampler_new(in_rate, w->rate, POLY_BANDWIDTH, POLY_ATTEN_DB);
-		if (!s.rs) { /* a ratio needing too many phases: libsamplerate can do it */
-			cli_warn(cli_in_name(path), "%s; resampling with libsamplerate's sinc medium", sh_errmsg());
-			audio_close(s.ar);
-			s.ar = open_or_die(w, path, w->rate);
-		}
+		if (!s.rs)
+			cli_die_lib(cli_in_name(path));
 	}
 	return s;
 }
@@ -251,29 +250,31 @@ int main(int argc, char **argv)
 	wavchunk w = {.rate = 16000, .quality = AUDIO_QUALITY_DEFAULT, .silence_db = -60};
 	double seconds = 8, overlap = 1;
 	const char *out_path = NULL;
-	enum { OPT_PARTS = 256, OPT_SILENCE, OPT_HELP };
+	enum { OPT_PARTS = 256, OPT_SILENCE, OPT_HELP, OPT_QUALITY };
 	static const struct option longopts[] = {
 		{"parts", required_argument, NULL, OPT_PARTS},
 		{"silence-db", required_argument, NULL, OPT_SILENCE},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"quality", required_argument, NULL, OPT_QUALITY},
+		CLI_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "r:l:p:q:o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:l:p:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': w.rate = (int)cli_long(usage, "-r", optarg, 1, 768000); break;
+		case 'r': w.rate = (int)cli_long(usage, "-r", optarg, NPY_RATE_MIN, NPY_RATE_MAX); break;
 		case 'l': seconds = cli_double(usage, "-l", optarg, 1e-3, 86400); break;
 		case 'p': overlap = cli_double(usage, "-p", optarg, 0, 86400); break;
-		case 'q':
+		case OPT_QUALITY:
 			w.quality = strcmp(optarg, "poly") ? audio_quality_from_name(optarg) : QUALITY_POLY;
 			if (w.quality < 0)
-				cli_usage_error(usage, "-q: unknown quality '%s' (best, medium, fastest, zoh, linear, poly)", optarg);
+				cli_usage_error(usage, "--quality: unknown quality '%s' (best, medium, fastest, zoh, linear, poly)", optarg);
 			break;
 		case 'o': out_path = optarg; break;
 		case OPT_PARTS: w.parts = cli_long(usage, "--parts", optarg, 1, 10000000); break;
 		case OPT_SILENCE: w.silence_db = cli_double(usage, "--silence-db", optarg, -400, 0); break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
-		default: cli_usage_error(usage, "unknown option");
+		default: cli_std_option(usage, c, argv);
 		}
 	}
 	char **paths = argv + optind;

@@ -4,6 +4,7 @@
  * album is. */
 #include "audiofeat.h"
 #include "audio.h"
+#include "fft.h"
 #include "util.h"
 
 #include <fftw3.h>
@@ -48,15 +49,12 @@ audiofeat_acc *audiofeat_new(void)
 		audiofeat_free(a);
 		return NULL;
 	}
-	/* FFTW_ESTIMATE: the plan (and so the bits) must not depend on timing measurements */
-	a->plan = fftwf_plan_dft_r2c_1d(AUDIOFEAT_FFT, a->windowed, a->spec, FFTW_ESTIMATE);
+	a->plan = sh_fft_plan_r2c(AUDIOFEAT_FFT, a->windowed, a->spec);
 	if (!a->plan) {
-		sh_error("FFTW could not plan a %d-point transform", AUDIOFEAT_FFT);
 		audiofeat_free(a);
 		return NULL;
 	}
-	for (int i = 0; i < AUDIOFEAT_FFT; i++)
-		a->window[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / AUDIOFEAT_FFT));
+	sh_hann_periodic(a->window, AUDIOFEAT_FFT);
 	for (int k = 0; k < NBIN; k++) {
 		double f = (double)k * AUDIOFEAT_RATE / AUDIOFEAT_FFT;
 		a->pitch_class[k] = -1;
@@ -72,8 +70,7 @@ void audiofeat_free(audiofeat_acc *a)
 {
 	if (!a)
 		return;
-	if (a->plan)
-		fftwf_destroy_plan(a->plan);
+	sh_fft_destroy(a->plan);
 	fftwf_free(a->windowed);
 	fftwf_free(a->spec);
 	free(a->frame);

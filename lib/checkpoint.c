@@ -3,6 +3,7 @@
  * architecture (the model's own keys), the hyper-parameters and the exact data position, so
  * that a resumed run gives the same bytes as a straight one. */
 #include "checkpoint.h"
+#include "bounds.h"
 #include "mulaw.h"
 #include "util.h"
 
@@ -182,7 +183,7 @@ int trn_meta_options(const st_file *sf, trn_options *opt)
 	    meta_double(sf, "adam_beta2", &opt->beta2) < 0 || meta_double(sf, "adam_eps", &opt->eps) < 0 ||
 	    meta_double(sf, "clip_value", &opt->clip_value) < 0)
 		return -1;
-	return 0;
+	return trn_options_check(opt) < 0 ? sh_error_prefix("bad metadata") : 0;
 }
 
 /* Restores one float tensor, checking its shape. */

@@ -1,9 +1,11 @@
 /* cli.c: program conventions shared by every filter (see cli.h). */
 #include "cli.h"
 #include "util.h"
+#include "version.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 const char *prog_name = "sharks";
+int cli_quiet;
 
 #define MAX_CLEANUP 64
 static char *cleanup_paths[MAX_CLEANUP];
@@ -109,6 +112,41 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 	fputs(usage, stderr);
 	remove_unfinished();
 	exit(2);
+}
+
+void cli_version(void)
+{
+	const sh_lib_version *v;
+	int n = sh_lib_versions(&v);
+	printf("%s (1000 sharks) %s\n", prog_name, SHARKS_VERSION);
+	for (int i = 0; i < n; i++)
+		printf("  %s %s\n", v[i].name, v[i].version);
+	exit(fflush(stdout) || ferror(stdout) ? 1 : 0);
+}
+
+void cli_std_option(const char *usage, int c, char *const argv[])
+{
+	if (c == 'h') {
+		fputs(usage, stdout);
+		exit(fflush(stdout) ? 1 : 0);
+	}
+	if (c == CLI_OPT_VERSION)
+		cli_version();
+	if (c == 'q') {
+		cli_quiet = 1;
+		return;
+	}
+	/* the option as written: a short one by its letter (it may sit in a cluster like -vx), a
+	 * long one from the argument getopt stopped at, without its "=value" */
+	char name[64];
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	if (optopt > 0 && optopt < 128 && !(arg[0] == '-' && arg[1] == '-'))
+		snprintf(name, sizeof name, "-%c", optopt);
+	else
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(arg, "="), arg);
+	if (c == ':')
+		cli_usage_error(usage, "%s needs an argument", name);
+	cli_usage_error(usage, "%s: unknown option", name);
 }
 
 double cli_double(const char *usage, const char *opt, const char *arg, double lo, double hi)
@@ -271,7 +309,14 @@ void cli_progress_start(cli_progress *p, const char *what, double total, const c
 	p->unit = unit;
 	p->total = total;
 	p->start = p->last_draw = sh_now();
-	p->tty = isatty(STDERR_FILENO);
+	p->tty = !cli_quiet && isatty(STDERR_FILENO);
+}
+
+void cli_progress_clear(cli_progress *p)
+{
+	if (p->tty)
+		fputs("\r\033[K", stderr);
+	p->tty = 0;
 }
 
 void cli_progress_update(cli_progress *p, double done, const char *extra)
@@ -300,8 +345,9 @@ void cli_progress_update(cli_progress *p, double done, const char *extra)
 
 void cli_progress_end(cli_progress *p, const char *fmt, ...)
 {
-	if (p->tty)
-		fputs("\r\033[K", stderr);
+	cli_progress_clear(p);
+	if (cli_quiet)
+		return;
 	fprintf(stderr, "%s: ", prog_name);
 	va_list ap;
 	va_start(ap, fmt);

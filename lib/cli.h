@@ -1,4 +1,4 @@
-/* cli.h: the conventions every program in filters/ follows (DESIGN.md, "Program conventions"):
+/* cli.h: the conventions every program in filters/ follows (docs/design.md, "Conventions"):
  * messages as `prog: file: what`, exit 2 for usage errors and 1 for failures, `-` for the
  * standard streams, no binary data to a terminal, output files written under a temporary
  * name and renamed when complete (removed on any failure), progress on stderr. */
@@ -8,6 +8,27 @@
 #include <stdio.h>
 
 extern const char *prog_name;
+
+/* The seed of every program's --seed when none is given. */
+#define CLI_DEFAULT_SEED 1
+
+/* -q, --quiet: no progress bar and no summary line; messages about failures still appear.
+ * Set by cli_std_option, obeyed by cli_progress_* (and by a program's own summary lines). */
+extern int cli_quiet;
+
+/* The options every program answers, handled by cli_std_option: -h and --help (the usage on
+ * stdout, exit 0), --version, -q and --quiet. A program puts "h" and "q" in its optstring, which
+ * starts with ':' (so that a missing argument is told from an unknown option), and
+ * CLI_STD_LONGOPTS in its getopt_long table (before the terminating zeros). */
+#define CLI_OPT_VERSION 0x7ff0
+#define CLI_STD_LONGOPTS \
+	{"version", no_argument, NULL, CLI_OPT_VERSION}, {"quiet", no_argument, NULL, 'q'}
+/* The `default:` case of a getopt_long loop: answers -h, --version and -q (returns after -q);
+ * a missing argument or an unknown option is a usage error that names the option. */
+void cli_std_option(const char *usage, int c, char *const argv[]);
+/* "PROG (1000 sharks) VERSION" and one "  library version" line per library the program runs
+ * on (version.h), on stdout; exits 0. */
+_Noreturn void cli_version(void);
 
 /* Sets prog_name and installs handlers that remove unfinished outputs on SIGINT/SIGTERM. */
 void cli_init(const char *name);
@@ -58,7 +79,7 @@ void cli_remove_tree(const char *dir);
 void cli_mkdirs(const char *path);
 
 /* Progress: a bar with rate and ETA when stderr is a terminal, nothing until the summary
- * line otherwise. total <= 0 means unknown. */
+ * line otherwise; neither under -q. total <= 0 means unknown. */
 typedef struct {
 	const char *what, *unit;
 	double total, start, last_draw;
@@ -66,7 +87,9 @@ typedef struct {
 } cli_progress;
 void cli_progress_start(cli_progress *p, const char *what, double total, const char *unit);
 void cli_progress_update(cli_progress *p, double done, const char *extra);
-/* Clears the bar and prints "prog: summary" as one line. */
+/* Clears the bar and prints "prog: summary" as one line (nothing under -q). */
 void cli_progress_end(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Clears the bar only, e.g. before a failure's message. */
+void cli_progress_clear(cli_progress *p);
 
 #endif

@@ -14,10 +14,7 @@
 float cppn_hash01(uint64_t seed, uint32_t a, uint32_t b)
 {
 	/* the splitmix64 finaliser of (seed, a, b): a good 64-bit mix in a few instructions */
-	uint64_t z = seed ^ (((uint64_t)a << 32 | b) * 0xd6e8feb86659fd93ULL) ^ 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
+	uint64_t z = sh_splitmix64_mix(seed ^ (((uint64_t)a << 32 | b) * 0xd6e8feb86659fd93ULL) ^ SH_SPLITMIX64_GAMMA);
 	return (float)(z >> 40) * (1.0f / 16777216.0f);
 }
 

@@ -14,6 +14,7 @@
  *   high. An exact loop scores about 1; excerpts of the asc-music tracks score at most about
  *   0.35 at any period up to 3 s (their bars repeat, but not exactly). */
 #include "curate.h"
+#include "fft.h"
 #include "util.h"
 
 #include <fftw3.h>
@@ -167,16 +168,12 @@ curate_analyzer *curate_analyzer_new(void)
 		sh_error("out of memory");
 		return NULL;
 	}
-	/* FFTW's planner is not thread-safe; FFTW_ESTIMATE plans are deterministic */
-	#pragma omp critical(sharks_fftw_plan)
-	a->plan = fftwf_plan_dft_r2c_1d(CURATE_FFT, a->in, a->spec, FFTW_ESTIMATE);
+	a->plan = sh_fft_plan_r2c(CURATE_FFT, a->in, a->spec);
 	if (!a->plan) {
 		curate_analyzer_free(a);
-		sh_error("fftw: cannot plan a %d-point transform", CURATE_FFT);
 		return NULL;
 	}
-	for (int i = 0; i < CURATE_FFT; i++)  /* periodic Hann */
-		a->window[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / CURATE_FFT));
+	sh_hann_periodic(a->window, CURATE_FFT);
 	/* band edges round(2·128^(i/32)) on the FFT bins, repeats dropped: narrow at the bottom,
 	 * about a third of an octave at the top */
 	int nb = 0;
@@ -194,10 +191,7 @@ void curate_analyzer_free(curate_analyzer *a)
 {
 	if (!a)
 		return;
-	if (a->plan) {
-		#pragma omp critical(sharks_fftw_plan)
-		fftwf_destroy_plan(a->plan);
-	}
+	sh_fft_destroy(a->plan);
 	fftwf_free(a->in);
 	fftwf_free(a->spec);
 	free(a->ms);

@@ -8,6 +8,7 @@
  * the samples of a block. In double the recurrence's error stays below 1e-12 for h <= 1000,
  * far inside float32 precision. ddsp_harmonic_ref is the plain per-harmonic version. */
 #include "ddsp.h"
+#include "rng.h"
 #include "util.h"
 
 #include <fftw3.h>
@@ -115,10 +116,7 @@ void ddsp_white_noise(float *out, size_t n, uint64_t seed)
 {
 	uint64_t st = seed;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t z = (st += 0x9e3779b97f4a7c15ULL);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-		z ^= z >> 31;
+		uint64_t z = sh_splitmix64(&st);
 		out[i] = (float)((double)(z >> 40) * (2.0 / 16777216.0) - 1.0);
 	}
 }
@@ -393,7 +391,7 @@ int ddsp_synth_noise(ddsp_synth *s, float *out, const float *mags, int F, uint64
 
 		/* this block's white noise: continue the splitmix64 stream exactly */
 		ddsp_white_noise(s->x_buf, hop, st);
-		st += (uint64_t)hop * 0x9e3779b97f4a7c15ULL;
+		st += (uint64_t)hop * SH_SPLITMIX64_GAMMA;
 		memset(s->x_buf + hop, 0, sizeof(float) * (nfft - hop));
 		fftwf_execute(s->p_x_fwd);
 		for (int i = 0; i < nbin; i++) {
@@ -1018,4 +1016,87 @@ double ddsp_spectral_loss(const float *xa, const float *xb, size_t n)
 		fftwf_free(buf), fftwf_free(sa), fftwf_free(sb), free(win);
 	}
 	return total;
+}
+
+/* ---- controls files ---- */
+
+void ddsp_controls_free(ddsp_controls *c)
+{
+	free(c->f0_hz), free(c->amplitude), free(c->harmonics), free(c->noise);
+	memset(c, 0, sizeof *c);
+}
+
+/* One frame-rate tensor as floats into *out: shape (F) or (F, 1) when width is NULL, else
+ * (F, W) with W >= 1 into *width. 0 with *out NULL when the tensor is absent. */
+static int read_frames(const st_file *sf, const char *name, int64_t F, int *width, float **out)
+{
+	const st_tensor *t = st_find(sf, name);
+	*out = NULL;
+	if (!t)
+		return 0;
+	if (t->dtype != SH_F32 && t->dtype != SH_F64)
+		return sh_error("%s: dtype %s (want float32 or float64)", name, sh_dtype_descr(t->dtype));
+	int64_t rows = t->ndim >= 1 ? t->shape[0] : 1;
+	if (width) {
+		if (t->ndim != 2)
+			return sh_error("%s: rank %d (want shape (F, %s))", name, t->ndim, !strcmp(name, "noise") ? "B" : "K");
+		if (t->shape[1] < 1 || t->shape[1] > INT32_MAX)
+			return sh_error("%s: second dimension %lld (want 1 or more)", name, (long long)t->shape[1]);
+		*width = (int)t->shape[1];
+	} else if (!(t->ndim == 1 || (t->ndim == 2 && t->shape[1] == 1))) {
+		return sh_error("%s: shape of rank %d (want (F) or (F, 1))", name, t->ndim);
+	}
+	if (rows != F)
+		return sh_error("%s has %lld frames but f0_hz has %lld", name, (long long)rows, (long long)F);
+	if (!(*out = sh_alloc(SH_MAX(t->count, (size_t)1) * sizeof **out)))
+		return -1;
+	if (st_read_f32(sf, name, *out, t->count) < 0) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A metadata integer in [lo, hi]: absent gives the default, anything else out of bounds is
+ * refused (a hop of 9,999,999 once grew memory without end). */
+static int meta_bounded(const st_file *sf, const char *key, long lo, long hi, int fallback, int *out)
+{
+	long x = fallback;
+	if (st_meta(sf, key) && st_meta_long(sf, key, lo, hi, &x) < 0)
+		return -1;
+	*out = (int)x;
+	return 0;
+}
+
+int ddsp_controls_read(const st_file *sf, ddsp_controls *c, int *rate, int *hop)
+{
+	memset(c, 0, sizeof *c);
+	const st_tensor *tf = st_find(sf, "f0_hz");
+	if (!tf)
+		return sh_error("no tensor 'f0_hz' (controls need f0_hz, amplitude and harmonics)");
+	if (!(tf->ndim == 1 || (tf->ndim == 2 && tf->shape[1] == 1)) || tf->shape[0] < 1 || tf->shape[0] > INT32_MAX)
+		return sh_error("f0_hz: want shape (F) or (F, 1) with F >= 1");
+	int64_t F = tf->shape[0];
+	c->n_frames = (int)F;
+	int rc = read_frames(sf, "f0_hz", F, NULL, &c->f0_hz);
+	if (!rc && !(rc = read_frames(sf, "amplitude", F, NULL, &c->amplitude)) && !c->amplitude)
+		rc = sh_error("no tensor 'amplitude'");
+	if (!rc && !(rc = read_frames(sf, "harmonics", F, &c->n_harmonics, &c->harmonics)) && !c->harmonics)
+		rc = sh_error("no tensor 'harmonics'");
+	if (!rc)
+		rc = read_frames(sf, "noise", F, &c->n_bands, &c->noise);
+	if (!rc && !c->noise)
+		c->n_bands = 0;
+	else if (!rc && c->n_bands < 3)
+		rc = sh_error("noise: %d bands (want at least 3)", c->n_bands);
+	if (!rc && !*rate)
+		rc = meta_bounded(sf, "sample_rate", DDSP_RATE_MIN, DDSP_RATE_MAX, DDSP_RATE, rate);
+	if (!rc && !*hop)
+		rc = meta_bounded(sf, "hop", 1, DDSP_HOP_MAX, DDSP_HOP, hop);
+	if (!rc && (uint64_t)F * (uint64_t)*hop > (uint64_t)1 << 34)
+		rc = sh_error("%lld frames of %d samples is too long", (long long)F, *hop);
+	if (rc < 0)
+		ddsp_controls_free(c);
+	return rc;
 }

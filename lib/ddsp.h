@@ -9,15 +9,20 @@
 #ifndef SHARKS_DDSP_H
 #define SHARKS_DDSP_H
 
+#include "safetensors.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #define DDSP_RATE 16000
 #define DDSP_HOP 64
+/* Bounds of the rate and hop, from the command line or from a controls file's metadata alike. */
+#define DDSP_RATE_MIN 1000
+#define DDSP_RATE_MAX 384000
+#define DDSP_HOP_MAX 65536
 #define DDSP_HARMONICS 60
 #define DDSP_BANDS 65
 #define DDSP_NOISE_BIAS (-5.0f)   /* FilteredNoise.initial_bias, added before exp_sigmoid */
-#define DDSP_SEED 0x5eed
 
 /* Frame-rate controls. harmonics is (F, K) row-major, noise (F, B) or NULL when B = 0. */
 typedef struct {
@@ -33,6 +38,14 @@ void ddsp_apply_logits(ddsp_controls *c);
 /* Checks that the controls are finite and that f0 (and, unless logits, the amplitudes,
  * harmonics and noise magnitudes) are non-negative; the message names the tensor and frame. */
 int ddsp_controls_check(const ddsp_controls *c, int logits);
+
+/* Reads controls from a safetensors file: f0_hz (F) or (F, 1) with F >= 1, amplitude likewise,
+ * harmonics (F, K), optional noise (F, B) with B >= 3, float32 or float64, all finite. *rate and
+ * *hop: 0 on entry takes the file's sample_rate / hop metadata (absent: DDSP_RATE, DDSP_HOP),
+ * held to the command line's bounds (refused outside them). On failure nothing is left
+ * allocated and the error names the tensor or key. */
+int ddsp_controls_read(const st_file *sf, ddsp_controls *c, int *rate, int *hop);
+void ddsp_controls_free(ddsp_controls *c);
 
 /* DDSP's normalize_harmonics: zero each harmonic h (1-based) with h·f0 >= sr/2, then divide
  * the frame by its sum (an all-zero frame stays zero). dist is (F, K), in place. */

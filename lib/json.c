@@ -119,6 +119,29 @@ static int parse_string(parser *p, char **out)
 
 static int parse_value(parser *p, json_value *v);
 
+static int cmp_key(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* An object's keys must be unique: a reader that takes the first and one that takes the last
+ * would see different documents (and the safetensors reader once overflowed on a second
+ * "__metadata__"). Sorted copy of the keys, neighbours compared: O(n log n) for any width. */
+static int check_unique_keys(parser *p, const json_value *v)
+{
+	if (v->n < 2)
+		return 0;
+	char **k = malloc(v->n * sizeof *k);
+	if (!k)
+		return sh_error("out of memory");
+	memcpy(k, v->keys, v->n * sizeof *k);
+	qsort(k, v->n, sizeof *k, cmp_key);
+	int rc = 0;
+	for (size_t i = 1; i < v->n && !rc; i++)
+		if (!strcmp(k[i - 1], k[i]))
+			rc = sh_error("JSON: key \"%.200s\" appears twice in the object that ends at byte %zu", k[i],
+				      p->i);
+	free(k);
+	return rc;
+}
+
 static int append_child(json_value *v, size_t *cap, json_value **child)
 {
 	if (v->n == *cap) {
@@ -186,7 +209,7 @@ static int parse_container(parser *p, json_value *v, int is_obj)
 		if (p->i < p->n && p->s[p->i] == (is_obj ? '}' : ']')) {
 			p->i++;
 			p->depth--;
-			return 0;
+			return is_obj ? check_unique_keys(p, v) : 0;
 		}
 		return perr(p, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
 	}
@@ -278,7 +301,7 @@ const json_value *json_get(const json_value *obj, const char *key)
 {
 	if (!obj || obj->type != JSON_OBJ)
 		return NULL;
-	for (size_t k = obj->n; k-- > 0;)
+	for (size_t k = 0; k < obj->n; k++)
 		if (!strcmp(obj->keys[k], key))
 			return &obj->items[k];
 	return NULL;
@@ -417,7 +440,7 @@ void jw_num(json_writer *w, const char *key, double x)
 	begin_value(w, key);
 	if (!isfinite(x))
 		put(w, "null", 4);
-	else if (x == (double)(long long)x && fabs(x) < 1e15)
+	else if (fabs(x) < 1e15 && x == (double)(long long)x)   /* the range test first: a cast out of range is undefined */
 		putf(w, "%lld", (long long)x);
 	else {
 		/* the shortest form that reads back as the same double: 0.1, not 0.10000000000000001 */

@@ -19,10 +19,11 @@ typedef struct json_value {
 } json_value;
 
 /* Parses exactly one value spanning text[0..len) (whitespace around allowed); NULL with an
- * error naming the byte offset on failure. Depth is limited to 64. */
+ * error naming the byte offset on failure. Depth is limited to 64; a key repeated in an object
+ * is an error. */
 json_value *json_parse(const char *text, size_t len);
 void json_free(json_value *v);
-/* Child of an object by key (the last one if repeated), or NULL. */
+/* Child of an object by key, or NULL. */
 const json_value *json_get(const json_value *obj, const char *key);
 
 /* Writer: appends to w->buf. Commas and (with pretty) indentation are automatic. */

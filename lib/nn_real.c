@@ -18,11 +18,11 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "real_f64.h" /* last: renames this file's functions under REAL_F64 */
 
 
 #ifdef REAL_F64
 typedef double real;
-#define S(name) name##_f64
 #define GEMM cblas_dgemm
 #define EXP exp
 #define LOG log
@@ -30,7 +30,6 @@ typedef double real;
 #define SQRT sqrt
 #else
 typedef float real;
-#define S(name) name
 #define GEMM cblas_sgemm
 #define EXP exp_fast
 #define LOG logf
@@ -126,7 +125,7 @@ static void gemm_abt_small(int M, int N, int K, real alpha, const real *A, int l
 	}
 }
 
-void S(nn_gemm)(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
+void nn_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
 		const real *B, int ldb, real beta, real *C, int ldc)
 {
 	if (M <= 0 || N <= 0)
@@ -178,7 +177,7 @@ void S(nn_gemm)(int ta, int tb, int M, int N, int K, real alpha, const real *A, 
 
 /* ---- linear ---- */
 
-void S(linear_forward)(real *out, const real *inp, const real *w, const real *bias,
+void linear_forward(real *out, const real *inp, const real *w, const real *bias,
 		       int N, int In, int O, int accumulate)
 {
 	real beta = accumulate ? 1 : 0;
@@ -195,7 +194,7 @@ void S(linear_forward)(real *out, const real *inp, const real *w, const real *bi
 		beta = 1;
 	}
 	if (N > 0)
-		S(nn_gemm)(0, 1, N, O, In, 1, inp, In, w, In, beta, out, O);
+		nn_gemm(0, 1, N, O, In, 1, inp, In, w, In, beta, out, O);
 }
 
 /* dbias[O] += column sums of d[N×O] */
@@ -209,20 +208,20 @@ HOT static void colsum_add(real *dbias, const real *d, int N, int O)
 	}
 }
 
-void S(linear_backward)(real *dinp, real *dw, real *dbias, const real *dout, const real *inp,
+void linear_backward(real *dinp, real *dw, real *dbias, const real *dout, const real *inp,
 			const real *w, int N, int In, int O)
 {
 	if (N <= 0)
 		return;
 	if (dinp)
-		S(nn_gemm)(0, 0, N, In, O, 1, dout, O, w, In, 1, dinp, In);
+		nn_gemm(0, 0, N, In, O, 1, dout, O, w, In, 1, dinp, In);
 	if (dw)
-		S(nn_gemm)(1, 0, O, In, N, 1, dout, O, inp, In, 1, dw, In);
+		nn_gemm(1, 0, O, In, N, 1, dout, O, inp, In, 1, dw, In);
 	if (dbias)
 		colsum_add(dbias, dout, N, O);
 }
 
-void S(linear_forward_ref)(real *out, const real *inp, const real *w, const real *bias,
+void linear_forward_ref(real *out, const real *inp, const real *w, const real *bias,
 			   int N, int In, int O, int accumulate)
 {
 	for (int n = 0; n < N; n++)
@@ -234,7 +233,7 @@ void S(linear_forward_ref)(real *out, const real *inp, const real *w, const real
 		}
 }
 
-void S(linear_backward_ref)(real *dinp, real *dw, real *dbias, const real *dout,
+void linear_backward_ref(real *dinp, real *dw, real *dbias, const real *dout,
 			    const real *inp, const real *w, int N, int In, int O)
 {
 	for (int n = 0; n < N; n++)
@@ -253,7 +252,7 @@ void S(linear_backward_ref)(real *dinp, real *dw, real *dbias, const real *dout,
 
 /* ---- weight normalisation ---- */
 
-void S(weightnorm_forward)(real *w, real *norm, const real *v, const real *g, int O, int In)
+void weightnorm_forward(real *w, real *norm, const real *v, const real *g, int O, int In)
 {
 	for (int o = 0; o < O; o++) {
 		const real *vr = v + (size_t)o * In;
@@ -268,7 +267,7 @@ void S(weightnorm_forward)(real *w, real *norm, const real *v, const real *g, in
 	}
 }
 
-void S(weightnorm_backward)(real *dv, real *dg, const real *dw, const real *v, const real *g,
+void weightnorm_backward(real *dv, real *dg, const real *dw, const real *v, const real *g,
 			    const real *norm, int O, int In)
 {
 	for (int o = 0; o < O; o++) {
@@ -289,13 +288,13 @@ void S(weightnorm_backward)(real *dv, real *dg, const real *dw, const real *v, c
 
 /* ---- embedding ---- */
 
-void S(embedding_forward)(real *out, const int32_t *idx, const real *table, int N, int E)
+void embedding_forward(real *out, const int32_t *idx, const real *table, int N, int E)
 {
 	for (int n = 0; n < N; n++)
 		memcpy(out + (size_t)n * E, table + (size_t)idx[n] * E, sizeof(real) * E);
 }
 
-void S(embedding_backward)(real *dtable, const real *dout, const int32_t *idx, int N, int E)
+void embedding_backward(real *dtable, const real *dout, const int32_t *idx, int N, int E)
 {
 	for (int n = 0; n < N; n++) {
 		real *d = dtable + (size_t)idx[n] * E;
@@ -307,14 +306,14 @@ void S(embedding_backward)(real *dtable, const real *dout, const int32_t *idx, i
 
 /* ---- LSTM ---- */
 
-HOT void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const real *gadd,
+HOT void lstm_forward(real *h, real *c, real *gates, const real *inp, const real *gadd,
 		     const real *wih, const real *whh, const real *bih, const real *bhh,
 		     const real *h0, const real *c0, int T, int B, int In, int H)
 {
 	const int G = 4 * H;
 	const size_t R = (size_t)T * B;
 	/* input projection of every timestep at once */
-	S(nn_gemm)(0, 1, (int)R, G, In, 1, inp, In, wih, In, 0, gates, G);
+	nn_gemm(0, 1, (int)R, G, In, 1, inp, In, wih, In, 0, gates, G);
 	for (size_t r = 0; r < R; r++) {
 		real *gr = gates + r * G;
 		const real *ar = gadd ? gadd + r * G : NULL;
@@ -325,12 +324,12 @@ HOT void S(lstm_forward)(real *h, real *c, real *gates, const real *inp, const r
 		real *gt = gates + (size_t)t * B * G;
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		const real *cp = t ? c + (size_t)(t - 1) * B * H : c0;
-		S(nn_gemm)(0, 1, B, G, H, 1, hp, H, whh, H, 1, gt, G);
-		S(lstm_cell_forward)(h + (size_t)t * B * H, c + (size_t)t * B * H, gt, cp, B, H);
+		nn_gemm(0, 1, B, G, H, 1, hp, H, whh, H, 1, gt, G);
+		lstm_cell_forward(h + (size_t)t * B * H, c + (size_t)t * B * H, gt, cp, B, H);
 	}
 }
 
-HOT void S(lstm_cell_forward)(real *h, real *c, real *gates, const real *cp, int B, int H)
+HOT void lstm_cell_forward(real *h, real *c, real *gates, const real *cp, int B, int H)
 {
 	const int G = 4 * H;
 	for (int b = 0; b < B; b++) {
@@ -362,7 +361,7 @@ static inline real lstm_unit_backward(const real *g, real *dg, int H, real c, re
 	return dc * fg;
 }
 
-HOT void S(lstm_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh,
+HOT void lstm_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh,
 		      real *dh0, real *dc0, real *dgates, real *dh, const real *dhT,
 		      const real *dcT, const real *h, const real *c, const real *gates,
 		      const real *inp, const real *wih, const real *whh, const real *h0,
@@ -406,20 +405,20 @@ HOT void S(lstm_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *
 		}
 		real *dhp = t ? dh + (size_t)(t - 1) * B * H : dh0;
 		if (dhp)
-			S(nn_gemm)(0, 0, B, H, G, 1, dgt, G, whh, H, 1,
+			nn_gemm(0, 0, B, H, G, 1, dgt, G, whh, H, 1,
 			     dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			S(nn_gemm)(1, 0, G, H, (int)(R - B), 1,
+			nn_gemm(1, 0, G, H, (int)(R - B), 1,
 			     dgates + (size_t)B * G, G, h, H, 1, dwhh, H);
-		S(nn_gemm)(1, 0, G, H, B, 1, dgates, G, h0, H, 1, dwhh, H);
+		nn_gemm(1, 0, G, H, B, 1, dgates, G, h0, H, 1, dwhh, H);
 	}
 	if (dwih)
-		S(nn_gemm)(1, 0, G, In, (int)R, 1, dgates, G, inp, In, 1,
+		nn_gemm(1, 0, G, In, (int)R, 1, dgates, G, inp, In, 1,
 		     dwih, In);
 	if (dinp)
-		S(nn_gemm)(0, 0, (int)R, In, G, 1, dgates, G, wih, In, 1,
+		nn_gemm(0, 0, (int)R, In, G, 1, dgates, G, wih, In, 1,
 		     dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgates, (int)R, G);
@@ -429,7 +428,7 @@ HOT void S(lstm_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *
 
 /* ---- GRU ---- */
 
-HOT void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd, const real *wih,
+HOT void gru_forward(real *h, real *gates, const real *inp, const real *gadd, const real *wih,
 		    const real *whh, const real *bih, const real *bhh, const real *h0,
 		    int T, int B, int In, int H)
 {
@@ -437,7 +436,7 @@ HOT void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd,
 	const size_t R = (size_t)T * B;
 	/* input projection into columns [0, 3H) of the cache; r and z also take b_hh now, n's
 	 * recurrent bias stays inside r∘(...) */
-	S(nn_gemm)(0, 1, (int)R, G3, In, 1, inp, In, wih, In, 0, gates, G);
+	nn_gemm(0, 1, (int)R, G3, In, 1, inp, In, wih, In, 0, gates, G);
 	for (size_t r = 0; r < R; r++) {
 		real *gr = gates + r * G;
 		const real *ar = gadd ? gadd + r * G3 : NULL;
@@ -448,14 +447,14 @@ HOT void S(gru_forward)(real *h, real *gates, const real *inp, const real *gadd,
 		real *gt = gates + (size_t)t * B * G;
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		/* r, z: add W_h{r,z} h in place; n: W_hn h into the 4th slot */
-		S(nn_gemm)(0, 1, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
-		S(nn_gemm)(0, 1, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
+		nn_gemm(0, 1, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
+		nn_gemm(0, 1, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
 		     H, 0, gt + 3 * H, G);
-		S(gru_cell_forward)(h + (size_t)t * B * H, gt, hp, bhh + 2 * H, B, H);
+		gru_cell_forward(h + (size_t)t * B * H, gt, hp, bhh + 2 * H, B, H);
 	}
 }
 
-HOT void S(gru_cell_forward)(real *h, real *gates, const real *hp, const real *bhn, int B, int H)
+HOT void gru_cell_forward(real *h, real *gates, const real *hp, const real *bhn, int B, int H)
 {
 	const int G = 4 * H;
 	for (int b = 0; b < B; b++) {
@@ -485,7 +484,7 @@ static inline real gru_unit_backward(const real *g, real *di, real *dr, int H, r
 	return d * zg;
 }
 
-HOT void S(gru_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh, real *dh0,
+HOT void gru_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh, real *dh0,
 		     real *dgi, real *dgh, real *dh, const real *dhT, const real *h,
 		     const real *gates, const real *inp, const real *wih, const real *whh,
 		     const real *h0, int T, int B, int In, int H)
@@ -516,22 +515,22 @@ HOT void S(gru_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *d
 			}
 		}
 		if (dhp)
-			S(nn_gemm)(0, 0, B, H, G3, 1, drt, G3, whh, H, 1,
+			nn_gemm(0, 0, B, H, G3, 1, drt, G3, whh, H, 1,
 			     dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			S(nn_gemm)(1, 0, G3, H, (int)(R - B), 1,
+			nn_gemm(1, 0, G3, H, (int)(R - B), 1,
 			     dgh + (size_t)B * G3, G3, h, H, 1, dwhh, H);
-		S(nn_gemm)(1, 0, G3, H, B, 1, dgh, G3, h0, H, 1, dwhh, H);
+		nn_gemm(1, 0, G3, H, B, 1, dgh, G3, h0, H, 1, dwhh, H);
 	}
 	if (dbhh)
 		colsum_add(dbhh, dgh, (int)R, G3);
 	if (dwih)
-		S(nn_gemm)(1, 0, G3, In, (int)R, 1, dgi, G3, inp, In, 1,
+		nn_gemm(1, 0, G3, In, (int)R, 1, dgi, G3, inp, In, 1,
 		     dwih, In);
 	if (dinp)
-		S(nn_gemm)(0, 0, (int)R, In, G3, 1, dgi, G3, wih, In, 1,
+		nn_gemm(0, 0, (int)R, In, G3, 1, dgi, G3, wih, In, 1,
 		     dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgi, (int)R, G3);
@@ -539,14 +538,14 @@ HOT void S(gru_backward)(real *dinp, real *dwih, real *dwhh, real *dbih, real *d
 
 /* ---- ReLU ---- */
 
-HOT void S(relu_forward)(real *out, const real *inp, size_t n)
+HOT void relu_forward(real *out, const real *inp, size_t n)
 {
 	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] > 0 ? inp[i] : 0;
 }
 
-HOT void S(relu_backward)(real *dinp, const real *dout, const real *out, size_t n)
+HOT void relu_backward(real *dinp, const real *dout, const real *out, size_t n)
 {
 	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
@@ -555,7 +554,7 @@ HOT void S(relu_backward)(real *dinp, const real *dout, const real *out, size_t 
 	}
 }
 
-HOT void S(relu_mask)(real *d, const real *out, size_t n)
+HOT void relu_mask(real *d, const real *out, size_t n)
 {
 	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
@@ -583,7 +582,7 @@ HOT static real row_max(const real *x, int n)
 	return m[0];
 }
 
-HOT double S(ce_forward)(real *probs, real *ptarget, const real *logits, const int32_t *targets,
+HOT double ce_forward(real *probs, real *ptarget, const real *logits, const int32_t *targets,
 		     int N, int Q)
 {
 	double part[MAX_THREADS] = {0};
@@ -623,7 +622,7 @@ HOT double S(ce_forward)(real *probs, real *ptarget, const real *logits, const i
 	return N ? loss / N : 0;
 }
 
-HOT void S(ce_backward)(real *dlogits, const real *probs, const int32_t *targets, int N, int Q,
+HOT void ce_backward(real *dlogits, const real *probs, const int32_t *targets, int N, int Q,
 		    real dloss)
 {
 	real s = dloss / N;
@@ -640,14 +639,14 @@ HOT void S(ce_backward)(real *dlogits, const real *probs, const int32_t *targets
 
 /* ---- clipping and Adam ---- */
 
-HOT void S(clip_elementwise)(real *x, size_t n, real lim)
+HOT void clip_elementwise(real *x, size_t n, real lim)
 {
 	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		x[i] = x[i] > lim ? lim : x[i] < -lim ? -lim : x[i];
 }
 
-HOT double S(clip_global_norm)(real *x, size_t n, double max_norm)
+HOT double clip_global_norm(real *x, size_t n, double max_norm)
 {
 	/* Σx² in double: fixed blocks of 4096 values, summed in block order, so that the result
 	 * does not depend on the thread count */
@@ -672,7 +671,7 @@ HOT double S(clip_global_norm)(real *x, size_t n, double max_norm)
 	return norm;
 }
 
-HOT void S(adam_step)(real *p, const real *g, real *m, real *v, size_t n, double lr, double b1,
+HOT void adam_step(real *p, const real *g, real *m, real *v, size_t n, double lr, double b1,
 		  double b2, double eps, long t)
 {
 	double bc1 = 1 - pow(b1, (double)t), bc2 = 1 - pow(b2, (double)t);

@@ -6,19 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void sh_rng_seed(sh_rng *r, uint64_t seed)
 {
 	uint64_t x = seed;
 	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
+		r->s[i] = sh_splitmix64(&x);
 	if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
 		r->s[0] = 1;   /* the one state xoshiro cannot leave */
 }
@@ -27,7 +19,7 @@ void sh_rng_seed_stream(sh_rng *r, uint64_t seed, uint64_t stream)
 {
 	/* mix the stream number through splitmix64 so that nearby (seed, stream) pairs are far apart */
 	uint64_t x = stream;
-	sh_rng_seed(r, seed ^ splitmix64(&x));
+	sh_rng_seed(r, seed ^ sh_splitmix64(&x));
 }
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

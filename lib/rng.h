@@ -12,6 +12,18 @@ typedef struct {
 	uint64_t s[4];
 } sh_rng;
 
+/* splitmix64 (Steele, Lea and Flood; Vigna's constants), the one copy: its output function,
+ * a strong 64-bit mix of z, and one step of its stream (adds the golden ratio to *state and
+ * mixes the result). Inline: the noise and pixel loops call it per value. */
+#define SH_SPLITMIX64_GAMMA 0x9e3779b97f4a7c15ULL
+static inline uint64_t sh_splitmix64_mix(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+static inline uint64_t sh_splitmix64(uint64_t *state) { return sh_splitmix64_mix(*state += SH_SPLITMIX64_GAMMA); }
+
 /* Seeds the four words from one 64-bit seed with splitmix64 (never all zero). */
 void sh_rng_seed(sh_rng *r, uint64_t seed);
 /* Seeds an independent stream: the same seed with different `stream` values gives unrelated

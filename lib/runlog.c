@@ -1,20 +1,14 @@
 /* runlog.c: the run directory of qtrain (see runlog.h): the log rows (log.tsv), the loss plot,
- * the library versions of the run record, and the checkpoint step that writes last.safetensors,
+ * the library versions of the run record (version.h's), and the checkpoint step that writes last.safetensors,
  * best.safetensors and the log together. */
 #include "runlog.h"
 #include "checkpoint.h"
 #include "plot.h"
 #include "util.h"
+#include "version.h"
 
-#include <cairo.h>
-#include <cblas.h>
-#include <chromaprint.h>
 #include <errno.h>
-#include <fftw3.h>
 #include <math.h>
-#include <png.h>
-#include <samplerate.h>
-#include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,27 +107,14 @@ void trn_log_free(trn_log *l)
 
 void trn_lib_versions_json(sh_buf *b)
 {
-	char sf[128] = "";
-	sf_command(NULL, SFC_GET_LIB_VERSION, sf, sizeof sf);
-	sh_buf_printf(b, "\"sndfile\": ");
-	sh_buf_json_str(b, sf);
-	sh_buf_printf(b, ", \"openblas\": ");
-	sh_buf_json_str(b, openblas_get_config());
-	sh_buf_printf(b, ", \"samplerate\": ");
-	sh_buf_json_str(b, src_get_version());
-	sh_buf_printf(b, ", \"fftw3f\": ");
-	sh_buf_json_str(b, fftwf_version);
-	sh_buf_printf(b, ", \"cairo\": ");
-	sh_buf_json_str(b, cairo_version_string());
-	sh_buf_printf(b, ", \"libpng\": ");
-	sh_buf_json_str(b, png_get_libpng_ver(NULL));
-	sh_buf_printf(b, ", \"chromaprint\": ");
-	sh_buf_json_str(b, chromaprint_get_version());
-	sh_buf_printf(b, ", \"compiler\": ");
-	sh_buf_json_str(b, __VERSION__);
-#ifdef _OPENMP
-	sh_buf_printf(b, ", \"openmp\": \"%d\"", _OPENMP);
-#endif
+	const sh_lib_version *v;
+	int n = sh_lib_versions(&v);
+	for (int i = 0; i < n; i++) {
+		sh_buf_printf(b, i ? ", " : "");
+		sh_buf_json_str(b, v[i].name);
+		sh_buf_printf(b, ": ");
+		sh_buf_json_str(b, v[i].version);
+	}
 }
 
 /* best.safetensors becomes another name of the file just written as last.safetensors (a hard

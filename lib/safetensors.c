@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,11 @@ static int dtype_from_name(const char *s, sh_dtype *t)
 			return 0;
 		}
 	return -1;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
 }
 
 static int cmp_offset(const void *a, const void *b)
@@ -115,19 +121,23 @@ static int parse(st_file *sf)
 					goto out;
 				}
 				sf->meta_key[sf->nmeta] = strdup(v->keys[k]);
-				sf->meta_val[sf->nmeta++] = strdup(v->items[k].str);
+				sf->meta_val[sf->nmeta] = strdup(v->items[k].str);
+				if (!sf->meta_key[sf->nmeta++] || !sf->meta_val[sf->nmeta - 1]) {
+					sh_error("out of memory");
+					goto out;
+				}
 			}
 			continue;
 		}
-		if (st_find(sf, root->keys[i])) {
-			sh_error("bad safetensors header: tensor '%s' appears twice", root->keys[i]);
-			goto out;
-		}
+		/* names are unique: the JSON parser refuses a repeated key */
 		if (parse_tensor(root->keys[i], v, &sf->tensors[sf->ntensors]) < 0)
 			goto out;
-		order[sf->ntensors] = &sf->tensors[sf->ntensors];
 		sf->ntensors++;
 	}
+	/* sorted by name, for st_find's binary search */
+	qsort(sf->tensors, sf->ntensors, sizeof *sf->tensors, cmp_name);
+	for (int i = 0; i < sf->ntensors; i++)
+		order[i] = &sf->tensors[i];
 	/* the data section must be covered exactly: sorted by offset, each starts where the last ended */
 	qsort(order, sf->ntensors, sizeof *order, cmp_offset);
 	size_t pos = 0;
@@ -215,10 +225,10 @@ void st_free(st_file *sf)
 
 const st_tensor *st_find(const st_file *sf, const char *name)
 {
-	for (int i = 0; i < sf->ntensors; i++)
-		if (!strcmp(sf->tensors[i].name, name))
-			return &sf->tensors[i];
-	return NULL;
+	if (!sf->ntensors)
+		return NULL;
+	st_tensor key = {.name = (char *)name};
+	return bsearch(&key, sf->tensors, sf->ntensors, sizeof *sf->tensors, cmp_name);
 }
 
 const void *st_data(const st_file *sf, const st_tensor *t) { return sf->data + t->offset; }
@@ -246,6 +256,10 @@ int st_read_f32(const st_file *sf, const char *name, float *dst, size_t count)
 		size_t n = SH_MIN((size_t)256, t->count - i);
 		memcpy(tmp, src + i * es, n * es);
 		npy_to_f32(dst + i, tmp, t->dtype, n);
+		for (size_t k = 0; k < n; k++)
+			if (!isfinite(dst[i + k]))
+				return sh_error("tensor '%s' holds %s at index %zu", name,
+						isnan(dst[i + k]) ? "NaN" : "an infinite value", i + k);
 	}
 	return 0;
 }
@@ -421,7 +435,7 @@ int st_meta_long(const st_file *sf, const char *key, long lo, long hi, long *out
 	errno = 0;
 	long v = strtol(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi)
-		return sh_error("bad '%s' in the metadata: '%s'", key, s);
+		return sh_error("bad '%s' in the metadata: '%.64s' (want a whole number in %ld..%ld)", key, s, lo, hi);
 	*out = v;
 	return 0;
 }

@@ -3,7 +3,7 @@
  * "__metadata__": {string: string}}, then the tensors' bytes. The reader checks everything:
  * header size limit, JSON syntax, known dtypes, shape × dtype size = offsets, offsets within
  * the file, and no holes or overlaps between tensors. Tensor names follow PyTorch state_dict
- * keys (DESIGN.md). */
+ * keys (docs/formats.md). */
 #ifndef SHARKS_SAFETENSORS_H
 #define SHARKS_SAFETENSORS_H
 
@@ -27,7 +27,7 @@ typedef struct {
 	size_t size;
 	const unsigned char *data;  /* start of the data section */
 	int ntensors;
-	st_tensor *tensors;
+	st_tensor *tensors;     /* sorted by name (st_find is a binary search) */
 	int nmeta;
 	char **meta_key, **meta_val;
 } st_file;
@@ -44,7 +44,8 @@ const char *st_meta(const st_file *sf, const char *key);   /* NULL when absent *
  * naming the key when it is absent or is not such a number. */
 int st_meta_long(const st_file *sf, const char *key, long lo, long hi, long *out);
 /* Copies tensor `name` into dst as float, converting from any dtype; fails unless it holds
- * exactly `count` values (count 0 skips the check). */
+ * exactly `count` values (count 0 skips the check) and every value is finite (the error names
+ * the tensor and the index of the first NaN or infinity). */
 int st_read_f32(const st_file *sf, const char *name, float *dst, size_t count);
 
 /* Writer: tensors are referenced (not copied) until st_write/st_save. */

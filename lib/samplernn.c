@@ -12,7 +12,7 @@ static const struct {
 	const char *name;
 	int fs, dim, layers, embed, batch, seq;
 } presets[] = {
-	/* the PRESETS table of ../shared/peers/samplernn_torch.py */
+	/* docs/samplernn.md, "Presets" (tests/reference/samplernn.py has the same) */
 	{"tiny", 16, 64, 1, 16, 8, 256},
 	{"small", 16, 512, 3, 128, 16, 1024},
 	{"medium", 16, 1024, 3, 256, 16, 1024},

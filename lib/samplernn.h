@@ -8,8 +8,8 @@
  * first target; the targets are the last seq codes.
  *
  * Parameters, gradients and Adam moments each live in one float array of srnn_num_params()
- * values; srnn_param_info() names the slices with the PyTorch state_dict keys of the peer
- * (../shared/peers/samplernn_torch.py), e.g. "rnns.0.weight_ih_l0", "outs.0.lin.weight_v". */
+ * values; srnn_param_info() names the slices with the PyTorch state_dict keys of the reference
+ * (tests/reference/samplernn.py), e.g. "rnns.0.weight_ih_l0", "outs.0.lin.weight_v". */
 #ifndef SHARKS_SAMPLERNN_H
 #define SHARKS_SAMPLERNN_H
 

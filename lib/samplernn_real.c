@@ -28,14 +28,13 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "real_f64.h" /* last: renames this file's functions under REAL_F64 */
 
 #ifdef REAL_F64
 typedef double real;
-#define S(name) name##_f64
 #define MODEL srnn_f64
 #else
 typedef float real;
-#define S(name) name
 #define MODEL srnn
 #endif
 
@@ -210,7 +209,7 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	return cur;
 }
 
-MODEL *S(srnn_create)(const srnn_config *cfg, int max_batch)
+MODEL *srnn_create(const srnn_config *cfg, int max_batch)
 {
 	if (srnn_config_check(cfg))
 		return NULL;
@@ -286,11 +285,11 @@ MODEL *S(srnn_create)(const srnn_config *cfg, int max_batch)
 	layout(m, m->arena);
 	return m;
 fail:
-	S(srnn_free)(m);
+	srnn_free(m);
 	return NULL;
 }
 
-void S(srnn_free)(MODEL *m)
+void srnn_free(MODEL *m)
 {
 	if (!m)
 		return;
@@ -304,13 +303,13 @@ void S(srnn_free)(MODEL *m)
 #ifndef REAL_F64
 const srnn_config *srnn_cfg(const srnn *m) { return &m->cfg; }
 #endif
-size_t S(srnn_num_params)(const MODEL *m) { return m->pt.total; }
-real *S(srnn_params)(MODEL *m) { return m->params; }
-real *S(srnn_grads)(MODEL *m) { return m->grads; }
-int S(srnn_param_count)(const MODEL *m) { return m->pt.n; }
-const srnn_param *S(srnn_param_info)(const MODEL *m, int i) { return param_table_info(&m->pt, i); }
-const real *S(srnn_last_logits)(const MODEL *m) { return m->probs; }
-void S(srnn_use_reference)(MODEL *m, int on) { m->ref = on; }
+size_t srnn_num_params(const MODEL *m) { return m->pt.total; }
+real *srnn_params(MODEL *m) { return m->params; }
+real *srnn_grads(MODEL *m) { return m->grads; }
+int srnn_param_count(const MODEL *m) { return m->pt.n; }
+const srnn_param *srnn_param_info(const MODEL *m, int i) { return param_table_info(&m->pt, i); }
+const real *srnn_last_logits(const MODEL *m) { return m->probs; }
+void srnn_use_reference(MODEL *m, int on) { m->ref = on; }
 
 /* ---- initialisation, as the peer (torch defaults, then weight_norm g = ‖v‖) ---- */
 
@@ -345,7 +344,7 @@ static void init_linear(struct MODEL *m, linear *l, sh_rng *s)
 		fill_uniform(m->params + l->b, l->W.rows, bound, s);
 }
 
-void S(srnn_init_params)(MODEL *m, uint64_t seed)
+void srnn_init_params(MODEL *m, uint64_t seed)
 {
 	sh_rng rs, *s = &rs;
 	sh_rng_seed(s, seed);
@@ -388,12 +387,12 @@ static size_t layer_state(const struct MODEL *m, int batch)
 	return (size_t)batch * m->D * (m->cfg.rnn == SRNN_LSTM ? 2 : 1);
 }
 
-size_t S(srnn_state_floats)(const MODEL *m, int batch)
+size_t srnn_state_floats(const MODEL *m, int batch)
 {
 	return (size_t)m->K * m->L * layer_state(m, batch) + batch;
 }
 
-void S(srnn_state_reset)(const MODEL *m, real *state, int batch, int b)
+void srnn_state_reset(const MODEL *m, real *state, int batch, int b)
 {
 	const int D = m->D;
 	real *s = state;
@@ -411,8 +410,8 @@ void S(srnn_state_reset)(const MODEL *m, real *state, int batch, int b)
 	s[b] = 1;
 }
 
-void S(srnn_state_copy_rows)(const MODEL *m, real *dst, int dst_batch, int dst_row0, const real *src,
-			     int src_batch, int src_row0, int rows)
+void srnn_state_copy_rows(const MODEL *m, real *dst, int dst_batch, int dst_row0, const real *src,
+			  int src_batch, int src_row0, int rows)
 {
 	/* K·L blocks of h (and c) [batch × D], then the flags [batch × 1] */
 	const int blocks = m->K * m->L * (m->cfg.rnn == SRNN_LSTM ? 2 : 1);
@@ -470,21 +469,21 @@ static void frame_tier_forward(struct MODEL *m, int k, const uint16_t *codes, in
 		const real *gadd = l == 0 ? t->gadd : NULL;
 		if (m->cfg.rnn == SRNN_LSTM) {
 			memcpy(y->cinit, s + (size_t)B * D, sizeof(real) * B * D);
-			S(lstm_forward)(y->h, y->c, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih),
+			lstm_forward(y->h, y->c, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih),
 					P(m, y->bhh), y->hinit, y->cinit, nf, B, y->in, D);
 			memcpy(s + (size_t)B * D, y->c + (R - B) * D, sizeof(real) * B * D);
 		} else {
-			S(gru_forward)(y->h, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih),
+			gru_forward(y->h, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih),
 				       P(m, y->bhh), y->hinit, nf, B, y->in, D);
 		}
 		memcpy(s, y->h + (R - B) * D, sizeof(real) * B * D);
 	}
 	/* tier output: Σ_l out_l(h_l), bias on the first only */
 	for (int l = 0; l < m->L; l++)
-		S(linear_forward)(t->o_tm, t->layer[l].h, t->out[l].W.w, P(m, t->out[l].b), (int)R, D, D,
+		linear_forward(t->o_tm, t->layer[l].h, t->out[l].W.w, P(m, t->out[l].b), (int)R, D, D,
 				  l > 0);
 	transpose_rows(t->o_bm, t->o_tm, nf, B, D);
-	S(linear_forward)(t->u, t->o_bm, t->up.W.w, P(m, t->up.b), (int)R, D, t->ratio * t->condw, 0);
+	linear_forward(t->u, t->o_bm, t->up.W.w, P(m, t->up.b), (int)R, D, t->ratio * t->condw, 0);
 	if (k < m->K - 1) /* conditioning of the next tier's input projection, time-major */
 		transpose_rows(m->tier[k + 1].gadd, t->u, B, m->tier[k + 1].nf, t->condw);
 }
@@ -512,7 +511,7 @@ HOT static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *cod
 		return;
 	}
 	for (int k = 0; k < FS; k++) /* T_k[Q × D] = emb · W1_kᵀ */
-		S(nn_gemm)(0, 1, Q, D, E, 1, emb, E, W1 + (size_t)k * E,
+		nn_gemm(0, 1, Q, D, E, 1, emb, E, W1 + (size_t)k * E,
 		     FS * E, 0, m->table + (size_t)k * Q * D, D);
 	const size_t N = (size_t)B * seq;
 	const real *T = m->table;
@@ -540,13 +539,13 @@ static double forward(struct MODEL *m, const uint16_t *codes, int B, real *state
 			return sh_error("code %d at row %zu, position %zu: the model has %d levels",
 					codes[i], i / row, i % row, Q), NAN;
 	m->codes = codes, m->batch = B;
-	real *flags = state + S(srnn_state_floats)(m, B) - B;
+	real *flags = state + srnn_state_floats(m, B) - B;
 	for (int b = 0; b < B; b++)
 		m->fresh[b] = flags[b] != 0, flags[b] = 0;
 	for (int i = 0; i < m->nwm; i++) {
 		wmat *w = m->wm[i];
 		if (w->g != NONE)
-			S(weightnorm_forward)(w->w, w->norm, m->params + w->v, m->params + w->g, w->rows,
+			weightnorm_forward(w->w, w->norm, m->params + w->v, m->params + w->g, w->rows,
 					      w->cols);
 	}
 	for (int k = 0; k < m->K; k++)
@@ -555,15 +554,15 @@ static double forward(struct MODEL *m, const uint16_t *codes, int B, real *state
 	const size_t N = (size_t)B * seq;
 	real *h1 = m->tier[m->K - 1].u; /* the conditioning, [N × D] in position order */
 	sample_l1_forward(m, h1, codes, B);
-	S(linear_forward)(m->h2, h1, m->l2.W.w, P(m, m->l2.b), (int)N, D, D, 0);
-	S(relu_forward)(m->h2, m->h2, N * D);
-	S(linear_forward)(m->h3, m->h2, m->l3.W.w, P(m, m->l3.b), (int)N, D, D, 0);
-	S(relu_forward)(m->h3, m->h3, N * D);
-	S(linear_forward)(m->probs, m->h3, m->l4.W.w, P(m, m->l4.b), (int)N, D, Q, 0);
+	linear_forward(m->h2, h1, m->l2.W.w, P(m, m->l2.b), (int)N, D, D, 0);
+	relu_forward(m->h2, m->h2, N * D);
+	linear_forward(m->h3, m->h2, m->l3.W.w, P(m, m->l3.b), (int)N, D, D, 0);
+	relu_forward(m->h3, m->h3, N * D);
+	linear_forward(m->probs, m->h3, m->l4.W.w, P(m, m->l4.b), (int)N, D, Q, 0);
 	for (int b = 0; b < B; b++)
 		for (int s = 0; s < seq; s++)
 			m->targets[(size_t)b * seq + s] = codes[(size_t)b * row + m->hist + s];
-	return S(ce_forward)(m->probs, NULL, m->probs, m->targets, (int)N, Q);
+	return ce_forward(m->probs, NULL, m->probs, m->targets, (int)N, Q);
 }
 
 /* ---- backward ---- */
@@ -617,9 +616,9 @@ HOT static void sample_l1_backward(struct MODEL *m, const real *dh1)
 	for (int k = 0; k < FS; k++) {
 		const real *dTk = dT + (size_t)k * Q * D;
 		/* demb[Q × E] += dT_k · W1_k;  dW1_k[D × E] += dT_kᵀ · emb */
-		S(nn_gemm)(0, 0, Q, E, D, 1, dTk, D, W1 + (size_t)k * E,
+		nn_gemm(0, 0, Q, E, D, 1, dTk, D, W1 + (size_t)k * E,
 		     FS * E, 1, demb, E);
-		S(nn_gemm)(1, 0, D, E, Q, 1, dTk, D, emb, E, 1,
+		nn_gemm(1, 0, D, E, Q, 1, dTk, D, emb, E, 1,
 		     dW1 + (size_t)k * E, FS * E);
 	}
 }
@@ -631,13 +630,13 @@ static void frame_tier_backward(struct MODEL *m, int k, const real *du)
 	const int D = m->D, nf = t->nf, B = m->batch, G = m->G;
 	const size_t R = (size_t)B * nf;
 	zero(m->do_bm, R * D);
-	S(linear_backward)(m->do_bm, t->up.W.dw, Gr(m, t->up.b), du, t->o_bm, t->up.W.w, (int)R, D,
+	linear_backward(m->do_bm, t->up.W.dw, Gr(m, t->up.b), du, t->o_bm, t->up.W.w, (int)R, D,
 			   t->ratio * t->condw);
 	transpose_rows(m->do_tm, m->do_bm, B, nf, D);
 	for (int l = m->L - 1; l >= 0; l--) {
 		rnnlayer *y = &t->layer[l];
 		zero(m->dh, R * D);
-		S(linear_backward)(m->dh, t->out[l].W.dw, Gr(m, t->out[l].b), m->do_tm, y->h,
+		linear_backward(m->dh, t->out[l].W.dw, Gr(m, t->out[l].b), m->do_tm, y->h,
 				   t->out[l].W.w, (int)R, D, D);
 		if (l < m->L - 1) { /* through the skip input of the layer above: its first D columns */
 			const int in = t->layer[l + 1].in;
@@ -656,11 +655,11 @@ static void frame_tier_backward(struct MODEL *m, int k, const real *du)
 			zero(m->dh0, (size_t)B * D), zero(m->dc0, (size_t)B * D);
 		}
 		if (m->cfg.rnn == SRNN_LSTM)
-			S(lstm_backward)(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, dc0,
+			lstm_backward(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, dc0,
 					 m->dg1, m->dh, NULL, NULL, y->h, y->c, y->gates, y->x, y->ih.w,
 					 y->hh.w, y->hinit, y->cinit, nf, B, y->in, D);
 		else
-			S(gru_backward)(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, m->dg1,
+			gru_backward(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, m->dg1,
 					m->dg2, m->dh, NULL, y->h, y->gates, y->x, y->ih.w, y->hh.w,
 					y->hinit, nf, B, y->in, D);
 		if (dh0) /* only rows that started from the learned state reach it */
@@ -685,16 +684,16 @@ static void backward(struct MODEL *m)
 		if (m->wm[i]->g != NONE)
 			zero(m->wm[i]->dw, (size_t)m->wm[i]->rows * m->wm[i]->cols);
 	zero(m->dlogits, N * Q);
-	S(ce_backward)(m->dlogits, m->probs, m->targets, (int)N, Q, 1);
+	ce_backward(m->dlogits, m->probs, m->targets, (int)N, Q, 1);
 	zero(m->da, N * D);
-	S(linear_backward)(m->da, m->l4.W.dw, Gr(m, m->l4.b), m->dlogits, m->h3, m->l4.W.w, (int)N, D, Q);
-	S(relu_mask)(m->da, m->h3, N * D);
+	linear_backward(m->da, m->l4.W.dw, Gr(m, m->l4.b), m->dlogits, m->h3, m->l4.W.w, (int)N, D, Q);
+	relu_mask(m->da, m->h3, N * D);
 	zero(m->db, N * D);
-	S(linear_backward)(m->db, m->l3.W.dw, Gr(m, m->l3.b), m->da, m->h2, m->l3.W.w, (int)N, D, D);
-	S(relu_mask)(m->db, m->h2, N * D);
+	linear_backward(m->db, m->l3.W.dw, Gr(m, m->l3.b), m->da, m->h2, m->l3.W.w, (int)N, D, D);
+	relu_mask(m->db, m->h2, N * D);
 	zero(m->da, N * D);
 	const real *h1 = m->tier[m->K - 1].u;
-	S(linear_backward)(m->da, m->l2.W.dw, Gr(m, m->l2.b), m->db, h1, m->l2.W.w, (int)N, D, D);
+	linear_backward(m->da, m->l2.W.dw, Gr(m, m->l2.b), m->db, h1, m->l2.W.w, (int)N, D, D);
 	/* m->da = dL/dh1 = dL/d(conditioning) of the finest tier */
 	sample_l1_backward(m, m->da);
 	const real *du = m->da;
@@ -705,17 +704,17 @@ static void backward(struct MODEL *m)
 	for (int i = 0; i < m->nwm; i++) {
 		wmat *w = m->wm[i];
 		if (w->g != NONE)
-			S(weightnorm_backward)(m->grads + w->v, m->grads + w->g, w->dw, m->params + w->v,
+			weightnorm_backward(m->grads + w->v, m->grads + w->g, w->dw, m->params + w->v,
 					       m->params + w->g, w->norm, w->rows, w->cols);
 	}
 }
 
-double S(srnn_forward)(MODEL *m, const uint16_t *codes, int batch, real *state)
+double srnn_forward(MODEL *m, const uint16_t *codes, int batch, real *state)
 {
 	return forward(m, codes, batch, state);
 }
 
-double S(srnn_forward_backward)(MODEL *m, const uint16_t *codes, int batch, real *state)
+double srnn_forward_backward(MODEL *m, const uint16_t *codes, int batch, real *state)
 {
 	double loss = forward(m, codes, batch, state);
 	if (isfinite(loss))

@@ -3,6 +3,7 @@
  * loudest cell through the colour map. */
 #include "spectrogram.h"
 #include "audio.h"
+#include "fft.h"
 #include "util.h"
 
 #include <fftw3.h>
@@ -92,13 +93,10 @@ int spectrogram_draw(const float *x, size_t n, int rate, const spectrogram_opts 
 		sh_error("out of memory");
 		goto done;
 	}
-	plan = fftwf_plan_dft_r2c_1d(N, pin, pout, FFTW_ESTIMATE);
-	if (!plan) {
-		sh_error("FFTW could not plan a %d-point transform", N);
+	plan = sh_fft_plan_r2c(N, pin, pout);
+	if (!plan)
 		goto done;
-	}
-	for (int i = 0; i < N; i++)
-		window[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / N));
+	sh_hann_periodic(window, N);
 	const double df = (double)rate / N;
 	double s_lo = to_scale(o->scale, fmin), s_hi = to_scale(o->scale, fmax);
 	for (int r = 0; r < H; r++) {
@@ -190,8 +188,7 @@ int spectrogram_draw(const float *x, size_t n, int rate, const spectrogram_opts 
 		}
 	rc = 0;
 done:
-	if (plan)
-		fftwf_destroy_plan(plan);
+	sh_fft_destroy(plan);
 	fftwf_free(pin);
 	fftwf_free(pout);
 	free(grid);

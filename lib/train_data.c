@@ -75,6 +75,10 @@ int trn_data_add_file(trn_data *d, const char *path)
 				      rec.index, sh_dtype_descr(h->dtype));
 			break;
 		}
+		if (npy_check_rate(h, &d->rate, 0) < 0) {
+			rc = sh_error_prefix("record %ld", rec.index);
+			break;
+		}
 		if (h->ndim != 1) {
 			rc = sh_error("record %ld: %d-dimensional; code records are one-dimensional", rec.index,
 				      h->ndim);

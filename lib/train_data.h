@@ -32,6 +32,7 @@ typedef struct {
 	size_t total, cap, reccap;
 	int max_code;
 	uint64_t fingerprint;   /* FNV-1a over every record's length (u64) and codes (u16), in order */
+	int rate;               /* Hz, as the records' headers say (all agree); 0 when none says */
 	/* split after shuffling with the seed: record numbers */
 	int *train, *valid, *test;
 	int ntrain, nvalid, ntest;

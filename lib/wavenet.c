@@ -12,7 +12,7 @@ static const struct {
 	const char *name;
 	int pow_max, repeat, R, C, S, batch, n_out;
 } presets[] = {
-	/* the PRESETS table of ../shared/peers/wavenet_torch.py: dilations 1, 2, ... 2^pow_max,
+	/* docs/wavenet.md, "Presets" (tests/reference/wavenet.py has the same): dilations 1, 2, ... 2^pow_max,
 	 * repeated */
 	{"tiny", 6, 1, 16, 16, 64, 4, 2048},
 	{"default", 9, 5, 32, 32, 512, 1, 16000},

@@ -1,5 +1,5 @@
-/* wavenet.h: WaveNet as tensorflow-wavenet builds it (the network of the PyTorch peer
- * ../shared/peers/wavenet_torch.py, class WaveNet), for qtrain and qsample; see docs/wavenet.md.
+/* wavenet.h: WaveNet as tensorflow-wavenet builds it (the network of the PyTorch reference
+ * tests/reference/wavenet.py, class WaveNet), for qtrain and qsample; see docs/wavenet.md.
  *
  * Network: an input layer to R residual channels (wn_input: one-hot of Q codes → causal conv
  * of width 2; or a learned embedding [Q × E] → causal conv of width 2 from E channels; or the

@@ -36,15 +36,14 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "real_f64.h" /* last: renames this file's functions under REAL_F64 */
 
 #ifdef REAL_F64
 typedef double real;
-#define S(name) name##_f64
 #define MODEL wn_f64
 #define EXP exp
 #else
 typedef float real;
-#define S(name) name
 #define MODEL wn
 #define EXP exp_fast
 #endif
@@ -72,11 +71,11 @@ HOT static void stack_pairs(real *xs, const real *x, int B, int L, int In, int d
 	}
 }
 
-void S(wn_dconv_forward)(real *out, real *xs, const real *x, const real *w, const real *bias,
+void wn_dconv_forward(real *out, real *xs, const real *x, const real *w, const real *bias,
 			 int B, int L, int In, int O, int d)
 {
 	stack_pairs(xs, x, B, L, In, d);
-	S(linear_forward)(out, xs, w, bias, B * (L - d), 2 * In, O, 0);
+	linear_forward(out, xs, w, bias, B * (L - d), 2 * In, O, 0);
 }
 
 /* dx[b,t] += dxs[(b,t)] even part; dx[b,t+d] += odd part. Threads own rows b and, within a
@@ -98,18 +97,18 @@ HOT static void unstack_pairs_add(real *dx, const real *dxs, int B, int L, int I
 	}
 }
 
-void S(wn_dconv_backward)(real *dx, real *dw, real *dbias, real *dxs, const real *dout,
+void wn_dconv_backward(real *dx, real *dw, real *dbias, real *dxs, const real *dout,
 			  const real *xs, const real *w, int B, int L, int In, int O, int d)
 {
 	const int N = B * (L - d);
-	S(linear_backward)(NULL, dw, dbias, dout, xs, w, N, 2 * In, O);
+	linear_backward(NULL, dw, dbias, dout, xs, w, N, 2 * In, O);
 	if (dx) { /* dxs = dout·w, written */
-		S(nn_gemm)(0, 0, N, 2 * In, O, 1, dout, O, w, 2 * In, 0, dxs, 2 * In);
+		nn_gemm(0, 0, N, 2 * In, O, 1, dout, O, w, 2 * In, 0, dxs, 2 * In);
 		unstack_pairs_add(dx, dxs, B, L, In, d);
 	}
 }
 
-HOT void S(wn_gate_forward)(real *z, real *fg, size_t N, int C)
+HOT void wn_gate_forward(real *z, real *fg, size_t N, int C)
 {
 	#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
 	for (size_t n = 0; n < N; n++) {
@@ -123,7 +122,7 @@ HOT void S(wn_gate_forward)(real *z, real *fg, size_t N, int C)
 	}
 }
 
-HOT void S(wn_gate_backward)(real *dfg, const real *dz, const real *fg, size_t N, int C)
+HOT void wn_gate_backward(real *dfg, const real *dz, const real *fg, size_t N, int C)
 {
 	#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
 	for (size_t n = 0; n < N; n++) {
@@ -151,42 +150,42 @@ HOT static void gate_product(real *z, const real *fg, size_t N, int C)
 }
 
 /* embedded input: wpair [2R × E] (row k·R + r = w[r, :, k]) and tab [Q × 2R] = emb · wpairᵀ */
-void S(wn_embed_taps_forward)(real *tab, real *wpair, const real *emb, const real *w, int Q,
+void wn_embed_taps_forward(real *tab, real *wpair, const real *emb, const real *w, int Q,
 			      int E, int R)
 {
 	for (int r = 0; r < R; r++)
 		for (int e = 0; e < E; e++)
 			for (int k = 0; k < 2; k++)
 				wpair[((size_t)k * R + r) * E + e] = w[((size_t)r * E + e) * 2 + k];
-	S(nn_gemm)(0, 1, Q, 2 * R, E, 1, emb, E, wpair, E, 0, tab, 2 * R);
+	nn_gemm(0, 1, Q, 2 * R, E, 1, emb, E, wpair, E, 0, tab, 2 * R);
 }
 
 /* demb += dtab · wpair; dwpair = dtabᵀ · emb (written), dw += it in torch's layout */
-void S(wn_embed_taps_backward)(real *demb, real *dw, real *dwpair, const real *dtab,
+void wn_embed_taps_backward(real *demb, real *dw, real *dwpair, const real *dtab,
 			       const real *wpair, const real *emb, int Q, int E, int R)
 {
-	S(nn_gemm)(0, 0, Q, E, 2 * R, 1, dtab, 2 * R, wpair, E, 1, demb, E);
-	S(nn_gemm)(1, 0, 2 * R, E, Q, 1, dtab, 2 * R, emb, E, 0, dwpair, E);
+	nn_gemm(0, 0, Q, E, 2 * R, 1, dtab, 2 * R, wpair, E, 1, demb, E);
+	nn_gemm(1, 0, 2 * R, E, Q, 1, dtab, 2 * R, emb, E, 0, dwpair, E);
 	for (int r = 0; r < R; r++)
 		for (int e = 0; e < E; e++)
 			for (int k = 0; k < 2; k++)
 				dw[((size_t)r * E + e) * 2 + k] += dwpair[((size_t)k * R + r) * E + e];
 }
 
-void S(wn_scalar_conv_forward)(real *out, real *sx, const uint16_t *const *rows, int B, int L,
+void wn_scalar_conv_forward(real *out, real *sx, const uint16_t *const *rows, int B, int L,
 			       int W, int R, int Q, const real *w, const real *bias)
 {
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < L; t++)
 			for (int k = 0; k < W; k++)
 				sx[((size_t)b * L + t) * W + k] = (real)wn_code_scalar(rows[b][t + k], Q);
-	S(linear_forward)(out, sx, w, bias, B * L, W, R, 0);
+	linear_forward(out, sx, w, bias, B * L, W, R, 0);
 }
 
-void S(wn_scalar_conv_backward)(real *dw, real *dbias, const real *dout, const real *sx,
+void wn_scalar_conv_backward(real *dw, real *dbias, const real *dout, const real *sx,
 				const real *w, int B, int L, int W, int R)
 {
-	S(linear_backward)(NULL, dw, dbias, dout, sx, w, B * L, W, R);
+	linear_backward(NULL, dw, dbias, dout, sx, w, B * L, W, R);
 }
 
 /* ---- the model ---- */
@@ -304,7 +303,7 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	return cur;
 }
 
-MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
+MODEL *wn_create(const wn_config *cfg, int max_batch)
 {
 	if (wn_config_check(cfg))
 		return NULL;
@@ -388,11 +387,11 @@ MODEL *S(wn_create)(const wn_config *cfg, int max_batch)
 	layout(m, m->arena);
 	return m;
 fail:
-	S(wn_free)(m);
+	wn_free(m);
 	return NULL;
 }
 
-void S(wn_free)(MODEL *m)
+void wn_free(MODEL *m)
 {
 	if (!m)
 		return;
@@ -409,14 +408,14 @@ const wn_config *wn_cfg(const wn *m) { return &m->cfg; }
 int wn_rows_split(const wn *m) { return m->split; }
 const wn_param *wn_param_find(const wn *m, const char *name) { return param_table_find(&m->pt, name); }
 #endif
-size_t S(wn_num_params)(const MODEL *m) { return m->pt.total; }
-real *S(wn_params)(MODEL *m) { return m->params; }
-real *S(wn_grads)(MODEL *m) { return m->grads; }
-int S(wn_param_count)(const MODEL *m) { return m->pt.n; }
-const wn_param *S(wn_param_info)(const MODEL *m, int i) { return param_table_info(&m->pt, i); }
-const real *S(wn_last_probs)(const MODEL *m) { return m->probs; }
+size_t wn_num_params(const MODEL *m) { return m->pt.total; }
+real *wn_params(MODEL *m) { return m->params; }
+real *wn_grads(MODEL *m) { return m->grads; }
+int wn_param_count(const MODEL *m) { return m->pt.n; }
+const wn_param *wn_param_info(const MODEL *m, int i) { return param_table_info(&m->pt, i); }
+const real *wn_last_probs(const MODEL *m) { return m->probs; }
 
-void S(wn_init_params)(MODEL *m, uint64_t seed)
+void wn_init_params(MODEL *m, uint64_t seed)
 {
 	sh_rng r;
 	sh_rng_seed(&r, seed);
@@ -472,7 +471,7 @@ static void prepare(struct MODEL *m)
 				m->tab[((size_t)q * 2 + 1) * R + r] = w[((size_t)r * Q + q) * 2 + 1];
 			}
 	} else if (m->input == WN_INPUT_EMBED) {
-		S(wn_embed_taps_forward)(m->tab, m->wpair, m->params + m->embw, w, Q, E, R);
+		wn_embed_taps_forward(m->tab, m->wpair, m->params + m->embw, w, Q, E, R);
 	}
 	zero(m->sbias, Sk);
 	for (int l = 0; l < nl; l++) {
@@ -492,7 +491,7 @@ static void scalar_forward(struct MODEL *m, const part *p)
 	const uint16_t **rows = m->rowp + p->b0;
 	for (int b = 0; b < B; b++)
 		rows[b] = vrow(m, p->b0 + b);
-	S(wn_scalar_conv_forward)(m->lay[0].x + (size_t)p->b0 * L0 * R, m->sx + (size_t)p->b0 * L0 * W,
+	wn_scalar_conv_forward(m->lay[0].x + (size_t)p->b0 * L0 * R, m->sx + (size_t)p->b0 * L0 * W,
 				  rows, B, L0, W, R, m->Q, m->params + m->causw, m->params + m->causb);
 }
 
@@ -543,27 +542,27 @@ static void forward_part(struct MODEL *m, part *p)
 		layer *y = &m->lay[l];
 		const int d = y->d, L = y->L, Lo = L - d;
 		real *x = y->x + (size_t)b0 * L * R, *fg = y->fg + (size_t)b0 * Lo * 2 * C;
-		S(wn_dconv_forward)(fg, xs, x, m->params + y->fgw, m->params + y->fgb, B, L, R, 2 * C, d);
-		S(wn_gate_forward)(z, fg, (size_t)B * Lo, C);
+		wn_dconv_forward(fg, xs, x, m->params + y->fgw, m->params + y->fgb, B, L, R, 2 * C, d);
+		wn_gate_forward(z, fg, (size_t)B * Lo, C);
 		copy_tails(zcat + (size_t)l * C, (int)ZW, z, B, Lo, nout, C);
 		if (l < nl - 1) { /* x' = x[d:] + res(z) */
 			real *xn = m->lay[l + 1].x + (size_t)b0 * Lo * R;
 			for (int b = 0; b < B; b++)
 				memcpy(xn + (size_t)b * Lo * R, x + ((size_t)b * L + d) * R,
 				       sizeof(real) * Lo * R);
-			S(linear_forward)(xn, z, m->params + y->resw, m->params + y->resb, B * Lo, C, R, 1);
+			linear_forward(xn, z, m->params + y->resw, m->params + y->resb, B * Lo, C, R, 1);
 		}
 	}
 	/* skips: one product over the z tails of every layer */
-	S(linear_forward)(h1, zcat, m->wcat, m->sbias, (int)N, (int)ZW, Sk, 0);
-	S(relu_forward)(h1, h1, N * Sk);
-	S(linear_forward)(h2, h1, m->params + m->p1w, m->params + m->p1b, (int)N, Sk, Sk, 0);
-	S(relu_forward)(h2, h2, N * Sk);
-	S(linear_forward)(probs, h2, m->params + m->p2w, m->params + m->p2b, (int)N, Sk, Q, 0);
+	linear_forward(h1, zcat, m->wcat, m->sbias, (int)N, (int)ZW, Sk, 0);
+	relu_forward(h1, h1, N * Sk);
+	linear_forward(h2, h1, m->params + m->p1w, m->params + m->p1b, (int)N, Sk, Sk, 0);
+	relu_forward(h2, h2, N * Sk);
+	linear_forward(probs, h2, m->params + m->p2w, m->params + m->p2b, (int)N, Sk, Q, 0);
 	for (int b = 0; b < B; b++)
 		for (int j = 0; j < nout; j++)
 			targets[(size_t)b * nout + j] = vrow(m, b0 + b)[m->rf + j];
-	p->nll = S(ce_forward)(probs, NULL, probs, targets, (int)N, Q) * (double)N;
+	p->nll = ce_forward(probs, NULL, probs, targets, (int)N, Q) * (double)N;
 }
 
 /* ---- backward ---- */
@@ -576,7 +575,7 @@ HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 	const int R = m->R, Q = m->Q, L0 = m->lay[0].L, B = p->B, E = m->E;
 	real *dtab = p->dtab, *dw = p->grads + m->causw, *db = p->grads + m->causb;
 	if (m->input == WN_INPUT_SCALAR) {
-		S(wn_scalar_conv_backward)(dw, db, dx0, m->sx + (size_t)p->b0 * L0 * m->win,
+		wn_scalar_conv_backward(dw, db, dx0, m->sx + (size_t)p->b0 * L0 * m->win,
 					   m->params + m->causw, B, L0, m->win, R);
 		return;
 	}
@@ -604,7 +603,7 @@ HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 		for (int r = 0; r < R; r++)
 			db[r] += dtab[(size_t)q * 2 * R + r];
 	if (m->input == WN_INPUT_EMBED) {
-		S(wn_embed_taps_backward)(p->grads + m->embw, dw, p->dwpair, dtab, m->wpair,
+		wn_embed_taps_backward(p->grads + m->embw, dw, p->dwpair, dtab, m->wpair,
 					  m->params + m->embw, Q, E, R);
 		return;
 	}
@@ -631,19 +630,19 @@ static void backward_part(struct MODEL *m, part *p, real dscale)
 	const int32_t *targets = m->targets + n0;
 
 	zero(dlogits, N * Q);
-	S(ce_backward)(dlogits, probs, targets, (int)N, Q, dscale);
+	ce_backward(dlogits, probs, targets, (int)N, Q, dscale);
 	zero(da, N * Sk);
-	S(linear_backward)(da, G + m->p2w, G + m->p2b, dlogits, h2, m->params + m->p2w, (int)N, Sk, Q);
-	S(relu_mask)(da, h2, N * Sk);
+	linear_backward(da, G + m->p2w, G + m->p2b, dlogits, h2, m->params + m->p2w, (int)N, Sk, Q);
+	relu_mask(da, h2, N * Sk);
 	zero(db, N * Sk);
-	S(linear_backward)(db, G + m->p1w, G + m->p1b, da, h1, m->params + m->p1w, (int)N, Sk, Sk);
-	S(relu_mask)(db, h1, N * Sk);
+	linear_backward(db, G + m->p1w, G + m->p1b, da, h1, m->params + m->p1w, (int)N, Sk, Sk);
+	relu_mask(db, h1, N * Sk);
 	/* db = dL/d(Σ skips): every layer's skip bias gets its column sums, the side-by-side skip
 	 * weights dsᵀ·zcat; then zcat is overwritten by dL/dzcat = ds·wcat */
 	zero(p->dsb, Sk);
 	zero(p->dwcat, (size_t)Sk * ZW);
-	S(linear_backward)(NULL, p->dwcat, p->dsb, db, zcat, m->wcat, (int)N, (int)ZW, Sk);
-	S(nn_gemm)(0, 0, (int)N, (int)ZW, Sk, 1, db, Sk, m->wcat, (int)ZW, 0, zcat, (int)ZW);
+	linear_backward(NULL, p->dwcat, p->dsb, db, zcat, m->wcat, (int)N, (int)ZW, Sk);
+	nn_gemm(0, 0, (int)N, (int)ZW, Sk, 1, db, Sk, m->wcat, (int)ZW, 0, zcat, (int)ZW);
 	for (int l = 0; l < nl; l++) {
 		real *gw = G + m->lay[l].skipw, *gb = G + m->lay[l].skipb;
 		for (int k = 0; k < Sk; k++) {
@@ -663,7 +662,7 @@ static void backward_part(struct MODEL *m, part *p, real dscale)
 		zero(dzb, No * C);
 		if (l < nl - 1) { /* through the residual 1×1 conv */
 			gate_product(z, fg, No, C);
-			S(linear_backward)(dzb, G + y->resw, G + y->resb, dxn, z, m->params + y->resw,
+			linear_backward(dzb, G + y->resw, G + y->resb, dxn, z, m->params + y->resw,
 					   (int)No, C, R);
 		}
 		for (int b = 0; b < B; b++) /* through the skip: the last nout positions */
@@ -673,7 +672,7 @@ static void backward_part(struct MODEL *m, part *p, real dscale)
 				for (int c = 0; c < C; c++)
 					dz[c] += sv[c];
 			}
-		S(wn_gate_backward)(dfg, dzb, fg, No, C);
+		wn_gate_backward(dfg, dzb, fg, No, C);
 		/* dx = residual pass-through (dxn shifted by d) + the dilated conv's */
 		for (int b = 0; b < B; b++) {
 			real *o = dxl + (size_t)b * L * R;
@@ -684,7 +683,7 @@ static void backward_part(struct MODEL *m, part *p, real dscale)
 				zero(o + (size_t)d * R, (size_t)Lo * R);
 		}
 		stack_pairs(xs, x, B, L, R, d);
-		S(wn_dconv_backward)(dxl, G + y->fgw, G + y->fgb, dxs, dfg, xs, m->params + y->fgw, B,
+		wn_dconv_backward(dxl, G + y->fgw, G + y->fgb, dxs, dfg, xs, m->params + y->fgw, B,
 				     L, R, 2 * C, d);
 		real *t = dxn;
 		dxn = dxl, dxl = t;
@@ -761,12 +760,12 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 	return nll / ((double)B * m->n_out);
 }
 
-double S(wn_forward)(MODEL *m, const uint16_t *codes, int batch)
+double wn_forward(MODEL *m, const uint16_t *codes, int batch)
 {
 	return forward_backward(m, codes, batch, 0);
 }
 
-double S(wn_forward_backward)(MODEL *m, const uint16_t *codes, int batch)
+double wn_forward_backward(MODEL *m, const uint16_t *codes, int batch)
 {
 	return forward_backward(m, codes, batch, 1);
 }

@@ -92,8 +92,19 @@ for a in r["audio"]:
 print("# %d tracks, durations %s" % (len(r["audio"]), [round(a["got"], 2) for a in r["audio"]]))
 '
 	mkdir -p build
+	rm -f build/album-screenshot.png
 	chrome b --hide-scrollbars --window-size=1100,1400 --screenshot=$ROOT/build/album-screenshot.png "file://$ROOT/$D/index.html" 2>/dev/null
-	check "a screenshot of the page (build/album-screenshot.png)" test -s build/album-screenshot.png
+	# the same screenshot of an empty page: a page that draws nothing (no cover, no spectrograms,
+	# no text) compresses as well as it does
+	printf '<!doctype html><title>empty</title>\n' > $T/empty.html
+	chrome c --hide-scrollbars --window-size=1100,1400 --screenshot=$T/empty.png "file://$T/empty.html" 2>/dev/null
+	check "a screenshot of the page (build/album-screenshot.png): 1100x1400, with far more drawn in it than an empty page" $PY -c '
+import struct, sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+assert a[:8] == b"\x89PNG\r\n\x1a\n" and a[12:16] == b"IHDR", "not a PNG"
+assert struct.unpack(">II", a[16:24]) == (1100, 1400), struct.unpack(">II", a[16:24])
+assert len(a) > 20 * len(b), (len(a), len(b))
+print("# %d bytes, an empty page %d" % (len(a), len(b)))' build/album-screenshot.png $T/empty.png
 else
 	skip "chromium not installed (make test-deps installs it)"
 	skip "no screenshot without chromium"
@@ -114,4 +125,7 @@ fails_with "too little audio for one chunk" 2 "wavchunk: .*as long as one chunk"
 fails_with "a corrupt file among good ones is refused, named" 2 "broken.wav" make --no-print-directory album ARTIST=$A-bad3 AUDIO=$T/corrupt
 ok $(ls -d album/$A-bad* 2>/dev/null | grep -q . && echo 1 || echo 0) "no album directory from a failed pipeline"
 fails_with "a full disk is a write error, not silent garbage" 1 "write error" sh -c "$BIN/wavchunk $T/corrupt/good.wav > /dev/full"
+# --- the options every program answers
+std_options albumpage titles -n
+std_options albumpage build -o
 done_testing

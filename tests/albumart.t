@@ -194,8 +194,10 @@ fails_with "--size 100000: usage error" 2 "--size" $A --size 100000 -o "$T/out/x
 fails_with "spectrogram --size 300: usage error" 2 "WxH" $A --spectrogram "$T/sweep.wav" --size 300 -o "$T/out/x.png"
 fails_with "--seed -1: usage error" 2 "--seed" $A --seed -1 -o "$T/out/x.png"
 fails_with "no -o: usage error" 2 "no output" $A --seed 1
-fails_with "unknown option: usage error" 2 "unknown argument" $A --colour red -o "$T/out/x.png"
+fails_with "unknown option: usage error" 2 "--colour: unknown option" $A --colour red -o "$T/out/x.png"
 fails_with "--audio with no file: usage error" 2 "at least one file" $A --audio -o "$T/out/x.png"
 ok "$([ -z "$(ls -A "$T/out")" ]; echo $?)" "no output from any refused command"
 
+# --- the options every program answers
+std_options albumart --seed
 done_testing

@@ -231,6 +231,22 @@ else
 	skip "and nothing left behind"
 fi
 
+# the rate a stream carries: curate works at it, and -r that disagrees is refused
+$PY -c "
+import numpy as np
+r = np.random.default_rng(5)
+with open('$T/s22.npy', 'wb') as f:
+    for k in range(3):
+        x = (0.3 * np.sin(np.arange(66150) * (0.05 + 0.02 * k)) * (1 + 0.1 * r.standard_normal(66150))).astype('<f4')
+        d = \"{'descr': '<f4', 'fortran_order': False, 'shape': (66150,), } # rate=22050\"
+        h = d + ' ' * (127 - 10 - len(d)) + '\\n'
+        f.write(b'\\x93NUMPY\\x01\\x00' + len(h).to_bytes(2, 'little') + h.encode() + x.tobytes())"
+"$C" -q --noise-fraction 1 --loop-threshold 1 -o "$T/c22" "$T/s22.npy" 2>/dev/null
+check "curate works at the rate the stream carries (22050 Hz in curation.json)" grep -q '"rate": 22050' "$T/c22/curation.json"
+fails_with "-r that disagrees with the stream is refused" 1 "s22.npy: record 0: the stream is at 22050 Hz, -r says 16000" \
+	"$C" -r 16000 -o "$T/c16" "$T/s22.npy"
+fails_with "a directory given as a stream is named as one" 1 "$T: record 0: is a directory" "$C" -o "$T/cdir" "$T"
+
 # bad options
 fails_with "no -o: exit 2" 2 "-o OUTDIR is required" "$C" "$T/stream.npy"
 fails_with "a bad number: exit 2" 2 "--crossfade" "$C" --crossfade abc -o "$T/bad" "$T/stream.npy"
@@ -241,4 +257,6 @@ fails_with "an unknown option: exit 2" 2 "usage" "$C" --frobnicate -o "$T/bad" "
 ok $? "--help exits 0"
 check "--help prints usage on stdout" grep -q "usage: curate" "$T/help"
 
+# --- the options every program answers
+std_options curate -r
 done_testing

@@ -132,14 +132,33 @@ bad "missing f0_hz" "nof0.safetensors: no tensor 'f0_hz'" nof0.safetensors
 bad "missing harmonics" "noharm.safetensors: no tensor 'harmonics'" noharm.safetensors
 bad "mismatched frame counts" "mismatch.safetensors: amplitude has 11 frames but f0_hz has 10" mismatch.safetensors
 bad "negative f0" "negf0.safetensors: f0_hz: frame 5 holds a negative value" negf0.safetensors
-bad "NaN in harmonics" "nan.safetensors: harmonics: frame 3 holds a non-finite value" nan.safetensors
+bad "NaN in harmonics" "nan.safetensors: tensor 'harmonics' holds NaN at index 13" nan.safetensors
 bad "noise with 2 bands" "noise2.safetensors: noise: 2 bands" noise2.safetensors
 bad "not a safetensors file" "junk.safetensors: " junk.safetensors
 bad "unreadable file" "missing.safetensors: " missing.safetensors
+$PY "$REF" controls "$T/ok.safetensors" 3
+set_meta "$T/ok.safetensors" "$T/hop.safetensors" hop 9999999
+bad "a hop of 9,999,999 in the metadata (memory grew without end)" "hop.safetensors: bad 'hop' in the metadata: '9999999' \(want a whole number in 1..65536\)" hop.safetensors
+set_meta "$T/ok.safetensors" "$T/rate.safetensors" sample_rate 1073741824
+bad "a sample rate of 2^30 in the metadata" "rate.safetensors: bad 'sample_rate' in the metadata" rate.safetensors
+set_meta "$T/ok.safetensors" "$T/hopx.safetensors" hop 64x
+bad "a hop that is no number is refused, not defaulted" "hopx.safetensors: bad 'hop' in the metadata: '64x'" hopx.safetensors
+dup_meta "$T/ok.safetensors" "$T/dup.safetensors"
+bad "two __metadata__ objects (was a heap overflow)" "dup.safetensors: .*\"__metadata__\" appears twice" dup.safetensors
 fails_with "analyze: unreadable audio file" 1 "nope.wav: " "$D" analyze -o "$T/x.safetensors" "$T/nope.wav"
 ok $([ ! -e "$T/x.safetensors" ] && echo 0 || echo 1) "analyze: no output left behind"
 $PY -c "import numpy as np; np.save('$T/nan.npy', np.array([0, np.nan, 0], dtype=np.float32))"
 fails_with "analyze: NaN sample" 1 "nan.npy: sample 1 is NaN" "$D" analyze -o "$T/x.safetensors" "$T/nan.npy"
+$PY -c "
+import numpy as np
+d = \"{'descr': '<f4', 'fortran_order': False, 'shape': (4000,), } # rate=22050\"
+h = d + ' ' * (127 - 10 - len(d)) + '\\n'
+open('$T/r22.npy', 'wb').write(b'\\x93NUMPY\\x01\\x00' + len(h).to_bytes(2, 'little') + h.encode() + np.zeros(4000, '<f4').tobytes())"
+fails_with "analyze: a stream at another rate than -r is refused" 1 "r22.npy: record 0: the stream is at 22050 Hz, not at 16000 Hz \(give -r 22050\)" \
+	"$D" analyze -o "$T/x.safetensors" "$T/r22.npy"
+check "synth writes its rate into the stream header" sh -c "'$D' synth -r 22050 '$T/c.safetensors' | head -c 128 | grep -q 'rate=22050'"
 fails_with "compare needs two inputs" 2 "compare takes 2 inputs" "$D" compare "$T/a220.wav"
 fails_with "bad f0 range" 2 "f0 range" "$D" analyze --fmax 9000 -o "$T/x.safetensors" "$T/a220.wav"
+# --- the options every program answers
+std_options ddsp-harmonic synth --hop
 done_testing

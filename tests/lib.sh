@@ -33,10 +33,59 @@ set_meta() {
 import json, struct, sys
 src = open(sys.argv[1], "rb").read()
 n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
-if len(sys.argv) > 4: h["__metadata__"][sys.argv[3]] = sys.argv[4]
+if len(sys.argv) > 4: h.setdefault("__metadata__", {})[sys.argv[3]] = sys.argv[4]
 else: del h["__metadata__"][sys.argv[3]]
 b = json.dumps(h).encode()
 open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
+' "$@"
+}
+# std_options PROG [SUBCOMMAND] OPTION: the options every program answers (lib/cli.h): -h and
+# --help print the usage on stdout and exit 0, --version names the program and its libraries,
+# OPTION given without its argument and an unknown option are usage errors (exit 2) that name
+# the option and the program by its short name (not bin/...)
+std_options() {
+	_p=$1; shift
+	_sub=; [ $# -gt 1 ] && { _sub=$1; shift; }
+	for _h in -h --help; do
+		"$BIN/$_p" $_sub $_h >"$T/.out" 2>"$T/.err"
+		rc=$?
+		[ $rc -eq 0 ] && head -1 "$T/.out" | grep -q '^usage: ' && [ ! -s "$T/.err" ]
+		ok $? "$_p $_sub $_h: the usage on stdout, exit 0"
+	done
+	"$BIN/$_p" --version >"$T/.out" 2>"$T/.err"
+	[ $? -eq 0 ] && head -1 "$T/.out" | grep -Eq "^$_p \(1000 sharks\) [0-9]" &&
+		grep -q '^  sndfile libsndfile' "$T/.out" && grep -q '^  compiler ' "$T/.out"
+	ok $? "$_p --version: the version and the libraries, exit 0"
+	fails_with "$_p $_sub $1 without its argument: usage error naming it" 2 "^$_p: $1 needs an argument\$" \
+		"$BIN/$_p" $_sub "$1"
+	grep -q 'unknown option\|bin/' "$T/.err"
+	ok $((! $?)) "... not called an unknown option, the program not named by its path"
+	fails_with "$_p $_sub --frobnicate: usage error naming it" 2 "^$_p: --frobnicate: unknown option\$" \
+		"$BIN/$_p" $_sub --frobnicate
+}
+# dup_meta SRC DST: DST is SRC with a second "__metadata__" object in its header (a repeated
+# JSON key, which once overflowed the reader's heap)
+dup_meta() {
+	$PY -c '
+import struct, sys
+src = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]
+b = b"{\"__metadata__\": {\"a\": \"1\", \"b\": \"2\", \"c\": \"3\", \"d\": \"4\"}, " + src[9:8 + n]
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + src[8 + n:])
+' "$@"
+}
+# nan_tensor SRC DST: DST is SRC with the first value of its first float32 model tensor (by name,
+# not the optimiser's or the training state) NaN; prints that tensor's name
+nan_tensor() {
+	$PY -c '
+import json, struct, sys
+src = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n])
+name = sorted(k for k, v in h.items() if k != "__metadata__" and not k.startswith(("adam.", "train.")) and v["dtype"] == "F32" and v["data_offsets"][1] > v["data_offsets"][0])[0]
+o = 8 + n + h[name]["data_offsets"][0]
+src[o:o + 4] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(src)
+print(name)
 ' "$@"
 }
 done_testing() { echo "1..$_n"; [ "$_fail" -eq 0 ]; }

@@ -68,8 +68,8 @@ with open('$T/rand.npy', 'wb') as f:
 for mode in mulaw dadabots linear; do
 	flag=; [ $mode = mulaw ] || flag=--$mode
 	for L in 16 256 1024 65536; do
-		"$BIN/mulaw" $flag -q $L "$T/rand.npy" -o "$T/rand.$mode.$L" 2>/dev/null
-		"$BIN/mulaw" -d $flag -q $L "$T/rand.$mode.$L" -o "$T/back.$mode.$L" 2>/dev/null
+		"$BIN/mulaw" $flag -l $L "$T/rand.npy" -o "$T/rand.$mode.$L" 2>/dev/null
+		"$BIN/mulaw" -d $flag -l $L "$T/rand.$mode.$L" -o "$T/back.$mode.$L" 2>/dev/null
 		check "$mode $L: codes and decoded values equal numpy's formulas, shapes and dtypes kept" $PY -c "
 import numpy as np, ref
 xs, cs, bs = ref.records('$T/rand.npy'), ref.records('$T/rand.$mode.$L'), ref.records('$T/back.$mode.$L')
@@ -92,7 +92,7 @@ for mode in mulaw linear; do
 		$PY -c "
 import numpy as np
 np.save('$T/all.npy', np.arange($L).astype('|u1' if $L <= 256 else '<u2'))"
-		"$BIN/mulaw" -d $flag -q $L "$T/all.npy" 2>/dev/null | "$BIN/mulaw" $flag -q $L -o "$T/all2.npy" 2>/dev/null
+		"$BIN/mulaw" -d $flag -l $L "$T/all.npy" 2>/dev/null | "$BIN/mulaw" $flag -l $L -o "$T/all2.npy" 2>/dev/null
 		check "$mode $L: every code round-trips through the pipe exactly" cmp "$T/all.npy" "$T/all2.npy"
 	done
 done
@@ -131,7 +131,7 @@ with open('$T/big.npy', 'wb') as f:
 np.save('$T/neg.npy', np.array([5, -1], '<i2'))
 np.save('$T/i2.npy', np.array([0, 100, 255], '<i2'))"
 fails_with "decode: a code >= LEVELS names the record and index" 1 "big.npy: record 1: code 200 at index 2 is not below 200 levels" \
-	"$BIN/mulaw" -d -q 200 "$T/big.npy" -o "$T/out3.npy"
+	"$BIN/mulaw" -d -l 200 "$T/big.npy" -o "$T/out3.npy"
 ok "$([ ! -e "$T/out3.npy" ]; echo $?)" "decode: no output file"
 fails_with "decode: a negative <i2 code is refused" 1 "neg.npy: record 0: code -1 at index 1 is outside 0..255" \
 	"$BIN/mulaw" -d "$T/neg.npy" -o "$T/out4.npy"
@@ -143,9 +143,29 @@ fails_with "encode: code records are refused with a hint" 1 "record 0: dtype \|u
 	"$BIN/mulaw" "$T/big.npy" -o "$T/out5.npy"
 
 head -c 200 "$T/rand.npy" >"$T/cut.npy"
-fails_with "a stream cut inside a record is an error naming it" 1 "cut.npy: record 0: stream cut inside a record" \
+fails_with "a stream cut inside a record is an error naming it" 1 "cut.npy: record 0: truncated stream: cut inside a record" \
 	"$BIN/mulaw" "$T/cut.npy" -o "$T/out6.npy"
 ok "$([ ! -e "$T/out6.npy" ]; echo $?)" "cut stream: no output file"
+# the rate travels with the data: wavchunk -r 22050 | mulaw | mulaw -d plays at 22050 Hz
+$PY -c "
+import numpy as np, wave
+w = wave.open('$T/tone.wav', 'wb'); w.setnchannels(1); w.setsampwidth(2); w.setframerate(44100)
+w.writeframes((np.sin(np.arange(88200) * 0.06) * 9000).astype('<i2').tobytes()); w.close()"
+wavrate() { $PY -c "import sys, struct; print(struct.unpack('<I', open(sys.argv[1], 'rb').read()[24:28])[0])" "$1"; }
+"$BIN/wavchunk" -r 22050 -l 1 -p 0 "$T/tone.wav" 2>/dev/null | "$BIN/mulaw" 2>/dev/null | "$BIN/mulaw" -d -o "$T/r22.wav" 2>/dev/null
+ok "$([ "$(wavrate "$T/r22.wav")" = 22050 ]; echo $?)" "wavchunk -r 22050 | mulaw | mulaw -d -o x.wav writes 22050 Hz ($(wavrate "$T/r22.wav"))"
+"$BIN/wavchunk" -r 22050 -l 1 -p 0 "$T/tone.wav" -o "$T/r22.npy" 2>/dev/null
+fails_with "encoding a 22050 Hz stream with -r 16000 is refused" 1 "r22.npy: record 0: the stream is at 22050 Hz, -r says 16000" \
+	"$BIN/mulaw" -r 16000 "$T/r22.npy" -o "$T/out9.npy"
+"$BIN/mulaw" "$T/r22.npy" -o "$T/c22.npy" 2>/dev/null
+fails_with "decoding 22050 Hz codes to audio at -r 44100 is refused" 1 "c22.npy: record 0: the stream is at 22050 Hz, -r says 44100" \
+	"$BIN/mulaw" -d -r 44100 "$T/c22.npy" -o "$T/out9.wav"
+ok "$([ ! -e "$T/out9.npy" ] && [ ! -e "$T/out9.wav" ]; echo $?)" "rate mismatch: no output file"
+"$BIN/wavchunk" -r 16000 -l 1 -p 0 "$T/tone.wav" 2>/dev/null | cat "$T/r22.npy" - > "$T/mixed.npy"
+fails_with "a stream whose records change rate is refused" 1 "mixed.npy: record 2: the stream is at 16000 Hz, earlier records at 22050 Hz" \
+	"$BIN/mulaw" "$T/mixed.npy" -o "$T/out10.npy"
+fails_with "a directory read as a stream says so" 1 "$T: record 0: is a directory" "$BIN/mulaw" "$T"
+fails_with "... also on stdin" 1 "stdin: record 0: is a directory" sh -c "'$BIN/mulaw' < '$T'"
 printf 'hello world, not numpy' >"$T/text.npy"
 fails_with "not a tensor stream: bad magic" 1 "text.npy: record 0: bad magic" "$BIN/mulaw" "$T/text.npy"
 fails_with "a missing input is named, before any output exists" 1 "mulaw: $T/missing.npy: No such file" \
@@ -154,8 +174,8 @@ ok "$([ ! -e "$T/out7.npy" ]; echo $?)" "missing input: no output file"
 
 # --- usage
 fails_with "--linear with --dadabots is a usage error" 2 "exclude each other" "$BIN/mulaw" --linear --dadabots "$T/v.npy"
-fails_with "-q 1 is a usage error" 2 "-q: expected an integer in \[2, 65536\]" "$BIN/mulaw" -q 1 "$T/v.npy"
-fails_with "-q 65537 is a usage error" 2 "-q" "$BIN/mulaw" -q 65537 "$T/v.npy"
+fails_with "-l 1 is a usage error" 2 "-l: expected an integer in \[2, 65536\]" "$BIN/mulaw" -l 1 "$T/v.npy"
+fails_with "-l 65537 is a usage error" 2 "-l" "$BIN/mulaw" -l 65537 "$T/v.npy"
 fails_with "encoding to an audio file is a usage error" 2 "use -d" "$BIN/mulaw" "$T/v.npy" -o "$T/x.wav"
 check "--help prints usage to stdout" sh -c "'$BIN/mulaw' --help | grep -q '^usage: mulaw'"
 
@@ -172,15 +192,18 @@ assert c.min() < 40 and c.max() > 215   # a 0.5 sine spans most of the mu-law co
 import numpy as np
 assert abs(np.load('$T/tone8.codes').shape[0] - 12000) <= 2"
 	"$BIN/mulaw" -d "$T/tone.codes" -o "$T/back.wav" 2>/dev/null
-	check "-d -o x.wav writes 16 kHz audio by default" sh -c \
-		"[ \$(soxi -r '$T/back.wav') = 16000 ] && [ \$(soxi -s '$T/back.wav') = 33075 ] && [ \$(soxi -c '$T/back.wav') = 1 ]"
+	$PY -c "import numpy as np; np.save(open('$T/old.codes', 'wb'), np.load('$T/tone.codes'))"
+	"$BIN/mulaw" -d "$T/old.codes" -o "$T/old.wav" 2>/dev/null
+	check "... and 16 kHz for codes that carry no rate (numpy.save, older streams)" sh -c "[ \$(soxi -r '$T/old.wav') = 16000 ]"
+	check "-d -o x.wav writes the rate the codes carry (22050 Hz, from the file they were made of)" sh -c \
+		"[ \$(soxi -r '$T/back.wav') = 22050 ] && [ \$(soxi -s '$T/back.wav') = 33075 ] && [ \$(soxi -c '$T/back.wav') = 1 ]"
 	"$BIN/mulaw" -d -r 22050 "$T/tone.codes" "$T/tone.codes" -o "$T/back.flac" 2>/dev/null
 	check "-d -r 22050 -o x.flac writes every record one after another" sh -c \
 		"[ \$(soxi -r '$T/back.flac') = 22050 ] && [ \$(soxi -s '$T/back.flac') = 66150 ]"
 	check "the decoded audio is the tone again (amplitude 0.5 within 2%)" sh -c \
 		"sox '$T/back.wav' -n stat 2>&1 | awk '/Maximum amplitude/ { exit !(\$3 > 0.49 && \$3 < 0.51) }'"
 	fails_with "-d with codes >= LEVELS leaves no audio file" 1 "record 1: code 200" \
-		"$BIN/mulaw" -d -q 200 "$T/big.npy" -o "$T/bad.wav"
+		"$BIN/mulaw" -d -l 200 "$T/big.npy" -o "$T/bad.wav"
 	ok "$([ -z "$(ls "$T" | grep bad)" ]; echo $?)" "... not even a temporary one"
 	printf 'not audio at all' >"$T/fake.wav"
 	fails_with "an undecodable audio input is named" 1 "mulaw: $T/fake.wav: cannot decode audio" \
@@ -189,4 +212,10 @@ assert abs(np.load('$T/tone8.codes').shape[0] - 12000) <= 2"
 else
 	skip "sox not installed: audio input and output"
 fi
+# --- the options every program answers; -q
+std_options mulaw -l
+"$BIN/mulaw" "$T/v.npy" -o "$T/loud.codes" 2>"$T/loud.err"
+"$BIN/mulaw" -q "$T/v.npy" -o "$T/quiet.codes" 2>"$T/quiet.err"
+check "-q: no summary line (there is one without it), the same codes" sh -c \
+	"grep -q encoded '$T/loud.err' && ! test -s '$T/quiet.err' && cmp '$T/loud.codes' '$T/quiet.codes'"
 done_testing

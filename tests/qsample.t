@@ -103,6 +103,17 @@ open("'$T'/alien.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"\0\
 fails_with "a safetensors file that is no qtrain checkpoint" 1 "alien.safetensors: " $BIN/qsample $T/alien.safetensors
 ok $([ ! -e $T/x ] || [ -z "$(ls $T/x)" ] && echo 0 || echo 1) "no output left by a failed run"
 fails_with "missing checkpoint" 1 "nope.safetensors: No such file" $BIN/qsample $T/nope.safetensors
+# metadata held to the command line's bounds; hostile headers refused
+set_meta $CK $T/rhuge.safetensors sample_rate 1073741824
+fails_with "a sample rate of 2^30 in the metadata is refused" 1 "rhuge.safetensors: bad metadata: sample rate 1073741824 Hz" \
+	$BIN/qsample -n 1 -s 0.1 -o $T/rh/ $T/rhuge.safetensors
+dup_meta $CK $T/dup.safetensors
+fails_with "two __metadata__ objects are refused (was a heap overflow)" 1 "dup.safetensors: .*\"__metadata__\" appears twice" \
+	$BIN/qsample -n 1 -s 0.1 -o $T/dp/ $T/dup.safetensors
+nt=$(nan_tensor $CK $T/wnan.safetensors)
+fails_with "NaN weights are refused, naming the tensor" 1 "wnan.safetensors: tensor '$nt' holds NaN at index 0" \
+	$BIN/qsample -n 1 -s 0.1 -o $T/wn0/ $T/wnan.safetensors
+ok $([ ! -e $T/rh ] && [ ! -e $T/dp ] && [ ! -e $T/wn0 ] && echo 0 || echo 1) "... and nothing is written"
 fails_with "no checkpoint" 2 "no checkpoint" $BIN/qsample
 fails_with "bad -t" 2 "-t: expected" $BIN/qsample -t hot $CK
 fails_with "two streams into one audio file" 2 "one stream" $BIN/qsample -n 2 -o $T/two.wav $CK
@@ -195,4 +206,6 @@ set_meta "$WK" "$T/wnnoinput.safetensors" input
 check "wavenet: a one-hot checkpoint without an input key samples as before" sh -c "
 	$BIN/qsample -n 3 -s 0.25 --seed 7 $T/wnnoinput.safetensors 2>/dev/null | cmp - $T/wa.npy"
 check "--help exits 0 on stdout" sh -c "$BIN/qsample --help | grep -q usage"
+# --- the options every program answers
+std_options qsample -o
 done_testing

@@ -58,7 +58,7 @@ check "run.json: command, seed, threads, fingerprint, libraries" $PY -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["command"][0].endswith("qtrain") and "--steps" in d["command"], d["command"]
-assert d["seed"] == 123 and d["threads"] == 1 and len(d["data"]["fingerprint"]) == 16
+assert d["seed"] == 1 and d["threads"] == 1 and len(d["data"]["fingerprint"]) == 16
 assert d["data"]["records"] == 24 and sum(d["data"]["split_records"]) == 24
 assert "openblas" in d["libraries"] and "sndfile" in d["libraries"]
 assert d["ended"] == "steps" and d["final_step"] == 60 and d["model"]["dim"] == 64' "$T/run/run.json"
@@ -68,7 +68,7 @@ f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; h = json.loa
 m = h["__metadata__"]
 assert m["format"] == "sharks" and m["model"] == "samplernn" and m["frame_sizes"] == "16"
 assert m["dim"] == "64" and m["seq"] == "64" and m["batch"] == "4" and m["levels"] == "256"
-assert m["step"] == "60" and m["seed"] == "123" and len(m["rng"]) == 64
+assert m["step"] == "60" and m["seed"] == "1" and len(m["rng"]) == 64
 assert m["sample_rate"] == "16000" and m["quantization"] == "mulaw"
 assert len(m["data_lanes"].split(",")) == 4 and m["data_order"]
 names = [k for k in h if k != "__metadata__"]
@@ -102,7 +102,7 @@ w = wave.open(sys.argv[1]); assert (w.getframerate(), w.getsampwidth(), w.getnfr
 check "... the training is the same as without clips" cmp "$T/run20/last.safetensors" "$T/smp/last.safetensors"
 if [ -x "$BIN/qsample" ]; then
 	check "... and the clips are what qsample makes of the checkpoint" sh -c "
-		$BIN/qsample -n 3 -s 0.5 --seed 123 -t 0.95 --threads 1 -o '$T/qs/' '$T/smp/last.safetensors' &&
+		$BIN/qsample -n 3 -s 0.5 --seed 1 -t 0.95 --threads 1 -o '$T/qs/' '$T/smp/last.safetensors' &&
 		cmp '$T/qs/gen_000.wav' '$T/smp/samples/step0000020_0.wav' &&
 		cmp '$T/qs/gen_002.wav' '$T/smp/samples/step0000020_2.wav'"
 else
@@ -143,11 +143,50 @@ fails_with "resume with another architecture is refused" 1 "another architecture
 	$Q --dim 32 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 fails_with "resume with another preset is refused" 1 "another architecture" \
 	$Q --preset small --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
-fails_with "resume with another seed is refused" 1 "checkpoint has seed 123, --seed says 5" \
+fails_with "resume with another seed is refused" 1 "checkpoint has seed 1, --seed says 5" \
 	$Q --seed 5 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 fails_with "resume at another sample rate is refused" 1 "trained at 16000 Hz, -r says 44100" \
 	$Q -r 44100 --steps 70 --resume "$T/res" -o "$T/res" "$T/codes.npy"
 check "... and the checkpoint is left as it was" cmp "$T/res.before" "$T/res/last.safetensors"
+# the rate the data carry (docs/formats.md): the run's rate without -r; -r or a checkpoint at
+# another rate is refused
+$PY - "$T/codes.npy" "$T/codes22.npy" <<'EOF'
+import sys
+src = open(sys.argv[1], "rb").read(); out = open(sys.argv[2], "wb"); i = 0
+while i < len(src):
+    hl = int.from_bytes(src[i + 8:i + 10], "little"); h = src[i + 10:i + 10 + hl].decode()
+    d = h[:h.rindex("}") + 1] + " # rate=22050"
+    n = eval(d)["shape"][0]
+    out.write(src[i:i + 8] + hl.to_bytes(2, "little") + (d.ljust(hl - 1) + "\n").encode() + src[i + 10 + hl:i + 10 + hl + n])
+    i += 10 + hl + n
+EOF
+check "qtrain without -r on 22050 Hz codes" $Q $TINY --steps 1 -o "$T/r22" "$T/codes22.npy"
+ok "$([ "$(meta "$T/r22/last.safetensors" sample_rate)" = 22050 ]; echo $?)" "... records the stream's rate in the checkpoint ($(meta "$T/r22/last.safetensors" sample_rate))"
+fails_with "-r that disagrees with the data is refused" 1 "codes22.npy: the data are at 22050 Hz, -r says 16000" \
+	$Q $TINY --steps 1 -r 16000 -o "$T/r16" "$T/codes22.npy"
+fails_with "resuming a 16000 Hz run on 22050 Hz data is refused" 1 "checkpoint was trained at 16000 Hz, the data are at 22050 Hz" \
+	$Q --steps 70 --resume "$T/res" -o "$T/res" "$T/codes22.npy"
+ok "$([ ! -e "$T/r16" ]; echo $?)" "... and no run directory is made"
+
+# metadata held to the command line's bounds, refused (never replaced by a default)
+set_meta "$T/res/last.safetensors" "$T/lrnan.safetensors" lr nan
+fails_with "resume with lr=nan in the metadata is refused" 1 "lrnan.safetensors: bad metadata: learning rate nan" \
+	$Q --steps 70 --resume "$T/lrnan.safetensors" -o "$T/res" "$T/codes.npy"
+set_meta "$T/res/last.safetensors" "$T/qweird.safetensors" quantization weird
+fails_with "resume with quantization=weird in the metadata is refused" 1 "qweird.safetensors: bad metadata: unknown quantisation 'weird'" \
+	$Q --steps 70 --resume "$T/qweird.safetensors" -o "$T/res" "$T/codes.npy"
+set_meta "$T/res/last.safetensors" "$T/rhuge.safetensors" sample_rate 1073741824
+fails_with "resume with a sample rate of 2^30 in the metadata is refused" 1 "rhuge.safetensors: bad metadata: sample rate 1073741824 Hz" \
+	$Q --steps 70 --resume "$T/rhuge.safetensors" -o "$T/res" "$T/codes.npy"
+nt=$(nan_tensor "$T/res/last.safetensors" "$T/wnan.safetensors")
+fails_with "resume from NaN weights is refused, naming the tensor" 1 "wnan.safetensors: tensor '$nt' holds NaN at index 0" \
+	$Q --steps 70 --resume "$T/wnan.safetensors" -o "$T/res" "$T/codes.npy"
+dup_meta "$T/res/last.safetensors" "$T/dup.safetensors"
+fails_with "resume from a header with two __metadata__ is refused" 1 "dup.safetensors: .*\"__metadata__\" appears twice" \
+	$Q --steps 70 --resume "$T/dup.safetensors" -o "$T/res" "$T/codes.npy"
+check "... and the checkpoint is still left as it was" cmp "$T/res.before" "$T/res/last.safetensors"
+fails_with "--quantization must be one that exists" 2 "unknown quantisation 'weird'" \
+	$Q $TINY --steps 1 --quantization weird -o "$T/qw" "$T/codes.npy"
 head -c 1000 "$T/codes.npy" > "$T/other.npy"
 $PY -c 'import numpy as np, sys; np.save(sys.argv[1], np.full(5000, 3, np.uint8))' "$T/one.npy"
 fails_with "resume on other data is refused" 1 "other data" \
@@ -318,7 +357,7 @@ check "... the training is the same as without clips" sh -c "
 	cmp '$T/wn20/last.safetensors' '$T/wnsmp/last.safetensors'"
 if [ -x "$BIN/qsample" ]; then
 	check "... and the clips are what qsample makes of the checkpoint" sh -c "
-		$BIN/qsample -n 2 -s 0.25 --seed 123 -t 0.95 --threads 1 -o '$T/wnqs/' '$T/wnsmp/last.safetensors' &&
+		$BIN/qsample -n 2 -s 0.25 --seed 1 -t 0.95 --threads 1 -o '$T/wnqs/' '$T/wnsmp/last.safetensors' &&
 		cmp '$T/wnqs/gen_000.wav' '$T/wnsmp/samples/step0000020_0.wav' &&
 		cmp '$T/wnqs/gen_001.wav' '$T/wnsmp/samples/step0000020_1.wav'"
 else
@@ -431,4 +470,10 @@ assert float(rows[-1][3]) < 6.5, rows[-1]' "$T/music/log.tsv"
 else
 	skip "real music: needs bin/wavchunk, bin/mulaw and data/asc-music (make data)"
 fi
+# --- the options every program answers; --quantization checked at the start
+std_options qtrain --seed
+fails_with "--quantization banana: usage error at the start, no run directory" 2 \
+	"^qtrain: --quantization: unknown quantisation 'banana' \\(mulaw, dadabots, linear\\)" \
+	$Q --quantization banana -o "$T/banana" "$T/codes.npy"
+check "... and nothing written" test ! -e "$T/banana"
 done_testing

@@ -42,8 +42,8 @@ for a in r:
     assert a.dtype == np.dtype('<f4') and a.shape == (128000,)
     assert np.isfinite(a).all() and np.abs(a).max() <= 1 and np.sqrt(np.mean(a * a)) > 0.05
 "
-"$W" -q poly "$T/a.wav" "$T/b.flac" "$T/c.ogg" "$T/d.wav" -o "$T/sp.npy" 2>/dev/null
-check "-q poly (lib/resample.c): the same 8 chunks, close to libsamplerate's (both resample well)" $PY -c "
+"$W" --quality poly "$T/a.wav" "$T/b.flac" "$T/c.ogg" "$T/d.wav" -o "$T/sp.npy" 2>/dev/null
+check "--quality poly (libsoxr): the same 8 chunks, close to libsamplerate's (both resample well)" $PY -c "
 import numpy as np, h
 a, b = h.records('$T/s.npy'), h.records('$T/sp.npy')
 assert len(b) == 8 and all(x.shape == (128000,) and x.dtype == np.dtype('<f4') for x in b)
@@ -152,16 +152,16 @@ check "... and the summary counts them" grep -q "2 files, 33.3 s read, 3 chunks 
 check "--parts -o DIR/: <stem of the file where the part starts>_<part>.wav" \
 	sh -c "[ \"\$(cd '$T/pdir' && ls | tr '\n' ' ')\" = 'pa_0.wav pa_1.wav pa_2.wav pb_3.wav pb_4.wav ' ]"
 for q in medium poly; do
-	"$W" -q $q --parts 7 "$T/a.wav" "$T/c.ogg" "$T/zeros.wav" -o "$T/pr.npy" 2>/dev/null
-	check "-q $q --parts 7 over resampled wav + ogg + silence: exactly 7 chunks, silent ones kept" $PY -c "
+	"$W" --quality $q --parts 7 "$T/a.wav" "$T/c.ogg" "$T/zeros.wav" -o "$T/pr.npy" 2>/dev/null
+	check "--quality $q --parts 7 over resampled wav + ogg + silence: exactly 7 chunks, silent ones kept" $PY -c "
 import h; r = h.records('$T/pr.npy'); assert len(r) == 7 and all(a.shape == (128000,) for a in r)
 assert (r[-1] == 0).all()"
 done
-"$W" -q poly -r 16001 "$T/a.wav" -o "$T/odd.npy" 2>"$T/err"
-check "-q poly falls back to libsamplerate, with a warning, for a ratio needing > 4096 phases" sh -c \
-	"grep -q 'needs 16001 filter phases.*resampling with libsamplerate' '$T/err' && grep -q '4 chunks written' '$T/err'"
-"$W" -q poly --parts 9 -l 2 "$T/pa.wav" "$T/pb.wav" -o "$T/pp16.npy" 2>/dev/null
-check "-q poly on 16 kHz input does not resample: the same parts as the default" \
+"$W" --quality poly -r 16001 "$T/a.wav" -o "$T/odd.npy" 2>"$T/err"
+check "--quality poly resamples to any rate, 16001 Hz too (soxr has no phase-table limit)" sh -c \
+	"! grep -q 'libsamplerate' '$T/err' && grep -q '4 chunks written' '$T/err'"
+"$W" --quality poly --parts 9 -l 2 "$T/pa.wav" "$T/pb.wav" -o "$T/pp16.npy" 2>/dev/null
+check "--quality poly on 16 kHz input does not resample: the same parts as the default" \
 	cmp "$T/pp16.npy" "$T/parts9.npy"
 fails_with "--parts with less audio than one chunk is an error" 1 "less than one chunk of 8.00 s; nothing written" \
 	"$W" --parts 3 "$T/d.wav" -o "$T/pp.npy"
@@ -171,10 +171,10 @@ ok "$([ ! -e "$T/pp.npy" ]; echo $?)" "... no output file"
 sox -n -r 44100 -c 1 -b 32 -e float "$T/sine.wav" synth 20 sine 1000 vol 0.5
 sox -n -r 44100 -c 1 -b 32 -e float "$T/alias.wav" synth 20 sine 10000 vol 0.5
 for q in medium poly; do
-"$W" -q $q "$T/sine.wav" -o "$T/sine.npy" 2>/dev/null
-"$W" -q $q --silence-db -200 "$T/alias.wav" -o "$T/alias.npy" 2>/dev/null
+"$W" --quality $q "$T/sine.wav" -o "$T/sine.npy" 2>/dev/null
+"$W" --quality $q --silence-db -200 "$T/alias.wav" -o "$T/alias.npy" 2>/dev/null
 min_snr=60; [ $q = poly ] && min_snr=90
-check "-q $q: 1 kHz sine 44.1k -> 16k: FFT peak at 1 kHz, amplitude kept, SNR >= $min_snr dB" $PY -c "
+check "--quality $q: 1 kHz sine 44.1k -> 16k: FFT peak at 1 kHz, amplitude kept, SNR >= $min_snr dB" $PY -c "
 import numpy as np, h
 x = h.records('$T/sine.npy')[1].astype(np.float64)   # the chunk from 7 s to 15 s
 n = len(x); t = np.arange(n) / 16000.0
@@ -185,7 +185,7 @@ snr = 10 * np.log10(np.sum(fit ** 2) / np.sum((x - fit) ** 2)); amp = np.hypot(*
 print('# peak %.3f Hz, amplitude %.5f, SNR %.1f dB' % (peak, amp, snr))
 assert abs(peak - 1000) <= 16000.0 / n and abs(amp - 0.5) < 0.005 and snr >= $min_snr
 "
-check "-q $q: 10 kHz sine (above the new Nyquist) is rejected by >= $min_snr dB, not aliased to 6 kHz" $PY -c "
+check "--quality $q: 10 kHz sine (above the new Nyquist) is rejected by >= $min_snr dB, not aliased to 6 kHz" $PY -c "
 import numpy as np, h
 x = h.records('$T/alias.npy')[1].astype(np.float64)
 rms = np.sqrt(np.mean(x ** 2)); print('# residual %.1f dB re 0.5 amplitude' % (20 * np.log10(rms / (0.5 / np.sqrt(2)))))
@@ -227,7 +227,7 @@ fails_with "inputs all shorter than one chunk" 1 "no input is as long as one chu
 ok "$([ ! -e "$T/e6.npy" ]; echo $?)" "... no output file"
 fails_with "no input files: usage error" 2 "no input files" "$W"
 fails_with "-p as long as the chunk: usage error" 2 "overlap must be shorter" "$W" -l 8 -p 8 "$T/a.wav"
-fails_with "unknown -q: usage error" 2 "unknown quality 'superb'" "$W" -q superb "$T/a.wav"
+fails_with "unknown --quality: usage error" 2 "--quality: unknown quality 'superb'" "$W" --quality superb "$T/a.wav"
 fails_with "-o FILE.wav: usage error (chunks go to a stream or a directory)" 2 "end it with /" "$W" "$T/a.wav" -o "$T/x.wav"
 fails_with "--parts 0: usage error" 2 "--parts" "$W" --parts 0 "$T/a.wav"
 fails_with "--parts with stdin: usage error" 2 "stdin cannot be one" "$W" --parts 2 -
@@ -261,4 +261,8 @@ else
 	skip "data/asc-music missing (make data) or sox cannot read mp3"
 	skip "data/asc-music"
 fi
+# --- the options every program answers; -q
+std_options wavchunk -o
+"$W" -q -l 2 "$T/a.wav" -o "$T/quiet.npy" 2>"$T/quiet.err"
+check "-q: no summary line, the same chunks" sh -c "! test -s '$T/quiet.err' && test -s '$T/quiet.npy'"
 done_testing

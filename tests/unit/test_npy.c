@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 typedef struct {
@@ -254,7 +255,7 @@ static void test_malformed(void)
 	free(m.buf);
 	/* ... and when it promises less, the rest is read as the next record and refused */
 	BUILD(raw_record(w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", x, 16));
-	expect_error(&m, 1, "", "a header promising less data than present: the leftover is a bad record 1");
+	expect_error(&m, 1, "bad magic", "a header promising less data than present: the leftover is a bad record 1");
 	free(m.buf);
 
 	/* streams cut at every byte inside the second record: always an error naming record 1 */
@@ -280,11 +281,142 @@ static void test_malformed(void)
 #undef BUILD
 }
 
+/* The header is parsed as a dict literal: a key's name inside another key's value, extra keys,
+ * repeated keys and Python's non-tuple (5) are refused, which a substring search let through. */
+static void test_dict_parser(void)
+{
+	float x[4] = {1, 2, 3, 4};
+	mem m;
+	FILE *w;
+#define BUILD(stmts) do { m = (mem){0}; w = open_memstream(&m.buf, &m.len); stmts; fclose(w); } while (0)
+	static const struct { const char *dict; const char *want; } bad[] = {
+		{"{'shape': (4,), 'fortran_order': False, 'x': \"'descr': '<f4'\"}", "key 'x'"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'rate': 16000}", "key 'rate'"},
+		{"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (4,)}", "'descr' twice"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4)}", "is no tuple"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4,,)}", "bad 'shape'"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (2 2)}", "bad 'shape'"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (04,)}", "bad 'shape'"},
+		{"{'descr': '<f4', 'fortran_order': Falsey, 'shape': (4,)}", "bad 'fortran_order'"},
+		{"{'descr': '<f4' 'fortran_order': False, 'shape': (4,)}", "want ',' or '}'"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4,)} x", "unexpected 'x'"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4,)} # rate=0", "bad rate"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4,)} # rate=16k", "bad rate"},
+		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4,)} # rate=99999999999999999999", "bad rate"},
+		{"{'descr': '<f\\4', 'fortran_order': False, 'shape': (4,)}", "bad 'descr'"},
+		{"'descr': '<f4'", "not a dict"},
+	};
+	for (size_t i = 0; i < SH_ARRAY_LEN(bad); i++) {
+		BUILD(raw_record(w, 1, bad[i].dict, x, 16));
+		char what[160];
+		snprintf(what, sizeof what, "header %.120s refused", bad[i].dict);
+		expect_error(&m, 0, bad[i].want, what);
+		free(m.buf);
+	}
+	/* what numpy writes and what Python accepts: any key order, either quote, no trailing comma */
+	static const char *good[] = {
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+		"{\"shape\": (2, 2), \"descr\": \"<f4\", \"fortran_order\": False}",
+		"{'fortran_order':False,'shape':(1,4,),'descr':'<f4'}",
+	};
+	int ngood = 0;
+	for (size_t i = 0; i < SH_ARRAY_LEN(good); i++) {
+		BUILD(raw_record(w, 1, good[i], x, 16));
+		FILE *r = reader(&m);
+		npy_record rec = {0};
+		ngood += npy_read_record(r, &rec) == 1 && rec.h.count == 4 && rec.h.rate == 0 && !memcmp(rec.data, x, 16);
+		npy_record_free(&rec);
+		fclose(r);
+		free(m.buf);
+	}
+	tap_ok(ngood == (int)SH_ARRAY_LEN(good), "well-formed headers in any key order and quoting read (%d of %zu)",
+	       ngood, SH_ARRAY_LEN(good));
+#undef BUILD
+}
+
+/* The rate travels in the header comment; numpy's own test is tests/npy_interop.t. */
+static void test_rate(void)
+{
+	float x[3] = {1, 2, 3};
+	mem m = {0};
+	FILE *w = open_memstream(&m.buf, &m.len);
+	int64_t s3[1] = {3};
+	npy_write_rate(w, SH_F32, 1, s3, x, 22050);
+	npy_write(w, SH_F32, 1, s3, x);
+	npy_write_rate(w, SH_F32, 1, s3, x, 44100);
+	int wbad = npy_write_rate(w, SH_F32, 1, s3, x, NPY_RATE_MAX + 1);
+	fclose(w);
+	tap_ok(wbad < 0 && strstr(sh_errmsg(), "cannot be recorded"), "an impossible rate is not written: %s", sh_errmsg());
+	tap_ok(m.len == 3 * (128 + 12), "the rate fits in the padding: 128-byte headers with or without it (%zu bytes)", m.len);
+	FILE *r = reader(&m);
+	npy_record rec = {0};
+	int a = npy_read_record(r, &rec), ra = rec.h.rate;
+	int rate = 0, c1 = npy_check_rate(&rec.h, &rate, 0);
+	int b = npy_read_record(r, &rec), rb = rec.h.rate, c2 = npy_check_rate(&rec.h, &rate, 0);
+	int c = npy_read_record(r, &rec), rc = rec.h.rate, c3 = npy_check_rate(&rec.h, &rate, 0);
+	tap_ok(a == 1 && b == 1 && c == 1 && ra == 22050 && rb == 0 && rc == 44100 && !memcmp(rec.data, x, 12),
+	       "rates read back: 22050, none, 44100");
+	tap_ok(c1 == 0 && c2 == 0 && c3 < 0 && strstr(sh_errmsg(), "at 44100 Hz, earlier records at 22050 Hz"),
+	       "a stream that changes rate is refused: %s", sh_errmsg());
+	int given = 16000;
+	rewind(r);
+	npy_read_record(r, &rec);
+	tap_ok(npy_check_rate(&rec.h, &given, 1) < 0 && strstr(sh_errmsg(), "at 22050 Hz, -r says 16000"),
+	       "a stream at another rate than -r is refused: %s", sh_errmsg());
+	npy_record_free(&rec);
+	fclose(r);
+	free(m.buf);
+}
+
+/* Bytes that lie about their size: 128 bytes claiming 3.2 GB end in "truncated", and nothing
+ * near the claim is allocated (the address-space limit would make such a malloc fail). */
+static void test_lying_header(void)
+{
+	float x[4] = {1, 2, 3, 4};
+	mem m = {0};
+	FILE *w = open_memstream(&m.buf, &m.len);
+	raw_record(w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (800000000,), }", x, 16);
+	fclose(w);
+	struct rlimit old;
+	getrlimit(RLIMIT_AS, &old);
+	struct rlimit lim = {(rlim_t)1 << 31, old.rlim_max};
+#ifdef __SANITIZE_ADDRESS__
+	int limited = 0;   /* AddressSanitizer's shadow memory needs far more address space */
+#else
+	int limited = old.rlim_cur > lim.rlim_cur && setrlimit(RLIMIT_AS, &lim) == 0;
+#endif
+	FILE *r = reader(&m);
+	npy_record rec = {0};
+	int rc = npy_read_record(r, &rec);
+	if (limited)
+		setrlimit(RLIMIT_AS, &old);
+	tap_ok(rc == -1 && strstr(sh_errmsg(), "truncated") && strstr(sh_errmsg(), "promises 3200000000 bytes of data, got 16"),
+	       "%zu bytes claiming 3.2 GB: %s", m.len, sh_errmsg());
+	npy_record_free(&rec);
+	fclose(r);
+	free(m.buf);
+
+	/* an empty float record converts without touching its (absent) data */
+	float o[1] = {5};
+	npy_to_f32(o, NULL, SH_F32, 0);
+	tap_ok(o[0] == 5, "npy_to_f32 of zero values reads nothing");
+
+	/* a directory read as a stream */
+	FILE *d = fopen("/", "rb");
+	npy_header h;
+	tap_ok(d && npy_read_header(d, &h) < 0 && strstr(sh_errmsg(), "is a directory"), "a directory: %s", sh_errmsg());
+	if (d)
+		fclose(d);
+}
+
 int main(void)
 {
 	test_round_trips();
 	test_stream();
 	test_to_f32();
 	test_malformed();
+	test_dict_parser();
+	test_rate();
+	test_lying_header();
 	return tap_done();
 }

@@ -1,7 +1,7 @@
-/* test_resample.c: lib/resample.c against its double-precision reference (direct convolution,
- * taps from the formula) for up- and downsampling ratios, with the input and the output taken
- * in irregular pieces; output counts; identical bytes whatever the pieces; and the filter's
- * quality: pass band flatness, sine SNR, stop band and image rejection. */
+/* test_resample.c: lib/resample.c (libsoxr behind our streaming contract): exact output counts
+ * for up- and downsampling ratios and short inputs, identical bytes whatever the pieces the
+ * input and output come in, no delay, and the filter's quality: pass band flatness, sine SNR,
+ * stop band and image rejection. */
 #include "resample.h"
 #include "tap.h"
 #include "util.h"
@@ -50,47 +50,69 @@ static float *run(resampler *r, const float *x, long n, unsigned seed, long *n_o
 	return y;
 }
 
-static void test_against_reference(void)
+static void test_counts_and_pieces(void)
 {
 	static const int rates[][2] = {{44100, 16000}, {22050, 16000}, {48000, 16000}, {11025, 16000},
 				       {8000, 16000}, {16000, 44100}, {48000, 44100}, {44100, 48000},
-				       {16000, 8000}, {32000, 16000}};
+				       {16000, 8000}, {32000, 16000}, {44100, 16001}};
+	static const long sizes[] = {1, 7, 12000};
 	enum { N = 12000 };
 	float *x = malloc(N * sizeof *x);
 	unsigned s = 1;
 	for (int i = 0; i < N; i++)
 		x[i] = (float)(lcg(&s) / 16384.0 - 1) * 0.9f;
+	for (size_t k = 0; k < SH_ARRAY_LEN(rates); k++)
+		for (size_t z = 0; z < SH_ARRAY_LEN(sizes); z++) {
+			int in = rates[k][0], out = rates[k][1];
+			long n = sizes[z];
+			resampler *r = resampler_new(in, out, 0.95, 100);
+			if (!tap_ok(r != NULL, "%d -> %d: created%s%s", in, out, r ? "" : ": ", r ? "" : sh_errmsg()))
+				continue;
+			long n_out, n_out2;
+			float *y = run(r, x, n, 0, &n_out);
+			resampler_free(r);
+			r = resampler_new(in, out, 0.95, 100);
+			float *y2 = run(r, x, n, 12345 + (unsigned)k, &n_out2);
+			resampler_free(r);
+			long want = (long)(((int64_t)n * out + in - 1) / in);
+			tap_ok(n_out == want && n_out2 == want,
+			       "%d -> %d: %ld samples give ceil(n·out/in) = %ld outputs (%ld, %ld)", in, out, n,
+			       want, n_out, n_out2);
+			tap_ok(n_out == n_out2 && !memcmp(y, y2, (size_t)n_out * sizeof *y),
+			       "%d -> %d, %ld samples: identical bytes when input and output come in irregular pieces",
+			       in, out, n);
+			free(y);
+			free(y2);
+		}
+	free(x);
+}
+
+/* Linear phase with its delay removed: a sine comes out as the same sine at the output rate,
+ * sample for sample, not only with the same amplitude. */
+static void test_no_delay(void)
+{
+	static const int rates[][2] = {{44100, 16000}, {22050, 16000}, {16000, 44100}};
 	for (size_t k = 0; k < SH_ARRAY_LEN(rates); k++) {
 		int in = rates[k][0], out = rates[k][1];
+		long n = in;
+		float *x = malloc((size_t)n * sizeof *x);
+		for (long i = 0; i < n; i++)
+			x[i] = (float)(0.5 * sin(2 * PI * 1000 * i / in));
 		resampler *r = resampler_new(in, out, 0.95, 100);
-		if (!tap_ok(r != NULL, "%d -> %d: created%s%s", in, out, r ? "" : ": ", r ? "" : sh_errmsg()))
-			continue;
-		long n_out, n_out2;
-		float *y = run(r, x, N, 0, &n_out);
-		resampler_free(r);
-		r = resampler_new(in, out, 0.95, 100);
-		float *y2 = run(r, x, N, 12345 + (unsigned)k, &n_out2);
-		long g = in, b = out;
-		while (b) { long t = g % b; g = b; b = t; }
-		long want = (N * (long)(out / g) + (in / g) - 1) / (in / g);
-		tap_ok(n_out == want && n_out2 == want, "%d -> %d: %ld samples give ceil(n·L/M) = %ld outputs (%ld, %ld)",
-		       in, out, (long)N, want, n_out, n_out2);
-		tap_ok(n_out == n_out2 && !memcmp(y, y2, (size_t)n_out * sizeof *y),
-		       "%d -> %d: identical bytes when input and output come in irregular pieces", in, out);
-		double worst = 0;
-		long worst_at = 0;
-		for (long i = 0; i < n_out; i += (i < 400 || i > n_out - 400) ? 1 : 7) {
-			double e = fabs(y[i] - resampler_reference(r, x, N, i));
-			if (e > worst)
-				worst = e, worst_at = i;
+		long m;
+		float *y = run(r, x, n, 0, &m);
+		double sig = 0, err = 0;
+		for (long i = m / 10; i < m - m / 10; i++) {
+			double ref = 0.5 * sin(2 * PI * 1000 * i / out);
+			sig += ref * ref;
+			err += (y[i] - ref) * (y[i] - ref);
 		}
-		tap_ok(worst < 2e-5, "%d -> %d (%d + %d taps): equals the double-precision reference within %.2g (at %ld)",
-		       in, out, resampler_lowpass_taps(r), resampler_taps(r), worst, worst_at);
+		double snr = 10 * log10(sig / (err + 1e-300));
+		tap_ok(snr > 90, "%d -> %d: a 1 kHz sine comes out in time, %.1f dB from the exact one", in, out, snr);
 		resampler_free(r);
+		free(x);
 		free(y);
-		free(y2);
 	}
-	free(x);
 }
 
 /* Amplitude of frequency f in y (rate fs) by least squares, and the SNR of that fit, over the
@@ -183,9 +205,7 @@ static void test_quality(void)
 
 static void test_errors(void)
 {
-	resampler *r = resampler_new(44100, 16001, 0.95, 100);
-	tap_ok(!r && strstr(sh_errmsg(), "phases"), "44100 -> 16001 Hz (16001 phases) refused: %s", sh_errmsg());
-	r = resampler_new(0, 16000, 0.95, 100);
+	resampler *r = resampler_new(0, 16000, 0.95, 100);
 	tap_ok(!r, "a zero rate refused: %s", sh_errmsg());
 	/* an empty input gives no output */
 	r = resampler_new(44100, 16000, 0.95, 100);
@@ -198,7 +218,8 @@ static void test_errors(void)
 
 int main(void)
 {
-	test_against_reference();
+	test_counts_and_pieces();
+	test_no_delay();
 	test_quality();
 	test_errors();
 	return tap_done();

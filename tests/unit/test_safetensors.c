@@ -5,6 +5,7 @@
 #include "tap.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,33 @@ static void test_json(void)
 		json_free(b);
 	}
 	tap_ok(nbad == (int)SH_ARRAY_LEN(bad), "json rejects %d malformed documents with a position", nbad);
+	const char *dup[] = {"{\"a\":1,\"a\":1}", "{\"a\":1,\"b\":{\"c\":1,\"d\":2,\"c\":3}}", "[{\"x\":1},{\"y\":1,\"y\":2}]"};
+	int ndup = 0;
+	for (size_t i = 0; i < SH_ARRAY_LEN(dup); i++) {
+		json_value *b = json_parse(dup[i], strlen(dup[i]));
+		ndup += b == NULL && strstr(sh_errmsg(), "appears twice") != NULL;
+		json_free(b);
+	}
+	tap_ok(ndup == (int)SH_ARRAY_LEN(dup), "json refuses a key repeated in any object (%d of %zu)", ndup,
+	       SH_ARRAY_LEN(dup));
+
+	/* numbers beyond long long's range are written without casting them to it (UBSan, found
+	 * by fuzz/json.c) and read back the same */
+	json_writer big;
+	jw_init(&big, 0);
+	jw_arr(&big, NULL);
+	static const double bigs[] = {-1.23e41, 9.3e18, 1e300, -9.2233720368547758e18, 123456789012345.0};
+	for (size_t i = 0; i < SH_ARRAY_LEN(bigs); i++)
+		jw_num(&big, NULL, bigs[i]);
+	jw_end(&big);
+	const char *bt = jw_text(&big);
+	json_value *bv = bt ? json_parse(bt, strlen(bt)) : NULL;
+	int same = bv && bv->n == SH_ARRAY_LEN(bigs);
+	for (size_t i = 0; same && i < SH_ARRAY_LEN(bigs); i++)
+		same = bv->items[i].num == bigs[i];
+	tap_ok(same, "numbers out of long long's range round-trip: %s", bt ? bt : "(null)");
+	json_free(bv);
+	jw_free(&big);
 
 	json_writer w;
 	jw_init(&w, 1);
@@ -124,6 +152,60 @@ static void test_roundtrip(const char *dir)
 	tap_ok(refused == (int)len, "every truncation of the file is refused (%d of %zu)", refused, len);
 }
 
+/* Many tensors: the header of a checkpoint is not trusted to be small, and every check on
+ * names must stay O(n log n) (a pairwise check took 288 s for 320k names). */
+static void test_many_names(void)
+{
+	enum { N = 100000 };
+	size_t cap = (size_t)N * 80 + 16, len = 0;
+	char *h = malloc(cap);
+	h[len++] = '{';
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(h + len, cap - len, "%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
+					i ? "," : "", (i * 7919) % N, i, i + 1);
+	h[len++] = '}';
+	h[len] = 0;
+	st_file sf;
+	double t0 = sh_now();
+	int rc = load_header(h, N, &sf);
+	const st_tensor *t = rc == 0 ? st_find(&sf, "t4242") : NULL;
+	tap_ok(rc == 0 && sf.ntensors == N && t && t->count == 1 && !st_find(&sf, "t100000"),
+	       "%d tensors load and are found by name (%.2f s)", N, sh_now() - t0);
+	st_free(&sf);
+	/* the same names with one repeated at the end */
+	len--;
+	len += (size_t)snprintf(h + len, cap - len, ",\"t%d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}}",
+				 77, N, N + 1);
+	tap_ok(load_header(h, N + 1, &sf) < 0 && strstr(sh_errmsg(), "\"t77\" appears twice"),
+	       "a name repeated among %d is found: %s", N + 1, sh_errmsg());
+	free(h);
+}
+
+/* Non-finite weights are refused when read, naming the tensor. */
+static void test_nonfinite(void)
+{
+	float x[3] = {1, NAN, 2}, y[2] = {INFINITY, 0}, back[3];
+	int64_t s3[1] = {3}, s2[1] = {2};
+	st_writer w;
+	st_writer_init(&w);
+	st_add_f32(&w, "ok.weight", 1, s2, (float[]){1, 2});
+	st_add_f32(&w, "rnn.weight", 1, s3, x);
+	st_add_f32(&w, "out.bias", 1, s2, y);
+	FILE *f = tmpfile();
+	st_write(&w, f);
+	rewind(f);
+	st_file sf;
+	int rc = st_load_fp(f, &sf);
+	fclose(f);
+	tap_ok(rc == 0 && st_read_f32(&sf, "ok.weight", back, 2) == 0, "finite tensor reads");
+	tap_ok(st_read_f32(&sf, "rnn.weight", back, 3) < 0 && strstr(sh_errmsg(), "'rnn.weight' holds NaN at index 1"),
+	       "NaN refused: %s", sh_errmsg());
+	tap_ok(st_read_f32(&sf, "out.bias", back, 2) < 0 && strstr(sh_errmsg(), "'out.bias' holds an infinite value at index 0"),
+	       "infinity refused: %s", sh_errmsg());
+	st_free(&sf);
+	st_writer_free(&w);
+}
+
 static void test_malformed(void)
 {
 	st_file sf;
@@ -138,6 +220,9 @@ static void test_malformed(void)
 		{"{\"__metadata__\":{\"x\":1}}", 0, "not a string"},
 		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "twice"},
 		{"[1,2]", 0, "not a JSON object"},
+		/* a second __metadata__ once grew the key array without resetting its count */
+		{"{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}}", 0, "appears twice"},
+		{"{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0, "appears twice"},
 		{"{\"a\":", 0, "bad safetensors header"},
 	};
 	for (size_t i = 0; i < SH_ARRAY_LEN(cases); i++) {
@@ -159,6 +244,8 @@ int main(void)
 	test_json();
 	test_roundtrip(dir);
 	test_malformed();
+	test_many_names();
+	test_nonfinite();
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd)) {}

@@ -1,0 +1,75 @@
+/* real_f64.h: the double-precision names of the lib/NAME_real.c files. Each is compiled twice
+ * (see the Makefile): in float with the plain names, and with -DREAL_F64 in double, where this
+ * header renames every function they define or call from one another to its _f64 twin
+ * (nn_gemm -> nn_gemm_f64), the names nn.h, samplernn.h and wavenet.h declare for double. A
+ * _real.c includes it after every other header. A new function of a _real.c that other files
+ * call gets its line here. */
+#ifndef SHARKS_REAL_F64_H
+#define SHARKS_REAL_F64_H
+#ifdef REAL_F64
+
+/* lib/nn_real.c */
+#define adam_step adam_step_f64
+#define ce_backward ce_backward_f64
+#define ce_forward ce_forward_f64
+#define clip_elementwise clip_elementwise_f64
+#define clip_global_norm clip_global_norm_f64
+#define embedding_backward embedding_backward_f64
+#define embedding_forward embedding_forward_f64
+#define gru_backward gru_backward_f64
+#define gru_cell_forward gru_cell_forward_f64
+#define gru_forward gru_forward_f64
+#define linear_backward linear_backward_f64
+#define linear_backward_ref linear_backward_ref_f64
+#define linear_forward linear_forward_f64
+#define linear_forward_ref linear_forward_ref_f64
+#define lstm_backward lstm_backward_f64
+#define lstm_cell_forward lstm_cell_forward_f64
+#define lstm_forward lstm_forward_f64
+#define nn_gemm nn_gemm_f64
+#define relu_backward relu_backward_f64
+#define relu_forward relu_forward_f64
+#define relu_mask relu_mask_f64
+#define weightnorm_backward weightnorm_backward_f64
+#define weightnorm_forward weightnorm_forward_f64
+
+/* lib/samplernn_real.c */
+#define srnn_create srnn_create_f64
+#define srnn_forward srnn_forward_f64
+#define srnn_forward_backward srnn_forward_backward_f64
+#define srnn_free srnn_free_f64
+#define srnn_grads srnn_grads_f64
+#define srnn_init_params srnn_init_params_f64
+#define srnn_last_logits srnn_last_logits_f64
+#define srnn_num_params srnn_num_params_f64
+#define srnn_param_count srnn_param_count_f64
+#define srnn_param_info srnn_param_info_f64
+#define srnn_params srnn_params_f64
+#define srnn_state_floats srnn_state_floats_f64
+#define srnn_state_reset srnn_state_reset_f64
+#define srnn_state_copy_rows srnn_state_copy_rows_f64
+#define srnn_use_reference srnn_use_reference_f64
+
+/* lib/wavenet_real.c */
+#define wn_create wn_create_f64
+#define wn_dconv_backward wn_dconv_backward_f64
+#define wn_dconv_forward wn_dconv_forward_f64
+#define wn_embed_taps_backward wn_embed_taps_backward_f64
+#define wn_embed_taps_forward wn_embed_taps_forward_f64
+#define wn_forward wn_forward_f64
+#define wn_forward_backward wn_forward_backward_f64
+#define wn_free wn_free_f64
+#define wn_gate_backward wn_gate_backward_f64
+#define wn_gate_forward wn_gate_forward_f64
+#define wn_grads wn_grads_f64
+#define wn_init_params wn_init_params_f64
+#define wn_last_probs wn_last_probs_f64
+#define wn_num_params wn_num_params_f64
+#define wn_param_count wn_param_count_f64
+#define wn_param_info wn_param_info_f64
+#define wn_params wn_params_f64
+#define wn_scalar_conv_backward wn_scalar_conv_backward_f64
+#define wn_scalar_conv_forward wn_scalar_conv_forward_f64
+
+#endif
+#endif
