@@ -11,12 +11,24 @@ OPENMP   := -fopenmp
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
             $(OPENMP) $(EXTRA_CFLAGS)
 LDFLAGS  := $(OPENMP) -Wl,--as-needed $(EXTRA_LDFLAGS)
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(MPI_CFLAGS)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS    = $(PKG_LIBS) -lm
+LDLIBS    = $(PKG_LIBS) $(MPI_LIBS) -lm
+
+# MPI (data-parallel qtrain and qsample under mpirun): lib/dist.c where OpenMPI's ompi-c is
+# installed, else lib/dist_none.c, which refuses a launch as several ranks. MPI=0 builds
+# without it even where it is installed.
+MPI      ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c)
+DIST_SKIP  := lib/dist_none.c
+else
+DIST_SKIP  := lib/dist.c
+endif
 
 B        := build
-LIB_SRC  := $(wildcard lib/*.c)
+LIB_SRC  := $(filter-out $(DIST_SKIP),$(wildcard lib/*.c))
 LIB_OBJ  := $(LIB_SRC:lib/%.c=$(B)/lib/%.o)
 REAL_SRC := $(wildcard lib/*_real.c)
 REAL_OBJ := $(REAL_SRC:lib/%.c=$(B)/lib64/%.o)
@@ -30,7 +42,7 @@ BUILD_DEBS := build-essential pkg-config libsndfile1-dev libsamplerate0-dev libs
               libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core \
               fonts-blankenburg
 TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \
-              aubio-tools espeak-ng clang libclang-rt-14-dev
+              aubio-tools espeak-ng clang libclang-rt-14-dev openmpi-bin libopenmpi-dev iproute2
 
 .PHONY: all deps test-deps test check asan bench clean data fixtures fuzz fuzz-check
 all: $(PROGS)

@@ -5,7 +5,9 @@
  * is written as it is made (memory does not grow with the length): `-o DIR/` writes one
  * 16-bit wav per stream, decoded with the checkpoint's quantisation; otherwise a tensor
  * stream of one record per stream (codes, or decoded audio with --format f32), spilled to a
- * temporary file per stream while the batch runs so that records can be written whole. */
+ * temporary file per stream while the batch runs so that records can be written whole.
+ * Under mpirun the streams are shared out among the ranks (rank r makes streams
+ * [n·r/N, n·(r+1)/N) into DIR/; the same bytes as one process makes). */
 #include "audio.h"
 #include "cli.h"
 #include "mulaw.h"
@@ -15,6 +17,7 @@
 #include "generate.h"
 #include "srnn_sample.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -23,6 +26,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
 	"usage: qsample [-n N] [-s SECONDS] [-t TEMP] [--seed S] [--batch B] [--h0 MODE]\n"
@@ -173,6 +177,8 @@ static void on_progress(void *ctx, double done)
 int main(int argc, char **argv)
 {
 	cli_init("qsample");
+	if (dist_init(&argc, &argv) < 0)
+		cli_die(NULL, "%s", sh_errmsg());
 	long n = 10, batch = 0, threads = 0;
 	double seconds = 20, temp = 0.95;
 	uint64_t seed = CLI_DEFAULT_SEED;
@@ -229,6 +235,17 @@ int main(int argc, char **argv)
 		kind = OUT_AUDIO;
 	}
 
+	/* under mpirun: this rank's share of the streams, each into its own file of DIR/ */
+	const int ranks = dist_size(), rank = dist_rank();
+	if (ranks > 1 && kind != OUT_DIR)
+		cli_usage_error(usage, "under mpirun, every rank writes its streams into -o DIR/ (%d ranks)", ranks);
+	const long first = n * rank / ranks, mine = n * (rank + 1) / ranks - first;
+	if (ranks > 1 && threads <= 0) {   /* the ranks on this machine share its cores */
+		threads = SH_MAX(1, sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size());
+		omp_set_num_threads((int)threads);
+		openblas_set_num_threads((int)threads);
+	}
+
 	st_file sf;
 	if (st_load(ckpt, &sf) < 0)
 		cli_die(ckpt, "%s", sh_errmsg());
@@ -276,11 +293,11 @@ int main(int argc, char **argv)
 	if (!o.writers || !o.spill || !o.audio || !o.bytes)
 		cli_die(NULL, "out of memory");
 	int nthreads = threads > 0 ? (int)threads : omp_get_max_threads();
-	gen_spec g = {.n = n, .batch = (int)batch, .samples = total, .temperature = (float)temp, .h0 = h0,
+	gen_spec g = {.n = mine, .first = first, .batch = (int)batch, .samples = total, .temperature = (float)temp, .h0 = h0,
 		      .seed = seed, .threads = nthreads, .weights = weights};
 	double werr = 0;
 	g.weight_error = &werr;
-	cli_progress_start(&o.prog, "generating", (double)n * total / rate, "s");
+	cli_progress_start(&o.prog, "generating", (double)mine * total / rate, "s");
 	o.t0 = sh_now();
 	if (gen_streams(m, &g, on_batch, on_block, on_progress, &o) < 0)
 		cli_die(o.err_file, "%s", sh_errmsg());
@@ -290,11 +307,13 @@ int main(int argc, char **argv)
 	if (weights != QMAT_F32 && !cli_quiet)
 		fprintf(stderr, "qsample: %s weights: largest relative row error %.2g (a product's row is off by "
 			"at most that times |w_row|·|x|)\n", qmat_type_name(weights), werr);
-	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)",
-			 n, (double)total / rate, rate, el, n * total / el, n * total / el / rate, nthreads);
+	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)%s",
+			 mine, (double)total / rate, rate, el, mine * total / el, mine * total / el / rate, nthreads,
+			 ranks > 1 ? " on this rank" : "");
 	free(o.writers), free(o.spill), free(o.audio), free(o.bytes);
 	model_free(m);
 	st_free(&sf);
 	mulaw_free(&quant);
+	dist_finalize();
 	return 0;
 }

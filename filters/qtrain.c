@@ -4,11 +4,13 @@
 #include "bounds.h"
 #include "cli.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "runlog.h"
 #include "train.h"
 #include "util.h"
 
 #include <cblas.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -180,6 +182,88 @@ static void check_arch_options(const arch_args *a, model_kind kind)
 	}
 }
 
+/* ---- under mpirun (dist.h): N ranks train one model; rank 0 alone speaks and writes ----
+ * A failure that every rank sees (agree(), a usage error while parsing the same argv) ends
+ * every rank with its status after MPI_Finalize; any other exit of a rank (a write error on
+ * rank 0, a rank that lost its checkpoint file) aborts the whole job at once (MPI_Abort),
+ * never leaving the other ranks waiting in a reduction. */
+enum { CHECK_REPLICAS_EVERY = 100 };   /* steps between the ranks' checks of their parameters */
+static int agreed_exit, quiet_fd = -1;
+
+static void on_exit_dist(int status, void *arg)
+{
+	(void)arg;
+	if (status == 0 || agreed_exit)
+		dist_finalize();
+	else
+		dist_abort(status);
+}
+
+/* Every rank passes its own outcome; when any failed, rank 0 says which rank and why and
+ * every rank exits 1. One process: cli_die_lib as usual. */
+static void agree(int failed, const char *file)
+{
+	if (dist_size() == 1) {
+		if (failed)
+			cli_die_lib(file);
+		return;
+	}
+	enum { MSG = 512 };
+	char mine[MSG] = "", *all = malloc((size_t)MSG * dist_size());
+	if (failed)
+		snprintf(mine, sizeof mine, "%s%s%s", file ? file : "", file ? ": " : "", sh_errmsg());
+	if (!all || dist_allgather(mine, all, MSG) < 0)
+		cli_die(NULL, "out of memory");
+	for (int r = 0; r < dist_size(); r++)
+		if (all[(size_t)r * MSG]) {
+			if (!dist_rank())
+				fprintf(stderr, "%s: rank %d: %s\n", prog_name, r, all + (size_t)r * MSG);
+			agreed_exit = 1;
+			exit(1);
+		}
+	free(all);
+}
+
+/* Joins the job; ranks other than 0 keep quiet while every rank parses the same options
+ * (compared first), so that a usage error is said once. */
+static void dist_start(int *argc, char ***argv)
+{
+	if (dist_init(argc, argv) < 0)
+		cli_die(NULL, "%s", sh_errmsg());
+	if (!dist_active())
+		return;
+	on_exit(on_exit_dist, NULL);
+	uint64_t h = SH_FNV_INIT;
+	for (int i = 1; i < *argc; i++)
+		h = sh_fnv1a(h, (*argv)[i], strlen((*argv)[i]) + 1);
+	uint64_t *all = malloc(dist_size() * sizeof *all);
+	if (!all || dist_allgather(&h, all, sizeof h) < 0)
+		cli_die(NULL, "out of memory");
+	int other = 0;   /* the first rank whose command differs from rank 0's */
+	for (int r = dist_size() - 1; r > 0; r--)
+		other = all[r] != all[0] ? r : other;
+	free(all);
+	if (other)
+		sh_error("was given other options than rank 0 (every rank must run the same command)");
+	agree(other && dist_rank() == other, NULL);
+	agreed_exit = 1;   /* the same argv: a usage error is every rank's */
+	if (dist_rank()) {
+		fflush(stderr);
+		quiet_fd = dup(2);
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, 2), close(null);
+	}
+}
+
+/* After the options: every rank speaks for itself again. */
+static void dist_options_parsed(void)
+{
+	if (quiet_fd >= 0)
+		dup2(quiet_fd, 2), close(quiet_fd), quiet_fd = -1;
+	agreed_exit = 0;
+}
+
 static void json_config(sh_buf *b, const trn_options *o)
 {
 	if (o->model.kind == MODEL_WAVENET) {
@@ -246,8 +330,8 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 	char cwd[4096];
 	sh_buf_printf(&b, "],\n  \"cwd\": ");
 	sh_buf_json_str(&b, getcwd(cwd, sizeof cwd) ? cwd : "");
-	sh_buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n", ri->started,
-		       (unsigned long long)o->seed, ri->threads);
+	sh_buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"ranks\": %d,\n",
+		       ri->started, (unsigned long long)o->seed, ri->threads, dist_size());
 	sh_buf_printf(&b, "  \"resumed_from\": ");
 	if (ri->resume)
 		sh_buf_json_str(&b, ri->resume);
@@ -280,6 +364,8 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 /* Training diverged: say where, and which checkpoint is left (none is written now). */
 static void diverged(cli_progress *prog, const char *rundir, long step, const char *what, long last_ckpt)
 {
+	if (dist_rank())
+		return;
 	cli_progress_clear(prog);  /* a failure is told under -q too */
 	if (last_ckpt >= 0)
 		cli_warn(rundir, "step %ld: %s; stopping (last.safetensors keeps step %ld, the last good "
@@ -305,6 +391,7 @@ static int checkpoint(trn_run *run, const trn_data *data, const char *rundir, tr
 int main(int argc, char **argv)
 {
 	cli_init("qtrain");
+	dist_start(&argc, &argv);
 	static const struct option longopts[] = {
 		{"preset", 1, 0, O_PRESET}, {"frame-sizes", 1, 0, O_FRAMES}, {"dim", 1, 0, O_DIM},
 		{"layers", 1, 0, O_LAYERS}, {"rnn", 1, 0, O_RNN}, {"embed", 1, 0, O_EMBED},
@@ -430,6 +517,7 @@ int main(int argc, char **argv)
 		if (fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9 || pct[0] <= 0)
 			cli_usage_error(usage, "--split: the percentages must add up to 100 and train must be > 0");
 	}
+	dist_options_parsed();
 
 	/* the options: from the checkpoint when resuming, then what the command line says */
 	trn_options opt;
@@ -442,8 +530,7 @@ int main(int argc, char **argv)
 			snprintf(resume_path, sizeof resume_path, "%s/last.safetensors", resume);
 		else
 			snprintf(resume_path, sizeof resume_path, "%s", resume);
-		if (st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0)
-			cli_die_lib(resume_path);
+		agree(st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0, resume_path);
 		/* the model defaults to the checkpoint's; what is given must match it */
 		model_config asked = opt.model;
 		if (model_name)
@@ -508,6 +595,9 @@ int main(int argc, char **argv)
 	const int seq = model_seq(cfg), batch = model_batch(cfg);
 	if (trn_options_check(&opt) < 0)
 		cli_usage_error(usage, "%s", sh_errmsg());
+	if (batch % dist_size())
+		sh_error("--batch %d does not divide among %d ranks", batch, dist_size());
+	agree(batch % dist_size() != 0, NULL);
 
 	/* the data, checked against the model before anything is written */
 	trn_data data;
@@ -515,11 +605,15 @@ int main(int argc, char **argv)
 	int nfiles = argc - optind;
 	char *stdin_only[] = {"-"};
 	char **files = nfiles ? argv + optind : stdin_only;
-	for (int i = 0; i < (nfiles ? nfiles : 1); i++)
-		if (trn_data_add_file(&data, files[i]) < 0)
-			cli_die_lib(cli_in_name(files[i]));
-	if (!data.nrec)
-		cli_die(nfiles == 1 ? files[0] : NULL, "no records in the data");
+	/* (under mpirun every rank reads the data: a rank that cannot is reported by rank 0) */
+	const char *bad_file = NULL;
+	int bad, failed = 0;
+	for (int i = 0; i < (nfiles ? nfiles : 1) && !failed; i++)
+		if ((failed = trn_data_add_file(&data, files[i]) < 0))
+			bad_file = cli_in_name(files[i]);
+	if (!failed && !data.nrec)
+		failed = sh_error("no records in the data"), bad_file = nfiles == 1 ? files[0] : NULL;
+	agree(failed, bad_file);
 	/* the rate the records carry: -r and a checkpoint must agree with it; without -r it is the
 	 * run's rate (older streams carry none: -r or 16000 then, as before) */
 	if (data.rate) {
@@ -531,27 +625,44 @@ int main(int argc, char **argv)
 				opt.sample_rate, data.rate);
 		opt.sample_rate = data.rate;
 	}
-	int bad;
-	if (trn_data_check(&data, model_levels(cfg), seq, &bad) < 0)
-		cli_die_lib(cli_in_name(data.files[data.file[bad]]));
-	if (trn_data_split(&data, opt.seed, opt.split) < 0)
-		cli_die_lib(NULL);
+	if ((failed = trn_data_check(&data, model_levels(cfg), seq, &bad) < 0))
+		bad_file = cli_in_name(data.files[data.file[bad]]);
+	if (!failed)
+		failed = trn_data_split(&data, opt.seed, opt.split) < 0, bad_file = NULL;
+	agree(failed, bad_file);
+	if (dist_size() > 1) {   /* the same data on every rank */
+		uint64_t *fps = malloc(dist_size() * sizeof *fps);
+		if (!fps || dist_allgather(&data.fingerprint, fps, sizeof *fps) < 0)
+			cli_die(NULL, "out of memory");
+		int other = 0;
+		for (int r = dist_size() - 1; r > 0; r--)
+			other = fps[r] != fps[0] ? r : other;
+		if (other)
+			sh_error("read other data than rank 0 (fingerprint %016llx, rank 0's %016llx)",
+				 (unsigned long long)fps[other], (unsigned long long)fps[0]);
+		free(fps);
+		agree(other && dist_rank() == other, NULL);
+	}
 
 	/* the run directory */
 	char path[4096];
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
-	if (!resume && !stat(path, &st))
-		cli_die(rundir, "already holds a run (last.safetensors): continue it with --resume %s, or "
-			"choose another directory", rundir);
-	cli_mkdirs(rundir);
+	const int rank0 = !dist_rank();   /* writes the run directory */
+	failed = rank0 && !resume && !stat(path, &st);
+	if (failed)
+		sh_error("already holds a run (last.safetensors): continue it with --resume %s, or choose "
+			 "another directory", rundir);
+	agree(failed, rundir);
+	if (rank0)
+		cli_mkdirs(rundir);
 	char samples_dir[4096];
 	snprintf(samples_dir, sizeof samples_dir, "%s/samples", rundir);
-	if (sample_every)
+	if (sample_every && rank0)
 		cli_mkdirs(samples_dir);
 
-	if (threads <= 0)
-		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (threads <= 0)   /* the ranks on this machine share its cores */
+		threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
 	if (threads < 1)
 		threads = 1;
 	omp_set_num_threads(threads);
@@ -561,20 +672,21 @@ int main(int argc, char **argv)
 	if (trn_run_init(&run, &opt, &data) < 0)
 		cli_die_lib(NULL);
 	if (resume) {
-		if (trn_load(&run, &data, &ckpt) < 0)
-			cli_die_lib(resume_path);
+		agree(trn_load(&run, &data, &ckpt) < 0, resume_path);
 		st_free(&ckpt);
 	}
+	agree(trn_check_replicas(&run) < 0, resume ? resume_path : NULL);
 	trn_log log = {0};
 	snprintf(path, sizeof path, "%s/log.tsv", rundir);
-	if (trn_log_read(&log, path, resume ? run.step : -1) < 0)
+	if (rank0 && trn_log_read(&log, path, resume ? run.step : -1) < 0)
 		cli_die_lib(NULL);
 	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
 
 	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
 	time_t now = time(NULL);
 	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	write_run_json(&ri, &opt, &data, &run, NULL, seconds0);
+	if (rank0)
+		write_run_json(&ri, &opt, &data, &run, NULL, seconds0);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -597,6 +709,13 @@ int main(int argc, char **argv)
 	int need_ckpt = 0, status = 0;
 	long last_ckpt_step = resume ? run.step : -1;
 	for (;;) {
+		int time_up = minutes > 0 && sh_now() - t0 >= minutes * 60;
+		if (dist_size() > 1) {
+			/* the ranks stop together: on a signal to any, or when rank 0's time is up */
+			int want = dist_max_int(2 * stop_signal + (rank0 && time_up));
+			stop_signal = want / 2 ? want / 2 : stop_signal;
+			time_up = want & 1;
+		}
 		if (stop_signal) {
 			ended = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
 			break;
@@ -609,7 +728,7 @@ int main(int argc, char **argv)
 			ended = "epochs";
 			break;
 		}
-		if (minutes > 0 && sh_now() - t0 >= minutes * 60) {
+		if (time_up) {
 			ended = "minutes";
 			break;
 		}
@@ -624,6 +743,8 @@ int main(int argc, char **argv)
 			status = 1;
 			break;
 		}
+		if (run.step % CHECK_REPLICAS_EVERY == 0)
+			agree(trn_check_replicas(&run) < 0, NULL);
 		interval_time += dt;
 		if (run.step - start_step > 1)
 			step_time += dt;
@@ -660,7 +781,7 @@ int main(int argc, char **argv)
 			need_ckpt = 0;
 		}
 		/* a clip that cannot be written is not worth stopping the training for */
-		if (sample_every && run.step % sample_every == 0 && !stop_signal &&
+		if (sample_every && rank0 && run.step % sample_every == 0 && !stop_signal &&
 		    trn_write_samples(&run, samples_dir, (int)sample_count, sample_seconds, sample_temp,
 				      &stop_signal) < 0)
 			cli_warn(samples_dir, "step %ld: no clips: %s", run.step, sh_errmsg());
@@ -683,14 +804,20 @@ int main(int argc, char **argv)
 	}
 	double elapsed = sh_now() - t0;
 	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
-	write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
-	if (status == 0)
+	agreed_exit = 1;   /* every rank left the loop at the same step, for the same reason */
+	if (rank0)
+		write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
+	char ranks_note[96] = "";
+	if (dist_size() > 1)   /* the time rank 0 waited for the others and for the sums */
+		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction",
+			 dist_size(), elapsed > 0 ? 100 * run.reduce_seconds / elapsed : 0);
+	if (status == 0 && rank0)
 		cli_progress_end(&prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
-				 "valid %.3f bits, best %.3f%s",
+				 "valid %.3f bits, best %.3f%s%s",
 				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
 				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9,
-				 last_bits, last_valid, run.best_bits,
+				 last_bits, last_valid, run.best_bits, ranks_note,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);
 	trn_run_free(&run);

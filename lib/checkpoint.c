@@ -289,6 +289,7 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 	free(intrain);
 	if (!ok || *s)
 		return sh_error("bad 'data_lanes' in the metadata");
+	trn_state_scatter(t);   /* this rank's rows, under mpirun */
 	return 0;
 }
 

@@ -137,7 +137,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 			if (sink(ctx, first + b, block + (size_t)b * BLOCK, len) < 0)
 				rc = -1;
 		if (report && progress)
-			progress(ctx, (double)batch_first * g->samples + (double)nb * (t + len));
+			progress(ctx, (double)(batch_first - g->first) * g->samples + (double)nb * (t + len));
 	}
 done:
 	thread_choice_end(&tc);
@@ -152,8 +152,9 @@ done:
 int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress, void *ctx)
 {
 	const int B = g->batch > 0 && g->batch < g->n ? g->batch : (int)g->n;
-	for (long first = 0; first < g->n; first += B) {
-		const int nb = (int)SH_MIN((long)B, g->n - first);
+	const long end = g->first + g->n;
+	for (long first = g->first; first < end; first += B) {
+		const int nb = (int)SH_MIN((long)B, end - first);
 		/* per-sample products are too small to share out: threads take groups of streams */
 		const int groups = SH_MAX(1, SH_MIN(g->threads, nb));
 		if (on_batch && on_batch(ctx, first, nb, 0) < 0)

@@ -16,7 +16,8 @@
 #include <stdint.h>
 
 typedef struct {
-	long n;                        /* streams */
+	long n;                        /* streams ... */
+	long first;                    /* ... first, first + 1, ... (a share of them under mpirun) */
 	int batch;                     /* streams made at once (0: all) */
 	long samples;                  /* per stream */
 	float temperature;

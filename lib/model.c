@@ -93,6 +93,13 @@ void model_state_reset(const model *m, float *state, int batch, int b)
 		srnn_state_reset(m->srnn, state, batch, b);
 }
 
+void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src,
+			   int src_batch, int src_row0, int rows)
+{
+	if (m->srnn)
+		srnn_state_copy_rows(m->srnn, dst, dst_batch, dst_row0, src, src_batch, src_row0, rows);
+}
+
 double model_forward(model *m, const uint16_t *codes, int batch, float *state)
 {
 	return m->wn ? wn_forward(m->wn, codes, batch) : srnn_forward(m->srnn, codes, batch, state);

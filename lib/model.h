@@ -65,6 +65,9 @@ model_param model_param_info(const model *m, int i);
  * WaveNet). */
 size_t model_state_floats(const model *m, int batch);
 void model_state_reset(const model *m, float *state, int batch, int b);
+/* srnn_state_copy_rows (nothing for WaveNet). */
+void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src,
+			   int src_batch, int src_row0, int rows);
 /* A training window: codes is batch × (history + seq); the mean cross-entropy in nats over the
  * targets (NAN with an error on bad input); _backward accumulates into model_grads(). state is
  * ignored by WaveNet. */

@@ -47,6 +47,7 @@
 #define srnn_params srnn_params_f64
 #define srnn_state_floats srnn_state_floats_f64
 #define srnn_state_reset srnn_state_reset_f64
+#define srnn_state_copy_rows srnn_state_copy_rows_f64
 #define srnn_use_reference srnn_use_reference_f64
 
 /* lib/wavenet_real.c */

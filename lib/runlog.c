@@ -162,6 +162,11 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 		t->log_nats = 0;
 		t->log_steps = 0;
 	}
+	/* under mpirun: every rank's rows of the carried state, then rank 0 alone writes */
+	if (trn_state_gather(t) < 0)
+		return -1;
+	if (t->rank)
+		return 0;
 	if (trn_save(t, d, last) < 0)
 		return -1;
 	if (improved && link_best(t, d, last, best) < 0)

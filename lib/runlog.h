@@ -25,7 +25,8 @@ typedef struct {
  * and RUNDIR/log.tsv; the caller draws the plot (trn_log_plot). Without full (or when *stop
  * is raised during the validation): the checkpoint only. seconds and samples_per_s go into the log row, which is
  * also returned in row. Returns 0, -1 with an error, or 1 without writing anything when the
- * validation loss is not finite (the parameters have diverged). */
+ * validation loss is not finite (the parameters have diverged). Under mpirun every rank calls
+ * it (validation is shared, the state gathered) and rank 0 alone writes. */
 int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
 		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row);
 

@@ -410,6 +410,19 @@ void srnn_state_reset(const MODEL *m, real *state, int batch, int b)
 	s[b] = 1;
 }
 
+void srnn_state_copy_rows(const MODEL *m, real *dst, int dst_batch, int dst_row0, const real *src,
+			  int src_batch, int src_row0, int rows)
+{
+	/* K·L blocks of h (and c) [batch × D], then the flags [batch × 1] */
+	const int blocks = m->K * m->L * (m->cfg.rnn == SRNN_LSTM ? 2 : 1);
+	const size_t D = (size_t)m->D;
+	for (int k = 0; k <= blocks; k++) {
+		const size_t w = k < blocks ? D : 1;
+		memcpy(dst + k * dst_batch * D + dst_row0 * w, src + k * src_batch * D + src_row0 * w,
+		       rows * w * sizeof *dst);
+	}
+}
+
 /* ---- helpers ---- */
 
 /* dst[(t·B + b)·W] = src[(b·T + t)·W]: batch-major to time-major (and back with swapped T, B) */

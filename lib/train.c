@@ -4,6 +4,7 @@
  * run directory's log runlog.c's. */
 #include "train.h"
 #include "checkpoint.h"
+#include "dist.h"
 #include "generate.h"
 #include "audio.h"
 #include "mulaw.h"
@@ -43,27 +44,34 @@ int trn_run_init(trn_run *t, const trn_options *opt, const trn_data *d)
 	t->opt = *opt;
 	const model_config *c = &opt->model;
 	const int batch = model_batch(c), history = model_history(c), seq = model_seq(c);
-	t->m = model_create(c, batch);
+	t->rank = dist_rank(), t->nranks = dist_size();
+	if (batch % t->nranks)
+		return sh_error("a batch of %d rows does not divide among %d ranks (--batch)", batch, t->nranks);
+	t->rows = batch / t->nranks, t->row0 = t->rank * t->rows;
+	t->m = model_create(c, t->rows);
 	if (!t->m)
 		return -1;
 	model_init_params(t->m, opt->seed);
 	t->nparams = model_num_params(t->m);
 	t->state_floats = model_state_floats(t->m, batch);
+	t->lstate_floats = model_state_floats(t->m, t->rows);
 	int row = history + seq;
 	/* one float at least, so that a model without state (WaveNet) still gets pointers */
 	t->adam_m = sh_alloc(t->nparams * sizeof(float));
 	t->adam_v = sh_alloc(t->nparams * sizeof(float));
 	t->state = sh_alloc(SH_MAX(t->state_floats, 1) * sizeof(float));
-	t->eval_state = sh_alloc(SH_MAX(t->state_floats, 1) * sizeof(float));
+	t->lstate = t->nranks > 1 ? sh_alloc(SH_MAX(t->lstate_floats, 1) * sizeof(float)) : t->state;
+	t->eval_state = sh_alloc(SH_MAX(t->lstate_floats, 1) * sizeof(float));
 	t->codes = sh_alloc((size_t)batch * row * sizeof(uint16_t));
 	t->reset = sh_alloc(batch);
-	if (!t->adam_m || !t->adam_v || !t->state || !t->eval_state || !t->codes || !t->reset ||
+	if (!t->adam_m || !t->adam_v || !t->state || !t->lstate || !t->eval_state || !t->codes || !t->reset ||
 	    trn_feed_init(&t->feed, d, batch, history, seq, model_levels(c), opt->seed) < 0) {
 		trn_run_free(t);
 		return -1;
 	}
 	for (int b = 0; b < batch; b++)
 		model_state_reset(t->m, t->state, batch, b);
+	trn_state_scatter(t);
 	t->best_bits = INFINITY;
 	return 0;
 }
@@ -74,6 +82,8 @@ void trn_run_free(trn_run *t)
 		model_free(t->m);
 	free(t->adam_m);
 	free(t->adam_v);
+	if (t->lstate != t->state)
+		free(t->lstate);
 	free(t->state);
 	free(t->eval_state);
 	free(t->codes);
@@ -85,16 +95,34 @@ void trn_run_free(trn_run *t)
 
 double trn_step(trn_run *t, const trn_data *d)
 {
-	const int batch = model_batch(&t->opt.model);
+	const int batch = model_batch(&t->opt.model), rows = t->rows;
+	const size_t row = (size_t)model_history(&t->opt.model) + model_seq(&t->opt.model);
 	float *grads = model_grads(t->m);
 	memset(grads, 0, t->nparams * sizeof(float));
+	/* every rank deals the whole batch (the same data position everywhere) and runs its rows */
 	trn_feed_next(&t->feed, d, t->codes, t->reset);
-	for (int b = 0; b < batch; b++)
-		if (t->reset[b])
-			model_state_reset(t->m, t->state, batch, b);
-	double loss = model_forward_backward(t->m, t->codes, batch, t->state);
+	for (int b = 0; b < rows; b++)
+		if (t->reset[t->row0 + b])
+			model_state_reset(t->m, t->lstate, rows, b);
+	double loss = model_forward_backward(t->m, t->codes + t->row0 * row, rows, t->lstate);
+	double t0 = t->nranks > 1 ? sh_now() : 0;
+	if (t->nranks > 1) {
+		/* each rank's loss and gradients are means over its rows: weighted by its share of
+		 * the batch, their sums are the means over the whole batch */
+		loss *= (double)rows / batch;
+		if (dist_allreduce_sum_f64(&loss, 1) < 0)
+			return NAN;
+	}
 	if (!isfinite(loss))
 		return loss;
+	if (t->nranks > 1) {
+		const float w = (float)rows / batch;
+		for (size_t i = 0; i < t->nparams; i++)
+			grads[i] *= w;
+		if (dist_allreduce_sum_f32(grads, t->nparams) < 0)
+			return NAN;
+		t->reduce_seconds += sh_now() - t0;
+	}
 	double norm = trn_clip(grads, t->nparams, t->opt.clip, t->opt.clip_value);
 	if (!isfinite(norm))
 		return norm;
@@ -106,6 +134,56 @@ double trn_step(trn_run *t, const trn_data *d)
 	return loss;
 }
 
+int trn_state_gather(trn_run *t)
+{
+	if (t->nranks == 1 || !t->state_floats)
+		return 0;
+	const int batch = model_batch(&t->opt.model);
+	float *all = sh_alloc(t->lstate_floats * t->nranks * sizeof *all);
+	if (!all || dist_allgather(t->lstate, all, t->lstate_floats * sizeof *all) < 0) {
+		free(all);
+		return -1;
+	}
+	for (int r = 0; r < t->nranks; r++)
+		model_state_copy_rows(t->m, t->state, batch, r * t->rows, all + r * t->lstate_floats, t->rows, 0,
+				      t->rows);
+	free(all);
+	return 0;
+}
+
+void trn_state_scatter(trn_run *t)
+{
+	if (t->nranks > 1)
+		model_state_copy_rows(t->m, t->lstate, t->rows, 0, t->state, model_batch(&t->opt.model), t->row0,
+				      t->rows);
+}
+
+int trn_check_replicas(const trn_run *t)
+{
+	if (t->nranks == 1)
+		return 0;
+	/* FNV-1a over 32-bit words: a checksum, not a defence */
+	const uint32_t *w = (const uint32_t *)model_params(t->m);
+	uint64_t h = SH_FNV_INIT;
+	for (size_t i = 0; i < t->nparams; i++)
+		h = (h ^ w[i]) * 0x100000001b3ULL;
+	uint64_t mine[2] = {h, (uint64_t)t->step}, *all = sh_alloc(t->nranks * sizeof mine);
+	if (!all || dist_allgather(mine, all, sizeof mine) < 0) {
+		free(all);
+		return -1;
+	}
+	for (int r = 1; r < t->nranks; r++)
+		if (all[2 * r] != all[0] || all[2 * r + 1] != all[1]) {
+			sh_error("rank %d's parameters differ from rank 0's (step %llu, checksum %016llx; rank 0: "
+				 "step %llu, checksum %016llx)", r, (unsigned long long)all[2 * r + 1],
+				 (unsigned long long)all[2 * r], (unsigned long long)all[1], (unsigned long long)all[0]);
+			free(all);
+			return -1;
+		}
+	free(all);
+	return 0;
+}
+
 static int cmp_eval(const void *a, const void *b)
 {
 	const eval_item *x = a, *y = b;
@@ -115,9 +193,12 @@ static int cmp_eval(const void *a, const void *b)
 double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n, volatile sig_atomic_t *stop)
 {
 	const model_config *c = &t->opt.model;
-	const int batch = model_batch(c), seq = model_seq(c), levels = model_levels(c);
+	/* groups of up to this rank's rows; ranks take the groups in turn */
+	const int batch = t->rows, seq = model_seq(c), levels = model_levels(c);
 	if (n <= 0)
 		return NAN;
+	if (t->nranks > 1)
+		stop = NULL;   /* every rank must take part in the sums below */
 	/* records of the same length go through the model together, row by row, so that no row
 	 * has to be padded and the mean loss of a call is the mean over real targets */
 	eval_item *items = malloc(n * sizeof *items);
@@ -128,10 +209,14 @@ double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n, volat
 	qsort(items, n, sizeof *items, cmp_eval);
 	int history = model_history(c), row = history + seq;
 	double nats = 0, count = 0;
-	for (int i = 0; i < n;) {
+	for (int i = 0, k = 0; i < n; k++) {
 		int g = 1;
 		while (i + g < n && g < batch && items[i + g].nwin == items[i].nwin)
 			g++;
+		if (k % t->nranks != t->rank) {
+			i += g;
+			continue;
+		}
 		for (int b = 0; b < g; b++)
 			model_state_reset(t->m, t->eval_state, g, b);
 		for (int w = 0; w < items[i].nwin; w++) {
@@ -149,7 +234,10 @@ double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n, volat
 		i += g;
 	}
 	free(items);
-	return nats / count / M_LN2;
+	double sums[2] = {nats, count};
+	if (dist_allreduce_sum_f64(sums, 2) < 0)
+		return NAN;
+	return sums[0] / sums[1] / M_LN2;
 }
 
 /* ---- clips while training (qtrain --sample-every) ---- */

@@ -29,15 +29,22 @@ typedef struct {
 
 typedef struct {
 	trn_options opt;
+	/* data parallel (dist.h): this rank computes rows [row0, row0 + rows) of the global batch
+	 * of every step; the feed, the parameters and the optimizer are the same on every rank */
+	int rank, nranks, row0, rows;
 	model *m;
 	size_t nparams;
 	float *adam_m, *adam_v;         /* nparams each */
 	float *state;                   /* recurrent state of the batch rows, carried */
 	size_t state_floats;
+	float *lstate;                  /* this rank's rows of it (= state with one rank): up to date
+	                                   while training; state is after trn_state_gather */
+	size_t lstate_floats;
 	uint16_t *codes;                /* batch × (history + seq) */
 	unsigned char *reset;           /* batch */
 	trn_feed feed;
 	long step;                      /* optimizer steps taken */
+	double reduce_seconds;          /* spent in the ranks' reductions of the loss and gradients */
 	double best_bits;               /* best validation bits so far (INFINITY: none) */
 	double log_nats;                /* training loss summed since the last log row ... */
 	long log_steps;                 /* ... over this many steps */
@@ -47,7 +54,8 @@ typedef struct {
 } trn_run;
 
 /* Creates the model and optimizer for opt on d (already split), parameters initialised from
- * the seed. */
+ * the seed. Under mpirun (dist.h) the rank takes its share of the batch rows, refused
+ * unless the batch divides among the ranks. */
 int trn_run_init(trn_run *t, const trn_options *opt, const trn_data *d);
 void trn_run_free(trn_run *t);
 
@@ -57,12 +65,23 @@ void trn_run_free(trn_run *t);
  * the step and the caller should stop). */
 double trn_step(trn_run *t, const trn_data *d);
 
+/* The carried state of every row into t->state on every rank (collective; a copy of nothing
+ * with one rank), before it is saved; and t->state back into this rank's rows, after it is
+ * loaded. */
+int trn_state_gather(trn_run *t);
+void trn_state_scatter(trn_run *t);
+/* Whether the parameters and the step are the same on every rank (collective): -1 with an
+ * error naming the first rank that differs from rank 0. */
+int trn_check_replicas(const trn_run *t);
+
 /* Clips gradients: elementwise to ±value, or scales them so that their global L2 norm is at
  * most value. Returns the norm before clipping (not finite when a gradient is not). */
 double trn_clip(float *g, size_t n, int mode, double value);
 
 /* Mean cross-entropy in bits per sample over every window of records recs[0..n) (state reset
- * at each record's start and carried through its windows). NAN when n is 0 or *stop was set. */
+ * at each record's start and carried through its windows). NAN when n is 0 or *stop was set.
+ * Several ranks share the records (collective; *stop is then not looked at, so that every
+ * rank does the same). */
 double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n,
 		    volatile sig_atomic_t *stop);
 

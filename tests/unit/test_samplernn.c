@@ -367,6 +367,48 @@ static void test_refusals(void)
 	tap_ok(srnn_preset("huge", &pc) == -1, "unknown preset: %s", sh_errmsg());
 }
 
+/* Data-parallel training (train.c under mpirun) runs a rank's rows of the batch with the
+ * rows of the carried state copied out of the whole batch's state and back: the copies are
+ * exact, and two halves run apart give the state and loss of the whole batch. */
+static void test_state_rows(const char *what, srnn_config c)
+{
+	const int B = 4, H = 2, row = srnn_history(&c) + c.seq;
+	c.batch = B;
+	srnn *m = srnn_create(&c, B), *mh = srnn_create(&c, H);
+	srnn_init_params(m, 5);
+	memcpy(srnn_params(mh), srnn_params(m), sizeof(float) * srnn_num_params(m));
+	size_t ns = srnn_state_floats(m, B), nh = srnn_state_floats(mh, H);
+	float *st = malloc(sizeof(float) * ns), *back = malloc(sizeof(float) * ns),
+	      *half = malloc(sizeof(float) * nh);
+	for (size_t i = 0; i < ns; i++)
+		st[i] = (float)i;   /* every float its own value: a misplaced copy shows */
+	for (int r = 0; r < B; r += H) {
+		srnn_state_copy_rows(m, half, H, 0, st, B, r, H);
+		srnn_state_copy_rows(m, back, B, r, half, H, 0, H);
+	}
+	tap_ok(!memcmp(st, back, sizeof(float) * ns), "%s: a state's rows out and back are the same bytes", what);
+	uint16_t *codes = walk_codes(B, row, c.levels, 4);
+	for (int b = 0; b < B; b++)
+		srnn_state_reset(m, st, B, b);
+	/* row 1 starts mid-record: its state is not the initial one */
+	for (size_t i = 0; i < ns; i++)
+		st[i] += (i % 7) * 0.01f;
+	memcpy(back, st, sizeof(float) * ns);
+	double whole = srnn_forward(m, codes, B, st), halves = 0;
+	for (int r = 0; r < B; r += H) {
+		srnn_state_copy_rows(m, half, H, 0, back, B, r, H);
+		halves += srnn_forward(mh, codes + (size_t)r * row, H, half) * H / B;
+		srnn_state_copy_rows(m, back, B, r, half, H, 0, H);
+	}
+	double sd = 0;
+	for (size_t i = 0; i < ns; i++)
+		sd = fmax(sd, fabs(st[i] - back[i]));
+	tap_ok(sd < 1e-5 && fabs(whole - halves) < 1e-6, "%s: two halves of the batch run apart give the "
+	       "whole batch's state (%.1e) and loss (%.1e)", what, sd, fabs(whole - halves));
+	free(st), free(back), free(half), free(codes);
+	srnn_free(m), srnn_free(mh);
+}
+
 int main(void)
 {
 	test_peer();
@@ -388,6 +430,8 @@ int main(void)
 	c.frame_size[0] = 16, c.frame_size[1] = 4, c.dim = 12, c.levels = 64, c.seq = 32;
 	test_float_double_and_windows("3-tier GRU", c);
 	test_determinism();
+	test_state_rows("2-tier LSTM, learned h0", tiny_config(1, SRNN_LSTM, 1, 0));
+	test_state_rows("3-tier GRU", tiny_config(2, SRNN_GRU, 0, 0));
 	test_refusals();
 	return tap_done();
 }

@@ -1,0 +1,78 @@
+#!/bin/sh
+# bench/mpi.sh: data-parallel qtrain under mpirun on this machine: samples/s of one process
+# with one thread against 2 ranks with one thread each, on the same global batch, in the same
+# run (their ratio is the figure: the machine is shared, so its load is printed too); and, for
+# every SampleRNN preset and WaveNet's, the bytes each rank sends and receives to reduce one
+# step's gradients (4 bytes a parameter, reduce-scatter + allgather: 2·(N-1)/N of them).
+# Also the share of rank 0's time spent in the reduction (the sums and the wait for the slower
+# rank), which says how far the ratio is from 2 because of the reduction rather than the load.
+# Prints figures, never pass/fail.
+#   PRESET=small  STEPS=4  BATCH=16  sh bench/mpi.sh
+set -u
+BIN=${BIN:-bin}
+PRESET=${PRESET:-small}
+STEPS=${STEPS:-4}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-mpi.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+[ -x "$BIN/qtrain" ] || { echo "bench/mpi.sh: $BIN/qtrain is not built (make)"; exit 0; }
+command -v mpirun >/dev/null 2>&1 || { echo "bench/mpi.sh: mpirun absent (apt-get install openmpi-bin)"; exit 0; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+# random codes: 64 records of 16384 (long enough for every preset's rows), a hand-written .npy
+# stream as bench/qtrain.sh makes it
+npy_u1() {
+	dict="{'descr': '|u1', 'fortran_order': False, 'shape': ($1,), }"
+	len=${#dict}
+	pad=$(( (64 - (10 + len + 1) % 64) % 64 ))
+	hlen=$((len + pad + 1))
+	printf '\223NUMPY\001\000'
+	printf "$(printf '\\%03o\\%03o' $((hlen % 256)) $((hlen / 256)))"
+	printf '%s%*s\n' "$dict" $pad ''
+	head -c "$1" /dev/urandom
+}
+i=0
+while [ $i -lt 64 ]; do npy_u1 16384; i=$((i + 1)); done > "$tmp/codes.npy"
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "MPI: $(mpirun --version 2>/dev/null | head -1)"
+
+# bytes reduced per step: the parameters of each preset (qtrain --steps 0 writes run.json only)
+printf 'model\tparameters\tgradient_MB\tMB_sent_per_rank_2_ranks\tMB_sent_per_rank_many\n'
+for m in "samplernn tiny" "samplernn small" "samplernn medium" "samplernn dadabots" "wavenet tiny" "wavenet default"; do
+	set -- $m
+	"$BIN/qtrain" --model $1 --preset $2 --threads 1 --steps 0 --split 100,0,0 -o "$tmp/p_$1_$2" \
+		"$tmp/codes.npy" 2>/dev/null || { echo "$1 $2: qtrain failed"; continue; }
+	n=$(sed -n 's/.*"parameters": \([0-9]*\).*/\1/p' "$tmp/p_$1_$2/run.json")
+	awk -v m="$1 $2" -v n="$n" 'BEGIN { b = 4 * n / 1e6; printf "%s\t%d\t%.2f\t%.2f\t%.2f\n", m, n, b, b, 2 * b }'
+done
+
+# one process against 2 ranks, one thread each, the same global batch; the summary's samples/s
+# leaves out the first step (warm-up)
+B=${BATCH:-}
+bopt=${B:+--batch $B}
+TIME=
+[ -x /usr/bin/time ] && TIME="/usr/bin/time -f %U+%S -o"
+run() { # run NAME LAUNCHER...: samples/s of qtrain under LAUNCHER; CPU seconds into NAME.cpu
+	name=$1; shift
+	${TIME:+$TIME "$tmp/$name.cpu"} "$@" "$BIN/qtrain" --preset "$PRESET" $bopt --threads 1 --steps $((STEPS + 1)) --checkpoint-every 100000 \
+		--split 100,0,0 -o "$tmp/$name" "$tmp/codes.npy" 2>"$tmp/$name.err" >/dev/null ||
+		{ echo "$name: failed: $(grep -m1 qtrain "$tmp/$name.err")" >&2; echo 0; return; }
+	sed -n 's/.* \([0-9.]*\) samples\/s.*/\1/p' "$tmp/$name.err" | tail -1
+}
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+one=$(run one env)
+two=$(run two mpirun -np 2 --bind-to none)
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "2 ranks, rank 0's time in the reduction (the sums, and waiting for the slower rank):" \
+     "$(grep -o '[0-9]*% of the time in the reduction' "$tmp/two.err" | cut -d% -f1)%"
+printf 'preset\tbatch\tsteps\t1x1_samples_per_s\t2x1_samples_per_s\tratio\n'
+awk -v p="$PRESET" -v b="${B:-preset}" -v s="$STEPS" -v a="$one" -v c="$two" \
+	'BEGIN { printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\n", p, b, s, a, c, (a > 0 ? c / a : 0) }'
+# CPU seconds of the whole invocation (start-up and the warm-up step included), which the load
+# of a shared machine changes less than the wall-clock: their ratio is what 2 ranks cost in work
+if [ -s "$tmp/one.cpu" ] && [ -s "$tmp/two.cpu" ]; then
+	c1=$(tail -1 "$tmp/one.cpu" | awk -F+ '{ print $1 + $2 }')
+	c2=$(tail -1 "$tmp/two.cpu" | awk -F+ '{ print $1 + $2 }')
+	awk -v a="$c1" -v b="$c2" 'BEGIN { printf "CPU seconds: one process %.2f, 2 ranks %.2f (mpirun included): " \
+		"2 ranks do %.2fx the work\n", a, b, (a > 0 ? b / a : 0) }'
+fi

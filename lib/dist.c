@@ -1,0 +1,149 @@
+/* dist.c: dist.h with MPI (built where OpenMPI is installed; dist_none.c elsewhere). MPI is
+ * started only when a launcher started the process, so a plain run never touches it. The
+ * float reduction is a reduce-scatter and an allgather written with MPI_Alltoallv and
+ * MPI_Allgatherv, so that the order of the sums is ours (rank order), not the library's. */
+#include "dist.h"
+#include "util.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int active, rank, size = 1, local_size = 1;
+static char library[MPI_MAX_LIBRARY_VERSION_STRING] = "none";
+/* reduction scratch: the slice of every rank (size × slice floats), counts and offsets */
+static float *scratch;
+static size_t scratch_cap;
+static int *counts, *offsets, *rcounts, *roffsets;
+
+int dist_init(int *argc, char ***argv)
+{
+	if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_SIZE"))
+		return 0;
+	int provided;
+	if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+		return sh_error("MPI_Init failed");
+	active = 1;
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &size);
+	MPI_Comm node;
+	MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+	MPI_Comm_size(node, &local_size);
+	MPI_Comm_free(&node);
+	int len = 0;
+	MPI_Get_library_version(library, &len);
+	char *nl = strchr(library, '\n');   /* the first line: name and version */
+	if (nl)
+		*nl = 0;
+	counts = malloc(4 * size * sizeof *counts);
+	if (!counts)
+		return sh_error("out of memory");
+	offsets = counts + size, rcounts = counts + 2 * size, roffsets = counts + 3 * size;
+	return 0;
+}
+
+int dist_active(void) { return active; }
+int dist_rank(void) { return rank; }
+int dist_size(void) { return size; }
+int dist_local_size(void) { return local_size; }
+const char *dist_library(void) { return library; }
+
+int dist_allreduce_sum_f32(float *x, size_t n)
+{
+	if (size == 1)
+		return 0;
+	if (n > INT_MAX)   /* MPI counts and offsets are ints */
+		return sh_error("allreduce of %zu floats: too many for one message", n);
+	/* rank r owns the slice [n·r/size, n·(r+1)/size) */
+	for (int r = 0; r < size; r++) {
+		size_t a = n * r / size, b = n * (r + 1) / size;
+		counts[r] = (int)(b - a), offsets[r] = (int)a;
+	}
+	const size_t slice = (size_t)counts[rank];
+	if (slice * size > scratch_cap) {
+		float *s = realloc(scratch, slice * size * sizeof *s);
+		if (!s)
+			return sh_error("out of memory");
+		scratch = s, scratch_cap = slice * size;
+	}
+	/* receive my slice from every rank, rank r's at scratch[r·slice] */
+	for (int r = 0; r < size; r++)
+		rcounts[r] = (int)slice, roffsets[r] = (int)(r * slice);
+	MPI_Alltoallv(x, counts, offsets, MPI_FLOAT, scratch, rcounts, roffsets, MPI_FLOAT, MPI_COMM_WORLD);
+	float *mine = x + offsets[rank];
+	for (size_t i = 0; i < slice; i++) {
+		float s = scratch[i];
+		for (int r = 1; r < size; r++)
+			s += scratch[r * slice + i];
+		mine[i] = s;
+	}
+	MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, x, counts, offsets, MPI_FLOAT, MPI_COMM_WORLD);
+	return 0;
+}
+
+int dist_allreduce_sum_f64(double *x, int n)
+{
+	if (size == 1)
+		return 0;
+	double *all = malloc((size_t)n * size * sizeof *all);
+	if (!all)
+		return sh_error("out of memory");
+	MPI_Allgather(x, n, MPI_DOUBLE, all, n, MPI_DOUBLE, MPI_COMM_WORLD);
+	for (int i = 0; i < n; i++) {
+		double s = all[i];
+		for (int r = 1; r < size; r++)
+			s += all[(size_t)r * n + i];
+		x[i] = s;
+	}
+	free(all);
+	return 0;
+}
+
+int dist_allgather(const void *mine, void *all, size_t bytes)
+{
+	if (size == 1) {
+		memmove(all, mine, bytes);
+		return 0;
+	}
+	if (bytes > INT_MAX)
+		return sh_error("allgather of %zu bytes: too many for one message", bytes);
+	MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
+	return 0;
+}
+
+int dist_bcast(void *buf, size_t bytes, int root)
+{
+	if (size == 1)
+		return 0;
+	if (bytes > INT_MAX)
+		return sh_error("broadcast of %zu bytes: too many for one message", bytes);
+	MPI_Bcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD);
+	return 0;
+}
+
+int dist_max_int(int v)
+{
+	if (size == 1)
+		return v;
+	int m = v;
+	MPI_Allreduce(&v, &m, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+	return m;
+}
+
+void dist_finalize(void)
+{
+	if (!active)
+		return;
+	active = 0;
+	MPI_Finalize();
+	free(scratch), free(counts);
+	scratch = NULL, counts = NULL, scratch_cap = 0;
+}
+
+void dist_abort(int status)
+{
+	if (active)
+		MPI_Abort(MPI_COMM_WORLD, status);
+	exit(status);
+}
