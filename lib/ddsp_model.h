@@ -102,6 +102,7 @@ typedef struct ddsp_net##S ddsp_net##S; \
  * config.n_samples; max_frames may be larger for decoding only). NULL with an error. */ \
 ddsp_net##S *ddsp_net_new##S(const ddsp_config *c, int max_batch, int max_frames); \
 void ddsp_net_free##S(ddsp_net##S *m); \
+const ddsp_config *ddsp_net_config##S(const ddsp_net##S *m); \
 size_t ddsp_net_num_params##S(const ddsp_net##S *m); \
 real *ddsp_net_params##S(ddsp_net##S *m); \
 real *ddsp_net_grads##S(ddsp_net##S *m); \

@@ -642,6 +642,7 @@ fail:
 	return NULL;
 }
 
+const ddsp_config *S(ddsp_net_config)(const S(ddsp_net) *m) { return &m->c; }
 size_t S(ddsp_net_num_params)(const S(ddsp_net) *m) { return m->pt.total; }
 real *S(ddsp_net_params)(S(ddsp_net) *m) { return m->params; }
 real *S(ddsp_net_grads)(S(ddsp_net) *m) { return m->grads; }
