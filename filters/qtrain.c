@@ -925,8 +925,11 @@ static int ddsp_main(int argc, char **argv)
 	char **files = nfiles ? argv + optind : stdin_only;
 	ddsp_data data;
 	if (ddsp_data_read(&data, files, nfiles ? nfiles : 1, &opt.model) < 0 ||
-	    ddsp_data_features(&data, &opt.model, cache) < 0)
-		cli_die_lib(nfiles == 1 ? files[0] : NULL);
+	    ddsp_data_features(&data, &opt.model, cache) < 0) {
+		/* messages about one file name it already; those about the data name the one file */
+		const char *msg = sh_errmsg(), *one = nfiles <= 1 ? cli_in_name(files[0]) : NULL;
+		cli_die(one && strncmp(msg, files[0], strlen(files[0])) ? one : NULL, "%s", msg);
+	}
 	if (ddsp_data_split(&data, opt.seed, opt.split) < 0)
 		cli_die_lib(NULL);
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);

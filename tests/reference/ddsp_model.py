@@ -6,6 +6,9 @@ harmonic synth, the filtered noise (65-band FIR per 64-sample block), a learned 
 multi-scale spectral loss. Parameter names are the checkpoints' (qtrain --model ddsp).
 
   ddsp_model.py fixture OUT.safetensors   the fixture of tests/unit/test_ddsp_model.c (float64)
+  ddsp_model.py check CKPT FEATURES        loads a qtrain checkpoint into this model (strict names
+                                          and shapes) and synthesises the first example of the
+                                          run's features.safetensors
   ddsp_model.py bench --preset P --steps N [--threads T]
                                           training samples/s of this model in float32 on
                                           synthetic examples (bench/ddsp_train.sh)
@@ -257,11 +260,43 @@ def bench(preset, steps, threads):
     print(f"pytorch {preset}: {steps} steps, {steps * B * n / sec:.0f} samples/s, loss {loss.item():.3f}")
 
 
+def read_safetensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n])
+    meta = h.pop("__metadata__", {})
+    out = {}
+    for k, v in h.items():
+        dt = {"F32": np.float32, "F64": np.float64}[v["dtype"]]
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=dt).reshape(v["shape"])
+    return out, meta
+
+
+def check(ckpt, features):
+    """the checkpoint's parameters into this model: names and shapes must match exactly"""
+    t, meta = read_safetensors(ckpt)
+    c = {k: int(meta[k]) for k in PRESETS["tiny"]}
+    m = DDSP(c).double()
+    state = {k: torch.tensor(v, dtype=torch.float64) for k, v in t.items() if not k.startswith("adam.")}
+    m.load_state_dict(state, strict=True)
+    f, _ = read_safetensors(features)
+    f0 = torch.tensor(f["f0_hz"][:1], dtype=torch.float64)
+    ld = torch.tensor(f["loudness_db"][:1], dtype=torch.float64)
+    noise = torch.tensor(white_noise(c["n_samples"], 7)[None], dtype=torch.float64)
+    with torch.no_grad():
+        audio = m(f0, ld, noise)
+    print(f"{len(state)} tensors loaded; audio rms {audio.pow(2).mean().sqrt().item():.6g}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fixture")
     f.add_argument("out")
+    k = sub.add_parser("check")
+    k.add_argument("ckpt")
+    k.add_argument("features")
     b = sub.add_parser("bench")
     b.add_argument("--preset", default="small", choices=sorted(PRESETS))
     b.add_argument("--steps", type=int, default=5)
@@ -269,6 +304,8 @@ def main():
     a = ap.parse_args()
     if a.cmd == "fixture":
         fixture(a.out)
+    elif a.cmd == "check":
+        check(a.ckpt, a.features)
     else:
         bench(a.preset, a.steps, a.threads)
 
