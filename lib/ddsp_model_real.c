@@ -11,6 +11,10 @@
  *   are linear), and the convolution's adjoint is the correlation of dy with the noise.
  * - reverb and loss: FFTs; the r2c transform's adjoint is a c2r transform of the gradient with
  *   the interior bins halved. */
+/* sqrt without errno and comparisons without FP traps let the loss's loops vectorise (as in
+ * nn_real.c; nothing here relies on errno or floating-point exceptions), and the synths' and
+ * loss's loops are built also for AVX2 + FMA (SH_HOT), chosen at load time */
+#pragma GCC optimize("no-math-errno", "no-trapping-math", "vect-cost-model=dynamic")
 #include "ddsp_model.h"
 #include "ddsp.h"
 #include "nn.h"
@@ -26,10 +30,34 @@
 typedef double real;
 #define S(name) name##_f64
 #define FFTW(x) fftw_##x
+#define SQRT sqrt
+#define LOG log
+#define FABS fabs
 #else
 typedef float real;
 #define S(name) name
 #define FFTW(x) fftwf_##x
+#define SQRT sqrtf
+#define LOG log_fast
+#define FABS fabsf
+#endif
+
+#ifndef REAL_F64
+/* log for the spectral loss's magnitudes (positive, normal), vectorisable: x = m·2^e with m in
+ * [√½, √2), log m = 2·atanh((m-1)/(m+1)) by its series to s^9 (relative error below 1e-7, the
+ * float's own rounding). */
+static inline float log_fast(float x)
+{
+	union { float f; uint32_t u; } v = {x};
+	int e = (int)((v.u >> 23) & 0xff) - 127;
+	v.u = (v.u & 0x007fffff) | 0x3f800000;   /* m in [1, 2) */
+	float m = v.f;
+	if (m > 1.41421356f)
+		m *= 0.5f, e++;
+	float s = (m - 1) / (m + 1), s2 = s * s;
+	float p = s * (2 + s2 * (2.0f / 3 + s2 * (2.0f / 5 + s2 * (2.0f / 7 + s2 * (2.0f / 9)))));
+	return p + (float)e * 0.69314718056f;
+}
 #endif
 
 #define TWO_PI 6.283185307179586476925286766559
@@ -138,7 +166,7 @@ static int block_hmax(double fmin, int K, double nyq)
 /* Scratch of the harmonic synth, in doubles: 6 blocks and 4 frames of amplitudes. */
 static double *harm_scratch(int hop, int K) { return malloc(sizeof(double) * (6 * (size_t)hop + 4 * (size_t)K)); }
 
-void S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp, const real *dist,
+SH_HOT void S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp, const real *dist,
 			      int T, int K, int hop, double sr)
 {
 	double *mem = harm_scratch(hop, K);
@@ -208,7 +236,7 @@ static void frame_amps_backward(real *damp, real *ddist, const double *ga, const
 	}
 }
 
-void S(ddsp_harmonic_backward)(real *damp, real *ddist, const real *dout, const real *f0,
+SH_HOT void S(ddsp_harmonic_backward)(real *damp, real *ddist, const real *dout, const real *f0,
 			       const real *amp, const real *dist, int T, int K, int hop, double sr)
 {
 	double *mem = harm_scratch(hop, K);
@@ -281,7 +309,7 @@ void S(ddsp_noise_design)(real *M, int B)
 /* fft_convolve's crop (ddsp.c): the output starts (L-1)/2 - 1 samples into the convolution */
 static int crop_start(int L) { return (L - 1) / 2 - 1; }
 
-void S(ddsp_noise_forward)(real *out, const real *irs, const real *noise, int T, int L, int hop)
+SH_HOT void S(ddsp_noise_forward)(real *out, const real *irs, const real *noise, int T, int L, int hop)
 {
 	const long N = (long)T * hop, start = crop_start(L);
 	for (int k = 0; k < T; k++) {
@@ -298,7 +326,7 @@ void S(ddsp_noise_forward)(real *out, const real *irs, const real *noise, int T,
 	}
 }
 
-void S(ddsp_noise_backward)(real *dirs, const real *dout, const real *noise, int T, int L, int hop)
+SH_HOT void S(ddsp_noise_backward)(real *dirs, const real *dout, const real *noise, int T, int L, int hop)
 {
 	const long N = (long)T * hop, start = crop_start(L);
 	for (int k = 0; k < T; k++) {
@@ -324,7 +352,7 @@ static const int loss_sizes[] = {2048, 1024, 512, 256, 128, 64};
 struct S(ddsp_fft) {
 	size_t n, P;
 	int R;
-	real *lbuf, *win[NSIZES];
+	real *lbuf, *win[NSIZES], *ma, *mb, *la, *lb;   /* magnitudes and logs: one frame's bins */
 	FFTW(complex) *sa, *sb;
 	FFTW(plan) lf[NSIZES], li[NSIZES];
 	real *rbuf;
@@ -344,6 +372,7 @@ void S(ddsp_fft_free)(S(ddsp_fft) *f)
 	if (f->rf) FFTW(destroy_plan)(f->rf);
 	if (f->ri) FFTW(destroy_plan)(f->ri);
 	FFTW(free)(f->lbuf), FFTW(free)(f->sa), FFTW(free)(f->sb);
+	free(f->ma);
 	FFTW(free)(f->rbuf), FFTW(free)(f->xs), FFTW(free)(f->hs), FFTW(free)(f->ts);
 	free(f);
 }
@@ -358,8 +387,10 @@ S(ddsp_fft) *S(ddsp_fft_new)(size_t n, int R)
 	f->lbuf = FFTW(malloc)(sizeof(real) * big);
 	f->sa = FFTW(malloc)(sizeof(FFTW(complex)) * (big / 2 + 1));
 	f->sb = FFTW(malloc)(sizeof(FFTW(complex)) * (big / 2 + 1));
-	if (!f->lbuf || !f->sa || !f->sb)
+	f->ma = malloc(sizeof(real) * 4 * (big / 2 + 1));
+	if (!f->lbuf || !f->sa || !f->sb || !f->ma)
 		goto fail;
+	f->mb = f->ma + big / 2 + 1, f->la = f->mb + big / 2 + 1, f->lb = f->la + big / 2 + 1;
 	for (int i = 0; i < NSIZES; i++) {
 		int size = loss_sizes[i];
 		if (!(f->win[i] = malloc(sizeof(real) * size)))
@@ -459,9 +490,7 @@ void S(ddsp_reverb_backward)(S(ddsp_fft) *f, real *dx, real *dir, const real *do
 	FFTW(free)(ds);
 }
 
-static inline double sgn(double x) { return (x > 0) - (x < 0); }
-
-double S(ddsp_spectral_loss_grad)(S(ddsp_fft) *f, const real *a, const float *b, real *da, double scale)
+SH_HOT double S(ddsp_spectral_loss_grad)(S(ddsp_fft) *f, const real *a, const float *b, real *da, double scale)
 {
 	const size_t n = f->n;
 	double total = 0;
@@ -482,22 +511,37 @@ double S(ddsp_spectral_loss_grad)(S(ddsp_fft) *f, const real *a, const float *b,
 			for (int j = 0; j < len; j++)
 				f->lbuf[j] = (real)(b[t0 + j] * win[j]);
 			FFTW(execute_dft_r2c)(f->lf[si], f->lbuf, f->sb);
+			/* magnitudes and safe logs of both, then the two L1 sums: loops the compiler
+			 * vectorises */
+			real *ma = f->ma, *mb = f->mb, *la = f->la, *lb = f->lb;
+			const real eps = (real)DDSP_LOG_FLOOR;
 			for (int i = 0; i < nb; i++) {
-				double ar = f->sa[i][0], ai = f->sa[i][1];
-				double ma = sqrt(ar * ar + ai * ai), mb = hypot(f->sb[i][0], f->sb[i][1]);
-				double la = log(SH_MAX(ma, DDSP_LOG_FLOOR)), lb = log(SH_MAX(mb, DDSP_LOG_FLOOR));
-				l_mag += fabs(ma - mb);
-				l_log += fabs(la - lb);
-				if (!da)
-					continue;
-				/* dL/d|A|, then dL/dA = that·A/|A|; the r2c adjoint: interior bins halved
-				 * (each stands for itself and its mirror), DC and Nyquist real */
-				double g = sgn(ma - mb) + (ma > DDSP_LOG_FLOOR ? sgn(la - lb) / ma : 0);
-				g = ma > 0 ? g * gs / ma : 0;
-				if (i > 0 && i < nb - 1)
-					g *= 0.5;
-				f->sa[i][0] = (real)(g * ar);
-				f->sa[i][1] = (i > 0 && i < nb - 1) ? (real)(g * ai) : 0;
+				real ar = f->sa[i][0], ai = f->sa[i][1], br = f->sb[i][0], bi = f->sb[i][1];
+				ma[i] = SQRT(ar * ar + ai * ai);
+				mb[i] = SQRT(br * br + bi * bi);
+			}
+			for (int i = 0; i < nb; i++) {
+				la[i] = LOG(ma[i] > eps ? ma[i] : eps);
+				lb[i] = LOG(mb[i] > eps ? mb[i] : eps);
+			}
+			real sm = 0, sl = 0;
+			for (int i = 0; i < nb; i++) {
+				sm += FABS(ma[i] - mb[i]);
+				sl += FABS(la[i] - lb[i]);
+			}
+			l_mag += sm, l_log += sl;
+			if (!da)
+				continue;
+			/* dL/d|A|, then dL/dA = that·A/|A|; the r2c adjoint: interior bins halved (each
+			 * stands for itself and its mirror), DC and Nyquist real */
+			for (int i = 0; i < nb; i++) {
+				real dm = ma[i] - mb[i], dl = la[i] - lb[i];
+				real g = (real)((dm > 0) - (dm < 0)) +
+					 (ma[i] > eps ? (real)((dl > 0) - (dl < 0)) / ma[i] : 0);
+				g = ma[i] > 0 ? g * (real)gs / ma[i] : 0;
+				real gr = i > 0 && i < nb - 1 ? g * (real)0.5 : g, gi = i > 0 && i < nb - 1 ? gr : 0;
+				f->sa[i][0] *= gr;
+				f->sa[i][1] *= gi;
 			}
 			if (!da)
 				continue;
