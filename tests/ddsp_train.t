@@ -50,6 +50,21 @@ check "transfer is closer to its own training melody than silence is" sh -c "
 	a=\$('$D' compare '$T/out.wav' '$T/mel.wav'); sox -n -r 16000 '$T/sil.wav' trim 0 8
 	b=\$('$D' compare '$T/sil.wav' '$T/mel.wav'); awk -v a=\$a -v b=\$b 'BEGIN { exit !(a < b) }'"
 
+# --- pipelines/ddsp.mk ---
+mkdir -p "$T/inst" && cp "$T/mel.wav" "$T/inst/a.wav"
+timbre() { make --no-print-directory -C "$ROOT" timbre INSTRUMENT="$T/inst" MELODY="$T/mel.wav" DDSP_WORK="$T/work" \
+	DDSP_PRESET=tiny DDSP_MINUTES=0.03 DDSP_TRAIN_FLAGS=--threads=1 "$@" > "$T/make.out" 2>&1; }
+check "make timbre: trains and plays the melody" timbre
+check "the melody played, with its length" sh -c "test \$(soxi -s '$T/work/mel-played.wav') -eq \$(soxi -s '$T/mel.wav')"
+timbre
+check "make timbre again: nothing redone" sh -c "! grep -q 'qtrain\\|transfer --model' '$T/make.out'"
+timbre DDSP_TRANSFER_FLAGS=--pitch=12
+check "another transfer setting: played again, not trained again" \
+	sh -c "grep -q 'transfer --model' '$T/make.out' && ! grep -q qtrain '$T/make.out'"
+rm "$T/work/run/.done"
+timbre DDSP_TRANSFER_FLAGS=--pitch=12
+check "an unfinished run is continued (--resume)" grep -q -- "--resume" "$T/make.out"
+
 # --- bad input: a message, exit 1, nothing written ---
 "$W" -l 1 -p 0 -o "$T/short.f4" "$T/mel.wav" 2>/dev/null
 fails_with "records shorter than one example" 1 "too short for one example" \
