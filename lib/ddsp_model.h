@@ -68,11 +68,12 @@ void ddsp_layernorm_forward##S(real *out, real *xhat, real *rstd, const real *in
 void ddsp_layernorm_backward##S(real *dinp, real *dgamma, real *dbeta, const real *dout, \
 				const real *xhat, const real *rstd, const real *gamma, int N, int C); \
 /* Harmonic synth of ddsp.h (ddsp_synth_harmonic) on controls already scaled: out[T·hop] is \
- * written from f0[T], amp[T], dist[T×K] (normalised inside, as DDSP does). */ \
-void ddsp_harmonic_forward##S(real *out, const real *f0, const real *amp, const real *dist, \
+ * written from f0[T], amp[T], dist[T×K] (normalised inside, as DDSP does). -1 with an error \
+ * when out of memory (both). */ \
+int ddsp_harmonic_forward##S(real *out, const real *f0, const real *amp, const real *dist, \
 			      int T, int K, int hop, double sr); \
 /* damp[T], ddist[T×K] accumulated from dout[T·hop]. */ \
-void ddsp_harmonic_backward##S(real *damp, real *ddist, const real *dout, const real *f0, \
+int ddsp_harmonic_backward##S(real *damp, real *ddist, const real *dout, const real *f0, \
 			       const real *amp, const real *dist, int T, int K, int hop, double sr); \
 /* The filter design as one matrix: ir[j] = Σ_b M[j×B + b]·mags[b] (irfft, Hann window in \
  * zero-phase position, causal rotation; L = 2(B-1) taps). M is [L×B]. */ \

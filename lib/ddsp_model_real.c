@@ -166,12 +166,12 @@ static int block_hmax(double fmin, int K, double nyq)
 /* Scratch of the harmonic synth, in doubles: 6 blocks and 4 frames of amplitudes. */
 static double *harm_scratch(int hop, int K) { return malloc(sizeof(double) * (6 * (size_t)hop + 4 * (size_t)K)); }
 
-SH_HOT void S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp, const real *dist,
-			      int T, int K, int hop, double sr)
+SH_HOT int S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp, const real *dist,
+			     int T, int K, int hop, double sr)
 {
 	double *mem = harm_scratch(hop, K);
 	if (!mem)
-		return;
+		return sh_error("out of memory");
 	double *wk = mem, *fr = wk + hop, *tc = fr + hop, *sm = tc + hop, *sc = sm + hop;
 	double *acc = sc + hop, *cur = acc + hop, *next = cur + K;
 	const double nyq = sr / 2;
@@ -209,6 +209,7 @@ SH_HOT void S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp,
 		cur = next, next = t;
 	}
 	free(mem);
+	return 0;
 }
 
 /* Frame k's gradient ga[h] = dL/da_h into damp[k] and ddist[k]: a_h = amp·m_h·d_h/den. */
@@ -236,12 +237,12 @@ static void frame_amps_backward(real *damp, real *ddist, const double *ga, const
 	}
 }
 
-SH_HOT void S(ddsp_harmonic_backward)(real *damp, real *ddist, const real *dout, const real *f0,
-			       const real *amp, const real *dist, int T, int K, int hop, double sr)
+SH_HOT int S(ddsp_harmonic_backward)(real *damp, real *ddist, const real *dout, const real *f0,
+			      const real *amp, const real *dist, int T, int K, int hop, double sr)
 {
 	double *mem = harm_scratch(hop, K);
 	if (!mem)
-		return;
+		return sh_error("out of memory");
 	double *wk = mem, *fr = wk + hop, *tc = fr + hop, *sm = tc + hop, *sc = sm + hop;
 	double *dy = sc + hop, *gcur = dy + hop, *gnext = gcur + K;
 	const double nyq = sr / 2;
@@ -286,6 +287,7 @@ SH_HOT void S(ddsp_harmonic_backward)(real *damp, real *ddist, const real *dout,
 		memset(gnext, 0, sizeof(double) * K);
 	}
 	free(mem);
+	return 0;
 }
 
 /* ---- filtered noise -------------------------------------------------------------------- */
@@ -356,7 +358,7 @@ struct S(ddsp_fft) {
 	FFTW(complex) *sa, *sb;
 	FFTW(plan) lf[NSIZES], li[NSIZES];
 	real *rbuf;
-	FFTW(complex) *xs, *hs, *ts;
+	FFTW(complex) *xs, *hs, *ts, *ds;
 	FFTW(plan) rf, ri;
 };
 
@@ -373,7 +375,7 @@ void S(ddsp_fft_free)(S(ddsp_fft) *f)
 	if (f->ri) FFTW(destroy_plan)(f->ri);
 	FFTW(free)(f->lbuf), FFTW(free)(f->sa), FFTW(free)(f->sb);
 	free(f->ma);
-	FFTW(free)(f->rbuf), FFTW(free)(f->xs), FFTW(free)(f->hs), FFTW(free)(f->ts);
+	FFTW(free)(f->rbuf), FFTW(free)(f->xs), FFTW(free)(f->hs), FFTW(free)(f->ts), FFTW(free)(f->ds);
 	free(f);
 }
 
@@ -412,7 +414,8 @@ S(ddsp_fft) *S(ddsp_fft_new)(size_t n, int R)
 		f->xs = FFTW(malloc)(sizeof(FFTW(complex)) * (P / 2 + 1));
 		f->hs = FFTW(malloc)(sizeof(FFTW(complex)) * (P / 2 + 1));
 		f->ts = FFTW(malloc)(sizeof(FFTW(complex)) * (P / 2 + 1));
-		if (!f->rbuf || !f->xs || !f->hs || !f->ts)
+		f->ds = FFTW(malloc)(sizeof(FFTW(complex)) * (P / 2 + 1));
+		if (!f->rbuf || !f->xs || !f->hs || !f->ts || !f->ds)
 			goto fail;
 		f->rf = FFTW(plan_dft_r2c_1d)((int)P, f->rbuf, f->ts, FFTW_ESTIMATE);
 		f->ri = FFTW(plan_dft_c2r_1d)((int)P, f->ts, f->rbuf, FFTW_ESTIMATE);
@@ -475,9 +478,7 @@ void S(ddsp_reverb_backward)(S(ddsp_fft) *f, real *dx, real *dir, const real *do
 	reverb_fft(f, f->xs, x, n);
 	/* D = FFT(dout): dir[j] = Σ_m dout[m]·x[m-j] (D·conj X), dx[m] = dout[m] + Σ_j ir[j]·dout[m+j]
 	 * (D·conj H) */
-	FFTW(complex) *ds = FFTW(malloc)(sizeof(FFTW(complex)) * nb);
-	if (!ds)
-		return;
+	FFTW(complex) *ds = f->ds;
 	reverb_fft(f, ds, dout, n);
 	memcpy(f->ts, ds, sizeof(FFTW(complex)) * nb);
 	reverb_product_inverse(f, f->xs, f->ts, 1);
@@ -487,7 +488,6 @@ void S(ddsp_reverb_backward)(S(ddsp_fft) *f, real *dx, real *dir, const real *do
 	reverb_product_inverse(f, f->hs, f->ts, 1);
 	for (size_t i = 0; i < n; i++)
 		dx[i] = dout[i] + f->rbuf[i] * scale;
-	FFTW(free)(ds);
 }
 
 SH_HOT double S(ddsp_spectral_loss_grad)(S(ddsp_fft) *f, const real *a, const float *b, real *da, double scale)
@@ -874,14 +874,18 @@ double S(ddsp_net_run)(S(ddsp_net) *m, const float *f0_hz, const float *loudness
 	S(nn_gemm)(0, 1, batch * T, L, B, 1, m->mags, B, m->M, B, 0, m->irs, L);
 	if (backward && R)
 		memset(m->dir_b, 0, sizeof(real) * batch * R);
-#pragma omp parallel for schedule(static)
+	int failed = 0;
+#pragma omp parallel for schedule(static) reduction(|:failed)
 	for (int b = 0; b < batch; b++) {
 		const size_t o = (size_t)b * n, ft = (size_t)b * T;
 		real *dry = m->dry + o, *wet = R ? m->wet + o : dry, *noise = m->noise + o;
 		ddsp_white_noise(m->noise_f + o, n, seeds[b]);
 		for (size_t i = 0; i < n; i++)
 			noise[i] = m->noise_f[o + i];
-		S(ddsp_harmonic_forward)(dry, m->f0 + ft, m->amp + ft, m->harm + ft * K, T, K, hop, sr);
+		if (S(ddsp_harmonic_forward)(dry, m->f0 + ft, m->amp + ft, m->harm + ft * K, T, K, hop, sr) < 0) {
+			failed = 1;
+			continue;
+		}
 		S(ddsp_noise_forward)(dry, m->irs + ft * L, noise, T, L, hop);
 		if (R)
 			S(ddsp_reverb_forward)(m->fft[b], wet, dry, m->ir);
@@ -902,10 +906,13 @@ double S(ddsp_net_run)(S(ddsp_net) *m, const float *f0_hz, const float *loudness
 			S(ddsp_reverb_backward)(m->fft[b], ddry, m->dir_b + (size_t)b * R, dwet, dry, m->ir);
 		memset(m->damp + ft, 0, sizeof(real) * T);
 		memset(m->dharm + ft * K, 0, sizeof(real) * T * K);
-		S(ddsp_harmonic_backward)(m->damp + ft, m->dharm + ft * K, ddry, m->f0 + ft, m->amp + ft,
-					  m->harm + ft * K, T, K, hop, sr);
+		if (S(ddsp_harmonic_backward)(m->damp + ft, m->dharm + ft * K, ddry, m->f0 + ft, m->amp + ft,
+					      m->harm + ft * K, T, K, hop, sr) < 0)
+			failed = 1;
 		S(ddsp_noise_backward)(m->dirs + ft * L, ddry, noise, T, L, hop);
 	}
+	if (failed)
+		return NAN;
 	double loss = 0;
 	for (int b = 0; b < batch; b++)
 		loss += m->loss_b[b];
