@@ -1,6 +1,8 @@
 /* qtrain: trains SampleRNN or WaveNet on code records (from mulaw) into a run directory of
  * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
- * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
+ * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. With
+ * --model ddsp, DDSP's decoder on audio records instead: ddsp_main at the end, the work in
+ * lib/ddsp_train.c (docs/ddsp-harmonic.md). */
 #include "cli.h"
 #include "checkpoint.h"
 #include "ddsp_train.h"
