@@ -3,10 +3,12 @@
  *   analyze  audio → controls (f0, loudness, harmonic distribution, noise bands)
  *   resynth  analyze, transpose or swap the harmonic profile, synthesise
  *   compare  DDSP's multi-scale spectral loss between two signals
- * This file parses options and moves data; the work is in lib/ddsp.c. */
+ *   transfer timbre transfer: analyze, map through a trained decoder (qtrain --model ddsp)
+ * This file parses options and moves data; the work is in lib/ddsp.c (and ddsp_train.c). */
 #include "audio.h"
 #include "cli.h"
 #include "ddsp.h"
+#include "ddsp_train.h"
 #include "npy.h"
 #include "safetensors.h"
 #include "util.h"
@@ -24,6 +26,8 @@ static const char usage[] =
 	"       ddsp-harmonic resynth [-r RATE] [--hop H] [-k K] [-b B] [--pitch SEMITONES]\n"
 	"                             [--harmonics FILE] [--seed S] -o OUT IN\n"
 	"       ddsp-harmonic compare [-r RATE] A B\n"
+	"       ddsp-harmonic transfer --model CKPT [--pitch SEMITONES] [--loudness-db DB] [--auto]\n"
+	"                             [--seed S] -o OUT IN\n"
 	"DDSP's harmonic-plus-noise synthesizer and the analysis that drives it.\n"
 	"  CONTROLS      safetensors: f0_hz (F), amplitude (F) or (F,1), harmonics (F,K), optional\n"
 	"                noise (F,B); frame k sits at sample k*H; F frames make F*H samples.\n"
@@ -44,15 +48,18 @@ static const char usage[] =
 	"  --harmonics FILE  impose FILE's harmonic profile (audio, or controls .safetensors):\n"
 	"                the amplitude-weighted mean distribution of its voiced frames\n"
 	"  -o OUT        output (default stdout)\n"
+	"  --model CKPT  transfer: a checkpoint of qtrain --model ddsp (rate and hop are its own)\n"
+	"  --loudness-db DB  transfer: add DB to the input's loudness\n"
+	"  --auto        transfer: shift by octaves and move the loudness towards the training data's\n"
 	"  -q, --quiet   no summary line\n"
 	"  -h, --help    this text; --version: the version and the libraries used\n"
 	"compare prints the loss (FFT sizes 2048..64) on stdout.\n";
 
 typedef struct {
-	const char *cmd, *out, *harm_file;
-	int rate, hop, logits, rate_given, hop_given;
+	const char *cmd, *out, *harm_file, *model;
+	int rate, hop, logits, rate_given, hop_given, autoadj;
 	uint64_t seed;
-	double pitch;
+	double pitch, loudness_db;
 	ddsp_analysis_opts ao;
 } opts;
 
@@ -337,6 +344,69 @@ static void cmd_compare(opts *o, const char *pa, const char *pb)
 	free(a), free(b);
 }
 
+/* Timbre transfer: IN's f0 and loudness (the checkpoint's rate and hop) through the trained
+ * decoder, then synth and reverb (ddsp_render). */
+static void cmd_transfer(opts *o, const char *in)
+{
+	const char *name = cli_in_name(in);
+	if (!o->model)
+		cli_usage_error(usage, "transfer needs --model CKPT");
+	st_file sf;
+	ddsp_config c;
+	if (st_load(o->model, &sf) < 0 || ddsp_config_from_meta(&sf, &c) < 0)
+		cli_die_lib(o->model);
+	ddsp_net *m = ddsp_net_new(&c, 1, DDSP_RENDER_CHUNK);
+	if (!m || ddsp_load_params(m, &sf) < 0)
+		cli_die_lib(o->model);
+	const char *tm = st_meta(&sf, "data_f0_midi"), *tl = st_meta(&sf, "data_loudness_db");
+	double train_midi = tm ? atof(tm) : NAN, train_ld = tl ? atof(tl) : NAN;
+	st_free(&sf);
+	size_t n;
+	float *x = read_signal(in, c.sample_rate, &n);
+	double t0 = sh_now(), c0 = cpu_now();
+	ddsp_analysis_opts ao = o->ao;
+	ao.sr = c.sample_rate, ao.hop = c.hop;
+	int F = (int)((n + c.hop - 1) / c.hop);
+	float *f0 = malloc(sizeof(float) * F), *ld = malloc(sizeof(float) * F), *v = malloc(sizeof(float) * F);
+	float *conf = malloc(sizeof(float) * F), *y = malloc(sizeof(float) * n);
+	ddsp_analyzer *a = ddsp_analyzer_new(&ao);
+	if (!f0 || !ld || !v || !conf || !y || !a)
+		cli_die(name, "out of memory or bad analysis settings");
+	if (ddsp_f0_yin(a, x, n, F, f0, v, conf) < 0 || ddsp_loudness(a, x, n, F, ld) < 0)
+		cli_die_lib(name);
+	ddsp_analyzer_free(a);
+	double sm = 0, sl = 0;
+	int nv = 0;
+	for (int k = 0; k < F; k++)
+		if (v[k] > 0)
+			nv++, sm += 12 * log2(f0[k] / 440.0) + 69, sl += ld[k];
+	if (!nv)
+		cli_die(name, "no voiced frames: YIN found no pitch to play");
+	double pitch = o->pitch, gain = o->loudness_db;
+	if (o->autoadj) {
+		if (isnan(train_midi) || isnan(train_ld))
+			cli_die(o->model, "no training-data statistics (data_f0_midi, data_loudness_db) for --auto");
+		/* as DDSP's demo: whole octaves towards the training register, and the mean voiced
+		 * loudness onto the training data's */
+		pitch += 12 * round((train_midi - (sm / nv + pitch)) / 12);
+		gain += train_ld - (sl / nv + gain);
+	}
+	double ratio = pow(2.0, pitch / 12);
+	for (int k = 0; k < F; k++)
+		f0[k] = (float)(f0[k] * ratio), ld[k] = (float)(ld[k] + gain);
+	if (ddsp_render(m, f0, ld, F, n, o->seed, y) < 0)
+		cli_die_lib(name);
+	double el = sh_now() - t0, cpu = cpu_now() - c0, secs = (double)n / c.sample_rate;
+	write_signal(o->out, c.sample_rate, y, n);
+	cli_progress p;
+	cli_progress_start(&p, "transfer", 0, "s");
+	cli_progress_end(&p, "%s: %.2f s played by %s (pitch %+.2f semitones, loudness %+.1f dB) in %.3f s, "
+			 "%.0fx real time (CPU %.3f s, %.0fx)", name, secs, o->model, pitch, gain, el,
+			 el > 0 ? secs / el : 0, cpu, cpu > 0 ? secs / cpu : 0);
+	free(f0), free(ld), free(v), free(conf), free(y), free(x);
+	ddsp_net_free(m);
+}
+
 int main(int argc, char **argv)
 {
 	cli_init("ddsp-harmonic");
@@ -346,7 +416,7 @@ int main(int argc, char **argv)
 	o.seed = CLI_DEFAULT_SEED;
 	ddsp_analysis_defaults(&o.ao);
 	enum { OPT_HOP = 256, OPT_LOGITS, OPT_SEED, OPT_FMIN, OPT_FMAX, OPT_THRESH, OPT_PITCH,
-	       OPT_HARM, OPT_HELP };
+	       OPT_HARM, OPT_HELP, OPT_MODEL, OPT_LOUD, OPT_AUTO };
 	static const struct option longopts[] = {
 		{"hop", required_argument, NULL, OPT_HOP},
 		{"logits", no_argument, NULL, OPT_LOGITS},
@@ -357,6 +427,9 @@ int main(int argc, char **argv)
 		{"pitch", required_argument, NULL, OPT_PITCH},
 		{"harmonics", required_argument, NULL, OPT_HARM},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"model", required_argument, NULL, OPT_MODEL},
+		{"loudness-db", required_argument, NULL, OPT_LOUD},
+		{"auto", no_argument, NULL, OPT_AUTO},
 		CLI_STD_LONGOPTS,
 		{0, 0, 0, 0},
 	};
@@ -371,7 +444,7 @@ int main(int argc, char **argv)
 		cli_usage_error(usage, "no subcommand");
 	o.cmd = argv[1];
 	if (strcmp(o.cmd, "synth") && strcmp(o.cmd, "analyze") && strcmp(o.cmd, "resynth") &&
-	    strcmp(o.cmd, "compare"))
+	    strcmp(o.cmd, "compare") && strcmp(o.cmd, "transfer"))
 		cli_usage_error(usage, "unknown subcommand '%s'", o.cmd);
 	optind = 2;
 	int c;
@@ -389,6 +462,9 @@ int main(int argc, char **argv)
 		case OPT_THRESH: o.ao.yin_threshold = cli_double(usage, "--threshold", optarg, 0.001, 1); break;
 		case OPT_PITCH: o.pitch = cli_double(usage, "--pitch", optarg, -96, 96); break;
 		case OPT_HARM: o.harm_file = optarg; break;
+		case OPT_MODEL: o.model = optarg; break;
+		case OPT_LOUD: o.loudness_db = cli_double(usage, "--loudness-db", optarg, -200, 200); break;
+		case OPT_AUTO: o.autoadj = 1; break;
 		default: cli_std_option(usage, c, argv);
 		}
 	}
@@ -398,6 +474,12 @@ int main(int argc, char **argv)
 	const char *in = nin ? argv[optind] : NULL;
 	if (!strcmp(o.cmd, "synth")) {
 		cmd_synth(&o, in);
+		return 0;
+	}
+	if (!strcmp(o.cmd, "transfer")) {
+		if (!o.out)
+			cli_usage_error(usage, "transfer needs -o OUT");
+		cmd_transfer(&o, in);
 		return 0;
 	}
 	o.ao.sr = o.rate;

@@ -1,9 +1,12 @@
 /* qtrain: trains SampleRNN or WaveNet on code records (from mulaw) into a run directory of
  * checkpoints, log.tsv, loss.png and run.json. Options and wiring only; the work is in
- * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. */
+ * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. With
+ * --model ddsp, DDSP's decoder on audio records instead: ddsp_main at the end, the work in
+ * lib/ddsp_train.c (docs/ddsp-harmonic.md). */
 #include "bounds.h"
 #include "cli.h"
 #include "checkpoint.h"
+#include "ddsp_train.h"
 #include "dist.h"
 #include "runlog.h"
 #include "train.h"
@@ -27,7 +30,7 @@ static const char usage[] =
 	"usage: qtrain [options] -o RUNDIR DATA...\n"
 	"Trains SampleRNN or WaveNet on tensor streams of code records (|u1 or <u2, from mulaw).\n"
 	"  -o RUNDIR              run directory: last/best.safetensors, log.tsv, loss.png, run.json\n"
-	"  --model NAME           samplernn (default) or wavenet\n"
+	"  --model NAME           samplernn (default), wavenet, or ddsp (qtrain --model ddsp --help)\n"
 	"  --preset NAME          samplernn: tiny, small (default), medium or dadabots;\n"
 	"                         wavenet: tiny or default (default); the options below override it\n"
 	"  --levels Q             quantisation levels (256)\n"
@@ -388,10 +391,18 @@ static int checkpoint(trn_run *run, const trn_data *data, const char *rundir, tr
 	return trn_log_plot(log, path);
 }
 
+static int ddsp_main(int argc, char **argv);
+static int wants_ddsp(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
 	cli_init("qtrain");
 	dist_start(&argc, &argv);
+	if (wants_ddsp(argc, argv)) {   /* DDSP trains on audio, not codes: a path of its own */
+		if (dist_size() > 1)   /* every rank would write the same run directory */
+			cli_usage_error(usage, "--model ddsp does not train under mpirun yet: run one process");
+		return ddsp_main(argc, argv);
+	}
 	static const struct option longopts[] = {
 		{"preset", 1, 0, O_PRESET}, {"frame-sizes", 1, 0, O_FRAMES}, {"dim", 1, 0, O_DIM},
 		{"layers", 1, 0, O_LAYERS}, {"rnn", 1, 0, O_RNN}, {"embed", 1, 0, O_EMBED},
@@ -822,6 +833,377 @@ int main(int argc, char **argv)
 	trn_log_free(&log);
 	trn_run_free(&run);
 	trn_data_free(&data);
+	if (status)
+		return status;
+	return stop_signal ? 128 + stop_signal : 0;
+}
+
+/* ---- qtrain --model ddsp: DDSP's decoder on float audio (lib/ddsp_train.h) ---- */
+
+static const char ddsp_usage[] =
+	"usage: qtrain --model ddsp [options] -o RUNDIR AUDIO...\n"
+	"Trains DDSP's solo-instrument decoder on float audio records (<f4, from wavchunk -l 4 -p 3).\n"
+	"  -o RUNDIR              run directory: last/best.safetensors, features.safetensors, log.tsv,\n"
+	"                         loss.png, run.json, samples/\n"
+	"  --preset NAME          tiny, small (default) or paper\n"
+	"  --batch B              examples per step\n"
+	"  --lr LR                Adam learning rate (1e-3; paper 3e-4), decayed x0.98 per 10k steps\n"
+	"  --clip-value V         global gradient norm bound (3)\n"
+	"  --steps N, --epochs E, --minutes M   when to stop\n"
+	"  --checkpoint-every K   validate, checkpoint and write clips every K steps (500)\n"
+	"  --sample-count N       held-out examples resynthesised into RUNDIR/samples/ (2)\n"
+	"  --seed S               seed (123); --split T,V,X percentages of examples (90,10,0)\n"
+	"  --threads N            threads (default: every core)\n"
+	"  --resume CKPT|RUNDIR   continue a run exactly\n";
+
+/* Is this a DDSP run: --model ddsp, or --resume of a DDSP checkpoint? */
+static int wants_ddsp(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--model=ddsp") || (!strcmp(argv[i], "--model") && i + 1 < argc &&
+							  !strcmp(argv[i + 1], "ddsp")))
+			return 1;
+		const char *r = !strncmp(argv[i], "--resume=", 9) ? argv[i] + 9
+				: !strcmp(argv[i], "--resume") && i + 1 < argc ? argv[i + 1] : NULL;
+		if (r) {
+			char path[4096];
+			snprintf(path, sizeof path, cli_is_dir_path(r) ? "%s/last.safetensors" : "%s", r);
+			st_file sf;
+			if (st_load(path, &sf) < 0)
+				continue;
+			const char *m = st_meta(&sf, "model");
+			int is = m && !strcmp(m, "ddsp");
+			st_free(&sf);
+			if (is)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data *d, const char *ended,
+			  double seconds)
+{
+	const ddsp_train_opts *o = &r->opt;
+	const ddsp_config *c = &o->model;
+	sh_buf b = {0};
+	sh_buf_printf(&b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
+	for (int i = 0; i < ri->argc; i++) {
+		sh_buf_printf(&b, i ? ", " : "");
+		sh_buf_json_str(&b, ri->argv[i]);
+	}
+	sh_buf_printf(&b, "],\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"resumed_from\": ",
+		       ri->started, (unsigned long long)o->seed, ri->threads);
+	if (ri->resume)
+		sh_buf_json_str(&b, ri->resume);
+	else
+		sh_buf_printf(&b, "null");
+	sh_buf_printf(&b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
+	for (int i = 0; i < d->nfiles; i++) {
+		sh_buf_printf(&b, i ? ", " : "");
+		sh_buf_json_str(&b, d->files[i]);
+	}
+	sh_buf_printf(&b, "], \"examples\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", \"split_examples\": "
+		       "[%d, %d], \"voiced\": %.4f},\n", d->nex, (size_t)d->nex * d->n,
+		       (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->voiced);
+	sh_buf_printf(&b, "  \"model\": {\"type\": \"ddsp\", \"sample_rate\": %d, \"hop\": %d, \"n_samples\": %d, "
+		       "\"ch\": %d, \"layers\": %d, \"gru\": %d, \"n_harmonics\": %d, \"n_bands\": %d, "
+		       "\"reverb\": %d, \"batch\": %d},\n", c->sample_rate, c->hop, c->n_samples, c->ch, c->layers,
+		       c->gru, c->n_harmonics, c->n_bands, c->reverb, c->batch);
+	sh_buf_printf(&b, "  \"training\": {\"lr\": %.17g, \"lr_decay_rate\": %.17g, \"lr_decay_steps\": %.17g, "
+		       "\"adam_beta1\": %.17g, \"adam_beta2\": %.17g, \"adam_eps\": %.17g, \"clip\": \"norm\", "
+		       "\"clip_value\": %.17g, \"split\": [%g, %g, %g], \"loss\": \"multi-scale spectral\"},\n",
+		       o->lr, o->decay_rate, o->decay_steps, o->beta1, o->beta2, o->eps, o->clip, o->split[0],
+		       o->split[1], o->split[2]);
+	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"libraries\": {", r->nparams);
+	trn_lib_versions_json(&b);
+	sh_buf_printf(&b, "}");
+	if (ended)
+		sh_buf_printf(&b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n  \"seconds\": %.1f",
+			       ended, r->step, ddsp_run_epoch(r, d), seconds);
+	sh_buf_printf(&b, "\n}\n");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
+	if (!b.s || sh_write_file(path, b.s, b.n) < 0)
+		cli_die_lib(NULL);
+	free(b.s);
+}
+
+/* Validation, the log row, best and last checkpoints, the plot and the clips. Returns 1 when
+ * the validation loss is not finite (nothing written). */
+static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, trn_log *log, int full,
+			   double seconds, double sps, int clips, trn_log_row *row)
+{
+	char path[4096], best[4096];
+	memset(row, 0, sizeof *row);
+	row->step = r->step;
+	row->epoch = ddsp_run_epoch(r, d);
+	row->train_bits = r->log_steps ? r->log_loss / r->log_steps : NAN;
+	row->valid_bits = NAN;
+	row->samples_per_s = sps;
+	row->lr = ddsp_run_lr(r);
+	row->seconds = seconds;
+	int is_best = 0;
+	if (full) {
+		if (d->nvalid) {
+			row->valid_bits = ddsp_run_evaluate(r, d, d->valid, d->nvalid, &stop_signal);
+			if (stop_signal)
+				full = 0;
+			else if (!isfinite(row->valid_bits))
+				return 1;
+		}
+		double score = d->nvalid ? row->valid_bits : row->train_bits;
+		if (full && score < r->best)
+			r->best = score, is_best = 1;
+	}
+	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
+	if (ddsp_save(r, d, path) < 0)
+		return -1;
+	if (!full)
+		return 0;
+	snprintf(best, sizeof best, "%s/best.safetensors", rundir);
+	if (is_best && ddsp_save(r, d, best) < 0)
+		return -1;
+	r->log_loss = 0, r->log_steps = 0;
+	snprintf(path, sizeof path, "%s/log.tsv", rundir);
+	if (trn_log_append(log, row) < 0 || trn_log_write(log, path) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/loss.png", rundir);
+	if (trn_log_plot(log, path) < 0)
+		return -1;
+	if (clips > 0) {
+		snprintf(path, sizeof path, "%s/samples", rundir);
+		const int *idx = d->nvalid ? d->valid : d->train;
+		int n = SH_MIN(clips, d->nvalid ? d->nvalid : d->ntrain);
+		if (ddsp_write_clips(r, d, idx, n, path) < 0)
+			cli_warn(path, "step %ld: no clips: %s", r->step, sh_errmsg());
+	}
+	return 0;
+}
+
+static int ddsp_main(int argc, char **argv)
+{
+	enum { D_PRESET = 300, D_BATCH, D_LR, D_CLIPV, D_STEPS, D_EPOCHS, D_MINUTES, D_CKPT, D_COUNT, D_SEED,
+	       D_SPLIT, D_THREADS, D_RESUME, D_MODEL, D_HELP };
+	static const struct option longopts[] = {
+		{"preset", 1, 0, D_PRESET}, {"batch", 1, 0, D_BATCH}, {"lr", 1, 0, D_LR},
+		{"clip-value", 1, 0, D_CLIPV}, {"steps", 1, 0, D_STEPS}, {"epochs", 1, 0, D_EPOCHS},
+		{"minutes", 1, 0, D_MINUTES}, {"checkpoint-every", 1, 0, D_CKPT},
+		{"sample-count", 1, 0, D_COUNT}, {"seed", 1, 0, D_SEED}, {"split", 1, 0, D_SPLIT},
+		{"threads", 1, 0, D_THREADS}, {"resume", 1, 0, D_RESUME}, {"model", 1, 0, D_MODEL},
+		{"help", 0, 0, D_HELP}, {0, 0, 0, 0}};
+	const char *rundir = NULL, *resume = NULL, *preset = NULL, *split = NULL;
+	double lr = -1, clip = -1, minutes = 0;
+	long steps = -1, epochs = -1, ckpt_every = 500, clips = 2, seed = -1;
+	int batch = -1, threads = 0, c;
+	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': rundir = optarg; break;
+		case D_PRESET: preset = optarg; break;
+		case D_BATCH: batch = (int)cli_long(ddsp_usage, "--batch", optarg, 1, 4096); break;
+		case D_LR: lr = cli_double(ddsp_usage, "--lr", optarg, 1e-30, 1e3); break;
+		case D_CLIPV: clip = cli_double(ddsp_usage, "--clip-value", optarg, 0, 1e30); break;
+		case D_STEPS: steps = cli_long(ddsp_usage, "--steps", optarg, 0, LONG_MAX); break;
+		case D_EPOCHS: epochs = cli_long(ddsp_usage, "--epochs", optarg, 1, LONG_MAX); break;
+		case D_MINUTES: minutes = cli_double(ddsp_usage, "--minutes", optarg, 1e-6, 1e9); break;
+		case D_CKPT: ckpt_every = cli_long(ddsp_usage, "--checkpoint-every", optarg, 1, LONG_MAX); break;
+		case D_COUNT: clips = cli_long(ddsp_usage, "--sample-count", optarg, 0, 1024); break;
+		case D_SEED: seed = cli_long(ddsp_usage, "--seed", optarg, 0, LONG_MAX); break;
+		case D_SPLIT: split = optarg; break;
+		case D_THREADS: threads = (int)cli_long(ddsp_usage, "--threads", optarg, 1, 4096); break;
+		case D_RESUME: resume = optarg; break;
+		case D_MODEL:
+			if (strcmp(optarg, "ddsp"))
+				cli_usage_error(ddsp_usage, "--model %s: this checkpoint is a DDSP run", optarg);
+			break;
+		case D_HELP: fputs(ddsp_usage, stdout); return 0;
+		default: cli_usage_error(ddsp_usage, "unknown option (or not one of --model ddsp)");
+		}
+	}
+	if (!rundir)
+		cli_usage_error(ddsp_usage, "-o RUNDIR is required");
+	double pct[3] = {90, 10, 0};
+	if (split && (sscanf(split, "%lf,%lf,%lf", &pct[0], &pct[1], &pct[2]) != 3 || pct[0] <= 0 ||
+		      pct[1] < 0 || pct[2] < 0 || fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9))
+		cli_usage_error(ddsp_usage, "--split: expected three percentages adding up to 100, got '%s'", split);
+
+	ddsp_train_opts opt;
+	st_file ckpt;
+	memset(&ckpt, 0, sizeof ckpt);
+	char resume_path[4096] = "";
+	if (resume) {
+		snprintf(resume_path, sizeof resume_path, cli_is_dir_path(resume) ? "%s/last.safetensors" : "%s", resume);
+		if (st_load(resume_path, &ckpt) < 0 || ddsp_meta_options(&ckpt, &opt) < 0)
+			cli_die_lib(resume_path);
+		ddsp_config asked = opt.model;
+		if (preset && ddsp_preset(preset, &asked) < 0)
+			cli_usage_error(ddsp_usage, "--preset: %s", sh_errmsg());
+		if (batch > 0)
+			asked.batch = batch;
+		char diff[128];
+		if (ddsp_config_diff(&opt.model, &asked, diff, sizeof diff))
+			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
+		if (seed >= 0 && (uint64_t)seed != opt.seed)
+			cli_die(resume_path, "checkpoint has seed %llu, --seed says %ld", (unsigned long long)opt.seed, seed);
+		if (split && memcmp(pct, opt.split, sizeof pct))
+			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0], opt.split[1],
+				opt.split[2]);
+	} else {
+		memset(&opt, 0, sizeof opt);
+		if (ddsp_preset(preset ? preset : "small", &opt.model) < 0)
+			cli_usage_error(ddsp_usage, "--preset: %s", sh_errmsg());
+		if (batch > 0)
+			opt.model.batch = batch;
+		/* DDSP: Adam 3e-4 for the published model, ×0.98 per 10k steps, global norm 3; the
+		 * smaller presets learn faster at 1e-3 */
+		opt.lr = strcmp(preset ? preset : "small", "paper") ? 1e-3 : 3e-4;
+		opt.beta1 = 0.9, opt.beta2 = 0.999, opt.eps = 1e-8;
+		opt.decay_rate = 0.98, opt.decay_steps = 10000;
+		opt.clip = 3;
+		opt.seed = seed >= 0 ? (uint64_t)seed : 123;
+		memcpy(opt.split, pct, sizeof pct);
+	}
+	if (lr > 0)
+		opt.lr = lr;
+	if (clip >= 0)
+		opt.clip = clip;
+
+	/* the data and its features, checked before anything is written */
+	char cache[4096], path[4096];
+	snprintf(cache, sizeof cache, "%s/features.safetensors", rundir);
+	int nfiles = argc - optind;
+	char *stdin_only[] = {"-"};
+	char **files = nfiles ? argv + optind : stdin_only;
+	ddsp_data data;
+	if (ddsp_data_read(&data, files, nfiles ? nfiles : 1, &opt.model) < 0 ||
+	    ddsp_data_features(&data, &opt.model, cache) < 0) {
+		/* messages about one file name it already; those about the data name the one file */
+		const char *msg = sh_errmsg(), *one = nfiles <= 1 ? cli_in_name(files[0]) : NULL;
+		cli_die(one && strncmp(msg, files[0], strlen(files[0])) ? one : NULL, "%s", msg);
+	}
+	if (ddsp_data_split(&data, opt.seed, opt.split) < 0)
+		cli_die_lib(NULL);
+	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
+	struct stat st;
+	if (!resume && !stat(path, &st))
+		cli_die(rundir, "already holds a run (last.safetensors): continue it with --resume %s, or "
+			"choose another directory", rundir);
+	if (threads <= 0)
+		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	omp_set_num_threads(SH_MAX(threads, 1));
+	openblas_set_num_threads(1);   /* the products are small: one thread each, examples in parallel */
+
+	ddsp_run run;
+	if (ddsp_run_init(&run, &opt, &data) < 0)
+		cli_die_lib(NULL);
+	if (resume) {
+		if (ddsp_load(&run, &data, &ckpt) < 0)
+			cli_die_lib(resume_path);
+		st_free(&ckpt);
+	}
+	cli_mkdirs(rundir);
+	snprintf(path, sizeof path, "%s/samples", rundir);
+	if (clips > 0)
+		cli_mkdirs(path);
+	if (!data.cached && ddsp_data_save_features(&data, &opt.model, cache) < 0)
+		cli_die_lib(NULL);
+	trn_log log = {0};
+	snprintf(path, sizeof path, "%s/log.tsv", rundir);
+	if (trn_log_read(&log, path, resume ? run.step : -1) < 0)
+		cli_die_lib(NULL);
+	log.metric = "loss";
+	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
+	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
+	time_t now = time(NULL);
+	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	ddsp_run_json(&ri, &run, &data, NULL, seconds0);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+
+	const double samples_per_step = (double)opt.model.batch * opt.model.n_samples;
+	double t0 = sh_now(), interval_time = 0, step_time = 0, last_loss = NAN, last_valid = NAN;
+	long interval_steps = 0, start_step = run.step;
+	const char *ended = NULL;
+	int need_ckpt = 0, status = 0;
+	trn_log_row row;
+	cli_progress prog;
+	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
+	for (;;) {
+		if (stop_signal) {
+			ended = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+			break;
+		}
+		if (steps >= 0 && run.step >= steps) {
+			ended = "steps";
+			break;
+		}
+		if (epochs > 0 && run.epoch >= epochs) {
+			ended = "epochs";
+			break;
+		}
+		if (minutes > 0 && sh_now() - t0 >= minutes * 60) {
+			ended = "minutes";
+			break;
+		}
+		double ts = sh_now();
+		double loss = ddsp_run_step(&run, &data);
+		double dt = sh_now() - ts;
+		if (!isfinite(loss)) {
+			cli_progress_end(&prog, "%s: step %ld: the training loss or a gradient is not finite; stopping",
+					 rundir, run.step + 1);
+			ended = "diverged";
+			status = 1;
+			break;
+		}
+		interval_time += dt, interval_steps++;
+		if (run.step - start_step > 1)
+			step_time += dt;
+		need_ckpt = 1;
+		last_loss = loss;
+		char extra[128];
+		snprintf(extra, sizeof extra, "step %ld, loss %.3f, %.0f samples/s", run.step, loss,
+			 interval_steps * samples_per_step / interval_time);
+		cli_progress_update(&prog, (double)(run.step - start_step), extra);
+		if (run.step % ckpt_every == 0) {
+			int rc = ddsp_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0,
+						 interval_steps * samples_per_step / interval_time, (int)clips, &row);
+			if (rc < 0)
+				cli_die_lib(NULL);
+			if (rc > 0) {
+				cli_progress_end(&prog, "%s: step %ld: the validation loss is not finite; stopping",
+						 rundir, run.step);
+				ended = "diverged";
+				status = 1;
+				break;
+			}
+			last_valid = row.valid_bits;
+			interval_time = 0, interval_steps = 0, need_ckpt = 0;
+		}
+	}
+	if (need_ckpt && status == 0) {
+		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
+		int rc = ddsp_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
+					 stop_signal ? 0 : (int)clips, &row);
+		if (rc < 0)
+			cli_die_lib(NULL);
+		if (rc == 0 && !stop_signal)
+			last_valid = row.valid_bits;
+	}
+	double elapsed = sh_now() - t0;
+	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
+	ddsp_run_json(&ri, &run, &data, ended, seconds0 + elapsed);
+	if (status == 0)
+		cli_progress_end(&prog, "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train loss %.3f, valid %.3f, "
+				 "best %.3f%s", rundir, run.step, ddsp_run_epoch(&run, &data), elapsed, sps_all,
+				 last_loss, last_valid, run.best, stop_signal ? " (interrupted; checkpoint written)" : "");
+	trn_log_free(&log);
+	ddsp_run_free(&run);
+	ddsp_data_free(&data);
 	if (status)
 		return status;
 	return stop_signal ? 128 + stop_signal : 0;

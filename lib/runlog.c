@@ -62,7 +62,8 @@ int trn_log_read(trn_log *l, const char *path, long max_step)
 int trn_log_write(const trn_log *l, const char *path)
 {
 	sh_buf b = {0};
-	sh_buf_printf(&b, "step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\n");
+	const char *m = l->metric ? l->metric : "bits";
+	sh_buf_printf(&b, "step\tepoch\ttrain_%s\tvalid_%s\tsamples_per_s\tlr\tseconds\n", m, m);
 	for (int i = 0; i < l->n; i++) {
 		const trn_log_row *r = &l->rows[i];
 		/* NAN as "nan" whatever its sign bit, so that readers see one spelling */
@@ -94,7 +95,8 @@ int trn_log_plot(const trn_log *l, const char *path)
 		{"train", x, tr, n, {0.12, 0.47, 0.71}},
 		{"valid", x, va, n, {0.85, 0.37, 0.01}},
 	};
-	int rc = plot_lines_png(path, 800, 500, "qtrain: cross-entropy", "step", "bits per sample", s, 2);
+	int rc = l->metric ? plot_lines_png(path, 800, 500, "qtrain: multi-scale spectral loss", "step", "loss", s, 2)
+			   : plot_lines_png(path, 800, 500, "qtrain: cross-entropy", "step", "bits per sample", s, 2);
 	free(x), free(tr), free(va);
 	return rc;
 }

@@ -17,6 +17,9 @@ typedef struct {
 typedef struct {
 	trn_log_row *rows;
 	int n, cap;
+	/* NULL: the columns are cross-entropy in bits per sample (train_bits, valid_bits);
+	 * "loss": DDSP's multi-scale spectral loss (train_loss, valid_loss) */
+	const char *metric;
 } trn_log;
 
 /* Writes RUNDIR/last.safetensors. With full: first the validation bits (over d->valid), the
