@@ -142,6 +142,7 @@ fixtures:
 	/usr/bin/python3 tests/fixtures/make_wavenet_fixture.py
 	/usr/bin/python3 tests/fixtures/ddsp_reference.py
 	/usr/bin/python3 tests/fixtures/make-curate-trim.py
+	/usr/bin/python3 tests/reference/ddsp_model.py fixture tests/fixtures/ddsp_model_ref.safetensors
 
 # Real recorded music for tests and the default album: Debian's asc-music (GPL-2+).
 data: data/asc-music/.ok
