@@ -319,49 +319,67 @@ typedef struct {
 	char started[32];
 } run_info;
 
+/* run.json's opening, common to every model: the command, where and when it ran, the seed,
+ * threads and ranks, what it resumed, and the data's files (the data object is left open for
+ * the model's own counts) */
+static void run_json_head(sh_buf *b, const run_info *ri, uint64_t seed, char *const *files, int nfiles)
+{
+	sh_buf_printf(b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
+	for (int i = 0; i < ri->argc; i++) {
+		sh_buf_printf(b, i ? ", " : "");
+		sh_buf_json_str(b, ri->argv[i]);
+	}
+	char cwd[4096];
+	sh_buf_printf(b, "],\n  \"cwd\": ");
+	sh_buf_json_str(b, getcwd(cwd, sizeof cwd) ? cwd : "");
+	sh_buf_printf(b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"ranks\": %d,\n",
+		       ri->started, (unsigned long long)seed, ri->threads, dist_size());
+	sh_buf_printf(b, "  \"resumed_from\": ");
+	if (ri->resume)
+		sh_buf_json_str(b, ri->resume);
+	else
+		sh_buf_printf(b, "null");
+	sh_buf_printf(b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
+	for (int i = 0; i < nfiles; i++) {
+		sh_buf_printf(b, i ? ", " : "");
+		sh_buf_json_str(b, files[i]);
+	}
+	sh_buf_printf(b, "], ");
+}
+
+/* run.json's end: the libraries, how the run ended (when it has), then the file written
+ * atomically */
+static void run_json_finish(sh_buf *b, const run_info *ri, const char *ended, long step, double epoch,
+			    double seconds)
+{
+	sh_buf_printf(b, "  \"libraries\": {");
+	trn_lib_versions_json(b);
+	sh_buf_printf(b, "}");
+	if (ended)
+		sh_buf_printf(b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
+			       "  \"seconds\": %.1f", ended, step, epoch, seconds);
+	sh_buf_printf(b, "\n}\n");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
+	if (!b->s || sh_write_file(path, b->s, b->n) < 0)
+		cli_die_lib(NULL);
+	free(b->s);
+}
+
 /* RUNDIR/run.json: what was run, on what, with which libraries; rewritten at the end with how
  * the run ended. */
 static void write_run_json(const run_info *ri, const trn_options *o, const trn_data *d,
 			   const trn_run *t, const char *ended, double seconds)
 {
 	sh_buf b = {0};
-	sh_buf_printf(&b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
-	for (int i = 0; i < ri->argc; i++) {
-		sh_buf_printf(&b, i ? ", " : "");
-		sh_buf_json_str(&b, ri->argv[i]);
-	}
-	char cwd[4096];
-	sh_buf_printf(&b, "],\n  \"cwd\": ");
-	sh_buf_json_str(&b, getcwd(cwd, sizeof cwd) ? cwd : "");
-	sh_buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"ranks\": %d,\n",
-		       ri->started, (unsigned long long)o->seed, ri->threads, dist_size());
-	sh_buf_printf(&b, "  \"resumed_from\": ");
-	if (ri->resume)
-		sh_buf_json_str(&b, ri->resume);
-	else
-		sh_buf_printf(&b, "null");
-	sh_buf_printf(&b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
-	for (int i = 0; i < d->nfiles; i++) {
-		sh_buf_printf(&b, i ? ", " : "");
-		sh_buf_json_str(&b, d->files[i]);
-	}
-	sh_buf_printf(&b, "], \"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
+	run_json_head(&b, ri, o->seed, d->files, d->nfiles);
+	sh_buf_printf(&b, "\"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
 		       "\"split_records\": [%d, %d, %d]},\n  ",
 		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
 	json_config(&b, o);
-	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n  \"libraries\": {",
+	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n",
 		       t->nparams, model_train_flops(&o->model, model_batch(&o->model)));
-	trn_lib_versions_json(&b);
-	sh_buf_printf(&b, "}");
-	if (ended)
-		sh_buf_printf(&b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
-			       "  \"seconds\": %.1f", ended, t->step, trn_feed_epoch(&t->feed), seconds);
-	sh_buf_printf(&b, "\n}\n");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
-	if (!b.s || sh_write_file(path, b.s, b.n) < 0)
-		cli_die_lib(NULL);
-	free(b.s);
+	run_json_finish(&b, ri, ended, t->step, trn_feed_epoch(&t->feed), seconds);
 }
 
 /* Training diverged: say where, and which checkpoint is left (none is written now). */
@@ -887,23 +905,8 @@ static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data
 	const ddsp_train_opts *o = &r->opt;
 	const ddsp_config *c = &o->model;
 	sh_buf b = {0};
-	sh_buf_printf(&b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
-	for (int i = 0; i < ri->argc; i++) {
-		sh_buf_printf(&b, i ? ", " : "");
-		sh_buf_json_str(&b, ri->argv[i]);
-	}
-	sh_buf_printf(&b, "],\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"resumed_from\": ",
-		       ri->started, (unsigned long long)o->seed, ri->threads);
-	if (ri->resume)
-		sh_buf_json_str(&b, ri->resume);
-	else
-		sh_buf_printf(&b, "null");
-	sh_buf_printf(&b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
-	for (int i = 0; i < d->nfiles; i++) {
-		sh_buf_printf(&b, i ? ", " : "");
-		sh_buf_json_str(&b, d->files[i]);
-	}
-	sh_buf_printf(&b, "], \"examples\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", \"split_examples\": "
+	run_json_head(&b, ri, o->seed, d->files, d->nfiles);
+	sh_buf_printf(&b, "\"examples\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", \"split_examples\": "
 		       "[%d, %d], \"voiced\": %.4f},\n", d->nex, (size_t)d->nex * d->n,
 		       (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->voiced);
 	sh_buf_printf(&b, "  \"model\": {\"type\": \"ddsp\", \"sample_rate\": %d, \"hop\": %d, \"n_samples\": %d, "
@@ -915,18 +918,8 @@ static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data
 		       "\"clip_value\": %.17g, \"split\": [%g, %g, %g], \"loss\": \"multi-scale spectral\"},\n",
 		       o->lr, o->decay_rate, o->decay_steps, o->beta1, o->beta2, o->eps, o->clip, o->split[0],
 		       o->split[1], o->split[2]);
-	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"libraries\": {", r->nparams);
-	trn_lib_versions_json(&b);
-	sh_buf_printf(&b, "}");
-	if (ended)
-		sh_buf_printf(&b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n  \"seconds\": %.1f",
-			       ended, r->step, ddsp_run_epoch(r, d), seconds);
-	sh_buf_printf(&b, "\n}\n");
-	char path[4096];
-	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
-	if (!b.s || sh_write_file(path, b.s, b.n) < 0)
-		cli_die_lib(NULL);
-	free(b.s);
+	sh_buf_printf(&b, "  \"parameters\": %zu,\n", r->nparams);
+	run_json_finish(&b, ri, ended, r->step, ddsp_run_epoch(r, d), seconds);
 }
 
 /* Validation, the log row, best and last checkpoints, the plot and the clips. Returns 1 when
