@@ -39,7 +39,10 @@ static const char usage[] =
 	"  --highpass HZ             repair: high-pass removing DC offset and rumble, 0 off (20)\n"
 	"  --noise-change X          a block-to-block spectral change under X is static; stationary\n"
 	"                            noise scores 1 (1.4)\n"
-	"  --noise-fraction F        noise when more than F of the changes are static (0.5)\n"
+	"  --noise-local L           and its spectrum noise-like: flatness against the local\n"
+	"                            spectrum above L (noise 0.5, harmonics low) (0.45)\n"
+	"  --noise-steady X          or under X, whatever the spectrum (a hum, a held tone) (1.1)\n"
+	"  --noise-fraction F        noise when more than F of the changes are static (0.55)\n"
 	"  --max-kurtosis K          clicks when the first difference's kurtosis exceeds K (300)\n"
 	"  --loop-threshold X        loop when the band self-similarity exceeds X (0.5)\n"
 	"  --loop-corr X             and the waveform repeats with correlation above X (0.99)\n"
@@ -181,8 +184,8 @@ static void explain_clip(const clip *c)
 		       t[i].holds ? "  holds" : "");
 	}
 	printf("  (dc %.4f removed by the %g Hz high-pass; peak %.3f, rms %.1f dBFS; flatness %.3f, "
-	       "change %.2f; loop period %.3f s, lag %.4f s; trimmed to %.3f-%.3f s)\n",
-	       s->dc, opts.highpass, s->peak, s->rms_db, s->flatness, s->change, s->loop_period,
+	       "local flatness %.3f, change %.2f; loop period %.3f s, lag %.4f s; trimmed to %.3f-%.3f s)\n",
+	       s->dc, opts.highpass, s->peak, s->rms_db, s->flatness, s->local_flatness, s->change, s->loop_period,
 	       s->loop_lag, (double)s->start / opts.rate, (double)s->end / opts.rate);
 }
 
@@ -341,7 +344,7 @@ int main(int argc, char **argv)
 	curate_default_opts(&o);
 	const char *outdir = NULL, *ext = "flac";
 	int quiet = 0, explain = 0;
-	enum { MIN_SECONDS = 256, TOP_DB, FLOOR_DB, HIGHPASS, NOISE_CHANGE, NOISE_FRACTION,
+	enum { MIN_SECONDS = 256, TOP_DB, FLOOR_DB, HIGHPASS, NOISE_CHANGE, NOISE_LOCAL, NOISE_STEADY, NOISE_FRACTION,
 	       MAX_KURTOSIS, LOOP_THRESHOLD, LOOP_CORR, LOOP_MIN, LOOP_MAX, CLIP_LEVEL, MAX_CLIP,
 	       TARGET_DB, EXPLAIN, MAX_GAIN, CROSSFADE,
 	       TRACK_MINUTES, MAX_OFFSET, MIN_OVERLAP, NEIGHBOURS };
@@ -352,6 +355,8 @@ int main(int argc, char **argv)
 		{"floor-db", required_argument, 0, FLOOR_DB},
 		{"highpass", required_argument, 0, HIGHPASS},
 		{"noise-change", required_argument, 0, NOISE_CHANGE},
+		{"noise-local", required_argument, 0, NOISE_LOCAL},
+		{"noise-steady", required_argument, 0, NOISE_STEADY},
 		{"noise-fraction", required_argument, 0, NOISE_FRACTION},
 		{"max-kurtosis", required_argument, 0, MAX_KURTOSIS},
 		{"loop-threshold", required_argument, 0, LOOP_THRESHOLD},
@@ -388,6 +393,8 @@ int main(int argc, char **argv)
 		case FLOOR_DB: o.floor_db = cli_double(usage, "--floor-db", a, -200, 0); break;
 		case HIGHPASS: o.highpass = cli_double(usage, "--highpass", a, 0, 1000); break;
 		case NOISE_CHANGE: o.noise_change = cli_double(usage, "--noise-change", a, 0, 1e6); break;
+		case NOISE_LOCAL: o.noise_local = cli_double(usage, "--noise-local", a, 0, 1); break;
+		case NOISE_STEADY: o.noise_steady = cli_double(usage, "--noise-steady", a, 0, 1e6); break;
 		case NOISE_FRACTION: o.noise_fraction = cli_double(usage, "--noise-fraction", a, 0, 1); break;
 		case MAX_KURTOSIS: o.max_kurtosis = cli_double(usage, "--max-kurtosis", a, 0, 1e12); break;
 		case LOOP_THRESHOLD: o.loop_threshold = cli_double(usage, "--loop-threshold", a, 0, 1); break;
@@ -650,6 +657,8 @@ int main(int argc, char **argv)
 	jw_num(&w, "min_seconds", o.min_seconds);
 	jw_num(&w, "highpass", o.highpass);
 	jw_num(&w, "noise_change", o.noise_change);
+	jw_num(&w, "noise_local", o.noise_local);
+	jw_num(&w, "noise_steady", o.noise_steady);
 	jw_num(&w, "noise_fraction", o.noise_fraction);
 	jw_num(&w, "max_kurtosis", o.max_kurtosis);
 	jw_num(&w, "loop_threshold", o.loop_threshold);
@@ -723,6 +732,7 @@ int main(int argc, char **argv)
 		jw_fig(&w, "clip_fraction", s->clip_fraction);
 		jw_fig(&w, "kurtosis", s->kurtosis);
 		jw_fig(&w, "flatness", s->flatness);
+		jw_fig(&w, "local_flatness", s->local_flatness);
 		jw_fig(&w, "change", s->change);
 		jw_fig(&w, "noise_fraction", s->noise_fraction);
 		jw_fig(&w, "loop_score", s->loop_score);

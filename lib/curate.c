@@ -34,7 +34,9 @@ void curate_default_opts(curate_opts *o)
 		.min_seconds = 3,
 		.highpass = 20,
 		.noise_change = 1.4,
-		.noise_fraction = 0.5,
+		.noise_local = 0.45,
+		.noise_steady = 1.1,
+		.noise_fraction = 0.55,
 		.max_kurtosis = 300,
 		.loop_threshold = 0.5,
 		.loop_corr = 0.99,
@@ -167,11 +169,13 @@ struct curate_analyzer {
 	fftwf_complex *spec;   /* CURATE_FFT/2 + 1 */
 	float window[CURATE_FFT];
 	float power[CURATE_FFT / 2];
+	double binsum[CURATE_FFT / 2];  /* power per bin summed over the frames */
 	int nbands, edge[NBANDS_MAX + 1];
 	size_t cap;            /* frames the buffers below hold */
 	double *ms;            /* trim frame powers (grown separately: capms) */
 	size_t capms;
 	float *flat;           /* per STFT frame */
+	float *local;          /* per STFT frame: flatness against the local spectrum */
 	float *energy;         /* per STFT frame */
 	float *feat;           /* frames × nbands */
 	float *trend;          /* frames × nbands */
@@ -254,6 +258,7 @@ void curate_analyzer_free(curate_analyzer *a)
 	fftwf_free(a->spec);
 	free(a->ms);
 	free(a->flat);
+	free(a->local);
 	free(a->energy);
 	free(a->feat);
 	free(a->trend);
@@ -277,6 +282,7 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	if (frames <= a->cap)
 		return 0;
 	free(a->flat);
+	free(a->local);
 	free(a->energy);
 	free(a->feat);
 	free(a->trend);
@@ -285,13 +291,14 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	free(a->lagprod);
 	size_t nb = (size_t)a->nbands;
 	a->flat = malloc(frames * sizeof *a->flat);
+	a->local = malloc(frames * sizeof *a->local);
 	a->energy = malloc(frames * sizeof *a->energy);
 	a->feat = malloc(frames * nb * sizeof *a->feat);
 	a->trend = malloc(frames * nb * sizeof *a->trend);
 	a->prod = malloc(frames * sizeof *a->prod);
 	a->lag_score = malloc(frames * sizeof *a->lag_score);
 	a->lagprod = malloc(frames * sizeof *a->lagprod);
-	if (!a->flat || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score ||
+	if (!a->flat || !a->local || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score ||
 	    !a->lagprod) {
 		a->cap = 0;
 		return sh_error("out of memory (%zu frames)", frames);
@@ -329,6 +336,39 @@ double curate_flatness(const float *power)
 	return exp(logsum / (CURATE_FFT / 2)) / (sum / (CURATE_FFT / 2));
 }
 
+/* Flatness against the local spectrum: exp(mean log(P/S)) over the bins where S, the power
+ * averaged over ±LOCAL_HALF bins, is within 40 dB of its largest value. A noise periodogram
+ * scatters around its local mean as an exponential variable, so noise of any colour or band
+ * scores about exp(-γ) = 0.56 less the window's smoothing; harmonics leave deep valleys
+ * between their peaks and score far lower. */
+#define LOCAL_HALF 4
+double curate_local_flatness(const float *power)
+{
+	enum { K = CURATE_FFT / 2 };
+	double s[K], top = 0, run = 0;
+	for (int k = 0; k < LOCAL_HALF && k < K; k++)
+		run += power[k];
+	for (int k = 0; k < K; k++) {  /* window [k - H, k + H] clipped to the spectrum */
+		if (k + LOCAL_HALF < K)
+			run += power[k + LOCAL_HALF];
+		if (k - LOCAL_HALF - 1 >= 0)
+			run -= power[k - LOCAL_HALF - 1];
+		int lo = SH_MAX(0, k - LOCAL_HALF), hi = SH_MIN(K - 1, k + LOCAL_HALF);
+		s[k] = (run > 0 ? run : 0) / (hi - lo + 1);
+		top = s[k] > top ? s[k] : top;
+	}
+	if (top <= 0)
+		return 0;
+	double sum = 0;
+	int m = 0;
+	for (int k = 0; k < K; k++)
+		if (s[k] >= 1e-4 * top) {
+			sum += log(((double)power[k] + 1e-30) / s[k]);
+			m++;
+		}
+	return m ? exp(sum / m) : 0;
+}
+
 static int cmp_double(const void *p, const void *q)
 {
 	double a = *(const double *)p, b = *(const double *)q;
@@ -348,6 +388,7 @@ static size_t stft_features(curate_analyzer *a, const float *x, size_t n)
 {
 	size_t T = n < CURATE_FFT ? 0 : 1 + (n - CURATE_FFT) / CURATE_HOP;
 	int nb = a->nbands;
+	memset(a->binsum, 0, sizeof a->binsum);
 	for (size_t t = 0; t < T; t++) {
 		const float *fr = x + t * CURATE_HOP;
 		for (int i = 0; i < CURATE_FFT; i++)
@@ -358,9 +399,11 @@ static size_t stft_features(curate_analyzer *a, const float *x, size_t n)
 			float re = a->spec[k][0], im = a->spec[k][1];
 			a->power[k - 1] = re * re + im * im;
 			e += a->power[k - 1];
+			a->binsum[k - 1] += a->power[k - 1];
 		}
 		a->energy[t] = (float)e;
 		a->flat[t] = (float)curate_flatness(a->power);
+		a->local[t] = (float)curate_local_flatness(a->power);
 		float *band = a->feat + t * nb;
 		for (int b = 0; b < nb; b++) {
 			double s = 0;
@@ -382,7 +425,7 @@ static double trigamma(double z)
 	return r + 1 / z + z2 / 2 + z2 / z * (1.0 / 6 - z2 * (1.0 / 30 - z2 / 42));
 }
 
-double curate_noise_log_var(int bins)
+double curate_noise_log_var(double bins)
 {
 	/* a band's energy over one block of stationary Gaussian noise is about χ² with
 	 * 2·bins·CURATE_BLOCK·CURATE_NOISE_DOF_SHARE degrees of freedom (Hann frames at 50% overlap
@@ -400,7 +443,7 @@ double curate_noise_log_var(int bins)
 static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, curate_scores *s)
 {
 	int nb = a->nbands;
-	s->flatness = s->noise_fraction = s->change = 0;
+	s->flatness = s->local_flatness = s->noise_fraction = s->change = 0;
 	float top = 0;
 	size_t m = 0;
 	for (size_t t = 0; t < T; t++)
@@ -410,6 +453,11 @@ static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, cur
 		if (a->energy[t] > 1e-20f && a->energy[t] >= gate)
 			a->prod[m++] = a->flat[t];  /* prod as scratch for the median */
 	s->flatness = median(a->prod, m);
+	m = 0;
+	for (size_t t = 0; t < T; t++)
+		if (a->energy[t] > 1e-20f && a->energy[t] >= gate)
+			a->prod[m++] = a->local[t];
+	s->local_flatness = median(a->prod, m);
 	size_t NB = T / CURATE_BLOCK;
 	if (NB < 2)
 		return;
@@ -439,7 +487,15 @@ static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, cur
 	double var[NBANDS_MAX];
 	for (int b = 0; b < nb; b++)
 		if (best > 0 && bandmean[b] >= best * 1e-4) {
-			var[na] = curate_noise_log_var(a->edge[b + 1] - a->edge[b]);
+			/* the band's effective width: as many bins as hold its power evenly, (Σp)²/Σp²
+			 * of its mean spectrum, so that a band lit by the leakage of a few strong bins
+			 * beside it is expected to fluctuate as those few bins do */
+			double s1 = 0, s2 = 0;
+			for (int k = a->edge[b]; k < a->edge[b + 1]; k++) {
+				s1 += a->binsum[k - 1];
+				s2 += a->binsum[k - 1] * a->binsum[k - 1];
+			}
+			var[na] = curate_noise_log_var(s2 > 0 ? s1 * s1 / s2 : 1);
 			active[na++] = b;
 		}
 	if (!na)
@@ -455,8 +511,14 @@ static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, cur
 			double l1 = log(a->trend[j * nb + b] + 1e-30), l0 = log(a->trend[(j - 1) * nb + b] + 1e-30);
 			d += (l1 - l0) * (l1 - l0) / (2 * var[i]);
 		}
-		double c = sqrt(d / na);
-		still += c < o->noise_change;
+		double c = sqrt(d / na), local = 0;
+		for (size_t t = (j - 1) * CURATE_BLOCK; t < (j + 1) * CURATE_BLOCK; t++)
+			local += a->local[t];
+		local /= 2 * CURATE_BLOCK;
+		/* static: no more change than noise shows, and a noise-like spectrum; or steadier
+		 * than noise itself, whatever the spectrum (a hum, a held tone). A held chord with
+		 * the slight motion of players or a pad is tonal and changes more than that. */
+		still += c < o->noise_change && (local > o->noise_local || c < o->noise_steady);
 		a->prod[pairs++] = c;
 	}
 	s->change = median(a->prod, pairs);

@@ -18,7 +18,9 @@ typedef struct {
 	double min_seconds;       /* shorter after trimming: rejected (3) */
 	double highpass;          /* Hz: the repair high-pass that removes DC and rumble (20; 0 off) */
 	double noise_change;      /* a block change under this (noise = 1) is static (1.4) */
-	double noise_fraction;    /* noise when more than this fraction of block changes are (0.5) */
+	double noise_local;       /* and its spectrum is noise-like: local flatness above this (0.45) */
+	double noise_steady;      /* or it changes less than this, whatever its spectrum (1.1) */
+	double noise_fraction;    /* noise when more than this fraction of block changes are (0.55) */
 	double max_kurtosis;      /* clicks when the first difference's kurtosis exceeds this (300) */
 	double loop_threshold;    /* loop candidate when the band self-similarity exceeds this (0.5) */
 	double loop_corr;         /* and a machine loop when the waveform repeats with this correlation (0.99) */
@@ -76,9 +78,11 @@ typedef struct {
 	double kurtosis;        /* of the trimmed clip's first difference: 3 for noise, far more
 	                         * for clicks */
 	double flatness;        /* median spectral flatness over active frames (information) */
+	double local_flatness;  /* median flatness against the local spectrum over active frames
+	                         * (noise about 0.5, harmonic sound low) */
 	double change;          /* median spectral change from block to block, in units of what
 	                         * stationary noise shows (noise 1, music several) */
-	double noise_fraction;  /* fraction of block changes (loud blocks) under noise_change */
+	double noise_fraction;  /* fraction of block changes (loud blocks) that are static */
 	double loop_score;      /* best band self-similarity over the loop periods (0..1) */
 	double loop_period;     /* seconds, where it was found */
 	double loop_corr;       /* best waveform autocorrelation over the loop periods (-1..1) */
@@ -125,9 +129,13 @@ double curate_autocorr_ref(const float *x, size_t n, size_t lag);
 /* The noise rule compares band energies over blocks of CURATE_BLOCK frames (128 ms at 16 kHz);
  * curate_noise_log_var(bins) is the variance of the log of a band's block energy for
  * stationary Gaussian noise in a band of that many FFT bins. */
-#define CURATE_BLOCK 8
+#define CURATE_BLOCK 16
 #define CURATE_NOISE_DOF_SHARE 0.5
-double curate_noise_log_var(int bins);
+double curate_noise_log_var(double bins);
+/* Flatness of a power spectrum (CURATE_FFT/2 bins) against its own average over ±4 bins, over
+ * the bins within 40 dB of the loudest: about 0.5 for noise of any colour or bandwidth, low
+ * for harmonic sound. */
+double curate_local_flatness(const float *power);
 /* Spectral flatness of one power spectrum (bins 1..CURATE_FFT/2, DC left out). */
 double curate_flatness(const float *power);
 double curate_flatness_ref(const float *power);  /* one log per bin */

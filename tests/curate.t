@@ -94,7 +94,7 @@ for f in $F/junk-*.flac; do
 	check "$(basename "$f"): rejected as noise" grep -qx "$f: rejected: noise" "$T/explain"
 done
 check "--explain prints every test with its threshold and option" \
-	sh -c "grep -A7 '^$F/junk-qtrain-100.flac:' '$T/explain' | grep -q 'noise_fraction .* > 0.5 .*(--noise-fraction)  holds'"
+	sh -c "grep -A7 '^$F/junk-qtrain-100.flac:' '$T/explain' | grep -q 'noise_fraction .* > 0.55 .*(--noise-fraction)  holds'"
 "$C" --explain --noise-fraction 1 $F/junk-qtrain-100.flac >"$T/explain2"
 check "--explain follows the options" grep -qx "$F/junk-qtrain-100.flac: kept" "$T/explain2"
 "$C" -q --track-minutes 0.5 -o "$T/corpus" $F/*.ogg $F/*.flac
