@@ -340,7 +340,7 @@ double curate_flatness(const float *power)
  * averaged over ±LOCAL_HALF bins, is within 40 dB of its largest value. A noise periodogram
  * scatters around its local mean as an exponential variable, so noise of any colour or band
  * scores about exp(-γ) = 0.56 less the window's smoothing; harmonics leave deep valleys
- * between their peaks and score far lower. */
+ * between their peaks and score far lower. Each bin's ratio is floored at 1e-3. */
 #define LOCAL_HALF 4
 double curate_local_flatness(const float *power)
 {
@@ -363,7 +363,11 @@ double curate_local_flatness(const float *power)
 	int m = 0;
 	for (int k = 0; k < K; k++)
 		if (s[k] >= 1e-4 * top) {
-			sum += log(((double)power[k] + 1e-30) / s[k]);
+			/* a bin 30 dB under its neighbourhood counts as -30 dB: deep enough for the
+			 * valleys between harmonics, and the few bins at the edge of a band of noise
+			 * weigh no more than that */
+			double r = (double)power[k] / s[k];
+			sum += log(r > 1e-3 ? r : 1e-3);
 			m++;
 		}
 	return m ? exp(sum / m) : 0;

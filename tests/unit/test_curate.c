@@ -101,6 +101,19 @@ static void test_flatness(void)
 	for (int k = 0; k < CURATE_FFT / 2; k++)
 		p[k] = k % 32 == 5 ? 100 : 1e-6f;
 	tap_ok(curate_flatness(p) < 0.01, "harmonic spectrum flatness %.4f is low", curate_flatness(p));
+
+	/* against the local spectrum: noise of any colour or band scores alike; harmonics low */
+	for (int k = 0; k < CURATE_FFT / 2; k++)
+		p[k] = (float)(-log(urand() + 1e-300));
+	double white = curate_local_flatness(p);
+	for (int k = 0; k < CURATE_FFT / 2; k++)  /* pink-ish hiss above bin 100, nothing below */
+		p[k] = k < 100 ? 1e-6f : (float)(-log(urand() + 1e-300) * 100.0 / k);
+	double hiss = curate_local_flatness(p);
+	for (int k = 0; k < CURATE_FFT / 2; k++)
+		p[k] = (k % 16 == 5 ? 100 : 0.01f) * (float)(-log(urand() + 1e-300));
+	double harm = curate_local_flatness(p);
+	tap_ok(white > 0.45 && white < 0.7 && fabs(hiss - white) < 0.1 && harm < 0.2,
+	       "local flatness: white %.3f, band-limited coloured hiss %.3f, harmonics %.3f", white, hiss, harm);
 }
 
 /* Analyses a copy of x (curate_analyze repairs its input in place); the repaired clip is left
