@@ -1,9 +1,11 @@
 /* curate: from hundreds of raw clips to listenable tracks (issue 5). Reads clips (audio files,
- * or tensor streams of <f4 records, one clip per record), trims silence, rejects silence,
- * short clips, clipping, DC offset, noise and stuck loops, fingerprints the rest with
+ * or tensor streams of <f4 records, one clip per record), removes DC offset (a high-pass),
+ * trims silence, rejects silence, short clips, heavy clipping, clicks, static noise and machine
+ * loops (rules calibrated on real music, issue 15), fingerprints the rest with
  * chromaprint, orders them into one path of similar neighbours, splits it into tracks at weak
  * joins and writes the tracks (loudness-matched, crossfaded), a tracklist and curation.json
- * explaining every decision. The work lives in lib/curate.c and lib/fingerprint.c. */
+ * explaining every decision; --explain prints the decisions alone. The work lives in
+ * lib/curate.c and lib/fingerprint.c. */
 #include "audio.h"
 #include "cli.h"
 #include "curate.h"
@@ -28,7 +30,8 @@ static const char usage[] =
 	"Trims, rejects and orders clips into crossfaded tracks: OUTDIR/01.flac ...,\n"
 	"OUTDIR/tracklist.tsv and OUTDIR/curation.json. A CLIP is an audio file, or a tensor\n"
 	"stream of <f4 records (every record one clip, named FILE#k); none or - is stdin.\n"
-	"  -o OUTDIR                 output directory, written whole or not at all (required)\n"
+	"  -o OUTDIR                 output directory, written whole or not at all (required\n"
+	"                            but with --explain)\n"
 	"  -r RATE                   rate of tensor streams; audio files are resampled to it (16000)\n"
 	"  -f, --format EXT          track format: flac, ogg or wav (flac)\n"
 	"  --min-seconds S           reject clips shorter than this after trimming (3)\n"
