@@ -1,13 +1,27 @@
 #!/bin/sh
-# bench/curate.sh: time `curate` on 200 and 1000 generated clips of 20 s at 16 kHz
-# (bench/curate_gen.c: synthetic songs with some silence, noise and stuck loops mixed in).
+# bench/curate.sh: how well and how fast `curate` decides.
+# 1. Calibration (issue 15): `curate --explain` over the labelled corpus of real music and junk
+#    that bench/curate-corpus.sh builds in CURATE_CORPUS (data/curate-corpus), and the
+#    confusion tables of bench/curate_table.py: per label (each genre, each kind of junk) the
+#    clips kept and the first reason of the rest, per rule the clips it holds for, and whether
+#    music is kept >= 97% and every kind of junk rejected >= 95%.
+# 2. Speed: `curate` on 200 and 1000 generated clips of 20 s at 16 kHz (bench/curate_gen.c:
+#    synthetic songs with some silence, noise and stuck loops mixed in), the wall time.
 # Prints figures, never pass/fail. BIN = built programs (bin/), CURATE_BENCH_COUNTS to change
-# the clip counts, CURATE_BENCH_SECONDS the clip length.
+# the clip counts (empty: no timing), CURATE_BENCH_SECONDS the clip length.
 set -e
 BIN=${BIN:-bin}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 counts=${CURATE_BENCH_COUNTS:-200 1000}
 seconds=${CURATE_BENCH_SECONDS:-20}
+corpus=${CURATE_CORPUS:-data/curate-corpus}
+if [ -f "$corpus/clips/index.tsv" ]; then
+	t0=$(date +%s.%N)
+	"$BIN/curate" --explain "$corpus"/clips/*.npy | /usr/bin/python3 bench/curate_table.py "$corpus/clips/index.tsv"
+	echo "curate --explain over the corpus: $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }") s (load $(cut -d' ' -f1 /proc/loadavg))"
+else
+	echo "curate: no corpus in $corpus (bench/curate-corpus.sh builds it); calibration skipped"
+fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/curate-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 ${CC:-cc} -O2 -o "$tmp/gen" bench/curate_gen.c -lm

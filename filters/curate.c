@@ -1,9 +1,11 @@
 /* curate: from hundreds of raw clips to listenable tracks (issue 5). Reads clips (audio files,
- * or tensor streams of <f4 records, one clip per record), trims silence, rejects silence,
- * short clips, clipping, DC offset, noise and stuck loops, fingerprints the rest with
+ * or tensor streams of <f4 records, one clip per record), removes DC offset (a high-pass),
+ * trims silence, rejects silence, short clips, heavy clipping, clicks, static noise and machine
+ * loops (rules calibrated on real music, issue 15), fingerprints the rest with
  * chromaprint, orders them into one path of similar neighbours, splits it into tracks at weak
  * joins and writes the tracks (loudness-matched, crossfaded), a tracklist and curation.json
- * explaining every decision. The work lives in lib/curate.c and lib/fingerprint.c. */
+ * explaining every decision; --explain prints the decisions alone. The work lives in
+ * lib/curate.c and lib/fingerprint.c. */
 #include "audio.h"
 #include "cli.h"
 #include "curate.h"
@@ -24,24 +26,34 @@
 
 static const char usage[] =
 	"usage: curate [options] -o OUTDIR CLIP...\n"
+	"       curate [options] --explain CLIP...\n"
 	"Trims, rejects and orders clips into crossfaded tracks: OUTDIR/01.flac ...,\n"
 	"OUTDIR/tracklist.tsv and OUTDIR/curation.json. A CLIP is an audio file, or a tensor\n"
 	"stream of <f4 records (every record one clip, named FILE#k); none or - is stdin.\n"
-	"  -o OUTDIR                 output directory, written whole or not at all (required)\n"
+	"  -o OUTDIR                 output directory, written whole or not at all (required\n"
+	"                            but with --explain)\n"
 	"  -r RATE                   rate of the clips: tensor streams must be at it, audio files are\n"
 	"                            resampled to it (default: the rate a stream carries, else 16000)\n"
 	"  -f, --format EXT          track format: flac, ogg or wav (flac)\n"
 	"  --min-seconds S           reject clips shorter than this after trimming (3)\n"
 	"  --top-db DB               trim frames more than DB under the loudest (50)\n"
 	"  --floor-db DB             a clip whose loudest frame is under this is silence (-60)\n"
-	"  --noise-flatness F        a frame flatter than F is noise-like (0.1)\n"
-	"  --noise-fraction F        noise when more than F of the frames are (0.5)\n"
-	"  --loop-threshold X        stuck loop when the self-similarity exceeds X (0.6)\n"
+	"  --explain                 print every clip's scores against the thresholds and the\n"
+	"                            verdict on stdout; no -o, nothing written\n"
+	"  --highpass HZ             repair: high-pass removing DC offset and rumble, 0 off (20)\n"
+	"  --noise-change X          a block-to-block spectral change under X is static; stationary\n"
+	"                            noise scores 1 (1.4)\n"
+	"  --noise-local L           and its spectrum noise-like: flatness against the local\n"
+	"                            spectrum above L (noise 0.5, harmonics low) (0.45)\n"
+	"  --noise-steady X          or under X, whatever the spectrum (a hum, a held tone) (1.1)\n"
+	"  --noise-fraction F        noise when more than F of the changes are static (0.55)\n"
+	"  --max-kurtosis K          clicks when the first difference's kurtosis exceeds K (300)\n"
+	"  --loop-threshold X        loop when the band self-similarity exceeds X (0.5)\n"
+	"  --loop-corr X             and the waveform repeats with correlation above X (0.99)\n"
 	"  --loop-min-period S       shortest loop period searched, seconds (0.1)\n"
 	"  --loop-max-period S       longest loop period searched, seconds (3)\n"
 	"  --clip-level L            |x| >= L counts as clipped (0.999)\n"
-	"  --max-clip-fraction F     reject when more than F of the samples are clipped (0.01)\n"
-	"  --max-dc D                reject when |mean| > D (0.02)\n"
+	"  --max-clip-fraction F     reject when more than F of the samples are clipped (0.05)\n"
 	"  --target-db DB            loudness target, RMS dBFS (-20)\n"
 	"  --max-gain-db DB          largest loudness correction either way (12)\n"
 	"  --crossfade S             equal-power crossfade at each join, seconds (1)\n"
@@ -84,8 +96,14 @@ static void stage(const char *what)
 	stage_t0 = now;
 }
 
+static void explain_flush(void);
+static int explain_mode;
+static curate_opts opts;
+
 static clip *add_clip(const char *name, float *x, size_t n)
 {
+	if (explain_mode && nclips == 64)  /* --explain holds a batch of clips, not all of them */
+		explain_flush();
 	if (nclips == capclips) {
 		capclips = capclips ? 2 * capclips : 64;
 		clips = realloc(clips, (size_t)capclips * sizeof *clips);
@@ -155,6 +173,65 @@ static void read_clips(int n, char **paths)
 			read_tensor_stream(paths[i]);
 		}
 	}
+}
+
+/* ---- --explain ---- */
+
+/* Prints one clip's verdict and every test behind it: "NAME: kept" or "NAME: rejected:
+ * REASON[, REASON]", then a row per test: rule, score, value, the comparison with its
+ * threshold and option, and whether it holds. */
+static void explain_clip(const clip *c)
+{
+	const curate_scores *s = &c->s;
+	curate_test t[CURATE_NTESTS];
+	int reasons = curate_tests(&opts, s, t);
+	printf("%s: %s", c->name, reasons ? "rejected: " : "kept");
+	for (int r = 0, k = 0; r < CURATE_NREASONS; r++)
+		if (reasons >> r & 1)
+			printf("%s%s", k++ ? ", " : "", curate_reason_name(r));
+	printf("\n");
+	for (int i = 0; i < CURATE_NTESTS; i++) {
+		if (reasons == CURATE_SILENCE && i > 0)
+			break;  /* the other scores are not taken in silence */
+		printf("  %-9s %-16s %12.6g %s %-10g (--%s)%s\n", curate_reason_name(__builtin_ctz(t[i].reason)),
+		       t[i].score, t[i].value, t[i].above ? ">" : "<", t[i].threshold, t[i].option,
+		       t[i].holds ? "  holds" : "");
+	}
+	printf("  (dc %.4f removed by the %g Hz high-pass; peak %.3f, rms %.1f dBFS; flatness %.3f, "
+	       "local flatness %.3f, change %.2f; loop period %.3f s, lag %.4f s; trimmed to %.3f-%.3f s)\n",
+	       s->dc, opts.highpass, s->peak, s->rms_db, s->flatness, s->local_flatness, s->change, s->loop_period,
+	       s->loop_lag, (double)s->start / opts.rate, (double)s->end / opts.rate);
+}
+
+/* Analyses the clips held so far, prints them in input order, and lets them go. */
+static void explain_flush(void)
+{
+	int failed = 0;
+	#pragma omp parallel
+	{
+		curate_analyzer *an = curate_analyzer_new();
+		if (!an) {
+			#pragma omp atomic write
+			failed = 1;
+		}
+		#pragma omp for schedule(dynamic, 1)
+		for (int i = 0; i < nclips; i++)
+			if (an && curate_analyze(an, &opts, clips[i].x, clips[i].n, &clips[i].s))
+				snprintf(clips[i].err, sizeof clips[i].err, "%s", sh_errmsg());
+		curate_analyzer_free(an);
+	}
+	if (failed)
+		cli_die(NULL, "cannot set up the analysis: %s", sh_errmsg());
+	for (int i = 0; i < nclips; i++) {
+		if (*clips[i].err)
+			cli_die(clips[i].name, "%s", clips[i].err);
+		explain_clip(&clips[i]);
+		free(clips[i].name);
+		free(clips[i].x);
+	}
+	if (fflush(stdout) || ferror(stdout))
+		cli_die(NULL, "standard output: %s", strerror(errno));
+	nclips = 0;
 }
 
 /* ---- the output directory: built under OUTDIR.tmpPID, renamed into place at the end ---- */
@@ -280,23 +357,29 @@ int main(int argc, char **argv)
 	curate_opts o;
 	curate_default_opts(&o);
 	const char *outdir = NULL, *ext = "flac";
-	int quiet = 0;
-	enum { MIN_SECONDS = 256, TOP_DB, FLOOR_DB, NOISE_FLATNESS, NOISE_FRACTION, LOOP_THRESHOLD,
-	       LOOP_MIN, LOOP_MAX, CLIP_LEVEL, MAX_CLIP, MAX_DC, TARGET_DB, MAX_GAIN, CROSSFADE,
+	int quiet = 0, explain = 0;
+	enum { MIN_SECONDS = 256, TOP_DB, FLOOR_DB, HIGHPASS, NOISE_CHANGE, NOISE_LOCAL, NOISE_STEADY, NOISE_FRACTION,
+	       MAX_KURTOSIS, LOOP_THRESHOLD, LOOP_CORR, LOOP_MIN, LOOP_MAX, CLIP_LEVEL, MAX_CLIP,
+	       TARGET_DB, EXPLAIN, MAX_GAIN, CROSSFADE,
 	       TRACK_MINUTES, MAX_OFFSET, MIN_OVERLAP, NEIGHBOURS };
 	static const struct option longopts[] = {
 		{"format", required_argument, 0, 'f'},
 		{"min-seconds", required_argument, 0, MIN_SECONDS},
 		{"top-db", required_argument, 0, TOP_DB},
 		{"floor-db", required_argument, 0, FLOOR_DB},
-		{"noise-flatness", required_argument, 0, NOISE_FLATNESS},
+		{"highpass", required_argument, 0, HIGHPASS},
+		{"noise-change", required_argument, 0, NOISE_CHANGE},
+		{"noise-local", required_argument, 0, NOISE_LOCAL},
+		{"noise-steady", required_argument, 0, NOISE_STEADY},
 		{"noise-fraction", required_argument, 0, NOISE_FRACTION},
+		{"max-kurtosis", required_argument, 0, MAX_KURTOSIS},
 		{"loop-threshold", required_argument, 0, LOOP_THRESHOLD},
+		{"loop-corr", required_argument, 0, LOOP_CORR},
+		{"explain", no_argument, 0, EXPLAIN},
 		{"loop-min-period", required_argument, 0, LOOP_MIN},
 		{"loop-max-period", required_argument, 0, LOOP_MAX},
 		{"clip-level", required_argument, 0, CLIP_LEVEL},
 		{"max-clip-fraction", required_argument, 0, MAX_CLIP},
-		{"max-dc", required_argument, 0, MAX_DC},
 		{"target-db", required_argument, 0, TARGET_DB},
 		{"max-gain-db", required_argument, 0, MAX_GAIN},
 		{"crossfade", required_argument, 0, CROSSFADE},
@@ -323,14 +406,19 @@ int main(int argc, char **argv)
 		case MIN_SECONDS: o.min_seconds = cli_double(usage, "--min-seconds", a, 0, 1e6); break;
 		case TOP_DB: o.top_db = cli_double(usage, "--top-db", a, 1, 200); break;
 		case FLOOR_DB: o.floor_db = cli_double(usage, "--floor-db", a, -200, 0); break;
-		case NOISE_FLATNESS: o.noise_flatness = cli_double(usage, "--noise-flatness", a, 0, 1); break;
+		case HIGHPASS: o.highpass = cli_double(usage, "--highpass", a, 0, 1000); break;
+		case NOISE_CHANGE: o.noise_change = cli_double(usage, "--noise-change", a, 0, 1e6); break;
+		case NOISE_LOCAL: o.noise_local = cli_double(usage, "--noise-local", a, 0, 1); break;
+		case NOISE_STEADY: o.noise_steady = cli_double(usage, "--noise-steady", a, 0, 1e6); break;
 		case NOISE_FRACTION: o.noise_fraction = cli_double(usage, "--noise-fraction", a, 0, 1); break;
+		case MAX_KURTOSIS: o.max_kurtosis = cli_double(usage, "--max-kurtosis", a, 0, 1e12); break;
 		case LOOP_THRESHOLD: o.loop_threshold = cli_double(usage, "--loop-threshold", a, 0, 1); break;
+		case LOOP_CORR: o.loop_corr = cli_double(usage, "--loop-corr", a, -1, 1); break;
+		case EXPLAIN: explain = 1; break;
 		case LOOP_MIN: o.loop_min_period = cli_double(usage, "--loop-min-period", a, 0.01, 600); break;
 		case LOOP_MAX: o.loop_max_period = cli_double(usage, "--loop-max-period", a, 0.01, 600); break;
 		case CLIP_LEVEL: o.clip_level = cli_double(usage, "--clip-level", a, 0.01, 2); break;
 		case MAX_CLIP: o.max_clip_fraction = cli_double(usage, "--max-clip-fraction", a, 0, 1); break;
-		case MAX_DC: o.max_dc = cli_double(usage, "--max-dc", a, 0, 2); break;
 		case TARGET_DB: o.target_db = cli_double(usage, "--target-db", a, -100, 0); break;
 		case MAX_GAIN: o.max_gain_db = cli_double(usage, "--max-gain-db", a, 0, 100); break;
 		case CROSSFADE: o.crossfade = cli_double(usage, "--crossfade", a, 0.001, 60); break;
@@ -341,8 +429,20 @@ int main(int argc, char **argv)
 		default: cli_std_option(usage, opt, argv);
 		}
 	}
-	if (!outdir || !*outdir)
+	if (explain && outdir)
+		cli_usage_error(usage, "--explain writes nothing: no -o");
+	if (!explain && (!outdir || !*outdir))
 		cli_usage_error(usage, "-o OUTDIR is required");
+	if (explain) {
+		if (o.loop_min_period > o.loop_max_period)
+			cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
+		o.rate = rate;
+		opts = o;
+		explain_mode = 1;
+		read_clips(argc - optind, argv + optind);
+		explain_flush();
+		return 0;
+	}
 	/* "out/" and "out" are the same directory; the temporary and old names go beside it */
 	static char outbuf[4096];
 	if (strlen(outdir) >= sizeof outbuf - 64)
@@ -393,7 +493,7 @@ int main(int argc, char **argv)
 			clip *c = &clips[i];
 			if (!an || !fc)
 				continue;
-			if (curate_analyze(an, &o, c->x, c->n, &c->s)) {
+			if (curate_analyze(an, &o, c->x, c->n, &c->s)) {  /* repairs c->x too */
 				snprintf(c->err, sizeof c->err, "%s", sh_errmsg());
 				continue;
 			}
@@ -574,14 +674,18 @@ int main(int argc, char **argv)
 	jw_num(&w, "top_db", o.top_db);
 	jw_num(&w, "floor_db", o.floor_db);
 	jw_num(&w, "min_seconds", o.min_seconds);
-	jw_num(&w, "noise_flatness", o.noise_flatness);
+	jw_num(&w, "highpass", o.highpass);
+	jw_num(&w, "noise_change", o.noise_change);
+	jw_num(&w, "noise_local", o.noise_local);
+	jw_num(&w, "noise_steady", o.noise_steady);
 	jw_num(&w, "noise_fraction", o.noise_fraction);
+	jw_num(&w, "max_kurtosis", o.max_kurtosis);
 	jw_num(&w, "loop_threshold", o.loop_threshold);
+	jw_num(&w, "loop_corr", o.loop_corr);
 	jw_num(&w, "loop_min_period", o.loop_min_period);
 	jw_num(&w, "loop_max_period", o.loop_max_period);
 	jw_num(&w, "clip_level", o.clip_level);
 	jw_num(&w, "max_clip_fraction", o.max_clip_fraction);
-	jw_num(&w, "max_dc", o.max_dc);
 	jw_num(&w, "target_db", o.target_db);
 	jw_num(&w, "max_gain_db", o.max_gain_db);
 	jw_num(&w, "crossfade", o.crossfade);
@@ -645,10 +749,31 @@ int main(int argc, char **argv)
 		jw_fig(&w, "peak", s->peak);
 		jw_fig(&w, "dc", s->dc);
 		jw_fig(&w, "clip_fraction", s->clip_fraction);
+		jw_fig(&w, "kurtosis", s->kurtosis);
 		jw_fig(&w, "flatness", s->flatness);
+		jw_fig(&w, "local_flatness", s->local_flatness);
+		jw_fig(&w, "change", s->change);
 		jw_fig(&w, "noise_fraction", s->noise_fraction);
 		jw_fig(&w, "loop_score", s->loop_score);
 		jw_fig(&w, "loop_period", s->loop_period);
+		jw_fig(&w, "loop_corr", s->loop_corr);
+		jw_fig(&w, "loop_lag", s->loop_lag);
+		jw_end(&w);
+		/* every test with its threshold: why the clip was kept or rejected */
+		curate_test t[CURATE_NTESTS];
+		curate_tests(&o, s, t);
+		jw_arr(&w, "tests");
+		for (int k = 0; k < CURATE_NTESTS && !(s->reasons == CURATE_SILENCE && k > 0); k++) {
+			jw_obj(&w, NULL);
+			jw_str(&w, "rule", curate_reason_name(__builtin_ctz(t[k].reason)));
+			jw_str(&w, "score", t[k].score);
+			jw_fig(&w, "value", t[k].value);
+			jw_str(&w, "rejects_when", t[k].above ? "above" : "below");
+			jw_str(&w, "option", t[k].option);
+			jw_num(&w, "threshold", t[k].threshold);
+			jw_bool(&w, "holds", t[k].holds);
+			jw_end(&w);
+		}
 		jw_end(&w);
 		if (c->kept >= 0) {
 			int a = c->kept, p = c->order;

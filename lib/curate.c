@@ -1,18 +1,22 @@
-/* curate.c: trimming, scoring and rejection of clips, ordering, track splitting and
- * crossfaded rendering (see curate.h).
- *
- * The noise and loop rules work on one STFT of the trimmed clip (512-point Hann frames, hop
- * 256: 32 ms frames at 16 kHz):
- * - noise: the spectral flatness (geometric over arithmetic mean of the power spectrum) of
- *   white noise is about 0.56 and of pink noise about 0.2 in every frame, while music stays
- *   near 0.01 because its energy sits in harmonics; the rule asks for most frames to be flat.
- * - loops: log energies in 29 log-spaced bands (FFT bins 2 to 256), with each band's slow
- *   trend (a 17-frame moving average) removed so that sustained notes do not look alike, each
- *   frame centred across bands and normalised; the score of a period L is the mean cosine
- *   similarity of frames L apart, taken in each quarter of the clip separately and the
- *   smallest of the four kept, so that only a pattern repeated through the whole clip scores
- *   high. An exact loop scores about 1; excerpts of the asc-music tracks score at most about
- *   0.35 at any period up to 3 s (their bars repeat, but not exactly). */
+/* curate.c: repair, trimming, scoring and rejection of clips, ordering, track splitting and
+ * crossfaded rendering (see curate.h). The rules were calibrated on a labelled corpus of real
+ * music of five genres and of junk (issue 15, bench/curate-corpus.sh, docs/curate.md):
+ * - repair: a 20 Hz high-pass removes any DC offset (no reason to reject);
+ * - clipping: only heavy clipping (5% of the samples) rejects; mastered music clips a little;
+ * - clicks: the kurtosis of the first difference (noise 3, music up to ~170, clicks 470+);
+ * - noise: on one STFT of the trimmed clip (512-point Hann frames, hop 256), band energies
+ *   over blocks of 16 frames; a block is static when it changes from the previous one no
+ *   more than stationary noise does (given each band's effective width) and its spectrum is
+ *   noise-like against its local mean, or when it is steadier than noise (a hum); a clip most
+ *   of whose blocks are static is noise. Spectral flatness alone cannot tell a wall of
+ *   distorted guitars from hiss; their change from block to block can;
+ * - loops: two stages. Log energies in 29 log-spaced bands (FFT bins 2 to 256), each band's
+ *   slow trend (a 17-frame moving average) removed, each frame centred across bands and
+ *   normalised; the score of a period L is the mean cosine similarity of frames L apart, in
+ *   each quarter of the clip, the smallest quarter kept, so only a pattern repeated through
+ *   the whole clip scores high. A band's riff scores high there too, so the waveform must
+ *   also repeat to the sample: its normalised autocorrelation (one FFT) above 0.99 at some
+ *   lag in the loop periods. A stuck model or a copied stretch does; human timing does not. */
 #include "curate.h"
 #include "fft.h"
 #include "util.h"
@@ -33,14 +37,18 @@ void curate_default_opts(curate_opts *o)
 		.top_db = 50,
 		.floor_db = -60,
 		.min_seconds = 3,
-		.noise_flatness = 0.1,
-		.noise_fraction = 0.5,
-		.loop_threshold = 0.6,
+		.highpass = 20,
+		.noise_change = 1.4,
+		.noise_local = 0.45,
+		.noise_steady = 1.1,
+		.noise_fraction = 0.55,
+		.max_kurtosis = 300,
+		.loop_threshold = 0.5,
+		.loop_corr = 0.99,
 		.loop_min_period = 0.1,
 		.loop_max_period = 3,
 		.clip_level = 0.999,
-		.max_clip_fraction = 0.01,
-		.max_dc = 0.02,
+		.max_clip_fraction = 0.05,
 		.target_db = -20,
 		.max_gain_db = 12,
 		.crossfade = 1,
@@ -53,7 +61,7 @@ void curate_default_opts(curate_opts *o)
 
 const char *curate_reason_name(int bit)
 {
-	static const char *names[CURATE_NREASONS] = {"silence", "short", "clipping", "dc-offset",
+	static const char *names[CURATE_NREASONS] = {"silence", "short", "clipping", "clicks",
 	                                             "noise", "loop"};
 	return bit >= 0 && bit < CURATE_NREASONS ? names[bit] : "?";
 }
@@ -135,6 +143,29 @@ void curate_trim(const double *ms, size_t n, double top_db, size_t *start, size_
 	*end = SH_MIN(n, (size_t)(last + 1) * CURATE_TRIM_HOP);
 }
 
+/* ---- repair: the high-pass ---- */
+
+/* Second-order Butterworth high-pass (bilinear transform), run from the steady state of a
+ * clip that had always held x[0]: a constant input gives exactly 0 from the first sample, so a
+ * DC-shifted clip starts without a step. */
+void curate_highpass(float *x, size_t n, int rate, double hz)
+{
+	if (hz <= 0 || n == 0 || hz >= rate / 2.0)
+		return;
+	double k = tan(M_PI * hz / rate), q = M_SQRT2, norm = 1 / (1 + q * k + k * k);
+	double b0 = norm, b1 = -2 * norm, b2 = norm;
+	double a1 = 2 * (k * k - 1) * norm, a2 = (1 - q * k + k * k) * norm;
+	double x1 = x[0], x2 = x[0], y1 = 0, y2 = 0;
+	for (size_t i = 0; i < n; i++) {
+		double in = x[i], y = b0 * in + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+		x2 = x1;
+		x1 = in;
+		y2 = y1;
+		y1 = y;
+		x[i] = (float)y;
+	}
+}
+
 /* ---- STFT features ---- */
 
 struct curate_analyzer {
@@ -143,17 +174,26 @@ struct curate_analyzer {
 	fftwf_complex *spec;   /* CURATE_FFT/2 + 1 */
 	float window[CURATE_FFT];
 	float power[CURATE_FFT / 2];
+	double binsum[CURATE_FFT / 2];  /* power per bin summed over the frames */
 	int nbands, edge[NBANDS_MAX + 1];
 	size_t cap;            /* frames the buffers below hold */
 	double *ms;            /* trim frame powers (grown separately: capms) */
 	size_t capms;
 	float *flat;           /* per STFT frame */
+	float *local;          /* per STFT frame: flatness against the local spectrum */
 	float *energy;         /* per STFT frame */
 	float *feat;           /* frames × nbands */
 	float *trend;          /* frames × nbands */
 	double *prod;          /* frames */
 	double *lag_score;     /* frames: loop score by period */
 	float *lagprod;        /* frames: frame-by-frame products at one period */
+	/* waveform autocorrelation: a transform of acn points (a power of two), planned once per
+	 * size */
+	size_t acn;
+	float *acx;
+	fftwf_complex *acs;
+	fftwf_plan acf, aci;
+	double *acsum;         /* prefix sums of x², acn + 1 */
 };
 
 curate_analyzer *curate_analyzer_new(void)
@@ -187,15 +227,31 @@ curate_analyzer *curate_analyzer_new(void)
 	return a;
 }
 
+static void free_autocorr(curate_analyzer *a)
+{
+	sh_fft_destroy(a->acf);
+	sh_fft_destroy(a->aci);
+	a->acf = a->aci = NULL;
+	fftwf_free(a->acx);
+	fftwf_free(a->acs);
+	free(a->acsum);
+	a->acx = NULL;
+	a->acs = NULL;
+	a->acsum = NULL;
+	a->acn = 0;
+}
+
 void curate_analyzer_free(curate_analyzer *a)
 {
 	if (!a)
 		return;
 	sh_fft_destroy(a->plan);
+	free_autocorr(a);
 	fftwf_free(a->in);
 	fftwf_free(a->spec);
 	free(a->ms);
 	free(a->flat);
+	free(a->local);
 	free(a->energy);
 	free(a->feat);
 	free(a->trend);
@@ -219,6 +275,7 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	if (frames <= a->cap)
 		return 0;
 	free(a->flat);
+	free(a->local);
 	free(a->energy);
 	free(a->feat);
 	free(a->trend);
@@ -227,13 +284,14 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	free(a->lagprod);
 	size_t nb = (size_t)a->nbands;
 	a->flat = malloc(frames * sizeof *a->flat);
+	a->local = malloc(frames * sizeof *a->local);
 	a->energy = malloc(frames * sizeof *a->energy);
 	a->feat = malloc(frames * nb * sizeof *a->feat);
 	a->trend = malloc(frames * nb * sizeof *a->trend);
 	a->prod = malloc(frames * sizeof *a->prod);
 	a->lag_score = malloc(frames * sizeof *a->lag_score);
 	a->lagprod = malloc(frames * sizeof *a->lagprod);
-	if (!a->flat || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score ||
+	if (!a->flat || !a->local || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score ||
 	    !a->lagprod) {
 		a->cap = 0;
 		return sh_error("out of memory (%zu frames)", frames);
@@ -271,17 +329,63 @@ double curate_flatness(const float *power)
 	return exp(logsum / (CURATE_FFT / 2)) / (sum / (CURATE_FFT / 2));
 }
 
+/* Flatness against the local spectrum: exp(mean log(P/S)) over the bins where S, the power
+ * averaged over ±LOCAL_HALF bins, is within 40 dB of its largest value. A noise periodogram
+ * scatters around its local mean as an exponential variable, so noise of any colour or band
+ * scores about exp(-γ) = 0.56 less the window's smoothing; harmonics leave deep valleys
+ * between their peaks and score far lower. Each bin's ratio is floored at 1e-3. */
+#define LOCAL_HALF 4
+double curate_local_flatness(const float *power)
+{
+	enum { K = CURATE_FFT / 2 };
+	double s[K], top = 0, run = 0;
+	for (int k = 0; k < LOCAL_HALF && k < K; k++)
+		run += power[k];
+	for (int k = 0; k < K; k++) {  /* window [k - H, k + H] clipped to the spectrum */
+		if (k + LOCAL_HALF < K)
+			run += power[k + LOCAL_HALF];
+		if (k - LOCAL_HALF - 1 >= 0)
+			run -= power[k - LOCAL_HALF - 1];
+		int lo = SH_MAX(0, k - LOCAL_HALF), hi = SH_MIN(K - 1, k + LOCAL_HALF);
+		s[k] = (run > 0 ? run : 0) / (hi - lo + 1);
+		top = s[k] > top ? s[k] : top;
+	}
+	if (top <= 0)
+		return 0;
+	double sum = 0;
+	int m = 0;
+	for (int k = 0; k < K; k++)
+		if (s[k] >= 1e-4 * top) {
+			/* a bin 30 dB under its neighbourhood counts as -30 dB: deep enough for the
+			 * valleys between harmonics, and the few bins at the edge of a band of noise
+			 * weigh no more than that */
+			double r = (double)power[k] / s[k];
+			sum += log(r > 1e-3 ? r : 1e-3);
+			m++;
+		}
+	return m ? exp(sum / m) : 0;
+}
+
 static int cmp_double(const void *p, const void *q)
 {
 	double a = *(const double *)p, b = *(const double *)q;
 	return (a > b) - (a < b);
 }
 
-/* Power spectra of the frames: flatness, energy and band log-energies per frame. */
+static double median(double *v, size_t m)
+{
+	if (!m)
+		return 0;
+	qsort(v, m, sizeof *v, cmp_double);
+	return m & 1 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
+
+/* Power spectra of the frames: flatness, energy and band energies per frame. */
 static size_t stft_features(curate_analyzer *a, const float *x, size_t n)
 {
 	size_t T = n < CURATE_FFT ? 0 : 1 + (n - CURATE_FFT) / CURATE_HOP;
 	int nb = a->nbands;
+	memset(a->binsum, 0, sizeof a->binsum);
 	for (size_t t = 0; t < T; t++) {
 		const float *fr = x + t * CURATE_HOP;
 		for (int i = 0; i < CURATE_FFT; i++)
@@ -292,9 +396,11 @@ static size_t stft_features(curate_analyzer *a, const float *x, size_t n)
 			float re = a->spec[k][0], im = a->spec[k][1];
 			a->power[k - 1] = re * re + im * im;
 			e += a->power[k - 1];
+			a->binsum[k - 1] += a->power[k - 1];
 		}
 		a->energy[t] = (float)e;
 		a->flat[t] = (float)curate_flatness(a->power);
+		a->local[t] = (float)curate_local_flatness(a->power);
 		float *band = a->feat + t * nb;
 		for (int b = 0; b < nb; b++) {
 			double s = 0;
@@ -306,30 +412,117 @@ static size_t stft_features(curate_analyzer *a, const float *x, size_t n)
 	return T;
 }
 
-/* Noise rule scores over the frames within NOISE_GATE_DB of the loudest: the substance of the
- * clip, not the quiet gaps between notes, where a generated clip's noise floor (8-bit mu-law
- * quantisation sits 40-50 dB down) is flat by nature. */
+/* trigamma(z) by the recurrence up to 6 and the asymptotic series beyond */
+static double trigamma(double z)
+{
+	double r = 0;
+	for (; z < 6; z++)
+		r += 1 / (z * z);
+	double z2 = 1 / (z * z);
+	return r + 1 / z + z2 / 2 + z2 / z * (1.0 / 6 - z2 * (1.0 / 30 - z2 / 42));
+}
+
+double curate_noise_log_var(double bins)
+{
+	/* a band's energy over one block of stationary Gaussian noise is about χ² with
+	 * 2·bins·CURATE_BLOCK·CURATE_NOISE_DOF_SHARE degrees of freedom (Hann frames at 50% overlap
+	 * and the window's leakage into the neighbouring bin share half of them); the variance of
+	 * the log of χ²_ν/ν is trigamma(ν/2) */
+	return trigamma(bins * CURATE_BLOCK * CURATE_NOISE_DOF_SHARE);
+}
+
+/* Noise rule: spectral change from block to block against what stationary noise shows.
+ * Blocks of CURATE_BLOCK frames; per block and band the log energy; the change between two
+ * blocks is the mean over the clip's active bands of (ΔL)² / (2·var), var the noise variance
+ * of that band's log energy, so stationary noise of any colour scores 1, a steady tone or hum
+ * less, and notes, chords and beats far more. Scores use the square root (a ratio of standard
+ * deviations). Blocks more than NOISE_GATE_DB under the loudest are left out. */
 static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, curate_scores *s)
 {
+	int nb = a->nbands;
+	s->flatness = s->local_flatness = s->noise_fraction = s->change = 0;
 	float top = 0;
+	size_t m = 0;
 	for (size_t t = 0; t < T; t++)
 		top = a->energy[t] > top ? a->energy[t] : top;
 	float gate = top * (float)pow(10, -NOISE_GATE_DB / 10);
-	size_t m = 0, flat = 0;
 	for (size_t t = 0; t < T; t++)
-		if (a->energy[t] > 1e-20f && a->energy[t] >= gate) {
-			flat += a->flat[t] > o->noise_flatness;
+		if (a->energy[t] > 1e-20f && a->energy[t] >= gate)
 			a->prod[m++] = a->flat[t];  /* prod as scratch for the median */
-		}
-	s->flatness = s->noise_fraction = 0;
-	if (!m)
+	s->flatness = median(a->prod, m);
+	m = 0;
+	for (size_t t = 0; t < T; t++)
+		if (a->energy[t] > 1e-20f && a->energy[t] >= gate)
+			a->prod[m++] = a->local[t];
+	s->local_flatness = median(a->prod, m);
+	size_t NB = T / CURATE_BLOCK;
+	if (NB < 2)
 		return;
-	qsort(a->prod, m, sizeof *a->prod, cmp_double);
-	s->flatness = m & 1 ? a->prod[m / 2] : 0.5 * (a->prod[m / 2 - 1] + a->prod[m / 2]);
-	s->noise_fraction = (double)flat / m;
+	/* block band energies into trend[j·nb + b], block energy into lag_score[j]; the active
+	 * bands are those whose mean power per bin is within 60 dB of the strongest band's */
+	double bandmean[NBANDS_MAX], best = 0, btop = 0;
+	for (int b = 0; b < nb; b++)
+		bandmean[b] = 0;
+	for (size_t j = 0; j < NB; j++) {
+		double e = 0;
+		for (int b = 0; b < nb; b++) {
+			double sb = 0;
+			for (size_t t = j * CURATE_BLOCK; t < (j + 1) * CURATE_BLOCK; t++)
+				sb += a->feat[t * nb + b];
+			a->trend[j * nb + b] = (float)sb;
+			bandmean[b] += sb;
+			e += sb;
+		}
+		a->lag_score[j] = e;
+		btop = e > btop ? e : btop;
+	}
+	for (int b = 0; b < nb; b++) {
+		bandmean[b] /= (double)NB * (a->edge[b + 1] - a->edge[b]);
+		best = bandmean[b] > best ? bandmean[b] : best;
+	}
+	int active[NBANDS_MAX], na = 0;
+	double var[NBANDS_MAX];
+	for (int b = 0; b < nb; b++)
+		if (best > 0 && bandmean[b] >= best * 1e-4) {
+			/* the band's effective width: as many bins as hold its power evenly, (Σp)²/Σp²
+			 * of its mean spectrum, so that a band lit by the leakage of a few strong bins
+			 * beside it is expected to fluctuate as those few bins do */
+			double s1 = 0, s2 = 0;
+			for (int k = a->edge[b]; k < a->edge[b + 1]; k++) {
+				s1 += a->binsum[k - 1];
+				s2 += a->binsum[k - 1] * a->binsum[k - 1];
+			}
+			var[na] = curate_noise_log_var(s2 > 0 ? s1 * s1 / s2 : 1);
+			active[na++] = b;
+		}
+	if (!na)
+		return;
+	double bgate = btop * pow(10, -NOISE_GATE_DB / 10);
+	size_t pairs = 0, still = 0;
+	for (size_t j = 1; j < NB; j++) {
+		if (a->lag_score[j] < bgate || a->lag_score[j - 1] < bgate || a->lag_score[j] <= 0)
+			continue;
+		double d = 0;
+		for (int i = 0; i < na; i++) {
+			int b = active[i];
+			double l1 = log(a->trend[j * nb + b] + 1e-30), l0 = log(a->trend[(j - 1) * nb + b] + 1e-30);
+			d += (l1 - l0) * (l1 - l0) / (2 * var[i]);
+		}
+		double c = sqrt(d / na), local = 0;
+		for (size_t t = (j - 1) * CURATE_BLOCK; t < (j + 1) * CURATE_BLOCK; t++)
+			local += a->local[t];
+		local /= 2 * CURATE_BLOCK;
+		/* static: no more change than noise shows, and a noise-like spectrum; or steadier
+		 * than noise itself, whatever the spectrum (a hum, a held tone). A held chord with
+		 * the slight motion of players or a pad is tonal and changes more than that. */
+		still += c < o->noise_change && (local > o->noise_local || c < o->noise_steady);
+		a->prod[pairs++] = c;
+	}
+	s->change = median(a->prod, pairs);
+	s->noise_fraction = pairs ? (double)still / pairs : 0;
 }
 
-/* Loop rule: self-similarity of the detrended, normalised band log-energies. */
+/* Loop rule, first stage: self-similarity of the detrended, normalised band log-energies. */
 static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, curate_scores *s)
 {
 	int nb = a->nbands;
@@ -433,11 +626,111 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 		}
 }
 
-int curate_analyze(curate_analyzer *a, const curate_opts *o, const float *x, size_t n,
+double curate_autocorr_ref(const float *x, size_t n, size_t lag)
+{
+	double xy = 0, xx = 0, yy = 0;
+	for (size_t t = 0; t + lag < n; t++) {
+		xy += (double)x[t] * x[t + lag];
+		xx += (double)x[t] * x[t];
+		yy += (double)x[t + lag] * x[t + lag];
+	}
+	return xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : 0;
+}
+
+/* Loop rule, second stage: is the repetition machine-exact? The normalised correlation of the
+ * waveform with itself L samples later, over the overlap, for every lag in the loop periods
+ * (one FFT autocorrelation), the best kept. A stuck model or a copied stretch repeats to the
+ * sample and scores near 1; a band playing a riff again varies its timing by milliseconds, so
+ * the waveforms decorrelate even where the band energies repeat. */
+static int wave_loop(curate_analyzer *a, const float *x, size_t n, const curate_opts *o,
+                     curate_scores *s)
+{
+	s->loop_corr = 0;
+	s->loop_lag = 0;
+	size_t lmin = (size_t)SH_MAX(1L, lround(o->loop_min_period * o->rate));
+	size_t lmax = SH_MIN((size_t)lround(o->loop_max_period * o->rate), n / 2);
+	if (lmax < lmin)
+		return 0;
+	size_t N = 1024;
+	while (N < n + lmax)
+		N *= 2;
+	if (N != a->acn) {
+		free_autocorr(a);
+		a->acx = fftwf_alloc_real(N);
+		a->acs = fftwf_alloc_complex(N / 2 + 1);
+		a->acsum = malloc((N + 1) * sizeof *a->acsum);
+		if (!a->acx || !a->acs || !a->acsum) {
+			free_autocorr(a);
+			return sh_error("out of memory (a %zu-point autocorrelation)", N);
+		}
+		a->acf = sh_fft_plan_r2c((int)N, a->acx, a->acs);
+		a->aci = a->acf ? sh_fft_plan_c2r((int)N, a->acs, a->acx) : NULL;
+		if (!a->aci) {
+			free_autocorr(a);
+			return -1;
+		}
+		a->acn = N;
+	}
+	double *cum = a->acsum;
+	cum[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		cum[i + 1] = cum[i] + (double)x[i] * x[i];
+	memcpy(a->acx, x, n * sizeof *x);
+	memset(a->acx + n, 0, (N - n) * sizeof *x);
+	fftwf_execute(a->acf);
+	for (size_t k = 0; k <= N / 2; k++) {
+		float re = a->acs[k][0], im = a->acs[k][1];
+		a->acs[k][0] = re * re + im * im;
+		a->acs[k][1] = 0;
+	}
+	fftwf_execute(a->aci);
+	double best = 0;
+	size_t at = 0;
+	for (size_t L = lmin; L <= lmax; L++) {
+		double e0 = cum[n - L], e1 = cum[n] - cum[L];
+		if (e0 <= 0 || e1 <= 0)
+			continue;
+		double r = a->acx[L] / (double)N / sqrt(e0 * e1);
+		if (r > best) {
+			best = r;
+			at = L;
+		}
+	}
+	s->loop_corr = best;
+	s->loop_lag = (double)at / o->rate;
+	return 0;
+}
+
+/* Impulsiveness: the kurtosis of the first difference (which stresses what changes from one
+ * sample to the next, as clicks do). Gaussian noise scores 3, music a few times that, a train
+ * of clicks over near-silence hundreds. */
+static double diff_kurtosis(const float *x, size_t n)
+{
+	double s2 = 0, s4 = 0;
+	for (size_t i = 1; i < n; i++) {
+		double d = (double)x[i] - x[i - 1], d2 = d * d;
+		s2 += d2;
+		s4 += d2 * d2;
+	}
+	return s2 > 0 ? (double)(n - 1) * s4 / (s2 * s2) : 0;
+}
+
+int curate_analyze(curate_analyzer *a, const curate_opts *o, float *x, size_t n,
                    curate_scores *s)
 {
 	memset(s, 0, sizeof *s);
 	s->n = n;
+	/* what the clip held before the repair: its mean, and its clipped samples (a high-pass
+	 * would bend the flat tops of clipping away) */
+	double sum = 0;
+	size_t clipped = 0;
+	for (size_t i = 0; i < n; i++) {
+		sum += x[i];
+		clipped += fabsf(x[i]) >= o->clip_level;
+	}
+	s->dc = n ? sum / n : 0;
+	curate_highpass(x, n, o->rate, o->highpass);
+
 	size_t nf = curate_trim_frames(n);
 	size_t T = n < CURATE_FFT ? 1 : 1 + (n - CURATE_FFT) / CURATE_HOP;
 	if (grow(a, T, nf))
@@ -447,39 +740,55 @@ int curate_analyze(curate_analyzer *a, const curate_opts *o, const float *x, siz
 	const float *y = x + s->start;
 	size_t m = s->end - s->start;
 
-	double sum = 0, sq = 0, peak = 0;
-	size_t clipped = 0;
+	double sq = 0, peak = 0;
 	for (size_t i = 0; i < m; i++) {
 		double v = y[i], av = fabs(v);
-		sum += v;
 		sq += v * v;
 		peak = av > peak ? av : peak;
-		clipped += av >= o->clip_level;
 	}
 	s->peak = peak;
-	s->dc = m ? sum / m : 0;
 	s->rms_db = power_db(m ? sq / m : 0);
-	s->clip_fraction = m ? (double)clipped / m : 0;
+	s->clip_fraction = n ? (double)clipped / n : 0;
 
 	if (s->loudest_db < o->floor_db) {
 		s->reasons = CURATE_SILENCE;  /* nothing else means anything in silence */
 		return 0;
 	}
+	s->kurtosis = diff_kurtosis(y, m);
 	size_t frames = stft_features(a, y, m);
 	noise_scores(a, frames, o, s);
 	loop_scores(a, frames, o, s);
+	if (wave_loop(a, y, m, o, s))
+		return -1;
 
-	if ((double)m < o->min_seconds * o->rate)
-		s->reasons |= CURATE_SHORT;
-	if (s->clip_fraction > o->max_clip_fraction)
-		s->reasons |= CURATE_CLIPPING;
-	if (fabs(s->dc) > o->max_dc)
-		s->reasons |= CURATE_DC;
-	if (s->noise_fraction > o->noise_fraction)
-		s->reasons |= CURATE_NOISE;
-	if (s->loop_score > o->loop_threshold)
-		s->reasons |= CURATE_LOOP;
+	curate_test t[CURATE_NTESTS];
+	s->reasons = curate_tests(o, s, t);
 	return 0;
+}
+
+int curate_tests(const curate_opts *o, const curate_scores *s, curate_test *t)
+{
+	double trimmed = (double)(s->end - s->start) / o->rate;
+	const curate_test rows[CURATE_NTESTS] = {
+		{CURATE_SILENCE, "loudest_db", s->loudest_db, 0, "floor-db", o->floor_db, 0},
+		{CURATE_SHORT, "trimmed_seconds", trimmed, 0, "min-seconds", o->min_seconds, 0},
+		{CURATE_CLIPPING, "clip_fraction", s->clip_fraction, 1, "max-clip-fraction", o->max_clip_fraction, 0},
+		{CURATE_CLICKS, "kurtosis", s->kurtosis, 1, "max-kurtosis", o->max_kurtosis, 0},
+		{CURATE_NOISE, "noise_fraction", s->noise_fraction, 1, "noise-fraction", o->noise_fraction, 0},
+		{CURATE_LOOP, "loop_score", s->loop_score, 1, "loop-threshold", o->loop_threshold, 0},
+		{CURATE_LOOP, "loop_corr", s->loop_corr, 1, "loop-corr", o->loop_corr, 0},
+	};
+	int hit = 0, miss = 0;
+	for (int i = 0; i < CURATE_NTESTS; i++) {
+		t[i] = rows[i];
+		t[i].holds = t[i].above ? t[i].value > t[i].threshold : t[i].value < t[i].threshold;
+		if (t[i].holds)
+			hit |= t[i].reason;
+		else
+			miss |= t[i].reason;
+	}
+	/* nothing else means anything in silence */
+	return hit & CURATE_SILENCE ? CURATE_SILENCE : hit & ~miss;
 }
 
 double curate_gain_db(const curate_opts *o, const curate_scores *s)

@@ -16,14 +16,18 @@ typedef struct {
 	double top_db;            /* trim: frames quieter than the loudest minus this are silent (50) */
 	double floor_db;          /* a clip whose loudest frame is below this (dBFS) is silence (-60) */
 	double min_seconds;       /* shorter after trimming: rejected (3) */
-	double noise_flatness;    /* a frame is noise-like above this spectral flatness (0.1) */
-	double noise_fraction;    /* noise when more than this fraction of frames are (0.5) */
-	double loop_threshold;    /* stuck loop when the self-similarity score exceeds this (0.6) */
+	double highpass;          /* Hz: the repair high-pass that removes DC and rumble (20; 0 off) */
+	double noise_change;      /* a block change under this (noise = 1) is static (1.4) */
+	double noise_local;       /* and its spectrum is noise-like: local flatness above this (0.45) */
+	double noise_steady;      /* or it changes less than this, whatever its spectrum (1.1) */
+	double noise_fraction;    /* noise when more than this fraction of block changes are (0.55) */
+	double max_kurtosis;      /* clicks when the first difference's kurtosis exceeds this (300) */
+	double loop_threshold;    /* loop candidate when the band self-similarity exceeds this (0.5) */
+	double loop_corr;         /* and a machine loop when the waveform repeats with this correlation (0.99) */
 	double loop_min_period;   /* seconds: periods searched for loops (0.1 .. 3) */
 	double loop_max_period;
 	double clip_level;        /* |x| at or above this counts as clipped (0.999) */
-	double max_clip_fraction; /* clipping when more samples than this fraction are (0.01) */
-	double max_dc;            /* DC offset when |mean| exceeds this (0.02) */
+	double max_clip_fraction; /* clipping when more samples than this fraction are (0.05) */
 	double target_db;         /* loudness matching: RMS target in dBFS (-20) */
 	double max_gain_db;       /* and the largest boost or cut (12) */
 	double crossfade;         /* seconds of equal-power crossfade at each join (1) */
@@ -35,17 +39,18 @@ typedef struct {
 
 void curate_default_opts(curate_opts *o);
 
-/* Rejection reasons, a bit set in priority order (the lowest set bit is "the" reason). */
+/* Rejection reasons, a bit set in priority order (the lowest set bit is "the" reason). A DC
+ * offset is no reason: it is removed (opts.highpass). */
 enum {
 	CURATE_SILENCE = 1 << 0,
 	CURATE_SHORT = 1 << 1,
 	CURATE_CLIPPING = 1 << 2,
-	CURATE_DC = 1 << 3,
+	CURATE_CLICKS = 1 << 3,
 	CURATE_NOISE = 1 << 4,
 	CURATE_LOOP = 1 << 5,
 	CURATE_NREASONS = 6
 };
-/* "silence", "short", "clipping", "dc-offset", "noise", "loop" for the bit number 0..5. */
+/* "silence", "short", "clipping", "clicks", "noise", "loop" for the bit number 0..5. */
 const char *curate_reason_name(int bit);
 
 /* Trimming (librosa.effects.trim with frame 256, hop 64): frames are centred on 64·f with 128
@@ -67,28 +72,70 @@ typedef struct {
 	size_t start, end;      /* the span kept by trimming */
 	double loudest_db;      /* loudest trim frame, dBFS */
 	double rms_db;          /* RMS of the trimmed clip, dBFS */
-	double peak;            /* max |x| of the trimmed clip */
-	double dc;              /* mean of the trimmed clip */
-	double clip_fraction;   /* fraction of trimmed samples at |x| >= clip_level */
-	double flatness;        /* median spectral flatness over active frames */
-	double noise_fraction;  /* fraction of active frames (within 30 dB of the loudest STFT
-	                         * frame) flatter than noise_flatness */
-	double loop_score;      /* best self-similarity over the loop periods (0..1) */
+	double peak;            /* max |x| of the trimmed clip (after the high-pass) */
+	double dc;              /* mean of the clip as it came, before the high-pass removed it */
+	double clip_fraction;   /* fraction of the clip's samples at |x| >= clip_level, as it came */
+	double kurtosis;        /* of the trimmed clip's first difference: 3 for noise, far more
+	                         * for clicks */
+	double flatness;        /* median spectral flatness over active frames (information) */
+	double local_flatness;  /* median flatness against the local spectrum over active frames
+	                         * (noise about 0.5, harmonic sound low) */
+	double change;          /* median spectral change from block to block, in units of what
+	                         * stationary noise shows (noise 1, music several) */
+	double noise_fraction;  /* fraction of block changes (loud blocks) that are static */
+	double loop_score;      /* best band self-similarity over the loop periods (0..1) */
 	double loop_period;     /* seconds, where it was found */
+	double loop_corr;       /* best waveform autocorrelation over the loop periods (-1..1) */
+	double loop_lag;        /* seconds, where it was found */
 	int reasons;            /* CURATE_* bits; 0 = kept */
 } curate_scores;
+
+/* The tests behind the rejections, one row each, for the decision itself, curation.json and
+ * --explain: a reason is given when every row of it holds (the loop rule has two rows: the band
+ * energies repeat, and the waveform repeats). A silent clip is judged by its first row only. */
+typedef struct {
+	int reason;             /* CURATE_* bit */
+	const char *score;      /* name of the score in curate_scores and curation.json */
+	double value;
+	int above;              /* 1: holds when value > threshold; 0: when value < threshold */
+	const char *option;     /* the option that sets the threshold, without "--" */
+	double threshold;
+	int holds;
+} curate_test;
+#define CURATE_NTESTS 7
+/* Fills the tests of s under o (CURATE_NTESTS rows) and returns the CURATE_* reasons. */
+int curate_tests(const curate_opts *o, const curate_scores *s, curate_test *t);
 
 /* Per-thread FFT plan and scratch for curate_analyze. */
 typedef struct curate_analyzer curate_analyzer;
 curate_analyzer *curate_analyzer_new(void);
 void curate_analyzer_free(curate_analyzer *a);
-/* Trims and scores a clip, and decides. Returns 0, or -1 with an error (out of memory). */
-int curate_analyze(curate_analyzer *a, const curate_opts *o, const float *x, size_t n,
+/* Repairs a clip in place (the high-pass), trims and scores it, and decides. Returns 0, or -1
+ * with an error (out of memory). */
+int curate_analyze(curate_analyzer *a, const curate_opts *o, float *x, size_t n,
                    curate_scores *s);
+
+/* The repair: a second-order Butterworth high-pass at hz (nothing for hz <= 0), in place,
+ * started from the steady state of x[0] so that a constant gives 0 from the first sample. */
+void curate_highpass(float *x, size_t n, int rate, double hz);
+
+/* Normalised correlation of x with itself lag samples later over their overlap (the loop
+ * rule's waveform stage, directly; for tests). */
+double curate_autocorr_ref(const float *x, size_t n, size_t lag);
 
 /* STFT features used by the noise and loop rules, exposed for tests. */
 #define CURATE_FFT 512
 #define CURATE_HOP 256
+/* The noise rule compares band energies over blocks of CURATE_BLOCK frames (128 ms at 16 kHz);
+ * curate_noise_log_var(bins) is the variance of the log of a band's block energy for
+ * stationary Gaussian noise in a band of that many FFT bins. */
+#define CURATE_BLOCK 16
+#define CURATE_NOISE_DOF_SHARE 0.5
+double curate_noise_log_var(double bins);
+/* Flatness of a power spectrum (CURATE_FFT/2 bins) against its own average over ±4 bins, over
+ * the bins within 40 dB of the loudest: about 0.5 for noise of any colour or bandwidth, low
+ * for harmonic sound. */
+double curate_local_flatness(const float *power);
 /* Spectral flatness of one power spectrum (bins 1..CURATE_FFT/2, DC left out). */
 double curate_flatness(const float *power);
 double curate_flatness_ref(const float *power);  /* one log per bin */

@@ -20,6 +20,16 @@ fftwf_plan sh_fft_plan_r2c(int n, float *in, fftwf_complex *out)
 	return p;
 }
 
+fftwf_plan sh_fft_plan_c2r(int n, fftwf_complex *in, float *out)
+{
+	fftwf_plan p;
+	#pragma omp critical(sharks_fftw_plan)
+	p = fftwf_plan_dft_c2r_1d(n, in, out, FFTW_ESTIMATE);
+	if (!p)
+		sh_error("FFTW could not plan a %d-point inverse transform", n);
+	return p;
+}
+
 void sh_fft_destroy(fftwf_plan p)
 {
 	if (!p)

@@ -13,6 +13,8 @@ void sh_hann_periodic(float *w, int n);
 /* A plan of the n-point real-to-complex transform of in (n floats) into out (n/2 + 1 bins);
  * NULL with an error when FFTW cannot make one. */
 fftwf_plan sh_fft_plan_r2c(int n, float *in, fftwf_complex *out);
+/* The inverse: n/2 + 1 bins of in into n real samples of out (unscaled, as FFTW's). */
+fftwf_plan sh_fft_plan_c2r(int n, fftwf_complex *in, float *out);
 /* Destroys a plan (NULL: nothing). */
 void sh_fft_destroy(fftwf_plan p);
 

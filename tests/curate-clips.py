@@ -41,6 +41,26 @@ riff = (np.sin(2 * np.pi * 220 * t) * np.exp(-t * 9) +
         0.6 * np.sin(2 * np.pi * 330 * t) * np.exp(-(t - 0.25).clip(0) * 12) * (t >= 0.25) +
         0.3 * np.sin(2 * np.pi * 880 * t) * np.exp(-(t - 0.125).clip(0) * 20) * (t >= 0.125))
 save("loop.npy", 0.4 * np.tile(riff, 24) + rng.standard_normal(12 * R) * 1e-4)
+# issue 15's junk: a mains hum over near-silence, clicks over near-silence, hiss (high-passed
+# noise), a model stuck at one level (a DC offset with a faint wander: silence once repaired)
+th = np.arange(n) / R
+save("hum.npy", 0.01 * (np.sin(2 * np.pi * 50 * th) + 0.4 * np.sin(2 * np.pi * 150 * th + 1)) +
+     rng.standard_normal(n) * 1e-4)
+x = rng.standard_normal(n) * 3e-5
+for at in np.cumsum(rng.integers(800, 6000, 100)):
+    if at + 8 < n:
+        x[at:at + 8] += rng.choice([-1, 1]) * 0.5 * np.exp(-np.arange(8) / 2)
+save("clicks.npy", x)
+f = np.fft.rfft(rng.standard_normal(n))
+f[: 3000 * n // R] = 0
+save("hiss.npy", np.fft.irfft(f, n) * 0.01)
+save("dcstuck.npy", 0.3 + 0.01 * np.sin(2 * np.pi * 0.5 * th) + rng.standard_normal(n) * 1e-4)
+# a band playing a riff: the same 0.5 s, each repeat up to 6 ms early or late and ±20% in level
+x = np.zeros(12 * R + R)
+for k in range(24):
+    at = k * R // 2 + int(rng.integers(-96, 97)) + R // 2
+    x[at:at + len(riff)] += 0.4 * rng.uniform(0.8, 1.2) * riff
+save("riff.npy", x[R // 2:R // 2 + 12 * R])
 
 # synthetic music, made whether or not the real tracks are there: random notes with decays
 tn = np.arange(R // 4) / R
