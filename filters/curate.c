@@ -207,6 +207,7 @@ static void explain_clip(const clip *c)
 static void explain_flush(void)
 {
 	int failed = 0;
+	opts.rate = rate;   /* known now: -r, or the first stream record that carries one */
 	#pragma omp parallel
 	{
 		curate_analyzer *an = curate_analyzer_new();
@@ -436,7 +437,6 @@ int main(int argc, char **argv)
 	if (explain) {
 		if (o.loop_min_period > o.loop_max_period)
 			cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
-		o.rate = rate;
 		opts = o;
 		explain_mode = 1;
 		read_clips(argc - optind, argv + optind);

@@ -95,6 +95,13 @@ for f in $F/junk-*.flac; do
 done
 check "--explain prints every test with its threshold and option" \
 	sh -c "grep -A7 '^$F/junk-qtrain-100.flac:' '$T/explain' | grep -q 'noise_fraction .* > 0.55 .*(--noise-fraction)  holds'"
+# a stream that carries its rate is measured at that rate under --explain too (4 s at 22.05 kHz
+# is not 5.5 s at 16 kHz)
+sox -n -r 22050 -c 1 -b 32 -e float "$T/tone22.wav" synth 4 sine 440 vol 0.5
+"$BIN/wavchunk" -r 22050 -l 4 -p 0 --parts 1 "$T/tone22.wav" -o "$T/tone22.npy" 2>/dev/null
+"$C" --explain "$T/tone22.npy" >"$T/explain22" 2>&1
+check "--explain takes the rate a stream carries" \
+	sh -c "grep -E 'trimmed_seconds +(3\.9|4)' '$T/explain22'"
 "$C" --explain --noise-fraction 1 $F/junk-qtrain-100.flac >"$T/explain2"
 check "--explain follows the options" grep -qx "$F/junk-qtrain-100.flac: kept" "$T/explain2"
 "$C" -q --track-minutes 0.5 -o "$T/corpus" $F/*.ogg $F/*.flac
