@@ -455,16 +455,31 @@ const float *srnn_sampler_probs(srnn_sampler *s)
 	return s->probs;
 }
 
-void srnn_sampler_push(srnn_sampler *s, const int *codes)
+/* Appends stream b's code codes[b * stride] (stride 0: the same code to every stream). The
+ * frame tiers run first when a frame starts here and no step has run them yet: the recurrent
+ * state must see every frame, even one whose logits nobody asked for. */
+static void append(srnn_sampler *s, const int *codes, int stride)
 {
 	const int H = s->hist_len;
+	if (!s->have_logits)
+		frame_tiers(s);
 	for (int b = 0; b < s->n; b++) {
 		int *h = s->hist + b * H;
 		memmove(h, h + 1, (H - 1) * sizeof *h);
-		h[H - 1] = codes[b];
+		h[H - 1] = codes[b * stride];
 	}
 	s->t++;
 	s->have_logits = 0;
+}
+
+void srnn_sampler_push(srnn_sampler *s, const int *codes) { append(s, codes, 1); }
+
+void srnn_sampler_prime(srnn_sampler *s, const uint16_t *codes, long len)
+{
+	for (long i = 0; i < len; i++) {
+		int c = codes[i];
+		append(s, &c, 0);
+	}
 }
 
 int srnn_draw(const float *logits, int Q, float temperature, sh_rng *rng, float *probs)
