@@ -118,12 +118,24 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 		wn_sampler_reset(s.wn);
 	else
 		srnn_sampler_reset(s.srnn, g->h0, rngs);
-	for (long t = 0; t < g->samples && !rc; t += BLOCK) {
+	if (g->prime) {
+		if (s.wn)
+			wn_sampler_prime(s.wn, g->prime, g->prime_len);
+		else
+			srnn_sampler_prime(s.srnn, g->prime, g->prime_len);
+	}
+	for (long t = 0; g->keep_prime && g->prime && t < g->prime_len && !rc; t += BLOCK) {
+		int len = (int)SH_MIN((long)BLOCK, g->prime_len - t);
+		for (int b = 0; b < count && !rc; b++)
+			if (sink(ctx, first + b, g->prime + t, len) < 0)
+				rc = -1;
+	}
+	for (long t = 0; (g->samples < 0 || t < g->samples) && !rc; t += BLOCK) {
 		if (*failed || (g->stop && *g->stop)) {
 			rc = 1;
 			break;
 		}
-		int len = (int)SH_MIN((long)BLOCK, g->samples - t);
+		int len = (int)(g->samples < 0 ? BLOCK : SH_MIN((long)BLOCK, g->samples - t));
 		for (int i = 0; i < len; i++) {
 			thread_choice_step(&tc);
 			if (s.wn)

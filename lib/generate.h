@@ -4,7 +4,8 @@
  * small to share out within one step). WaveNet: one fast-generation sampler (wavenet_sample.h)
  * takes the whole batch and shares its products out among the threads itself. Stream k draws
  * from its own generator sh_rng_seed_stream(seed, k), so its codes do not depend on the batch
- * or group it was made in. */
+ * or group it was made in. A prime (the same codes for every stream) is fed through the
+ * samplers' own step code before drawing starts. */
 #ifndef SHARKS_GENERATE_H
 #define SHARKS_GENERATE_H
 
@@ -18,7 +19,12 @@
 typedef struct {
 	long n;                        /* streams */
 	int batch;                     /* streams made at once (0: all) */
-	long samples;                  /* per stream */
+	long samples;                  /* per stream, after the prime; < 0: without end (until
+	                                  the sink or stop ends it) */
+	const uint16_t *prime;         /* unless NULL: prime_len codes every stream is primed with
+	                                  after its start (srnn_sampler_prime, wn_sampler_prime) */
+	long prime_len;
+	int keep_prime;                /* the sink receives the prime before the generated codes */
 	float temperature;
 	srnn_h0_mode h0;               /* SampleRNN's initial state; WaveNet starts from Q/2 codes */
 	uint64_t seed;
