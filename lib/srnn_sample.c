@@ -407,6 +407,37 @@ static void relu(float *x, size_t n)
 		x[i] = x[i] > 0 ? x[i] : 0;
 }
 
+/* x[D] = relu(cond + Σ_slot table[slot][codes[slot]]), the rows added in slot order (the bits
+ * of adding them one after the other), SUM_W columns at a time in registers: one pass over
+ * x, not fs (the plain loop stored and reloaded x for every row, one float at a time). */
+enum { SUM_W = 32 };
+SH_HOT static void table_sum(float *restrict x, const float *restrict cond, const float *restrict table,
+			     const int *codes, int fs, int Q, int D)
+{
+	int d = 0;
+	for (; d + SUM_W <= D; d += SUM_W) {
+		float acc[SUM_W];
+		#pragma omp simd
+		for (int k = 0; k < SUM_W; k++)
+			acc[k] = cond[d + k];
+		for (int slot = 0; slot < fs; slot++) {
+			const float *row = table + ((size_t)slot * Q + codes[slot]) * D + d;
+			#pragma omp simd
+			for (int k = 0; k < SUM_W; k++)
+				acc[k] += row[k];
+		}
+		#pragma omp simd
+		for (int k = 0; k < SUM_W; k++)
+			x[d + k] = acc[k] > 0 ? acc[k] : 0;
+	}
+	for (; d < D; d++) {
+		float acc = cond[d];
+		for (int slot = 0; slot < fs; slot++)
+			acc += table[((size_t)slot * Q + codes[slot]) * D + d];
+		x[d] = acc > 0 ? acc : 0;
+	}
+}
+
 /* Logits of the next code of every stream into s->logits (once per step). */
 static void sample_step(srnn_sampler *s)
 {
@@ -415,16 +446,9 @@ static void sample_step(srnn_sampler *s)
 	const int n = s->n, fs = s->fs, D = s->D, Q = s->Q, H = s->hist_len, j = (int)(s->t % fs);
 	frame_tiers(s);
 	const float *cond = s->tier[s->K - 1].cond;
-	for (int b = 0; b < n; b++) {
-		float *x = s->x + (size_t)b * D;
-		memcpy(x, cond + ((size_t)b * fs + j) * D, D * sizeof *x);
-		for (int slot = 0; slot < fs; slot++) {
-			const float *row = s->table + ((size_t)slot * Q + s->hist[b * H + H - fs + slot]) * D;
-			for (int d = 0; d < D; d++)
-				x[d] += row[d];
-		}
-	}
-	relu(s->x, (size_t)n * D);
+	for (int b = 0; b < n; b++)
+		table_sum(s->x + (size_t)b * D, cond + ((size_t)b * fs + j) * D, s->table, s->hist + b * H + H - fs, fs,
+			  Q, D);
 	qmat_apply_par(s->l3, s->hidden, D, s->x, D, s->l3_b, n, 0);
 	relu(s->hidden, (size_t)n * D);
 	qmat_apply_par(s->l4, s->logits, Q, s->hidden, D, s->l4_b, n, 0);
