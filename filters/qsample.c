@@ -93,101 +93,6 @@ static model *load_model(const char *path, const st_file *sf, int max_batch, trn
 }
 
 
-/* The prime's codes: an audio file (by extension) decoded, mixed down, resampled to rate and
- * encoded with quant; otherwise the first record of a tensor stream of codes in [0, Q). Only
- * the last `keep` of them when keep > 0 (audio is read in blocks, holding at most twice that).
- * Dies naming the file when it cannot be decoded, is empty, claims an implausible rate, holds
- * samples that are not finite or codes out of range. */
-static uint16_t *load_prime(const char *path, int rate, const mulaw_quantiser *quant, long keep, long *len)
-{
-	const char *name = cli_in_name(path);
-	const int Q = quant->levels;
-	size_t n = 0;
-	uint16_t *codes = NULL;
-	if (cli_is_audio_path(path)) {
-		/* the rate the header claims, before the prime is resampled to the checkpoint's: no
-		 * recording is made at fewer than 1 kHz or more than 768 kHz, and a rate read wrong
-		 * would stretch the prime many times over (or, beyond 256 times, fail to resample) */
-		audio_reader *r = audio_open(path, 0, AUDIO_QUALITY_DEFAULT);
-		if (!r)
-			cli_die(name, "cannot decode the prime: %s", sh_errmsg());
-		int file_rate = audio_file_rate(r);
-		audio_close(r);
-		if (file_rate < 1000 || file_rate > 768000)
-			cli_die(name, "the prime claims a rate of %d Hz: not a rate audio is recorded at", file_rate);
-		if (!(r = audio_open(path, rate, AUDIO_QUALITY_DEFAULT)))
-			cli_die(name, "cannot decode the prime: %s", sh_errmsg());
-		size_t cap = 1 << 16;
-		float *x = malloc(cap * sizeof *x);
-		long got;
-		while (x && (got = audio_read(r, x + n, (long)SH_MIN(cap - n, (size_t)4096))) > 0) {
-			n += (size_t)got;
-			if (keep > 0 && n >= 2 * (size_t)keep + 4096) { /* hold the last keep */
-				memmove(x, x + n - keep, keep * sizeof *x);
-				n = (size_t)keep;
-			}
-			if (cap - n < 4096) {
-				float *y = realloc(x, 2 * cap * sizeof *x);
-				if (!y)
-					free(x);
-				x = y, cap *= 2;
-			}
-		}
-		if (!x)
-			cli_die(name, "out of memory");
-		if (got < 0)
-			cli_die(name, "cannot decode the prime: %s", sh_errmsg());
-		audio_close(r);
-		size_t bad = mulaw_first_nonfinite(x, n);
-		if (bad < n)
-			cli_die(name, "the prime's sample %zu is not a finite number", bad);
-		if (!(codes = malloc((n ? n : 1) * sizeof *codes)))
-			cli_die(name, "out of memory");
-		mulaw_encode_u16(quant, x, n, codes);
-		free(x);
-	} else {
-		FILE *f = cli_open_in(path);
-		npy_record rec = {0};
-		int rc = npy_read_record(f, &rec);
-		if (rc < 0)
-			cli_die(name, "cannot read the prime: %s", sh_errmsg());
-		if (rc == 0)
-			cli_die(name, "the prime holds no record (expected codes, or an audio file by its extension)");
-		sh_dtype t = rec.h.dtype;
-		if (t == SH_F32 || t == SH_F64)
-			cli_die(name, "the prime holds audio samples (%s), not codes: give an audio file (.wav, .flac ...) "
-				"or encode it with mulaw", sh_dtype_descr(t));
-		n = rec.h.count;
-		if (!(codes = malloc((n ? n : 1) * sizeof *codes)))
-			cli_die(name, "out of memory");
-		for (size_t i = 0; i < n; i++) {
-			int64_t v;
-			switch (t) {
-			case SH_U8: v = ((const uint8_t *)rec.data)[i]; break;
-			case SH_U16: v = ((const uint16_t *)rec.data)[i]; break;
-			case SH_I16: v = ((const int16_t *)rec.data)[i]; break;
-			case SH_I32: v = ((const int32_t *)rec.data)[i]; break;
-			default: v = ((const int64_t *)rec.data)[i]; break;
-			}
-			if (v < 0 || v >= Q)
-				cli_die(name, "the prime's code %lld at index %zu is outside the checkpoint's levels 0..%d",
-					(long long)v, i, Q - 1);
-			codes[i] = (uint16_t)v;
-		}
-		npy_record_free(&rec);
-		if (f != stdin)
-			fclose(f);
-	}
-	if (n == 0)
-		cli_die(name, "the prime is empty");
-	if (keep > 0 && n > (size_t)keep) {
-		memmove(codes, codes + n - keep, keep * sizeof *codes);
-		n = (size_t)keep;
-	}
-	*len = (long)n;
-	return codes;
-}
-
 typedef enum { OUT_DIR, OUT_AUDIO, OUT_STREAM } out_kind;
 
 /* Where generated codes go: audio files written as they come, or a stream (records, or raw
@@ -463,8 +368,9 @@ int main(int argc, char **argv)
 		total = 1;
 	/* the prime, before any output is opened: a bad one leaves nothing behind */
 	long prime_len = 0;
-	uint16_t *prime = prime_path ? load_prime(prime_path, rate, &quant, (long)(prime_seconds * rate + 0.5), &prime_len)
-				     : NULL;
+	uint16_t *prime = NULL;
+	if (prime_path && gen_load_prime(prime_path, rate, &quant, (long)(prime_seconds * rate + 0.5), &prime, &prime_len) < 0)
+		cli_die(cli_in_name(prime_path), "%s", sh_errmsg());
 
 	cli_out stream_out = {0};
 	if (kind == OUT_DIR)

@@ -10,6 +10,7 @@
 #define SHARKS_GENERATE_H
 
 #include "model.h"
+#include "mulaw.h"
 #include "qmat.h"
 #include "srnn_sample.h"
 
@@ -42,6 +43,14 @@ typedef int (*gen_sink)(void *ctx, long stream, const uint16_t *codes, int len);
 typedef int (*gen_batch)(void *ctx, long first, int count, int done);
 /* Progress in samples generated over all streams (called from one thread). */
 typedef void (*gen_progress)(void *ctx, double samples);
+
+/* A prime's codes into *codes (malloc'd) and *len: an audio file (by its extension: decoded,
+ * mixed down, resampled to rate and encoded with quant) or the first record of a tensor stream of
+ * codes in [0, quant->levels) ("-": stdin); only its last `keep` codes when keep > 0 (audio is
+ * read in blocks, holding at most about twice that). 0, or -1 with an error (without the file's
+ * name) when it cannot be decoded, is empty, claims a rate below 1 kHz or above 768 kHz, holds
+ * audio samples that are not finite, audio samples in a tensor stream, or codes out of range. */
+int gen_load_prime(const char *path, int rate, const mulaw_quantiser *quant, long keep, uint16_t **codes, long *len);
 
 /* Returns 0, 1 when stopped, or -1 with an error. */
 int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress,
