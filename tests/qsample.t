@@ -206,6 +206,15 @@ fails_with "... nor to stdout, where it leaves no byte" 1 "wide.npy" sh -c "$BIN
 check "nothing written by the bad primes" sh -c "[ ! -e $T/badp ] && [ ! -s $T/badp.out ]"
 fails_with "--keep-prime without --prime" 2 "need --prime" $BIN/qsample --keep-prime $CK
 
+# qtrain --sample-prime: the clips of training continue a prime, as qsample --prime does
+$BIN/qtrain --preset tiny --steps 2 --checkpoint-every 2 --threads 1 --sample-every 2 --sample-count 1 \
+	--sample-seconds 0.1 --sample-temp 0 --sample-prime $T/P.npy -o $T/runp $T/codes.npy 2>$T/runp.err
+$BIN/qsample -n 1 -s 0.1 -t 0 --seed 123 --prime $T/P.npy -o $T/runp.wav $T/runp/last.safetensors 2>/dev/null
+check "qtrain --sample-prime: the clip is qsample --prime's on the same checkpoint" cmp $T/runp/samples/step0000002_0.wav $T/runp.wav
+fails_with "qtrain --sample-prime: a bad prime is refused before anything is written" 1 "wide.npy: the prime's code 300" \
+	$BIN/qtrain --preset tiny --steps 2 --sample-every 2 --sample-prime $T/wide.npy -o $T/runbad $T/codes.npy
+check "... and no run directory is made" test ! -e $T/runbad
+
 # --- raw PCM, streams without end, real time
 $BIN/qsample -n 1 -s 0.25 --seed 9 -o $T/s16.wav $CK 2>/dev/null
 $BIN/qsample -n 1 -s 0.25 --seed 9 --format s16 $CK > $T/s16.raw 2>/dev/null
