@@ -41,7 +41,7 @@ for n in 1 8; do
 			out=$(/usr/bin/time -f 'cpu %U %S' -o $T/time $BIN/qsample --threads $th --weights $w -n $n -s $SECS \
 				-o $T/gen$n/ $T/run/best.safetensors 2>&1 | tail -1)
 			ours=$(echo "$out" | sed -n 's/.*(\([0-9.]*\) samples\/s.*/\1/p')
-			ratio=$(awk -v a="$ours" -v b="$peer" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')
+			ratio=$(awk -v a="$ours" -v b="$peer" 'BEGIN { if (b + 0 > 0) printf "%.1f", a / b; else print "-" }')
 			rt=$(awk -v a="$ours" -v n=$n 'BEGIN { printf "%.2f", a / n / 16000 }')
 			cpu=$(awk -v n=$n -v s=$SECS '/^cpu/ { printf "%.2f", n * s / ($2 + $3) }' $T/time)
 			p=small; [ $w = f32 ] || p=small+$w
