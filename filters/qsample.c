@@ -1,13 +1,16 @@
 /* qsample: generates audio from a qtrain checkpoint (SampleRNN, or WaveNet with fast
- * generation), many streams at once.
+ * generation), many streams at once, optionally continuing a prime (a recording or codes).
  *
  * Streams are generated B at a time; each stream draws from its own seeded generator. Audio
  * is written as it is made (memory does not grow with the length): `-o DIR/` writes one
  * 16-bit wav per stream, decoded with the checkpoint's quantisation; otherwise a tensor
- * stream of one record per stream (codes, or decoded audio with --format f32), spilled to a
- * temporary file per stream while the batch runs so that records can be written whole.
- * Under mpirun the streams are shared out among the ranks (rank r makes streams
- * [n·r/N, n·(r+1)/N) into DIR/; the same bytes as one process makes). */
+ * stream of one record per stream (codes, or decoded audio with --format f32) or raw 16-bit
+ * PCM (--format s16). The first stream of a batch goes out as it is made; the others are
+ * spilled to a temporary file each while the batch runs and copied out whole after it. With
+ * -s 0 one stream of raw PCM is made until the reader goes away (a closed pipe ends the
+ * program quietly with status 0), paced to the clock with --realtime. Under mpirun the streams
+ * are shared out among the ranks (rank r makes streams [n·r/N, n·(r+1)/N) into DIR/; the same
+ * bytes as one process makes). */
 #include "audio.h"
 #include "cli.h"
 #include "mulaw.h"
@@ -21,19 +24,23 @@
 #include "util.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
 	"usage: qsample [-n N] [-s SECONDS] [-t TEMP] [--seed S] [--batch B] [--h0 MODE]\n"
-	"               [--format codes|f32] [--weights f32|f16|i8|q8] [--threads N] [-q] [-o OUT]\n"
-	"               CHECKPOINT\n"
+	"               [--prime FILE [--prime-seconds S] [--keep-prime]] [--format codes|f32|s16]\n"
+	"               [--realtime] [--weights f32|f16|i8|q8] [--threads N] [-q] [-o OUT] CHECKPOINT\n"
 	"  -n N            streams to generate (default 10)\n"
-	"  -s SECONDS      length of each stream (default 20)\n"
+	"  -s SECONDS      length of each stream (default 20); 0: one stream without end, until\n"
+	"                  the reader goes away (with -n 1 --format s16)\n"
 	"  -t TEMP         temperature: logits are divided by TEMP (default 0.95; 0 = argmax)\n"
 	"  --seed S        random seed (default 1); stream k draws from its own generator\n"
 	"  --batch B       streams generated at once (default: all)\n"
@@ -41,14 +48,22 @@ static const char usage[] =
 	"                  random, zero (default: learned if present, else random). WaveNet has no\n"
 	"                  recurrent state and starts from a history of Q/2 codes: random and zero\n"
 	"                  are ignored for it, learned is refused\n"
-	"  --format F      tensor-stream output: codes (default) or f32 decoded audio\n"
+	"  --prime FILE    continue FILE: audio (by extension; decoded, mixed down, resampled to the\n"
+	"                  checkpoint's rate and quantised as it was) or a tensor stream of codes (its\n"
+	"                  first record); every stream starts from its state after these codes\n"
+	"  --prime-seconds S  only the last S seconds of the prime (default: all of it)\n"
+	"  --keep-prime    write the prime in front of each stream (default: the continuation only)\n"
+	"  --format F      output to a stream: codes (default) or f32 decoded audio, one record per\n"
+	"                  stream; s16: raw 16-bit little-endian PCM, mono, at the checkpoint's rate,\n"
+	"                  streams one after another\n"
+	"  --realtime      write no faster than real time (with -n 1): a live stream\n"
 	"  --weights TYPE  how the weight matrices are held while generating: f32 (default: exactly\n"
 	"                  the trained model), f16 (IEEE half) or i8 (8 bits and a scale per row,\n"
 	"                  as LPCNet): 2 or 4 times fewer bytes to read per sample, so faster, at\n"
 	"                  the cost of a small error in every product (its bound is printed);\n"
-	"                  q8: i8, and the inputs of the wide products (WaveNet's skips and head,\n"
-	"                  SampleRNN's sample-level MLP) rounded to 8 bits too, for integer\n"
-	"                  products: the fastest, and the largest error\n"
+	"                  q8: i8, and the inputs of the products (WaveNet's skips and head, all\n"
+	"                  of SampleRNN's) rounded to 8 bits too, for integer products: the\n"
+	"                  fastest, and the largest error\n"
 	"  --threads N     threads (default: all cores)\n"
 	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
@@ -83,24 +98,51 @@ static model *load_model(const char *path, const st_file *sf, int max_batch, trn
 
 typedef enum { OUT_DIR, OUT_AUDIO, OUT_STREAM } out_kind;
 
-/* Where generated codes go: audio files written as they come, or per-stream temporary files
- * copied into whole records once a batch is done. Indexed by stream - first of the batch. */
+/* Where generated codes go: audio files written as they come, or a stream (records, or raw
+ * PCM): the batch's first stream written as it comes, the others into temporary files copied
+ * out whole once the batch is done. Indexed by stream - first of the batch. */
 typedef struct {
 	out_kind kind;
 	const char *out, *err_file;
-	int rate, as_f32;
+	int rate, as_f32, as_s16;
+	int realtime;              /* pace the first stream to the clock */
+	long written;              /* samples of the first stream written so far */
+	volatile int reader_gone;  /* a write to the stream found its reader gone (EPIPE) */
 	const mulaw_quantiser *quant;
 	sh_dtype code_dtype;
 	long total, first;
 	FILE *stream;
 	audio_writer **writers;
-	FILE **spill;
+	FILE **spill;      /* NULL for the batch's first stream, which goes to the stream directly */
 	float *audio;      /* [batch × 4096] decode scratch, a slice per stream */
 	uint8_t *bytes;    /* [batch × 4096 × 2] */
 	cli_progress prog;
 	double t0;
 	char path[4096];
 } output;
+
+/* fwrite to the output stream; the reader going away (EPIPE) is noted, not reported */
+static int stream_write(output *o, const void *src, size_t item, size_t n)
+{
+	if (fwrite(src, item, n, o->stream) == n)
+		return 0;
+	if (errno == EPIPE)
+		o->reader_gone = 1;
+	return sh_error("write error: %s", strerror(errno));
+}
+
+/* A record's header for one stream (not for raw PCM). */
+static int stream_header(output *o)
+{
+	if (o->as_s16)
+		return 0;
+	if (npy_write_header_rate(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}, o->rate) < 0) {
+		if (errno == EPIPE)
+			o->reader_gone = 1;
+		return -1;
+	}
+	return 0;
+}
 
 static int on_batch(void *ctx, long first, int count, int done)
 {
@@ -109,7 +151,10 @@ static int on_batch(void *ctx, long first, int count, int done)
 	for (int b = 0; b < count; b++) {
 		if (!done) {
 			if (o->kind == OUT_STREAM) {
-				if (!(o->spill[b] = tmpfile()))
+				o->err_file = cli_out_name(o->out);
+				if (b == 0 && stream_header(o) < 0)
+					return -1;
+				if (b > 0 && !(o->spill[b] = tmpfile()))
 					return sh_error("cannot create a temporary file");
 				continue;
 			}
@@ -129,19 +174,33 @@ static int on_batch(void *ctx, long first, int count, int done)
 			o->writers[b] = NULL;
 			continue;
 		}
+		if (!o->spill[b])
+			continue;
 		/* copy the spilled stream into one record */
 		o->err_file = cli_out_name(o->out);
-		if (npy_write_header_rate(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}, o->rate) < 0)
+		if (stream_header(o) < 0)
 			return -1;
 		rewind(o->spill[b]);
 		size_t got;
 		while ((got = fread(o->audio, 1, 4096 * sizeof *o->audio, o->spill[b])) > 0)
-			if (fwrite(o->audio, 1, got, o->stream) != got)
-				return sh_error("write error");
+			if (stream_write(o, o->audio, 1, got) < 0)
+				return -1;
 		fclose(o->spill[b]);
 		o->spill[b] = NULL;
 	}
 	return 0;
+}
+
+/* With --realtime: waits until the clock reaches the time the first stream's next sample is
+ * due (t0 + written / rate), so that it runs at most one block ahead of real time. */
+static void pace(output *o)
+{
+	double wait = o->t0 + (double)o->written / o->rate - sh_now();
+	if (wait <= 0)
+		return;
+	struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 static int on_block(void *ctx, long stream, const uint16_t *codes, int len)
@@ -155,14 +214,38 @@ static int on_block(void *ctx, long stream, const uint16_t *codes, int len)
 		return audio_write(o->writers[b], audio, len);
 	const void *src = o->as_f32 ? (const void *)audio : (const void *)codes;
 	size_t item = o->as_f32 ? 4 : sh_dtype_size(o->code_dtype);
-	if (!o->as_f32 && o->code_dtype == SH_U8) {
+	if (o->as_s16) {
+		/* the bits libsndfile writes into a 16-bit wav: x·32768 rounded down, clipped */
+		mulaw_decode_u16(o->quant, codes, len, audio);
+		uint8_t *bytes = o->bytes + (size_t)b * 4096 * 2;
+		for (int i = 0; i < len; i++) {
+			float y = floorf(audio[i] * 32768.0f);
+			int v = y >= 32767 ? 32767 : y <= -32768 ? -32768 : (int)y;
+			bytes[2 * i] = (uint8_t)(v & 0xff), bytes[2 * i + 1] = (uint8_t)((v >> 8) & 0xff);
+		}
+		src = bytes, item = 2;
+	} else if (!o->as_f32 && o->code_dtype == SH_U8) {
 		uint8_t *bytes = o->bytes + (size_t)b * 4096 * 2;
 		for (int i = 0; i < len; i++)
 			bytes[i] = (uint8_t)codes[i];
 		src = bytes;
 	}
-	if (fwrite(src, item, len, o->spill[b]) != (size_t)len)
-		return sh_error("temporary file: write error");
+	if (o->spill[b]) {
+		if (fwrite(src, item, len, o->spill[b]) != (size_t)len)
+			return sh_error("temporary file: write error");
+		return 0;
+	}
+	/* the batch's first stream: out as it is made */
+	if (o->realtime)
+		pace(o);
+	if (stream_write(o, src, item, len) < 0)
+		return -1;
+	if (fflush(o->stream)) {
+		if (errno == EPIPE)
+			o->reader_gone = 1;
+		return sh_error("write error: %s", strerror(errno));
+	}
+	o->written += len;
 	return 0;
 }
 
@@ -179,32 +262,46 @@ int main(int argc, char **argv)
 	cli_init("qsample");
 	if (dist_init(&argc, &argv) < 0)
 		cli_die(NULL, "%s", sh_errmsg());
+	/* a reader that goes away is an end like any other: noticed as EPIPE on a write */
+	signal(SIGPIPE, SIG_IGN);
 	long n = 10, batch = 0, threads = 0;
-	double seconds = 20, temp = 0.95;
+	double seconds = 20, temp = 0.95, prime_seconds = 0;
 	uint64_t seed = CLI_DEFAULT_SEED;
-	const char *out = NULL, *h0_name = NULL;
-	int as_f32 = 0;
+	const char *out = NULL, *h0_name = NULL, *prime_path = NULL;
+	int as_f32 = 0, as_s16 = 0, keep_prime = 0, realtime = 0;
 	qmat_type weights = QMAT_F32;
+	enum { OPT_PRIME = 512, OPT_PRIME_SECONDS, OPT_KEEP_PRIME, OPT_REALTIME };
 	static const struct option longopts[] = {
 		{"seed", required_argument, 0, 'S'}, {"batch", required_argument, 0, 'b'},
 		{"h0", required_argument, 0, 'h' + 256}, {"format", required_argument, 0, 'f'},
 		{"threads", required_argument, 0, 'j'}, {"weights", required_argument, 0, 'w'},
+		{"prime", required_argument, 0, OPT_PRIME}, {"prime-seconds", required_argument, 0, OPT_PRIME_SECONDS},
+		{"keep-prime", no_argument, 0, OPT_KEEP_PRIME}, {"realtime", no_argument, 0, OPT_REALTIME},
 		{"help", no_argument, 0, 'H'}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, ":n:s:t:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': n = cli_long(usage, "-n", optarg, 1, 100000); break;
-		case 's': seconds = cli_double(usage, "-s", optarg, 1e-3, 1e6); break;
+		case 's':
+			seconds = cli_double(usage, "-s", optarg, 0, 1e6);
+			if (seconds > 0 && seconds < 1e-3)
+				cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'", optarg);
+			break;
 		case 't': temp = cli_double(usage, "-t", optarg, 0, 100); break;
 		case 'o': out = optarg; break;
 		case 'S': seed = (uint64_t)cli_long(usage, "--seed", optarg, 0, 0x7fffffffffffffffL); break;
 		case 'b': batch = cli_long(usage, "--batch", optarg, 1, 100000); break;
 		case 'h' + 256: h0_name = optarg; break;
 		case 'f':
-			if (strcmp(optarg, "codes") && strcmp(optarg, "f32"))
-				cli_usage_error(usage, "--format: expected codes or f32, got '%s'", optarg);
+			if (strcmp(optarg, "codes") && strcmp(optarg, "f32") && strcmp(optarg, "s16"))
+				cli_usage_error(usage, "--format: expected codes, f32 or s16, got '%s'", optarg);
 			as_f32 = !strcmp(optarg, "f32");
+			as_s16 = !strcmp(optarg, "s16");
 			break;
+		case OPT_PRIME: prime_path = optarg; break;
+		case OPT_PRIME_SECONDS: prime_seconds = cli_double(usage, "--prime-seconds", optarg, 1e-3, 1e7); break;
+		case OPT_KEEP_PRIME: keep_prime = 1; break;
+		case OPT_REALTIME: realtime = 1; break;
 		case 'j': threads = cli_long(usage, "--threads", optarg, 1, 1024); break;
 		case 'w':
 			if (qmat_type_parse(optarg, &weights) < 0)
@@ -234,6 +331,14 @@ int main(int argc, char **argv)
 			cli_usage_error(usage, "-o %s: cannot write this audio format (use .wav, .flac or .ogg)", out);
 		kind = OUT_AUDIO;
 	}
+	const int endless = seconds == 0;
+	if (endless && (n != 1 || !as_s16 || kind != OUT_STREAM))
+		cli_usage_error(usage, "-s 0: a stream without end is one stream (-n 1) of raw PCM (--format s16) "
+				"to stdout or -o FILE");
+	if (realtime && (n != 1 || kind != OUT_STREAM))
+		cli_usage_error(usage, "--realtime: paces one stream (-n 1) written to stdout or -o FILE");
+	if ((prime_seconds > 0 || keep_prime) && !prime_path)
+		cli_usage_error(usage, "--prime-seconds and --keep-prime need --prime FILE");
 
 	/* under mpirun: this rank's share of the streams, each into its own file of DIR/ */
 	const int ranks = dist_size(), rank = dist_rank();
@@ -277,6 +382,11 @@ int main(int argc, char **argv)
 	long total = (long)(seconds * rate + 0.5);
 	if (total < 1)
 		total = 1;
+	/* the prime, before any output is opened: a bad one leaves nothing behind */
+	long prime_len = 0;
+	uint16_t *prime = NULL;
+	if (prime_path && gen_load_prime(prime_path, rate, &quant, (long)(prime_seconds * rate + 0.5), &prime, &prime_len) < 0)
+		cli_die(cli_in_name(prime_path), "%s", sh_errmsg());
 
 	cli_out stream_out = {0};
 	if (kind == OUT_DIR)
@@ -284,8 +394,9 @@ int main(int argc, char **argv)
 	else if (kind == OUT_STREAM)
 		cli_out_open(&stream_out, out, 1);
 
-	output o = {.kind = kind, .out = out, .rate = rate, .as_f32 = as_f32, .quant = &quant,
-		    .code_dtype = Q <= 256 ? SH_U8 : SH_U16, .total = total, .stream = stream_out.f};
+	output o = {.kind = kind, .out = out, .rate = rate, .as_f32 = as_f32, .as_s16 = as_s16, .realtime = realtime,
+		    .quant = &quant, .code_dtype = Q <= 256 ? SH_U8 : SH_U16,
+		    .total = total + (keep_prime ? prime_len : 0), .stream = stream_out.f};
 	o.writers = calloc(batch, sizeof *o.writers);
 	o.spill = calloc(batch, sizeof *o.spill);
 	o.audio = malloc((size_t)batch * 4096 * sizeof *o.audio);
@@ -293,16 +404,24 @@ int main(int argc, char **argv)
 	if (!o.writers || !o.spill || !o.audio || !o.bytes)
 		cli_die(NULL, "out of memory");
 	int nthreads = threads > 0 ? (int)threads : omp_get_max_threads();
-	gen_spec g = {.n = mine, .first = first, .batch = (int)batch, .samples = total, .temperature = (float)temp, .h0 = h0,
-		      .seed = seed, .threads = nthreads, .weights = weights};
+	gen_spec g = {.n = mine, .first = first, .batch = (int)batch, .samples = endless ? -1 : total,
+		      .temperature = (float)temp, .h0 = h0, .seed = seed, .threads = nthreads, .weights = weights,
+		      .prime = prime, .prime_len = prime_len, .keep_prime = keep_prime};
 	double werr = 0;
 	g.weight_error = &werr;
-	cli_progress_start(&o.prog, "generating", (double)mine * total / rate, "s");
+	if (!endless)
+		cli_progress_start(&o.prog, "generating", (double)mine * total / rate, "s");
 	o.t0 = sh_now();
-	if (gen_streams(m, &g, on_batch, on_block, on_progress, &o) < 0)
+	if (gen_streams(m, &g, on_batch, on_block, endless ? NULL : on_progress, &o) < 0) {
+		if (o.reader_gone) /* nobody is listening any more: the end, not a failure */
+			return 0;
 		cli_die(o.err_file, "%s", sh_errmsg());
-	if (kind == OUT_STREAM)
+	}
+	if (kind == OUT_STREAM) {
+		if (fflush(stream_out.f) && errno == EPIPE)
+			return 0;
 		cli_out_close(&stream_out);
+	}
 	double el = sh_now() - o.t0;
 	if (weights != QMAT_F32 && !cli_quiet)
 		fprintf(stderr, "qsample: %s weights: largest relative row error %.2g (a product's row is off by "
@@ -310,7 +429,7 @@ int main(int argc, char **argv)
 	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)%s",
 			 mine, (double)total / rate, rate, el, mine * total / el, mine * total / el / rate, nthreads,
 			 ranks > 1 ? " on this rank" : "");
-	free(o.writers), free(o.spill), free(o.audio), free(o.bytes);
+	free(o.writers), free(o.spill), free(o.audio), free(o.bytes), free(prime);
 	model_free(m);
 	st_free(&sf);
 	mulaw_free(&quant);

@@ -9,6 +9,7 @@
 #include "ddsp_train.h"
 #include "dist.h"
 #include "runlog.h"
+#include "generate.h"
 #include "train.h"
 #include "util.h"
 
@@ -74,6 +75,7 @@ static const char usage[] =
 	"  --sample-seconds S     length of those clips (4)\n"
 	"  --sample-count N       clips each time (3)\n"
 	"  --sample-temp T        their temperature (0.95)\n"
+	"  --sample-prime FILE    those clips continue FILE (audio, or codes: as qsample --prime)\n"
 	"  -r RATE                sample rate of the data, recorded in checkpoints (default: the rate\n"
 	"                         the data carry, else 16000); data at another rate are refused\n"
 	"  --quantization NAME    how the codes were made, recorded in checkpoints: mulaw (default),\n"
@@ -101,7 +103,7 @@ enum {
 	O_PRESET = 256, O_FRAMES, O_DIM, O_LAYERS, O_RNN, O_EMBED, O_LEVELS, O_LEARN_H0, O_RNN_WN,
 	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
 	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_SAMPLE_EVERY, O_SAMPLE_SECONDS, O_SAMPLE_COUNT,
-	O_SAMPLE_TEMP, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT, O_INPUT,
+	O_SAMPLE_TEMP, O_SAMPLE_PRIME, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT, O_INPUT,
 	O_INIT_WIDTH
 };
 
@@ -432,7 +434,7 @@ int main(int argc, char **argv)
 		{"split", 1, 0, O_SPLIT}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
 		{"quantization", 1, 0, O_QUANT}, {"sample-every", 1, 0, O_SAMPLE_EVERY},
 		{"sample-seconds", 1, 0, O_SAMPLE_SECONDS}, {"sample-count", 1, 0, O_SAMPLE_COUNT},
-		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"help", 0, 0, O_HELP}, {"model", 1, 0, O_MODEL},
+		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"sample-prime", 1, 0, O_SAMPLE_PRIME}, {"help", 0, 0, O_HELP}, {"model", 1, 0, O_MODEL},
 		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
 		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
 		{"n-out", 1, 0, O_N_OUT}, {"input", 1, 0, O_INPUT},
@@ -445,6 +447,7 @@ int main(int argc, char **argv)
 	int clip = -1, threads = 0, rate = -1;
 	long steps = -1, epochs = -1, ckpt_every = 500, sample_every = 0, sample_count = 3;
 	double sample_seconds = 4, sample_temp = 0.95;
+	const char *sample_prime_path = NULL;
 	long long seed = -1;
 	int c;
 	while ((c = getopt_long(argc, argv, ":o:r:hq", longopts, NULL)) != -1) {
@@ -498,6 +501,7 @@ int main(int argc, char **argv)
 			break;
 		case O_SAMPLE_COUNT: sample_count = cli_long(usage, "--sample-count", optarg, 1, 1024); break;
 		case O_SAMPLE_TEMP: sample_temp = cli_double(usage, "--sample-temp", optarg, 0, 100); break;
+		case O_SAMPLE_PRIME: sample_prime_path = optarg; break;
 		case O_MODEL:
 			if (model_kind_parse(optarg, &kind) < 0)
 				cli_usage_error(usage, "--model: expected samplernn or wavenet, got '%s'", optarg);
@@ -627,6 +631,18 @@ int main(int argc, char **argv)
 	if (batch % dist_size())
 		sh_error("--batch %d does not divide among %d ranks", batch, dist_size());
 	agree(batch % dist_size() != 0, NULL);
+	/* the clips' prime, before anything is written */
+	uint16_t *sample_prime = NULL;
+	long sample_prime_len = 0;
+	if (sample_prime_path) {
+		mulaw_quantiser q;
+		if (!sample_every)
+			cli_usage_error(usage, "--sample-prime needs --sample-every");
+		if (mulaw_init(&q, (mulaw_mode)trn_quant_mode(opt.quantization), model_levels(&opt.model)) < 0 ||
+		    gen_load_prime(sample_prime_path, opt.sample_rate, &q, 0, &sample_prime, &sample_prime_len) < 0)
+			cli_die_lib(cli_in_name(sample_prime_path));
+		mulaw_free(&q);
+	}
 
 	/* the data, checked against the model before anything is written */
 	trn_data data;
@@ -812,7 +828,7 @@ int main(int argc, char **argv)
 		/* a clip that cannot be written is not worth stopping the training for */
 		if (sample_every && rank0 && run.step % sample_every == 0 && !stop_signal &&
 		    trn_write_samples(&run, samples_dir, (int)sample_count, sample_seconds, sample_temp,
-				      &stop_signal) < 0)
+				      sample_prime, sample_prime_len, &stop_signal) < 0)
 			cli_warn(samples_dir, "step %ld: no clips: %s", run.step, sh_errmsg());
 	}
 	if (need_ckpt && status == 0) {

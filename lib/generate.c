@@ -1,10 +1,14 @@
 /* generate.c: the generation loop over batches and parallel groups of streams (generate.h). */
 #include "generate.h"
+#include "audio.h"
+#include "cli.h"
+#include "npy.h"
 #include "util.h"
 #include "wavenet_sample.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -118,12 +122,24 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 		wn_sampler_reset(s.wn);
 	else
 		srnn_sampler_reset(s.srnn, g->h0, rngs);
-	for (long t = 0; t < g->samples && !rc; t += BLOCK) {
+	if (g->prime) {
+		if (s.wn)
+			wn_sampler_prime(s.wn, g->prime, g->prime_len);
+		else
+			srnn_sampler_prime(s.srnn, g->prime, g->prime_len);
+	}
+	for (long t = 0; g->keep_prime && g->prime && t < g->prime_len && !rc; t += BLOCK) {
+		int len = (int)SH_MIN((long)BLOCK, g->prime_len - t);
+		for (int b = 0; b < count && !rc; b++)
+			if (sink(ctx, first + b, g->prime + t, len) < 0)
+				rc = -1;
+	}
+	for (long t = 0; (g->samples < 0 || t < g->samples) && !rc; t += BLOCK) {
 		if (*failed || (g->stop && *g->stop)) {
 			rc = 1;
 			break;
 		}
-		int len = (int)SH_MIN((long)BLOCK, g->samples - t);
+		int len = (int)(g->samples < 0 ? BLOCK : SH_MIN((long)BLOCK, g->samples - t));
 		for (int i = 0; i < len; i++) {
 			thread_choice_step(&tc);
 			if (s.wn)
@@ -192,5 +208,128 @@ int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, 
 		if (stopped)
 			return 1;
 	}
+	return 0;
+}
+
+/* Audio read in blocks into *x (n samples), holding only the last keep when keep > 0. */
+static int read_audio_prime(const char *path, int rate, long keep, float **out, size_t *len)
+{
+	/* the rate the header claims, before the prime is resampled to the checkpoint's: no
+	 * recording is made at fewer than 1 kHz or more than 768 kHz, and a rate read wrong would
+	 * stretch the prime many times over (or, beyond 256 times, fail to resample) */
+	audio_reader *r = audio_open(path, 0, AUDIO_QUALITY_DEFAULT);
+	if (!r)
+		return sh_error_prefix("cannot decode the prime");
+	int file_rate = audio_file_rate(r);
+	audio_close(r);
+	if (file_rate < 1000 || file_rate > 768000)
+		return sh_error("the prime claims a rate of %d Hz: not a rate audio is recorded at", file_rate);
+	if (!(r = audio_open(path, rate, AUDIO_QUALITY_DEFAULT)))
+		return sh_error_prefix("cannot decode the prime");
+	size_t n = 0, cap = 1 << 16;
+	float *x = malloc(cap * sizeof *x);
+	long got = 0;
+	while (x && (got = audio_read(r, x + n, (long)SH_MIN(cap - n, (size_t)4096))) > 0) {
+		n += (size_t)got;
+		if (keep > 0 && n >= 2 * (size_t)keep + 4096) { /* hold the last keep */
+			memmove(x, x + n - keep, keep * sizeof *x);
+			n = (size_t)keep;
+		}
+		if (cap - n < 4096) {
+			float *y = realloc(x, 2 * cap * sizeof *x);
+			if (!y)
+				free(x);
+			x = y, cap *= 2;
+		}
+	}
+	audio_close(r);
+	if (!x)
+		return sh_error("out of memory");
+	if (got < 0) {
+		free(x);
+		return sh_error_prefix("cannot decode the prime");
+	}
+	size_t bad = mulaw_first_nonfinite(x, n);
+	if (bad < n) {
+		free(x);
+		return sh_error("the prime's sample %zu is not a finite number", bad);
+	}
+	*out = x, *len = n;
+	return 0;
+}
+
+/* The first record of a tensor stream of codes into *codes, *len. */
+static int read_code_prime(const char *path, int Q, uint16_t **codes, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!f)
+		return sh_error("%s", strerror(errno));
+	npy_record rec = {0};
+	int rc = npy_read_record(f, &rec);
+	if (f != stdin)
+		fclose(f);
+	if (rc <= 0) {
+		npy_record_free(&rec);
+		return rc < 0 ? sh_error_prefix("cannot read the prime")
+			      : sh_error("the prime holds no record (expected codes, or an audio file by its extension)");
+	}
+	const sh_dtype t = rec.h.dtype;
+	const size_t n = rec.h.count;
+	uint16_t *c = NULL;
+	if (t == SH_F32 || t == SH_F64)
+		rc = sh_error("the prime holds audio samples (%s), not codes: give an audio file (.wav, .flac ...) "
+			      "or encode it with mulaw", sh_dtype_descr(t));
+	else if (!(c = malloc((n ? n : 1) * sizeof *c)))
+		rc = sh_error("out of memory");
+	for (size_t i = 0; c && rc > 0 && i < n; i++) {
+		int64_t v;
+		switch (t) {
+		case SH_U8: v = ((const uint8_t *)rec.data)[i]; break;
+		case SH_U16: v = ((const uint16_t *)rec.data)[i]; break;
+		case SH_I16: v = ((const int16_t *)rec.data)[i]; break;
+		case SH_I32: v = ((const int32_t *)rec.data)[i]; break;
+		default: v = ((const int64_t *)rec.data)[i]; break;
+		}
+		if (v < 0 || v >= Q)
+			rc = sh_error("the prime's code %lld at index %zu is outside the checkpoint's levels 0..%d",
+				      (long long)v, i, Q - 1);
+		else
+			c[i] = (uint16_t)v;
+	}
+	npy_record_free(&rec);
+	if (rc < 0) {
+		free(c);
+		return -1;
+	}
+	*codes = c, *len = n;
+	return 0;
+}
+
+int gen_load_prime(const char *path, int rate, const mulaw_quantiser *quant, long keep, uint16_t **codes, long *len)
+{
+	size_t n = 0;
+	uint16_t *c = NULL;
+	if (cli_is_audio_path(path)) {
+		float *x = NULL;
+		if (read_audio_prime(path, rate, keep, &x, &n) < 0)
+			return -1;
+		if (!(c = malloc((n ? n : 1) * sizeof *c))) {
+			free(x);
+			return sh_error("out of memory");
+		}
+		mulaw_encode_u16(quant, x, n, c);
+		free(x);
+	} else if (read_code_prime(path, quant->levels, &c, &n) < 0) {
+		return -1;
+	}
+	if (n == 0) {
+		free(c);
+		return sh_error("the prime is empty");
+	}
+	if (keep > 0 && n > (size_t)keep) {
+		memmove(c, c + n - keep, keep * sizeof *c);
+		n = (size_t)keep;
+	}
+	*codes = c, *len = (long)n;
 	return 0;
 }

@@ -4,11 +4,13 @@
  * small to share out within one step). WaveNet: one fast-generation sampler (wavenet_sample.h)
  * takes the whole batch and shares its products out among the threads itself. Stream k draws
  * from its own generator sh_rng_seed_stream(seed, k), so its codes do not depend on the batch
- * or group it was made in. */
+ * or group it was made in. A prime (the same codes for every stream) is fed through the
+ * samplers' own step code before drawing starts. */
 #ifndef SHARKS_GENERATE_H
 #define SHARKS_GENERATE_H
 
 #include "model.h"
+#include "mulaw.h"
 #include "qmat.h"
 #include "srnn_sample.h"
 
@@ -19,7 +21,12 @@ typedef struct {
 	long n;                        /* streams ... */
 	long first;                    /* ... first, first + 1, ... (a share of them under mpirun) */
 	int batch;                     /* streams made at once (0: all) */
-	long samples;                  /* per stream */
+	long samples;                  /* per stream, after the prime; < 0: without end (until
+	                                  the sink or stop ends it) */
+	const uint16_t *prime;         /* unless NULL: prime_len codes every stream is primed with
+	                                  after its start (srnn_sampler_prime, wn_sampler_prime) */
+	long prime_len;
+	int keep_prime;                /* the sink receives the prime before the generated codes */
 	float temperature;
 	srnn_h0_mode h0;               /* SampleRNN's initial state; WaveNet starts from Q/2 codes */
 	uint64_t seed;
@@ -37,6 +44,14 @@ typedef int (*gen_sink)(void *ctx, long stream, const uint16_t *codes, int len);
 typedef int (*gen_batch)(void *ctx, long first, int count, int done);
 /* Progress in samples generated over all streams (called from one thread). */
 typedef void (*gen_progress)(void *ctx, double samples);
+
+/* A prime's codes into *codes (malloc'd) and *len: an audio file (by its extension: decoded,
+ * mixed down, resampled to rate and encoded with quant) or the first record of a tensor stream of
+ * codes in [0, quant->levels) ("-": stdin); only its last `keep` codes when keep > 0 (audio is
+ * read in blocks, holding at most about twice that). 0, or -1 with an error (without the file's
+ * name) when it cannot be decoded, is empty, claims a rate below 1 kHz or above 768 kHz, holds
+ * audio samples that are not finite, audio samples in a tensor stream, or codes out of range. */
+int gen_load_prime(const char *path, int rate, const mulaw_quantiser *quant, long keep, uint16_t **codes, long *len);
 
 /* Returns 0, 1 when stopped, or -1 with an error. */
 int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress,

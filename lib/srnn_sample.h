@@ -13,6 +13,8 @@
 #include "rng.h"
 #include "samplernn.h"
 
+#include <stdint.h>
+
 typedef enum { SRNN_H0_ZERO, SRNN_H0_RANDOM, SRNN_H0_LEARNED } srnn_h0_mode;
 
 typedef struct srnn_sampler srnn_sampler;
@@ -37,7 +39,12 @@ void srnn_sampler_draw(srnn_sampler *s, float temperature, sh_rng *rngs, int *co
 /* One code drawn from softmax(logits / temperature) over Q levels by inverse CDF with one
  * uniform from rng (argmax when temperature <= 1e-4); probs[Q] is scratch. */
 int srnn_draw(const float *logits, int Q, float temperature, sh_rng *rng, float *probs);
-/* Appends given codes (teacher forcing) instead of drawing. */
+/* Appends given codes, codes[b] to stream b (teacher forcing), instead of drawing. */
 void srnn_sampler_push(srnn_sampler *s, const int *codes);
+/* Primes every stream with the same len codes, each in [0, Q), as if they had been drawn: the
+ * frame tiers run on them (the sample tier, which keeps no state, does not), so that drawing
+ * continues from exactly the state generating them would have left; any len, not only whole
+ * frames. */
+void srnn_sampler_prime(srnn_sampler *s, const uint16_t *codes, long len);
 
 #endif

@@ -280,7 +280,7 @@ static int clip_block(void *ctx, long stream, const uint16_t *codes, int len)
 }
 
 int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
-		      volatile sig_atomic_t *stop)
+		      const uint16_t *prime, long prime_len, volatile sig_atomic_t *stop)
 {
 	const model_config *mc = &t->opt.model;
 	int mode = trn_quant_mode(t->opt.quantization);
@@ -296,7 +296,7 @@ int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double
 	 * no h0, it starts from Q/2 codes) */
 	gen_spec g = {.n = n, .samples = (long)(seconds * t->opt.sample_rate + 0.5), .temperature = (float)temperature,
 		      .h0 = mc->kind == MODEL_SAMPLERNN && mc->srnn.learn_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM, .seed = t->opt.seed, .threads = 1,
-		      .stop = stop};
+		      .stop = stop, .prime = prime, .prime_len = prime_len};
 	int rc = c.w && c.audio ? gen_streams(t->m, &g, clip_batch, clip_block, NULL, &c) : sh_error("out of memory");
 	for (int b = 0; c.w && b < n; b++)
 		if (c.w[b])

@@ -90,9 +90,10 @@ double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n,
 /* Generates n clips of `seconds` from the model as it is now, with generate.h (qsample's
  * generator): dir/stepSSSSSSS_K.wav, 16-bit at the run's rate, decoded with its quantisation.
  * Every call draws from the same streams (the run's seed), so clips differ by the model only,
- * and the training state is not touched. When *stop is raised, the unfinished clips are
- * removed and 0 returned. */
+ * and the training state is not touched. Unless prime is NULL, every clip continues its
+ * prime_len codes (gen_load_prime). When *stop is raised, the unfinished clips are removed and
+ * 0 returned. */
 int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
-		      volatile sig_atomic_t *stop);
+		      const uint16_t *prime, long prime_len, volatile sig_atomic_t *stop);
 
 #endif

@@ -460,6 +460,13 @@ static void step_pipelined(wn_sampler *s)
 		step_balance(s, done[0] <= done[1]);
 }
 
+/* After a step's layers: every queue's oldest slot moves on. */
+static void queues_advance(wn_sampler *s)
+{
+	for (int l = 0; l < s->nl; l++)
+		s->lay[l].pos = (s->lay[l].pos + 1) % s->lay[l].d;
+}
+
 /* One step of every stream. With enough work, threads take bands of streams through the whole
  * network (one fork per step: no barrier between layers, which on a loaded machine would wait
  * for descheduled threads); each band reads every weight, from the shared cache. */
@@ -495,8 +502,7 @@ static void step(wn_sampler *s)
 			head_step(s, b0, b1);
 		}
 	}
-	for (int l = 0; l < s->nl; l++)
-		s->lay[l].pos = (s->lay[l].pos + 1) % s->lay[l].d;
+	queues_advance(s);
 	s->have_logits = 1;
 }
 
@@ -540,16 +546,38 @@ const float *wn_sampler_probs(wn_sampler *s)
 	return s->probs;
 }
 
-void wn_sampler_push(wn_sampler *s, const int *codes)
+/* Appends stream b's code codes[b * stride] (stride 0: the same code to every stream) after
+ * the step's layers have run. */
+static void append(wn_sampler *s, const int *codes, int stride)
 {
-	step(s); /* the queues take this step's inputs even when nobody asked for its logits */
 	const int hw = s->hw;
 	for (int b = 0; b < s->n; b++) {
 		int *h = s->hist + (size_t)b * hw;
 		memmove(h, h + 1, sizeof(int) * (hw - 1));
-		h[hw - 1] = codes[b];
+		h[hw - 1] = codes[b * stride];
 	}
 	s->have_logits = 0;
+}
+
+void wn_sampler_push(wn_sampler *s, const int *codes)
+{
+	step(s); /* the queues take this step's inputs even when nobody asked for its logits */
+	append(s, codes, 1);
+}
+
+void wn_sampler_prime(wn_sampler *s, const uint16_t *codes, long len)
+{
+	for (long i = 0; i < len; i++) {
+		if (!s->have_logits) {
+			/* the layers alone fill the queues: the skips and the head keep no state. The
+			 * next step computes its past products itself (nothing ran ahead). */
+			layers_step(s, 0, s->n);
+			queues_advance(s);
+			s->past_ahead = 0;
+		}
+		int c = codes[i];
+		append(s, &c, 0);
+	}
 }
 
 void wn_sampler_draw(wn_sampler *s, float temperature, sh_rng *rngs, int *codes)

@@ -19,6 +19,8 @@
 #include "rng.h"
 #include "wavenet.h"
 
+#include <stdint.h>
+
 typedef struct wn_sampler wn_sampler;
 
 /* Prepares a sampler of n streams from the model's current parameters (copied: the model may
@@ -47,5 +49,9 @@ const float *wn_sampler_probs(wn_sampler *s);
 void wn_sampler_draw(wn_sampler *s, float temperature, sh_rng *rngs, int *codes);
 /* Appends given codes, each in [0, Q) (teacher forcing), instead of drawing. */
 void wn_sampler_push(wn_sampler *s, const int *codes);
+/* Primes every stream with the same len codes, each in [0, Q), as if they had been drawn: the
+ * layers run on them and fill their queues (the skips and the head, which keep no state, do
+ * not), so that drawing continues from exactly the state generating them would have left. */
+void wn_sampler_prime(wn_sampler *s, const uint16_t *codes, long len);
 
 #endif

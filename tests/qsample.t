@@ -1,6 +1,7 @@
 #!/bin/sh
 # qsample: outputs in every form, determinism, seeds, the pipe into mulaw, bounded memory,
-# bad checkpoints and options; a WaveNet checkpoint (fast generation): outputs, determinism,
+# bad checkpoints and options; priming (the exactness test, audio and code primes, bad primes);
+# raw PCM, a stream without end into a pipe that closes (peak memory at 20 s and 200 s), --realtime; a WaveNet checkpoint (fast generation): outputs, determinism,
 # seeds, batch independence, --h0; its embedded and scalar input layers; an unknown input layer.
 . tests/lib.sh
 
@@ -118,9 +119,155 @@ fails_with "no checkpoint" 2 "no checkpoint" $BIN/qsample
 fails_with "bad -t" 2 "-t: expected" $BIN/qsample -t hot $CK
 fails_with "two streams into one audio file" 2 "one stream" $BIN/qsample -n 2 -o $T/two.wav $CK
 fails_with "--h0 learned on a model without one" 1 "no learned initial state" $BIN/qsample --h0 learned $CK
+# --- priming: the black-box exactness test. Prime with P (1237 codes: no whole number of frames)
+# and generate G at temperature 0; prime with P and G[:1001]: the continuation is G[1001:], code
+# for code, whatever the weight type (a prime runs the samplers' own step code).
+$PY -c '
+import numpy as np
+np.save("'$T'/P.npy", np.load("'$T'/codes.npy")[:1237])
+'
+# exact CHECKPOINT LABEL [QSAMPLE OPTIONS]
+exact() {
+	ck=$1 label=$2; shift 2
+	$BIN/qsample -n 1 -s 0.25 -t 0 --seed 3 --prime $T/P.npy "$@" $ck > $T/G.npy 2>/dev/null
+	$PY -c '
+import numpy as np, sys
+P, G = np.load(sys.argv[1]), np.load(sys.argv[2])
+np.save(sys.argv[3], np.concatenate([P, G[:1001]]))
+' $T/P.npy $T/G.npy $T/PG.npy
+	$BIN/qsample -n 1 -s 0.1874375 -t 0 --seed 3 --prime $T/PG.npy "$@" $ck > $T/rest.npy 2>/dev/null
+	check "$label: prime P, generate G at temperature 0; prime P + G[:1001]: the continuation is G[1001:]" $PY -c '
+import numpy as np, sys
+G, rest = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert G.shape == (4000,) and rest.shape == (2999,), (G.shape, rest.shape)
+assert (rest == G[1001:]).all(), np.flatnonzero(rest != G[1001:])[:5]
+assert (G[1:] != G[:-1]).sum() > 10, "the argmax does not move: the test would prove nothing"
+' $T/G.npy $T/rest.npy
+}
+for w in f32 f16 i8 q8; do exact $CK "samplernn --weights $w" --weights $w; done
+exact $CK "samplernn, one stream on 2 threads" --threads 2
+check "the prime changes the continuation" sh -c "
+	$BIN/qsample -n 1 -s 0.25 -t 0 --seed 3 $CK 2>/dev/null | cmp -s - $T/G.npy; test \$? = 1"
+$BIN/qsample -n 3 -s 0.1 --seed 5 --prime $T/P.npy $CK > $T/p3.npy 2>/dev/null
+$BIN/qsample -n 3 -s 0.1 --seed 5 --prime $T/P.npy --batch 1 --threads 1 $CK > $T/p3b.npy 2>/dev/null
+check "primed streams: each draws from its own seed, the same bytes whatever the batch and threads" sh -c "
+	cmp $T/p3.npy $T/p3b.npy && $PY -c '
+import numpy as np
+f = open(\"$T/p3.npy\", \"rb\")
+r = [np.load(f) for k in range(3)]
+assert all(a.shape == (1600,) for a in r) and (r[0] != r[1]).any() and (r[1] != r[2]).any()
+'"
+check "--h0 zero, temperature 0: every stream continues the same prime the same way" $PY -c '
+import numpy as np, subprocess, io
+out = subprocess.run(["'$BIN'/qsample", "-n", "3", "-s", "0.1", "-t", "0", "--h0", "zero", "--prime", "'$T'/P.npy",
+                      "'$CK'"], capture_output=True, check=True).stdout
+f = io.BytesIO(out)
+r = [np.load(f) for k in range(3)]
+assert (r[0] == r[1]).all() and (r[1] == r[2]).all()
+'
+check "--keep-prime: the prime's last codes (--prime-seconds 0.05) in front of the continuation" $PY -c '
+import numpy as np, subprocess, io
+run = lambda *a: np.load(io.BytesIO(subprocess.run(["'$BIN'/qsample", "-n", "1", "-s", "0.1", "--seed", "4",
+      "--prime", "'$T'/P.npy", "--prime-seconds", "0.05", *a, "'$CK'"], capture_output=True, check=True).stdout))
+kept, cont = run("--keep-prime"), run()
+P = np.load("'$T'/P.npy")
+assert kept.shape == (2400,) and (kept[:800] == P[-800:]).all() and (kept[800:] == cont).all()
+'
+# an audio prime: decoded, mixed down, resampled to 16 kHz and quantised as the checkpoint says
+sox -n -r 22050 -c 2 $T/prime.wav synth 0.5 sine 300 vol 0.5 2>/dev/null
+check "--prime audio.wav (stereo, 22.05 kHz) with --keep-prime: its 8000 codes, then the continuation" $PY -c '
+import numpy as np, subprocess, io
+out = subprocess.run(["'$BIN'/qsample", "-n", "1", "-s", "0.1", "--prime", "'$T'/prime.wav", "--keep-prime", "'$CK'"],
+                     capture_output=True, check=True).stdout
+a = np.load(io.BytesIO(out))
+assert a.shape == (9600,), a.shape
+x = np.sin(2 * np.pi * 300 * np.arange(8000) / 16000) * 0.5
+want = np.floor((np.sign(x) * np.log1p(255 * np.abs(x)) / np.log(256) + 1) / 2 * 255 + 0.5)
+assert np.abs(a[200:7800].astype(int) - want[200:7800]).max() <= 2
+'
+# a bad prime: a message naming it, exit 1, nothing written
+echo "not audio" > $T/bad.wav
+fails_with "a prime that cannot be decoded" 1 "bad.wav: cannot decode the prime" $BIN/qsample -o $T/badp/ --prime $T/bad.wav $CK
+sox -n -r 16000 -c 1 $T/empty.wav trim 0 0 2>/dev/null
+fails_with "an empty audio prime" 1 "empty.wav: the prime is empty" $BIN/qsample -o $T/badp/ --prime $T/empty.wav $CK
+$PY -c 'import numpy as np; np.save("'$T'/empty.npy", np.zeros(0, np.uint8))'
+fails_with "an empty prime of codes" 1 "empty.npy: the prime is empty" $BIN/qsample -o $T/badp/ --prime $T/empty.npy $CK
+: > $T/nothing.npy
+fails_with "a prime without a record" 1 "nothing.npy: the prime holds no record" $BIN/qsample -o $T/badp/ --prime $T/nothing.npy $CK
+# samples under a header that claims 16 Hz: resampled, the prime would be 1000 times as long
+$PY -c '
+import struct
+b = bytearray(open("'$T'/prime.wav", "rb").read())
+assert b[24:28] == struct.pack("<I", 22050)
+b[24:28] = struct.pack("<I", 16); b[28:32] = struct.pack("<I", 16 * 4)
+open("'$T'/slow.wav", "wb").write(b)
+'
+fails_with "a prime whose header claims a rate no audio is at" 1 "slow.wav: the prime claims a rate of 16 Hz" \
+	$BIN/qsample -o $T/badp/ --prime $T/slow.wav $CK
+$PY -c 'import numpy as np; np.save("'$T'/wide.npy", np.array([1, 2, 300, 4], np.uint16))'
+fails_with "a prime with codes out of the checkpoint's range" 1 "wide.npy: the prime's code 300 at index 2 is outside the checkpoint's levels 0..255" \
+	$BIN/qsample -o $T/badp/ --prime $T/wide.npy $CK
+$PY -c 'import numpy as np; np.save("'$T'/f32.npy", np.zeros(100, np.float32))'
+fails_with "a prime of audio samples in a tensor stream" 1 "f32.npy: the prime holds audio samples" \
+	$BIN/qsample -o $T/badp/ --prime $T/f32.npy $CK
+head -c 100 $T/P.npy > $T/cutp.npy
+fails_with "a truncated prime of codes" 1 "cutp.npy: cannot read the prime" $BIN/qsample -o $T/badp/ --prime $T/cutp.npy $CK
+fails_with "a missing prime" 1 "nope.npy: " $BIN/qsample -o $T/badp/ --prime $T/nope.npy $CK
+fails_with "... nor to stdout, where it leaves no byte" 1 "wide.npy" sh -c "$BIN/qsample --prime $T/wide.npy $CK > $T/badp.out"
+check "nothing written by the bad primes" sh -c "[ ! -e $T/badp ] && [ ! -s $T/badp.out ]"
+fails_with "--keep-prime without --prime" 2 "need --prime" $BIN/qsample --keep-prime $CK
+
+# qtrain --sample-prime: the clips of training continue a prime, as qsample --prime does
+$BIN/qtrain --preset tiny --steps 2 --checkpoint-every 2 --threads 1 --sample-every 2 --sample-count 1 \
+	--sample-seconds 0.1 --sample-temp 0 --sample-prime $T/P.npy -o $T/runp $T/codes.npy 2>$T/runp.err
+$BIN/qsample -n 1 -s 0.1 -t 0 --seed 1 --prime $T/P.npy -o $T/runp.wav $T/runp/last.safetensors 2>/dev/null
+check "qtrain --sample-prime: the clip is qsample --prime's on the same checkpoint" cmp $T/runp/samples/step0000002_0.wav $T/runp.wav
+fails_with "qtrain --sample-prime: a bad prime is refused before anything is written" 1 "wide.npy: the prime's code 300" \
+	$BIN/qtrain --preset tiny --steps 2 --sample-every 2 --sample-prime $T/wide.npy -o $T/runbad $T/codes.npy
+check "... and no run directory is made" test ! -e $T/runbad
+
+# --- raw PCM, streams without end, real time
+$BIN/qsample -n 1 -s 0.25 --seed 9 -o $T/s16.wav $CK 2>/dev/null
+$BIN/qsample -n 1 -s 0.25 --seed 9 --format s16 $CK > $T/s16.raw 2>/dev/null
+check "--format s16: the 16-bit little-endian samples of the same stream's wav" $PY -c '
+import wave
+w = wave.open("'$T'/s16.wav")
+assert open("'$T'/s16.raw", "rb").read() == w.readframes(w.getnframes())
+'
+$BIN/qsample -n 2 -s 0.25 --seed 9 --format s16 $CK > $T/s16x2.raw 2>/dev/null
+check "--format s16 with two streams: one after the other" $PY -c '
+b = open("'$T'/s16x2.raw", "rb").read()
+assert len(b) == 16000 and b[:8000] == open("'$T'/s16.raw", "rb").read()
+'
+# a model small enough that 200 s take a few seconds
+$BIN/qtrain --preset tiny --dim 8 --embed 4 --steps 1 --checkpoint-every 1 --threads 1 -o $T/run8 $T/codes.npy 2>/dev/null
+C8=$T/run8/best.safetensors
+# peak_of SECONDS: qsample -s 0 until the reader has taken SECONDS of audio; prints its peak
+# RSS (KiB) and exit status
+peak_of() {
+	( /usr/bin/time -f "%M %x" -o $T/time.$1 $BIN/qsample -n 1 -s 0 --format s16 -t 0 --threads 1 $C8 2>$T/endless.err;
+	  ) | head -c $(($1 * 32000)) | wc -c > $T/bytes.$1
+	cat $T/time.$1
+}
+short=$(peak_of 20)
+long=$(peak_of 200)
+check "-s 0: the reader takes 200 s of audio, then goes away; the program ends quietly with status 0" sh -c "
+	[ \$(cat $T/bytes.200) = 6400000 ] && [ \"${long#* }\" = 0 ] && [ ! -s $T/endless.err ]"
+ok $(grows "${short% *}" "${long% *}" && echo 1 || echo 0) "-s 0: the same peak memory at 20 s and 200 s (${short% *} KiB, ${long% *} KiB)"
+fails_with "-s 0 needs raw PCM" 2 "-s 0: a stream without end" $BIN/qsample -n 1 -s 0 $CK
+fails_with "-s 0 is one stream" 2 "-s 0: a stream without end" $BIN/qsample -n 2 -s 0 --format s16 $CK
+start=$(date +%s.%N)
+$BIN/qsample -n 1 -s 1 --format s16 --realtime $C8 > $T/rt.raw 2>/dev/null
+end=$(date +%s.%N)
+check "--realtime: 1 s of audio is not written before 0.75 s have passed (blocks of 0.256 s)" $PY -c "
+import os
+assert os.path.getsize('$T/rt.raw') == 32000
+assert $end - $start >= 0.75, $end - $start
+"
+fails_with "--realtime paces one stream" 2 "--realtime: paces one stream" $BIN/qsample -n 2 --realtime $CK
 # --- a WaveNet checkpoint: fast generation through the same outputs
 $BIN/qtrain --model wavenet --dilations 1,2,4,8 --residual-channels 8 --dilation-channels 8 --skip-channels 16 \
-	--n-out 256 --batch 4 --steps 3 --checkpoint-every 3 --threads 1 -o $T/wn $T/codes.npy 2>$T/wn.err
+	--n-out 256 --batch 4 --seed 123 --steps 3 --checkpoint-every 3 --threads 1 -o $T/wn $T/codes.npy 2>$T/wn.err
 check "a tiny WaveNet checkpoint to sample from" test -f $T/wn/last.safetensors
 WK=$T/wn/last.safetensors
 check "wavenet: -o DIR/ writes one wav per stream" $BIN/qsample -n 2 -s 0.5 -o $T/wnclips/ $WK
@@ -146,6 +293,22 @@ assert (r[0] != r[1]).any() and (r[1] != r[2]).any()
 assert len(np.unique(r[0])) > 20, len(np.unique(r[0]))
 '
 check "wavenet: streams do not depend on the batch or threads they were made with (same bytes)" cmp $T/wa.npy $T/wd.npy
+# the exactness test on WaveNet: its tiny model's argmax sticks to one code, so the weights are
+# made larger (times 3, plus noise) until it moves; seed 123 is one whose inflated model moves
+$PY -c '
+import json, struct, sys, numpy as np
+src = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", src[:8])[0]; h = json.loads(src[8:8 + n]); data = bytearray(src[8 + n:])
+r = np.random.default_rng(1)
+for k, v in h.items():
+    if k == "__metadata__" or k.startswith("adam") or v["dtype"] != "F32": continue
+    a, b = v["data_offsets"]
+    w = np.frombuffer(bytes(data[a:b]), "<f4")
+    data[a:b] = (w * 3 + 0.3 * r.standard_normal(w.shape)).astype("<f4").tobytes()
+open(sys.argv[2], "wb").write(src[:8 + n] + bytes(data))
+' $WK $T/wnloud.safetensors
+for w in f32 f16 i8 q8; do exact $T/wnloud.safetensors "wavenet --weights $w" --weights $w; done
+exact $T/wnloud.safetensors "wavenet, one stream on 2 threads (the pipelined step)" --threads 2
 for w in f16 i8 q8; do
 	$BIN/qsample -n 3 -s 0.25 --seed 7 --weights $w $WK > $T/wa_$w.npy 2>/dev/null
 	$BIN/qsample -n 3 -s 0.25 --seed 7 --weights $w --batch 1 --threads 1 $WK > $T/wd_$w.npy 2>/dev/null

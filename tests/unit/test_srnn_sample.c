@@ -3,7 +3,8 @@
  * probabilities srnn_forward computes on the same sequence (two windows, state carried),
  * for 2-tier LSTM, 2-tier GRU with learned h0 and weight-normed recurrent matrices, and
  * 3-tier; with weights stored as f16 and i8, within a measured bound; plus the sampling
- * distribution (chi-square), temperature and argmax. */
+ * distribution (chi-square), temperature and argmax; priming (srnn_sampler_prime) against teacher
+ * forcing and against its own draws. */
 #include "rng.h"
 #include "samplernn.h"
 #include "srnn_sample.h"
@@ -195,6 +196,68 @@ static void threads_same_bits(void)
 #endif
 }
 
+/* Priming, black box: prime with P and draw G at temperature 0; prime again with P and the
+ * first k codes of G: the draws that follow are the rest of G, code for code (the state a prime
+ * leaves is the one drawing the same codes leaves), for every weight type; P's length (37) is no
+ * multiple of any frame size, nor is P + G[:k]. And primed probabilities are the bits of
+ * teacher-forced ones. */
+static void primed(const char *what, srnn_config cfg)
+{
+	enum { P = 37, G = 120, K = 29 };
+	srnn *m = srnn_create(&cfg, 1);
+	srnn_init_params(m, 11);
+	sh_rng r;
+	sh_rng_seed(&r, 4);
+	float *p = srnn_params(m);
+	for (size_t i = 0; i < srnn_num_params(m); i++)
+		p[i] += 0.3f * (float)sh_rng_normal(&r);
+	const int Q = cfg.levels;
+	uint16_t prime[P + G];
+	for (int t = 0; t < P; t++)
+		prime[t] = (uint16_t)((Q / 2 + (int)((Q / 3) * sin(0.3 * t)) + (int)sh_rng_below(&r, 5)) % Q);
+	float *pa = malloc(sizeof(float) * Q);
+	for (int wt = QMAT_F32; wt <= QMAT_Q8; wt++) {
+		const char *tn = qmat_type_name((qmat_type)wt);
+		srnn_sampler *a = srnn_sampler_create(m, 1, (qmat_type)wt), *b = srnn_sampler_create(m, 1, (qmat_type)wt);
+		sh_rng ra, rb;
+		sh_rng_seed(&ra, 8), sh_rng_seed(&rb, 8);
+		srnn_sampler_reset(a, SRNN_H0_RANDOM, &ra), srnn_sampler_reset(b, SRNN_H0_RANDOM, &rb);
+		/* a teacher-forced, b primed */
+		for (int t = 0; t < P; t++) {
+			srnn_sampler_probs(a);
+			int c = prime[t];
+			srnn_sampler_push(a, &c);
+		}
+		srnn_sampler_prime(b, prime, P);
+		memcpy(pa, srnn_sampler_probs(a), sizeof(float) * Q);
+		tap_ok(!memcmp(pa, srnn_sampler_probs(b), sizeof(float) * Q),
+		       "%s, %s weights: probabilities after a prime of %d codes are the bits of teacher forcing's", what,
+		       tn, P);
+		int code;
+		for (int t = 0; t < G; t++) {
+			srnn_sampler_draw(b, 0, &rb, &code);
+			prime[P + t] = (uint16_t)code;
+		}
+		srnn_sampler_free(b);
+		b = srnn_sampler_create(m, 1, (qmat_type)wt);
+		sh_rng_seed(&rb, 8);
+		srnn_sampler_reset(b, SRNN_H0_RANDOM, &rb);
+		srnn_sampler_prime(b, prime, P + K);
+		int same = 1, distinct = 0;
+		for (int t = K; t < G; t++) {
+			srnn_sampler_draw(b, 0, &rb, &code);
+			same &= code == prime[P + t];
+			distinct += prime[P + t] != prime[P + t - 1];
+		}
+		tap_ok(same && distinct > 0,
+		       "%s, %s weights: prime P, draw G at temperature 0; prime P + G[:%d]: the draws are G[%d:] (%d changes)",
+		       what, tn, K, K, distinct);
+		srnn_sampler_free(a), srnn_sampler_free(b);
+	}
+	free(pa);
+	srnn_free(m);
+}
+
 int main(void)
 {
 	srnn_config c;
@@ -210,6 +273,9 @@ int main(void)
 	t.nframe_tiers = 2, t.frame_size[0] = 32, t.frame_size[1] = 8, t.learn_h0 = 1;
 	teacher_forced("3-tier LSTM (32, 8), learned h0", t);
 
+	primed("2-tier LSTM", c);
+	primed("2-tier GRU, learned h0", g);
+	primed("3-tier LSTM (32, 8)", t);
 	distribution();
 	threads_same_bits();
 	return tap_done();

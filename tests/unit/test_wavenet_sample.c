@@ -4,7 +4,8 @@
  * and well beyond the receptive field, on 1, 2, 3 and 5 streams, with and without threads, for
  * each input layer (one-hot, embedded, scalar of width W);
  * and with weights stored as f16 and i8 within a measured bound;
- * a stream's draws do not depend on the streams beside it; reset starts again. */
+ * a stream's draws do not depend on the streams beside it; reset starts again; priming
+ * (wn_sampler_prime) against teacher forcing and against its own draws. */
 #include "rng.h"
 #include "wavenet.h"
 #include "wavenet_sample.h"
@@ -178,6 +179,66 @@ static void threads_same_bits(void)
 #endif
 }
 
+/* Priming, black box: prime with P and draw G at temperature 0; prime again with P and the
+ * first k codes of G: the draws that follow are the rest of G, code for code, for every weight
+ * type and input layer, with one stream on two threads (the pipelined step after a prime) and
+ * two streams (which a common prime leaves equal). Primed probabilities are the bits of
+ * teacher-forced ones. */
+static void primed(int input, int n)
+{
+	enum { P = 150, G = 120, K = 41 }; /* P beyond the receptive field (67; scalar 74) */
+	wn_config c = test_config(8, input);
+	wn *m = wn_create(&c, 1);
+	wn_init_params(m, 13);
+	sh_rng r;
+	sh_rng_seed(&r, 6);
+	float *p = wn_params(m);
+	for (size_t i = 0; i < wn_num_params(m); i++)
+		p[i] = p[i] * 2.5f + 0.2f * (float)sh_rng_normal(&r);
+	const int Q = c.levels;
+	uint16_t prime[P + G];
+	for (int t = 0; t < P; t++)
+		prime[t] = (uint16_t)((Q / 2 + (int)((Q / 3) * sin(0.2 * t)) + (int)sh_rng_below(&r, 5)) % Q);
+	float *pa = malloc(sizeof(float) * Q * n);
+	int codes[2], push[2];
+#ifdef _OPENMP
+	omp_set_num_threads(2);
+#endif
+	for (int wt = QMAT_F32; wt <= QMAT_Q8; wt++) {
+		const char *tn = qmat_type_name((qmat_type)wt);
+		wn_sampler *a = wn_sampler_create(m, n, (qmat_type)wt), *b = wn_sampler_create(m, n, (qmat_type)wt);
+		sh_rng rngs[2];
+		for (int t = 0; t < P; t++) {
+			wn_sampler_probs(a);
+			push[0] = push[1] = prime[t];
+			wn_sampler_push(a, push);
+		}
+		wn_sampler_prime(b, prime, P);
+		memcpy(pa, wn_sampler_probs(a), sizeof(float) * Q * n);
+		tap_ok(!memcmp(pa, wn_sampler_probs(b), sizeof(float) * Q * n),
+		       "input %d, %d stream(s), %s weights: probabilities after a prime of %d codes are the bits of "
+		       "teacher forcing's", input, n, tn, P);
+		for (int t = 0; t < G; t++) {
+			wn_sampler_draw(b, 0, rngs, codes);
+			prime[P + t] = (uint16_t)codes[0];
+		}
+		wn_sampler_reset(b);
+		wn_sampler_prime(b, prime, P + K);
+		int same = 1, distinct = 0;
+		for (int t = K; t < G; t++) {
+			wn_sampler_draw(b, 0, rngs, codes);
+			same &= codes[0] == prime[P + t] && codes[n - 1] == codes[0];
+			distinct += prime[P + t] != prime[P + t - 1];
+		}
+		tap_ok(same && distinct > 0,
+		       "input %d, %d stream(s), %s weights: prime P, draw G at temperature 0; prime P + G[:%d]: the draws "
+		       "are G[%d:] (%d changes)", input, n, tn, K, K, distinct);
+		wn_sampler_free(a), wn_sampler_free(b);
+	}
+	free(pa);
+	wn_free(m);
+}
+
 int main(void)
 {
 	teacher_forced(WN_INPUT_ONEHOT, 1, 0);
@@ -197,6 +258,9 @@ int main(void)
 		teacher_forced_as(WN_INPUT_ONEHOT, 1, 0, (qmat_type)wt);
 		teacher_forced_as(WN_INPUT_SCALAR, 3, 1, (qmat_type)wt);
 	}
+	primed(WN_INPUT_ONEHOT, 1);
+	primed(WN_INPUT_ONEHOT, 2);
+	primed(WN_INPUT_SCALAR, 1);
 	streams_independent();
 	threads_same_bits();
 	return tap_done();
