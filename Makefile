@@ -6,7 +6,7 @@
 
 CC       ?= cc
 OPT      ?= -O2
-PKGS     := sndfile samplerate fftw3f fftw3 openblas libchromaprint cairo libpng
+PKGS     := sndfile libmpg123 samplerate fftw3f fftw3 openblas libchromaprint cairo libpng
 OPENMP   := -fopenmp
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
             $(OPENMP) $(EXTRA_CFLAGS)
@@ -26,7 +26,7 @@ UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%.t,$(wildcard tests/unit/*.c))
 DEPSTAMP := $(B)/.deps-ok
 
 # Debian packages: to build, and to run the test suite.
-BUILD_DEBS := build-essential pkg-config libsndfile1-dev libsamplerate0-dev libfftw3-dev \
+BUILD_DEBS := build-essential pkg-config libsndfile1-dev libmpg123-dev libsamplerate0-dev libfftw3-dev \
               libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core \
               fonts-blankenburg
 TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \

@@ -117,6 +117,8 @@ static void read_tensor_stream(const char *path)
 			cli_die(name, "record %ld: out of memory for %zu samples", k, h.count);
 		if (npy_read_data(f, &h, x))
 			cli_die(name, "record %ld: %s", k, sh_errmsg());
+		if (audio_check_finite(x, h.count, 1, 0, rate))
+			cli_die(name, "record %ld: %s", k, sh_errmsg());
 		char clipname[4096];
 		snprintf(clipname, sizeof clipname, "%s#%ld", name, k);
 		add_clip(clipname, x, h.count);
@@ -331,6 +333,8 @@ int main(int argc, char **argv)
 	}
 	if (!outdir || !*outdir)
 		cli_usage_error(usage, "-o OUTDIR is required");
+	if (!strcmp(outdir, "-"))
+		cli_usage_error(usage, "-o -: curate writes a directory of tracks, not a stream (name the directory, ./- if you mean it)");
 	/* "out/" and "out" are the same directory; the temporary and old names go beside it */
 	static char outbuf[4096];
 	if (strlen(outdir) >= sizeof outbuf - 64)
