@@ -4,34 +4,75 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 const char *prog_name = "sharks";
 
 #define MAX_CLEANUP 64
 static char *cleanup_paths[MAX_CLEANUP];
+static char *cleanup_dir;
 
+/* Removes the files in dir, then dir, from a signal handler: only system calls (getdents64
+ * through syscall(), unlinkat, rmdir), no opendir/readdir, which may allocate. The listing is
+ * restarted after each batch, as removing entries moves the ones not yet listed. */
+static void remove_flat_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return;
+	_Alignas(8) char buf[4096];
+	for (int removed = 1; removed;) {
+		removed = 0;
+		lseek(fd, 0, SEEK_SET);
+		long n;
+		while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+			for (long off = 0; off < n;) {
+				struct {
+					uint64_t ino;
+					int64_t next;
+					unsigned short reclen;
+					unsigned char type;
+					char name[];
+				} *d = (void *)(buf + off);
+				if (strcmp(d->name, ".") && strcmp(d->name, "..") && unlinkat(fd, d->name, 0) == 0)
+					removed = 1;
+				off += d->reclen;
+			}
+	}
+	close(fd);
+	rmdir(dir);
+}
+
+/* unlink() is async-signal-safe; the paths are only written outside handlers */
 static void remove_unfinished(void)
 {
 	for (int i = 0; i < MAX_CLEANUP; i++)
 		if (cleanup_paths[i])
 			unlink(cleanup_paths[i]);
+	if (cleanup_dir)
+		remove_flat_dir(cleanup_dir);
 }
 
 static void on_signal(int sig)
 {
-	/* unlink() is async-signal-safe; the paths are only written outside handlers */
-	for (int i = 0; i < MAX_CLEANUP; i++)
-		if (cleanup_paths[i])
-			unlink(cleanup_paths[i]);
+	remove_unfinished();
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+void cli_cleanup_dir(const char *dir)
+{
+	char *old = cleanup_dir;
+	cleanup_dir = dir ? strdup(dir) : NULL;
+	free(old);
 }
 
 static void tmp_hook(const char *path, int add)
