@@ -136,7 +136,7 @@ static void copy_file(const char *from, const char *to)
 		if (fwrite(buf, 1, got, out) != got)
 			cli_die(to, "write error: %s", strerror(errno));
 	if (ferror(in))
-		cli_die(from, "read error");
+		cli_die(from, "read error: %s", strerror(errno));
 	fclose(in);
 	if (fclose(out))
 		cli_die(to, "write error: %s", strerror(errno));

@@ -21,8 +21,8 @@ typedef struct {
 } album_clip_row;
 
 /* Reads a tracklist.tsv; rows malloc'd into *rows. Track numbers are 1..ALBUM_MAX_TRACKS
- * (the names are "NN - Title"). */
-#define ALBUM_MAX_TRACKS 99
+ * (curate numbers its tracks with two digits, three past 99). */
+#define ALBUM_MAX_TRACKS 999
 int album_read_tracklist(const char *path, album_clip_row **rows, int *n);
 
 /* The summary of a training log (qtrain's log.tsv). */

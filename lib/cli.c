@@ -16,8 +16,11 @@
 
 const char *prog_name = "sharks";
 
-#define MAX_CLEANUP 64
-static char *cleanup_paths[MAX_CLEANUP];
+/* Paths to remove on a fatal signal or cli_die: a list that grows (qsample writes hundreds of
+ * clips at once). The handler reads it while the program is stopped between two
+ * instructions, so a new array is published before the old one is freed. */
+static char **volatile cleanup_paths;
+static volatile int cleanup_cap;
 static char *cleanup_dir;
 
 /* Removes the files in dir, then dir, from a signal handler: only system calls (getdents64
@@ -54,9 +57,10 @@ static void remove_flat_dir(const char *dir)
 /* unlink() is async-signal-safe; the paths are only written outside handlers */
 static void remove_unfinished(void)
 {
-	for (int i = 0; i < MAX_CLEANUP; i++)
-		if (cleanup_paths[i])
-			unlink(cleanup_paths[i]);
+	char **paths = cleanup_paths;
+	for (int i = 0, n = cleanup_cap; i < n; i++)
+		if (paths[i])
+			unlink(paths[i]);
 	if (cleanup_dir)
 		remove_flat_dir(cleanup_dir);
 }
@@ -94,19 +98,33 @@ void cli_init(const char *name)
 
 void cli_cleanup_add(const char *path)
 {
-	for (int i = 0; i < MAX_CLEANUP; i++)
+	char *p = strdup(path);
+	if (!p)
+		cli_die(path, "out of memory");
+	for (int i = 0; i < cleanup_cap; i++)
 		if (!cleanup_paths[i]) {
-			cleanup_paths[i] = strdup(path);
+			cleanup_paths[i] = p;
 			return;
 		}
+	int cap = cleanup_cap ? 2 * cleanup_cap : 64;
+	char **grown = calloc((size_t)cap, sizeof *grown), **old = cleanup_paths;
+	if (!grown)
+		cli_die(path, "out of memory");
+	if (cleanup_cap)
+		memcpy(grown, old, (size_t)cleanup_cap * sizeof *grown);
+	grown[cleanup_cap] = p;
+	cleanup_paths = grown;   /* the new list, whole, then its length */
+	cleanup_cap = cap;
+	free(old);
 }
 
 void cli_cleanup_remove(const char *path)
 {
-	for (int i = 0; i < MAX_CLEANUP; i++)
+	for (int i = 0; i < cleanup_cap; i++)
 		if (cleanup_paths[i] && !strcmp(cleanup_paths[i], path)) {
-			free(cleanup_paths[i]);
+			char *p = cleanup_paths[i];
 			cleanup_paths[i] = NULL;
+			free(p);
 		}
 }
 
@@ -182,6 +200,10 @@ FILE *cli_open_in(const char *path)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		cli_die(path, "%s", strerror(errno));
+	/* fopen opens a directory; its first read would fail as a cut stream */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+		cli_die(path, "is a directory, not a file");
 	return f;
 }
 

@@ -65,8 +65,8 @@ mkdir -p $T/huge && cp $T/tracks/01.flac $T/huge/
 printf 'track\torder\tclip\tstart\tend\tseconds\n99999999999\t1\tgen_000.wav\t0\t1\t1\n' >$T/huge/tracklist.tsv
 fails_with "a huge track number: refused, not overflowed" 1 "tracklist.tsv: line 2: track 9223372036854775807|tracklist.tsv: line 2: track 99999999999" \
 	$P build --artist wn --titles $T/titles --tracks $T/huge --run $T/run --cover $T/cover.png -o $T/bad3
-printf 'track\torder\tclip\tstart\tend\tseconds\n100\t1\tgen_000.wav\t0\t1\t1\n' >$T/huge/tracklist.tsv
-fails_with "track 100: refused (names are NN - Title)" 1 "a track number is 1..99" \
+printf 'track\torder\tclip\tstart\tend\tseconds\n1000\t1\tgen_000.wav\t0\t1\t1\n' >$T/huge/tracklist.tsv
+fails_with "track 1000: refused (curate numbers tracks with at most three digits)" 1 "a track number is 1..999" \
 	$P build --artist wn --titles $T/titles --tracks $T/huge --run $T/run --cover $T/cover.png -o $T/bad3
 check "no album and no staging left by any refused build" sh -c "! ls -A $T | grep -E '^\.?bad'"
 

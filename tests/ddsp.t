@@ -139,7 +139,7 @@ bad "unreadable file" "missing.safetensors: " missing.safetensors
 fails_with "analyze: unreadable audio file" 1 "nope.wav: " "$D" analyze -o "$T/x.safetensors" "$T/nope.wav"
 ok $([ ! -e "$T/x.safetensors" ] && echo 0 || echo 1) "analyze: no output left behind"
 $PY -c "import numpy as np; np.save('$T/nan.npy', np.array([0, np.nan, 0], dtype=np.float32))"
-fails_with "analyze: NaN sample" 1 "nan.npy: sample 1 is NaN" "$D" analyze -o "$T/x.safetensors" "$T/nan.npy"
+fails_with "analyze: NaN sample" 1 "nan.npy: sample 1 \(at 0\.000 s\) is NaN" "$D" analyze -o "$T/x.safetensors" "$T/nan.npy"
 fails_with "compare needs two inputs" 2 "compare takes 2 inputs" "$D" compare "$T/a220.wav"
 fails_with "bad f0 range" 2 "f0 range" "$D" analyze --fmax 9000 -o "$T/x.safetensors" "$T/a220.wav"
 done_testing
