@@ -79,7 +79,8 @@ test: test-deps
 # `make test` only.
 ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_TESTS ?= $(sort $(wildcard tests/*.t))
-ASAN_QUICK := tests/albumpage.t tests/mulaw.t tests/npy_interop.t tests/wavchunk.t
+ASAN_QUICK := tests/albumpage.t tests/curate.t tests/ddsp.t tests/mulaw.t tests/npy_interop.t tests/qsample.t \
+              tests/wavchunk.t
 asan: test-deps
 	$(MAKE) --no-print-directory B=build-asan BINDIR=build-asan/bin OPT="$(ASAN_FLAGS)" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" ASAN_TESTS="$(ASAN_TESTS)" asan-run
