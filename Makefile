@@ -6,7 +6,7 @@
 
 CC       ?= cc
 OPT      ?= -O2
-PKGS     := sndfile samplerate soxr fftw3f fftw3 openblas libchromaprint cairo libpng
+PKGS     := sndfile libmpg123 samplerate soxr fftw3f fftw3 openblas libchromaprint cairo libpng
 OPENMP   := -fopenmp
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
             $(OPENMP) $(EXTRA_CFLAGS)
@@ -38,13 +38,13 @@ UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%.t,$(wildcard tests/unit/*.c))
 DEPSTAMP := $(B)/.deps-ok
 
 # Debian packages: to build, and to run the test suite.
-BUILD_DEBS := build-essential pkg-config libsndfile1-dev libsamplerate0-dev libsoxr-dev libfftw3-dev \
+BUILD_DEBS := build-essential pkg-config libsndfile1-dev libmpg123-dev libsamplerate0-dev libsoxr-dev libfftw3-dev \
               libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core \
               fonts-blankenburg
 TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \
               aubio-tools espeak-ng clang libclang-rt-14-dev openmpi-bin libopenmpi-dev iproute2
 
-.PHONY: all deps test-deps test check asan bench clean data fixtures fuzz fuzz-check
+.PHONY: all deps test-deps test check asan asan-quick asan-run bench clean data fixtures fuzz fuzz-check
 all: $(PROGS)
 
 deps:
@@ -89,15 +89,24 @@ check: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory $(UNIT)
 	prove --exec env -j$(PROVE_JOBS) $(UNIT) tests/layers.t
 
-# AddressSanitizer + UBSan build of everything, in its own build tree.
-# Program tests find the sanitized programs through BIN.
+# AddressSanitizer + UBSan build of everything, in its own build tree, and the unit tests and
+# the program tests ASAN_TESTS (default all) on it. Program tests find the sanitized programs
+# through BIN. `make asan-quick` is CI's: the unit tests and the program tests of the inputs
+# from outside (decoding, streams, checkpoints, the album's files), which take a few minutes
+# under the sanitizers; the rest (long training curves, the whole pipeline, a browser) runs in
+# `make test` only.
 ASAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_TESTS ?= $(sort $(wildcard tests/*.t))
+ASAN_QUICK := tests/albumpage.t tests/curate.t tests/ddsp.t tests/mulaw.t tests/npy_interop.t tests/qsample.t \
+              tests/wavchunk.t
 asan: test-deps
 	$(MAKE) --no-print-directory B=build-asan BINDIR=build-asan/bin OPT="$(ASAN_FLAGS)" \
-	    EXTRA_LDFLAGS="-fsanitize=address,undefined" asan-run
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" ASAN_TESTS="$(ASAN_TESTS)" asan-run
+asan-quick:
+	@$(MAKE) --no-print-directory asan ASAN_TESTS="$(ASAN_QUICK)"
 asan-run: $(PROGS) $(UNIT) data
 	BIN=$(BINDIR) ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	    prove --exec env -j$(PROVE_JOBS) $(UNIT) $(sort $(wildcard tests/*.t))
+	    prove --exec env -j$(PROVE_JOBS) $(UNIT) $(ASAN_TESTS)
 
 # libFuzzer harnesses (fuzz/*.c, clang with ASan and UBSan) for every parser of outside bytes,
 # linked against the lib/ files they reach, built in build-fuzz/. `make fuzz` runs each for

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,7 +109,10 @@ static int cmd_titles(int argc, char **argv)
 	}
 	for (int i = 0; i <= n; i++)
 		printf("%s\n", t[i]);
-	return ferror(stdout) ? 1 : 0;
+	/* the lines sit in stdout's buffer until here: a full disk shows only at the flush */
+	if (fflush(stdout) || ferror(stdout))
+		cli_die("stdout", "write error: %s", strerror(errno));
+	return 0;
 }
 
 /* A title made safe as a file name. */
@@ -134,10 +138,45 @@ static void copy_file(const char *from, const char *to)
 		if (fwrite(buf, 1, got, out) != got)
 			cli_die(to, "write error: %s", strerror(errno));
 	if (ferror(in))
-		cli_die(from, "read error");
+		cli_die(from, "read error: %s", strerror(errno));
 	fclose(in);
 	if (fclose(out))
 		cli_die(to, "write error: %s", strerror(errno));
+}
+
+/* -o may replace only an earlier album: a directory holding album.json (albumpage's mark,
+ * as curation.json is curate's), or an empty one. Anything else is the user's. */
+static void check_replaceable(const char *out)
+{
+	struct stat st;
+	char mark[4200];
+	if (stat(out, &st))
+		return;
+	if (!S_ISDIR(st.st_mode))
+		cli_die(out, "exists and is not a directory; not replacing it");
+	DIR *d = opendir(out);
+	if (!d)
+		cli_die(out, "%s", strerror(errno));
+	struct dirent *e;
+	int empty = 1;
+	while (empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(d);
+	cli_pathf(mark, sizeof mark, "%s/album.json", out);
+	if (!empty && access(mark, F_OK))
+		cli_die(out, "exists and is not an earlier album (no album.json); not replacing it");
+}
+
+/* Text that goes into album.json and the page must be UTF-8 (JSON is): refused, not mended,
+ * since a mended title would not be the one asked for. */
+static void check_utf8(const char *what, const char *s, int line)
+{
+	long bad = sh_utf8_invalid(s);
+	if (bad < 0)
+		return;
+	if (line)
+		cli_die(what, "line %d is not valid UTF-8 (byte %ld)", line, bad + 1);
+	cli_die(what, "not valid UTF-8 (byte %ld)", bad + 1);
 }
 
 /* The staging folder of a build that did not finish is removed at exit. */
@@ -243,6 +282,18 @@ static void fmt_time(char *buf, size_t cap, double s)
 	snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* A file name as a relative URL (RFC 3986: every byte but the unreserved ones as %XX), so
+ * that '#', '?', '%' or a space in a title stays part of the name; the result needs no HTML
+ * escaping either. */
+static void url_escape(FILE *f, const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+			fputc(*p, f);
+		else
+			fprintf(f, "%%%02X", *p);
+}
+
 static void write_page(const char *path, const char *artist, char **titles, const track *tr, int ntracks,
 		       const album_training *tl, const char *model_desc, const char *commands)
 {
@@ -279,13 +330,13 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 		album_html_escape(f, tr[k].title);
 		fprintf(f, " <span>%s</span></h3>\n<audio controls preload=\"metadata\" data-seconds=\"%.3f\" src=\"", dur,
 			tr[k].seconds);
-		album_html_escape(f, tr[k].stem);
+		url_escape(f, tr[k].stem);
 		fputs(".ogg\"></audio>\n<img class=\"spec\" alt=\"spectrogram\" src=\"", f);
-		album_html_escape(f, tr[k].stem);
+		url_escape(f, tr[k].stem);
 		fputs(".png\">\n<p><a href=\"", f);
-		album_html_escape(f, tr[k].stem);
+		url_escape(f, tr[k].stem);
 		fputs(".flac\">FLAC</a> · <a href=\"", f);
-		album_html_escape(f, tr[k].stem);
+		url_escape(f, tr[k].stem);
 		fputs(".ogg\">Ogg Vorbis</a></p>\n</li>\n", f);
 	}
 	fputs("</ol>\n<section>\n<h2>How this was made</h2>\n<p>", f);
@@ -330,6 +381,12 @@ static int cmd_build(int argc, char **argv)
 		cli_usage_error(usage, "build needs --artist, --titles, --tracks, --run, --cover and -o");
 	if (optind != argc)
 		cli_usage_error(usage, "build takes no file arguments");
+	check_replaceable(out);
+	check_utf8("--artist", artist, 0);
+	cairo_surface_t *cover_png = cairo_image_surface_create_from_png(cover);
+	if (cairo_surface_status(cover_png) != CAIRO_STATUS_SUCCESS)
+		cli_die(cover, "not a PNG image: %s", cairo_status_to_string(cairo_surface_status(cover_png)));
+	cairo_surface_destroy(cover_png);
 
 	char p[4096], q[4096];
 	album_clip_row *rows;
@@ -344,6 +401,8 @@ static int cmd_build(int argc, char **argv)
 	char *title_text = slurp(titles_file);
 	if (split_lines(title_text, titles, ntracks + 1) < ntracks + 1)
 		cli_die(titles_file, "fewer than %d titles (the album's, then one per track)", ntracks + 1);
+	for (int i = 0; i <= ntracks; i++)
+		check_utf8(titles_file, titles[i], i + 1);
 	album_training tl;
 	cli_pathf(p, sizeof p, "%s/log.tsv", run_dir);
 	if (album_read_log(p, &tl) < 0)
@@ -367,6 +426,7 @@ static int cmd_build(int argc, char **argv)
 		cli_mkdirs(parent);
 	if (mkdir(stage, 0777))
 		cli_die(stage, "cannot create: %s", strerror(errno));
+	cli_cleanup_dir(stage);   /* a fatal signal removes it too (atexit does not run then) */
 
 	track *tr = calloc(ntracks, sizeof *tr);
 	int rate = 0;
@@ -404,6 +464,8 @@ static int cmd_build(int argc, char **argv)
 	char model_desc[512];
 	describe_model(&ck, rate, model_desc, sizeof model_desc);
 	char *commands = commands_file ? slurp(commands_file) : strdup("");
+	if (commands_file)
+		check_utf8(commands_file, commands, 0);
 
 	json_writer w;
 	jw_init(&w, 1);
@@ -461,6 +523,8 @@ static int cmd_build(int argc, char **argv)
 			if (!eq)
 				cli_die(settings_file, "line %d is not VAR=value", i + 1);
 			*eq = 0;
+			check_utf8(settings_file, lines[i], i + 1);
+			check_utf8(settings_file, eq + 1, i + 1);
 			jw_str(&w, lines[i], eq + 1);
 		}
 		jw_end(&w);
@@ -479,14 +543,27 @@ static int cmd_build(int argc, char **argv)
 	write_page(q, artist, titles, tr, ntracks, &tl, model_desc, commands);
 	write_sums(stage);
 
-	/* replace the old album only now that the new one is whole */
+	/* replace the old album only now that the new one is whole (and only an album: the
+	 * check again, the directory may have changed while we worked), with SIGINT and SIGTERM
+	 * held off so that the swap is not cut between its two renames */
+	check_replaceable(out);
+	sigset_t hold, saved;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigprocmask(SIG_BLOCK, &hold, &saved);
 	cli_pathf(q, sizeof q, "%.*s.%s.old", (int)dirlen, out, slash ? slash + 1 : out);
 	cli_remove_tree(q);
 	if (rename(out, q) && errno != ENOENT)
 		cli_die(out, "cannot move the previous album aside: %s", strerror(errno));
-	if (rename(stage, out))
-		cli_die(out, "cannot rename into place: %s", strerror(errno));
+	if (rename(stage, out)) {
+		int e = errno;
+		rename(q, out);
+		cli_die(out, "cannot rename into place: %s", strerror(e));
+	}
 	staging_done = 1;
+	cli_cleanup_dir(NULL);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	cli_remove_tree(q);
 	if (!cli_quiet)
 		fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d track%s\n", out, titles[0], artist, ntracks, ntracks == 1 ? "" : "s");

@@ -144,6 +144,8 @@ static void read_tensor_stream(const char *path)
 			rate = r;
 			rate_fixed = 1;
 		}
+		if (audio_check_finite(rec.data, h->count, 1, 0, rate))
+			cli_die(name, "record %ld: %s", rec.index, sh_errmsg());
 		char clipname[4096];
 		snprintf(clipname, sizeof clipname, "%s#%ld", name, rec.index);
 		add_clip(clipname, npy_record_take(&rec), h->count);
@@ -434,6 +436,8 @@ int main(int argc, char **argv)
 		cli_usage_error(usage, "--explain writes nothing: no -o");
 	if (!explain && (!outdir || !*outdir))
 		cli_usage_error(usage, "-o OUTDIR is required");
+	if (outdir && !strcmp(outdir, "-"))
+		cli_usage_error(usage, "-o -: curate writes a directory of tracks, not a stream (name the directory, ./- if you mean it)");
 	if (explain) {
 		if (o.loop_min_period > o.loop_max_period)
 			cli_usage_error(usage, "--loop-min-period is above --loop-max-period");

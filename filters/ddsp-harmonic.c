@@ -112,9 +112,8 @@ static float *read_signal(const char *path, int rate, size_t *n)
 	}
 	if (*n == 0)
 		cli_die(name, "no audio");
-	for (size_t i = 0; i < *n; i++)
-		if (!isfinite(x[i]))
-			cli_die(name, "sample %zu is %s", i, isnan(x[i]) ? "NaN" : "infinite");
+	if (audio_check_finite(x, *n, 1, 0, rate))
+		cli_die(name, "%s", sh_errmsg());
 	return x;
 }
 

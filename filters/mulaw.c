@@ -66,9 +66,8 @@ static void reserve(job *j, size_t n)
 static void encode_and_write(job *j, const char *name, long index, int ndim, const int64_t *shape,
 			     size_t n, cli_out *out)
 {
-	size_t bad = mulaw_first_nonfinite(j->x, n);
-	if (bad < n)
-		cli_die(name, "record %ld: sample %zu is %s", index, bad, isnan(j->x[bad]) ? "NaN" : "infinite");
+	if (audio_check_finite(j->x, n, 1, 0, 0))
+		cli_die(name, "record %ld: %s", index, sh_errmsg());
 	if (j->code_type == SH_U8)
 		j->clamped += mulaw_encode_u8(&j->q, j->x, n, j->codes);
 	else

@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,7 +156,7 @@ static int on_batch(void *ctx, long first, int count, int done)
 				if (b == 0 && stream_header(o) < 0)
 					return -1;
 				if (b > 0 && !(o->spill[b] = tmpfile()))
-					return sh_error("cannot create a temporary file");
+					return sh_error("cannot create a temporary file: %s", strerror(errno));
 				continue;
 			}
 			if (o->kind == OUT_DIR)
@@ -249,6 +250,33 @@ static int on_block(void *ctx, long stream, const uint16_t *codes, int len)
 	return 0;
 }
 
+/* Each stream of a batch holds a file open while it is generated (its clip, or its temporary
+ * file): a batch must fit the open-files limit, raised to the hard limit if need be. Else a
+ * batch that was not asked for is made smaller (the streams do not depend on the batch); one
+ * that was asked for is refused before anything is written. */
+static long fit_open_files(long batch, int asked)
+{
+	enum { RESERVED = 16 };   /* standard streams, the output stream, libraries' own */
+	struct rlimit rl;
+	rlim_t need = (rlim_t)batch + RESERVED;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return batch;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || getrlimit(RLIMIT_NOFILE, &rl))
+		rl.rlim_cur = was;
+	if (rl.rlim_cur >= need)
+		return batch;
+	long fit = rl.rlim_cur > RESERVED ? (long)(rl.rlim_cur - RESERVED) : 0;
+	if (asked || fit < 1)
+		cli_die(NULL, "--batch %ld: %ld streams at once hold %ld files open, and the open-files limit "
+			"is %llu (ulimit -n); use --batch %ld or less", batch, batch, batch, (unsigned long long)rl.rlim_cur,
+			fit > 1 ? fit : 1);
+	cli_warn(NULL, "the open-files limit (%llu) allows %ld streams at once: generating %ld at a time",
+		 (unsigned long long)rl.rlim_cur, fit, fit);
+	return fit;
+}
+
 static void on_progress(void *ctx, double done)
 {
 	output *o = ctx;
@@ -314,8 +342,10 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		cli_usage_error(usage, optind == argc ? "no checkpoint given" : "one checkpoint expected");
 	const char *ckpt = argv[optind];
+	int batch_asked = batch > 0;
 	if (batch == 0 || batch > n)
 		batch = n;
+	batch = fit_open_files(batch, batch_asked);
 	if (threads > 0) {
 		omp_set_num_threads((int)threads);
 		openblas_set_num_threads((int)threads);

@@ -8,12 +8,15 @@
 #include "checkpoint.h"
 #include "ddsp_train.h"
 #include "dist.h"
+#include "json.h"
 #include "runlog.h"
 #include "generate.h"
 #include "train.h"
 #include "util.h"
 
 #include <cblas.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -322,9 +326,10 @@ typedef struct {
 } run_info;
 
 /* run.json's opening, common to every model: the command, where and when it ran, the seed,
- * threads and ranks, what it resumed, and the data's files (the data object is left open for
+ * threads and ranks, the run id (SampleRNN and WaveNet), what it resumed, and the data's files (the data object is left open for
  * the model's own counts) */
-static void run_json_head(sh_buf *b, const run_info *ri, uint64_t seed, char *const *files, int nfiles)
+static void run_json_head(sh_buf *b, const run_info *ri, const char *run_id, uint64_t seed, char *const *files,
+			  int nfiles)
 {
 	sh_buf_printf(b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
 	for (int i = 0; i < ri->argc; i++) {
@@ -334,8 +339,11 @@ static void run_json_head(sh_buf *b, const run_info *ri, uint64_t seed, char *co
 	char cwd[4096];
 	sh_buf_printf(b, "],\n  \"cwd\": ");
 	sh_buf_json_str(b, getcwd(cwd, sizeof cwd) ? cwd : "");
-	sh_buf_printf(b, ",\n  \"started\": \"%s\",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"ranks\": %d,\n",
-		       ri->started, (unsigned long long)seed, ri->threads, dist_size());
+	sh_buf_printf(b, ",\n  \"started\": \"%s\",\n", ri->started);
+	if (run_id)
+		sh_buf_printf(b, "  \"run_id\": \"%s\",\n", run_id);
+	sh_buf_printf(b, "  \"seed\": %llu,\n  \"threads\": %d,\n  \"ranks\": %d,\n", (unsigned long long)seed,
+		       ri->threads, dist_size());
 	sh_buf_printf(b, "  \"resumed_from\": ");
 	if (ri->resume)
 		sh_buf_json_str(b, ri->resume);
@@ -374,7 +382,9 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 			   const trn_run *t, const char *ended, double seconds)
 {
 	sh_buf b = {0};
-	run_json_head(&b, ri, o->seed, d->files, d->nfiles);
+	char run_id[17];
+	snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)trn_run_id(o, d->fingerprint));
+	run_json_head(&b, ri, run_id, o->seed, d->files, d->nfiles);
 	sh_buf_printf(&b, "\"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
 		       "\"split_records\": [%d, %d, %d]},\n  ",
 		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
@@ -395,6 +405,99 @@ static void diverged(cli_progress *prog, const char *rundir, long step, const ch
 			 "checkpoint)", step, what, last_ckpt);
 	else
 		cli_warn(rundir, "step %ld: %s; stopping (no checkpoint was written)", step, what);
+}
+
+/* One qtrain per run directory: an exclusive flock on RUNDIR/.lock, held (the descriptor
+ * open) for the life of the process and released by the kernel however it ends. The file
+ * stays: removing it would let a third process lock a new file while a second holds the old. */
+static void lock_rundir(const char *rundir)
+{
+	char path[4096], pid[32] = "";
+	cli_pathf(path, sizeof path, "%s/.lock", rundir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		cli_die(path, "cannot create the lock: %s", strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK)
+			cli_die(path, "cannot lock: %s", strerror(errno));
+		ssize_t n = read(fd, pid, sizeof pid - 1);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		cli_die(rundir, "in use by another qtrain (pid %s); a run directory takes one at a time",
+			*pid ? pid : "unknown");
+	}
+	char line[32];
+	int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || write(fd, line, (size_t)n) != n)
+		cli_die(path, "cannot write: %s", strerror(errno));
+}
+
+/* What a qtrain killed with SIGKILL leaves: its outputs' temporary names (NAME.tmpPID, see
+ * sh_tmp_name). Only those names of our own files are removed, and only under the lock, when
+ * no other qtrain can be writing them. */
+static void remove_stale_tmp(const char *dir, int clips)
+{
+	static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.tsv", "loss.png",
+					   "run.json"};
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[4096];
+	while ((e = readdir(d))) {
+		const char *t = strstr(e->d_name, ".tmp");
+		if (!t || !t[4] || strspn(t + 4, "0123456789") != strlen(t + 4))
+			continue;
+		int mine = 0;
+		size_t stem = (size_t)(t - e->d_name);
+		for (size_t i = 0; i < SH_ARRAY_LEN(ours) && !mine; i++)
+			mine = strlen(ours[i]) == stem && !strncmp(e->d_name, ours[i], stem);
+		if (clips)
+			mine = stem > 4 && !strncmp(t - 4, ".wav", 4);
+		cli_pathf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (mine && unlink(path) == 0)
+			cli_warn(path, "removed (left by a run that was killed)");
+	}
+	closedir(d);
+}
+
+/* The run RUNDIR holds: the run_id of its run.json, or for a run from before run ids the one
+ * its last.safetensors describes. Returns 0 when it holds none. */
+static int rundir_run_id(const char *rundir, uint64_t *id)
+{
+	char path[4096];
+	cli_pathf(path, sizeof path, "%s/run.json", rundir);
+	FILE *f = fopen(path, "rb");
+	if (f) {
+		sh_buf b = {0};
+		char chunk[4096];
+		size_t got;
+		while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+			sh_buf_printf(&b, "%.*s", (int)got, chunk);
+		fclose(f);
+		json_value *v = b.s ? json_parse(b.s, b.n) : NULL;
+		free(b.s);
+		if (!v)
+			cli_die(path, "cannot read the run's record: %s", sh_errmsg());
+		const json_value *r = json_get(v, "run_id");
+		char *end = NULL;
+		if (r && r->type == JSON_STR)
+			*id = strtoull(r->str, &end, 16);
+		int found = end && end != r->str && !*end;
+		json_free(v);
+		if (found)
+			return 1;
+		if (r)
+			cli_die(path, "bad run_id");
+	}
+	cli_pathf(path, sizeof path, "%s/last.safetensors", rundir);
+	if (access(path, F_OK))
+		return 0;
+	st_file ck;
+	if (st_load(path, &ck) < 0 || trn_ckpt_run_id(&ck, id) < 0)
+		cli_die_lib(path);
+	st_free(&ck);
+	return 1;
 }
 
 /* trn_checkpoint, then the loss plot when it added a log row: the plot is the program's, not
@@ -558,12 +661,14 @@ int main(int argc, char **argv)
 	st_file ckpt;
 	memset(&ckpt, 0, sizeof ckpt);
 	char resume_path[4096] = "";
+	uint64_t ckpt_run = 0;
 	if (resume) {
 		if (cli_is_dir_path(resume))
 			snprintf(resume_path, sizeof resume_path, "%s/last.safetensors", resume);
 		else
 			snprintf(resume_path, sizeof resume_path, "%s", resume);
-		agree(st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0, resume_path);
+		agree(st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0 ||
+		      trn_ckpt_run_id(&ckpt, &ckpt_run) < 0, resume_path);
 		/* the model defaults to the checkpoint's; what is given must match it */
 		model_config asked = opt.model;
 		if (model_name)
@@ -689,22 +794,36 @@ int main(int argc, char **argv)
 		agree(other && dist_rank() == other, NULL);
 	}
 
-	/* the run directory */
+	/* the run directory: made, locked for the life of this process, cleared of what a killed
+	 * run left, and then (under the lock, so that no other qtrain changes it meanwhile) checked:
+	 * a new run needs a directory without one; --resume continues the run the directory holds,
+	 * or forks a run into a directory that holds none */
 	char path[4096];
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
 	const int rank0 = !dist_rank();   /* writes the run directory */
-	failed = rank0 && !resume && !stat(path, &st);
-	if (failed)
-		sh_error("already holds a run (last.safetensors): continue it with --resume %s, or choose "
-			 "another directory", rundir);
-	agree(failed, rundir);
-	if (rank0)
+	if (rank0) {
 		cli_mkdirs(rundir);
+		lock_rundir(rundir);
+	}
+	uint64_t dir_run;
+	failed = 0;
+	if (rank0 && !resume && !stat(path, &st))
+		failed = sh_error("already holds a run (last.safetensors): continue it with --resume %s, or "
+				  "choose another directory", rundir) < 0;
+	else if (rank0 && resume && rundir_run_id(rundir, &dir_run) && dir_run != ckpt_run)
+		failed = sh_error("checkpoint %s is of another run (run %016llx) than %s holds (run %016llx): "
+				  "continue a run in its own directory, or fork it into a new one", resume_path,
+				  (unsigned long long)ckpt_run, rundir, (unsigned long long)dir_run) < 0;
+	agree(failed, failed && !resume ? rundir : NULL);
+	if (rank0)
+		remove_stale_tmp(rundir, 0);
 	char samples_dir[4096];
 	snprintf(samples_dir, sizeof samples_dir, "%s/samples", rundir);
 	if (sample_every && rank0)
 		cli_mkdirs(samples_dir);
+	if (rank0)
+		remove_stale_tmp(samples_dir, 1);
 
 	if (threads <= 0)   /* the ranks on this machine share its cores */
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
@@ -921,7 +1040,7 @@ static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data
 	const ddsp_train_opts *o = &r->opt;
 	const ddsp_config *c = &o->model;
 	sh_buf b = {0};
-	run_json_head(&b, ri, o->seed, d->files, d->nfiles);
+	run_json_head(&b, ri, NULL, o->seed, d->files, d->nfiles);
 	sh_buf_printf(&b, "\"examples\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", \"split_examples\": "
 		       "[%d, %d], \"voiced\": %.4f},\n", d->nex, (size_t)d->nex * d->n,
 		       (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->voiced);

@@ -74,6 +74,31 @@ void album_html_escape(FILE *f, const char *s)
 		}
 }
 
+/* One row: fields separated by single tabs; *clip points into line (its tab replaced by 0). */
+static int parse_row(char *line, long *track, long *order, char **clip, album_clip_row *r)
+{
+	char *p = line, *e;
+	*track = strtol(p, &e, 10);
+	if (e == p || *e != '\t')
+		return -1;
+	p = e + 1;
+	*order = strtol(p, &e, 10);
+	if (e == p || *e != '\t')
+		return -1;
+	*clip = p = e + 1;
+	if (!(e = strchr(p, '\t')) || e == p)
+		return -1;
+	*e = 0;
+	double *v[3] = {&r->start, &r->end, &r->seconds};
+	for (int i = 0; i < 3; i++) {
+		p = e + 1;
+		*v[i] = strtod(p, &e);
+		if (e == p || (i < 2 ? *e != '\t' : *e && *e != '\n' && *e != '\r'))
+			return -1;
+	}
+	return 0;
+}
+
 int album_read_tracklist(const char *path, album_clip_row **rows, int *n)
 {
 	FILE *f = fopen(path, "r");
@@ -87,11 +112,24 @@ int album_read_tracklist(const char *path, album_clip_row **rows, int *n)
 		if (lineno++ == 0)
 			continue; /* header */
 		album_clip_row r;
-		char clip[8192];
-		if (sscanf(line, "%d\t%d\t%8191[^\t]\t%lf\t%lf\t%lf", &r.track, &r.order, clip, &r.start, &r.end, &r.seconds) != 6) {
+		char *clip = NULL;
+		long track, order;
+		if (parse_row(line, &track, &order, &clip, &r)) {
 			fclose(f);
 			return sh_error("line %d: expected track, order, clip, start, end, seconds", lineno);
 		}
+		/* strtol saturates on overflow; the bounds catch that too */
+		if (track < 1 || track > ALBUM_MAX_TRACKS || order < 1 || order > 1000000) {
+			fclose(f);
+			return sh_error("line %d: track %ld, order %ld: a track number is 1..%d, an order 1..1000000",
+					lineno, track, order, ALBUM_MAX_TRACKS);
+		}
+		if (!(isfinite(r.start) && isfinite(r.end) && isfinite(r.seconds))) {
+			fclose(f);
+			return sh_error("line %d: start, end and seconds must be finite", lineno);
+		}
+		r.track = (int)track;
+		r.order = (int)order;
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 32;
 			album_clip_row *p = realloc(*rows, cap * sizeof *p);

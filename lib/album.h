@@ -20,7 +20,9 @@ typedef struct {
 	double start, end, seconds;
 } album_clip_row;
 
-/* Reads a tracklist.tsv; rows malloc'd into *rows. */
+/* Reads a tracklist.tsv; rows malloc'd into *rows. Track numbers are 1..ALBUM_MAX_TRACKS
+ * (curate numbers its tracks with two digits, three past 99). */
+#define ALBUM_MAX_TRACKS 999
 int album_read_tracklist(const char *path, album_clip_row **rows, int *n);
 
 /* The summary of a training log (qtrain's log.tsv). */

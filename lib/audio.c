@@ -3,12 +3,16 @@
 #include "audio.h"
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <mpg123.h>
 #include <samplerate.h>
 #include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BLOCK 4096   /* frames decoded per libsndfile call */
@@ -21,9 +25,30 @@ struct audio_reader {
 	double ratio;
 	float *interleaved; /* BLOCK × channels */
 	float *mono;        /* BLOCK */
+	int64_t decoded;    /* frames decoded so far, at the file's rate */
+	int64_t declared;   /* frames the header promises, -1 when it promises nothing */
 	int failed;         /* a decode error happened inside the resampler's callback */
-	char errbuf[256];
+	char errbuf[512];
 };
+
+/* libsndfile 1.2 decodes MP3 with a libmpg123 handle made without MPG123_QUIET, so libmpg123
+ * prints its notes and errors ("Note: Illegal Audio-MPEG-Header ...", "[layer3.c:...] error:
+ * ...") straight on our stderr, between and instead of our messages. libsndfile's call to
+ * mpg123_new finds this definition first (a program's own symbols come before its libraries')
+ * and gets the real handle, quietened; what went wrong reaches us through libsndfile's error. */
+mpg123_handle *mpg123_new(const char *decoder, int *error)
+{
+	mpg123_handle *(*real)(const char *, int *) = (mpg123_handle *(*)(const char *, int *))dlsym(RTLD_NEXT, "mpg123_new");
+	if (!real) {
+		if (error)
+			*error = MPG123_ERR;
+		return NULL;
+	}
+	mpg123_handle *h = real(decoder, error);
+	if (h)
+		mpg123_param(h, MPG123_ADD_FLAGS, MPG123_QUIET, 0);
+	return h;
+}
 
 int audio_quality_from_name(const char *name)
 {
@@ -34,28 +59,146 @@ int audio_quality_from_name(const char *name)
 	return -1;
 }
 
-/* Decodes up to BLOCK frames and downmixes them into r->mono; returns the count, -1 on error. */
-static long decode_block(audio_reader *r)
+int audio_check_finite(const float *x, size_t n, int channels, int64_t first, int rate)
 {
-	sf_count_t got = sf_readf_float(r->sf, r->interleaved, BLOCK);
-	if (got < 0 || (got == 0 && sf_error(r->sf) != SF_ERR_NO_ERROR)) {
-		snprintf(r->errbuf, sizeof r->errbuf, "decode error: %s", sf_strerror(r->sf));
-		r->failed = 1;
-		return -1;
+	size_t i = 0;
+	while (i < n && isfinite(x[i]))
+		i++;
+	if (i == n)
+		return 0;
+	const char *what = isnan(x[i]) ? "NaN" : "infinite";
+	long long k = (long long)first + (long long)(i / (size_t)(channels > 0 ? channels : 1));
+	char at[64] = "", ch[48] = "";
+	if (rate > 0)
+		snprintf(at, sizeof at, " (at %.3f s)", (double)k / rate);
+	if (channels > 1)
+		snprintf(ch, sizeof ch, " of channel %d", (int)(i % (size_t)channels) + 1);
+	return sh_error("sample %lld%s%s is %s: non-finite audio is refused", k, at, ch, what);
+}
+
+/* libsndfile's message for its current error. sf_strerror prints "Not a valid error number"
+ * on stdout (into our output stream) for numbers outside its table, which some decoders
+ * leave behind: look the number up only when the table has it. The table ends where
+ * sf_error_number returns its first entry again. */
+static const char *sf_why(SNDFILE *sf)
+{
+	static _Atomic int table_end;
+	int e = sf_error(sf), end = table_end;
+	if (!end) {
+		const char *none = sf_error_number(0);
+		for (end = 1; end < 100000 && sf_error_number(end) != none; end++)
+			;
+		table_end = end;
 	}
+	if (e >= 0 && e < end)
+		return sf_strerror(sf);
+	static _Thread_local char buf[48];
+	snprintf(buf, sizeof buf, "libsndfile error %d", e);
+	return buf;
+}
+
+static int cut_short(int64_t declared, int64_t held, int rate)
+{
+	return sh_error("cut short: the header declares %.3f s (%lld frames), the file holds %.3f s (%lld)",
+			(double)declared / rate, (long long)declared, (double)held / rate, (long long)held);
+}
+
+/* Decodes up to want frames, downmixed, into mono; returns the count (0 at the end), or -1
+ * with an error: a decode error (libsndfile reports one as a short read with its error set,
+ * and the next read returns 0 without it), a non-finite sample, or an end before the frames
+ * the header declares. */
+static long read_frames(audio_reader *r, float *mono, long want)
+{
 	int ch = r->info.channels;
-	if (ch == 1) {
-		memcpy(r->mono, r->interleaved, got * sizeof(float));
-	} else {
+	float *dst = ch == 1 ? mono : r->interleaved;
+	sf_count_t got = sf_readf_float(r->sf, dst, want);
+	if (got < 0 || (got < want && sf_error(r->sf) != SF_ERR_NO_ERROR))
+		return sh_error("decode error after %.3f s: %s", (double)r->decoded / r->info.samplerate,
+				sf_why(r->sf));
+	if (audio_check_finite(dst, (size_t)got * ch, ch, r->decoded, r->info.samplerate))
+		return -1;
+	r->decoded += got;
+	if (got == 0 && r->declared >= 0 && r->decoded < r->declared)
+		return cut_short(r->declared, r->decoded, r->info.samplerate);
+	if (ch > 1) {
 		float inv = 1.0f / ch;
 		for (sf_count_t i = 0; i < got; i++) {
 			float s = 0;
 			for (int c = 0; c < ch; c++)
 				s += r->interleaved[i * ch + c];
-			r->mono[i] = s * inv;
+			mono[i] = s * inv;
 		}
 	}
 	return (long)got;
+}
+
+/* Decodes up to BLOCK frames into r->mono for the resampler; the error goes to r->errbuf
+ * (the resampler's callback cannot return one). */
+static long decode_block(audio_reader *r)
+{
+	long got = read_frames(r, r->mono, BLOCK);
+	if (got < 0) {
+		snprintf(r->errbuf, sizeof r->errbuf, "%s", sh_errmsg());
+		r->failed = 1;
+	}
+	return got;
+}
+
+/* The data bytes a RIFF/WAVE file's header declares and its block size, read from the file
+ * itself; 0 when the header declares no length: a regular file that is not RIFF/WAVE, or the
+ * placeholders (0, 0xffffffff, >= 0x7ffff000) that writers to a pipe leave. */
+static uint64_t wav_declared_bytes(const char *path, unsigned *block)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char h[16];
+	uint64_t bytes = 0;
+	*block = 0;
+	if (!f)
+		return 0;
+	if (fread(h, 1, 12, f) != 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "WAVE", 4))
+		goto out;
+	while (fread(h, 1, 8, f) == 8) {
+		uint32_t size = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
+		if (!memcmp(h, "fmt ", 4) && size >= 16) {
+			if (fread(h + 8, 1, 8, f) != 8 || fread(h, 1, 8, f) != 8)
+				break;
+			*block = h[4] | h[5] << 8;   /* nBlockAlign */
+			size -= 16;
+		} else if (!memcmp(h, "data", 4)) {
+			if (*block && size && size < 0x7ffff000u)
+				bytes = size;
+			break;
+		}
+		if (fseeko(f, (off_t)size + (size & 1), SEEK_CUR))
+			break;
+	}
+out:
+	fclose(f);
+	return bytes;
+}
+
+/* What the header promises, for the check at the end (read_frames); refuses now a WAV whose
+ * data chunk claims more than the file holds (libsndfile trims such a claim silently to what is
+ * there, so a cut recording would read as a shorter whole one). An MP3's length is an estimate
+ * (from the file size, or a Xing tag) and a stream from a pipe has no file to hold it to: they
+ * promise nothing. */
+static int header_check(audio_reader *r, const char *path)
+{
+	int container = r->info.format & SF_FORMAT_TYPEMASK, rate = r->info.samplerate;
+	sf_count_t frames = r->info.frames;
+	struct stat st;
+	r->declared = -1;
+	if (!strcmp(path, "-") || stat(path, &st) || !S_ISREG(st.st_mode) || container == SF_FORMAT_MPEG ||
+	    frames <= 0 || frames >= SF_COUNT_MAX / 2)
+		return 0;
+	r->declared = frames;
+	if (container == SF_FORMAT_WAV || container == SF_FORMAT_WAVEX) {
+		unsigned block;
+		uint64_t bytes = wav_declared_bytes(path, &block);
+		if (block && bytes / block > (uint64_t)frames)
+			return cut_short((int64_t)(bytes / block), frames, rate);
+	}
+	return 0;
 }
 
 static long src_input(void *cb_data, float **data)
@@ -77,7 +220,7 @@ audio_reader *audio_open(const char *path, int out_rate, int quality)
 		r->sf = sf_open(path, SFM_READ, &r->info);
 	if (!r->sf) {
 		/* libsndfile's open errors are worded for files it recognised; say plainly otherwise */
-		const char *why = sf_strerror(NULL);
+		const char *why = sf_why(NULL);
 		if (access(path, R_OK) && strcmp(path, "-"))
 			sh_error("%s", strerror(errno));
 		else
@@ -87,6 +230,11 @@ audio_reader *audio_open(const char *path, int out_rate, int quality)
 	}
 	if (r->info.channels < 1 || r->info.samplerate < 1) {
 		sh_error("cannot decode audio: %d channels at %d Hz", r->info.channels, r->info.samplerate);
+		sf_close(r->sf);
+		free(r);
+		return NULL;
+	}
+	if (header_check(r, path) < 0) {
 		sf_close(r->sf);
 		free(r);
 		return NULL;
@@ -135,30 +283,12 @@ long audio_read(audio_reader *r, float *out, long n)
 	long done = 0;
 	if (!r->src) {
 		while (done < n) {
-			sf_count_t want = SH_MIN((sf_count_t)BLOCK, (sf_count_t)(n - done));
-			if (r->info.channels == 1) {
-				sf_count_t got = sf_readf_float(r->sf, out + done, want);
-				if (got < 0 || (got == 0 && sf_error(r->sf) != SF_ERR_NO_ERROR))
-					return sh_error("decode error: %s", sf_strerror(r->sf));
-				if (got == 0)
-					break;
-				done += (long)got;
-				continue;
-			}
-			sf_count_t got = sf_readf_float(r->sf, r->interleaved, want);
-			if (got < 0 || (got == 0 && sf_error(r->sf) != SF_ERR_NO_ERROR))
-				return sh_error("decode error: %s", sf_strerror(r->sf));
+			long got = read_frames(r, out + done, (long)SH_MIN((long)BLOCK, n - done));
+			if (got < 0)
+				return -1;
 			if (got == 0)
 				break;
-			int ch = r->info.channels;
-			float inv = 1.0f / ch;
-			for (sf_count_t i = 0; i < got; i++) {
-				float s = 0;
-				for (int c = 0; c < ch; c++)
-					s += r->interleaved[i * ch + c];
-				out[done + i] = s * inv;
-			}
-			done += (long)got;
+			done += got;
 		}
 		return done;
 	}
@@ -349,7 +479,7 @@ audio_writer *audio_create(const char *path, int rate, audio_format fmt)
 	sh_tmp_name(w->tmp, n, path);
 	w->sf = sf_open(w->tmp, SFM_WRITE, &info);
 	if (!w->sf) {
-		sh_error("cannot create: %s", sf_strerror(NULL));
+		sh_error("cannot create: %s", sf_why(NULL));
 		goto fail;
 	}
 	sh_tmp_track(w->tmp, 1);
@@ -366,7 +496,7 @@ fail:
 int audio_write(audio_writer *w, const float *x, long n)
 {
 	if (sf_writef_float(w->sf, x, n) != n)
-		return sh_error("write error: %s", sf_strerror(w->sf));
+		return sh_error("write error: %s", sf_why(w->sf));
 	return 0;
 }
 
@@ -383,7 +513,7 @@ int audio_finish(audio_writer *w)
 	int rc = 0;
 	sf_write_sync(w->sf);
 	if (sf_error(w->sf) != SF_ERR_NO_ERROR)
-		rc = sh_error("write error: %s", sf_strerror(w->sf));
+		rc = sh_error("write error: %s", sf_why(w->sf));
 	if (sf_close(w->sf) && rc == 0)
 		rc = sh_error("write error while closing");
 	if (rc == 0 && w->fmt == AUDIO_OGG)

@@ -16,16 +16,25 @@ int audio_quality_from_name(const char *name);
 
 typedef struct audio_reader audio_reader;
 
-/* Opens a file; out_rate 0 keeps the file's own rate. NULL with an error on failure. */
+/* Opens a file; out_rate 0 keeps the file's own rate. NULL with an error on failure (among
+ * them a WAV whose header declares more audio than the file holds). */
 audio_reader *audio_open(const char *path, int out_rate, int quality);
 int audio_file_rate(const audio_reader *r);
 int audio_file_channels(const audio_reader *r);
 /* Frames in the file at its own rate (-1 when the format cannot tell). */
 int64_t audio_file_frames(const audio_reader *r);
 /* Reads up to n mono samples at the output rate. Returns the count (< n only at the end),
- * 0 at the end, -1 with an error (a decode error mid-file). */
+ * 0 at the end, -1 with an error: a decode error mid-file, a NaN or infinite sample, or an end
+ * before the frames the header declares (a cut file; not known for MP3, whose length libsndfile
+ * estimates, nor for a pipe). */
 long audio_read(audio_reader *r, float *out, long n);
 void audio_close(audio_reader *r);
+
+/* Non-finite audio is refused where it enters. 0 when x[0..n) are all finite; else records
+ * "sample K (at T s) [of channel C] is NaN|infinite: ..." for the first bad value and returns
+ * -1. x holds interleaved frames of channels (1 for mono), the first being sample number first;
+ * the time is given when rate > 0. The reader applies it to every decoded block. */
+int audio_check_finite(const float *x, size_t n, int channels, int64_t first, int rate);
 
 /* Reads a whole file (mono, at rate, 0 = its own) into a malloc'd buffer. */
 int audio_read_all(const char *path, int rate, int quality, float **out, size_t *n);

@@ -122,7 +122,8 @@ int trn_save(const trn_run *t, const trn_data *d, const char *path)
 		     meta(&cw, "data_lanes", "%s", lanes.s ? lanes.s : "") ||
 		     meta(&cw, "best_valid_bits", "%.17g", t->best_bits) ||
 		     meta(&cw, "log_nats", "%.17g", t->log_nats) ||
-		     meta(&cw, "log_steps", "%ld", t->log_steps) ? -1 : 0;
+		     meta(&cw, "log_steps", "%ld", t->log_steps) ||
+		     meta(&cw, "run_id", "%016" PRIx64, trn_run_id(o, d->fingerprint)) ? -1 : 0;
 	free(order.s);
 	free(lanes.s);
 	if (!rc)
@@ -302,4 +303,41 @@ int trn_quant_mode(const char *name)
 	if (!strcmp(name, "linear"))
 		return MULAW_LINEAR;
 	return sh_error("unknown quantisation '%s' (mulaw, dadabots, linear)", name);
+}
+
+uint64_t trn_run_id(const trn_options *o, uint64_t data_fingerprint)
+{
+	/* the architecture as the model's own metadata keys and values, in their order */
+	st_writer w;
+	st_writer_init(&w);
+	uint64_t h = SH_FNV_INIT;
+	if (model_config_to_meta(&o->model, &w) == 0)
+		for (int i = 0; i < w.nmeta; i++) {
+			h = sh_fnv1a(h, w.meta_key[i], strlen(w.meta_key[i]) + 1);
+			h = sh_fnv1a(h, w.meta_val[i], strlen(w.meta_val[i]) + 1);
+		}
+	st_writer_free(&w);
+	char rest[256];
+	int n = snprintf(rest, sizeof rest, "seed=%" PRIu64 " split=%.17g,%.17g,%.17g data=%016" PRIx64
+			 " rate=%d quantization=%s", o->seed, o->split[0], o->split[1], o->split[2],
+			 data_fingerprint, o->sample_rate, o->quantization);
+	return sh_fnv1a(h, rest, (size_t)SH_MIN(n, (int)sizeof rest));
+}
+
+int trn_ckpt_run_id(const st_file *sf, uint64_t *id)
+{
+	trn_options o;
+	if (trn_meta_options(sf, &o) < 0)
+		return -1;
+	const char *fp = st_meta(sf, "data_fingerprint"), *rid = st_meta(sf, "run_id");
+	uint64_t data;
+	char *end;
+	if (!fp || (data = strtoull(fp, &end, 16), end == fp || *end))
+		return sh_error("bad 'data_fingerprint' in the metadata");
+	*id = trn_run_id(&o, data);
+	char mine[17];
+	snprintf(mine, sizeof mine, "%016" PRIx64, *id);
+	if (rid && strcmp(rid, mine))   /* checkpoints from before run ids have none */
+		return sh_error("'run_id' %s in the metadata is not the run its metadata describes (%s)", rid, mine);
+	return 0;
 }

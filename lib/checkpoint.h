@@ -19,6 +19,14 @@ int trn_meta_options(const st_file *sf, trn_options *opt);
 /* Restores everything trn_save wrote into t, created with the same options and data;
  * refuses a checkpoint of another architecture, batch or data set. */
 int trn_load(trn_run *t, const trn_data *d, const st_file *sf);
+/* The identity of a run: a hash of what a resume may not change (the architecture, seed,
+ * split, data fingerprint, sample rate, quantisation). Two runs with one identity are the
+ * same run, byte for byte on one machine; it depends on no clock, so it does not break that.
+ * Checkpoints record it as `run_id` (16 hex digits), and so does run.json. */
+uint64_t trn_run_id(const trn_options *o, uint64_t data_fingerprint);
+/* The run a checkpoint belongs to, from its metadata; -1 with an error when its `run_id`
+ * (absent in checkpoints from before run ids) is not the one its metadata describes. */
+int trn_ckpt_run_id(const st_file *sf, uint64_t *id);
 /* mulaw_mode of a checkpoint's quantisation name ("mulaw", "dadabots", "linear"), or -1. */
 int trn_quant_mode(const char *name);
 

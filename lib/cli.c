@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,29 +13,73 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 const char *prog_name = "sharks";
 int cli_quiet;
 
-#define MAX_CLEANUP 64
-static char *cleanup_paths[MAX_CLEANUP];
+/* Paths to remove on a fatal signal or cli_die: a list that grows (qsample writes hundreds of
+ * clips at once). The handler reads it while the program is stopped between two
+ * instructions, so a new array is published before the old one is freed. */
+static char **volatile cleanup_paths;
+static volatile int cleanup_cap;
+static char *cleanup_dir;
 
+/* Removes the files in dir, then dir, from a signal handler: only system calls (getdents64
+ * through syscall(), unlinkat, rmdir), no opendir/readdir, which may allocate. The listing is
+ * restarted after each batch, as removing entries moves the ones not yet listed. */
+static void remove_flat_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return;
+	_Alignas(8) char buf[4096];
+	for (int removed = 1; removed;) {
+		removed = 0;
+		lseek(fd, 0, SEEK_SET);
+		long n;
+		while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
+			for (long off = 0; off < n;) {
+				struct {
+					uint64_t ino;
+					int64_t next;
+					unsigned short reclen;
+					unsigned char type;
+					char name[];
+				} *d = (void *)(buf + off);
+				if (strcmp(d->name, ".") && strcmp(d->name, "..") && unlinkat(fd, d->name, 0) == 0)
+					removed = 1;
+				off += d->reclen;
+			}
+	}
+	close(fd);
+	rmdir(dir);
+}
+
+/* unlink() is async-signal-safe; the paths are only written outside handlers */
 static void remove_unfinished(void)
 {
-	for (int i = 0; i < MAX_CLEANUP; i++)
-		if (cleanup_paths[i])
-			unlink(cleanup_paths[i]);
+	char **paths = cleanup_paths;
+	for (int i = 0, n = cleanup_cap; i < n; i++)
+		if (paths[i])
+			unlink(paths[i]);
+	if (cleanup_dir)
+		remove_flat_dir(cleanup_dir);
 }
 
 static void on_signal(int sig)
 {
-	/* unlink() is async-signal-safe; the paths are only written outside handlers */
-	for (int i = 0; i < MAX_CLEANUP; i++)
-		if (cleanup_paths[i])
-			unlink(cleanup_paths[i]);
+	remove_unfinished();
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+void cli_cleanup_dir(const char *dir)
+{
+	char *old = cleanup_dir;
+	cleanup_dir = dir ? strdup(dir) : NULL;
+	free(old);
 }
 
 static void tmp_hook(const char *path, int add)
@@ -56,19 +101,33 @@ void cli_init(const char *name)
 
 void cli_cleanup_add(const char *path)
 {
-	for (int i = 0; i < MAX_CLEANUP; i++)
+	char *p = strdup(path);
+	if (!p)
+		cli_die(path, "out of memory");
+	for (int i = 0; i < cleanup_cap; i++)
 		if (!cleanup_paths[i]) {
-			cleanup_paths[i] = strdup(path);
+			cleanup_paths[i] = p;
 			return;
 		}
+	int cap = cleanup_cap ? 2 * cleanup_cap : 64;
+	char **grown = calloc((size_t)cap, sizeof *grown), **old = cleanup_paths;
+	if (!grown)
+		cli_die(path, "out of memory");
+	if (cleanup_cap)
+		memcpy(grown, old, (size_t)cleanup_cap * sizeof *grown);
+	grown[cleanup_cap] = p;
+	cleanup_paths = grown;   /* the new list, whole, then its length */
+	cleanup_cap = cap;
+	free(old);
 }
 
 void cli_cleanup_remove(const char *path)
 {
-	for (int i = 0; i < MAX_CLEANUP; i++)
+	for (int i = 0; i < cleanup_cap; i++)
 		if (cleanup_paths[i] && !strcmp(cleanup_paths[i], path)) {
-			free(cleanup_paths[i]);
+			char *p = cleanup_paths[i];
 			cleanup_paths[i] = NULL;
+			free(p);
 		}
 }
 
@@ -179,6 +238,10 @@ FILE *cli_open_in(const char *path)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		cli_die(path, "%s", strerror(errno));
+	/* fopen opens a directory; its first read would fail as a cut stream */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+		cli_die(path, "is a directory, not a file");
 	return f;
 }
 

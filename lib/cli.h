@@ -66,6 +66,9 @@ void cli_out_close(cli_out *o);
 /* Registers / unregisters a temporary path to remove if the program dies. */
 void cli_cleanup_add(const char *path);
 void cli_cleanup_remove(const char *path);
+/* Sets (NULL: clears) one staging directory of plain files that a fatal signal or cli_die
+ * removes with everything in it. */
+void cli_cleanup_dir(const char *dir);
 
 /* Whether a path names an audio file by its extension (.wav .flac .ogg .mp3 ...). */
 int cli_is_audio_path(const char *path);

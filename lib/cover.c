@@ -36,7 +36,7 @@ static const palette palettes[] = {
 
 static void palette_at(const palette *p, float t, float rgb[3])
 {
-	t = t < 0 ? 0 : t > 1 ? 1 : t;
+	t = t > 0 ? (t < 1 ? t : 1) : 0; /* NaN to 0: it must never become an index */
 	float u = t * 4;
 	int i = (int)u;
 	i = i > 3 ? 3 : i;
@@ -338,6 +338,11 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 		sh_error("cover size %d not in [16, 16384]", S);
 		return NULL;
 	}
+	for (int j = 0; s->features && j < AUDIOFEAT_DIM; j++)
+		if (!isfinite(s->features[j])) {
+			sh_error("audio feature %d is not finite (%g)", j, (double)s->features[j]);
+			return NULL;
+		}
 	cover_style st;
 	make_style(s, &st);
 	cppn net;
@@ -412,7 +417,7 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 				float x = rgb[c] * (1 - a) + accent[c] * (0.45f + 0.55f * shade) * a;
 				x = x + ridge * (pal->stop[4][c] * 0.9f - x) * 0.85f;
 				x = x * vignette * band + noise;
-				x = x < 0 ? 0 : x > 1 ? 1 : x;
+				x = x > 0 ? (x < 1 ? x : 1) : 0;
 				/* palette stops are in sRGB already: no further transfer curve */
 				pix = pix << 8 | (uint32_t)(x * 255.0f + 0.5f);
 			}

@@ -81,14 +81,6 @@ void mulaw_free(mulaw_quantiser *q)
 	q->table = NULL;
 }
 
-size_t mulaw_first_nonfinite(const float *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(x[i]))
-			return i;
-	return n;
-}
-
 size_t mulaw_encode_u8(const mulaw_quantiser *q, const float *x, size_t n, uint8_t *codes)
 {
 	size_t clamped = 0;

@@ -48,9 +48,6 @@ double mulaw_decode1(const mulaw_quantiser *q, int code);
 size_t mulaw_encode_u8(const mulaw_quantiser *q, const float *x, size_t n, uint8_t *codes);
 size_t mulaw_encode_u16(const mulaw_quantiser *q, const float *x, size_t n, uint16_t *codes);
 
-/* Index of the first sample that is NaN or infinite, or n when all are finite. */
-size_t mulaw_first_nonfinite(const float *x, size_t n);
-
 /* Decodes n codes. Returns 0, or -1 with an error naming the index of the first code that is
  * >= levels (nothing useful is left in out then). */
 int mulaw_decode_u8(const mulaw_quantiser *q, const uint8_t *codes, size_t n, float *out);

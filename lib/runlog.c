@@ -150,10 +150,12 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 	row->seconds = seconds;
 	if (full)
 		row->valid_bits = trn_evaluate(t, d, d->valid, d->nvalid, stop);
-	if (full && stop && *stop)
-		full = 0;   /* interrupted while validating: keep the checkpoint, skip the log row */
-	else if (full && d->nvalid && !isfinite(row->valid_bits))
+	if (full && stop && *stop) {
+		full = 0;   /* interrupted while validating: the row without validation */
+		row->valid_bits = NAN;
+	} else if (full && d->nvalid && !isfinite(row->valid_bits)) {
 		return 1;   /* the parameters are no good: keep the previous checkpoint */
+	}
 	int improved = 0;
 	if (full) {
 		double score = d->nvalid ? row->valid_bits : row->train_bits;
@@ -173,8 +175,6 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 		return -1;
 	if (improved && link_best(t, d, last, best) < 0)
 		return -1;
-	if (!full)
-		return 0;
 	snprintf(path, sizeof path, "%s/log.tsv", rundir);
 	return trn_log_append(log, row) < 0 || trn_log_write(log, path) < 0 ? -1 : 0;
 }

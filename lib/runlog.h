@@ -22,14 +22,17 @@ typedef struct {
 	const char *metric;
 } trn_log;
 
-/* Writes RUNDIR/last.safetensors. With full: first the validation bits (over d->valid), the
- * log row (train bits averaged since the previous row, then restarted), RUNDIR/best.safetensors
- * when the validation bits (the train bits without a validation set) are the best so far,
- * and RUNDIR/log.tsv; the caller draws the plot (trn_log_plot). Without full (or when *stop
- * is raised during the validation): the checkpoint only. seconds and samples_per_s go into the log row, which is
- * also returned in row. Returns 0, -1 with an error, or 1 without writing anything when the
- * validation loss is not finite (the parameters have diverged). Under mpirun every rank calls
- * it (validation is shared, the state gathered) and rank 0 alone writes. */
+/* Writes RUNDIR/last.safetensors and a row of RUNDIR/log.tsv; the caller draws the plot
+ * (trn_log_plot). With full: first the validation bits (over d->valid), then the row (train
+ * bits averaged since the previous full row, then restarted) and RUNDIR/best.safetensors when
+ * the validation bits (the train bits without a validation set) are the best so far. Without
+ * full (an interrupted run's last checkpoint; also when *stop is raised during the
+ * validation): the row has no validation bits (nan), and neither restarts the average nor
+ * makes a best, so that a resumed run's later rows and checkpoints are a straight run's.
+ * seconds and samples_per_s go into the log row, which is also returned in row. Returns 0,
+ * -1 with an error, or 1 without writing anything when the validation loss is not finite
+ * (the parameters have diverged). Under mpirun every rank calls it (validation is shared, the
+ * state gathered) and rank 0 alone writes. */
 int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
 		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row);
 

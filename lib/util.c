@@ -144,6 +144,28 @@ void sh_buf_json_str(sh_buf *b, const char *s)
 	sh_buf_printf(b, "\"");
 }
 
+long sh_utf8_invalid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; p[i];) {
+		unsigned c = p[i];
+		int k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+		if (k < 0)
+			return (long)i;
+		unsigned cp = k ? c & (0x3f >> k) : c;
+		for (int j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return (long)i;
+			cp = cp << 6 | (p[i + j] & 0x3f);
+		}
+		static const unsigned least[4] = {0, 0x80, 0x800, 0x10000};
+		if (cp < least[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return (long)i;
+		i += (size_t)k + 1;
+	}
+	return -1;
+}
+
 int sh_write_file(const char *path, const void *data, size_t n)
 {
 	char tmp[4096];

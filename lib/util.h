@@ -51,6 +51,9 @@ typedef struct {
 void sh_buf_printf(sh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a JSON string literal, quotes included. */
 void sh_buf_json_str(sh_buf *b, const char *s);
+/* The byte offset of the first place s is not valid UTF-8 (overlong forms, surrogates and code
+ * points past U+10FFFF are invalid), or -1 when all of it is. */
+long sh_utf8_invalid(const char *s);
 /* Writes n bytes to path atomically: a temporary name (tracked, see above), then rename. */
 int sh_write_file(const char *path, const void *data, size_t n);
 

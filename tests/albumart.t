@@ -186,6 +186,16 @@ fails_with "missing --audio file: exit 1 naming it" 1 "albumart: $T/missing.wav:
 	$A --audio "$T/missing.wav" -o "$T/out/missing.png"
 fails_with "spectrogram of a non-audio file: exit 1" 1 "albumart: $T/bad.wav: " \
 	$A --spectrogram "$T/bad.wav" -o "$T/out/s.png"
+# issue 13: a NaN sample crashed the cover (SIGSEGV in palette_at); now the reader refuses it
+$PY -c "
+import numpy as np, struct
+x = (0.3 * np.sin(np.arange(16000 * 3) / 5)).astype('<f4'); x[8000] = np.nan
+hdr = struct.pack('<4sI4s4sIHHIIHH4sI', b'RIFF', 36 + x.nbytes, b'WAVE', b'fmt ', 16, 3, 1, 16000, 64000, 4, 32, b'data', x.nbytes)
+open('$T/nan.wav', 'wb').write(hdr + x.tobytes())"
+fails_with "--audio with a NaN sample: exit 1 naming the file and the sample, no crash" 1 \
+	"albumart: $T/nan.wav: sample 8000 \(at 0\.500 s\) is NaN" $A --audio "$T/nan.wav" -o "$T/out/nan.png"
+fails_with "--spectrogram with a NaN sample: the same (no black picture)" 1 \
+	"albumart: $T/nan.wav: sample 8000 \(at 0\.500 s\) is NaN" $A --spectrogram "$T/nan.wav" -o "$T/out/nan.png"
 fails_with "output in a missing directory: exit 1 naming it" 1 "albumart: $T/nodir/x.png: cannot create" \
 	$A --size 32 -o "$T/nodir/x.png"
 fails_with "--size 0: usage error" 2 "--size" $A --size 0 -o "$T/out/x.png"

@@ -277,6 +277,23 @@ fails_with "an existing directory that is not curate's is not replaced" 1 "not a
 	"$C" -o "$T/mine" "$T/stream.npy"
 check "and is left as it was" sh -c "[ \"\$(ls '$T/mine')\" = notes.txt ] && ! ls -d '$T'/mine.tmp* 2>/dev/null"
 
+# non-finite audio is refused, naming the sample (issue 13): in an audio file, in a record
+$PY -c "
+import numpy as np, struct
+x = (0.3 * np.sin(np.arange(16000 * 5) / 5)).astype('<f4'); x[16000] = np.nan
+hdr = struct.pack('<4sI4s4sIHHIIHH4sI', b'RIFF', 36 + x.nbytes, b'WAVE', b'fmt ', 16, 3, 1, 16000, 64000, 4, 32, b'data', x.nbytes)
+open('$T/nan.wav', 'wb').write(hdr + x.tobytes())
+with open('$T/nan.npy', 'wb') as f:
+    np.save(f, np.zeros(16000, '<f4')); np.save(f, x)"
+fails_with "a WAV with a NaN sample: refused, naming the sample" 1 "curate: $T/nan.wav: sample 16000 \(at 1\.000 s\) is NaN" \
+	"$C" -o "$T/bad" "$T/clips/pink.npy" "$T/nan.wav"
+fails_with "a tensor stream with a NaN sample: refused, naming the record and sample" 1 \
+	"curate: $T/nan.npy: record 1: sample 16000 \(at 1\.000 s\) is NaN" "$C" -o "$T/bad" "$T/nan.npy"
+check "and no output directory" sh -c "! ls -d '$T'/bad* 2>/dev/null"
+fails_with "-o -: a usage error, no directory named -" 2 "curate writes a directory" \
+	sh -c "cd '$T' && exec '$C' -o - '$T/stream.npy'"
+check "... none made" test ! -e "$T/-"
+
 # killed while writing (SIGTERM once OUTDIR.tmpPID appears): neither OUTDIR nor a temporary
 # directory is left; the same clips many times over make the writing long enough to catch
 set -- "$T"/clips/music-*

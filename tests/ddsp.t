@@ -148,7 +148,7 @@ bad "two __metadata__ objects (was a heap overflow)" "dup.safetensors: .*\"__met
 fails_with "analyze: unreadable audio file" 1 "nope.wav: " "$D" analyze -o "$T/x.safetensors" "$T/nope.wav"
 ok $([ ! -e "$T/x.safetensors" ] && echo 0 || echo 1) "analyze: no output left behind"
 $PY -c "import numpy as np; np.save('$T/nan.npy', np.array([0, np.nan, 0], dtype=np.float32))"
-fails_with "analyze: NaN sample" 1 "nan.npy: sample 1 is NaN" "$D" analyze -o "$T/x.safetensors" "$T/nan.npy"
+fails_with "analyze: NaN sample" 1 "nan.npy: sample 1 \(at 0\.000 s\) is NaN" "$D" analyze -o "$T/x.safetensors" "$T/nan.npy"
 $PY -c "
 import numpy as np
 d = \"{'descr': '<f4', 'fortran_order': False, 'shape': (4000,), } # rate=22050\"

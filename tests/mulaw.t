@@ -171,6 +171,9 @@ fails_with "not a tensor stream: bad magic" 1 "text.npy: record 0: bad magic" "$
 fails_with "a missing input is named, before any output exists" 1 "mulaw: $T/missing.npy: No such file" \
 	"$BIN/mulaw" "$T/v.npy" "$T/missing.npy" -o "$T/out7.npy"
 ok "$([ ! -e "$T/out7.npy" ]; echo $?)" "missing input: no output file"
+mkdir -p "$T/adir"
+fails_with "a directory given as a stream is named as one (not a cut stream)" 1 "mulaw: $T/adir: is a directory" \
+	"$BIN/mulaw" "$T/adir" -o "$T/out9.npy"
 
 # --- usage
 fails_with "--linear with --dadabots is a usage error" 2 "exclude each other" "$BIN/mulaw" --linear --dadabots "$T/v.npy"

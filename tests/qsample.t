@@ -115,6 +115,28 @@ nt=$(nan_tensor $CK $T/wnan.safetensors)
 fails_with "NaN weights are refused, naming the tensor" 1 "wnan.safetensors: tensor '$nt' holds NaN at index 0" \
 	$BIN/qsample -n 1 -s 0.1 -o $T/wn0/ $T/wnan.safetensors
 ok $([ ! -e $T/rh ] && [ ! -e $T/dp ] && [ ! -e $T/wn0 ] && echo 0 || echo 1) "... and nothing is written"
+
+# one file open per stream of a batch (issue 13): the batch fits the open-files limit
+check "100 streams under a limit of 64 open files: generated in smaller batches" sh -c "
+	ulimit -n 64 && $BIN/qsample -n 100 -s 0.01 --threads 1 -o $T/many/ $CK 2>$T/many.err &&
+	[ \$(ls $T/many | grep -c '^gen_0[0-9][0-9]\.wav\$') = 100 ] && grep -q 'generating 48 at a time' $T/many.err"
+check "... the same clips as one batch makes" sh -c "
+	$BIN/qsample -n 100 -s 0.01 --threads 1 -o $T/many1/ $CK 2>/dev/null &&
+	for k in 000 047 048 099; do cmp $T/many/gen_\$k.wav $T/many1/gen_\$k.wav || exit 1; done"
+fails_with "--batch 100 under a limit of 64: refused before anything is written" 1 \
+	"qsample: --batch 100: 100 streams at once hold 100 files open, and the open-files limit is 64 \(ulimit -n\); use --batch 48 or less" \
+	sh -c "ulimit -n 64 && exec $BIN/qsample -n 100 --batch 100 -s 0.01 --threads 1 -o $T/toomany/ $CK"
+check "... no directory" test ! -e $T/toomany
+fails_with "... nor in a stream" 1 "open-files limit is 64" \
+	sh -c "ulimit -n 64 && exec $BIN/qsample -n 100 --batch 100 -s 0.01 --threads 1 $CK > $T/toomany.npy"
+# SIGTERM with 100 clips open: every one of them removed (the list of unfinished files grows)
+$BIN/qsample -n 100 -s 30 --threads 1 -o $T/killed/ $CK 2>/dev/null &
+pid=$!
+i=0
+while [ "$(ls $T/killed 2>/dev/null | grep -c tmp)" -lt 100 ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
+kill -TERM $pid; wait $pid
+ok $(( $? == 143 ? 0 : 1 )) "SIGTERM while writing 100 clips: killed by the signal"
+check "... no partial clip left" sh -c "! ls -A $T/killed | grep -q ."
 fails_with "no checkpoint" 2 "no checkpoint" $BIN/qsample
 fails_with "bad -t" 2 "-t: expected" $BIN/qsample -t hot $CK
 fails_with "two streams into one audio file" 2 "one stream" $BIN/qsample -n 2 -o $T/two.wav $CK

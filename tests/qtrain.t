@@ -199,6 +199,61 @@ fails_with "resume from a file that is not a checkpoint" 1 "codes.npy" \
 fails_with "a run directory that holds a run needs --resume" 1 "already holds a run" \
 	$Q $TINY --steps 1 -o "$T/run" "$T/codes.npy"
 
+# --- a checkpoint resumes only its own run (issue 13): the run id in checkpoints and run.json
+id=$(meta "$T/res/last.safetensors" run_id)
+check "checkpoints and run.json record one run id ($id)" sh -c "
+	[ ${#id} = 16 ] && grep -q '\"run_id\": \"$id\"' '$T/res/run.json'"
+check "two runs with one seed, model and data have one run id (no clock in it)" \
+	test "$(meta "$T/run/last.safetensors" run_id)" = "$(meta "$T/run2/last.safetensors" run_id)"
+cp -r "$T/res" "$T/res.saved"
+fails_with "--resume with another run's checkpoint (another seed) into a run directory: refused" 1 \
+	"run7/last.safetensors: checkpoint of another run \(run [0-9a-f]{16}\) than $T/res holds \(run [0-9a-f]{16}\)" \
+	$Q --steps 70 --resume "$T/run7/last.safetensors" -o "$T/res" "$T/codes.npy"
+fails_with "--resume with another model's checkpoint (a WaveNet's): refused" 1 "checkpoint of another run" \
+	sh -c "$Q --model wavenet --dilations 1,2 --residual-channels 4 --dilation-channels 4 --skip-channels 4 \
+		--n-out 64 --batch 2 --steps 2 --threads 1 -o '$T/wnother' '$T/codes.npy' 2>/dev/null &&
+		exec $Q --steps 70 --resume '$T/wnother/last.safetensors' -o '$T/res' '$T/codes.npy'"
+check "... the run directory is left as it was (checkpoints, log)" sh -c "
+	for f in last.safetensors best.safetensors log.tsv; do cmp '$T/res/'\$f '$T/res.saved/'\$f || exit 1; done"
+check "--resume into a new directory forks the run" $Q --threads 1 --steps 45 --resume "$T/run7/last.safetensors" -o "$T/fork" "$T/codes.npy"
+check "... which records where it came from, and the same run id" sh -c "
+	grep -q '\"resumed_from\": \"$T/run7/last.safetensors\"' '$T/fork/run.json' &&
+	test '$(meta "$T/fork/last.safetensors" run_id)' = '$(meta "$T/run7/last.safetensors" run_id)'"
+check "a resumed fork continues in its own directory" $Q --threads 1 --steps 47 --resume "$T/fork" -o "$T/fork" "$T/codes.npy"
+# a run from before run ids (no run_id anywhere): its identity comes from the checkpoint's metadata
+cp -r "$T/res.saved" "$T/old" && set_meta "$T/res.saved/last.safetensors" "$T/old/last.safetensors" run_id &&
+	grep -v '"run_id"' "$T/res.saved/run.json" >"$T/old/run.json"
+check "a run from before run ids still resumes" $Q --threads 1 --steps 61 --resume "$T/old" -o "$T/old" "$T/codes.npy"
+fails_with "... but not another run's checkpoint" 1 "checkpoint of another run" \
+	$Q --steps 70 --resume "$T/run7/last.safetensors" -o "$T/old" "$T/codes.npy"
+set_meta "$T/res.saved/last.safetensors" "$T/lying.safetensors" run_id 0123456789abcdef
+fails_with "a checkpoint whose run_id is not the run its metadata describes: refused" 1 \
+	"lying.safetensors: 'run_id' 0123456789abcdef in the metadata is not the run" \
+	$Q --steps 70 --resume "$T/lying.safetensors" -o "$T/res" "$T/codes.npy"
+
+# --- one qtrain per run directory: a second one on the same (new) RUNDIR exits 1 at once
+$Q $TINY --checkpoint-every 100000 -o "$T/locked" "$T/codes.npy" 2>/dev/null &
+pid=$!
+i=0
+while ! test -s "$T/locked/run.json" && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+fails_with "a second qtrain on a run directory in use: exit 1, naming the first's pid" 1 \
+	"qtrain: $T/locked: in use by another qtrain \(pid $pid\)" $Q $TINY --steps 5 -o "$T/locked" "$T/codes.npy"
+fails_with "... --resume too" 1 "in use by another qtrain" $Q --steps 5 --resume "$T/res" -o "$T/locked" "$T/codes.npy"
+kill -INT $pid
+wait $pid
+ok $(( $? == 130 ? 0 : 1 )) "... the first runs on undisturbed (exit 130 on SIGINT)"
+check "... and its checkpoint is its own" test "$(meta "$T/locked/last.safetensors" step)" -gt 0
+check "... and the interrupted run's log ends with the last checkpoint's row (no validation: nan)" sh -c "
+	tail -n 1 '$T/locked/log.tsv' | awk -F '\t' -v s='$(meta "$T/locked/last.safetensors" step)' '\$1 == s && \$4 == \"nan\" { ok = 1 } END { exit !ok }'"
+
+# --- temporary files that a kill -9 left are removed by the next run on the directory
+cp -r "$T/res.saved" "$T/killed"
+: >"$T/killed/loss.png.tmp99999"; : >"$T/killed/last.safetensors.tmp12345"; : >"$T/killed/notes.tmp1"
+mkdir -p "$T/killed/samples" && : >"$T/killed/samples/step0000010_0.wav.tmp4242"
+check "resuming a killed run" $Q --threads 1 --steps 61 --resume "$T/killed" -o "$T/killed" "$T/codes.npy"
+check "... removes what it left (loss.png.tmpPID, last.safetensors.tmpPID, clips), keeps other files" sh -c "
+	! ls -A '$T/killed' '$T/killed/samples' | grep -E '(png|safetensors|wav)\.tmp' && test -e '$T/killed/notes.tmp1'"
+
 # --- SIGINT: finish the step, write last.safetensors, exit 130; the run resumes from it
 $Q $TINY --checkpoint-every 100000 -o "$T/int" "$T/codes.npy" 2>"$T/int.err" &
 pid=$!

@@ -3,7 +3,7 @@
 # several formats, rates and channel counts; silence dropping (including the exact half-way
 # rule); overlap; --parts (exact count, exact positions across file boundaries); -o DIR/
 # names and contents; resampling quality; bounded memory; every bad input with its message,
-# exit code and no output file; and real music (data/asc-music, fetched by `make data`).
+# exit code and no output file (cut files, lying headers, non-finite samples among them); and real music (data/asc-music, fetched by `make data`).
 . tests/lib.sh
 command -v sox >/dev/null 2>&1 || { skip "sox not installed"; done_testing; exit; }
 
@@ -225,6 +225,47 @@ ok "$([ ! -e "$T/e5" ]; echo $?)" "... no directory"
 fails_with "inputs all shorter than one chunk" 1 "no input is as long as one chunk \(8 s\): 7.50 s read from 1 file; nothing written" \
 	"$W" "$T/d.wav" -o "$T/e6.npy"
 ok "$([ ! -e "$T/e6.npy" ]; echo $?)" "... no output file"
+# --- damaged recordings: a cut file, a lying header, a NaN sample, a corrupt mp3 (issue 13)
+sox -n -r 16000 -c 1 "$T/whole.flac" synth 30 sine 440 vol 0.5
+head -c 200000 "$T/whole.flac" >"$T/cut.flac"
+# libFLAC loses sync at the cut; libsndfile reports it with the short read or not at all, and
+# then the frames decoded fall short of the header's count
+fails_with "a cut FLAC (no resampling): refused with the time, not 1 chunk" 1 \
+	"^wavchunk: $T/cut.flac: (decode error after 1[0-9]\.[0-9]+ s: .*lost sync|cut short: the header declares 30\.000 s)" \
+	"$W" "$T/cut.flac" -o "$T/e7.npy"
+ok "$([ ! -e "$T/e7.npy" ]; echo $?)" "... no output file"
+fails_with "... and with resampling" 1 "cut.flac: (decode error after|cut short)" "$W" -r 8000 "$T/cut.flac" -o "$T/e7.npy"
+sox -n -r 16000 -c 1 -b 16 "$T/long.wav" synth 60 sine 440 vol 0.5
+head -c $((44 + 16000 * 2 * 30)) "$T/long.wav" >"$T/lying.wav"
+fails_with "a WAV whose header claims 60 s but holds 30 s is refused" 1 \
+	"^wavchunk: $T/lying.wav: cut short: the header declares 60\.000 s \(960000 frames\), the file holds 30\.000 s" \
+	"$W" "$T/lying.wav" -o "$T/e8.npy"
+ok "$([ ! -e "$T/e8.npy" ]; echo $?)" "... no output file"
+sox -n -r 16000 -c 1 -t wav - synth 9 sine 440 2>/dev/null | cat >"$T/piped.wav"
+check "a WAV written to a pipe (its header's length a placeholder) is read whole" \
+	sh -c "'$W' '$T/piped.wav' -o '$T/piped.npy' && [ \$(wc -c <'$T/piped.npy') -gt 512000 ]"
+$PY -c "
+import numpy as np, wave, struct
+x = (0.3 * np.sin(np.arange(16000 * 9) / 5)).astype('<f4'); x[2 * 20000 + 1] = np.inf
+hdr = struct.pack('<4sI4s4sIHHIIHH4sI', b'RIFF', 36 + x.nbytes, b'WAVE', b'fmt ', 16, 3, 2, 16000, 128000, 8, 32, b'data', x.nbytes)
+open('$T/inf.wav', 'wb').write(hdr + x.tobytes())"
+for r in 16000 8000; do
+	fails_with "an infinite sample is refused, naming it (-r $r)" 1 \
+		"^wavchunk: $T/inf.wav: sample 20000 \(at 1\.250 s\) of channel 2 is infinite" "$W" -r $r "$T/inf.wav" -o "$T/e9.npy"
+done
+ok "$([ ! -e "$T/e9.npy" ]; echo $?)" "... no output file"
+if [ -f "$ROOT/data/asc-music/frontiers.mp3" ]; then
+	$PY -c "
+import random
+b = bytearray(open('$ROOT/data/asc-music/frontiers.mp3', 'rb').read()[:400000]); r = random.Random(3)
+for i in range(300): b[r.randrange(4000, len(b))] = r.randrange(256)
+open('$T/corrupt.mp3', 'wb').write(b)"
+	"$W" "$T/corrupt.mp3" -o "$T/corrupt.npy" >"$T/mp3.out" 2>"$T/mp3.err"
+	check "a corrupt mp3: nothing on stdout, only our own lines on stderr (libmpg123 silenced)" \
+		sh -c "[ ! -s '$T/mp3.out' ] || { head -c 300 '$T/mp3.out' >&2; exit 1; }; ! grep -v '^wavchunk: ' '$T/mp3.err' >&2"
+else
+	skip "data/asc-music missing (make data)"
+fi
 fails_with "no input files: usage error" 2 "no input files" "$W"
 fails_with "-p as long as the chunk: usage error" 2 "overlap must be shorter" "$W" -l 8 -p 8 "$T/a.wav"
 fails_with "unknown --quality: usage error" 2 "--quality: unknown quality 'superb'" "$W" --quality superb "$T/a.wav"

@@ -1,11 +1,13 @@
 /* test_audio.c: audio writer and reader round trips in every output format, streaming
- * resampling (length, frequency, SNR of a sine), and the messages for unreadable files. */
+ * resampling (length, frequency, SNR of a sine), and the messages for unreadable files,
+ * non-finite samples, cut files and lying headers. */
 #include "audio.h"
 #include "tap.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PI 3.14159265358979323846
@@ -103,6 +105,34 @@ int main(void)
 	audio_write(w, x, 100);
 	audio_abort(w);
 	tap_ok(access(path, F_OK) != 0, "aborted write leaves no file");
+
+	/* issue 13: non-finite samples, cut files and lying headers are decode errors */
+	float y5[6] = {0, 0.5f, 1, 0, 0, 0};
+	tap_ok(audio_check_finite(y5, 6, 1, 0, 16000) == 0, "finite samples pass");
+	y5[3] = NAN;
+	tap_ok(audio_check_finite(y5, 6, 1, 100, 16000) < 0 && strstr(sh_errmsg(), "sample 103 (at 0.006 s) is NaN"),
+	       "NaN named by its sample and time: %s", sh_errmsg());
+	y5[3] = 0;
+	y5[5] = -INFINITY;
+	tap_ok(audio_check_finite(y5, 6, 2, 0, 0) < 0 && !strcmp(sh_errmsg(), "sample 2 of channel 2 is infinite: non-finite audio is refused"),
+	       "-inf in interleaved stereo named by frame and channel: %s", sh_errmsg());
+	snprintf(path, sizeof path, "%s/nan.wav", dir);
+	x[rate + 7] = NAN;
+	audio_write_file(path, rate, AUDIO_WAV_FLOAT, x, n);
+	x[rate + 7] = 0;
+	for (int out_rate = 0; out_rate <= 16000; out_rate += 16000)
+		tap_ok(audio_read_all(path, out_rate, AUDIO_QUALITY_DEFAULT, &y, &m) < 0 &&
+		       strstr(sh_errmsg(), "sample 44107 (at 1.000 s) is NaN"),
+		       "a float WAV with a NaN sample is refused (out rate %d): %s", out_rate, sh_errmsg());
+	snprintf(path, sizeof path, "%s/sine.wav", dir);
+	if (truncate(path, 44 + 2 * rate)) {}   /* 16-bit: half of its 2 s */
+	tap_ok(audio_open(path, 0, 1) == NULL && strstr(sh_errmsg(), "cut short: the header declares 2.000 s"),
+	       "a WAV holding less than its header declares is refused: %s", sh_errmsg());
+	snprintf(path, sizeof path, "%s/sine.flac", dir);
+	struct stat st;
+	if (stat(path, &st) || truncate(path, st.st_size / 2)) {}
+	tap_ok(audio_read_all(path, 0, 1, &y, &m) < 0 && (strstr(sh_errmsg(), "decode error after") || strstr(sh_errmsg(), "cut short")),
+	       "a FLAC cut in half is refused: %s", sh_errmsg());
 	free(x);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

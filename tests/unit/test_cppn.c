@@ -3,6 +3,7 @@
  * thread count; the audio statistics on signals whose answers are known (a sine, white
  * noise, silence); the spectrogram's frequency axis and colour map. */
 #include "audiofeat.h"
+#include "cover.h"
 #include "cppn.h"
 #include "rng.h"
 #include "spectrogram.h"
@@ -216,8 +217,27 @@ static void test_spectrogram(void)
 	free(pix1);
 }
 
+/* Issue 13: one NaN sample made every feature NaN, which passed palette_at's clamp and became
+ * a palette index (SIGSEGV). Non-finite features are refused. */
+static void test_cover_nonfinite(void)
+{
+	float f[AUDIOFEAT_DIM];
+	for (int i = 0; i < AUDIOFEAT_DIM; i++)
+		f[i] = i == 3 ? NAN : 0.5f;
+	cover_spec spec = {1, 64, NULL, NULL, f};
+	cairo_surface_t *s = cover_draw(&spec, NULL);
+	tap_ok(!s && strstr(sh_errmsg(), "audio feature 3 is not finite"), "cover with a NaN feature refused: %s",
+	       sh_errmsg());
+	f[3] = 0.5f;
+	s = cover_draw(&spec, NULL);
+	tap_ok(s != NULL, "... and drawn once the feature is finite");
+	if (s)
+		cairo_surface_destroy(s);
+}
+
 int main(void)
 {
+	test_cover_nonfinite();
 	test_activations();
 	test_hash();
 	test_network();
