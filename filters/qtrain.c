@@ -806,16 +806,18 @@ int main(int argc, char **argv)
 		cli_mkdirs(rundir);
 		lock_rundir(rundir);
 	}
+	failed = rank0 && !resume && !stat(path, &st);
+	if (failed)
+		sh_error("already holds a run (last.safetensors): continue it with --resume %s, or choose "
+			 "another directory", rundir);
+	agree(failed, rundir);
 	uint64_t dir_run;
-	failed = 0;
-	if (rank0 && !resume && !stat(path, &st))
-		failed = sh_error("already holds a run (last.safetensors): continue it with --resume %s, or "
-				  "choose another directory", rundir) < 0;
-	else if (rank0 && resume && rundir_run_id(rundir, &dir_run) && dir_run != ckpt_run)
-		failed = sh_error("checkpoint %s is of another run (run %016llx) than %s holds (run %016llx): "
-				  "continue a run in its own directory, or fork it into a new one", resume_path,
-				  (unsigned long long)ckpt_run, rundir, (unsigned long long)dir_run) < 0;
-	agree(failed, failed && !resume ? rundir : NULL);
+	failed = rank0 && resume && rundir_run_id(rundir, &dir_run) && dir_run != ckpt_run;
+	if (failed)
+		sh_error("checkpoint of another run (run %016llx) than %s holds (run %016llx): continue a run "
+			 "in its own directory, or fork it into a new one", (unsigned long long)ckpt_run, rundir,
+			 (unsigned long long)dir_run);
+	agree(failed, resume_path);
 	if (rank0)
 		remove_stale_tmp(rundir, 0);
 	char samples_dir[4096];

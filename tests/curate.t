@@ -332,7 +332,7 @@ with open('$T/s22.npy', 'wb') as f:
 check "curate works at the rate the stream carries (22050 Hz in curation.json)" grep -q '"rate": 22050' "$T/c22/curation.json"
 fails_with "-r that disagrees with the stream is refused" 1 "s22.npy: record 0: the stream is at 22050 Hz, -r says 16000" \
 	"$C" -r 16000 -o "$T/c16" "$T/s22.npy"
-fails_with "a directory given as a stream is named as one" 1 "$T: record 0: is a directory" "$C" -o "$T/cdir" "$T"
+fails_with "a directory given as a stream is named as one" 1 "$T: is a directory" "$C" -o "$T/cdir" "$T"
 
 # bad options
 fails_with "no -o: exit 2" 2 "-o OUTDIR is required" "$C" "$T/stream.npy"
