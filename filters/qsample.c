@@ -7,6 +7,7 @@
  * stream of one record per stream (codes, or decoded audio with --format f32), spilled to a
  * temporary file per stream while the batch runs so that records can be written whole. */
 #include "audio.h"
+#include "blas.h"
 #include "cli.h"
 #include "mulaw.h"
 #include "npy.h"
@@ -172,6 +173,7 @@ static void on_progress(void *ctx, double done)
 
 int main(int argc, char **argv)
 {
+	blas_runtime_init(argv);   /* before anything runs on OpenBLAS or OpenMP */
 	cli_init("qsample");
 	long n = 10, batch = 0, threads = 0;
 	double seconds = 20, temp = 0.95;

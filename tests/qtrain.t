@@ -36,13 +36,13 @@ check "trains 60 steps" $Q $TINY --steps 60 --checkpoint-every 20 -o "$T/run" "$
 for f in last.safetensors best.safetensors log.tsv loss.png run.json; do
 	check "RUNDIR has $f" test -s "$T/run/$f"
 done
-check "log.tsv: header and three rows of 7 numeric fields" $PY -c '
+check "log.tsv: header and three rows of 7 numeric fields and fad (nan: no clips)" $PY -c '
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-assert rows[0] == "step epoch train_bits valid_bits samples_per_s lr seconds".split(), rows[0]
+assert rows[0] == "step epoch train_bits valid_bits samples_per_s lr seconds fad".split(), rows[0]
 assert [r[0] for r in rows[1:]] == ["20", "40", "60"], rows
 for r in rows[1:]:
-    assert len(r) == 7 and all(float(x) == float(x) for x in r), r' "$T/run/log.tsv"
+    assert len(r) == 8 and all(float(x) == float(x) for x in r[:7]) and r[7] == "nan", r' "$T/run/log.tsv"
 check "training loss falls by more than half a bit" $PY -c '
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1])][1:]
