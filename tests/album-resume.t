@@ -85,4 +85,12 @@ fails_with "an .m4a file is refused by name" 2 "c track.m4a" train m4a TRAIN_STE
 rm "$T/rec/c track.m4a"
 fails_with "a named artist without AUDIO is a usage error" 2 "needs AUDIO=" \
 	make --no-print-directory album-train ARTIST=$P-noaudio
+# titles: from the seed, the artist and the album's audio (not the seed alone)
+printf 'x' > $T/a1; printf 'y' > $T/a2
+s1=$(sh pipelines/album.sh title-seed 1 artist-a $T/a1) s2=$(sh pipelines/album.sh title-seed 1 artist-b $T/a1)
+s3=$(sh pipelines/album.sh title-seed 1 artist-a $T/a2) s4=$(sh pipelines/album.sh title-seed 1 artist-a $T/a1)
+check "the title seed depends on the artist and the audio, and is the same for the same album" \
+	test "$s1" != "$s2" -a "$s1" != "$s3" -a "$s1" = "$s4"
+t1=$($BIN/albumpage titles --seed $s1 -n 3 | head -1) t2=$($BIN/albumpage titles --seed $s2 -n 3 | head -1)
+check "  so two artists with the same SEED get other album titles ($t1, $t2)" test "$t1" != "$t2"
 done_testing

@@ -48,6 +48,11 @@ check "album-quick writes album/ARTIST/, its work in work/ARTIST-quick/" test -s
 check "album-quick keeps the user's CURATE_FLAGS" grep -q "^CURATE_FLAGS=--noise-fraction 1 --min-seconds 2 --crossfade 0.5" $D/settings.txt
 check "the page's make album line holds every setting" sh -c "
 	grep -q \"make album ARTIST='$A' AUDIO='data/asc-music' WORK='work/$Q' MODEL='samplernn' PRESET='tiny' TRAIN_STEPS='40' .*TEMP='0.95' RATE='16000' TRACK_MINUTES='0.25' .*TRAIN_FLAGS='--checkpoint-every 20 .*' .*CURATE_FLAGS='--noise-fraction 1 --min-seconds 2 --crossfade 0.5'\" $D/album.json"
+check "the page links the clips written at each checkpoint while training, per step" sh -c "
+	grep -q '<li>step 20: <a href=\"training-step0000020_0.wav\">clip 1</a> <a href=\"training-step0000020_1.wav\">clip 2</a>' $D/index.html &&
+	grep -q '<li>step 40:' $D/index.html && test -s $D/training-step0000040_1.wav"
+check "log.tsv has the clips' distance to held-out audio at those steps" sh -c "
+	tail -n +2 work/$Q/run/log.tsv | cut -f8 | grep -qv nan"
 check "curate is given the rate" grep -q "curate .*-r 16000 " $D/album.json
 check "every track as FLAC and Ogg, with its spectrogram" sh -c "
 	n=\$(ls '$D' | grep -c '^[0-9][0-9] - .*\.flac\$'); [ \$n -ge 1 ] &&
