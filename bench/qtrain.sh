@@ -17,7 +17,7 @@ SHARED=${SHARED:-../shared}
 PEER=$SHARED/peers/samplernn_torch.py
 PY=/usr/bin/python3
 THREADS=${THREADS:-2}
-PRESETS=${PRESETS:-tiny small medium}
+PRESETS=${PRESETS-tiny small medium}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-qtrain.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
@@ -142,3 +142,16 @@ for waits in ours GOMP_SPINCOUNT=300000; do
 	row "qsample small x8" "$waits" "$idle" "$loaded"
 done
 echo "load average after $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Kernels (lib/blas.c): the kernel qtrain runs on this CPU against OpenBLAS's SSE3 fallback
+# (Prescott, what Debian's 0.3.21 picks on CPUs newer than itself when nothing corrects it),
+# in the same run, idle.
+echo
+ours_core=$("$BIN/qtrain" --preset tiny --steps 1 --split 100,0,0 -o "$tmp/core_run" "$tmp/codes.npy" 2>/dev/null;
+	sed -n 's/.*"openblas_core": "\([^"]*\)".*/\1/p' "$tmp/core_run/run.json")
+printf 'kernels\tpreset\tours (%s)\tPrescott\tours/Prescott\n' "$ours_core"
+for p in $LOAD_PRESETS; do
+	a=$(train_rate "$p" SHARKS_BENCH=1)
+	b=$(train_rate "$p" OPENBLAS_CORETYPE=Prescott)
+	printf 'kernels\t%s\t%s\t%s\t%s\n' "$p" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+done

@@ -83,7 +83,7 @@ KEY_album  = TITLES=$(TITLES) SEED=$(SEED) ARTIST=$(ARTIST) $(SWAPPED)
 
 # The stages' commands, as run and as recorded in the album ("how this was made"). Training
 # is recorded by the number of steps it took, so that the record reruns it exactly.
-CMD_CODES  = $(MULAW) -o $(WORK)/codes.npy $(WORK)/chunks.npy
+CMD_CODES  = $(MULAW) -r $(RATE) -o $(WORK)/codes.npy $(WORK)/chunks.npy
 CMD_TRAIN  = $(QTRAIN) --model $(MODEL) --preset $(PRESET) $(TRAIN_FLAGS) --seed $(SEED) -r $(RATE) -o $(WORK)/run $(WORK)/codes.npy
 CMD_SAMPLE = $(QSAMPLE) $(SAMPLE_FLAGS) -n $(CLIPS) -s $(SECONDS) -t $(TEMP) --seed $(SEED) -o $(WORK)/clips/ $(WORK)/run/best.safetensors
 CMD_CURATE = $(CURATE) $(CURATE_FLAGS) -r $(RATE) --track-minutes $(TRACK_MINUTES) -o $(WORK)/tracks $(WORK)/clips/*.wav

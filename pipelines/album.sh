@@ -38,10 +38,11 @@ case ${1:-} in
 files)
 	files "$2" ;;
 stamp)
-	out=$2 text=$3
+	out=$2 text=$3 list=
+	if [ $# -ge 4 ]; then list=$(files "$4") || exit 2; fi
 	mkdir -p "$(dirname "$out")"
 	{ printf '%s\n' "$text"
-	  if [ $# -ge 4 ]; then files "$4" | while IFS= read -r f; do stat -L -c '%n %s %Y' "$f"; done; fi
+	  [ -z "$list" ] || printf '%s\n' "$list" | while IFS= read -r f; do stat -L -c '%n %s %Y' "$f"; done
 	} > "$out.new" || exit 1
 	if cmp -s "$out.new" "$out"; then rm -f "$out.new"; else mv "$out.new" "$out"; fi ;;
 chunks)

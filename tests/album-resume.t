@@ -85,6 +85,23 @@ fails_with "an .m4a file is refused by name" 2 "c track.m4a" train m4a TRAIN_STE
 rm "$T/rec/c track.m4a"
 fails_with "a named artist without AUDIO is a usage error" 2 "needs AUDIO=" \
 	make --no-print-directory album-train ARTIST=$P-noaudio
+# curate keeping nothing: its reasons, then what to do
+fails_with "curate rejects every clip of a barely trained model: why, and what to do" 2 \
+	"curate kept no track .*train longer \(TRAIN_MINUTES=, TRAIN_STEPS=; the run continues\), or keep what it makes with CURATE_FLAGS='--noise-fraction 1'" \
+	make --no-print-directory album-curate ARTIST=$P-straight AUDIO=$T/rec PRESET=tiny TRAIN_FLAGS="$FL" TRAIN_STEPS=6 CLIPS=2 SECONDS=4
+cp $T/.err $T/curate.err
+check "  after curate's own reasons" grep -q "curate: all 2 clips rejected" $T/curate.err
+
+# a stage swapped for another program is recorded, and make reproduce names it
+check "a swapped stage goes into the album's record (SWAPPED)" sh -c "
+	[ \"\$(make --no-print-directory -s --eval 'print-swapped: ; @echo \$(SWAPPED)' print-swapped QTRAIN=my/qtrain)\" = 'QTRAIN=my/qtrain' ] &&
+	[ -z \"\$(make --no-print-directory -s --eval 'print-swapped: ; @echo \$(SWAPPED)' print-swapped)\" ]"
+mkdir -p album/$P-swapped
+printf '%s\n' "ARTIST=$P-swapped" "AUDIO=$T/none" "QTRAIN=my/qtrain" > album/$P-swapped/settings.txt
+: > album/$P-swapped/SHA256SUMS
+fails_with "make reproduce says which stage was swapped" 2 "made with swapped stages: QTRAIN=my/qtrain" \
+	make --no-print-directory reproduce ARTIST=$P-swapped
+
 # titles: from the seed, the artist and the album's audio (not the seed alone)
 printf 'x' > $T/a1; printf 'y' > $T/a2
 s1=$(sh pipelines/album.sh title-seed 1 artist-a $T/a1) s2=$(sh pipelines/album.sh title-seed 1 artist-b $T/a1)
