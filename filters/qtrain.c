@@ -572,6 +572,18 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
+	trn_log_row row;
+	/* Resumed at a checkpoint step whose checkpoint was cut short (a signal during it left
+	 * last.safetensors without the log row, the best and the restarted train average): finish
+	 * it now, as a straight run did, so that the continued run gives the same bytes. */
+	if (resume && run.step > 0 && run.step % ckpt_every == 0 && (!log.n || log.rows[log.n - 1].step != run.step)) {
+		int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0, 0, &stop_signal, &row);
+		if (rc)
+			cli_die(resume_path, "%s", rc < 0 ? sh_errmsg() : "the validation loss is not finite");
+		if (keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
+			cli_die_lib(NULL);
+	}
+
 	/* the loop */
 	/* step_time leaves out the invocation's first step (warm-up: page faults, thread start),
 	 * as the peer's benchmark does, for the summary's samples/s */
@@ -582,7 +594,6 @@ int main(int argc, char **argv)
 	cli_progress prog;
 	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
 	double last_bits = NAN, last_valid = NAN;
-	trn_log_row row;
 	int need_ckpt = 0, status = 0;
 	long last_ckpt_step = resume ? run.step : -1;
 	for (;;) {

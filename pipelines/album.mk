@@ -119,9 +119,16 @@ album-quick:
 	    TRAIN_FLAGS=$(call q,$(QUICK_TRAIN_FLAGS) $(call user_flags,TRAIN_FLAGS)) \
 	    CURATE_FLAGS=$(call q,$(QUICK_CURATE_FLAGS) $(call user_flags,CURATE_FLAGS))
 
+# A refused flag stops make before any stage runs.
+ifneq ($(filter album album-build album-quick album-chunks album-train album-sample album-curate,$(MAKECMDGOALS)),)
+REFUSED := $(strip $(call refused,TRAIN_FLAGS,$(OWN_TRAIN)) $(call refused,SAMPLE_FLAGS,$(OWN_SAMPLE)) \
+	     $(call refused,CURATE_FLAGS,$(OWN_CURATE)))
+ifneq ($(REFUSED),)
+$(error album: $(REFUSED))
+endif
+endif
+
 $(WORK)/.settings-%: FORCE
-	@$(if $(call refused,$(if $(filter train,$*),TRAIN_FLAGS,$(if $(filter sample,$*),SAMPLE_FLAGS,CURATE_FLAGS)),$(OWN_$(shell echo $* | tr a-z A-Z))),\
-	    echo $(call q,album: $(call refused,$(if $(filter train,$*),TRAIN_FLAGS,$(if $(filter sample,$*),SAMPLE_FLAGS,CURATE_FLAGS)),$(OWN_$(shell echo $* | tr a-z A-Z)))) >&2; exit 2)
 	@$(if $(filter chunks,$*),test -n "$(AUDIO)" || { echo "album: ARTIST=$(ARTIST) needs AUDIO=folder of recordings" >&2; exit 2; })
 	@$(ALBUM_SH) stamp $@ $(call q,$(KEY_$*)) $(if $(filter chunks,$*),$(call q,$(AUDIO)))
 
