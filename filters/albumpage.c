@@ -263,12 +263,9 @@ static int copy_training_clips(const char *run_dir, const char *stage, char ***n
 		*names = NULL;
 		return 0;
 	}
-	for (int i = n - 1; i >= 0; i--)
-		if (i == n - 1 || strncmp(list[i]->d_name, list[i + 1]->d_name, 11)) {
-			if (++steps > MAX_CLIP_STEPS)
-				break;
-			first = i;
-		}
+	for (int i = n - 1; i >= 0; first = i--)
+		if ((i == n - 1 || strncmp(list[i]->d_name, list[i + 1]->d_name, 11)) && ++steps > MAX_CLIP_STEPS)
+			break;
 	*names = calloc(n - first, sizeof **names);
 	for (int i = first; i < n; i++) {
 		cli_pathf(p, sizeof p, "%s/samples/%s", run_dir, list[i]->d_name);
