@@ -51,13 +51,13 @@ int fad_add_samples(fad_stats *s, const float *x, size_t n, int rate)
 	const int nb = FAD_FRAME / 2 + 1;
 	float *in = fftwf_alloc_real(FAD_FRAME);
 	fftwf_complex *out = fftwf_alloc_complex(nb);
-	float *win = malloc(FAD_FRAME * sizeof *win), *pw = malloc(nb * sizeof *pw);
+	float *win = malloc(FAD_FRAME * sizeof *win);
 	/* each bin's weight in its two neighbouring bands (triangles in mel) */
 	int *band = malloc(nb * sizeof *band);
 	float *wt = malloc(nb * sizeof *wt);
 	fftwf_plan p = in && out ? fftwf_plan_dft_r2c_1d(FAD_FRAME, in, out, FFTW_ESTIMATE) : NULL;
 	int rc = 0;
-	if (!in || !out || !win || !pw || !band || !wt || !p) {
+	if (!in || !out || !win || !band || !wt || !p) {
 		rc = sh_error("out of memory");
 		goto done;
 	}
@@ -97,7 +97,7 @@ done:
 		fftwf_destroy_plan(p);
 	fftwf_free(in);
 	fftwf_free(out);
-	free(win), free(pw), free(band), free(wt);
+	free(win), free(band), free(wt);
 	return rc;
 }
 
