@@ -294,8 +294,47 @@ static void url_escape(FILE *f, const char *name)
 			fprintf(f, "%%%02X", *p);
 }
 
+/* The clips qtrain wrote while training (RUNDIR/samples/stepNNNNNNN_K.wav, --sample-every),
+ * of the last MAX_CLIP_STEPS steps that have some: copied in as training-stepNNNNNNN_K.wav,
+ * so that the page links them per step. Returns their names, sorted (step, then clip). */
+#define MAX_CLIP_STEPS 32
+static int wav_of_step(const struct dirent *e)
+{
+	long step;
+	int k, end = 0;
+	return sscanf(e->d_name, "step%7ld_%d.wav%n", &step, &k, &end) == 2 && !e->d_name[end];
+}
+
+static int copy_training_clips(const char *run_dir, const char *stage, char ***names)
+{
+	char p[4096], q[4096];
+	cli_pathf(p, sizeof p, "%s/samples", run_dir);
+	struct dirent **list = NULL;
+	int n = scandir(p, &list, wav_of_step, alphasort), first = 0, steps = 0;
+	if (n <= 0) {
+		free(list);
+		*names = NULL;
+		return 0;
+	}
+	for (int i = n - 1; i >= 0; first = i--)
+		if ((i == n - 1 || strncmp(list[i]->d_name, list[i + 1]->d_name, 11)) && ++steps > MAX_CLIP_STEPS)
+			break;
+	*names = calloc(n - first, sizeof **names);
+	for (int i = first; i < n; i++) {
+		cli_pathf(p, sizeof p, "%s/samples/%s", run_dir, list[i]->d_name);
+		cli_pathf(q, sizeof q, "%s/training-%s", stage, list[i]->d_name);
+		copy_file(p, q);
+		(*names)[i - first] = strdup(q + strlen(stage) + 1);
+	}
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	return n - first;
+}
+
 static void write_page(const char *path, const char *artist, char **titles, const track *tr, int ntracks,
-		       const album_training *tl, const char *model_desc, const char *commands)
+		       const album_training *tl, const char *model_desc, const char *commands,
+		       char **clips, int nclips)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -344,6 +383,18 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 	fprintf(f, " Trained for %ld steps (%.2f epochs); validation NLL %.3f bits per sample at the first check, "
 		   "best %.3f (untrained: 8 bits).</p>\n<img src=\"loss.png\" alt=\"training curve\" style=\"max-width:100%%\">\n",
 		tl->steps, tl->epochs, tl->first_valid_bits, tl->best_valid_bits);
+	/* clips at checkpoints while it trained, a line per step */
+	if (nclips)
+		fputs("<p>Clips written while it trained, by step:</p>\n<ul class=\"steps\">\n", f);
+	for (int i = 0; i < nclips; i++) {
+		long step = atol(clips[i] + strlen("training-step"));
+		int k = atoi(strrchr(clips[i], '_') + 1);
+		if (!i || strncmp(clips[i], clips[i - 1], strlen("training-step0000000")))
+			fprintf(f, "%s<li>step %ld:", i ? "</li>\n" : "", step);
+		fprintf(f, " <a href=\"%s\">clip %d</a>", clips[i], k + 1);
+	}
+	if (nclips)
+		fputs("</li>\n</ul>\n", f);
 	fputs("<p>The exact commands, in order:</p>\n<pre>", f);
 	album_html_escape(f, commands);
 	fputs("</pre>\n<p>Made with 1000 sharks. Every file of this album is listed in SHA256SUMS; "
@@ -540,7 +591,12 @@ static int cmd_build(int argc, char **argv)
 	jw_free(&w);
 
 	cli_pathf(q, sizeof q, "%s/index.html", stage);
-	write_page(q, artist, titles, tr, ntracks, &tl, model_desc, commands);
+	char **clips;
+	int nclips = copy_training_clips(run_dir, stage, &clips);
+	write_page(q, artist, titles, tr, ntracks, &tl, model_desc, commands, clips, nclips);
+	for (int i = 0; i < nclips; i++)
+		free(clips[i]);
+	free(clips);
 	write_sums(stage);
 
 	/* replace the old album only now that the new one is whole (and only an album: the

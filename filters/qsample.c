@@ -12,6 +12,7 @@
  * are shared out among the ranks (rank r makes streams [n·r/N, n·(r+1)/N) into DIR/; the same
  * bytes as one process makes). */
 #include "audio.h"
+#include "blas.h"
 #include "cli.h"
 #include "mulaw.h"
 #include "npy.h"
@@ -287,6 +288,7 @@ static void on_progress(void *ctx, double done)
 
 int main(int argc, char **argv)
 {
+	blas_runtime_init(argv);   /* before anything runs on OpenBLAS or OpenMP */
 	cli_init("qsample");
 	if (dist_init(&argc, &argv) < 0)
 		cli_die(NULL, "%s", sh_errmsg());

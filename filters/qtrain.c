@@ -3,11 +3,13 @@
  * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. With
  * --model ddsp, DDSP's decoder on audio records instead: ddsp_main at the end, the work in
  * lib/ddsp_train.c (docs/ddsp-harmonic.md). */
+#include "blas.h"
 #include "bounds.h"
 #include "cli.h"
 #include "checkpoint.h"
 #include "ddsp_train.h"
 #include "dist.h"
+#include "fad.h"
 #include "json.h"
 #include "runlog.h"
 #include "generate.h"
@@ -71,6 +73,7 @@ static const char usage[] =
 	"  --epochs E             stop after E epochs\n"
 	"  --minutes M            stop after M minutes of this invocation\n"
 	"  --checkpoint-every K   validate and write checkpoints every K steps (500)\n"
+	"  --keep-every K         also keep the checkpoint of every K-th step as RUNDIR/stepNNNNNNN.safetensors\n"
 	"  --seed S               seed of initialisation, split and shuffling (1)\n"
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
@@ -108,7 +111,7 @@ enum {
 	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
 	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_SAMPLE_EVERY, O_SAMPLE_SECONDS, O_SAMPLE_COUNT,
 	O_SAMPLE_TEMP, O_SAMPLE_PRIME, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT, O_INPUT,
-	O_INIT_WIDTH
+	O_INIT_WIDTH, O_KEEP_EVERY
 };
 
 /* Architecture options given on the command line (-1: not given). */
@@ -519,6 +522,7 @@ static int wants_ddsp(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
+	blas_runtime_init(argv);   /* before anything runs on OpenBLAS or OpenMP */
 	cli_init("qtrain");
 	dist_start(&argc, &argv);
 	if (wants_ddsp(argc, argv)) {   /* DDSP trains on audio, not codes: a path of its own */
@@ -541,14 +545,15 @@ int main(int argc, char **argv)
 		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
 		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
 		{"n-out", 1, 0, O_N_OUT}, {"input", 1, 0, O_INPUT},
-		{"initial-width", 1, 0, O_INIT_WIDTH}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
+		{"initial-width", 1, 0, O_INIT_WIDTH}, {"keep-every", 1, 0, O_KEEP_EVERY}, CLI_STD_LONGOPTS,
+		{0, 0, 0, 0}};
 	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	const char *model_name = NULL;
 	model_kind kind = MODEL_SAMPLERNN;
 	const char *rundir = NULL, *resume = NULL, *quant = NULL, *split = NULL;
 	double lr = -1, eps = -1, clip_value = -1, minutes = 0;
 	int clip = -1, threads = 0, rate = -1;
-	long steps = -1, epochs = -1, ckpt_every = 500, sample_every = 0, sample_count = 3;
+	long steps = -1, epochs = -1, ckpt_every = 500, sample_every = 0, sample_count = 3, keep_every = 0;
 	double sample_seconds = 4, sample_temp = 0.95;
 	const char *sample_prime_path = NULL;
 	long long seed = -1;
@@ -588,6 +593,7 @@ int main(int argc, char **argv)
 		case O_STEPS: steps = cli_long(usage, "--steps", optarg, 0, LONG_MAX); break;
 		case O_EPOCHS: epochs = cli_long(usage, "--epochs", optarg, 1, LONG_MAX); break;
 		case O_MINUTES: minutes = cli_double(usage, "--minutes", optarg, 1e-6, 1e9); break;
+		case O_KEEP_EVERY: keep_every = cli_long(usage, "--keep-every", optarg, 1, LONG_MAX); break;
 		case O_CKPT: ckpt_every = cli_long(usage, "--checkpoint-every", optarg, 1, LONG_MAX); break;
 		case O_SEED: seed = cli_long(usage, "--seed", optarg, 0, LONG_MAX); break;
 		case O_SPLIT: split = optarg; break;
@@ -848,6 +854,9 @@ int main(int argc, char **argv)
 		cli_die_lib(NULL);
 	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
 
+	fad_stats *heldout = NULL;
+	if (rank0 && sample_every && (data.nvalid || data.ntest) && !(heldout = trn_heldout_stats(&run, &data)))
+		cli_die_lib(NULL);
 	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
 	time_t now = time(NULL);
 	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -861,6 +870,18 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
+	trn_log_row row;
+	/* Resumed at a checkpoint step whose checkpoint was cut short (a signal during it left
+	 * last.safetensors without the log row, the best and the restarted train average): finish
+	 * it now, as a straight run did, so that the continued run gives the same bytes. */
+	if (resume && run.step > 0 && run.step % ckpt_every == 0 && (!log.n || log.rows[log.n - 1].step != run.step)) {
+		int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0, 0, &stop_signal, &row);
+		if (rc)
+			cli_die(resume_path, "%s", rc < 0 ? sh_errmsg() : "the validation loss is not finite");
+		if (keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
+			cli_die_lib(NULL);
+	}
+
 	/* the loop */
 	/* step_time leaves out the invocation's first step (warm-up: page faults, thread start),
 	 * as the peer's benchmark does, for the summary's samples/s */
@@ -871,7 +892,6 @@ int main(int argc, char **argv)
 	cli_progress prog;
 	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
 	double last_bits = NAN, last_valid = NAN;
-	trn_log_row row;
 	int need_ckpt = 0, status = 0;
 	long last_ckpt_step = resume ? run.step : -1;
 	for (;;) {
@@ -921,7 +941,8 @@ int main(int argc, char **argv)
 		snprintf(extra, sizeof extra, "step %ld, %.3f bits, %.0f samples/s", run.step, last_bits,
 			 interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0);
 		cli_progress_update(&prog, (double)(run.step - start_step), extra);
-		if (run.step % ckpt_every == 0) {
+		if (run.step % ckpt_every == 0 || (keep_every && run.step % keep_every == 0) ||
+		    (sample_every && run.step % sample_every == 0)) {
 			double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
 			if (data.nvalid) {   /* say why the bar stops moving (drawn now, not rate-limited) */
 				snprintf(extra, sizeof extra, "step %ld, validating on %d records", run.step,
@@ -940,17 +961,24 @@ int main(int argc, char **argv)
 				status = 1;
 				break;
 			}
+			if (keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
+				cli_die_lib(NULL);
 			last_ckpt_step = run.step;
 			last_valid = row.valid_bits;
 			interval_time = 0;
 			interval_steps = 0;
 			need_ckpt = 0;
 		}
-		/* a clip that cannot be written is not worth stopping the training for */
-		if (sample_every && rank0 && run.step % sample_every == 0 && !stop_signal &&
-		    trn_write_samples(&run, samples_dir, (int)sample_count, sample_seconds, sample_temp,
-				      sample_prime, sample_prime_len, &stop_signal) < 0)
-			cli_warn(samples_dir, "step %ld: no clips: %s", run.step, sh_errmsg());
+		/* a clip that cannot be written is not worth stopping the training for; the clips'
+		 * distance to held-out audio goes into the step's log row */
+		if (sample_every && rank0 && run.step % sample_every == 0 && !stop_signal) {
+			if (trn_write_samples(&run, samples_dir, (int)sample_count, sample_seconds, sample_temp,
+					      sample_prime, sample_prime_len, &stop_signal) < 0)
+				cli_warn(samples_dir, "step %ld: no clips: %s", run.step, sh_errmsg());
+			else if (heldout && !stop_signal &&
+				 isnan(trn_log_clip_distance(&log, rundir, run.step, (int)sample_count, heldout)))
+				cli_warn(samples_dir, "step %ld: no distance: %s", run.step, sh_errmsg());
+		}
 	}
 	if (need_ckpt && status == 0) {
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
@@ -985,6 +1013,7 @@ int main(int argc, char **argv)
 				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9,
 				 last_bits, last_valid, run.best_bits, ranks_note,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
+	fad_free(heldout);
 	trn_log_free(&log);
 	trn_run_free(&run);
 	trn_data_free(&data);

@@ -2,7 +2,10 @@
  * the library versions of the run record (version.h's), and the checkpoint step that writes last.safetensors,
  * best.safetensors and the log together. */
 #include "runlog.h"
+#include "blas.h"
 #include "checkpoint.h"
+#include "fad.h"
+#include "mulaw.h"
 #include "plot.h"
 #include "util.h"
 #include "version.h"
@@ -50,6 +53,12 @@ int trn_log_read(trn_log *l, const char *path, long max_step)
 		}
 		r.train_bits = strtod(tb, NULL);   /* "nan" where there was none */
 		r.valid_bits = strtod(vb, NULL);
+		/* the eighth column, fad, is absent from logs written before it */
+		const char *f8 = line;
+		for (int tabs = 0; f8 && tabs < 7; tabs++)
+			if ((f8 = strchr(f8, '\t')))
+				f8++;
+		r.fad = f8 ? strtod(f8, NULL) : NAN;
 		if (r.step <= max_step && trn_log_append(l, &r) < 0) {
 			fclose(f);
 			return -1;
@@ -63,14 +72,15 @@ int trn_log_write(const trn_log *l, const char *path)
 {
 	sh_buf b = {0};
 	const char *m = l->metric ? l->metric : "bits";
-	sh_buf_printf(&b, "step\tepoch\ttrain_%s\tvalid_%s\tsamples_per_s\tlr\tseconds\n", m, m);
+	sh_buf_printf(&b, "step\tepoch\ttrain_%s\tvalid_%s\tsamples_per_s\tlr\tseconds\tfad\n", m, m);
 	for (int i = 0; i < l->n; i++) {
 		const trn_log_row *r = &l->rows[i];
 		/* NAN as "nan" whatever its sign bit, so that readers see one spelling */
 		sh_buf_printf(&b, "%ld\t%.4f\t", r->step, r->epoch);
 		sh_buf_printf(&b, isnan(r->train_bits) ? "nan\t" : "%.6f\t", r->train_bits);
 		sh_buf_printf(&b, isnan(r->valid_bits) ? "nan\t" : "%.6f\t", r->valid_bits);
-		sh_buf_printf(&b, "%.1f\t%g\t%.1f\n", r->samples_per_s, r->lr, r->seconds);
+		sh_buf_printf(&b, "%.1f\t%g\t%.1f\t", r->samples_per_s, r->lr, r->seconds);
+		sh_buf_printf(&b, isnan(r->fad) ? "nan\n" : "%.6f\n", r->fad);
 	}
 	int rc = sh_write_file(path, b.s, b.n);
 	free(b.s);
@@ -117,21 +127,36 @@ void trn_lib_versions_json(sh_buf *b)
 		sh_buf_printf(b, ": ");
 		sh_buf_json_str(b, v[i].version);
 	}
+	sh_buf_printf(b, ", \"openblas_core\": ");   /* the kernels it runs (lib/blas.c) */
+	sh_buf_json_str(b, blas_core_name());
+	const char *spin = getenv("GOMP_SPINCOUNT"), *policy = getenv("OMP_WAIT_POLICY");
+	sh_buf_printf(b, ", \"omp_wait\": ");
+	sh_buf_json_str(b, policy ? policy : spin ? "" : "default");
+	if (spin)
+		sh_buf_printf(b, ", \"gomp_spincount\": \"%s\"", spin);
 }
 
-/* best.safetensors becomes another name of the file just written as last.safetensors (a hard
- * link, renamed into place: atomic and without a second write); a copy where links fail. */
-static int link_best(const trn_run *t, const trn_data *d, const char *last, const char *best)
+/* dst becomes another name of the file just written as last.safetensors (a hard link,
+ * renamed into place: atomic and without a second write); a copy where links fail. */
+static int link_last(const trn_run *t, const trn_data *d, const char *last, const char *dst)
 {
 	char tmp[4096];
-	sh_tmp_name(tmp, sizeof tmp, best);
+	sh_tmp_name(tmp, sizeof tmp, dst);
 	remove(tmp);
 	if (!link(last, tmp)) {
-		if (!rename(tmp, best))
+		if (!rename(tmp, dst))
 			return 0;
 		remove(tmp);
 	}
-	return trn_save(t, d, best);
+	return trn_save(t, d, dst);
+}
+
+int trn_keep_milestone(const trn_run *t, const trn_data *d, const char *rundir)
+{
+	char last[4096], dst[4096];
+	snprintf(last, sizeof last, "%s/last.safetensors", rundir);
+	snprintf(dst, sizeof dst, "%s/step%07ld.safetensors", rundir, t->step);
+	return link_last(t, d, last, dst);
 }
 
 int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
@@ -148,6 +173,7 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 	row->samples_per_s = samples_per_s;
 	row->lr = t->opt.lr;
 	row->seconds = seconds;
+	row->fad = NAN;
 	if (full)
 		row->valid_bits = trn_evaluate(t, d, d->valid, d->nvalid, stop);
 	if (full && stop && *stop) {
@@ -173,8 +199,82 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 		return 0;
 	if (trn_save(t, d, last) < 0)
 		return -1;
-	if (improved && link_best(t, d, last, best) < 0)
+	if (improved && link_last(t, d, last, best) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/log.tsv", rundir);
 	return trn_log_append(log, row) < 0 || trn_log_write(log, path) < 0 ? -1 : 0;
+}
+
+/* ---- distance of the clips to held-out audio ---- */
+
+struct fad_stats *trn_heldout_stats(const trn_run *t, const trn_data *d)
+{
+	const int *recs = d->nvalid ? d->valid : d->test;
+	int n = d->nvalid ? d->nvalid : d->ntest, mode = trn_quant_mode(t->opt.quantization);
+	if (!n)
+		return sh_error("no held-out records (valid or test) to compare the clips with"), NULL;
+	mulaw_quantiser q;
+	if (mode < 0 || mulaw_init(&q, (mulaw_mode)mode, model_levels(&t->opt.model)) < 0)
+		return NULL;
+	fad_stats *s = fad_new();
+	float *x = NULL;
+	int rc = s ? 0 : -1;
+	for (int i = 0; i < n && !rc; i++) {
+		int r = recs[i];
+		float *nx = realloc(x, (d->len[r] ? d->len[r] : 1) * sizeof *x);
+		if (!nx) {
+			rc = sh_error("out of memory");
+			break;
+		}
+		x = nx;
+		rc = mulaw_decode_u16(&q, d->codes + d->start[r], d->len[r], x) < 0 ||
+		     fad_add_samples(s, x, d->len[r], t->opt.sample_rate) < 0 ? -1 : 0;
+	}
+	free(x);
+	mulaw_free(&q);
+	if (rc) {
+		fad_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+double trn_log_clip_distance(trn_log *log, const char *rundir, long step, int n, const struct fad_stats *ref)
+{
+	fad_stats *s = fad_new();
+	if (!s)
+		return NAN;
+	char path[4096];
+	for (int k = 0; k < n; k++) {
+		snprintf(path, sizeof path, "%s/samples/step%07ld_%d.wav", rundir, step, k);
+		if (fad_add_file(s, path) < 0) {
+			fad_free(s);
+			return NAN;
+		}
+	}
+	double dist = fad_distance(ref, s);
+	fad_free(s);
+	if (isnan(dist))
+		return NAN;
+	if (!log->n || log->rows[log->n - 1].step != step)
+		return dist;
+	log->rows[log->n - 1].fad = dist;
+	snprintf(path, sizeof path, "%s/log.tsv", rundir);
+	if (trn_log_write(log, path) < 0)
+		return NAN;
+	/* the distance over the steps, beside loss.png */
+	double *x = malloc(log->n * sizeof *x), *y = malloc(log->n * sizeof *y);
+	int m = 0;
+	for (int i = 0; x && y && i < log->n; i++)
+		if (!isnan(log->rows[i].fad)) {
+			x[m] = log->rows[i].step;
+			y[m++] = log->rows[i].fad;
+		}
+	plot_series ps = {"clips vs held-out audio", x, y, m, {0.2, 0.55, 0.25}};
+	snprintf(path, sizeof path, "%s/fad.png", rundir);
+	int rc = x && y ? plot_lines_png(path, 800, 500, "qtrain: Fréchet distance of log-mel statistics",
+					 "step", "distance (lower is closer)", &ps, 1)
+			: sh_error("out of memory");
+	free(x), free(y);
+	return rc < 0 ? NAN : dist;
 }

@@ -16,7 +16,13 @@ for f in "$root"/* "$root"/.[!.]*; do
 	case $(basename "$f") in work|album|.git|.|..) ;; *) ln -s "$f" "$scratch/$(basename "$f")" ;; esac
 done
 set --
-while IFS= read -r line; do set -- "$@" "$line"; done < "$album/settings.txt"
+swapped=
+while IFS= read -r line; do
+	set -- "$@" "$line"
+	case $line in WAVCHUNK=*|MULAW=*|QTRAIN=*|QSAMPLE=*|CURATE=*|ALBUMART=*|ALBUMPAGE=*) swapped="$swapped ${line}" ;; esac
+done < "$album/settings.txt"
+# a stage made by another program than this tree's: said before, and with the verdict
+[ -n "$swapped" ] && echo "reproduce: $album was made with swapped stages:$swapped (rebuilt with them too)" >&2
 echo "reproduce: rebuilding $album in $scratch with: $*" >&2
 ( cd "$scratch" && make --no-print-directory album-build "$@" ALBUM="$album" ) >"$scratch.log" 2>&1 || {
 	echo "reproduce: the pipeline failed; its output:" >&2; tail -20 "$scratch.log" >&2; rm -f "$scratch.log"; exit 1; }
@@ -27,5 +33,6 @@ while read -r sum name; do
 	if [ "$new" = "$sum" ]; then echo "identical  $name"; else echo "different  $name"; status=1; fi
 done < "$album/SHA256SUMS"
 if cmp -s "$album/SHA256SUMS" "$scratch/$album/SHA256SUMS"; then echo "identical  SHA256SUMS"; else echo "different  SHA256SUMS"; status=1; fi
-[ $status = 0 ] && echo "reproduce: every file of $album is identical" >&2 || echo "reproduce: $album differs" >&2
+[ $status = 0 ] && echo "reproduce: every file of $album is identical" >&2 ||
+	echo "reproduce: $album differs${swapped:+ (made with swapped stages:$swapped; a program that is not this tree's need not reproduce)}" >&2
 exit $status

@@ -5,7 +5,7 @@
 . tests/lib.sh
 A=sharks-test
 Q=$A-quick
-cleanup() { rm -rf work/$Q album/$Q album/.$Q.* work/$A-bad* album/$A-bad*; }
+cleanup() { rm -rf work/$Q album/$A album/.$A.* work/$A-bad* album/$A-bad*; }
 cleanup
 trap 'cleanup; rm -rf "$T"' EXIT
 
@@ -41,8 +41,19 @@ check "albumpage: its embedded input" grep -q "A WaveNet (an embedding of 4 valu
 check "albumpage: its scalar input" grep -q "A WaveNet (scalar input over 32 samples" $T/walbum_scalar/index.html
 
 make --no-print-directory data >/dev/null 2>&1
-check "make album-quick runs the whole pipeline" make --no-print-directory album-quick ARTIST=$A AUDIO=data/asc-music
-D=album/$Q
+check "make album-quick runs the whole pipeline" make --no-print-directory album-quick ARTIST=$A AUDIO=data/asc-music \
+	CURATE_FLAGS='--crossfade 0.5'
+D=album/$A
+check "album-quick writes album/ARTIST/, its work in work/ARTIST-quick/" test -s $D/index.html -a -d work/$Q/run
+check "album-quick keeps the user's CURATE_FLAGS" grep -q "^CURATE_FLAGS=--noise-fraction 1 --min-seconds 2 --crossfade 0.5" $D/settings.txt
+check "the page's make album line holds every setting" sh -c "
+	grep -q \"make album ARTIST='$A' AUDIO='data/asc-music' WORK='work/$Q' MODEL='samplernn' PRESET='tiny' TRAIN_STEPS='40' .*TEMP='0.95' RATE='16000' TRACK_MINUTES='0.25' .*TRAIN_FLAGS='--checkpoint-every 20 .*' .*CURATE_FLAGS='--noise-fraction 1 --min-seconds 2 --crossfade 0.5'\" $D/album.json"
+check "the page links the clips written at each checkpoint while training, per step" sh -c "
+	grep -q '<li>step 20: <a href=\"training-step0000020_0.wav\">clip 1</a> <a href=\"training-step0000020_1.wav\">clip 2</a>' $D/index.html &&
+	grep -q '<li>step 40:' $D/index.html && test -s $D/training-step0000040_1.wav"
+check "log.tsv has the clips' distance to held-out audio at those steps" sh -c "
+	tail -n +2 work/$Q/run/log.tsv | cut -f8 | grep -qv nan"
+check "curate is given the rate" grep -q "curate .*-r 16000 " $D/album.json
 check "every track as FLAC and Ogg, with its spectrogram" sh -c "
 	n=\$(ls '$D' | grep -c '^[0-9][0-9] - .*\.flac\$'); [ \$n -ge 1 ] &&
 	[ \$n = \$(ls '$D' | grep -c '^[0-9][0-9] - .*\.ogg\$') ] && [ \$n = \$(ls '$D' | grep -c '^[0-9][0-9] - .*\.png\$') ]"
@@ -52,7 +63,7 @@ check "SHA256SUMS lists and verifies every file" sh -c "cd '$D' && sha256sum --q
 check "album.json: titles, durations, clips, model and training" $PY -c '
 import json, wave
 a = json.load(open("'$D'/album.json"))
-assert a["artist"] == "'$Q'" and a["title"]
+assert a["artist"] == "'$A'" and a["title"]
 for t in a["tracks"]:
     assert t["title"] and t["seconds"] > 0 and t["clips"], t
     import subprocess
@@ -110,8 +121,8 @@ else
 	skip "no screenshot without chromium"
 fi
 
-check "make reproduce: every file identical" sh -c "make --no-print-directory reproduce ARTIST=$Q > $T/repro.out 2>&1"
-sed 's/^/# /' $T/repro.out | head -5
+check "make reproduce: every file identical" sh -c "make --no-print-directory reproduce ARTIST=$A > $T/repro.out 2>&1"
+sed "s/^/# /" $T/repro.out | head -3; grep "^different" $T/repro.out | sed "s/^/# /"
 check "reproduce printed identical for each file, nothing different" sh -c "
 	grep -q '^identical  album.json' $T/repro.out && ! grep -q '^different' $T/repro.out"
 

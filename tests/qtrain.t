@@ -36,13 +36,31 @@ check "trains 60 steps" $Q $TINY --steps 60 --checkpoint-every 20 -o "$T/run" "$
 for f in last.safetensors best.safetensors log.tsv loss.png run.json; do
 	check "RUNDIR has $f" test -s "$T/run/$f"
 done
-check "log.tsv: header and three rows of 7 numeric fields" $PY -c '
+check "log.tsv: header and three rows of 7 numeric fields and fad (nan: no clips)" $PY -c '
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-assert rows[0] == "step epoch train_bits valid_bits samples_per_s lr seconds".split(), rows[0]
+assert rows[0] == "step epoch train_bits valid_bits samples_per_s lr seconds fad".split(), rows[0]
 assert [r[0] for r in rows[1:]] == ["20", "40", "60"], rows
 for r in rows[1:]:
-    assert len(r) == 7 and all(float(x) == float(x) for x in r), r' "$T/run/log.tsv"
+    assert len(r) == 8 and all(float(x) == float(x) for x in r[:7]) and r[7] == "nan", r' "$T/run/log.tsv"
+# OpenBLAS's kernels (lib/blas.c): never a fallback on a CPU with AVX2 or AVX-512, and when
+# OpenBLAS picks one (pretended here: this CPU may be one it knows) qtrain runs itself again
+# with the right core type; the waits of OpenMP's threads are short unless the user says
+fallbacks='"(Unknown|Katmai|Coppermine|Northwood|Prescott|Banias|Atom|Core2|Penryn|Dunnington|Nehalem|Opteron|Opteron_SSE3|Barcelona|Nano|Bobcat)"'
+if grep -qw -e avx2 -e avx512f /proc/cpuinfo; then
+	check "run.json: OpenBLAS's kernel is not a fallback on this CPU with AVX2/AVX-512" sh -c "
+		grep -q '\"openblas_core\": \"' $T/run/run.json && ! grep -Eq '\"openblas_core\": $fallbacks' $T/run/run.json"
+	SHARKS_BLAS_PRETEND=Prescott $Q $TINY --steps 1 -o "$T/run_pretend" "$T/codes.npy" 2>/dev/null
+	check "a Prescott pick is replaced (Haswell or SkylakeX), recorded in run.json" \
+		grep -Eq '"openblas_core": "(Haswell|SkylakeX)"' $T/run_pretend/run.json
+else
+	skip "this CPU has neither AVX2 nor AVX-512"
+	skip "this CPU has neither AVX2 nor AVX-512"
+fi
+OPENBLAS_CORETYPE=Prescott OMP_WAIT_POLICY=active $Q $TINY --steps 1 -o "$T/run_user" "$T/codes.npy" 2>/dev/null
+check "the user's OPENBLAS_CORETYPE and OMP_WAIT_POLICY are kept" sh -c "
+	grep -q '\"openblas_core\": \"Prescott\"' $T/run_user/run.json && grep -q '\"omp_wait\": \"active\"' $T/run_user/run.json"
+check "by default OpenMP's threads spin briefly (GOMP_SPINCOUNT recorded)" grep -q '"gomp_spincount": "10000"' $T/run/run.json
 check "training loss falls by more than half a bit" $PY -c '
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1])][1:]

@@ -221,7 +221,8 @@ static void test_log_plot(void)
 {
 	trn_log l = {0};
 	for (int i = 1; i <= 5; i++) {
-		trn_log_row r = {i * 10, i * 0.5, 8.0 / i, i == 1 ? NAN : 9.0 / i, 1000, 1e-3, i * 2.0};
+		trn_log_row r = {i * 10, i * 0.5, 8.0 / i, i == 1 ? NAN : 9.0 / i, 1000, 1e-3, i * 2.0,
+				 i == 2 ? 12.5 : NAN};
 		trn_log_append(&l, &r);
 	}
 	const char *p = tmp_path("log.tsv");
@@ -230,6 +231,17 @@ static void test_log_plot(void)
 	tap_ok(trn_log_read(&m, p, 30) == 0 && m.n == 3 && m.rows[2].step == 30 &&
 	       tap_close(m.rows[1].train_bits, 4, 1e-6) && isnan(m.rows[0].valid_bits),
 	       "log read back up to a step, nan kept");
+	trn_log_free(&m);
+	tap_ok(trn_log_read(&m, p, 30) == 0 && tap_close(m.rows[1].fad, 12.5, 1e-6) && isnan(m.rows[0].fad),
+	       "the clips' distance (fad) read back, nan where there was none");
+	trn_log_free(&m);
+	FILE *old = fopen(tmp_path("old.tsv"), "w");
+	if (old) {
+		fputs("step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\n10\t0.5\t8\t9\t1000\t0.001\t2\n", old);
+		fclose(old);
+	}
+	tap_ok(trn_log_read(&m, tmp_path("old.tsv"), 100) == 0 && m.n == 1 && isnan(m.rows[0].fad),
+	       "a log of seven columns (before fad) is read, without a distance");
 	trn_log_free(&m);
 	tap_ok(trn_log_read(&m, tmp_path("nolog.tsv"), 100) == 0 && m.n == 0, "a missing log is empty");
 	const char *png = tmp_path("loss.png");
