@@ -874,11 +874,14 @@ int main(int argc, char **argv)
 	/* Resumed at a checkpoint step whose checkpoint was cut short (a signal during it left
 	 * last.safetensors without the log row, the best and the restarted train average): finish
 	 * it now, as a straight run did, so that the continued run gives the same bytes. */
-	if (resume && run.step > 0 && run.step % ckpt_every == 0 && (!log.n || log.rows[log.n - 1].step != run.step)) {
+	/* rank 0 alone reads the log, so it decides, and every rank takes part (validation is shared) */
+	int pending = rank0 && resume && run.step > 0 && run.step % ckpt_every == 0 &&
+		      (!log.n || log.rows[log.n - 1].step != run.step);
+	if (dist_max_int(pending)) {
 		int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0, 0, &stop_signal, &row);
 		if (rc)
 			cli_die(resume_path, "%s", rc < 0 ? sh_errmsg() : "the validation loss is not finite");
-		if (keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
+		if (rank0 && keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
 			cli_die_lib(NULL);
 	}
 
@@ -961,7 +964,7 @@ int main(int argc, char **argv)
 				status = 1;
 				break;
 			}
-			if (keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
+			if (rank0 && keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
 				cli_die_lib(NULL);
 			last_ckpt_step = run.step;
 			last_valid = row.valid_bits;

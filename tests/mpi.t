@@ -18,6 +18,12 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 # containers often forbid the cross-memory attach that shared memory uses for large messages
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# a job that hangs (a collective one rank never reaches) fails its test after 5 minutes instead
+# of hanging the suite: every mpirun below, sh -c's included, is this wrapper's
+mkdir -p "$T/bin"
+printf '#!/bin/sh\nexec timeout 300 %s "$@"\n' "$(command -v mpirun)" >"$T/bin/mpirun"
+chmod +x "$T/bin/mpirun"
+PATH=$T/bin:$PATH
 MPI2="mpirun -np 2"
 TINY="--preset tiny --seq 64 --batch 4 --threads 1 --learn-h0"
 WN="--model wavenet --dilations 1,2,4,8 --residual-channels 8 --dilation-channels 8 --skip-channels 8 --n-out 128 --batch 4 --threads 1"
