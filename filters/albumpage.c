@@ -332,9 +332,106 @@ static int copy_training_clips(const char *run_dir, const char *stage, char ***n
 	return n - first;
 }
 
+/* curate's record of the clips it rejected and why (TRACKS/curation.json): read, checked and
+ * kept whole for the page's folded list; NULL when there is none (an album curated before
+ * curate wrote it). A file that is there but not what curate writes is refused. */
+static const char *str_of(const json_value *o, const char *key)
+{
+	const json_value *v = json_get(o, key);
+	return v && v->type == JSON_STR ? v->str : NULL;
+}
+
+static json_value *read_curation(const char *path, int *nrejected)
+{
+	struct stat st;
+	*nrejected = 0;
+	if (stat(path, &st) && errno == ENOENT)
+		return NULL;
+	char *text = slurp(path);
+	json_value *root = json_parse(text, strlen(text));
+	free(text);
+	if (!root)
+		cli_die(path, "not valid JSON: %s", sh_errmsg());
+	const json_value *clips = root->type == JSON_OBJ ? json_get(root, "clips") : NULL;
+	if (!clips || clips->type != JSON_ARR)
+		cli_die(path, "no \"clips\" list (not curate's curation.json)");
+	for (size_t i = 0; i < clips->n; i++) {
+		const json_value *c = &clips->items[i], *reasons = json_get(c, "reasons"),
+				 *tests = json_get(c, "tests");
+		const char *status = c->type == JSON_OBJ ? str_of(c, "status") : NULL;
+		if (!status || !str_of(c, "clip") || (strcmp(status, "kept") && strcmp(status, "rejected")))
+			cli_die(path, "clip %zu: needs \"clip\" and a \"status\" kept or rejected", i + 1);
+		check_utf8(path, str_of(c, "clip"), 0);
+		if (strcmp(status, "rejected"))
+			continue;
+		++*nrejected;
+		if (!reasons || reasons->type != JSON_ARR || !reasons->n || !tests || tests->type != JSON_ARR)
+			cli_die(path, "clip %zu: rejected without \"reasons\" and \"tests\" lists", i + 1);
+		for (size_t r = 0; r < reasons->n; r++)
+			if (reasons->items[r].type != JSON_STR)
+				cli_die(path, "clip %zu: a reason is not a string", i + 1);
+		for (size_t k = 0; k < tests->n; k++) {
+			const json_value *t = &tests->items[k], *value = json_get(t, "value"),
+					 *thr = json_get(t, "threshold"), *holds = json_get(t, "holds");
+			const char *when = t->type == JSON_OBJ ? str_of(t, "rejects_when") : NULL;
+			/* a score that is not a number is written as null (NaN) */
+			if (!when || (strcmp(when, "above") && strcmp(when, "below")) || !str_of(t, "rule") ||
+			    !str_of(t, "score") || !str_of(t, "option") || !value ||
+			    (value->type != JSON_NUM && value->type != JSON_NULL) || !thr || thr->type != JSON_NUM ||
+			    !holds || holds->type != JSON_BOOL)
+				cli_die(path, "clip %zu, test %zu: needs rule, score, value, rejects_when (above or below), "
+					"option, threshold and holds", i + 1, k + 1);
+		}
+	}
+	return root;
+}
+
+/* The rejected clips, folded: "gen_003.wav — noise: noise_fraction 0.83 > 0.55 (--noise-fraction)",
+ * each reason with the tests that made it (those that hold). */
+static void write_rejections(FILE *f, const json_value *curation, int nrejected)
+{
+	if (!curation || !nrejected)
+		return;
+	const json_value *clips = json_get(curation, "clips");
+	fprintf(f, "<details class=\"rejected\">\n<summary>Rejected clips (%d)</summary>\n<ul>\n", nrejected);
+	for (size_t i = 0; i < clips->n; i++) {
+		const json_value *c = &clips->items[i], *reasons = json_get(c, "reasons"), *tests = json_get(c, "tests");
+		if (strcmp(str_of(c, "status"), "rejected"))
+			continue;
+		const char *name = str_of(c, "clip"), *base = strrchr(name, '/');
+		fputs("<li>", f);
+		album_html_escape(f, base ? base + 1 : name);
+		fputs(" —", f);
+		for (size_t r = 0; r < reasons->n; r++) {
+			const char *reason = reasons->items[r].str;
+			fputs(r ? "; " : " ", f);
+			album_html_escape(f, reason);
+			int shown = 0;
+			for (size_t k = 0; k < tests->n; k++) {
+				const json_value *t = &tests->items[k], *value = json_get(t, "value");
+				if (strcmp(str_of(t, "rule"), reason) || !json_get(t, "holds")->boolean)
+					continue;
+				char fig[64];
+				if (value->type == JSON_NUM)
+					snprintf(fig, sizeof fig, "%.4g", value->num);
+				else
+					snprintf(fig, sizeof fig, "nan");
+				fputs(shown++ ? ", " : ": ", f);
+				album_html_escape(f, str_of(t, "score"));
+				fprintf(f, " %s %s %.4g (--", fig, strcmp(str_of(t, "rejects_when"), "above") ? "&lt;" : "&gt;",
+					json_get(t, "threshold")->num);
+				album_html_escape(f, str_of(t, "option"));
+				fputs(")", f);
+			}
+		}
+		fputs("</li>\n", f);
+	}
+	fputs("</ul>\n</details>\n", f);
+}
+
 static void write_page(const char *path, const char *artist, char **titles, const track *tr, int ntracks,
 		       const album_training *tl, const char *model_desc, const char *commands,
-		       char **clips, int nclips)
+		       char **clips, int nclips, const json_value *curation, int nrejected)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
@@ -356,7 +453,7 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 	      ".track h3{margin:0 0 .5em;color:#fff}.track h3 span{color:#888;font-weight:normal}\n"
 	      "audio{width:100%}.spec{width:100%;display:block;margin-top:.5em}\n"
 	      "pre{background:#141418;padding:1em;overflow:auto;font-size:13px}\n"
-	      "a{color:#c66}\n</style>\n</head>\n<body>\n<main>\n<header>\n<img src=\"cover.png\" alt=\"cover\">\n<div>\n<h1>",
+	      "a{color:#c66}\ndetails{margin:1em 0}summary{cursor:pointer;color:#aaa}\n</style>\n</head>\n<body>\n<main>\n<header>\n<img src=\"cover.png\" alt=\"cover\">\n<div>\n<h1>",
 	      f);
 	album_html_escape(f, titles[0]);
 	fputs("</h1>\n<h2>", f);
@@ -395,6 +492,7 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 	}
 	if (nclips)
 		fputs("</li>\n</ul>\n", f);
+	write_rejections(f, curation, nrejected);
 	fputs("<p>The exact commands, in order:</p>\n<pre>", f);
 	album_html_escape(f, commands);
 	fputs("</pre>\n<p>Made with 1000 sharks. Every file of this album is listed in SHA256SUMS; "
@@ -445,6 +543,9 @@ static int cmd_build(int argc, char **argv)
 	cli_pathf(p, sizeof p, "%s/tracklist.tsv", tracks_dir);
 	if (album_read_tracklist(p, &rows, &nrows) < 0)
 		cli_die(p, "%s", sh_errmsg());
+	int nrejected;
+	cli_pathf(p, sizeof p, "%s/curation.json", tracks_dir);
+	json_value *curation = read_curation(p, &nrejected);
 	int ntracks = 0;
 	for (int i = 0; i < nrows; i++)
 		ntracks = SH_MAX(ntracks, rows[i].track);
@@ -593,7 +694,8 @@ static int cmd_build(int argc, char **argv)
 	cli_pathf(q, sizeof q, "%s/index.html", stage);
 	char **clips;
 	int nclips = copy_training_clips(run_dir, stage, &clips);
-	write_page(q, artist, titles, tr, ntracks, &tl, model_desc, commands, clips, nclips);
+	write_page(q, artist, titles, tr, ntracks, &tl, model_desc, commands, clips, nclips, curation, nrejected);
+	json_free(curation);
 	for (int i = 0; i < nclips; i++)
 		free(clips[i]);
 	free(clips);

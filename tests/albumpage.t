@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/albumpage.t: albumpage on hard inputs (issue 13): what -o may replace, file names that
 # need URL encoding, titles that are not UTF-8, a garbage cover, a huge track number, a full
-# stdout, SIGTERM while building. A tiny WaveNet run and one-second tracks keep it fast.
+# stdout, SIGTERM while building; curate's rejected clips folded on the page (issue 15). A tiny
+# WaveNet run and one-second tracks keep it fast.
 . tests/lib.sh
 P=$BIN/albumpage
 
@@ -69,6 +70,57 @@ printf 'track\torder\tclip\tstart\tend\tseconds\n1000\t1\tgen_000.wav\t0\t1\t1\n
 fails_with "track 1000: refused (curate numbers tracks with at most three digits)" 1 "a track number is 1..999" \
 	$P build --artist wn --titles $T/titles --tracks $T/huge --run $T/run --cover $T/cover.png -o $T/bad3
 check "no album and no staging left by any refused build" sh -c "! ls -A $T | grep -E '^\.?bad'"
+
+# curate's rejected clips (TRACKS/curation.json), folded on the page with their reasons
+mkdir -p $T/cur && cp $T/tracks/* $T/cur/
+$PY -c '
+import json
+def test(rule, score, value, when, option, threshold):
+    return {"rule": rule, "score": score, "value": value, "rejects_when": when, "option": option,
+            "threshold": threshold, "holds": value > threshold if when == "above" else value < threshold}
+clips = [
+    {"clip": "/abs/path/gen_000.wav", "status": "kept", "seconds": 1, "scores": {},
+     "tests": [test("noise", "noise_fraction", 0.1, "above", "noise-fraction", 0.55)]},
+    {"clip": "/abs/path/gen_003.wav", "status": "rejected", "reason": "noise", "reasons": ["noise"], "seconds": 1,
+     "scores": {"noise_fraction": 0.83},
+     "tests": [test("silence", "loudest_db", -20, "below", "silence-db", -50),
+               test("noise", "noise_fraction", 0.83, "above", "noise-fraction", 0.55)]},
+    {"clip": "/abs/x<&>y.wav#2", "status": "rejected", "reason": "loop", "reasons": ["loop", "noise"], "seconds": 1,
+     "scores": {},
+     "tests": [test("noise", "noise_fraction", 0.7, "above", "noise-fraction", 0.55),
+               test("loop", "loop_score", 0.95, "above", "loop", 0.9),
+               test("loop", "loop_corr", 0.8, "above", "loop-corr", 0.5)]}]
+json.dump({"tracks": [], "clips": clips}, open("'$T'/cur/curation.json", "w"), indent=1)
+'
+check "a build with a curation.json of 2 rejected and 1 kept clips" build --tracks $T/cur -o $T/curalbum
+check "the page folds the rejected clips, with a count" \
+	grep -q '<details class="rejected">' $T/curalbum/index.html
+check "... summary 'Rejected clips (2)'" grep -qF '<summary>Rejected clips (2)</summary>' $T/curalbum/index.html
+check "... a line per rejected clip (its base name, each failed test with score, comparison, threshold, option)" \
+	grep -qxF '<li>gen_003.wav — noise: noise_fraction 0.83 &gt; 0.55 (--noise-fraction)</li>' $T/curalbum/index.html
+check "... a name with <&> escaped, every reason with its tests" \
+	grep -qxF '<li>x&lt;&amp;&gt;y.wav#2 — loop: loop_score 0.95 &gt; 0.9 (--loop), loop_corr 0.8 &gt; 0.5 (--loop-corr); noise: noise_fraction 0.7 &gt; 0.55 (--noise-fraction)</li>' $T/curalbum/index.html
+check "... two lines, no kept clip, no absolute path" sh -c "
+	[ \$(sed -n '/<details/,/<\/details>/p' $T/curalbum/index.html | grep -c '^<li>') = 2 ] &&
+	! grep -q 'gen_000\|/abs/' $T/curalbum/index.html"
+check "... album.json keeps its format (no curation key)" $PY -c "
+import json; assert 'curation' not in json.load(open('$T/curalbum/album.json'))"
+check "no curation.json: no list" sh -c "! grep -q '<details' $T/album/index.html"
+$PY -c "
+import json; d = json.load(open('$T/cur/curation.json'))
+d['clips'] = d['clips'][:1]; json.dump(d, open('$T/cur/curation.json', 'w'))"
+check "nothing rejected: no list" sh -c "$P build --artist wn --titles $T/titles --tracks $T/cur --run $T/run \
+	--cover $T/cover.png -o $T/curalbum 2>/dev/null && ! grep -q '<details' $T/curalbum/index.html"
+printf '{"clips": [' >$T/cur/curation.json
+fails_with "a malformed curation.json: refused, naming it" 1 "albumpage: $T/cur/curation.json: not valid JSON" \
+	build --tracks $T/cur -o $T/badcur
+printf '{"clips": [{"clip": "a.wav", "status": "rejected", "reasons": ["noise"]}]}' >$T/cur/curation.json
+fails_with "a rejected clip without its tests: refused, naming the file" 1 "albumpage: $T/cur/curation.json: clip 1: rejected without" \
+	build --tracks $T/cur -o $T/badcur
+printf '{"clips": [], "clips": []}' >$T/cur/curation.json
+fails_with "a key repeated: refused" 1 "albumpage: $T/cur/curation.json: not valid JSON" \
+	build --tracks $T/cur -o $T/badcur
+check "... and no album written" sh -c "! ls -A $T | grep badcur"
 
 # a full stdout is an error
 fails_with "titles > /dev/full: exit 1, a write error" 1 "albumpage: stdout: write error" sh -c "$P titles -n 3 >/dev/full"
