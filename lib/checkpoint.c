@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,13 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 	    st_meta_long(sf, "log_steps", 0, LONG_MAX, &t->log_steps) < 0 ||
 	    sh_rng_from_string(&f->rng, st_meta(sf, "rng")) < 0)
 		return -1;
+	/* the best so far may be +inf (none yet); the loss summed since the last log row is a sum
+	 * of cross-entropies: finite and not negative */
+	if (isnan(t->best_bits) || t->best_bits < 0)
+		return sh_error("bad 'best_valid_bits' in the metadata: %s (want bits >= 0, or inf)",
+				st_meta(sf, "best_valid_bits"));
+	if (!isfinite(t->log_nats) || t->log_nats < 0)
+		return sh_error("bad 'log_nats' in the metadata: %s (want a finite sum >= 0)", st_meta(sf, "log_nats"));
 	if (!order || !lanes)
 		return sh_error("no data position (data_order, data_lanes) in the metadata");
 	unsigned char *seen = sh_alloc(d->nrec ? d->nrec : 1), *intrain = sh_alloc(d->nrec ? d->nrec : 1);

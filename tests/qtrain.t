@@ -196,6 +196,12 @@ fails_with "resume with quantization=weird in the metadata is refused" 1 "qweird
 set_meta "$T/res/last.safetensors" "$T/rhuge.safetensors" sample_rate 1073741824
 fails_with "resume with a sample rate of 2^30 in the metadata is refused" 1 "rhuge.safetensors: bad metadata: sample rate 1073741824 Hz" \
 	$Q --steps 70 --resume "$T/rhuge.safetensors" -o "$T/res" "$T/codes.npy"
+set_meta "$T/res/last.safetensors" "$T/lognan.safetensors" log_nats nan
+fails_with "resume with log_nats=nan in the metadata is refused" 1 "lognan.safetensors: bad 'log_nats' in the metadata: nan" \
+	$Q --steps 70 --resume "$T/lognan.safetensors" -o "$T/res" "$T/codes.npy"
+set_meta "$T/res/last.safetensors" "$T/bestnan.safetensors" best_valid_bits nan
+fails_with "resume with best_valid_bits=nan in the metadata is refused" 1 "bestnan.safetensors: bad 'best_valid_bits' in the metadata: nan" \
+	$Q --steps 70 --resume "$T/bestnan.safetensors" -o "$T/res" "$T/codes.npy"
 nt=$(nan_tensor "$T/res/last.safetensors" "$T/wnan.safetensors")
 fails_with "resume from NaN weights is refused, naming the tensor" 1 "wnan.safetensors: tensor '$nt' holds NaN at index 0" \
 	$Q --steps 70 --resume "$T/wnan.safetensors" -o "$T/res" "$T/codes.npy"
