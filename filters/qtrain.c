@@ -1153,12 +1153,12 @@ static int ddsp_main(int argc, char **argv)
 		{"minutes", 1, 0, D_MINUTES}, {"checkpoint-every", 1, 0, D_CKPT},
 		{"sample-count", 1, 0, D_COUNT}, {"seed", 1, 0, D_SEED}, {"split", 1, 0, D_SPLIT},
 		{"threads", 1, 0, D_THREADS}, {"resume", 1, 0, D_RESUME}, {"model", 1, 0, D_MODEL},
-		{"help", 0, 0, D_HELP}, {0, 0, 0, 0}};
+		{"help", 0, 0, D_HELP}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
 	const char *rundir = NULL, *resume = NULL, *preset = NULL, *split = NULL;
 	double lr = -1, clip = -1, minutes = 0;
 	long steps = -1, epochs = -1, ckpt_every = 500, clips = 2, seed = -1;
 	int batch = -1, threads = 0, c;
-	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":o:hq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': rundir = optarg; break;
 		case D_PRESET: preset = optarg; break;
@@ -1179,7 +1179,7 @@ static int ddsp_main(int argc, char **argv)
 				cli_usage_error(ddsp_usage, "--model %s: this checkpoint is a DDSP run", optarg);
 			break;
 		case D_HELP: fputs(ddsp_usage, stdout); return 0;
-		default: cli_usage_error(ddsp_usage, "unknown option (or not one of --model ddsp)");
+		default: cli_std_option(ddsp_usage, c, argv);
 		}
 	}
 	if (!rundir)
@@ -1264,6 +1264,7 @@ static int ddsp_main(int argc, char **argv)
 		st_free(&ckpt);
 	}
 	cli_mkdirs(rundir);
+	lock_rundir(rundir);   /* one qtrain per run directory, as for the other models */
 	snprintf(path, sizeof path, "%s/samples", rundir);
 	if (clips > 0)
 		cli_mkdirs(path);

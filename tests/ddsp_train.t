@@ -87,4 +87,17 @@ fails_with "transfer: a file that is not a checkpoint" 1 "ddsp-harmonic: .*mel.w
 	"$D" transfer --model "$T/mel.wav" -o "$T/bad.wav" "$T/mel.wav"
 check "no output for them" test ! -e "$T/bad.wav"
 fails_with "transfer without --model: usage error" 2 "needs --model" "$D" transfer -o "$T/bad.wav" "$T/mel.wav"
+# the program conventions hold on the DDSP path too: -q says nothing, a run directory in use
+# by another qtrain is refused (flock(1) holds the lock qtrain takes)
+"$Q" $TR --steps 2 -q -o "$T/quiet" "$T/mel.f4" 2>"$T/quiet.err"
+ok $? "-q: trains"
+check "... and says nothing" test ! -s "$T/quiet.err"
+mkdir -p "$T/held"
+flock "$T/held/.lock" sleep 30 &
+hold=$!
+i=0   # until flock(1) holds it
+while flock -n "$T/held/.lock" true 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+fails_with "a run directory in use by another qtrain: exit 1" 1 "in use by another qtrain" \
+	"$Q" $TR --steps 2 -o "$T/held" "$T/mel.f4"
+kill $hold 2>/dev/null
 done_testing
