@@ -379,10 +379,10 @@ static void test_lying_header(void)
 	fclose(w);
 	struct rlimit old;
 	getrlimit(RLIMIT_AS, &old);
-	struct rlimit lim = {(rlim_t)1 << 31, old.rlim_max};
 #ifdef __SANITIZE_ADDRESS__
 	int limited = 0;   /* AddressSanitizer's shadow memory needs far more address space */
 #else
+	struct rlimit lim = {(rlim_t)1 << 31, old.rlim_max};
 	int limited = old.rlim_cur > lim.rlim_cur && setrlimit(RLIMIT_AS, &lim) == 0;
 #endif
 	FILE *r = reader(&m);
