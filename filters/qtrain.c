@@ -397,6 +397,19 @@ static void write_run_json(const run_info *ri, const trn_options *o, const trn_d
 	run_json_finish(&b, ri, ended, t->step, trn_feed_epoch(&t->feed), seconds);
 }
 
+/* Why training ends now, or NULL to go on: a signal, --steps reached, --epochs completed, or
+ * --minutes used up (the run.json "ended" words) */
+static const char *end_reason(int signal, long step, long steps, double epoch, long epochs, int time_up)
+{
+	if (signal)
+		return signal == SIGTERM ? "SIGTERM" : "SIGINT";
+	if (steps >= 0 && step >= steps)
+		return "steps";
+	if (epochs > 0 && epoch >= epochs)
+		return "epochs";
+	return time_up ? "minutes" : NULL;
+}
+
 /* Training diverged: say where, and which checkpoint is left (none is written now). */
 static void diverged(cli_progress *prog, const char *rundir, long step, const char *what, long last_ckpt)
 {
@@ -905,22 +918,8 @@ int main(int argc, char **argv)
 			stop_signal = want / 2 ? want / 2 : stop_signal;
 			time_up = want & 1;
 		}
-		if (stop_signal) {
-			ended = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+		if ((ended = end_reason(stop_signal, run.step, steps, (double)run.feed.epoch, epochs, time_up)))
 			break;
-		}
-		if (steps >= 0 && run.step >= steps) {
-			ended = "steps";
-			break;
-		}
-		if (epochs > 0 && run.feed.epoch >= epochs) {
-			ended = "epochs";
-			break;
-		}
-		if (time_up) {
-			ended = "minutes";
-			break;
-		}
 		double ts = sh_now();
 		double loss = trn_step(&run, &data);
 		double dt = sh_now() - ts;
@@ -1297,22 +1296,9 @@ static int ddsp_main(int argc, char **argv)
 	cli_progress prog;
 	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
 	for (;;) {
-		if (stop_signal) {
-			ended = stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+		if ((ended = end_reason(stop_signal, run.step, steps, (double)run.epoch, epochs,
+					minutes > 0 && sh_now() - t0 >= minutes * 60)))
 			break;
-		}
-		if (steps >= 0 && run.step >= steps) {
-			ended = "steps";
-			break;
-		}
-		if (epochs > 0 && run.epoch >= epochs) {
-			ended = "epochs";
-			break;
-		}
-		if (minutes > 0 && sh_now() - t0 >= minutes * 60) {
-			ended = "minutes";
-			break;
-		}
 		double ts = sh_now();
 		double loss = ddsp_run_step(&run, &data);
 		double dt = sh_now() - ts;

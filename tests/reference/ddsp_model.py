@@ -24,6 +24,9 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures"))
+from fixture_io import save_safetensors  # noqa: E402 (one writer of safetensors for every fixture)
 import torch.nn.functional as F
 
 # the presets of lib/ddsp_model.c (ddsp_preset)
@@ -174,25 +177,6 @@ class DDSP(nn.Module):
         if c["reverb"]:
             audio = reverb(audio, self.reverb.ir)
         return audio
-
-
-def save_safetensors(path, tensors, meta):
-    header, blobs, off = {}, [], 0
-    for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
-        dtype = {np.dtype("float32"): "F32", np.dtype("float64"): "F64"}[arr.dtype]
-        b = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    header["__metadata__"] = meta
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def fixture(path):
