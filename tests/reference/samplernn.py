@@ -17,14 +17,14 @@ As a program (Debian's /usr/bin/python3 with python3-torch), one TSV line per ru
     samplernn.py sample --preset small --n 8 --secs 1 [--threads 2]
         -> sample, preset, threads, samples_per_s (all streams together)
 """
-import argparse
 import math
-import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from bench_cli import bench_main
 
 LEVELS = 256
 # docs/samplernn.md, "Presets": frame size, width, layers, embedding, batch, window
@@ -155,23 +155,7 @@ def bench_sample(p, n, secs, temp=1.0):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="SampleRNN reference: training or sampling speed")
-    ap.add_argument("what", choices=["train", "sample"])
-    ap.add_argument("--preset", default="small", choices=sorted(PRESETS))
-    ap.add_argument("--steps", type=int, default=5, help="timed training steps after one warm-up")
-    ap.add_argument("--n", type=int, default=8, help="streams sampled at once")
-    ap.add_argument("--secs", type=float, default=1.0, help="seconds sampled per stream")
-    ap.add_argument("--temp", type=float, default=1.0, help="sampling temperature")
-    ap.add_argument("--threads", type=int, default=2)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    p = PRESETS[a.preset]
-    if a.what == "train":
-        rate, bits = bench_train(p, a.steps)
-        print(f"train\t{a.preset}\t{a.threads}\t{rate:.1f}\t{bits:.3f}")
-    else:
-        print(f"sample\t{a.preset}\t{a.threads}\t{bench_sample(p, a.n, a.secs, a.temp):.1f}")
-    sys.stdout.flush()
+    bench_main("SampleRNN reference: training or sampling speed", PRESETS, bench_train, bench_sample, "small", 5, 8, 1.0)
 
 
 if __name__ == "__main__":
