@@ -42,7 +42,7 @@ BUILD_DEBS := build-essential pkg-config libsndfile1-dev libmpg123-dev libsample
               libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core \
               fonts-blankenburg
 TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \
-              aubio-tools espeak-ng clang libclang-rt-14-dev openmpi-bin libopenmpi-dev iproute2
+              aubio-tools espeak-ng clang libclang-rt-14-dev openmpi-bin libopenmpi-dev iproute2 procps
 
 .PHONY: all deps test-deps test check asan asan-quick asan-run bench clean data fixtures fuzz fuzz-check
 all: $(PROGS)

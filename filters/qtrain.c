@@ -93,17 +93,37 @@ static const char usage[] =
 
 static volatile sig_atomic_t stop_signal;
 static struct sigaction old_int, old_term;
+static struct timespec stop_time;
 
+/* The first SIGINT/SIGTERM asks for a checkpoint and a clean stop. One stop often arrives
+ * twice within milliseconds: Ctrl-C signals the terminal's whole process group, and mpirun (or
+ * timeout) passes it on to the ranks again. So only a second signal a second or more after the
+ * first means "give up at once", the way cli_init's handler does. */
 static void on_stop(int sig)
 {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);   /* async-signal-safe */
 	if (stop_signal) {
-		/* a second signal: give up at once, the way cli_init's handler does */
+		double since = (double)(now.tv_sec - stop_time.tv_sec) + 1e-9 * (double)(now.tv_nsec - stop_time.tv_nsec);
+		if (since < 1.0)
+			return;
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 		raise(sig);
 		return;
 	}
+	stop_time = now;
 	stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 }
 
 enum {
@@ -873,15 +893,10 @@ int main(int argc, char **argv)
 	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
 	time_t now = time(NULL);
 	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	/* from here a signal stops with a checkpoint: before run.json, which tells the world the run began */
+	catch_stop_signals();
 	if (rank0)
 		write_run_json(&ri, &opt, &data, &run, NULL, seconds0);
-
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 
 	trn_log_row row;
 	/* Resumed at a checkpoint step whose checkpoint was cut short (a signal during it left
@@ -1003,6 +1018,9 @@ int main(int argc, char **argv)
 	agreed_exit = 1;   /* every rank left the loop at the same step, for the same reason */
 	if (rank0)
 		write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
+	/* no rank leaves before rank 0 has written everything: mpirun ends the whole job as soon as
+	 * one rank exits non-zero (143 after SIGTERM, say), which would cut rank 0's last writes */
+	dist_barrier();
 	char ranks_note[96] = "";
 	if (dist_size() > 1)   /* the time rank 0 waited for the others and for the sums */
 		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction",
@@ -1278,14 +1296,8 @@ static int ddsp_main(int argc, char **argv)
 	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
 	time_t now = time(NULL);
 	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	catch_stop_signals();   /* before run.json, as for the other models */
 	ddsp_run_json(&ri, &run, &data, NULL, seconds0);
-
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
 
 	const double samples_per_step = (double)opt.model.batch * opt.model.n_samples;
 	double t0 = sh_now(), interval_time = 0, step_time = 0, last_loss = NAN, last_valid = NAN;

@@ -131,6 +131,12 @@ int dist_max_int(int v)
 	return m;
 }
 
+void dist_barrier(void)
+{
+	if (size > 1)
+		MPI_Barrier(MPI_COMM_WORLD);
+}
+
 void dist_finalize(void)
 {
 	if (!active)

@@ -38,6 +38,8 @@ int dist_allgather(const void *mine, void *all, size_t bytes);
 int dist_bcast(void *buf, size_t bytes, int root);
 /* The largest of every rank's v (agreeing on a flag: stop, failed). */
 int dist_max_int(int v);
+/* Returns when every rank has called it. */
+void dist_barrier(void);
 
 /* Leaves the job normally (every rank must call it). */
 void dist_finalize(void);

@@ -172,13 +172,16 @@ ok $(case "$st0" in ""|Z*) echo 0;; *) echo 1;; esac) "... rank 0 is gone too ($
 step=$(meta "$T/kill/last.safetensors" step)
 check "... the last checkpoint (step $step) resumes" $Q --threads 1 --resume "$T/kill" --steps $((step + 5)) -o "$T/kill" "$T/codes.npy"
 
-# --- SIGTERM to mpirun reaches the ranks: they stop together and rank 0 writes a checkpoint
+# --- SIGTERM to mpirun reaches the ranks: they stop together and rank 0 writes a checkpoint.
+# The signal goes to mpirun itself, as a user's kill does: $job is the timeout wrapper, which
+# would pass it on to its whole process group a second time and add a SIGCONT, and mpirun takes
+# a second signal as "abort now" (SIGKILL to the ranks).
 $MPI2 $Q $TINY --steps 1000000 --checkpoint-every 100000 -o "$T/term" "$T/codes.npy" >/dev/null 2>"$T/term.err" &
 job=$!
 i=0
 while ! grep -q '"ranks"' "$T/term/run.json" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 sleep 1
-kill -TERM $job
+pkill -TERM -P $job -x mpirun
 wait $job
 check "SIGTERM to mpirun: rank 0 writes last.safetensors" test -s "$T/term/last.safetensors"
 check "... which resumes" $Q --threads 1 --resume "$T/term" --steps $(($(meta "$T/term/last.safetensors" step) + 3)) -o "$T/term" "$T/codes.npy"

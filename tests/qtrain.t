@@ -304,6 +304,19 @@ rc=$?
 ok $([ $rc -eq 143 ] && echo 0 || echo 1) "SIGTERM: exit 143 (got $rc)"
 check "SIGTERM: last.safetensors written" test -s "$T/term/last.safetensors"
 
+# One stop delivered twice at once (Ctrl-C signals the terminal's process group, and mpirun
+# passes the signal on to its ranks again) is one stop: a checkpoint, not "give up at once".
+# run.json appears once the signals are caught.
+$Q $TINY --checkpoint-every 100000 -o "$T/term2" "$T/codes.npy" 2>/dev/null &
+pid=$!
+i=0
+while ! test -s "$T/term2/run.json" && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+kill -INT $pid; kill -TERM $pid
+wait $pid
+rc=$?
+ok $([ $rc -eq 130 ] || [ $rc -eq 143 ] && echo 0 || echo 1) "SIGINT and SIGTERM at once: one stop, exit 130 or 143 (got $rc)"
+check "... last.safetensors written" test -s "$T/term2/last.safetensors"
+
 # --- the other stopping rules
 check "--epochs 1" $Q $TINY --epochs 1 --checkpoint-every 1000 -o "$T/ep" "$T/codes.npy"
 check "... stops when the first epoch is done" $PY -c '
