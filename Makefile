@@ -42,7 +42,7 @@ BUILD_DEBS := build-essential pkg-config libsndfile1-dev libmpg123-dev libsample
               libopenblas-dev libchromaprint-dev libcairo2-dev libpng-dev fonts-dejavu-core \
               fonts-blankenburg
 TEST_DEBS  := python3-numpy python3-torch sox libsox-fmt-all flac vorbis-tools binutils time chromium \
-              aubio-tools espeak-ng clang libclang-rt-14-dev openmpi-bin libopenmpi-dev iproute2 procps
+              aubio-tools espeak-ng clang libclang-rt-14-dev openmpi-bin libopenmpi-dev iproute2 procps clang-format
 
 .PHONY: all deps test-deps test check asan asan-quick asan-run bench clean data fixtures fuzz fuzz-check
 all: $(PROGS)
@@ -87,7 +87,7 @@ test: test-deps
 # under a minute on 2 cores.
 check: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory $(UNIT)
-	prove --exec env -j$(PROVE_JOBS) $(UNIT) tests/layers.t
+	prove --exec env -j$(PROVE_JOBS) $(UNIT) tests/layers.t tests/format.t
 
 # AddressSanitizer + UBSan build of everything, in its own build tree, and the unit tests and
 # the program tests ASAN_TESTS (default all) on it. Program tests find the sanitized programs

@@ -18,7 +18,7 @@
 static float sine[TABLE];
 static uint64_t rng;
 
-static uint32_t next(void)  /* xorshift64* */
+static uint32_t next(void) /* xorshift64* */
 {
 	rng ^= rng >> 12;
 	rng ^= rng << 25;
@@ -27,8 +27,8 @@ static uint32_t next(void)  /* xorshift64* */
 }
 static double uniform(void) { return next() / 4294967296.0; }
 
-static void add_note(float *x, long n, long at, long len, double hz, int rate, double amp,
-                     const double *harm, double decay)
+static void add_note(float *x, long n, long at, long len, double hz, int rate, double amp, const double *harm,
+		     double decay)
 {
 	for (int h = 0; h < 4; h++) {
 		double f = hz * (h + 1);
@@ -49,11 +49,11 @@ static void music(float *x, long n, int rate, int song)
 {
 	static const int penta[5] = {0, 2, 4, 7, 9};
 	uint64_t keep = rng;
-	rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(song + 1);  /* song character */
+	rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(song + 1); /* song character */
 	double root = 110 * pow(2, (next() % 12) / 12.0), beat = 0.25 + 0.25 * uniform();
 	double harm[4] = {1, 0.2 + 0.5 * uniform(), 0.1 + 0.3 * uniform(), 0.2 * uniform()};
 	double decay = 2 + 6 * uniform();
-	rng = keep;  /* the notes themselves differ from clip to clip */
+	rng = keep; /* the notes themselves differ from clip to clip */
 	long step = (long)(beat * rate);
 	for (long at = 0; at < n; at += step) {
 		int voices = 1 + (int)(next() % 3);
@@ -78,7 +78,7 @@ static void write_record(const float *x, long n)
 	fputc(hl & 255, stdout);
 	fputc(hl >> 8, stdout);
 	fwrite(hdr, 1, hl, stdout);
-	fwrite(x, sizeof *x, (size_t)n, stdout);  /* little-endian hosts only, as the bench is */
+	fwrite(x, sizeof *x, (size_t)n, stdout); /* little-endian hosts only, as the bench is */
 }
 
 int main(int argc, char **argv)

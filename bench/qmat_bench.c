@@ -152,9 +152,9 @@ static int shape(int argc, char **argv)
 					size_t bytes = k < 0 ? sizeof(float) * rows * cols : g->q[0]->weight_bytes;
 					if (k < 0)
 						base = us;
-					printf("%s\t%d\t%d\t%d\t%d\t%s\t%s\t%.2f\t%.1f\t%.1f\t%.2f\n", name, rows,
-					       cols, nb, nt, cold ? "cold" : "hot", kernel_name(k), us,
-					       flop / us * 1e-3, bytes / us * 1e-3, base / us);
+					printf("%s\t%d\t%d\t%d\t%d\t%s\t%s\t%.2f\t%.1f\t%.1f\t%.2f\n", name, rows, cols,
+					       nb, nt, cold ? "cold" : "hot", kernel_name(k), us, flop / us * 1e-3,
+					       bytes / us * 1e-3, base / us);
 					fflush(stdout);
 				}
 			}
@@ -232,8 +232,8 @@ static int model(int argc, char **argv)
 		double sps = (double)samples * nb / t;
 		if (k < 0)
 			base = sps;
-		printf("%s\t%d\t%d\t%s\t%.1f\t%.0f\t%.2f\n", what, nb, nt, k == 3 ? "i8+f16" : kernel_name(k),
-		       mb, sps, sps / base);
+		printf("%s\t%d\t%d\t%s\t%.1f\t%.0f\t%.2f\n", what, nb, nt, k == 3 ? "i8+f16" : kernel_name(k), mb, sps,
+		       sps / base);
 		fflush(stdout);
 	}
 	return 0;

@@ -27,7 +27,7 @@
 typedef enum { OURS, SOXR_MATCHED, SOXR_HIGH, SRC_MEDIUM, SRC_BEST, NKINDS } kind;
 static const char *kind_name[NKINDS] = {
 	"lib/resample.c (95%, 100 dB)", "soxr (95%, 17 bits)", "soxr HQ (95%, 20 bits)",
-	"libsamplerate medium", "libsamplerate best",
+	"libsamplerate medium",         "libsamplerate best",
 };
 
 typedef struct {
@@ -68,7 +68,10 @@ static long run(kind k, int in_rate, int out_rate, const float *x, long n, float
 		soxr_error_t e = soxr_oneshot(in_rate, out_rate, 1, x, n, NULL, y, cap, &odone, &io, &q, &rt);
 		return e ? -1 : (long)odone;
 	}
-	SRC_DATA d = {.data_in = x, .input_frames = n, .data_out = y, .output_frames = cap,
+	SRC_DATA d = {.data_in = x,
+		      .input_frames = n,
+		      .data_out = y,
+		      .output_frames = cap,
 		      .src_ratio = (double)out_rate / in_rate};
 	if (src_simple(&d, k == SRC_BEST ? SRC_SINC_BEST_QUALITY : SRC_SINC_MEDIUM_QUALITY, 1))
 		return -1;
@@ -97,11 +100,10 @@ int main(int argc, char **argv)
 		return 1;
 	const double lo_nyq = 0.5 * (in_rate < out_rate ? in_rate : out_rate);
 	const double hi_nyq = 0.5 * (in_rate > out_rate ? in_rate : out_rate);
-	const long skip = (long)(0.25 * out_rate);   /* edges: filter start-up and tail */
+	const long skip = (long)(0.25 * out_rate); /* edges: filter start-up and tail */
 
 	printf("%d -> %d Hz\n", in_rate, out_rate);
-	printf("%-26s %14s %14s %16s %10s\n", "resampler", "passband SNR", "rejection", "s audio / CPU s",
-	       "vs ours");
+	printf("%-26s %14s %14s %16s %10s\n", "resampler", "passband SNR", "rejection", "s audio / CPU s", "vs ours");
 	double ours_speed = 0;
 	for (int k = 0; k < NKINDS; k++) {
 		/* passband: the worst SNR over five frequencies up to 90 % of the lower Nyquist */
@@ -165,8 +167,7 @@ int main(int argc, char **argv)
 			snprintf(rej, sizeof rej, "%.1f dB", worst_rej);
 		else
 			snprintf(rej, sizeof rej, "-");
-		printf("%-26s %11.1f dB %14s %16.0f %9.2fx\n", kind_name[k], worst_snr, rej, speed,
-		       speed / ours_speed);
+		printf("%-26s %11.1f dB %14s %16.0f %9.2fx\n", kind_name[k], worst_snr, rej, speed, speed / ours_speed);
 	}
 	free(x);
 	free(y);

@@ -66,10 +66,10 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-#define NEED_ARG()                                                        \
-	do {                                                              \
-		if (i + 1 >= argc)                                        \
-			cli_usage_error(usage, "%s needs an argument", a); \
+#define NEED_ARG()                                                                                                     \
+	do {                                                                                                           \
+		if (i + 1 >= argc)                                                                                     \
+			cli_usage_error(usage, "%s needs an argument", a);                                             \
 	} while (0)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(usage, stdout);
@@ -178,7 +178,8 @@ int main(int argc, char **argv)
 	if (cli_quiet)
 		;
 	else if (n_audio)
-		fprintf(stderr, "albumart: %s: %dx%d, palette %s, %d audio file%s (%.1f min, centroid %.0f Hz), %.2f s\n",
+		fprintf(stderr,
+			"albumart: %s: %dx%d, palette %s, %d audio file%s (%.1f min, centroid %.0f Hz), %.2f s\n",
 			cli_out_name(out_path), size, size, style.palette_name, n_audio, n_audio == 1 ? "" : "s",
 			stats.seconds / 60, stats.centroid_mean, sh_now() - t0);
 	else

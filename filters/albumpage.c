@@ -85,8 +85,11 @@ static int cmd_titles(int argc, char **argv)
 	uint64_t seed = CLI_DEFAULT_SEED;
 	long n = 8;
 	const char *file = NULL;
-	static const struct option lo[] = {{"seed", required_argument, 0, 's'}, {"titles", required_argument, 0, 't'},
-					   {"help", no_argument, 0, 'h'}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
+	static const struct option lo[] = {{"seed", required_argument, 0, 's'},
+					   {"titles", required_argument, 0, 't'},
+					   {"help", no_argument, 0, 'h'},
+					   CLI_STD_LONGOPTS,
+					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, ":n:hq", lo, NULL)) != -1)
 		switch (c) {
@@ -103,7 +106,8 @@ static int cmd_titles(int argc, char **argv)
 		char *text = slurp(file);
 		int got = split_lines(text, t, (int)n + 1);
 		if (got < n + 1)
-			cli_die(file, "%d titles, %ld needed (the album's on the first line, then one per track)", got, n + 1);
+			cli_die(file, "%d titles, %ld needed (the album's on the first line, then one per track)", got,
+				n + 1);
 	} else if (album_make_titles(seed, (int)n, t) < 0) {
 		cli_die(NULL, "%s", sh_errmsg());
 	}
@@ -259,7 +263,8 @@ static void describe_model(const st_file *ck, int rate, char *buf, size_t cap)
 			snprintf(input, sizeof input, "scalar input over %s samples", META("initial_width"));
 		else
 			snprintf(input, sizeof input, "one-hot input");
-		snprintf(buf, cap, "A WaveNet (%s, dilations %s, %s residual, %s dilation and %s skip channels, "
+		snprintf(buf, cap,
+			 "A WaveNet (%s, dilations %s, %s residual, %s dilation and %s skip channels, "
 			 "receptive field %s samples), trained from scratch on the artist's recordings at %d Hz.",
 			 input, META("dilations"), META("residual_channels"), META("dilation_channels"),
 			 META("skip_channels"), META("receptive_field"), rate);
@@ -269,7 +274,8 @@ static void describe_model(const st_file *ck, int rate, char *buf, size_t cap)
 	int tiers = 2;
 	for (const char *c = fs; *c; c++)
 		tiers += *c == ',';
-	snprintf(buf, cap, "A %d-tier SampleRNN (%s %s layers of %s per frame tier, frames of %s samples, "
+	snprintf(buf, cap,
+		 "A %d-tier SampleRNN (%s %s layers of %s per frame tier, frames of %s samples, "
 		 "embedding %s, %s levels), trained from scratch on the artist's recordings at %d Hz.",
 		 tiers, META("layers"), !strcmp(rnn, "gru") ? "GRU" : "LSTM", META("dim"), fs, META("embed"),
 		 META("levels"), rate);
@@ -288,7 +294,8 @@ static void fmt_time(char *buf, size_t cap, double s)
 static void url_escape(FILE *f, const char *name)
 {
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~", *p))
 			fputc(*p, f);
 		else
 			fprintf(f, "%%%02X", *p);
@@ -379,8 +386,10 @@ static json_value *read_curation(const char *path, int *nrejected)
 			    !str_of(t, "score") || !str_of(t, "option") || !value ||
 			    (value->type != JSON_NUM && value->type != JSON_NULL) || !thr || thr->type != JSON_NUM ||
 			    !holds || holds->type != JSON_BOOL)
-				cli_die(path, "clip %zu, test %zu: needs rule, score, value, rejects_when (above or below), "
-					"option, threshold and holds", i + 1, k + 1);
+				cli_die(path,
+					"clip %zu, test %zu: needs rule, score, value, rejects_when (above or below), "
+					"option, threshold and holds",
+					i + 1, k + 1);
 		}
 	}
 	return root;
@@ -395,7 +404,8 @@ static void write_rejections(FILE *f, const json_value *curation, int nrejected)
 	const json_value *clips = json_get(curation, "clips");
 	fprintf(f, "<details class=\"rejected\">\n<summary>Rejected clips (%d)</summary>\n<ul>\n", nrejected);
 	for (size_t i = 0; i < clips->n; i++) {
-		const json_value *c = &clips->items[i], *reasons = json_get(c, "reasons"), *tests = json_get(c, "tests");
+		const json_value *c = &clips->items[i], *reasons = json_get(c, "reasons"),
+				 *tests = json_get(c, "tests");
 		if (strcmp(str_of(c, "status"), "rejected"))
 			continue;
 		const char *name = str_of(c, "clip"), *base = strrchr(name, '/');
@@ -418,7 +428,8 @@ static void write_rejections(FILE *f, const json_value *curation, int nrejected)
 					snprintf(fig, sizeof fig, "nan");
 				fputs(shown++ ? ", " : ": ", f);
 				album_html_escape(f, str_of(t, "score"));
-				fprintf(f, " %s %s %.4g (--", fig, strcmp(str_of(t, "rejects_when"), "above") ? "&lt;" : "&gt;",
+				fprintf(f, " %s %s %.4g (--", fig,
+					strcmp(str_of(t, "rejects_when"), "above") ? "&lt;" : "&gt;",
 					json_get(t, "threshold")->num);
 				album_html_escape(f, str_of(t, "option"));
 				fputs(")", f);
@@ -430,14 +441,15 @@ static void write_rejections(FILE *f, const json_value *curation, int nrejected)
 }
 
 static void write_page(const char *path, const char *artist, char **titles, const track *tr, int ntracks,
-		       const album_training *tl, const char *model_desc, const char *commands,
-		       char **clips, int nclips, const json_value *curation, int nrejected)
+		       const album_training *tl, const char *model_desc, const char *commands, char **clips, int nclips,
+		       const json_value *curation, int nrejected)
 {
 	FILE *f = fopen(path, "w");
 	if (!f)
 		cli_die(path, "%s", strerror(errno));
 	fputs("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>", f);
+	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+	      f);
 	album_html_escape(f, titles[0]);
 	fputs(" — ", f);
 	album_html_escape(f, artist);
@@ -453,7 +465,9 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 	      ".track h3{margin:0 0 .5em;color:#fff}.track h3 span{color:#888;font-weight:normal}\n"
 	      "audio{width:100%}.spec{width:100%;display:block;margin-top:.5em}\n"
 	      "pre{background:#141418;padding:1em;overflow:auto;font-size:13px}\n"
-	      "a{color:#c66}\ndetails{margin:1em 0}summary{cursor:pointer;color:#aaa}\n</style>\n</head>\n<body>\n<main>\n<header>\n<img src=\"cover.png\" alt=\"cover\">\n<div>\n<h1>",
+	      "a{color:#c66}\ndetails{margin:1em "
+	      "0}summary{cursor:pointer;color:#aaa}\n</style>\n</head>\n<body>\n<main>\n<header>\n<img "
+	      "src=\"cover.png\" alt=\"cover\">\n<div>\n<h1>",
 	      f);
 	album_html_escape(f, titles[0]);
 	fputs("</h1>\n<h2>", f);
@@ -464,8 +478,8 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 		fmt_time(dur, sizeof dur, tr[k].seconds);
 		fprintf(f, "<li class=\"track\" id=\"t%02d\">\n<h3>%d. ", k + 1, k + 1);
 		album_html_escape(f, tr[k].title);
-		fprintf(f, " <span>%s</span></h3>\n<audio controls preload=\"metadata\" data-seconds=\"%.3f\" src=\"", dur,
-			tr[k].seconds);
+		fprintf(f, " <span>%s</span></h3>\n<audio controls preload=\"metadata\" data-seconds=\"%.3f\" src=\"",
+			dur, tr[k].seconds);
 		url_escape(f, tr[k].stem);
 		fputs(".ogg\"></audio>\n<img class=\"spec\" alt=\"spectrogram\" src=\"", f);
 		url_escape(f, tr[k].stem);
@@ -477,8 +491,10 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 	}
 	fputs("</ol>\n<section>\n<h2>How this was made</h2>\n<p>", f);
 	album_html_escape(f, model_desc);
-	fprintf(f, " Trained for %ld steps (%.2f epochs); validation NLL %.3f bits per sample at the first check, "
-		   "best %.3f (untrained: 8 bits).</p>\n<img src=\"loss.png\" alt=\"training curve\" style=\"max-width:100%%\">\n",
+	fprintf(f,
+		" Trained for %ld steps (%.2f epochs); validation NLL %.3f bits per sample at the first check, "
+		"best %.3f (untrained: 8 bits).</p>\n<img src=\"loss.png\" alt=\"training curve\" "
+		"style=\"max-width:100%%\">\n",
 		tl->steps, tl->epochs, tl->first_valid_bits, tl->best_valid_bits);
 	/* clips at checkpoints while it trained, a line per step */
 	if (nclips)
@@ -506,12 +522,16 @@ static int cmd_build(int argc, char **argv)
 {
 	const char *artist = NULL, *titles_file = NULL, *tracks_dir = NULL, *run_dir = NULL, *cover = NULL;
 	const char *commands_file = NULL, *settings_file = NULL, *out = NULL;
-	static const struct option lo[] = {
-		{"artist", required_argument, 0, 'a'}, {"titles", required_argument, 0, 't'},
-		{"tracks", required_argument, 0, 'k'}, {"run", required_argument, 0, 'r'},
-		{"cover", required_argument, 0, 'c'}, {"commands", required_argument, 0, 'm'},
-		{"settings", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, CLI_STD_LONGOPTS,
-		{0, 0, 0, 0}};
+	static const struct option lo[] = {{"artist", required_argument, 0, 'a'},
+					   {"titles", required_argument, 0, 't'},
+					   {"tracks", required_argument, 0, 'k'},
+					   {"run", required_argument, 0, 'r'},
+					   {"cover", required_argument, 0, 'c'},
+					   {"commands", required_argument, 0, 'm'},
+					   {"settings", required_argument, 0, 's'},
+					   {"help", no_argument, 0, 'h'},
+					   CLI_STD_LONGOPTS,
+					   {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, ":o:hq", lo, NULL)) != -1)
 		switch (c) {
@@ -578,7 +598,7 @@ static int cmd_build(int argc, char **argv)
 		cli_mkdirs(parent);
 	if (mkdir(stage, 0777))
 		cli_die(stage, "cannot create: %s", strerror(errno));
-	cli_cleanup_dir(stage);   /* a fatal signal removes it too (atexit does not run then) */
+	cli_cleanup_dir(stage); /* a fatal signal removes it too (atexit does not run then) */
 
 	track *tr = calloc(ntracks, sizeof *tr);
 	int rate = 0;
@@ -724,7 +744,8 @@ static int cmd_build(int argc, char **argv)
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	cli_remove_tree(q);
 	if (!cli_quiet)
-		fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d track%s\n", out, titles[0], artist, ntracks, ntracks == 1 ? "" : "s");
+		fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d track%s\n", out, titles[0], artist, ntracks,
+			ntracks == 1 ? "" : "s");
 	st_free(&ck);
 	free(commands);
 	free(tr);

@@ -67,16 +67,16 @@ static const char usage[] =
 
 typedef struct {
 	char *name;
-	float *x;           /* samples; NULL once rejected */
+	float *x; /* samples; NULL once rejected */
 	size_t n;
 	curate_scores s;
-	uint32_t *fp;       /* raw fingerprint of the trimmed clip (kept clips) */
+	uint32_t *fp; /* raw fingerprint of the trimmed clip (kept clips) */
 	int nfp;
-	int kept;           /* index among kept clips, -1 if rejected */
-	int order, track;   /* position in the path, 0-based track (kept clips) */
+	int kept;         /* index among kept clips, -1 if rejected */
+	int order, track; /* position in the path, 0-based track (kept clips) */
 	double gain_db;
-	size_t at, until;   /* span in its track, samples */
-	char err[256];      /* analysis failure */
+	size_t at, until; /* span in its track, samples */
+	char err[256];    /* analysis failure */
 } clip;
 
 enum { CURATE_RATE_MIN = 1000, CURATE_RATE_MAX = 384000 };
@@ -102,7 +102,7 @@ static curate_opts opts;
 
 static clip *add_clip(const char *name, float *x, size_t n)
 {
-	if (explain_mode && nclips == 64)  /* --explain holds a batch of clips, not all of them */
+	if (explain_mode && nclips == 64) /* --explain holds a batch of clips, not all of them */
 		explain_flush();
 	if (nclips == capclips) {
 		capclips = capclips ? 2 * capclips : 64;
@@ -136,7 +136,7 @@ static void read_tensor_stream(const char *path)
 		const npy_header *h = &rec.h;
 		if (h->dtype != SH_F32 || h->ndim != 1)
 			cli_die(name, "record %ld: expected a 1-d <f4 audio record, got %s with %d dimensions",
-			        rec.index, sh_dtype_descr(h->dtype), h->ndim);
+				rec.index, sh_dtype_descr(h->dtype), h->ndim);
 		int r = rate_given || rate_fixed ? rate : 0;
 		if (npy_check_rate(h, &r, rate_given) < 0)
 			cli_die(name, "record %ld: %s", rec.index, sh_errmsg());
@@ -194,7 +194,7 @@ static void explain_clip(const clip *c)
 	printf("\n");
 	for (int i = 0; i < CURATE_NTESTS; i++) {
 		if (reasons == CURATE_SILENCE && i > 0)
-			break;  /* the other scores are not taken in silence */
+			break; /* the other scores are not taken in silence */
 		printf("  %-9s %-16s %12.6g %s %-10g (--%s)%s\n", curate_reason_name(__builtin_ctz(t[i].reason)),
 		       t[i].score, t[i].value, t[i].above ? ">" : "<", t[i].threshold, t[i].option,
 		       t[i].holds ? "  holds" : "");
@@ -209,15 +209,15 @@ static void explain_clip(const clip *c)
 static void explain_flush(void)
 {
 	int failed = 0;
-	opts.rate = rate;   /* known now: -r, or the first stream record that carries one */
-	#pragma omp parallel
+	opts.rate = rate; /* known now: -r, or the first stream record that carries one */
+#pragma omp parallel
 	{
 		curate_analyzer *an = curate_analyzer_new();
 		if (!an) {
-			#pragma omp atomic write
+#pragma omp atomic write
 			failed = 1;
 		}
-		#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1)
 		for (int i = 0; i < nclips; i++)
 			if (an && curate_analyze(an, &opts, clips[i].x, clips[i].n, &clips[i].s))
 				snprintf(clips[i].err, sizeof clips[i].err, "%s", sh_errmsg());
@@ -241,7 +241,6 @@ static void explain_flush(void)
 
 static char tmpdir[4096];
 static int tmpdir_made;
-
 
 /* atexit: a run that fails leaves no half-written directory behind */
 static void remove_tmpdir(void)
@@ -361,10 +360,31 @@ int main(int argc, char **argv)
 	curate_default_opts(&o);
 	const char *outdir = NULL, *ext = "flac";
 	int quiet = 0, explain = 0;
-	enum { MIN_SECONDS = 256, TOP_DB, FLOOR_DB, HIGHPASS, NOISE_CHANGE, NOISE_LOCAL, NOISE_STEADY, NOISE_FRACTION,
-	       MAX_KURTOSIS, LOOP_THRESHOLD, LOOP_CORR, LOOP_MIN, LOOP_MAX, CLIP_LEVEL, MAX_CLIP,
-	       TARGET_DB, EXPLAIN, MAX_GAIN, CROSSFADE,
-	       TRACK_MINUTES, MAX_OFFSET, MIN_OVERLAP, NEIGHBOURS };
+	enum {
+		MIN_SECONDS = 256,
+		TOP_DB,
+		FLOOR_DB,
+		HIGHPASS,
+		NOISE_CHANGE,
+		NOISE_LOCAL,
+		NOISE_STEADY,
+		NOISE_FRACTION,
+		MAX_KURTOSIS,
+		LOOP_THRESHOLD,
+		LOOP_CORR,
+		LOOP_MIN,
+		LOOP_MAX,
+		CLIP_LEVEL,
+		MAX_CLIP,
+		TARGET_DB,
+		EXPLAIN,
+		MAX_GAIN,
+		CROSSFADE,
+		TRACK_MINUTES,
+		MAX_OFFSET,
+		MIN_OVERLAP,
+		NEIGHBOURS
+	};
 	static const struct option longopts[] = {
 		{"format", required_argument, 0, 'f'},
 		{"min-seconds", required_argument, 0, MIN_SECONDS},
@@ -401,7 +421,10 @@ int main(int argc, char **argv)
 		const char *a = optarg;
 		switch (opt) {
 		case 'o': outdir = a; break;
-		case 'r': rate = (int)cli_long(usage, "-r", a, CURATE_RATE_MIN, CURATE_RATE_MAX); rate_given = 1; break;
+		case 'r':
+			rate = (int)cli_long(usage, "-r", a, CURATE_RATE_MIN, CURATE_RATE_MAX);
+			rate_given = 1;
+			break;
 		case 'f': ext = a; break;
 		case 'q': quiet = cli_quiet = 1; break;
 		case 'v': verbose = 1; break;
@@ -437,7 +460,8 @@ int main(int argc, char **argv)
 	if (!explain && (!outdir || !*outdir))
 		cli_usage_error(usage, "-o OUTDIR is required");
 	if (outdir && !strcmp(outdir, "-"))
-		cli_usage_error(usage, "-o -: curate writes a directory of tracks, not a stream (name the directory, ./- if you mean it)");
+		cli_usage_error(usage, "-o -: curate writes a directory of tracks, not a stream (name the directory, "
+				       "./- if you mean it)");
 	if (explain) {
 		if (o.loop_min_period > o.loop_max_period)
 			cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
@@ -474,8 +498,10 @@ int main(int argc, char **argv)
 			rate, CURATE_RATE_MIN, CURATE_RATE_MAX);
 	/* in samples, as the clips will be cut: every kept clip holds a fade in and a fade out */
 	if (2 * lround(o.crossfade * rate) > ceil(o.min_seconds * rate))
-		cli_usage_error(usage, "--crossfade %g needs --min-seconds of at least %g (a clip "
-		                "must hold a fade in and a fade out)", o.crossfade, 2 * o.crossfade);
+		cli_usage_error(usage,
+				"--crossfade %g needs --min-seconds of at least %g (a clip "
+				"must hold a fade in and a fade out)",
+				o.crossfade, 2 * o.crossfade);
 	o.rate = rate;
 	stage("reading");
 
@@ -484,27 +510,27 @@ int main(int argc, char **argv)
 	cli_progress prog;
 	cli_progress_start(&prog, "analysing", nclips, "clips");
 	int done = 0, failed = 0;
-	#pragma omp parallel
+#pragma omp parallel
 	{
 		curate_analyzer *an = curate_analyzer_new();
 		fp_context *fc = fp_context_new();
 		if (!an || !fc) {
-			#pragma omp atomic write
+#pragma omp atomic write
 			failed = 1;
 		}
-		#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1)
 		for (int i = 0; i < nclips; i++) {
 			clip *c = &clips[i];
 			if (!an || !fc)
 				continue;
-			if (curate_analyze(an, &o, c->x, c->n, &c->s)) {  /* repairs c->x too */
+			if (curate_analyze(an, &o, c->x, c->n, &c->s)) { /* repairs c->x too */
 				snprintf(c->err, sizeof c->err, "%s", sh_errmsg());
 				continue;
 			}
 			if (!c->s.reasons &&
 			    fp_compute(fc, c->x + c->s.start, c->s.end - c->s.start, rate, &c->fp, &c->nfp))
 				snprintf(c->err, sizeof c->err, "%s", sh_errmsg());
-			#pragma omp critical(curate_progress)
+#pragma omp critical(curate_progress)
 			cli_progress_update(&prog, ++done, NULL);
 		}
 		curate_analyzer_free(an);
@@ -530,7 +556,7 @@ int main(int argc, char **argv)
 	for (int r = 0, len = 0; r < CURATE_NREASONS; r++)
 		if (counts[r])
 			len += snprintf(why + len, sizeof why - len, "%s%d %s", len ? ", " : "", counts[r],
-			                curate_reason_name(r));
+					curate_reason_name(r));
 	if (nkept == 0)
 		cli_die(NULL, "all %d clips rejected (%s); nothing to write", nclips, why);
 
@@ -546,7 +572,7 @@ int main(int argc, char **argv)
 	int max_off = (int)lround(o.max_offset / FP_ITEM_SECONDS);
 	int min_ov = (int)lround(o.min_overlap / FP_ITEM_SECONDS);
 	max_off = SH_MIN(max_off, 30000);
-	#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1)
 	for (int a = 0; a < nkept; a++) {
 		const clip *ca = &clips[kept[a]];
 		sim[(size_t)a * nkept + a] = 0;
@@ -631,9 +657,8 @@ int main(int argc, char **argv)
 				if (!tsv)
 					cli_die(NULL, "out of memory");
 			}
-			tsv_len += snprintf(tsv + tsv_len, tsv_cap - tsv_len, "%d\t%d\t%s\t%.6f\t%.6f\t%.6f\n",
-			                    k + 1, p + 1, c->name, secs(c->at), secs(c->until),
-			                    secs(c->until - c->at));
+			tsv_len += snprintf(tsv + tsv_len, tsv_cap - tsv_len, "%d\t%d\t%s\t%.6f\t%.6f\t%.6f\n", k + 1,
+					    p + 1, c->name, secs(c->at), secs(c->until), secs(c->until - c->at));
 		}
 		total_seconds += secs(track_len[k]);
 	}
@@ -641,10 +666,10 @@ int main(int argc, char **argv)
 	 * remove_tmpdir clears on failure, so the (not thread-safe) cleanup list is left out */
 	void (*hook)(const char *, int) = sh_tmp_hook;
 	sh_tmp_hook = NULL;
-	char (*track_err)[512] = calloc((size_t)ntracks, sizeof *track_err);
+	char(*track_err)[512] = calloc((size_t)ntracks, sizeof *track_err);
 	if (!track_err)
 		cli_die(NULL, "out of memory");
-	#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1)
 	for (int k = 0; k < ntracks; k++) {
 		int a = first[k], m = first[k + 1] - first[k];
 		float *out = malloc(track_len[k] * sizeof *out);
@@ -791,12 +816,12 @@ int main(int argc, char **argv)
 			jw_num(&w, "end", secs(c->until));
 			if (p > 0)
 				json_neighbour(&w, "previous", kept[path[p - 1]], sim[(size_t)a * nkept + path[p - 1]],
-				               offs[(size_t)a * nkept + path[p - 1]]);
+					       offs[(size_t)a * nkept + path[p - 1]]);
 			else
 				jw_null(&w, "previous");
 			if (p + 1 < nkept)
 				json_neighbour(&w, "next", kept[path[p + 1]], sim[(size_t)a * nkept + path[p + 1]],
-				               offs[(size_t)a * nkept + path[p + 1]]);
+					       offs[(size_t)a * nkept + path[p + 1]]);
 			else
 				jw_null(&w, "next");
 			/* the most similar clips, highest first, ties by input order */
@@ -817,7 +842,7 @@ int main(int argc, char **argv)
 			jw_arr(&w, "nearest");
 			for (int k = 0; k < m; k++)
 				json_neighbour(&w, NULL, kept[nearest[k]], sim[(size_t)a * nkept + nearest[k]],
-				               offs[(size_t)a * nkept + nearest[k]]);
+					       offs[(size_t)a * nkept + nearest[k]]);
 			jw_end(&w);
 		}
 		jw_end(&w);
@@ -832,9 +857,9 @@ int main(int argc, char **argv)
 	commit_outdir(outdir);
 
 	if (!quiet)
-		cli_progress_end(&prog, "%d clips: %d kept%s%s%s; %d track%s, %.1f min, in %.1f s", nclips,
-		                 nkept, *why ? " (rejected: " : "", why, *why ? ")" : "", ntracks,
-		                 ntracks == 1 ? "" : "s", total_seconds / 60, sh_now() - t0);
+		cli_progress_end(&prog, "%d clips: %d kept%s%s%s; %d track%s, %.1f min, in %.1f s", nclips, nkept,
+				 *why ? " (rejected: " : "", why, *why ? ")" : "", ntracks, ntracks == 1 ? "" : "s",
+				 total_seconds / 60, sh_now() - t0);
 	for (int i = 0; i < nclips; i++) {
 		free(clips[i].name);
 		free(clips[i].x);

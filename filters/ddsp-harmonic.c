@@ -178,16 +178,16 @@ static void cmd_synth(opts *o, const char *in)
 	float *y = synth_controls(&c, o, name);
 	double el = sh_now() - t0, cpu = cpu_now() - c0, secs = (double)N / o->rate;
 	write_signal(o->out, o->rate, y, N);
-	cli_progress_end(&p, "%s: %.2f s of audio (%d frames, %d harmonics, %d noise bands) "
-			 "synthesised in %.3f s, %.0fx real time (CPU %.3f s, %.0fx)", name, secs,
-			 c.n_frames, c.n_harmonics, c.n_bands, el, el > 0 ? secs / el : 0, cpu,
+	cli_progress_end(&p,
+			 "%s: %.2f s of audio (%d frames, %d harmonics, %d noise bands) "
+			 "synthesised in %.3f s, %.0fx real time (CPU %.3f s, %.0fx)",
+			 name, secs, c.n_frames, c.n_harmonics, c.n_bands, el, el > 0 ? secs / el : 0, cpu,
 			 cpu > 0 ? secs / cpu : 0);
 	free(y);
 	ddsp_controls_free(&c);
 }
 
-static void analyze_signal(const opts *o, const float *x, size_t n, const char *name,
-			   ddsp_features *f)
+static void analyze_signal(const opts *o, const float *x, size_t n, const char *name, ddsp_features *f)
 {
 	ddsp_analyzer *a = ddsp_analyzer_new(&o->ao);
 	if (!a)
@@ -210,13 +210,10 @@ static void write_features(const opts *o, const ddsp_features *f, const char *pa
 	st_writer_init(&w);
 	if (st_add_f32(&w, "f0_hz", 1, s1, c->f0_hz) || st_add_f32(&w, "amplitude", 1, s1, c->amplitude) ||
 	    st_add_f32(&w, "harmonics", 2, sk, c->harmonics) || st_add_f32(&w, "noise", 2, sb, c->noise) ||
-	    st_add_f32(&w, "loudness_db", 1, s1, f->loudness_db) ||
-	    st_add_f32(&w, "voiced", 1, s1, f->voiced) ||
-	    st_add_f32(&w, "f0_confidence", 1, s1, f->f0_confidence) ||
-	    st_set_meta(&w, "format", "ddsp-controls") || st_set_meta(&w, "version", "1") ||
-	    st_set_meta(&w, "sample_rate", rate) || st_set_meta(&w, "hop", hop) ||
-	    st_set_meta(&w, "n_harmonics", k) || st_set_meta(&w, "n_bands", b) ||
-	    st_set_meta(&w, "f0", "yin"))
+	    st_add_f32(&w, "loudness_db", 1, s1, f->loudness_db) || st_add_f32(&w, "voiced", 1, s1, f->voiced) ||
+	    st_add_f32(&w, "f0_confidence", 1, s1, f->f0_confidence) || st_set_meta(&w, "format", "ddsp-controls") ||
+	    st_set_meta(&w, "version", "1") || st_set_meta(&w, "sample_rate", rate) || st_set_meta(&w, "hop", hop) ||
+	    st_set_meta(&w, "n_harmonics", k) || st_set_meta(&w, "n_bands", b) || st_set_meta(&w, "f0", "yin"))
 		cli_die_lib(cli_out_name(path));
 	cli_out out;
 	cli_out_open(&out, path, 1);
@@ -241,9 +238,10 @@ static void cmd_analyze(opts *o, const char *in)
 	int voiced = 0;
 	for (int k = 0; k < f.c.n_frames; k++)
 		voiced += f.voiced[k] != 0;
-	cli_progress_end(&p, "%s: %.2f s of audio, %d frames (%d voiced) analysed in %.3f s, "
-			 "%.0fx real time (CPU %.3f s, %.0fx)", name, secs, f.c.n_frames, voiced, el,
-			 el > 0 ? secs / el : 0, cpu, cpu > 0 ? secs / cpu : 0);
+	cli_progress_end(&p,
+			 "%s: %.2f s of audio, %d frames (%d voiced) analysed in %.3f s, "
+			 "%.0fx real time (CPU %.3f s, %.0fx)",
+			 name, secs, f.c.n_frames, voiced, el, el > 0 ? secs / el : 0, cpu, cpu > 0 ? secs / cpu : 0);
 	ddsp_features_free(&f);
 	free(x);
 }
@@ -318,9 +316,8 @@ static void cmd_resynth(opts *o, const char *in)
 	write_signal(o->out, o->rate, y, n);
 	cli_progress p;
 	cli_progress_start(&p, "resynth", 0, "s");
-	cli_progress_end(&p, "%s: %.2f s resynthesised (%d frames%s%s)", name, (double)n / o->rate,
-			 c->n_frames, o->pitch != 0 ? ", transposed" : "",
-			 o->harm_file ? ", harmonic profile imposed" : "");
+	cli_progress_end(&p, "%s: %.2f s resynthesised (%d frames%s%s)", name, (double)n / o->rate, c->n_frames,
+			 o->pitch != 0 ? ", transposed" : "", o->harm_file ? ", harmonic profile imposed" : "");
 	free(y);
 	ddsp_features_free(&f);
 	free(x);
@@ -399,9 +396,10 @@ static void cmd_transfer(opts *o, const char *in)
 	write_signal(o->out, c.sample_rate, y, n);
 	cli_progress p;
 	cli_progress_start(&p, "transfer", 0, "s");
-	cli_progress_end(&p, "%s: %.2f s played by %s (pitch %+.2f semitones, loudness %+.1f dB) in %.3f s, "
-			 "%.0fx real time (CPU %.3f s, %.0fx)", name, secs, o->model, pitch, gain, el,
-			 el > 0 ? secs / el : 0, cpu, cpu > 0 ? secs / cpu : 0);
+	cli_progress_end(&p,
+			 "%s: %.2f s played by %s (pitch %+.2f semitones, loudness %+.1f dB) in %.3f s, "
+			 "%.0fx real time (CPU %.3f s, %.0fx)",
+			 name, secs, o->model, pitch, gain, el, el > 0 ? secs / el : 0, cpu, cpu > 0 ? secs / cpu : 0);
 	free(f0), free(ld), free(v), free(conf), free(y), free(x);
 	ddsp_net_free(m);
 }
@@ -414,8 +412,20 @@ int main(int argc, char **argv)
 	o.hop = DDSP_HOP;
 	o.seed = CLI_DEFAULT_SEED;
 	ddsp_analysis_defaults(&o.ao);
-	enum { OPT_HOP = 256, OPT_LOGITS, OPT_SEED, OPT_FMIN, OPT_FMAX, OPT_THRESH, OPT_PITCH,
-	       OPT_HARM, OPT_HELP, OPT_MODEL, OPT_LOUD, OPT_AUTO };
+	enum {
+		OPT_HOP = 256,
+		OPT_LOGITS,
+		OPT_SEED,
+		OPT_FMIN,
+		OPT_FMAX,
+		OPT_THRESH,
+		OPT_PITCH,
+		OPT_HARM,
+		OPT_HELP,
+		OPT_MODEL,
+		OPT_LOUD,
+		OPT_AUTO
+	};
 	static const struct option longopts[] = {
 		{"hop", required_argument, NULL, OPT_HOP},
 		{"logits", no_argument, NULL, OPT_LOGITS},
@@ -449,8 +459,14 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, ":r:k:b:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': o.rate = (int)cli_long(usage, "-r", optarg, DDSP_RATE_MIN, DDSP_RATE_MAX); o.rate_given = 1; break;
-		case OPT_HOP: o.hop = (int)cli_long(usage, "--hop", optarg, 1, DDSP_HOP_MAX); o.hop_given = 1; break;
+		case 'r':
+			o.rate = (int)cli_long(usage, "-r", optarg, DDSP_RATE_MIN, DDSP_RATE_MAX);
+			o.rate_given = 1;
+			break;
+		case OPT_HOP:
+			o.hop = (int)cli_long(usage, "--hop", optarg, 1, DDSP_HOP_MAX);
+			o.hop_given = 1;
+			break;
 		case 'k': o.ao.n_harmonics = (int)cli_long(usage, "-k", optarg, 1, 10000); break;
 		case 'b': o.ao.n_bands = (int)cli_long(usage, "-b", optarg, 3, 16385); break;
 		case 'o': o.out = optarg; break;

@@ -11,35 +11,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-	"usage: mulaw [-d] [-l LEVELS] [--linear | --dadabots] [-r RATE] [-q] [-o OUT] [FILE...]\n"
-	"Encodes <f4 records of audio in [-1, 1] to codes (|u1 for LEVELS <= 256, <u2 above),\n"
-	"or with -d decodes code records to <f4. The shape of each record is kept.\n"
-	"  -d            decode codes to audio\n"
-	"  -l, --levels LEVELS  number of levels, 2..65536 (default 256)\n"
-	"  --linear      uniform quantisation instead of mu-law\n"
-	"  --dadabots    the floor-based mu-law of the dadabots SampleRNN code\n"
-	"  -r RATE       the rate of the audio: audio-file inputs are read at it (default: their\n"
-	"                own), tensor streams that carry a rate must be at it; decoding to audio:\n"
-	"                the rate to write (default: the stream's, else 16000)\n"
-	"  -o OUT        output (default stdout); with -d, OUT.wav/.flac/.ogg writes all records\n"
-	"                one after another as one audio file\n"
-	"  FILE          tensor streams (default stdin); when encoding, an audio file (.wav .flac\n"
-	"                .ogg .mp3 ...) is read whole as one record, mixed down to mono\n"
-	"  -q, --quiet   no summary line\n"
-	"  -h, --help    this text; --version: the version and the libraries used\n"
-	"Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n"
-	"Output records carry the rate of their input (docs/formats.md).\n";
+static const char usage[] = "usage: mulaw [-d] [-l LEVELS] [--linear | --dadabots] [-r RATE] [-q] [-o OUT] [FILE...]\n"
+			    "Encodes <f4 records of audio in [-1, 1] to codes (|u1 for LEVELS <= 256, <u2 above),\n"
+			    "or with -d decodes code records to <f4. The shape of each record is kept.\n"
+			    "  -d            decode codes to audio\n"
+			    "  -l, --levels LEVELS  number of levels, 2..65536 (default 256)\n"
+			    "  --linear      uniform quantisation instead of mu-law\n"
+			    "  --dadabots    the floor-based mu-law of the dadabots SampleRNN code\n"
+			    "  -r RATE       the rate of the audio: audio-file inputs are read at it (default: their\n"
+			    "                own), tensor streams that carry a rate must be at it; decoding to audio:\n"
+			    "                the rate to write (default: the stream's, else 16000)\n"
+			    "  -o OUT        output (default stdout); with -d, OUT.wav/.flac/.ogg writes all records\n"
+			    "                one after another as one audio file\n"
+			    "  FILE          tensor streams (default stdin); when encoding, an audio file (.wav .flac\n"
+			    "                .ogg .mp3 ...) is read whole as one record, mixed down to mono\n"
+			    "  -q, --quiet   no summary line\n"
+			    "  -h, --help    this text; --version: the version and the libraries used\n"
+			    "Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n"
+			    "Output records carry the rate of their input (docs/formats.md).\n";
 
 typedef struct {
 	mulaw_quantiser q;
 	sh_dtype code_type;
-	float *x;          /* samples of the current record */
-	void *codes;       /* codes of the current record */
-	size_t cap;        /* capacity of x and codes, in samples */
+	float *x;    /* samples of the current record */
+	void *codes; /* codes of the current record */
+	size_t cap;  /* capacity of x and codes, in samples */
 	long records;
 	size_t samples, clamped;
-	int rate, rate_given;   /* the audio's rate: -r, else the first input that tells; 0: unknown */
+	int rate, rate_given; /* the audio's rate: -r, else the first input that tells; 0: unknown */
 } job;
 
 /* Every record that carries a rate must agree with -r and with the records before it. */
@@ -63,8 +62,8 @@ static void reserve(job *j, size_t n)
 }
 
 /* Encodes j->x[0..n) and writes one record of the given shape. */
-static void encode_and_write(job *j, const char *name, long index, int ndim, const int64_t *shape,
-			     size_t n, cli_out *out)
+static void encode_and_write(job *j, const char *name, long index, int ndim, const int64_t *shape, size_t n,
+			     cli_out *out)
 {
 	if (audio_check_finite(j->x, n, 1, 0, 0))
 		cli_die(name, "record %ld: %s", index, sh_errmsg());
@@ -240,8 +239,14 @@ int main(int argc, char **argv)
 		case 'l': levels = (int)cli_long(usage, "-l", optarg, 2, MULAW_MAX_LEVELS); break;
 		case 'r': rate = (int)cli_long(usage, "-r", optarg, NPY_RATE_MIN, NPY_RATE_MAX); break;
 		case 'o': out_path = optarg; break;
-		case OPT_LINEAR: mode = MULAW_LINEAR; modes_given++; break;
-		case OPT_DADABOTS: mode = MULAW_DADABOTS; modes_given++; break;
+		case OPT_LINEAR:
+			mode = MULAW_LINEAR;
+			modes_given++;
+			break;
+		case OPT_DADABOTS:
+			mode = MULAW_DADABOTS;
+			modes_given++;
+			break;
 		case OPT_HELP: fputs(usage, stdout); return 0;
 		default: cli_std_option(usage, c, argv);
 		}

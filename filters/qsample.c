@@ -97,7 +97,6 @@ static model *load_model(const char *path, const st_file *sf, int max_batch, trn
 	return m;
 }
 
-
 typedef enum { OUT_DIR, OUT_AUDIO, OUT_STREAM } out_kind;
 
 /* Where generated codes go: audio files written as they come, or a stream (records, or raw
@@ -107,17 +106,17 @@ typedef struct {
 	out_kind kind;
 	const char *out, *err_file;
 	int rate, as_f32, as_s16;
-	int realtime;              /* pace the first stream to the clock */
-	long written;              /* samples of the first stream written so far */
-	volatile int reader_gone;  /* a write to the stream found its reader gone (EPIPE) */
+	int realtime;             /* pace the first stream to the clock */
+	long written;             /* samples of the first stream written so far */
+	volatile int reader_gone; /* a write to the stream found its reader gone (EPIPE) */
 	const mulaw_quantiser *quant;
 	sh_dtype code_dtype;
 	long total, first;
 	FILE *stream;
 	audio_writer **writers;
-	FILE **spill;      /* NULL for the batch's first stream, which goes to the stream directly */
-	float *audio;      /* [batch × 4096] decode scratch, a slice per stream */
-	uint8_t *bytes;    /* [batch × 4096 × 2] */
+	FILE **spill;   /* NULL for the batch's first stream, which goes to the stream directly */
+	float *audio;   /* [batch × 4096] decode scratch, a slice per stream */
+	uint8_t *bytes; /* [batch × 4096 × 2] */
 	cli_progress prog;
 	double t0;
 	char path[4096];
@@ -138,7 +137,8 @@ static int stream_header(output *o)
 {
 	if (o->as_s16)
 		return 0;
-	if (npy_write_header_rate(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}, o->rate) < 0) {
+	if (npy_write_header_rate(o->stream, o->as_f32 ? SH_F32 : o->code_dtype, 1, (int64_t[]){o->total}, o->rate) <
+	    0) {
 		if (errno == EPIPE)
 			o->reader_gone = 1;
 		return -1;
@@ -257,7 +257,7 @@ static int on_block(void *ctx, long stream, const uint16_t *codes, int len)
  * that was asked for is refused before anything is written. */
 static long fit_open_files(long batch, int asked)
 {
-	enum { RESERVED = 16 };   /* standard streams, the output stream, libraries' own */
+	enum { RESERVED = 16 }; /* standard streams, the output stream, libraries' own */
 	struct rlimit rl;
 	rlim_t need = (rlim_t)batch + RESERVED;
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
@@ -270,9 +270,10 @@ static long fit_open_files(long batch, int asked)
 		return batch;
 	long fit = rl.rlim_cur > RESERVED ? (long)(rl.rlim_cur - RESERVED) : 0;
 	if (asked || fit < 1)
-		cli_die(NULL, "--batch %ld: %ld streams at once hold %ld files open, and the open-files limit "
-			"is %llu (ulimit -n); use --batch %ld or less", batch, batch, batch, (unsigned long long)rl.rlim_cur,
-			fit > 1 ? fit : 1);
+		cli_die(NULL,
+			"--batch %ld: %ld streams at once hold %ld files open, and the open-files limit "
+			"is %llu (ulimit -n); use --batch %ld or less",
+			batch, batch, batch, (unsigned long long)rl.rlim_cur, fit > 1 ? fit : 1);
 	cli_warn(NULL, "the open-files limit (%llu) allows %ld streams at once: generating %ld at a time",
 		 (unsigned long long)rl.rlim_cur, fit, fit);
 	return fit;
@@ -288,7 +289,7 @@ static void on_progress(void *ctx, double done)
 
 int main(int argc, char **argv)
 {
-	blas_runtime_init(argv);   /* before anything runs on OpenBLAS or OpenMP */
+	blas_runtime_init(argv); /* before anything runs on OpenBLAS or OpenMP */
 	cli_init("qsample");
 	if (dist_init(&argc, &argv) < 0)
 		cli_die(NULL, "%s", sh_errmsg());
@@ -301,13 +302,19 @@ int main(int argc, char **argv)
 	int as_f32 = 0, as_s16 = 0, keep_prime = 0, realtime = 0;
 	qmat_type weights = QMAT_F32;
 	enum { OPT_PRIME = 512, OPT_PRIME_SECONDS, OPT_KEEP_PRIME, OPT_REALTIME };
-	static const struct option longopts[] = {
-		{"seed", required_argument, 0, 'S'}, {"batch", required_argument, 0, 'b'},
-		{"h0", required_argument, 0, 'h' + 256}, {"format", required_argument, 0, 'f'},
-		{"threads", required_argument, 0, 'j'}, {"weights", required_argument, 0, 'w'},
-		{"prime", required_argument, 0, OPT_PRIME}, {"prime-seconds", required_argument, 0, OPT_PRIME_SECONDS},
-		{"keep-prime", no_argument, 0, OPT_KEEP_PRIME}, {"realtime", no_argument, 0, OPT_REALTIME},
-		{"help", no_argument, 0, 'H'}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
+	static const struct option longopts[] = {{"seed", required_argument, 0, 'S'},
+						 {"batch", required_argument, 0, 'b'},
+						 {"h0", required_argument, 0, 'h' + 256},
+						 {"format", required_argument, 0, 'f'},
+						 {"threads", required_argument, 0, 'j'},
+						 {"weights", required_argument, 0, 'w'},
+						 {"prime", required_argument, 0, OPT_PRIME},
+						 {"prime-seconds", required_argument, 0, OPT_PRIME_SECONDS},
+						 {"keep-prime", no_argument, 0, OPT_KEEP_PRIME},
+						 {"realtime", no_argument, 0, OPT_REALTIME},
+						 {"help", no_argument, 0, 'H'},
+						 CLI_STD_LONGOPTS,
+						 {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, ":n:s:t:o:hq", longopts, NULL)) != -1) {
 		switch (c) {
@@ -315,7 +322,8 @@ int main(int argc, char **argv)
 		case 's':
 			seconds = cli_double(usage, "-s", optarg, 0, 1e6);
 			if (seconds > 0 && seconds < 1e-3)
-				cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'", optarg);
+				cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'",
+						optarg);
 			break;
 		case 't': temp = cli_double(usage, "-t", optarg, 0, 100); break;
 		case 'o': out = optarg; break;
@@ -366,7 +374,7 @@ int main(int argc, char **argv)
 	const int endless = seconds == 0;
 	if (endless && (n != 1 || !as_s16 || kind != OUT_STREAM))
 		cli_usage_error(usage, "-s 0: a stream without end is one stream (-n 1) of raw PCM (--format s16) "
-				"to stdout or -o FILE");
+				       "to stdout or -o FILE");
 	if (realtime && (n != 1 || kind != OUT_STREAM))
 		cli_usage_error(usage, "--realtime: paces one stream (-n 1) written to stdout or -o FILE");
 	if ((prime_seconds > 0 || keep_prime) && !prime_path)
@@ -377,7 +385,7 @@ int main(int argc, char **argv)
 	if (ranks > 1 && kind != OUT_DIR)
 		cli_usage_error(usage, "under mpirun, every rank writes its streams into -o DIR/ (%d ranks)", ranks);
 	const long first = n * rank / ranks, mine = n * (rank + 1) / ranks - first;
-	if (ranks > 1 && threads <= 0) {   /* the ranks on this machine share its cores */
+	if (ranks > 1 && threads <= 0) { /* the ranks on this machine share its cores */
 		threads = SH_MAX(1, sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size());
 		omp_set_num_threads((int)threads);
 		openblas_set_num_threads((int)threads);
@@ -417,7 +425,8 @@ int main(int argc, char **argv)
 	/* the prime, before any output is opened: a bad one leaves nothing behind */
 	long prime_len = 0;
 	uint16_t *prime = NULL;
-	if (prime_path && gen_load_prime(prime_path, rate, &quant, (long)(prime_seconds * rate + 0.5), &prime, &prime_len) < 0)
+	if (prime_path &&
+	    gen_load_prime(prime_path, rate, &quant, (long)(prime_seconds * rate + 0.5), &prime, &prime_len) < 0)
 		cli_die(cli_in_name(prime_path), "%s", sh_errmsg());
 
 	cli_out stream_out = {0};
@@ -426,9 +435,16 @@ int main(int argc, char **argv)
 	else if (kind == OUT_STREAM)
 		cli_out_open(&stream_out, out, 1);
 
-	output o = {.kind = kind, .out = out, .rate = rate, .as_f32 = as_f32, .as_s16 = as_s16, .realtime = realtime,
-		    .quant = &quant, .code_dtype = Q <= 256 ? SH_U8 : SH_U16,
-		    .total = total + (keep_prime ? prime_len : 0), .stream = stream_out.f};
+	output o = {.kind = kind,
+		    .out = out,
+		    .rate = rate,
+		    .as_f32 = as_f32,
+		    .as_s16 = as_s16,
+		    .realtime = realtime,
+		    .quant = &quant,
+		    .code_dtype = Q <= 256 ? SH_U8 : SH_U16,
+		    .total = total + (keep_prime ? prime_len : 0),
+		    .stream = stream_out.f};
 	o.writers = calloc(batch, sizeof *o.writers);
 	o.spill = calloc(batch, sizeof *o.spill);
 	o.audio = malloc((size_t)batch * 4096 * sizeof *o.audio);
@@ -436,9 +452,18 @@ int main(int argc, char **argv)
 	if (!o.writers || !o.spill || !o.audio || !o.bytes)
 		cli_die(NULL, "out of memory");
 	int nthreads = threads > 0 ? (int)threads : omp_get_max_threads();
-	gen_spec g = {.n = mine, .first = first, .batch = (int)batch, .samples = endless ? -1 : total,
-		      .temperature = (float)temp, .h0 = h0, .seed = seed, .threads = nthreads, .weights = weights,
-		      .prime = prime, .prime_len = prime_len, .keep_prime = keep_prime};
+	gen_spec g = {.n = mine,
+		      .first = first,
+		      .batch = (int)batch,
+		      .samples = endless ? -1 : total,
+		      .temperature = (float)temp,
+		      .h0 = h0,
+		      .seed = seed,
+		      .threads = nthreads,
+		      .weights = weights,
+		      .prime = prime,
+		      .prime_len = prime_len,
+		      .keep_prime = keep_prime};
 	double werr = 0;
 	g.weight_error = &werr;
 	if (!endless)
@@ -456,9 +481,12 @@ int main(int argc, char **argv)
 	}
 	double el = sh_now() - o.t0;
 	if (weights != QMAT_F32 && !cli_quiet)
-		fprintf(stderr, "qsample: %s weights: largest relative row error %.2g (a product's row is off by "
-			"at most that times |w_row|·|x|)\n", qmat_type_name(weights), werr);
-	cli_progress_end(&o.prog, "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)%s",
+		fprintf(stderr,
+			"qsample: %s weights: largest relative row error %.2g (a product's row is off by "
+			"at most that times |w_row|·|x|)\n",
+			qmat_type_name(weights), werr);
+	cli_progress_end(&o.prog,
+			 "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)%s",
 			 mine, (double)total / rate, rate, el, mine * total / el, mine * total / el / rate, nthreads,
 			 ranks > 1 ? " on this rank" : "");
 	free(o.writers), free(o.spill), free(o.audio), free(o.bytes), free(prime);

@@ -102,9 +102,10 @@ static struct timespec stop_time;
 static void on_stop(int sig)
 {
 	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);   /* async-signal-safe */
+	clock_gettime(CLOCK_MONOTONIC, &now); /* async-signal-safe */
 	if (stop_signal) {
-		double since = (double)(now.tv_sec - stop_time.tv_sec) + 1e-9 * (double)(now.tv_nsec - stop_time.tv_nsec);
+		double since =
+			(double)(now.tv_sec - stop_time.tv_sec) + 1e-9 * (double)(now.tv_nsec - stop_time.tv_nsec);
 		if (since < 1.0)
 			return;
 		sigaction(SIGINT, &old_int, NULL);
@@ -127,11 +128,45 @@ static void catch_stop_signals(void)
 }
 
 enum {
-	O_PRESET = 256, O_FRAMES, O_DIM, O_LAYERS, O_RNN, O_EMBED, O_LEVELS, O_LEARN_H0, O_RNN_WN,
-	O_SEQ, O_BATCH, O_LR, O_EPS, O_CLIP, O_CLIPV, O_STEPS, O_EPOCHS, O_MINUTES, O_CKPT, O_SEED,
-	O_SPLIT, O_THREADS, O_RESUME, O_QUANT, O_SAMPLE_EVERY, O_SAMPLE_SECONDS, O_SAMPLE_COUNT,
-	O_SAMPLE_TEMP, O_SAMPLE_PRIME, O_HELP, O_MODEL, O_DILATIONS, O_RES_CH, O_DIL_CH, O_SKIP_CH, O_N_OUT, O_INPUT,
-	O_INIT_WIDTH, O_KEEP_EVERY
+	O_PRESET = 256,
+	O_FRAMES,
+	O_DIM,
+	O_LAYERS,
+	O_RNN,
+	O_EMBED,
+	O_LEVELS,
+	O_LEARN_H0,
+	O_RNN_WN,
+	O_SEQ,
+	O_BATCH,
+	O_LR,
+	O_EPS,
+	O_CLIP,
+	O_CLIPV,
+	O_STEPS,
+	O_EPOCHS,
+	O_MINUTES,
+	O_CKPT,
+	O_SEED,
+	O_SPLIT,
+	O_THREADS,
+	O_RESUME,
+	O_QUANT,
+	O_SAMPLE_EVERY,
+	O_SAMPLE_SECONDS,
+	O_SAMPLE_COUNT,
+	O_SAMPLE_TEMP,
+	O_SAMPLE_PRIME,
+	O_HELP,
+	O_MODEL,
+	O_DILATIONS,
+	O_RES_CH,
+	O_DIL_CH,
+	O_SKIP_CH,
+	O_N_OUT,
+	O_INPUT,
+	O_INIT_WIDTH,
+	O_KEEP_EVERY
 };
 
 /* Architecture options given on the command line (-1: not given). */
@@ -158,19 +193,30 @@ static void apply_arch(const arch_args *a, model_config *mc)
 		wn_config *w = &mc->wn;
 		if (a->dilations && wn_parse_dilations(a->dilations, w) < 0)
 			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
-#define SET(f, v) if (a->v >= 0) w->f = a->v;
-		SET(res_ch, res_ch) SET(dil_ch, dil_ch) SET(skip_ch, skip_ch) SET(n_out, n_out)
-		SET(levels, levels) SET(batch, batch) SET(input, input) SET(embed, embed)
-		SET(initial_width, init_width)
+#define SET(f, v)                                                                                                      \
+	do {                                                                                                           \
+		if (a->v >= 0)                                                                                         \
+			w->f = a->v;                                                                                   \
+	} while (0)
+		SET(res_ch, res_ch);
+		SET(dil_ch, dil_ch);
+		SET(skip_ch, skip_ch);
+		SET(n_out, n_out);
+		SET(levels, levels);
+		SET(batch, batch);
+		SET(input, input);
+		SET(embed, embed);
+		SET(initial_width, init_width);
 #undef SET
 		/* the input layer's size: given, kept (resuming such a model), or its default; none
 		 * for the other input layers */
 		if (a->embed >= 0 && w->input != WN_INPUT_EMBED)
-			cli_usage_error(usage, "--embed: WaveNet's embedding size is for --input embed (the "
-					"input is %s)", wn_input_name(w->input));
+			cli_usage_error(usage,
+					"--embed: WaveNet's embedding size is for --input embed (the "
+					"input is %s)",
+					wn_input_name(w->input));
 		if (a->embed > WN_MAX_EMBED)
-			cli_usage_error(usage, "--embed: expected 1 to %d for WaveNet, got %d", WN_MAX_EMBED,
-					a->embed);
+			cli_usage_error(usage, "--embed: expected 1 to %d for WaveNet, got %d", WN_MAX_EMBED, a->embed);
 		if (a->init_width >= 0 && w->input != WN_INPUT_SCALAR)
 			cli_usage_error(usage, "--initial-width: for --input scalar (the input is %s)",
 					wn_input_name(w->input));
@@ -187,9 +233,20 @@ static void apply_arch(const arch_args *a, model_config *mc)
 	srnn_config *c = &mc->srnn;
 	if (a->frames && srnn_parse_frame_sizes(a->frames, c) < 0)
 		cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
-#define SET(f, v) if (a->v >= 0) c->f = a->v;
-	SET(dim, dim) SET(layers, layers) SET(rnn, rnn) SET(embed, embed) SET(levels, levels)
-	SET(learn_h0, learn_h0) SET(rnn_weight_norm, rnn_wn) SET(seq, seq) SET(batch, batch)
+#define SET(f, v)                                                                                                      \
+	do {                                                                                                           \
+		if (a->v >= 0)                                                                                         \
+			c->f = a->v;                                                                                   \
+	} while (0)
+	SET(dim, dim);
+	SET(layers, layers);
+	SET(rnn, rnn);
+	SET(embed, embed);
+	SET(levels, levels);
+	SET(learn_h0, learn_h0);
+	SET(rnn_weight_norm, rnn_wn);
+	SET(seq, seq);
+	SET(batch, batch);
 #undef SET
 }
 
@@ -197,18 +254,29 @@ static void apply_arch(const arch_args *a, model_config *mc)
 static void check_arch_options(const arch_args *a, model_kind kind)
 {
 	if (kind == MODEL_WAVENET) {
-		const char *bad = a->frames ? "--frame-sizes" : a->dim >= 0 ? "--dim" : a->layers >= 0 ? "--layers"
-				: a->rnn >= 0 ? "--rnn" : a->learn_h0 >= 0 ? "--learn-h0"
-				: a->rnn_wn >= 0 ? "--rnn-weight-norm" : a->seq >= 0 ? "--seq" : NULL;
+		const char *bad = a->frames          ? "--frame-sizes"
+				  : a->dim >= 0      ? "--dim"
+				  : a->layers >= 0   ? "--layers"
+				  : a->rnn >= 0      ? "--rnn"
+				  : a->learn_h0 >= 0 ? "--learn-h0"
+				  : a->rnn_wn >= 0   ? "--rnn-weight-norm"
+				  : a->seq >= 0      ? "--seq"
+						     : NULL;
 		if (bad)
-			cli_usage_error(usage, "%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
+			cli_usage_error(usage,
+					"%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
 					"--dilation-channels, --skip-channels, --n-out, --input, --embed, "
-					"--initial-width)", bad);
+					"--initial-width)",
+					bad);
 	} else {
-		const char *bad = a->dilations ? "--dilations" : a->res_ch >= 0 ? "--residual-channels"
-				: a->dil_ch >= 0 ? "--dilation-channels" : a->skip_ch >= 0 ? "--skip-channels"
-				: a->n_out >= 0 ? "--n-out" : a->input >= 0 ? "--input"
-				: a->init_width >= 0 ? "--initial-width" : NULL;
+		const char *bad = a->dilations         ? "--dilations"
+				  : a->res_ch >= 0     ? "--residual-channels"
+				  : a->dil_ch >= 0     ? "--dilation-channels"
+				  : a->skip_ch >= 0    ? "--skip-channels"
+				  : a->n_out >= 0      ? "--n-out"
+				  : a->input >= 0      ? "--input"
+				  : a->init_width >= 0 ? "--initial-width"
+						       : NULL;
 		if (bad)
 			cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)", bad);
 	}
@@ -219,7 +287,7 @@ static void check_arch_options(const arch_args *a, model_kind kind)
  * every rank with its status after MPI_Finalize; any other exit of a rank (a write error on
  * rank 0, a rank that lost its checkpoint file) aborts the whole job at once (MPI_Abort),
  * never leaving the other ranks waiting in a reduction. */
-enum { CHECK_REPLICAS_EVERY = 100 };   /* steps between the ranks' checks of their parameters */
+enum { CHECK_REPLICAS_EVERY = 100 }; /* steps between the ranks' checks of their parameters */
 static int agreed_exit, quiet_fd = -1;
 
 static void on_exit_dist(int status, void *arg)
@@ -271,14 +339,14 @@ static void dist_start(int *argc, char ***argv)
 	uint64_t *all = malloc(dist_size() * sizeof *all);
 	if (!all || dist_allgather(&h, all, sizeof h) < 0)
 		cli_die(NULL, "out of memory");
-	int other = 0;   /* the first rank whose command differs from rank 0's */
+	int other = 0; /* the first rank whose command differs from rank 0's */
 	for (int r = dist_size() - 1; r > 0; r--)
 		other = all[r] != all[0] ? r : other;
 	free(all);
 	if (other)
 		sh_error("was given other options than rank 0 (every rank must run the same command)");
 	agree(other && dist_rank() == other, NULL);
-	agreed_exit = 1;   /* the same argv: a usage error is every rank's */
+	agreed_exit = 1; /* the same argv: a usage error is every rank's */
 	if (dist_rank()) {
 		fflush(stderr);
 		quiet_fd = dup(2);
@@ -303,11 +371,12 @@ static void json_config(sh_buf *b, const trn_options *o)
 		sh_buf_printf(b, "\"model\": {\"type\": \"wavenet\", \"dilations\": [");
 		for (int i = 0; i < w->nlayers; i++)
 			sh_buf_printf(b, i ? ", %d" : "%d", w->dilation[i]);
-		sh_buf_printf(b, "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
-			       "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d, "
-			       "\"input\": \"%s\", \"embed\": ",
-			       w->res_ch, w->dil_ch, w->skip_ch, w->levels, w->n_out, w->batch,
-			       wn_receptive_field(w), wn_input_name(w->input));
+		sh_buf_printf(b,
+			      "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
+			      "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d, "
+			      "\"input\": \"%s\", \"embed\": ",
+			      w->res_ch, w->dil_ch, w->skip_ch, w->levels, w->n_out, w->batch, wn_receptive_field(w),
+			      wn_input_name(w->input));
 		/* the input layer's size where it has one, null for the others */
 		if (w->input == WN_INPUT_EMBED)
 			sh_buf_printf(b, "%d", w->embed);
@@ -324,17 +393,21 @@ static void json_config(sh_buf *b, const trn_options *o)
 		sh_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
 		for (int i = 0; i < c->nframe_tiers; i++)
 			sh_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
-		sh_buf_printf(b, "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
-			       "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
-			       c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
-			       c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
+		sh_buf_printf(b,
+			      "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
+			      "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
+			      c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
+			      c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
 	}
-	sh_buf_printf(b, "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
-		       "\"adam_eps\": %.17g, \"clip\": \"%s\", \"clip_value\": %.17g, \"split\": [%g, %g, %g], "
-		       "\"sample_rate\": %d, \"quantization\": ",
-		       o->lr, o->beta1, o->beta2, o->eps,
-		       o->clip == TRN_CLIP_NORM ? "norm" : o->clip == TRN_CLIP_NONE ? "none" : "elementwise",
-		       o->clip_value, o->split[0], o->split[1], o->split[2], o->sample_rate);
+	sh_buf_printf(b,
+		      "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
+		      "\"adam_eps\": %.17g, \"clip\": \"%s\", \"clip_value\": %.17g, \"split\": [%g, %g, %g], "
+		      "\"sample_rate\": %d, \"quantization\": ",
+		      o->lr, o->beta1, o->beta2, o->eps,
+		      o->clip == TRN_CLIP_NORM   ? "norm"
+		      : o->clip == TRN_CLIP_NONE ? "none"
+						 : "elementwise",
+		      o->clip_value, o->split[0], o->split[1], o->split[2], o->sample_rate);
 	sh_buf_json_str(b, o->quantization);
 	sh_buf_printf(b, "},\n");
 }
@@ -366,7 +439,7 @@ static void run_json_head(sh_buf *b, const run_info *ri, const char *run_id, uin
 	if (run_id)
 		sh_buf_printf(b, "  \"run_id\": \"%s\",\n", run_id);
 	sh_buf_printf(b, "  \"seed\": %llu,\n  \"threads\": %d,\n  \"ranks\": %d,\n", (unsigned long long)seed,
-		       ri->threads, dist_size());
+		      ri->threads, dist_size());
 	sh_buf_printf(b, "  \"resumed_from\": ");
 	if (ri->resume)
 		sh_buf_json_str(b, ri->resume);
@@ -382,15 +455,16 @@ static void run_json_head(sh_buf *b, const run_info *ri, const char *run_id, uin
 
 /* run.json's end: the libraries, how the run ended (when it has), then the file written
  * atomically */
-static void run_json_finish(sh_buf *b, const run_info *ri, const char *ended, long step, double epoch,
-			    double seconds)
+static void run_json_finish(sh_buf *b, const run_info *ri, const char *ended, long step, double epoch, double seconds)
 {
 	sh_buf_printf(b, "  \"libraries\": {");
 	trn_lib_versions_json(b);
 	sh_buf_printf(b, "}");
 	if (ended)
-		sh_buf_printf(b, ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
-			       "  \"seconds\": %.1f", ended, step, epoch, seconds);
+		sh_buf_printf(b,
+			      ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
+			      "  \"seconds\": %.1f",
+			      ended, step, epoch, seconds);
 	sh_buf_printf(b, "\n}\n");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
@@ -401,19 +475,20 @@ static void run_json_finish(sh_buf *b, const run_info *ri, const char *ended, lo
 
 /* RUNDIR/run.json: what was run, on what, with which libraries; rewritten at the end with how
  * the run ended. */
-static void write_run_json(const run_info *ri, const trn_options *o, const trn_data *d,
-			   const trn_run *t, const char *ended, double seconds)
+static void write_run_json(const run_info *ri, const trn_options *o, const trn_data *d, const trn_run *t,
+			   const char *ended, double seconds)
 {
 	sh_buf b = {0};
 	char run_id[17];
 	snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)trn_run_id(o, d->fingerprint));
 	run_json_head(&b, ri, run_id, o->seed, d->files, d->nfiles);
-	sh_buf_printf(&b, "\"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
-		       "\"split_records\": [%d, %d, %d]},\n  ",
-		       d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
+	sh_buf_printf(&b,
+		      "\"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
+		      "\"split_records\": [%d, %d, %d]},\n  ",
+		      d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
 	json_config(&b, o);
-	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n",
-		       t->nparams, model_train_flops(&o->model, model_batch(&o->model)));
+	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n", t->nparams,
+		      model_train_flops(&o->model, model_batch(&o->model)));
 	run_json_finish(&b, ri, ended, t->step, trn_feed_epoch(&t->feed), seconds);
 }
 
@@ -435,10 +510,12 @@ static void diverged(cli_progress *prog, const char *rundir, long step, const ch
 {
 	if (dist_rank())
 		return;
-	cli_progress_clear(prog);  /* a failure is told under -q too */
+	cli_progress_clear(prog); /* a failure is told under -q too */
 	if (last_ckpt >= 0)
-		cli_warn(rundir, "step %ld: %s; stopping (last.safetensors keeps step %ld, the last good "
-			 "checkpoint)", step, what, last_ckpt);
+		cli_warn(rundir,
+			 "step %ld: %s; stopping (last.safetensors keeps step %ld, the last good "
+			 "checkpoint)",
+			 step, what, last_ckpt);
 	else
 		cli_warn(rundir, "step %ld: %s; stopping (no checkpoint was written)", step, what);
 }
@@ -473,8 +550,7 @@ static void lock_rundir(const char *rundir)
  * no other qtrain can be writing them. */
 static void remove_stale_tmp(const char *dir, int clips)
 {
-	static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.tsv", "loss.png",
-					   "run.json"};
+	static const char *const ours[] = {"last.safetensors", "best.safetensors", "log.tsv", "loss.png", "run.json"};
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
@@ -538,8 +614,8 @@ static int rundir_run_id(const char *rundir, uint64_t *id)
 
 /* trn_checkpoint, then the loss plot when it added a log row: the plot is the program's, not
  * the loop's */
-static int checkpoint(trn_run *run, const trn_data *data, const char *rundir, trn_log *log, int full,
-		      double seconds, double sps, volatile sig_atomic_t *stop, trn_log_row *row)
+static int checkpoint(trn_run *run, const trn_data *data, const char *rundir, trn_log *log, int full, double seconds,
+		      double sps, volatile sig_atomic_t *stop, trn_log_row *row)
 {
 	int rows = log->n;
 	int rc = trn_checkpoint(run, data, rundir, log, full, seconds, sps, stop, row);
@@ -555,31 +631,55 @@ static int wants_ddsp(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-	blas_runtime_init(argv);   /* before anything runs on OpenBLAS or OpenMP */
+	blas_runtime_init(argv); /* before anything runs on OpenBLAS or OpenMP */
 	cli_init("qtrain");
 	dist_start(&argc, &argv);
-	if (wants_ddsp(argc, argv)) {   /* DDSP trains on audio, not codes: a path of its own */
-		if (dist_size() > 1)   /* every rank would write the same run directory */
+	if (wants_ddsp(argc, argv)) { /* DDSP trains on audio, not codes: a path of its own */
+		if (dist_size() > 1)  /* every rank would write the same run directory */
 			cli_usage_error(usage, "--model ddsp does not train under mpirun yet: run one process");
 		return ddsp_main(argc, argv);
 	}
-	static const struct option longopts[] = {
-		{"preset", 1, 0, O_PRESET}, {"frame-sizes", 1, 0, O_FRAMES}, {"dim", 1, 0, O_DIM},
-		{"layers", 1, 0, O_LAYERS}, {"rnn", 1, 0, O_RNN}, {"embed", 1, 0, O_EMBED},
-		{"levels", 1, 0, O_LEVELS}, {"learn-h0", 0, 0, O_LEARN_H0},
-		{"rnn-weight-norm", 0, 0, O_RNN_WN}, {"seq", 1, 0, O_SEQ}, {"batch", 1, 0, O_BATCH},
-		{"lr", 1, 0, O_LR}, {"adam-eps", 1, 0, O_EPS}, {"clip", 1, 0, O_CLIP},
-		{"clip-value", 1, 0, O_CLIPV}, {"steps", 1, 0, O_STEPS}, {"epochs", 1, 0, O_EPOCHS},
-		{"minutes", 1, 0, O_MINUTES}, {"checkpoint-every", 1, 0, O_CKPT}, {"seed", 1, 0, O_SEED},
-		{"split", 1, 0, O_SPLIT}, {"threads", 1, 0, O_THREADS}, {"resume", 1, 0, O_RESUME},
-		{"quantization", 1, 0, O_QUANT}, {"sample-every", 1, 0, O_SAMPLE_EVERY},
-		{"sample-seconds", 1, 0, O_SAMPLE_SECONDS}, {"sample-count", 1, 0, O_SAMPLE_COUNT},
-		{"sample-temp", 1, 0, O_SAMPLE_TEMP}, {"sample-prime", 1, 0, O_SAMPLE_PRIME}, {"help", 0, 0, O_HELP}, {"model", 1, 0, O_MODEL},
-		{"dilations", 1, 0, O_DILATIONS}, {"residual-channels", 1, 0, O_RES_CH},
-		{"dilation-channels", 1, 0, O_DIL_CH}, {"skip-channels", 1, 0, O_SKIP_CH},
-		{"n-out", 1, 0, O_N_OUT}, {"input", 1, 0, O_INPUT},
-		{"initial-width", 1, 0, O_INIT_WIDTH}, {"keep-every", 1, 0, O_KEEP_EVERY}, CLI_STD_LONGOPTS,
-		{0, 0, 0, 0}};
+	static const struct option longopts[] = {{"preset", 1, 0, O_PRESET},
+						 {"frame-sizes", 1, 0, O_FRAMES},
+						 {"dim", 1, 0, O_DIM},
+						 {"layers", 1, 0, O_LAYERS},
+						 {"rnn", 1, 0, O_RNN},
+						 {"embed", 1, 0, O_EMBED},
+						 {"levels", 1, 0, O_LEVELS},
+						 {"learn-h0", 0, 0, O_LEARN_H0},
+						 {"rnn-weight-norm", 0, 0, O_RNN_WN},
+						 {"seq", 1, 0, O_SEQ},
+						 {"batch", 1, 0, O_BATCH},
+						 {"lr", 1, 0, O_LR},
+						 {"adam-eps", 1, 0, O_EPS},
+						 {"clip", 1, 0, O_CLIP},
+						 {"clip-value", 1, 0, O_CLIPV},
+						 {"steps", 1, 0, O_STEPS},
+						 {"epochs", 1, 0, O_EPOCHS},
+						 {"minutes", 1, 0, O_MINUTES},
+						 {"checkpoint-every", 1, 0, O_CKPT},
+						 {"seed", 1, 0, O_SEED},
+						 {"split", 1, 0, O_SPLIT},
+						 {"threads", 1, 0, O_THREADS},
+						 {"resume", 1, 0, O_RESUME},
+						 {"quantization", 1, 0, O_QUANT},
+						 {"sample-every", 1, 0, O_SAMPLE_EVERY},
+						 {"sample-seconds", 1, 0, O_SAMPLE_SECONDS},
+						 {"sample-count", 1, 0, O_SAMPLE_COUNT},
+						 {"sample-temp", 1, 0, O_SAMPLE_TEMP},
+						 {"sample-prime", 1, 0, O_SAMPLE_PRIME},
+						 {"help", 0, 0, O_HELP},
+						 {"model", 1, 0, O_MODEL},
+						 {"dilations", 1, 0, O_DILATIONS},
+						 {"residual-channels", 1, 0, O_RES_CH},
+						 {"dilation-channels", 1, 0, O_DIL_CH},
+						 {"skip-channels", 1, 0, O_SKIP_CH},
+						 {"n-out", 1, 0, O_N_OUT},
+						 {"input", 1, 0, O_INPUT},
+						 {"initial-width", 1, 0, O_INIT_WIDTH},
+						 {"keep-every", 1, 0, O_KEEP_EVERY},
+						 CLI_STD_LONGOPTS,
+						 {0, 0, 0, 0}};
 	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	const char *model_name = NULL;
 	model_kind kind = MODEL_SAMPLERNN;
@@ -622,7 +722,9 @@ int main(int argc, char **argv)
 			else
 				cli_usage_error(usage, "--clip: expected elementwise, norm or none, got '%s'", optarg);
 			break;
-		case O_CLIPV: clip_value = cli_double(usage, "--clip-value", optarg, TRN_CLIP_VALUE_MIN, TRN_CLIP_VALUE_MAX); break;
+		case O_CLIPV:
+			clip_value = cli_double(usage, "--clip-value", optarg, TRN_CLIP_VALUE_MIN, TRN_CLIP_VALUE_MAX);
+			break;
 		case O_STEPS: steps = cli_long(usage, "--steps", optarg, 0, LONG_MAX); break;
 		case O_EPOCHS: epochs = cli_long(usage, "--epochs", optarg, 1, LONG_MAX); break;
 		case O_MINUTES: minutes = cli_double(usage, "--minutes", optarg, 1e-6, 1e9); break;
@@ -634,7 +736,7 @@ int main(int argc, char **argv)
 		case O_RESUME: resume = optarg; break;
 		case O_QUANT:
 			quant = optarg;
-			if (trn_quant_mode(quant) < 0)  /* refused now, not at the first clip */
+			if (trn_quant_mode(quant) < 0) /* refused now, not at the first clip */
 				cli_usage_error(usage, "--quantization: %s", sh_errmsg());
 			break;
 		case O_SAMPLE_EVERY: sample_every = cli_long(usage, "--sample-every", optarg, 1, LONG_MAX); break;
@@ -707,7 +809,8 @@ int main(int argc, char **argv)
 		else
 			snprintf(resume_path, sizeof resume_path, "%s", resume);
 		agree(st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0 ||
-		      trn_ckpt_run_id(&ckpt, &ckpt_run) < 0, resume_path);
+			      trn_ckpt_run_id(&ckpt, &ckpt_run) < 0,
+		      resume_path);
 		/* the model defaults to the checkpoint's; what is given must match it */
 		model_config asked = opt.model;
 		if (model_name)
@@ -720,16 +823,16 @@ int main(int argc, char **argv)
 		if (model_config_diff(&opt.model, &asked, diff, sizeof diff))
 			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
 		if (seed >= 0 && (uint64_t)seed != opt.seed)
-			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld",
-				(unsigned long long)opt.seed, seed);
+			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld", (unsigned long long)opt.seed,
+				seed);
 		if (rate > 0 && rate != opt.sample_rate)
 			cli_die(resume_path, "checkpoint was trained at %d Hz, -r says %d", opt.sample_rate, rate);
 		if (quant && strcmp(quant, opt.quantization))
 			cli_die(resume_path, "checkpoint was trained on %s codes, --quantization says %s",
 				opt.quantization, quant);
 		if (split && memcmp(pct, opt.split, sizeof pct))
-			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0],
-				opt.split[1], opt.split[2]);
+			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0], opt.split[1],
+				opt.split[2]);
 	} else {
 		check_arch_options(&aa, kind);
 		opt.model.kind = kind;
@@ -810,8 +913,8 @@ int main(int argc, char **argv)
 		if (rate > 0 && rate != data.rate)
 			cli_die(what, "the data are at %d Hz, -r says %d", data.rate, rate);
 		if (resume && opt.sample_rate != data.rate)
-			cli_die(resume_path, "checkpoint was trained at %d Hz, the data are at %d Hz",
-				opt.sample_rate, data.rate);
+			cli_die(resume_path, "checkpoint was trained at %d Hz, the data are at %d Hz", opt.sample_rate,
+				data.rate);
 		opt.sample_rate = data.rate;
 	}
 	if ((failed = trn_data_check(&data, model_levels(cfg), seq, &bad) < 0))
@@ -819,7 +922,7 @@ int main(int argc, char **argv)
 	if (!failed)
 		failed = trn_data_split(&data, opt.seed, opt.split) < 0, bad_file = NULL;
 	agree(failed, bad_file);
-	if (dist_size() > 1) {   /* the same data on every rank */
+	if (dist_size() > 1) { /* the same data on every rank */
 		uint64_t *fps = malloc(dist_size() * sizeof *fps);
 		if (!fps || dist_allgather(&data.fingerprint, fps, sizeof *fps) < 0)
 			cli_die(NULL, "out of memory");
@@ -840,7 +943,7 @@ int main(int argc, char **argv)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
-	const int rank0 = !dist_rank();   /* writes the run directory */
+	const int rank0 = !dist_rank(); /* writes the run directory */
 	if (rank0) {
 		cli_mkdirs(rundir);
 		lock_rundir(rundir);
@@ -848,14 +951,15 @@ int main(int argc, char **argv)
 	failed = rank0 && !resume && !stat(path, &st);
 	if (failed)
 		sh_error("already holds a run (last.safetensors): continue it with --resume %s, or choose "
-			 "another directory", rundir);
+			 "another directory",
+			 rundir);
 	agree(failed, rundir);
 	uint64_t dir_run;
 	failed = rank0 && resume && rundir_run_id(rundir, &dir_run) && dir_run != ckpt_run;
 	if (failed)
 		sh_error("checkpoint of another run (run %016llx) than %s holds (run %016llx): continue a run "
-			 "in its own directory, or fork it into a new one", (unsigned long long)ckpt_run, rundir,
-			 (unsigned long long)dir_run);
+			 "in its own directory, or fork it into a new one",
+			 (unsigned long long)ckpt_run, rundir, (unsigned long long)dir_run);
 	agree(failed, resume_path);
 	if (rank0)
 		remove_stale_tmp(rundir, 0);
@@ -866,7 +970,7 @@ int main(int argc, char **argv)
 	if (rank0)
 		remove_stale_tmp(samples_dir, 1);
 
-	if (threads <= 0)   /* the ranks on this machine share its cores */
+	if (threads <= 0) /* the ranks on this machine share its cores */
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
 	if (threads < 1)
 		threads = 1;
@@ -939,8 +1043,9 @@ int main(int argc, char **argv)
 		double loss = trn_step(&run, &data);
 		double dt = sh_now() - ts;
 		if (!isfinite(loss)) {
-			diverged(&prog, rundir, run.step + 1, isnan(loss) ? "the training loss or a gradient is nan"
-									 : "the training loss or a gradient is infinite",
+			diverged(&prog, rundir, run.step + 1,
+				 isnan(loss) ? "the training loss or a gradient is nan"
+					     : "the training loss or a gradient is infinite",
 				 last_ckpt_step);
 			ended = "diverged";
 			status = 1;
@@ -961,24 +1066,24 @@ int main(int argc, char **argv)
 		if (run.step % ckpt_every == 0 || (keep_every && run.step % keep_every == 0) ||
 		    (sample_every && run.step % sample_every == 0)) {
 			double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-			if (data.nvalid) {   /* say why the bar stops moving (drawn now, not rate-limited) */
+			if (data.nvalid) { /* say why the bar stops moving (drawn now, not rate-limited) */
 				snprintf(extra, sizeof extra, "step %ld, validating on %d records", run.step,
 					 data.nvalid);
 				prog.last_draw = 0;
 				cli_progress_update(&prog, (double)(run.step - start_step), extra);
 			}
-			int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps,
-						&stop_signal, &row);
+			int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps, &stop_signal,
+					    &row);
 			if (rc < 0)
 				cli_die_lib(NULL);
 			if (rc > 0) {
-				diverged(&prog, rundir, run.step, "the validation loss is not finite",
-					 last_ckpt_step);
+				diverged(&prog, rundir, run.step, "the validation loss is not finite", last_ckpt_step);
 				ended = "diverged";
 				status = 1;
 				break;
 			}
-			if (rank0 && keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
+			if (rank0 && keep_every && run.step % keep_every == 0 &&
+			    trn_keep_milestone(&run, &data, rundir) < 0)
 				cli_die_lib(NULL);
 			last_ckpt_step = run.step;
 			last_valid = row.valid_bits;
@@ -1001,8 +1106,8 @@ int main(int argc, char **argv)
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
 		 * when interrupted (validation could take long) */
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-		int rc = checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0,
-					sps, &stop_signal, &row);
+		int rc = checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
+				    &stop_signal, &row);
 		if (rc < 0)
 			cli_die_lib(NULL);
 		if (rc > 0) {
@@ -1015,23 +1120,23 @@ int main(int argc, char **argv)
 	}
 	double elapsed = sh_now() - t0;
 	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
-	agreed_exit = 1;   /* every rank left the loop at the same step, for the same reason */
+	agreed_exit = 1; /* every rank left the loop at the same step, for the same reason */
 	if (rank0)
 		write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
 	/* no rank leaves before rank 0 has written everything: mpirun ends the whole job as soon as
 	 * one rank exits non-zero (143 after SIGTERM, say), which would cut rank 0's last writes */
 	dist_barrier();
 	char ranks_note[96] = "";
-	if (dist_size() > 1)   /* the time rank 0 waited for the others and for the sums */
-		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction",
-			 dist_size(), elapsed > 0 ? 100 * run.reduce_seconds / elapsed : 0);
+	if (dist_size() > 1) /* the time rank 0 waited for the others and for the sums */
+		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction", dist_size(),
+			 elapsed > 0 ? 100 * run.reduce_seconds / elapsed : 0);
 	if (status == 0 && rank0)
 		cli_progress_end(&prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
 				 "valid %.3f bits, best %.3f%s%s",
 				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
-				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9,
-				 last_bits, last_valid, run.best_bits, ranks_note,
+				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9, last_bits,
+				 last_valid, run.best_bits, ranks_note,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	fad_free(heldout);
 	trn_log_free(&log);
@@ -1064,11 +1169,12 @@ static const char ddsp_usage[] =
 static int wants_ddsp(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--model=ddsp") || (!strcmp(argv[i], "--model") && i + 1 < argc &&
-							  !strcmp(argv[i + 1], "ddsp")))
+		if (!strcmp(argv[i], "--model=ddsp") ||
+		    (!strcmp(argv[i], "--model") && i + 1 < argc && !strcmp(argv[i + 1], "ddsp")))
 			return 1;
-		const char *r = !strncmp(argv[i], "--resume=", 9) ? argv[i] + 9
-				: !strcmp(argv[i], "--resume") && i + 1 < argc ? argv[i + 1] : NULL;
+		const char *r = !strncmp(argv[i], "--resume=", 9)              ? argv[i] + 9
+				: !strcmp(argv[i], "--resume") && i + 1 < argc ? argv[i + 1]
+									       : NULL;
 		if (r) {
 			char path[4096];
 			snprintf(path, sizeof path, cli_is_dir_path(r) ? "%s/last.safetensors" : "%s", r);
@@ -1085,33 +1191,37 @@ static int wants_ddsp(int argc, char **argv)
 	return 0;
 }
 
-static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data *d, const char *ended,
-			  double seconds)
+static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data *d, const char *ended, double seconds)
 {
 	const ddsp_train_opts *o = &r->opt;
 	const ddsp_config *c = &o->model;
 	sh_buf b = {0};
 	run_json_head(&b, ri, NULL, o->seed, d->files, d->nfiles);
-	sh_buf_printf(&b, "\"examples\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", \"split_examples\": "
-		       "[%d, %d], \"voiced\": %.4f},\n", d->nex, (size_t)d->nex * d->n,
-		       (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->voiced);
-	sh_buf_printf(&b, "  \"model\": {\"type\": \"ddsp\", \"sample_rate\": %d, \"hop\": %d, \"n_samples\": %d, "
-		       "\"ch\": %d, \"layers\": %d, \"gru\": %d, \"n_harmonics\": %d, \"n_bands\": %d, "
-		       "\"reverb\": %d, \"batch\": %d},\n", c->sample_rate, c->hop, c->n_samples, c->ch, c->layers,
-		       c->gru, c->n_harmonics, c->n_bands, c->reverb, c->batch);
-	sh_buf_printf(&b, "  \"training\": {\"lr\": %.17g, \"lr_decay_rate\": %.17g, \"lr_decay_steps\": %.17g, "
-		       "\"adam_beta1\": %.17g, \"adam_beta2\": %.17g, \"adam_eps\": %.17g, \"clip\": \"norm\", "
-		       "\"clip_value\": %.17g, \"split\": [%g, %g, %g], \"loss\": \"multi-scale spectral\"},\n",
-		       o->lr, o->decay_rate, o->decay_steps, o->beta1, o->beta2, o->eps, o->clip, o->split[0],
-		       o->split[1], o->split[2]);
+	sh_buf_printf(&b,
+		      "\"examples\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", \"split_examples\": "
+		      "[%d, %d], \"voiced\": %.4f},\n",
+		      d->nex, (size_t)d->nex * d->n, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid,
+		      d->voiced);
+	sh_buf_printf(&b,
+		      "  \"model\": {\"type\": \"ddsp\", \"sample_rate\": %d, \"hop\": %d, \"n_samples\": %d, "
+		      "\"ch\": %d, \"layers\": %d, \"gru\": %d, \"n_harmonics\": %d, \"n_bands\": %d, "
+		      "\"reverb\": %d, \"batch\": %d},\n",
+		      c->sample_rate, c->hop, c->n_samples, c->ch, c->layers, c->gru, c->n_harmonics, c->n_bands,
+		      c->reverb, c->batch);
+	sh_buf_printf(&b,
+		      "  \"training\": {\"lr\": %.17g, \"lr_decay_rate\": %.17g, \"lr_decay_steps\": %.17g, "
+		      "\"adam_beta1\": %.17g, \"adam_beta2\": %.17g, \"adam_eps\": %.17g, \"clip\": \"norm\", "
+		      "\"clip_value\": %.17g, \"split\": [%g, %g, %g], \"loss\": \"multi-scale spectral\"},\n",
+		      o->lr, o->decay_rate, o->decay_steps, o->beta1, o->beta2, o->eps, o->clip, o->split[0],
+		      o->split[1], o->split[2]);
 	sh_buf_printf(&b, "  \"parameters\": %zu,\n", r->nparams);
 	run_json_finish(&b, ri, ended, r->step, ddsp_run_epoch(r, d), seconds);
 }
 
 /* Validation, the log row, best and last checkpoints, the plot and the clips. Returns 1 when
  * the validation loss is not finite (nothing written). */
-static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, trn_log *log, int full,
-			   double seconds, double sps, int clips, trn_log_row *row)
+static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, trn_log *log, int full, double seconds,
+			   double sps, int clips, trn_log_row *row)
 {
 	char path[4096], best[4096];
 	memset(row, 0, sizeof *row);
@@ -1162,15 +1272,40 @@ static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, 
 
 static int ddsp_main(int argc, char **argv)
 {
-	enum { D_PRESET = 300, D_BATCH, D_LR, D_CLIPV, D_STEPS, D_EPOCHS, D_MINUTES, D_CKPT, D_COUNT, D_SEED,
-	       D_SPLIT, D_THREADS, D_RESUME, D_MODEL, D_HELP };
-	static const struct option longopts[] = {
-		{"preset", 1, 0, D_PRESET}, {"batch", 1, 0, D_BATCH}, {"lr", 1, 0, D_LR},
-		{"clip-value", 1, 0, D_CLIPV}, {"steps", 1, 0, D_STEPS}, {"epochs", 1, 0, D_EPOCHS},
-		{"minutes", 1, 0, D_MINUTES}, {"checkpoint-every", 1, 0, D_CKPT},
-		{"sample-count", 1, 0, D_COUNT}, {"seed", 1, 0, D_SEED}, {"split", 1, 0, D_SPLIT},
-		{"threads", 1, 0, D_THREADS}, {"resume", 1, 0, D_RESUME}, {"model", 1, 0, D_MODEL},
-		{"help", 0, 0, D_HELP}, CLI_STD_LONGOPTS, {0, 0, 0, 0}};
+	enum {
+		D_PRESET = 300,
+		D_BATCH,
+		D_LR,
+		D_CLIPV,
+		D_STEPS,
+		D_EPOCHS,
+		D_MINUTES,
+		D_CKPT,
+		D_COUNT,
+		D_SEED,
+		D_SPLIT,
+		D_THREADS,
+		D_RESUME,
+		D_MODEL,
+		D_HELP
+	};
+	static const struct option longopts[] = {{"preset", 1, 0, D_PRESET},
+						 {"batch", 1, 0, D_BATCH},
+						 {"lr", 1, 0, D_LR},
+						 {"clip-value", 1, 0, D_CLIPV},
+						 {"steps", 1, 0, D_STEPS},
+						 {"epochs", 1, 0, D_EPOCHS},
+						 {"minutes", 1, 0, D_MINUTES},
+						 {"checkpoint-every", 1, 0, D_CKPT},
+						 {"sample-count", 1, 0, D_COUNT},
+						 {"seed", 1, 0, D_SEED},
+						 {"split", 1, 0, D_SPLIT},
+						 {"threads", 1, 0, D_THREADS},
+						 {"resume", 1, 0, D_RESUME},
+						 {"model", 1, 0, D_MODEL},
+						 {"help", 0, 0, D_HELP},
+						 CLI_STD_LONGOPTS,
+						 {0, 0, 0, 0}};
 	const char *rundir = NULL, *resume = NULL, *preset = NULL, *split = NULL;
 	double lr = -1, clip = -1, minutes = 0;
 	long steps = -1, epochs = -1, ckpt_every = 500, clips = 2, seed = -1;
@@ -1202,8 +1337,8 @@ static int ddsp_main(int argc, char **argv)
 	if (!rundir)
 		cli_usage_error(ddsp_usage, "-o RUNDIR is required");
 	double pct[3] = {90, 10, 0};
-	if (split && (sscanf(split, "%lf,%lf,%lf", &pct[0], &pct[1], &pct[2]) != 3 || pct[0] <= 0 ||
-		      pct[1] < 0 || pct[2] < 0 || fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9))
+	if (split && (sscanf(split, "%lf,%lf,%lf", &pct[0], &pct[1], &pct[2]) != 3 || pct[0] <= 0 || pct[1] < 0 ||
+		      pct[2] < 0 || fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9))
 		cli_usage_error(ddsp_usage, "--split: expected three percentages adding up to 100, got '%s'", split);
 
 	ddsp_train_opts opt;
@@ -1211,7 +1346,8 @@ static int ddsp_main(int argc, char **argv)
 	memset(&ckpt, 0, sizeof ckpt);
 	char resume_path[4096] = "";
 	if (resume) {
-		snprintf(resume_path, sizeof resume_path, cli_is_dir_path(resume) ? "%s/last.safetensors" : "%s", resume);
+		snprintf(resume_path, sizeof resume_path, cli_is_dir_path(resume) ? "%s/last.safetensors" : "%s",
+			 resume);
 		if (st_load(resume_path, &ckpt) < 0 || ddsp_meta_options(&ckpt, &opt) < 0)
 			cli_die_lib(resume_path);
 		ddsp_config asked = opt.model;
@@ -1223,7 +1359,8 @@ static int ddsp_main(int argc, char **argv)
 		if (ddsp_config_diff(&opt.model, &asked, diff, sizeof diff))
 			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
 		if (seed >= 0 && (uint64_t)seed != opt.seed)
-			cli_die(resume_path, "checkpoint has seed %llu, --seed says %ld", (unsigned long long)opt.seed, seed);
+			cli_die(resume_path, "checkpoint has seed %llu, --seed says %ld", (unsigned long long)opt.seed,
+				seed);
 		if (split && memcmp(pct, opt.split, sizeof pct))
 			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0], opt.split[1],
 				opt.split[2]);
@@ -1265,12 +1402,14 @@ static int ddsp_main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
 	if (!resume && !stat(path, &st))
-		cli_die(rundir, "already holds a run (last.safetensors): continue it with --resume %s, or "
-			"choose another directory", rundir);
+		cli_die(rundir,
+			"already holds a run (last.safetensors): continue it with --resume %s, or "
+			"choose another directory",
+			rundir);
 	if (threads <= 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	omp_set_num_threads(SH_MAX(threads, 1));
-	openblas_set_num_threads(1);   /* the products are small: one thread each, examples in parallel */
+	openblas_set_num_threads(1); /* the products are small: one thread each, examples in parallel */
 
 	ddsp_run run;
 	if (ddsp_run_init(&run, &opt, &data) < 0)
@@ -1281,7 +1420,7 @@ static int ddsp_main(int argc, char **argv)
 		st_free(&ckpt);
 	}
 	cli_mkdirs(rundir);
-	lock_rundir(rundir);   /* one qtrain per run directory, as for the other models */
+	lock_rundir(rundir); /* one qtrain per run directory, as for the other models */
 	snprintf(path, sizeof path, "%s/samples", rundir);
 	if (clips > 0)
 		cli_mkdirs(path);
@@ -1296,7 +1435,7 @@ static int ddsp_main(int argc, char **argv)
 	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
 	time_t now = time(NULL);
 	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	catch_stop_signals();   /* before run.json, as for the other models */
+	catch_stop_signals(); /* before run.json, as for the other models */
 	ddsp_run_json(&ri, &run, &data, NULL, seconds0);
 
 	const double samples_per_step = (double)opt.model.batch * opt.model.n_samples;
@@ -1359,9 +1498,11 @@ static int ddsp_main(int argc, char **argv)
 	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
 	ddsp_run_json(&ri, &run, &data, ended, seconds0 + elapsed);
 	if (status == 0)
-		cli_progress_end(&prog, "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train loss %.3f, valid %.3f, "
-				 "best %.3f%s", rundir, run.step, ddsp_run_epoch(&run, &data), elapsed, sps_all,
-				 last_loss, last_valid, run.best, stop_signal ? " (interrupted; checkpoint written)" : "");
+		cli_progress_end(&prog,
+				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train loss %.3f, valid %.3f, "
+				 "best %.3f%s",
+				 rundir, run.step, ddsp_run_epoch(&run, &data), elapsed, sps_all, last_loss, last_valid,
+				 run.best, stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);
 	ddsp_run_free(&run);
 	ddsp_data_free(&data);

@@ -36,8 +36,8 @@ static const char usage[] =
 	"  -q, --quiet     no progress and no summary line\n"
 	"  -h, --help      this text; --version: the version and the libraries used\n";
 
-enum { BLOCK = 16384 };    /* samples asked of the reader at a time */
-#define QUALITY_POLY 100    /* --quality poly: libsoxr (lib/resample.c) instead of libsamplerate */
+enum { BLOCK = 16384 };  /* samples asked of the reader at a time */
+#define QUALITY_POLY 100 /* --quality poly: libsoxr (lib/resample.c) instead of libsamplerate */
 #define POLY_BANDWIDTH 0.95
 #define POLY_ATTEN_DB 120.0
 #define WINDOW_SECONDS 0.05 /* silence test window */
@@ -45,10 +45,10 @@ enum { BLOCK = 16384 };    /* samples asked of the reader at a time */
 typedef struct {
 	/* settings */
 	int rate, quality;
-	size_t len, hop;         /* chunk length and start spacing in samples */
+	size_t len, hop; /* chunk length and start spacing in samples */
 	double silence_db;
-	int64_t parts;           /* 0: regular chunks */
-	const char *dir;         /* NULL: tensor stream to out */
+	int64_t parts;   /* 0: regular chunks */
+	const char *dir; /* NULL: tensor stream to out */
 	cli_out out;
 	/* buffers, allocated once */
 	chunk_ring ring;
@@ -57,7 +57,7 @@ typedef struct {
 	int files;
 	int64_t samples_read;
 	long written, silent;
-	size_t clipped;          /* samples of written chunks outside [-1, 1], clamped */
+	size_t clipped; /* samples of written chunks outside [-1, 1], clamped */
 	cli_progress progress;
 	double total_seconds;
 } wavchunk;
@@ -186,7 +186,11 @@ static int64_t measure(const wavchunk *w, const char *path)
 	int64_t out = (int64_t)((double)frames * w->rate / in_rate);
 	if (w->quality == QUALITY_POLY) {
 		int64_t g = in_rate, b = w->rate;
-		while (b) { int64_t t = g % b; g = b; b = t; }
+		while (b) {
+			int64_t t = g % b;
+			g = b;
+			b = t;
+		}
 		out = (frames * (w->rate / g) + in_rate / g - 1) / (in_rate / g);
 	}
 	audio_close(r);
@@ -225,7 +229,8 @@ static void chunk_parts(wavchunk *w, char **paths, int n)
 					g--;
 				emit(w, paths[g], i);
 				if (++i < w->parts)
-					next_end = chunk_part_start(i, w->parts, total, (int64_t)w->len) + (int64_t)w->len;
+					next_end =
+						chunk_part_start(i, w->parts, total, (int64_t)w->len) + (int64_t)w->len;
 			}
 			if (i == w->parts)
 				break;
@@ -268,7 +273,10 @@ int main(int argc, char **argv)
 		case OPT_QUALITY:
 			w.quality = strcmp(optarg, "poly") ? audio_quality_from_name(optarg) : QUALITY_POLY;
 			if (w.quality < 0)
-				cli_usage_error(usage, "--quality: unknown quality '%s' (best, medium, fastest, zoh, linear, poly)", optarg);
+				cli_usage_error(
+					usage,
+					"--quality: unknown quality '%s' (best, medium, fastest, zoh, linear, poly)",
+					optarg);
 			break;
 		case 'o': out_path = optarg; break;
 		case OPT_PARTS: w.parts = cli_long(usage, "--parts", optarg, 1, 10000000); break;
@@ -308,8 +316,10 @@ int main(int argc, char **argv)
 				stem_of(paths[f], a, sizeof a);
 				stem_of(paths[g], b, sizeof b);
 				if (!strcmp(a, b))
-					cli_die(paths[f], "has the same name stem as %s: their chunks would overwrite "
-						"each other in %s", paths[g], out_path);
+					cli_die(paths[f],
+						"has the same name stem as %s: their chunks would overwrite "
+						"each other in %s",
+						paths[g], out_path);
 			}
 		cli_mkdirs(out_path);
 		w.dir = out_path;
@@ -333,20 +343,23 @@ int main(int argc, char **argv)
 		for (int f = 0; f < nfiles; f++)
 			chunk_file(&w, paths[f]);
 		if (!w.written && !w.silent)
-			cli_die(NULL, "no input is as long as one chunk (%g s): %.2f s read from %d file%s; nothing written",
+			cli_die(NULL,
+				"no input is as long as one chunk (%g s): %.2f s read from %d file%s; nothing written",
 				seconds, (double)w.samples_read / w.rate, w.files, w.files == 1 ? "" : "s");
 		if (!w.written)
-			cli_die(NULL, "all %ld chunks were silent (more than half of their 50 ms windows under %g dBFS); "
-				"nothing written", w.silent, w.silence_db);
+			cli_die(NULL,
+				"all %ld chunks were silent (more than half of their 50 ms windows under %g dBFS); "
+				"nothing written",
+				w.silent, w.silence_db);
 	}
 	if (!w.dir)
 		cli_out_close(&w.out);
 	char clip[64] = "";
 	if (w.clipped)
 		snprintf(clip, sizeof clip, ", %zu samples clipped to [-1, 1]", w.clipped);
-	cli_progress_end(&w.progress, "%d file%s, %.1f s read, %ld chunk%s written, %ld dropped as silent%s",
-			 w.files, w.files == 1 ? "" : "s", (double)w.samples_read / w.rate, w.written,
-			 w.written == 1 ? "" : "s", w.silent, clip);
+	cli_progress_end(&w.progress, "%d file%s, %.1f s read, %ld chunk%s written, %ld dropped as silent%s", w.files,
+			 w.files == 1 ? "" : "s", (double)w.samples_read / w.rate, w.written, w.written == 1 ? "" : "s",
+			 w.silent, clip);
 	chunk_ring_free(&w.ring);
 	free(w.block);
 	free(w.chunk);

@@ -31,7 +31,11 @@ static sf_count_t vread(void *dst, sf_count_t n, void *u)
 	m->pos += n;
 	return n;
 }
-static sf_count_t vwrite(const void *src, sf_count_t n, void *u) { (void)src, (void)n, (void)u; return 0; }
+static sf_count_t vwrite(const void *src, sf_count_t n, void *u)
+{
+	(void)src, (void)n, (void)u;
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

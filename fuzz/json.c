@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (v->type == JSON_OBJ && v->n)
 		if (json_get(v, v->keys[v->n - 1]) != &v->items[v->n - 1])
-			abort();   /* keys are unique: the lookup finds the one there is */
+			abort(); /* keys are unique: the lookup finds the one there is */
 	json_writer w;
 	jw_init(&w, size & 1);
 	write_value(&w, NULL, v);

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < sf.ntensors; i++) {
 		const st_tensor *t = &sf.tensors[i];
 		if (st_find(&sf, t->name) != t)
-			abort();   /* names are unique and found */
+			abort(); /* names are unique and found */
 		float *x = malloc((t->count ? t->count : 1) * sizeof *x);
 		if (x)
 			st_read_f32(&sf, t->name, x, t->count);

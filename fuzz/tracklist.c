@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd = fuzz_path(data, size, path, sizeof path);
 	album_clip_row *rows = NULL;
 	int n = 0;
-	album_read_tracklist(path, &rows, &n);   /* on failure too, *rows holds the n rows read */
+	album_read_tracklist(path, &rows, &n); /* on failure too, *rows holds the n rows read */
 	for (int i = 0; i < n; i++)
 		free(rows[i].clip);
 	free(rows);

@@ -9,15 +9,15 @@
 #include <string.h>
 
 static const char *adjectives[] = {
-	"Black", "Drowned", "Hollow", "Iron", "Cold", "Burning", "Silent", "Broken", "Ashen", "Feral",
-	"Sunken", "Endless", "Shattered", "Frozen", "Molten", "Grey", "Abyssal", "Crimson", "Nameless",
-	"Howling", "Buried", "Blind", "Severed", "Electric", "Salt", "Ruined", "Thousand", "Last",
+	"Black",  "Drowned", "Hollow",    "Iron",     "Cold",   "Burning", "Silent",   "Broken",  "Ashen",    "Feral",
+	"Sunken", "Endless", "Shattered", "Frozen",   "Molten", "Grey",    "Abyssal",  "Crimson", "Nameless", "Howling",
+	"Buried", "Blind",   "Severed",   "Electric", "Salt",   "Ruined",  "Thousand", "Last",
 };
 static const char *nouns[] = {
-	"Sharks", "Tide", "Throne", "Choir", "Machine", "Static", "Teeth", "Abyss", "Signal", "Furnace",
-	"Cathedral", "Storm", "Harbor", "Engine", "Swarm", "Marrow", "Wire", "Ocean", "Frequency",
-	"Wolves", "Dirge", "Monolith", "Circuit", "Reef", "Leviathan", "Ghosts", "Fins", "Depths",
-	"Current", "Wreck", "Lantern", "Hymn", "Veins", "Drone",
+	"Sharks",    "Tide",      "Throne", "Choir",    "Machine", "Static", "Teeth",     "Abyss",  "Signal",
+	"Furnace",   "Cathedral", "Storm",  "Harbor",   "Engine",  "Swarm",  "Marrow",    "Wire",   "Ocean",
+	"Frequency", "Wolves",    "Dirge",  "Monolith", "Circuit", "Reef",   "Leviathan", "Ghosts", "Fins",
+	"Depths",    "Current",   "Wreck",  "Lantern",  "Hymn",    "Veins",  "Drone",
 };
 
 static const char *pick(sh_rng *r, const char **words, size_t n) { return words[sh_rng_below(r, n)]; }
@@ -160,7 +160,8 @@ int album_read_log(const char *path, album_training *t)
 			continue;
 		long step;
 		double epoch, train, valid, sps, lr, sec;
-		if (sscanf(line, "%ld\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &step, &epoch, &train, &valid, &sps, &lr, &sec) != 7)
+		if (sscanf(line, "%ld\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &step, &epoch, &train, &valid, &sps, &lr, &sec) !=
+		    7)
 			continue;
 		t->steps = step;
 		t->epochs = epoch;

@@ -15,13 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOCK 4096   /* frames decoded per libsndfile call */
+#define BLOCK 4096 /* frames decoded per libsndfile call */
 
 struct audio_reader {
 	SNDFILE *sf;
 	SF_INFO info;
 	int out_rate;
-	SRC_STATE *src;     /* NULL when no resampling is needed */
+	SRC_STATE *src; /* NULL when no resampling is needed */
 	double ratio;
 	float *interleaved; /* BLOCK × channels */
 	float *mono;        /* BLOCK */
@@ -38,7 +38,8 @@ struct audio_reader {
  * and gets the real handle, quietened; what went wrong reaches us through libsndfile's error. */
 mpg123_handle *mpg123_new(const char *decoder, int *error)
 {
-	mpg123_handle *(*real)(const char *, int *) = (mpg123_handle *(*)(const char *, int *))dlsym(RTLD_NEXT, "mpg123_new");
+	mpg123_handle *(*real)(const char *, int *) =
+		(mpg123_handle * (*)(const char *, int *)) dlsym(RTLD_NEXT, "mpg123_new");
 	if (!real) {
 		if (error)
 			*error = MPG123_ERR;
@@ -162,7 +163,7 @@ static uint64_t wav_declared_bytes(const char *path, unsigned *block)
 		if (!memcmp(h, "fmt ", 4) && size >= 16) {
 			if (fread(h + 8, 1, 8, f) != 8 || fread(h, 1, 8, f) != 8)
 				break;
-			*block = h[4] | h[5] << 8;   /* nBlockAlign */
+			*block = h[4] | h[5] << 8; /* nBlockAlign */
 			size -= 16;
 		} else if (!memcmp(h, "data", 4)) {
 			if (*block && size && size < 0x7ffff000u)
@@ -255,7 +256,8 @@ audio_reader *audio_open(const char *path, int out_rate, int quality)
 			quality = AUDIO_QUALITY_DEFAULT;
 		r->ratio = (double)r->out_rate / r->info.samplerate;
 		if (!src_is_valid_ratio(r->ratio)) {
-			sh_error("cannot resample from %d Hz to %d Hz (ratio out of range)", r->info.samplerate, r->out_rate);
+			sh_error("cannot resample from %d Hz to %d Hz (ratio out of range)", r->info.samplerate,
+				 r->out_rate);
 			audio_close(r);
 			return NULL;
 		}
@@ -366,7 +368,7 @@ struct audio_writer {
 /* libsndfile gives every Ogg stream a serial number from the clock, so two encodings of the
  * same audio differ. Reproducible outputs need a fixed serial: rewrite it in every page and
  * recompute the page checksums (CRC-32, polynomial 0x04c11db7, no reflection, initial 0). */
-#define OGG_SERIAL 0x4b524853u  /* "SHRK" */
+#define OGG_SERIAL 0x4b524853u /* "SHRK" */
 
 static uint32_t ogg_crc(const unsigned char *p, size_t n)
 {

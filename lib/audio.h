@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* libsamplerate converter types (SRC_SINC_BEST_QUALITY = 0 ... SRC_LINEAR = 4). */
-#define AUDIO_QUALITY_DEFAULT 1  /* SRC_SINC_MEDIUM_QUALITY */
+#define AUDIO_QUALITY_DEFAULT 1 /* SRC_SINC_MEDIUM_QUALITY */
 /* Parses "best", "medium", "fastest", "zoh", "linear"; -1 if unknown. */
 int audio_quality_from_name(const char *name);
 

@@ -18,14 +18,14 @@
 #define CHROMA_HI 4200.0
 
 struct audiofeat_acc {
-	float *frame;         /* (FFT) samples waiting to be analysed */
-	float *windowed;      /* (FFT) FFTW input */
-	fftwf_complex *spec;  /* (NBIN) FFTW output */
-	float *window;        /* (FFT) periodic Hann */
-	float *power;         /* (NBIN) scratch */
+	float *frame;             /* (FFT) samples waiting to be analysed */
+	float *windowed;          /* (FFT) FFTW input */
+	fftwf_complex *spec;      /* (NBIN) FFTW output */
+	float *window;            /* (FFT) periodic Hann */
+	float *power;             /* (NBIN) scratch */
 	signed char *pitch_class; /* (NBIN) bin → pitch class, -1 outside the chroma range */
 	fftwf_plan plan;
-	size_t fill;          /* samples in frame */
+	size_t fill; /* samples in frame */
 	/* running sums */
 	long frames, active;
 	double samples, sum_sq, peak;

@@ -15,14 +15,14 @@
 #define AUDIOFEAT_HOP 2048
 
 typedef struct {
-	double seconds;                     /* audio analysed */
-	long frames, active_frames;         /* all frames, frames above the silence threshold */
-	float centroid_mean, centroid_std;  /* Hz, of the magnitude spectrum */
-	float rolloff_mean, rolloff_std;    /* Hz below which 85 % of the magnitude lies */
-	float flatness_mean, flatness_std;  /* geometric / arithmetic mean of power, in (0, 1] */
-	float chroma[12];                   /* mean pitch-class profile (C = 0), sums to 1 */
-	float loudness_mean, loudness_std;  /* frame RMS in dBFS over active frames */
-	float crest_db;                     /* peak over overall RMS, dB */
+	double seconds;                    /* audio analysed */
+	long frames, active_frames;        /* all frames, frames above the silence threshold */
+	float centroid_mean, centroid_std; /* Hz, of the magnitude spectrum */
+	float rolloff_mean, rolloff_std;   /* Hz below which 85 % of the magnitude lies */
+	float flatness_mean, flatness_std; /* geometric / arithmetic mean of power, in (0, 1] */
+	float chroma[12];                  /* mean pitch-class profile (C = 0), sums to 1 */
+	float loudness_mean, loudness_std; /* frame RMS in dBFS over active frames */
+	float crest_db;                    /* peak over overall RMS, dB */
 } audiofeat;
 
 typedef struct audiofeat_acc audiofeat_acc;

@@ -37,10 +37,10 @@ blas_cpu blas_cpu_detect(void)
 int blas_core_is_fallback(const char *name)
 {
 	/* OpenBLAS's x86 kernels for CPUs without AVX (its DYNAMIC_ARCH list, gotoblas_corename) */
-	static const char *const old[] = {
-		"Unknown", "Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2",
-		"Penryn", "Dunnington", "Nehalem", "Opteron", "Opteron_SSE3", "Barcelona", "Nano",
-		"Bobcat", NULL};
+	static const char *const old[] = {"Unknown", "Katmai",  "Coppermine",   "Northwood", "Prescott",
+					  "Banias",  "Atom",    "Core2",        "Penryn",    "Dunnington",
+					  "Nehalem", "Opteron", "Opteron_SSE3", "Barcelona", "Nano",
+					  "Bobcat",  NULL};
 	if (!name || !*name)
 		return 1;
 	for (int i = 0; old[i]; i++)

@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-static int in(double x, double lo, double hi) { return x >= lo && x <= hi; }   /* false for NaN */
+static int in(double x, double lo, double hi) { return x >= lo && x <= hi; } /* false for NaN */
 
 int trn_options_check(const trn_options *o)
 {

@@ -41,8 +41,7 @@ static const char *keep(ckpt_writer *cw, char *s)
 	return s;
 }
 
-static int meta(ckpt_writer *cw, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int meta(ckpt_writer *cw, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int meta(ckpt_writer *cw, const char *key, const char *fmt, ...)
 {
 	va_list ap;
@@ -100,31 +99,36 @@ int trn_save(const trn_run *t, const trn_data *d, const char *path)
 	/* the architecture: the model's own keys (samplernn.h, wavenet.h), then the row geometry */
 	if (!rc)
 		rc = model_config_to_meta(mc, &cw.w) < 0 || meta(&cw, "history", "%d", model_history(mc)) ||
-		     meta(&cw, "seq", "%d", model_seq(mc)) ? -1 : 0;
+				     meta(&cw, "seq", "%d", model_seq(mc))
+			     ? -1
+			     : 0;
 	if (!rc)
 		rc = meta(&cw, "sample_rate", "%d", o->sample_rate) ||
-		     meta(&cw, "quantization", "%s", o->quantization) ||
-		     meta(&cw, "lr", "%.17g", o->lr) || meta(&cw, "adam_beta1", "%.17g", o->beta1) ||
-		     meta(&cw, "adam_beta2", "%.17g", o->beta2) || meta(&cw, "adam_eps", "%.17g", o->eps) ||
-		     meta(&cw, "clip", "%s", clip_name(o->clip)) ||
-		     meta(&cw, "clip_value", "%.17g", o->clip_value) ||
-		     meta(&cw, "seed", "%" PRIu64, o->seed) ||
-		     meta(&cw, "split", "%.17g,%.17g,%.17g", o->split[0], o->split[1], o->split[2]) ||
-		     meta(&cw, "step", "%ld", t->step) ||
-		     meta(&cw, "epoch", "%.6f", trn_feed_epoch(&t->feed)) ||
-		     meta(&cw, "rng", "%s", rng) ||
-		     meta(&cw, "data_fingerprint", "%016" PRIx64, d->fingerprint) ||
-		     meta(&cw, "data_records", "%d", d->nrec) ||
-		     meta(&cw, "data_samples", "%zu", d->total) ||
-		     meta(&cw, "data_split_records", "%d,%d,%d", d->ntrain, d->nvalid, d->ntest) ||
-		     meta(&cw, "data_epoch", "%ld", t->feed.epoch) ||
-		     meta(&cw, "data_cursor", "%d", t->feed.cursor) ||
-		     meta(&cw, "data_order", "%s", order.s ? order.s : "") ||
-		     meta(&cw, "data_lanes", "%s", lanes.s ? lanes.s : "") ||
-		     meta(&cw, "best_valid_bits", "%.17g", t->best_bits) ||
-		     meta(&cw, "log_nats", "%.17g", t->log_nats) ||
-		     meta(&cw, "log_steps", "%ld", t->log_steps) ||
-		     meta(&cw, "run_id", "%016" PRIx64, trn_run_id(o, d->fingerprint)) ? -1 : 0;
+				     meta(&cw, "quantization", "%s", o->quantization) ||
+				     meta(&cw, "lr", "%.17g", o->lr) || meta(&cw, "adam_beta1", "%.17g", o->beta1) ||
+				     meta(&cw, "adam_beta2", "%.17g", o->beta2) ||
+				     meta(&cw, "adam_eps", "%.17g", o->eps) ||
+				     meta(&cw, "clip", "%s", clip_name(o->clip)) ||
+				     meta(&cw, "clip_value", "%.17g", o->clip_value) ||
+				     meta(&cw, "seed", "%" PRIu64, o->seed) ||
+				     meta(&cw, "split", "%.17g,%.17g,%.17g", o->split[0], o->split[1], o->split[2]) ||
+				     meta(&cw, "step", "%ld", t->step) ||
+				     meta(&cw, "epoch", "%.6f", trn_feed_epoch(&t->feed)) ||
+				     meta(&cw, "rng", "%s", rng) ||
+				     meta(&cw, "data_fingerprint", "%016" PRIx64, d->fingerprint) ||
+				     meta(&cw, "data_records", "%d", d->nrec) ||
+				     meta(&cw, "data_samples", "%zu", d->total) ||
+				     meta(&cw, "data_split_records", "%d,%d,%d", d->ntrain, d->nvalid, d->ntest) ||
+				     meta(&cw, "data_epoch", "%ld", t->feed.epoch) ||
+				     meta(&cw, "data_cursor", "%d", t->feed.cursor) ||
+				     meta(&cw, "data_order", "%s", order.s ? order.s : "") ||
+				     meta(&cw, "data_lanes", "%s", lanes.s ? lanes.s : "") ||
+				     meta(&cw, "best_valid_bits", "%.17g", t->best_bits) ||
+				     meta(&cw, "log_nats", "%.17g", t->log_nats) ||
+				     meta(&cw, "log_steps", "%ld", t->log_steps) ||
+				     meta(&cw, "run_id", "%016" PRIx64, trn_run_id(o, d->fingerprint))
+			     ? -1
+			     : 0;
 	free(order.s);
 	free(lanes.s);
 	if (!rc)
@@ -164,8 +168,8 @@ int trn_meta_options(const st_file *sf, trn_options *opt)
 	if (!fmt || strcmp(fmt, CKPT_FORMAT))
 		return sh_error("not a checkpoint of qtrain (no format \"%s\" in the metadata)", CKPT_FORMAT);
 	if (!ver || strcmp(ver, CKPT_VERSION))
-		return sh_error("checkpoint format version %s is not supported (want %s)",
-				ver ? ver : "(none)", CKPT_VERSION);
+		return sh_error("checkpoint format version %s is not supported (want %s)", ver ? ver : "(none)",
+				CKPT_VERSION);
 	memset(opt, 0, sizeof *opt);
 	if (model_config_from_meta(sf, &opt->model) < 0)
 		return -1;
@@ -173,24 +177,23 @@ int trn_meta_options(const st_file *sf, trn_options *opt)
 	const char *split = st_meta(sf, "split"), *seed = st_meta(sf, "seed");
 	if (!clip || (strcmp(clip, "elementwise") && strcmp(clip, "norm") && strcmp(clip, "none")))
 		return sh_error("bad 'clip' in the metadata");
-	opt->clip = !strcmp(clip, "norm") ? TRN_CLIP_NORM : !strcmp(clip, "none") ? TRN_CLIP_NONE
-										: TRN_CLIP_ELEMENTWISE;
+	opt->clip = !strcmp(clip, "norm")   ? TRN_CLIP_NORM
+		    : !strcmp(clip, "none") ? TRN_CLIP_NONE
+					    : TRN_CLIP_ELEMENTWISE;
 	if (!seed || sscanf(seed, "%" SCNu64, &opt->seed) != 1)
 		return sh_error("bad 'seed' in the metadata");
 	if (!split || sscanf(split, "%lf,%lf,%lf", &opt->split[0], &opt->split[1], &opt->split[2]) != 3)
 		return sh_error("bad 'split' in the metadata");
 	snprintf(opt->quantization, sizeof opt->quantization, "%s", q ? q : "mulaw");
-	if (meta_int(sf, "sample_rate", 1, 1 << 30, &opt->sample_rate) < 0 ||
-	    meta_double(sf, "lr", &opt->lr) < 0 || meta_double(sf, "adam_beta1", &opt->beta1) < 0 ||
-	    meta_double(sf, "adam_beta2", &opt->beta2) < 0 || meta_double(sf, "adam_eps", &opt->eps) < 0 ||
-	    meta_double(sf, "clip_value", &opt->clip_value) < 0)
+	if (meta_int(sf, "sample_rate", 1, 1 << 30, &opt->sample_rate) < 0 || meta_double(sf, "lr", &opt->lr) < 0 ||
+	    meta_double(sf, "adam_beta1", &opt->beta1) < 0 || meta_double(sf, "adam_beta2", &opt->beta2) < 0 ||
+	    meta_double(sf, "adam_eps", &opt->eps) < 0 || meta_double(sf, "clip_value", &opt->clip_value) < 0)
 		return -1;
 	return trn_options_check(opt) < 0 ? sh_error_prefix("bad metadata") : 0;
 }
 
 /* Restores one float tensor, checking its shape. */
-static int load_tensor(const st_file *sf, const char *name, int ndim, const int64_t *shape, float *dst,
-		       size_t count)
+static int load_tensor(const st_file *sf, const char *name, int ndim, const int64_t *shape, float *dst, size_t count)
 {
 	const st_tensor *t = st_find(sf, name);
 	if (!t)
@@ -243,8 +246,7 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 	if (st_meta_long(sf, "step", 0, LONG_MAX, &t->step) < 0 ||
 	    st_meta_long(sf, "data_epoch", 0, LONG_MAX, &f->epoch) < 0 ||
 	    meta_int(sf, "data_cursor", 0, f->norder, &f->cursor) < 0 ||
-	    meta_double(sf, "best_valid_bits", &t->best_bits) < 0 ||
-	    meta_double(sf, "log_nats", &t->log_nats) < 0 ||
+	    meta_double(sf, "best_valid_bits", &t->best_bits) < 0 || meta_double(sf, "log_nats", &t->log_nats) < 0 ||
 	    st_meta_long(sf, "log_steps", 0, LONG_MAX, &t->log_steps) < 0 ||
 	    sh_rng_from_string(&f->rng, st_meta(sf, "rng")) < 0)
 		return -1;
@@ -288,8 +290,8 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 			s = end + 1;
 			w = strtol(s, &end, 10);
 		}
-		ok = end != s && w >= 0 && (r == -1 || (r >= 0 && r < d->nrec && intrain[r] &&
-							 w <= trn_data_windows(d, (int)r, f->seq))) &&
+		ok = end != s && w >= 0 &&
+		     (r == -1 || (r >= 0 && r < d->nrec && intrain[r] && w <= trn_data_windows(d, (int)r, f->seq))) &&
 		     (*end == ',' || (!*end && b == f->batch - 1));
 		f->lane_rec[b] = (int)r;
 		f->lane_win[b] = (int)w;
@@ -298,7 +300,7 @@ int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 	free(intrain);
 	if (!ok || *s)
 		return sh_error("bad 'data_lanes' in the metadata");
-	trn_state_scatter(t);   /* this rank's rows, under mpirun */
+	trn_state_scatter(t); /* this rank's rows, under mpirun */
 	return 0;
 }
 
@@ -326,9 +328,10 @@ uint64_t trn_run_id(const trn_options *o, uint64_t data_fingerprint)
 		}
 	st_writer_free(&w);
 	char rest[256];
-	int n = snprintf(rest, sizeof rest, "seed=%" PRIu64 " split=%.17g,%.17g,%.17g data=%016" PRIx64
-			 " rate=%d quantization=%s", o->seed, o->split[0], o->split[1], o->split[2],
-			 data_fingerprint, o->sample_rate, o->quantization);
+	int n = snprintf(rest, sizeof rest,
+			 "seed=%" PRIu64 " split=%.17g,%.17g,%.17g data=%016" PRIx64 " rate=%d quantization=%s",
+			 o->seed, o->split[0], o->split[1], o->split[2], data_fingerprint, o->sample_rate,
+			 o->quantization);
 	return sh_fnv1a(h, rest, (size_t)SH_MIN(n, (int)sizeof rest));
 }
 
@@ -345,7 +348,7 @@ int trn_ckpt_run_id(const st_file *sf, uint64_t *id)
 	*id = trn_run_id(&o, data);
 	char mine[17];
 	snprintf(mine, sizeof mine, "%016" PRIx64, *id);
-	if (rid && strcmp(rid, mine))   /* checkpoints from before run ids have none */
+	if (rid && strcmp(rid, mine)) /* checkpoints from before run ids have none */
 		return sh_error("'run_id' %s in the metadata is not the run its metadata describes (%s)", rid, mine);
 	return 0;
 }

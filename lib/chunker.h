@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 typedef struct {
-	size_t len;    /* samples per chunk */
-	float *ring;   /* (len,) sample t of the stream sits at ring[t % len] */
-	int64_t pos;   /* samples pushed since the last reset */
+	size_t len;  /* samples per chunk */
+	float *ring; /* (len,) sample t of the stream sits at ring[t % len] */
+	int64_t pos; /* samples pushed since the last reset */
 } chunk_ring;
 
 int chunk_ring_init(chunk_ring *r, size_t len);

@@ -116,7 +116,7 @@ void cli_cleanup_add(const char *path)
 	if (cleanup_cap)
 		memcpy(grown, old, (size_t)cleanup_cap * sizeof *grown);
 	grown[cleanup_cap] = p;
-	cleanup_paths = grown;   /* the new list, whole, then its length */
+	cleanup_paths = grown; /* the new list, whole, then its length */
 	cleanup_cap = cap;
 	free(old);
 }
@@ -398,11 +398,11 @@ void cli_progress_update(cli_progress *p, double done, const char *extra)
 			bar[i] = i < k ? '#' : '.';
 		bar[w] = 0;
 		double eta = rate > 0 ? (p->total - done) / rate : 0;
-		fprintf(stderr, "\r%s: %s [%s] %.0f/%.0f %s, %.1f %s/s, ETA %.0fs %s\033[K", prog_name,
-			p->what, bar, done, p->total, p->unit, rate, p->unit, eta, extra ? extra : "");
+		fprintf(stderr, "\r%s: %s [%s] %.0f/%.0f %s, %.1f %s/s, ETA %.0fs %s\033[K", prog_name, p->what, bar,
+			done, p->total, p->unit, rate, p->unit, eta, extra ? extra : "");
 	} else {
-		fprintf(stderr, "\r%s: %s %.0f %s, %.1f %s/s %s\033[K", prog_name, p->what, done, p->unit,
-			rate, p->unit, extra ? extra : "");
+		fprintf(stderr, "\r%s: %s %.0f %s, %.1f %s/s %s\033[K", prog_name, p->what, done, p->unit, rate,
+			p->unit, extra ? extra : "");
 	}
 }
 

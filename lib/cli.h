@@ -21,8 +21,8 @@ extern int cli_quiet;
  * starts with ':' (so that a missing argument is told from an unknown option), and
  * CLI_STD_LONGOPTS in its getopt_long table (before the terminating zeros). */
 #define CLI_OPT_VERSION 0x7ff0
-#define CLI_STD_LONGOPTS \
-	{"version", no_argument, NULL, CLI_OPT_VERSION}, {"quiet", no_argument, NULL, 'q'}
+#define CLI_STD_LONGOPTS                                                                                               \
+	{"version", no_argument, NULL, CLI_OPT_VERSION}, { "quiet", no_argument, NULL, 'q' }
 /* The `default:` case of a getopt_long loop: answers -h, --version and -q (returns after -q);
  * a missing argument or an unknown option is a usage error that names the option. */
 void cli_std_option(const char *usage, int c, char *const argv[]);
@@ -40,8 +40,7 @@ _Noreturn void cli_die(const char *file, const char *fmt, ...) __attribute__((fo
 /* cli_die with the library's last error message. */
 _Noreturn void cli_die_lib(const char *file);
 /* Usage error: "prog: message", the usage text, exit 2. */
-_Noreturn void cli_usage_error(const char *usage, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+_Noreturn void cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parses numbers from option arguments or dies with a usage error naming the option. */
 double cli_double(const char *usage, const char *opt, const char *arg, double lo, double hi);
@@ -57,8 +56,8 @@ const char *cli_out_name(const char *path);
  * stdout is a terminal). */
 typedef struct {
 	FILE *f;
-	char *path;  /* final name, NULL for stdout */
-	char *tmp;   /* temporary name while open (NULL: written in place, e.g. a device) */
+	char *path; /* final name, NULL for stdout */
+	char *tmp;  /* temporary name while open (NULL: written in place, e.g. a device) */
 } cli_out;
 void cli_out_open(cli_out *o, const char *path, int binary);
 /* Flushes, closes and renames into place; dies on a write error (e.g. disk full). */

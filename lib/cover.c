@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define N_OUT 4     /* CPPN channels: tone, ridge, shade, accent */
+#define N_OUT 4 /* CPPN channels: tone, ridge, shade, accent */
 #define DEPTH 5
 #define WEIGHT_SCALE 2.4f
 
@@ -23,14 +23,22 @@ typedef struct {
 } palette;
 
 static const palette palettes[] = {
-	{"blood", {{0, 0, 0}, {0.09f, 0.005f, 0.01f}, {0.42f, 0.02f, 0.03f}, {0.78f, 0.16f, 0.08f}, {0.96f, 0.88f, 0.78f}}},
-	{"frost", {{0, 0, 0}, {0.015f, 0.035f, 0.08f}, {0.13f, 0.24f, 0.38f}, {0.52f, 0.68f, 0.80f}, {0.93f, 0.97f, 1.0f}}},
-	{"bile", {{0, 0, 0}, {0.045f, 0.05f, 0.01f}, {0.26f, 0.28f, 0.05f}, {0.62f, 0.60f, 0.18f}, {0.95f, 0.93f, 0.72f}}},
-	{"ember", {{0, 0, 0}, {0.10f, 0.025f, 0.0f}, {0.48f, 0.14f, 0.02f}, {0.93f, 0.48f, 0.10f}, {1.0f, 0.92f, 0.62f}}},
-	{"void", {{0, 0, 0}, {0.05f, 0.015f, 0.09f}, {0.28f, 0.07f, 0.38f}, {0.66f, 0.42f, 0.78f}, {0.96f, 0.90f, 1.0f}}},
-	{"ash", {{0, 0, 0}, {0.05f, 0.05f, 0.05f}, {0.28f, 0.27f, 0.25f}, {0.63f, 0.61f, 0.58f}, {0.95f, 0.94f, 0.90f}}},
-	{"verdigris", {{0, 0, 0}, {0.01f, 0.05f, 0.045f}, {0.07f, 0.28f, 0.24f}, {0.42f, 0.68f, 0.58f}, {0.90f, 0.98f, 0.92f}}},
-	{"bruise", {{0, 0, 0}, {0.06f, 0.01f, 0.04f}, {0.33f, 0.05f, 0.20f}, {0.75f, 0.30f, 0.42f}, {0.98f, 0.86f, 0.86f}}},
+	{"blood",
+	 {{0, 0, 0}, {0.09f, 0.005f, 0.01f}, {0.42f, 0.02f, 0.03f}, {0.78f, 0.16f, 0.08f}, {0.96f, 0.88f, 0.78f}}},
+	{"frost",
+	 {{0, 0, 0}, {0.015f, 0.035f, 0.08f}, {0.13f, 0.24f, 0.38f}, {0.52f, 0.68f, 0.80f}, {0.93f, 0.97f, 1.0f}}},
+	{"bile",
+	 {{0, 0, 0}, {0.045f, 0.05f, 0.01f}, {0.26f, 0.28f, 0.05f}, {0.62f, 0.60f, 0.18f}, {0.95f, 0.93f, 0.72f}}},
+	{"ember",
+	 {{0, 0, 0}, {0.10f, 0.025f, 0.0f}, {0.48f, 0.14f, 0.02f}, {0.93f, 0.48f, 0.10f}, {1.0f, 0.92f, 0.62f}}},
+	{"void",
+	 {{0, 0, 0}, {0.05f, 0.015f, 0.09f}, {0.28f, 0.07f, 0.38f}, {0.66f, 0.42f, 0.78f}, {0.96f, 0.90f, 1.0f}}},
+	{"ash",
+	 {{0, 0, 0}, {0.05f, 0.05f, 0.05f}, {0.28f, 0.27f, 0.25f}, {0.63f, 0.61f, 0.58f}, {0.95f, 0.94f, 0.90f}}},
+	{"verdigris",
+	 {{0, 0, 0}, {0.01f, 0.05f, 0.045f}, {0.07f, 0.28f, 0.24f}, {0.42f, 0.68f, 0.58f}, {0.90f, 0.98f, 0.92f}}},
+	{"bruise",
+	 {{0, 0, 0}, {0.06f, 0.01f, 0.04f}, {0.33f, 0.05f, 0.20f}, {0.75f, 0.30f, 0.42f}, {0.98f, 0.86f, 0.86f}}},
 };
 #define N_PALETTES ((int)SH_ARRAY_LEN(palettes))
 
@@ -60,7 +68,7 @@ static float smoothstep(float a, float b, float x)
 static void make_latent(const cover_spec *s, float *z)
 {
 	sh_rng proj, noise;
-	sh_rng_seed_stream(&proj, 0x73686172u, 0);            /* fixed: "shar" */
+	sh_rng_seed_stream(&proj, 0x73686172u, 0);              /* fixed: "shar" */
 	sh_rng_seed_stream(&noise, s->seed, 0x6c6174656e74ULL); /* "latent" */
 	for (int i = 0; i < COVER_LATENT; i++) {
 		double a = 0;
@@ -118,7 +126,8 @@ static const char *choose_font(cairo_t *cr, const char *const *prefs, int n, cai
 			continue;
 		cairo_glyph_t *g = NULL;
 		int ng = 0;
-		if (cairo_scaled_font_text_to_glyphs(sf, 0, 0, text, -1, &g, &ng, NULL, NULL, NULL) != CAIRO_STATUS_SUCCESS)
+		if (cairo_scaled_font_text_to_glyphs(sf, 0, 0, text, -1, &g, &ng, NULL, NULL, NULL) !=
+		    CAIRO_STATUS_SUCCESS)
 			continue;
 		int covered = 1;
 		for (int k = 0; k < ng; k++)
@@ -186,8 +195,8 @@ static void draw_type(cairo_t *cr, cairo_glyph_t *g, int n, double size, cairo_p
  * wide. from_top: the first line's ink top at y; else the last line's baseline at y. With
  * metal, each line is filled with a chrome gradient in the palette's colours, else bone.
  * Returns -1 when the text is not valid UTF-8. */
-static int set_block(cairo_t *cr, const char *text, double spacing, double px, double cx, double y,
-		     int from_top, double max_w, double outline, const palette *metal)
+static int set_block(cairo_t *cr, const char *text, double spacing, double px, double cx, double y, int from_top,
+		     double max_w, double outline, const palette *metal)
 {
 	int len = (int)strlen(text), split = -1;
 	cairo_set_font_size(cr, px);
@@ -198,7 +207,8 @@ static int set_block(cairo_t *cr, const char *text, double spacing, double px, d
 		for (int i = 1; i < len - 1; i++) {
 			if (text[i] != ' ')
 				continue;
-			double a = line_width(cr, text, i, spacing), b = line_width(cr, text + i + 1, len - i - 1, spacing);
+			double a = line_width(cr, text, i, spacing),
+			       b = line_width(cr, text + i + 1, len - i - 1, spacing);
 			if (a >= 0 && b >= 0 && fmax(a, b) < wmax)
 				wmax = fmax(a, b), split = i;
 		}
@@ -406,7 +416,9 @@ cairo_surface_t *cover_draw(const cover_spec *s, cover_style *style_out)
 			float rgb[3];
 			palette_at(pal, t, rgb);
 			/* etched ridges where the ridge channel crosses zero: a soft glow round a thin core */
-			float ridge = (0.55f * cppn_bump(o[1] * ridge_k * 1.3f) + 0.45f * cppn_bump(o[1] * ridge_k * 6.0f)) * st.lines;
+			float ridge =
+				(0.55f * cppn_bump(o[1] * ridge_k * 1.3f) + 0.45f * cppn_bump(o[1] * ridge_k * 6.0f)) *
+				st.lines;
 			/* accent colour where the accent channel is high, in the darker tones only */
 			float a = smoothstep(0.6f, 0.97f, o[3]) * (1.0f - t) * 0.7f;
 			float dx = u - 0.5f, dy = v - 0.5f, rr = sqrtf(dx * dx + dy * dy) * 2.0f;

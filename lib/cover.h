@@ -15,16 +15,16 @@
 
 typedef struct {
 	uint64_t seed;
-	int size;                /* pixels, square */
-	const char *artist;      /* UTF-8, NULL or "" for none */
-	const char *title;       /* UTF-8, NULL or "" for none */
-	const float *features;   /* AUDIOFEAT_DIM numbers from audiofeat_vector, NULL for none */
+	int size;              /* pixels, square */
+	const char *artist;    /* UTF-8, NULL or "" for none */
+	const char *title;     /* UTF-8, NULL or "" for none */
+	const float *features; /* AUDIOFEAT_DIM numbers from audiofeat_vector, NULL for none */
 } cover_spec;
 
 /* What the latent decided, for the summary line and the docs. */
 typedef struct {
 	float latent[COVER_LATENT];
-	int palette;             /* index into the palette table */
+	int palette; /* index into the palette table */
 	const char *palette_name;
 	float zoom, angle, median_tone, grain, lines;
 	int mirror;

@@ -92,8 +92,7 @@ static void act_layer(float *h, int n_sin, int n_tanh)
 		h[i] = bump_approx(h[i]);
 }
 
-int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *latent, int n_out,
-	      float weight_scale)
+int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *latent, int n_out, float weight_scale)
 {
 	memset(net, 0, sizeof *net);
 	if (depth < 1 || depth > CPPN_MAX_DEPTH)

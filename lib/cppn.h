@@ -16,21 +16,21 @@
 float cppn_hash01(uint64_t seed, uint32_t a, uint32_t b);
 
 /* The activations (exposed for the unit test that bounds their error against libm). */
-float cppn_sin(float x);   /* sin(x), |error| < 2e-6 */
-float cppn_tanh(float x);  /* tanh(x), |error| < 1e-6 */
-float cppn_bump(float x);  /* (1 - x^2/16)^16 for |x| < 4, else 0: a gaussian-like bump */
+float cppn_sin(float x);  /* sin(x), |error| < 2e-6 */
+float cppn_tanh(float x); /* tanh(x), |error| < 1e-6 */
+float cppn_bump(float x); /* (1 - x^2/16)^16 for |x| < 4, else 0: a gaussian-like bump */
 
-#define CPPN_WIDTH 32      /* hidden units per layer (fixed so the loops vectorise) */
-#define CPPN_MAX_DEPTH 8   /* hidden layers */
+#define CPPN_WIDTH 32    /* hidden units per layer (fixed so the loops vectorise) */
+#define CPPN_MAX_DEPTH 8 /* hidden layers */
 #define CPPN_MAX_LATENT 32
 #define CPPN_MAX_OUT 8
-#define CPPN_N_COORD 3     /* x, y, r */
+#define CPPN_N_COORD 3 /* x, y, r */
 
 typedef struct {
-	int depth;     /* hidden layers, 1..CPPN_MAX_DEPTH */
-	int n_latent;  /* 0..CPPN_MAX_LATENT */
-	int n_out;     /* 1..CPPN_MAX_OUT, each squashed by tanh into (-1, 1) */
-	int n_in;      /* CPPN_N_COORD + n_latent */
+	int depth;    /* hidden layers, 1..CPPN_MAX_DEPTH */
+	int n_latent; /* 0..CPPN_MAX_LATENT */
+	int n_out;    /* 1..CPPN_MAX_OUT, each squashed by tanh into (-1, 1) */
+	int n_in;     /* CPPN_N_COORD + n_latent */
 	/* Units of every hidden layer are ordered sin [0, n_sin), tanh [n_sin, n_sin + n_tanh),
 	 * bump [n_sin + n_tanh, CPPN_WIDTH). */
 	int n_sin[CPPN_MAX_DEPTH], n_tanh[CPPN_MAX_DEPTH];
@@ -48,8 +48,7 @@ typedef struct {
 /* Draws a network. weight_scale multiplies the N(0, 1/fan_in) weights of the hidden layers
  * (larger → busier patterns); the coordinate weights are N(0, 1) so the view's zoom controls
  * the spatial frequency. Returns 0, or -1 with an error (bad sizes, out of memory). */
-int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *latent, int n_out,
-	      float weight_scale);
+int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *latent, int n_out, float weight_scale);
 void cppn_free(cppn *net);
 
 /* Reference evaluation of one point (x, y) with r = sqrt(x² + y²): builds the whole input

@@ -27,7 +27,7 @@
 #include <string.h>
 
 #define NBANDS_MAX 33
-#define TREND_HALF 8   /* the moving average spans 2·8 + 1 frames */
+#define TREND_HALF 8 /* the moving average spans 2·8 + 1 frames */
 #define NOISE_GATE_DB 30.0
 
 void curate_default_opts(curate_opts *o)
@@ -61,8 +61,7 @@ void curate_default_opts(curate_opts *o)
 
 const char *curate_reason_name(int bit)
 {
-	static const char *names[CURATE_NREASONS] = {"silence", "short", "clipping", "clicks",
-	                                             "noise", "loop"};
+	static const char *names[CURATE_NREASONS] = {"silence", "short", "clipping", "clicks", "noise", "loop"};
 	return bit >= 0 && bit < CURATE_NREASONS ? names[bit] : "?";
 }
 
@@ -89,16 +88,17 @@ void curate_frame_power_ref(const float *x, size_t n, double *ms)
 void curate_frame_power(const float *x, size_t n, double *ms)
 {
 	size_t nf = curate_trim_frames(n);
-	size_t nh = (n + CURATE_TRIM_HOP - 1) / CURATE_TRIM_HOP;  /* hop blocks */
+	size_t nh = (n + CURATE_TRIM_HOP - 1) / CURATE_TRIM_HOP; /* hop blocks */
 	/* frame f spans blocks f-2 .. f+1 */
-	double b[4] = {0, 0, 0, 0};  /* blocks f-2, f-1, f, f+1 as the window slides */
+	double b[4] = {0, 0, 0, 0}; /* blocks f-2, f-1, f, f+1 as the window slides */
 	for (size_t f = 0; f < nf; f++) {
 		if (f == 0) {
 			for (int k = 0; k < 2; k++) {
 				size_t blk = (size_t)k;
 				double s = 0;
 				if (blk < nh)
-					for (size_t i = blk * CURATE_TRIM_HOP; i < SH_MIN(n, (blk + 1) * CURATE_TRIM_HOP); i++)
+					for (size_t i = blk * CURATE_TRIM_HOP;
+					     i < SH_MIN(n, (blk + 1) * CURATE_TRIM_HOP); i++)
 						s += (double)x[i] * x[i];
 				b[2 + k] = s;
 			}
@@ -119,8 +119,7 @@ void curate_frame_power(const float *x, size_t n, double *ms)
 
 static double power_db(double ms) { return 10 * log10(ms > 1e-10 ? ms : 1e-10); }
 
-void curate_trim(const double *ms, size_t n, double top_db, size_t *start, size_t *end,
-                 double *loudest_db)
+void curate_trim(const double *ms, size_t n, double top_db, size_t *start, size_t *end, double *loudest_db)
 {
 	size_t nf = curate_trim_frames(n);
 	double top = 0;
@@ -170,30 +169,30 @@ void curate_highpass(float *x, size_t n, int rate, double hz)
 
 struct curate_analyzer {
 	fftwf_plan plan;
-	float *in;             /* CURATE_FFT */
-	fftwf_complex *spec;   /* CURATE_FFT/2 + 1 */
+	float *in;           /* CURATE_FFT */
+	fftwf_complex *spec; /* CURATE_FFT/2 + 1 */
 	float window[CURATE_FFT];
 	float power[CURATE_FFT / 2];
-	double binsum[CURATE_FFT / 2];  /* power per bin summed over the frames */
+	double binsum[CURATE_FFT / 2]; /* power per bin summed over the frames */
 	int nbands, edge[NBANDS_MAX + 1];
-	size_t cap;            /* frames the buffers below hold */
-	double *ms;            /* trim frame powers (grown separately: capms) */
+	size_t cap; /* frames the buffers below hold */
+	double *ms; /* trim frame powers (grown separately: capms) */
 	size_t capms;
-	float *flat;           /* per STFT frame */
-	float *local;          /* per STFT frame: flatness against the local spectrum */
-	float *energy;         /* per STFT frame */
-	float *feat;           /* frames × nbands */
-	float *trend;          /* frames × nbands */
-	double *prod;          /* frames */
-	double *lag_score;     /* frames: loop score by period */
-	float *lagprod;        /* frames: frame-by-frame products at one period */
+	float *flat;       /* per STFT frame */
+	float *local;      /* per STFT frame: flatness against the local spectrum */
+	float *energy;     /* per STFT frame */
+	float *feat;       /* frames × nbands */
+	float *trend;      /* frames × nbands */
+	double *prod;      /* frames */
+	double *lag_score; /* frames: loop score by period */
+	float *lagprod;    /* frames: frame-by-frame products at one period */
 	/* waveform autocorrelation: a transform of acn points (a power of two), planned once per
 	 * size */
 	size_t acn;
 	float *acx;
 	fftwf_complex *acs;
 	fftwf_plan acf, aci;
-	double *acsum;         /* prefix sums of x², acn + 1 */
+	double *acsum; /* prefix sums of x², acn + 1 */
 };
 
 curate_analyzer *curate_analyzer_new(void)
@@ -222,7 +221,7 @@ curate_analyzer *curate_analyzer_new(void)
 		if (nb == 0 || e > a->edge[nb - 1])
 			a->edge[nb++] = e;
 	}
-	a->edge[nb - 1] = CURATE_FFT / 2 + 1;  /* the top band includes Nyquist */
+	a->edge[nb - 1] = CURATE_FFT / 2 + 1; /* the top band includes Nyquist */
 	a->nbands = nb - 1;
 	return a;
 }
@@ -291,8 +290,7 @@ static int grow(curate_analyzer *a, size_t frames, size_t trim_frames)
 	a->prod = malloc(frames * sizeof *a->prod);
 	a->lag_score = malloc(frames * sizeof *a->lag_score);
 	a->lagprod = malloc(frames * sizeof *a->lagprod);
-	if (!a->flat || !a->local || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score ||
-	    !a->lagprod) {
+	if (!a->flat || !a->local || !a->energy || !a->feat || !a->trend || !a->prod || !a->lag_score || !a->lagprod) {
 		a->cap = 0;
 		return sh_error("out of memory (%zu frames)", frames);
 	}
@@ -341,7 +339,7 @@ double curate_local_flatness(const float *power)
 	double s[K], top = 0, run = 0;
 	for (int k = 0; k < LOCAL_HALF && k < K; k++)
 		run += power[k];
-	for (int k = 0; k < K; k++) {  /* window [k - H, k + H] clipped to the spectrum */
+	for (int k = 0; k < K; k++) { /* window [k - H, k + H] clipped to the spectrum */
 		if (k + LOCAL_HALF < K)
 			run += power[k + LOCAL_HALF];
 		if (k - LOCAL_HALF - 1 >= 0)
@@ -448,7 +446,7 @@ static void noise_scores(curate_analyzer *a, size_t T, const curate_opts *o, cur
 	float gate = top * (float)pow(10, -NOISE_GATE_DB / 10);
 	for (size_t t = 0; t < T; t++)
 		if (a->energy[t] > 1e-20f && a->energy[t] >= gate)
-			a->prod[m++] = a->flat[t];  /* prod as scratch for the median */
+			a->prod[m++] = a->flat[t]; /* prod as scratch for the median */
 	s->flatness = median(a->prod, m);
 	m = 0;
 	for (size_t t = 0; t < T; t++)
@@ -592,16 +590,16 @@ static void loop_scores(curate_analyzer *a, size_t T, const curate_opts *o, cura
 		float *prod = a->lagprod;
 		memset(prod, 0, m * sizeof *prod);
 		int b = 0;
-		for (; b + 4 <= nb; b += 4) {  /* four bands per pass: a quarter of the prod traffic */
+		for (; b + 4 <= nb; b += 4) { /* four bands per pass: a quarter of the prod traffic */
 			const float *x0 = bt + (size_t)b * T, *x1 = x0 + T, *x2 = x1 + T, *x3 = x2 + T;
-			#pragma omp simd
+#pragma omp simd
 			for (size_t t = 0; t < m; t++)
 				prod[t] += (x0[t] * x0[t + L] + x1[t] * x1[t + L]) +
-				           (x2[t] * x2[t + L] + x3[t] * x3[t + L]);
+					   (x2[t] * x2[t + L] + x3[t] * x3[t + L]);
 		}
 		for (; b < nb; b++) {
 			const float *x = bt + (size_t)b * T;
-			#pragma omp simd
+#pragma omp simd
 			for (size_t t = 0; t < m; t++)
 				prod[t] += x[t] * x[t + L];
 		}
@@ -642,8 +640,7 @@ double curate_autocorr_ref(const float *x, size_t n, size_t lag)
  * (one FFT autocorrelation), the best kept. A stuck model or a copied stretch repeats to the
  * sample and scores near 1; a band playing a riff again varies its timing by milliseconds, so
  * the waveforms decorrelate even where the band energies repeat. */
-static int wave_loop(curate_analyzer *a, const float *x, size_t n, const curate_opts *o,
-                     curate_scores *s)
+static int wave_loop(curate_analyzer *a, const float *x, size_t n, const curate_opts *o, curate_scores *s)
 {
 	s->loop_corr = 0;
 	s->loop_lag = 0;
@@ -715,8 +712,7 @@ static double diff_kurtosis(const float *x, size_t n)
 	return s2 > 0 ? (double)(n - 1) * s4 / (s2 * s2) : 0;
 }
 
-int curate_analyze(curate_analyzer *a, const curate_opts *o, float *x, size_t n,
-                   curate_scores *s)
+int curate_analyze(curate_analyzer *a, const curate_opts *o, float *x, size_t n, curate_scores *s)
 {
 	memset(s, 0, sizeof *s);
 	s->n = n;
@@ -751,7 +747,7 @@ int curate_analyze(curate_analyzer *a, const curate_opts *o, float *x, size_t n,
 	s->clip_fraction = n ? (double)clipped / n : 0;
 
 	if (s->loudest_db < o->floor_db) {
-		s->reasons = CURATE_SILENCE;  /* nothing else means anything in silence */
+		s->reasons = CURATE_SILENCE; /* nothing else means anything in silence */
 		return 0;
 	}
 	s->kurtosis = diff_kurtosis(y, m);
@@ -844,7 +840,7 @@ static void reverse(int *p, int i, int j)
  * (i, j) and (i+1, j+1); a missing end (i = -1 or j = n-1) has no join. */
 static void two_opt(const float *sim, int n, int *p)
 {
-#define S(u, v) ((double)sim[(size_t)(u) * n + (v)])
+#define S(u, v) ((double)sim[(size_t)(u)*n + (v)])
 	for (int pass = 0; pass < 1000; pass++) {
 		int improved = 0;
 		for (int i = -1; i < n - 2; i++)
@@ -878,15 +874,15 @@ double curate_order(const float *sim, int n, int *path)
 	if (!score)
 		return sh_error("out of memory");
 	int failed = 0;
-	#pragma omp parallel
+#pragma omp parallel
 	{
 		int *p = malloc((size_t)n * sizeof *p);
 		unsigned char *used = malloc((size_t)n);
 		if (!p || !used) {
-			#pragma omp atomic write
+#pragma omp atomic write
 			failed = 1;
 		}
-		#pragma omp for schedule(dynamic, 4)
+#pragma omp for schedule(dynamic, 4)
 		for (int k = 0; k < starts; k++)
 			score[k] = p && used ? curate_greedy_path(sim, n, (int)((long)k * n / starts), p, used) : 0;
 		free(p);
@@ -920,8 +916,7 @@ size_t curate_joined_length(const size_t *len, int n, size_t xf)
 	return n > 0 ? total - (size_t)(n - 1) * xf : 0;
 }
 
-int curate_split(const size_t *len, const float *join_sim, int n, size_t crossfade,
-                 double target, int *first)
+int curate_split(const size_t *len, const float *join_sim, int n, size_t crossfade, double target, int *first)
 {
 	if (n <= 0)
 		return 0;
@@ -959,15 +954,15 @@ int curate_split(const size_t *len, const float *join_sim, int n, size_t crossfa
 	return k;
 }
 
-void curate_render(float *out, const float *const *clips, const size_t *len, const float *gain,
-                   int n, size_t xf, size_t edge)
+void curate_render(float *out, const float *const *clips, const size_t *len, const float *gain, int n, size_t xf,
+		   size_t edge)
 {
 	size_t pos = 0, total = curate_joined_length(len, n, xf);
 	for (int c = 0; c < n; c++) {
 		const float *x = clips[c];
 		float g = gain[c];
 		size_t i = 0;
-		if (c > 0)  /* crossfade: the previous clip's tail is already in out[pos ..] */
+		if (c > 0) /* crossfade: the previous clip's tail is already in out[pos ..] */
 			for (; i < xf; i++) {
 				double th = M_PI / 2 * (i + 0.5) / xf;
 				out[pos + i] = (float)(out[pos + i] * cos(th) + g * x[i] * sin(th));

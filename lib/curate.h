@@ -12,19 +12,19 @@
 #include <stdint.h>
 
 typedef struct {
-	int rate;                 /* Hz of every clip */
-	double top_db;            /* trim: frames quieter than the loudest minus this are silent (50) */
-	double floor_db;          /* a clip whose loudest frame is below this (dBFS) is silence (-60) */
-	double min_seconds;       /* shorter after trimming: rejected (3) */
-	double highpass;          /* Hz: the repair high-pass that removes DC and rumble (20; 0 off) */
-	double noise_change;      /* a block change under this (noise = 1) is static (1.4) */
-	double noise_local;       /* and its spectrum is noise-like: local flatness above this (0.45) */
-	double noise_steady;      /* or it changes less than this, whatever its spectrum (1.1) */
-	double noise_fraction;    /* noise when more than this fraction of block changes are (0.55) */
-	double max_kurtosis;      /* clicks when the first difference's kurtosis exceeds this (300) */
-	double loop_threshold;    /* loop candidate when the band self-similarity exceeds this (0.5) */
-	double loop_corr;         /* and a machine loop when the waveform repeats with this correlation (0.99) */
-	double loop_min_period;   /* seconds: periods searched for loops (0.1 .. 3) */
+	int rate;               /* Hz of every clip */
+	double top_db;          /* trim: frames quieter than the loudest minus this are silent (50) */
+	double floor_db;        /* a clip whose loudest frame is below this (dBFS) is silence (-60) */
+	double min_seconds;     /* shorter after trimming: rejected (3) */
+	double highpass;        /* Hz: the repair high-pass that removes DC and rumble (20; 0 off) */
+	double noise_change;    /* a block change under this (noise = 1) is static (1.4) */
+	double noise_local;     /* and its spectrum is noise-like: local flatness above this (0.45) */
+	double noise_steady;    /* or it changes less than this, whatever its spectrum (1.1) */
+	double noise_fraction;  /* noise when more than this fraction of block changes are (0.55) */
+	double max_kurtosis;    /* clicks when the first difference's kurtosis exceeds this (300) */
+	double loop_threshold;  /* loop candidate when the band self-similarity exceeds this (0.5) */
+	double loop_corr;       /* and a machine loop when the waveform repeats with this correlation (0.99) */
+	double loop_min_period; /* seconds: periods searched for loops (0.1 .. 3) */
 	double loop_max_period;
 	double clip_level;        /* |x| at or above this counts as clipped (0.999) */
 	double max_clip_fraction; /* clipping when more samples than this fraction are (0.05) */
@@ -59,46 +59,45 @@ const char *curate_reason_name(int bit);
 #define CURATE_TRIM_FRAME 256
 #define CURATE_TRIM_HOP 64
 size_t curate_trim_frames(size_t n);
-void curate_frame_power(const float *x, size_t n, double *ms);      /* prefix sums */
-void curate_frame_power_ref(const float *x, size_t n, double *ms);  /* direct sums */
+void curate_frame_power(const float *x, size_t n, double *ms);     /* prefix sums */
+void curate_frame_power_ref(const float *x, size_t n, double *ms); /* direct sums */
 /* Kept span [*start, *end) by the librosa rule: frames whose power in dB relative to the
  * loudest frame is above -top_db, from 64·first to min(n, 64·(last + 1)). *loudest_db gets
  * the loudest frame in dBFS (10·log10(max(1e-10, mean square))). */
-void curate_trim(const double *ms, size_t n, double top_db, size_t *start, size_t *end,
-                 double *loudest_db);
+void curate_trim(const double *ms, size_t n, double top_db, size_t *start, size_t *end, double *loudest_db);
 
 typedef struct {
-	size_t n;               /* samples in the clip */
-	size_t start, end;      /* the span kept by trimming */
-	double loudest_db;      /* loudest trim frame, dBFS */
-	double rms_db;          /* RMS of the trimmed clip, dBFS */
-	double peak;            /* max |x| of the trimmed clip (after the high-pass) */
-	double dc;              /* mean of the clip as it came, before the high-pass removed it */
-	double clip_fraction;   /* fraction of the clip's samples at |x| >= clip_level, as it came */
-	double kurtosis;        /* of the trimmed clip's first difference: 3 for noise, far more
+	size_t n;              /* samples in the clip */
+	size_t start, end;     /* the span kept by trimming */
+	double loudest_db;     /* loudest trim frame, dBFS */
+	double rms_db;         /* RMS of the trimmed clip, dBFS */
+	double peak;           /* max |x| of the trimmed clip (after the high-pass) */
+	double dc;             /* mean of the clip as it came, before the high-pass removed it */
+	double clip_fraction;  /* fraction of the clip's samples at |x| >= clip_level, as it came */
+	double kurtosis;       /* of the trimmed clip's first difference: 3 for noise, far more
 	                         * for clicks */
-	double flatness;        /* median spectral flatness over active frames (information) */
-	double local_flatness;  /* median flatness against the local spectrum over active frames
+	double flatness;       /* median spectral flatness over active frames (information) */
+	double local_flatness; /* median flatness against the local spectrum over active frames
 	                         * (noise about 0.5, harmonic sound low) */
-	double change;          /* median spectral change from block to block, in units of what
+	double change;         /* median spectral change from block to block, in units of what
 	                         * stationary noise shows (noise 1, music several) */
-	double noise_fraction;  /* fraction of block changes (loud blocks) that are static */
-	double loop_score;      /* best band self-similarity over the loop periods (0..1) */
-	double loop_period;     /* seconds, where it was found */
-	double loop_corr;       /* best waveform autocorrelation over the loop periods (-1..1) */
-	double loop_lag;        /* seconds, where it was found */
-	int reasons;            /* CURATE_* bits; 0 = kept */
+	double noise_fraction; /* fraction of block changes (loud blocks) that are static */
+	double loop_score;     /* best band self-similarity over the loop periods (0..1) */
+	double loop_period;    /* seconds, where it was found */
+	double loop_corr;      /* best waveform autocorrelation over the loop periods (-1..1) */
+	double loop_lag;       /* seconds, where it was found */
+	int reasons;           /* CURATE_* bits; 0 = kept */
 } curate_scores;
 
 /* The tests behind the rejections, one row each, for the decision itself, curation.json and
  * --explain: a reason is given when every row of it holds (the loop rule has two rows: the band
  * energies repeat, and the waveform repeats). A silent clip is judged by its first row only. */
 typedef struct {
-	int reason;             /* CURATE_* bit */
-	const char *score;      /* name of the score in curate_scores and curation.json */
+	int reason;        /* CURATE_* bit */
+	const char *score; /* name of the score in curate_scores and curation.json */
 	double value;
-	int above;              /* 1: holds when value > threshold; 0: when value < threshold */
-	const char *option;     /* the option that sets the threshold, without "--" */
+	int above;          /* 1: holds when value > threshold; 0: when value < threshold */
+	const char *option; /* the option that sets the threshold, without "--" */
 	double threshold;
 	int holds;
 } curate_test;
@@ -112,8 +111,7 @@ curate_analyzer *curate_analyzer_new(void);
 void curate_analyzer_free(curate_analyzer *a);
 /* Repairs a clip in place (the high-pass), trims and scores it, and decides. Returns 0, or -1
  * with an error (out of memory). */
-int curate_analyze(curate_analyzer *a, const curate_opts *o, float *x, size_t n,
-                   curate_scores *s);
+int curate_analyze(curate_analyzer *a, const curate_opts *o, float *x, size_t n, curate_scores *s);
 
 /* The repair: a second-order Butterworth high-pass at hz (nothing for hz <= 0), in place,
  * started from the steady state of x[0] so that a constant gives 0 from the first sample. */
@@ -138,7 +136,7 @@ double curate_noise_log_var(double bins);
 double curate_local_flatness(const float *power);
 /* Spectral flatness of one power spectrum (bins 1..CURATE_FFT/2, DC left out). */
 double curate_flatness(const float *power);
-double curate_flatness_ref(const float *power);  /* one log per bin */
+double curate_flatness_ref(const float *power); /* one log per bin */
 
 /* Gain in dB that brings a clip's RMS to the target, within ±max_gain_db, lowered where
  * needed so that the peak stays below 0.99. */
@@ -158,8 +156,7 @@ double curate_greedy_path(const float *sim, int n, int start, int *path, unsigne
  * programming over the cut points minimising Σ 8·((L - target)/target)² over tracks plus the
  * similarity of every join cut, where L = Σ len - (clips - 1)·crossfade. first[k] gets the path
  * index where track k starts (first must hold n entries). Returns the number of tracks or -1. */
-int curate_split(const size_t *len, const float *join_sim, int n, size_t crossfade,
-                 double target, int *first);
+int curate_split(const size_t *len, const float *join_sim, int n, size_t crossfade, double target, int *first);
 
 /* Length of n clips joined with crossfades of xf samples: Σ len - (n - 1)·xf. */
 size_t curate_joined_length(const size_t *len, int n, size_t xf);
@@ -168,7 +165,7 @@ size_t curate_joined_length(const size_t *len, int n, size_t xf);
  * π/2·(t + 0.5)/xf, and the first and last edge samples of the whole faded in and out with a
  * raised cosine so that the track starts and ends without a click. Every len[i] must be at
  * least 2·xf (xf at least 1). */
-void curate_render(float *out, const float *const *clips, const size_t *len, const float *gain,
-                   int n, size_t xf, size_t edge);
+void curate_render(float *out, const float *const *clips, const size_t *len, const float *gain, int n, size_t xf,
+		   size_t edge);
 
 #endif

@@ -41,11 +41,9 @@ static int check_tensor(const char *name, const float *x, size_t n, size_t width
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(x[i]))
-			return sh_error("%s: frame %zu holds a non-finite value (%g)", name, i / width,
-					(double)x[i]);
+			return sh_error("%s: frame %zu holds a non-finite value (%g)", name, i / width, (double)x[i]);
 		if (nonneg && x[i] < 0)
-			return sh_error("%s: frame %zu holds a negative value (%g)", name, i / width,
-					(double)x[i]);
+			return sh_error("%s: frame %zu holds a negative value (%g)", name, i / width, (double)x[i]);
 	}
 	return 0;
 }
@@ -59,8 +57,7 @@ int ddsp_controls_check(const ddsp_controls *c, int logits)
 		return sh_error("harmonics: no harmonics (want shape (F, K) with K >= 1)");
 	if (c->noise && c->n_bands < 3)
 		return sh_error("noise: %d bands (want at least 3)", c->n_bands);
-	if (check_tensor("f0_hz", c->f0_hz, F, 1, 1) ||
-	    check_tensor("amplitude", c->amplitude, F, 1, !logits) ||
+	if (check_tensor("f0_hz", c->f0_hz, F, 1, 1) || check_tensor("amplitude", c->amplitude, F, 1, !logits) ||
 	    check_tensor("harmonics", c->harmonics, F * K, K, !logits) ||
 	    (c->noise && check_tensor("noise", c->noise, F * B, B, !logits)))
 		return -1;
@@ -172,10 +169,14 @@ void ddsp_synth_free(ddsp_synth *s)
 {
 	if (!s)
 		return;
-	if (s->p_irfft) fftwf_destroy_plan(s->p_irfft);
-	if (s->p_ir_fwd) fftwf_destroy_plan(s->p_ir_fwd);
-	if (s->p_x_fwd) fftwf_destroy_plan(s->p_x_fwd);
-	if (s->p_inv) fftwf_destroy_plan(s->p_inv);
+	if (s->p_irfft)
+		fftwf_destroy_plan(s->p_irfft);
+	if (s->p_ir_fwd)
+		fftwf_destroy_plan(s->p_ir_fwd);
+	if (s->p_x_fwd)
+		fftwf_destroy_plan(s->p_x_fwd);
+	if (s->p_inv)
+		fftwf_destroy_plan(s->p_inv);
 	fftwf_free(s->mag_spec);
 	fftwf_free(s->ir_spec);
 	fftwf_free(s->x_spec);
@@ -192,8 +193,7 @@ void ddsp_synth_free(ddsp_synth *s)
 ddsp_synth *ddsp_synth_new(double sr, int hop, int n_harmonics, int n_bands)
 {
 	if (!(sr > 0) || hop < 1 || n_harmonics < 1 || (n_bands != 0 && n_bands < 3)) {
-		sh_error("bad synth settings (rate %g, hop %d, %d harmonics, %d bands)", sr, hop,
-			 n_harmonics, n_bands);
+		sh_error("bad synth settings (rate %g, hop %d, %d harmonics, %d bands)", sr, hop, n_harmonics, n_bands);
 		return NULL;
 	}
 	ddsp_synth *s = sh_alloc(sizeof *s);
@@ -229,8 +229,8 @@ ddsp_synth *ddsp_synth_new(double sr, int hop, int n_harmonics, int n_bands)
 		s->x_spec = fftwf_malloc(sizeof(fftwf_complex) * (nfft / 2 + 1));
 		s->tail = sh_alloc(sizeof(float) * nfft);
 		s->zd = sh_alloc(sizeof(double) * L);
-		if (!s->mag_spec || !s->zero_phase || !s->ir_buf || !s->x_buf || !s->ir_spec ||
-		    !s->x_spec || !s->tail || !s->zd) {
+		if (!s->mag_spec || !s->zero_phase || !s->ir_buf || !s->x_buf || !s->ir_spec || !s->x_spec ||
+		    !s->tail || !s->zd) {
 			sh_error("out of memory");
 			goto fail;
 		}
@@ -251,16 +251,14 @@ fail:
 }
 
 /* Frame k's harmonic amplitudes: amplitude × normalised distribution. */
-static void frame_amps(float *out, const float *f0, const float *amp, const float *dist, int k,
-		       int K, double sr)
+static void frame_amps(float *out, const float *f0, const float *amp, const float *dist, int k, int K, double sr)
 {
 	normalize_frame(out, dist + (size_t)k * K, f0[k], K, sr);
 	for (int h = 0; h < K; h++)
 		out[h] *= amp[k];
 }
 
-int ddsp_synth_harmonic(ddsp_synth *s, float *out, const float *f0, const float *amp,
-			const float *dist, int F)
+int ddsp_synth_harmonic(ddsp_synth *s, float *out, const float *f0, const float *amp, const float *dist, int F)
 {
 	const int hop = s->hop, K = s->K;
 	const double sr = s->sr, nyq = sr / 2, w0 = TWO_PI / sr;
@@ -290,12 +288,12 @@ int ddsp_synth_harmonic(ddsp_synth *s, float *out, const float *f0, const float 
 			double sn, cs;
 			sincos(ph[r], &sn, &cs);
 			tc[r] = 2 * cs;
-			sm[r] = 0;     /* sin(0·φ) */
-			sc[r] = sn;    /* sin(1·φ) */
+			sm[r] = 0;  /* sin(0·φ) */
+			sc[r] = sn; /* sin(1·φ) */
 			acc[r] = 0;
 		}
 		double fmin = SH_MIN(fa, fb), fmax = SH_MAX(fa, fb);
-		int hmax = K;  /* harmonics with h·f < sr/2 somewhere in the block */
+		int hmax = K; /* harmonics with h·f < sr/2 somewhere in the block */
 		if (fmin > 0 && nyq / fmin < hmax + 1)
 			hmax = (int)ceil(nyq / fmin) - 1;
 		for (int h = 1; h <= hmax; h++) {
@@ -331,8 +329,8 @@ int ddsp_synth_harmonic(ddsp_synth *s, float *out, const float *f0, const float 
 	return 0;
 }
 
-int ddsp_harmonic_ref(float *out, const float *f0, const float *amp, const float *dist, int F,
-		      int K, int hop, double sr)
+int ddsp_harmonic_ref(float *out, const float *f0, const float *amp, const float *dist, int F, int K, int hop,
+		      double sr)
 {
 	size_t N = (size_t)F * hop;
 	float *nd = malloc(sizeof(float) * F * K);
@@ -351,8 +349,8 @@ int ddsp_harmonic_ref(float *out, const float *f0, const float *amp, const float
 			/* f upsampled linearly, amplitude with overlapping Hann windows */
 			double f = h * ((double)f0[k] + ((double)f0[k1] - f0[k]) * r / hop);
 			double w = window_weight(r, hop);
-			double a = amp[k] * (double)nd[k * K + h - 1] * w +
-				   amp[k1] * (double)nd[k1 * K + h - 1] * (1 - w);
+			double a =
+				amp[k] * (double)nd[k * K + h - 1] * w + amp[k1] * (double)nd[k1 * K + h - 1] * (1 - w);
 			phase += TWO_PI * f / sr;
 			if (f < sr / 2)
 				acc[n] += a * sin(phase);
@@ -470,7 +468,7 @@ void ddsp_analysis_defaults(ddsp_analysis_opts *o)
 	o->fmax = 2400;
 	o->yin_threshold = 0.15;
 	o->voicing_threshold = 0.35;
-	o->silence_db = -50;  /* aubio's silence gate */
+	o->silence_db = -50; /* aubio's silence gate */
 }
 
 #define LOUD_NFFT 512
@@ -527,11 +525,10 @@ void ddsp_analyzer_free(ddsp_analyzer *a)
 
 ddsp_analyzer *ddsp_analyzer_new(const ddsp_analysis_opts *o)
 {
-	if (!(o->sr > 0) || o->hop < 1 || o->n_harmonics < 1 || o->n_bands < 3 ||
-	    !(o->fmin > 0) || !(o->fmax > o->fmin) || o->fmax >= o->sr / 2 ||
-	    o->sr / o->fmin > 65536) {
-		sh_error("bad analysis settings (rate %g, hop %d, %d harmonics, %d bands, f0 %g..%g Hz)",
-			 o->sr, o->hop, o->n_harmonics, o->n_bands, o->fmin, o->fmax);
+	if (!(o->sr > 0) || o->hop < 1 || o->n_harmonics < 1 || o->n_bands < 3 || !(o->fmin > 0) ||
+	    !(o->fmax > o->fmin) || o->fmax >= o->sr / 2 || o->sr / o->fmin > 65536) {
+		sh_error("bad analysis settings (rate %g, hop %d, %d harmonics, %d bands, f0 %g..%g Hz)", o->sr, o->hop,
+			 o->n_harmonics, o->n_bands, o->fmin, o->fmax);
 		return NULL;
 	}
 	ddsp_analyzer *a = sh_alloc(sizeof *a);
@@ -573,9 +570,9 @@ ddsp_analyzer *ddsp_analyzer_new(const ddsp_analysis_opts *o)
 	a->nspec = fftwf_malloc(sizeof(fftwf_complex) * (a->nn / 2 + 1));
 	a->nwin = sh_alloc(sizeof(double) * a->nn);
 	a->npow = sh_alloc(sizeof(double) * (a->nn / 2 + 1));
-	if (!a->ya || !a->yb || !a->ycorr || !a->yspec_a || !a->yspec_b || !a->ysq || !a->yd ||
-	    !a->ydn || !a->lbuf || !a->lspec || !a->lwin || !a->lweight || !a->hwx || !a->gz || !a->nbuf ||
-	    !a->nspec || !a->nwin || !a->npow) {
+	if (!a->ya || !a->yb || !a->ycorr || !a->yspec_a || !a->yspec_b || !a->ysq || !a->yd || !a->ydn || !a->lbuf ||
+	    !a->lspec || !a->lwin || !a->lweight || !a->hwx || !a->gz || !a->nbuf || !a->nspec || !a->nwin ||
+	    !a->npow) {
 		sh_error("out of memory");
 		goto fail;
 	}
@@ -607,13 +604,9 @@ fail:
 }
 
 /* x[i] for any i, zero outside [0, n) */
-static inline float sample_at(const float *x, size_t n, long i)
-{
-	return i >= 0 && (size_t)i < n ? x[i] : 0.0f;
-}
+static inline float sample_at(const float *x, size_t n, long i) { return i >= 0 && (size_t)i < n ? x[i] : 0.0f; }
 
-int ddsp_f0_yin(ddsp_analyzer *a, const float *x, size_t n, int F, float *f0, float *voiced,
-		float *confidence)
+int ddsp_f0_yin(ddsp_analyzer *a, const float *x, size_t n, int F, float *f0, float *voiced, float *confidence)
 {
 	const ddsp_analysis_opts *o = &a->o;
 	const int W = a->yin_w, len = a->yin_len, yn = a->yin_nfft, ybins = yn / 2 + 1;
@@ -718,8 +711,8 @@ double ddsp_a_weighting_db(double f)
 	const double c0 = 12194.217 * 12194.217, c1 = 20.598997 * 20.598997;
 	const double c2 = 107.65265 * 107.65265, c3 = 737.86223 * 737.86223;
 	double f2 = f * f;
-	double w = 2.0 + 20.0 * (log10(c0) + 2 * log10(f2) - log10(f2 + c0) - log10(f2 + c1) -
-				 0.5 * log10(f2 + c2) - 0.5 * log10(f2 + c3));
+	double w = 2.0 + 20.0 * (log10(c0) + 2 * log10(f2) - log10(f2 + c0) - log10(f2 + c1) - 0.5 * log10(f2 + c2) -
+				 0.5 * log10(f2 + c3));
 	return w > -80.0 ? w : -80.0;
 }
 
@@ -744,8 +737,8 @@ int ddsp_loudness(ddsp_analyzer *a, const float *x, size_t n, int F, float *loud
 	return 0;
 }
 
-int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F,
-			     const float *f0, float *amps, float *phases)
+int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F, const float *f0, float *amps,
+			     float *phases)
 {
 	const ddsp_analysis_opts *o = &a->o;
 	const int K = o->n_harmonics;
@@ -782,7 +775,7 @@ int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F,
 			c2[h] = 2 * cos((h + 1) * omega);
 			s1[h] = s2[h] = 0;
 		}
-		if (M != a->hwin_len) {   /* f0 moves slowly: most frames reuse the window */
+		if (M != a->hwin_len) { /* f0 moves slowly: most frames reuse the window */
 			for (int j = 0; j < M; j++)
 				a->hwx[j] = 0.5 - 0.5 * cos(TWO_PI * (j + 0.5) / M);
 			a->hwin_len = M;
@@ -807,26 +800,26 @@ int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F,
 			sincos(-0.5 * (M - 1) * om, &sc_, &cc_);
 			double xr = yr * cc_ - yi * sc_, xi = yr * sc_ + yi * cc_;
 			A[h] = (float)(2 * sqrt(xr * xr + xi * xi) / wsum);
-			if (P)  /* x ≈ A·cos(hω(t - centre) + P) */
+			if (P) /* x ≈ A·cos(hω(t - centre) + P) */
 				P[h] = (float)atan2(xi, xr);
 		}
 	}
 	return 0;
 }
 
-int ddsp_harmonic_residual(ddsp_analyzer *a, const float *x, size_t n, int F, const float *f0,
-			   const float *amps, const float *phases, const float *voiced, float *resid)
+int ddsp_harmonic_residual(ddsp_analyzer *a, const float *x, size_t n, int F, const float *f0, const float *amps,
+			   const float *phases, const float *voiced, float *resid)
 {
 	const ddsp_analysis_opts *o = &a->o;
 	const int K = o->n_harmonics, hop = o->hop, len = 2 * hop;
 	double *restrict wt = a->hwx, *restrict cm = a->hcm, *restrict cc = a->hcc;
 	double *restrict sm = a->hsm, *restrict sc = a->hsc, *restrict tc = a->htc;
-	double *restrict acc = wt + len;   /* hwx holds harm_max >= 2·len doubles */
+	double *restrict acc = wt + len; /* hwx holds harm_max >= 2·len doubles */
 
 	if (a->harm_max < 2 * len)
 		return sh_error("hop too long for the residual's scratch");
-	a->hwin_len = 0;   /* hwx is scratch here */
-	for (int j = 0; j < len; j++)   /* Hann halves over ±hop, summing to one */
+	a->hwin_len = 0;              /* hwx is scratch here */
+	for (int j = 0; j < len; j++) /* Hann halves over ±hop, summing to one */
 		wt[j] = 0.5 + 0.5 * cos(M_PI * (j - hop) / hop);
 	for (size_t i = 0; i < n; i++)
 		resid[i] = x[i];
@@ -949,8 +942,7 @@ int ddsp_analyze(ddsp_analyzer *a, const float *x, size_t n, ddsp_features *out)
 	/* the residual: the audio less its harmonics modelled with their measured phases
 	 * (the synth's own phases are free-running, so subtracting them would leave the
 	 * harmonics in) */
-	if (ddsp_harmonic_residual(a, x, n, (int)F, c->f0_hz, c->harmonics, phases, out->voiced,
-				   resid))
+	if (ddsp_harmonic_residual(a, x, n, (int)F, c->f0_hz, c->harmonics, phases, out->voiced, resid))
 		goto fail;
 	/* amplitude = the harmonics' total, distribution = their shares; unvoiced frames
 	 * keep their (interpolated-f0) distribution but get no amplitude */
@@ -1039,7 +1031,8 @@ static int read_frames(const st_file *sf, const char *name, int64_t F, int *widt
 	int64_t rows = t->ndim >= 1 ? t->shape[0] : 1;
 	if (width) {
 		if (t->ndim != 2)
-			return sh_error("%s: rank %d (want shape (F, %s))", name, t->ndim, !strcmp(name, "noise") ? "B" : "K");
+			return sh_error("%s: rank %d (want shape (F, %s))", name, t->ndim,
+					!strcmp(name, "noise") ? "B" : "K");
 		if (t->shape[1] < 1 || t->shape[1] > INT32_MAX)
 			return sh_error("%s: second dimension %lld (want 1 or more)", name, (long long)t->shape[1]);
 		*width = (int)t->shape[1];

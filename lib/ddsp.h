@@ -22,7 +22,7 @@
 #define DDSP_HOP_MAX 65536
 #define DDSP_HARMONICS 60
 #define DDSP_BANDS 65
-#define DDSP_NOISE_BIAS (-5.0f)   /* FilteredNoise.initial_bias, added before exp_sigmoid */
+#define DDSP_NOISE_BIAS (-5.0f) /* FilteredNoise.initial_bias, added before exp_sigmoid */
 
 /* Frame-rate controls. harmonics is (F, K) row-major, noise (F, B) or NULL when B = 0. */
 typedef struct {
@@ -63,8 +63,7 @@ ddsp_synth *ddsp_synth_new(double sr, int hop, int n_harmonics, int n_bands);
 void ddsp_synth_free(ddsp_synth *s);
 /* Harmonic synth: writes F·hop samples to out. dist is the (F, K) distribution before
  * normalisation (normalised here as DDSP does); amp is (F). */
-int ddsp_synth_harmonic(ddsp_synth *s, float *out, const float *f0, const float *amp,
-			const float *dist, int F);
+int ddsp_synth_harmonic(ddsp_synth *s, float *out, const float *f0, const float *amp, const float *dist, int F);
 /* Filtered noise: ADDS F·hop samples of uniform white noise (from seed) filtered per 64-sample
  * block by the frame's zero-phase Hann-windowed FIR designed from B band magnitudes (F, B). */
 int ddsp_synth_noise(ddsp_synth *s, float *out, const float *mags, int F, uint64_t seed);
@@ -73,8 +72,8 @@ int ddsp_synthesize(ddsp_synth *s, float *out, const ddsp_controls *c, uint64_t 
 
 /* Plain reference kernels (per-harmonic sin of a double phase; direct time-domain
  * convolution), held equal to the fast ones by tests/unit/test_ddsp.c. */
-int ddsp_harmonic_ref(float *out, const float *f0, const float *amp, const float *dist, int F,
-		      int K, int hop, double sr);
+int ddsp_harmonic_ref(float *out, const float *f0, const float *amp, const float *dist, int F, int K, int hop,
+		      double sr);
 int ddsp_noise_ref(float *out, const float *mags, int F, int B, int hop, uint64_t seed);
 
 /* The noise source: splitmix64 from seed, sample = 2·(top 24 bits)/2^24 - 1, in [-1, 1). */
@@ -87,10 +86,10 @@ int ddsp_noise_ir(float *ir, const float *mags, int B);
 typedef struct {
 	double sr;
 	int hop, n_harmonics, n_bands;
-	double fmin, fmax;          /* f0 search range, Hz */
-	double yin_threshold;       /* first dip of the normalised difference below this */
-	double voicing_threshold;   /* voiced when the chosen dip is below this ... */
-	double silence_db;          /* ... and the frame's level (dBFS, RMS) is above this */
+	double fmin, fmax;        /* f0 search range, Hz */
+	double yin_threshold;     /* first dip of the normalised difference below this */
+	double voicing_threshold; /* voiced when the chosen dip is below this ... */
+	double silence_db;        /* ... and the frame's level (dBFS, RMS) is above this */
 } ddsp_analysis_opts;
 void ddsp_analysis_defaults(ddsp_analysis_opts *o);
 
@@ -110,8 +109,7 @@ int ddsp_analyze(ddsp_analyzer *a, const float *x, size_t n, ddsp_features *out)
 
 /* The pieces, for tests and reuse (frame k centred on sample k·hop, zeros outside [0, n)). */
 /* YIN: f0 (Hz, unvoiced frames filled by interpolation), voiced (0/1), confidence (1 - d'). */
-int ddsp_f0_yin(ddsp_analyzer *a, const float *x, size_t n, int F, float *f0, float *voiced,
-		float *confidence);
+int ddsp_f0_yin(ddsp_analyzer *a, const float *x, size_t n, int F, float *f0, float *voiced, float *confidence);
 /* DDSP v3 loudness in dB (n_fft 512, centred frames, A-weighting on power, mean over bins,
  * 10·log10 floored at -120 dB). The network input is loudness_db/80 + 1. */
 int ddsp_loudness(ddsp_analyzer *a, const float *x, size_t n, int F, float *loudness_db);
@@ -120,13 +118,12 @@ double ddsp_a_weighting_db(double f);
 /* Per-harmonic amplitudes A[k][h] = 2|DTFT at (h+1)·f0[k]| / Σw of a Hann window of a whole
  * number of periods (>= 4, >= 128 samples) centred on k·hop, and (phases not NULL) their
  * phases at the window's centre. (F, K) each. */
-int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F,
-			     const float *f0, float *amps, float *phases);
+int ddsp_harmonic_amplitudes(ddsp_analyzer *a, const float *x, size_t n, int F, const float *f0, float *amps,
+			     float *phases);
 /* resid = x less its voiced frames' harmonics, each frame resynthesised as steady sinusoids
  * with the measured amplitudes and phases and crossfaded with Hann halves over ±hop. */
-int ddsp_harmonic_residual(ddsp_analyzer *a, const float *x, size_t n, int F, const float *f0,
-			   const float *amps, const float *phases, const float *voiced,
-			   float *resid);
+int ddsp_harmonic_residual(ddsp_analyzer *a, const float *x, size_t n, int F, const float *f0, const float *amps,
+			   const float *phases, const float *voiced, float *resid);
 /* Band magnitudes (F, B) that make the synth's filtered noise match the power spectrum of
  * the residual r around each noise block. */
 int ddsp_noise_bands(ddsp_analyzer *a, const float *r, size_t n, int F, float *mags);

@@ -50,12 +50,13 @@ int ddsp_config_check(const ddsp_config *c)
 	return 0;
 }
 
-#define FIELDS(X) X(sample_rate) X(hop) X(n_samples) X(ch) X(layers) X(gru) X(n_harmonics) \
-	X(n_bands) X(reverb) X(batch)
+#define FIELDS(X) X(sample_rate) X(hop) X(n_samples) X(ch) X(layers) X(gru) X(n_harmonics) X(n_bands) X(reverb) X(batch)
 
 int ddsp_config_diff(const ddsp_config *a, const ddsp_config *b, char *buf, size_t cap)
 {
-#define DIFF(f) if (a->f != b->f) return snprintf(buf, cap, #f " %d in the checkpoint, %d asked", a->f, b->f), 1;
+#define DIFF(f)                                                                                                        \
+	if (a->f != b->f)                                                                                              \
+		return snprintf(buf, cap, #f " %d in the checkpoint, %d asked", a->f, b->f), 1;
 	FIELDS(DIFF)
 #undef DIFF
 	return 0;
@@ -66,7 +67,10 @@ int ddsp_config_to_meta(const ddsp_config *c, st_writer *w)
 	char v[32];
 	if (st_set_meta(w, "model", "ddsp") < 0)
 		return -1;
-#define META(f) snprintf(v, sizeof v, "%d", c->f); if (st_set_meta(w, #f, v) < 0) return -1;
+#define META(f)                                                                                                        \
+	snprintf(v, sizeof v, "%d", c->f);                                                                             \
+	if (st_set_meta(w, #f, v) < 0)                                                                                 \
+		return -1;
 	FIELDS(META)
 #undef META
 	return 0;
@@ -79,7 +83,10 @@ int ddsp_config_from_meta(const st_file *sf, ddsp_config *c)
 		return sh_error("not a DDSP checkpoint (model '%s')", model ? model : "(none)");
 	memset(c, 0, sizeof *c);
 	long v;
-#define READ(f) if (st_meta_long(sf, #f, 0, 1L << 30, &v) < 0) return -1; c->f = (int)v;
+#define READ(f)                                                                                                        \
+	if (st_meta_long(sf, #f, 0, 1L << 30, &v) < 0)                                                                 \
+		return -1;                                                                                             \
+	c->f = (int)v;
 	FIELDS(READ)
 #undef READ
 	return ddsp_config_check(c);

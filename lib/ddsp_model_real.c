@@ -20,6 +20,7 @@
 #include "nn.h"
 #include "rng.h"
 #include "util.h"
+#include "real_f64.h" /* after every other header */
 
 #include <fftw3.h>
 #include <math.h>
@@ -28,14 +29,12 @@
 
 #ifdef REAL_F64
 typedef double real;
-#define S(name) name##_f64
 #define FFTW(x) fftw_##x
 #define SQRT sqrt
 #define LOG log
 #define FABS fabs
 #else
 typedef float real;
-#define S(name) name
 #define FFTW(x) fftwf_##x
 #define SQRT sqrtf
 #define LOG log_fast
@@ -48,9 +47,12 @@ typedef float real;
  * float's own rounding). */
 static inline float log_fast(float x)
 {
-	union { float f; uint32_t u; } v = {x};
+	union {
+		float f;
+		uint32_t u;
+	} v = {x};
 	int e = (int)((v.u >> 23) & 0xff) - 127;
-	v.u = (v.u & 0x007fffff) | 0x3f800000;   /* m in [1, 2) */
+	v.u = (v.u & 0x007fffff) | 0x3f800000; /* m in [1, 2) */
 	float m = v.f;
 	if (m > 1.41421356f)
 		m *= 0.5f, e++;
@@ -65,21 +67,21 @@ static inline float log_fast(float x)
 
 /* ---- small pieces ---------------------------------------------------------------------- */
 
-real S(ddsp_scale_fn)(real x)
+real ddsp_scale_fn(real x)
 {
 	double s = 1.0 / (1.0 + exp(-(double)x));
 	return (real)(2.0 * pow(s, M_LN10) + 1e-7);
 }
 
-real S(ddsp_scale_fn_grad)(real x)
+real ddsp_scale_fn_grad(real x)
 {
 	/* d/dx 2·s^p = 2p·s^p·(1-s) */
 	double s = 1.0 / (1.0 + exp(-(double)x));
 	return (real)(2.0 * M_LN10 * pow(s, M_LN10) * (1 - s));
 }
 
-void S(ddsp_layernorm_forward)(real *out, real *xhat, real *rstd, const real *inp,
-			       const real *gamma, const real *beta, int N, int C)
+void ddsp_layernorm_forward(real *out, real *xhat, real *rstd, const real *inp, const real *gamma, const real *beta,
+			    int N, int C)
 {
 	for (int i = 0; i < N; i++) {
 		const real *x = inp + (size_t)i * C;
@@ -99,8 +101,8 @@ void S(ddsp_layernorm_forward)(real *out, real *xhat, real *rstd, const real *in
 	}
 }
 
-void S(ddsp_layernorm_backward)(real *dinp, real *dgamma, real *dbeta, const real *dout,
-				const real *xhat, const real *rstd, const real *gamma, int N, int C)
+void ddsp_layernorm_backward(real *dinp, real *dgamma, real *dbeta, const real *dout, const real *xhat,
+			     const real *rstd, const real *gamma, int N, int C)
 {
 	for (int i = 0; i < N; i++) {
 		const real *d = dout + (size_t)i * C, *xh = xhat + (size_t)i * C;
@@ -114,7 +116,7 @@ void S(ddsp_layernorm_backward)(real *dinp, real *dgamma, real *dbeta, const rea
 		}
 		md /= C, mdx /= C;
 		real *dx = dinp + (size_t)i * C;
-		for (int c = 0; c < C; c++)   /* d may be dx: each element read before it is written */
+		for (int c = 0; c < C; c++) /* d may be dx: each element read before it is written */
 			dx[c] = (real)(rstd[i] * (d[c] * gamma[c] - md - xh[c] * mdx));
 	}
 }
@@ -123,8 +125,7 @@ void S(ddsp_layernorm_backward)(real *dinp, real *dgamma, real *dbeta, const rea
 
 /* Frame k's harmonic amplitudes a[h] = amp·m_h·d_h/den (den = Σ m·d, or 1e-7 when that is 0:
  * DDSP's safe_divide), m_h = [(h+1)·f0 < sr/2]; returns den. */
-static double frame_amps(double *a, const real *f0, const real *amp, const real *dist, int k,
-			 int K, double sr)
+static double frame_amps(double *a, const real *f0, const real *amp, const real *dist, int k, int K, double sr)
 {
 	const real *d = dist + (size_t)k * K;
 	double sum = 0, nyq = sr / 2;
@@ -141,8 +142,8 @@ static double frame_amps(double *a, const real *f0, const real *amp, const real 
 /* One block of the fundamental: frequencies fr[r] (linear between frames), the phase
  * (inclusive running sum of 2πf/sr, in double, wrapped after the block), and the start of the
  * Chebyshev recurrence: tc = 2cos φ, sm = sin 0φ, sc = sin 1φ. */
-static void block_start(double *fr, double *tc, double *sm, double *sc, double *phase,
-			double fa, double fb, int hop, double sr)
+static void block_start(double *fr, double *tc, double *sm, double *sc, double *phase, double fa, double fb, int hop,
+			double sr)
 {
 	const double w0 = TWO_PI / sr;
 	for (int r = 0; r < hop; r++) {
@@ -166,8 +167,8 @@ static int block_hmax(double fmin, int K, double nyq)
 /* Scratch of the harmonic synth, in doubles: 6 blocks and 4 frames of amplitudes. */
 static double *harm_scratch(int hop, int K) { return malloc(sizeof(double) * (6 * (size_t)hop + 4 * (size_t)K)); }
 
-SH_HOT int S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp, const real *dist,
-			     int T, int K, int hop, double sr)
+SH_HOT int ddsp_harmonic_forward(real *out, const real *f0, const real *amp, const real *dist, int T, int K, int hop,
+				 double sr)
 {
 	double *mem = harm_scratch(hop, K);
 	if (!mem)
@@ -194,7 +195,7 @@ SH_HOT int S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp, 
 			if (h * fmax < nyq) {
 				for (int r = 0; r < hop; r++)
 					acc[r] += (a1 + da * wk[r]) * sc[r];
-			} else {   /* amplitudes zeroed where h·f >= sr/2 at sample rate */
+			} else { /* amplitudes zeroed where h·f >= sr/2 at sample rate */
 				for (int r = 0; r < hop; r++)
 					acc[r] += h * fr[r] < nyq ? (a1 + da * wk[r]) * sc[r] : 0.0;
 			}
@@ -213,8 +214,8 @@ SH_HOT int S(ddsp_harmonic_forward)(real *out, const real *f0, const real *amp, 
 }
 
 /* Frame k's gradient ga[h] = dL/da_h into damp[k] and ddist[k]: a_h = amp·m_h·d_h/den. */
-static void frame_amps_backward(real *damp, real *ddist, const double *ga, const real *f0,
-				const real *amp, const real *dist, int k, int K, double sr)
+static void frame_amps_backward(real *damp, real *ddist, const double *ga, const real *f0, const real *amp,
+				const real *dist, int k, int K, double sr)
 {
 	const real *d = dist + (size_t)k * K;
 	const double nyq = sr / 2;
@@ -237,8 +238,8 @@ static void frame_amps_backward(real *damp, real *ddist, const double *ga, const
 	}
 }
 
-SH_HOT int S(ddsp_harmonic_backward)(real *damp, real *ddist, const real *dout, const real *f0,
-			      const real *amp, const real *dist, int T, int K, int hop, double sr)
+SH_HOT int ddsp_harmonic_backward(real *damp, real *ddist, const real *dout, const real *f0, const real *amp,
+				  const real *dist, int T, int K, int hop, double sr)
 {
 	double *mem = harm_scratch(hop, K);
 	if (!mem)
@@ -292,7 +293,7 @@ SH_HOT int S(ddsp_harmonic_backward)(real *damp, real *ddist, const real *dout, 
 
 /* ---- filtered noise -------------------------------------------------------------------- */
 
-void S(ddsp_noise_design)(real *M, int B)
+void ddsp_noise_design(real *M, int B)
 {
 	/* z = irfft(mags): z_j = (m_0 + (-1)^j m_B-1 + 2Σ m_b cos(2πbj/L))/L; ir[j] = hann[j]·
 	 * z[(j + L/2) mod L] (ddsp.c's window_to_causal) */
@@ -301,8 +302,9 @@ void S(ddsp_noise_design)(real *M, int B)
 		int jj = (j + L / 2) % L;
 		double w = (0.5 - 0.5 * cos(TWO_PI * j / L)) / L;
 		for (int b = 0; b < B; b++) {
-			double c = b == 0 ? 1.0 : b == B - 1 ? ((jj & 1) ? -1.0 : 1.0)
-							  : 2.0 * cos(TWO_PI * (double)((long)b * jj % L) / L);
+			double c = b == 0       ? 1.0
+				   : b == B - 1 ? ((jj & 1) ? -1.0 : 1.0)
+						: 2.0 * cos(TWO_PI * (double)((long)b * jj % L) / L);
 			M[(size_t)j * B + b] = (real)(w * c);
 		}
 	}
@@ -311,7 +313,7 @@ void S(ddsp_noise_design)(real *M, int B)
 /* fft_convolve's crop (ddsp.c): the output starts (L-1)/2 - 1 samples into the convolution */
 static int crop_start(int L) { return (L - 1) / 2 - 1; }
 
-SH_HOT void S(ddsp_noise_forward)(real *out, const real *irs, const real *noise, int T, int L, int hop)
+SH_HOT void ddsp_noise_forward(real *out, const real *irs, const real *noise, int T, int L, int hop)
 {
 	const long N = (long)T * hop, start = crop_start(L);
 	for (int k = 0; k < T; k++) {
@@ -328,7 +330,7 @@ SH_HOT void S(ddsp_noise_forward)(real *out, const real *irs, const real *noise,
 	}
 }
 
-SH_HOT void S(ddsp_noise_backward)(real *dirs, const real *dout, const real *noise, int T, int L, int hop)
+SH_HOT void ddsp_noise_backward(real *dirs, const real *dout, const real *noise, int T, int L, int hop)
 {
 	const long N = (long)T * hop, start = crop_start(L);
 	for (int k = 0; k < T; k++) {
@@ -351,37 +353,41 @@ SH_HOT void S(ddsp_noise_backward)(real *dirs, const real *dout, const real *noi
 static const int loss_sizes[] = {2048, 1024, 512, 256, 128, 64};
 #define NSIZES ((int)(sizeof loss_sizes / sizeof loss_sizes[0]))
 
-struct S(ddsp_fft) {
+struct ddsp_fft {
 	size_t n, P;
 	int R;
-	real *lbuf, *win[NSIZES], *ma, *mb, *la, *lb;   /* magnitudes and logs: one frame's bins */
-	FFTW(complex) *sa, *sb;
+	real *lbuf, *win[NSIZES], *ma, *mb, *la, *lb; /* magnitudes and logs: one frame's bins */
+	FFTW(complex) * sa, *sb;
 	FFTW(plan) lf[NSIZES], li[NSIZES];
 	real *rbuf;
-	FFTW(complex) *xs, *hs, *ts, *ds;
+	FFTW(complex) * xs, *hs, *ts, *ds;
 	FFTW(plan) rf, ri;
 };
 
-void S(ddsp_fft_free)(S(ddsp_fft) *f)
+void ddsp_fft_free(ddsp_fft *f)
 {
 	if (!f)
 		return;
 	for (int i = 0; i < NSIZES; i++) {
-		if (f->lf[i]) FFTW(destroy_plan)(f->lf[i]);
-		if (f->li[i]) FFTW(destroy_plan)(f->li[i]);
+		if (f->lf[i])
+			FFTW(destroy_plan)(f->lf[i]);
+		if (f->li[i])
+			FFTW(destroy_plan)(f->li[i]);
 		free(f->win[i]);
 	}
-	if (f->rf) FFTW(destroy_plan)(f->rf);
-	if (f->ri) FFTW(destroy_plan)(f->ri);
+	if (f->rf)
+		FFTW(destroy_plan)(f->rf);
+	if (f->ri)
+		FFTW(destroy_plan)(f->ri);
 	FFTW(free)(f->lbuf), FFTW(free)(f->sa), FFTW(free)(f->sb);
 	free(f->ma);
 	FFTW(free)(f->rbuf), FFTW(free)(f->xs), FFTW(free)(f->hs), FFTW(free)(f->ts), FFTW(free)(f->ds);
 	free(f);
 }
 
-S(ddsp_fft) *S(ddsp_fft_new)(size_t n, int R)
+ddsp_fft *ddsp_fft_new(size_t n, int R)
 {
-	S(ddsp_fft) *f = sh_alloc(sizeof *f);
+	ddsp_fft *f = sh_alloc(sizeof *f);
 	if (!f)
 		return NULL;
 	f->n = n, f->R = R;
@@ -425,12 +431,12 @@ S(ddsp_fft) *S(ddsp_fft_new)(size_t n, int R)
 	return f;
 fail:
 	sh_error("out of memory or no FFTW plan");
-	S(ddsp_fft_free)(f);
+	ddsp_fft_free(f);
 	return NULL;
 }
 
 /* spec = r2c of x[0..len) zero-padded to P */
-static void reverb_fft(S(ddsp_fft) *f, FFTW(complex) *spec, const real *x, size_t len)
+static void reverb_fft(ddsp_fft *f, FFTW(complex) * spec, const real *x, size_t len)
 {
 	memcpy(f->rbuf, x, sizeof(real) * len);
 	memset(f->rbuf + len, 0, sizeof(real) * (f->P - len));
@@ -438,7 +444,7 @@ static void reverb_fft(S(ddsp_fft) *f, FFTW(complex) *spec, const real *x, size_
 }
 
 /* rbuf = c2r(ts ∘ a or ts ∘ conj(a)) / P, ts holding the other factor */
-static void reverb_product_inverse(S(ddsp_fft) *f, const FFTW(complex) *a, FFTW(complex) *b, int conj)
+static void reverb_product_inverse(ddsp_fft *f, const FFTW(complex) * a, FFTW(complex) * b, int conj)
 {
 	const size_t nb = f->P / 2 + 1;
 	const real s = conj ? -1 : 1;
@@ -450,7 +456,7 @@ static void reverb_product_inverse(S(ddsp_fft) *f, const FFTW(complex) *a, FFTW(
 	FFTW(execute_dft_c2r)(f->ri, f->ts, f->rbuf);
 }
 
-void S(ddsp_reverb_forward)(S(ddsp_fft) *f, real *out, const real *x, const real *ir)
+void ddsp_reverb_forward(ddsp_fft *f, real *out, const real *x, const real *ir)
 {
 	const size_t n = f->n, R = f->R;
 	const real scale = (real)(1.0 / f->P);
@@ -466,8 +472,7 @@ void S(ddsp_reverb_forward)(S(ddsp_fft) *f, real *out, const real *x, const real
 		out[i] = x[i] + f->rbuf[i] * scale;
 }
 
-void S(ddsp_reverb_backward)(S(ddsp_fft) *f, real *dx, real *dir, const real *dout, const real *x,
-			     const real *ir)
+void ddsp_reverb_backward(ddsp_fft *f, real *dx, real *dir, const real *dout, const real *x, const real *ir)
 {
 	const size_t n = f->n, R = f->R, nb = f->P / 2 + 1;
 	const real scale = (real)(1.0 / f->P);
@@ -490,7 +495,7 @@ void S(ddsp_reverb_backward)(S(ddsp_fft) *f, real *dx, real *dir, const real *do
 		dx[i] = dout[i] + f->rbuf[i] * scale;
 }
 
-SH_HOT double S(ddsp_spectral_loss_grad)(S(ddsp_fft) *f, const real *a, const float *b, real *da, double scale)
+SH_HOT double ddsp_spectral_loss_grad(ddsp_fft *f, const real *a, const float *b, real *da, double scale)
 {
 	const size_t n = f->n;
 	double total = 0;
@@ -559,16 +564,16 @@ SH_HOT double S(ddsp_spectral_loss_grad)(S(ddsp_fft) *f, const real *a, const fl
 enum { ST_LD, ST_F0, ST_OUT, NSTACK };
 
 typedef struct {
-	real *w, *b, *g, *beta;           /* dense [ch×in], bias, norm weight, norm bias */
+	real *w, *b, *g, *beta; /* dense [ch×in], bias, norm weight, norm bias */
 	real *dw, *db, *dg, *dbeta;
-	real *xhat, *rstd, *act;          /* caches [N×ch], [N], [N×ch] */
+	real *xhat, *rstd, *act; /* caches [N×ch], [N], [N×ch] */
 } fc_layer;
 
-struct S(ddsp_net) {
+struct ddsp_net {
 	ddsp_config c;
 	param_table pt;
 	real *params, *grads;
-	int max_batch, max_frames, T, batch;   /* T, batch: of the last decode */
+	int max_batch, max_frames, T, batch; /* T, batch: of the last decode */
 	fc_layer layer[NSTACK][MAX_STACK];
 	real *wih, *whh, *bih, *bhh, *dwih, *dwhh, *dbih, *dbhh;
 	real *wout, *bout, *dwout, *dbout, *ir, *dir;
@@ -581,7 +586,7 @@ struct S(ddsp_net) {
 	float *noise_f;
 	real *noise, *dry, *wet, *dwet, *ddry, *dir_b;
 	double *loss_b;
-	S(ddsp_fft) **fft;
+	ddsp_fft **fft;
 	void *mem;
 };
 
@@ -592,13 +597,13 @@ static real *take(real **p, size_t n)
 	return r;
 }
 
-void S(ddsp_net_free)(S(ddsp_net) *m)
+void ddsp_net_free(ddsp_net *m)
 {
 	if (!m)
 		return;
 	if (m->fft)
 		for (int b = 0; b < m->max_batch; b++)
-			S(ddsp_fft_free)(m->fft[b]);
+			ddsp_fft_free(m->fft[b]);
 	free(m->fft);
 	free(m->mem);
 	free(m->noise_f);
@@ -609,17 +614,17 @@ void S(ddsp_net_free)(S(ddsp_net) *m)
 	free(m);
 }
 
-static real *param(S(ddsp_net) *m, real *base, const char *name)
+static real *param(ddsp_net *m, real *base, const char *name)
 {
 	const nn_param *p = param_table_find(&m->pt, name);
 	return p ? base + p->offset : NULL;
 }
 
-S(ddsp_net) *S(ddsp_net_new)(const ddsp_config *c, int max_batch, int max_frames)
+ddsp_net *ddsp_net_new(const ddsp_config *c, int max_batch, int max_frames)
 {
 	if (ddsp_config_check(c) < 0)
 		return NULL;
-	S(ddsp_net) *m = sh_alloc(sizeof *m);
+	ddsp_net *m = sh_alloc(sizeof *m);
 	if (!m)
 		return NULL;
 	m->c = *c;
@@ -633,15 +638,24 @@ S(ddsp_net) *S(ddsp_net_new)(const ddsp_config *c, int max_batch, int max_frames
 	for (int s = 0; s < NSTACK; s++)
 		for (int l = 0; l < c->layers; l++) {
 			fc_layer *L = &m->layer[s][l];
-#define P(field, suffix) \
-	snprintf(nm, sizeof nm, "%s.%d.%s", stack_name[s], l, suffix); \
-	L->field = param(m, m->params, nm), L->d##field = param(m, m->grads, nm);
-			P(w, "dense.weight") P(b, "dense.bias") P(g, "norm.weight") P(beta, "norm.bias")
+#define P(field, suffix)                                                                                               \
+	do {                                                                                                           \
+		snprintf(nm, sizeof nm, "%s.%d.%s", stack_name[s], l, suffix);                                         \
+		L->field = param(m, m->params, nm), L->d##field = param(m, m->grads, nm);                              \
+	} while (0)
+			P(w, "dense.weight");
+			P(b, "dense.bias");
+			P(g, "norm.weight");
+			P(beta, "norm.bias");
 #undef P
 		}
-#define P(field, name) m->field = param(m, m->params, name), m->d##field = param(m, m->grads, name);
-	P(wih, "gru.weight_ih_l0") P(whh, "gru.weight_hh_l0") P(bih, "gru.bias_ih_l0")
-	P(bhh, "gru.bias_hh_l0") P(wout, "dense_out.weight") P(bout, "dense_out.bias")
+#define P(field, name) (m->field = param(m, m->params, name), m->d##field = param(m, m->grads, name))
+	P(wih, "gru.weight_ih_l0");
+	P(whh, "gru.weight_hh_l0");
+	P(bih, "gru.bias_ih_l0");
+	P(bhh, "gru.bias_hh_l0");
+	P(wout, "dense_out.weight");
+	P(bout, "dense_out.bias");
 #undef P
 	if (c->reverb)
 		m->ir = param(m, m->params, "reverb.ir"), m->dir = param(m, m->grads, "reverb.ir");
@@ -649,10 +663,10 @@ S(ddsp_net) *S(ddsp_net_new)(const ddsp_config *c, int max_batch, int max_frames
 	const size_t N = (size_t)max_frames * max_batch, ch = c->ch, G = c->gru, O = ddsp_n_out(c);
 	const size_t K = c->n_harmonics, B = c->n_bands, L = 2 * (B - 1), n = c->n_samples;
 	const size_t BT = (size_t)max_batch * max_frames, nb = (size_t)max_batch * n;
-	size_t total = 2 * N + (size_t)NSTACK * c->layers * (2 * N * ch + N) + N * 2 * ch + N * G +
-		       N * 4 * G + N * (2 * ch + G) + N * O + max_batch * G +
-		       3 * N * ch + N * 2 * ch + N * (2 * ch + G) + N * O + 2 * N * 3 * G + N * G +
-		       BT * (2 + 2 * K + 2 * B + 2 * L) + BT + L * B + 5 * nb + (size_t)max_batch * c->reverb;
+	size_t total = 2 * N + (size_t)NSTACK * c->layers * (2 * N * ch + N) + N * 2 * ch + N * G + N * 4 * G +
+		       N * (2 * ch + G) + N * O + max_batch * G + 3 * N * ch + N * 2 * ch + N * (2 * ch + G) + N * O +
+		       2 * N * 3 * G + N * G + BT * (2 + 2 * K + 2 * B + 2 * L) + BT + L * B + 5 * nb +
+		       (size_t)max_batch * c->reverb;
 	real *p = m->mem = sh_alloc(sizeof(real) * total);
 	m->noise_f = sh_alloc(sizeof(float) * nb);
 	m->loss_b = sh_alloc(sizeof(double) * max_batch);
@@ -676,23 +690,23 @@ S(ddsp_net) *S(ddsp_net_new)(const ddsp_config *c, int max_batch, int max_frames
 	m->irs = take(&p, BT * L), m->dirs = take(&p, BT * L), m->M = take(&p, L * B);
 	m->noise = take(&p, nb), m->dry = take(&p, nb), m->wet = take(&p, nb), m->dwet = take(&p, nb);
 	m->ddry = take(&p, nb), m->dir_b = take(&p, (size_t)max_batch * c->reverb);
-	S(ddsp_noise_design)(m->M, (int)B);
+	ddsp_noise_design(m->M, (int)B);
 	for (int b = 0; b < max_batch; b++)
-		if (!(m->fft[b] = S(ddsp_fft_new)(n, c->reverb)))
+		if (!(m->fft[b] = ddsp_fft_new(n, c->reverb)))
 			goto fail;
 	return m;
 fail:
-	S(ddsp_net_free)(m);
+	ddsp_net_free(m);
 	return NULL;
 }
 
-const ddsp_config *S(ddsp_net_config)(const S(ddsp_net) *m) { return &m->c; }
-size_t S(ddsp_net_num_params)(const S(ddsp_net) *m) { return m->pt.total; }
-real *S(ddsp_net_params)(S(ddsp_net) *m) { return m->params; }
-real *S(ddsp_net_grads)(S(ddsp_net) *m) { return m->grads; }
-const nn_param *S(ddsp_net_param_info)(const S(ddsp_net) *m, int i) { return param_table_info(&m->pt, i); }
+const ddsp_config *ddsp_net_config(const ddsp_net *m) { return &m->c; }
+size_t ddsp_net_num_params(const ddsp_net *m) { return m->pt.total; }
+real *ddsp_net_params(ddsp_net *m) { return m->params; }
+real *ddsp_net_grads(ddsp_net *m) { return m->grads; }
+const nn_param *ddsp_net_param_info(const ddsp_net *m, int i) { return param_table_info(&m->pt, i); }
 
-void S(ddsp_net_init_params)(S(ddsp_net) *m, uint64_t seed)
+void ddsp_net_init_params(ddsp_net *m, uint64_t seed)
 {
 	sh_rng r;
 	sh_rng_seed(&r, seed);
@@ -701,7 +715,7 @@ void S(ddsp_net_init_params)(S(ddsp_net) *m, uint64_t seed)
 		real *x = m->params + p->offset;
 		const char *name = p->name;
 		double bound;
-		if (strstr(name, ".norm.")) {   /* layer norm: weight 1, bias 0 */
+		if (strstr(name, ".norm.")) { /* layer norm: weight 1, bias 0 */
 			for (size_t j = 0; j < p->count; j++)
 				x[j] = strstr(name, "weight") ? 1 : 0;
 			continue;
@@ -713,7 +727,7 @@ void S(ddsp_net_init_params)(S(ddsp_net) *m, uint64_t seed)
 		}
 		if (!strncmp(name, "gru.", 4)) {
 			bound = 1 / sqrt((double)m->c.gru);
-		} else {   /* a dense layer's weight [out×in] or its bias (fan_in of the weight before) */
+		} else { /* a dense layer's weight [out×in] or its bias (fan_in of the weight before) */
 			const nn_param *w = p->ndim == 2 ? p : p - 1;
 			bound = 1 / sqrt((double)w->shape[1]);
 		}
@@ -723,14 +737,14 @@ void S(ddsp_net_init_params)(S(ddsp_net) *m, uint64_t seed)
 }
 
 /* A stack: layer l = leaky(layernorm(dense(x))), x the stack's input for l = 0. */
-static void stack_forward(S(ddsp_net) *m, int s, const real *inp, int in, int N)
+static void stack_forward(ddsp_net *m, int s, const real *inp, int in, int N)
 {
 	const int ch = m->c.ch;
 	const real *x = inp;
 	for (int l = 0; l < m->c.layers; l++) {
 		fc_layer *Ly = &m->layer[s][l];
-		S(linear_forward)(m->dtmp, x, Ly->w, Ly->b, N, l ? ch : in, ch, 0);
-		S(ddsp_layernorm_forward)(Ly->act, Ly->xhat, Ly->rstd, m->dtmp, Ly->g, Ly->beta, N, ch);
+		linear_forward(m->dtmp, x, Ly->w, Ly->b, N, l ? ch : in, ch, 0);
+		ddsp_layernorm_forward(Ly->act, Ly->xhat, Ly->rstd, m->dtmp, Ly->g, Ly->beta, N, ch);
 		for (size_t i = 0; i < (size_t)N * ch; i++)
 			Ly->act[i] = Ly->act[i] > 0 ? Ly->act[i] : (real)DDSP_LEAK * Ly->act[i];
 		x = Ly->act;
@@ -739,7 +753,7 @@ static void stack_forward(S(ddsp_net) *m, int s, const real *inp, int in, int N)
 
 /* From dact (dL/d the stack's output, [N×ch], used as scratch) down the stack: parameter
  * gradients, and dinp (accumulated, NULL: not wanted) for the stack's input. */
-static void stack_backward(S(ddsp_net) *m, int s, real *dact, const real *inp, real *dinp, int in, int N)
+static void stack_backward(ddsp_net *m, int s, real *dact, const real *inp, real *dinp, int in, int N)
 {
 	const int ch = m->c.ch;
 	real *d = dact, *other = m->dtmp;
@@ -747,26 +761,26 @@ static void stack_backward(S(ddsp_net) *m, int s, real *dact, const real *inp, r
 		fc_layer *Ly = &m->layer[s][l];
 		for (size_t i = 0; i < (size_t)N * ch; i++)
 			d[i] *= Ly->act[i] > 0 ? 1 : (real)DDSP_LEAK;
-		S(ddsp_layernorm_backward)(d, Ly->dg, Ly->dbeta, d, Ly->xhat, Ly->rstd, Ly->g, N, ch);
+		ddsp_layernorm_backward(d, Ly->dg, Ly->dbeta, d, Ly->xhat, Ly->rstd, Ly->g, N, ch);
 		if (l > 0) {
 			memset(other, 0, sizeof(real) * N * ch);
-			S(linear_backward)(other, Ly->dw, Ly->db, d, m->layer[s][l - 1].act, Ly->w, N, ch, ch);
+			linear_backward(other, Ly->dw, Ly->db, d, m->layer[s][l - 1].act, Ly->w, N, ch, ch);
 			real *t = d;
 			d = other, other = t;
 		} else {
-			S(linear_backward)(dinp, Ly->dw, Ly->db, d, inp, Ly->w, N, in, ch);
+			linear_backward(dinp, Ly->dw, Ly->db, d, inp, Ly->w, N, in, ch);
 		}
 	}
 }
 
-int S(ddsp_net_decode)(S(ddsp_net) *m, const float *f0_hz, const float *loudness_db, int batch,
-		       int T, real *h, real *amp, real *harm, real *noise)
+int ddsp_net_decode(ddsp_net *m, const float *f0_hz, const float *loudness_db, int batch, int T, real *h, real *amp,
+		    real *harm, real *noise)
 {
 	const ddsp_config *c = &m->c;
 	const int ch = c->ch, G = c->gru, O = ddsp_n_out(c), K = c->n_harmonics, B = c->n_bands;
 	if (batch < 1 || batch > m->max_batch || T < 1 || T > m->max_frames)
-		return sh_error("decode: %d examples of %d frames (at most %d of %d)", batch, T,
-				m->max_batch, m->max_frames);
+		return sh_error("decode: %d examples of %d frames (at most %d of %d)", batch, T, m->max_batch,
+				m->max_frames);
 	const int N = T * batch;
 	m->T = T, m->batch = batch;
 	for (int b = 0; b < batch; b++)
@@ -789,8 +803,7 @@ int S(ddsp_net_decode)(S(ddsp_net) *m, const float *f0_hz, const float *loudness
 		memcpy(m->h0, h, sizeof(real) * batch * G);
 	else
 		memset(m->h0, 0, sizeof(real) * batch * G);
-	S(gru_forward)(m->gh, m->gates, m->cat1, NULL, m->wih, m->whh, m->bih, m->bhh, m->h0, T, batch,
-		       2 * ch, G);
+	gru_forward(m->gh, m->gates, m->cat1, NULL, m->wih, m->whh, m->bih, m->bhh, m->h0, T, batch, 2 * ch, G);
 	if (h)
 		memcpy(h, m->gh + (size_t)(T - 1) * batch * G, sizeof(real) * batch * G);
 	const int W2 = 2 * ch + G;
@@ -799,23 +812,23 @@ int S(ddsp_net_decode)(S(ddsp_net) *m, const float *f0_hz, const float *loudness
 		memcpy(m->cat2 + (size_t)r * W2 + 2 * ch, m->gh + (size_t)r * G, sizeof(real) * G);
 	}
 	stack_forward(m, ST_OUT, m->cat2, W2, N);
-	S(linear_forward)(m->logits, m->layer[ST_OUT][c->layers - 1].act, m->wout, m->bout, N, ch, O, 0);
+	linear_forward(m->logits, m->layer[ST_OUT][c->layers - 1].act, m->wout, m->bout, N, ch, O, 0);
 	/* amplitude, harmonic distribution, noise magnitudes (bias -5 first) through exp_sigmoid */
 	for (int b = 0; b < batch; b++)
 		for (int t = 0; t < T; t++) {
 			const real *o = m->logits + ((size_t)t * batch + b) * O;
 			size_t i = (size_t)b * T + t;
-			amp[i] = S(ddsp_scale_fn)(o[0]);
+			amp[i] = ddsp_scale_fn(o[0]);
 			for (int k = 0; k < K; k++)
-				harm[i * K + k] = S(ddsp_scale_fn)(o[1 + k]);
+				harm[i * K + k] = ddsp_scale_fn(o[1 + k]);
 			for (int j = 0; j < B; j++)
-				noise[i * B + j] = S(ddsp_scale_fn)(o[1 + K + j] + (real)DDSP_NOISE_BIAS);
+				noise[i * B + j] = ddsp_scale_fn(o[1 + K + j] + (real)DDSP_NOISE_BIAS);
 		}
 	return 0;
 }
 
 /* The decoder's backward from the controls' gradients damp, dharm, dmags. */
-static void decode_backward(S(ddsp_net) *m)
+static void decode_backward(ddsp_net *m)
 {
 	const ddsp_config *c = &m->c;
 	const int ch = c->ch, G = c->gru, O = ddsp_n_out(c), K = c->n_harmonics, B = c->n_bands;
@@ -825,17 +838,16 @@ static void decode_backward(S(ddsp_net) *m)
 			const real *o = m->logits + ((size_t)t * batch + b) * O;
 			real *d = m->dlogits + ((size_t)t * batch + b) * O;
 			size_t i = (size_t)b * T + t;
-			d[0] = m->damp[i] * S(ddsp_scale_fn_grad)(o[0]);
+			d[0] = m->damp[i] * ddsp_scale_fn_grad(o[0]);
 			for (int k = 0; k < K; k++)
-				d[1 + k] = m->dharm[i * K + k] * S(ddsp_scale_fn_grad)(o[1 + k]);
+				d[1 + k] = m->dharm[i * K + k] * ddsp_scale_fn_grad(o[1 + k]);
 			for (int j = 0; j < B; j++)
-				d[1 + K + j] = m->dmags[i * B + j] *
-					       S(ddsp_scale_fn_grad)(o[1 + K + j] + (real)DDSP_NOISE_BIAS);
+				d[1 + K + j] =
+					m->dmags[i * B + j] * ddsp_scale_fn_grad(o[1 + K + j] + (real)DDSP_NOISE_BIAS);
 		}
-	real *dout_top = m->d_ld;   /* scratch until the split below */
+	real *dout_top = m->d_ld; /* scratch until the split below */
 	memset(dout_top, 0, sizeof(real) * N * ch);
-	S(linear_backward)(dout_top, m->dwout, m->dbout, m->dlogits, m->layer[ST_OUT][top].act, m->wout,
-			   N, ch, O);
+	linear_backward(dout_top, m->dwout, m->dbout, m->dlogits, m->layer[ST_OUT][top].act, m->wout, N, ch, O);
 	memset(m->dcat2, 0, sizeof(real) * N * W2);
 	stack_backward(m, ST_OUT, dout_top, m->cat2, m->dcat2, W2, N);
 	for (int r = 0; r < N; r++) {
@@ -845,8 +857,8 @@ static void decode_backward(S(ddsp_net) *m)
 		memcpy(m->dgh + (size_t)r * G, d + 2 * ch, sizeof(real) * G);
 	}
 	memset(m->dcat1, 0, sizeof(real) * N * 2 * ch);
-	S(gru_backward)(m->dcat1, m->dwih, m->dwhh, m->dbih, m->dbhh, NULL, m->dgi, m->dghs, m->dgh, NULL,
-			m->gh, m->gates, m->cat1, m->wih, m->whh, m->h0, T, batch, 2 * ch, G);
+	gru_backward(m->dcat1, m->dwih, m->dwhh, m->dbih, m->dbhh, NULL, m->dgi, m->dghs, m->dgh, NULL, m->gh, m->gates,
+		     m->cat1, m->wih, m->whh, m->h0, T, batch, 2 * ch, G);
 	for (int r = 0; r < N; r++) {
 		const real *d = m->dcat1 + (size_t)r * 2 * ch;
 		for (int j = 0; j < ch; j++) {
@@ -858,37 +870,37 @@ static void decode_backward(S(ddsp_net) *m)
 	stack_backward(m, ST_F0, m->d_f0, m->in[ST_F0], NULL, 1, N);
 }
 
-double S(ddsp_net_run)(S(ddsp_net) *m, const float *f0_hz, const float *loudness_db,
-		       const float *target, int batch, const uint64_t *seeds, real *audio, int backward)
+double ddsp_net_run(ddsp_net *m, const float *f0_hz, const float *loudness_db, const float *target, int batch,
+		    const uint64_t *seeds, real *audio, int backward)
 {
 	const ddsp_config *c = &m->c;
 	const int T = ddsp_frames(c), K = c->n_harmonics, B = c->n_bands, L = 2 * (B - 1);
 	const int hop = c->hop, R = c->reverb;
 	const size_t n = c->n_samples;
 	const double sr = c->sample_rate;
-	if (S(ddsp_net_decode)(m, f0_hz, loudness_db, batch, T, NULL, m->amp, m->harm, m->mags) < 0)
+	if (ddsp_net_decode(m, f0_hz, loudness_db, batch, T, NULL, m->amp, m->harm, m->mags) < 0)
 		return NAN;
 	for (size_t i = 0; i < (size_t)batch * T; i++)
 		m->f0[i] = f0_hz[i];
 	/* every frame's noise filter at once: irs[BT×L] = mags[BT×B]·Mᵀ */
-	S(nn_gemm)(0, 1, batch * T, L, B, 1, m->mags, B, m->M, B, 0, m->irs, L);
+	nn_gemm(0, 1, batch * T, L, B, 1, m->mags, B, m->M, B, 0, m->irs, L);
 	if (backward && R)
 		memset(m->dir_b, 0, sizeof(real) * batch * R);
 	int failed = 0;
-#pragma omp parallel for schedule(static) reduction(|:failed)
+#pragma omp parallel for schedule(static) reduction(| : failed)
 	for (int b = 0; b < batch; b++) {
 		const size_t o = (size_t)b * n, ft = (size_t)b * T;
 		real *dry = m->dry + o, *wet = R ? m->wet + o : dry, *noise = m->noise + o;
 		ddsp_white_noise(m->noise_f + o, n, seeds[b]);
 		for (size_t i = 0; i < n; i++)
 			noise[i] = m->noise_f[o + i];
-		if (S(ddsp_harmonic_forward)(dry, m->f0 + ft, m->amp + ft, m->harm + ft * K, T, K, hop, sr) < 0) {
+		if (ddsp_harmonic_forward(dry, m->f0 + ft, m->amp + ft, m->harm + ft * K, T, K, hop, sr) < 0) {
 			failed = 1;
 			continue;
 		}
-		S(ddsp_noise_forward)(dry, m->irs + ft * L, noise, T, L, hop);
+		ddsp_noise_forward(dry, m->irs + ft * L, noise, T, L, hop);
 		if (R)
-			S(ddsp_reverb_forward)(m->fft[b], wet, dry, m->ir);
+			ddsp_reverb_forward(m->fft[b], wet, dry, m->ir);
 		if (audio)
 			memcpy(audio + o, wet, sizeof(real) * n);
 		m->loss_b[b] = 0;
@@ -897,19 +909,18 @@ double S(ddsp_net_run)(S(ddsp_net) *m, const float *f0_hz, const float *loudness
 		real *dwet = m->dwet + o;
 		if (backward)
 			memset(dwet, 0, sizeof(real) * n);
-		m->loss_b[b] = S(ddsp_spectral_loss_grad)(m->fft[b], wet, target + o, backward ? dwet : NULL,
-							   1.0 / batch);
+		m->loss_b[b] = ddsp_spectral_loss_grad(m->fft[b], wet, target + o, backward ? dwet : NULL, 1.0 / batch);
 		if (!backward)
 			continue;
 		real *ddry = R ? m->ddry + o : dwet;
 		if (R)
-			S(ddsp_reverb_backward)(m->fft[b], ddry, m->dir_b + (size_t)b * R, dwet, dry, m->ir);
+			ddsp_reverb_backward(m->fft[b], ddry, m->dir_b + (size_t)b * R, dwet, dry, m->ir);
 		memset(m->damp + ft, 0, sizeof(real) * T);
 		memset(m->dharm + ft * K, 0, sizeof(real) * T * K);
-		if (S(ddsp_harmonic_backward)(m->damp + ft, m->dharm + ft * K, ddry, m->f0 + ft, m->amp + ft,
-					      m->harm + ft * K, T, K, hop, sr) < 0)
+		if (ddsp_harmonic_backward(m->damp + ft, m->dharm + ft * K, ddry, m->f0 + ft, m->amp + ft,
+					   m->harm + ft * K, T, K, hop, sr) < 0)
 			failed = 1;
-		S(ddsp_noise_backward)(m->dirs + ft * L, ddry, noise, T, L, hop);
+		ddsp_noise_backward(m->dirs + ft * L, ddry, noise, T, L, hop);
 	}
 	if (failed)
 		return NAN;
@@ -919,10 +930,10 @@ double S(ddsp_net_run)(S(ddsp_net) *m, const float *f0_hz, const float *loudness
 	loss /= batch;
 	if (!target || !backward)
 		return target ? loss : 0;
-	for (int b = 0; b < batch; b++)   /* in a fixed order: the same bytes with any threads */
+	for (int b = 0; b < batch; b++) /* in a fixed order: the same bytes with any threads */
 		for (int j = 1; j < R; j++)
 			m->dir[j] += m->dir_b[(size_t)b * R + j];
-	S(nn_gemm)(0, 0, batch * T, B, L, 1, m->dirs, L, m->M, B, 0, m->dmags, B);
+	nn_gemm(0, 0, batch * T, B, L, 1, m->dirs, L, m->M, B, 0, m->dmags, B);
 	decode_backward(m);
 	return loss;
 }

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SILENCE_PEAK 1e-4   /* -80 dBFS: below this everywhere, the data is silence */
+#define SILENCE_PEAK 1e-4 /* -80 dBFS: below this everywhere, the data is silence */
 
 /* ---- data ---- */
 
@@ -68,7 +68,8 @@ int ddsp_data_read(ddsp_data *d, char **files, int nfiles, const ddsp_config *c)
 		while ((rc = npy_read_record(f, &r)) > 0) {
 			if (r.h.dtype != SH_F32 && r.h.dtype != SH_F64) {
 				rc = sh_error("%s: record %ld: dtype %s is not audio (want <f4 or <f8 records "
-					      "from wavchunk)", path, r.index, sh_dtype_descr(r.h.dtype));
+					      "from wavchunk)",
+					      path, r.index, sh_dtype_descr(r.h.dtype));
 				break;
 			}
 			float *nb = realloc(buf, SH_MAX(r.h.count, (size_t)1) * sizeof *nb);
@@ -106,8 +107,8 @@ int ddsp_data_read(ddsp_data *d, char **files, int nfiles, const ddsp_config *c)
 		if (shortest == SIZE_MAX)
 			return sh_error("no records in the data");
 		return sh_error("audio too short for one example: records of %zu samples or fewer, the "
-				"model's examples are %d (%.2f s); cut with wavchunk -l %g", shortest, d->n,
-				(double)d->n / c->sample_rate, (double)d->n / c->sample_rate);
+				"model's examples are %d (%.2f s); cut with wavchunk -l %g",
+				shortest, d->n, (double)d->n / c->sample_rate, (double)d->n / c->sample_rate);
 	}
 	double peak = 0;
 	uint64_t h = SH_FNV_INIT;
@@ -130,9 +131,10 @@ static int features_from_cache(ddsp_data *d, const ddsp_config *c, const char *c
 	snprintf(want, sizeof want, "%016llx", (unsigned long long)d->fingerprint);
 	const char *fp = st_meta(&sf, "data_fingerprint");
 	long hop = 0, rate = 0;
-	const char *vs = st_meta(&sf, "voiced"), *fm = st_meta(&sf, "f0_midi_mean"), *lm = st_meta(&sf, "loudness_db_mean");
-	int ok = fp && !strcmp(fp, want) && vs && fm && lm && !st_meta_long(&sf, "hop", 1, 1 << 20, &hop) && hop == c->hop &&
-		 !st_meta_long(&sf, "sample_rate", 1, 1 << 30, &rate) && rate == c->sample_rate &&
+	const char *vs = st_meta(&sf, "voiced"), *fm = st_meta(&sf, "f0_midi_mean"),
+		   *lm = st_meta(&sf, "loudness_db_mean");
+	int ok = fp && !strcmp(fp, want) && vs && fm && lm && !st_meta_long(&sf, "hop", 1, 1 << 20, &hop) &&
+		 hop == c->hop && !st_meta_long(&sf, "sample_rate", 1, 1 << 30, &rate) && rate == c->sample_rate &&
 		 !st_read_f32(&sf, "f0_hz", d->f0, (size_t)d->nex * d->T) &&
 		 !st_read_f32(&sf, "loudness_db", d->ld, (size_t)d->nex * d->T);
 	if (ok)
@@ -407,9 +409,8 @@ int ddsp_save(const ddsp_run *r, const ddsp_data *d, const char *path)
 		     set_meta_num(&w, "seed", "%.0f", (double)o->seed) | st_set_meta(&w, "split", split) |
 		     set_meta_num(&w, "step", "%.0f", (double)r->step) |
 		     set_meta_num(&w, "epoch", "%.0f", (double)r->epoch) |
-		     set_meta_num(&w, "position", "%.0f", (double)r->pos) |
-		     set_meta_num(&w, "best", "%.17g", r->best) | st_set_meta(&w, "data_fingerprint", fp) |
-		     set_meta_num(&w, "examples", "%.0f", (double)d->nex) |
+		     set_meta_num(&w, "position", "%.0f", (double)r->pos) | set_meta_num(&w, "best", "%.17g", r->best) |
+		     st_set_meta(&w, "data_fingerprint", fp) | set_meta_num(&w, "examples", "%.0f", (double)d->nex) |
 		     set_meta_num(&w, "data_f0_midi", "%.17g", d->f0_midi) |
 		     set_meta_num(&w, "data_loudness_db", "%.17g", d->ld_db);
 	if (!rc)
@@ -525,8 +526,7 @@ fail:
 
 /* ---- timbre transfer ---- */
 
-int ddsp_render(ddsp_net *m, const float *f0_hz, const float *loudness_db, int F, size_t n,
-		uint64_t seed, float *out)
+int ddsp_render(ddsp_net *m, const float *f0_hz, const float *loudness_db, int F, size_t n, uint64_t seed, float *out)
 {
 	const ddsp_config *c = ddsp_net_config(m);
 	const int K = c->n_harmonics, B = c->n_bands, G = c->gru;

@@ -13,13 +13,13 @@
 #include <stdint.h>
 
 typedef struct {
-	int n, T;              /* samples and frames of an example */
-	int nex;               /* examples */
-	float *audio;          /* [nex × n] */
-	float *f0, *ld;        /* [nex × T]: Hz, dB */
+	int n, T;       /* samples and frames of an example */
+	int nex;        /* examples */
+	float *audio;   /* [nex × n] */
+	float *f0, *ld; /* [nex × T]: Hz, dB */
 	int nfiles;
 	char **files;
-	uint64_t fingerprint;  /* FNV-1a of the examples' samples */
+	uint64_t fingerprint; /* FNV-1a of the examples' samples */
 	int ntrain, nvalid;
 	int *train, *valid;    /* example indices */
 	double voiced;         /* share of voiced frames */
@@ -45,8 +45,8 @@ void ddsp_data_free(ddsp_data *d);
 typedef struct {
 	ddsp_config model;
 	double lr, beta1, beta2, eps;
-	double decay_rate, decay_steps;   /* lr·rate^(step/steps), as DDSP's ExponentialDecay */
-	double clip;                      /* global norm (0: none) */
+	double decay_rate, decay_steps; /* lr·rate^(step/steps), as DDSP's ExponentialDecay */
+	double clip;                    /* global norm (0: none) */
 	uint64_t seed;
 	double split[3];
 } ddsp_train_opts;
@@ -57,12 +57,12 @@ typedef struct {
 	size_t nparams;
 	float *adam_m, *adam_v;
 	long step, epoch;
-	int pos;                /* next position in this epoch's order */
-	int *order;             /* [ntrain] */
+	int pos;    /* next position in this epoch's order */
+	int *order; /* [ntrain] */
 	float *bf0, *bld, *baudio;
-	double log_loss;        /* training loss summed since the last log row ... */
-	long log_steps;         /* ... over this many steps */
-	double best;            /* best validation loss (INFINITY: none yet) */
+	double log_loss; /* training loss summed since the last log row ... */
+	long log_steps;  /* ... over this many steps */
+	double best;     /* best validation loss (INFINITY: none yet) */
 } ddsp_run;
 
 int ddsp_run_init(ddsp_run *r, const ddsp_train_opts *o, const ddsp_data *d);
@@ -73,8 +73,7 @@ double ddsp_run_lr(const ddsp_run *r);
 double ddsp_run_step(ddsp_run *r, const ddsp_data *d);
 /* Mean spectral loss over examples idx[0..n) (fixed noise per example); NAN when n is 0 or
  * *stop is raised. */
-double ddsp_run_evaluate(ddsp_run *r, const ddsp_data *d, const int *idx, int n,
-			 volatile sig_atomic_t *stop);
+double ddsp_run_evaluate(ddsp_run *r, const ddsp_data *d, const int *idx, int n, volatile sig_atomic_t *stop);
 /* Fraction of an epoch done. */
 double ddsp_run_epoch(const ddsp_run *r, const ddsp_data *d);
 
@@ -96,8 +95,7 @@ int ddsp_write_clips(ddsp_run *r, const ddsp_data *d, const int *idx, int n, con
 /* Timbre transfer: the decoder on f0_hz, loudness_db [F] (in chunks, the GRU state carried
  * across), the harmonic and noise synths (ddsp.h, noise from seed) and the reverb: out[n],
  * n <= F·hop. m was made for one example of any number of frames. */
-int ddsp_render(ddsp_net *m, const float *f0_hz, const float *loudness_db, int F, size_t n,
-		uint64_t seed, float *out);
+int ddsp_render(ddsp_net *m, const float *f0_hz, const float *loudness_db, int F, size_t n, uint64_t seed, float *out);
 /* Chunk of frames ddsp_render decodes at a time (the net's max_frames). */
 #define DDSP_RENDER_CHUNK 1024
 

@@ -33,7 +33,7 @@ int dist_init(int *argc, char ***argv)
 	MPI_Comm_free(&node);
 	int len = 0;
 	MPI_Get_library_version(library, &len);
-	char *nl = strchr(library, '\n');   /* the first line: name and version */
+	char *nl = strchr(library, '\n'); /* the first line: name and version */
 	if (nl)
 		*nl = 0;
 	counts = malloc(4 * size * sizeof *counts);
@@ -53,7 +53,7 @@ int dist_allreduce_sum_f32(float *x, size_t n)
 {
 	if (size == 1)
 		return 0;
-	if (n > INT_MAX)   /* MPI counts and offsets are ints */
+	if (n > INT_MAX) /* MPI counts and offsets are ints */
 		return sh_error("allreduce of %zu floats: too many for one message", n);
 	/* rank r owns the slice [n·r/size, n·(r+1)/size) */
 	for (int r = 0; r < size; r++) {

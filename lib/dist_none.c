@@ -15,7 +15,8 @@ int dist_init(int *argc, char ***argv)
 		const char *s = getenv(vars[i]);
 		if (s && atoi(s) > 1)
 			return sh_error("launched as one of %d ranks (%s), but built without MPI support "
-					"(install libopenmpi-dev and rebuild)", atoi(s), vars[i]);
+					"(install libopenmpi-dev and rebuild)",
+					atoi(s), vars[i]);
 	}
 	return 0;
 }
@@ -25,14 +26,26 @@ int dist_rank(void) { return 0; }
 int dist_size(void) { return 1; }
 int dist_local_size(void) { return 1; }
 const char *dist_library(void) { return "none"; }
-int dist_allreduce_sum_f32(float *x, size_t n) { (void)x, (void)n; return 0; }
-int dist_allreduce_sum_f64(double *x, int n) { (void)x, (void)n; return 0; }
+int dist_allreduce_sum_f32(float *x, size_t n)
+{
+	(void)x, (void)n;
+	return 0;
+}
+int dist_allreduce_sum_f64(double *x, int n)
+{
+	(void)x, (void)n;
+	return 0;
+}
 int dist_allgather(const void *mine, void *all, size_t bytes)
 {
 	memmove(all, mine, bytes);
 	return 0;
 }
-int dist_bcast(void *buf, size_t bytes, int root) { (void)buf, (void)bytes, (void)root; return 0; }
+int dist_bcast(void *buf, size_t bytes, int root)
+{
+	(void)buf, (void)bytes, (void)root;
+	return 0;
+}
 int dist_max_int(int v) { return v; }
 void dist_barrier(void) {}
 void dist_finalize(void) {}

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-	    double *work, const int *lwork, int *info);
+void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+	    const int *lwork, int *info);
 
 struct fad_stats {
 	long n;
@@ -27,20 +27,11 @@ fad_stats *fad_new(void)
 	return s;
 }
 
-void fad_free(fad_stats *s)
-{
-	free(s);
-}
+void fad_free(fad_stats *s) { free(s); }
 
-long fad_frames(const fad_stats *s)
-{
-	return s->n;
-}
+long fad_frames(const fad_stats *s) { return s->n; }
 
-static double hz_to_mel(double f)
-{
-	return 2595 * log10(1 + f / 700);
-}
+static double hz_to_mel(double f) { return 2595 * log10(1 + f / 700); }
 
 int fad_add_samples(fad_stats *s, const float *x, size_t n, int rate)
 {
@@ -145,8 +136,9 @@ static int eig(double *a, double *w)
 double fad_distance(const fad_stats *a, const fad_stats *b)
 {
 	if (a->n < 2 || b->n < 2)
-		return sh_error("too little audio for a distance (%ld and %ld frames of %d samples)", a->n,
-				b->n, FAD_FRAME), NAN;
+		return sh_error("too little audio for a distance (%ld and %ld frames of %d samples)", a->n, b->n,
+				FAD_FRAME),
+		       NAN;
 	enum { D = FAD_MELS };
 	double mua[D], mub[D], *ca = malloc(3 * D * D * sizeof *ca), w[D];
 	if (!ca)
@@ -174,7 +166,7 @@ double fad_distance(const fad_stats *a, const fad_stats *b)
 			sa[i * D + j] = t;
 		}
 	/* m = Σa^½ Σb Σa^½, symmetric positive semi-definite: tr m^½ = Σ √eig */
-	double *tmp = ca;   /* Σa is no longer needed */
+	double *tmp = ca; /* Σa is no longer needed */
 	for (int i = 0; i < D; i++)
 		for (int j = 0; j < D; j++) {
 			double t = 0;

@@ -13,7 +13,7 @@ void sh_hann_periodic(float *w, int n)
 fftwf_plan sh_fft_plan_r2c(int n, float *in, fftwf_complex *out)
 {
 	fftwf_plan p;
-	#pragma omp critical(sharks_fftw_plan)
+#pragma omp critical(sharks_fftw_plan)
 	p = fftwf_plan_dft_r2c_1d(n, in, out, FFTW_ESTIMATE);
 	if (!p)
 		sh_error("FFTW could not plan a %d-point transform", n);
@@ -23,7 +23,7 @@ fftwf_plan sh_fft_plan_r2c(int n, float *in, fftwf_complex *out)
 fftwf_plan sh_fft_plan_c2r(int n, fftwf_complex *in, float *out)
 {
 	fftwf_plan p;
-	#pragma omp critical(sharks_fftw_plan)
+#pragma omp critical(sharks_fftw_plan)
 	p = fftwf_plan_dft_c2r_1d(n, in, out, FFTW_ESTIMATE);
 	if (!p)
 		sh_error("FFTW could not plan a %d-point inverse transform", n);
@@ -34,6 +34,6 @@ void sh_fft_destroy(fftwf_plan p)
 {
 	if (!p)
 		return;
-	#pragma omp critical(sharks_fftw_plan)
+#pragma omp critical(sharks_fftw_plan)
 	fftwf_destroy_plan(p);
 }

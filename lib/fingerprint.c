@@ -22,8 +22,8 @@ fp_context *fp_context_new(void)
 	fp_context *c = sh_alloc(sizeof *c);
 	if (!c)
 		return NULL;
-	/* chromaprint_new is not reentrant when chromaprint is built with FFTW */
-	#pragma omp critical(sharks_chromaprint_new)
+/* chromaprint_new is not reentrant when chromaprint is built with FFTW */
+#pragma omp critical(sharks_chromaprint_new)
 	c->cp = chromaprint_new(CHROMAPRINT_ALGORITHM_DEFAULT);
 	if (!c->cp) {
 		free(c);
@@ -37,7 +37,7 @@ void fp_context_free(fp_context *c)
 {
 	if (!c)
 		return;
-	#pragma omp critical(sharks_chromaprint_new)
+#pragma omp critical(sharks_chromaprint_new)
 	chromaprint_free(c->cp);
 	free(c);
 }
@@ -104,23 +104,23 @@ long fp_bit_matches_ref(const uint32_t *a, int na, const uint32_t *b, int nb, in
 }
 
 /* Pairs of items as one 64-bit word, so that one popcount covers two items. */
-#define MATCH_BODY                                                                    \
-	int lo, hi;                                                                       \
-	*overlap = overlap_range(na, nb, offset, &lo, &hi);                               \
-	long diff = 0;                                                                    \
-	int i = lo;                                                                       \
-	for (; i + 2 <= hi; i += 2) {                                                     \
-		uint64_t x, y;                                                                \
-		memcpy(&x, a + i, 8);                                                         \
-		memcpy(&y, b + i + offset, 8);                                                \
-		diff += __builtin_popcountll(x ^ y);                                          \
-	}                                                                                 \
-	for (; i < hi; i++)                                                               \
-		diff += __builtin_popcount(a[i] ^ b[i + offset]);                             \
+#define MATCH_BODY                                                                                                     \
+	int lo, hi;                                                                                                    \
+	*overlap = overlap_range(na, nb, offset, &lo, &hi);                                                            \
+	long diff = 0;                                                                                                 \
+	int i = lo;                                                                                                    \
+	for (; i + 2 <= hi; i += 2) {                                                                                  \
+		uint64_t x, y;                                                                                         \
+		memcpy(&x, a + i, 8);                                                                                  \
+		memcpy(&y, b + i + offset, 8);                                                                         \
+		diff += __builtin_popcountll(x ^ y);                                                                   \
+	}                                                                                                              \
+	for (; i < hi; i++)                                                                                            \
+		diff += __builtin_popcount(a[i] ^ b[i + offset]);                                                      \
 	return 32L * *overlap - diff;
 
-__attribute__((target("popcnt")))
-static long matches_popcnt(const uint32_t *a, int na, const uint32_t *b, int nb, int offset, int *overlap)
+__attribute__((target("popcnt"))) static long matches_popcnt(const uint32_t *a, int na, const uint32_t *b, int nb,
+							     int offset, int *overlap)
 {
 	MATCH_BODY
 }
@@ -143,8 +143,8 @@ long fp_bit_matches(const uint32_t *a, int na, const uint32_t *b, int nb, int of
 	return pick_matches()(a, na, b, nb, offset, overlap);
 }
 
-double fp_similarity(const uint32_t *a, int na, const uint32_t *b, int nb, int max_offset,
-                     int min_overlap, int *best_offset)
+double fp_similarity(const uint32_t *a, int na, const uint32_t *b, int nb, int max_offset, int min_overlap,
+		     int *best_offset)
 {
 	matches_fn matches = pick_matches();
 	int need = SH_MAX(1, SH_MIN(min_overlap, SH_MIN(na, nb)));

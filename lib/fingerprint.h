@@ -37,7 +37,7 @@ long fp_bit_matches_ref(const uint32_t *a, int na, const uint32_t *b, int nb, in
  * then the negative one. Returns 0 when no offset qualifies (an empty fingerprint); the best
  * offset goes to *best_offset when not NULL: a[i] lines up with b[i + offset], so when b's
  * audio starts d items into a's, the offset is -d. */
-double fp_similarity(const uint32_t *a, int na, const uint32_t *b, int nb, int max_offset,
-                     int min_overlap, int *best_offset);
+double fp_similarity(const uint32_t *a, int na, const uint32_t *b, int nb, int max_offset, int min_overlap,
+		     int *best_offset);
 
 #endif

@@ -14,7 +14,7 @@
 #include <omp.h>
 #endif
 
-enum { BLOCK = 4096 };   /* samples per stream handed to the sink at a time */
+enum { BLOCK = 4096 }; /* samples per stream handed to the sink at a time */
 
 /* A sampler of either model. */
 typedef struct {
@@ -41,10 +41,10 @@ static int omp_in_parallel_safe(void)
  * (qmat.h), so neither does the output. */
 enum { CHUNK = 64, PERIOD = 4096, PERIOD_MAX = 1 << 18 };
 typedef struct {
-	int most;             /* threads available: 1 means nothing to choose */
-	long k;               /* steps since the last timing started */
-	long period;          /* steps from one timing to the next (0 before the first) */
-	double t0, per[2];    /* start of a timed chunk; its seconds with one thread, with most */
+	int most;          /* threads available: 1 means nothing to choose */
+	long k;            /* steps since the last timing started */
+	long period;       /* steps from one timing to the next (0 before the first) */
+	double t0, per[2]; /* start of a timed chunk; its seconds with one thread, with most */
 } thread_choice;
 
 static void use_threads(int n)
@@ -92,8 +92,8 @@ static void thread_choice_end(thread_choice *tc)
 }
 
 /* One group: streams first .. first+count-1 with their own sampler. */
-static int run_group(model *m, const gen_spec *g, long first, int count, long batch_first, int nb,
-		     gen_sink sink, gen_progress progress, void *ctx, int report, volatile int *failed)
+static int run_group(model *m, const gen_spec *g, long first, int count, long batch_first, int nb, gen_sink sink,
+		     gen_progress progress, void *ctx, int report, volatile int *failed)
 {
 	sampler s = {NULL, NULL};
 	thread_choice tc = {.most = omp_in_parallel_safe() ? 1 : SH_MAX(1, g->threads)};
@@ -105,7 +105,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 		s.srnn = srnn_sampler_create(m->srnn, count, g->weights);
 	sh_rng *rngs = malloc(count * sizeof *rngs);
 	int *codes = malloc(count * sizeof *codes);
-	uint16_t *block = malloc((size_t)count * BLOCK * sizeof *block);   /* [count × BLOCK] */
+	uint16_t *block = malloc((size_t)count * BLOCK * sizeof *block); /* [count × BLOCK] */
 	int rc = 0;
 	if ((!s.wn && !s.srnn) || !rngs || !codes || !block) {
 		rc = s.wn || s.srnn ? sh_error("out of memory") : -1;
@@ -113,7 +113,7 @@ static int run_group(model *m, const gen_spec *g, long first, int count, long ba
 	}
 	if (g->weight_error) {
 		double e = s.srnn ? srnn_sampler_weight_error(s.srnn) : wn_sampler_weight_error(s.wn);
-		#pragma omp critical(generate_error)
+#pragma omp critical(generate_error)
 		*g->weight_error = e > *g->weight_error ? e : *g->weight_error;
 	}
 	for (int b = 0; b < count; b++)
@@ -186,18 +186,18 @@ int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, 
 				return -1;
 			stopped = rc > 0;
 		}
-		#pragma omp parallel for num_threads(groups) schedule(static, 1) if (groups > 1)
+#pragma omp parallel for num_threads(groups) schedule(static, 1) if (groups > 1)
 		for (int k = 0; k < (groups > 1 ? groups : 0); k++) {
 			long a = first + (long)nb * k / groups, b = first + (long)nb * (k + 1) / groups;
 			int rc = run_group(m, g, a, (int)(b - a), first, nb, sink, progress, ctx, k == 0, &failed);
 			if (rc < 0) {
-				#pragma omp critical(generate_error)
+#pragma omp critical(generate_error)
 				if (!failed) {
 					snprintf(err, sizeof err, "%s", sh_errmsg());
 					failed = 1;
 				}
 			} else if (rc > 0) {
-				#pragma omp atomic write
+#pragma omp atomic write
 				stopped = 1;
 			}
 		}
@@ -249,7 +249,7 @@ static int read_audio_prime(const char *path, int rate, long keep, float **out, 
 		free(x);
 		return sh_error_prefix("cannot decode the prime");
 	}
-	*out = x, *len = n;   /* finite: audio_read refuses NaN and infinities */
+	*out = x, *len = n; /* finite: audio_read refuses NaN and infinities */
 	return 0;
 }
 
@@ -266,14 +266,16 @@ static int read_code_prime(const char *path, int Q, uint16_t **codes, size_t *le
 	if (rc <= 0) {
 		npy_record_free(&rec);
 		return rc < 0 ? sh_error_prefix("cannot read the prime")
-			      : sh_error("the prime holds no record (expected codes, or an audio file by its extension)");
+			      : sh_error("the prime holds no record (expected codes, or an audio file by its "
+					 "extension)");
 	}
 	const sh_dtype t = rec.h.dtype;
 	const size_t n = rec.h.count;
 	uint16_t *c = NULL;
 	if (t == SH_F32 || t == SH_F64)
 		rc = sh_error("the prime holds audio samples (%s), not codes: give an audio file (.wav, .flac ...) "
-			      "or encode it with mulaw", sh_dtype_descr(t));
+			      "or encode it with mulaw",
+			      sh_dtype_descr(t));
 	else if (!(c = malloc((n ? n : 1) * sizeof *c)))
 		rc = sh_error("out of memory");
 	for (size_t i = 0; c && rc > 0 && i < n; i++) {

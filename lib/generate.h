@@ -18,23 +18,23 @@
 #include <stdint.h>
 
 typedef struct {
-	long n;                        /* streams ... */
-	long first;                    /* ... first, first + 1, ... (a share of them under mpirun) */
-	int batch;                     /* streams made at once (0: all) */
-	long samples;                  /* per stream, after the prime; < 0: without end (until
+	long n;                /* streams ... */
+	long first;            /* ... first, first + 1, ... (a share of them under mpirun) */
+	int batch;             /* streams made at once (0: all) */
+	long samples;          /* per stream, after the prime; < 0: without end (until
 	                                  the sink or stop ends it) */
-	const uint16_t *prime;         /* unless NULL: prime_len codes every stream is primed with
+	const uint16_t *prime; /* unless NULL: prime_len codes every stream is primed with
 	                                  after its start (srnn_sampler_prime, wn_sampler_prime) */
 	long prime_len;
-	int keep_prime;                /* the sink receives the prime before the generated codes */
+	int keep_prime; /* the sink receives the prime before the generated codes */
 	float temperature;
-	srnn_h0_mode h0;               /* SampleRNN's initial state; WaveNet starts from Q/2 codes */
+	srnn_h0_mode h0; /* SampleRNN's initial state; WaveNet starts from Q/2 codes */
 	uint64_t seed;
-	int threads;                   /* groups run in parallel */
-	qmat_type weights;             /* how the samplers store their weight matrices (qmat.h) */
-	double *weight_error;          /* unless NULL: receives the largest relative row error of
+	int threads;                 /* groups run in parallel */
+	qmat_type weights;           /* how the samplers store their weight matrices (qmat.h) */
+	double *weight_error;        /* unless NULL: receives the largest relative row error of
 	                                  the stored weights (0 for f32) */
-	volatile sig_atomic_t *stop;   /* raised: stop between blocks and return 1 */
+	volatile sig_atomic_t *stop; /* raised: stop between blocks and return 1 */
 } gen_spec;
 
 /* Receives each block of a stream's codes, in order. Sinks of different streams may run at
@@ -54,7 +54,6 @@ typedef void (*gen_progress)(void *ctx, double samples);
 int gen_load_prime(const char *path, int rate, const mulaw_quantiser *quant, long keep, uint16_t **codes, long *len);
 
 /* Returns 0, 1 when stopped, or -1 with an error. */
-int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress,
-		  void *ctx);
+int gen_streams(model *m, const gen_spec *g, gen_batch on_batch, gen_sink sink, gen_progress progress, void *ctx);
 
 #endif

@@ -14,10 +14,7 @@ typedef struct {
 	int depth;
 } parser;
 
-static int perr(parser *p, const char *what)
-{
-	return sh_error("JSON: %s at byte %zu", what, p->i);
-}
+static int perr(parser *p, const char *what) { return sh_error("JSON: %s at byte %zu", what, p->i); }
 
 static void skip_ws(parser *p)
 {
@@ -27,22 +24,36 @@ static void skip_ws(parser *p)
 
 static int hexval(char c)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 
 static int put_utf8(char *o, unsigned cp)
 {
-	if (cp < 0x80) { o[0] = (char)cp; return 1; }
-	if (cp < 0x800) { o[0] = (char)(0xc0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 63));
+		return 2;
+	}
 	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12); o[1] = (char)(0x80 | (cp >> 6 & 63)); o[2] = (char)(0x80 | (cp & 63));
+		o[0] = (char)(0xe0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 63));
+		o[2] = (char)(0x80 | (cp & 63));
 		return 3;
 	}
-	o[0] = (char)(0xf0 | cp >> 18); o[1] = (char)(0x80 | (cp >> 12 & 63));
-	o[2] = (char)(0x80 | (cp >> 6 & 63)); o[3] = (char)(0x80 | (cp & 63));
+	o[0] = (char)(0xf0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 63));
+	o[2] = (char)(0x80 | (cp >> 6 & 63));
+	o[3] = (char)(0x80 | (cp & 63));
 	return 4;
 }
 
@@ -68,7 +79,9 @@ static int parse_string(parser *p, char **out)
 		}
 		c = p->s[++j];
 		switch (c) {
-		case '"': case '\\': case '/': o[len++] = c; break;
+		case '"':
+		case '\\':
+		case '/': o[len++] = c; break;
 		case 'b': o[len++] = '\b'; break;
 		case 'f': o[len++] = '\f'; break;
 		case 'n': o[len++] = '\n'; break;
@@ -227,8 +240,11 @@ static int parse_value(parser *p, json_value *v)
 		v->type = JSON_STR;
 		return parse_string(p, &v->str);
 	}
-	static const struct { const char *w; json_type t; int b; } lit[] = {
-		{"true", JSON_BOOL, 1}, {"false", JSON_BOOL, 0}, {"null", JSON_NULL, 0}};
+	static const struct {
+		const char *w;
+		json_type t;
+		int b;
+	} lit[] = {{"true", JSON_BOOL, 1}, {"false", JSON_BOOL, 0}, {"null", JSON_NULL, 0}};
 	for (size_t k = 0; k < SH_ARRAY_LEN(lit); k++) {
 		size_t l = strlen(lit[k].w);
 		if (p->n - p->i >= l && !memcmp(p->s + p->i, lit[k].w, l)) {
@@ -440,7 +456,8 @@ void jw_num(json_writer *w, const char *key, double x)
 	begin_value(w, key);
 	if (!isfinite(x))
 		put(w, "null", 4);
-	else if (fabs(x) < 1e15 && x == (double)(long long)x)   /* the range test first: a cast out of range is undefined */
+	else if (fabs(x) < 1e15 &&
+		 x == (double)(long long)x) /* the range test first: a cast out of range is undefined */
 		putf(w, "%lld", (long long)x);
 	else {
 		/* the shortest form that reads back as the same double: 0.1, not 0.10000000000000001 */
@@ -454,10 +471,26 @@ void jw_num(json_writer *w, const char *key, double x)
 	}
 }
 
-void jw_int(json_writer *w, const char *key, long long x) { begin_value(w, key); putf(w, "%lld", x); }
-void jw_uint(json_writer *w, const char *key, uint64_t x) { begin_value(w, key); putf(w, "%llu", (unsigned long long)x); }
-void jw_bool(json_writer *w, const char *key, int b) { begin_value(w, key); put(w, b ? "true" : "false", b ? 4 : 5); }
-void jw_null(json_writer *w, const char *key) { begin_value(w, key); put(w, "null", 4); }
+void jw_int(json_writer *w, const char *key, long long x)
+{
+	begin_value(w, key);
+	putf(w, "%lld", x);
+}
+void jw_uint(json_writer *w, const char *key, uint64_t x)
+{
+	begin_value(w, key);
+	putf(w, "%llu", (unsigned long long)x);
+}
+void jw_bool(json_writer *w, const char *key, int b)
+{
+	begin_value(w, key);
+	put(w, b ? "true" : "false", b ? 4 : 5);
+}
+void jw_null(json_writer *w, const char *key)
+{
+	begin_value(w, key);
+	put(w, "null", 4);
+}
 
 const char *jw_text(json_writer *w)
 {

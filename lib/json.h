@@ -12,10 +12,10 @@ typedef struct json_value {
 	json_type type;
 	int boolean;
 	double num;
-	char *str;                  /* JSON_STR: NUL-terminated (embedded NULs are refused) */
-	size_t n;                   /* JSON_ARR/JSON_OBJ: number of children */
-	struct json_value *items;   /* children */
-	char **keys;                /* JSON_OBJ: key of each child */
+	char *str;                /* JSON_STR: NUL-terminated (embedded NULs are refused) */
+	size_t n;                 /* JSON_ARR/JSON_OBJ: number of children */
+	struct json_value *items; /* children */
+	char **keys;              /* JSON_OBJ: key of each child */
 } json_value;
 
 /* Parses exactly one value spanning text[0..len) (whitespace around allowed); NULL with an
@@ -31,8 +31,8 @@ typedef struct {
 	char *buf;
 	size_t len, cap;
 	int depth, pretty, failed;
-	unsigned char first[64];    /* whether the container at each depth is still empty */
-	char kind[64];              /* '{' or '[' at each depth */
+	unsigned char first[64]; /* whether the container at each depth is still empty */
+	char kind[64];           /* '{' or '[' at each depth */
 } json_writer;
 
 void jw_init(json_writer *w, int pretty);
@@ -40,9 +40,9 @@ void jw_free(json_writer *w);
 /* Keys: pass the key for members of an object, NULL for array elements and the top value. */
 void jw_obj(json_writer *w, const char *key);
 void jw_arr(json_writer *w, const char *key);
-void jw_end(json_writer *w);           /* closes the innermost object or array */
+void jw_end(json_writer *w); /* closes the innermost object or array */
 void jw_str(json_writer *w, const char *key, const char *s);
-void jw_num(json_writer *w, const char *key, double x);   /* %.17g; NaN/inf written as null */
+void jw_num(json_writer *w, const char *key, double x); /* %.17g; NaN/inf written as null */
 void jw_int(json_writer *w, const char *key, long long x);
 void jw_uint(json_writer *w, const char *key, uint64_t x);
 void jw_bool(json_writer *w, const char *key, int b);

@@ -93,8 +93,8 @@ void model_state_reset(const model *m, float *state, int batch, int b)
 		srnn_state_reset(m->srnn, state, batch, b);
 }
 
-void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src,
-			   int src_batch, int src_row0, int rows)
+void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src, int src_batch,
+			   int src_row0, int rows)
 {
 	if (m->srnn)
 		srnn_state_copy_rows(m->srnn, dst, dst_batch, dst_row0, src, src_batch, src_row0, rows);
@@ -107,8 +107,7 @@ double model_forward(model *m, const uint16_t *codes, int batch, float *state)
 
 double model_forward_backward(model *m, const uint16_t *codes, int batch, float *state)
 {
-	return m->wn ? wn_forward_backward(m->wn, codes, batch)
-		     : srnn_forward_backward(m->srnn, codes, batch, state);
+	return m->wn ? wn_forward_backward(m->wn, codes, batch) : srnn_forward_backward(m->srnn, codes, batch, state);
 }
 
 /* ---- checkpoint metadata of either model ---- */
@@ -117,7 +116,8 @@ int model_config_diff(const model_config *a, const model_config *b, char *buf, s
 {
 	if (a->kind != b->kind)
 		return snprintf(buf, cap, "model %s in the checkpoint, %s asked", model_kind_name(a->kind),
-				model_kind_name(b->kind)), 1;
+				model_kind_name(b->kind)),
+		       1;
 	if (a->kind == MODEL_SAMPLERNN)
 		return srnn_config_diff(&a->srnn, &b->srnn, buf, cap);
 	return wn_config_diff(&a->wn, &b->wn, buf, cap);

@@ -16,8 +16,8 @@ typedef enum { MODEL_SAMPLERNN, MODEL_WAVENET } model_kind;
 
 typedef struct {
 	model_kind kind;
-	srnn_config srnn;   /* when kind is MODEL_SAMPLERNN */
-	wn_config wn;       /* when kind is MODEL_WAVENET */
+	srnn_config srnn; /* when kind is MODEL_SAMPLERNN */
+	wn_config wn;     /* when kind is MODEL_WAVENET */
 } model_config;
 
 /* "samplernn", "wavenet": the checkpoints' `model` key. */
@@ -66,8 +66,8 @@ model_param model_param_info(const model *m, int i);
 size_t model_state_floats(const model *m, int batch);
 void model_state_reset(const model *m, float *state, int batch, int b);
 /* srnn_state_copy_rows (nothing for WaveNet). */
-void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src,
-			   int src_batch, int src_row0, int rows);
+void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src, int src_batch,
+			   int src_row0, int rows);
 /* A training window: codes is batch × (history + seq); the mean cross-entropy in nats over the
  * targets (NAN with an error on bad input); _backward accumulates into model_grads(). state is
  * ignored by WaveNet. */

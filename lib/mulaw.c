@@ -22,9 +22,7 @@ int mulaw_encode1(const mulaw_quantiser *q, double x)
 	x = x < -1 ? -1 : x > 1 ? 1 : x;
 	double mu = q->mu, c;
 	switch (q->mode) {
-	case MULAW_LINEAR:
-		c = floor((x + 1) / 2 * mu + 0.5);
-		break;
+	case MULAW_LINEAR: c = floor((x + 1) / 2 * mu + 0.5); break;
 	case MULAW_DADABOTS: {
 		double y = copysign(log1p(mu * fabs(x)) * q->inv_log1p_mu, x);
 		c = floor((y + 1) / 2 * mu);
@@ -44,14 +42,9 @@ double mulaw_decode1(const mulaw_quantiser *q, int code)
 {
 	double mu = q->mu, y;
 	switch (q->mode) {
-	case MULAW_LINEAR:
-		return 2.0 * code / mu - 1;
-	case MULAW_DADABOTS:
-		y = 2.0 * code / q->levels - 1;
-		break;
-	default:
-		y = 2.0 * code / mu - 1;
-		break;
+	case MULAW_LINEAR: return 2.0 * code / mu - 1;
+	case MULAW_DADABOTS: y = 2.0 * code / q->levels - 1; break;
+	default: y = 2.0 * code / mu - 1; break;
 	}
 	return copysign(expm1(fabs(y) * log1p(mu)) / mu, y);
 }

@@ -26,9 +26,9 @@ typedef enum { MULAW_WAVENET, MULAW_DADABOTS, MULAW_LINEAR } mulaw_mode;
 typedef struct {
 	mulaw_mode mode;
 	int levels;
-	double mu;          /* levels - 1 */
+	double mu; /* levels - 1 */
 	double inv_log1p_mu;
-	float *table;       /* (levels,) decoded value of every code */
+	float *table; /* (levels,) decoded value of every code */
 } mulaw_quantiser;
 
 /* Name of a mode as the docs and messages write it ("mu-law", "dadabots mu-law", "linear"). */

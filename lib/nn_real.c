@@ -20,7 +20,6 @@
 #endif
 #include "real_f64.h" /* last: renames this file's functions under REAL_F64 */
 
-
 #ifdef REAL_F64
 typedef double real;
 #define GEMM cblas_dgemm
@@ -38,7 +37,7 @@ typedef float real;
 
 #endif
 
-#define PAR_MIN 32768   /* elementwise loops shorter than this stay on one thread */
+#define PAR_MIN 32768 /* elementwise loops shorter than this stay on one thread */
 
 /* The elementwise kernels are also built for AVX2 + FMA and chosen at load time (the build
  * itself targets baseline x86-64): twice the vector width where the machine has it. */
@@ -48,8 +47,8 @@ static inline real sigmoid(real x) { return 1 / (1 + EXP(-x)); }
 
 /* ---- matrix product ---- */
 
-#define SPLIT_MIN (1 << 21)  /* products of fewer multiply-adds run on one thread */
-#define SMALL_M 16           /* C = A·Bᵀ with at most this many rows of A: own kernel */
+#define SPLIT_MIN (1 << 21) /* products of fewer multiply-adds run on one thread */
+#define SMALL_M 16          /* C = A·Bᵀ with at most this many rows of A: own kernel */
 
 /* Sum of the eight partial sums of a dot product, in a fixed order. */
 static inline real sum8(const real *s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
@@ -100,11 +99,11 @@ HOT static void dots1(real *out, int M, int K, const real *A, int lda, const rea
  * than the product itself when A has a handful of rows (a timestep of a recurrent layer, a
  * generated sample): here every row of B is read once for all rows of A. Each element of C is
  * made by one thread, so the result does not depend on the thread count. */
-static void gemm_abt_small(int M, int N, int K, real alpha, const real *A, int lda, const real *B,
-			   int ldb, real beta, real *C, int ldc, int nt)
+static void gemm_abt_small(int M, int N, int K, real alpha, const real *A, int lda, const real *B, int ldb, real beta,
+			   real *C, int ldc, int nt)
 {
 	const int nblocks = (N + 3) / 4;
-	#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 	for (int jb = 0; jb < nblocks; jb++) {
 		real d[SMALL_M * 4];
 		int j0 = jb * 4, w = N - j0 < 4 ? N - j0 : 4;
@@ -125,8 +124,8 @@ static void gemm_abt_small(int M, int N, int K, real alpha, const real *A, int l
 	}
 }
 
-void nn_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
-		const real *B, int ldb, real beta, real *C, int ldc)
+void nn_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B, int ldb, real beta,
+	     real *C, int ldc)
 {
 	if (M <= 0 || N <= 0)
 		return;
@@ -153,7 +152,7 @@ void nn_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int
 	}
 	/* split the larger side of C into one band per thread, 16-aligned */
 	const int byrows = M >= N, L = byrows ? M : N;
-	#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt)
 	{
 		int id = 0;
 #ifdef _OPENMP
@@ -162,9 +161,8 @@ void nn_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int
 		int a = (int)((long)L * id / nt) & ~15, b = id == nt - 1 ? L : (int)((long)L * (id + 1) / nt) & ~15;
 		if (b > a) {
 			if (byrows)
-				GEMM(CblasRowMajor, TA, TB, b - a, N, K, alpha,
-				     A + (ta ? (size_t)a : (size_t)a * lda), lda, B, ldb, beta,
-				     C + (size_t)a * ldc, ldc);
+				GEMM(CblasRowMajor, TA, TB, b - a, N, K, alpha, A + (ta ? (size_t)a : (size_t)a * lda),
+				     lda, B, ldb, beta, C + (size_t)a * ldc, ldc);
 			else
 				GEMM(CblasRowMajor, TA, TB, M, b - a, K, alpha, A, lda,
 				     B + (tb ? (size_t)a * ldb : (size_t)a), ldb, beta, C + a, ldc);
@@ -177,15 +175,14 @@ void nn_gemm(int ta, int tb, int M, int N, int K, real alpha, const real *A, int
 
 /* ---- linear ---- */
 
-void linear_forward(real *out, const real *inp, const real *w, const real *bias,
-		       int N, int In, int O, int accumulate)
+void linear_forward(real *out, const real *inp, const real *w, const real *bias, int N, int In, int O, int accumulate)
 {
 	real beta = accumulate ? 1 : 0;
 	if (bias) {
 		for (int n = 0; n < N; n++) {
 			real *o = out + (size_t)n * O;
 			if (accumulate)
-				#pragma omp simd
+#pragma omp simd
 				for (int j = 0; j < O; j++)
 					o[j] += bias[j];
 			else
@@ -202,14 +199,14 @@ HOT static void colsum_add(real *dbias, const real *d, int N, int O)
 {
 	for (int n = 0; n < N; n++) {
 		const real *r = d + (size_t)n * O;
-		#pragma omp simd
+#pragma omp simd
 		for (int j = 0; j < O; j++)
 			dbias[j] += r[j];
 	}
 }
 
-void linear_backward(real *dinp, real *dw, real *dbias, const real *dout, const real *inp,
-			const real *w, int N, int In, int O)
+void linear_backward(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w, int N, int In,
+		     int O)
 {
 	if (N <= 0)
 		return;
@@ -221,8 +218,8 @@ void linear_backward(real *dinp, real *dw, real *dbias, const real *dout, const 
 		colsum_add(dbias, dout, N, O);
 }
 
-void linear_forward_ref(real *out, const real *inp, const real *w, const real *bias,
-			   int N, int In, int O, int accumulate)
+void linear_forward_ref(real *out, const real *inp, const real *w, const real *bias, int N, int In, int O,
+			int accumulate)
 {
 	for (int n = 0; n < N; n++)
 		for (int o = 0; o < O; o++) {
@@ -233,8 +230,8 @@ void linear_forward_ref(real *out, const real *inp, const real *w, const real *b
 		}
 }
 
-void linear_backward_ref(real *dinp, real *dw, real *dbias, const real *dout,
-			    const real *inp, const real *w, int N, int In, int O)
+void linear_backward_ref(real *dinp, real *dw, real *dbias, const real *dout, const real *inp, const real *w, int N,
+			 int In, int O)
 {
 	for (int n = 0; n < N; n++)
 		for (int o = 0; o < O; o++) {
@@ -267,8 +264,8 @@ void weightnorm_forward(real *w, real *norm, const real *v, const real *g, int O
 	}
 }
 
-void weightnorm_backward(real *dv, real *dg, const real *dw, const real *v, const real *g,
-			    const real *norm, int O, int In)
+void weightnorm_backward(real *dv, real *dg, const real *dw, const real *v, const real *g, const real *norm, int O,
+			 int In)
 {
 	for (int o = 0; o < O; o++) {
 		const real *vr = v + (size_t)o * In, *dr = dw + (size_t)o * In;
@@ -306,9 +303,9 @@ void embedding_backward(real *dtable, const real *dout, const int32_t *idx, int 
 
 /* ---- LSTM ---- */
 
-HOT void lstm_forward(real *h, real *c, real *gates, const real *inp, const real *gadd,
-		     const real *wih, const real *whh, const real *bih, const real *bhh,
-		     const real *h0, const real *c0, int T, int B, int In, int H)
+HOT void lstm_forward(real *h, real *c, real *gates, const real *inp, const real *gadd, const real *wih,
+		      const real *whh, const real *bih, const real *bhh, const real *h0, const real *c0, int T, int B,
+		      int In, int H)
 {
 	const int G = 4 * H;
 	const size_t R = (size_t)T * B;
@@ -334,7 +331,7 @@ HOT void lstm_cell_forward(real *h, real *c, real *gates, const real *cp, int B,
 	const int G = 4 * H;
 	for (int b = 0; b < B; b++) {
 		real *g = gates + (size_t)b * G;
-		#pragma omp simd
+#pragma omp simd
 		for (int j = 0; j < H; j++) {
 			real ig = sigmoid(g[j]), fg = sigmoid(g[H + j]);
 			real gg = TANH(g[2 * H + j]), og = sigmoid(g[3 * H + j]);
@@ -361,11 +358,10 @@ static inline real lstm_unit_backward(const real *g, real *dg, int H, real c, re
 	return dc * fg;
 }
 
-HOT void lstm_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh,
-		      real *dh0, real *dc0, real *dgates, real *dh, const real *dhT,
-		      const real *dcT, const real *h, const real *c, const real *gates,
-		      const real *inp, const real *wih, const real *whh, const real *h0,
-		      const real *c0, int T, int B, int In, int H)
+HOT void lstm_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh, real *dh0, real *dc0, real *dgates,
+		       real *dh, const real *dhT, const real *dcT, const real *h, const real *c, const real *gates,
+		       const real *inp, const real *wih, const real *whh, const real *h0, const real *c0, int T, int B,
+		       int In, int H)
 {
 	const int G = 4 * H;
 	const size_t R = (size_t)T * B;
@@ -391,7 +387,7 @@ HOT void lstm_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbh
 			real *dg = dgt + (size_t)b * G;
 			if (t > 0) {
 				real *park = dgates + (size_t)(t - 1) * B * G + (size_t)b * G;
-				#pragma omp simd
+#pragma omp simd
 				for (int j = 0; j < H; j++)
 					park[j] = lstm_unit_backward(g + j, dg + j, H, cb[j], cpb[j], dhb[j]);
 			} else if (dc0) {
@@ -405,21 +401,17 @@ HOT void lstm_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbh
 		}
 		real *dhp = t ? dh + (size_t)(t - 1) * B * H : dh0;
 		if (dhp)
-			nn_gemm(0, 0, B, H, G, 1, dgt, G, whh, H, 1,
-			     dhp, H);
+			nn_gemm(0, 0, B, H, G, 1, dgt, G, whh, H, 1, dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			nn_gemm(1, 0, G, H, (int)(R - B), 1,
-			     dgates + (size_t)B * G, G, h, H, 1, dwhh, H);
+			nn_gemm(1, 0, G, H, (int)(R - B), 1, dgates + (size_t)B * G, G, h, H, 1, dwhh, H);
 		nn_gemm(1, 0, G, H, B, 1, dgates, G, h0, H, 1, dwhh, H);
 	}
 	if (dwih)
-		nn_gemm(1, 0, G, In, (int)R, 1, dgates, G, inp, In, 1,
-		     dwih, In);
+		nn_gemm(1, 0, G, In, (int)R, 1, dgates, G, inp, In, 1, dwih, In);
 	if (dinp)
-		nn_gemm(0, 0, (int)R, In, G, 1, dgates, G, wih, In, 1,
-		     dinp, In);
+		nn_gemm(0, 0, (int)R, In, G, 1, dgates, G, wih, In, 1, dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgates, (int)R, G);
 	if (dbhh)
@@ -428,9 +420,8 @@ HOT void lstm_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbh
 
 /* ---- GRU ---- */
 
-HOT void gru_forward(real *h, real *gates, const real *inp, const real *gadd, const real *wih,
-		    const real *whh, const real *bih, const real *bhh, const real *h0,
-		    int T, int B, int In, int H)
+HOT void gru_forward(real *h, real *gates, const real *inp, const real *gadd, const real *wih, const real *whh,
+		     const real *bih, const real *bhh, const real *h0, int T, int B, int In, int H)
 {
 	const int G = 4 * H, G3 = 3 * H;
 	const size_t R = (size_t)T * B;
@@ -448,8 +439,7 @@ HOT void gru_forward(real *h, real *gates, const real *inp, const real *gadd, co
 		const real *hp = t ? h + (size_t)(t - 1) * B * H : h0;
 		/* r, z: add W_h{r,z} h in place; n: W_hn h into the 4th slot */
 		nn_gemm(0, 1, B, 2 * H, H, 1, hp, H, whh, H, 1, gt, G);
-		nn_gemm(0, 1, B, H, H, 1, hp, H, whh + (size_t)2 * H * H,
-		     H, 0, gt + 3 * H, G);
+		nn_gemm(0, 1, B, H, H, 1, hp, H, whh + (size_t)2 * H * H, H, 0, gt + 3 * H, G);
 		gru_cell_forward(h + (size_t)t * B * H, gt, hp, bhh + 2 * H, B, H);
 	}
 }
@@ -459,7 +449,7 @@ HOT void gru_cell_forward(real *h, real *gates, const real *hp, const real *bhn,
 	const int G = 4 * H;
 	for (int b = 0; b < B; b++) {
 		real *g = gates + (size_t)b * G;
-		#pragma omp simd
+#pragma omp simd
 		for (int j = 0; j < H; j++) {
 			real rg = sigmoid(g[j]), zg = sigmoid(g[H + j]);
 			real hn = g[3 * H + j] + bhn[j];
@@ -484,10 +474,9 @@ static inline real gru_unit_backward(const real *g, real *di, real *dr, int H, r
 	return d * zg;
 }
 
-HOT void gru_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh, real *dh0,
-		     real *dgi, real *dgh, real *dh, const real *dhT, const real *h,
-		     const real *gates, const real *inp, const real *wih, const real *whh,
-		     const real *h0, int T, int B, int In, int H)
+HOT void gru_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh, real *dh0, real *dgi, real *dgh,
+		      real *dh, const real *dhT, const real *h, const real *gates, const real *inp, const real *wih,
+		      const real *whh, const real *h0, int T, int B, int In, int H)
 {
 	const int G = 4 * H, G3 = 3 * H;
 	const size_t R = (size_t)T * B;
@@ -506,7 +495,7 @@ HOT void gru_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh
 			real *di = dit + (size_t)b * G3, *dr = drt + (size_t)b * G3;
 			if (dhp) {
 				real *dhpb = dhp + (size_t)b * H;
-				#pragma omp simd
+#pragma omp simd
 				for (int j = 0; j < H; j++)
 					dhpb[j] += gru_unit_backward(g + j, di + j, dr + j, H, hpb[j], db[j]);
 			} else {
@@ -515,23 +504,19 @@ HOT void gru_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh
 			}
 		}
 		if (dhp)
-			nn_gemm(0, 0, B, H, G3, 1, drt, G3, whh, H, 1,
-			     dhp, H);
+			nn_gemm(0, 0, B, H, G3, 1, drt, G3, whh, H, 1, dhp, H);
 	}
 	if (dwhh) {
 		if (T > 1)
-			nn_gemm(1, 0, G3, H, (int)(R - B), 1,
-			     dgh + (size_t)B * G3, G3, h, H, 1, dwhh, H);
+			nn_gemm(1, 0, G3, H, (int)(R - B), 1, dgh + (size_t)B * G3, G3, h, H, 1, dwhh, H);
 		nn_gemm(1, 0, G3, H, B, 1, dgh, G3, h0, H, 1, dwhh, H);
 	}
 	if (dbhh)
 		colsum_add(dbhh, dgh, (int)R, G3);
 	if (dwih)
-		nn_gemm(1, 0, G3, In, (int)R, 1, dgi, G3, inp, In, 1,
-		     dwih, In);
+		nn_gemm(1, 0, G3, In, (int)R, 1, dgi, G3, inp, In, 1, dwih, In);
 	if (dinp)
-		nn_gemm(0, 0, (int)R, In, G3, 1, dgi, G3, wih, In, 1,
-		     dinp, In);
+		nn_gemm(0, 0, (int)R, In, G3, 1, dgi, G3, wih, In, 1, dinp, In);
 	if (dbih)
 		colsum_add(dbih, dgi, (int)R, G3);
 }
@@ -540,14 +525,14 @@ HOT void gru_backward(real *dinp, real *dwih, real *dwhh, real *dbih, real *dbhh
 
 HOT void relu_forward(real *out, const real *inp, size_t n)
 {
-	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] > 0 ? inp[i] : 0;
 }
 
 HOT void relu_backward(real *dinp, const real *dout, const real *out, size_t n)
 {
-	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
 		real d = dout[i];
 		dinp[i] += out[i] > 0 ? d : 0;
@@ -556,7 +541,7 @@ HOT void relu_backward(real *dinp, const real *dout, const real *out, size_t n)
 
 HOT void relu_mask(real *d, const real *out, size_t n)
 {
-	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
 		real v = d[i];
 		d[i] = out[i] > 0 ? v : 0;
@@ -582,31 +567,30 @@ HOT static real row_max(const real *x, int n)
 	return m[0];
 }
 
-HOT double ce_forward(real *probs, real *ptarget, const real *logits, const int32_t *targets,
-		     int N, int Q)
+HOT double ce_forward(real *probs, real *ptarget, const real *logits, const int32_t *targets, int N, int Q)
 {
 	double part[MAX_THREADS] = {0};
 	int nth = 1;
-	#pragma omp parallel if ((size_t)N * Q >= PAR_MIN)
+#pragma omp parallel if ((size_t)N * Q >= PAR_MIN)
 	{
 		int id = 0;
 #ifdef _OPENMP
 		id = omp_get_thread_num();
-		#pragma omp single
+#pragma omp single
 		nth = omp_get_num_threads();
 #endif
 		double acc = 0;
-		#pragma omp for schedule(static)
+#pragma omp for schedule(static)
 		for (int n = 0; n < N; n++) {
 			const real *l = logits + (size_t)n * Q;
 			real *p = probs + (size_t)n * Q;
 			real mx = row_max(l, Q);
 			real lt = l[targets[n]], sum = 0;
-			#pragma omp simd reduction(+:sum)
+#pragma omp simd reduction(+ : sum)
 			for (int q = 0; q < Q; q++)
 				sum += p[q] = EXP(l[q] - mx);
 			real inv = 1 / sum;
-			#pragma omp simd
+#pragma omp simd
 			for (int q = 0; q < Q; q++)
 				p[q] *= inv;
 			if (ptarget)
@@ -622,15 +606,14 @@ HOT double ce_forward(real *probs, real *ptarget, const real *logits, const int3
 	return N ? loss / N : 0;
 }
 
-HOT void ce_backward(real *dlogits, const real *probs, const int32_t *targets, int N, int Q,
-		    real dloss)
+HOT void ce_backward(real *dlogits, const real *probs, const int32_t *targets, int N, int Q, real dloss)
 {
 	real s = dloss / N;
-	#pragma omp parallel for schedule(static) if ((size_t)N * Q >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)N * Q >= PAR_MIN)
 	for (int n = 0; n < N; n++) {
 		real *d = dlogits + (size_t)n * Q;
 		const real *p = probs + (size_t)n * Q;
-		#pragma omp simd
+#pragma omp simd
 		for (int q = 0; q < Q; q++)
 			d[q] += s * p[q];
 		d[targets[n]] -= s;
@@ -641,7 +624,7 @@ HOT void ce_backward(real *dlogits, const real *probs, const int32_t *targets, i
 
 HOT void clip_elementwise(real *x, size_t n, real lim)
 {
-	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		x[i] = x[i] > lim ? lim : x[i] < -lim ? -lim : x[i];
 }
@@ -652,32 +635,32 @@ HOT double clip_global_norm(real *x, size_t n, double max_norm)
 	 * does not depend on the thread count */
 	const size_t BLK = 4096, nb = (n + BLK - 1) / BLK;
 	double ss = 0;
-	#pragma omp parallel for ordered schedule(static, 1) if (n >= PAR_MIN)
+#pragma omp parallel for ordered schedule(static, 1) if (n >= PAR_MIN)
 	for (size_t b = 0; b < nb; b++) {
 		double part = 0;
 		size_t e = (b + 1) * BLK < n ? (b + 1) * BLK : n;
 		for (size_t i = b * BLK; i < e; i++)
 			part += (double)x[i] * x[i];
-		#pragma omp ordered
+#pragma omp ordered
 		ss += part;
 	}
 	double norm = sqrt(ss);
 	if (norm > max_norm) {
 		real s = (real)(max_norm / (norm + 1e-6));
-		#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 		for (size_t i = 0; i < n; i++)
 			x[i] *= s;
 	}
 	return norm;
 }
 
-HOT void adam_step(real *p, const real *g, real *m, real *v, size_t n, double lr, double b1,
-		  double b2, double eps, long t)
+HOT void adam_step(real *p, const real *g, real *m, real *v, size_t n, double lr, double b1, double b2, double eps,
+		   long t)
 {
 	double bc1 = 1 - pow(b1, (double)t), bc2 = 1 - pow(b2, (double)t);
 	real step = (real)(lr / bc1), bc2s = (real)sqrt(bc2);
 	real rb1 = (real)b1, rb2 = (real)b2, reps = (real)eps;
-	#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
 	for (size_t i = 0; i < n; i++) {
 		m[i] = m[i] * rb1 + (1 - rb1) * g[i];
 		v[i] = v[i] * rb2 + (1 - rb2) * g[i] * g[i];

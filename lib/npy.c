@@ -12,12 +12,8 @@ static const struct {
 	const char *descr[3];
 	size_t size;
 } dtypes[SH_DTYPE_COUNT] = {
-	[SH_F32] = {{"<f4", NULL, NULL}, 4},
-	[SH_U8] = {{"|u1", "<u1", "u1"}, 1},
-	[SH_U16] = {{"<u2", NULL, NULL}, 2},
-	[SH_I16] = {{"<i2", NULL, NULL}, 2},
-	[SH_F64] = {{"<f8", NULL, NULL}, 8},
-	[SH_I32] = {{"<i4", NULL, NULL}, 4},
+	[SH_F32] = {{"<f4", NULL, NULL}, 4}, [SH_U8] = {{"|u1", "<u1", "u1"}, 1}, [SH_U16] = {{"<u2", NULL, NULL}, 2},
+	[SH_I16] = {{"<i2", NULL, NULL}, 2}, [SH_F64] = {{"<f8", NULL, NULL}, 8}, [SH_I32] = {{"<i4", NULL, NULL}, 4},
 	[SH_I64] = {{"<i8", NULL, NULL}, 8},
 };
 
@@ -145,8 +141,8 @@ static int parse_comment(cursor *c, npy_header *h)
 			for (; i < n && isdigit((unsigned char)w[i]) && r <= NPY_RATE_MAX; i++)
 				r = r * 10 + (w[i] - '0');
 			if (i != n || r < NPY_RATE_MIN || r > NPY_RATE_MAX)
-				return sh_error("bad rate in npy header comment: '%.*s' (want rate=%d..%d)", (int)SH_MIN(n, 32),
-						w, NPY_RATE_MIN, NPY_RATE_MAX);
+				return sh_error("bad rate in npy header comment: '%.*s' (want rate=%d..%d)",
+						(int)SH_MIN(n, 32), w, NPY_RATE_MIN, NPY_RATE_MAX);
 			if (h->rate && h->rate != (int)r)
 				return sh_error("npy header comment gives two rates");
 			h->rate = (int)r;
@@ -170,7 +166,8 @@ static int parse_header_dict(const char *hdr, size_t len, npy_header *h)
 		while (k < 3 && strcmp(key, keys[k]))
 			k++;
 		if (k == 3)
-			return sh_error("npy header has a key '%s' (want only 'descr', 'fortran_order' and 'shape')", key);
+			return sh_error("npy header has a key '%s' (want only 'descr', 'fortran_order' and 'shape')",
+					key);
 		if (seen[k]++)
 			return sh_error("npy header has '%s' twice", key);
 		if (!eat(&c, ':'))
@@ -282,13 +279,34 @@ int npy_read_data(FILE *f, const npy_header *h, void *buf)
 void npy_to_f32(float *dst, const void *src, sh_dtype t, size_t n)
 {
 	switch (t) {
-	case SH_F32: if (n) memmove(dst, src, n * 4); break;
-	case SH_U8: for (size_t i = 0; i < n; i++) dst[i] = ((const uint8_t *)src)[i]; break;
-	case SH_U16: for (size_t i = 0; i < n; i++) dst[i] = ((const uint16_t *)src)[i]; break;
-	case SH_I16: for (size_t i = 0; i < n; i++) dst[i] = ((const int16_t *)src)[i]; break;
-	case SH_F64: for (size_t i = 0; i < n; i++) dst[i] = (float)((const double *)src)[i]; break;
-	case SH_I32: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int32_t *)src)[i]; break;
-	case SH_I64: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int64_t *)src)[i]; break;
+	case SH_F32:
+		if (n)
+			memmove(dst, src, n * 4);
+		break;
+	case SH_U8:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = ((const uint8_t *)src)[i];
+		break;
+	case SH_U16:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = ((const uint16_t *)src)[i];
+		break;
+	case SH_I16:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = ((const int16_t *)src)[i];
+		break;
+	case SH_F64:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)((const double *)src)[i];
+		break;
+	case SH_I32:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)((const int32_t *)src)[i];
+		break;
+	case SH_I64:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)((const int64_t *)src)[i];
+		break;
 	default: break;
 	}
 }
@@ -323,7 +341,8 @@ int npy_read_record(FILE *f, npy_record *r)
 			if (ferror(f))
 				return cut_error(f, ""), sh_error_prefix("record %ld", r->index);
 			return sh_error("record %ld: truncated stream: cut inside a record, the header promises %zu "
-					"bytes of data, got %zu", r->index, need, have);
+					"bytes of data, got %zu",
+					r->index, need, have);
 		}
 	}
 	r->nread++;
@@ -366,8 +385,7 @@ int npy_write_header_rate(FILE *f, sh_dtype t, int ndim, const int64_t *shape, i
 	int hlen = len + pad + 1;
 	pre[8] = hlen & 0xff;
 	pre[9] = hlen >> 8;
-	if (fwrite(pre, 1, 10, f) != 10 || fwrite(dict, 1, len, f) != (size_t)len ||
-	    fprintf(f, "%*s\n", pad, "") < 0)
+	if (fwrite(pre, 1, 10, f) != 10 || fwrite(dict, 1, len, f) != (size_t)len || fprintf(f, "%*s\n", pad, "") < 0)
 		return sh_error("write error: %s", strerror(errno));
 	return 0;
 }

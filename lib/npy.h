@@ -16,10 +16,10 @@
 typedef enum { SH_F32, SH_U8, SH_U16, SH_I16, SH_F64, SH_I32, SH_I64, SH_DTYPE_COUNT } sh_dtype;
 
 size_t sh_dtype_size(sh_dtype t);
-const char *sh_dtype_descr(sh_dtype t);   /* "<f4", "|u1", ... */
+const char *sh_dtype_descr(sh_dtype t); /* "<f4", "|u1", ... */
 
 #define NPY_MAX_DIMS 8
-#define NPY_MAX_HEADER (1 << 20)   /* bytes, for versions 2.0 and 3.0 */
+#define NPY_MAX_HEADER (1 << 20) /* bytes, for versions 2.0 and 3.0 */
 /* Rates a header may carry, in Hz (the same bounds as every program's -r: bounds.h). */
 #define NPY_RATE_MIN 1
 #define NPY_RATE_MAX 768000
@@ -28,9 +28,9 @@ typedef struct {
 	sh_dtype dtype;
 	int ndim;
 	int64_t shape[NPY_MAX_DIMS];
-	size_t count;   /* product of shape (1 for a scalar) */
-	size_t nbytes;  /* count * dtype size */
-	int rate;       /* samples per second from the header's "# rate=N" comment; 0: not given */
+	size_t count;  /* product of shape (1 for a scalar) */
+	size_t nbytes; /* count * dtype size */
+	int rate;      /* samples per second from the header's "# rate=N" comment; 0: not given */
 } npy_header;
 
 /* Reads one record header. Returns 1, 0 at a clean end of input, -1 with an error. */
@@ -46,8 +46,8 @@ typedef struct {
 	npy_header h;
 	void *data;
 	size_t cap;
-	long index;     /* 0-based number of the record last read (or failed) */
-	long nread;     /* records read so far */
+	long index; /* 0-based number of the record last read (or failed) */
+	long nread; /* records read so far */
 } npy_record;
 /* Returns 1, 0 at end of input, -1 with an error that names the record ("record 3: ...").
  * The buffer grows as the data arrive, so a header that claims gigabytes over a few bytes of

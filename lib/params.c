@@ -21,8 +21,7 @@ void param_table_free(param_table *t)
 	t->info = NULL, t->names = NULL;
 }
 
-size_t param_table_add(param_table *t, const char *name, int ndim, int64_t d0, int64_t d1,
-		       int64_t d2)
+size_t param_table_add(param_table *t, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2)
 {
 	nn_param *p = &t->info[t->n];
 	char *nm = t->names + (size_t)t->n * PARAM_NAME_MAX;
@@ -46,10 +45,7 @@ void *param_table_values(const param_table *t, size_t elem)
 	return sh_alloc(bytes);
 }
 
-const nn_param *param_table_info(const param_table *t, int i)
-{
-	return i >= 0 && i < t->n ? &t->info[i] : NULL;
-}
+const nn_param *param_table_info(const param_table *t, int i) { return i >= 0 && i < t->n ? &t->info[i] : NULL; }
 
 const nn_param *param_table_find(const param_table *t, const char *name)
 {

@@ -11,17 +11,17 @@
 #define PARAM_NAME_MAX 96
 
 typedef struct {
-	const char *name;       /* state_dict key */
+	const char *name; /* state_dict key */
 	int ndim;
-	int64_t shape[4];       /* ndim sizes, the rest 0 */
-	size_t offset, count;   /* slice of the parameter array */
+	int64_t shape[4];     /* ndim sizes, the rest 0 */
+	size_t offset, count; /* slice of the parameter array */
 } nn_param;
 
 typedef struct {
-	nn_param *info;         /* [cap] */
-	char *names;            /* [cap × PARAM_NAME_MAX] */
+	nn_param *info; /* [cap] */
+	char *names;    /* [cap × PARAM_NAME_MAX] */
 	int n, cap;
-	size_t total;           /* values in all slices: the parameter array's length */
+	size_t total; /* values in all slices: the parameter array's length */
 } param_table;
 
 /* Room for cap slices (the caller counts them beforehand); -1 with an error. */
@@ -29,8 +29,7 @@ int param_table_init(param_table *t, int cap);
 void param_table_free(param_table *t);
 /* Appends a slice of ndim (1 to 3) sizes d0, d1, d2 (those beyond ndim are ignored) after the
  * previous ones and returns its offset. */
-size_t param_table_add(param_table *t, const char *name, int ndim, int64_t d0, int64_t d1,
-		       int64_t d2);
+size_t param_table_add(param_table *t, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2);
 /* A zeroed array of `total` values of elem bytes (the parameters, the gradients); NULL with an
  * error. */
 void *param_table_values(const param_table *t, size_t elem);

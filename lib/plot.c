@@ -48,8 +48,8 @@ static void fmt_tick(char *buf, size_t cap, double v, double step)
 		snprintf(buf, cap, "%.*f", dec, v);
 }
 
-int plot_lines_png(const char *path, int width, int height, const char *title,
-		   const char *xlabel, const char *ylabel, const plot_series *s, int ns)
+int plot_lines_png(const char *path, int width, int height, const char *title, const char *xlabel, const char *ylabel,
+		   const plot_series *s, int ns)
 {
 	double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
 	if (!data_range(s, ns, &x0, &x1, &y0, &y1))
@@ -71,8 +71,8 @@ int plot_lines_png(const char *path, int width, int height, const char *title,
 
 	/* plot area in pixels */
 	double L = 70, R = width - 20, T = 40, B = height - 50;
-#define PX(x) (L + ((x) - x0) / (x1 - x0) * (R - L))
-#define PY(y) (B - ((y) - y0) / (y1 - y0) * (B - T))
+#define PX(x) (L + ((x)-x0) / (x1 - x0) * (R - L))
+#define PY(y) (B - ((y)-y0) / (y1 - y0) * (B - T))
 	cairo_text_extents_t te;
 	char buf[64];
 

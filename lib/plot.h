@@ -6,14 +6,14 @@
 
 typedef struct {
 	const char *label;
-	const double *x, *y;   /* n points; a non-finite y leaves a gap */
+	const double *x, *y; /* n points; a non-finite y leaves a gap */
 	int n;
 	double rgb[3];
 } plot_series;
 
 /* Draws the series on a width × height image. Returns 0, or -1 with an error. */
-int plot_lines_png(const char *path, int width, int height, const char *title,
-		   const char *xlabel, const char *ylabel, const plot_series *series, int nseries);
+int plot_lines_png(const char *path, int width, int height, const char *title, const char *xlabel, const char *ylabel,
+		   const plot_series *series, int nseries);
 
 /* Round tick spacing (1, 2 or 5 times a power of ten) giving about `want` ticks over [lo, hi]. */
 double plot_tick_step(double lo, double hi, int want);

@@ -30,7 +30,8 @@
 #ifndef QMAT_PREFETCH
 #define QMAT_PREFETCH 2048 /* bytes ahead of the tile in each strip */
 #endif
-#define PAR_MIN (1 << 18) /* products of fewer multiply-adds stay on the calling thread
+#define PAR_MIN                                                                                                        \
+	(1 << 18) /* products of fewer multiply-adds stay on the calling thread
                           * (measured: 256×512 with one stream is slower on two threads) */
 
 static const char *const type_names[] = {"f32", "f16", "i8", "q8"};
@@ -48,10 +49,7 @@ int qmat_type_parse(const char *name, qmat_type *type)
 	return sh_error("unknown weight type '%s' (f32, f16, i8, q8)", name);
 }
 
-const char *qmat_type_name(qmat_type type)
-{
-	return (unsigned)type < NTYPES ? type_names[type] : "?";
-}
+const char *qmat_type_name(qmat_type type) { return (unsigned)type < NTYPES ? type_names[type] : "?"; }
 
 qmat_type qmat_float_input(qmat_type type) { return type == QMAT_Q8 ? QMAT_I8 : type; }
 
@@ -114,13 +112,14 @@ static size_t packed_index(const qmat *m, int r, int c)
 		const int p0 = r / QMAT_PANEL * QMAT_PANEL, in = r - p0;
 		return (size_t)p0 * q8_cols(m->cols) +
 		       (((size_t)(c / Q8_BLOCK) * q8_panel_groups(m, p0) + in / QMAT_GROUP) * QMAT_GROUP +
-			in % QMAT_GROUP) * Q8_BLOCK + c % Q8_BLOCK;
+			in % QMAT_GROUP) *
+			       Q8_BLOCK +
+		       c % Q8_BLOCK;
 	}
 	const int st = r / QMAT_STRIP, in = r % QMAT_STRIP;
 	const int srows = SH_MIN(QMAT_STRIP, m->rows - st * QMAT_STRIP);
 	const int ng = (srows + QMAT_GROUP - 1) / QMAT_GROUP;
-	return (size_t)st * QMAT_STRIP * m->cols + ((size_t)c * ng + in / QMAT_GROUP) * QMAT_GROUP +
-	       in % QMAT_GROUP;
+	return (size_t)st * QMAT_STRIP * m->cols + ((size_t)c * ng + in / QMAT_GROUP) * QMAT_GROUP + in % QMAT_GROUP;
 }
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -129,9 +128,8 @@ qmat *qmat_pack(const float *w, int rows, int cols, int ldw, qmat_type type)
 {
 	if (rows < 1 || cols < 1 || ldw < cols || (unsigned)type >= NTYPES ||
 	    (type == QMAT_Q8 && cols > QMAT_Q8_MAX_COLS)) {
-		sh_error("cannot pack a %d × %d matrix (row stride %d) as %s%s", rows, cols, ldw,
-			 qmat_type_name(type), type == QMAT_Q8 && cols > QMAT_Q8_MAX_COLS ?
-			 " (more columns than q8 takes)" : "");
+		sh_error("cannot pack a %d × %d matrix (row stride %d) as %s%s", rows, cols, ldw, qmat_type_name(type),
+			 type == QMAT_Q8 && cols > QMAT_Q8_MAX_COLS ? " (more columns than q8 takes)" : "");
 		return NULL;
 	}
 	for (int r = 0; r < rows; r++)
@@ -286,8 +284,8 @@ static inline void finish_q8(float *y, float s, float k, const float *bias, int 
 	*y = acc ? *y + t : t;
 }
 
-static void apply_q8_ref(const qmat *m, float *y, int ldy, const float *x, int ldx,
-			 const float *bias, int nb, int r0, int r1, int accumulate)
+static void apply_q8_ref(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb, int r0,
+			 int r1, int accumulate)
 {
 	const int cols = m->cols;
 	int8_t q[QMAT_Q8_MAX_COLS];
@@ -302,8 +300,8 @@ static void apply_q8_ref(const qmat *m, float *y, int ldy, const float *x, int l
 	}
 }
 
-HOT void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ldx,
-			const float *bias, int nb, int r0, int r1, int accumulate)
+HOT void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb, int r0,
+			int r1, int accumulate)
 {
 	if (m->type == QMAT_Q8) {
 		apply_q8_ref(m, y, ldy, x, ldx, bias, nb, r0, r1, accumulate);
@@ -329,8 +327,7 @@ HOT void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ld
 				for (int c = 0; c < cols; c++, i += step)
 					s = fmaf(((const int8_t *)m->w)[i], xb[c], s);
 				break;
-			case QMAT_Q8: /* apply_q8_ref */
-				break;
+			case QMAT_Q8: /* apply_q8_ref */ break;
 			}
 			finish(y + (size_t)b * ldy + r, s, m, bias, r, accumulate);
 		}
@@ -346,78 +343,90 @@ HOT void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ld
 AVX_INLINE __m256 load8(qmat_type type, const void *w, size_t i)
 {
 	switch (type) {
-	case QMAT_F32:
-		return _mm256_loadu_ps((const float *)w + i);
-	case QMAT_F16:
-		return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
+	case QMAT_F32: return _mm256_loadu_ps((const float *)w + i);
+	case QMAT_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)w + i)));
 	default:
-		return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-			_mm_loadl_epi64((const __m128i *)((const int8_t *)w + i))));
+		return _mm256_cvtepi32_ps(
+			_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)w + i))));
 	}
 }
 
 /* out[g·S + s] = Σ_c w(group g, column c)·x[s·ldx + c] for G groups starting at element i of
  * the packed weights: weight vector (c, g) at i + c·step + (g/2)·sstride + (g%2)·8 (G > 1 runs
  * over whole strips) */
-AVX_INLINE void tile(qmat_type type, int G, int S, const void *w, size_t i, size_t step,
-		     size_t sstride, int cols, const float *x, int ldx, __m256 *out)
+AVX_INLINE void tile(qmat_type type, int G, int S, const void *w, size_t i, size_t step, size_t sstride, int cols,
+		     const float *x, int ldx, __m256 *out)
 {
 	__m256 acc[8];
-	#pragma GCC unroll 8
+#pragma GCC unroll 8
 	for (int k = 0; k < G * S; k++)
 		acc[k] = _mm256_setzero_ps();
 	for (int c = 0; c < cols; c++, i += step) {
 		__m256 xb[4];
-		#pragma GCC unroll 4
+#pragma GCC unroll 4
 		for (int s = 0; s < S; s++)
 			xb[s] = _mm256_broadcast_ss(x + (size_t)s * ldx + c);
-		/* with several streams a tile reads few strips slowly, and the hardware prefetchers
+/* with several streams a tile reads few strips slowly, and the hardware prefetchers
 		 * fall behind (measured: 10-20% faster from memory); with one stream they keep up */
-		#pragma GCC unroll 4
+#pragma GCC unroll 4
 		for (int g = 0; g < G && S > 1; g += 2)
 			_mm_prefetch((const char *)w + (i + (size_t)(g / 2) * sstride) * type_size[type] +
-				     QMAT_PREFETCH, _MM_HINT_T0);
-		#pragma GCC unroll 8
+					     QMAT_PREFETCH,
+				     _MM_HINT_T0);
+#pragma GCC unroll 8
 		for (int g = 0; g < G; g++) {
 			__m256 wv = load8(type, w, i + (size_t)(g / 2) * sstride + (size_t)(g % 2) * QMAT_GROUP);
-			#pragma GCC unroll 4
+#pragma GCC unroll 4
 			for (int s = 0; s < S; s++)
 				acc[g * S + s] = _mm256_fmadd_ps(wv, xb[s], acc[g * S + s]);
 		}
 	}
-	#pragma GCC unroll 8
+#pragma GCC unroll 8
 	for (int k = 0; k < G * S; k++)
 		out[k] = acc[k];
 }
 
-typedef void tile_fn(const void *w, size_t i, size_t step, size_t sstride, int cols,
-		     const float *x, int ldx, __m256 *out);
+typedef void tile_fn(const void *w, size_t i, size_t step, size_t sstride, int cols, const float *x, int ldx,
+		     __m256 *out);
 
-#define TILE(T, TYPE, G, S) \
-	AVX static void tile_##T##_##G##x##S(const void *w, size_t i, size_t step, size_t sstride, \
-					     int cols, const float *x, int ldx, __m256 *out) \
-	{ tile(TYPE, G, S, w, i, step, sstride, cols, x, ldx, out); }
-#define TILES(T, TYPE) \
-	TILE(T, TYPE, 8, 1) TILE(T, TYPE, 4, 1) TILE(T, TYPE, 2, 1) TILE(T, TYPE, 1, 1) \
-	TILE(T, TYPE, 4, 2) TILE(T, TYPE, 2, 2) TILE(T, TYPE, 1, 2) \
-	TILE(T, TYPE, 2, 3) TILE(T, TYPE, 1, 3) \
-	TILE(T, TYPE, 2, 4) TILE(T, TYPE, 1, 4)
+#define TILE(T, TYPE, G, S)                                                                                            \
+	AVX static void tile_##T##_##G##x##S(const void *w, size_t i, size_t step, size_t sstride, int cols,           \
+					     const float *x, int ldx, __m256 *out)                                     \
+	{                                                                                                              \
+		tile(TYPE, G, S, w, i, step, sstride, cols, x, ldx, out);                                              \
+	}
+/* the tile kernels: every group count G and stream count S that apply_avx uses */
+#define TILES(T, TYPE)                                                                                                 \
+	TILE(T, TYPE, 8, 1)                                                                                            \
+	TILE(T, TYPE, 4, 1)                                                                                            \
+	TILE(T, TYPE, 2, 1)                                                                                            \
+	TILE(T, TYPE, 1, 1)                                                                                            \
+	TILE(T, TYPE, 4, 2)                                                                                            \
+	TILE(T, TYPE, 2, 2)                                                                                            \
+	TILE(T, TYPE, 1, 2)                                                                                            \
+	TILE(T, TYPE, 2, 3)                                                                                            \
+	TILE(T, TYPE, 1, 3)                                                                                            \
+	TILE(T, TYPE, 2, 4)                                                                                            \
+	TILE(T, TYPE, 1, 4)
 TILES(f32, QMAT_F32)
 TILES(f16, QMAT_F16)
 TILES(i8, QMAT_I8)
 
 /* tiles[type][S-1][log2 G] */
-#define TILE_ROW(T) \
-	{{tile_##T##_1x1, tile_##T##_2x1, tile_##T##_4x1, tile_##T##_8x1}, \
-	 {tile_##T##_1x2, tile_##T##_2x2, tile_##T##_4x2, NULL}, \
-	 {tile_##T##_1x3, tile_##T##_2x3, NULL, NULL}, \
-	 {tile_##T##_1x4, tile_##T##_2x4, NULL, NULL}}
+#define TILE_ROW(T)                                                                                                    \
+	{                                                                                                              \
+		{tile_##T##_1x1, tile_##T##_2x1, tile_##T##_4x1, tile_##T##_8x1},                                      \
+			{tile_##T##_1x2, tile_##T##_2x2, tile_##T##_4x2, NULL},                                        \
+			{tile_##T##_1x3, tile_##T##_2x3, NULL, NULL},                                                  \
+		{                                                                                                      \
+			tile_##T##_1x4, tile_##T##_2x4, NULL, NULL                                                     \
+		}                                                                                                      \
+	}
 static tile_fn *const tiles[3][4][4] = {TILE_ROW(f32), TILE_ROW(f16), TILE_ROW(i8)};
 static const int max_log2g[4] = {3, 2, 1, 1};
 
 /* stores the 8 sums of group rows rb… of stream row yb (y of that stream) */
-AVX static void store8(float *yb, __m256 s, const qmat *m, const float *bias, int rb, int r0,
-		       int r1, int acc)
+AVX static void store8(float *yb, __m256 s, const qmat *m, const float *bias, int rb, int r0, int r1, int acc)
 {
 	if (rb >= r0 && rb + QMAT_GROUP <= r1) {
 		__m256 t;
@@ -443,23 +452,24 @@ AVX static void store8(float *yb, __m256 s, const qmat *m, const float *bias, in
  * every strip full), finished in registers: the products in a chain of small ones (a WaveNet
  * layer's) wait on each other, so the tile's round trip through memory and the general loops of
  * apply_avx would be a large part of each. The same sums as tile + store8, so the same bits. */
-AVX_INLINE void small1(qmat_type type, int G, const qmat *m, float *y, const float *x,
-		       const float *bias, int acc)
+AVX_INLINE void small1(qmat_type type, int G, const qmat *m, float *y, const float *x, const float *bias, int acc)
 {
 	const int cols = m->cols;
 	const size_t sstride = (size_t)QMAT_STRIP * cols;
 	__m256 a[8];
-	#pragma GCC unroll 8
+#pragma GCC unroll 8
 	for (int g = 0; g < G; g++)
 		a[g] = _mm256_setzero_ps();
 	for (int c = 0; c < cols; c++) {
 		const __m256 xb = _mm256_broadcast_ss(x + c);
-		#pragma GCC unroll 8
+#pragma GCC unroll 8
 		for (int g = 0; g < G; g++)
-			a[g] = _mm256_fmadd_ps(load8(type, m->w, (size_t)c * QMAT_STRIP + (size_t)(g / 2) * sstride +
-							   (size_t)(g % 2) * QMAT_GROUP), xb, a[g]);
+			a[g] = _mm256_fmadd_ps(load8(type, m->w,
+						     (size_t)c * QMAT_STRIP + (size_t)(g / 2) * sstride +
+							     (size_t)(g % 2) * QMAT_GROUP),
+					       xb, a[g]);
 	}
-	#pragma GCC unroll 8
+#pragma GCC unroll 8
 	for (int g = 0; g < G; g++) {
 		const int rb = g * QMAT_GROUP;
 		__m256 t = a[g];
@@ -476,19 +486,19 @@ AVX_INLINE void small1(qmat_type type, int G, const qmat *m, float *y, const flo
 }
 
 typedef void small1_fn(const qmat *m, float *y, const float *x, const float *bias, int acc);
-#define SMALL1(T, TYPE, G) \
-	AVX static void small1_##T##_##G(const qmat *m, float *y, const float *x, const float *bias, \
-					 int acc) \
-	{ small1(TYPE, G, m, y, x, bias, acc); }
+#define SMALL1(T, TYPE, G)                                                                                             \
+	AVX static void small1_##T##_##G(const qmat *m, float *y, const float *x, const float *bias, int acc)          \
+	{                                                                                                              \
+		small1(TYPE, G, m, y, x, bias, acc);                                                                   \
+	}
 #define SMALL1S(T, TYPE) SMALL1(T, TYPE, 2) SMALL1(T, TYPE, 4) SMALL1(T, TYPE, 6) SMALL1(T, TYPE, 8)
 SMALL1S(f32, QMAT_F32)
 SMALL1S(f16, QMAT_F16)
 SMALL1S(i8, QMAT_I8)
 /* small1s[type][rows / 16 - 1] */
-static small1_fn *const small1s[3][4] = {
-	{small1_f32_2, small1_f32_4, small1_f32_6, small1_f32_8},
-	{small1_f16_2, small1_f16_4, small1_f16_6, small1_f16_8},
-	{small1_i8_2, small1_i8_4, small1_i8_6, small1_i8_8}};
+static small1_fn *const small1s[3][4] = {{small1_f32_2, small1_f32_4, small1_f32_6, small1_f32_8},
+					 {small1_f16_2, small1_f16_4, small1_f16_6, small1_f16_8},
+					 {small1_i8_2, small1_i8_4, small1_i8_6, small1_i8_8}};
 
 /* ---- q8: integer products ---- */
 
@@ -530,12 +540,11 @@ AVX static float q8_quantize_avx(const float *x, int cols, int8_t *q)
 /* out[g] = Σ over column blocks of groups g0.. g0+G-1 of a panel with pg groups, against q:
  * |q| (unsigned) times the weight with q's sign (signed) is a product of the right sign whose
  * pair sums (≤ 2·127·127) cannot saturate vpmaddubsw's 16 bits */
-AVX_INLINE void q8_tile(int G, const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q,
-			__m256i *out)
+AVX_INLINE void q8_tile(int G, const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q, __m256i *out)
 {
 	const __m256i ones = _mm256_set1_epi16(1);
 	__m256i acc[8]; /* in registers: out may alias the int8 weights and input, as far as C knows */
-	#pragma GCC unroll 8
+#pragma GCC unroll 8
 	for (int g = 0; g < G; g++)
 		acc[g] = _mm256_setzero_si256();
 	const int8_t *w = panel + (size_t)g0 * QMAT_GROUP * Q8_BLOCK;
@@ -544,31 +553,41 @@ AVX_INLINE void q8_tile(int G, const int8_t *panel, int g0, int pg, int nblocks,
 		int32_t q4;
 		memcpy(&q4, q + (size_t)k * Q8_BLOCK, 4);
 		const __m256i xs = _mm256_set1_epi32(q4), xa = _mm256_abs_epi8(xs);
-		#pragma GCC unroll 8
+#pragma GCC unroll 8
 		for (int g = 0; g < G; g++) {
 			__m256i wv = _mm256_load_si256((const __m256i *)(w + (size_t)g * QMAT_GROUP * Q8_BLOCK));
 			__m256i p = _mm256_maddubs_epi16(xa, _mm256_sign_epi8(wv, xs));
 			acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(p, ones));
 		}
 	}
-	#pragma GCC unroll 8
+#pragma GCC unroll 8
 	for (int g = 0; g < G; g++)
 		out[g] = acc[g];
 }
 
 typedef void q8_tile_fn(const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q, __m256i *out);
-#define Q8_TILE(G) \
-	AVX static void q8_tile_##G(const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q, \
-				    __m256i *out) \
-	{ q8_tile(G, panel, g0, pg, nblocks, q, out); }
-Q8_TILE(1) Q8_TILE(2) Q8_TILE(3) Q8_TILE(4) Q8_TILE(5) Q8_TILE(6) Q8_TILE(7) Q8_TILE(8)
+#define Q8_TILE(G)                                                                                                     \
+	AVX static void q8_tile_##G(const int8_t *panel, int g0, int pg, int nblocks, const int8_t *q, __m256i *out)   \
+	{                                                                                                              \
+		q8_tile(G, panel, g0, pg, nblocks, q, out);                                                            \
+	}
+/* clang-format off */
+Q8_TILE(1)
+Q8_TILE(2)
+Q8_TILE(3)
+Q8_TILE(4)
+Q8_TILE(5)
+Q8_TILE(6)
+Q8_TILE(7)
+Q8_TILE(8)
+/* clang-format on */
 static q8_tile_fn *const q8_tiles[8] = {q8_tile_1, q8_tile_2, q8_tile_3, q8_tile_4,
 					q8_tile_5, q8_tile_6, q8_tile_7, q8_tile_8};
 
 /* Stream by stream (each input quantised once), the groups of each panel that rows r0..r1-1
  * touch, finished as finish_q8 does. */
-AVX static void apply_q8_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
-			     const float *bias, int nb, int r0, int r1, int acc)
+AVX static void apply_q8_avx(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb,
+			     int r0, int r1, int acc)
 {
 	const int nblocks = (int)(q8_cols(m->cols) / Q8_BLOCK);
 	int8_t q[QMAT_Q8_MAX_COLS] __attribute__((aligned(32)));
@@ -581,8 +600,8 @@ AVX static void apply_q8_avx(const qmat *m, float *y, int ldy, const float *x, i
 			const int g0 = (SH_MAX(r0, p0) - p0) / QMAT_GROUP;
 			const int g1 = SH_MIN(pg, (r1 - p0 + QMAT_GROUP - 1) / QMAT_GROUP);
 			__m256i sums[8];
-			q8_tiles[g1 - g0 - 1]((const int8_t *)m->w + (size_t)p0 * nblocks * Q8_BLOCK, g0, pg,
-					     nblocks, q, sums);
+			q8_tiles[g1 - g0 - 1]((const int8_t *)m->w + (size_t)p0 * nblocks * Q8_BLOCK, g0, pg, nblocks,
+					      q, sums);
 			for (int g = g0; g < g1; g++) {
 				const int rb = p0 + g * QMAT_GROUP;
 				const __m256 s = _mm256_cvtepi32_ps(sums[g - g0]);
@@ -609,8 +628,8 @@ AVX static void apply_q8_avx(const qmat *m, float *y, int ldy, const float *x, i
 /* Blocks of rows; in each, tiles of 4 streams (or the rest) and, for each, tiles of groups: as
  * many as the registers allow for that many streams, over whole strips (a group alone where a
  * range starts or ends inside a strip, or in the last strip when it is half). */
-AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int ldx,
-			  const float *bias, int nb, int r0, int r1, int acc)
+AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb, int r0,
+			  int r1, int acc)
 {
 	if (nb == 1 && r0 == 0 && r1 == m->rows && m->rows % QMAT_STRIP == 0 && m->rows <= 64) {
 		small1s[m->type][m->rows / QMAT_STRIP - 1](m, y, x, bias, acc);
@@ -636,7 +655,8 @@ AVX static void apply_avx(const qmat *m, float *y, int ldy, const float *x, int 
 				}
 				const int G = 1 << lg;
 				/* a lone group: its strip's own column step (8 in a half strip) */
-				const int st = g / 2, ng = SH_MIN(2, (m->rows - st * QMAT_STRIP + QMAT_GROUP - 1) / QMAT_GROUP);
+				const int st = g / 2,
+					  ng = SH_MIN(2, (m->rows - st * QMAT_STRIP + QMAT_GROUP - 1) / QMAT_GROUP);
 				const size_t i = (size_t)st * sstride + (size_t)(g % 2) * QMAT_GROUP;
 				__m256 out[8];
 				tiles[m->type][S - 1][lg](m->w, i, (size_t)ng * QMAT_GROUP, sstride, cols,
@@ -656,8 +676,7 @@ int qmat_simd(void)
 	static int known = -1; /* asked once: qmat_apply asks before every product */
 	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
 	if (k < 0) {
-		k = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-		    __builtin_cpu_supports("f16c");
+		k = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
 	}
 	return k;
@@ -666,8 +685,8 @@ int qmat_simd(void)
 int qmat_simd(void) { return 0; }
 #endif
 
-void qmat_apply(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias,
-		int nb, int r0, int r1, int accumulate)
+void qmat_apply(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb, int r0, int r1,
+		int accumulate)
 {
 	if (nb < 1 || r1 <= r0)
 		return;
@@ -690,8 +709,8 @@ void qmat_part(const qmat *m, int part, int nparts, int *r0, int *r1)
 	*r1 = (int)SH_MIN(np * (part + 1) / nparts * QMAT_PANEL, m->rows);
 }
 
-void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx,
-		    const float *bias, int nb, int accumulate)
+void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb,
+		    int accumulate)
 {
 	int nt = 1;
 #ifdef _OPENMP
@@ -704,7 +723,7 @@ void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx,
 		qmat_apply(m, y, ldy, x, ldx, bias, nb, 0, m->rows, accumulate);
 		return;
 	}
-	#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt)
 	{
 		int id = 0, team = 1, r0, r1;
 #ifdef _OPENMP

@@ -89,20 +89,20 @@ int qmat_pack_worst(qmat **dst, const float *w, int rows, int cols, int ldw, qma
 /* y[b·ldy + r] = bias[r] (+ y[b·ldy + r] when accumulate) + Σ_c W[r][c]·x[b·ldx + c] for
  * b < nb and rows r0 ≤ r < r1, on the calling thread (bias may be NULL). y must not overlap
  * x. Row ranges starting and ending on multiples of QMAT_PANEL (or at rows) run fastest. */
-void qmat_apply(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias,
-		int nb, int r0, int r1, int accumulate);
+void qmat_apply(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb, int r0, int r1,
+		int accumulate);
 /* The same over all rows, split among the OpenMP threads (in panels) when the product is large
  * enough and the caller is not already in a parallel region. Each y is made by one thread in
  * the order above, so the result does not depend on the number of threads. */
-void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx,
-		    const float *bias, int nb, int accumulate);
+void qmat_apply_par(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb,
+		    int accumulate);
 /* Part `part` of `nparts` of the rows, on panel boundaries, for callers that run their own
  * threads: *r0, *r1 (possibly empty) */
 void qmat_part(const qmat *m, int part, int nparts, int *r0, int *r1);
 
 /* The plain C kernel, the reference for qmat_apply (same arithmetic, same bits) */
-void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ldx,
-		    const float *bias, int nb, int r0, int r1, int accumulate);
+void qmat_apply_ref(const qmat *m, float *y, int ldy, const float *x, int ldx, const float *bias, int nb, int r0,
+		    int r1, int accumulate);
 /* 1 when qmat_apply runs the AVX2 + FMA + F16C kernels on this machine */
 int qmat_simd(void);
 

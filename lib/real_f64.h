@@ -71,5 +71,32 @@
 #define wn_scalar_conv_backward wn_scalar_conv_backward_f64
 #define wn_scalar_conv_forward wn_scalar_conv_forward_f64
 
+/* lib/ddsp_model_real.c (types too: ddsp_model.h declares both) */
+#define ddsp_fft ddsp_fft_f64
+#define ddsp_fft_free ddsp_fft_free_f64
+#define ddsp_fft_new ddsp_fft_new_f64
+#define ddsp_harmonic_backward ddsp_harmonic_backward_f64
+#define ddsp_harmonic_forward ddsp_harmonic_forward_f64
+#define ddsp_layernorm_backward ddsp_layernorm_backward_f64
+#define ddsp_layernorm_forward ddsp_layernorm_forward_f64
+#define ddsp_net ddsp_net_f64
+#define ddsp_net_config ddsp_net_config_f64
+#define ddsp_net_decode ddsp_net_decode_f64
+#define ddsp_net_free ddsp_net_free_f64
+#define ddsp_net_grads ddsp_net_grads_f64
+#define ddsp_net_init_params ddsp_net_init_params_f64
+#define ddsp_net_new ddsp_net_new_f64
+#define ddsp_net_num_params ddsp_net_num_params_f64
+#define ddsp_net_param_info ddsp_net_param_info_f64
+#define ddsp_net_params ddsp_net_params_f64
+#define ddsp_net_run ddsp_net_run_f64
+#define ddsp_noise_backward ddsp_noise_backward_f64
+#define ddsp_noise_design ddsp_noise_design_f64
+#define ddsp_noise_forward ddsp_noise_forward_f64
+#define ddsp_reverb_backward ddsp_reverb_backward_f64
+#define ddsp_reverb_forward ddsp_reverb_forward_f64
+#define ddsp_scale_fn ddsp_scale_fn_f64
+#define ddsp_scale_fn_grad ddsp_scale_fn_grad_f64
+#define ddsp_spectral_loss_grad ddsp_spectral_loss_grad_f64
 #endif
 #endif

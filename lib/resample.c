@@ -15,11 +15,11 @@
 struct resampler {
 	soxr_t soxr;
 	int in_rate, out_rate;
-	int64_t n_in, n_out;   /* input samples pulled, output samples given */
-	int64_t target;        /* outputs in all, known once the input has ended (-1 before) */
-	int64_t pad;           /* zeros still to feed after the input's end */
-	int flushed;           /* soxr told that the input has ended */
-	size_t len, pos;       /* input block: buf[pos..len) not yet taken by soxr */
+	int64_t n_in, n_out; /* input samples pulled, output samples given */
+	int64_t target;      /* outputs in all, known once the input has ended (-1 before) */
+	int64_t pad;         /* zeros still to feed after the input's end */
+	int flushed;         /* soxr told that the input has ended */
+	size_t len, pos;     /* input block: buf[pos..len) not yet taken by soxr */
 	float buf[BLOCK];
 };
 
@@ -34,7 +34,7 @@ resampler *resampler_new(int in_rate, int out_rate, double bandwidth, double att
 	q.precision = atten_db / (20 * log10(2));
 	q.passband_end = bandwidth;
 	soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-	soxr_runtime_spec_t rt = soxr_runtime_spec(1);   /* one thread: the same bytes every run */
+	soxr_runtime_spec_t rt = soxr_runtime_spec(1); /* one thread: the same bytes every run */
 	soxr_error_t e = NULL;
 	r->soxr = soxr_create(in_rate, out_rate, 1, &e, &io, &q, &rt);
 	if (!r->soxr || e) {
@@ -89,15 +89,15 @@ long resampler_read(resampler *r, resample_input_fn in, void *ctx, float *out, l
 			if (refill(r, in, ctx) < 0)
 				return -1;
 			if (r->target == 0)
-				break;   /* an empty input: nothing to make */
+				break; /* an empty input: nothing to make */
 		}
 		long room = n - got;
 		if (r->target >= 0)
 			room = (long)SH_MIN((int64_t)room, r->target - r->n_out);
 		size_t idone = 0, odone = 0;
-		int end = r->pos == r->len;   /* zeros fed too: tell soxr, and drain it */
-		soxr_error_t e = soxr_process(r->soxr, end ? NULL : r->buf + r->pos, end ? 0 : r->len - r->pos,
-					      &idone, out + got, (size_t)room, &odone);
+		int end = r->pos == r->len; /* zeros fed too: tell soxr, and drain it */
+		soxr_error_t e = soxr_process(r->soxr, end ? NULL : r->buf + r->pos, end ? 0 : r->len - r->pos, &idone,
+					      out + got, (size_t)room, &odone);
 		if (e)
 			return sh_error("resampling: soxr: %s", e);
 		r->flushed |= end;

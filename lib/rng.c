@@ -12,7 +12,7 @@ void sh_rng_seed(sh_rng *r, uint64_t seed)
 	for (int i = 0; i < 4; i++)
 		r->s[i] = sh_splitmix64(&x);
 	if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
-		r->s[0] = 1;   /* the one state xoshiro cannot leave */
+		r->s[0] = 1; /* the one state xoshiro cannot leave */
 }
 
 void sh_rng_seed_stream(sh_rng *r, uint64_t seed, uint64_t stream)
@@ -54,7 +54,7 @@ uint64_t sh_rng_below(sh_rng *r, uint64_t n)
 
 double sh_rng_normal(sh_rng *r)
 {
-	double u1 = 1.0 - sh_rng_uniform(r);   /* (0, 1]: log is finite */
+	double u1 = 1.0 - sh_rng_uniform(r); /* (0, 1]: log is finite */
 	double u2 = sh_rng_uniform(r);
 	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
@@ -84,8 +84,10 @@ int sh_rng_from_string(sh_rng *r, const char *s)
 		uint64_t w = 0;
 		for (int k = 0; k < 16; k++) {
 			char c = s[16 * i + k];
-			int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-				c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+			int d = c >= '0' && c <= '9'   ? c - '0'
+				: c >= 'a' && c <= 'f' ? c - 'a' + 10
+				: c >= 'A' && c <= 'F' ? c - 'A' + 10
+						       : -1;
 			if (d < 0)
 				return sh_error("bad RNG state: '%c' is not a hex digit", c);
 			w = w << 4 | (uint64_t)d;

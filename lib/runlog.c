@@ -46,12 +46,12 @@ int trn_log_read(trn_log *l, const char *path, long max_step)
 			continue;
 		trn_log_row r;
 		char tb[64], vb[64];
-		if (sscanf(line, "%ld\t%lf\t%63s\t%63s\t%lf\t%lf\t%lf", &r.step, &r.epoch, tb, vb,
-			   &r.samples_per_s, &r.lr, &r.seconds) != 7) {
+		if (sscanf(line, "%ld\t%lf\t%63s\t%63s\t%lf\t%lf\t%lf", &r.step, &r.epoch, tb, vb, &r.samples_per_s,
+			   &r.lr, &r.seconds) != 7) {
 			fclose(f);
 			return sh_error("%s: line %d: not a row of qtrain's log", path, lineno);
 		}
-		r.train_bits = strtod(tb, NULL);   /* "nan" where there was none */
+		r.train_bits = strtod(tb, NULL); /* "nan" where there was none */
 		r.valid_bits = strtod(vb, NULL);
 		/* the eighth column, fad, is absent from logs written before it */
 		const char *f8 = line;
@@ -127,7 +127,7 @@ void trn_lib_versions_json(sh_buf *b)
 		sh_buf_printf(b, ": ");
 		sh_buf_json_str(b, v[i].version);
 	}
-	sh_buf_printf(b, ", \"openblas_core\": ");   /* the kernels it runs (lib/blas.c) */
+	sh_buf_printf(b, ", \"openblas_core\": "); /* the kernels it runs (lib/blas.c) */
 	sh_buf_json_str(b, blas_core_name());
 	const char *spin = getenv("GOMP_SPINCOUNT"), *policy = getenv("OMP_WAIT_POLICY");
 	sh_buf_printf(b, ", \"omp_wait\": ");
@@ -159,8 +159,8 @@ int trn_keep_milestone(const trn_run *t, const trn_data *d, const char *rundir)
 	return link_last(t, d, last, dst);
 }
 
-int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
-		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row)
+int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full, double seconds,
+		   double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row)
 {
 	char last[4096], best[4096], path[4096];
 	snprintf(last, sizeof last, "%s/last.safetensors", rundir);
@@ -177,10 +177,10 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 	if (full)
 		row->valid_bits = trn_evaluate(t, d, d->valid, d->nvalid, stop);
 	if (full && stop && *stop) {
-		full = 0;   /* interrupted while validating: the row without validation */
+		full = 0; /* interrupted while validating: the row without validation */
 		row->valid_bits = NAN;
 	} else if (full && d->nvalid && !isfinite(row->valid_bits)) {
-		return 1;   /* the parameters are no good: keep the previous checkpoint */
+		return 1; /* the parameters are no good: keep the previous checkpoint */
 	}
 	int improved = 0;
 	if (full) {
@@ -228,7 +228,9 @@ struct fad_stats *trn_heldout_stats(const trn_run *t, const trn_data *d)
 		}
 		x = nx;
 		rc = mulaw_decode_u16(&q, d->codes + d->start[r], d->len[r], x) < 0 ||
-		     fad_add_samples(s, x, d->len[r], t->opt.sample_rate) < 0 ? -1 : 0;
+				     fad_add_samples(s, x, d->len[r], t->opt.sample_rate) < 0
+			     ? -1
+			     : 0;
 	}
 	free(x);
 	mulaw_free(&q);
@@ -272,8 +274,8 @@ double trn_log_clip_distance(trn_log *log, const char *rundir, long step, int n,
 		}
 	plot_series ps = {"clips vs held-out audio", x, y, m, {0.2, 0.55, 0.25}};
 	snprintf(path, sizeof path, "%s/fad.png", rundir);
-	int rc = x && y ? plot_lines_png(path, 800, 500, "qtrain: Fréchet distance of log-mel statistics",
-					 "step", "distance (lower is closer)", &ps, 1)
+	int rc = x && y ? plot_lines_png(path, 800, 500, "qtrain: Fréchet distance of log-mel statistics", "step",
+					 "distance (lower is closer)", &ps, 1)
 			: sh_error("out of memory");
 	free(x), free(y);
 	return rc < 0 ? NAN : dist;

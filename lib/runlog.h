@@ -12,7 +12,7 @@
 typedef struct {
 	long step;
 	double epoch, train_bits, valid_bits, samples_per_s, lr, seconds;
-	double fad;   /* Fréchet distance of the step's clips to held-out audio (fad.h), or NAN */
+	double fad; /* Fréchet distance of the step's clips to held-out audio (fad.h), or NAN */
 } trn_log_row;
 
 typedef struct {
@@ -34,8 +34,8 @@ typedef struct {
  * -1 with an error, or 1 without writing anything when the validation loss is not finite
  * (the parameters have diverged). Under mpirun every rank calls it (validation is shared, the
  * state gathered) and rank 0 alone writes. */
-int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full,
-		   double seconds, double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row);
+int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *log, int full, double seconds,
+		   double samples_per_s, volatile sig_atomic_t *stop, trn_log_row *row);
 
 /* Keeps the checkpoint just written as RUNDIR/stepNNNNNNN.safetensors (qtrain --keep-every):
  * a milestone that later checkpoints do not replace. */
@@ -47,8 +47,7 @@ struct fad_stats *trn_heldout_stats(const trn_run *t, const trn_data *d);
 /* The distance of the clips RUNDIR/samples/stepNNNNNNN_K.wav (K < n) to ref, written into the
  * log row of that step (when there is one) and log.tsv, and plotted into RUNDIR/fad.png.
  * Returns the distance, or NAN with an error. */
-double trn_log_clip_distance(trn_log *log, const char *rundir, long step, int n,
-			     const struct fad_stats *ref);
+double trn_log_clip_distance(trn_log *log, const char *rundir, long step, int n, const struct fad_stats *ref);
 
 /* Reads RUNDIR/log.tsv if it exists, keeping only the rows up to step max_step. */
 int trn_log_read(trn_log *l, const char *path, long max_step);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 static const char *st_names[SH_DTYPE_COUNT] = {
-	[SH_F32] = "F32", [SH_U8] = "U8", [SH_U16] = "U16", [SH_I16] = "I16",
+	[SH_F32] = "F32", [SH_U8] = "U8",   [SH_U16] = "U16", [SH_I16] = "I16",
 	[SH_F64] = "F64", [SH_I32] = "I32", [SH_I64] = "I64",
 };
 
@@ -63,8 +63,8 @@ static int parse_tensor(const char *name, const json_value *v, st_tensor *t)
 	if (!sh_mul_size(t->count, sh_dtype_size(t->dtype), &nb))
 		return sh_error("tensor '%s': shape too large", name);
 	if (e < b || e - b != nb)
-		return sh_error("tensor '%s': data_offsets [%zu, %zu] do not match shape and dtype (%zu bytes)",
-				name, b, e, nb);
+		return sh_error("tensor '%s': data_offsets [%zu, %zu] do not match shape and dtype (%zu bytes)", name,
+				b, e, nb);
 	t->offset = b;
 	t->nbytes = nb;
 	t->name = strdup(name);
@@ -117,7 +117,8 @@ static int parse(st_file *sf)
 			}
 			for (size_t k = 0; k < v->n; k++) {
 				if (v->items[k].type != JSON_STR) {
-					sh_error("bad safetensors header: __metadata__ value of '%s' is not a string", v->keys[k]);
+					sh_error("bad safetensors header: __metadata__ value of '%s' is not a string",
+						 v->keys[k]);
 					goto out;
 				}
 				sf->meta_key[sf->nmeta] = strdup(v->keys[k]);

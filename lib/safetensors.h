@@ -12,22 +12,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define ST_MAX_HEADER (100u << 20)  /* as the reference implementation: 100 MB */
+#define ST_MAX_HEADER (100u << 20) /* as the reference implementation: 100 MB */
 
 typedef struct {
 	char *name;
 	sh_dtype dtype;
 	int ndim;
 	int64_t shape[NPY_MAX_DIMS];
-	size_t count, offset, nbytes;   /* offset is relative to the data section */
+	size_t count, offset, nbytes; /* offset is relative to the data section */
 } st_tensor;
 
 typedef struct {
-	unsigned char *buf;     /* the whole file */
+	unsigned char *buf; /* the whole file */
 	size_t size;
-	const unsigned char *data;  /* start of the data section */
+	const unsigned char *data; /* start of the data section */
 	int ntensors;
-	st_tensor *tensors;     /* sorted by name (st_find is a binary search) */
+	st_tensor *tensors; /* sorted by name (st_find is a binary search) */
 	int nmeta;
 	char **meta_key, **meta_val;
 } st_file;
@@ -39,7 +39,7 @@ void st_free(st_file *sf);
 
 const st_tensor *st_find(const st_file *sf, const char *name);
 const void *st_data(const st_file *sf, const st_tensor *t);
-const char *st_meta(const st_file *sf, const char *key);   /* NULL when absent */
+const char *st_meta(const st_file *sf, const char *key); /* NULL when absent */
 /* The metadata value `key` as a whole decimal integer in [lo, hi] into *out; -1 with an error
  * naming the key when it is absent or is not such a number. */
 int st_meta_long(const st_file *sf, const char *key, long lo, long hi, long *out);
@@ -57,7 +57,7 @@ typedef struct {
 		int ndim;
 		int64_t shape[NPY_MAX_DIMS];
 		const void *data;
-	} *t;
+	} * t;
 	int nmeta, metacap;
 	char **meta_key, **meta_val;
 } st_writer;

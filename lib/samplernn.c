@@ -45,10 +45,10 @@ int srnn_config_check(const srnn_config *c)
 	for (int k = 0; k < c->nframe_tiers; k++) {
 		if (c->frame_size[k] < 1 || c->frame_size[k] > 4096)
 			return sh_error("frame size %d: want 1 to 4096", c->frame_size[k]);
-		if (k && (c->frame_size[k] >= c->frame_size[k - 1] ||
-			  c->frame_size[k - 1] % c->frame_size[k]))
+		if (k && (c->frame_size[k] >= c->frame_size[k - 1] || c->frame_size[k - 1] % c->frame_size[k]))
 			return sh_error("frame sizes %d, %d: each must divide the previous (coarsest "
-					"first)", c->frame_size[k - 1], c->frame_size[k]);
+					"first)",
+					c->frame_size[k - 1], c->frame_size[k]);
 	}
 	if (c->dim < 1 || c->dim > 16384)
 		return sh_error("dim %d: want 1 to 16384", c->dim);
@@ -87,10 +87,10 @@ double srnn_train_flops(const srnn_config *c, int batch)
 			/* recurrent product: forward, dW, dh */
 			mac += 3 * R * D * G * D;
 		}
-		mac += 3 * c->layers * R * D * D + 3 * R * D * upw;  /* outs, up */
+		mac += 3 * c->layers * R * D * D + 3 * R * D * upw; /* outs, up */
 	}
-	mac += 3 * FS * Q * E * D;                   /* the folded first layer: tables, dW1, demb */
-	mac += 3 * (2 * N * D * D + N * D * Q);      /* l2, l3, l4 */
+	mac += 3 * FS * Q * E * D;              /* the folded first layer: tables, dW1, demb */
+	mac += 3 * (2 * N * D * D + N * D * Q); /* l2, l3, l4 */
 	return 2 * mac;
 }
 
@@ -145,14 +145,15 @@ int srnn_config_diff(const srnn_config *a, const srnn_config *b, char *buf, size
 	srnn_frame_sizes_str(b, fb, sizeof fb);
 	if (strcmp(fa, fb))
 		return snprintf(buf, cap, "frame sizes %s in the checkpoint, %s asked", fa, fb), 1;
-#define DIFF(field, name)                                                                     \
-	if (a->field != b->field)                                                             \
+#define DIFF(field, name)                                                                                              \
+	if (a->field != b->field)                                                                                      \
 		return snprintf(buf, cap, name " %d in the checkpoint, %d asked", a->field, b->field), 1;
 	DIFF(dim, "dim")
 	DIFF(layers, "layers")
 	if (a->rnn != b->rnn)
 		return snprintf(buf, cap, "rnn %s in the checkpoint, %s asked", srnn_rnn_name(a->rnn),
-				srnn_rnn_name(b->rnn)), 1;
+				srnn_rnn_name(b->rnn)),
+		       1;
 	DIFF(embed, "embed")
 	DIFF(levels, "levels")
 	DIFF(learn_h0, "learn_h0")
@@ -174,10 +175,13 @@ int srnn_config_to_meta(const srnn_config *c, st_writer *w)
 {
 	char fs[64];
 	srnn_frame_sizes_str(c, fs, sizeof fs);
-	const struct { const char *key; int v; } ints[] = {
-		{"dim", c->dim}, {"layers", c->layers}, {"embed", c->embed}, {"levels", c->levels},
-		{"learn_h0", c->learn_h0}, {"rnn_weight_norm", c->rnn_weight_norm}, {"seq", c->seq},
-		{"batch", c->batch},
+	const struct {
+		const char *key;
+		int v;
+	} ints[] = {
+		{"dim", c->dim},       {"layers", c->layers},     {"embed", c->embed},
+		{"levels", c->levels}, {"learn_h0", c->learn_h0}, {"rnn_weight_norm", c->rnn_weight_norm},
+		{"seq", c->seq},       {"batch", c->batch},
 	};
 	if (st_set_meta(w, "model", "samplernn") < 0 || st_set_meta(w, "frame_sizes", fs) < 0 ||
 	    st_set_meta(w, "rnn", srnn_rnn_name(c->rnn)) < 0)
@@ -210,8 +214,7 @@ int srnn_config_from_meta(const st_file *sf, srnn_config *c)
 		return sh_error("bad 'rnn' in the metadata");
 	c->rnn = strcmp(rnn, "gru") ? SRNN_LSTM : SRNN_GRU;
 	if (meta_int(sf, "dim", 1, 1 << 20, &c->dim) < 0 || meta_int(sf, "layers", 1, 1024, &c->layers) < 0 ||
-	    meta_int(sf, "embed", 1, 1 << 20, &c->embed) < 0 ||
-	    meta_int(sf, "levels", 2, 65536, &c->levels) < 0 ||
+	    meta_int(sf, "embed", 1, 1 << 20, &c->embed) < 0 || meta_int(sf, "levels", 2, 65536, &c->levels) < 0 ||
 	    meta_int(sf, "learn_h0", 0, 1, &c->learn_h0) < 0 ||
 	    meta_int(sf, "rnn_weight_norm", 0, 1, &c->rnn_weight_norm) < 0 ||
 	    meta_int(sf, "seq", 1, 1 << 24, &c->seq) < 0 || meta_int(sf, "batch", 1, 1 << 20, &c->batch) < 0)

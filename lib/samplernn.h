@@ -19,21 +19,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SRNN_MAX_TIERS 4     /* frame tiers */
+#define SRNN_MAX_TIERS 4 /* frame tiers */
 enum { SRNN_LSTM, SRNN_GRU };
 
 typedef struct {
-	int nframe_tiers;                 /* 1 for 2-tier SampleRNN, 2 for 3-tier */
-	int frame_size[SRNN_MAX_TIERS];   /* coarsest first: {16} or {64, 16}; each divides the previous */
-	int dim;                          /* D: RNN width and sample-tier width */
-	int layers;                       /* RNN layers per frame tier */
-	int rnn;                          /* SRNN_LSTM or SRNN_GRU */
-	int embed;                        /* E: sample-tier embedding size */
-	int levels;                       /* Q: quantisation levels */
-	int learn_h0;                     /* learned initial state */
-	int rnn_weight_norm;              /* weight norm on the RNN matrices too (dadabots) */
-	int seq;                          /* truncated-BPTT window, in samples */
-	int batch;                        /* rows per training step */
+	int nframe_tiers;               /* 1 for 2-tier SampleRNN, 2 for 3-tier */
+	int frame_size[SRNN_MAX_TIERS]; /* coarsest first: {16} or {64, 16}; each divides the previous */
+	int dim;                        /* D: RNN width and sample-tier width */
+	int layers;                     /* RNN layers per frame tier */
+	int rnn;                        /* SRNN_LSTM or SRNN_GRU */
+	int embed;                      /* E: sample-tier embedding size */
+	int levels;                     /* Q: quantisation levels */
+	int learn_h0;                   /* learned initial state */
+	int rnn_weight_norm;            /* weight norm on the RNN matrices too (dadabots) */
+	int seq;                        /* truncated-BPTT window, in samples */
+	int batch;                      /* rows per training step */
 } srnn_config;
 
 /* Fills cfg from a preset: "tiny", "small", "medium", "dadabots" (the peer's PRESETS). */
@@ -89,8 +89,8 @@ size_t srnn_state_floats(const srnn *m, int batch);
 void srnn_state_reset(const srnn *m, float *state, int batch, int b);
 /* Copies rows [src_row0, src_row0 + rows) of a state of src_batch rows to rows from dst_row0
  * of one of dst_batch rows (a rank's rows out of the whole batch's state, and back). */
-void srnn_state_copy_rows(const srnn *m, float *dst, int dst_batch, int dst_row0, const float *src,
-			  int src_batch, int src_row0, int rows);
+void srnn_state_copy_rows(const srnn *m, float *dst, int dst_batch, int dst_row0, const float *src, int src_batch,
+			  int src_row0, int rows);
 
 /* One truncated-BPTT window: codes is batch × (history + seq) row-major. Updates state in
  * place to the state after the window. Returns the mean cross-entropy in nats over
@@ -119,8 +119,8 @@ int srnn_param_count_f64(const srnn_f64 *m);
 const srnn_param *srnn_param_info_f64(const srnn_f64 *m, int i);
 size_t srnn_state_floats_f64(const srnn_f64 *m, int batch);
 void srnn_state_reset_f64(const srnn_f64 *m, double *state, int batch, int b);
-void srnn_state_copy_rows_f64(const srnn_f64 *m, double *dst, int dst_batch, int dst_row0,
-			      const double *src, int src_batch, int src_row0, int rows);
+void srnn_state_copy_rows_f64(const srnn_f64 *m, double *dst, int dst_batch, int dst_row0, const double *src,
+			      int src_batch, int src_row0, int rows);
 double srnn_forward_f64(srnn_f64 *m, const uint16_t *codes, int batch, double *state);
 double srnn_forward_backward_f64(srnn_f64 *m, const uint16_t *codes, int batch, double *state);
 const double *srnn_last_logits_f64(const srnn_f64 *m);

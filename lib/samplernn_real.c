@@ -55,26 +55,26 @@ typedef struct {
 
 typedef struct {
 	wmat W;
-	size_t b;       /* bias offset or NONE */
+	size_t b; /* bias offset or NONE */
 } linear;
 
 typedef struct {
-	int in;                         /* FS (first layer) or D + FS */
+	int in; /* FS (first layer) or D + FS */
 	wmat ih, hh;
-	size_t bih, bhh, h0, c0;        /* h0, c0: learned initial state or NONE */
-	real *x;                        /* [R × in] input, time-major */
-	real *h, *c, *gates;            /* [R × D], [R × D] (LSTM), [R × 4D] */
-	real *hinit, *cinit;            /* [B × D] state at the start of the window */
+	size_t bih, bhh, h0, c0; /* h0, c0: learned initial state or NONE */
+	real *x;                 /* [R × in] input, time-major */
+	real *h, *c, *gates;     /* [R × D], [R × D] (LSTM), [R × 4D] */
+	real *hinit, *cinit;     /* [B × D] state at the start of the window */
 } rnnlayer;
 
 typedef struct {
-	int fs, nf;             /* frame size, frames per window */
-	int ratio, condw;       /* conditioning vectors per frame and their width */
+	int fs, nf;       /* frame size, frames per window */
+	int ratio, condw; /* conditioning vectors per frame and their width */
 	rnnlayer layer[MAXL];
 	linear out[MAXL], up;
-	real *o_tm, *o_bm;      /* [R × D] tier output, time-major and batch-major */
-	real *u;                /* [R × ratio·condw] upsampled, batch-major */
-	real *gadd;             /* [R × G·D] conditioning from the tier above, time-major */
+	real *o_tm, *o_bm; /* [R × D] tier output, time-major and batch-major */
+	real *u;           /* [R × ratio·condw] upsampled, batch-major */
+	real *gadd;        /* [R × G·D] conditioning from the tier above, time-major */
 } tier;
 
 struct MODEL {
@@ -85,22 +85,22 @@ struct MODEL {
 	linear l1, l2, l3, l4;
 
 	param_table pt;
-	real *params, *grads;   /* [pt.total] each */
+	real *params, *grads; /* [pt.total] each */
 	int nwm;
 	wmat *wm[SRNN_MAX_TIERS * (2 * MAXL + MAXL + 1) + 8];
 
 	unsigned char *arena;
 	/* sample tier, N = B × seq positions, p = b·seq + s */
-	real *h2, *h3;          /* [N × D] (h1 is the finest tier's u) */
-	real *probs, *dlogits;  /* [N × Q] */
-	real *da, *db;          /* [N × D] backward scratch */
-	real *table, *dtable;   /* [FS × Q × D] */
-	int32_t *targets;       /* [N] */
-	int32_t *fresh;         /* [B] rows that started the window from a reset state */
+	real *h2, *h3;         /* [N × D] (h1 is the finest tier's u) */
+	real *probs, *dlogits; /* [N × Q] */
+	real *da, *db;         /* [N × D] backward scratch */
+	real *table, *dtable;  /* [FS × Q × D] */
+	int32_t *targets;      /* [N] */
+	int32_t *fresh;        /* [B] rows that started the window from a reset state */
 	/* frame-tier backward scratch, sized for the largest tier */
 	real *dg1, *dg2, *dx, *dh, *do_bm, *do_tm, *du, *dh0, *dc0;
 
-	const uint16_t *codes;  /* of the last forward, for the backward */
+	const uint16_t *codes; /* of the last forward, for the backward */
 	int batch;
 };
 
@@ -387,10 +387,7 @@ static size_t layer_state(const struct MODEL *m, int batch)
 	return (size_t)batch * m->D * (m->cfg.rnn == SRNN_LSTM ? 2 : 1);
 }
 
-size_t srnn_state_floats(const MODEL *m, int batch)
-{
-	return (size_t)m->K * m->L * layer_state(m, batch) + batch;
-}
+size_t srnn_state_floats(const MODEL *m, int batch) { return (size_t)m->K * m->L * layer_state(m, batch) + batch; }
 
 void srnn_state_reset(const MODEL *m, real *state, int batch, int b)
 {
@@ -410,8 +407,8 @@ void srnn_state_reset(const MODEL *m, real *state, int batch, int b)
 	s[b] = 1;
 }
 
-void srnn_state_copy_rows(const MODEL *m, real *dst, int dst_batch, int dst_row0, const real *src,
-			  int src_batch, int src_row0, int rows)
+void srnn_state_copy_rows(const MODEL *m, real *dst, int dst_batch, int dst_row0, const real *src, int src_batch,
+			  int src_row0, int rows)
 {
 	/* K·L blocks of h (and c) [batch × D], then the flags [batch × 1] */
 	const int blocks = m->K * m->L * (m->cfg.rnn == SRNN_LSTM ? 2 : 1);
@@ -469,19 +466,18 @@ static void frame_tier_forward(struct MODEL *m, int k, const uint16_t *codes, in
 		const real *gadd = l == 0 ? t->gadd : NULL;
 		if (m->cfg.rnn == SRNN_LSTM) {
 			memcpy(y->cinit, s + (size_t)B * D, sizeof(real) * B * D);
-			lstm_forward(y->h, y->c, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih),
-					P(m, y->bhh), y->hinit, y->cinit, nf, B, y->in, D);
+			lstm_forward(y->h, y->c, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih), P(m, y->bhh),
+				     y->hinit, y->cinit, nf, B, y->in, D);
 			memcpy(s + (size_t)B * D, y->c + (R - B) * D, sizeof(real) * B * D);
 		} else {
-			gru_forward(y->h, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih),
-				       P(m, y->bhh), y->hinit, nf, B, y->in, D);
+			gru_forward(y->h, y->gates, y->x, gadd, y->ih.w, y->hh.w, P(m, y->bih), P(m, y->bhh), y->hinit,
+				    nf, B, y->in, D);
 		}
 		memcpy(s, y->h + (R - B) * D, sizeof(real) * B * D);
 	}
 	/* tier output: Σ_l out_l(h_l), bias on the first only */
 	for (int l = 0; l < m->L; l++)
-		linear_forward(t->o_tm, t->layer[l].h, t->out[l].W.w, P(m, t->out[l].b), (int)R, D, D,
-				  l > 0);
+		linear_forward(t->o_tm, t->layer[l].h, t->out[l].W.w, P(m, t->out[l].b), (int)R, D, D, l > 0);
 	transpose_rows(t->o_bm, t->o_tm, nf, B, D);
 	linear_forward(t->u, t->o_bm, t->up.W.w, P(m, t->up.b), (int)R, D, t->ratio * t->condw, 0);
 	if (k < m->K - 1) /* conditioning of the next tier's input projection, time-major */
@@ -511,18 +507,17 @@ HOT static void sample_l1_forward(struct MODEL *m, real *h1, const uint16_t *cod
 		return;
 	}
 	for (int k = 0; k < FS; k++) /* T_k[Q × D] = emb · W1_kᵀ */
-		nn_gemm(0, 1, Q, D, E, 1, emb, E, W1 + (size_t)k * E,
-		     FS * E, 0, m->table + (size_t)k * Q * D, D);
+		nn_gemm(0, 1, Q, D, E, 1, emb, E, W1 + (size_t)k * E, FS * E, 0, m->table + (size_t)k * Q * D, D);
 	const size_t N = (size_t)B * seq;
 	const real *T = m->table;
-	#pragma omp parallel for schedule(static) if (N * FS * D >= 32768)
+#pragma omp parallel for schedule(static) if (N * FS * D >= 32768)
 	for (size_t p = 0; p < N; p++) {
 		size_t b = p / seq, s = p % seq;
 		const uint16_t *c = codes + b * row + m->hist + s - FS;
 		real *h = h1 + p * D;
 		for (int k = 0; k < FS; k++) {
 			const real *tk = T + ((size_t)k * Q + c[k]) * D;
-			#pragma omp simd
+#pragma omp simd
 			for (int d = 0; d < D; d++)
 				h[d] += tk[d];
 		}
@@ -536,8 +531,9 @@ static double forward(struct MODEL *m, const uint16_t *codes, int B, real *state
 		return sh_error("batch %d: this model holds 1 to %d rows", B, m->max_batch), NAN;
 	for (size_t i = 0; i < (size_t)B * row; i++)
 		if (codes[i] >= Q)
-			return sh_error("code %d at row %zu, position %zu: the model has %d levels",
-					codes[i], i / row, i % row, Q), NAN;
+			return sh_error("code %d at row %zu, position %zu: the model has %d levels", codes[i], i / row,
+					i % row, Q),
+			       NAN;
 	m->codes = codes, m->batch = B;
 	real *flags = state + srnn_state_floats(m, B) - B;
 	for (int b = 0; b < B; b++)
@@ -545,8 +541,7 @@ static double forward(struct MODEL *m, const uint16_t *codes, int B, real *state
 	for (int i = 0; i < m->nwm; i++) {
 		wmat *w = m->wm[i];
 		if (w->g != NONE)
-			weightnorm_forward(w->w, w->norm, m->params + w->v, m->params + w->g, w->rows,
-					      w->cols);
+			weightnorm_forward(w->w, w->norm, m->params + w->v, m->params + w->g, w->rows, w->cols);
 	}
 	for (int k = 0; k < m->K; k++)
 		frame_tier_forward(m, k, codes, B, state);
@@ -593,8 +588,8 @@ HOT static void sample_l1_backward(struct MODEL *m, const real *dh1)
 	const size_t N = (size_t)B * seq;
 	real *dT = m->dtable;
 	zero(dT, (size_t)FS * Q * D);
-	/* dT_k[c] += dh1[p]: each thread owns a band of columns, so no two write the same value */
-	#pragma omp parallel if (N * FS * D >= 32768)
+/* dT_k[c] += dh1[p]: each thread owns a band of columns, so no two write the same value */
+#pragma omp parallel if (N * FS * D >= 32768)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
@@ -607,7 +602,7 @@ HOT static void sample_l1_backward(struct MODEL *m, const real *dh1)
 			const real *dh = dh1 + p * D;
 			for (int k = 0; k < FS; k++) {
 				real *t = dT + ((size_t)k * Q + c[k]) * D;
-				#pragma omp simd
+#pragma omp simd
 				for (int d = d0; d < d1; d++)
 					t[d] += dh[d];
 			}
@@ -616,10 +611,8 @@ HOT static void sample_l1_backward(struct MODEL *m, const real *dh1)
 	for (int k = 0; k < FS; k++) {
 		const real *dTk = dT + (size_t)k * Q * D;
 		/* demb[Q × E] += dT_k · W1_k;  dW1_k[D × E] += dT_kᵀ · emb */
-		nn_gemm(0, 0, Q, E, D, 1, dTk, D, W1 + (size_t)k * E,
-		     FS * E, 1, demb, E);
-		nn_gemm(1, 0, D, E, Q, 1, dTk, D, emb, E, 1,
-		     dW1 + (size_t)k * E, FS * E);
+		nn_gemm(0, 0, Q, E, D, 1, dTk, D, W1 + (size_t)k * E, FS * E, 1, demb, E);
+		nn_gemm(1, 0, D, E, Q, 1, dTk, D, emb, E, 1, dW1 + (size_t)k * E, FS * E);
 	}
 }
 
@@ -630,14 +623,12 @@ static void frame_tier_backward(struct MODEL *m, int k, const real *du)
 	const int D = m->D, nf = t->nf, B = m->batch, G = m->G;
 	const size_t R = (size_t)B * nf;
 	zero(m->do_bm, R * D);
-	linear_backward(m->do_bm, t->up.W.dw, Gr(m, t->up.b), du, t->o_bm, t->up.W.w, (int)R, D,
-			   t->ratio * t->condw);
+	linear_backward(m->do_bm, t->up.W.dw, Gr(m, t->up.b), du, t->o_bm, t->up.W.w, (int)R, D, t->ratio * t->condw);
 	transpose_rows(m->do_tm, m->do_bm, B, nf, D);
 	for (int l = m->L - 1; l >= 0; l--) {
 		rnnlayer *y = &t->layer[l];
 		zero(m->dh, R * D);
-		linear_backward(m->dh, t->out[l].W.dw, Gr(m, t->out[l].b), m->do_tm, y->h,
-				   t->out[l].W.w, (int)R, D, D);
+		linear_backward(m->dh, t->out[l].W.dw, Gr(m, t->out[l].b), m->do_tm, y->h, t->out[l].W.w, (int)R, D, D);
 		if (l < m->L - 1) { /* through the skip input of the layer above: its first D columns */
 			const int in = t->layer[l + 1].in;
 			for (size_t r = 0; r < R; r++)
@@ -655,13 +646,12 @@ static void frame_tier_backward(struct MODEL *m, int k, const real *du)
 			zero(m->dh0, (size_t)B * D), zero(m->dc0, (size_t)B * D);
 		}
 		if (m->cfg.rnn == SRNN_LSTM)
-			lstm_backward(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, dc0,
-					 m->dg1, m->dh, NULL, NULL, y->h, y->c, y->gates, y->x, y->ih.w,
-					 y->hh.w, y->hinit, y->cinit, nf, B, y->in, D);
+			lstm_backward(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, dc0, m->dg1, m->dh,
+				      NULL, NULL, y->h, y->c, y->gates, y->x, y->ih.w, y->hh.w, y->hinit, y->cinit, nf,
+				      B, y->in, D);
 		else
-			gru_backward(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, m->dg1,
-					m->dg2, m->dh, NULL, y->h, y->gates, y->x, y->ih.w, y->hh.w,
-					y->hinit, nf, B, y->in, D);
+			gru_backward(dx, y->ih.dw, y->hh.dw, Gr(m, y->bih), Gr(m, y->bhh), dh0, m->dg1, m->dg2, m->dh,
+				     NULL, y->h, y->gates, y->x, y->ih.w, y->hh.w, y->hinit, nf, B, y->in, D);
 		if (dh0) /* only rows that started from the learned state reach it */
 			for (int b = 0; b < B; b++)
 				if (m->fresh[b])
@@ -704,15 +694,12 @@ static void backward(struct MODEL *m)
 	for (int i = 0; i < m->nwm; i++) {
 		wmat *w = m->wm[i];
 		if (w->g != NONE)
-			weightnorm_backward(m->grads + w->v, m->grads + w->g, w->dw, m->params + w->v,
-					       m->params + w->g, w->norm, w->rows, w->cols);
+			weightnorm_backward(m->grads + w->v, m->grads + w->g, w->dw, m->params + w->v, m->params + w->g,
+					    w->norm, w->rows, w->cols);
 	}
 }
 
-double srnn_forward(MODEL *m, const uint16_t *codes, int batch, real *state)
-{
-	return forward(m, codes, batch, state);
-}
+double srnn_forward(MODEL *m, const uint16_t *codes, int batch, real *state) { return forward(m, codes, batch, state); }
 
 double srnn_forward_backward(MODEL *m, const uint16_t *codes, int batch, real *state)
 {

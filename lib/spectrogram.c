@@ -60,8 +60,7 @@ typedef struct {
 	double pos;
 } row_band;
 
-int spectrogram_draw(const float *x, size_t n, int rate, const spectrogram_opts *o,
-		     uint32_t *pixels, int stride_words)
+int spectrogram_draw(const float *x, size_t n, int rate, const spectrogram_opts *o, uint32_t *pixels, int stride_words)
 {
 	const int W = o->width, H = o->height, N = o->fft, nbin = o->fft / 2 + 1;
 	if (W < 1 || H < 1 || stride_words < W)
@@ -197,8 +196,7 @@ done:
 	return rc;
 }
 
-int spectrogram_draw_file(const char *path, const spectrogram_opts *o, uint32_t *pixels,
-			  int stride_words)
+int spectrogram_draw_file(const char *path, const spectrogram_opts *o, uint32_t *pixels, int stride_words)
 {
 	audio_reader *r = audio_open(path, 0, AUDIO_QUALITY_DEFAULT);
 	if (!r)

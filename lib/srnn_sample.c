@@ -14,51 +14,51 @@
 
 /* One frame-tier RNN layer's weights. */
 typedef struct {
-	qmat *wih, *whh, *whh_n;              /* G·D × In, G·D × D (GRU: r and z rows), GRU: n rows */
-	float *bias;                          /* [G·D] what the input projection adds: b_ih + b_hh
+	qmat *wih, *whh, *whh_n; /* G·D × In, G·D × D (GRU: r and z rows), GRU: n rows */
+	float *bias;             /* [G·D] what the input projection adds: b_ih + b_hh
 	                                         (GRU: b_hh of r and z only) */
-	const float *bhn;                     /* GRU: b_hh of n, inside r∘(...) */
-	const float *h0, *c0;                 /* learned initial state [D] or NULL */
-	qmat *out;                            /* weight-normed tier-output linear [D × D] */
-	const float *out_b;                   /* bias of the first layer's output linear, else NULL */
-	int in;                               /* input width: fs (first layer) or D + fs */
+	const float *bhn;        /* GRU: b_hh of n, inside r∘(...) */
+	const float *h0, *c0;    /* learned initial state [D] or NULL */
+	qmat *out;               /* weight-normed tier-output linear [D × D] */
+	const float *out_b;      /* bias of the first layer's output linear, else NULL */
+	int in;                  /* input width: fs (first layer) or D + fs */
 } rnn_layer;
 
 /* A frame tier: its layers, its upsampling, its state and its conditioning output. */
 typedef struct {
-	int fs;                    /* frame size */
-	int ratio, condw;          /* conditioning vectors per frame and their width (G·D above the
+	int fs;           /* frame size */
+	int ratio, condw; /* conditioning vectors per frame and their width (G·D above the
 	                              finest tier, whose D-wide vectors feed the sample tier) */
-	rnn_layer *layer;          /* [L] */
-	qmat *up;                  /* [ratio·condw × D] */
+	rnn_layer *layer; /* [L] */
+	qmat *up;         /* [ratio·condw × D] */
 	const float *up_b;
-	float *h, *c;              /* [L × n × D] recurrent state */
-	float *cond;               /* [n × ratio × condw] output of the last frame */
+	float *h, *c; /* [L × n × D] recurrent state */
+	float *cond;  /* [n × ratio × condw] output of the last frame */
 } frame_tier;
 
 struct srnn_sampler {
 	int n, K, L, fs, hist_len, D, Q, G;
 	frame_tier tier[SRNN_MAX_TIERS];
-	float *table;              /* [fs × Q × D]: l2·(l1 weight slice s)·emb[q] */
-	qmat *l3, *l4;             /* [D×D], [Q×D] */
+	float *table;  /* [fs × Q × D]: l2·(l1 weight slice s)·emb[q] */
+	qmat *l3, *l4; /* [D×D], [Q×D] */
 	qmat_type wtype;
-	double werr;               /* largest relative row error of the packed weights */
+	double werr; /* largest relative row error of the packed weights */
 	const float *l3_b, *l4_b;
 	/* scratch, all [n × ...] */
-	float *gates, *gadd;       /* [n × 4D] (the cell's layout for both kinds), [n × G·D] */
-	float *frame, *layer_in;   /* [n × fs_max], [n × (D + fs_max)] */
-	float *tier_out;           /* [n × D] */
-	float *x, *hidden;         /* [n × D] sample-tier activations */
-	float *logits, *probs;     /* [n × Q] */
-	int *hist;                 /* [n × hist_len] last codes, oldest first */
-	long t;                    /* samples generated since reset */
+	float *gates, *gadd;     /* [n × 4D] (the cell's layout for both kinds), [n × G·D] */
+	float *frame, *layer_in; /* [n × fs_max], [n × (D + fs_max)] */
+	float *tier_out;         /* [n × D] */
+	float *x, *hidden;       /* [n × D] sample-tier activations */
+	float *logits, *probs;   /* [n × Q] */
+	int *hist;               /* [n × hist_len] last codes, oldest first */
+	long t;                  /* samples generated since reset */
 	int have_logits;
 	/* The finest tier's work that need not wait for its frame (see sample_step): */
-	float *ahead;              /* [L × n × 4D] W_hh·h of every layer for the next frame, in the
+	float *ahead;   /* [L × n × 4D] W_hh·h of every layer for the next frame, in the
 	                              gates' layout (GRU: r and z rows, n's at 3D) */
-	int ahead_rows;            /* rows of that product over all layers: L·G·D */
-	int ahead_done;            /* of AHEAD_CHUNKS, how many are computed since the last frame */
-	int cond_ready;            /* conditioning vectors of the current frame computed */
+	int ahead_rows; /* rows of that product over all layers: L·G·D */
+	int ahead_done; /* of AHEAD_CHUNKS, how many are computed since the last frame */
+	int cond_ready; /* conditioning vectors of the current frame computed */
 	float *arena;
 	size_t arena_used, arena_size;
 };
@@ -199,7 +199,7 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n, qmat_type wtype)
 		int ratio = k == K - 1 ? tfs : tfs / cfg->frame_size[k + 1], condw = k == K - 1 ? D : G * D;
 		total += 2 * (size_t)L * n * D + (size_t)n * ratio * condw + (size_t)L * G * D;
 		size_t most = (size_t)ratio * condw * D > (size_t)G * D * (D + tfs) ? (size_t)ratio * condw * D
-										  : (size_t)G * D * (D + tfs);
+										    : (size_t)G * D * (D + tfs);
 		wtmp_size = most > wtmp_size ? most : wtmp_size;
 	}
 	total += (size_t)n * (4 * D + G * D + fs_max + D + fs_max + 3 * D + 2 * Q) + (size_t)L * n * 4 * D;
@@ -274,9 +274,8 @@ srnn_sampler *srnn_sampler_create(srnn *m, int n, qmat_type wtype)
 		t->c = take(s, (size_t)L * n * D);
 		t->cond = take(s, (size_t)n * t->ratio * t->condw);
 	}
-	if (wn_linear(m, "l3", wtmp, D, D) < 0 || pack(s, &s->l3, wtmp, D, D, D) < 0 ||
-	    !(s->l3_b = bias(m, "l3", D)) || wn_linear(m, "l4", wtmp, Q, D) < 0 ||
-	    pack(s, &s->l4, wtmp, Q, D, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
+	if (wn_linear(m, "l3", wtmp, D, D) < 0 || pack(s, &s->l3, wtmp, D, D, D) < 0 || !(s->l3_b = bias(m, "l3", D)) ||
+	    wn_linear(m, "l4", wtmp, Q, D) < 0 || pack(s, &s->l4, wtmp, Q, D, D) < 0 || !(s->l4_b = bias(m, "l4", Q)))
 		goto fail;
 	s->gates = take(s, (size_t)n * 4 * D);
 	s->gadd = take(s, (size_t)n * G * D);
@@ -368,7 +367,7 @@ static void ahead_rows(srnn_sampler *s, int r0, int r1)
 			continue;
 		const float *h = t->h + (size_t)l * n * D;
 		float *out = s->ahead + (size_t)l * n * 4 * D;
-		const int rz = s->G == 3 ? 2 * D : GD;   /* rows of whh */
+		const int rz = s->G == 3 ? 2 * D : GD; /* rows of whh */
 		if (a < rz)
 			qmat_apply(y->whh, out, 4 * D, h, D, NULL, n, a, SH_MIN(b, rz), 0);
 		if (b > rz) /* GRU: W_hn's rows, written at 3D */
@@ -399,7 +398,7 @@ static void ahead_finish(srnn_sampler *s)
 	if (nt <= 1) {
 		ahead_rows(s, r0, R);
 	} else {
-		#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt)
 		{
 			int id = 0, team = 1;
 #ifdef _OPENMP
@@ -442,8 +441,10 @@ static void frame_step(srnn_sampler *s, int k, const float *gadd)
 		if (l > 0) {
 			/* skip connection: [h of the layer below, raw frame] */
 			for (int b = 0; b < n; b++) {
-				memcpy(s->layer_in + (size_t)b * y->in, t->h + (l - 1) * per_layer + (size_t)b * D, D * sizeof(float));
-				memcpy(s->layer_in + (size_t)b * y->in + D, s->frame + (size_t)b * fs, fs * sizeof(float));
+				memcpy(s->layer_in + (size_t)b * y->in, t->h + (l - 1) * per_layer + (size_t)b * D,
+				       D * sizeof(float));
+				memcpy(s->layer_in + (size_t)b * y->in + D, s->frame + (size_t)b * fs,
+				       fs * sizeof(float));
 			}
 			inp = s->layer_in;
 		}
@@ -502,7 +503,8 @@ static void frame_tiers(srnn_sampler *s)
 			const frame_tier *up = &s->tier[k - 1];
 			int j = (int)(s->t % up->fs / t->fs), W = up->condw;
 			for (int b = 0; b < s->n; b++)
-				memcpy(s->gadd + (size_t)b * W, up->cond + ((size_t)b * up->ratio + j) * W, W * sizeof(float));
+				memcpy(s->gadd + (size_t)b * W, up->cond + ((size_t)b * up->ratio + j) * W,
+				       W * sizeof(float));
 			gadd = s->gadd;
 		}
 		frame_step(s, k, gadd);
@@ -527,16 +529,16 @@ SH_HOT static void table_sum(float *restrict x, const float *restrict cond, cons
 	int d = 0;
 	for (; d + SUM_W <= D; d += SUM_W) {
 		float acc[SUM_W];
-		#pragma omp simd
+#pragma omp simd
 		for (int k = 0; k < SUM_W; k++)
 			acc[k] = cond[d + k];
 		for (int slot = 0; slot < fs; slot++) {
 			const float *row = table + ((size_t)slot * Q + codes[slot]) * D + d;
-			#pragma omp simd
+#pragma omp simd
 			for (int k = 0; k < SUM_W; k++)
 				acc[k] += row[k];
 		}
-		#pragma omp simd
+#pragma omp simd
 		for (int k = 0; k < SUM_W; k++)
 			x[d + k] = acc[k] > 0 ? acc[k] : 0;
 	}
@@ -585,7 +587,7 @@ static void sample_step(srnn_sampler *s)
 	if (threads < 2 || (!next && !chunk)) {
 		sample_mlp(s, j);
 	} else {
-		#pragma omp parallel num_threads(2)
+#pragma omp parallel num_threads(2)
 		{
 			int id = 0, team = 1;
 #ifdef _OPENMP

@@ -127,8 +127,8 @@ double trn_step(trn_run *t, const trn_data *d)
 	if (!isfinite(norm))
 		return norm;
 	t->step++;
-	adam_step(model_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->opt.lr, t->opt.beta1,
-		  t->opt.beta2, t->opt.eps, t->step);
+	adam_step(model_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->opt.lr, t->opt.beta1, t->opt.beta2,
+		  t->opt.eps, t->step);
 	t->log_nats += loss;
 	t->log_steps++;
 	return loss;
@@ -175,8 +175,9 @@ int trn_check_replicas(const trn_run *t)
 	for (int r = 1; r < t->nranks; r++)
 		if (all[2 * r] != all[0] || all[2 * r + 1] != all[1]) {
 			sh_error("rank %d's parameters differ from rank 0's (step %llu, checksum %016llx; rank 0: "
-				 "step %llu, checksum %016llx)", r, (unsigned long long)all[2 * r + 1],
-				 (unsigned long long)all[2 * r], (unsigned long long)all[1], (unsigned long long)all[0]);
+				 "step %llu, checksum %016llx)",
+				 r, (unsigned long long)all[2 * r + 1], (unsigned long long)all[2 * r],
+				 (unsigned long long)all[1], (unsigned long long)all[0]);
 			free(all);
 			return -1;
 		}
@@ -198,7 +199,7 @@ double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n, volat
 	if (n <= 0)
 		return NAN;
 	if (t->nranks > 1)
-		stop = NULL;   /* every rank must take part in the sums below */
+		stop = NULL; /* every rank must take part in the sums below */
 	/* records of the same length go through the model together, row by row, so that no row
 	 * has to be padded and the mean loss of a call is the mean over real targets */
 	eval_item *items = malloc(n * sizeof *items);
@@ -249,7 +250,7 @@ typedef struct {
 	int rate;
 	mulaw_quantiser quant;
 	audio_writer **w;
-	float *audio;   /* [n × 4096] */
+	float *audio; /* [n × 4096] */
 } clip_out;
 
 static int clip_batch(void *ctx, long first, int count, int done)
@@ -279,8 +280,8 @@ static int clip_block(void *ctx, long stream, const uint16_t *codes, int len)
 	return audio_write(c->w[stream], audio, len);
 }
 
-int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
-		      const uint16_t *prime, long prime_len, volatile sig_atomic_t *stop)
+int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature, const uint16_t *prime,
+		      long prime_len, volatile sig_atomic_t *stop)
 {
 	const model_config *mc = &t->opt.model;
 	int mode = trn_quant_mode(t->opt.quantization);
@@ -294,9 +295,15 @@ int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double
 	/* the same noise at every step (streams of the run's seed), so that clips differ by the
 	 * model only; learned h0 when the model has one, else random, as qsample does (WaveNet:
 	 * no h0, it starts from Q/2 codes) */
-	gen_spec g = {.n = n, .samples = (long)(seconds * t->opt.sample_rate + 0.5), .temperature = (float)temperature,
-		      .h0 = mc->kind == MODEL_SAMPLERNN && mc->srnn.learn_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM, .seed = t->opt.seed, .threads = 1,
-		      .stop = stop, .prime = prime, .prime_len = prime_len};
+	gen_spec g = {.n = n,
+		      .samples = (long)(seconds * t->opt.sample_rate + 0.5),
+		      .temperature = (float)temperature,
+		      .h0 = mc->kind == MODEL_SAMPLERNN && mc->srnn.learn_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM,
+		      .seed = t->opt.seed,
+		      .threads = 1,
+		      .stop = stop,
+		      .prime = prime,
+		      .prime_len = prime_len};
 	int rc = c.w && c.audio ? gen_streams(t->m, &g, clip_batch, clip_block, NULL, &c) : sh_error("out of memory");
 	for (int b = 0; c.w && b < n; b++)
 		if (c.w[b])

@@ -18,13 +18,13 @@ enum { TRN_CLIP_NONE, TRN_CLIP_ELEMENTWISE, TRN_CLIP_NORM };
 
 typedef struct {
 	model_config model;
-	double lr, beta1, beta2, eps;   /* Adam, torch semantics */
-	int clip;                       /* TRN_CLIP_* */
+	double lr, beta1, beta2, eps; /* Adam, torch semantics */
+	int clip;                     /* TRN_CLIP_* */
 	double clip_value;
 	uint64_t seed;
-	double split[3];                /* percentages of train, valid, test */
+	double split[3]; /* percentages of train, valid, test */
 	int sample_rate;
-	char quantization[32];          /* how the codes were made: "mulaw" ... */
+	char quantization[32]; /* how the codes were made: "mulaw" ... */
 } trn_options;
 
 typedef struct {
@@ -34,20 +34,20 @@ typedef struct {
 	int rank, nranks, row0, rows;
 	model *m;
 	size_t nparams;
-	float *adam_m, *adam_v;         /* nparams each */
-	float *state;                   /* recurrent state of the batch rows, carried */
+	float *adam_m, *adam_v; /* nparams each */
+	float *state;           /* recurrent state of the batch rows, carried */
 	size_t state_floats;
-	float *lstate;                  /* this rank's rows of it (= state with one rank): up to date
+	float *lstate; /* this rank's rows of it (= state with one rank): up to date
 	                                   while training; state is after trn_state_gather */
 	size_t lstate_floats;
-	uint16_t *codes;                /* batch × (history + seq) */
-	unsigned char *reset;           /* batch */
+	uint16_t *codes;      /* batch × (history + seq) */
+	unsigned char *reset; /* batch */
 	trn_feed feed;
-	long step;                      /* optimizer steps taken */
-	double reduce_seconds;          /* spent in the ranks' reductions of the loss and gradients */
-	double best_bits;               /* best validation bits so far (INFINITY: none) */
-	double log_nats;                /* training loss summed since the last log row ... */
-	long log_steps;                 /* ... over this many steps */
+	long step;             /* optimizer steps taken */
+	double reduce_seconds; /* spent in the ranks' reductions of the loss and gradients */
+	double best_bits;      /* best validation bits so far (INFINITY: none) */
+	double log_nats;       /* training loss summed since the last log row ... */
+	long log_steps;        /* ... over this many steps */
 	/* validation scratch: records sorted by window count, own state */
 	int *valid_sorted;
 	float *eval_state;
@@ -82,8 +82,7 @@ double trn_clip(float *g, size_t n, int mode, double value);
  * at each record's start and carried through its windows). NAN when n is 0 or *stop was set.
  * Several ranks share the records (collective; *stop is then not looked at, so that every
  * rank does the same). */
-double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n,
-		    volatile sig_atomic_t *stop);
+double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n, volatile sig_atomic_t *stop);
 
 /* ---- clips while training ---- */
 
@@ -93,7 +92,7 @@ double trn_evaluate(trn_run *t, const trn_data *d, const int *recs, int n,
  * and the training state is not touched. Unless prime is NULL, every clip continues its
  * prime_len codes (gen_load_prime). When *stop is raised, the unfinished clips are removed and
  * 0 returned. */
-int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature,
-		      const uint16_t *prime, long prime_len, volatile sig_atomic_t *stop);
+int trn_write_samples(trn_run *t, const char *dir, int n, double seconds, double temperature, const uint16_t *prime,
+		      long prime_len, volatile sig_atomic_t *stop);
 
 #endif

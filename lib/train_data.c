@@ -92,8 +92,8 @@ int trn_data_add_file(trn_data *d, const char *path)
 		uint16_t *dst = d->codes + d->total;
 		for (size_t i = 0; i < h->count; i++) {
 			uint16_t c = h->dtype == SH_U8 ? ((const uint8_t *)rec.data)[i]
-						      : (uint16_t)(((const uint8_t *)rec.data)[2 * i] |
-								   ((const uint8_t *)rec.data)[2 * i + 1] << 8);
+						       : (uint16_t)(((const uint8_t *)rec.data)[2 * i] |
+								    ((const uint8_t *)rec.data)[2 * i + 1] << 8);
 			dst[i] = c;
 			if (c > d->max_code)
 				d->max_code = c;
@@ -127,8 +127,8 @@ int trn_data_check(const trn_data *d, int levels, int seq, int *bad)
 				return sh_error("record %ld: code %u at sample %zu is out of range for %d levels",
 						d->index[r], c[i], i, levels);
 		if (d->len[r] < (size_t)seq)
-			return sh_error("record %ld: %zu codes, shorter than one window of %d (--seq)",
-					d->index[r], d->len[r], seq);
+			return sh_error("record %ld: %zu codes, shorter than one window of %d (--seq)", d->index[r],
+					d->len[r], seq);
 	}
 	*bad = -1;
 	return 0;
@@ -191,8 +191,7 @@ void trn_window_row(const trn_data *d, int r, int w, int history, int seq, int l
 	}
 }
 
-int trn_feed_init(trn_feed *f, const trn_data *d, int batch, int history, int seq, int levels,
-		  uint64_t seed)
+int trn_feed_init(trn_feed *f, const trn_data *d, int batch, int history, int seq, int levels, uint64_t seed)
 {
 	memset(f, 0, sizeof *f);
 	f->batch = batch, f->history = history, f->seq = seq, f->levels = levels;
@@ -241,7 +240,4 @@ void trn_feed_next(trn_feed *f, const trn_data *d, uint16_t *codes, unsigned cha
 	}
 }
 
-double trn_feed_epoch(const trn_feed *f)
-{
-	return f->epoch + (f->norder ? (double)f->cursor / f->norder : 0);
-}
+double trn_feed_epoch(const trn_feed *f) { return f->epoch + (f->norder ? (double)f->cursor / f->norder : 0); }

@@ -23,16 +23,16 @@
 
 typedef struct {
 	int nrec;
-	uint16_t *codes;        /* every record's codes back to back */
-	size_t *start, *len;    /* record r is codes[start[r] .. start[r] + len[r]) */
-	int *file;              /* record r came from files[file[r]] ... */
-	long *index;            /* ... as its index-th record (0-based) */
+	uint16_t *codes;     /* every record's codes back to back */
+	size_t *start, *len; /* record r is codes[start[r] .. start[r] + len[r]) */
+	int *file;           /* record r came from files[file[r]] ... */
+	long *index;         /* ... as its index-th record (0-based) */
 	int nfiles;
 	char **files;
 	size_t total, cap, reccap;
 	int max_code;
-	uint64_t fingerprint;   /* FNV-1a over every record's length (u64) and codes (u16), in order */
-	int rate;               /* Hz, as the records' headers say (all agree); 0 when none says */
+	uint64_t fingerprint; /* FNV-1a over every record's length (u64) and codes (u16), in order */
+	int rate;             /* Hz, as the records' headers say (all agree); 0 when none says */
 	/* split after shuffling with the seed: record numbers */
 	int *train, *valid, *test;
 	int ntrain, nvalid, ntest;
@@ -55,16 +55,15 @@ static inline int trn_data_windows(const trn_data *d, int r, int seq) { return (
 
 typedef struct {
 	int batch, history, seq, levels;
-	int *lane_rec;          /* record each row is walking through (-1: none yet) */
-	int *lane_win;          /* next window of that record */
-	int *order;             /* this epoch's order of the training records */
-	int norder, cursor;     /* records dealt so far in this epoch */
-	long epoch;             /* epochs completed */
-	sh_rng rng;             /* reshuffles the order at each new epoch */
+	int *lane_rec;      /* record each row is walking through (-1: none yet) */
+	int *lane_win;      /* next window of that record */
+	int *order;         /* this epoch's order of the training records */
+	int norder, cursor; /* records dealt so far in this epoch */
+	long epoch;         /* epochs completed */
+	sh_rng rng;         /* reshuffles the order at each new epoch */
 } trn_feed;
 
-int trn_feed_init(trn_feed *f, const trn_data *d, int batch, int history, int seq, int levels,
-		  uint64_t seed);
+int trn_feed_init(trn_feed *f, const trn_data *d, int batch, int history, int seq, int levels, uint64_t seed);
 void trn_feed_free(trn_feed *f);
 /* Fills codes (batch × (history + seq)) with every row's next window; reset[b] = 1 where row b
  * starts a record (its recurrent state must be reset first), else 0. */

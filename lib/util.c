@@ -79,10 +79,7 @@ uint64_t sh_fnv1a(uint64_t h, const void *data, size_t n)
 
 void (*sh_tmp_hook)(const char *tmp_path, int add);
 
-void sh_tmp_name(char *dst, size_t cap, const char *path)
-{
-	snprintf(dst, cap, "%s.tmp%ld", path, (long)getpid());
-}
+void sh_tmp_name(char *dst, size_t cap, const char *path) { snprintf(dst, cap, "%s.tmp%ld", path, (long)getpid()); }
 
 void sh_tmp_track(const char *tmp_path, int add)
 {
@@ -120,7 +117,7 @@ void sh_buf_printf(sh_buf *b, const char *fmt, ...)
 			cap *= 2;
 		char *s = realloc(b->s, cap);
 		if (!s)
-			return;   /* out of memory: the text is cut; callers check nothing more */
+			return; /* out of memory: the text is cut; callers check nothing more */
 		b->s = s;
 		b->cap = cap;
 	}

@@ -38,7 +38,7 @@ int sh_lib_versions(const sh_lib_version **out)
 			add("sndfile", sndfile);
 		add_call("samplerate", "src_get_version");
 		add_call("soxr", "soxr_version");
-		add("fftw3f", lookup("fftwf_version"));  /* a const char[] */
+		add("fftw3f", lookup("fftwf_version")); /* a const char[] */
 		add("fftw3", lookup("fftw_version"));
 		add_call("openblas", "openblas_get_config");
 		add_call("chromaprint", "chromaprint_get_version");

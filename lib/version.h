@@ -7,8 +7,8 @@
 #define SHARKS_VERSION "0.1.0"
 
 typedef struct {
-	const char *name;     /* "sndfile", "samplerate", "fftw3f", "openblas", ..., "compiler" */
-	const char *version;  /* as the library reports it about itself, at run time */
+	const char *name;    /* "sndfile", "samplerate", "fftw3f", "openblas", ..., "compiler" */
+	const char *version; /* as the library reports it about itself, at run time */
 } sh_lib_version;
 
 /* The libraries this process has loaded, each with the version it reports (looked up by

@@ -54,28 +54,22 @@ int wn_input_parse(const char *name, int *input)
 	return sh_error("unknown input '%s' (onehot, embed, scalar)", name);
 }
 
-int wn_input_width(const wn_config *c)
-{
-	return c->input == WN_INPUT_SCALAR ? c->initial_width : 2;
-}
+int wn_input_width(const wn_config *c) { return c->input == WN_INPUT_SCALAR ? c->initial_width : 2; }
 
 int wn_config_check(const wn_config *c)
 {
 	if (c->input < WN_INPUT_ONEHOT || c->input > WN_INPUT_SCALAR)
 		return sh_error("input %d: want onehot, embed or scalar", c->input);
 	if (c->input == WN_INPUT_EMBED ? c->embed < 1 || c->embed > WN_MAX_EMBED : c->embed)
-		return c->input == WN_INPUT_EMBED
-			? sh_error("embedding size %d: want 1 to %d", c->embed, WN_MAX_EMBED)
-			: sh_error("embedding size %d given to %s input (embed input only)", c->embed,
-				   wn_input_name(c->input));
-	if (c->input == WN_INPUT_SCALAR ? c->initial_width < 1 ||
-					  c->initial_width > WN_MAX_INITIAL_WIDTH
+		return c->input == WN_INPUT_EMBED ? sh_error("embedding size %d: want 1 to %d", c->embed, WN_MAX_EMBED)
+						  : sh_error("embedding size %d given to %s input (embed input only)",
+							     c->embed, wn_input_name(c->input));
+	if (c->input == WN_INPUT_SCALAR ? c->initial_width < 1 || c->initial_width > WN_MAX_INITIAL_WIDTH
 					: c->initial_width)
 		return c->input == WN_INPUT_SCALAR
-			? sh_error("initial width %d: want 1 to %d", c->initial_width,
-				   WN_MAX_INITIAL_WIDTH)
-			: sh_error("initial width %d given to %s input (scalar input only)",
-				   c->initial_width, wn_input_name(c->input));
+			       ? sh_error("initial width %d: want 1 to %d", c->initial_width, WN_MAX_INITIAL_WIDTH)
+			       : sh_error("initial width %d given to %s input (scalar input only)", c->initial_width,
+					  wn_input_name(c->input));
 	if (c->nlayers < 1 || c->nlayers > WN_MAX_LAYERS)
 		return sh_error("layers: %d, want 1 to %d", c->nlayers, WN_MAX_LAYERS);
 	long sum = 0;
@@ -116,17 +110,17 @@ double wn_train_flops(const wn_config *c, int batch)
 	double mac = 0, L = wn_receptive_field(c) - wn_input_width(c) + c->n_out;
 	for (int l = 0; l < c->nlayers; l++) {
 		double Lo = (double)batch * (L - c->dilation[l]);
-		mac += 3 * Lo * 2 * C * 2 * R;                        /* filter and gate: fwd, dW, dx */
+		mac += 3 * Lo * 2 * C * 2 * R; /* filter and gate: fwd, dW, dx */
 		if (l < c->nlayers - 1)
-			mac += 3 * Lo * C * R;                         /* residual */
+			mac += 3 * Lo * C * R; /* residual */
 		L -= c->dilation[l];
 	}
-	mac += 3 * N * c->nlayers * C * S;                     /* skips */
-	mac += 3 * N * S * S + 3 * N * S * Q;                  /* post1, post2 */
+	mac += 3 * N * c->nlayers * C * S;    /* skips */
+	mac += 3 * N * S * S + 3 * N * S * Q; /* post1, post2 */
 	const double L0 = (double)batch * (wn_receptive_field(c) - wn_input_width(c) + c->n_out);
-	if (c->input == WN_INPUT_SCALAR)                       /* the input conv: fwd, dW */
+	if (c->input == WN_INPUT_SCALAR) /* the input conv: fwd, dW */
 		mac += 2 * L0 * c->initial_width * R;
-	else if (c->input == WN_INPUT_EMBED)                   /* folding it into the taps, dE, dW */
+	else if (c->input == WN_INPUT_EMBED) /* folding it into the taps, dE, dW */
 		mac += 3 * Q * c->embed * 2 * R;
 	return 2 * mac;
 }
@@ -188,13 +182,19 @@ int wn_config_to_meta(const wn_config *c, st_writer *w)
 	char dil[WN_MAX_LAYERS * 9], num[32];
 	if (wn_dilations_str(c, dil, sizeof dil) < 0)
 		return -1;
-	const struct { const char *key; int v; } ints[] = {
-		{"residual_channels", c->res_ch}, {"dilation_channels", c->dil_ch},
-		{"skip_channels", c->skip_ch}, {"levels", c->levels}, {"n_out", c->n_out},
-		{"batch", c->batch}, {"receptive_field", wn_receptive_field(c)},
+	const struct {
+		const char *key;
+		int v;
+	} ints[] = {
+		{"residual_channels", c->res_ch},
+		{"dilation_channels", c->dil_ch},
+		{"skip_channels", c->skip_ch},
+		{"levels", c->levels},
+		{"n_out", c->n_out},
+		{"batch", c->batch},
+		{"receptive_field", wn_receptive_field(c)},
 	};
-	if (st_set_meta(w, "model", "wavenet") < 0 ||
-	    st_set_meta(w, "input", wn_input_name(c->input)) < 0)
+	if (st_set_meta(w, "model", "wavenet") < 0 || st_set_meta(w, "input", wn_input_name(c->input)) < 0)
 		return -1;
 	/* the input's own key only: a one-hot model's metadata is what it always was */
 	if (c->input == WN_INPUT_EMBED) {
@@ -233,22 +233,19 @@ int wn_config_from_meta(const st_file *sf, wn_config *c)
 		return sh_error("not a WaveNet checkpoint (model '%s')", model ? model : "(none)");
 	memset(c, 0, sizeof *c);
 	if (input && wn_input_parse(input, &c->input) < 0)
-		return sh_error("input '%s' in the metadata is not supported (onehot, embed, scalar)",
-				input);
+		return sh_error("input '%s' in the metadata is not supported (onehot, embed, scalar)", input);
 	if (!dil)
 		return sh_error("no 'dilations' in the metadata");
 	if (wn_parse_dilations(dil, c) < 0)
 		return sh_error_prefix("bad 'dilations' in the metadata");
 	int rf = 0;
-	if (meta_int(sf, "residual_channels", &c->res_ch) < 0 ||
-	    meta_int(sf, "dilation_channels", &c->dil_ch) < 0 ||
+	if (meta_int(sf, "residual_channels", &c->res_ch) < 0 || meta_int(sf, "dilation_channels", &c->dil_ch) < 0 ||
 	    meta_int(sf, "skip_channels", &c->skip_ch) < 0 || meta_int(sf, "levels", &c->levels) < 0 ||
 	    meta_int(sf, "n_out", &c->n_out) < 0 || meta_int(sf, "batch", &c->batch) < 0 ||
 	    (c->input == WN_INPUT_EMBED && meta_int(sf, "embed", &c->embed) < 0) ||
 	    (c->input == WN_INPUT_SCALAR && meta_int(sf, "initial_width", &c->initial_width) < 0))
 		return -1;
-	if (st_meta(sf, "receptive_field") && (meta_int(sf, "receptive_field", &rf) < 0 ||
-					       rf != wn_receptive_field(c)))
+	if (st_meta(sf, "receptive_field") && (meta_int(sf, "receptive_field", &rf) < 0 || rf != wn_receptive_field(c)))
 		return sh_error("'receptive_field' %s in the metadata disagrees with the dilations (%d)",
 				st_meta(sf, "receptive_field"), wn_receptive_field(c));
 	return wn_config_check(c) < 0 ? sh_error_prefix("metadata") : 0;
@@ -259,12 +256,13 @@ int wn_config_diff(const wn_config *x, const wn_config *y, char *buf, size_t cap
 	char dx[WN_MAX_LAYERS * 9], dy[WN_MAX_LAYERS * 9];
 	if (wn_dilations_str(x, dx, sizeof dx) < 0 || wn_dilations_str(y, dy, sizeof dy) < 0 || strcmp(dx, dy))
 		return snprintf(buf, cap, "dilations %s in the checkpoint, %s asked", dx, dy), 1;
-#define DIFF(field, name)                                                                     \
-	if (x->field != y->field)                                                             \
+#define DIFF(field, name)                                                                                              \
+	if (x->field != y->field)                                                                                      \
 		return snprintf(buf, cap, name " %d in the checkpoint, %d asked", x->field, y->field), 1;
 	if (x->input != y->input)
 		return snprintf(buf, cap, "input %s in the checkpoint, %s asked", wn_input_name(x->input),
-				wn_input_name(y->input)), 1;
+				wn_input_name(y->input)),
+		       1;
 	DIFF(embed, "embedding size")
 	DIFF(initial_width, "initial width")
 	DIFF(res_ch, "residual channels")

@@ -32,24 +32,24 @@
 
 /* The input layer (metadata key "input"). */
 typedef enum {
-	WN_INPUT_ONEHOT,        /* "onehot": one-hot of the code, causal conv Q → R, width 2 */
-	WN_INPUT_EMBED,         /* "embed": embedding [Q × E], causal conv E → R, width 2 */
-	WN_INPUT_SCALAR,        /* "scalar": tensorflow-wavenet's scalar_input, the code as
+	WN_INPUT_ONEHOT, /* "onehot": one-hot of the code, causal conv Q → R, width 2 */
+	WN_INPUT_EMBED,  /* "embed": embedding [Q × E], causal conv E → R, width 2 */
+	WN_INPUT_SCALAR, /* "scalar": tensorflow-wavenet's scalar_input, the code as
 	                           x = code / (Q/2) - 1, causal conv 1 → R of width W */
 } wn_input;
 
 typedef struct {
 	int nlayers;
-	int dilation[WN_MAX_LAYERS];   /* each >= 1 */
-	int res_ch;                    /* R: residual channels */
-	int dil_ch;                    /* C: dilation (filter/gate) channels */
-	int skip_ch;                   /* S: skip channels */
-	int levels;                    /* Q */
-	int n_out;                     /* targets per training row */
-	int batch;                     /* rows per training step */
-	int input;                     /* wn_input; 0 (onehot) in a zeroed config */
-	int embed;                     /* E, the embedding size: with WN_INPUT_EMBED only, else 0 */
-	int initial_width;             /* W, the scalar input conv's width: WN_INPUT_SCALAR only,
+	int dilation[WN_MAX_LAYERS]; /* each >= 1 */
+	int res_ch;                  /* R: residual channels */
+	int dil_ch;                  /* C: dilation (filter/gate) channels */
+	int skip_ch;                 /* S: skip channels */
+	int levels;                  /* Q */
+	int n_out;                   /* targets per training row */
+	int batch;                   /* rows per training step */
+	int input;                   /* wn_input; 0 (onehot) in a zeroed config */
+	int embed;                   /* E, the embedding size: with WN_INPUT_EMBED only, else 0 */
+	int initial_width;           /* W, the scalar input conv's width: WN_INPUT_SCALAR only,
 	                                  else 0 */
 } wn_config;
 
@@ -60,10 +60,7 @@ int wn_input_parse(const char *name, int *input);
 int wn_input_width(const wn_config *cfg);
 /* The scalar input of a code (WN_INPUT_SCALAR): code / (Q/2) - 1, Q/2 rounded down, so that
  * the padding code Q/2 is exactly 0; in [-1, 1) for even Q. */
-static inline float wn_code_scalar(int code, int levels)
-{
-	return (float)code / (float)(levels / 2) - 1.0f;
-}
+static inline float wn_code_scalar(int code, int levels) { return (float)code / (float)(levels / 2) - 1.0f; }
 
 /* Fills cfg from a preset: "tiny" or "default" (the peer's PRESETS table). */
 int wn_preset(const char *name, wn_config *cfg);
@@ -152,15 +149,14 @@ const double *wn_last_probs_f64(const wn_f64 *m);
  * [B·(L-d) × 2In] (the pairs interleaved as w's rows, so that the conv is one gemm); the
  * backward needs what the forward left there. Backward: dx [B × L × In] +=, dw +=, dbias +=
  * (each may be NULL); dxs is scratch [B·(L-d) × 2In]. */
-void wn_dconv_forward(float *out, float *xs, const float *x, const float *w, const float *bias,
-		      int B, int L, int In, int O, int d);
-void wn_dconv_backward(float *dx, float *dw, float *dbias, float *dxs, const float *dout,
-		       const float *xs, const float *w, int B, int L, int In, int O, int d);
-void wn_dconv_forward_f64(double *out, double *xs, const double *x, const double *w,
-			  const double *bias, int B, int L, int In, int O, int d);
-void wn_dconv_backward_f64(double *dx, double *dw, double *dbias, double *dxs,
-			   const double *dout, const double *xs, const double *w, int B, int L,
-			   int In, int O, int d);
+void wn_dconv_forward(float *out, float *xs, const float *x, const float *w, const float *bias, int B, int L, int In,
+		      int O, int d);
+void wn_dconv_backward(float *dx, float *dw, float *dbias, float *dxs, const float *dout, const float *xs,
+		       const float *w, int B, int L, int In, int O, int d);
+void wn_dconv_forward_f64(double *out, double *xs, const double *x, const double *w, const double *bias, int B, int L,
+			  int In, int O, int d);
+void wn_dconv_backward_f64(double *dx, double *dw, double *dbias, double *dxs, const double *dout, const double *xs,
+			   const double *w, int B, int L, int In, int O, int d);
 /* Gated unit over N positions: fg [N × 2C] holds filter then gate pre-activations and is
  * overwritten by tanh(filter), σ(gate); z [N × C] = their product.
  * Backward: dfg [N × 2C] (written) from dz [N × C] and the activated fg. */
@@ -177,21 +173,19 @@ void wn_gate_backward_f64(double *dfg, const double *dz, const double *fg, size_
  * Scalar input: rows[b] points to L + W - 1 codes of row b; out [B × L × R] = bias +
  * w [R × W]·(s(c[t]), …, s(c[t+W-1])), s = wn_code_scalar; sx [B·L × W] is scratch that the
  * backward needs. Backward: dw +=, dbias += from dout [B × L × R]. */
-void wn_embed_taps_forward(float *tab, float *wpair, const float *emb, const float *w, int Q,
-			   int E, int R);
-void wn_embed_taps_backward(float *demb, float *dw, float *dwpair, const float *dtab,
-			    const float *wpair, const float *emb, int Q, int E, int R);
-void wn_scalar_conv_forward(float *out, float *sx, const uint16_t *const *rows, int B, int L,
-			    int W, int R, int Q, const float *w, const float *bias);
-void wn_scalar_conv_backward(float *dw, float *dbias, const float *dout, const float *sx,
-			     const float *w, int B, int L, int W, int R);
-void wn_embed_taps_forward_f64(double *tab, double *wpair, const double *emb, const double *w,
-			       int Q, int E, int R);
-void wn_embed_taps_backward_f64(double *demb, double *dw, double *dwpair, const double *dtab,
-				const double *wpair, const double *emb, int Q, int E, int R);
-void wn_scalar_conv_forward_f64(double *out, double *sx, const uint16_t *const *rows, int B,
-				int L, int W, int R, int Q, const double *w, const double *bias);
-void wn_scalar_conv_backward_f64(double *dw, double *dbias, const double *dout, const double *sx,
-				 const double *w, int B, int L, int W, int R);
+void wn_embed_taps_forward(float *tab, float *wpair, const float *emb, const float *w, int Q, int E, int R);
+void wn_embed_taps_backward(float *demb, float *dw, float *dwpair, const float *dtab, const float *wpair,
+			    const float *emb, int Q, int E, int R);
+void wn_scalar_conv_forward(float *out, float *sx, const uint16_t *const *rows, int B, int L, int W, int R, int Q,
+			    const float *w, const float *bias);
+void wn_scalar_conv_backward(float *dw, float *dbias, const float *dout, const float *sx, const float *w, int B, int L,
+			     int W, int R);
+void wn_embed_taps_forward_f64(double *tab, double *wpair, const double *emb, const double *w, int Q, int E, int R);
+void wn_embed_taps_backward_f64(double *demb, double *dw, double *dwpair, const double *dtab, const double *wpair,
+				const double *emb, int Q, int E, int R);
+void wn_scalar_conv_forward_f64(double *out, double *sx, const uint16_t *const *rows, int B, int L, int W, int R, int Q,
+				const double *w, const double *bias);
+void wn_scalar_conv_backward_f64(double *dw, double *dbias, const double *dout, const double *sx, const double *w,
+				 int B, int L, int W, int R);
 
 #endif

@@ -50,7 +50,7 @@ typedef float real;
 
 #define HOT SH_HOT
 
-#define PAR_MIN 32768   /* elementwise loops shorter than this stay on one thread */
+#define PAR_MIN 32768 /* elementwise loops shorter than this stay on one thread */
 
 /* ---- kernels ---- */
 
@@ -58,12 +58,12 @@ typedef float real;
 HOT static void stack_pairs(real *xs, const real *x, int B, int L, int In, int d)
 {
 	const int Lo = L - d;
-	#pragma omp parallel for schedule(static) if ((size_t)B * Lo * In >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)B * Lo * In >= PAR_MIN)
 	for (long n = 0; n < (long)B * Lo; n++) {
 		long b = n / Lo, t = n % Lo;
 		const real *p = x + ((size_t)b * L + t) * In, *c = p + (size_t)d * In;
 		real *o = xs + (size_t)n * 2 * In;
-		#pragma omp simd
+#pragma omp simd
 		for (int i = 0; i < In; i++) {
 			o[2 * i] = p[i];
 			o[2 * i + 1] = c[i];
@@ -71,8 +71,8 @@ HOT static void stack_pairs(real *xs, const real *x, int B, int L, int In, int d
 	}
 }
 
-void wn_dconv_forward(real *out, real *xs, const real *x, const real *w, const real *bias,
-			 int B, int L, int In, int O, int d)
+void wn_dconv_forward(real *out, real *xs, const real *x, const real *w, const real *bias, int B, int L, int In, int O,
+		      int d)
 {
 	stack_pairs(xs, x, B, L, In, d);
 	linear_forward(out, xs, w, bias, B * (L - d), 2 * In, O, 0);
@@ -85,20 +85,20 @@ HOT static void unstack_pairs_add(real *dx, const real *dxs, int B, int L, int I
 {
 	const int Lo = L - d;
 	for (int k = 0; k < 2; k++) {
-		#pragma omp parallel for schedule(static) if ((size_t)B * Lo * In >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)B * Lo * In >= PAR_MIN)
 		for (long n = 0; n < (long)B * Lo; n++) {
 			long b = n / Lo, t = n % Lo;
 			real *o = dx + ((size_t)b * L + t + (size_t)k * d) * In;
 			const real *s = dxs + (size_t)n * 2 * In + k;
-			#pragma omp simd
+#pragma omp simd
 			for (int i = 0; i < In; i++)
 				o[i] += s[2 * i];
 		}
 	}
 }
 
-void wn_dconv_backward(real *dx, real *dw, real *dbias, real *dxs, const real *dout,
-			  const real *xs, const real *w, int B, int L, int In, int O, int d)
+void wn_dconv_backward(real *dx, real *dw, real *dbias, real *dxs, const real *dout, const real *xs, const real *w,
+		       int B, int L, int In, int O, int d)
 {
 	const int N = B * (L - d);
 	linear_backward(NULL, dw, dbias, dout, xs, w, N, 2 * In, O);
@@ -110,10 +110,10 @@ void wn_dconv_backward(real *dx, real *dw, real *dbias, real *dxs, const real *d
 
 HOT void wn_gate_forward(real *z, real *fg, size_t N, int C)
 {
-	#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
 	for (size_t n = 0; n < N; n++) {
 		real *f = fg + n * 2 * C, *g = f + C, *zz = z + n * C;
-		#pragma omp simd
+#pragma omp simd
 		for (int c = 0; c < C; c++) {
 			real t = 2 / (1 + EXP(-2 * f[c])) - 1;
 			real s = 1 / (1 + EXP(-g[c]));
@@ -124,11 +124,11 @@ HOT void wn_gate_forward(real *z, real *fg, size_t N, int C)
 
 HOT void wn_gate_backward(real *dfg, const real *dz, const real *fg, size_t N, int C)
 {
-	#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
 	for (size_t n = 0; n < N; n++) {
 		const real *t = fg + n * 2 * C, *s = t + C, *d = dz + n * C;
 		real *df = dfg + n * 2 * C, *dg = df + C;
-		#pragma omp simd
+#pragma omp simd
 		for (int c = 0; c < C; c++) {
 			df[c] = d[c] * s[c] * (1 - t[c] * t[c]);
 			dg[c] = d[c] * t[c] * s[c] * (1 - s[c]);
@@ -139,19 +139,18 @@ HOT void wn_gate_backward(real *dfg, const real *dz, const real *fg, size_t N, i
 /* z = t·s from activated fg */
 HOT static void gate_product(real *z, const real *fg, size_t N, int C)
 {
-	#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (N * C >= PAR_MIN)
 	for (size_t n = 0; n < N; n++) {
 		const real *t = fg + n * 2 * C, *s = t + C;
 		real *zz = z + n * C;
-		#pragma omp simd
+#pragma omp simd
 		for (int c = 0; c < C; c++)
 			zz[c] = t[c] * s[c];
 	}
 }
 
 /* embedded input: wpair [2R × E] (row k·R + r = w[r, :, k]) and tab [Q × 2R] = emb · wpairᵀ */
-void wn_embed_taps_forward(real *tab, real *wpair, const real *emb, const real *w, int Q,
-			      int E, int R)
+void wn_embed_taps_forward(real *tab, real *wpair, const real *emb, const real *w, int Q, int E, int R)
 {
 	for (int r = 0; r < R; r++)
 		for (int e = 0; e < E; e++)
@@ -161,8 +160,8 @@ void wn_embed_taps_forward(real *tab, real *wpair, const real *emb, const real *
 }
 
 /* demb += dtab · wpair; dwpair = dtabᵀ · emb (written), dw += it in torch's layout */
-void wn_embed_taps_backward(real *demb, real *dw, real *dwpair, const real *dtab,
-			       const real *wpair, const real *emb, int Q, int E, int R)
+void wn_embed_taps_backward(real *demb, real *dw, real *dwpair, const real *dtab, const real *wpair, const real *emb,
+			    int Q, int E, int R)
 {
 	nn_gemm(0, 0, Q, E, 2 * R, 1, dtab, 2 * R, wpair, E, 1, demb, E);
 	nn_gemm(1, 0, 2 * R, E, Q, 1, dtab, 2 * R, emb, E, 0, dwpair, E);
@@ -172,8 +171,8 @@ void wn_embed_taps_backward(real *demb, real *dw, real *dwpair, const real *dtab
 				dw[((size_t)r * E + e) * 2 + k] += dwpair[((size_t)k * R + r) * E + e];
 }
 
-void wn_scalar_conv_forward(real *out, real *sx, const uint16_t *const *rows, int B, int L,
-			       int W, int R, int Q, const real *w, const real *bias)
+void wn_scalar_conv_forward(real *out, real *sx, const uint16_t *const *rows, int B, int L, int W, int R, int Q,
+			    const real *w, const real *bias)
 {
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < L; t++)
@@ -182,8 +181,8 @@ void wn_scalar_conv_forward(real *out, real *sx, const uint16_t *const *rows, in
 	linear_forward(out, sx, w, bias, B * L, W, R, 0);
 }
 
-void wn_scalar_conv_backward(real *dw, real *dbias, const real *dout, const real *sx,
-				const real *w, int B, int L, int W, int R)
+void wn_scalar_conv_backward(real *dw, real *dbias, const real *dout, const real *sx, const real *w, int B, int L,
+			     int W, int R)
 {
 	linear_backward(NULL, dw, dbias, dout, sx, w, B * L, W, R);
 }
@@ -191,18 +190,18 @@ void wn_scalar_conv_backward(real *dw, real *dbias, const real *dout, const real
 /* ---- the model ---- */
 
 typedef struct {
-	int d, L;               /* dilation, input positions per row (output: L - d) */
-	size_t fgw, fgb;        /* filt.l.weight then gate.l.weight [2C × R × 2]; filt.l.bias,
+	int d, L;        /* dilation, input positions per row (output: L - d) */
+	size_t fgw, fgb; /* filt.l.weight then gate.l.weight [2C × R × 2]; filt.l.bias,
 	                           gate.l.bias [2C] */
 	size_t resw, resb, skipw, skipb;
-	real *x;                /* [B × L × R] input */
-	real *fg;               /* [B × (L-d) × 2C] tanh(filter), σ(gate) */
+	real *x;  /* [B × L × R] input */
+	real *fg; /* [B × (L-d) × 2C] tanh(filter), σ(gate) */
 } layer;
 
 struct MODEL {
 	wn_config cfg;
 	int max_batch, nl, R, C, Sk, Q, rf;
-	int input, E, win;      /* wn_input, embedding size (embed), input conv width (2 or W) */
+	int input, E, win; /* wn_input, embedding size (embed), input conv width (2 or W) */
 	/* A row of the caller's (T_row = rf + n_out codes) is computed as `split` virtual rows of
 	 * nout = n_out / split targets, each with its own rf codes before them (T = rf + nout):
 	 * with fewer rows than threads, the threads then still take whole (virtual) rows, at the
@@ -212,33 +211,33 @@ struct MODEL {
 	size_t embw, causw, causb, p1w, p1b, p2w, p2b;
 
 	param_table pt;
-	real *params, *grads;   /* [pt.total] each */
+	real *params, *grads; /* [pt.total] each */
 
 	/* everything below with a batch dimension is batch-major, so that a part of the rows
 	 * (one per thread, see forward_backward) works on a contiguous slice of it */
 	unsigned char *arena;
-	real *tab;              /* [Q × 2 × R] the causal conv's taps by code (one-hot, embed) */
-	real *wpair;            /* embed: [2 × R × E] causal.weight with the taps outermost */
-	real *sx;               /* scalar: [B·L0 × W] the W scalars before each position */
-	const uint16_t **rowp;  /* scalar: [B] the first code of each (virtual) row */
-	real *wcat, *sbias;     /* [S × nl·C] skip weights side by side; [S] Σ skip biases */
-	real *zcat;             /* [N × nl·C] z tails (forward), then their gradient */
-	real *h1, *h2;          /* [N × S] ReLU(Σ skips), ReLU(post1) */
-	real *probs, *dlogits;  /* [N × Q] */
-	real *da, *db;          /* [N × S] */
-	real *xs, *dxs;         /* [B·L0 × 2R] */
-	real *z, *dz;           /* [B·L0 × C] */
-	real *dfg;              /* [B·L0 × 2C] */
-	real *dx0, *dx1;        /* [B·L0 × R] */
-	int32_t *targets;       /* [N] */
+	real *tab;             /* [Q × 2 × R] the causal conv's taps by code (one-hot, embed) */
+	real *wpair;           /* embed: [2 × R × E] causal.weight with the taps outermost */
+	real *sx;              /* scalar: [B·L0 × W] the W scalars before each position */
+	const uint16_t **rowp; /* scalar: [B] the first code of each (virtual) row */
+	real *wcat, *sbias;    /* [S × nl·C] skip weights side by side; [S] Σ skip biases */
+	real *zcat;            /* [N × nl·C] z tails (forward), then their gradient */
+	real *h1, *h2;         /* [N × S] ReLU(Σ skips), ReLU(post1) */
+	real *probs, *dlogits; /* [N × Q] */
+	real *da, *db;         /* [N × S] */
+	real *xs, *dxs;        /* [B·L0 × 2R] */
+	real *z, *dz;          /* [B·L0 × C] */
+	real *dfg;             /* [B·L0 × 2C] */
+	real *dx0, *dx1;       /* [B·L0 × R] */
+	int32_t *targets;      /* [N] */
 	/* per part (thread): gradients (parts after the first; the first accumulates into grads
 	 * when it is alone), the causal taps' and side-by-side skip weights' gradients */
 	int maxparts;
-	real *pgrads;           /* [maxparts × pt.total] */
-	real *dtab;             /* [maxparts × Q × 2 × R] */
-	real *dwpair;           /* embed: [maxparts × 2 × R × E] */
-	real *dwcat;            /* [maxparts × S × nl·C] */
-	real *dsb;              /* [maxparts × S] */
+	real *pgrads; /* [maxparts × pt.total] */
+	real *dtab;   /* [maxparts × Q × 2 × R] */
+	real *dwpair; /* embed: [maxparts × 2 × R × E] */
+	real *dwcat;  /* [maxparts × S × nl·C] */
+	real *dsb;    /* [maxparts × S] */
 	const uint16_t *codes;
 	int batch;
 };
@@ -247,11 +246,10 @@ struct MODEL {
 typedef struct {
 	int k, b0, B;
 	real *grads, *dtab, *dwpair, *dwcat, *dsb;
-	double nll;             /* Σ -log p over its targets */
+	double nll; /* Σ -log p over its targets */
 } part;
 
-static size_t add_param(struct MODEL *m, const char *name, int ndim, int64_t d0, int64_t d1,
-			int64_t d2)
+static size_t add_param(struct MODEL *m, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2)
 {
 	return param_table_add(&m->pt, name, ndim, d0, d1, d2);
 }
@@ -491,8 +489,8 @@ static void scalar_forward(struct MODEL *m, const part *p)
 	const uint16_t **rows = m->rowp + p->b0;
 	for (int b = 0; b < B; b++)
 		rows[b] = vrow(m, p->b0 + b);
-	wn_scalar_conv_forward(m->lay[0].x + (size_t)p->b0 * L0 * R, m->sx + (size_t)p->b0 * L0 * W,
-				  rows, B, L0, W, R, m->Q, m->params + m->causw, m->params + m->causb);
+	wn_scalar_conv_forward(m->lay[0].x + (size_t)p->b0 * L0 * R, m->sx + (size_t)p->b0 * L0 * W, rows, B, L0, W, R,
+			       m->Q, m->params + m->causw, m->params + m->causb);
 }
 
 /* x0[b,t] = bias + W[:, c_t, 0] + W[:, c_{t+1}, 1] for the T-2 positions of each row (one-hot;
@@ -506,13 +504,13 @@ HOT static void causal_forward(struct MODEL *m, const part *p)
 	const int R = m->R, L0 = m->lay[0].L, B = p->B;
 	const real *bias = m->params + m->causb, *tab = m->tab;
 	real *x0 = m->lay[0].x + (size_t)p->b0 * L0 * R;
-	#pragma omp parallel for schedule(static) if ((size_t)B * L0 * R >= PAR_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)B * L0 * R >= PAR_MIN)
 	for (long n = 0; n < (long)B * L0; n++) {
 		long b = n / L0, t = n % L0;
 		const uint16_t *c = vrow(m, p->b0 + (int)b) + t;
 		const real *t0 = tab + (size_t)c[0] * 2 * R, *t1 = tab + ((size_t)c[1] * 2 + 1) * R;
 		real *x = x0 + (size_t)n * R;
-		#pragma omp simd
+#pragma omp simd
 		for (int r = 0; r < R; r++)
 			x[r] = bias[r] + t0[r] + t1[r];
 	}
@@ -523,8 +521,7 @@ static void copy_tails(real *dst, int ld, const real *src, int B, int L, int n, 
 {
 	for (int b = 0; b < B; b++)
 		for (int j = 0; j < n; j++)
-			memcpy(dst + ((size_t)b * n + j) * ld, src + ((size_t)b * L + L - n + j) * W,
-			       sizeof(real) * W);
+			memcpy(dst + ((size_t)b * n + j) * ld, src + ((size_t)b * L + L - n + j) * W, sizeof(real) * W);
 }
 
 static void forward_part(struct MODEL *m, part *p)
@@ -548,8 +545,7 @@ static void forward_part(struct MODEL *m, part *p)
 		if (l < nl - 1) { /* x' = x[d:] + res(z) */
 			real *xn = m->lay[l + 1].x + (size_t)b0 * Lo * R;
 			for (int b = 0; b < B; b++)
-				memcpy(xn + (size_t)b * Lo * R, x + ((size_t)b * L + d) * R,
-				       sizeof(real) * Lo * R);
+				memcpy(xn + (size_t)b * Lo * R, x + ((size_t)b * L + d) * R, sizeof(real) * Lo * R);
 			linear_forward(xn, z, m->params + y->resw, m->params + y->resb, B * Lo, C, R, 1);
 		}
 	}
@@ -575,12 +571,12 @@ HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 	const int R = m->R, Q = m->Q, L0 = m->lay[0].L, B = p->B, E = m->E;
 	real *dtab = p->dtab, *dw = p->grads + m->causw, *db = p->grads + m->causb;
 	if (m->input == WN_INPUT_SCALAR) {
-		wn_scalar_conv_backward(dw, db, dx0, m->sx + (size_t)p->b0 * L0 * m->win,
-					   m->params + m->causw, B, L0, m->win, R);
+		wn_scalar_conv_backward(dw, db, dx0, m->sx + (size_t)p->b0 * L0 * m->win, m->params + m->causw, B, L0,
+					m->win, R);
 		return;
 	}
 	zero(dtab, (size_t)Q * 2 * R);
-	#pragma omp parallel if ((size_t)B * L0 * R >= PAR_MIN)
+#pragma omp parallel if ((size_t)B * L0 * R >= PAR_MIN)
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
@@ -592,7 +588,7 @@ HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 			const uint16_t *c = vrow(m, p->b0 + (int)b) + t;
 			real *t0 = dtab + (size_t)c[0] * 2 * R, *t1 = dtab + ((size_t)c[1] * 2 + 1) * R;
 			const real *d = dx0 + (size_t)n * R;
-			#pragma omp simd
+#pragma omp simd
 			for (int r = r0; r < r1; r++) {
 				t0[r] += d[r];
 				t1[r] += d[r];
@@ -603,8 +599,7 @@ HOT static void causal_backward(struct MODEL *m, part *p, const real *dx0)
 		for (int r = 0; r < R; r++)
 			db[r] += dtab[(size_t)q * 2 * R + r];
 	if (m->input == WN_INPUT_EMBED) {
-		wn_embed_taps_backward(p->grads + m->embw, dw, p->dwpair, dtab, m->wpair,
-					  m->params + m->embw, Q, E, R);
+		wn_embed_taps_backward(p->grads + m->embw, dw, p->dwpair, dtab, m->wpair, m->params + m->embw, Q, E, R);
 		return;
 	}
 	for (int q = 0; q < Q; q++)
@@ -662,8 +657,7 @@ static void backward_part(struct MODEL *m, part *p, real dscale)
 		zero(dzb, No * C);
 		if (l < nl - 1) { /* through the residual 1×1 conv */
 			gate_product(z, fg, No, C);
-			linear_backward(dzb, G + y->resw, G + y->resb, dxn, z, m->params + y->resw,
-					   (int)No, C, R);
+			linear_backward(dzb, G + y->resw, G + y->resb, dxn, z, m->params + y->resw, (int)No, C, R);
 		}
 		for (int b = 0; b < B; b++) /* through the skip: the last nout positions */
 			for (int j = 0; j < nout; j++) {
@@ -683,8 +677,7 @@ static void backward_part(struct MODEL *m, part *p, real dscale)
 				zero(o + (size_t)d * R, (size_t)Lo * R);
 		}
 		stack_pairs(xs, x, B, L, R, d);
-		wn_dconv_backward(dxl, G + y->fgw, G + y->fgb, dxs, dfg, xs, m->params + y->fgw, B,
-				     L, R, 2 * C, d);
+		wn_dconv_backward(dxl, G + y->fgw, G + y->fgb, dxs, dfg, xs, m->params + y->fgw, B, L, R, 2 * C, d);
 		real *t = dxn;
 		dxn = dxl, dxl = t;
 	}
@@ -703,8 +696,9 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 		return sh_error("batch %d: this model holds 1 to %d rows", B, m->max_batch), NAN;
 	for (size_t i = 0; i < (size_t)B * T; i++)
 		if (codes[i] >= Q)
-			return sh_error("code %d at row %zu, position %zu: the model has %d levels",
-					codes[i], i / T, i % T, Q), NAN;
+			return sh_error("code %d at row %zu, position %zu: the model has %d levels", codes[i], i / T,
+					i % T, Q),
+			       NAN;
 	m->codes = codes, m->batch = B;
 	prepare(m);
 	const int V = B * m->split; /* virtual rows */
@@ -733,7 +727,7 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 		if (backward)
 			backward_part(m, &parts[0], 1);
 	} else {
-		#pragma omp parallel num_threads(np)
+#pragma omp parallel num_threads(np)
 		{
 			int k = 0;
 #ifdef _OPENMP
@@ -745,7 +739,7 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 		}
 		if (backward) {
 			const size_t n = m->pt.total;
-			#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
 			for (size_t i = 0; i < n; i++) {
 				real s = 0;
 				for (int k = 1; k < np; k++)
@@ -760,12 +754,6 @@ static double forward_backward(struct MODEL *m, const uint16_t *codes, int B, in
 	return nll / ((double)B * m->n_out);
 }
 
-double wn_forward(MODEL *m, const uint16_t *codes, int batch)
-{
-	return forward_backward(m, codes, batch, 0);
-}
+double wn_forward(MODEL *m, const uint16_t *codes, int batch) { return forward_backward(m, codes, batch, 0); }
 
-double wn_forward_backward(MODEL *m, const uint16_t *codes, int batch)
-{
-	return forward_backward(m, codes, batch, 1);
-}
+double wn_forward_backward(MODEL *m, const uint16_t *codes, int batch) { return forward_backward(m, codes, batch, 1); }

@@ -32,28 +32,28 @@
  * samples/s on one thread, 1.1k on two), so only very wide batches (about 64 default streams)
  * thread; for throughput on several cores run one sampler per thread on its own streams. */
 #define PAR_MIN_MAC 1e8
-#define SKIP_CHUNK 5    /* layers per skip chunk */
+#define SKIP_CHUNK 5 /* layers per skip chunk */
 
 typedef struct {
-	int d, pos;             /* dilation; queue slot of the oldest entry (shared by streams) */
-	qmat *wpast, *wnow;     /* [2C × R] filter and gate taps on x(t - d), on x(t) */
-	qmat *wres;             /* [R × C] */
-	float *bfg, *bres;      /* [2C], [R] */
-	float *queue;           /* [n × d × R] */
+	int d, pos;         /* dilation; queue slot of the oldest entry (shared by streams) */
+	qmat *wpast, *wnow; /* [2C × R] filter and gate taps on x(t - d), on x(t) */
+	qmat *wres;         /* [R × C] */
+	float *bfg, *bres;  /* [2C], [R] */
+	float *queue;       /* [n × d × R] */
 } layer;
 
 struct wn_sampler {
 	int n, nl, R, C, Sk, Q;
-	int input, hw;          /* wn_input; codes the input layer reads (2, or W for scalar) */
+	int input, hw; /* wn_input; codes the input layer reads (2, or W for scalar) */
 	layer *lay;
-	float *tab, *bcaus;     /* [Q × 2 × R] the causal taps by code (one-hot, embed), [R] */
-	float *wsc;             /* scalar: [W × R] the causal taps, tap-major */
-	int nchunk;             /* the skips in chunks of SKIP_CHUNK layers */
-	qmat **wskip;           /* [nchunk]: [S × (layers of the chunk)·C] */
-	qmat *w1, *w2;          /* [S × S], [Q × S] */
+	float *tab, *bcaus; /* [Q × 2 × R] the causal taps by code (one-hot, embed), [R] */
+	float *wsc;         /* scalar: [W × R] the causal taps, tap-major */
+	int nchunk;         /* the skips in chunks of SKIP_CHUNK layers */
+	qmat **wskip;       /* [nchunk]: [S × (layers of the chunk)·C] */
+	qmat *w1, *w2;      /* [S × S], [Q × S] */
 	/* the pipelined step (one stream, two threads) */
 	int pad0[16];
-	int layers_ready;       /* layers whose z is done (atomic; a cache line of its own, as the
+	int layers_ready; /* layers whose z is done (atomic; a cache line of its own, as the
 	                           other thread polls it) */
 	int pad1[16];
 	int past_ahead;         /* fg already holds this step's past products: the last step was
@@ -63,13 +63,13 @@ struct wn_sampler {
 	int first0, steps;      /* of the last `steps` steps, in how many thread 0 was done first */
 	float *sbias, *b1, *b2; /* [S], [S], [Q] */
 	qmat_type wtype;
-	double werr;            /* largest relative row error of the packed weights */
-	int *hist;              /* [n × hw] the codes the next step reads, oldest first */
-	float *x, *fg;          /* [n × R], [n × nl × 2C] every layer's filter and gate */
-	float *zcat, *h1, *h2;  /* [n × nl·C], [n × S] × 2 */
-	float *logits, *probs;  /* [n × Q] */
+	double werr;           /* largest relative row error of the packed weights */
+	int *hist;             /* [n × hw] the codes the next step reads, oldest first */
+	float *x, *fg;         /* [n × R], [n × nl × 2C] every layer's filter and gate */
+	float *zcat, *h1, *h2; /* [n × nl·C], [n × S] × 2 */
+	float *logits, *probs; /* [n × Q] */
 	int have_logits;
-	double par_min;         /* multiply-adds per step below which a step stays on one thread */
+	double par_min; /* multiply-adds per step below which a step stays on one thread */
 	float *arena;
 };
 
@@ -124,8 +124,9 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 	s->hist = sh_alloc(sizeof(int) * n * hw);
 	/* scratch: the causal weight (and the embedding with its fold's [2R × E]), one layer's
 	 * skip weight and bias, or a weight matrix on its way to being packed */
-	size_t sn = input == WN_INPUT_EMBED ? (size_t)Q * E + (size_t)R * E * 4
-		  : input == WN_INPUT_SCALAR ? (size_t)R * hw : (size_t)R * Q * 2;
+	size_t sn = input == WN_INPUT_EMBED    ? (size_t)Q * E + (size_t)R * E * 4
+		    : input == WN_INPUT_SCALAR ? (size_t)R * hw
+					       : (size_t)R * Q * 2;
 	const size_t most[] = {(size_t)Sk * (C + 1), (size_t)2 * C * R * 3, (size_t)Sk * Sk, (size_t)Q * Sk};
 	for (int k = 0; k < 4; k++)
 		sn = sn > most[k] ? sn : most[k];
@@ -182,8 +183,7 @@ wn_sampler *wn_sampler_create(wn *m, int n, qmat_type wtype)
 		    copy_layer_param(m, "skip.bias", l, scratch + (size_t)Sk * C) < 0)
 			goto fail;
 		for (int k = 0; k < Sk; k++) {
-			memcpy(wcat + (size_t)k * nl * C + (size_t)l * C, scratch + (size_t)k * C,
-			       sizeof(float) * C);
+			memcpy(wcat + (size_t)k * nl * C + (size_t)l * C, scratch + (size_t)k * C, sizeof(float) * C);
 			s->sbias[k] += scratch[(size_t)Sk * C + k];
 		}
 	}
@@ -253,7 +253,6 @@ void wn_sampler_free(wn_sampler *s)
 
 #define HOT SH_HOT
 
-
 /* fg [rows × 2C] (row stride ldfg) → z = tanh(f)·σ(g) [rows × C] (row stride ldz), as
  * (1 - a) / ((1 + a)(1 + b)) with a = e^-2f, b = e^-g: one division, not two (the gate sits in
  * the chain of layers that one stream waits for, and a division's latency is most of it). The
@@ -264,7 +263,7 @@ HOT static void gate(float *z, int ldz, const float *fg, int ldfg, int rows, int
 	for (int r = 0; r < rows; r++) {
 		const float *f = fg + (size_t)r * ldfg, *g = f + C;
 		float *zz = z + (size_t)r * ldz;
-		#pragma omp simd
+#pragma omp simd
 		for (int c = 0; c < C; c++) {
 			float fc = f[c] < -15 ? -15 : f[c] > 15 ? 15 : f[c];
 			float gc = g[c] < -40 ? -40 : g[c] > 40 ? 40 : g[c];
@@ -342,8 +341,8 @@ static void skip_chunk(wn_sampler *s, int j, int b0, int b1, int r0, int r1)
 {
 	const int ZW = s->nl * s->C;
 	qmat_apply(s->wskip[j], s->h1 + (size_t)b0 * s->Sk, s->Sk,
-		   s->zcat + (size_t)b0 * ZW + (size_t)j * SKIP_CHUNK * s->C, ZW,
-		   j == 0 ? s->sbias : NULL, b1 - b0, r0, r1, j > 0);
+		   s->zcat + (size_t)b0 * ZW + (size_t)j * SKIP_CHUNK * s->C, ZW, j == 0 ? s->sbias : NULL, b1 - b0, r0,
+		   r1, j > 0);
 }
 
 static void relu(float *x, size_t n)
@@ -403,7 +402,7 @@ static void step_pipelined(wn_sampler *s)
 	const int Sk = s->Sk, rows0 = s->rows0, ahead = s->past_ahead, FW = s->nl * 2 * s->C;
 	double done[2] = {0, 0};
 	int pipelined = 0;
-	#pragma omp parallel num_threads(2)
+#pragma omp parallel num_threads(2)
 	{
 		int id = 0, team = 1;
 #ifdef _OPENMP
@@ -441,14 +440,14 @@ static void step_pipelined(wn_sampler *s)
 		}
 		if (team >= 2) {
 			done[id] = sh_now();
-			#pragma omp barrier
+#pragma omp barrier
 			int r0 = 0, r1 = 0;
 			if (id < 2) {
 				qmat_part(s->w1, id, 2, &r0, &r1);
 				qmat_apply(s->w1, s->h2, Sk, s->h1, Sk, s->b1, 1, r0, r1, 0);
 				relu(s->h2 + r0, (size_t)(r1 - r0));
 			}
-			#pragma omp barrier
+#pragma omp barrier
 			if (id < 2) {
 				qmat_part(s->w2, id, 2, &r0, &r1);
 				qmat_apply(s->w2, s->logits, s->Q, s->h2, Sk, s->b2, 1, r0, r1, 0);
@@ -490,7 +489,7 @@ static void step(wn_sampler *s)
 		layers_step(s, 0, n);
 		head_step(s, 0, n);
 	} else
-	#pragma omp parallel
+#pragma omp parallel
 	{
 		int nt = 1, id = 0;
 #ifdef _OPENMP
@@ -585,8 +584,7 @@ void wn_sampler_draw(wn_sampler *s, float temperature, sh_rng *rngs, int *codes)
 	const int Q = s->Q;
 	step(s);
 	for (int b = 0; b < s->n; b++)
-		codes[b] = srnn_draw(s->logits + (size_t)b * Q, Q, temperature, &rngs[b],
-				     s->probs + (size_t)b * Q);
+		codes[b] = srnn_draw(s->logits + (size_t)b * Q, Q, temperature, &rngs[b], s->probs + (size_t)b * Q);
 	wn_sampler_push(s, codes);
 }
 

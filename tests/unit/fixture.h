@@ -43,8 +43,7 @@ typedef const nn_param *(*param_info_fn)(const void *model, int i);
 
 /* Reads the peer's tensor prefix + name, of the slice's shape, into dst + offset for every
  * slice; and the peer must have no other tensor under prefix. */
-static inline int load_peer(const st_file *sf, const char *prefix, float *dst, param_info_fn info,
-			    const void *m)
+static inline int load_peer(const st_file *sf, const char *prefix, float *dst, param_info_fn info, const void *m)
 {
 	char name[160];
 	int found = 0;
@@ -69,8 +68,8 @@ static inline int load_peer(const st_file *sf, const char *prefix, float *dst, p
 
 /* The worst over the slices of max|ours - peer| / max|peer| (the slice's largest peer value);
  * *worst_name, when given, names that slice. */
-static inline double grad_worst(const float *ours, const float *peer, param_info_fn info,
-				const void *m, const char **worst_name)
+static inline double grad_worst(const float *ours, const float *peer, param_info_fn info, const void *m,
+				const char **worst_name)
 {
 	double worst = 0;
 	const nn_param *p;
@@ -107,9 +106,8 @@ static inline const char *param_name_at(param_info_fn info, const void *m, size_
  * judged against that floor (their finite differences are dominated by the loss's rounding,
  * ~1e-15/h). *wi gets the worst element, *wnum its numeric gradient, *gmax the largest
  * |ga|. */
-static inline double fd_worst_rel(double *p, const double *ga, size_t np, double h,
-				  double (*loss)(void *ctx), void *ctx, size_t *wi, double *wnum,
-				  double *gmax)
+static inline double fd_worst_rel(double *p, const double *ga, size_t np, double h, double (*loss)(void *ctx),
+				  void *ctx, size_t *wi, double *wnum, double *gmax)
 {
 	double worst = 0;
 	*wi = 0, *wnum = 0, *gmax = 0;

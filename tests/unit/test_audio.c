@@ -18,7 +18,12 @@ static double sine_snr_db(const float *x, size_t n, double f, double rate)
 	double ss = 0, sc = 0, cc = 0, xs = 0, xc = 0, xx = 0;
 	for (size_t i = 0; i < n; i++) {
 		double s = sin(2 * PI * f * i / rate), c = cos(2 * PI * f * i / rate);
-		ss += s * s; cc += c * c; sc += s * c; xs += x[i] * s; xc += x[i] * c; xx += (double)x[i] * x[i];
+		ss += s * s;
+		cc += c * c;
+		sc += s * c;
+		xs += x[i] * s;
+		xc += x[i] * c;
+		xx += (double)x[i] * x[i];
 	}
 	double det = ss * cc - sc * sc, a = (xs * cc - xc * sc) / det, b = (xc * ss - xs * sc) / det;
 	double sig = 0, err = 0;
@@ -41,7 +46,10 @@ int main(void)
 	for (size_t i = 0; i < n; i++)
 		x[i] = 0.5f * (float)sin(2 * PI * 1000 * i / rate);
 
-	static const struct { const char *ext; double min_snr; } fmts[] = {{"wav", 80}, {"flac", 80}, {"ogg", 25}};
+	static const struct {
+		const char *ext;
+		double min_snr;
+	} fmts[] = {{"wav", 80}, {"flac", 80}, {"ogg", 25}};
 	for (size_t k = 0; k < SH_ARRAY_LEN(fmts); k++) {
 		snprintf(path, sizeof path, "%s/sine.%s", dir, fmts[k].ext);
 		tap_ok(audio_write_file(path, rate, AUDIO_AUTO, x, n) == 0, "write %s", fmts[k].ext);
@@ -99,7 +107,8 @@ int main(void)
 	fclose(f);
 	tap_ok(audio_open(path, 0, 1) == NULL && strstr(sh_errmsg(), "cannot decode"), "junk file: %s", sh_errmsg());
 	snprintf(path, sizeof path, "%s/x.mp4", dir);
-	tap_ok(audio_create(path, 16000, AUDIO_AUTO) == NULL && strstr(sh_errmsg(), "format"), "unknown output extension refused");
+	tap_ok(audio_create(path, 16000, AUDIO_AUTO) == NULL && strstr(sh_errmsg(), "format"),
+	       "unknown output extension refused");
 	snprintf(path, sizeof path, "%s/aborted.wav", dir);
 	audio_writer *w = audio_create(path, 16000, AUDIO_AUTO);
 	audio_write(w, x, 100);
@@ -114,7 +123,8 @@ int main(void)
 	       "NaN named by its sample and time: %s", sh_errmsg());
 	y5[3] = 0;
 	y5[5] = -INFINITY;
-	tap_ok(audio_check_finite(y5, 6, 2, 0, 0) < 0 && !strcmp(sh_errmsg(), "sample 2 of channel 2 is infinite: non-finite audio is refused"),
+	tap_ok(audio_check_finite(y5, 6, 2, 0, 0) < 0 &&
+		       !strcmp(sh_errmsg(), "sample 2 of channel 2 is infinite: non-finite audio is refused"),
 	       "-inf in interleaved stereo named by frame and channel: %s", sh_errmsg());
 	snprintf(path, sizeof path, "%s/nan.wav", dir);
 	x[rate + 7] = NAN;
@@ -122,20 +132,24 @@ int main(void)
 	x[rate + 7] = 0;
 	for (int out_rate = 0; out_rate <= 16000; out_rate += 16000)
 		tap_ok(audio_read_all(path, out_rate, AUDIO_QUALITY_DEFAULT, &y, &m) < 0 &&
-		       strstr(sh_errmsg(), "sample 44107 (at 1.000 s) is NaN"),
+			       strstr(sh_errmsg(), "sample 44107 (at 1.000 s) is NaN"),
 		       "a float WAV with a NaN sample is refused (out rate %d): %s", out_rate, sh_errmsg());
 	snprintf(path, sizeof path, "%s/sine.wav", dir);
-	if (truncate(path, 44 + 2 * rate)) {}   /* 16-bit: half of its 2 s */
+	if (truncate(path, 44 + 2 * rate)) {
+	} /* 16-bit: half of its 2 s */
 	tap_ok(audio_open(path, 0, 1) == NULL && strstr(sh_errmsg(), "cut short: the header declares 2.000 s"),
 	       "a WAV holding less than its header declares is refused: %s", sh_errmsg());
 	snprintf(path, sizeof path, "%s/sine.flac", dir);
 	struct stat st;
-	if (stat(path, &st) || truncate(path, st.st_size / 2)) {}
-	tap_ok(audio_read_all(path, 0, 1, &y, &m) < 0 && (strstr(sh_errmsg(), "decode error after") || strstr(sh_errmsg(), "cut short")),
+	if (stat(path, &st) || truncate(path, st.st_size / 2)) {
+	}
+	tap_ok(audio_read_all(path, 0, 1, &y, &m) < 0 &&
+		       (strstr(sh_errmsg(), "decode error after") || strstr(sh_errmsg(), "cut short")),
 	       "a FLAC cut in half is refused: %s", sh_errmsg());
 	free(x);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd)) {}
+	if (system(cmd)) {
+	}
 	return tap_done();
 }

@@ -42,7 +42,7 @@ static void music(float *x, size_t n, double root, double beat, unsigned s)
 		for (int h = 1; h <= 3; h++)
 			for (size_t i = 0; i < 2 * step && at + i < n; i++)
 				x[at + i] += (float)(0.2 / h * sin(2 * M_PI * hz * h * i / R) * exp(-4.0 * h * i / R) *
-				                     SH_MIN(1.0, i / 80.0));
+						     SH_MIN(1.0, i / 80.0));
 	}
 	seed = keep;
 }
@@ -96,7 +96,7 @@ static void test_flatness(void)
 	}
 	tap_ok(worst < 1e-9, "flatness by block products equals one log per bin (rel %.1e)", worst);
 	for (int k = 0; k < CURATE_FFT / 2; k++)
-		p[k] = (float)(-log(urand() + 1e-300));  /* exponential: white noise periodogram */
+		p[k] = (float)(-log(urand() + 1e-300)); /* exponential: white noise periodogram */
 	double w = curate_flatness(p);
 	tap_ok(fabs(w - 0.5615) < 0.06, "white-noise spectrum flatness %.3f near exp(-γ) = 0.56", w);
 	for (int k = 0; k < CURATE_FFT / 2; k++)
@@ -107,7 +107,7 @@ static void test_flatness(void)
 	for (int k = 0; k < CURATE_FFT / 2; k++)
 		p[k] = (float)(-log(urand() + 1e-300));
 	double white = curate_local_flatness(p);
-	for (int k = 0; k < CURATE_FFT / 2; k++)  /* pink-ish hiss above bin 100, nothing below */
+	for (int k = 0; k < CURATE_FFT / 2; k++) /* pink-ish hiss above bin 100, nothing below */
 		p[k] = k < 100 ? 1e-6f : (float)(-log(urand() + 1e-300) * 100.0 / k);
 	double hiss = curate_local_flatness(p);
 	for (int k = 0; k < CURATE_FFT / 2; k++)
@@ -132,9 +132,9 @@ static int analyze_into(const float *x, size_t n, curate_scores *s, const char *
 		memcpy(repaired, y, n * sizeof *y);
 	free(y);
 	tap_diag("%-10s reasons %#x change %.2f noise %.2f kurt %.1f loop %.3f@%.2fs corr %.4f@%.4fs "
-	         "clip %.4f dc %.4f rms %.1f dB", what, s->reasons, s->change, s->noise_fraction,
-	         s->kurtosis, s->loop_score, s->loop_period, s->loop_corr, s->loop_lag,
-	         s->clip_fraction, s->dc, s->rms_db);
+		 "clip %.4f dc %.4f rms %.1f dB",
+		 what, s->reasons, s->change, s->noise_fraction, s->kurtosis, s->loop_score, s->loop_period,
+		 s->loop_corr, s->loop_lag, s->clip_fraction, s->dc, s->rms_db);
 	return rc;
 }
 
@@ -212,8 +212,9 @@ static void test_noise_var(void)
 		fftwf_free(h);
 		fftwf_free(sp);
 	}
-	tap_ok(curate_noise_log_var(1) > curate_noise_log_var(4) && curate_noise_log_var(4) > curate_noise_log_var(32) &&
-	       fabs(curate_noise_log_var(32) - 1 / (32.0 * CURATE_BLOCK * CURATE_NOISE_DOF_SHARE)) < 0.001,
+	tap_ok(curate_noise_log_var(1) > curate_noise_log_var(4) &&
+		       curate_noise_log_var(4) > curate_noise_log_var(32) &&
+		       fabs(curate_noise_log_var(32) - 1 / (32.0 * CURATE_BLOCK * CURATE_NOISE_DOF_SHARE)) < 0.001,
 	       "the noise variance falls with the band's width, about 1/(ν/2) for wide bands");
 	curate_analyzer_free(a);
 	free(x);
@@ -229,7 +230,7 @@ static void test_rules(void)
 	analyze(x, n, &s, "zeros");
 	tap_ok(s.reasons == CURATE_SILENCE, "digital silence is silence");
 	for (size_t i = 0; i < n; i++)
-		x[i] = (float)(grand() * 3e-4);  /* -70 dBFS hiss: the relative rule would keep it */
+		x[i] = (float)(grand() * 3e-4); /* -70 dBFS hiss: the relative rule would keep it */
 	analyze(x, n, &s, "hiss");
 	tap_ok(s.reasons == CURATE_SILENCE && s.end - s.start > n / 2,
 	       "hiss at -70 dBFS is silence by the absolute floor (trim kept %zu samples)", s.end - s.start);
@@ -274,8 +275,7 @@ static void test_rules(void)
 		x[i] = fmaxf(-1, fminf(1, m[i] / top * 1.3f));
 	analyze(x, n, &s, "lightclip");
 	tap_ok(s.clip_fraction > 0 && !(s.reasons & CURATE_CLIPPING),
-	       "music driven 2.3 dB over full scale: %.2f%% clipped, counted, not rejected",
-	       100 * s.clip_fraction);
+	       "music driven 2.3 dB over full scale: %.2f%% clipped, counted, not rejected", 100 * s.clip_fraction);
 
 	size_t period = (size_t)(0.5 * R);
 	for (size_t i = 0; i < n; i++)
@@ -317,7 +317,7 @@ static void test_rules(void)
 	/* issue 15: static is noise whatever its colour; a hum is static too */
 	for (size_t i = 0; i < n; i++)
 		x[i] = (float)(0.01 * (sin(2 * M_PI * 50 * i / R) + 0.5 * sin(2 * M_PI * 150 * i / R + 1)) +
-		               grand() * 1e-4);
+			       grand() * 1e-4);
 	analyze(x, n, &s, "hum");
 	tap_ok(s.reasons == CURATE_NOISE && s.change < 1, "a 50 Hz hum at -40 dB is noise (change %.2f)", s.change);
 	for (size_t i = 0; i < n; i++)
@@ -398,8 +398,8 @@ static void test_fingerprint(void)
 	uint32_t *a = NULL, *b = NULL, *u = NULL, *e = NULL, *a2 = NULL;
 	int na, nb, nu, ne, na2;
 	int ok = c && !fp_compute(c, x, 20 * R, R, &a, &na) && !fp_compute(c, x + 8 * R, 20 * R, R, &b, &nb) &&
-	         !fp_compute(c, y, 20 * R, R, &u, &nu) && !fp_compute(c, x, 2 * R, R, &e, &ne) &&
-	         !fp_compute(c, x, 20 * R, R, &a2, &na2);
+		 !fp_compute(c, y, 20 * R, R, &u, &nu) && !fp_compute(c, x, 2 * R, R, &e, &ne) &&
+		 !fp_compute(c, x, 20 * R, R, &a2, &na2);
 	if (!tap_ok(ok, "fingerprints computed"))
 		return;
 	tap_ok(na > 130 && na < 150, "20 s give %d items (about 140)", na);
@@ -537,8 +537,8 @@ static void test_render(void)
 			jump_out = fmax(jump_out, d);
 	}
 	tap_ok(jump_out <= maxjump * 1.0001 && jump_in <= maxjump * sqrt(2) && first < 0.01,
-	       "no click: jumps %.4f outside and %.4f inside crossfades for inputs' %.4f; starts from %.4f",
-	       jump_out, jump_in, maxjump, first);
+	       "no click: jumps %.4f outside and %.4f inside crossfades for inputs' %.4f; starts from %.4f", jump_out,
+	       jump_in, maxjump, first);
 	size_t t = len[0] - xf + xf / 3;
 	double th = M_PI / 2 * (xf / 3 + 0.5) / xf;
 	double want = c[0][len[0] - xf + xf / 3] * cos(th) + c[1][xf / 3] * sin(th);

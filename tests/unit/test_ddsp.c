@@ -81,7 +81,8 @@ static void test_reference_fixture(void)
 		float *got_n = calloc(N, sizeof(float)), *ref_n = calloc(N, sizeof(float));
 		ddsp_synth *s = ddsp_synth_new(sr, hop, shape_k, shape_b);
 		tap_ok(s && !ddsp_synth_harmonic(s, got_h, f0, amp, dist, F) &&
-		       !ddsp_synth_noise(s, got_n, mags, F, seed), "case %d: synth runs", c);
+			       !ddsp_synth_noise(s, got_n, mags, F, seed),
+		       "case %d: synth runs", c);
 		ddsp_harmonic_ref(ref_h, f0, amp, dist, F, shape_k, hop, sr);
 		ddsp_noise_ref(ref_n, mags, F, shape_b, hop, seed);
 		double ph = peak_d(want_h, N), pn = peak_d(want_n, N);
@@ -89,12 +90,18 @@ static void test_reference_fixture(void)
 		double erh = max_abs_diff_d(ref_h, want_h, N), ern = max_abs_diff_d(ref_n, want_n, N);
 		/* float32 precision: a few ulps of the signal's peak */
 		double tol = 4 * FLT_EPSILON;
-		tap_ok(eh <= tol * ph, "case %d (%g Hz, hop %d, K %d): harmonic synth = numpy DDSP "
-		       "(max err %.3g, peak %.3g)", c, sr, hop, shape_k, eh, ph);
-		tap_ok(en <= tol * pn, "case %d (B %d): filtered noise = numpy DDSP (max err %.3g, "
-		       "peak %.3g)", c, shape_b, en, pn);
-		tap_ok(erh <= tol * ph && ern <= tol * pn, "case %d: reference kernels = numpy DDSP "
-		       "(%.3g, %.3g)", c, erh, ern);
+		tap_ok(eh <= tol * ph,
+		       "case %d (%g Hz, hop %d, K %d): harmonic synth = numpy DDSP "
+		       "(max err %.3g, peak %.3g)",
+		       c, sr, hop, shape_k, eh, ph);
+		tap_ok(en <= tol * pn,
+		       "case %d (B %d): filtered noise = numpy DDSP (max err %.3g, "
+		       "peak %.3g)",
+		       c, shape_b, en, pn);
+		tap_ok(erh <= tol * ph && ern <= tol * pn,
+		       "case %d: reference kernels = numpy DDSP "
+		       "(%.3g, %.3g)",
+		       c, erh, ern);
 		/* zero-f0 frames and the all-zero frame are in the fixture: no NaN anywhere */
 		int finite = 1;
 		for (size_t i = 0; i < N; i++)
@@ -112,17 +119,17 @@ out:
 
 static void test_exp_sigmoid(void)
 {
-	tap_ok(fabs(ddsp_exp_sigmoid(0) - 0.405399) < 1e-6 &&
-	       fabs(ddsp_exp_sigmoid(1) - 0.972229) < 1e-6 &&
-	       fabs(ddsp_exp_sigmoid(-3) - 1.788e-3) < 1e-6,
-	       "exp_sigmoid(0, 1, -3) = 0.405399, 0.972229, 1.788e-3 (%.6f %.6f %.4g)",
-	       ddsp_exp_sigmoid(0), ddsp_exp_sigmoid(1), ddsp_exp_sigmoid(-3));
+	tap_ok(fabs(ddsp_exp_sigmoid(0) - 0.405399) < 1e-6 && fabs(ddsp_exp_sigmoid(1) - 0.972229) < 1e-6 &&
+		       fabs(ddsp_exp_sigmoid(-3) - 1.788e-3) < 1e-6,
+	       "exp_sigmoid(0, 1, -3) = 0.405399, 0.972229, 1.788e-3 (%.6f %.6f %.4g)", ddsp_exp_sigmoid(0),
+	       ddsp_exp_sigmoid(1), ddsp_exp_sigmoid(-3));
 	float amp[1] = {0}, harm[2] = {1, -3}, noise[3] = {5, 0, 0}, f0[1] = {100};
 	ddsp_controls c = {1, 2, 3, f0, amp, harm, noise};
 	ddsp_apply_logits(&c);
 	tap_ok(fabsf(amp[0] - 0.405399f) < 1e-6 && fabsf(harm[1] - 1.788e-3f) < 1e-6 &&
-	       fabsf(noise[0] - 0.405399f) < 1e-6 && fabsf(noise[1] - ddsp_exp_sigmoid(-5)) < 1e-9 &&
-	       f0[0] == 100, "--logits: exp_sigmoid on amplitude/harmonics, bias -5 on noise");
+		       fabsf(noise[0] - 0.405399f) < 1e-6 && fabsf(noise[1] - ddsp_exp_sigmoid(-5)) < 1e-9 &&
+		       f0[0] == 100,
+	       "--logits: exp_sigmoid on amplitude/harmonics, bias -5 on noise");
 }
 
 static void test_normalize_and_upsample(void)
@@ -148,8 +155,10 @@ static void test_normalize_and_upsample(void)
 	       "linear upsampling: frame k at k·hop, last frame held");
 	ddsp_upsample_windowed(upw, x, 3, 4);
 	tap_ok(upw[0] == 1 && upw[4] == 3 && fabsf(upw[2] - 2) < 1e-7 &&
-	       fabsf(upw[1] - (float)(1 * (0.5 + 0.5 * cos(M_PI / 4)) + 3 * (0.5 - 0.5 * cos(M_PI / 4)))) < 1e-6 &&
-	       upw[9] == -1, "window upsampling: ½+½cos πr/hop crossfade, last frame repeated");
+		       fabsf(upw[1] - (float)(1 * (0.5 + 0.5 * cos(M_PI / 4)) + 3 * (0.5 - 0.5 * cos(M_PI / 4)))) <
+			       1e-6 &&
+		       upw[9] == -1,
+	       "window upsampling: ½+½cos πr/hop crossfade, last frame repeated");
 }
 
 static uint64_t rng_state = 12345;
@@ -200,7 +209,7 @@ static void test_fast_equals_ref(void)
 /* One harmonic at constant f: exactly A·sin(2πf(n+1)/sr). */
 static void test_constant_harmonic(void)
 {
-	const int F = 250, hop = 64;   /* one second */
+	const int F = 250, hop = 64; /* one second */
 	const double sr = 16000, f = 440, A = 0.8;
 	size_t N = (size_t)F * hop;
 	float *f0 = malloc(sizeof(float) * F), *amp = malloc(sizeof(float) * F);
@@ -275,8 +284,10 @@ static void test_nothing_above_nyquist(void)
 	ddsp_synth_harmonic(s, y, f0, amp, dist, F);
 	ddsp_harmonic_ref(r, f0, amp, dist, F, K, hop, sr);
 	double e = max_abs_diff(y, r, N);
-	tap_ok(e < 1e-6, "glide 200 Hz..4 kHz, 60 harmonics: harmonics crossing Nyquist drop out "
-	       "sample-exactly (max %.3g)", e);
+	tap_ok(e < 1e-6,
+	       "glide 200 Hz..4 kHz, 60 harmonics: harmonics crossing Nyquist drop out "
+	       "sample-exactly (max %.3g)",
+	       e);
 	ddsp_synth_free(s);
 	free(f0), free(amp), free(dist), free(y), free(pw), free(r);
 }
@@ -299,8 +310,10 @@ static void test_flat_noise(void)
 	for (size_t n = 0; n < N; n++)
 		m += w[n], var += (double)w[n] * w[n];
 	m /= N, var /= N;
-	tap_ok(fabs(m) < 0.01 && fabs(var - 1.0 / 3) < 0.01, "white noise: mean %.4f, variance %.4f "
-	       "(uniform [-1,1): 0, 1/3)", m, var);
+	tap_ok(fabs(m) < 0.01 && fabs(var - 1.0 / 3) < 0.01,
+	       "white noise: mean %.4f, variance %.4f "
+	       "(uniform [-1,1): 0, 1/3)",
+	       m, var);
 	tap_ok(e < 1e-6, "flat filter passes the noise unchanged, 2 samples late (max err %.3g)", e);
 	double *pw = malloc(sizeof(double) * (nfft / 2 + 1)), lo = 1e30, hi = 0, mean = 0;
 	avg_spectrum(y, N, nfft, pw);
@@ -309,8 +322,10 @@ static void test_flat_noise(void)
 		mean += pw[i] / (nfft / 2 - 1);
 	}
 	/* 500 averaged frames: each bin within ±25% of the mean */
-	tap_ok(lo > 0.75 * mean && hi < 1.25 * mean, "flat filter: spectrum flat (bins %.3f..%.3f "
-	       "of the mean)", lo / mean, hi / mean);
+	tap_ok(lo > 0.75 * mean && hi < 1.25 * mean,
+	       "flat filter: spectrum flat (bins %.3f..%.3f "
+	       "of the mean)",
+	       lo / mean, hi / mean);
 	ddsp_synth_free(s);
 	free(mags), free(y), free(w), free(pw);
 }
@@ -340,7 +355,7 @@ static void test_f0(void)
 	ddsp_analysis_opts o;
 	ddsp_analysis_defaults(&o);
 	ddsp_analyzer *a = ddsp_analyzer_new(&o);
-	const size_t n = 8000;   /* half a second per tone */
+	const size_t n = 8000; /* half a second per tone */
 	float *x = malloc(sizeof(float) * n);
 	int F = (int)((n + o.hop - 1) / o.hop);
 	float *f0 = malloc(sizeof(float) * F), *v = malloc(sizeof(float) * F);
@@ -348,11 +363,11 @@ static void test_f0(void)
 	double worst = 0, errs[F];
 	int all_voiced = 1;
 	for (int t = 0; t < 13; t++) {
-		double f = 50 * pow(40.0, t / 12.0);   /* 50 Hz .. 2 kHz */
+		double f = 50 * pow(40.0, t / 12.0); /* 50 Hz .. 2 kHz */
 		make_tone(x, n, f, o.sr, 0);
 		ddsp_f0_yin(a, x, n, F, f0, v, conf);
 		int m = 0;
-		for (int k = 4; k < F - 4; k++) {   /* frames clear of the edges */
+		for (int k = 4; k < F - 4; k++) { /* frames clear of the edges */
 			errs[m++] = fabs(f0[k] / f - 1);
 			all_voiced &= v[k] == 1;
 		}
@@ -361,8 +376,10 @@ static void test_f0(void)
 		if (errs[m / 2] >= 0.005)
 			tap_diag("f0 %.1f Hz: median error %.3f%%", f, 100 * errs[m / 2]);
 	}
-	tap_ok(worst < 0.005, "YIN f0 on harmonic tones 50 Hz..2 kHz: median error < 0.5%% "
-	       "(worst tone %.4f%%)", 100 * worst);
+	tap_ok(worst < 0.005,
+	       "YIN f0 on harmonic tones 50 Hz..2 kHz: median error < 0.5%% "
+	       "(worst tone %.4f%%)",
+	       100 * worst);
 	tap_ok(all_voiced, "harmonic tones are voiced");
 	/* white noise: unvoiced; silence: unvoiced, f0 filled (0 when nothing is voiced) */
 	ddsp_white_noise(x, n, 3);
@@ -388,12 +405,11 @@ static void test_f0(void)
 static void test_loudness(void)
 {
 	/* librosa.A_weighting at 1 kHz, 100 Hz, 10 kHz, and the floor */
-	tap_ok(fabs(ddsp_a_weighting_db(1000) - (-0.0)) < 0.01 &&
-	       fabs(ddsp_a_weighting_db(100) - (-19.1)) < 0.05 &&
-	       fabs(ddsp_a_weighting_db(10000) - (-2.5)) < 0.05 && ddsp_a_weighting_db(0) == -80 &&
-	       ddsp_a_weighting_db(1) == -80,
-	       "A-weighting: 1 kHz %.2f, 100 Hz %.2f, 10 kHz %.2f dB, floor -80",
-	       ddsp_a_weighting_db(1000), ddsp_a_weighting_db(100), ddsp_a_weighting_db(10000));
+	tap_ok(fabs(ddsp_a_weighting_db(1000) - (-0.0)) < 0.01 && fabs(ddsp_a_weighting_db(100) - (-19.1)) < 0.05 &&
+		       fabs(ddsp_a_weighting_db(10000) - (-2.5)) < 0.05 && ddsp_a_weighting_db(0) == -80 &&
+		       ddsp_a_weighting_db(1) == -80,
+	       "A-weighting: 1 kHz %.2f, 100 Hz %.2f, 10 kHz %.2f dB, floor -80", ddsp_a_weighting_db(1000),
+	       ddsp_a_weighting_db(100), ddsp_a_weighting_db(10000));
 	ddsp_analysis_opts o;
 	ddsp_analysis_defaults(&o);
 	ddsp_analyzer *a = ddsp_analyzer_new(&o);
@@ -408,10 +424,9 @@ static void test_loudness(void)
 	double w1k = pow(10, ddsp_a_weighting_db(1000) / 10);
 	double wl = pow(10, ddsp_a_weighting_db(1000 - 31.25) / 10);
 	double wh = pow(10, ddsp_a_weighting_db(1000 + 31.25) / 10);
-	double amp = 0.5 * 512 / 4;   /* centre bin of a Hann-windowed sine; neighbours half */
+	double amp = 0.5 * 512 / 4; /* centre bin of a Hann-windowed sine; neighbours half */
 	double want = 10 * log10((amp * amp * w1k + amp * amp / 4 * (wl + wh)) / 257);
-	tap_ok(fabs(ld[F / 2] - want) < 0.01, "loudness of a 1 kHz sine: %.3f dB (want %.3f)",
-	       ld[F / 2], want);
+	tap_ok(fabs(ld[F / 2] - want) < 0.01, "loudness of a 1 kHz sine: %.3f dB (want %.3f)", ld[F / 2], want);
 	memset(x, 0, sizeof(float) * n);
 	ddsp_loudness(a, x, n, F, ld);
 	tap_ok(ld[10] == -120, "loudness of silence: -120 dB floor");
@@ -461,10 +476,11 @@ static void test_analysis_resynthesis(void)
 	double l_same = ddsp_spectral_loss(x, y, n), l_other = ddsp_spectral_loss(x, z, n);
 	double l_self = ddsp_spectral_loss(x, x, n);
 	tap_ok(l_self == 0, "spectral loss of a signal against itself is 0");
-	tap_ok(l_same < 0.4 * l_other, "resynthesis of a 220 Hz vibrato tone in noise: loss %.3f, "
-	       "against a 330 Hz one %.3f", l_same, l_other);
-	tap_ok(l_same < l_harm, "the residual's noise bands bring the loss down (%.3f without)",
-	       l_harm);
+	tap_ok(l_same < 0.4 * l_other,
+	       "resynthesis of a 220 Hz vibrato tone in noise: loss %.3f, "
+	       "against a 330 Hz one %.3f",
+	       l_same, l_other);
+	tap_ok(l_same < l_harm, "the residual's noise bands bring the loss down (%.3f without)", l_harm);
 	/* the noise bands of white noise at a known level come back */
 	ddsp_white_noise(w, n, 11);
 	for (size_t i = 0; i < n; i++)
@@ -488,12 +504,12 @@ static void test_check(void)
 {
 	float f0[2] = {100, -1}, amp[2] = {1, 1}, h[2] = {1, 1};
 	ddsp_controls c = {2, 1, 0, f0, amp, h, NULL};
-	tap_ok(ddsp_controls_check(&c, 0) < 0 && strstr(sh_errmsg(), "f0_hz") &&
-	       strstr(sh_errmsg(), "frame 1"), "negative f0 refused: %s", sh_errmsg());
+	tap_ok(ddsp_controls_check(&c, 0) < 0 && strstr(sh_errmsg(), "f0_hz") && strstr(sh_errmsg(), "frame 1"),
+	       "negative f0 refused: %s", sh_errmsg());
 	f0[1] = 100;
 	amp[0] = NAN;
-	tap_ok(ddsp_controls_check(&c, 0) < 0 && strstr(sh_errmsg(), "amplitude"),
-	       "NaN amplitude refused: %s", sh_errmsg());
+	tap_ok(ddsp_controls_check(&c, 0) < 0 && strstr(sh_errmsg(), "amplitude"), "NaN amplitude refused: %s",
+	       sh_errmsg());
 	amp[0] = -2;
 	tap_ok(ddsp_controls_check(&c, 1) == 0 && ddsp_controls_check(&c, 0) < 0,
 	       "negative amplitude is a valid logit, not a valid linear amplitude");

@@ -84,7 +84,8 @@ static void test_harmonic(void)
 	double damp[H_T] = {0}, dd[H_T * H_K] = {0};
 	ddsp_harmonic_backward_f64(damp, dd, h_r, h_f0, h_amp, h_dist, H_T, H_K, H_HOP, H_SR);
 	/* harmonics 5 to 7 cross Nyquist (1 kHz) inside blocks: both masks are exercised */
-	tap_ok(fd_err(harm_loss, NULL, h_amp, damp, H_T, 1e-6) < FD_TOL, "harmonic synth: d amplitude = finite differences");
+	tap_ok(fd_err(harm_loss, NULL, h_amp, damp, H_T, 1e-6) < FD_TOL,
+	       "harmonic synth: d amplitude = finite differences");
 	tap_ok(fd_err(harm_loss, NULL, h_dist, dd, H_T * H_K, 1e-6) < FD_TOL,
 	       "harmonic synth: d distribution = finite differences");
 
@@ -123,7 +124,8 @@ static void test_noise(void)
 		n_noise[i] = 2 * urand() - 1, n_r[i] = 2 * urand() - 1;
 	double dirs[N_T * N_L];
 	ddsp_noise_backward_f64(dirs, n_r, n_noise, N_T, N_L, N_HOP);
-	tap_ok(fd_err(noise_loss, NULL, n_irs, dirs, N_T * N_L, 1e-5) < FD_TOL, "noise filter: d responses = finite differences");
+	tap_ok(fd_err(noise_loss, NULL, n_irs, dirs, N_T * N_L, 1e-5) < FD_TOL,
+	       "noise filter: d responses = finite differences");
 
 	/* the design matrix = ddsp_noise_ir, and design + filter (float) = ddsp_synth_noise */
 	enum { T = 30, B = 65, L = 128, HOP = 64 };
@@ -189,7 +191,8 @@ static void test_reverb(void)
 	ddsp_reverb_backward_f64(r_fft, dx, dir, r_r, r_x, r_ir);
 	tap_ok(dir[0] == 0, "reverb: tap 0 gets no gradient");
 	tap_ok(fd_err(reverb_loss, NULL, r_x, dx, R_N, 1e-5) < FD_TOL, "reverb: d input = finite differences");
-	tap_ok(fd_err(reverb_loss, NULL, r_ir + 1, dir + 1, R_R - 1, 1e-5) < FD_TOL, "reverb: d response = finite differences");
+	tap_ok(fd_err(reverb_loss, NULL, r_ir + 1, dir + 1, R_R - 1, 1e-5) < FD_TOL,
+	       "reverb: d response = finite differences");
 	ddsp_fft_free_f64(r_fft);
 }
 
@@ -221,7 +224,8 @@ static void test_loss(void)
 	tap_ok(fabs(la - lb) < 1e-5 * la, "spectral loss = ddsp_spectral_loss (%.9f, %.9f)", lb, la);
 	ddsp_fft *ff = ddsp_fft_new(L_N, 0);
 	double lf = ddsp_spectral_loss_grad(ff, af, l_b, NULL, 1);
-	tap_ok(fabs(la - lf) < 1e-5 * la, "spectral loss, float build (fast log) = ddsp_spectral_loss (%.9f, %.9f)", lf, la);
+	tap_ok(fabs(la - lf) < 1e-5 * la, "spectral loss, float build (fast log) = ddsp_spectral_loss (%.9f, %.9f)", lf,
+	       la);
 	ddsp_fft_free(ff);
 	double *da = dzeros(L_N);
 	ddsp_spectral_loss_grad_f64(l_fft, l_a, l_b, da, 1);
@@ -235,8 +239,16 @@ static void test_loss(void)
 /* ---- whole model ---- */
 static ddsp_config tiny_cfg(void)
 {
-	ddsp_config c = {.sample_rate = 16000, .hop = 64, .n_samples = 640, .ch = 5, .layers = 2, .gru = 6,
-			 .n_harmonics = 6, .n_bands = 5, .reverb = 40, .batch = 2};
+	ddsp_config c = {.sample_rate = 16000,
+			 .hop = 64,
+			 .n_samples = 640,
+			 .ch = 5,
+			 .layers = 2,
+			 .gru = 6,
+			 .n_harmonics = 6,
+			 .n_bands = 5,
+			 .reverb = 40,
+			 .batch = 2};
 	return c;
 }
 typedef struct {
@@ -258,15 +270,19 @@ static void make_inputs(const ddsp_config *c, float *f0, float *ld, float *targe
 			ld[b * T + t] = (float)(-40 + 20 * sin(t * 0.5 + b));
 		}
 		for (int i = 0; i < n; i++)
-			target[b * n + i] = (float)(0.3 * sin(2 * M_PI * 330 * (b + 1) * i / 16000.0) + 0.05 * (2 * urand() - 1));
+			target[b * n + i] =
+				(float)(0.3 * sin(2 * M_PI * 330 * (b + 1) * i / 16000.0) + 0.05 * (2 * urand() - 1));
 	}
 }
 static void test_model_fd(void)
 {
 	ddsp_config c = tiny_cfg();
 	const int T = ddsp_frames(&c);
-	model_ctx x = {ddsp_net_new_f64(&c, 2, T), malloc(sizeof(float) * 2 * T), malloc(sizeof(float) * 2 * T),
-		       malloc(sizeof(float) * 2 * c.n_samples), {11, 12}};
+	model_ctx x = {ddsp_net_new_f64(&c, 2, T),
+		       malloc(sizeof(float) * 2 * T),
+		       malloc(sizeof(float) * 2 * T),
+		       malloc(sizeof(float) * 2 * c.n_samples),
+		       {11, 12}};
 	make_inputs(&c, x.f0, x.ld, x.target);
 	ddsp_net_init_params_f64(x.m, 5);
 	size_t np = ddsp_net_num_params_f64(x.m);
@@ -287,12 +303,14 @@ static void test_model_fd(void)
 	size_t wi;
 	double wnum, gmax;
 	double e = fd_worst_rel(p, ga, np, 1e-6, model_loss, &x, &wi, &wnum, &gmax);
-	int ok = tap_ok(e < 1e-4, "model: every parameter's gradient = finite differences (%zu parameters, worst %.2g)", np, e);
+	int ok = tap_ok(e < 1e-4, "model: every parameter's gradient = finite differences (%zu parameters, worst %.2g)",
+			np, e);
 	if (!ok) {
 		const nn_param *q;
 		for (int i = 0; (q = ddsp_net_param_info_f64(x.m, i)); i++)
 			if (wi >= q->offset && wi < q->offset + q->count)
-				tap_diag("worst in %s[%zu]: analytic %.10g numeric %.10g", q->name, wi - q->offset, ga[wi], wnum);
+				tap_diag("worst in %s[%zu]: analytic %.10g numeric %.10g", q->name, wi - q->offset,
+					 ga[wi], wnum);
 	}
 	free(ga);
 	free(x.f0), free(x.ld), free(x.target);
@@ -383,13 +401,15 @@ static void test_reference(void)
 	uint64_t seeds[2] = {(uint64_t)s0, (uint64_t)s1};
 	memset(g, 0, sizeof(double) * np);
 	double loss = ddsp_net_run_f64(m, f0, ld, target, (int)batch, seeds, NULL, 1);
-	tap_ok(fabs(loss - loss_ref) <= 1e-5 * loss_ref, "model loss = PyTorch reference (%.10f, %.10f)", loss, loss_ref);
+	tap_ok(fabs(loss - loss_ref) <= 1e-5 * loss_ref, "model loss = PyTorch reference (%.10f, %.10f)", loss,
+	       loss_ref);
 	float *gf = malloc(sizeof(float) * np), *wf = malloc(sizeof(float) * np);
 	for (size_t i = 0; i < np; i++)
 		gf[i] = (float)g[i], wf[i] = (float)want[i];
 	const char *worst_name;
 	double e = grad_worst(gf, wf, info64, m, &worst_name);
-	tap_ok(e <= 1e-5, "model gradients = PyTorch reference (worst %.2g of each tensor's largest, in %s)", e, worst_name);
+	tap_ok(e <= 1e-5, "model gradients = PyTorch reference (worst %.2g of each tensor's largest, in %s)", e,
+	       worst_name);
 	free(gf), free(wf), free(want), free(f0), free(ld), free(target);
 	ddsp_net_free_f64(m);
 	st_free(&sf);
@@ -399,10 +419,12 @@ static void test_config(void)
 {
 	ddsp_config a, b;
 	tap_ok(!ddsp_preset("tiny", &a) && !ddsp_preset("small", &b) && !ddsp_preset("paper", &b) &&
-	       ddsp_preset("huge", &b) < 0, "presets tiny, small, paper; another refused");
+		       ddsp_preset("huge", &b) < 0,
+	       "presets tiny, small, paper; another refused");
 	ddsp_preset("paper", &b);
 	char buf[128];
-	tap_ok(ddsp_config_diff(&a, &b, buf, sizeof buf) == 1 && strstr(buf, "n_samples"), "config diff names a field: %s", buf);
+	tap_ok(ddsp_config_diff(&a, &b, buf, sizeof buf) == 1 && strstr(buf, "n_samples"),
+	       "config diff names a field: %s", buf);
 	param_table t;
 	ddsp_param_table(&b, &t);
 	/* the paper's decoder: about 4.5 M parameters with the reverb's 48 000 */

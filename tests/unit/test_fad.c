@@ -63,8 +63,8 @@ int main(void)
 	tap_ok(fad_frames(sa) == (long)((n - FAD_FRAME) / FAD_HOP + 1), "one frame per hop: %ld", fad_frames(sa));
 	double aa = fad_distance(sa, sa), ab = fad_distance(sa, sb), ba = fad_distance(sb, sa);
 	double ac = fad_distance(sa, sc), aw = fad_distance(sa, sw);
-	tap_diag("distances to the notes: itself %g, other notes %g, other notes in noise %g, white noise %g",
-		 aa, ab, ac, aw);
+	tap_diag("distances to the notes: itself %g, other notes %g, other notes in noise %g, white noise %g", aa, ab,
+		 ac, aw);
 	tap_ok(fabs(aa) < 1e-6 * ab, "the distance of a set to itself is 0");
 	tap_ok(fabs(ab - ba) < 1e-6 * ab, "symmetric");
 	tap_ok(ab < ac && ac < aw, "other notes < notes in noise < white noise");
@@ -74,9 +74,10 @@ int main(void)
 	/* kernels: the pick is replaced only when it is a fallback and the CPU has better */
 	blas_cpu avx512 = {1, 1, 1, 1, 1, 1, 1}, avx2 = {1, 1, 1, 0, 0, 0, 0}, sse = {0};
 	tap_ok(blas_core_is_fallback("Prescott") && blas_core_is_fallback("Core2") &&
-	       blas_core_is_fallback("Nehalem") && blas_core_is_fallback(""), "Prescott, Core2, Nehalem are fallbacks");
+		       blas_core_is_fallback("Nehalem") && blas_core_is_fallback(""),
+	       "Prescott, Core2, Nehalem are fallbacks");
 	tap_ok(!blas_core_is_fallback("Haswell") && !blas_core_is_fallback("SkylakeX") &&
-	       !blas_core_is_fallback("Zen") && !blas_core_is_fallback("SapphireRapids"),
+		       !blas_core_is_fallback("Zen") && !blas_core_is_fallback("SapphireRapids"),
 	       "Haswell, SkylakeX, Zen are not");
 	tap_ok(!strcmp(blas_better_core("Prescott", &avx512), "SkylakeX"), "Prescott on AVX-512: SkylakeX");
 	tap_ok(!strcmp(blas_better_core("Prescott", &avx2), "Haswell"), "Prescott on AVX2: Haswell");

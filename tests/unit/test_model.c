@@ -31,7 +31,8 @@ static void test_samplernn(void)
 	c.srnn.batch = 2;
 	tap_ok(model_config_check(&c) == 0, "samplernn: config checks");
 	tap_ok(model_history(&c) == srnn_history(&c.srnn) && model_seq(&c) == 32 && model_batch(&c) == 2 &&
-	       model_levels(&c) == c.srnn.levels, "samplernn: history, seq, batch, levels");
+		       model_levels(&c) == c.srnn.levels,
+	       "samplernn: history, seq, batch, levels");
 	model *m = model_create(&c, 2);
 	srnn *s = srnn_create(&c.srnn, 2);
 	model_init_params(m, 5);
@@ -91,7 +92,7 @@ static void test_wavenet(void)
 	}
 	tap_ok(slices_ok, "wavenet: parameter slices are wn_param_info's");
 	tap_ok(model_state_floats(m, 3) == 0, "wavenet: no recurrent state");
-	model_state_reset(m, NULL, 3, 0);   /* nothing to reset: must not touch the pointer */
+	model_state_reset(m, NULL, 3, 0); /* nothing to reset: must not touch the pointer */
 	uint16_t *codes = codes_of(3, 9 + 16, 32);
 	memset(model_grads(m), 0, n * sizeof(float));
 	memset(wn_grads(w), 0, n * sizeof(float));
@@ -113,9 +114,9 @@ int main(void)
 	test_samplernn();
 	test_wavenet();
 	model_kind k;
-	tap_ok(model_kind_parse("wavenet", &k) == 0 && k == MODEL_WAVENET &&
-	       model_kind_parse("samplernn", &k) == 0 && k == MODEL_SAMPLERNN &&
-	       !strcmp(model_kind_name(MODEL_WAVENET), "wavenet") && model_kind_parse("rnn", &k) < 0,
+	tap_ok(model_kind_parse("wavenet", &k) == 0 && k == MODEL_WAVENET && model_kind_parse("samplernn", &k) == 0 &&
+		       k == MODEL_SAMPLERNN && !strcmp(model_kind_name(MODEL_WAVENET), "wavenet") &&
+		       model_kind_parse("rnn", &k) < 0,
 	       "model names parse and print");
 	return tap_done();
 }

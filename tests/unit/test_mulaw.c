@@ -11,10 +11,7 @@
 
 static const int level_set[] = {2, 3, 16, 255, 256, 257, 1024, 4096, 65536};
 
-static double compand(double x, double mu) /* y(x) of mu-law */
-{
-	return copysign(log1p(mu * fabs(x)) / log1p(mu), x);
-}
+static double compand(double x, double mu) /* y(x) of mu-law */ { return copysign(log1p(mu * fabs(x)) / log1p(mu), x); }
 
 static void test_vectors(void)
 {
@@ -39,8 +36,7 @@ static void test_vectors(void)
 		good &= c8[i] == want_wavenet[i];
 	tap_ok(good, "mu-law 256: the same vectors from float32 through mulaw_encode_u8");
 	tap_ok(q.table[128] > 0 && q.table[127] < 0 && fabs(q.table[128] + q.table[127]) < 1e-9,
-	       "mu-law 256: codes 127 and 128 decode symmetrically around 0 (%g, %g)", q.table[127],
-	       q.table[128]);
+	       "mu-law 256: codes 127 and 128 decode symmetrically around 0 (%g, %g)", q.table[127], q.table[128]);
 	tap_ok(q.table[0] == -1.0f && q.table[255] == 1.0f, "mu-law 256: codes 0 and 255 decode to -1 and 1");
 	mulaw_free(&q);
 
@@ -51,7 +47,8 @@ static void test_vectors(void)
 
 	mulaw_init(&q, MULAW_DADABOTS, 256);
 	tap_ok(mulaw_encode1(&q, 0) == 127, "dadabots 256: encode(0) = 127 (got %d)", mulaw_encode1(&q, 0));
-	tap_ok(mulaw_encode1(&q, -1) == 0 && mulaw_encode1(&q, 1) == 255, "dadabots 256: encode(-1) = 0, encode(1) = 255");
+	tap_ok(mulaw_encode1(&q, -1) == 0 && mulaw_encode1(&q, 1) == 255,
+	       "dadabots 256: encode(-1) = 0, encode(1) = 255");
 	tap_ok(fabs(q.table[255] - 0.957) < 1e-3, "dadabots 256: decode(255) = %.6f ~ 0.957", q.table[255]);
 	tap_ok(q.table[128] == 0.0f && q.table[0] == -1.0f, "dadabots 256: decode(128) = 0, decode(0) = -1");
 	tap_ok(mulaw_encode1(&q, 0.6) == 243 && mulaw_encode1(&q, -0.25) == 31 && mulaw_encode1(&q, 0.01) == 156,
@@ -100,7 +97,8 @@ static void test_code_round_trips(void)
 				for (int c = 0; c < L; c++)
 					bad += c8[c] != c;
 			}
-			tap_ok(!bad, "%s %d: every code round-trips exactly (%d do not)", mulaw_mode_name(modes[m]), L, bad);
+			tap_ok(!bad, "%s %d: every code round-trips exactly (%d do not)", mulaw_mode_name(modes[m]), L,
+			       bad);
 			tap_ok(table_ok && increasing, "%s %d: decode table equals the double decoder and increases",
 			       mulaw_mode_name(modes[m]), L);
 			/* and decoding the codes with the u16 path gives the table back */
@@ -141,20 +139,24 @@ static void test_error_bounds(void)
 				if (m == MULAW_LINEAR) {
 					double e = fabs(xo - xi);
 					bad += e > 1 / mu + 1e-6;
-					if (e > worst) worst = e, worst_x = xi;
+					if (e > worst)
+						worst = e, worst_x = xi;
 				} else if (m == MULAW_WAVENET) {
 					double e = fabs(compand(xo, mu) - compand(xi, mu));
 					bad += e > 1 / mu + 1e-6;
 					/* in the signal domain: half a step times the steepest slope of the expansion */
 					bad += fabs(xo - xi) > (1 + mu) * log1p(mu) / (mu * mu) * (1 + 1e-6) + 1e-7;
-					if (e > worst) worst = e, worst_x = xi;
+					if (e > worst)
+						worst = e, worst_x = xi;
 				} else {
 					double d = compand(xi, mu) - compand(xo, mu), y = compand(xi, mu);
 					bad += d < (y + 1) / L - 1e-6 || d > (y + 3) / L + 1e-6;
-					if (d > worst) worst = d, worst_x = xi;
+					if (d > worst)
+						worst = d, worst_x = xi;
 				}
 			}
-			tap_ok(!bad && monotone, "%s %d: round-trip error within bound on %d points (worst %.3g at %.6f%s)",
+			tap_ok(!bad && monotone,
+			       "%s %d: round-trip error within bound on %d points (worst %.3g at %.6f%s)",
 			       mulaw_mode_name(m), L, GRID, worst, worst_x, monotone ? "" : ", NOT monotone");
 			mulaw_free(&q);
 		}

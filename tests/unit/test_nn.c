@@ -58,8 +58,11 @@ static double fd_err(double (*loss)(void), double *x, const double *grad, size_t
 	return worst;
 }
 #define FD_TOL 1e-6
-#define CHECK_FD(what, x, g, n) do { double e_ = fd_err(loss, x, g, n); \
-	tap_ok(e_ < FD_TOL, "%s: finite differences, max rel err %.2e", what, e_); } while (0)
+#define CHECK_FD(what, x, g, n)                                                                                        \
+	do {                                                                                                           \
+		double e_ = fd_err(loss, x, g, n);                                                                     \
+		tap_ok(e_ < FD_TOL, "%s: finite differences, max rel err %.2e", what, e_);                             \
+	} while (0)
 
 static float *tofloat(const double *x, size_t n)
 {
@@ -171,11 +174,9 @@ static double *s_inp, *s_gadd, *s_wih, *s_whh, *s_bih, *s_bhh, *s_h0, *s_c0, *s_
 static double s_h[ST * SB * SH], s_c[ST * SB * SH], s_gates[ST * SB * 4 * SH];
 static double loss_lstm(void)
 {
-	lstm_forward_f64(s_h, s_c, s_gates, s_inp, s_gadd, s_wih, s_whh, s_bih, s_bhh, s_h0, s_c0,
-			 ST, SB, SI, SH);
+	lstm_forward_f64(s_h, s_c, s_gates, s_inp, s_gadd, s_wih, s_whh, s_bih, s_bhh, s_h0, s_c0, ST, SB, SI, SH);
 	const size_t last = (size_t)(ST - 1) * SB * SH;
-	return dot(s_h, s_R, ST * SB * SH) + dot(s_h + last, s_RH, SB * SH) +
-	       dot(s_c + last, s_RC, SB * SH);
+	return dot(s_h, s_R, ST * SB * SH) + dot(s_h + last, s_RH, SB * SH) + dot(s_c + last, s_RC, SB * SH);
 }
 static double loss_gru(void)
 {
@@ -200,12 +201,16 @@ static void test_rnn(int gru)
 	loss();
 	memcpy(dh, s_R, sizeof(double) * ST * SB * SH);
 	if (gru)
-		gru_backward_f64(dinp, dwih, dwhh, dbih, dbhh, dh0, dg1, dg2, dh, s_RH, s_h, s_gates,
-				 s_inp, s_wih, s_whh, s_h0, ST, SB, SI, SH);
+		gru_backward_f64(dinp, dwih, dwhh, dbih, dbhh, dh0, dg1, dg2, dh, s_RH, s_h, s_gates, s_inp, s_wih,
+				 s_whh, s_h0, ST, SB, SI, SH);
 	else
-		lstm_backward_f64(dinp, dwih, dwhh, dbih, dbhh, dh0, dc0, dg1, dh, s_RH, s_RC, s_h, s_c,
-				  s_gates, s_inp, s_wih, s_whh, s_h0, s_c0, ST, SB, SI, SH);
-#define RNN_FD(name, x, g, n) do { snprintf(what, sizeof what, "%s %s", nm, name); CHECK_FD(what, x, g, n); } while (0)
+		lstm_backward_f64(dinp, dwih, dwhh, dbih, dbhh, dh0, dc0, dg1, dh, s_RH, s_RC, s_h, s_c, s_gates, s_inp,
+				  s_wih, s_whh, s_h0, s_c0, ST, SB, SI, SH);
+#define RNN_FD(name, x, g, n)                                                                                          \
+	do {                                                                                                           \
+		snprintf(what, sizeof what, "%s %s", nm, name);                                                        \
+		CHECK_FD(what, x, g, n);                                                                               \
+	} while (0)
 	RNN_FD("dinp", s_inp, dinp, ST * SB * SI);
 	RNN_FD("dgadd", s_gadd, dg1, ST * SB * G);
 	RNN_FD("dweight_ih", s_wih, dwih, G * SI);
@@ -234,13 +239,12 @@ static void test_rnn(int gru)
 	const size_t half = (size_t)(ST / 2) * SB, hh = half * SH;
 	if (gru) {
 		gru_forward_f64(h2, g2, s_inp, s_gadd, s_wih, s_whh, s_bih, s_bhh, s_h0, ST / 2, SB, SI, SH);
-		gru_forward_f64(h2 + hh, g2, s_inp + half * SI, s_gadd + half * G, s_wih, s_whh, s_bih,
-				s_bhh, h2 + hh - SB * SH, ST / 2, SB, SI, SH);
+		gru_forward_f64(h2 + hh, g2, s_inp + half * SI, s_gadd + half * G, s_wih, s_whh, s_bih, s_bhh,
+				h2 + hh - SB * SH, ST / 2, SB, SI, SH);
 	} else {
-		lstm_forward_f64(h2, c2, g2, s_inp, s_gadd, s_wih, s_whh, s_bih, s_bhh, s_h0, s_c0,
-				 ST / 2, SB, SI, SH);
-		lstm_forward_f64(h2 + hh, c2 + hh, g2, s_inp + half * SI, s_gadd + half * G, s_wih, s_whh,
-				 s_bih, s_bhh, h2 + hh - SB * SH, c2 + hh - SB * SH, ST / 2, SB, SI, SH);
+		lstm_forward_f64(h2, c2, g2, s_inp, s_gadd, s_wih, s_whh, s_bih, s_bhh, s_h0, s_c0, ST / 2, SB, SI, SH);
+		lstm_forward_f64(h2 + hh, c2 + hh, g2, s_inp + half * SI, s_gadd + half * G, s_wih, s_whh, s_bih, s_bhh,
+				 h2 + hh - SB * SH, c2 + hh - SB * SH, ST / 2, SB, SI, SH);
 	}
 	double w = 0;
 	for (int i = 0; i < ST * SB * SH; i++)
@@ -288,8 +292,10 @@ static void test_relu_ce(void)
 		pe = fmax(pe, fabs(pt[n] - exp(c_r[n * CQ + c_t[n]]) / s));
 	}
 	ref /= CN;
-	tap_ok(fabs(l - ref) < 1e-12 && pe < 1e-12, "cross-entropy equals -mean log softmax (%.1e), "
-	       "target probabilities returned (%.1e)", fabs(l - ref), pe);
+	tap_ok(fabs(l - ref) < 1e-12 && pe < 1e-12,
+	       "cross-entropy equals -mean log softmax (%.1e), "
+	       "target probabilities returned (%.1e)",
+	       fabs(l - ref), pe);
 	/* relu_mask equals relu_backward into zeros */
 	memcpy(dx, dl, sizeof(double) * CN * CQ);
 	relu_mask_f64(dx, c_r, CN * CQ);
@@ -301,8 +307,7 @@ static void test_relu_ce(void)
 	double dlg[CQ] = {80, 100, 90, -50, 99}, dp[CQ];
 	int32_t t1 = 4;
 	double lf = ce_forward(fp, NULL, fl, &t1, 1, CQ), ld = ce_forward_f64(dp, NULL, dlg, &t1, 1, CQ);
-	tap_ok(isfinite(lf) && fabs(lf - ld) < 1e-5, "cross-entropy stable on large logits (%.6f, %.6f)",
-	       lf, ld);
+	tap_ok(isfinite(lf) && fabs(lf - ld) < 1e-5, "cross-entropy stable on large logits (%.6f, %.6f)", lf, ld);
 	free(c_x), free(dl), free(dx), free(dx2);
 }
 
@@ -311,8 +316,7 @@ static void test_clip_adam(void)
 {
 	double x[5] = {-3, 0.5, 2, -0.25, 1};
 	clip_elementwise_f64(x, 5, 1);
-	tap_ok(x[0] == -1 && x[1] == 0.5 && x[2] == 1 && x[3] == -0.25 && x[4] == 1,
-	       "elementwise clip to ±1");
+	tap_ok(x[0] == -1 && x[1] == 0.5 && x[2] == 1 && x[3] == -0.25 && x[4] == 1, "elementwise clip to ±1");
 	double y[2] = {3, 4};
 	double n = clip_global_norm_f64(y, 2, 1);
 	tap_ok(n == 5 && fabs(y[0] - 3 / (5 + 1e-6)) < 1e-15 && fabs(y[1] - 4 / (5 + 1e-6)) < 1e-15,
@@ -331,8 +335,10 @@ static void test_clip_adam(void)
 	omp_set_num_threads(2);
 #endif
 	double n2 = clip_global_norm_f64(big2, nbig, 1e9);
-	tap_ok(n1 == n2 && fabs(n1 - sqrt(plain)) < 1e-12 * n1, "global norm of %zu values: the same "
-	       "bits on 1 and 2 threads (%.15g)", nbig, n1);
+	tap_ok(n1 == n2 && fabs(n1 - sqrt(plain)) < 1e-12 * n1,
+	       "global norm of %zu values: the same "
+	       "bits on 1 and 2 threads (%.15g)",
+	       nbig, n1);
 	free(big), free(big2);
 	double z[2] = {0.3, 0.4};
 	clip_global_norm_f64(z, 2, 1);
@@ -382,8 +388,8 @@ static void test_gemm(void)
 				double w = 0;
 				for (size_t i = 0; i < (size_t)M * N; i++)
 					w = fmax(w, fabs(C[i] - R[i]));
-				tap_ok(w < 1e-11, "nn_gemm %dx%dx%d%s%s on 2 threads equals plain loops (%.1e)",
-				       M, N, K, ta ? " Aᵀ" : "", tb ? " Bᵀ" : "", w);
+				tap_ok(w < 1e-11, "nn_gemm %dx%dx%d%s%s on 2 threads equals plain loops (%.1e)", M, N,
+				       K, ta ? " Aᵀ" : "", tb ? " Bᵀ" : "", w);
 				free(A), free(B), free(C), free(R);
 			}
 }

@@ -72,8 +72,8 @@ static void test_round_trips(void)
 			FILE *r = reader(&m);
 			npy_header h;
 			int rc = npy_read_header(r, &h);
-			int good = wrc == 0 && rc == 1 && h.dtype == (sh_dtype)t && h.ndim == ranks[k] && h.count == n &&
-				   h.nbytes == nb;
+			int good = wrc == 0 && rc == 1 && h.dtype == (sh_dtype)t && h.ndim == ranks[k] &&
+				   h.count == n && h.nbytes == nb;
 			for (int d = 0; good && d < ranks[k]; d++)
 				good = h.shape[d] == shapes[k][d];
 			if (good) {
@@ -84,7 +84,8 @@ static void test_round_trips(void)
 			/* numpy's layout: header padded so the data starts at a multiple of 64, ends in '\n' */
 			unsigned hl = (unsigned char)m.buf[8] | (unsigned char)m.buf[9] << 8;
 			good = good && (10 + hl) % 64 == 0 && m.buf[10 + hl - 1] == '\n' && m.len == 10 + hl + nb;
-			tap_ok(good, "round trip %s rank %d (%zu values, %zu bytes)", sh_dtype_descr(t), ranks[k], n, m.len);
+			tap_ok(good, "round trip %s rank %d (%zu values, %zu bytes)", sh_dtype_descr(t), ranks[k], n,
+			       m.len);
 			fclose(r);
 			free(m.buf);
 			free(src);
@@ -190,7 +191,13 @@ static void test_malformed(void)
 	float x[4] = {1, 2, 3, 4};
 	mem m;
 	FILE *w;
-#define BUILD(stmts) do { m = (mem){0}; w = open_memstream(&m.buf, &m.len); stmts; fclose(w); } while (0)
+#define BUILD(stmts)                                                                                                   \
+	do {                                                                                                           \
+		m = (mem){0};                                                                                          \
+		w = open_memstream(&m.buf, &m.len);                                                                    \
+		stmts;                                                                                                 \
+		fclose(w);                                                                                             \
+	} while (0)
 
 	BUILD(fwrite("RIFF\x24\0\0\0WAVEfmt ", 1, 16, w));
 	expect_error(&m, 0, "bad magic", "a wav file is refused (bad magic)");
@@ -242,10 +249,13 @@ static void test_malformed(void)
 	BUILD(raw_record(w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", x, 16));
 	expect_error(&m, 0, "bad 'shape'", "a negative dimension refused");
 	free(m.buf);
-	BUILD(raw_record(w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }", x, 16));
+	BUILD(raw_record(
+		w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }",
+		x, 16));
 	expect_error(&m, 0, "overflow", "a shape whose size overflows refused");
 	free(m.buf);
-	BUILD(raw_record(w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", x, 4));
+	BUILD(raw_record(w, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", x,
+			 4));
 	expect_error(&m, 0, "more than 8 dimensions", "nine dimensions refused");
 	free(m.buf);
 
@@ -288,8 +298,17 @@ static void test_dict_parser(void)
 	float x[4] = {1, 2, 3, 4};
 	mem m;
 	FILE *w;
-#define BUILD(stmts) do { m = (mem){0}; w = open_memstream(&m.buf, &m.len); stmts; fclose(w); } while (0)
-	static const struct { const char *dict; const char *want; } bad[] = {
+#define BUILD(stmts)                                                                                                   \
+	do {                                                                                                           \
+		m = (mem){0};                                                                                          \
+		w = open_memstream(&m.buf, &m.len);                                                                    \
+		stmts;                                                                                                 \
+		fclose(w);                                                                                             \
+	} while (0)
+	static const struct {
+		const char *dict;
+		const char *want;
+	} bad[] = {
 		{"{'shape': (4,), 'fortran_order': False, 'x': \"'descr': '<f4'\"}", "key 'x'"},
 		{"{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'rate': 16000}", "key 'rate'"},
 		{"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (4,)}", "'descr' twice"},
@@ -324,7 +343,8 @@ static void test_dict_parser(void)
 		BUILD(raw_record(w, 1, good[i], x, 16));
 		FILE *r = reader(&m);
 		npy_record rec = {0};
-		ngood += npy_read_record(r, &rec) == 1 && rec.h.count == 4 && rec.h.rate == 0 && !memcmp(rec.data, x, 16);
+		ngood += npy_read_record(r, &rec) == 1 && rec.h.count == 4 && rec.h.rate == 0 &&
+			 !memcmp(rec.data, x, 16);
 		npy_record_free(&rec);
 		fclose(r);
 		free(m.buf);
@@ -346,8 +366,10 @@ static void test_rate(void)
 	npy_write_rate(w, SH_F32, 1, s3, x, 44100);
 	int wbad = npy_write_rate(w, SH_F32, 1, s3, x, NPY_RATE_MAX + 1);
 	fclose(w);
-	tap_ok(wbad < 0 && strstr(sh_errmsg(), "cannot be recorded"), "an impossible rate is not written: %s", sh_errmsg());
-	tap_ok(m.len == 3 * (128 + 12), "the rate fits in the padding: 128-byte headers with or without it (%zu bytes)", m.len);
+	tap_ok(wbad < 0 && strstr(sh_errmsg(), "cannot be recorded"), "an impossible rate is not written: %s",
+	       sh_errmsg());
+	tap_ok(m.len == 3 * (128 + 12), "the rate fits in the padding: 128-byte headers with or without it (%zu bytes)",
+	       m.len);
 	FILE *r = reader(&m);
 	npy_record rec = {0};
 	int a = npy_read_record(r, &rec), ra = rec.h.rate;
@@ -380,7 +402,7 @@ static void test_lying_header(void)
 	struct rlimit old;
 	getrlimit(RLIMIT_AS, &old);
 #ifdef __SANITIZE_ADDRESS__
-	int limited = 0;   /* AddressSanitizer's shadow memory needs far more address space */
+	int limited = 0; /* AddressSanitizer's shadow memory needs far more address space */
 #else
 	struct rlimit lim = {(rlim_t)1 << 31, old.rlim_max};
 	int limited = old.rlim_cur > lim.rlim_cur && setrlimit(RLIMIT_AS, &lim) == 0;
@@ -390,7 +412,8 @@ static void test_lying_header(void)
 	int rc = npy_read_record(r, &rec);
 	if (limited)
 		setrlimit(RLIMIT_AS, &old);
-	tap_ok(rc == -1 && strstr(sh_errmsg(), "truncated") && strstr(sh_errmsg(), "promises 3200000000 bytes of data, got 16"),
+	tap_ok(rc == -1 && strstr(sh_errmsg(), "truncated") &&
+		       strstr(sh_errmsg(), "promises 3200000000 bytes of data, got 16"),
 	       "%zu bytes claiming 3.2 GB: %s", m.len, sh_errmsg());
 	npy_record_free(&rec);
 	fclose(r);
@@ -404,7 +427,8 @@ static void test_lying_header(void)
 	/* a directory read as a stream */
 	FILE *d = fopen("/", "rb");
 	npy_header h;
-	tap_ok(d && npy_read_header(d, &h) < 0 && strstr(sh_errmsg(), "is a directory"), "a directory: %s", sh_errmsg());
+	tap_ok(d && npy_read_header(d, &h) < 0 && strstr(sh_errmsg(), "is a directory"), "a directory: %s",
+	       sh_errmsg());
 	if (d)
 		fclose(d);
 }

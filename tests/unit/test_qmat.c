@@ -66,16 +66,27 @@ static void test_half(void)
 	tap_ok(bad == 0, "half → float matches the definition for all 65536 halves (%d wrong)", bad);
 	tap_ok(rt_bad == 0, "float → half → float round-trips every finite half and ±inf (%d wrong)", rt_bad);
 
-	struct { float f; uint16_t h; } cases[] = {
-		{1.0f, 0x3c00}, {-2.0f, 0xc000}, {65504.0f, 0x7bff},
-		{1 + 0x1p-11f, 0x3c00},              /* tie, to even (down) */
-		{1 + 3 * 0x1p-11f, 0x3c02},          /* tie, to even (up) */
-		{1 + 0x1p-11f + 0x1p-20f, 0x3c01},   /* just above the tie */
-		{65519.99f, 0x7bff}, {65520.0f, 0x7c00}, {-1e9f, 0xfc00},
-		{0x1p-24f, 0x0001}, {0x1p-25f, 0x0000}, /* subnormal tie to even: 0 */
-		{3 * 0x1p-25f, 0x0002},              /* 1.5 units: tie to even: 2 */
-		{0x1p-25f + 0x1p-40f, 0x0001}, {0x1p-14f, 0x0400}, {0x1p-14f - 0x1p-25f, 0x0400},
-		{-0.0f, 0x8000}, {1e-10f, 0x0000},
+	struct {
+		float f;
+		uint16_t h;
+	} cases[] = {
+		{1.0f, 0x3c00},
+		{-2.0f, 0xc000},
+		{65504.0f, 0x7bff},
+		{1 + 0x1p-11f, 0x3c00},            /* tie, to even (down) */
+		{1 + 3 * 0x1p-11f, 0x3c02},        /* tie, to even (up) */
+		{1 + 0x1p-11f + 0x1p-20f, 0x3c01}, /* just above the tie */
+		{65519.99f, 0x7bff},
+		{65520.0f, 0x7c00},
+		{-1e9f, 0xfc00},
+		{0x1p-24f, 0x0001},
+		{0x1p-25f, 0x0000},     /* subnormal tie to even: 0 */
+		{3 * 0x1p-25f, 0x0002}, /* 1.5 units: tie to even: 2 */
+		{0x1p-25f + 0x1p-40f, 0x0001},
+		{0x1p-14f, 0x0400},
+		{0x1p-14f - 0x1p-25f, 0x0400},
+		{-0.0f, 0x8000},
+		{1e-10f, 0x0000},
 	};
 	int cbad = 0;
 	for (size_t k = 0; k < SH_ARRAY_LEN(cases); k++)
@@ -156,13 +167,16 @@ static void test_pack(void)
 				}
 			}
 		}
-		tap_ok(bad == 0, "%s: stored weights are the rounded weights (%d wrong%s)",
-		       qmat_type_name(t), bad, scaled(t) ? ", within half a step" : "");
+		tap_ok(bad == 0, "%s: stored weights are the rounded weights (%d wrong%s)", qmat_type_name(t), bad,
+		       scaled(t) ? ", within half a step" : "");
 		if (scaled(t))
-			tap_ok(worst > 0.45, "%s: rounding errors reach nearly half a step (%.3f)",
-			       qmat_type_name(t), worst);
+			tap_ok(worst > 0.45, "%s: rounding errors reach nearly half a step (%.3f)", qmat_type_name(t),
+			       worst);
 		size_t groups = (R + 7) / 8, cols = t == QMAT_Q8 ? (C + 3) / 4 * 4 : C;
-		size_t want = groups * 8 * cols * (t == QMAT_F32 ? 4 : t == QMAT_F16 ? 2 : 1) +
+		size_t want = groups * 8 * cols *
+				      (t == QMAT_F32   ? 4
+				       : t == QMAT_F16 ? 2
+						       : 1) +
 			      (scaled(t) ? groups * 8 * 4 : 0);
 		tap_ok(m->weight_bytes == want, "%s: %zu bytes of weights (rows padded to 8, q8 columns to 4)",
 		       qmat_type_name(t), m->weight_bytes);
@@ -177,9 +191,9 @@ static void test_pack(void)
 	qmat *m = qmat_pack(h, 2, 4, 4, QMAT_I8);
 	qmat_err e = qmat_error(m, h, 4);
 	double d = sqrt(0.25 + 0.25 + 0.4 * 0.4), n = sqrt(127.0 * 127 + 0.25 + 0.25 + 1.6 * 1.6);
-	tap_ok(fabs(e.max_abs - 0.5) < 1e-7 && fabs(e.max_row_rel - d / n) < 1e-7 &&
-	       fabs(e.rel - d / n) < 1e-7, "qmat_error: max_abs %g, max_row_rel %g, rel %g (want 0.5, %g, %g)",
-	       e.max_abs, e.max_row_rel, e.rel, d / n, d / n);
+	tap_ok(fabs(e.max_abs - 0.5) < 1e-7 && fabs(e.max_row_rel - d / n) < 1e-7 && fabs(e.rel - d / n) < 1e-7,
+	       "qmat_error: max_abs %g, max_row_rel %g, rel %g (want 0.5, %g, %g)", e.max_abs, e.max_row_rel, e.rel,
+	       d / n, d / n);
 	qmat_free(m);
 	m = qmat_pack(h, 2, 4, 4, QMAT_F32);
 	e = qmat_error(m, h, 4);
@@ -193,8 +207,8 @@ static void test_simd_equals_plain(void)
 	if (!qmat_simd())
 		tap_diag("no AVX2 + FMA + F16C here: qmat_apply runs the plain kernel itself");
 	/* 16, 32, 48 and 64 rows: each width of the one-stream path for small matrices */
-	const int sizes[][2] = {{1, 1}, {7, 5}, {8, 8}, {9, 33}, {16, 3}, {32, 32}, {48, 20}, {63, 17},
-				{64, 64}, {65, 31}, {130, 100}, {150, 129}, {300, 40}};
+	const int sizes[][2] = {{1, 1},   {7, 5},   {8, 8},   {9, 33},    {16, 3},    {32, 32}, {48, 20},
+				{63, 17}, {64, 64}, {65, 31}, {130, 100}, {150, 129}, {300, 40}};
 	sh_rng rng;
 	sh_rng_seed(&rng, 9);
 	for (int t = 0; t < NTYPES; t++) {
@@ -320,13 +334,15 @@ static void test_accuracy(void)
 				double exact = bias[r], qerr = 0, mag = fabs(bias[r]);
 				for (int c = 0; c < C; c++) {
 					double wv = w[r * C + c], xv = x[b * C + c];
-					double d = t == QMAT_F32 ? 0 : t == QMAT_F16 ? 0x1p-11 * fabs(wv) + 0x1p-25
-							       : m->scale[r] / 2;
+					double d = t == QMAT_F32   ? 0
+						   : t == QMAT_F16 ? 0x1p-11 * fabs(wv) + 0x1p-25
+								   : m->scale[r] / 2;
 					exact += wv * xv;
 					qerr += d * fabs(xv);
 					if (t == QMAT_Q8)
 						qerr += fabs((double)qmat_get(m, r, c)) * sx / 2;
-					mag += fabs((double)qmat_get(m, r, c)) * (fabs(xv) + (t == QMAT_Q8 ? sx / 2 : 0));
+					mag += fabs((double)qmat_get(m, r, c)) *
+					       (fabs(xv) + (t == QMAT_Q8 ? sx / 2 : 0));
 				}
 				double bound = qerr + gamma * mag;
 				double err = fabs(y[b * R + r] - exact);
@@ -341,8 +357,8 @@ static void test_accuracy(void)
 			tap_ok(worst > 0.02, "%s: the error is of the order of the quantisation (%.3f of the bound)",
 			       qmat_type_name(t), worst);
 		qmat_err e = qmat_error(m, w, C);
-		tap_diag("%s: packing error max_abs %.3g, max_row_rel %.3g, rel %.3g", qmat_type_name(t),
-			 e.max_abs, e.max_row_rel, e.rel);
+		tap_diag("%s: packing error max_abs %.3g, max_row_rel %.3g, rel %.3g", qmat_type_name(t), e.max_abs,
+			 e.max_row_rel, e.rel);
 		if (t == QMAT_F16)
 			tap_ok(e.rel <= 0x1p-11 && e.max_row_rel <= 0x1p-11, "f16: relative error ≤ 2^-11");
 		if (scaled(t))
@@ -356,24 +372,24 @@ static void test_accuracy(void)
 static void test_bad_input(void)
 {
 	float w[6] = {1, 2, 3, 4, 5, 6};
-	tap_ok(!qmat_pack(w, 0, 3, 3, QMAT_F32) && strstr(sh_errmsg(), "0 × 3"), "0 rows refused: %s",
-	       sh_errmsg());
+	tap_ok(!qmat_pack(w, 0, 3, 3, QMAT_F32) && strstr(sh_errmsg(), "0 × 3"), "0 rows refused: %s", sh_errmsg());
 	tap_ok(!qmat_pack(w, 2, 3, 2, QMAT_F32), "row stride below cols refused: %s", sh_errmsg());
 	w[4] = NAN;
-	tap_ok(!qmat_pack(w, 2, 3, 3, QMAT_I8) && strstr(sh_errmsg(), "(1, 1)") &&
-	       strstr(sh_errmsg(), "not finite"), "NaN weight refused: %s", sh_errmsg());
+	tap_ok(!qmat_pack(w, 2, 3, 3, QMAT_I8) && strstr(sh_errmsg(), "(1, 1)") && strstr(sh_errmsg(), "not finite"),
+	       "NaN weight refused: %s", sh_errmsg());
 	w[4] = 70000;
-	tap_ok(!qmat_pack(w, 2, 3, 3, QMAT_F16) && strstr(sh_errmsg(), "f16"),
-	       "weight beyond half refused for f16: %s", sh_errmsg());
+	tap_ok(!qmat_pack(w, 2, 3, 3, QMAT_F16) && strstr(sh_errmsg(), "f16"), "weight beyond half refused for f16: %s",
+	       sh_errmsg());
 	qmat *m = qmat_pack(w, 2, 3, 3, QMAT_I8);
 	tap_ok(m && qmat_get(m, 1, 1) == 70000, "but fine for i8 (its largest weight is exact)");
 	qmat_free(m);
 	qmat_type t;
-	tap_ok(qmat_type_parse("i8", &t) == 0 && t == QMAT_I8 && qmat_type_parse("f16", &t) == 0 &&
-	       t == QMAT_F16 && qmat_type_parse("f32", &t) == 0 && t == QMAT_F32 &&
-	       qmat_type_parse("q8", &t) == 0 && t == QMAT_Q8, "type names parse");
-	tap_ok(qmat_type_parse("int8", &t) < 0 && strstr(sh_errmsg(), "f32, f16, i8, q8"),
-	       "unknown type refused: %s", sh_errmsg());
+	tap_ok(qmat_type_parse("i8", &t) == 0 && t == QMAT_I8 && qmat_type_parse("f16", &t) == 0 && t == QMAT_F16 &&
+		       qmat_type_parse("f32", &t) == 0 && t == QMAT_F32 && qmat_type_parse("q8", &t) == 0 &&
+		       t == QMAT_Q8,
+	       "type names parse");
+	tap_ok(qmat_type_parse("int8", &t) < 0 && strstr(sh_errmsg(), "f32, f16, i8, q8"), "unknown type refused: %s",
+	       sh_errmsg());
 	float *wide = calloc(QMAT_Q8_MAX_COLS + 1, sizeof(float));
 	tap_ok(!qmat_pack(wide, 1, QMAT_Q8_MAX_COLS + 1, QMAT_Q8_MAX_COLS + 1, QMAT_Q8),
 	       "q8 wider than %d columns refused: %s", QMAT_Q8_MAX_COLS, sh_errmsg());
@@ -389,8 +405,8 @@ static void test_q8_input(void)
 	qmat *m = qmat_pack(w, 1, 40, 40, QMAT_Q8);
 	qmat_apply(m, y0, 1, x, 40, NULL, 1, 0, 1, 0);
 	qmat_apply_ref(m, y1, 1, x, 40, NULL, 1, 0, 1, 0);
-	tap_ok(fabsf(y0[0] - 127) < 1e-3f && y0[0] == y1[0],
-	       "q8: inputs rounded to nearest even (%.6g, plain %.6g)", y0[0], y1[0]);
+	tap_ok(fabsf(y0[0] - 127) < 1e-3f && y0[0] == y1[0], "q8: inputs rounded to nearest even (%.6g, plain %.6g)",
+	       y0[0], y1[0]);
 	qmat_free(m);
 	float w2[80];
 	for (int k = 0; k < 80; k++)

@@ -53,8 +53,8 @@ static float *run(resampler *r, const float *x, long n, unsigned seed, long *n_o
 static void test_counts_and_pieces(void)
 {
 	static const int rates[][2] = {{44100, 16000}, {22050, 16000}, {48000, 16000}, {11025, 16000},
-				       {8000, 16000}, {16000, 44100}, {48000, 44100}, {44100, 48000},
-				       {16000, 8000}, {32000, 16000}, {44100, 16001}};
+				       {8000, 16000},  {16000, 44100}, {48000, 44100}, {44100, 48000},
+				       {16000, 8000},  {32000, 16000}, {44100, 16001}};
 	static const long sizes[] = {1, 7, 12000};
 	enum { N = 12000 };
 	float *x = malloc(N * sizeof *x);
@@ -76,8 +76,8 @@ static void test_counts_and_pieces(void)
 			resampler_free(r);
 			long want = (long)(((int64_t)n * out + in - 1) / in);
 			tap_ok(n_out == want && n_out2 == want,
-			       "%d -> %d: %ld samples give ceil(n·out/in) = %ld outputs (%ld, %ld)", in, out, n,
-			       want, n_out, n_out2);
+			       "%d -> %d: %ld samples give ceil(n·out/in) = %ld outputs (%ld, %ld)", in, out, n, want,
+			       n_out, n_out2);
 			tap_ok(n_out == n_out2 && !memcmp(y, y2, (size_t)n_out * sizeof *y),
 			       "%d -> %d, %ld samples: identical bytes when input and output come in irregular pieces",
 			       in, out, n);
@@ -123,7 +123,11 @@ static void fit_sine(const float *y, long n, double f, double fs, double *amp, d
 	double ss = 0, cc = 0, sc = 0, ys = 0, yc = 0;
 	for (long i = a; i < b; i++) {
 		double s = sin(2 * PI * f * i / fs), c = cos(2 * PI * f * i / fs);
-		ss += s * s; cc += c * c; sc += s * c; ys += y[i] * s; yc += y[i] * c;
+		ss += s * s;
+		cc += c * c;
+		sc += s * c;
+		ys += y[i] * s;
+		yc += y[i] * c;
 	}
 	double det = ss * cc - sc * sc, A = (ys * cc - yc * sc) / det, B = (yc * ss - ys * sc) / det;
 	double sig = 0, err = 0;
@@ -184,7 +188,8 @@ static void test_quality(void)
 				float *y = run(r, x, n, 0, &m);
 				double amp, snr;
 				fit_sine(y, m, f, out, &amp, &snr); /* what is not the sine is the image */
-				tap_ok(snr > 90, "%d -> %d: images of a %.0f Hz sine are %.1f dB down", in, out, f, snr);
+				tap_ok(snr > 90, "%d -> %d: images of a %.0f Hz sine are %.1f dB down", in, out, f,
+				       snr);
 				resampler_free(r);
 				free(y);
 				continue;

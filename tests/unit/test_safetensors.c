@@ -36,7 +36,8 @@ static int load_header(const char *hdr, size_t data_len, st_file *sf)
 
 static void test_json(void)
 {
-	const char *txt = "{\"a\": [1, 2.5, -3e2], \"b\": {\"c\": \"x\\ny\\u00e9\\ud83d\\ude00\"}, \"t\": true, \"n\": null}";
+	const char *txt =
+		"{\"a\": [1, 2.5, -3e2], \"b\": {\"c\": \"x\\ny\\u00e9\\ud83d\\ude00\"}, \"t\": true, \"n\": null}";
 	json_value *v = json_parse(txt, strlen(txt));
 	tap_ok(v != NULL, "json parses a nested document");
 	const json_value *a = json_get(v, "a"), *c = json_get(json_get(v, "b"), "c");
@@ -51,7 +52,8 @@ static void test_json(void)
 		json_free(b);
 	}
 	tap_ok(nbad == (int)SH_ARRAY_LEN(bad), "json rejects %d malformed documents with a position", nbad);
-	const char *dup[] = {"{\"a\":1,\"a\":1}", "{\"a\":1,\"b\":{\"c\":1,\"d\":2,\"c\":3}}", "[{\"x\":1},{\"y\":1,\"y\":2}]"};
+	const char *dup[] = {"{\"a\":1,\"a\":1}", "{\"a\":1,\"b\":{\"c\":1,\"d\":2,\"c\":3}}",
+			     "[{\"x\":1},{\"y\":1,\"y\":2}]"};
 	int ndup = 0;
 	for (size_t i = 0; i < SH_ARRAY_LEN(dup); i++) {
 		json_value *b = json_parse(dup[i], strlen(dup[i]));
@@ -126,16 +128,20 @@ static void test_roundtrip(const char *dir)
 	tap_ok(st_load(path, &sf) == 0, "st_load reads it back");
 	const st_tensor *t = st_find(&sf, "layer.weight");
 	float back[6];
-	tap_ok(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3 && st_read_f32(&sf, "layer.weight", back, 6) == 0 &&
-		       !memcmp(a, back, sizeof a), "f32 tensor survives with its shape");
+	tap_ok(t && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3 &&
+		       st_read_f32(&sf, "layer.weight", back, 6) == 0 && !memcmp(a, back, sizeof a),
+	       "f32 tensor survives with its shape");
 	float bf[3];
 	tap_ok(st_read_f32(&sf, "codes", bf, 3) == 0 && bf[1] == 65535 && bf[2] == 7, "u16 tensor converts to float");
 	t = st_find(&sf, "scalar");
 	tap_ok(t && t->ndim == 0 && t->count == 1, "rank-0 tensor");
-	tap_ok(st_meta(&sf, "format") && !strcmp(st_meta(&sf, "format"), "2") && !strcmp(st_meta(&sf, "arch"), "{\"model\": \"samplernn\"}"),
+	tap_ok(st_meta(&sf, "format") && !strcmp(st_meta(&sf, "format"), "2") &&
+		       !strcmp(st_meta(&sf, "arch"), "{\"model\": \"samplernn\"}"),
 	       "metadata round trip (replaced key, JSON in a value)");
-	tap_ok(st_read_f32(&sf, "layer.weight", back, 5) < 0 && strstr(sh_errmsg(), "expected 5"), "count mismatch is reported");
-	tap_ok(st_read_f32(&sf, "nope", back, 0) < 0 && strstr(sh_errmsg(), "no tensor 'nope'"), "missing tensor is reported");
+	tap_ok(st_read_f32(&sf, "layer.weight", back, 5) < 0 && strstr(sh_errmsg(), "expected 5"),
+	       "count mismatch is reported");
+	tap_ok(st_read_f32(&sf, "nope", back, 0) < 0 && strstr(sh_errmsg(), "no tensor 'nope'"),
+	       "missing tensor is reported");
 	tap_ok(((uintptr_t)sf.data - (uintptr_t)sf.buf) % 8 == 0, "data section is 8-byte aligned");
 	st_free(&sf);
 
@@ -161,7 +167,8 @@ static void test_many_names(void)
 	char *h = malloc(cap);
 	h[len++] = '{';
 	for (int i = 0; i < N; i++)
-		len += (size_t)snprintf(h + len, cap - len, "%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
+		len += (size_t)snprintf(h + len, cap - len,
+					"%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
 					i ? "," : "", (i * 7919) % N, i, i + 1);
 	h[len++] = '}';
 	h[len] = 0;
@@ -174,8 +181,8 @@ static void test_many_names(void)
 	st_free(&sf);
 	/* the same names with one repeated at the end */
 	len--;
-	len += (size_t)snprintf(h + len, cap - len, ",\"t%d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}}",
-				 77, N, N + 1);
+	len += (size_t)snprintf(h + len, cap - len,
+				",\"t%d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}}", 77, N, N + 1);
 	tap_ok(load_header(h, N + 1, &sf) < 0 && strstr(sh_errmsg(), "\"t77\" appears twice"),
 	       "a name repeated among %d is found: %s", N + 1, sh_errmsg());
 	free(h);
@@ -200,7 +207,8 @@ static void test_nonfinite(void)
 	tap_ok(rc == 0 && st_read_f32(&sf, "ok.weight", back, 2) == 0, "finite tensor reads");
 	tap_ok(st_read_f32(&sf, "rnn.weight", back, 3) < 0 && strstr(sh_errmsg(), "'rnn.weight' holds NaN at index 1"),
 	       "NaN refused: %s", sh_errmsg());
-	tap_ok(st_read_f32(&sf, "out.bias", back, 2) < 0 && strstr(sh_errmsg(), "'out.bias' holds an infinite value at index 0"),
+	tap_ok(st_read_f32(&sf, "out.bias", back, 2) < 0 &&
+		       strstr(sh_errmsg(), "'out.bias' holds an infinite value at index 0"),
 	       "infinity refused: %s", sh_errmsg());
 	st_free(&sf);
 	st_writer_free(&w);
@@ -209,19 +217,28 @@ static void test_nonfinite(void)
 static void test_malformed(void)
 {
 	st_file sf;
-	struct { const char *hdr; size_t data; const char *msg; } cases[] = {
+	struct {
+		const char *hdr;
+		size_t data;
+		const char *msg;
+	} cases[] = {
 		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "truncated"},
 		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12, "cover 8 data bytes"},
 		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "do not match"},
 		{"{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unsupported dtype"},
 		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "a hole"},
-		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "overlap"},
+		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":["
+		 "1],\"data_offsets\":[4,8]}}",
+		 8, "overlap"},
 		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "needs dtype"},
 		{"{\"__metadata__\":{\"x\":1}}", 0, "not a string"},
-		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "twice"},
+		{"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":["
+		 "1],\"data_offsets\":[4,8]}}",
+		 8, "twice"},
 		{"[1,2]", 0, "not a JSON object"},
 		/* a second __metadata__ once grew the key array without resetting its count */
-		{"{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}}", 0, "appears twice"},
+		{"{\"__metadata__\":{\"a\":\"1\"},\"__metadata__\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}}", 0,
+		 "appears twice"},
 		{"{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0, "appears twice"},
 		{"{\"a\":", 0, "bad safetensors header"},
 	};
@@ -230,7 +247,8 @@ static void test_malformed(void)
 		tap_ok(rc < 0 && strstr(sh_errmsg(), cases[i].msg), "malformed %zu refused: %s", i, sh_errmsg());
 	}
 	unsigned char huge[16] = {0, 0, 0, 0, 0, 0, 0, 1, '{', '}'};
-	tap_ok(load_bytes(huge, 16, &sf) < 0 && strstr(sh_errmsg(), "limit"), "header length over the limit is refused");
+	tap_ok(load_bytes(huge, 16, &sf) < 0 && strstr(sh_errmsg(), "limit"),
+	       "header length over the limit is refused");
 	tap_ok(load_bytes("abc", 3, &sf) < 0 && strstr(sh_errmsg(), "no header"), "a 3-byte file is refused");
 	tap_ok(load_header("{}", 0, &sf) == 0 && sf.ntensors == 0, "an empty (header-only) file is valid");
 	st_free(&sf);
@@ -248,6 +266,7 @@ int main(void)
 	test_nonfinite();
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	if (system(cmd)) {}
+	if (system(cmd)) {
+	}
 	return tap_done();
 }

@@ -74,15 +74,14 @@ static void test_peer(void)
 	window(codes, chunk, B, chunkw, 1, seq, FS);
 	double l2 = srnn_forward_backward(m, codes, B, state);
 	st_read_f32(&sf, "loss2", want, 1);
-	tap_ok(fabs(l2 - want[0]) < 1e-5 * want[0], "window 2 (carried state) loss %.7f = peer %.7f",
-	       l2, want[0]);
+	tap_ok(fabs(l2 - want[0]) < 1e-5 * want[0], "window 2 (carried state) loss %.7f = peer %.7f", l2, want[0]);
 	/* every gradient: max |ours - peer| relative to the tensor's largest peer value */
 	float *pg = malloc(sizeof(float) * np);
 	load_peer(&sf, "grad2.", pg, info, m);
 	const char *wname;
 	double worst = grad_worst(g, pg, info, m, &wname);
-	tap_ok(worst < 1e-4, "all %d gradients of window 2 equal the peer's (worst %.2e, %s)",
-	       srnn_param_count(m), worst, wname);
+	tap_ok(worst < 1e-4, "all %d gradients of window 2 equal the peer's (worst %.2e, %s)", srnn_param_count(m),
+	       worst, wname);
 
 	/* the folded sample tier equals the plain loops */
 	float *g2 = malloc(sizeof(float) * np);
@@ -99,8 +98,10 @@ static void test_peer(void)
 	double rd = 0;
 	for (size_t j = 0; j < np; j++)
 		rd = fmax(rd, fabs(g[j] - g2[j]));
-	tap_ok(fabs(l2r - l2) < 1e-6 && rd < 1e-6, "reference kernels give the same loss and "
-	       "gradients (%.1e, %.1e)", fabs(l2r - l2), rd);
+	tap_ok(fabs(l2r - l2) < 1e-6 && rd < 1e-6,
+	       "reference kernels give the same loss and "
+	       "gradients (%.1e, %.1e)",
+	       fabs(l2r - l2), rd);
 
 	/* ten Adam steps with ±1 clipping, windows 1, 2, 1, 2, ... as the peer's loop */
 	memcpy(p, p0, sizeof(float) * np);
@@ -133,8 +134,8 @@ static void test_peer(void)
 	size_t gnp = srnn_num_params(gm), gns = srnn_state_floats(gm, B);
 	float *gstate = calloc(gns, sizeof(float)), *gpg = malloc(sizeof(float) * gnp);
 	tap_ok(load_peer(&sf, "gru.param.", srnn_params(gm), info, gm) == 0 &&
-	       load_peer(&sf, "gru.grad.", gpg, info, gm) == 0 &&
-	       st_read_f32(&sf, "gru.h0", gstate, (size_t)gc.layers * B * gc.dim) == 0,
+		       load_peer(&sf, "gru.grad.", gpg, info, gm) == 0 &&
+		       st_read_f32(&sf, "gru.h0", gstate, (size_t)gc.layers * B * gc.dim) == 0,
 	       "GRU model maps onto torch's nn.GRU names");
 	const uint8_t *gchunk = st_data(&sf, st_find(&sf, "gru.codes"));
 	uint16_t gcodes[2 * 20];
@@ -145,8 +146,10 @@ static void test_peer(void)
 	double gl = srnn_forward_backward(gm, gcodes, B, gstate);
 	st_read_f32(&sf, "gru.loss", want, 1);
 	double gw = grad_worst(gg, gpg, info, gm, NULL);
-	tap_ok(fabs(gl - want[0]) < 1e-5 * want[0] && gw < 1e-4, "GRU model: loss %.7f = torch "
-	       "%.7f, every gradient agrees (worst %.2e)", gl, want[0], gw);
+	tap_ok(fabs(gl - want[0]) < 1e-5 * want[0] && gw < 1e-4,
+	       "GRU model: loss %.7f = torch "
+	       "%.7f, every gradient agrees (worst %.2e)",
+	       gl, want[0], gw);
 	free(gstate), free(gpg);
 	srnn_free(gm);
 	st_free(&sf);
@@ -194,10 +197,9 @@ static void test_fd(const char *what, const srnn_config *c)
 	size_t wi;
 	double wnum, gmax;
 	double worst = fd_worst_rel(p, ga, np, 1e-5, fd_loss, NULL, &wi, &wnum, &gmax);
-	tap_diag("%s: worst element: analytic %.9e, numeric %.9e, largest gradient %.3e", what,
-		 ga[wi], wnum, gmax);
-	tap_ok(worst < 1e-6, "%s: finite differences over all %zu parameters, max rel err %.2e (%s)",
-	       what, np, worst, param_name_at(info64, m, wi));
+	tap_diag("%s: worst element: analytic %.9e, numeric %.9e, largest gradient %.3e", what, ga[wi], wnum, gmax);
+	tap_ok(worst < 1e-6, "%s: finite differences over all %zu parameters, max rel err %.2e (%s)", what, np, worst,
+	       param_name_at(info64, m, wi));
 	free(ga), free(codes), free(fstate0), free(fstate);
 	srnn_free_f64(m);
 }
@@ -243,14 +245,13 @@ static void test_float_double_and_windows(const char *what, srnn_config c)
 		gd = fmax(gd, fabs(srnn_grads(m)[i] - srnn_grads_f64(md)[i]));
 	}
 	tap_ok(fabs(lf - ld) < 1e-5 * ld && gd < 1e-4 * gs,
-	       "%s: float agrees with double (loss %.1e, gradients %.1e of the largest)", what,
-	       fabs(lf - ld) / ld, gd / gs);
+	       "%s: float agrees with double (loss %.1e, gradients %.1e of the largest)", what, fabs(lf - ld) / ld,
+	       gd / gs);
 	/* second window from the carried state; then one window over both */
 	float *probs = malloc(sizeof(float) * (size_t)B * seq * c.levels);
 	memcpy(probs, srnn_last_logits(m), sizeof(float) * (size_t)B * seq * c.levels);
 	for (int b = 0; b < B; b++)
-		memcpy(codes + b * (hist + seq), chunk + b * (hist + 2 * seq) + seq,
-		       sizeof(uint16_t) * (hist + seq));
+		memcpy(codes + b * (hist + seq), chunk + b * (hist + 2 * seq) + seq, sizeof(uint16_t) * (hist + seq));
 	double l2 = srnn_forward(m, codes, B, st);
 	double ll = srnn_forward(ml, chunk, B, stl);
 	double sd = 0, pdiff = 0;
@@ -266,7 +267,8 @@ static void test_float_double_and_windows(const char *what, srnn_config c)
 			}
 	tap_ok(fabs((lf + l2) / 2 - ll) < 1e-5 && sd < 1e-5 && pdiff < 1e-5,
 	       "%s: two windows with carried state equal one long window (loss %.1e, state %.1e, "
-	       "probabilities %.1e)", what, fabs((lf + l2) / 2 - ll), sd, pdiff);
+	       "probabilities %.1e)",
+	       what, fabs((lf + l2) / 2 - ll), sd, pdiff);
 	free(chunk), free(codes), free(st), free(stl), free(std_), free(probs);
 	srnn_free(m), srnn_free(ml), srnn_free_f64(md);
 }
@@ -326,7 +328,8 @@ static void test_determinism(void)
 	double la = srnn_forward_backward(m, codes, 2, st);
 	double lb = srnn_forward_backward(m2, codes, 2, st2);
 	tap_ok(la == lb && !memcmp(srnn_grads(m), srnn_grads(m2), sizeof(float) * np) &&
-	       !memcmp(st, st2, sizeof(float) * ns2), "2 rows on a model for 4 = a model for 2");
+		       !memcmp(st, st2, sizeof(float) * ns2),
+	       "2 rows on a model for 4 = a model for 2");
 	free(st2);
 	srnn_free(m2);
 	free(codes), free(st), free(g1);
@@ -342,24 +345,27 @@ static void test_refusals(void)
 	float *st = calloc(ns, sizeof(float));
 	codes[23] = 7;
 	double l = srnn_forward(m, codes, 2, st);
-	tap_ok(isnan(l) && strstr(sh_errmsg(), "code 7 at row 1, position 3"), "a code beyond the "
-	       "levels is refused: %s", sh_errmsg());
-	codes[23] = 0;
-	tap_ok(isnan(srnn_forward(m, codes, 3, st)), "a batch beyond the model's is refused: %s",
+	tap_ok(isnan(l) && strstr(sh_errmsg(), "code 7 at row 1, position 3"),
+	       "a code beyond the "
+	       "levels is refused: %s",
 	       sh_errmsg());
+	codes[23] = 0;
+	tap_ok(isnan(srnn_forward(m, codes, 3, st)), "a batch beyond the model's is refused: %s", sh_errmsg());
 	srnn_free(m);
 	free(st);
 	srnn_config bad = c;
 	bad.seq = 18;
-	tap_ok(!srnn_create(&bad, 2) && strstr(sh_errmsg(), "window 18"), "window not a multiple of "
-	       "the frame: %s", sh_errmsg());
+	tap_ok(!srnn_create(&bad, 2) && strstr(sh_errmsg(), "window 18"),
+	       "window not a multiple of "
+	       "the frame: %s",
+	       sh_errmsg());
 	bad = tiny_config(2, SRNN_LSTM, 0, 0);
 	bad.frame_size[1] = 3;
 	tap_ok(srnn_config_check(&bad) == -1, "frame sizes that do not divide: %s", sh_errmsg());
 	srnn_config pc;
-	tap_ok(srnn_preset("small", &pc) == 0 && pc.frame_size[0] == 16 && pc.dim == 512 &&
-	       pc.layers == 3 && pc.embed == 128 && pc.batch == 16 && pc.seq == 1024 &&
-	       srnn_preset("dadabots", &pc) == 0 && pc.dim == 1024 && pc.layers == 5 && pc.batch == 32,
+	tap_ok(srnn_preset("small", &pc) == 0 && pc.frame_size[0] == 16 && pc.dim == 512 && pc.layers == 3 &&
+		       pc.embed == 128 && pc.batch == 16 && pc.seq == 1024 && srnn_preset("dadabots", &pc) == 0 &&
+		       pc.dim == 1024 && pc.layers == 5 && pc.batch == 32,
 	       "presets as the peer's table");
 	srnn_preset("small", &pc);
 	double fl = srnn_train_flops(&pc, pc.batch);
@@ -378,10 +384,9 @@ static void test_state_rows(const char *what, srnn_config c)
 	srnn_init_params(m, 5);
 	memcpy(srnn_params(mh), srnn_params(m), sizeof(float) * srnn_num_params(m));
 	size_t ns = srnn_state_floats(m, B), nh = srnn_state_floats(mh, H);
-	float *st = malloc(sizeof(float) * ns), *back = malloc(sizeof(float) * ns),
-	      *half = malloc(sizeof(float) * nh);
+	float *st = malloc(sizeof(float) * ns), *back = malloc(sizeof(float) * ns), *half = malloc(sizeof(float) * nh);
 	for (size_t i = 0; i < ns; i++)
-		st[i] = (float)i;   /* every float its own value: a misplaced copy shows */
+		st[i] = (float)i; /* every float its own value: a misplaced copy shows */
 	for (int r = 0; r < B; r += H) {
 		srnn_state_copy_rows(m, half, H, 0, st, B, r, H);
 		srnn_state_copy_rows(m, back, B, r, half, H, 0, H);
@@ -403,8 +408,10 @@ static void test_state_rows(const char *what, srnn_config c)
 	double sd = 0;
 	for (size_t i = 0; i < ns; i++)
 		sd = fmax(sd, fabs(st[i] - back[i]));
-	tap_ok(sd < 1e-5 && fabs(whole - halves) < 1e-6, "%s: two halves of the batch run apart give the "
-	       "whole batch's state (%.1e) and loss (%.1e)", what, sd, fabs(whole - halves));
+	tap_ok(sd < 1e-5 && fabs(whole - halves) < 1e-6,
+	       "%s: two halves of the batch run apart give the "
+	       "whole batch's state (%.1e) and loss (%.1e)",
+	       what, sd, fabs(whole - halves));
 	free(st), free(back), free(half), free(codes);
 	srnn_free(m), srnn_free(mh);
 }

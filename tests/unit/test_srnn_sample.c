@@ -53,8 +53,9 @@ static void teacher_forced(const char *what, srnn_config cfg)
 	int *rec = malloc(sizeof(int) * B * (H + total));
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < H + total; t++)
-			rec[b * (H + total) + t] = t < H ? Q / 2
-				: (int)(Q / 2 + (Q / 3) * sin(0.05 * t * (b + 1)) + sh_rng_below(&r, 9)) % Q;
+			rec[b * (H + total) + t] =
+				t < H ? Q / 2
+				      : (int)(Q / 2 + (Q / 3) * sin(0.05 * t * (b + 1)) + sh_rng_below(&r, 9)) % Q;
 	uint16_t *codes = malloc(sizeof(uint16_t) * B * row);
 	size_t sn = srnn_state_floats(m, B);
 	float *state = malloc(sizeof(float) * sn);
@@ -68,7 +69,8 @@ static void teacher_forced(const char *what, srnn_config cfg)
 		srnn_forward(m, codes, B, state);
 		const float *probs = srnn_last_logits(m);
 		for (int b = 0; b < B; b++)
-			memcpy(want + ((size_t)b * total + (size_t)w * S) * Q, probs + (size_t)b * S * Q, sizeof(float) * S * Q);
+			memcpy(want + ((size_t)b * total + (size_t)w * S) * Q, probs + (size_t)b * S * Q,
+			       sizeof(float) * S * Q);
 	}
 
 	for (int type = QMAT_F32; type <= QMAT_Q8; type++) {
@@ -98,14 +100,17 @@ static void teacher_forced(const char *what, srnn_config cfg)
 		double werr = srnn_sampler_weight_error(s);
 		if (type == QMAT_F32) {
 			tap_ok(worst < tolerance(QMAT_F32) && werr == 0,
-			       "%s: teacher-forced probabilities equal the training forward over %d windows (max diff %.2g)",
+			       "%s: teacher-forced probabilities equal the training forward over %d windows (max diff "
+			       "%.2g)",
 			       what, W, worst);
 		} else {
 			/* nonzero: the weights really are stored in fewer bits */
 			tap_ok(worst > 0 && worst < tolerance((qmat_type)type) && werr > 0,
-			       "%s, %s weights: teacher-forced probabilities within %.0e of the training forward (max diff %.2g, "
-			       "weight row error %.2g, NLL %.5f vs %.5f bits)", what, tn, tolerance((qmat_type)type), worst, werr,
-			       nll_got / (B * total), nll_want / (B * total));
+			       "%s, %s weights: teacher-forced probabilities within %.0e of the training forward (max "
+			       "diff %.2g, "
+			       "weight row error %.2g, NLL %.5f vs %.5f bits)",
+			       what, tn, tolerance((qmat_type)type), worst, werr, nll_got / (B * total),
+			       nll_want / (B * total));
 		}
 		srnn_sampler_free(s);
 	}
@@ -138,7 +143,8 @@ static void distribution(void)
 			chi2 += (count[q] - ex) * (count[q] - ex) / ex;
 		}
 		/* 15 degrees of freedom: chi2 > 37.7 has probability 0.001 */
-		tap_ok(chi2 < 37.7, "draws at temperature %.1f follow softmax(logits/T): chi-square %.1f (15 dof)", temps[k], chi2);
+		tap_ok(chi2 < 37.7, "draws at temperature %.1f follow softmax(logits/T): chi-square %.1f (15 dof)",
+		       temps[k], chi2);
 	}
 	int best = 0;
 	for (int q = 1; q < Q; q++)
@@ -157,8 +163,8 @@ static void distribution(void)
 	}
 	tap_ok(argmax_ok, "temperature 0 is argmax");
 	tap_ok(hits[0] < hits[1] && hits[1] < hits[2] && hits[2] >= 1995,
-	       "lower temperature approaches argmax: %d, %d, %d of 2000 at T = gap, gap/3.3, gap/10",
-	       hits[0], hits[1], hits[2]);
+	       "lower temperature approaches argmax: %d, %d, %d of 2000 at T = gap, gap/3.3, gap/10", hits[0], hits[1],
+	       hits[2]);
 }
 
 /* one stream whose products are large enough to share out their rows: the same bits on one
@@ -174,7 +180,8 @@ static void threads_same_bits(void)
 	const int Q = c.levels;
 	float *pa = malloc(sizeof(float) * Q);
 	for (int wt = QMAT_F32; wt <= QMAT_Q8; wt++) {
-		srnn_sampler *a = srnn_sampler_create(m, 1, (qmat_type)wt), *b = srnn_sampler_create(m, 1, (qmat_type)wt);
+		srnn_sampler *a = srnn_sampler_create(m, 1, (qmat_type)wt),
+			     *b = srnn_sampler_create(m, 1, (qmat_type)wt);
 		sh_rng r;
 		sh_rng_seed(&r, 3);
 		srnn_sampler_reset(a, SRNN_H0_ZERO, &r), srnn_sampler_reset(b, SRNN_H0_ZERO, &r);
@@ -218,7 +225,8 @@ static void primed(const char *what, srnn_config cfg)
 	float *pa = malloc(sizeof(float) * Q);
 	for (int wt = QMAT_F32; wt <= QMAT_Q8; wt++) {
 		const char *tn = qmat_type_name((qmat_type)wt);
-		srnn_sampler *a = srnn_sampler_create(m, 1, (qmat_type)wt), *b = srnn_sampler_create(m, 1, (qmat_type)wt);
+		srnn_sampler *a = srnn_sampler_create(m, 1, (qmat_type)wt),
+			     *b = srnn_sampler_create(m, 1, (qmat_type)wt);
 		sh_rng ra, rb;
 		sh_rng_seed(&ra, 8), sh_rng_seed(&rb, 8);
 		srnn_sampler_reset(a, SRNN_H0_RANDOM, &ra), srnn_sampler_reset(b, SRNN_H0_RANDOM, &rb);
@@ -231,8 +239,8 @@ static void primed(const char *what, srnn_config cfg)
 		srnn_sampler_prime(b, prime, P);
 		memcpy(pa, srnn_sampler_probs(a), sizeof(float) * Q);
 		tap_ok(!memcmp(pa, srnn_sampler_probs(b), sizeof(float) * Q),
-		       "%s, %s weights: probabilities after a prime of %d codes are the bits of teacher forcing's", what,
-		       tn, P);
+		       "%s, %s weights: probabilities after a prime of %d codes are the bits of teacher forcing's",
+		       what, tn, P);
 		int code;
 		for (int t = 0; t < G; t++) {
 			srnn_sampler_draw(b, 0, &rb, &code);
@@ -250,7 +258,8 @@ static void primed(const char *what, srnn_config cfg)
 			distinct += prime[P + t] != prime[P + t - 1];
 		}
 		tap_ok(same && distinct > 0,
-		       "%s, %s weights: prime P, draw G at temperature 0; prime P + G[:%d]: the draws are G[%d:] (%d changes)",
+		       "%s, %s weights: prime P, draw G at temperature 0; prime P + G[:%d]: the draws are G[%d:] (%d "
+		       "changes)",
 		       what, tn, K, K, distinct);
 		srnn_sampler_free(a), srnn_sampler_free(b);
 	}

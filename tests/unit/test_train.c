@@ -58,10 +58,10 @@ static void test_load(void)
 	int bad;
 	tap_ok(trn_data_check(&a, 256, 50, &bad) == 0 && bad == -1, "check passes codes < 256, len >= seq");
 	tap_ok(trn_data_check(&a, 256, 64, &bad) < 0 && bad == 1 && strstr(sh_errmsg(), "record 1") &&
-	       strstr(sh_errmsg(), "shorter than one window"),
+		       strstr(sh_errmsg(), "shorter than one window"),
 	       "a short record is refused by number: %s", sh_errmsg());
 	tap_ok(trn_data_check(&a, 90, 50, &bad) < 0 && bad == 0 && strstr(sh_errmsg(), "code 90 at sample 90") &&
-	       strstr(sh_errmsg(), "90 levels"),
+		       strstr(sh_errmsg(), "90 levels"),
 	       "codes beyond the levels are refused: %s", sh_errmsg());
 	trn_data_free(&a);
 	trn_data_free(&b);
@@ -120,8 +120,7 @@ static void test_split(void)
 	trn_data_free(&d);
 	write_stream(tmp_path("s1.npy"), 1, lens, 256, SH_U8);
 	trn_data_add_file(&d, tmp_path("s1.npy"));
-	tap_ok(trn_data_split(&d, 1, pct) == 0 && d.ntrain == 1 && d.nvalid == 0,
-	       "one record: all of it for training");
+	tap_ok(trn_data_split(&d, 1, pct) == 0 && d.ntrain == 1 && d.nvalid == 0, "one record: all of it for training");
 	trn_data_free(&d);
 }
 
@@ -134,8 +133,7 @@ static void test_feed(void)
 	trn_data_add_file(&d, tmp_path("f.npy"));
 	double pct[3] = {100, 0, 0};
 	trn_data_split(&d, 3, pct);
-	tap_ok(d.ntrain == 5 && trn_data_windows(&d, 1, 8) == 2 && trn_data_windows(&d, 4, 8) == 1,
-	       "window counts");
+	tap_ok(d.ntrain == 5 && trn_data_windows(&d, 1, 8) == 2 && trn_data_windows(&d, 4, 8) == 1, "window counts");
 	enum { B = 2, H = 4, S = 8, Q = 64 };
 	trn_feed f;
 	tap_ok(trn_feed_init(&f, &d, B, H, S, Q, 9) == 0, "feed created");
@@ -163,8 +161,7 @@ static void test_feed(void)
 				for (int j = 0; j < H; j++)
 					pad_ok &= codes[b * (H + S) + j] == Q / 2;
 			else
-				pad_ok &= codes[b * (H + S)] ==
-					  d.codes[d.start[expect_rec[b]] + expect_win[b] * S - H];
+				pad_ok &= codes[b * (H + S)] == d.codes[d.start[expect_rec[b]] + expect_win[b] * S - H];
 			pad_ok &= codes[b * (H + S) + H] == d.codes[d.start[expect_rec[b]] + expect_win[b] * S];
 			expect_win[b]++;
 			windows_total++;
@@ -178,8 +175,7 @@ static void test_feed(void)
 	for (int r = 0; r < 5; r++)
 		once &= dealt[r] == 1;
 	tap_ok(once, "the first epoch deals every training record once");
-	tap_ok(epoch_seen >= 7 && epoch_seen <= 9, "epochs advance (%ld after 80 windows of 9 per epoch)",
-	       epoch_seen);
+	tap_ok(epoch_seen >= 7 && epoch_seen <= 9, "epochs advance (%ld after 80 windows of 9 per epoch)", epoch_seen);
 	double e = trn_feed_epoch(&f);
 	tap_ok(e >= epoch_seen && e < epoch_seen + 1, "fractional epoch %.3f", e);
 
@@ -221,15 +217,15 @@ static void test_log_plot(void)
 {
 	trn_log l = {0};
 	for (int i = 1; i <= 5; i++) {
-		trn_log_row r = {i * 10, i * 0.5, 8.0 / i, i == 1 ? NAN : 9.0 / i, 1000, 1e-3, i * 2.0,
-				 i == 2 ? 12.5 : NAN};
+		trn_log_row r = {i * 10, i * 0.5, 8.0 / i, i == 1 ? NAN : 9.0 / i,
+				 1000,   1e-3,    i * 2.0, i == 2 ? 12.5 : NAN};
 		trn_log_append(&l, &r);
 	}
 	const char *p = tmp_path("log.tsv");
 	tap_ok(trn_log_write(&l, p) == 0, "log written");
 	trn_log m = {0};
 	tap_ok(trn_log_read(&m, p, 30) == 0 && m.n == 3 && m.rows[2].step == 30 &&
-	       tap_close(m.rows[1].train_bits, 4, 1e-6) && isnan(m.rows[0].valid_bits),
+		       tap_close(m.rows[1].train_bits, 4, 1e-6) && isnan(m.rows[0].valid_bits),
 	       "log read back up to a step, nan kept");
 	trn_log_free(&m);
 	tap_ok(trn_log_read(&m, p, 30) == 0 && tap_close(m.rows[1].fad, 12.5, 1e-6) && isnan(m.rows[0].fad),
@@ -237,7 +233,9 @@ static void test_log_plot(void)
 	trn_log_free(&m);
 	FILE *old = fopen(tmp_path("old.tsv"), "w");
 	if (old) {
-		fputs("step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\n10\t0.5\t8\t9\t1000\t0.001\t2\n", old);
+		fputs("step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\n10\t0.5\t8\t9\t1000\t0."
+		      "001\t2\n",
+		      old);
 		fclose(old);
 	}
 	tap_ok(trn_log_read(&m, tmp_path("old.tsv"), 100) == 0 && m.n == 1 && isnan(m.rows[0].fad),
@@ -258,7 +256,8 @@ static void test_log_plot(void)
 	trn_log empty = {0};
 	tap_ok(trn_log_plot(&empty, png) == 0, "an empty log still gives a plot");
 	tap_ok(plot_tick_step(0, 10, 5) == 2 && plot_tick_step(0, 1000, 6) == 200 &&
-	       tap_close(plot_tick_step(2.1, 2.4, 6), 0.05, 1e-9), "round tick steps");
+		       tap_close(plot_tick_step(2.1, 2.4, 6), 0.05, 1e-9),
+	       "round tick steps");
 	tap_ok(plot_lines_png("/nonexistent/dir/x.png", 100, 100, NULL, NULL, NULL, NULL, 0) < 0,
 	       "an unwritable path is an error: %s", sh_errmsg());
 }

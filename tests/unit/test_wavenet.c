@@ -45,9 +45,11 @@ static void test_peer(const char *fixture, int input)
 	}
 	wn_config c;
 	int read = wn_config_from_meta(&sf, &c) == 0;
-	if (!tap_ok(read && c.input == input, "%s: the metadata reads as a config of %s input "
-		    "(E %d, W %d)%s%s", fixture, wn_input_name(input), read ? c.embed : -1,
-		    read ? c.initial_width : -1, read ? "" : ": ", read ? "" : sh_errmsg()))
+	if (!tap_ok(read && c.input == input,
+		    "%s: the metadata reads as a config of %s input "
+		    "(E %d, W %d)%s%s",
+		    fixture, wn_input_name(input), read ? c.embed : -1, read ? c.initial_width : -1, read ? "" : ": ",
+		    read ? "" : sh_errmsg()))
 		return;
 	const int B = c.batch, T = wn_receptive_field(&c) + c.n_out;
 	wn *m = wn_create(&c, B);
@@ -57,7 +59,8 @@ static void test_peer(const char *fixture, int input)
 	float *p = wn_params(m), *g = wn_grads(m);
 	tap_ok(load_peer(&sf, "param.", p, info, m) == 0,
 	       "every parameter maps onto the peer's state_dict by name and shape (%d tensors, %zu "
-	       "values)", wn_param_count(m), np);
+	       "values)",
+	       wn_param_count(m), np);
 	float *p0 = malloc(sizeof(float) * np), *pg = malloc(sizeof(float) * np);
 	memcpy(p0, p, sizeof(float) * np);
 	load_peer(&sf, "grad.", pg, info, m);
@@ -99,9 +102,8 @@ static void test_peer(const char *fixture, int input)
 /* Central differences (h 1e-6) of loss = Σ G·out, out [nout] as forward(ctx) leaves it, over
  * every element of the nvars inputs vars[k] [n[k]] against the analytic grads[k]: the max abs
  * error. */
-static double kernel_fd(double *const *vars, double *const *grads, const size_t *n, int nvars,
-			const double *G, const double *out, size_t nout, void (*forward)(void *ctx),
-			void *ctx)
+static double kernel_fd(double *const *vars, double *const *grads, const size_t *n, int nvars, const double *G,
+			const double *out, size_t nout, void (*forward)(void *ctx), void *ctx)
 {
 	double worst = 0, h = 1e-6;
 	for (int k = 0; k < nvars; k++)
@@ -161,8 +163,7 @@ static void test_dconv_fd(void)
 	size_t n[3] = {SH_ARRAY_LEN(x), SH_ARRAY_LEN(w), SH_ARRAY_LEN(bias)};
 	struct dconv_fd ctx = {out, xs, x, w, bias, B, L, In, O, d};
 	double worst = kernel_fd(vars, grads, n, 3, G, out, SH_ARRAY_LEN(G), dconv_fd_forward, &ctx);
-	tap_ok(worst < 1e-8, "dilated conv (d %d): finite differences over x, w, bias (max abs err %.1e)",
-	       d, worst);
+	tap_ok(worst < 1e-8, "dilated conv (d %d): finite differences over x, w, bias (max abs err %.1e)", d, worst);
 }
 
 static void test_gate_fd(void)
@@ -177,8 +178,8 @@ static void test_gate_fd(void)
 	double def = 0;
 	for (int n = 0; n < N; n++)
 		for (int c = 0; c < C; c++)
-			def = fmax(def, fabs(z[n * C + c] - tanh(pre[n * 2 * C + c]) /
-					     (1 + exp(-pre[n * 2 * C + C + c]))));
+			def = fmax(def,
+				   fabs(z[n * C + c] - tanh(pre[n * 2 * C + c]) / (1 + exp(-pre[n * 2 * C + C + c]))));
 	tap_ok(def < 1e-14, "gated unit: z = tanh(f)·σ(g) (%.1e)", def);
 	wn_gate_backward_f64(dfg, G, fg, N, C);
 	double worst = 0, h = 1e-6;
@@ -196,8 +197,7 @@ static void test_gate_fd(void)
 			lm += G[j] * z[j];
 		worst = fmax(worst, fabs((lp - lm) / (2 * h) - dfg[i]));
 	}
-	tap_ok(worst < 1e-8, "gated unit: finite differences over filter and gate (max abs err %.1e)",
-	       worst);
+	tap_ok(worst < 1e-8, "gated unit: finite differences over filter and gate (max abs err %.1e)", worst);
 }
 
 /* embedded input: loss = Σ G·tab over the embedding and the conv's weight, and the table
@@ -238,8 +238,10 @@ static void test_embed_fd(void)
 	size_t n[2] = {SH_ARRAY_LEN(emb), SH_ARRAY_LEN(w)};
 	struct embed_fd ctx = {tab, wpair, emb, w, Q, E, R};
 	double worst = kernel_fd(vars, grads, n, 2, G, tab, SH_ARRAY_LEN(G), embed_fd_forward, &ctx);
-	tap_ok(worst < 1e-8, "embedded input: finite differences over the embedding and the conv "
-	       "weight (max abs err %.1e)", worst);
+	tap_ok(worst < 1e-8,
+	       "embedded input: finite differences over the embedding and the conv "
+	       "weight (max abs err %.1e)",
+	       worst);
 }
 
 struct scalar_fd {
@@ -251,8 +253,7 @@ struct scalar_fd {
 static void scalar_fd_forward(void *ctx)
 {
 	struct scalar_fd *c = ctx;
-	wn_scalar_conv_forward_f64(c->out, c->sx, c->rows, c->B, c->L, c->W, c->R, c->Q, c->w,
-				   c->bias);
+	wn_scalar_conv_forward_f64(c->out, c->sx, c->rows, c->B, c->L, c->W, c->R, c->Q, c->w, c->bias);
 }
 
 /* scalar input: loss = Σ G·out over w and bias, and out against its definition on two rows of
@@ -282,17 +283,20 @@ static void test_scalar_fd(void)
 				def = fmax(def, fabs(v - out[(b * L + t) * R + r]));
 			}
 	tap_ok(def < 1e-14 && wn_code_scalar(Q / 2, Q) == 0 && wn_code_scalar(0, Q) == -1 &&
-	       wn_code_scalar(Q - 1, Q) == 1 - 2.0f / Q,
+		       wn_code_scalar(Q - 1, Q) == 1 - 2.0f / Q,
 	       "scalar input: out[t] = b + w·(s(c[t]) … s(c[t+W-1])), s = c/(Q/2) - 1 in [-1, 1), "
-	       "s(Q/2) = 0 (%.1e)", def);
+	       "s(Q/2) = 0 (%.1e)",
+	       def);
 	memset(dw, 0, sizeof dw), memset(db, 0, sizeof db);
 	wn_scalar_conv_backward_f64(dw, db, G, sx, w, B, L, W, R);
 	double *vars[2] = {w, bias}, *grads[2] = {dw, db};
 	size_t n[2] = {SH_ARRAY_LEN(w), SH_ARRAY_LEN(bias)};
 	struct scalar_fd ctx = {out, sx, rows, B, L, W, R, Q, w, bias};
 	double worst = kernel_fd(vars, grads, n, 2, G, out, SH_ARRAY_LEN(G), scalar_fd_forward, &ctx);
-	tap_ok(worst < 1e-8, "scalar input (width %d): finite differences over w, bias (max abs "
-	       "err %.1e)", W, worst);
+	tap_ok(worst < 1e-8,
+	       "scalar input (width %d): finite differences over w, bias (max abs "
+	       "err %.1e)",
+	       W, worst);
 }
 
 /* ---- whole-model finite differences in double ---- */
@@ -354,8 +358,10 @@ static void test_model_fd(int input)
 				zero_res &= ga[pi->offset + j] == 0;
 	}
 	tap_diag("worst element: analytic %.9e, numeric %.9e, largest gradient %.3e", ga[wi], wnum, gmax);
-	tap_ok(worst < 1e-6, "whole model, %s input: finite differences over all %zu parameters, "
-	       "max rel err %.2e (%s)", wn_input_name(input), np, worst, param_name_at(info64, m, wi));
+	tap_ok(worst < 1e-6,
+	       "whole model, %s input: finite differences over all %zu parameters, "
+	       "max rel err %.2e (%s)",
+	       wn_input_name(input), np, worst, param_name_at(info64, m, wi));
 	tap_ok(zero_res, "the last layer's residual conv feeds nothing: zero gradient");
 	free(ga), free(codes);
 	wn_free_f64(m);
@@ -403,8 +409,7 @@ static void test_float_double(int input)
 	memcpy(g1, wn_grads(m), sizeof(float) * np);
 	memset(wn_grads(m), 0, sizeof(float) * np);
 	double l2 = wn_forward_backward(m, codes, B);
-	tap_ok(l2 == lf && !memcmp(g1, wn_grads(m), sizeof(float) * np),
-	       "the same batch twice gives the same bytes");
+	tap_ok(l2 == lf && !memcmp(g1, wn_grads(m), sizeof(float) * np), "the same batch twice gives the same bytes");
 	wn_forward_backward(m, codes, B);
 	double e = 0;
 	for (size_t i = 0; i < np; i++)
@@ -425,8 +430,10 @@ static void test_float_double(int input)
 	double td = 0;
 	for (size_t i = 0; i < np; i++)
 		td = fmax(td, fabs(wn_grads(m)[i] - g1[i]));
-	tap_ok(fabs(l1t - lnt) < 1e-6 && td < 1e-6 * gs, "rows split across threads = one thread "
-	       "(loss %.1e, gradients %.1e)", fabs(l1t - lnt), td);
+	tap_ok(fabs(l1t - lnt) < 1e-6 && td < 1e-6 * gs,
+	       "rows split across threads = one thread "
+	       "(loss %.1e, gradients %.1e)",
+	       fabs(l1t - lnt), td);
 #endif
 #ifdef _OPENMP
 	/* one row on a model made for one row under 2 threads is split in two virtual rows (each
@@ -452,10 +459,11 @@ static void test_float_double(int input)
 			sd = fmax(sd, fabs(wn_grads(a)[i] - wn_grads(s2)[i]));
 		for (size_t i = 0; i < (size_t)cs.n_out * cs.levels; i++)
 			sp = fmax(sp, fabs(wn_last_probs(a)[i] - wn_last_probs(s2)[i]));
-		tap_ok(wn_rows_split(a) == 1 && wn_rows_split(s2) == 2 && fabs(la - ls) < 1e-6 &&
-		       sd < 1e-6 * gs && sp < 1e-6, "a row split in %d virtual rows = the whole row "
-		       "(loss %.1e, gradients %.1e, probabilities %.1e)", wn_rows_split(s2),
-		       fabs(la - ls), sd, sp);
+		tap_ok(wn_rows_split(a) == 1 && wn_rows_split(s2) == 2 && fabs(la - ls) < 1e-6 && sd < 1e-6 * gs &&
+			       sp < 1e-6,
+		       "a row split in %d virtual rows = the whole row "
+		       "(loss %.1e, gradients %.1e, probabilities %.1e)",
+		       wn_rows_split(s2), fabs(la - ls), sd, sp);
 		wn_free(a), wn_free(s2);
 		free(cc);
 	}
@@ -489,14 +497,14 @@ static void test_float_double(int input)
 	const float *after = wn_last_probs(m1);
 	size_t last = (size_t)(c.n_out - 1) * c.levels;
 	tap_ok(!memcmp(before, after, last * sizeof(float)) &&
-	       memcmp(before + last, after + last, sizeof(float) * c.levels),
+		       memcmp(before + last, after + last, sizeof(float) * c.levels),
 	       "the code before the last changes only the last prediction");
 	c2[0] = (uint16_t)((c2[0] + 17) % c.levels);
 	memcpy(before, after, sizeof(float) * c.n_out * c.levels);
 	wn_forward(m1, c2, 1);
 	tap_ok(memcmp(before, wn_last_probs(m1), sizeof(float) * c.levels) &&
-	       !memcmp(before + c.levels, wn_last_probs(m1) + c.levels,
-		       sizeof(float) * (c.n_out - 1) * c.levels),
+		       !memcmp(before + c.levels, wn_last_probs(m1) + c.levels,
+			       sizeof(float) * (c.n_out - 1) * c.levels),
 	       "the first code of a row reaches only the first prediction (receptive field %d)",
 	       wn_receptive_field(&c));
 	free(c2), free(before), free(g1), free(codes);
@@ -508,12 +516,12 @@ static void test_float_double(int input)
 static void test_config(void)
 {
 	wn_config c;
-	tap_ok(wn_preset("default", &c) == 0 && c.nlayers == 50 && c.dilation[9] == 512 &&
-	       c.dilation[10] == 1 && c.res_ch == 32 && c.dil_ch == 32 && c.skip_ch == 512 &&
-	       c.levels == 256 && c.batch == 1 && c.n_out == 16000 && wn_receptive_field(&c) == 5117,
+	tap_ok(wn_preset("default", &c) == 0 && c.nlayers == 50 && c.dilation[9] == 512 && c.dilation[10] == 1 &&
+		       c.res_ch == 32 && c.dil_ch == 32 && c.skip_ch == 512 && c.levels == 256 && c.batch == 1 &&
+		       c.n_out == 16000 && wn_receptive_field(&c) == 5117,
 	       "default preset: the peer's (50 layers, rf 5117)");
 	tap_ok(wn_preset("tiny", &c) == 0 && c.nlayers == 7 && c.dilation[6] == 64 && c.res_ch == 16 &&
-	       c.skip_ch == 64 && c.batch == 4 && c.n_out == 2048 && wn_receptive_field(&c) == 129,
+		       c.skip_ch == 64 && c.batch == 4 && c.n_out == 2048 && wn_receptive_field(&c) == 129,
 	       "tiny preset: the peer's (7 layers, rf 129)");
 	tap_ok(wn_preset("huge", &c) == -1, "unknown preset: %s", sh_errmsg());
 	wn_preset("default", &c);
@@ -521,8 +529,8 @@ static void test_config(void)
 	tap_ok(fl > 8e10 && fl < 2e11, "default preset: %.1f GFLOP per training step", fl / 1e9);
 
 	c.input = WN_INPUT_SCALAR, c.initial_width = 32;
-	tap_ok(wn_config_check(&c) == 0 && wn_receptive_field(&c) == 5147 &&
-	       wn_train_flops(&c, 1) > fl, "default preset with scalar input of width 32: rf 5147 = "
+	tap_ok(wn_config_check(&c) == 0 && wn_receptive_field(&c) == 5147 && wn_train_flops(&c, 1) > fl,
+	       "default preset with scalar input of width 32: rf 5147 = "
 	       "(2 - 1)·Σd + 1 + (32 - 1)");
 	c.input = WN_INPUT_EMBED, c.initial_width = 0, c.embed = 32;
 	tap_ok(wn_config_check(&c) == 0 && wn_receptive_field(&c) == 5117, "embedded input: rf 5117");
@@ -533,11 +541,11 @@ static void test_config(void)
 	tap_ok(wn_config_check(&c) == -1 && strstr(sh_errmsg(), "scalar input only"),
 	       "an initial width on one-hot input: %s", sh_errmsg());
 	c.input = WN_INPUT_SCALAR, c.initial_width = WN_MAX_INITIAL_WIDTH + 1;
-	tap_ok(wn_config_check(&c) == -1 && strstr(sh_errmsg(), "initial width"),
-	       "initial width too large: %s", sh_errmsg());
+	tap_ok(wn_config_check(&c) == -1 && strstr(sh_errmsg(), "initial width"), "initial width too large: %s",
+	       sh_errmsg());
 	int in = -1;
-	tap_ok(wn_input_parse("scalar", &in) == 0 && in == WN_INPUT_SCALAR &&
-	       wn_input_parse("mixed", &in) == -1 && strstr(sh_errmsg(), "onehot, embed, scalar"),
+	tap_ok(wn_input_parse("scalar", &in) == 0 && in == WN_INPUT_SCALAR && wn_input_parse("mixed", &in) == -1 &&
+		       strstr(sh_errmsg(), "onehot, embed, scalar"),
 	       "input names: %s", sh_errmsg());
 
 	/* metadata round trip through a file, for each input layer; "input" = "mixed" refused, no
@@ -571,12 +579,13 @@ static void test_config(void)
 		int back = ok ? wn_config_from_meta(&sf, &b) : -1;
 		if (k < 3)
 			tap_ok(ok && back == 0 && !memcmp(&a, &b, sizeof a) &&
-			       !strcmp(st_meta(&sf, "input"), wn_input_name(input)) &&
-			       !strcmp(st_meta(&sf, "dilations"), "1,2,1,4") &&
-			       !strcmp(st_meta(&sf, "receptive_field"), rf_want[k]) &&
-			       !st_meta(&sf, key[1 + (k == 1)]) && (!key[k] || st_meta(&sf, key[k])),
+				       !strcmp(st_meta(&sf, "input"), wn_input_name(input)) &&
+				       !strcmp(st_meta(&sf, "dilations"), "1,2,1,4") &&
+				       !strcmp(st_meta(&sf, "receptive_field"), rf_want[k]) &&
+				       !st_meta(&sf, key[1 + (k == 1)]) && (!key[k] || st_meta(&sf, key[k])),
 			       "%s input: config → metadata → config round trip (dilations \"%s\", rf %s, "
-			       "%s %s)", wn_input_name(input), ok ? st_meta(&sf, "dilations") : "?",
+			       "%s %s)",
+			       wn_input_name(input), ok ? st_meta(&sf, "dilations") : "?",
 			       ok ? st_meta(&sf, "receptive_field") : "?", key[k] ? key[k] : "no input key",
 			       ok && key[k] ? st_meta(&sf, key[k]) : "");
 		else if (k == 3)
@@ -606,12 +615,12 @@ static void test_config(void)
 	codes[T + 3] = 0;
 	tap_ok(isnan(wn_forward(m, codes, 3)), "a batch beyond the model's is refused: %s", sh_errmsg());
 	tap_ok(wn_param_find(m, "skip.2.bias") && wn_param_find(m, "skip.2.bias")->count == 5 &&
-	       !wn_param_find(m, "skip.9.bias"), "parameters found by name");
+		       !wn_param_find(m, "skip.9.bias"),
+	       "parameters found by name");
 	free(codes);
 	wn_free(m);
 	s.dil_ch = 0;
-	tap_ok(!wn_create(&s, 2) && strstr(sh_errmsg(), "dilation channels"), "bad config: %s",
-	       sh_errmsg());
+	tap_ok(!wn_create(&s, 2) && strstr(sh_errmsg(), "dilation channels"), "bad config: %s", sh_errmsg());
 }
 
 int main(void)

@@ -64,8 +64,9 @@ static void teacher_forced_as(int input, int n, int threaded, qmat_type wt)
 	for (int b = 0; b < n; b++)
 		for (int t = 0; t < T; t++)
 			rows[b * T + t] = t < rf ? Q / 2
-				: (uint16_t)((int)(Q / 2 + (Q / 3) * sin(0.07 * t * (b + 1)) +
-						   sh_rng_below(&r, 7)) % Q);
+						 : (uint16_t)((int)(Q / 2 + (Q / 3) * sin(0.07 * t * (b + 1)) +
+								    sh_rng_below(&r, 7)) %
+							      Q);
 	wn_forward(m, rows, n);
 	float *want = malloc(sizeof(float) * n * K * Q);
 	memcpy(want, wn_last_probs(m), sizeof(float) * n * K * Q);
@@ -97,18 +98,15 @@ static void teacher_forced_as(int input, int n, int threaded, qmat_type wt)
 	/* f16, i8: a nonzero difference, or the weights were not really stored in fewer bits */
 	tap_ok(worst[0] < tol && worst[1] < tol && (wt == QMAT_F32 ? werr == 0 : worst[0] > 0 && werr > 0),
 	       "%s input, %d stream%s%s, %s weights: teacher-forced probabilities %s wn_forward's over %d "
-	       "samples (rf %d; max diff %.2g, after reset %.2g; weight row error %.2g)", wn_input_name(input), n,
-	       n > 1 ? "s" : "", threaded ? ", threaded" : "", qmat_type_name(wt),
+	       "samples (rf %d; max diff %.2g, after reset %.2g; weight row error %.2g)",
+	       wn_input_name(input), n, n > 1 ? "s" : "", threaded ? ", threaded" : "", qmat_type_name(wt),
 	       wt == QMAT_F32 ? "equal" : "near", K, rf, worst[0], worst[1], werr);
 	wn_sampler_free(s);
 	wn_free(m);
 	free(rows), free(want);
 }
 
-static void teacher_forced(int input, int n, int threaded)
-{
-	teacher_forced_as(input, n, threaded, QMAT_F32);
-}
+static void teacher_forced(int input, int n, int threaded) { teacher_forced_as(input, n, threaded, QMAT_F32); }
 
 /* stream 0 of a 3-stream sampler draws what a 1-stream sampler draws from the same rng */
 static void streams_independent(void)
@@ -217,7 +215,8 @@ static void primed(int input, int n)
 		memcpy(pa, wn_sampler_probs(a), sizeof(float) * Q * n);
 		tap_ok(!memcmp(pa, wn_sampler_probs(b), sizeof(float) * Q * n),
 		       "input %d, %d stream(s), %s weights: probabilities after a prime of %d codes are the bits of "
-		       "teacher forcing's", input, n, tn, P);
+		       "teacher forcing's",
+		       input, n, tn, P);
 		for (int t = 0; t < G; t++) {
 			wn_sampler_draw(b, 0, rngs, codes);
 			prime[P + t] = (uint16_t)codes[0];
@@ -231,8 +230,10 @@ static void primed(int input, int n)
 			distinct += prime[P + t] != prime[P + t - 1];
 		}
 		tap_ok(same && distinct > 0,
-		       "input %d, %d stream(s), %s weights: prime P, draw G at temperature 0; prime P + G[:%d]: the draws "
-		       "are G[%d:] (%d changes)", input, n, tn, K, K, distinct);
+		       "input %d, %d stream(s), %s weights: prime P, draw G at temperature 0; prime P + G[:%d]: the "
+		       "draws "
+		       "are G[%d:] (%d changes)",
+		       input, n, tn, K, K, distinct);
 		wn_sampler_free(a), wn_sampler_free(b);
 	}
 	free(pa);
