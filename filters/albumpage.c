@@ -150,26 +150,7 @@ static void copy_file(const char *from, const char *to)
 
 /* -o may replace only an earlier album: a directory holding album.json (albumpage's mark,
  * as curation.json is curate's), or an empty one. Anything else is the user's. */
-static void check_replaceable(const char *out)
-{
-	struct stat st;
-	char mark[4200];
-	if (stat(out, &st))
-		return;
-	if (!S_ISDIR(st.st_mode))
-		cli_die(out, "exists and is not a directory; not replacing it");
-	DIR *d = opendir(out);
-	if (!d)
-		cli_die(out, "%s", strerror(errno));
-	struct dirent *e;
-	int empty = 1;
-	while (empty && (e = readdir(d)))
-		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
-	closedir(d);
-	cli_pathf(mark, sizeof mark, "%s/album.json", out);
-	if (!empty && access(mark, F_OK))
-		cli_die(out, "exists and is not an earlier album (no album.json); not replacing it");
-}
+static const char album_mark[] = "album.json", album_what[] = "an earlier album";
 
 /* Text that goes into album.json and the page must be UTF-8 (JSON is): refused, not mended,
  * since a mended title would not be the one asked for. */
@@ -181,16 +162,6 @@ static void check_utf8(const char *what, const char *s, int line)
 	if (line)
 		cli_die(what, "line %d is not valid UTF-8 (byte %ld)", line, bad + 1);
 	cli_die(what, "not valid UTF-8 (byte %ld)", bad + 1);
-}
-
-/* The staging folder of a build that did not finish is removed at exit. */
-static char staging[4096];
-static int staging_done;
-
-static void remove_staging(void)
-{
-	if (staging[0] && !staging_done)
-		cli_remove_tree(staging);
 }
 
 static void draw_spectrogram(const float *x, size_t n, int rate, const char *path)
@@ -550,7 +521,7 @@ static int cmd_build(int argc, char **argv)
 		cli_usage_error(usage, "build needs --artist, --titles, --tracks, --run, --cover and -o");
 	if (optind != argc)
 		cli_usage_error(usage, "build takes no file arguments");
-	check_replaceable(out);
+	cli_check_replaceable(out, album_mark, album_what);
 	check_utf8("--artist", artist, 0);
 	cairo_surface_t *cover_png = cairo_image_surface_create_from_png(cover);
 	if (cairo_surface_status(cover_png) != CAIRO_STATUS_SUCCESS)
@@ -589,16 +560,7 @@ static int cmd_build(int argc, char **argv)
 	const char *slash = strrchr(out, '/');
 	size_t dirlen = slash ? (size_t)(slash - out + 1) : 0;
 	cli_pathf(stage, sizeof stage, "%.*s.%s.partial", (int)dirlen, out, slash ? slash + 1 : out);
-	cli_remove_tree(stage);
-	snprintf(staging, sizeof staging, "%s", stage);
-	atexit(remove_staging);
-	char parent[4096];
-	cli_pathf(parent, sizeof parent, "%.*s", (int)dirlen, out);
-	if (dirlen)
-		cli_mkdirs(parent);
-	if (mkdir(stage, 0777))
-		cli_die(stage, "cannot create: %s", strerror(errno));
-	cli_cleanup_dir(stage); /* a fatal signal removes it too (atexit does not run then) */
+	cli_stage_dir(stage);
 
 	track *tr = calloc(ntracks, sizeof *tr);
 	int rate = 0;
@@ -721,28 +683,8 @@ static int cmd_build(int argc, char **argv)
 	free(clips);
 	write_sums(stage);
 
-	/* replace the old album only now that the new one is whole (and only an album: the
-	 * check again, the directory may have changed while we worked), with SIGINT and SIGTERM
-	 * held off so that the swap is not cut between its two renames */
-	check_replaceable(out);
-	sigset_t hold, saved;
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGTERM);
-	sigprocmask(SIG_BLOCK, &hold, &saved);
-	cli_pathf(q, sizeof q, "%.*s.%s.old", (int)dirlen, out, slash ? slash + 1 : out);
-	cli_remove_tree(q);
-	if (rename(out, q) && errno != ENOENT)
-		cli_die(out, "cannot move the previous album aside: %s", strerror(errno));
-	if (rename(stage, out)) {
-		int e = errno;
-		rename(q, out);
-		cli_die(out, "cannot rename into place: %s", strerror(e));
-	}
-	staging_done = 1;
-	cli_cleanup_dir(NULL);
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-	cli_remove_tree(q);
+	/* replace the old album only now that the new one is whole */
+	cli_commit_dir(stage, out, album_mark, album_what);
 	if (!cli_quiet)
 		fprintf(stderr, "albumpage: %s: \"%s\" by %s, %d track%s\n", out, titles[0], artist, ntracks,
 			ntracks == 1 ? "" : "s");

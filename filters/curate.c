@@ -240,87 +240,6 @@ static void explain_flush(void)
 /* ---- the output directory: built under OUTDIR.tmpPID, renamed into place at the end ---- */
 
 static char tmpdir[4096];
-static int tmpdir_made;
-
-/* atexit: a run that fails leaves no half-written directory behind */
-static void remove_tmpdir(void)
-{
-	if (!tmpdir_made)
-		return;
-	cli_remove_tree(tmpdir);
-}
-
-/* On SIGINT/SIGTERM the same, from a list of every name that can exist in tmpdir made
- * beforehand (readdir is not async-signal-safe; unlink and rmdir are). */
-static char **tmpdir_names;
-static int ntmpdir_names;
-
-static void on_signal(int sig)
-{
-	if (tmpdir_made) {
-		for (int i = 0; i < ntmpdir_names; i++)
-			unlink(tmpdir_names[i]);
-		rmdir(tmpdir);
-	}
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static void add_tmpdir_name(const char *file)
-{
-	char p[8192], t[8300];
-	snprintf(p, sizeof p, "%s/%s", tmpdir, file);
-	sh_tmp_name(t, sizeof t, p);
-	tmpdir_names = realloc(tmpdir_names, (size_t)(ntmpdir_names + 2) * sizeof *tmpdir_names);
-	if (!tmpdir_names || !(tmpdir_names[ntmpdir_names++] = strdup(p)) ||
-	    !(tmpdir_names[ntmpdir_names++] = strdup(t)))
-		cli_die(NULL, "out of memory");
-}
-
-static int dir_is_empty(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	struct dirent *e;
-	int empty = 1;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			empty = 0;
-	closedir(d);
-	return empty;
-}
-
-/* Moves the finished tmpdir to outdir. An existing outdir is replaced only when it is empty
- * or holds an earlier curate output (has curation.json and nothing but plain files). */
-static void commit_outdir(const char *outdir)
-{
-	struct stat st;
-	char old[4200] = "";
-	if (stat(outdir, &st) == 0) {
-		char marker[4200];
-		snprintf(marker, sizeof marker, "%s/curation.json", outdir);
-		if (!S_ISDIR(st.st_mode))
-			cli_die(outdir, "exists and is not a directory");
-		if (!dir_is_empty(outdir) && access(marker, F_OK))
-			cli_die(outdir, "exists and is not an earlier curate output; not replacing it");
-		snprintf(old, sizeof old, "%s.old%ld", outdir, (long)getpid());
-		if (rename(outdir, old))
-			cli_die(outdir, "cannot move the earlier output aside: %s", strerror(errno));
-	}
-	if (rename(tmpdir, outdir)) {
-		int e = errno;
-		if (*old)
-			rename(old, outdir);
-		cli_die(outdir, "cannot rename %s into place: %s", tmpdir, strerror(e));
-	}
-	tmpdir_made = 0;
-	if (*old) {
-		cli_remove_tree(old);
-		if (access(old, F_OK) == 0)
-			cli_warn(old, "earlier output left here");
-	}
-}
 
 /* ---- outputs ---- */
 
@@ -618,20 +537,8 @@ int main(int argc, char **argv)
 
 	/* the output directory */
 	sh_tmp_name(tmpdir, sizeof tmpdir, outdir);
-	if (mkdir(tmpdir, 0777))
-		cli_die(tmpdir, "cannot create directory: %s", strerror(errno));
-	tmpdir_made = 1;
-	atexit(remove_tmpdir);
+	cli_stage_dir(tmpdir);
 	int width = ntracks < 100 ? 2 : ntracks < 1000 ? 3 : 4;
-	for (int k = 0; k < ntracks; k++) {
-		char file[64];
-		snprintf(file, sizeof file, "%0*d.%s", width, k + 1, ext);
-		add_tmpdir_name(file);
-	}
-	add_tmpdir_name("tracklist.tsv");
-	add_tmpdir_name("curation.json");
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
 	size_t tsv_cap = 256 + (size_t)nkept * 256, tsv_len = 0;
 	char *tsv = malloc(tsv_cap);
 	if (!tsv)
@@ -663,7 +570,8 @@ int main(int argc, char **argv)
 		total_seconds += secs(track_len[k]);
 	}
 	/* render and encode the tracks in parallel; the temporary files live inside tmpdir, which
-	 * remove_tmpdir clears on failure, so the (not thread-safe) cleanup list is left out */
+	 * is removed whole on failure (cli_stage_dir), so the (not thread-safe) cleanup list is
+	 * left out */
 	void (*hook)(const char *, int) = sh_tmp_hook;
 	sh_tmp_hook = NULL;
 	char(*track_err)[512] = calloc((size_t)ntracks, sizeof *track_err);
@@ -854,7 +762,7 @@ int main(int argc, char **argv)
 		cli_die(NULL, "%s", sh_errmsg());
 	write_text("curation.json", text);
 	jw_free(&w);
-	commit_outdir(outdir);
+	cli_commit_dir(tmpdir, outdir, "curation.json", "an earlier curate output");
 
 	if (!quiet)
 		cli_progress_end(&prog, "%d clips: %d kept%s%s%s; %d track%s, %.1f min, in %.1f s", nclips, nkept,
@@ -877,8 +785,5 @@ int main(int argc, char **argv)
 	free(ptr);
 	free(track_len);
 	free(nearest);
-	for (int i = 0; i < ntmpdir_names; i++)
-		free(tmpdir_names[i]);
-	free(tmpdir_names);
 	return 0;
 }

@@ -25,6 +25,10 @@ int cli_quiet;
 static char **volatile cleanup_paths;
 static volatile int cleanup_cap;
 static char *cleanup_dir;
+/* While cli_commit_dir swaps two directories: the earlier output moved aside, and its place,
+ * so that a fatal signal between the two renames puts it back. */
+static char swap_aside[4200], swap_out[4200];
+static volatile sig_atomic_t swapping;
 
 /* Removes the files in dir, then dir, from a signal handler: only system calls (getdents64
  * through syscall(), unlinkat, rmdir), no opendir/readdir, which may allocate. The listing is
@@ -66,6 +70,8 @@ static void remove_unfinished(void)
 			unlink(paths[i]);
 	if (cleanup_dir)
 		remove_flat_dir(cleanup_dir);
+	if (swapping)
+		rename(swap_aside, swap_out); /* fails, as it should, once the new output is in place */
 }
 
 static void on_signal(int sig)
@@ -80,6 +86,84 @@ void cli_cleanup_dir(const char *dir)
 	char *old = cleanup_dir;
 	cleanup_dir = dir ? strdup(dir) : NULL;
 	free(old);
+}
+
+static void remove_stage_at_exit(void)
+{
+	if (cleanup_dir)
+		cli_remove_tree(cleanup_dir);
+}
+
+void cli_stage_dir(const char *stage)
+{
+	static int registered;
+	char parent[4096];
+	const char *slash = strrchr(stage, '/');
+	if (slash && slash > stage) {
+		cli_pathf(parent, sizeof parent, "%.*s", (int)(slash - stage), stage);
+		cli_mkdirs(parent);
+	}
+	cli_remove_tree(stage);
+	if (mkdir(stage, 0777))
+		cli_die(stage, "cannot create directory: %s", strerror(errno));
+	cli_cleanup_dir(stage);
+	if (!registered && !atexit(remove_stage_at_exit))
+		registered = 1;
+}
+
+void cli_check_replaceable(const char *out, const char *marker, const char *what)
+{
+	struct stat st;
+	if (lstat(out, &st))
+		return;
+	if (!S_ISDIR(st.st_mode))
+		cli_die(out, "exists and is not a directory; not replacing it");
+	DIR *d = opendir(out);
+	if (!d)
+		cli_die(out, "%s", strerror(errno));
+	struct dirent *e;
+	char p[8192], other[256] = "";
+	int empty = 1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = 0;
+			snprintf(p, sizeof p, "%s/%s", out, e->d_name);
+			if (!*other && (lstat(p, &st) || !S_ISREG(st.st_mode)))
+				snprintf(other, sizeof other, "%s", e->d_name);
+		}
+	closedir(d);
+	cli_pathf(p, sizeof p, "%s/%s", out, marker);
+	if (!empty && (lstat(p, &st) || !S_ISREG(st.st_mode)))
+		cli_die(out, "exists and is not %s (no %s); not replacing it", what, marker);
+	if (*other)
+		cli_die(out, "exists and is not %s (%s is not a plain file); not replacing it", what, other);
+}
+
+void cli_commit_dir(const char *stage, const char *out, const char *marker, const char *what)
+{
+	cli_check_replaceable(out, marker, what);
+	cli_pathf(swap_out, sizeof swap_out, "%s", out);
+	cli_pathf(swap_aside, sizeof swap_aside, "%s.old%ld", out, (long)getpid());
+	int had = rename(out, swap_aside) == 0;
+	if (!had && errno != ENOENT)
+		cli_die(out, "cannot move the earlier output aside: %s", strerror(errno));
+	swapping = had;
+	if (rename(stage, out)) {
+		int e = errno;
+		swapping = 0;
+		if (had && rename(swap_aside, out))
+			cli_die(out, "cannot rename %s into place (%s), nor put the earlier output back from %s: %s",
+				stage, strerror(e), swap_aside, strerror(errno));
+		cli_die(out, "cannot rename %s into place: %s", stage, strerror(e));
+	}
+	swapping = 0;
+	if (cleanup_dir && !strcmp(cleanup_dir, stage))
+		cli_cleanup_dir(NULL);
+	if (had) {
+		cli_remove_tree(swap_aside);
+		if (access(swap_aside, F_OK) == 0)
+			cli_warn(swap_aside, "earlier output left here");
+	}
 }
 
 static void tmp_hook(const char *path, int add)

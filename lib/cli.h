@@ -69,6 +69,24 @@ void cli_cleanup_remove(const char *path);
  * removes with everything in it. */
 void cli_cleanup_dir(const char *dir);
 
+/* An output directory written whole (curate's OUTDIR, albumpage's album): the program builds it
+ * in a staging directory beside its place and puts it there at the end, so that OUTDIR never
+ * holds a half result. An existing OUTDIR is replaced only when it is an empty directory or an
+ * earlier output of the same program: a directory of plain files holding MARKER, a file that
+ * only this program writes there (curate's curation.json, albumpage's album.json). WHAT names
+ * such an output in messages ("an earlier album").
+ *
+ * cli_stage_dir creates the staging directory STAGE (and any missing parent; a leftover of a
+ * killed run is removed first) and makes it the cleanup directory (cli_cleanup_dir), removed by
+ * a fatal signal, cli_die or exit until it is committed. */
+void cli_stage_dir(const char *stage);
+/* Dies ("exists and is not WHAT ...; not replacing it") unless OUT is absent or replaceable. */
+void cli_check_replaceable(const char *out, const char *marker, const char *what);
+/* Puts STAGE in OUT's place: checks OUT again (it may have changed while the program worked),
+ * moves it aside to OUT.oldPID, renames STAGE to OUT, then removes the earlier output. Any
+ * failure restores the earlier output (a fatal signal between the two renames too) and dies. */
+void cli_commit_dir(const char *stage, const char *out, const char *marker, const char *what);
+
 /* Whether a path names an audio file by its extension (.wav .flac .ogg .mp3 ...). */
 int cli_is_audio_path(const char *path);
 /* Whether a path names a directory: ends with '/' or is an existing directory. */
