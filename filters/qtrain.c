@@ -364,52 +364,71 @@ static void dist_options_parsed(void)
 	agreed_exit = 0;
 }
 
-static void json_config(sh_buf *b, const trn_options *o)
+/* The fraction of records or examples for training, validation and test, in percent. */
+static void json_split(json_writer *w, const double *split)
 {
+	jw_arr(w, "split");
+	for (int i = 0; i < 3; i++)
+		jw_numf(w, NULL, "%g", split[i]);
+	jw_end(w);
+}
+
+static void json_config(json_writer *w, const trn_options *o)
+{
+	jw_obj(w, "model");
 	if (o->model.kind == MODEL_WAVENET) {
-		const wn_config *w = &o->model.wn;
-		sh_buf_printf(b, "\"model\": {\"type\": \"wavenet\", \"dilations\": [");
-		for (int i = 0; i < w->nlayers; i++)
-			sh_buf_printf(b, i ? ", %d" : "%d", w->dilation[i]);
-		sh_buf_printf(b,
-			      "], \"residual_channels\": %d, \"dilation_channels\": %d, \"skip_channels\": %d, "
-			      "\"levels\": %d, \"n_out\": %d, \"batch\": %d, \"receptive_field\": %d, "
-			      "\"input\": \"%s\", \"embed\": ",
-			      w->res_ch, w->dil_ch, w->skip_ch, w->levels, w->n_out, w->batch, wn_receptive_field(w),
-			      wn_input_name(w->input));
+		const wn_config *c = &o->model.wn;
+		jw_str(w, "type", "wavenet");
+		jw_arr(w, "dilations");
+		for (int i = 0; i < c->nlayers; i++)
+			jw_int(w, NULL, c->dilation[i]);
+		jw_end(w);
+		jw_int(w, "residual_channels", c->res_ch);
+		jw_int(w, "dilation_channels", c->dil_ch);
+		jw_int(w, "skip_channels", c->skip_ch);
+		jw_int(w, "levels", c->levels);
+		jw_int(w, "n_out", c->n_out);
+		jw_int(w, "batch", c->batch);
+		jw_int(w, "receptive_field", wn_receptive_field(c));
+		jw_str(w, "input", wn_input_name(c->input));
 		/* the input layer's size where it has one, null for the others */
-		if (w->input == WN_INPUT_EMBED)
-			sh_buf_printf(b, "%d", w->embed);
+		if (c->input == WN_INPUT_EMBED)
+			jw_int(w, "embed", c->embed);
 		else
-			sh_buf_printf(b, "null");
-		sh_buf_printf(b, ", \"initial_width\": ");
-		if (w->input == WN_INPUT_SCALAR)
-			sh_buf_printf(b, "%d", w->initial_width);
+			jw_null(w, "embed");
+		if (c->input == WN_INPUT_SCALAR)
+			jw_int(w, "initial_width", c->initial_width);
 		else
-			sh_buf_printf(b, "null");
-		sh_buf_printf(b, "},\n");
+			jw_null(w, "initial_width");
 	} else {
 		const srnn_config *c = &o->model.srnn;
-		sh_buf_printf(b, "\"model\": {\"type\": \"samplernn\", \"frame_sizes\": [");
+		jw_str(w, "type", "samplernn");
+		jw_arr(w, "frame_sizes");
 		for (int i = 0; i < c->nframe_tiers; i++)
-			sh_buf_printf(b, i ? ", %d" : "%d", c->frame_size[i]);
-		sh_buf_printf(b,
-			      "], \"dim\": %d, \"layers\": %d, \"rnn\": \"%s\", \"embed\": %d, \"levels\": %d, "
-			      "\"learn_h0\": %s, \"rnn_weight_norm\": %s, \"seq\": %d, \"batch\": %d},\n",
-			      c->dim, c->layers, c->rnn == SRNN_GRU ? "gru" : "lstm", c->embed, c->levels,
-			      c->learn_h0 ? "true" : "false", c->rnn_weight_norm ? "true" : "false", c->seq, c->batch);
+			jw_int(w, NULL, c->frame_size[i]);
+		jw_end(w);
+		jw_int(w, "dim", c->dim);
+		jw_int(w, "layers", c->layers);
+		jw_str(w, "rnn", c->rnn == SRNN_GRU ? "gru" : "lstm");
+		jw_int(w, "embed", c->embed);
+		jw_int(w, "levels", c->levels);
+		jw_bool(w, "learn_h0", c->learn_h0);
+		jw_bool(w, "rnn_weight_norm", c->rnn_weight_norm);
+		jw_int(w, "seq", c->seq);
+		jw_int(w, "batch", c->batch);
 	}
-	sh_buf_printf(b,
-		      "  \"training\": {\"lr\": %.17g, \"adam_beta1\": %.17g, \"adam_beta2\": %.17g, "
-		      "\"adam_eps\": %.17g, \"clip\": \"%s\", \"clip_value\": %.17g, \"split\": [%g, %g, %g], "
-		      "\"sample_rate\": %d, \"quantization\": ",
-		      o->lr, o->beta1, o->beta2, o->eps,
-		      o->clip == TRN_CLIP_NORM   ? "norm"
-		      : o->clip == TRN_CLIP_NONE ? "none"
-						 : "elementwise",
-		      o->clip_value, o->split[0], o->split[1], o->split[2], o->sample_rate);
-	sh_buf_json_str(b, o->quantization);
-	sh_buf_printf(b, "},\n");
+	jw_end(w);
+	jw_obj(w, "training");
+	jw_numf(w, "lr", "%.17g", o->lr);
+	jw_numf(w, "adam_beta1", "%.17g", o->beta1);
+	jw_numf(w, "adam_beta2", "%.17g", o->beta2);
+	jw_numf(w, "adam_eps", "%.17g", o->eps);
+	jw_str(w, "clip", o->clip == TRN_CLIP_NORM ? "norm" : o->clip == TRN_CLIP_NONE ? "none" : "elementwise");
+	jw_numf(w, "clip_value", "%.17g", o->clip_value);
+	json_split(w, o->split);
+	jw_int(w, "sample_rate", o->sample_rate);
+	jw_str(w, "quantization", o->quantization);
+	jw_end(w);
 }
 
 typedef struct {
@@ -424,53 +443,55 @@ typedef struct {
 /* run.json's opening, common to every model: the command, where and when it ran, the seed,
  * threads and ranks, the run id (SampleRNN and WaveNet), what it resumed, and the data's files (the data object is left open for
  * the model's own counts) */
-static void run_json_head(sh_buf *b, const run_info *ri, const char *run_id, uint64_t seed, char *const *files,
+static void run_json_head(json_writer *w, const run_info *ri, const char *run_id, uint64_t seed, char *const *files,
 			  int nfiles)
 {
-	sh_buf_printf(b, "{\n  \"program\": \"qtrain\",\n  \"command\": [");
-	for (int i = 0; i < ri->argc; i++) {
-		sh_buf_printf(b, i ? ", " : "");
-		sh_buf_json_str(b, ri->argv[i]);
-	}
+	jw_init(w, JW_PRETTY_TOP);
+	jw_obj(w, NULL);
+	jw_str(w, "program", "qtrain");
+	jw_arr(w, "command");
+	for (int i = 0; i < ri->argc; i++)
+		jw_str(w, NULL, ri->argv[i]);
+	jw_end(w);
 	char cwd[4096];
-	sh_buf_printf(b, "],\n  \"cwd\": ");
-	sh_buf_json_str(b, getcwd(cwd, sizeof cwd) ? cwd : "");
-	sh_buf_printf(b, ",\n  \"started\": \"%s\",\n", ri->started);
+	jw_str(w, "cwd", getcwd(cwd, sizeof cwd) ? cwd : "");
+	jw_str(w, "started", ri->started);
 	if (run_id)
-		sh_buf_printf(b, "  \"run_id\": \"%s\",\n", run_id);
-	sh_buf_printf(b, "  \"seed\": %llu,\n  \"threads\": %d,\n  \"ranks\": %d,\n", (unsigned long long)seed,
-		      ri->threads, dist_size());
-	sh_buf_printf(b, "  \"resumed_from\": ");
-	if (ri->resume)
-		sh_buf_json_str(b, ri->resume);
-	else
-		sh_buf_printf(b, "null");
-	sh_buf_printf(b, ",\n  \"start_step\": %ld,\n  \"data\": {\"files\": [", ri->start_step);
-	for (int i = 0; i < nfiles; i++) {
-		sh_buf_printf(b, i ? ", " : "");
-		sh_buf_json_str(b, files[i]);
-	}
-	sh_buf_printf(b, "], ");
+		jw_str(w, "run_id", run_id);
+	jw_uint(w, "seed", seed);
+	jw_int(w, "threads", ri->threads);
+	jw_int(w, "ranks", dist_size());
+	jw_str(w, "resumed_from", ri->resume);
+	jw_int(w, "start_step", ri->start_step);
+	jw_obj(w, "data");
+	jw_arr(w, "files");
+	for (int i = 0; i < nfiles; i++)
+		jw_str(w, NULL, files[i]);
+	jw_end(w);
 }
 
 /* run.json's end: the libraries, how the run ended (when it has), then the file written
  * atomically */
-static void run_json_finish(sh_buf *b, const run_info *ri, const char *ended, long step, double epoch, double seconds)
+static void run_json_finish(json_writer *w, const run_info *ri, const char *ended, long step, double epoch,
+			    double seconds)
 {
-	sh_buf_printf(b, "  \"libraries\": {");
-	trn_lib_versions_json(b);
-	sh_buf_printf(b, "}");
-	if (ended)
-		sh_buf_printf(b,
-			      ",\n  \"ended\": \"%s\",\n  \"final_step\": %ld,\n  \"epoch\": %.6f,\n"
-			      "  \"seconds\": %.1f",
-			      ended, step, epoch, seconds);
-	sh_buf_printf(b, "\n}\n");
+	jw_obj(w, "libraries");
+	trn_lib_versions_json(w);
+	jw_end(w);
+	if (ended) {
+		jw_str(w, "ended", ended);
+		jw_int(w, "final_step", step);
+		jw_numf(w, "epoch", "%.6f", epoch);
+		jw_numf(w, "seconds", "%.1f", seconds);
+	}
+	jw_end(w);
+	sh_buf_add(&w->out, "\n", 1);
 	char path[4096];
 	snprintf(path, sizeof path, "%s/run.json", ri->rundir);
-	if (!b->s || sh_write_file(path, b->s, b->n) < 0)
+	const char *text = jw_text(w);
+	if (!text || sh_write_file(path, text, strlen(text)) < 0)
 		cli_die_lib(NULL);
-	free(b->s);
+	jw_free(w);
 }
 
 /* RUNDIR/run.json: what was run, on what, with which libraries; rewritten at the end with how
@@ -478,18 +499,24 @@ static void run_json_finish(sh_buf *b, const run_info *ri, const char *ended, lo
 static void write_run_json(const run_info *ri, const trn_options *o, const trn_data *d, const trn_run *t,
 			   const char *ended, double seconds)
 {
-	sh_buf b = {0};
-	char run_id[17];
-	snprintf(run_id, sizeof run_id, "%016llx", (unsigned long long)trn_run_id(o, d->fingerprint));
-	run_json_head(&b, ri, run_id, o->seed, d->files, d->nfiles);
-	sh_buf_printf(&b,
-		      "\"records\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", "
-		      "\"split_records\": [%d, %d, %d]},\n  ",
-		      d->nrec, d->total, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid, d->ntest);
-	json_config(&b, o);
-	sh_buf_printf(&b, "  \"parameters\": %zu,\n  \"train_flops_per_step\": %.6g,\n", t->nparams,
-		      model_train_flops(&o->model, model_batch(&o->model)));
-	run_json_finish(&b, ri, ended, t->step, trn_feed_epoch(&t->feed), seconds);
+	json_writer w;
+	char id[17];
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)trn_run_id(o, d->fingerprint));
+	run_json_head(&w, ri, id, o->seed, d->files, d->nfiles);
+	jw_int(&w, "records", d->nrec);
+	jw_uint(&w, "samples", d->total);
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)d->fingerprint);
+	jw_str(&w, "fingerprint", id);
+	jw_arr(&w, "split_records");
+	jw_int(&w, NULL, d->ntrain);
+	jw_int(&w, NULL, d->nvalid);
+	jw_int(&w, NULL, d->ntest);
+	jw_end(&w);
+	jw_end(&w);
+	json_config(&w, o);
+	jw_uint(&w, "parameters", t->nparams);
+	jw_numf(&w, "train_flops_per_step", "%.6g", model_train_flops(&o->model, model_batch(&o->model)));
+	run_json_finish(&w, ri, ended, t->step, trn_feed_epoch(&t->feed), seconds);
 }
 
 /* Why training ends now, or NULL to go on: a signal, --steps reached, --epochs completed, or
@@ -1195,27 +1222,46 @@ static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data
 {
 	const ddsp_train_opts *o = &r->opt;
 	const ddsp_config *c = &o->model;
-	sh_buf b = {0};
-	run_json_head(&b, ri, NULL, o->seed, d->files, d->nfiles);
-	sh_buf_printf(&b,
-		      "\"examples\": %d, \"samples\": %zu, \"fingerprint\": \"%016llx\", \"split_examples\": "
-		      "[%d, %d], \"voiced\": %.4f},\n",
-		      d->nex, (size_t)d->nex * d->n, (unsigned long long)d->fingerprint, d->ntrain, d->nvalid,
-		      d->voiced);
-	sh_buf_printf(&b,
-		      "  \"model\": {\"type\": \"ddsp\", \"sample_rate\": %d, \"hop\": %d, \"n_samples\": %d, "
-		      "\"ch\": %d, \"layers\": %d, \"gru\": %d, \"n_harmonics\": %d, \"n_bands\": %d, "
-		      "\"reverb\": %d, \"batch\": %d},\n",
-		      c->sample_rate, c->hop, c->n_samples, c->ch, c->layers, c->gru, c->n_harmonics, c->n_bands,
-		      c->reverb, c->batch);
-	sh_buf_printf(&b,
-		      "  \"training\": {\"lr\": %.17g, \"lr_decay_rate\": %.17g, \"lr_decay_steps\": %.17g, "
-		      "\"adam_beta1\": %.17g, \"adam_beta2\": %.17g, \"adam_eps\": %.17g, \"clip\": \"norm\", "
-		      "\"clip_value\": %.17g, \"split\": [%g, %g, %g], \"loss\": \"multi-scale spectral\"},\n",
-		      o->lr, o->decay_rate, o->decay_steps, o->beta1, o->beta2, o->eps, o->clip, o->split[0],
-		      o->split[1], o->split[2]);
-	sh_buf_printf(&b, "  \"parameters\": %zu,\n", r->nparams);
-	run_json_finish(&b, ri, ended, r->step, ddsp_run_epoch(r, d), seconds);
+	json_writer w;
+	run_json_head(&w, ri, NULL, o->seed, d->files, d->nfiles);
+	jw_int(&w, "examples", d->nex);
+	jw_uint(&w, "samples", (size_t)d->nex * d->n);
+	char fp[17];
+	snprintf(fp, sizeof fp, "%016llx", (unsigned long long)d->fingerprint);
+	jw_str(&w, "fingerprint", fp);
+	jw_arr(&w, "split_examples");
+	jw_int(&w, NULL, d->ntrain);
+	jw_int(&w, NULL, d->nvalid);
+	jw_end(&w);
+	jw_numf(&w, "voiced", "%.4f", d->voiced);
+	jw_end(&w);
+	jw_obj(&w, "model");
+	jw_str(&w, "type", "ddsp");
+	jw_int(&w, "sample_rate", c->sample_rate);
+	jw_int(&w, "hop", c->hop);
+	jw_int(&w, "n_samples", c->n_samples);
+	jw_int(&w, "ch", c->ch);
+	jw_int(&w, "layers", c->layers);
+	jw_int(&w, "gru", c->gru);
+	jw_int(&w, "n_harmonics", c->n_harmonics);
+	jw_int(&w, "n_bands", c->n_bands);
+	jw_int(&w, "reverb", c->reverb);
+	jw_int(&w, "batch", c->batch);
+	jw_end(&w);
+	jw_obj(&w, "training");
+	jw_numf(&w, "lr", "%.17g", o->lr);
+	jw_numf(&w, "lr_decay_rate", "%.17g", o->decay_rate);
+	jw_numf(&w, "lr_decay_steps", "%.17g", o->decay_steps);
+	jw_numf(&w, "adam_beta1", "%.17g", o->beta1);
+	jw_numf(&w, "adam_beta2", "%.17g", o->beta2);
+	jw_numf(&w, "adam_eps", "%.17g", o->eps);
+	jw_str(&w, "clip", "norm");
+	jw_numf(&w, "clip_value", "%.17g", o->clip);
+	json_split(&w, o->split);
+	jw_str(&w, "loss", "multi-scale spectral");
+	jw_end(&w);
+	jw_uint(&w, "parameters", r->nparams);
+	run_json_finish(&w, ri, ended, r->step, ddsp_run_epoch(r, d), seconds);
 }
 
 /* Validation, the log row, best and last checkpoints, the plot and the clips. Returns 1 when

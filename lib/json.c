@@ -325,48 +325,20 @@ const json_value *json_get(const json_value *obj, const char *key)
 
 /* --- writer --- */
 
-void jw_init(json_writer *w, int pretty)
+void jw_init(json_writer *w, int layout)
 {
 	memset(w, 0, sizeof *w);
-	w->pretty = pretty;
+	w->line_depth = layout == JW_PRETTY ? (int)sizeof w->first : layout == JW_PRETTY_TOP ? 1 : 0;
 	w->first[0] = 1;
 }
 
 void jw_free(json_writer *w)
 {
-	free(w->buf);
+	free(w->out.s);
 	memset(w, 0, sizeof *w);
 }
 
-static void put(json_writer *w, const char *s, size_t n)
-{
-	if (w->failed)
-		return;
-	if (w->len + n + 1 > w->cap) {
-		size_t nc = (w->len + n + 1) * 2;
-		char *b = realloc(w->buf, nc);
-		if (!b) {
-			w->failed = 1;
-			return;
-		}
-		w->buf = b;
-		w->cap = nc;
-	}
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-	w->buf[w->len] = 0;
-}
-
-static void putf(json_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(json_writer *w, const char *fmt, ...)
-{
-	char tmp[64];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	put(w, tmp, (size_t)n);
-}
+static void put(json_writer *w, const char *s, size_t n) { sh_buf_add(&w->out, s, n); }
 
 static void put_escaped(json_writer *w, const char *s)
 {
@@ -380,7 +352,7 @@ static void put_escaped(json_writer *w, const char *s)
 		case '\t': put(w, "\\t", 2); break;
 		default:
 			if (*c < 0x20)
-				putf(w, "\\u%04x", *c);
+				sh_buf_printf(&w->out, "\\u%04x", *c);
 			else
 				put(w, (const char *)c, 1);
 		}
@@ -388,13 +360,18 @@ static void put_escaped(json_writer *w, const char *s)
 	put(w, "\"", 1);
 }
 
-static void indent(json_writer *w)
+/* Before a member or the closing bracket of a container at depth w->depth: a new line and the
+ * indentation where the layout puts members of that depth on lines of their own, else a space
+ * after the comma of a pretty layout (before > 0: between two members). */
+static void indent(json_writer *w, int before)
 {
-	if (!w->pretty)
-		return;
-	put(w, "\n", 1);
-	for (int i = 0; i < w->depth; i++)
-		put(w, "  ", 2);
+	if (w->depth <= w->line_depth) {
+		put(w, "\n", 1);
+		for (int i = 0; i < w->depth; i++)
+			put(w, "  ", 2);
+	} else if (before && w->line_depth) {
+		put(w, " ", 1);
+	}
 }
 
 /* Separator, indentation and key before a value. */
@@ -403,12 +380,12 @@ static void begin_value(json_writer *w, const char *key)
 	if (w->depth > 0) {
 		if (!w->first[w->depth])
 			put(w, ",", 1);
-		indent(w);
+		indent(w, !w->first[w->depth]);
 	}
 	w->first[w->depth] = 0;
 	if (key) {
 		put_escaped(w, key);
-		put(w, w->pretty ? ": " : ":", w->pretty ? 2 : 1);
+		put(w, w->line_depth ? ": " : ":", w->line_depth ? 2 : 1);
 	}
 }
 
@@ -436,9 +413,12 @@ void jw_end(json_writer *w)
 	}
 	int empty = w->first[w->depth];
 	char close = w->kind[w->depth] == '{' ? '}' : ']';
-	w->depth--;
-	if (!empty)
-		indent(w);
+	if (!empty && w->depth <= w->line_depth) {
+		w->depth--;
+		indent(w, 0);
+	} else {
+		w->depth--;
+	}
 	put(w, &close, 1);
 }
 
@@ -458,7 +438,7 @@ void jw_num(json_writer *w, const char *key, double x)
 		put(w, "null", 4);
 	else if (fabs(x) < 1e15 &&
 		 x == (double)(long long)x) /* the range test first: a cast out of range is undefined */
-		putf(w, "%lld", (long long)x);
+		sh_buf_printf(&w->out, "%lld", (long long)x);
 	else {
 		/* the shortest form that reads back as the same double: 0.1, not 0.10000000000000001 */
 		char b[32];
@@ -471,15 +451,24 @@ void jw_num(json_writer *w, const char *key, double x)
 	}
 }
 
+void jw_numf(json_writer *w, const char *key, const char *fmt, double x)
+{
+	begin_value(w, key);
+	if (isfinite(x))
+		sh_buf_printf(&w->out, fmt, x);
+	else
+		put(w, "null", 4);
+}
+
 void jw_int(json_writer *w, const char *key, long long x)
 {
 	begin_value(w, key);
-	putf(w, "%lld", x);
+	sh_buf_printf(&w->out, "%lld", x);
 }
 void jw_uint(json_writer *w, const char *key, uint64_t x)
 {
 	begin_value(w, key);
-	putf(w, "%llu", (unsigned long long)x);
+	sh_buf_printf(&w->out, "%llu", (unsigned long long)x);
 }
 void jw_bool(json_writer *w, const char *key, int b)
 {
@@ -494,11 +483,11 @@ void jw_null(json_writer *w, const char *key)
 
 const char *jw_text(json_writer *w)
 {
-	if (w->failed) {
+	if (w->failed || w->out.failed) {
 		sh_error("JSON writer: out of memory or unbalanced containers");
 		return NULL;
 	}
-	if (!w->buf)
+	if (!w->out.s)
 		put(w, "", 0);
-	return w->buf;
+	return w->out.s;
 }

@@ -5,6 +5,7 @@
 #include "blas.h"
 #include "checkpoint.h"
 #include "fad.h"
+#include "json.h"
 #include "mulaw.h"
 #include "plot.h"
 #include "util.h"
@@ -117,23 +118,17 @@ void trn_log_free(trn_log *l)
 	memset(l, 0, sizeof *l);
 }
 
-void trn_lib_versions_json(sh_buf *b)
+void trn_lib_versions_json(json_writer *w)
 {
 	const sh_lib_version *v;
 	int n = sh_lib_versions(&v);
-	for (int i = 0; i < n; i++) {
-		sh_buf_printf(b, i ? ", " : "");
-		sh_buf_json_str(b, v[i].name);
-		sh_buf_printf(b, ": ");
-		sh_buf_json_str(b, v[i].version);
-	}
-	sh_buf_printf(b, ", \"openblas_core\": "); /* the kernels it runs (lib/blas.c) */
-	sh_buf_json_str(b, blas_core_name());
+	for (int i = 0; i < n; i++)
+		jw_str(w, v[i].name, v[i].version);
+	jw_str(w, "openblas_core", blas_core_name()); /* the kernels it runs (lib/blas.c) */
 	const char *spin = getenv("GOMP_SPINCOUNT"), *policy = getenv("OMP_WAIT_POLICY");
-	sh_buf_printf(b, ", \"omp_wait\": ");
-	sh_buf_json_str(b, policy ? policy : spin ? "" : "default");
+	jw_str(w, "omp_wait", policy ? policy : spin ? "" : "default");
 	if (spin)
-		sh_buf_printf(b, ", \"gomp_spincount\": \"%s\"", spin);
+		jw_str(w, "gomp_spincount", spin);
 }
 
 /* dst becomes another name of the file just written as last.safetensors (a hard link,

@@ -4,6 +4,7 @@
 #ifndef SHARKS_RUNLOG_H
 #define SHARKS_RUNLOG_H
 
+#include "json.h"
 #include "train.h"
 #include "util.h"
 
@@ -58,7 +59,8 @@ int trn_log_write(const trn_log *l, const char *path);
 int trn_log_plot(const trn_log *l, const char *path);
 void trn_log_free(trn_log *l);
 
-/* Library versions as a JSON object body: "sndfile": "...", "openblas": "...", ... */
-void trn_lib_versions_json(sh_buf *b);
+/* The libraries the program runs on, as the members of the JSON object open in w: "sndfile":
+ * "...", "openblas": "...", ..., the OpenBLAS kernels and the OpenMP wait policy. */
+void trn_lib_versions_json(json_writer *w);
 
 #endif

@@ -98,47 +98,52 @@ double sh_now(void)
 
 /* ---- small string helpers ---- */
 
+/* Room for n more bytes and the NUL; sets failed when there is none. */
+static int buf_reserve(sh_buf *b, size_t n)
+{
+	if (b->failed)
+		return -1;
+	if (b->s && b->n + n < b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->n + n + 1)
+		cap *= 2;
+	char *s = realloc(b->s, cap);
+	if (!s) {
+		b->failed = 1; /* the text is cut here */
+		return -1;
+	}
+	b->s = s;
+	b->cap = cap;
+	return 0;
+}
+
 void sh_buf_printf(sh_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	for (;;) {
-		size_t room = b->cap - b->n;
+	va_start(ap, fmt);
+	int k = b->s && !b->failed ? vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap) : 0;
+	va_end(ap);
+	if (k < 0 || !b->s || (size_t)k >= b->cap - b->n) {
 		va_start(ap, fmt);
-		int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
+		k = vsnprintf(NULL, 0, fmt, ap);
 		va_end(ap);
-		if (k < 0)
+		if (k < 0 || buf_reserve(b, (size_t)k))
 			return;
-		if (b->s && (size_t)k < room) {
-			b->n += k;
-			return;
-		}
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + k + 1)
-			cap *= 2;
-		char *s = realloc(b->s, cap);
-		if (!s)
-			return; /* out of memory: the text is cut; callers check nothing more */
-		b->s = s;
-		b->cap = cap;
+		va_start(ap, fmt);
+		vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+		va_end(ap);
 	}
+	b->n += (size_t)k;
 }
 
-void sh_buf_json_str(sh_buf *b, const char *s)
+void sh_buf_add(sh_buf *b, const char *s, size_t n)
 {
-	sh_buf_printf(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			sh_buf_printf(b, "\\%c", *p);
-		else if (*p == '\n')
-			sh_buf_printf(b, "\\n");
-		else if (*p == '\t')
-			sh_buf_printf(b, "\\t");
-		else if (*p < 0x20)
-			sh_buf_printf(b, "\\u%04x", *p);
-		else
-			sh_buf_printf(b, "%c", *p);
-	}
-	sh_buf_printf(b, "\"");
+	if (buf_reserve(b, n))
+		return;
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = 0;
 }
 
 long sh_utf8_invalid(const char *s)

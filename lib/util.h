@@ -43,14 +43,16 @@ extern void (*sh_tmp_hook)(const char *tmp_path, int add);
 void sh_tmp_track(const char *tmp_path, int add);
 
 /* A growing text buffer (s is NUL-terminated, n bytes long); free(b.s) when done. Out of
- * memory cuts the text short. */
+ * memory cuts the text short and sets failed (JSON goes through json.h's writer, which writes
+ * into one of these). */
 typedef struct {
 	char *s;
 	size_t n, cap;
+	int failed;
 } sh_buf;
 void sh_buf_printf(sh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a JSON string literal, quotes included. */
-void sh_buf_json_str(sh_buf *b, const char *s);
+/* Appends n bytes of s. */
+void sh_buf_add(sh_buf *b, const char *s, size_t n);
 /* The byte offset of the first place s is not valid UTF-8 (overlong forms, surrogates and code
  * points past U+10FFFF are invalid), or -1 when all of it is. */
 long sh_utf8_invalid(const char *s);

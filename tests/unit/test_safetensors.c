@@ -99,6 +99,43 @@ static void test_json(void)
 	       "json writer output parses back to the same values");
 	json_free(back);
 	jw_free(&w);
+
+	/* the three layouts, byte for byte: run.json (JW_PRETTY_TOP) is read by scripts a line at a
+	 * time, so its members stay one to a line and what they hold on that line */
+	static const char *const want[] = {
+		"{\"a\":1,\"o\":{\"b\":[1,2.5,null],\"e\":[]},\"s\":\"x\\n\\u0001\",\"f\":0.500000}",
+		"{\n  \"a\": 1,\n  \"o\": {\n    \"b\": [\n      1,\n      2.5,\n      null\n    ],\n    \"e\": []\n  "
+		"},\n"
+		"  \"s\": \"x\\n\\u0001\",\n  \"f\": 0.500000\n}",
+		"{\n  \"a\": 1,\n  \"o\": {\"b\": [1, 2.5, null], \"e\": []},\n  \"s\": \"x\\n\\u0001\",\n  \"f\": "
+		"0.500000\n}",
+	};
+	static const int layouts[] = {JW_COMPACT, JW_PRETTY, JW_PRETTY_TOP};
+	for (int k = 0; k < 3; k++) {
+		jw_init(&w, layouts[k]);
+		jw_obj(&w, NULL);
+		jw_int(&w, "a", 1);
+		jw_obj(&w, "o");
+		jw_arr(&w, "b");
+		jw_int(&w, NULL, 1);
+		jw_num(&w, NULL, 2.5);
+		jw_numf(&w, NULL, "%.3f", NAN);
+		jw_end(&w);
+		jw_arr(&w, "e");
+		jw_end(&w);
+		jw_end(&w);
+		jw_str(&w, "s", "x\n\001");
+		jw_numf(&w, "f", "%.6f", 0.5);
+		jw_end(&w);
+		out = jw_text(&w);
+		if (!tap_ok(out && !strcmp(out, want[k]), "json writer layout %d, byte for byte", layouts[k]))
+			tap_diag("got %s", out ? out : "(null)");
+		jw_free(&w);
+	}
+	jw_init(&w, JW_PRETTY);
+	jw_end(&w);
+	tap_ok(!jw_text(&w) && strstr(sh_errmsg(), "unbalanced"), "json writer: an end without a start is an error");
+	jw_free(&w);
 }
 
 static void test_roundtrip(const char *dir)
