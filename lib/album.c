@@ -1,9 +1,11 @@
 /* album.c: album titles, tracklist and training-log readers, HTML escaping (album.h). */
 #include "album.h"
+#include "runlog.h"
 #include "rng.h"
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,30 +153,27 @@ int album_read_log(const char *path, album_training *t)
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return sh_error("%s", strerror(errno));
+	trn_log log = {0};
+	int rc = trn_log_parse(&log, f, LONG_MAX);
+	fclose(f);
 	memset(t, 0, sizeof *t);
 	t->first_valid_bits = t->best_valid_bits = NAN;
-	char line[1024];
-	int lineno = 0;
-	while (fgets(line, sizeof line, f)) {
-		if (lineno++ == 0)
-			continue;
-		long step;
-		double epoch, train, valid, sps, lr, sec;
-		if (sscanf(line, "%ld\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &step, &epoch, &train, &valid, &sps, &lr, &sec) !=
-		    7)
-			continue;
-		t->steps = step;
-		t->epochs = epoch;
-		t->last_train_bits = train;
-		t->seconds = sec;
-		if (isfinite(valid)) {
+	for (int i = 0; rc == 0 && i < log.n; i++) {
+		const trn_log_row *r = &log.rows[i];
+		t->steps = r->step;
+		t->epochs = r->epoch;
+		t->last_train_bits = r->train_bits;
+		t->seconds = r->seconds;
+		if (isfinite(r->valid_bits)) {
 			if (!isfinite(t->first_valid_bits))
-				t->first_valid_bits = valid;
-			if (!(valid >= t->best_valid_bits))
-				t->best_valid_bits = valid;
+				t->first_valid_bits = r->valid_bits;
+			if (!(r->valid_bits >= t->best_valid_bits))
+				t->best_valid_bits = r->valid_bits;
 		}
 		t->rows++;
 	}
-	fclose(f);
+	trn_log_free(&log);
+	if (rc < 0)
+		return -1;
 	return t->rows ? 0 : sh_error("no rows in the training log");
 }

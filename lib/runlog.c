@@ -34,39 +34,50 @@ int trn_log_append(trn_log *l, const trn_log_row *row)
 	return 0;
 }
 
+int trn_log_parse(trn_log *l, FILE *f, long max_step)
+{
+	char line[1024];
+	int lineno = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		size_t len = strlen(line);
+		if (lineno == 1 && !strncmp(line, "step\t", 5))
+			continue;
+		if (!len || line[len - 1] != '\n')
+			return sh_error(len == sizeof line - 1 ? "line %d: too long for a row of qtrain's log"
+							       : "line %d: cut short (no end of line)",
+					lineno);
+		trn_log_row r;
+		char tb[64], vb[64];
+		int end = 0;
+		if (sscanf(line, "%ld\t%lf\t%63[^\t]\t%63[^\t]\t%lf\t%lf\t%lf%n", &r.step, &r.epoch, tb, vb,
+			   &r.samples_per_s, &r.lr, &r.seconds, &end) != 7 ||
+		    (line[end] != '\t' && line[end] != '\n'))
+			return sh_error("line %d: not a row of qtrain's log", lineno);
+		char *e1, *e2;
+		r.train_bits = strtod(tb, &e1); /* "nan" where there was none */
+		r.valid_bits = strtod(vb, &e2);
+		/* the eighth column, fad, is absent from logs written before it */
+		char *e3 = line + end;
+		r.fad = line[end] == '\t' ? strtod(line + end + 1, &e3) : NAN;
+		if (*e1 || *e2 || e3 == line + end + 1 || *e3 != '\n')
+			return sh_error("line %d: not a row of qtrain's log", lineno);
+		if (r.step <= max_step && trn_log_append(l, &r) < 0)
+			return -1;
+	}
+	if (ferror(f))
+		return sh_error("%s", strerror(errno));
+	return 0;
+}
+
 int trn_log_read(trn_log *l, const char *path, long max_step)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return errno == ENOENT ? 0 : sh_error("%s: %s", path, strerror(errno));
-	char line[1024];
-	int lineno = 0;
-	while (fgets(line, sizeof line, f)) {
-		lineno++;
-		if (lineno == 1 && !strncmp(line, "step\t", 5))
-			continue;
-		trn_log_row r;
-		char tb[64], vb[64];
-		if (sscanf(line, "%ld\t%lf\t%63s\t%63s\t%lf\t%lf\t%lf", &r.step, &r.epoch, tb, vb, &r.samples_per_s,
-			   &r.lr, &r.seconds) != 7) {
-			fclose(f);
-			return sh_error("%s: line %d: not a row of qtrain's log", path, lineno);
-		}
-		r.train_bits = strtod(tb, NULL); /* "nan" where there was none */
-		r.valid_bits = strtod(vb, NULL);
-		/* the eighth column, fad, is absent from logs written before it */
-		const char *f8 = line;
-		for (int tabs = 0; f8 && tabs < 7; tabs++)
-			if ((f8 = strchr(f8, '\t')))
-				f8++;
-		r.fad = f8 ? strtod(f8, NULL) : NAN;
-		if (r.step <= max_step && trn_log_append(l, &r) < 0) {
-			fclose(f);
-			return -1;
-		}
-	}
+	int rc = trn_log_parse(l, f, max_step);
 	fclose(f);
-	return 0;
+	return rc < 0 ? sh_error_prefix("%s", path) : 0;
 }
 
 int trn_log_write(const trn_log *l, const char *path)

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <signal.h>
+#include <stdio.h>
 
 typedef struct {
 	long step;
@@ -50,7 +51,13 @@ struct fad_stats *trn_heldout_stats(const trn_run *t, const trn_data *d);
  * Returns the distance, or NAN with an error. */
 double trn_log_clip_distance(trn_log *log, const char *rundir, long step, int n, const struct fad_stats *ref);
 
-/* Reads RUNDIR/log.tsv if it exists, keeping only the rows up to step max_step. */
+/* Appends the rows of a log.tsv (the header line is optional) up to step max_step to l: seven
+ * columns (logs from before fad) or eight, "nan" where a figure is missing. A row that is not
+ * one, or a last line cut short (no end of line: the file was cut), is an error naming its line
+ * (the caller names the file). */
+int trn_log_parse(trn_log *l, FILE *f, long max_step);
+/* Reads RUNDIR/log.tsv if it exists (none: no rows), keeping only the rows up to step max_step;
+ * errors name the file. */
 int trn_log_read(trn_log *l, const char *path, long max_step);
 int trn_log_append(trn_log *l, const trn_log_row *row);
 /* Rewrites the whole log atomically. */

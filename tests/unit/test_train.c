@@ -213,6 +213,83 @@ static void test_clip(void)
 	tap_ok(!isfinite(trn_clip(k, 2, TRN_CLIP_ELEMENTWISE, 1)), "a NaN gradient is reported");
 }
 
+/* trn_log_parse over the text of a log: the number of rows read, or -1 (the error in
+ * sh_errmsg()). */
+static int parse_text(const char *text, trn_log *l)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	if (!f)
+		return -2;
+	memset(l, 0, sizeof *l);
+	int rc = trn_log_parse(l, f, 1000000);
+	fclose(f);
+	return rc < 0 ? -1 : l->n;
+}
+
+/* The one reader of log.tsv (qtrain's resume and albumpage's summary both use it). */
+static void test_log_parse(void)
+{
+	static const char head[] = "step\tepoch\ttrain_bits\tvalid_bits\tsamples_per_s\tlr\tseconds\tfad\n";
+	static const char row1[] = "10\t0.5000\t8.000000\tnan\t1000.0\t0.001\t2.0\tnan\n";
+	static const char row2[] = "20\t1.0000\t4.000000\t4.500000\t1000.0\t0.001\t4.0\t12.500000\n";
+	char text[1024];
+	trn_log l;
+
+	snprintf(text, sizeof text, "%s%s%s", head, row1, row2);
+	tap_ok(parse_text(text, &l) == 2 && l.rows[1].step == 20 && tap_close(l.rows[1].valid_bits, 4.5, 1e-9) &&
+		       isnan(l.rows[0].valid_bits) && tap_close(l.rows[1].fad, 12.5, 1e-9) &&
+		       tap_close(l.rows[1].seconds, 4, 0),
+	       "log.tsv: a good file, every figure read");
+	trn_log_free(&l);
+	snprintf(text, sizeof text, "%s%s", row1, row2);
+	tap_ok(parse_text(text, &l) == 2, "log.tsv: the header is optional");
+	trn_log_free(&l);
+	tap_ok(parse_text(head, &l) == 0, "log.tsv: a header alone is no rows");
+	trn_log_free(&l);
+
+	/* cut short: the last row without its end of line, even where what is left parses */
+	snprintf(text, sizeof text, "%s%s%.*s", head, row1, (int)strlen(row2) - 12, row2);
+	tap_ok(parse_text(text, &l) == -1 && strstr(sh_errmsg(), "line 3: cut short"),
+	       "log.tsv: a truncated last row is refused, naming its line (%s)", sh_errmsg());
+	trn_log_free(&l);
+	snprintf(text, sizeof text, "%s%s%.*s", head, row1, (int)strlen(row2) - 1, row2);
+	tap_ok(parse_text(text, &l) == -1 && strstr(sh_errmsg(), "line 3: cut short"),
+	       "log.tsv: a last row missing only its end of line is refused too");
+	trn_log_free(&l);
+
+	static const char *const bad[] = {
+		"10\t0.5\t8\n",                                  /* too few columns */
+		"10\t0.5\tabc\tnan\t1000\t0.001\t2\tnan\n",      /* a word for a figure */
+		"10\t0.5\t8\tnan\t1000\t0.001\t2\tnan\textra\n", /* a ninth column */
+		"10\t0.5\t8\tnan\t1000\t0.001\t2x\n",            /* junk after a figure */
+		"10\t0.5\t8\tnan\t1000\t0.001\t2\t\n",           /* an empty eighth column */
+		"\n",                                            /* an empty line */
+	};
+	int refused = 0;
+	for (size_t i = 0; i < SH_ARRAY_LEN(bad); i++) {
+		snprintf(text, sizeof text, "%s%s%s%s", head, row1, bad[i], row2);
+		int ok = parse_text(text, &l) == -1 && strstr(sh_errmsg(), "line 3: not a row of qtrain's log");
+		if (!ok)
+			tap_diag("bad row %zu read (%s)", i, sh_errmsg());
+		refused += ok;
+		trn_log_free(&l);
+	}
+	tap_ok(refused == (int)SH_ARRAY_LEN(bad), "log.tsv: bad rows are refused, naming their line (%d of %zu)",
+	       refused, SH_ARRAY_LEN(bad));
+
+	/* trn_log_read names the file */
+	const char *p = tmp_path("cut.tsv");
+	FILE *f = fopen(p, "w");
+	if (f) {
+		fputs("10\t0.5", f);
+		fclose(f);
+	}
+	memset(&l, 0, sizeof l);
+	tap_ok(trn_log_read(&l, p, 100) < 0 && strstr(sh_errmsg(), "cut.tsv: line 1: cut short"),
+	       "trn_log_read's errors name the file");
+	trn_log_free(&l);
+}
+
 static void test_log_plot(void)
 {
 	trn_log l = {0};
@@ -270,6 +347,7 @@ int main(void)
 	test_split();
 	test_feed();
 	test_clip();
+	test_log_parse();
 	test_log_plot();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
