@@ -590,13 +590,6 @@ struct ddsp_net {
 	void *mem;
 };
 
-static real *take(real **p, size_t n)
-{
-	real *r = *p;
-	*p += n;
-	return r;
-}
-
 void ddsp_net_free(ddsp_net *m)
 {
 	if (!m)
@@ -618,6 +611,37 @@ static real *param(ddsp_net *m, real *base, const char *name)
 {
 	const nn_param *p = param_table_find(&m->pt, name);
 	return p ? base + p->offset : NULL;
+}
+
+/* The activations and scratch of a batch of up to max_batch examples of max_frames frames: one
+ * arena, sized by a first call with base NULL, carved by a second (util.h's sh_arena). */
+static size_t layout(ddsp_net *m, unsigned char *base)
+{
+	const ddsp_config *c = &m->c;
+	const size_t N = (size_t)m->max_frames * m->max_batch, ch = c->ch, G = c->gru, O = ddsp_n_out(c);
+	const size_t K = c->n_harmonics, B = c->n_bands, L = 2 * (B - 1), n = c->n_samples;
+	const size_t BT = (size_t)m->max_batch * m->max_frames, nb = (size_t)m->max_batch * n;
+	sh_arena a = {base, 0};
+#define TAKE(n) ((real *)sh_arena_take(&a, sizeof(real) * (size_t)(n)))
+	m->in[0] = TAKE(N), m->in[1] = TAKE(N);
+	for (int s = 0; s < NSTACK; s++)
+		for (int l = 0; l < c->layers; l++) {
+			fc_layer *Ly = &m->layer[s][l];
+			Ly->xhat = TAKE(N * ch), Ly->act = TAKE(N * ch), Ly->rstd = TAKE(N);
+		}
+	m->cat1 = TAKE(N * 2 * ch), m->gh = TAKE(N * G), m->gates = TAKE(N * 4 * G);
+	m->cat2 = TAKE(N * (2 * ch + G)), m->logits = TAKE(N * O), m->h0 = TAKE(m->max_batch * G);
+	m->d_ld = TAKE(N * ch), m->d_f0 = TAKE(N * ch), m->dtmp = TAKE(N * ch);
+	m->dcat1 = TAKE(N * 2 * ch), m->dcat2 = TAKE(N * (2 * ch + G)), m->dlogits = TAKE(N * O);
+	m->dgi = TAKE(N * 3 * G), m->dghs = TAKE(N * 3 * G), m->dgh = TAKE(N * G);
+	m->f0 = TAKE(BT), m->amp = TAKE(BT), m->damp = TAKE(BT);
+	m->harm = TAKE(BT * K), m->dharm = TAKE(BT * K);
+	m->mags = TAKE(BT * B), m->dmags = TAKE(BT * B);
+	m->irs = TAKE(BT * L), m->dirs = TAKE(BT * L), m->M = TAKE(L * B);
+	m->noise = TAKE(nb), m->dry = TAKE(nb), m->wet = TAKE(nb), m->dwet = TAKE(nb);
+	m->ddry = TAKE(nb), m->dir_b = TAKE((size_t)m->max_batch * c->reverb);
+#undef TAKE
+	return a.used;
 }
 
 ddsp_net *ddsp_net_new(const ddsp_config *c, int max_batch, int max_frames)
@@ -660,36 +684,14 @@ ddsp_net *ddsp_net_new(const ddsp_config *c, int max_batch, int max_frames)
 	if (c->reverb)
 		m->ir = param(m, m->params, "reverb.ir"), m->dir = param(m, m->grads, "reverb.ir");
 
-	const size_t N = (size_t)max_frames * max_batch, ch = c->ch, G = c->gru, O = ddsp_n_out(c);
-	const size_t K = c->n_harmonics, B = c->n_bands, L = 2 * (B - 1), n = c->n_samples;
-	const size_t BT = (size_t)max_batch * max_frames, nb = (size_t)max_batch * n;
-	size_t total = 2 * N + (size_t)NSTACK * c->layers * (2 * N * ch + N) + N * 2 * ch + N * G + N * 4 * G +
-		       N * (2 * ch + G) + N * O + max_batch * G + 3 * N * ch + N * 2 * ch + N * (2 * ch + G) + N * O +
-		       2 * N * 3 * G + N * G + BT * (2 + 2 * K + 2 * B + 2 * L) + BT + L * B + 5 * nb +
-		       (size_t)max_batch * c->reverb;
-	real *p = m->mem = sh_alloc(sizeof(real) * total);
+	const size_t B = c->n_bands, n = c->n_samples, nb = (size_t)max_batch * n;
+	m->mem = sh_alloc(layout(m, NULL));
 	m->noise_f = sh_alloc(sizeof(float) * nb);
 	m->loss_b = sh_alloc(sizeof(double) * max_batch);
 	m->fft = calloc(max_batch, sizeof *m->fft);
-	if (!p || !m->noise_f || !m->loss_b || !m->fft)
+	if (!m->mem || !m->noise_f || !m->loss_b || !m->fft)
 		goto fail;
-	m->in[0] = take(&p, N), m->in[1] = take(&p, N);
-	for (int s = 0; s < NSTACK; s++)
-		for (int l = 0; l < c->layers; l++) {
-			fc_layer *Ly = &m->layer[s][l];
-			Ly->xhat = take(&p, N * ch), Ly->act = take(&p, N * ch), Ly->rstd = take(&p, N);
-		}
-	m->cat1 = take(&p, N * 2 * ch), m->gh = take(&p, N * G), m->gates = take(&p, N * 4 * G);
-	m->cat2 = take(&p, N * (2 * ch + G)), m->logits = take(&p, N * O), m->h0 = take(&p, max_batch * G);
-	m->d_ld = take(&p, N * ch), m->d_f0 = take(&p, N * ch), m->dtmp = take(&p, N * ch);
-	m->dcat1 = take(&p, N * 2 * ch), m->dcat2 = take(&p, N * (2 * ch + G)), m->dlogits = take(&p, N * O);
-	m->dgi = take(&p, N * 3 * G), m->dghs = take(&p, N * 3 * G), m->dgh = take(&p, N * G);
-	m->f0 = take(&p, BT), m->amp = take(&p, BT), m->damp = take(&p, BT);
-	m->harm = take(&p, BT * K), m->dharm = take(&p, BT * K);
-	m->mags = take(&p, BT * B), m->dmags = take(&p, BT * B);
-	m->irs = take(&p, BT * L), m->dirs = take(&p, BT * L), m->M = take(&p, L * B);
-	m->noise = take(&p, nb), m->dry = take(&p, nb), m->wet = take(&p, nb), m->dwet = take(&p, nb);
-	m->ddry = take(&p, nb), m->dir_b = take(&p, (size_t)max_batch * c->reverb);
+	layout(m, m->mem);
 	ddsp_noise_design(m->M, (int)B);
 	for (int b = 0; b < max_batch; b++)
 		if (!(m->fft[b] = ddsp_fft_new(n, c->reverb)))
@@ -714,25 +716,15 @@ void ddsp_net_init_params(ddsp_net *m, uint64_t seed)
 		const nn_param *p = &m->pt.info[i];
 		real *x = m->params + p->offset;
 		const char *name = p->name;
-		double bound;
 		if (strstr(name, ".norm.")) { /* layer norm: weight 1, bias 0 */
 			for (size_t j = 0; j < p->count; j++)
 				x[j] = strstr(name, "weight") ? 1 : 0;
-			continue;
+		} else if (!strcmp(name, "reverb.ir")) {
+			nn_fill_normal(x, p->count, 1e-6, &r);
+		} else { /* the GRU's tensors ±1/√hidden (torch's nn.GRU), a dense layer's its fan_in's */
+			double fan_in = !strncmp(name, "gru.", 4) ? m->c.gru : param_fan_in(&m->pt, i);
+			nn_fill_uniform(x, p->count, 1 / sqrt(fan_in), &r);
 		}
-		if (!strcmp(name, "reverb.ir")) {
-			for (size_t j = 0; j < p->count; j++)
-				x[j] = (real)(1e-6 * sh_rng_normal(&r));
-			continue;
-		}
-		if (!strncmp(name, "gru.", 4)) {
-			bound = 1 / sqrt((double)m->c.gru);
-		} else { /* a dense layer's weight [out×in] or its bias (fan_in of the weight before) */
-			const nn_param *w = p->ndim == 2 ? p : p - 1;
-			bound = 1 / sqrt((double)w->shape[1]);
-		}
-		for (size_t j = 0; j < p->count; j++)
-			x[j] = (real)((2 * sh_rng_uniform(&r) - 1) * bound);
 	}
 }
 

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rng.h"
+
 #define NN_DECLARE(real, S)                                                                                            \
 	/* C[M×N] = alpha·op(A)·op(B) + beta·C, row-major, op = transpose when ta/tb: CBLAS with the \
  * larger side of C split across the OpenMP threads (OpenBLAS itself is kept on one thread, so \
@@ -105,6 +107,15 @@
  * p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t) + eps) */                        \
 	void adam_step##S(real *p, const real *g, real *m, real *v, size_t n, double lr, double b1, double b2,         \
 			  double eps, long t);
+
+/* Initial values as torch draws them, from one stream in order: x[i] uniform in ±bound
+ * (nn.Linear, nn.Conv1d, nn.LSTM, nn.GRU: bound 1/√fan_in, params.h's param_fan_in), or normal
+ * with standard deviation scale (nn.Embedding: 1). */
+#define NN_DECLARE_INIT(real, S)                                                                                       \
+	void nn_fill_uniform##S(real *x, size_t n, double bound, sh_rng *r);                                           \
+	void nn_fill_normal##S(real *x, size_t n, double scale, sh_rng *r);
+NN_DECLARE_INIT(float, )
+NN_DECLARE_INIT(double, _f64)
 
 NN_DECLARE(float, )
 NN_DECLARE(double, _f64)

@@ -668,3 +668,17 @@ HOT void adam_step(real *p, const real *g, real *m, real *v, size_t n, double lr
 		p[i] -= step * m[i] / denom;
 	}
 }
+
+/* ---- initial values ---- */
+
+void nn_fill_uniform(real *x, size_t n, double bound, sh_rng *r)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (real)((2 * sh_rng_uniform(r) - 1) * bound);
+}
+
+void nn_fill_normal(real *x, size_t n, double scale, sh_rng *r)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (real)(scale * sh_rng_normal(r));
+}

@@ -47,6 +47,18 @@ void *param_table_values(const param_table *t, size_t elem)
 
 const nn_param *param_table_info(const param_table *t, int i) { return i >= 0 && i < t->n ? &t->info[i] : NULL; }
 
+double param_fan_in(const param_table *t, int i)
+{
+	while (i >= 0 && t->info[i].ndim < 2)
+		i--;
+	if (i < 0)
+		return 0;
+	double fan_in = 1;
+	for (int d = 1; d < t->info[i].ndim; d++)
+		fan_in *= (double)t->info[i].shape[d];
+	return fan_in;
+}
+
 const nn_param *param_table_find(const param_table *t, const char *name)
 {
 	for (int i = 0; i < t->n; i++)

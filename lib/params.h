@@ -35,6 +35,10 @@ size_t param_table_add(param_table *t, const char *name, int ndim, int64_t d0, i
 void *param_table_values(const param_table *t, size_t elem);
 /* Slice i, or NULL when out of range. */
 const nn_param *param_table_info(const param_table *t, int i);
+/* torch's fan_in of slice i, for its default init (uniform in ±1/√fan_in): of a weight (2 or
+ * more dimensions) the product of all its sizes but the first; of a bias (1 dimension) the
+ * fan_in of the nearest weight before it; 0 when there is none. */
+double param_fan_in(const param_table *t, int i);
 /* The slice named `name`, or NULL with an error. */
 const nn_param *param_table_find(const param_table *t, const char *name);
 

@@ -26,6 +26,8 @@
 #define lstm_backward lstm_backward_f64
 #define lstm_cell_forward lstm_cell_forward_f64
 #define lstm_forward lstm_forward_f64
+#define nn_fill_normal nn_fill_normal_f64
+#define nn_fill_uniform nn_fill_uniform_f64
 #define nn_gemm nn_gemm_f64
 #define relu_backward relu_backward_f64
 #define relu_forward relu_forward_f64

@@ -140,17 +140,11 @@ static void add_linear(struct MODEL *m, linear *l, const char *prefix, int in, i
 
 /* ---- the activation arena: one allocation, carved twice (sizing, then pointers) ---- */
 
-static void *take(unsigned char *base, size_t *cur, size_t bytes)
-{
-	size_t o = (*cur + 63) & ~(size_t)63;
-	*cur = o + bytes;
-	return base ? base + o : NULL;
-}
-#define TAKE(n) ((real *)take(base, &cur, sizeof(real) * (size_t)(n)))
+#define TAKE(n) ((real *)sh_arena_take(&a, sizeof(real) * (size_t)(n)))
 
 static size_t layout(struct MODEL *m, unsigned char *base)
 {
-	size_t cur = 0;
+	sh_arena a = {base, 0};
 	const int B = m->max_batch, D = m->D, G = m->G, seq = m->cfg.seq;
 	const size_t N = (size_t)B * seq;
 	size_t rmax = 0, rin = 0, rdu = 0;
@@ -195,8 +189,8 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	m->db = TAKE(N * D);
 	m->table = TAKE((size_t)m->FS * m->Q * D);
 	m->dtable = TAKE((size_t)m->FS * m->Q * D);
-	m->targets = take(base, &cur, sizeof(int32_t) * N);
-	m->fresh = take(base, &cur, sizeof(int32_t) * B);
+	m->targets = sh_arena_take(&a, sizeof(int32_t) * N);
+	m->fresh = sh_arena_take(&a, sizeof(int32_t) * B);
 	m->dg1 = TAKE(rmax * 4 * D);
 	m->dg2 = TAKE(rmax * 4 * D);
 	m->dx = TAKE(rin);
@@ -206,7 +200,7 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	m->du = TAKE(rdu);
 	m->dh0 = TAKE((size_t)B * D);
 	m->dc0 = TAKE((size_t)B * D);
-	return cur;
+	return a.used;
 }
 
 MODEL *srnn_create(const srnn_config *cfg, int max_batch)
@@ -313,21 +307,11 @@ void srnn_use_reference(MODEL *m, int on) { m->ref = on; }
 
 /* ---- initialisation, as the peer (torch defaults, then weight_norm g = ‖v‖) ---- */
 
-static void fill_uniform(real *x, size_t n, double bound, sh_rng *r)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = (real)((2 * sh_rng_uniform(r) - 1) * bound);
-}
-static void fill_normal(real *x, size_t n, sh_rng *r)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = (real)sh_rng_normal(r);
-}
 /* v uniform ±bound (torch's Linear and LSTM bound 1/√fan_in), then g = ‖v_row‖ */
 static void init_wmat(struct MODEL *m, wmat *w, double bound, sh_rng *s)
 {
 	real *v = m->params + w->v;
-	fill_uniform(v, (size_t)w->rows * w->cols, bound, s);
+	nn_fill_uniform(v, (size_t)w->rows * w->cols, bound, s);
 	if (w->g != NONE)
 		for (int r = 0; r < w->rows; r++) {
 			double ss = 0;
@@ -341,7 +325,7 @@ static void init_linear(struct MODEL *m, linear *l, sh_rng *s)
 	double bound = 1 / sqrt((double)l->W.cols);
 	init_wmat(m, &l->W, bound, s);
 	if (l->b != NONE)
-		fill_uniform(m->params + l->b, l->W.rows, bound, s);
+		nn_fill_uniform(m->params + l->b, l->W.rows, bound, s);
 }
 
 void srnn_init_params(MODEL *m, uint64_t seed)
@@ -363,15 +347,15 @@ void srnn_init_params(MODEL *m, uint64_t seed)
 					m->params[y->bih + j] = 3;
 			} else {
 				/* torch's nn.GRU default */
-				fill_uniform(m->params + y->bih, (size_t)G * D, bound, s);
-				fill_uniform(m->params + y->bhh, (size_t)G * D, bound, s);
+				nn_fill_uniform(m->params + y->bih, (size_t)G * D, bound, s);
+				nn_fill_uniform(m->params + y->bhh, (size_t)G * D, bound, s);
 			}
 		}
 		for (int l = 0; l < m->L; l++)
 			init_linear(m, &t->out[l], s);
 		init_linear(m, &t->up, s);
 	}
-	fill_normal(m->params + m->emb, (size_t)m->Q * m->E, s);
+	nn_fill_normal(m->params + m->emb, (size_t)m->Q * m->E, 1, s);
 	init_linear(m, &m->l1, s);
 	init_linear(m, &m->l2, s);
 	init_linear(m, &m->l3, s);

@@ -87,6 +87,13 @@ void sh_tmp_track(const char *tmp_path, int add)
 		sh_tmp_hook(tmp_path, add);
 }
 
+void *sh_arena_take(sh_arena *a, size_t bytes)
+{
+	size_t at = (a->used + 63) & ~(size_t)63;
+	a->used = at + bytes;
+	return a->base ? a->base + at : NULL;
+}
+
 double sh_now(void)
 {
 	struct timespec ts;

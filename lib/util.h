@@ -23,6 +23,15 @@ const char *sh_errmsg(void);
 
 /* calloc that records "out of memory (N bytes)" and returns NULL on failure. */
 void *sh_alloc(size_t n);
+/* One allocation carved into many arrays, in two passes by the same layout code: first over
+ * {NULL, 0} to size it (every take returns NULL), then over the allocation of that size. Every
+ * array starts on a 64-byte line. (The models' activations: one arena per model.) */
+typedef struct {
+	unsigned char *base;
+	size_t used;
+} sh_arena;
+void *sh_arena_take(sh_arena *a, size_t bytes);
+
 /* Overflow-checked n*size; returns 0 and records an error on overflow. */
 int sh_mul_size(size_t n, size_t size, size_t *out);
 

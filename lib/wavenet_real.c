@@ -254,17 +254,11 @@ static size_t add_param(struct MODEL *m, const char *name, int ndim, int64_t d0,
 	return param_table_add(&m->pt, name, ndim, d0, d1, d2);
 }
 
-static void *take(unsigned char *base, size_t *cur, size_t bytes)
-{
-	size_t o = (*cur + 63) & ~(size_t)63;
-	*cur = o + bytes;
-	return base ? base + o : NULL;
-}
-#define TAKE(n) ((real *)take(base, &cur, sizeof(real) * (size_t)(n)))
+#define TAKE(n) ((real *)sh_arena_take(&a, sizeof(real) * (size_t)(n)))
 
 static size_t layout(struct MODEL *m, unsigned char *base)
 {
-	size_t cur = 0;
+	sh_arena a = {base, 0};
 	const size_t B = (size_t)m->max_batch * m->split, R = m->R, C = m->C, Sk = m->Sk, Q = m->Q;
 	const size_t nl = m->nl, N = B * m->nout, L0 = m->lay[0].L, P = m->maxparts;
 	for (int l = 0; l < m->nl; l++) {
@@ -296,9 +290,9 @@ static size_t layout(struct MODEL *m, unsigned char *base)
 	m->dwpair = TAKE(m->input == WN_INPUT_EMBED ? P * 2 * R * m->E : 0);
 	m->dwcat = TAKE(P * Sk * nl * C);
 	m->dsb = TAKE(P * Sk);
-	m->targets = take(base, &cur, sizeof(int32_t) * N);
-	m->rowp = take(base, &cur, sizeof(uint16_t *) * B);
-	return cur;
+	m->targets = sh_arena_take(&a, sizeof(int32_t) * N);
+	m->rowp = sh_arena_take(&a, sizeof(uint16_t *) * B);
+	return a.used;
 }
 
 MODEL *wn_create(const wn_config *cfg, int max_batch)
@@ -421,26 +415,10 @@ void wn_init_params(MODEL *m, uint64_t seed)
 	 * standard normal (torch's nn.Embedding) */
 	for (int i = 0; i < m->pt.n; i++) {
 		const wn_param *p = &m->pt.info[i];
-		const char *dot = strrchr(p->name, '.');
-		double fan_in;
-		if (p->ndim == 2) { /* embed.weight */
-			real *x = m->params + p->offset;
-			for (size_t j = 0; j < p->count; j++)
-				x[j] = (real)sh_rng_normal(&r);
-			continue;
-		}
-		if (!strcmp(dot, ".weight")) {
-			fan_in = (double)p->shape[1] * p->shape[2];
-		} else { /* a bias: the fan_in of the weight before it */
-			const wn_param *w = p - 1;
-			while (w->ndim != 3)
-				w--;
-			fan_in = (double)w->shape[1] * w->shape[2];
-		}
-		const double bound = 1 / sqrt(fan_in);
-		real *x = m->params + p->offset;
-		for (size_t j = 0; j < p->count; j++)
-			x[j] = (real)((2 * sh_rng_uniform(&r) - 1) * bound);
+		if (p->ndim == 2) /* embed.weight */
+			nn_fill_normal(m->params + p->offset, p->count, 1, &r);
+		else
+			nn_fill_uniform(m->params + p->offset, p->count, 1 / sqrt(param_fan_in(&m->pt, i)), &r);
 	}
 }
 

@@ -2,8 +2,11 @@
  * the CBLAS kernels against the plain reference loops, float against double, and Adam against
  * a step computed by hand. */
 #include "nn.h"
+#include "params.h"
+#include "util.h"
 #include "tap.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,6 +397,55 @@ static void test_gemm(void)
 			}
 }
 
+/* What the three models share to set themselves up: the arena carved in two passes, torch's
+ * fan_in of a slice, and the initial values drawn from one stream. */
+static void test_setup(void)
+{
+	sh_arena a = {NULL, 0};
+	tap_ok(!sh_arena_take(&a, 3) && !sh_arena_take(&a, 100) && a.used == 164, "arena: sizing pass (%zu bytes)",
+	       a.used);
+	unsigned char *mem = sh_alloc(a.used);
+	sh_arena b = {mem, 0};
+	unsigned char *p0 = sh_arena_take(&b, 3), *p1 = sh_arena_take(&b, 100);
+	tap_ok(mem && p0 == mem && p1 == mem + 64 && b.used == a.used,
+	       "arena: carving pass, every piece on a 64-byte line");
+	free(mem);
+
+	param_table t;
+	int ok = param_table_init(&t, 4) == 0;
+	if (ok) {
+		param_table_add(&t, "embed.weight", 2, 256, 6, 0);
+		param_table_add(&t, "conv.weight", 3, 8, 6, 2);
+		param_table_add(&t, "conv.bias", 1, 8, 0, 0);
+		param_table_add(&t, "lone.bias", 1, 8, 0, 0);
+		ok = param_fan_in(&t, 0) == 6 && param_fan_in(&t, 1) == 12 && param_fan_in(&t, 2) == 12 &&
+		     param_fan_in(&t, 3) == 12;
+		param_table_free(&t);
+	}
+	tap_ok(ok, "param_fan_in: of a weight all sizes but the first, of a bias its weight's");
+	param_table_init(&t, 1);
+	param_table_add(&t, "b", 1, 4, 0, 0);
+	tap_ok(param_fan_in(&t, 0) == 0, "param_fan_in: a bias without a weight before it is 0");
+	param_table_free(&t);
+
+	float x[1000];
+	double y[1000];
+	sh_rng r, q;
+	sh_rng_seed(&r, 7);
+	sh_rng_seed(&q, 7);
+	nn_fill_uniform(x, 1000, 0.25, &r);
+	nn_fill_uniform_f64(y, 1000, 0.25, &q);
+	int in = 1, same = 1;
+	for (int i = 0; i < 1000; i++)
+		in &= x[i] >= -0.25f && x[i] <= 0.25f, same &= x[i] == (float)y[i];
+	tap_ok(in && same, "nn_fill_uniform: within ±bound, the float build the double one rounded");
+	nn_fill_normal(x, 1000, 1e-3, &r);
+	double ss = 0;
+	for (int i = 0; i < 1000; i++)
+		ss += (double)x[i] * x[i];
+	tap_ok(fabs(sqrt(ss / 1000) - 1e-3) < 2e-4, "nn_fill_normal: standard deviation scale (%g)", sqrt(ss / 1000));
+}
+
 int main(void)
 {
 	test_gemm();
@@ -403,5 +455,6 @@ int main(void)
 	test_rnn(1);
 	test_relu_ce();
 	test_clip_adam();
+	test_setup();
 	return tap_done();
 }
