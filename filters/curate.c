@@ -272,6 +272,165 @@ static void json_neighbour(json_writer *w, const char *key, int other, float sim
 	jw_end(w);
 }
 
+/* curation.json's options: every threshold and setting of the run. */
+static void json_options(json_writer *w, const curate_opts *o)
+{
+	jw_obj(w, "options");
+	jw_num(w, "top_db", o->top_db);
+	jw_num(w, "floor_db", o->floor_db);
+	jw_num(w, "min_seconds", o->min_seconds);
+	jw_num(w, "highpass", o->highpass);
+	jw_num(w, "noise_change", o->noise_change);
+	jw_num(w, "noise_local", o->noise_local);
+	jw_num(w, "noise_steady", o->noise_steady);
+	jw_num(w, "noise_fraction", o->noise_fraction);
+	jw_num(w, "max_kurtosis", o->max_kurtosis);
+	jw_num(w, "loop_threshold", o->loop_threshold);
+	jw_num(w, "loop_corr", o->loop_corr);
+	jw_num(w, "loop_min_period", o->loop_min_period);
+	jw_num(w, "loop_max_period", o->loop_max_period);
+	jw_num(w, "clip_level", o->clip_level);
+	jw_num(w, "max_clip_fraction", o->max_clip_fraction);
+	jw_num(w, "target_db", o->target_db);
+	jw_num(w, "max_gain_db", o->max_gain_db);
+	jw_num(w, "crossfade", o->crossfade);
+	jw_num(w, "track_minutes", o->track_minutes);
+	jw_num(w, "max_offset", o->max_offset);
+	jw_num(w, "min_overlap", o->min_overlap);
+	jw_end(w);
+}
+
+/* A clip's verdict in curation.json: its name, kept or rejected and why, its lengths, its scores
+ * and every test behind the verdict (the caller adds a kept clip's place in the album). */
+static void json_verdict(json_writer *w, const curate_opts *o, const clip *c)
+{
+	const curate_scores *s = &c->s;
+	jw_str(w, "clip", c->name);
+	jw_str(w, "status", s->reasons ? "rejected" : "kept");
+	if (s->reasons) {
+		jw_str(w, "reason", curate_reason_name(__builtin_ctz(s->reasons)));
+		jw_arr(w, "reasons");
+		for (int r = 0; r < CURATE_NREASONS; r++)
+			if (s->reasons >> r & 1)
+				jw_str(w, NULL, curate_reason_name(r));
+		jw_end(w);
+	}
+	jw_int(w, "samples", (long long)s->n);
+	jw_num(w, "seconds", secs(s->n));
+	jw_int(w, "trim_start", (long long)s->start);
+	jw_int(w, "trim_end", (long long)s->end);
+	jw_num(w, "trimmed_seconds", secs(s->end - s->start));
+	jw_obj(w, "scores");
+	jw_fig(w, "loudest_db", s->loudest_db);
+	jw_fig(w, "rms_db", s->rms_db);
+	jw_fig(w, "peak", s->peak);
+	jw_fig(w, "dc", s->dc);
+	jw_fig(w, "clip_fraction", s->clip_fraction);
+	jw_fig(w, "kurtosis", s->kurtosis);
+	jw_fig(w, "flatness", s->flatness);
+	jw_fig(w, "local_flatness", s->local_flatness);
+	jw_fig(w, "change", s->change);
+	jw_fig(w, "noise_fraction", s->noise_fraction);
+	jw_fig(w, "loop_score", s->loop_score);
+	jw_fig(w, "loop_period", s->loop_period);
+	jw_fig(w, "loop_corr", s->loop_corr);
+	jw_fig(w, "loop_lag", s->loop_lag);
+	jw_end(w);
+	/* every test with its threshold: why the clip was kept or rejected */
+	curate_test t[CURATE_NTESTS];
+	curate_tests(o, s, t);
+	jw_arr(w, "tests");
+	for (int k = 0; k < CURATE_NTESTS && !(s->reasons == CURATE_SILENCE && k > 0); k++) {
+		jw_obj(w, NULL);
+		jw_str(w, "rule", curate_reason_name(__builtin_ctz(t[k].reason)));
+		jw_str(w, "score", t[k].score);
+		jw_fig(w, "value", t[k].value);
+		jw_str(w, "rejects_when", t[k].above ? "above" : "below");
+		jw_str(w, "option", t[k].option);
+		jw_num(w, "threshold", t[k].threshold);
+		jw_bool(w, "holds", t[k].holds);
+		jw_end(w);
+	}
+	jw_end(w);
+}
+
+/* Every clip rejected: OUTDIR is made with curation.json alone (each clip's scores and the tests
+ * that rejected it), then curate fails saying so, with what would change it: training longer, or
+ * the option of the rule that rejected most, set past every score it rejected. */
+static _Noreturn void reject_all(const curate_opts *o, const char *outdir, const int *counts, const char *why)
+{
+	json_writer w;
+	jw_init(&w, 1);
+	jw_obj(&w, NULL);
+	jw_str(&w, "program", "curate");
+	jw_int(&w, "rate", rate);
+	json_options(&w, o);
+	jw_obj(&w, "summary");
+	jw_int(&w, "clips", nclips);
+	jw_int(&w, "kept", 0);
+	jw_obj(&w, "rejected");
+	for (int r = 0; r < CURATE_NREASONS; r++)
+		jw_int(&w, curate_reason_name(r), counts[r]);
+	jw_end(&w);
+	jw_int(&w, "tracks", 0);
+	jw_num(&w, "seconds", 0);
+	jw_num(&w, "path_similarity", 0);
+	jw_end(&w);
+	jw_arr(&w, "tracks");
+	jw_end(&w);
+	jw_arr(&w, "clips");
+	for (int i = 0; i < nclips; i++) {
+		jw_obj(&w, NULL);
+		json_verdict(&w, o, &clips[i]);
+		jw_end(&w);
+	}
+	jw_end(&w);
+	jw_end(&w);
+	const char *text = jw_text(&w);
+	if (!text)
+		cli_die(NULL, "%s", sh_errmsg());
+	sh_tmp_name(tmpdir, sizeof tmpdir, outdir);
+	cli_stage_dir(tmpdir);
+	write_text("curation.json", text);
+	cli_commit_dir(tmpdir, outdir, "curation.json", "an earlier curate output");
+	jw_free(&w);
+
+	/* the rule that rejected most, and for each of its tests the threshold that lets every
+	 * clip it rejected pass (3 significant digits, rounded away from the scores) */
+	int most = 0;
+	for (int r = 1; r < CURATE_NREASONS; r++)
+		most = counts[r] > counts[most] ? r : most;
+	char relax[512] = "";
+	curate_test t[CURATE_NTESTS];
+	for (int k = 0, len = 0; k < CURATE_NTESTS; k++) {
+		int found = 0;
+		double past = 0;
+		for (int i = 0; i < nclips; i++)
+			if (__builtin_ctz(clips[i].s.reasons) == most) {
+				curate_tests(o, &clips[i].s, t);
+				double v = t[k].value;
+				if (t[k].reason == 1 << most && isfinite(v) &&
+				    (!found || (t[k].above ? v > past : v < past)))
+					past = v, found = 1;
+			}
+		if (!found)
+			continue;
+		double unit = past ? pow(10, floor(log10(fabs(past))) - 2) : 1;
+		past = (t[k].above ? ceil(past / unit) : floor(past / unit)) * unit;
+		len += snprintf(relax + len, sizeof relax - len, "%s--%s %.3g", len ? " or " : "", t[k].option, past);
+	}
+	cli_warn(
+		NULL,
+		"all %d clips rejected (%s); each clip's scores and the tests that rejected it are in %s/curation.json",
+		nclips, why, outdir);
+	if (*relax)
+		cli_die(NULL,
+			"nothing to make tracks of. A model trained too little makes clips like these: train it "
+			"longer; or keep such clips: %s lets the %d past the %s rule (docs/curate.md)",
+			relax, counts[most], curate_reason_name(most));
+	cli_die(NULL, "nothing to make tracks of: train the model longer");
+}
+
 int main(int argc, char **argv)
 {
 	cli_init("curate");
@@ -477,7 +636,7 @@ int main(int argc, char **argv)
 			len += snprintf(why + len, sizeof why - len, "%s%d %s", len ? ", " : "", counts[r],
 					curate_reason_name(r));
 	if (nkept == 0)
-		cli_die(NULL, "all %d clips rejected (%s); nothing to write", nclips, why);
+		reject_all(&o, outdir, counts, why);
 
 	/* all-pairs similarity of the kept clips */
 	int *kept = malloc((size_t)nkept * sizeof *kept);
@@ -607,29 +766,7 @@ int main(int argc, char **argv)
 	jw_obj(&w, NULL);
 	jw_str(&w, "program", "curate");
 	jw_int(&w, "rate", rate);
-	jw_obj(&w, "options");
-	jw_num(&w, "top_db", o.top_db);
-	jw_num(&w, "floor_db", o.floor_db);
-	jw_num(&w, "min_seconds", o.min_seconds);
-	jw_num(&w, "highpass", o.highpass);
-	jw_num(&w, "noise_change", o.noise_change);
-	jw_num(&w, "noise_local", o.noise_local);
-	jw_num(&w, "noise_steady", o.noise_steady);
-	jw_num(&w, "noise_fraction", o.noise_fraction);
-	jw_num(&w, "max_kurtosis", o.max_kurtosis);
-	jw_num(&w, "loop_threshold", o.loop_threshold);
-	jw_num(&w, "loop_corr", o.loop_corr);
-	jw_num(&w, "loop_min_period", o.loop_min_period);
-	jw_num(&w, "loop_max_period", o.loop_max_period);
-	jw_num(&w, "clip_level", o.clip_level);
-	jw_num(&w, "max_clip_fraction", o.max_clip_fraction);
-	jw_num(&w, "target_db", o.target_db);
-	jw_num(&w, "max_gain_db", o.max_gain_db);
-	jw_num(&w, "crossfade", o.crossfade);
-	jw_num(&w, "track_minutes", o.track_minutes);
-	jw_num(&w, "max_offset", o.max_offset);
-	jw_num(&w, "min_overlap", o.min_overlap);
-	jw_end(&w);
+	json_options(&w, &o);
 	jw_obj(&w, "summary");
 	jw_int(&w, "clips", nclips);
 	jw_int(&w, "kept", nkept);
@@ -663,55 +800,8 @@ int main(int argc, char **argv)
 		cli_die(NULL, "out of memory");
 	for (int i = 0; i < nclips; i++) {
 		clip *c = &clips[i];
-		const curate_scores *s = &c->s;
 		jw_obj(&w, NULL);
-		jw_str(&w, "clip", c->name);
-		jw_str(&w, "status", s->reasons ? "rejected" : "kept");
-		if (s->reasons) {
-			jw_str(&w, "reason", curate_reason_name(__builtin_ctz(s->reasons)));
-			jw_arr(&w, "reasons");
-			for (int r = 0; r < CURATE_NREASONS; r++)
-				if (s->reasons >> r & 1)
-					jw_str(&w, NULL, curate_reason_name(r));
-			jw_end(&w);
-		}
-		jw_int(&w, "samples", (long long)s->n);
-		jw_num(&w, "seconds", secs(s->n));
-		jw_int(&w, "trim_start", (long long)s->start);
-		jw_int(&w, "trim_end", (long long)s->end);
-		jw_num(&w, "trimmed_seconds", secs(s->end - s->start));
-		jw_obj(&w, "scores");
-		jw_fig(&w, "loudest_db", s->loudest_db);
-		jw_fig(&w, "rms_db", s->rms_db);
-		jw_fig(&w, "peak", s->peak);
-		jw_fig(&w, "dc", s->dc);
-		jw_fig(&w, "clip_fraction", s->clip_fraction);
-		jw_fig(&w, "kurtosis", s->kurtosis);
-		jw_fig(&w, "flatness", s->flatness);
-		jw_fig(&w, "local_flatness", s->local_flatness);
-		jw_fig(&w, "change", s->change);
-		jw_fig(&w, "noise_fraction", s->noise_fraction);
-		jw_fig(&w, "loop_score", s->loop_score);
-		jw_fig(&w, "loop_period", s->loop_period);
-		jw_fig(&w, "loop_corr", s->loop_corr);
-		jw_fig(&w, "loop_lag", s->loop_lag);
-		jw_end(&w);
-		/* every test with its threshold: why the clip was kept or rejected */
-		curate_test t[CURATE_NTESTS];
-		curate_tests(&o, s, t);
-		jw_arr(&w, "tests");
-		for (int k = 0; k < CURATE_NTESTS && !(s->reasons == CURATE_SILENCE && k > 0); k++) {
-			jw_obj(&w, NULL);
-			jw_str(&w, "rule", curate_reason_name(__builtin_ctz(t[k].reason)));
-			jw_str(&w, "score", t[k].score);
-			jw_fig(&w, "value", t[k].value);
-			jw_str(&w, "rejects_when", t[k].above ? "above" : "below");
-			jw_str(&w, "option", t[k].option);
-			jw_num(&w, "threshold", t[k].threshold);
-			jw_bool(&w, "holds", t[k].holds);
-			jw_end(&w);
-		}
-		jw_end(&w);
+		json_verdict(&w, &o, c);
 		if (c->kept >= 0) {
 			int a = c->kept, p = c->order;
 			jw_int(&w, "fingerprint_items", c->nfp);

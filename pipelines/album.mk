@@ -151,7 +151,7 @@ $(WORK)/clips/.done: $(WORK)/run/.done $(QSAMPLE) $(WORK)/.settings-sample
 $(WORK)/tracks/tracklist.tsv: $(WORK)/clips/.done $(CURATE) $(WORK)/.settings-curate
 	rm -rf $(WORK)/tracks
 	@echo '$(CMD_CURATE)'; $(CMD_CURATE) || { rc=$$?; \
-	    echo "album: curate kept no track from $(WORK)/clips (its reasons above). A model trained this little makes noise:" \
+	    echo "album: curate kept no track from $(WORK)/clips (its reasons above; each clip's scores in $(WORK)/tracks/curation.json). A model trained this little makes noise:" \
 	         "train longer (TRAIN_MINUTES=, TRAIN_STEPS=; the run continues), or keep what it makes with" \
 	         "CURATE_FLAGS='--noise-fraction 1' (see docs/curate.md for the other rules)." >&2; exit $$rc; }
 

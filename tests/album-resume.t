@@ -91,6 +91,9 @@ fails_with "curate rejects every clip of a barely trained model: why, and what t
 	make --no-print-directory album-curate ARTIST=$P-straight AUDIO=$T/rec PRESET=tiny TRAIN_FLAGS="$FL" TRAIN_STEPS=6 CLIPS=2 SECONDS=4
 cp $T/.err $T/curate.err
 check "  after curate's own reasons" grep -q "curate: all 2 clips rejected" $T/curate.err
+check "  the scores that decided it are kept, and the album goes no further (no tracklist)" sh -c "
+	test -s work/$P-straight/tracks/curation.json && ! test -e work/$P-straight/tracks/tracklist.tsv &&
+	grep -q 'scores in work/$P-straight/tracks/curation.json' $T/curate.err"
 
 # a stage swapped for another program is recorded, and make reproduce names it
 check "a swapped stage goes into the album's record (SWAPPED)" sh -c "

@@ -269,9 +269,31 @@ echo "not audio" >"$T/garbage.wav"
 fails_with "an unreadable audio file: named, exit 1" 1 "garbage.wav" "$C" -o "$T/bad" "$T/garbage.wav"
 head -c 100 "$T/clips/pink.npy" >"$T/cut.npy"
 fails_with "a cut tensor stream: named, exit 1" 1 "cut.npy" "$C" -o "$T/bad" "$T/cut.npy"
-fails_with "all clips rejected: said so, exit 1" 1 "all 3 clips rejected" \
-	"$C" -o "$T/bad" "$T/clips/silence.wav" "$T/clips/white.npy" "$T/clips/pink.npy"
-check "and no output directory, finished or not" sh -c "! ls -d '$T'/bad* 2>/dev/null"
+# every clip rejected (issue 19): exit 1, saying how many for which reason, where the scores are
+# and what to do; OUTDIR holds curation.json alone, every clip in it with its scores and tests
+fails_with "all clips rejected: exit 1, the count per reason and where the scores are" 1 \
+	"all 3 clips rejected \(1 silence, 2 noise\); each clip's scores and the tests that rejected it are in $T/none/curation.json" \
+	"$C" -o "$T/none" "$T/clips/silence.wav" "$T/clips/white.npy" "$T/clips/pink.npy"
+cp "$T/.err" "$T/rejected.err"
+check "... and what to do: train longer, or the option of the rule that rejected most" \
+	grep -Eq "train it longer; or keep such clips: --noise-fraction [0-9.]+ lets the 2 past the noise rule" "$T/rejected.err"
+sed -n 's/.*such clips: \(--noise-fraction [0-9.]*\) lets.*/\1/p' "$T/rejected.err" >"$T/relax"
+check "... OUTDIR holds curation.json alone, nothing beside it" sh -c "
+	[ \"\$(ls -A '$T/none')\" = curation.json ] && ! ls -d '$T'/none.* 2>/dev/null"
+check "... curation.json: every clip rejected with its scores and tests, no track" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["summary"]
+assert s["clips"] == 3 and s["kept"] == 0 and s["tracks"] == 0 and d["tracks"] == [], s
+assert s["rejected"]["silence"] == 1 and s["rejected"]["noise"] == 2, s
+assert [c["status"] for c in d["clips"]] == ["rejected"] * 3, d["clips"]
+assert [c["reason"] for c in d["clips"]] == ["silence", "noise", "noise"], d["clips"]
+for c in d["clips"]:
+    assert "noise_fraction" in c["scores"] and c["tests"] and any(t["holds"] for t in c["tests"]), c
+assert d["options"]["noise_fraction"] == 0.55, d["options"]' "$T/none/curation.json"
+check "... the option it names keeps the clips it said (replacing that output)" sh -c "
+	'$C' -q \$(cat '$T/relax') -o '$T/none' '$T/clips/silence.wav' '$T/clips/white.npy' '$T/clips/pink.npy' &&
+	ls '$T/none/01.flac' && grep -q '\"kept\": 2' '$T/none/curation.json'"
 mkdir -p "$T/mine" && echo keep >"$T/mine/notes.txt"
 fails_with "an existing directory that is not curate's is not replaced" 1 "not an earlier curate output" \
 	"$C" -o "$T/mine" "$T/stream.npy"
