@@ -598,12 +598,9 @@ void ddsp_net_free(ddsp_net *m)
 		for (int b = 0; b < m->max_batch; b++)
 			ddsp_fft_free(m->fft[b]);
 	free(m->fft);
-	free(m->mem);
 	free(m->noise_f);
 	free(m->loss_b);
-	free(m->params);
-	free(m->grads);
-	param_table_free(&m->pt);
+	nn_model_free(&m->pt, m->params, m->grads, m->mem);
 	free(m);
 }
 
@@ -654,9 +651,10 @@ ddsp_net *ddsp_net_new(const ddsp_config *c, int max_batch, int max_frames)
 	m->c = *c;
 	m->max_batch = max_batch;
 	m->max_frames = max_frames = SH_MAX(max_frames, ddsp_frames(c));
-	if (ddsp_param_table(c, &m->pt) < 0 || !(m->params = param_table_values(&m->pt, sizeof(real))) ||
-	    !(m->grads = param_table_values(&m->pt, sizeof(real))))
+	if (ddsp_param_table(c, &m->pt) < 0 ||
+	    nn_model_alloc(&m->pt, &m->params, &m->grads, layout(m, NULL), &m->mem) < 0)
 		goto fail;
+	layout(m, m->mem);
 	char nm[PARAM_NAME_MAX];
 	static const char *stack_name[NSTACK] = {"ld_stack", "f0_stack", "out_stack"};
 	for (int s = 0; s < NSTACK; s++)
@@ -685,13 +683,11 @@ ddsp_net *ddsp_net_new(const ddsp_config *c, int max_batch, int max_frames)
 		m->ir = param(m, m->params, "reverb.ir"), m->dir = param(m, m->grads, "reverb.ir");
 
 	const size_t B = c->n_bands, n = c->n_samples, nb = (size_t)max_batch * n;
-	m->mem = sh_alloc(layout(m, NULL));
 	m->noise_f = sh_alloc(sizeof(float) * nb);
 	m->loss_b = sh_alloc(sizeof(double) * max_batch);
 	m->fft = calloc(max_batch, sizeof *m->fft);
-	if (!m->mem || !m->noise_f || !m->loss_b || !m->fft)
+	if (!m->noise_f || !m->loss_b || !m->fft)
 		goto fail;
-	layout(m, m->mem);
 	ddsp_noise_design(m->M, (int)B);
 	for (int b = 0; b < max_batch; b++)
 		if (!(m->fft[b] = ddsp_fft_new(n, c->reverb)))

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "params.h"
 #include "rng.h"
 
 #define NN_DECLARE(real, S)                                                                                            \
@@ -108,12 +109,18 @@
 	void adam_step##S(real *p, const real *g, real *m, real *v, size_t n, double lr, double b1, double b2,         \
 			  double eps, long t);
 
-/* Initial values as torch draws them, from one stream in order: x[i] uniform in ±bound
- * (nn.Linear, nn.Conv1d, nn.LSTM, nn.GRU: bound 1/√fan_in, params.h's param_fan_in), or normal
- * with standard deviation scale (nn.Embedding: 1). */
+/* The set-up the models share. Initial values as torch draws them, from one stream in order:
+ * x[i] uniform in ±bound (nn.Linear, nn.Conv1d, nn.LSTM, nn.GRU: bound 1/√fan_in, params.h's
+ * param_fan_in), or normal with standard deviation scale (nn.Embedding: 1). */
 #define NN_DECLARE_INIT(real, S)                                                                                       \
 	void nn_fill_uniform##S(real *x, size_t n, double bound, sh_rng *r);                                           \
-	void nn_fill_normal##S(real *x, size_t n, double scale, sh_rng *r);
+	void nn_fill_normal##S(real *x, size_t n, double scale, sh_rng *r);                                            \
+	/* A model's training memory, as SampleRNN, WaveNet and DDSP hold it: the parameters and their \
+	 * gradients (zeroed, pt->total values each) and the arena of its activations (zeroed, \
+	 * arena_bytes as its layout's sizing pass counted them, util.h's sh_arena). -1 with an error; \
+	 * what was allocated is left for nn_model_free, which frees the table too. */               \
+	int nn_model_alloc##S(const param_table *pt, real **params, real **grads, size_t arena_bytes, void **arena);   \
+	void nn_model_free##S(param_table *pt, real *params, real *grads, void *arena);
 NN_DECLARE_INIT(float, )
 NN_DECLARE_INIT(double, _f64)
 

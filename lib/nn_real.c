@@ -14,6 +14,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -669,7 +670,23 @@ HOT void adam_step(real *p, const real *g, real *m, real *v, size_t n, double lr
 	}
 }
 
-/* ---- initial values ---- */
+/* ---- a model's set-up: memory and initial values ---- */
+
+int nn_model_alloc(const param_table *pt, real **params, real **grads, size_t arena_bytes, void **arena)
+{
+	*params = param_table_values(pt, sizeof(real));
+	*grads = param_table_values(pt, sizeof(real));
+	*arena = *params && *grads ? sh_alloc(arena_bytes) : NULL;
+	return *arena ? 0 : -1;
+}
+
+void nn_model_free(param_table *pt, real *params, real *grads, void *arena)
+{
+	free(arena);
+	free(params);
+	free(grads);
+	param_table_free(pt);
+}
 
 void nn_fill_uniform(real *x, size_t n, double bound, sh_rng *r)
 {

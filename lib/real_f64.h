@@ -29,6 +29,8 @@
 #define nn_fill_normal nn_fill_normal_f64
 #define nn_fill_uniform nn_fill_uniform_f64
 #define nn_gemm nn_gemm_f64
+#define nn_model_alloc nn_model_alloc_f64
+#define nn_model_free nn_model_free_f64
 #define relu_backward relu_backward_f64
 #define relu_forward relu_forward_f64
 #define relu_mask relu_mask_f64

@@ -89,7 +89,7 @@ struct MODEL {
 	int nwm;
 	wmat *wm[SRNN_MAX_TIERS * (2 * MAXL + MAXL + 1) + 8];
 
-	unsigned char *arena;
+	void *arena;
 	/* sample tier, N = B × seq positions, p = b·seq + s */
 	real *h2, *h3;         /* [N × D] (h1 is the finest tier's u) */
 	real *probs, *dlogits; /* [N × Q] */
@@ -269,12 +269,7 @@ MODEL *srnn_create(const srnn_config *cfg, int max_batch)
 	add_linear(m, &m->l3, "l3", D, D, 1);
 	add_linear(m, &m->l4, "l4", D, m->Q, 1);
 
-	m->params = param_table_values(&m->pt, sizeof(real));
-	m->grads = param_table_values(&m->pt, sizeof(real));
-	if (!m->params || !m->grads)
-		goto fail;
-	m->arena = sh_alloc(layout(m, NULL));
-	if (!m->arena)
+	if (nn_model_alloc(&m->pt, &m->params, &m->grads, layout(m, NULL), &m->arena) < 0)
 		goto fail;
 	layout(m, m->arena);
 	return m;
@@ -287,10 +282,7 @@ void srnn_free(MODEL *m)
 {
 	if (!m)
 		return;
-	free(m->arena);
-	free(m->params);
-	free(m->grads);
-	param_table_free(&m->pt);
+	nn_model_free(&m->pt, m->params, m->grads, m->arena);
 	free(m);
 }
 

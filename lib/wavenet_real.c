@@ -215,7 +215,7 @@ struct MODEL {
 
 	/* everything below with a batch dimension is batch-major, so that a part of the rows
 	 * (one per thread, see forward_backward) works on a contiguous slice of it */
-	unsigned char *arena;
+	void *arena;
 	real *tab;             /* [Q × 2 × R] the causal conv's taps by code (one-hot, embed) */
 	real *wpair;           /* embed: [2 × R × E] causal.weight with the taps outermost */
 	real *sx;              /* scalar: [B·L0 × W] the W scalars before each position */
@@ -369,12 +369,7 @@ MODEL *wn_create(const wn_config *cfg, int max_batch)
 #endif
 	m->maxparts = m->maxparts < max_batch * m->split ? m->maxparts : max_batch * m->split;
 	m->maxparts = m->maxparts < 1 ? 1 : m->maxparts > 64 ? 64 : m->maxparts;
-	m->params = param_table_values(&m->pt, sizeof(real));
-	m->grads = param_table_values(&m->pt, sizeof(real));
-	if (!m->params || !m->grads)
-		goto fail;
-	m->arena = sh_alloc(layout(m, NULL));
-	if (!m->arena)
+	if (nn_model_alloc(&m->pt, &m->params, &m->grads, layout(m, NULL), &m->arena) < 0)
 		goto fail;
 	layout(m, m->arena);
 	return m;
@@ -387,10 +382,7 @@ void wn_free(MODEL *m)
 {
 	if (!m)
 		return;
-	free(m->arena);
-	free(m->params);
-	free(m->grads);
-	param_table_free(&m->pt);
+	nn_model_free(&m->pt, m->params, m->grads, m->arena);
 	free(m->lay);
 	free(m);
 }
