@@ -520,10 +520,7 @@ int audio_finish(audio_writer *w)
 		rc = sh_error("write error while closing");
 	if (rc == 0 && w->fmt == AUDIO_OGG)
 		rc = ogg_fix_serial(w->tmp);
-	if (rc == 0 && rename(w->tmp, w->path))
-		rc = sh_error("cannot rename into place: %s", strerror(errno));
-	if (rc)
-		unlink(w->tmp);
+	rc = sh_tmp_finish(w->tmp, w->path, rc);
 	writer_free(w);
 	return rc;
 }

@@ -373,9 +373,9 @@ void cli_out_close(cli_out *o)
 			cli_die(name, "write error: %s", strerror(errno));
 		if (fclose(o->f))
 			cli_die(name, "write error: %s", strerror(errno));
-		if (rename(o->tmp, o->path))
-			cli_die(name, "cannot rename into place: %s", strerror(errno));
-		cli_cleanup_remove(o->tmp);
+		if (sh_tmp_finish(o->tmp, o->path, 0))
+			cli_die(name, "%s", sh_errmsg());
+		cli_cleanup_remove(o->tmp); /* added by cli_out_open itself, whatever sh_tmp_hook is */
 		free(o->tmp);
 		free(o->path);
 	}

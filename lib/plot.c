@@ -184,16 +184,8 @@ int plot_lines_png(const char *path, int width, int height, const char *title, c
 		st = cairo_surface_write_to_png(surf, tmp);
 	cairo_surface_destroy(surf);
 	if (st != CAIRO_STATUS_SUCCESS) {
-		remove(tmp);
-		sh_tmp_track(tmp, 0);
+		sh_tmp_finish(tmp, path, -1);
 		return sh_error("%s: cannot write PNG: %s", path, cairo_status_to_string(st));
 	}
-	if (rename(tmp, path)) {
-		int e = errno;
-		remove(tmp);
-		sh_tmp_track(tmp, 0);
-		return sh_error("%s: cannot rename into place: %s", path, strerror(e));
-	}
-	sh_tmp_track(tmp, 0);
-	return 0;
+	return sh_tmp_finish(tmp, path, 0) ? sh_error_prefix("%s", path) : 0;
 }

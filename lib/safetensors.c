@@ -405,12 +405,7 @@ int st_save(const st_writer *w, const char *path)
 		rc = sh_error("write error: %s", strerror(errno));
 	if (fclose(f) && rc == 0)
 		rc = sh_error("write error: %s", strerror(errno));
-	if (rc == 0 && rename(tmp, path))
-		rc = sh_error("cannot rename into place: %s", strerror(errno));
-	if (rc)
-		unlink(tmp);
-	sh_tmp_track(tmp, 0);
-	return rc;
+	return sh_tmp_finish(tmp, path, rc);
 }
 
 void st_writer_free(st_writer *w)

@@ -94,6 +94,16 @@ void *sh_arena_take(sh_arena *a, size_t bytes)
 	return a->base ? a->base + at : NULL;
 }
 
+int sh_tmp_finish(const char *tmp, const char *path, int rc)
+{
+	if (rc == 0 && rename(tmp, path))
+		rc = sh_error("cannot rename into place: %s", strerror(errno));
+	if (rc)
+		unlink(tmp);
+	sh_tmp_track(tmp, 0);
+	return rc;
+}
+
 double sh_now(void)
 {
 	struct timespec ts;
@@ -188,12 +198,10 @@ int sh_write_file(const char *path, const void *data, size_t n)
 	int bad = n && fwrite(data, 1, n, f) != n;
 	bad |= fflush(f) != 0;
 	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, path)) {
+	if (bad) {
 		int e = errno;
-		remove(tmp);
-		sh_tmp_track(tmp, 0);
+		sh_tmp_finish(tmp, path, -1);
 		return sh_error("%s: write error: %s", path, strerror(e));
 	}
-	sh_tmp_track(tmp, 0);
-	return 0;
+	return sh_tmp_finish(tmp, path, 0) ? sh_error_prefix("%s", path) : 0;
 }

@@ -50,6 +50,10 @@ uint64_t sh_fnv1a(uint64_t h, const void *data, size_t n);
 void sh_tmp_name(char *dst, size_t cap, const char *path);
 extern void (*sh_tmp_hook)(const char *tmp_path, int add);
 void sh_tmp_track(const char *tmp_path, int add);
+/* The end of every temporary output (closed by the caller): when rc is 0, tmp is renamed to
+ * path; otherwise, or when the rename fails, tmp is removed. tmp is untracked either way. Returns
+ * rc, or -1 with "cannot rename into place: ..." when the rename failed. */
+int sh_tmp_finish(const char *tmp, const char *path, int rc);
 
 /* A growing text buffer (s is NUL-terminated, n bytes long); free(b.s) when done. Out of
  * memory cuts the text short and sets failed (JSON goes through json.h's writer, which writes
