@@ -8,6 +8,7 @@
  * the samples of a block. In double the recurrence's error stays below 1e-12 for h <= 1000,
  * far inside float32 precision. ddsp_harmonic_ref is the plain per-harmonic version. */
 #include "ddsp.h"
+#include "fft.h"
 #include "rng.h"
 #include "util.h"
 
@@ -169,14 +170,10 @@ void ddsp_synth_free(ddsp_synth *s)
 {
 	if (!s)
 		return;
-	if (s->p_irfft)
-		fftwf_destroy_plan(s->p_irfft);
-	if (s->p_ir_fwd)
-		fftwf_destroy_plan(s->p_ir_fwd);
-	if (s->p_x_fwd)
-		fftwf_destroy_plan(s->p_x_fwd);
-	if (s->p_inv)
-		fftwf_destroy_plan(s->p_inv);
+	sh_fft_destroy(s->p_irfft);
+	sh_fft_destroy(s->p_ir_fwd);
+	sh_fft_destroy(s->p_x_fwd);
+	sh_fft_destroy(s->p_inv);
 	fftwf_free(s->mag_spec);
 	fftwf_free(s->ir_spec);
 	fftwf_free(s->x_spec);
@@ -235,10 +232,10 @@ ddsp_synth *ddsp_synth_new(double sr, int hop, int n_harmonics, int n_bands)
 			goto fail;
 		}
 		/* FFTW_ESTIMATE: the same plan (so the same bytes) on every run */
-		s->p_irfft = fftwf_plan_dft_c2r_1d(L, s->mag_spec, s->zero_phase, FFTW_ESTIMATE);
-		s->p_ir_fwd = fftwf_plan_dft_r2c_1d(nfft, s->ir_buf, s->ir_spec, FFTW_ESTIMATE);
-		s->p_x_fwd = fftwf_plan_dft_r2c_1d(nfft, s->x_buf, s->x_spec, FFTW_ESTIMATE);
-		s->p_inv = fftwf_plan_dft_c2r_1d(nfft, s->x_spec, s->x_buf, FFTW_ESTIMATE);
+		s->p_irfft = sh_fft_plan_c2r(L, s->mag_spec, s->zero_phase);
+		s->p_ir_fwd = sh_fft_plan_r2c(nfft, s->ir_buf, s->ir_spec);
+		s->p_x_fwd = sh_fft_plan_r2c(nfft, s->x_buf, s->x_spec);
+		s->p_inv = sh_fft_plan_c2r(nfft, s->x_spec, s->x_buf);
 		if (!s->p_irfft || !s->p_ir_fwd || !s->p_x_fwd || !s->p_inv) {
 			sh_error("cannot make FFTW plans");
 			goto fail;
@@ -509,8 +506,7 @@ void ddsp_analyzer_free(ddsp_analyzer *a)
 	ddsp_synth_free(a->synth);
 	fftwf_plan plans[] = {a->yp_a, a->yp_b, a->yp_inv, a->lplan, a->nplan};
 	for (size_t i = 0; i < SH_ARRAY_LEN(plans); i++)
-		if (plans[i])
-			fftwf_destroy_plan(plans[i]);
+		sh_fft_destroy(plans[i]);
 	fftwf_free(a->ya), fftwf_free(a->yb), fftwf_free(a->ycorr);
 	fftwf_free(a->yspec_a), fftwf_free(a->yspec_b);
 	fftwf_free(a->lbuf), fftwf_free(a->lspec);
@@ -582,11 +578,11 @@ ddsp_analyzer *ddsp_analyzer_new(const ddsp_analysis_opts *o)
 	a->hsc = a->hsm + a->harm_max;
 	a->htc = a->hsc + a->harm_max;
 
-	a->yp_a = fftwf_plan_dft_r2c_1d(yn, a->ya, a->yspec_a, FFTW_ESTIMATE);
-	a->yp_b = fftwf_plan_dft_r2c_1d(yn, a->yb, a->yspec_b, FFTW_ESTIMATE);
-	a->yp_inv = fftwf_plan_dft_c2r_1d(yn, a->yspec_a, a->ycorr, FFTW_ESTIMATE);
-	a->lplan = fftwf_plan_dft_r2c_1d(LOUD_NFFT, a->lbuf, a->lspec, FFTW_ESTIMATE);
-	a->nplan = fftwf_plan_dft_r2c_1d(a->nn, a->nbuf, a->nspec, FFTW_ESTIMATE);
+	a->yp_a = sh_fft_plan_r2c(yn, a->ya, a->yspec_a);
+	a->yp_b = sh_fft_plan_r2c(yn, a->yb, a->yspec_b);
+	a->yp_inv = sh_fft_plan_c2r(yn, a->yspec_a, a->ycorr);
+	a->lplan = sh_fft_plan_r2c(LOUD_NFFT, a->lbuf, a->lspec);
+	a->nplan = sh_fft_plan_r2c(a->nn, a->nbuf, a->nspec);
 	if (!a->yp_a || !a->yp_b || !a->yp_inv || !a->lplan || !a->nplan) {
 		sh_error("cannot make FFTW plans");
 		goto fail;
@@ -980,8 +976,8 @@ double ddsp_spectral_loss(const float *xa, const float *xb, size_t n)
 			sh_error("out of memory");
 			return NAN;
 		}
-		fftwf_plan pa = fftwf_plan_dft_r2c_1d(size, buf, sa, FFTW_ESTIMATE);
-		fftwf_plan pb = fftwf_plan_dft_r2c_1d(size, buf, sb, FFTW_ESTIMATE);
+		fftwf_plan pa = sh_fft_plan_r2c(size, buf, sa);
+		fftwf_plan pb = sh_fft_plan_r2c(size, buf, sb);
 		for (int j = 0; j < size; j++)
 			win[j] = 0.5 - 0.5 * cos(TWO_PI * j / size);
 		/* tf.signal.stft(pad_end=True): ceil(n/hop) frames, zeros past the end */
@@ -1003,8 +999,8 @@ double ddsp_spectral_loss(const float *xa, const float *xb, size_t n)
 		}
 		double cnt = (double)frames * nb;
 		total += l_mag / cnt + l_log / cnt;
-		fftwf_destroy_plan(pa);
-		fftwf_destroy_plan(pb);
+		sh_fft_destroy(pa);
+		sh_fft_destroy(pb);
 		fftwf_free(buf), fftwf_free(sa), fftwf_free(sb), free(win);
 	}
 	return total;

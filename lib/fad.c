@@ -3,6 +3,7 @@
  * LAPACK's symmetric eigensolver (dsyev, in Debian's OpenBLAS). */
 #include "fad.h"
 #include "audio.h"
+#include "fft.h"
 #include "util.h"
 
 #include <fftw3.h>
@@ -46,14 +47,13 @@ int fad_add_samples(fad_stats *s, const float *x, size_t n, int rate)
 	/* each bin's weight in its two neighbouring bands (triangles in mel) */
 	int *band = malloc(nb * sizeof *band);
 	float *wt = malloc(nb * sizeof *wt);
-	fftwf_plan p = in && out ? fftwf_plan_dft_r2c_1d(FAD_FRAME, in, out, FFTW_ESTIMATE) : NULL;
+	fftwf_plan p = in && out ? sh_fft_plan_r2c(FAD_FRAME, in, out) : NULL;
 	int rc = 0;
 	if (!in || !out || !win || !band || !wt || !p) {
 		rc = sh_error("out of memory");
 		goto done;
 	}
-	for (int i = 0; i < FAD_FRAME; i++)
-		win[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / FAD_FRAME));
+	sh_hann_periodic(win, FAD_FRAME);
 	const double top = rate / 2.0 < 8000 ? rate / 2.0 : 8000, m0 = hz_to_mel(30), m1 = hz_to_mel(top);
 	for (int k = 0; k < nb; k++) {
 		/* position on the band centres 0 .. FAD_MELS-1, spaced evenly in mel over (m0, m1) */
@@ -84,8 +84,7 @@ int fad_add_samples(fad_stats *s, const float *x, size_t n, int rate)
 		s->n++;
 	}
 done:
-	if (p)
-		fftwf_destroy_plan(p);
+	sh_fft_destroy(p);
 	fftwf_free(in);
 	fftwf_free(out);
 	free(win), free(band), free(wt);

@@ -1,7 +1,7 @@
-/* fft.h: what the FFT users of lib/ share (audiofeat, curate, spectrogram): the periodic Hann
- * window, and FFTW plans made and destroyed under one lock, since FFTW's planner is not
- * thread-safe. Plans are FFTW_ESTIMATE: they, and so the bits of every result, never depend on
- * timing measurements. */
+/* fft.h: what the FFT users of lib/ share (audiofeat, curate, spectrogram, fad, ddsp): the
+ * periodic Hann window, and FFTW plans made and destroyed under one lock, since FFTW's planner
+ * is not thread-safe. Plans are FFTW_ESTIMATE: they, and so the bits of every result, never
+ * depend on timing measurements. */
 #ifndef SHARKS_FFT_H
 #define SHARKS_FFT_H
 
