@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { HELP_COLUMN_MAX = 28 }; /* help text starts here at most; a longer option gets a line of its own */
+/* help text starts at most at HELP_COLUMN_MAX (a longer option gets a line of its own); a
+ * default that would take a line past HELP_WIDTH gets its own */
+enum { HELP_COLUMN_MAX = 28, HELP_WIDTH = 100 };
 
 static int is_option(const cli_opt *o) { return o->kind != CLI_HEADING; }
 
@@ -59,17 +61,20 @@ static void help_lines(sh_buf *b, const char *left, const char *help, const char
 		sh_buf_printf(b, "%s\n%*s", left, col, "");
 	else
 		sh_buf_printf(b, "%-*s", col, left);
+	size_t last = 0; /* length of the last line */
 	for (const char *h = help; *h;) {
-		size_t len = strcspn(h, "\n");
-		sh_buf_printf(b, "%.*s", (int)len, h);
-		h += len;
+		last = strcspn(h, "\n");
+		sh_buf_printf(b, "%.*s", (int)last, h);
+		h += last;
 		if (*h == '\n') {
 			h++;
 			sh_buf_printf(b, "\n%*s", col, "");
 		}
 	}
-	if (def)
-		sh_buf_printf(b, " (default %s)", def);
+	if (def && (size_t)col + last + strlen(def) + 11 > HELP_WIDTH)
+		sh_buf_printf(b, "\n%*s(default %s)", col, "", def);
+	else if (def)
+		sh_buf_printf(b, "%s(default %s)", last ? " " : "", def);
 	sh_buf_printf(b, "\n");
 }
 
