@@ -40,6 +40,14 @@ cli_opt *cli_opts_find(cli_opts *p, const char *name)
 	return NULL;
 }
 
+int cli_opts_given(const cli_opts *p, const void *dest)
+{
+	for (const cli_opt *o = p->opts; o->kind != CLI_END; o++)
+		if (is_option(o) && o->dest == dest && o->given)
+			return 1;
+	return 0;
+}
+
 /* "  -x, --name ARG" */
 static void left_column(const cli_opt *o, char *buf, size_t cap)
 {

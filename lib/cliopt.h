@@ -65,6 +65,8 @@ int cli_opts_parse(cli_opts *p, int argc, char **argv);
 const char *cli_opt_label(const cli_opt *o, char *buf, size_t cap);
 /* The entry for a long name (without "--"), or NULL. */
 cli_opt *cli_opts_find(cli_opts *p, const char *name);
+/* Whether the option whose destination is dest was given. */
+int cli_opts_given(const cli_opts *p, const void *dest);
 /* Writes the object key: {"long_name": value, ...} with the value of every option (given or
  * default), in table order; names with '_' for '-'. An option neither given nor with a default
  * is null; CLI_CALL options record their argument as given (or their default as shown). */

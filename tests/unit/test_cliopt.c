@@ -111,11 +111,15 @@ int main(void)
 	tap_ok(first == argc_of(a1) - 2 && !strcmp(a1[first], "in1") && !strcmp(a1[first + 1], "in2"),
 	       "operands between options come after them, in order");
 	tap_ok(table[2].given && !strcmp(table[2].value, "7") && !table[1].given, "given and value kept");
+	tap_ok(cli_opts_given(&opts, &n_int) && cli_opts_find(&opts, "count") == &table[2] &&
+		       !cli_opts_find(&opts, "numbers:"),
+	       "found by destination and by name");
 
 	reset();
 	char *a2[] = {"t", "-n", "9", "in", NULL};
 	cli_opts_parse(&opts, argc_of(a2), a2);
-	tap_ok(n_int == 9 && flag == 0 && choice == 1 && x == 0.5, "a letter; what is not given keeps its default");
+	tap_ok(!cli_opts_given(&opts, &x) && n_int == 9 && flag == 0 && choice == 1 && x == 0.5,
+	       "a letter; what is not given keeps its default");
 
 	refused("t: -n: expected an integer in [1, 100], got '101'", (char *[]){"t", "--count", "101", NULL});
 	refused("t: -n: expected an integer in [1, 100], got '3x'", (char *[]){"t", "-n", "3x", NULL});
