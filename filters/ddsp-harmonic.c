@@ -427,7 +427,7 @@ int main(int argc, char **argv)
 		 .help = "transfer: shift by octaves and move the loudness towards the training data's"},
 		{.kind = CLI_END},
 	};
-	cli_opts opts = {usage_head, usage_foot, "no summary line", table, NULL};
+	cli_opts opts = {.head = usage_head, .foot = usage_foot, .quiet = "no summary line", .opts = table};
 	usage = cli_opts_usage(&opts);
 	/* the subcommand first; options alone (--help, --version) are answered without one */
 	int sub = argc > 1 && argv[1][0] != '-';

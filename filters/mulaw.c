@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 			 "one after another as one audio file"},
 		{.kind = CLI_END},
 	};
-	cli_opts opts = {usage_head, usage_foot, "no summary line", table, NULL};
+	cli_opts opts = {.head = usage_head, .foot = usage_foot, .quiet = "no summary line", .opts = table};
 	optind = cli_opts_parse(&opts, argc, argv);
 	const char *usage = cli_opts_usage(&opts);
 	mode = linear ? MULAW_LINEAR : dadabots ? MULAW_DADABOTS : MULAW_WAVENET;

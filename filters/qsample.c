@@ -325,7 +325,7 @@ int main(int argc, char **argv)
 			 "otherwise (or -, default stdout): one record per stream"},
 		{.kind = CLI_END},
 	};
-	cli_opts opts = {usage_head, NULL, "no progress, summary or weight error line", table, NULL};
+	cli_opts opts = {.head = usage_head, .quiet = "no progress, summary or weight error line", .opts = table};
 	optind = cli_opts_parse(&opts, argc, argv);
 	const char *usage = cli_opts_usage(&opts);
 	if (seconds > 0 && seconds < 1e-3)

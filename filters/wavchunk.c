@@ -272,7 +272,7 @@ int main(int argc, char **argv)
 			 "float, k = 0-based chunk position in its file (part number with --parts)"},
 		{.kind = CLI_END},
 	};
-	cli_opts opts = {usage_head, NULL, NULL, table, NULL};
+	cli_opts opts = {.head = usage_head, .opts = table};
 	optind = cli_opts_parse(&opts, argc, argv);
 	const char *usage = cli_opts_usage(&opts);
 	char **paths = argv + optind;

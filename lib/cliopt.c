@@ -13,7 +13,9 @@
  * default that would take a line past HELP_WIDTH gets its own */
 enum { HELP_COLUMN_MAX = 28, HELP_WIDTH = 100 };
 
-static int is_option(const cli_opt *o) { return o->kind != CLI_HEADING; }
+/* whether an entry is in the mode in force, and an option there */
+static int in_force(const cli_opts *p, const cli_opt *o) { return !o->group || !p->groups || (o->group & p->groups); }
+static int is_option_of(const cli_opts *p, const cli_opt *o) { return o->kind != CLI_HEADING && in_force(p, o); }
 
 static int count(const cli_opts *p)
 {
@@ -21,6 +23,14 @@ static int count(const cli_opts *p)
 	while (p->opts[n].kind != CLI_END)
 		n++;
 	return n;
+}
+
+const cli_opt *cli_opts_given_outside(const cli_opts *p, unsigned allowed)
+{
+	for (const cli_opt *o = p->opts; o->kind != CLI_END; o++)
+		if (is_option_of(p, o) && o->given && o->group && !(o->group & allowed))
+			return o;
+	return NULL;
 }
 
 const char *cli_opt_label(const cli_opt *o, char *buf, size_t cap)
@@ -35,7 +45,7 @@ const char *cli_opt_label(const cli_opt *o, char *buf, size_t cap)
 cli_opt *cli_opts_find(cli_opts *p, const char *name)
 {
 	for (cli_opt *o = p->opts; o->kind != CLI_END; o++)
-		if (is_option(o) && o->name && !strcmp(o->name, name))
+		if (is_option_of(p, o) && o->name && !strcmp(o->name, name))
 			return o;
 	return NULL;
 }
@@ -43,7 +53,7 @@ cli_opt *cli_opts_find(cli_opts *p, const char *name)
 int cli_opts_given(const cli_opts *p, const void *dest)
 {
 	for (const cli_opt *o = p->opts; o->kind != CLI_END; o++)
-		if (is_option(o) && o->dest == dest && o->given)
+		if (is_option_of(p, o) && o->dest == dest && o->given)
 			return 1;
 	return 0;
 }
@@ -94,7 +104,7 @@ const char *cli_opts_usage(cli_opts *p)
 	char left[128];
 	int col = 0;
 	for (const cli_opt *o = p->opts; o->kind != CLI_END; o++)
-		if (is_option(o)) {
+		if (is_option_of(p, o)) {
 			left_column(o, left, sizeof left);
 			col = SH_MAX(col, (int)strlen(left) + 2);
 		}
@@ -103,7 +113,9 @@ const char *cli_opts_usage(cli_opts *p)
 	sh_buf b = {0};
 	sh_buf_printf(&b, "%s", p->head);
 	for (const cli_opt *o = p->opts; o->kind != CLI_END; o++) {
-		if (!is_option(o)) {
+		if (!in_force(p, o))
+			continue;
+		if (o->kind == CLI_HEADING) {
 			sh_buf_printf(&b, "%s\n", o->help);
 			continue;
 		}
@@ -180,11 +192,13 @@ int cli_opts_parse(cli_opts *p, int argc, char **argv)
 	char *shorts = malloc(2 * (size_t)n + 4);
 	if (!lo || !shorts)
 		cli_die(NULL, "out of memory");
+	for (int i = 0; i < n; i++)
+		p->opts[i].given = 0, p->opts[i].value = NULL;
 	int nl = 0, ns = 0;
 	shorts[ns++] = ':'; /* a missing argument told from an unknown option */
 	for (int i = 0; i < n; i++) {
 		const cli_opt *o = &p->opts[i];
-		if (!is_option(o))
+		if (!is_option_of(p, o))
 			continue;
 		if (o->name)
 			lo[nl++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL,
@@ -207,7 +221,7 @@ int cli_opts_parse(cli_opts *p, int argc, char **argv)
 		if (c >= LONG_ONLY && c < LONG_ONLY + n)
 			o = &p->opts[c - LONG_ONLY];
 		for (int i = 0; i < n && !o && c != 'h' && c != 'q'; i++)
-			if (is_option(&p->opts[i]) && p->opts[i].letter == c)
+			if (is_option_of(p, &p->opts[i]) && p->opts[i].letter == c)
 				o = &p->opts[i];
 		if (o)
 			set_value(p, o, optarg);
@@ -223,7 +237,7 @@ void cli_opts_json(const cli_opts *p, json_writer *w, const char *key)
 {
 	jw_obj(w, key);
 	for (const cli_opt *o = p->opts; o->kind != CLI_END; o++) {
-		if (!is_option(o) || !o->name || (o->flags & CLI_NO_RECORD))
+		if (!is_option_of(p, o) || !o->name || (o->flags & CLI_NO_RECORD))
 			continue;
 		char k[64];
 		snprintf(k, sizeof k, "%s", o->name);

@@ -40,6 +40,7 @@ typedef struct {
 	const char *def;                           /* the default as --help shows it, NULL: none said */
 	const char *help;                          /* lines after the first start with '\n' */
 	int flags;                                 /* CLI_NO_RECORD */
+	unsigned group; /* 0: an option in every mode; else the mode(s) it belongs to (cli_opts) */
 	/* set while parsing */
 	int given;
 	const char *value; /* the last argument given */
@@ -52,6 +53,11 @@ typedef struct {
 	const char *head, *foot, *quiet;
 	cli_opt *opts;
 	char *usage; /* the whole --help text, made by cli_opts_usage */
+	/* A program whose options differ by mode (a subcommand, a model) gives the entries of a mode
+	 * a group bit and sets groups to the modes in force: an entry of no group in force is no
+	 * option at all (not parsed, not in --help, not recorded). 0: every entry. Two entries of
+	 * one name may so serve two modes with other ranges or defaults. */
+	unsigned groups;
 } cli_opts;
 
 /* The --help text: head, one line (or more) per option, the standard ones, foot. Dies when
@@ -67,6 +73,8 @@ const char *cli_opt_label(const cli_opt *o, char *buf, size_t cap);
 cli_opt *cli_opts_find(cli_opts *p, const char *name);
 /* Whether the option whose destination is dest was given. */
 int cli_opts_given(const cli_opts *p, const void *dest);
+/* The first option given whose group lies outside allowed (an option of another mode), or NULL. */
+const cli_opt *cli_opts_given_outside(const cli_opts *p, unsigned allowed);
 /* Writes the object key: {"long_name": value, ...} with the value of every option (given or
  * default), in table order; names with '_' for '-'. An option neither given nor with a default
  * is null; CLI_CALL options record their argument as given (or their default as shown). */

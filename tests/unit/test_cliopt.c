@@ -46,7 +46,7 @@ static cli_opt table[] = {
 	{.kind = CLI_END},
 };
 
-static cli_opts opts = {"usage: t [options] FILE...\n", "the end\n", NULL, table, NULL};
+static cli_opts opts = {.head = "usage: t [options] FILE...\n", .foot = "the end\n", .opts = table};
 
 static void reset(void)
 {
@@ -175,5 +175,42 @@ int main(void)
 	       "no heading, no unrecorded option (%s)",
 	       text ? text : "NULL");
 	jw_free(&w);
+
+	/* modes: two entries of one name, for two modes with other ranges; an option of one mode */
+	enum { A = 1, B = 2 };
+	int level = 0, only_b = 0;
+	cli_opt modal[] = {
+		{NULL, 0, NULL, CLI_HEADING, .help = "mode A:", .group = A},
+		{"level", 0, "L", CLI_INT, &level, 1, 10, .def = "1", .help = "level of A", .group = A},
+		{"level", 0, "L", CLI_INT, &level, 1, 99, .def = "5", .help = "level of B", .group = B},
+		{"only-b", 0, NULL, CLI_FLAG, &only_b, .help = "B's own", .group = B},
+		{"both", 0, NULL, CLI_FLAG, &flag, .help = "A's and B's", .group = A | B},
+		{.kind = CLI_END},
+	};
+	cli_opts ma = {.head = "usage: m\n", .opts = modal, .groups = A},
+		 mb = {.head = "usage: m\n", .opts = modal, .groups = B}, mab = {.head = "usage: m\n", .opts = modal};
+	const char *ha = cli_opts_usage(&ma), *hb = cli_opts_usage(&mb);
+	tap_ok(strstr(ha, "mode A:\n  --level L") && strstr(ha, "level of A (default 1)") &&
+		       !strstr(ha, "level of B") && !strstr(ha, "--only-b") && strstr(ha, "--both") &&
+		       !strstr(hb, "mode A:") && strstr(hb, "level of B (default 5)") && strstr(hb, "--only-b"),
+	       "--help of a mode: its entries alone, with its defaults");
+	optind = 0;
+	char *m1[] = {"m", "--level", "50", "--both", NULL};
+	cli_opts_parse(&mb, argc_of(m1), m1);
+	tap_ok(level == 50 && flag == 1 && !cli_opts_given_outside(&mb, B), "an option parsed with its mode's range");
+	optind = 0;
+	char *m2[] = {"m", "--only-b", "--level", "2", NULL};
+	cli_opts_parse(&mab, argc_of(m2), m2);
+	const cli_opt *bad = cli_opts_given_outside(&mab, A);
+	tap_ok(bad && !strcmp(bad->name, "only-b") && !cli_opts_given_outside(&mab, B),
+	       "all modes in force: an option of another mode is found");
+	char err2[256];
+	opts = ma; /* parse_in_child parses the table of opts */
+	opts.usage = NULL;
+	int rc = parse_in_child((char *[]){"m", "--level", "50", NULL}, err2, sizeof err2);
+	tap_ok(rc == 2 && strstr(err2, "--level: expected an integer in [1, 10], got '50'"), "mode A's range: %s",
+	       err2);
+	rc = parse_in_child((char *[]){"m", "--only-b", NULL}, err2, sizeof err2);
+	tap_ok(rc == 2 && strstr(err2, "--only-b: unknown option"), "another mode's option is unknown: %s", err2);
 	return tap_done();
 }
