@@ -96,6 +96,25 @@ static void help_lines(sh_buf *b, const char *left, const char *help, const char
 	sh_buf_printf(b, "\n");
 }
 
+/* The destination's value as text (CLI_SHOW_VALUE) */
+static const char *value_text(const cli_opt *o, char *buf, size_t cap)
+{
+	switch (o->kind) {
+	case CLI_INT: snprintf(buf, cap, "%d", *(const int *)o->dest); break;
+	case CLI_LONG: snprintf(buf, cap, "%ld", *(const long *)o->dest); break;
+	case CLI_DOUBLE: snprintf(buf, cap, "%g", *(const double *)o->dest); break;
+	case CLI_STRING: snprintf(buf, cap, "%s", *(const char *const *)o->dest); break;
+	case CLI_CHOICE:
+		snprintf(buf, cap, "?");
+		for (const cli_choice *c = o->choices; c->name; c++)
+			if (c->value == *(const int *)o->dest)
+				snprintf(buf, cap, "%s", c->name);
+		break;
+	default: return o->def;
+	}
+	return buf;
+}
+
 const char *cli_opts_usage(cli_opts *p)
 {
 	if (p->usage)
@@ -120,7 +139,9 @@ const char *cli_opts_usage(cli_opts *p)
 			continue;
 		}
 		left_column(o, left, sizeof left);
-		help_lines(&b, left, o->help ? o->help : "", o->def, col);
+		char value[64];
+		help_lines(&b, left, o->help ? o->help : "",
+			   o->flags & CLI_SHOW_VALUE ? value_text(o, value, sizeof value) : o->def, col);
 	}
 	left_column(&quiet, left, sizeof left);
 	help_lines(&b, left, p->quiet ? p->quiet : "no progress and no summary line", NULL, col);
@@ -243,7 +264,7 @@ void cli_opts_json(const cli_opts *p, json_writer *w, const char *key)
 		snprintf(k, sizeof k, "%s", o->name);
 		for (char *s = k; *s; s++)
 			*s = *s == '-' ? '_' : *s;
-		int known = o->given || o->def;
+		int known = o->given || o->def || (o->flags & CLI_SHOW_VALUE);
 		switch (o->kind) {
 		case CLI_FLAG: jw_bool(w, k, *(const int *)o->dest); break;
 		case CLI_INT: known ? jw_int(w, k, *(const int *)o->dest) : jw_null(w, k); break;

@@ -25,8 +25,11 @@ typedef struct {
 	int value;
 } cli_choice;
 
-/* Leaves an option out of the JSON record (an output path, an action such as --explain). */
+/* Flags. CLI_NO_RECORD: an option left out of the JSON record (an action such as --explain).
+ * CLI_SHOW_VALUE: the default --help shows is the destination's value before parsing (a
+ * default set in one place, such as curate_default_opts), not def. */
 #define CLI_NO_RECORD 1
+#define CLI_SHOW_VALUE 2
 
 typedef struct {
 	const char *name; /* long name without "--", NULL: only the letter */
@@ -39,7 +42,7 @@ typedef struct {
 	int (*parse)(const char *arg, void *dest); /* CLI_CALL */
 	const char *def;                           /* the default as --help shows it, NULL: none said */
 	const char *help;                          /* lines after the first start with '\n' */
-	int flags;                                 /* CLI_NO_RECORD */
+	int flags;                                 /* CLI_NO_RECORD, CLI_SHOW_VALUE */
 	unsigned group; /* 0: an option in every mode; else the mode(s) it belongs to (cli_opts) */
 	/* set while parsing */
 	int given;

@@ -38,7 +38,7 @@ static cli_opt table[] = {
 	{NULL, 0, NULL, CLI_HEADING, .help = "numbers:"},
 	{"count", 'n', "N", CLI_INT, &n_int, 1, 100, .def = "5", .help = "an int"},
 	{"steps", 0, "S", CLI_LONG, &n_long, 0, 1e300, .help = "a long\nover two lines"},
-	{"scale", 0, "X", CLI_DOUBLE, &x, -1, 1, .def = "0.5", .help = "a double"},
+	{"scale", 0, "X", CLI_DOUBLE, &x, -1, 1, .help = "a double", .flags = CLI_SHOW_VALUE},
 	{"name", 0, "NAME", CLI_STRING, &name, .help = "a string"},
 	{"shape", 0, "S", CLI_CHOICE, &choice, .choices = shapes, .def = "round", .help = "a choice"},
 	{"pair", 0, "A,B", CLI_CALL, pair, .parse = parse_pair, .help = "a callback"},
@@ -155,6 +155,8 @@ int main(void)
 	tap_ok(strstr(help, "  -n, --count N  an int (default 5)\n") &&
 		       strstr(help, "  --steps S      a long\n                 over two lines\n"),
 	       "--help: the help in one column, the default at its end");
+	tap_ok(strstr(help, "  --scale X      a double (default 0.5)\n") != NULL,
+	       "--help: a default shown from the destination");
 
 	reset();
 	char *a3[] = {"t", "--count", "8", "--pair", "1,2", NULL};
