@@ -266,7 +266,7 @@ void cli_opts_json(const cli_opts *p, json_writer *w, const char *key)
 			*s = *s == '-' ? '_' : *s;
 		int known = o->given || o->def || (o->flags & CLI_SHOW_VALUE);
 		switch (o->kind) {
-		case CLI_FLAG: jw_bool(w, k, *(const int *)o->dest); break;
+		case CLI_FLAG: jw_bool(w, k, *(const int *)o->dest > 0); break; /* -1: not given, as 0 */
 		case CLI_INT: known ? jw_int(w, k, *(const int *)o->dest) : jw_null(w, k); break;
 		case CLI_LONG: known ? jw_int(w, k, *(const long *)o->dest) : jw_null(w, k); break;
 		case CLI_DOUBLE: known ? jw_num(w, k, *(const double *)o->dest) : jw_null(w, k); break;
