@@ -14,7 +14,6 @@
 #include "safetensors.h"
 #include "util.h"
 
-#include <getopt.h> /* optind */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -432,7 +431,7 @@ int main(int argc, char **argv)
 	/* the subcommand first; options alone (--help, --version) are answered without one */
 	int sub = argc > 1 && argv[1][0] != '-';
 	o.cmd = sub ? argv[1] : NULL;
-	optind = cli_opts_parse(&opts, argc - sub, argv + sub) + sub;
+	const int first = cli_opts_parse(&opts, argc - sub, argv + sub) + sub;
 	if (!o.cmd)
 		cli_usage_error(usage, "no subcommand");
 	if (strcmp(o.cmd, "synth") && strcmp(o.cmd, "analyze") && strcmp(o.cmd, "resynth") &&
@@ -441,10 +440,10 @@ int main(int argc, char **argv)
 	o.seed = (uint64_t)seed;
 	o.rate_given = cli_opts_given(&opts, &o.rate);
 	o.hop_given = cli_opts_given(&opts, &o.hop);
-	int nin = argc - optind, want = !strcmp(o.cmd, "compare") ? 2 : 1;
+	int nin = argc - first, want = !strcmp(o.cmd, "compare") ? 2 : 1;
 	if (nin > want || (want == 2 && nin != 2))
 		cli_usage_error(usage, "%s takes %d input%s", o.cmd, want, want > 1 ? "s" : "");
-	const char *in = nin ? argv[optind] : NULL;
+	const char *in = nin ? argv[first] : NULL;
 	if (!strcmp(o.cmd, "synth")) {
 		cmd_synth(&o, in);
 		return 0;
@@ -465,6 +464,6 @@ int main(int argc, char **argv)
 	else if (!strcmp(o.cmd, "resynth"))
 		cmd_resynth(&o, in);
 	else
-		cmd_compare(&o, argv[optind], argv[optind + 1]);
+		cmd_compare(&o, argv[first], argv[first + 1]);
 	return 0;
 }

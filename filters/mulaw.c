@@ -7,7 +7,6 @@
 #include "npy.h"
 #include "util.h"
 
-#include <getopt.h> /* optind */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,7 +232,7 @@ int main(int argc, char **argv)
 		{.kind = CLI_END},
 	};
 	cli_opts opts = {.head = usage_head, .foot = usage_foot, .quiet = "no summary line", .opts = table};
-	optind = cli_opts_parse(&opts, argc, argv);
+	const int first = cli_opts_parse(&opts, argc, argv);
 	const char *usage = cli_opts_usage(&opts);
 	mode = linear ? MULAW_LINEAR : dadabots ? MULAW_DADABOTS : MULAW_WAVENET;
 	if (linear && dadabots)
@@ -250,8 +249,8 @@ int main(int argc, char **argv)
 	j.code_type = levels <= 256 ? SH_U8 : SH_U16;
 
 	/* inputs are checked before any output exists, so that a missing file leaves nothing */
-	int nin = argc - optind;
-	for (int i = optind; i < argc; i++) {
+	int nin = argc - first;
+	for (int i = first; i < argc; i++) {
 		if (decode && strcmp(argv[i], "-") && cli_is_audio_path(argv[i]))
 			cli_die(argv[i], "is an audio file; -d decodes tensor streams of codes");
 		if (strcmp(argv[i], "-")) {
@@ -269,7 +268,7 @@ int main(int argc, char **argv)
 	}
 
 	for (int i = 0; i < (nin ? nin : 1); i++) {
-		const char *path = nin ? argv[optind + i] : "-";
+		const char *path = nin ? argv[first + i] : "-";
 		if (decode)
 			decode_stream(&j, path, &out, audio_out ? out_path : NULL, &aw);
 		else if (strcmp(path, "-") && cli_is_audio_path(path))

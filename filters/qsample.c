@@ -27,7 +27,6 @@
 
 #include <cblas.h>
 #include <errno.h>
-#include <getopt.h> /* optind */
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -326,16 +325,16 @@ int main(int argc, char **argv)
 		{.kind = CLI_END},
 	};
 	cli_opts opts = {.head = usage_head, .quiet = "no progress, summary or weight error line", .opts = table};
-	optind = cli_opts_parse(&opts, argc, argv);
+	const int operand = cli_opts_parse(&opts, argc, argv);
 	const char *usage = cli_opts_usage(&opts);
 	if (seconds > 0 && seconds < 1e-3)
 		cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'", table[1].value);
 	if (strcmp(device, "cpu") && strcmp(device, "cuda")) /* the lead wires cuda to the backend */
 		cli_usage_error(usage, "--device: expected cpu or cuda, got '%s'", device);
 	const int as_f32 = format == FORMAT_F32, as_s16 = format == FORMAT_S16;
-	if (optind != argc - 1)
-		cli_usage_error(usage, optind == argc ? "no checkpoint given" : "one checkpoint expected");
-	const char *ckpt = argv[optind];
+	if (operand != argc - 1)
+		cli_usage_error(usage, operand == argc ? "no checkpoint given" : "one checkpoint expected");
+	const char *ckpt = argv[operand];
 	int batch_asked = batch > 0;
 	if (batch == 0 || batch > n)
 		batch = n;

@@ -10,7 +10,6 @@
 #include "resample.h"
 #include "util.h"
 
-#include <getopt.h> /* optind */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,10 +272,10 @@ int main(int argc, char **argv)
 		{.kind = CLI_END},
 	};
 	cli_opts opts = {.head = usage_head, .opts = table};
-	optind = cli_opts_parse(&opts, argc, argv);
+	const int first = cli_opts_parse(&opts, argc, argv);
 	const char *usage = cli_opts_usage(&opts);
-	char **paths = argv + optind;
-	int nfiles = argc - optind;
+	char **paths = argv + first;
+	int nfiles = argc - first;
 	if (nfiles == 0)
 		cli_usage_error(usage, "no input files");
 	w.len = (size_t)llround(seconds * w.rate);
