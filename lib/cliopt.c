@@ -117,8 +117,9 @@ static const char *value_text(const cli_opt *o, char *buf, size_t cap)
 
 const char *cli_opts_usage(cli_opts *p)
 {
-	if (p->usage)
+	if (p->usage && p->usage_groups == p->groups)
 		return p->usage;
+	cli_opts_free(p);
 	static const cli_opt quiet = {.name = "quiet", .letter = 'q'}, help = {.name = "help", .letter = 'h'};
 	char left[128];
 	int col = 0;
@@ -152,7 +153,14 @@ const char *cli_opts_usage(cli_opts *p)
 	if (!b.s)
 		cli_die(NULL, "out of memory");
 	p->usage = b.s;
+	p->usage_groups = p->groups;
 	return p->usage;
+}
+
+void cli_opts_free(cli_opts *p)
+{
+	free(p->usage);
+	p->usage = NULL;
 }
 
 static long long_bound(double x)

@@ -61,11 +61,13 @@ typedef struct {
 	 * option at all (not parsed, not in --help, not recorded). 0: every entry. Two entries of
 	 * one name may so serve two modes with other ranges or defaults. */
 	unsigned groups;
+	unsigned usage_groups; /* the groups usage was made for */
 } cli_opts;
 
-/* The --help text: head, one line (or more) per option, the standard ones, foot. Dies when
- * memory runs out. */
+/* The --help text: head, one line (or more) per option, the standard ones, foot (of the groups
+ * in force; kept until they change or cli_opts_free). Dies when memory runs out. */
 const char *cli_opts_usage(cli_opts *p);
+void cli_opts_free(cli_opts *p);
 /* Parses argv with getopt_long (operands may come between options); returns the index of the
  * first operand. A bad value is a usage error naming the option ("-r: expected an integer in
  * [1000, 384000], got 'x'"), as are a missing argument and an unknown option (cli_std_option). */

@@ -207,6 +207,7 @@ int main(void)
 	tap_ok(bad && !strcmp(bad->name, "only-b") && !cli_opts_given_outside(&mab, A | B),
 	       "all modes in force: an option of another mode is found");
 	char err2[256];
+	cli_opts_free(&opts);
 	opts = ma; /* parse_in_child parses the table of opts */
 	opts.usage = NULL;
 	int rc = parse_in_child((char *[]){"m", "--level", "50", NULL}, err2, sizeof err2);
@@ -214,5 +215,11 @@ int main(void)
 	       err2);
 	rc = parse_in_child((char *[]){"m", "--only-b", NULL}, err2, sizeof err2);
 	tap_ok(rc == 2 && strstr(err2, "--only-b: unknown option"), "another mode's option is unknown: %s", err2);
+	mab.groups = B;
+	tap_ok(strstr(cli_opts_usage(&mab), "level of B") && !strstr(cli_opts_usage(&mab), "level of A"),
+	       "--help follows a change of the modes in force");
+	cli_opts_free(&ma);
+	cli_opts_free(&mb);
+	cli_opts_free(&mab);
 	return tap_done();
 }
