@@ -724,7 +724,7 @@ static void write_curation_json(const album *a)
 	jw_obj(&w, NULL);
 	jw_str(&w, "program", "curate");
 	jw_int(&w, "rate", rate);
-	cli_opts_json(&cli, &w, "options");
+	cli_opts_json(&cli, &w, "options", 0);
 	jw_obj(&w, "summary");
 	jw_int(&w, "clips", nclips);
 	jw_int(&w, "kept", a->nkept);

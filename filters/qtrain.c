@@ -578,11 +578,11 @@ static void run_json_head(sh_buf *b, const run_info *ri, const char *run_id, uin
  * atomically */
 static void run_json_finish(sh_buf *b, const run_info *ri, const char *ended, long step, double epoch, double seconds)
 {
-	/* the command line's settings: each option as given, its default, or null (the preset's
-	 * or the checkpoint's, in "model" and "training") */
+	/* the command line's settings: each option as given, its default, or null (the preset's,
+	 * in "model" and "training"); resumed, null for every option not given (the checkpoint's) */
 	json_writer w;
 	jw_init(&w, 0);
-	cli_opts_json(&cli, &w, NULL);
+	cli_opts_json(&cli, &w, NULL, ri->resume != NULL);
 	const char *options = jw_text(&w);
 	if (!options)
 		cli_die_lib(NULL);

@@ -262,7 +262,7 @@ int cli_opts_parse(cli_opts *p, int argc, char **argv)
 	return optind;
 }
 
-void cli_opts_json(const cli_opts *p, json_writer *w, const char *key)
+void cli_opts_json(const cli_opts *p, json_writer *w, const char *key, int given_only)
 {
 	jw_obj(w, key);
 	for (const cli_opt *o = p->opts; o->kind != CLI_END; o++) {
@@ -272,14 +272,14 @@ void cli_opts_json(const cli_opts *p, json_writer *w, const char *key)
 		snprintf(k, sizeof k, "%s", o->name);
 		for (char *s = k; *s; s++)
 			*s = *s == '-' ? '_' : *s;
-		int known = o->given || o->def || (o->flags & CLI_SHOW_VALUE);
+		int known = o->given || (!given_only && (o->def || (o->flags & CLI_SHOW_VALUE)));
 		switch (o->kind) {
 		case CLI_FLAG: jw_bool(w, k, *(const int *)o->dest > 0); break; /* -1: not given, as 0 */
 		case CLI_INT: known ? jw_int(w, k, *(const int *)o->dest) : jw_null(w, k); break;
 		case CLI_LONG: known ? jw_int(w, k, *(const long *)o->dest) : jw_null(w, k); break;
 		case CLI_DOUBLE: known ? jw_num(w, k, *(const double *)o->dest) : jw_null(w, k); break;
 		case CLI_STRING: {
-			const char *s = *(const char *const *)o->dest;
+			const char *s = o->given || !given_only ? *(const char *const *)o->dest : NULL;
 			s ? jw_str(w, k, s) : jw_null(w, k);
 			break;
 		}
@@ -292,7 +292,7 @@ void cli_opts_json(const cli_opts *p, json_writer *w, const char *key)
 			break;
 		}
 		case CLI_CALL: {
-			const char *s = o->given ? o->value : o->def;
+			const char *s = o->given ? o->value : given_only ? NULL : o->def;
 			s ? jw_str(w, k, s) : jw_null(w, k);
 			break;
 		}

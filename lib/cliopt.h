@@ -82,7 +82,9 @@ int cli_opts_given(const cli_opts *p, const void *dest);
 const cli_opt *cli_opts_given_outside(const cli_opts *p, unsigned allowed);
 /* Writes the object key: {"long_name": value, ...} with the value of every option (given or
  * default), in table order; names with '_' for '-'. An option neither given nor with a default
- * is null; CLI_CALL options record their argument as given (or their default as shown). */
-void cli_opts_json(const cli_opts *p, json_writer *w, const char *key);
+ * is null, and with given_only every option not given (its value comes from elsewhere, such as
+ * a checkpoint resumed); CLI_CALL options record their argument as given (or their default as
+ * shown); a flag not given is false. */
+void cli_opts_json(const cli_opts *p, json_writer *w, const char *key, int given_only);
 
 #endif

@@ -164,7 +164,7 @@ int main(void)
 	json_writer w;
 	jw_init(&w, 0);
 	jw_obj(&w, NULL);
-	cli_opts_json(&opts, &w, "options");
+	cli_opts_json(&opts, &w, "options", 0);
 	jw_end(&w);
 	const char *text = jw_text(&w);
 	const char *want = "{\"options\":{\"flag\":false,\"count\":8,\"steps\":null,\"scale\":0.5,\"name\":null,"
@@ -176,6 +176,13 @@ int main(void)
 	       "the record: every option's value, null where neither given nor defaulted, "
 	       "no heading, no unrecorded option (%s)",
 	       text ? text : "NULL");
+	jw_free(&w);
+	jw_init(&w, 0);
+	cli_opts_json(&opts, &w, NULL, 1);
+	text = jw_text(&w);
+	want = "{\"flag\":false,\"count\":8,\"steps\":null,\"scale\":null,\"name\":null,\"shape\":null,\"pair\":\"1,"
+	       "2\"}";
+	tap_ok(text && !strcmp(text, want), "given only: null for every option not given (%s)", text ? text : "NULL");
 	jw_free(&w);
 
 	/* modes: two entries of one name, for two modes with other ranges; an option of one mode */
