@@ -3,6 +3,7 @@
  * recording, as PNG. See docs/albumart.md. */
 #include "audiofeat.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "cover.h"
 #include "spectrogram.h"
 #include "util.h"
@@ -12,21 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: albumart [--seed S] [--size PX] [--artist NAME] [--title TITLE] [--audio FILE...] -o COVER.png\n"
-	"       albumart --spectrogram AUDIO [--size WxH] [--scale mel|log] [--range DB] -o OUT.png\n"
-	"  --seed S         seed of the network and the style (default 1)\n"
-	"  --size PX        cover side in pixels, 16..8192 (default 1024)\n"
-	"  --artist NAME    artist name, set at the top\n"
-	"  --title TITLE    album title, set at the bottom\n"
-	"  --audio FILE...  the album's recordings: their statistics steer the picture\n"
-	"  --spectrogram F  draw the spectrogram of audio file F instead of a cover\n"
-	"  --size WxH       spectrogram size (default 1200x300)\n"
-	"  --scale S        spectrogram frequency axis: mel (default) or log\n"
-	"  --range DB       spectrogram dynamic range shown, dB (default 80)\n"
-	"  -o FILE          output PNG ('-' = stdout)\n"
-	"  -q, --quiet      no summary line\n"
-	"  -h, --help       this text; --version: the version and the libraries used\n";
+	"       albumart --spectrogram AUDIO [--size WxH] [--scale mel|log] [--range DB] -o OUT.png\n";
+
+/* --audio FILE...: the files, this one and the operands after it */
+typedef struct {
+	const char **files;
+	int n;
+} file_list;
+
+static int add_audio(const char *arg, void *dest)
+{
+	file_list *l = dest;
+	if (arg[0] == '-' && arg[1]) /* "--audio -o x": an option, not a file */
+		return sh_error("needs at least one file");
+	l->files[l->n++] = arg;
+	return 0;
+}
 
 static int parse_wxh(const char *arg, int *w, int *h)
 {
@@ -54,74 +58,43 @@ static void write_png(cairo_surface_t *surf, const char *out_path)
 int main(int argc, char **argv)
 {
 	cli_init("albumart");
-	unsigned long long seed = CLI_DEFAULT_SEED;
+	long seed = CLI_DEFAULT_SEED;
 	int size = 1024, sw = 1200, sh = 300;
 	const char *artist = NULL, *title = NULL, *out_path = NULL, *spec_path = NULL, *size_arg = NULL;
 	spectrogram_scale scale = SPECTROGRAM_MEL;
 	double range = 80;
-	const char **audio = calloc((size_t)argc, sizeof *audio);
-	int n_audio = 0;
-	if (!audio)
+	file_list audio = {calloc((size_t)argc, sizeof *audio.files), 0};
+	if (!audio.files)
 		cli_die(NULL, "out of memory");
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-#define NEED_ARG()                                                                                                     \
-	do {                                                                                                           \
-		if (i + 1 >= argc)                                                                                     \
-			cli_usage_error(usage, "%s needs an argument", a);                                             \
-	} while (0)
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (!strcmp(a, "--version")) {
-			cli_version();
-		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-			cli_quiet = 1;
-		} else if (!strcmp(a, "--seed")) {
-			NEED_ARG();
-			char *end;
-			const char *v = argv[++i];
-			seed = strtoull(v, &end, 10);
-			if (end == v || *end || *v == '-')
-				cli_usage_error(usage, "--seed: expected a non-negative integer, got '%s'", v);
-		} else if (!strcmp(a, "--size")) {
-			NEED_ARG();
-			size_arg = argv[++i];
-		} else if (!strcmp(a, "--artist")) {
-			NEED_ARG();
-			artist = argv[++i];
-		} else if (!strcmp(a, "--title")) {
-			NEED_ARG();
-			title = argv[++i];
-		} else if (!strcmp(a, "--audio")) {
-			NEED_ARG();
-			while (i + 1 < argc && (argv[i + 1][0] != '-' || !argv[i + 1][1]))
-				audio[n_audio++] = argv[++i];
-			if (n_audio == 0)
-				cli_usage_error(usage, "--audio needs at least one file");
-		} else if (!strcmp(a, "--spectrogram")) {
-			NEED_ARG();
-			spec_path = argv[++i];
-		} else if (!strcmp(a, "--scale")) {
-			NEED_ARG();
-			const char *v = argv[++i];
-			if (!strcmp(v, "mel"))
-				scale = SPECTROGRAM_MEL;
-			else if (!strcmp(v, "log"))
-				scale = SPECTROGRAM_LOG;
-			else
-				cli_usage_error(usage, "--scale: expected mel or log, got '%s'", v);
-		} else if (!strcmp(a, "--range")) {
-			NEED_ARG();
-			range = cli_double(usage, a, argv[++i], 10, 200);
-		} else if (!strcmp(a, "-o")) {
-			NEED_ARG();
-			out_path = argv[++i];
-		} else {
-			cli_usage_error(usage, "%s: unknown option", a);
-		}
+	static const cli_choice scales[] = {{"mel", SPECTROGRAM_MEL}, {"log", SPECTROGRAM_LOG}, {NULL, 0}};
+	int scale_choice = SPECTROGRAM_MEL;
+	cli_opt table[] = {
+		{"seed", 0, "S", CLI_LONG, &seed, 0, LONG_MAX, .def = "1", .help = "seed of the network and the style"},
+		{"size", 0, "PX|WxH", CLI_STRING, &size_arg,
+		 .help = "cover side in pixels, 16..8192 (default 1024); spectrogram: WxH\n(default 1200x300)"},
+		{"artist", 0, "NAME", CLI_STRING, &artist, .help = "artist name, set at the top"},
+		{"title", 0, "TITLE", CLI_STRING, &title, .help = "album title, set at the bottom"},
+		{"audio", 0, "FILE...", CLI_CALL, &audio, .parse = add_audio,
+		 .help = "the album's recordings: their statistics steer the picture"},
+		{"spectrogram", 0, "F", CLI_STRING, &spec_path,
+		 .help = "draw the spectrogram of audio file F instead of a cover"},
+		{"scale", 0, "S", CLI_CHOICE, &scale_choice, .choices = scales, .def = "mel",
+		 .help = "spectrogram frequency axis: mel or log"},
+		{"range", 0, "DB", CLI_DOUBLE, &range, 10, 200, .def = "80",
+		 .help = "spectrogram dynamic range shown, dB"},
+		{NULL, 'o', "FILE", CLI_STRING, &out_path, .help = "output PNG ('-' = stdout)"},
+		{.kind = CLI_END},
+	};
+	cli_opts opts = {.head = usage_head, .quiet = "no summary line", .opts = table};
+	const char *usage = cli_opts_usage(&opts);
+	for (int i = cli_opts_parse(&opts, argc, argv); i < argc; i++) {
+		if (!audio.n)
+			cli_usage_error(usage, "%s: unknown option", argv[i]);
+		audio.files[audio.n++] = argv[i]; /* --audio A B C */
 	}
+	scale = (spectrogram_scale)scale_choice;
+	const char **audio_files = audio.files;
+	int n_audio = audio.n;
 	if (!out_path)
 		cli_usage_error(usage, "no output: give -o FILE (or -o - for stdout)");
 	double t0 = sh_now();
@@ -148,7 +121,7 @@ int main(int argc, char **argv)
 		if (!cli_quiet)
 			fprintf(stderr, "albumart: %s: spectrogram of %s, %dx%d, %.2f s\n", cli_out_name(out_path),
 				spec_path, sw, sh, sh_now() - t0);
-		free(audio);
+		free(audio.files);
 		return 0;
 	}
 
@@ -161,13 +134,13 @@ int main(int argc, char **argv)
 		if (!acc)
 			cli_die_lib(NULL);
 		for (int i = 0; i < n_audio; i++)
-			if (audiofeat_add_file(acc, audio[i]))
-				cli_die_lib(audio[i]);
+			if (audiofeat_add_file(acc, audio_files[i]))
+				cli_die_lib(audio_files[i]);
 		audiofeat_get(acc, &stats);
 		audiofeat_free(acc);
 		audiofeat_vector(&stats, features);
 	}
-	cover_spec spec = {seed, size, artist, title, n_audio ? features : NULL};
+	cover_spec spec = {(unsigned long long)seed, size, artist, title, n_audio ? features : NULL};
 	cover_style style;
 	cairo_surface_t *surf = cover_draw(&spec, &style);
 	if (!surf)
@@ -185,6 +158,6 @@ int main(int argc, char **argv)
 	else
 		fprintf(stderr, "albumart: %s: %dx%d, palette %s, no audio, %.2f s\n", cli_out_name(out_path), size,
 			size, style.palette_name, sh_now() - t0);
-	free(audio);
+	free(audio.files);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "album.h"
 #include "audio.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "cover.h"
 #include "json.h"
 #include "safetensors.h"
@@ -22,25 +23,54 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: albumpage titles [--seed S] [-n N] [--titles FILE]\n"
 	"       albumpage build --artist NAME --titles FILE --tracks DIR --run DIR --cover PNG\n"
 	"                       [--commands FILE] [--settings FILE] -o ALBUMDIR\n"
-	"  titles   print the album title and N track titles (default 8), one a line: generated\n"
-	"           from --seed (default 1), or the first N+1 lines of --titles FILE\n"
-	"  build    assemble ALBUMDIR from curate's output (--tracks: 01.flac ..., tracklist.tsv),\n"
-	"           qtrain's run directory (--run: best.safetensors, log.tsv, loss.png), the cover,\n"
-	"           the titles (first line the album's), the commands that made it (--commands)\n"
-	"           and the make settings to reproduce it (--settings, lines VAR=value)\n"
-	"  -q, --quiet  no summary line;  -h, --help  this text\n"
-	"  --version    the version and the libraries used\n";
+	"titles prints the album title and N track titles, one a line: generated from --seed, or\n"
+	"the first N+1 lines of --titles FILE. build assembles ALBUMDIR from curate's output\n"
+	"(--tracks: 01.flac ..., tracklist.tsv), qtrain's run directory (--run: best.safetensors,\n"
+	"log.tsv, loss.png), the cover, the titles (first line the album's), the commands that made\n"
+	"it (--commands) and the make settings to reproduce it (--settings, lines VAR=value).\n";
+
+/* The options of both subcommands, each of its group. */
+enum { TITLES = 1, BUILD = 2 };
+static long seed = CLI_DEFAULT_SEED, n_titles = 8;
+static const char *titles_file, *artist, *tracks_dir, *run_dir, *cover, *commands_file, *settings_file, *out;
+static cli_opt table[] = {
+	{NULL, 0, NULL, CLI_HEADING, .help = "titles:", .group = TITLES},
+	{"seed", 0, "S", CLI_LONG, &seed, 0, LONG_MAX, .def = "1", .help = "seed of the generated titles",
+	 .group = TITLES},
+	{NULL, 'n', "N", CLI_LONG, &n_titles, 1, 999, .def = "8", .help = "track titles", .group = TITLES},
+	{"titles", 0, "FILE", CLI_STRING, &titles_file, .help = "the album's title, then one per track, one a line"},
+	{NULL, 0, NULL, CLI_HEADING, .help = "build:", .group = BUILD},
+	{"artist", 0, "NAME", CLI_STRING, &artist, .help = "the artist", .group = BUILD},
+	{"tracks", 0, "DIR", CLI_STRING, &tracks_dir, .help = "curate's output directory", .group = BUILD},
+	{"run", 0, "DIR", CLI_STRING, &run_dir, .help = "qtrain's run directory", .group = BUILD},
+	{"cover", 0, "PNG", CLI_STRING, &cover, .help = "the cover (albumart)", .group = BUILD},
+	{"commands", 0, "FILE", CLI_STRING, &commands_file, .help = "the commands that made the album", .group = BUILD},
+	{"settings", 0, "FILE", CLI_STRING, &settings_file, .help = "the make settings, lines VAR=value",
+	 .group = BUILD},
+	{NULL, 'o', "ALBUMDIR", CLI_STRING, &out, .help = "the album directory", .group = BUILD},
+	{.kind = CLI_END},
+};
+static cli_opts opts = {.head = usage_head, .quiet = "no summary line", .opts = table};
+static const char *usage; /* --help of the subcommand (of both before one is named) */
+
+/* The options of one subcommand; returns the index of its first operand in argv. */
+static int parse_options(unsigned group, int argc, char **argv)
+{
+	opts.groups = group;
+	usage = cli_opts_usage(&opts);
+	return cli_opts_parse(&opts, argc, argv);
+}
 
 enum { SPEC_W = 1200, SPEC_H = 240 };
 
@@ -81,25 +111,10 @@ static int split_lines(char *text, char **lines, int max)
 
 static int cmd_titles(int argc, char **argv)
 {
-	uint64_t seed = CLI_DEFAULT_SEED;
-	long n = 8;
-	const char *file = NULL;
-	static const struct option lo[] = {{"seed", required_argument, 0, 's'},
-					   {"titles", required_argument, 0, 't'},
-					   {"help", no_argument, 0, 'h'},
-					   CLI_STD_LONGOPTS,
-					   {0, 0, 0, 0}};
-	int c;
-	while ((c = getopt_long(argc, argv, ":n:hq", lo, NULL)) != -1)
-		switch (c) {
-		case 's': seed = (uint64_t)cli_long(usage, "--seed", optarg, 0, 0x7fffffffffffffffL); break;
-		case 'n': n = cli_long(usage, "-n", optarg, 1, 999); break;
-		case 't': file = optarg; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: cli_std_option(usage, c, argv);
-		}
-	if (optind != argc)
+	if (parse_options(TITLES, argc, argv) != argc)
 		cli_usage_error(usage, "titles takes no file arguments");
+	long n = n_titles;
+	const char *file = titles_file;
 	char **t = calloc(n + 1, sizeof *t);
 	if (file) {
 		char *text = slurp(file);
@@ -490,35 +505,10 @@ static void write_page(const char *path, const char *artist, char **titles, cons
 
 static int cmd_build(int argc, char **argv)
 {
-	const char *artist = NULL, *titles_file = NULL, *tracks_dir = NULL, *run_dir = NULL, *cover = NULL;
-	const char *commands_file = NULL, *settings_file = NULL, *out = NULL;
-	static const struct option lo[] = {{"artist", required_argument, 0, 'a'},
-					   {"titles", required_argument, 0, 't'},
-					   {"tracks", required_argument, 0, 'k'},
-					   {"run", required_argument, 0, 'r'},
-					   {"cover", required_argument, 0, 'c'},
-					   {"commands", required_argument, 0, 'm'},
-					   {"settings", required_argument, 0, 's'},
-					   {"help", no_argument, 0, 'h'},
-					   CLI_STD_LONGOPTS,
-					   {0, 0, 0, 0}};
-	int c;
-	while ((c = getopt_long(argc, argv, ":o:hq", lo, NULL)) != -1)
-		switch (c) {
-		case 'a': artist = optarg; break;
-		case 't': titles_file = optarg; break;
-		case 'k': tracks_dir = optarg; break;
-		case 'r': run_dir = optarg; break;
-		case 'c': cover = optarg; break;
-		case 'm': commands_file = optarg; break;
-		case 's': settings_file = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: cli_std_option(usage, c, argv);
-		}
+	int first = parse_options(BUILD, argc, argv);
 	if (!artist || !titles_file || !tracks_dir || !run_dir || !cover || !out)
 		cli_usage_error(usage, "build needs --artist, --titles, --tracks, --run, --cover and -o");
-	if (optind != argc)
+	if (first != argc)
 		cli_usage_error(usage, "build takes no file arguments");
 	cli_check_replaceable(out, album_mark, album_what);
 	check_utf8("--artist", artist, 0);
@@ -701,17 +691,14 @@ static int cmd_build(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	cli_init("albumpage");
+	if (argc > 1 && !strcmp(argv[1], "titles"))
+		return cmd_titles(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "build"))
+		return cmd_build(argc - 1, argv + 1);
+	usage = cli_opts_usage(&opts);
 	if (argc < 2)
 		cli_usage_error(usage, "a subcommand is needed: titles or build");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fputs(usage, stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "--version"))
-		cli_version();
-	if (!strcmp(argv[1], "titles"))
-		return cmd_titles(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "build"))
-		return cmd_build(argc - 1, argv + 1);
+	if (argv[1][0] == '-') /* --help, --version */
+		parse_options(0, 2, argv);
 	cli_usage_error(usage, "unknown subcommand '%s'", argv[1]);
 }

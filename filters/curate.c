@@ -8,6 +8,7 @@
  * lib/curate.c and lib/fingerprint.c. */
 #include "audio.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "curate.h"
 #include "fingerprint.h"
 #include "json.h"
@@ -15,51 +16,16 @@
 #include "util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static const char usage[] =
-	"usage: curate [options] -o OUTDIR CLIP...\n"
-	"       curate [options] --explain CLIP...\n"
-	"Trims, rejects and orders clips into crossfaded tracks: OUTDIR/01.flac ...,\n"
-	"OUTDIR/tracklist.tsv and OUTDIR/curation.json. A CLIP is an audio file, or a tensor\n"
-	"stream of <f4 records (every record one clip, named FILE#k); none or - is stdin.\n"
-	"  -o OUTDIR                 output directory, written whole or not at all (required\n"
-	"                            but with --explain)\n"
-	"  -r RATE                   rate of the clips: tensor streams must be at it, audio files are\n"
-	"                            resampled to it (default: the rate a stream carries, else 16000)\n"
-	"  -f, --format EXT          track format: flac, ogg or wav (flac)\n"
-	"  --min-seconds S           reject clips shorter than this after trimming (3)\n"
-	"  --top-db DB               trim frames more than DB under the loudest (50)\n"
-	"  --floor-db DB             a clip whose loudest frame is under this is silence (-60)\n"
-	"  --explain                 print every clip's scores against the thresholds and the\n"
-	"                            verdict on stdout; no -o, nothing written\n"
-	"  --highpass HZ             repair: high-pass removing DC offset and rumble, 0 off (20)\n"
-	"  --noise-change X          a block-to-block spectral change under X is static; stationary\n"
-	"                            noise scores 1 (1.4)\n"
-	"  --noise-local L           and its spectrum noise-like: flatness against the local\n"
-	"                            spectrum above L (noise 0.5, harmonics low) (0.45)\n"
-	"  --noise-steady X          or under X, whatever the spectrum (a hum, a held tone) (1.1)\n"
-	"  --noise-fraction F        noise when more than F of the changes are static (0.55)\n"
-	"  --max-kurtosis K          clicks when the first difference's kurtosis exceeds K (300)\n"
-	"  --loop-threshold X        loop when the band self-similarity exceeds X (0.5)\n"
-	"  --loop-corr X             and the waveform repeats with correlation above X (0.99)\n"
-	"  --loop-min-period S       shortest loop period searched, seconds (0.1)\n"
-	"  --loop-max-period S       longest loop period searched, seconds (3)\n"
-	"  --clip-level L            |x| >= L counts as clipped (0.999)\n"
-	"  --max-clip-fraction F     reject when more than F of the samples are clipped (0.05)\n"
-	"  --target-db DB            loudness target, RMS dBFS (-20)\n"
-	"  --max-gain-db DB          largest loudness correction either way (12)\n"
-	"  --crossfade S             equal-power crossfade at each join, seconds (1)\n"
-	"  --track-minutes M         about this long per track (4)\n"
-	"  --max-offset S            fingerprint alignment searched, seconds either way (10)\n"
-	"  --min-overlap S           fingerprint overlap an alignment needs, seconds (4)\n"
-	"  --neighbours N            most similar clips listed per clip in curation.json (3)\n"
-	"  -q, --quiet               no progress and no summary line\n"
-	"  -v, --verbose             time of each stage on stderr\n"
-	"  -h, --help                this text; --version: the version and the libraries used\n";
+static const char usage_head[] = "usage: curate [options] -o OUTDIR CLIP...\n"
+				 "       curate [options] --explain CLIP...\n"
+				 "Trims, rejects and orders clips into crossfaded tracks: OUTDIR/01.flac ...,\n"
+				 "OUTDIR/tracklist.tsv and OUTDIR/curation.json. A CLIP is an audio file, or a tensor\n"
+				 "stream of <f4 records (every record one clip, named FILE#k); none or - is stdin.\n";
 
 typedef struct {
 	char *name;
@@ -237,8 +203,6 @@ static void explain_flush(void)
 
 static char tmpdir[4096];
 
-/* ---- outputs ---- */
-
 static double secs(size_t samples) { return (double)samples / rate; }
 
 static void write_text(const char *name, const char *text)
@@ -268,54 +232,330 @@ static void json_neighbour(json_writer *w, const char *key, int other, float sim
 	jw_end(w);
 }
 
-/* curation.json's options: every threshold and setting of the run. */
-static void json_options(json_writer *w, const curate_opts *o)
+/* The track format by its extension, or -1. */
+static int track_format(const char *extension)
 {
-	jw_obj(w, "options");
-	jw_num(w, "top_db", o->top_db);
-	jw_num(w, "floor_db", o->floor_db);
-	jw_num(w, "min_seconds", o->min_seconds);
-	jw_num(w, "highpass", o->highpass);
-	jw_num(w, "noise_change", o->noise_change);
-	jw_num(w, "noise_local", o->noise_local);
-	jw_num(w, "noise_steady", o->noise_steady);
-	jw_num(w, "noise_fraction", o->noise_fraction);
-	jw_num(w, "max_kurtosis", o->max_kurtosis);
-	jw_num(w, "loop_threshold", o->loop_threshold);
-	jw_num(w, "loop_corr", o->loop_corr);
-	jw_num(w, "loop_min_period", o->loop_min_period);
-	jw_num(w, "loop_max_period", o->loop_max_period);
-	jw_num(w, "clip_level", o->clip_level);
-	jw_num(w, "max_clip_fraction", o->max_clip_fraction);
-	jw_num(w, "target_db", o->target_db);
-	jw_num(w, "max_gain_db", o->max_gain_db);
-	jw_num(w, "crossfade", o->crossfade);
-	jw_num(w, "track_minutes", o->track_minutes);
-	jw_num(w, "max_offset", o->max_offset);
-	jw_num(w, "min_overlap", o->min_overlap);
-	jw_end(w);
+	char probe[64];
+	snprintf(probe, sizeof probe, "x.%s", extension);
+	int fmt = audio_format_for_path(probe);
+	return fmt < 0 || strchr(extension, '/') ? -1 : fmt;
 }
 
-/* A clip's verdict in curation.json: its name, kept or rejected and why, its lengths, its scores
- * and every test behind the verdict (the caller adds a kept clip's place in the album). */
-static void json_verdict(json_writer *w, const curate_opts *o, const clip *c)
-{
-	const curate_scores *s = &c->s;
-	jw_str(w, "clip", c->name);
-	jw_str(w, "status", s->reasons ? "rejected" : "kept");
-	if (s->reasons) {
-		jw_str(w, "reason", curate_reason_name(__builtin_ctz(s->reasons)));
-		jw_arr(w, "reasons");
-		for (int r = 0; r < CURATE_NREASONS; r++)
-			if (s->reasons >> r & 1)
-				jw_str(w, NULL, curate_reason_name(r));
-		jw_end(w);
+/* ---- the command line ---- */
+
+static const char *outdir, *ext = "flac";
+static int explain;
+
+/* a threshold or setting of curate_opts, its default from curate_default_opts */
+#define SETTING(name, arg, field, lo, hi, text)                                                                        \
+	{                                                                                                              \
+		name, 0, arg, CLI_DOUBLE, &opts.field, lo, hi, .help = text, .flags = CLI_SHOW_VALUE                   \
 	}
-	jw_int(w, "samples", (long long)s->n);
-	jw_num(w, "seconds", secs(s->n));
-	jw_int(w, "trim_start", (long long)s->start);
-	jw_int(w, "trim_end", (long long)s->end);
-	jw_num(w, "trimmed_seconds", secs(s->end - s->start));
+static cli_opt table[] = {
+	{NULL, 'o', "OUTDIR", CLI_STRING, &outdir,
+	 .help = "output directory, written whole or not at all (required\nbut with --explain)"},
+	{NULL, 'r', "RATE", CLI_INT, &rate, CURATE_RATE_MIN, CURATE_RATE_MAX,
+	 .help = "rate of the clips: tensor streams must be at it, audio files are\n"
+		 "resampled to it (default: the rate a stream carries, else 16000)"},
+	{"format", 'f', "EXT", CLI_STRING, &ext, .help = "track format: flac, ogg or wav", .flags = CLI_SHOW_VALUE},
+	SETTING("top-db", "DB", top_db, 1, 200, "trim frames more than DB under the loudest"),
+	SETTING("floor-db", "DB", floor_db, -200, 0, "a clip whose loudest frame is under this is silence"),
+	SETTING("min-seconds", "S", min_seconds, 0, 1e6, "reject clips shorter than this after trimming"),
+	{"explain", 0, NULL, CLI_FLAG, &explain,
+	 .help = "print every clip's scores against the thresholds and the\nverdict on stdout; no -o, nothing written",
+	 .flags = CLI_NO_RECORD},
+	SETTING("highpass", "HZ", highpass, 0, 1000, "repair: high-pass removing DC offset and rumble, 0 off"),
+	SETTING("noise-change", "X", noise_change, 0, 1e6,
+		"a block-to-block spectral change under X is static; stationary\nnoise scores 1"),
+	SETTING("noise-local", "L", noise_local, 0, 1,
+		"and its spectrum noise-like: flatness against the local\nspectrum above L (noise 0.5, harmonics low)"),
+	SETTING("noise-steady", "X", noise_steady, 0, 1e6, "or under X, whatever the spectrum (a hum, a held tone)"),
+	SETTING("noise-fraction", "F", noise_fraction, 0, 1, "noise when more than F of the changes are static"),
+	SETTING("max-kurtosis", "K", max_kurtosis, 0, 1e12, "clicks when the first difference's kurtosis exceeds K"),
+	SETTING("loop-threshold", "X", loop_threshold, 0, 1, "loop when the band self-similarity exceeds X"),
+	SETTING("loop-corr", "X", loop_corr, -1, 1, "and the waveform repeats with correlation above X"),
+	SETTING("loop-min-period", "S", loop_min_period, 0.01, 600, "shortest loop period searched, seconds"),
+	SETTING("loop-max-period", "S", loop_max_period, 0.01, 600, "longest loop period searched, seconds"),
+	SETTING("clip-level", "L", clip_level, 0.01, 2, "|x| >= L counts as clipped"),
+	SETTING("max-clip-fraction", "F", max_clip_fraction, 0, 1,
+		"reject when more than F of the samples are clipped"),
+	SETTING("target-db", "DB", target_db, -100, 0, "loudness target, RMS dBFS"),
+	SETTING("max-gain-db", "DB", max_gain_db, 0, 100, "largest loudness correction either way"),
+	SETTING("crossfade", "S", crossfade, 0.001, 60, "equal-power crossfade at each join, seconds"),
+	SETTING("track-minutes", "M", track_minutes, 0.01, 1e4, "about this long per track"),
+	SETTING("max-offset", "S", max_offset, 0, 600, "fingerprint alignment searched, seconds either way"),
+	SETTING("min-overlap", "S", min_overlap, 0, 600, "fingerprint overlap an alignment needs, seconds"),
+	{"neighbours", 0, "N", CLI_INT, &opts.neighbours, 0, 100,
+	 .help = "most similar clips listed per clip in curation.json", .flags = CLI_SHOW_VALUE},
+	{"verbose", 'v', NULL, CLI_FLAG, &verbose, .help = "time of each stage on stderr", .flags = CLI_NO_RECORD},
+	{.kind = CLI_END},
+};
+#undef SETTING
+static cli_opts cli = {.head = usage_head, .opts = table};
+
+/* The options into opts, outdir, ext, rate, explain and verbose; returns the index of the first
+ * clip in argv. */
+static int parse_options(int argc, char **argv)
+{
+	curate_default_opts(&opts); /* before the --help text, which shows them */
+	const char *usage = cli_opts_usage(&cli);
+	int first = cli_opts_parse(&cli, argc, argv);
+	rate_given = cli_opts_given(&cli, &rate);
+	if (explain && outdir)
+		cli_usage_error(usage, "--explain writes nothing: no -o");
+	if (!explain && (!outdir || !*outdir))
+		cli_usage_error(usage, "-o OUTDIR is required");
+	if (outdir && !strcmp(outdir, "-"))
+		cli_usage_error(usage, "-o -: curate writes a directory of tracks, not a stream (name the directory, "
+				       "./- if you mean it)");
+	if (!explain) {
+		/* "out/" and "out" are the same directory; the temporary and old names go beside it */
+		static char outbuf[4096];
+		if (strlen(outdir) >= sizeof outbuf - 64)
+			cli_usage_error(usage, "-o: path too long");
+		strcpy(outbuf, outdir);
+		for (size_t l = strlen(outbuf); l > 1 && outbuf[l - 1] == '/'; l--)
+			outbuf[l - 1] = 0;
+		outdir = outbuf;
+		if (track_format(ext) < 0)
+			cli_usage_error(usage, "--format: expected flac, ogg or wav, got '%s'", ext);
+	}
+	if (opts.loop_min_period > opts.loop_max_period)
+		cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
+	return first;
+}
+
+/* ---- from clips to an album ---- */
+
+/* The kept clips and the album they make: their similarities, the path through them, the
+ * tracks it is cut into and where each clip sits. */
+typedef struct {
+	int counts[CURATE_NREASONS]; /* rejections by reason */
+	char why[512];               /* and in words, for the summary */
+	int nkept, *kept;            /* the clip of each kept clip */
+	float *sim;                  /* nkept × nkept fingerprint similarities */
+	int16_t *offs;               /* and alignments, in fingerprint items */
+	int *path;                   /* kept clips in album order */
+	size_t *len;                 /* in path order: trimmed length */
+	float *join;                 /* similarity to the next */
+	float *gain;                 /* linear loudness correction */
+	const float **ptr;           /* trimmed samples */
+	size_t xf;                   /* crossfade, samples */
+	int ntracks, *first;         /* path index of each track's first clip; first[ntracks] = nkept */
+	size_t *track_len;           /* samples */
+	double total_seconds;
+	int width; /* digits of a track's number in its file name */
+} album;
+
+static cli_progress progress;
+
+/* The rate is known once the clips are read (a stream may carry it); the crossfade must fit. */
+static void check_clips(int nfiles, char **files)
+{
+	if (nclips == 0)
+		cli_die(NULL, "no clips in the input");
+	if (rate < CURATE_RATE_MIN || rate > CURATE_RATE_MAX)
+		cli_die(nfiles == 1 ? files[0] : NULL, "the clips are at %d Hz; curate works at %d..%d Hz", rate,
+			CURATE_RATE_MIN, CURATE_RATE_MAX);
+	/* in samples, as the clips will be cut: every kept clip holds a fade in and a fade out */
+	if (2 * lround(opts.crossfade * rate) > ceil(opts.min_seconds * rate))
+		cli_usage_error(cli_opts_usage(&cli),
+				"--crossfade %g needs --min-seconds of at least %g (a clip "
+				"must hold a fade in and a fade out)",
+				opts.crossfade, 2 * opts.crossfade);
+	opts.rate = rate;
+}
+
+/* Analysis and fingerprints, in parallel over clips; a thread's chromaprint context and FFT
+ * plan serve all its clips. */
+static void analyse_clips(void)
+{
+	cli_progress_start(&progress, "analysing", nclips, "clips");
+	int done = 0, failed = 0;
+#pragma omp parallel
+	{
+		curate_analyzer *an = curate_analyzer_new();
+		fp_context *fc = fp_context_new();
+		if (!an || !fc) {
+#pragma omp atomic write
+			failed = 1;
+		}
+#pragma omp for schedule(dynamic, 1)
+		for (int i = 0; i < nclips; i++) {
+			clip *c = &clips[i];
+			if (!an || !fc)
+				continue;
+			if (curate_analyze(an, &opts, c->x, c->n, &c->s)) { /* repairs c->x too */
+				snprintf(c->err, sizeof c->err, "%s", sh_errmsg());
+				continue;
+			}
+			if (!c->s.reasons &&
+			    fp_compute(fc, c->x + c->s.start, c->s.end - c->s.start, rate, &c->fp, &c->nfp))
+				snprintf(c->err, sizeof c->err, "%s", sh_errmsg());
+#pragma omp critical(curate_progress)
+			cli_progress_update(&progress, ++done, NULL);
+		}
+		curate_analyzer_free(an);
+		fp_context_free(fc);
+	}
+	if (failed)
+		cli_die(NULL, "cannot set up the analysis: %s", sh_errmsg());
+	for (int i = 0; i < nclips; i++)
+		if (*clips[i].err)
+			cli_die(clips[i].name, "%s", clips[i].err);
+}
+
+static void *alloc_or_die(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		cli_die(NULL, "out of memory");
+	return p;
+}
+
+static _Noreturn void reject_all(const album *a);
+
+/* Lets the rejected clips go and numbers the kept ones; when none is kept, reject_all. */
+static void sort_out(album *a)
+{
+	for (int i = 0; i < nclips; i++) {
+		clip *c = &clips[i];
+		if (c->s.reasons) {
+			a->counts[__builtin_ctz(c->s.reasons)]++;
+			free(c->x);
+			c->x = NULL;
+		} else {
+			c->kept = a->nkept++;
+		}
+	}
+	for (int r = 0, len = 0; r < CURATE_NREASONS; r++)
+		if (a->counts[r])
+			len += snprintf(a->why + len, sizeof a->why - len, "%s%d %s", len ? ", " : "", a->counts[r],
+					curate_reason_name(r));
+	if (a->nkept == 0)
+		reject_all(a);
+	a->kept = alloc_or_die((size_t)a->nkept * sizeof *a->kept);
+	for (int i = 0; i < nclips; i++)
+		if (clips[i].kept >= 0)
+			a->kept[clips[i].kept] = i;
+}
+
+/* All-pairs similarity of the kept clips. */
+static void compare_clips(album *a)
+{
+	int n = a->nkept;
+	a->sim = malloc((size_t)n * n * sizeof *a->sim);
+	a->offs = malloc((size_t)n * n * sizeof *a->offs);
+	const uint32_t **fp = malloc((size_t)n * sizeof *fp);
+	int *nfp = malloc((size_t)n * sizeof *nfp);
+	if (!a->sim || !a->offs || !fp || !nfp)
+		cli_die(NULL, "out of memory for %d×%d similarities", n, n);
+	for (int k = 0; k < n; k++)
+		fp[k] = clips[a->kept[k]].fp, nfp[k] = clips[a->kept[k]].nfp;
+	int max_off = (int)lround(opts.max_offset / FP_ITEM_SECONDS);
+	int min_ov = (int)lround(opts.min_overlap / FP_ITEM_SECONDS);
+	curate_similarities(fp, nfp, n, SH_MIN(max_off, 30000), min_ov, a->sim, a->offs);
+	free(fp);
+	free(nfp);
+}
+
+/* The path through the kept clips, their gains, and the tracks it is cut into. */
+static void order_tracks(album *a)
+{
+	int n = a->nkept;
+	a->path = alloc_or_die((size_t)n * sizeof *a->path);
+	a->len = alloc_or_die((size_t)n * sizeof *a->len);
+	a->join = alloc_or_die((size_t)n * sizeof *a->join);
+	a->first = alloc_or_die((size_t)(n + 1) * sizeof *a->first);
+	a->gain = alloc_or_die((size_t)n * sizeof *a->gain);
+	a->ptr = alloc_or_die((size_t)n * sizeof *a->ptr);
+	if (curate_order(a->sim, n, a->path) < 0)
+		cli_die(NULL, "%s", sh_errmsg());
+	a->xf = (size_t)lround(opts.crossfade * rate);
+	for (int p = 0; p < n; p++) {
+		clip *c = &clips[a->kept[a->path[p]]];
+		c->order = p;
+		a->len[p] = c->s.end - c->s.start;
+		a->join[p] = p + 1 < n ? a->sim[(size_t)a->path[p] * n + a->path[p + 1]] : 0;
+		c->gain_db = curate_gain_db(&opts, &c->s);
+		a->gain[p] = (float)pow(10, c->gain_db / 20);
+		a->ptr[p] = c->x + c->s.start;
+	}
+	a->ntracks = curate_split(a->len, a->join, n, a->xf, opts.track_minutes * 60 * rate, a->first);
+	if (a->ntracks < 0)
+		cli_die(NULL, "%s", sh_errmsg());
+	a->first[a->ntracks] = n;
+	a->width = a->ntracks < 100 ? 2 : a->ntracks < 1000 ? 3 : 4;
+}
+
+/* Where each clip sits in its track; the tracklist's text (malloc'd). */
+static char *lay_out_tracks(album *a)
+{
+	sh_buf tsv = {0};
+	sh_buf_printf(&tsv, "track\torder\tclip\tstart\tend\tseconds\n");
+	a->track_len = alloc_or_die((size_t)a->ntracks * sizeof *a->track_len);
+	for (int k = 0; k < a->ntracks; k++) {
+		int f = a->first[k], m = a->first[k + 1] - a->first[k];
+		a->track_len[k] = curate_joined_length(a->len + f, m, a->xf);
+		size_t pos = 0;
+		for (int p = f; p < f + m; p++) {
+			clip *c = &clips[a->kept[a->path[p]]];
+			c->track = k;
+			c->at = pos;
+			c->until = pos + a->len[p];
+			pos += a->len[p] - a->xf;
+			sh_buf_printf(&tsv, "%d\t%d\t%s\t%.6f\t%.6f\t%.6f\n", k + 1, p + 1, c->name, secs(c->at),
+				      secs(c->until), secs(c->until - c->at));
+		}
+		a->total_seconds += secs(a->track_len[k]);
+	}
+	if (!tsv.s)
+		cli_die(NULL, "out of memory");
+	return tsv.s;
+}
+
+/* The staging directory OUTDIR.tmpPID: removed with everything in it on any failure or fatal
+ * signal (cli_stage_dir); cli_commit_dir renames it into place at the end. */
+static void make_staging_dir(void)
+{
+	sh_tmp_name(tmpdir, sizeof tmpdir, outdir);
+	cli_stage_dir(tmpdir);
+}
+
+/* Renders and encodes the tracks in parallel; the temporary files live inside tmpdir, which
+ * is removed whole on failure (cli_stage_dir), so the (not thread-safe) cleanup list is left out. */
+static void render_tracks(const album *a)
+{
+	int fmt = track_format(ext);
+	void (*hook)(const char *, int) = sh_tmp_hook;
+	sh_tmp_hook = NULL;
+	char(*track_err)[512] = calloc((size_t)a->ntracks, sizeof *track_err);
+	if (!track_err)
+		cli_die(NULL, "out of memory");
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int k = 0; k < a->ntracks; k++) {
+		int f = a->first[k], m = a->first[k + 1] - a->first[k];
+		float *out = malloc(a->track_len[k] * sizeof *out);
+		char path_k[8192];
+		snprintf(path_k, sizeof path_k, "%s/%0*d.%s", tmpdir, a->width, k + 1, ext);
+		if (!out) {
+			snprintf(track_err[k], sizeof track_err[k], "out of memory for %zu samples", a->track_len[k]);
+			continue;
+		}
+		curate_render(out, a->ptr + f, a->len + f, a->gain + f, m, a->xf, (size_t)lround(0.01 * rate));
+		if (audio_write_file(path_k, rate, (audio_format)fmt, out, a->track_len[k]))
+			snprintf(track_err[k], sizeof track_err[k], "%s", sh_errmsg());
+		free(out);
+	}
+	sh_tmp_hook = hook;
+	for (int k = 0; k < a->ntracks; k++)
+		if (*track_err[k])
+			cli_die(NULL, "track %d: %s", k + 1, track_err[k]);
+	free(track_err);
+}
+
+static void json_clip_scores(json_writer *w, const curate_scores *s)
+{
 	jw_obj(w, "scores");
 	jw_fig(w, "loudest_db", s->loudest_db);
 	jw_fig(w, "rms_db", s->rms_db);
@@ -334,7 +574,7 @@ static void json_verdict(json_writer *w, const curate_opts *o, const clip *c)
 	jw_end(w);
 	/* every test with its threshold: why the clip was kept or rejected */
 	curate_test t[CURATE_NTESTS];
-	curate_tests(o, s, t);
+	curate_tests(&opts, s, t);
 	jw_arr(w, "tests");
 	for (int k = 0; k < CURATE_NTESTS && !(s->reasons == CURATE_SILENCE && k > 0); k++) {
 		jw_obj(w, NULL);
@@ -350,23 +590,76 @@ static void json_verdict(json_writer *w, const curate_opts *o, const clip *c)
 	jw_end(w);
 }
 
+/* A clip's verdict: its name, kept or rejected and why, its lengths, its scores and every test
+ * behind the verdict (a kept clip's place in the album follows, json_clip_place). */
+static void json_verdict(json_writer *w, const clip *c)
+{
+	const curate_scores *s = &c->s;
+	jw_str(w, "clip", c->name);
+	jw_str(w, "status", s->reasons ? "rejected" : "kept");
+	if (s->reasons) {
+		jw_str(w, "reason", curate_reason_name(__builtin_ctz(s->reasons)));
+		jw_arr(w, "reasons");
+		for (int r = 0; r < CURATE_NREASONS; r++)
+			if (s->reasons >> r & 1)
+				jw_str(w, NULL, curate_reason_name(r));
+		jw_end(w);
+	}
+	jw_int(w, "samples", (long long)s->n);
+	jw_num(w, "seconds", secs(s->n));
+	jw_int(w, "trim_start", (long long)s->start);
+	jw_int(w, "trim_end", (long long)s->end);
+	jw_num(w, "trimmed_seconds", secs(s->end - s->start));
+	json_clip_scores(w, s);
+}
+
+/* A kept clip's place: its track and order, its neighbours in the path and its most similar
+ * clips. */
+static void json_clip_place(json_writer *w, const album *a, const clip *c, int *nearest)
+{
+	int k = c->kept, p = c->order, n = a->nkept;
+	jw_int(w, "fingerprint_items", c->nfp);
+	jw_fig(w, "gain_db", c->gain_db);
+	jw_int(w, "track", c->track + 1);
+	jw_int(w, "order", p + 1);
+	jw_int(w, "start_sample", (long long)c->at);
+	jw_int(w, "end_sample", (long long)c->until);
+	jw_num(w, "start", secs(c->at));
+	jw_num(w, "end", secs(c->until));
+	const float *sim = a->sim + (size_t)k * n;
+	const int16_t *offs = a->offs + (size_t)k * n;
+	if (p > 0)
+		json_neighbour(w, "previous", a->kept[a->path[p - 1]], sim[a->path[p - 1]], offs[a->path[p - 1]]);
+	else
+		jw_null(w, "previous");
+	if (p + 1 < n)
+		json_neighbour(w, "next", a->kept[a->path[p + 1]], sim[a->path[p + 1]], offs[a->path[p + 1]]);
+	else
+		jw_null(w, "next");
+	int m = curate_nearest(a->sim, n, k, opts.neighbours, nearest);
+	jw_arr(w, "nearest");
+	for (int i = 0; i < m; i++)
+		json_neighbour(w, NULL, a->kept[nearest[i]], sim[nearest[i]], offs[nearest[i]]);
+	jw_end(w);
+}
+
 /* Every clip rejected: OUTDIR is made with curation.json alone (each clip's scores and the tests
  * that rejected it), then curate fails saying so, with what would change it: training longer, or
  * the option of the rule that rejected most, set past every score it rejected. */
-static _Noreturn void reject_all(const curate_opts *o, const char *outdir, const int *counts, const char *why)
+static _Noreturn void reject_all(const album *a)
 {
 	json_writer w;
 	jw_init(&w, 1);
 	jw_obj(&w, NULL);
 	jw_str(&w, "program", "curate");
 	jw_int(&w, "rate", rate);
-	json_options(&w, o);
+	cli_opts_json(&cli, &w, "options", 0);
 	jw_obj(&w, "summary");
 	jw_int(&w, "clips", nclips);
 	jw_int(&w, "kept", 0);
 	jw_obj(&w, "rejected");
 	for (int r = 0; r < CURATE_NREASONS; r++)
-		jw_int(&w, curate_reason_name(r), counts[r]);
+		jw_int(&w, curate_reason_name(r), a->counts[r]);
 	jw_end(&w);
 	jw_int(&w, "tracks", 0);
 	jw_num(&w, "seconds", 0);
@@ -377,7 +670,7 @@ static _Noreturn void reject_all(const curate_opts *o, const char *outdir, const
 	jw_arr(&w, "clips");
 	for (int i = 0; i < nclips; i++) {
 		jw_obj(&w, NULL);
-		json_verdict(&w, o, &clips[i]);
+		json_verdict(&w, &clips[i]);
 		jw_end(&w);
 	}
 	jw_end(&w);
@@ -385,8 +678,7 @@ static _Noreturn void reject_all(const curate_opts *o, const char *outdir, const
 	const char *text = jw_text(&w);
 	if (!text)
 		cli_die(NULL, "%s", sh_errmsg());
-	sh_tmp_name(tmpdir, sizeof tmpdir, outdir);
-	cli_stage_dir(tmpdir);
+	make_staging_dir();
 	write_text("curation.json", text);
 	cli_commit_dir(tmpdir, outdir, "curation.json", "an earlier curate output");
 	jw_free(&w);
@@ -395,7 +687,7 @@ static _Noreturn void reject_all(const curate_opts *o, const char *outdir, const
 	 * clip it rejected pass (3 significant digits, rounded away from the scores) */
 	int most = 0;
 	for (int r = 1; r < CURATE_NREASONS; r++)
-		most = counts[r] > counts[most] ? r : most;
+		most = a->counts[r] > a->counts[most] ? r : most;
 	char relax[512] = "";
 	curate_test t[CURATE_NTESTS];
 	for (int k = 0, len = 0; k < CURATE_NTESTS; k++) {
@@ -403,7 +695,7 @@ static _Noreturn void reject_all(const curate_opts *o, const char *outdir, const
 		double past = 0;
 		for (int i = 0; i < nclips; i++)
 			if (__builtin_ctz(clips[i].s.reasons) == most) {
-				curate_tests(o, &clips[i].s, t);
+				curate_tests(&opts, &clips[i].s, t);
 				double v = t[k].value;
 				if (t[k].reason == 1 << most && isfinite(v) &&
 				    (!found || (t[k].above ? v > past : v < past)))
@@ -418,429 +710,62 @@ static _Noreturn void reject_all(const curate_opts *o, const char *outdir, const
 	cli_warn(
 		NULL,
 		"all %d clips rejected (%s); each clip's scores and the tests that rejected it are in %s/curation.json",
-		nclips, why, outdir);
+		nclips, a->why, outdir);
 	if (*relax)
 		cli_die(NULL,
 			"nothing to make tracks of. A model trained too little makes clips like these: train it "
 			"longer; or keep such clips: %s lets the %d past the %s rule (docs/curate.md)",
-			relax, counts[most], curate_reason_name(most));
+			relax, a->counts[most], curate_reason_name(most));
 	cli_die(NULL, "nothing to make tracks of: train the model longer");
 }
 
-int main(int argc, char **argv)
+/* curation.json: the options, a summary, the tracks and every decision with its figures. */
+static void write_curation_json(const album *a)
 {
-	cli_init("curate");
-	curate_opts o;
-	curate_default_opts(&o);
-	const char *outdir = NULL, *ext = "flac";
-	int quiet = 0, explain = 0;
-	enum {
-		MIN_SECONDS = 256,
-		TOP_DB,
-		FLOOR_DB,
-		HIGHPASS,
-		NOISE_CHANGE,
-		NOISE_LOCAL,
-		NOISE_STEADY,
-		NOISE_FRACTION,
-		MAX_KURTOSIS,
-		LOOP_THRESHOLD,
-		LOOP_CORR,
-		LOOP_MIN,
-		LOOP_MAX,
-		CLIP_LEVEL,
-		MAX_CLIP,
-		TARGET_DB,
-		EXPLAIN,
-		MAX_GAIN,
-		CROSSFADE,
-		TRACK_MINUTES,
-		MAX_OFFSET,
-		MIN_OVERLAP,
-		NEIGHBOURS
-	};
-	static const struct option longopts[] = {
-		{"format", required_argument, 0, 'f'},
-		{"min-seconds", required_argument, 0, MIN_SECONDS},
-		{"top-db", required_argument, 0, TOP_DB},
-		{"floor-db", required_argument, 0, FLOOR_DB},
-		{"highpass", required_argument, 0, HIGHPASS},
-		{"noise-change", required_argument, 0, NOISE_CHANGE},
-		{"noise-local", required_argument, 0, NOISE_LOCAL},
-		{"noise-steady", required_argument, 0, NOISE_STEADY},
-		{"noise-fraction", required_argument, 0, NOISE_FRACTION},
-		{"max-kurtosis", required_argument, 0, MAX_KURTOSIS},
-		{"loop-threshold", required_argument, 0, LOOP_THRESHOLD},
-		{"loop-corr", required_argument, 0, LOOP_CORR},
-		{"explain", no_argument, 0, EXPLAIN},
-		{"loop-min-period", required_argument, 0, LOOP_MIN},
-		{"loop-max-period", required_argument, 0, LOOP_MAX},
-		{"clip-level", required_argument, 0, CLIP_LEVEL},
-		{"max-clip-fraction", required_argument, 0, MAX_CLIP},
-		{"target-db", required_argument, 0, TARGET_DB},
-		{"max-gain-db", required_argument, 0, MAX_GAIN},
-		{"crossfade", required_argument, 0, CROSSFADE},
-		{"track-minutes", required_argument, 0, TRACK_MINUTES},
-		{"max-offset", required_argument, 0, MAX_OFFSET},
-		{"min-overlap", required_argument, 0, MIN_OVERLAP},
-		{"neighbours", required_argument, 0, NEIGHBOURS},
-		{"quiet", no_argument, 0, 'q'},
-		{"verbose", no_argument, 0, 'v'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, CLI_OPT_VERSION},
-		{0, 0, 0, 0},
-	};
-	int opt;
-	while ((opt = getopt_long(argc, argv, ":o:r:f:qvh", longopts, NULL)) != -1) {
-		const char *a = optarg;
-		switch (opt) {
-		case 'o': outdir = a; break;
-		case 'r':
-			rate = (int)cli_long(usage, "-r", a, CURATE_RATE_MIN, CURATE_RATE_MAX);
-			rate_given = 1;
-			break;
-		case 'f': ext = a; break;
-		case 'q': quiet = cli_quiet = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
-		case MIN_SECONDS: o.min_seconds = cli_double(usage, "--min-seconds", a, 0, 1e6); break;
-		case TOP_DB: o.top_db = cli_double(usage, "--top-db", a, 1, 200); break;
-		case FLOOR_DB: o.floor_db = cli_double(usage, "--floor-db", a, -200, 0); break;
-		case HIGHPASS: o.highpass = cli_double(usage, "--highpass", a, 0, 1000); break;
-		case NOISE_CHANGE: o.noise_change = cli_double(usage, "--noise-change", a, 0, 1e6); break;
-		case NOISE_LOCAL: o.noise_local = cli_double(usage, "--noise-local", a, 0, 1); break;
-		case NOISE_STEADY: o.noise_steady = cli_double(usage, "--noise-steady", a, 0, 1e6); break;
-		case NOISE_FRACTION: o.noise_fraction = cli_double(usage, "--noise-fraction", a, 0, 1); break;
-		case MAX_KURTOSIS: o.max_kurtosis = cli_double(usage, "--max-kurtosis", a, 0, 1e12); break;
-		case LOOP_THRESHOLD: o.loop_threshold = cli_double(usage, "--loop-threshold", a, 0, 1); break;
-		case LOOP_CORR: o.loop_corr = cli_double(usage, "--loop-corr", a, -1, 1); break;
-		case EXPLAIN: explain = 1; break;
-		case LOOP_MIN: o.loop_min_period = cli_double(usage, "--loop-min-period", a, 0.01, 600); break;
-		case LOOP_MAX: o.loop_max_period = cli_double(usage, "--loop-max-period", a, 0.01, 600); break;
-		case CLIP_LEVEL: o.clip_level = cli_double(usage, "--clip-level", a, 0.01, 2); break;
-		case MAX_CLIP: o.max_clip_fraction = cli_double(usage, "--max-clip-fraction", a, 0, 1); break;
-		case TARGET_DB: o.target_db = cli_double(usage, "--target-db", a, -100, 0); break;
-		case MAX_GAIN: o.max_gain_db = cli_double(usage, "--max-gain-db", a, 0, 100); break;
-		case CROSSFADE: o.crossfade = cli_double(usage, "--crossfade", a, 0.001, 60); break;
-		case TRACK_MINUTES: o.track_minutes = cli_double(usage, "--track-minutes", a, 0.01, 1e4); break;
-		case MAX_OFFSET: o.max_offset = cli_double(usage, "--max-offset", a, 0, 600); break;
-		case MIN_OVERLAP: o.min_overlap = cli_double(usage, "--min-overlap", a, 0, 600); break;
-		case NEIGHBOURS: o.neighbours = (int)cli_long(usage, "--neighbours", a, 0, 100); break;
-		default: cli_std_option(usage, opt, argv);
-		}
-	}
-	if (explain && outdir)
-		cli_usage_error(usage, "--explain writes nothing: no -o");
-	if (!explain && (!outdir || !*outdir))
-		cli_usage_error(usage, "-o OUTDIR is required");
-	if (outdir && !strcmp(outdir, "-"))
-		cli_usage_error(usage, "-o -: curate writes a directory of tracks, not a stream (name the directory, "
-				       "./- if you mean it)");
-	if (explain) {
-		if (o.loop_min_period > o.loop_max_period)
-			cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
-		opts = o;
-		explain_mode = 1;
-		read_clips(argc - optind, argv + optind);
-		explain_flush();
-		return 0;
-	}
-	/* "out/" and "out" are the same directory; the temporary and old names go beside it */
-	static char outbuf[4096];
-	if (strlen(outdir) >= sizeof outbuf - 64)
-		cli_usage_error(usage, "-o: path too long");
-	strcpy(outbuf, outdir);
-	for (size_t l = strlen(outbuf); l > 1 && outbuf[l - 1] == '/'; l--)
-		outbuf[l - 1] = 0;
-	outdir = outbuf;
-	char probe[64];
-	snprintf(probe, sizeof probe, "x.%s", ext);
-	int fmt = audio_format_for_path(probe);
-	if (fmt < 0 || strchr(ext, '/'))
-		cli_usage_error(usage, "--format: expected flac, ogg or wav, got '%s'", ext);
-	if (o.loop_min_period > o.loop_max_period)
-		cli_usage_error(usage, "--loop-min-period is above --loop-max-period");
-	double t0 = sh_now();
-	stage_t0 = t0;
-
-	read_clips(argc - optind, argv + optind);
-	if (nclips == 0)
-		cli_die(NULL, "no clips in the input");
-	/* the rate is known now (a stream may carry it) */
-	if (rate < CURATE_RATE_MIN || rate > CURATE_RATE_MAX)
-		cli_die(argc - optind == 1 ? argv[optind] : NULL, "the clips are at %d Hz; curate works at %d..%d Hz",
-			rate, CURATE_RATE_MIN, CURATE_RATE_MAX);
-	/* in samples, as the clips will be cut: every kept clip holds a fade in and a fade out */
-	if (2 * lround(o.crossfade * rate) > ceil(o.min_seconds * rate))
-		cli_usage_error(usage,
-				"--crossfade %g needs --min-seconds of at least %g (a clip "
-				"must hold a fade in and a fade out)",
-				o.crossfade, 2 * o.crossfade);
-	o.rate = rate;
-	stage("reading");
-
-	/* analysis and fingerprints, in parallel over clips; a thread's chromaprint context and
-	 * FFT plan serve all its clips */
-	cli_progress prog;
-	cli_progress_start(&prog, "analysing", nclips, "clips");
-	int done = 0, failed = 0;
-#pragma omp parallel
-	{
-		curate_analyzer *an = curate_analyzer_new();
-		fp_context *fc = fp_context_new();
-		if (!an || !fc) {
-#pragma omp atomic write
-			failed = 1;
-		}
-#pragma omp for schedule(dynamic, 1)
-		for (int i = 0; i < nclips; i++) {
-			clip *c = &clips[i];
-			if (!an || !fc)
-				continue;
-			if (curate_analyze(an, &o, c->x, c->n, &c->s)) { /* repairs c->x too */
-				snprintf(c->err, sizeof c->err, "%s", sh_errmsg());
-				continue;
-			}
-			if (!c->s.reasons &&
-			    fp_compute(fc, c->x + c->s.start, c->s.end - c->s.start, rate, &c->fp, &c->nfp))
-				snprintf(c->err, sizeof c->err, "%s", sh_errmsg());
-#pragma omp critical(curate_progress)
-			cli_progress_update(&prog, ++done, NULL);
-		}
-		curate_analyzer_free(an);
-		fp_context_free(fc);
-	}
-	if (failed)
-		cli_die(NULL, "cannot set up the analysis: %s", sh_errmsg());
-	stage("analysis and fingerprints");
-	int nkept = 0, counts[CURATE_NREASONS] = {0};
-	for (int i = 0; i < nclips; i++) {
-		clip *c = &clips[i];
-		if (*c->err)
-			cli_die(c->name, "%s", c->err);
-		if (c->s.reasons) {
-			counts[__builtin_ctz(c->s.reasons)]++;
-			free(c->x);
-			c->x = NULL;
-		} else {
-			c->kept = nkept++;
-		}
-	}
-	char why[512] = "";
-	for (int r = 0, len = 0; r < CURATE_NREASONS; r++)
-		if (counts[r])
-			len += snprintf(why + len, sizeof why - len, "%s%d %s", len ? ", " : "", counts[r],
-					curate_reason_name(r));
-	if (nkept == 0)
-		reject_all(&o, outdir, counts, why);
-
-	/* all-pairs similarity of the kept clips */
-	int *kept = malloc((size_t)nkept * sizeof *kept);
-	float *sim = malloc((size_t)nkept * nkept * sizeof *sim);
-	int16_t *offs = malloc((size_t)nkept * nkept * sizeof *offs);
-	if (!kept || !sim || !offs)
-		cli_die(NULL, "out of memory for %d×%d similarities", nkept, nkept);
-	for (int i = 0; i < nclips; i++)
-		if (clips[i].kept >= 0)
-			kept[clips[i].kept] = i;
-	int max_off = (int)lround(o.max_offset / FP_ITEM_SECONDS);
-	int min_ov = (int)lround(o.min_overlap / FP_ITEM_SECONDS);
-	max_off = SH_MIN(max_off, 30000);
-#pragma omp parallel for schedule(dynamic, 1)
-	for (int a = 0; a < nkept; a++) {
-		const clip *ca = &clips[kept[a]];
-		sim[(size_t)a * nkept + a] = 0;
-		offs[(size_t)a * nkept + a] = 0;
-		for (int b = a + 1; b < nkept; b++) {
-			const clip *cb = &clips[kept[b]];
-			int off;
-			float s = (float)fp_similarity(ca->fp, ca->nfp, cb->fp, cb->nfp, max_off, min_ov, &off);
-			sim[(size_t)a * nkept + b] = sim[(size_t)b * nkept + a] = s;
-			offs[(size_t)a * nkept + b] = (int16_t)off;
-			offs[(size_t)b * nkept + a] = (int16_t)-off;
-		}
-	}
-
-	stage("similarities");
-
-	/* order, split, gains */
-	int *path = malloc((size_t)nkept * sizeof *path);
-	size_t *len = malloc((size_t)nkept * sizeof *len);
-	float *join = malloc((size_t)nkept * sizeof *join);
-	int *first = malloc((size_t)(nkept + 1) * sizeof *first);
-	float *gain = malloc((size_t)nkept * sizeof *gain);
-	const float **ptr = malloc((size_t)nkept * sizeof *ptr);
-	if (!path || !len || !join || !first || !gain || !ptr)
-		cli_die(NULL, "out of memory");
-	if (curate_order(sim, nkept, path) < 0)
-		cli_die(NULL, "%s", sh_errmsg());
-	size_t xf = (size_t)lround(o.crossfade * rate);
-	for (int p = 0; p < nkept; p++) {
-		clip *c = &clips[kept[path[p]]];
-		c->order = p;
-		len[p] = c->s.end - c->s.start;
-		join[p] = p + 1 < nkept ? sim[(size_t)path[p] * nkept + path[p + 1]] : 0;
-		c->gain_db = curate_gain_db(&o, &c->s);
-		gain[p] = (float)pow(10, c->gain_db / 20);
-		ptr[p] = c->x + c->s.start;
-	}
-	int ntracks = curate_split(len, join, nkept, xf, o.track_minutes * 60 * rate, first);
-	if (ntracks < 0)
-		cli_die(NULL, "%s", sh_errmsg());
-	first[ntracks] = nkept;
-	stage("ordering");
-
-	/* the output directory */
-	sh_tmp_name(tmpdir, sizeof tmpdir, outdir);
-	cli_stage_dir(tmpdir);
-	int width = ntracks < 100 ? 2 : ntracks < 1000 ? 3 : 4;
-	size_t tsv_cap = 256 + (size_t)nkept * 256, tsv_len = 0;
-	char *tsv = malloc(tsv_cap);
-	if (!tsv)
-		cli_die(NULL, "out of memory");
-	tsv_len += snprintf(tsv, tsv_cap, "track\torder\tclip\tstart\tend\tseconds\n");
-	double total_seconds = 0;
-	size_t *track_len = malloc((size_t)ntracks * sizeof *track_len);
-	if (!track_len)
-		cli_die(NULL, "out of memory");
-	for (int k = 0; k < ntracks; k++) {
-		int a = first[k], m = first[k + 1] - first[k];
-		track_len[k] = curate_joined_length(len + a, m, xf);
-		size_t pos = 0;
-		for (int p = a; p < a + m; p++) {
-			clip *c = &clips[kept[path[p]]];
-			c->track = k;
-			c->at = pos;
-			c->until = pos + len[p];
-			pos += len[p] - xf;
-			if (tsv_cap - tsv_len < 4096 + strlen(c->name)) {
-				tsv_cap = 2 * tsv_cap + strlen(c->name);
-				tsv = realloc(tsv, tsv_cap);
-				if (!tsv)
-					cli_die(NULL, "out of memory");
-			}
-			tsv_len += snprintf(tsv + tsv_len, tsv_cap - tsv_len, "%d\t%d\t%s\t%.6f\t%.6f\t%.6f\n", k + 1,
-					    p + 1, c->name, secs(c->at), secs(c->until), secs(c->until - c->at));
-		}
-		total_seconds += secs(track_len[k]);
-	}
-	/* render and encode the tracks in parallel; the temporary files live inside tmpdir, which
-	 * is removed whole on failure (cli_stage_dir), so the (not thread-safe) cleanup list is
-	 * left out */
-	void (*hook)(const char *, int) = sh_tmp_hook;
-	sh_tmp_hook = NULL;
-	char(*track_err)[512] = calloc((size_t)ntracks, sizeof *track_err);
-	if (!track_err)
-		cli_die(NULL, "out of memory");
-#pragma omp parallel for schedule(dynamic, 1)
-	for (int k = 0; k < ntracks; k++) {
-		int a = first[k], m = first[k + 1] - first[k];
-		float *out = malloc(track_len[k] * sizeof *out);
-		char path_k[8192];
-		snprintf(path_k, sizeof path_k, "%s/%0*d.%s", tmpdir, width, k + 1, ext);
-		if (!out) {
-			snprintf(track_err[k], sizeof track_err[k], "out of memory for %zu samples", track_len[k]);
-			continue;
-		}
-		curate_render(out, ptr + a, len + a, gain + a, m, xf, (size_t)lround(0.01 * rate));
-		if (audio_write_file(path_k, rate, (audio_format)fmt, out, track_len[k]))
-			snprintf(track_err[k], sizeof track_err[k], "%s", sh_errmsg());
-		free(out);
-	}
-	sh_tmp_hook = hook;
-	for (int k = 0; k < ntracks; k++)
-		if (*track_err[k])
-			cli_die(NULL, "track %d: %s", k + 1, track_err[k]);
-	free(track_err);
-	write_text("tracklist.tsv", tsv);
-	stage("tracks");
-	free(tsv);
-
-	/* curation.json: every decision with its figures */
 	json_writer w;
 	jw_init(&w, 1);
 	jw_obj(&w, NULL);
 	jw_str(&w, "program", "curate");
 	jw_int(&w, "rate", rate);
-	json_options(&w, &o);
+	cli_opts_json(&cli, &w, "options", 0);
 	jw_obj(&w, "summary");
 	jw_int(&w, "clips", nclips);
-	jw_int(&w, "kept", nkept);
+	jw_int(&w, "kept", a->nkept);
 	jw_obj(&w, "rejected");
 	for (int r = 0; r < CURATE_NREASONS; r++)
-		jw_int(&w, curate_reason_name(r), counts[r]);
+		jw_int(&w, curate_reason_name(r), a->counts[r]);
 	jw_end(&w);
-	jw_int(&w, "tracks", ntracks);
-	jw_num(&w, "seconds", total_seconds);
-	jw_fig(&w, "path_similarity", curate_path_score(sim, nkept, path));
+	jw_int(&w, "tracks", a->ntracks);
+	jw_num(&w, "seconds", a->total_seconds);
+	jw_fig(&w, "path_similarity", curate_path_score(a->sim, a->nkept, a->path));
 	jw_end(&w);
 	jw_arr(&w, "tracks");
-	for (int k = 0; k < ntracks; k++) {
+	for (int k = 0; k < a->ntracks; k++) {
 		char file[64];
-		snprintf(file, sizeof file, "%0*d.%s", width, k + 1, ext);
+		snprintf(file, sizeof file, "%0*d.%s", a->width, k + 1, ext);
 		jw_obj(&w, NULL);
 		jw_int(&w, "track", k + 1);
 		jw_str(&w, "file", file);
-		jw_int(&w, "samples", (long long)track_len[k]);
-		jw_num(&w, "seconds", secs(track_len[k]));
+		jw_int(&w, "samples", (long long)a->track_len[k]);
+		jw_num(&w, "seconds", secs(a->track_len[k]));
 		jw_arr(&w, "clips");
-		for (int p = first[k]; p < first[k + 1]; p++)
-			jw_str(&w, NULL, clips[kept[path[p]]].name);
+		for (int p = a->first[k]; p < a->first[k + 1]; p++)
+			jw_str(&w, NULL, clips[a->kept[a->path[p]]].name);
 		jw_end(&w);
 		jw_end(&w);
 	}
 	jw_end(&w);
 	jw_arr(&w, "clips");
-	int *nearest = malloc((size_t)(o.neighbours + 1) * sizeof *nearest);
-	if (!nearest)
-		cli_die(NULL, "out of memory");
+	int *nearest = alloc_or_die((size_t)(opts.neighbours + 1) * sizeof *nearest);
 	for (int i = 0; i < nclips; i++) {
-		clip *c = &clips[i];
+		const clip *c = &clips[i];
 		jw_obj(&w, NULL);
-		json_verdict(&w, &o, c);
-		if (c->kept >= 0) {
-			int a = c->kept, p = c->order;
-			jw_int(&w, "fingerprint_items", c->nfp);
-			jw_fig(&w, "gain_db", c->gain_db);
-			jw_int(&w, "track", c->track + 1);
-			jw_int(&w, "order", p + 1);
-			jw_int(&w, "start_sample", (long long)c->at);
-			jw_int(&w, "end_sample", (long long)c->until);
-			jw_num(&w, "start", secs(c->at));
-			jw_num(&w, "end", secs(c->until));
-			if (p > 0)
-				json_neighbour(&w, "previous", kept[path[p - 1]], sim[(size_t)a * nkept + path[p - 1]],
-					       offs[(size_t)a * nkept + path[p - 1]]);
-			else
-				jw_null(&w, "previous");
-			if (p + 1 < nkept)
-				json_neighbour(&w, "next", kept[path[p + 1]], sim[(size_t)a * nkept + path[p + 1]],
-					       offs[(size_t)a * nkept + path[p + 1]]);
-			else
-				jw_null(&w, "next");
-			/* the most similar clips, highest first, ties by input order */
-			int m = 0;
-			for (int b = 0; b < nkept; b++) {
-				if (b == a)
-					continue;
-				float sb = sim[(size_t)a * nkept + b];
-				int at = m < o.neighbours ? m++ : o.neighbours;
-				while (at > 0 && sim[(size_t)a * nkept + nearest[at - 1]] < sb) {
-					if (at < o.neighbours)
-						nearest[at] = nearest[at - 1];
-					at--;
-				}
-				if (at < o.neighbours)
-					nearest[at] = b;
-			}
-			jw_arr(&w, "nearest");
-			for (int k = 0; k < m; k++)
-				json_neighbour(&w, NULL, kept[nearest[k]], sim[(size_t)a * nkept + nearest[k]],
-					       offs[(size_t)a * nkept + nearest[k]]);
-			jw_end(&w);
-		}
+		json_verdict(&w, c);
+		if (c->kept >= 0)
+			json_clip_place(&w, a, c, nearest);
 		jw_end(&w);
 	}
+	free(nearest);
 	jw_end(&w);
 	jw_end(&w);
 	const char *text = jw_text(&w);
@@ -848,28 +773,66 @@ int main(int argc, char **argv)
 		cli_die(NULL, "%s", sh_errmsg());
 	write_text("curation.json", text);
 	jw_free(&w);
-	cli_commit_dir(tmpdir, outdir, "curation.json", "an earlier curate output");
+}
 
-	if (!quiet)
-		cli_progress_end(&prog, "%d clips: %d kept%s%s%s; %d track%s, %.1f min, in %.1f s", nclips, nkept,
-				 *why ? " (rejected: " : "", why, *why ? ")" : "", ntracks, ntracks == 1 ? "" : "s",
-				 total_seconds / 60, sh_now() - t0);
+static void free_album(album *a)
+{
 	for (int i = 0; i < nclips; i++) {
 		free(clips[i].name);
 		free(clips[i].x);
 		free(clips[i].fp);
 	}
 	free(clips);
-	free(kept);
-	free(sim);
-	free(offs);
-	free(path);
-	free(len);
-	free(join);
-	free(first);
-	free(gain);
-	free(ptr);
-	free(track_len);
-	free(nearest);
+	free(a->kept);
+	free(a->sim);
+	free(a->offs);
+	free(a->path);
+	free(a->len);
+	free(a->join);
+	free(a->first);
+	free(a->gain);
+	free(a->ptr);
+	free(a->track_len);
+}
+
+int main(int argc, char **argv)
+{
+	cli_init("curate");
+	int first = parse_options(argc, argv), nfiles = argc - first;
+	char **files = argv + first;
+	if (explain) {
+		explain_mode = 1;
+		read_clips(nfiles, files);
+		explain_flush();
+		return 0;
+	}
+	double t0 = sh_now();
+	stage_t0 = t0;
+	read_clips(nfiles, files);
+	check_clips(nfiles, files);
+	stage("reading");
+	analyse_clips();
+	stage("analysis and fingerprints");
+	album a = {0};
+	sort_out(&a);
+	compare_clips(&a);
+	stage("similarities");
+	order_tracks(&a);
+	stage("ordering");
+
+	make_staging_dir();
+	char *tracklist = lay_out_tracks(&a);
+	render_tracks(&a);
+	write_text("tracklist.tsv", tracklist);
+	free(tracklist);
+	stage("tracks");
+	write_curation_json(&a);
+	cli_commit_dir(tmpdir, outdir, "curation.json", "an earlier curate output");
+
+	if (!cli_quiet)
+		cli_progress_end(&progress, "%d clips: %d kept%s%s%s; %d track%s, %.1f min, in %.1f s", nclips, a.nkept,
+				 *a.why ? " (rejected: " : "", a.why, *a.why ? ")" : "", a.ntracks,
+				 a.ntracks == 1 ? "" : "s", a.total_seconds / 60, sh_now() - t0);
+	free_album(&a);
 	return 0;
 }

@@ -7,19 +7,20 @@
  * This file parses options and moves data; the work is in lib/ddsp.c (and ddsp_train.c). */
 #include "audio.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "ddsp.h"
 #include "ddsp_train.h"
 #include "npy.h"
 #include "safetensors.h"
 #include "util.h"
 
-#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: ddsp-harmonic synth [-r RATE] [--hop H] [--logits] [--seed S] -o OUT CONTROLS\n"
 	"       ddsp-harmonic analyze [-r RATE] [--hop H] [-k K] [-b B] [--fmin HZ] [--fmax HZ]\n"
 	"                             [--threshold T] -o CONTROLS IN\n"
@@ -29,31 +30,14 @@ static const char usage[] =
 	"       ddsp-harmonic transfer --model CKPT [--pitch SEMITONES] [--loudness-db DB] [--auto]\n"
 	"                             [--seed S] -o OUT IN\n"
 	"DDSP's harmonic-plus-noise synthesizer and the analysis that drives it.\n"
-	"  CONTROLS      safetensors: f0_hz (F), amplitude (F) or (F,1), harmonics (F,K), optional\n"
-	"                noise (F,B); frame k sits at sample k*H; F frames make F*H samples.\n"
-	"                analyze also writes loudness_db, voiced and f0_confidence (F).\n"
-	"  IN, A, B      audio files (.wav .flac .ogg .mp3 ...), resampled to RATE, or tensor\n"
-	"                streams of <f4/<f8 records taken one after another as one signal\n"
-	"  OUT           audio by extension (.wav 16-bit, .flac, .ogg), else a <f4 tensor stream\n"
-	"  -r RATE       sample rate (default: the controls' sample_rate, else 16000)\n"
-	"  --hop H       samples per frame (default: the controls' hop, else 64)\n"
-	"  --logits      controls are raw network outputs: exp_sigmoid on amplitude and\n"
-	"                harmonics, exp_sigmoid(x - 5) on noise\n"
-	"  --seed S      seed of the white noise (default 1)\n"
-	"  -k K          harmonics to analyse (default 60)\n"
-	"  -b B          noise bands, linear from 0 to RATE/2 (default 65)\n"
-	"  --fmin, --fmax  f0 search range in Hz (default 40, 2400)\n"
-	"  --threshold T YIN threshold (default 0.15)\n"
-	"  --pitch S     transpose by S semitones\n"
-	"  --harmonics FILE  impose FILE's harmonic profile (audio, or controls .safetensors):\n"
-	"                the amplitude-weighted mean distribution of its voiced frames\n"
-	"  -o OUT        output (default stdout)\n"
-	"  --model CKPT  transfer: a checkpoint of qtrain --model ddsp (rate and hop are its own)\n"
-	"  --loudness-db DB  transfer: add DB to the input's loudness\n"
-	"  --auto        transfer: shift by octaves and move the loudness towards the training data's\n"
-	"  -q, --quiet   no summary line\n"
-	"  -h, --help    this text; --version: the version and the libraries used\n"
-	"compare prints the loss (FFT sizes 2048..64) on stdout.\n";
+	"CONTROLS: safetensors: f0_hz (F), amplitude (F) or (F,1), harmonics (F,K), optional\n"
+	"  noise (F,B); frame k sits at sample k*H; F frames make F*H samples.\n"
+	"  analyze also writes loudness_db, voiced and f0_confidence (F).\n"
+	"IN, A, B: audio files (.wav .flac .ogg .mp3 ...), resampled to RATE, or tensor\n"
+	"  streams of <f4/<f8 records taken one after another as one signal.\n"
+	"OUT: audio by extension (.wav 16-bit, .flac, .ogg), else a <f4 tensor stream.\n";
+static const char usage_foot[] = "compare prints the loss (FFT sizes 2048..64) on stdout.\n";
+static const char *usage; /* the whole --help text, from the option table */
 
 typedef struct {
 	const char *cmd, *out, *harm_file, *model;
@@ -412,81 +396,54 @@ int main(int argc, char **argv)
 	o.hop = DDSP_HOP;
 	o.seed = CLI_DEFAULT_SEED;
 	ddsp_analysis_defaults(&o.ao);
-	enum {
-		OPT_HOP = 256,
-		OPT_LOGITS,
-		OPT_SEED,
-		OPT_FMIN,
-		OPT_FMAX,
-		OPT_THRESH,
-		OPT_PITCH,
-		OPT_HARM,
-		OPT_HELP,
-		OPT_MODEL,
-		OPT_LOUD,
-		OPT_AUTO
+	long seed = CLI_DEFAULT_SEED;
+	cli_opt table[] = {
+		{NULL, 'r', "RATE", CLI_INT, &o.rate, DDSP_RATE_MIN, DDSP_RATE_MAX,
+		 .help = "sample rate (default: the controls' sample_rate, else 16000)"},
+		{"hop", 0, "H", CLI_INT, &o.hop, 1, DDSP_HOP_MAX,
+		 .help = "samples per frame (default: the controls' hop, else 64)"},
+		{"logits", 0, NULL, CLI_FLAG, &o.logits,
+		 .help = "controls are raw network outputs: exp_sigmoid on amplitude and\n"
+			 "harmonics, exp_sigmoid(x - 5) on noise"},
+		{"seed", 0, "S", CLI_LONG, &seed, 0, LONG_MAX, .def = "1", .help = "seed of the white noise"},
+		{NULL, 'k', "K", CLI_INT, &o.ao.n_harmonics, 1, 10000, .def = "60", .help = "harmonics to analyse"},
+		{NULL, 'b', "B", CLI_INT, &o.ao.n_bands, 3, 16385, .def = "65",
+		 .help = "noise bands, linear from 0 to RATE/2"},
+		{"fmin", 0, "HZ", CLI_DOUBLE, &o.ao.fmin, 1, 1e5, .def = "40", .help = "lowest f0 searched"},
+		{"fmax", 0, "HZ", CLI_DOUBLE, &o.ao.fmax, 1, 1e6, .def = "2400", .help = "highest f0 searched"},
+		{"threshold", 0, "T", CLI_DOUBLE, &o.ao.yin_threshold, 0.001, 1, .def = "0.15",
+		 .help = "YIN threshold"},
+		{"pitch", 0, "SEMITONES", CLI_DOUBLE, &o.pitch, -96, 96, .help = "transpose by SEMITONES"},
+		{"harmonics", 0, "FILE", CLI_STRING, &o.harm_file,
+		 .help = "impose FILE's harmonic profile (audio, or controls .safetensors):\n"
+			 "the amplitude-weighted mean distribution of its voiced frames"},
+		{NULL, 'o', "OUT", CLI_STRING, &o.out, .def = "stdout", .help = "output"},
+		{"model", 0, "CKPT", CLI_STRING, &o.model,
+		 .help = "transfer: a checkpoint of qtrain --model ddsp (rate and hop are its own)"},
+		{"loudness-db", 0, "DB", CLI_DOUBLE, &o.loudness_db, -200, 200,
+		 .help = "transfer: add DB to the input's loudness"},
+		{"auto", 0, NULL, CLI_FLAG, &o.autoadj,
+		 .help = "transfer: shift by octaves and move the loudness towards the training data's"},
+		{.kind = CLI_END},
 	};
-	static const struct option longopts[] = {
-		{"hop", required_argument, NULL, OPT_HOP},
-		{"logits", no_argument, NULL, OPT_LOGITS},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"fmin", required_argument, NULL, OPT_FMIN},
-		{"fmax", required_argument, NULL, OPT_FMAX},
-		{"threshold", required_argument, NULL, OPT_THRESH},
-		{"pitch", required_argument, NULL, OPT_PITCH},
-		{"harmonics", required_argument, NULL, OPT_HARM},
-		{"help", no_argument, NULL, OPT_HELP},
-		{"model", required_argument, NULL, OPT_MODEL},
-		{"loudness-db", required_argument, NULL, OPT_LOUD},
-		{"auto", no_argument, NULL, OPT_AUTO},
-		CLI_STD_LONGOPTS,
-		{0, 0, 0, 0},
-	};
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (!strcmp(argv[i], "--version")) {
-			cli_version();
-		}
-	if (argc < 2)
+	cli_opts opts = {.head = usage_head, .foot = usage_foot, .quiet = "no summary line", .opts = table};
+	usage = cli_opts_usage(&opts);
+	/* the subcommand first; options alone (--help, --version) are answered without one */
+	int sub = argc > 1 && argv[1][0] != '-';
+	o.cmd = sub ? argv[1] : NULL;
+	const int first = cli_opts_parse(&opts, argc - sub, argv + sub) + sub;
+	if (!o.cmd)
 		cli_usage_error(usage, "no subcommand");
-	o.cmd = argv[1];
 	if (strcmp(o.cmd, "synth") && strcmp(o.cmd, "analyze") && strcmp(o.cmd, "resynth") &&
 	    strcmp(o.cmd, "compare") && strcmp(o.cmd, "transfer"))
 		cli_usage_error(usage, "unknown subcommand '%s'", o.cmd);
-	optind = 2;
-	int c;
-	while ((c = getopt_long(argc, argv, ":r:k:b:o:hq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			o.rate = (int)cli_long(usage, "-r", optarg, DDSP_RATE_MIN, DDSP_RATE_MAX);
-			o.rate_given = 1;
-			break;
-		case OPT_HOP:
-			o.hop = (int)cli_long(usage, "--hop", optarg, 1, DDSP_HOP_MAX);
-			o.hop_given = 1;
-			break;
-		case 'k': o.ao.n_harmonics = (int)cli_long(usage, "-k", optarg, 1, 10000); break;
-		case 'b': o.ao.n_bands = (int)cli_long(usage, "-b", optarg, 3, 16385); break;
-		case 'o': o.out = optarg; break;
-		case OPT_LOGITS: o.logits = 1; break;
-		case OPT_SEED: o.seed = (uint64_t)cli_double(usage, "--seed", optarg, 0, 9007199254740992.0); break;
-		case OPT_FMIN: o.ao.fmin = cli_double(usage, "--fmin", optarg, 1, 1e5); break;
-		case OPT_FMAX: o.ao.fmax = cli_double(usage, "--fmax", optarg, 1, 1e6); break;
-		case OPT_THRESH: o.ao.yin_threshold = cli_double(usage, "--threshold", optarg, 0.001, 1); break;
-		case OPT_PITCH: o.pitch = cli_double(usage, "--pitch", optarg, -96, 96); break;
-		case OPT_HARM: o.harm_file = optarg; break;
-		case OPT_MODEL: o.model = optarg; break;
-		case OPT_LOUD: o.loudness_db = cli_double(usage, "--loudness-db", optarg, -200, 200); break;
-		case OPT_AUTO: o.autoadj = 1; break;
-		default: cli_std_option(usage, c, argv);
-		}
-	}
-	int nin = argc - optind, want = !strcmp(o.cmd, "compare") ? 2 : 1;
+	o.seed = (uint64_t)seed;
+	o.rate_given = cli_opts_given(&opts, &o.rate);
+	o.hop_given = cli_opts_given(&opts, &o.hop);
+	int nin = argc - first, want = !strcmp(o.cmd, "compare") ? 2 : 1;
 	if (nin > want || (want == 2 && nin != 2))
 		cli_usage_error(usage, "%s takes %d input%s", o.cmd, want, want > 1 ? "s" : "");
-	const char *in = nin ? argv[optind] : NULL;
+	const char *in = nin ? argv[first] : NULL;
 	if (!strcmp(o.cmd, "synth")) {
 		cmd_synth(&o, in);
 		return 0;
@@ -507,6 +464,6 @@ int main(int argc, char **argv)
 	else if (!strcmp(o.cmd, "resynth"))
 		cmd_resynth(&o, in);
 	else
-		cmd_compare(&o, argv[optind], argv[optind + 1]);
+		cmd_compare(&o, argv[first], argv[first + 1]);
 	return 0;
 }

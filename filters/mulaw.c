@@ -2,33 +2,24 @@
  * The quantisers live in lib/mulaw.c; this file parses options and moves records. */
 #include "audio.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "mulaw.h"
 #include "npy.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] = "usage: mulaw [-d] [-l LEVELS] [--linear | --dadabots] [-r RATE] [-q] [-o OUT] [FILE...]\n"
-			    "Encodes <f4 records of audio in [-1, 1] to codes (|u1 for LEVELS <= 256, <u2 above),\n"
-			    "or with -d decodes code records to <f4. The shape of each record is kept.\n"
-			    "  -d            decode codes to audio\n"
-			    "  -l, --levels LEVELS  number of levels, 2..65536 (default 256)\n"
-			    "  --linear      uniform quantisation instead of mu-law\n"
-			    "  --dadabots    the floor-based mu-law of the dadabots SampleRNN code\n"
-			    "  -r RATE       the rate of the audio: audio-file inputs are read at it (default: their\n"
-			    "                own), tensor streams that carry a rate must be at it; decoding to audio:\n"
-			    "                the rate to write (default: the stream's, else 16000)\n"
-			    "  -o OUT        output (default stdout); with -d, OUT.wav/.flac/.ogg writes all records\n"
-			    "                one after another as one audio file\n"
-			    "  FILE          tensor streams (default stdin); when encoding, an audio file (.wav .flac\n"
-			    "                .ogg .mp3 ...) is read whole as one record, mixed down to mono\n"
-			    "  -q, --quiet   no summary line\n"
-			    "  -h, --help    this text; --version: the version and the libraries used\n"
-			    "Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n"
-			    "Output records carry the rate of their input (docs/formats.md).\n";
+static const char usage_head[] =
+	"usage: mulaw [-d] [-l LEVELS] [--linear | --dadabots] [-r RATE] [-q] [-o OUT] [FILE...]\n"
+	"Encodes <f4 records of audio in [-1, 1] to codes (|u1 for LEVELS <= 256, <u2 above),\n"
+	"or with -d decodes code records to <f4. The shape of each record is kept.\n";
+static const char usage_foot[] =
+	"FILE: tensor streams (default stdin); when encoding, an audio file (.wav .flac .ogg .mp3 ...)\n"
+	"is read whole as one record, mixed down to mono.\n"
+	"Values outside [-1, 1] are clamped and counted; NaN or infinite input is an error.\n"
+	"Output records carry the rate of their input (docs/formats.md).\n";
 
 typedef struct {
 	mulaw_quantiser q;
@@ -223,35 +214,28 @@ int main(int argc, char **argv)
 	int decode = 0, levels = 256, rate = 0;
 	mulaw_mode mode = MULAW_WAVENET;
 	const char *out_path = NULL;
-	enum { OPT_LINEAR = 256, OPT_DADABOTS, OPT_HELP };
-	static const struct option longopts[] = {
-		{"linear", no_argument, NULL, OPT_LINEAR},
-		{"dadabots", no_argument, NULL, OPT_DADABOTS},
-		{"help", no_argument, NULL, OPT_HELP},
-		{"levels", required_argument, NULL, 'l'},
-		CLI_STD_LONGOPTS,
-		{0, 0, 0, 0},
+	int linear = 0, dadabots = 0;
+	cli_opt table[] = {
+		{NULL, 'd', NULL, CLI_FLAG, &decode, .help = "decode codes to audio"},
+		{"levels", 'l', "LEVELS", CLI_INT, &levels, 2, MULAW_MAX_LEVELS, .def = "256",
+		 .help = "number of levels"},
+		{"linear", 0, NULL, CLI_FLAG, &linear, .help = "uniform quantisation instead of mu-law"},
+		{"dadabots", 0, NULL, CLI_FLAG, &dadabots,
+		 .help = "the floor-based mu-law of the dadabots SampleRNN code"},
+		{NULL, 'r', "RATE", CLI_INT, &rate, NPY_RATE_MIN, NPY_RATE_MAX,
+		 .help = "the rate of the audio: audio-file inputs are read at it (default: their\n"
+			 "own), tensor streams that carry a rate must be at it; decoding to audio:\n"
+			 "the rate to write (default: the stream's, else 16000)"},
+		{NULL, 'o', "OUT", CLI_STRING, &out_path,
+		 .help = "output (default stdout); with -d, OUT.wav/.flac/.ogg writes all records\n"
+			 "one after another as one audio file"},
+		{.kind = CLI_END},
 	};
-	int c, modes_given = 0;
-	while ((c = getopt_long(argc, argv, ":dl:r:o:hq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': decode = 1; break;
-		case 'l': levels = (int)cli_long(usage, "-l", optarg, 2, MULAW_MAX_LEVELS); break;
-		case 'r': rate = (int)cli_long(usage, "-r", optarg, NPY_RATE_MIN, NPY_RATE_MAX); break;
-		case 'o': out_path = optarg; break;
-		case OPT_LINEAR:
-			mode = MULAW_LINEAR;
-			modes_given++;
-			break;
-		case OPT_DADABOTS:
-			mode = MULAW_DADABOTS;
-			modes_given++;
-			break;
-		case OPT_HELP: fputs(usage, stdout); return 0;
-		default: cli_std_option(usage, c, argv);
-		}
-	}
-	if (modes_given > 1)
+	cli_opts opts = {.head = usage_head, .foot = usage_foot, .quiet = "no summary line", .opts = table};
+	const int first = cli_opts_parse(&opts, argc, argv);
+	const char *usage = cli_opts_usage(&opts);
+	mode = linear ? MULAW_LINEAR : dadabots ? MULAW_DADABOTS : MULAW_WAVENET;
+	if (linear && dadabots)
 		cli_usage_error(usage, "--linear and --dadabots exclude each other");
 	int audio_out = out_path && strcmp(out_path, "-") && cli_is_audio_path(out_path);
 	if (audio_out && !decode)
@@ -265,8 +249,8 @@ int main(int argc, char **argv)
 	j.code_type = levels <= 256 ? SH_U8 : SH_U16;
 
 	/* inputs are checked before any output exists, so that a missing file leaves nothing */
-	int nin = argc - optind;
-	for (int i = optind; i < argc; i++) {
+	int nin = argc - first;
+	for (int i = first; i < argc; i++) {
 		if (decode && strcmp(argv[i], "-") && cli_is_audio_path(argv[i]))
 			cli_die(argv[i], "is an audio file; -d decodes tensor streams of codes");
 		if (strcmp(argv[i], "-")) {
@@ -284,7 +268,7 @@ int main(int argc, char **argv)
 	}
 
 	for (int i = 0; i < (nin ? nin : 1); i++) {
-		const char *path = nin ? argv[optind + i] : "-";
+		const char *path = nin ? argv[first + i] : "-";
 		if (decode)
 			decode_stream(&j, path, &out, audio_out ? out_path : NULL, &aw);
 		else if (strcmp(path, "-") && cli_is_audio_path(path))

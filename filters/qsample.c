@@ -14,6 +14,7 @@
 #include "audio.h"
 #include "blas.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "mulaw.h"
 #include "npy.h"
 #include "rng.h"
@@ -26,7 +27,7 @@
 
 #include <cblas.h>
 #include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -36,42 +37,20 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: qsample [-n N] [-s SECONDS] [-t TEMP] [--seed S] [--batch B] [--h0 MODE]\n"
 	"               [--prime FILE [--prime-seconds S] [--keep-prime]] [--format codes|f32|s16]\n"
-	"               [--realtime] [--weights f32|f16|i8|q8] [--threads N] [-q] [-o OUT] CHECKPOINT\n"
-	"  -n N            streams to generate (default 10)\n"
-	"  -s SECONDS      length of each stream (default 20); 0: one stream without end, until\n"
-	"                  the reader goes away (with -n 1 --format s16)\n"
-	"  -t TEMP         temperature: logits are divided by TEMP (default 0.95; 0 = argmax)\n"
-	"  --seed S        random seed (default 1); stream k draws from its own generator\n"
-	"  --batch B       streams generated at once (default: all)\n"
-	"  --h0 MODE       SampleRNN's initial recurrent state: learned (when the model has one),\n"
-	"                  random, zero (default: learned if present, else random). WaveNet has no\n"
-	"                  recurrent state and starts from a history of Q/2 codes: random and zero\n"
-	"                  are ignored for it, learned is refused\n"
-	"  --prime FILE    continue FILE: audio (by extension; decoded, mixed down, resampled to the\n"
-	"                  checkpoint's rate and quantised as it was) or a tensor stream of codes (its\n"
-	"                  first record); every stream starts from its state after these codes\n"
-	"  --prime-seconds S  only the last S seconds of the prime (default: all of it)\n"
-	"  --keep-prime    write the prime in front of each stream (default: the continuation only)\n"
-	"  --format F      output to a stream: codes (default) or f32 decoded audio, one record per\n"
-	"                  stream; s16: raw 16-bit little-endian PCM, mono, at the checkpoint's rate,\n"
-	"                  streams one after another\n"
-	"  --realtime      write no faster than real time (with -n 1): a live stream\n"
-	"  --weights TYPE  how the weight matrices are held while generating: f32 (default: exactly\n"
-	"                  the trained model), f16 (IEEE half) or i8 (8 bits and a scale per row,\n"
-	"                  as LPCNet): 2 or 4 times fewer bytes to read per sample, so faster, at\n"
-	"                  the cost of a small error in every product (its bound is printed);\n"
-	"                  q8: i8, and the inputs of the products (WaveNet's skips and head, all\n"
-	"                  of SampleRNN's) rounded to 8 bits too, for integer products: the\n"
-	"                  fastest, and the largest error\n"
-	"  --threads N     threads (default: all cores)\n"
-	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
-	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
-	"                  otherwise (or -, default stdout): one record per stream\n"
-	"  -q, --quiet     no progress, summary or weight error line\n"
-	"  -h, --help      this text; --version: the version and the libraries used\n";
+	"               [--realtime] [--weights f32|f16|i8|q8] [--threads N] [--device NAME] [-q] [-o OUT]\n"
+	"               CHECKPOINT\n";
+
+/* --weights: qmat_type_parse for the option table */
+static int parse_weights(const char *arg, void *dest) { return qmat_type_parse(arg, dest); }
+
+enum { FORMAT_CODES, FORMAT_F32, FORMAT_S16 };
+static const cli_choice formats[] = {{"codes", FORMAT_CODES}, {"f32", FORMAT_F32}, {"s16", FORMAT_S16}, {NULL, 0}};
+enum { H0_DEFAULT = -1 }; /* --h0 not given: learned if the model has it, else random */
+static const cli_choice h0_modes[] = {
+	{"learned", SRNN_H0_LEARNED}, {"random", SRNN_H0_RANDOM}, {"zero", SRNN_H0_ZERO}, {NULL, 0}};
 
 /* Rebuilds the model a checkpoint describes (SampleRNN or WaveNet, by its metadata) and loads
  * its parameters by name (st_read_f32 refuses NaN and infinities, naming the tensor). */
@@ -295,63 +274,67 @@ int main(int argc, char **argv)
 		cli_die(NULL, "%s", sh_errmsg());
 	/* a reader that goes away is an end like any other: noticed as EPIPE on a write */
 	signal(SIGPIPE, SIG_IGN);
-	long n = 10, batch = 0, threads = 0;
+	long n = 10, batch = 0, threads = 0, seed = CLI_DEFAULT_SEED;
 	double seconds = 20, temp = 0.95, prime_seconds = 0;
-	uint64_t seed = CLI_DEFAULT_SEED;
-	const char *out = NULL, *h0_name = NULL, *prime_path = NULL;
-	int as_f32 = 0, as_s16 = 0, keep_prime = 0, realtime = 0;
+	const char *out = NULL, *prime_path = NULL, *device = "cpu";
+	int format = FORMAT_CODES, h0_mode = H0_DEFAULT, keep_prime = 0, realtime = 0;
 	qmat_type weights = QMAT_F32;
-	enum { OPT_PRIME = 512, OPT_PRIME_SECONDS, OPT_KEEP_PRIME, OPT_REALTIME };
-	static const struct option longopts[] = {{"seed", required_argument, 0, 'S'},
-						 {"batch", required_argument, 0, 'b'},
-						 {"h0", required_argument, 0, 'h' + 256},
-						 {"format", required_argument, 0, 'f'},
-						 {"threads", required_argument, 0, 'j'},
-						 {"weights", required_argument, 0, 'w'},
-						 {"prime", required_argument, 0, OPT_PRIME},
-						 {"prime-seconds", required_argument, 0, OPT_PRIME_SECONDS},
-						 {"keep-prime", no_argument, 0, OPT_KEEP_PRIME},
-						 {"realtime", no_argument, 0, OPT_REALTIME},
-						 {"help", no_argument, 0, 'H'},
-						 CLI_STD_LONGOPTS,
-						 {0, 0, 0, 0}};
-	int c;
-	while ((c = getopt_long(argc, argv, ":n:s:t:o:hq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n': n = cli_long(usage, "-n", optarg, 1, 100000); break;
-		case 's':
-			seconds = cli_double(usage, "-s", optarg, 0, 1e6);
-			if (seconds > 0 && seconds < 1e-3)
-				cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'",
-						optarg);
-			break;
-		case 't': temp = cli_double(usage, "-t", optarg, 0, 100); break;
-		case 'o': out = optarg; break;
-		case 'S': seed = (uint64_t)cli_long(usage, "--seed", optarg, 0, 0x7fffffffffffffffL); break;
-		case 'b': batch = cli_long(usage, "--batch", optarg, 1, 100000); break;
-		case 'h' + 256: h0_name = optarg; break;
-		case 'f':
-			if (strcmp(optarg, "codes") && strcmp(optarg, "f32") && strcmp(optarg, "s16"))
-				cli_usage_error(usage, "--format: expected codes, f32 or s16, got '%s'", optarg);
-			as_f32 = !strcmp(optarg, "f32");
-			as_s16 = !strcmp(optarg, "s16");
-			break;
-		case OPT_PRIME: prime_path = optarg; break;
-		case OPT_PRIME_SECONDS: prime_seconds = cli_double(usage, "--prime-seconds", optarg, 1e-3, 1e7); break;
-		case OPT_KEEP_PRIME: keep_prime = 1; break;
-		case OPT_REALTIME: realtime = 1; break;
-		case 'j': threads = cli_long(usage, "--threads", optarg, 1, 1024); break;
-		case 'w':
-			if (qmat_type_parse(optarg, &weights) < 0)
-				cli_usage_error(usage, "--weights: %s", sh_errmsg());
-			break;
-		case 'H': fputs(usage, stdout); return 0;
-		default: cli_std_option(usage, c, argv);
-		}
-	}
-	if (optind != argc - 1)
-		cli_usage_error(usage, optind == argc ? "no checkpoint given" : "one checkpoint expected");
-	const char *ckpt = argv[optind];
+	cli_opt table[] = {
+		{NULL, 'n', "N", CLI_LONG, &n, 1, 100000, .def = "10", .help = "streams to generate"},
+		{NULL, 's', "SECONDS", CLI_DOUBLE, &seconds, 0, 1e6, .def = "20",
+		 .help = "length of each stream; 0: one stream without end, until\n"
+			 "the reader goes away (with -n 1 --format s16)"},
+		{NULL, 't', "TEMP", CLI_DOUBLE, &temp, 0, 100, .def = "0.95",
+		 .help = "temperature: logits are divided by TEMP (0 = argmax)"},
+		{"seed", 0, "S", CLI_LONG, &seed, 0, LONG_MAX, .def = "1",
+		 .help = "random seed; stream k draws from its own generator"},
+		{"batch", 0, "B", CLI_LONG, &batch, 1, 100000, .def = "all", .help = "streams generated at once"},
+		{"h0", 0, "MODE", CLI_CHOICE, &h0_mode, .choices = h0_modes,
+		 .help = "SampleRNN's initial recurrent state: learned (when the model has one),\n"
+			 "random, zero (default: learned if present, else random). WaveNet has no\n"
+			 "recurrent state and starts from a history of Q/2 codes: random and zero\n"
+			 "are ignored for it, learned is refused"},
+		{"prime", 0, "FILE", CLI_STRING, &prime_path,
+		 .help = "continue FILE: audio (by extension; decoded, mixed down, resampled to the\n"
+			 "checkpoint's rate and quantised as it was) or a tensor stream of codes (its\n"
+			 "first record); every stream starts from its state after these codes"},
+		{"prime-seconds", 0, "S", CLI_DOUBLE, &prime_seconds, 1e-3, 1e7, .def = "all of it",
+		 .help = "only the last S seconds of the prime"},
+		{"keep-prime", 0, NULL, CLI_FLAG, &keep_prime,
+		 .help = "write the prime in front of each stream (default: the continuation only)"},
+		{"format", 0, "F", CLI_CHOICE, &format, .choices = formats, .def = "codes",
+		 .help = "output to a stream: codes or f32 decoded audio, one record per\n"
+			 "stream; s16: raw 16-bit little-endian PCM, mono, at the checkpoint's rate,\n"
+			 "streams one after another"},
+		{"realtime", 0, NULL, CLI_FLAG, &realtime,
+		 .help = "write no faster than real time (with -n 1): a live stream"},
+		{"weights", 0, "TYPE", CLI_CALL, &weights, .parse = parse_weights, .def = "f32",
+		 .help = "how the weight matrices are held while generating: f32 (exactly\n"
+			 "the trained model), f16 (IEEE half) or i8 (8 bits and a scale per row,\n"
+			 "as LPCNet): 2 or 4 times fewer bytes to read per sample, so faster, at\n"
+			 "the cost of a small error in every product (its bound is printed);\n"
+			 "q8: i8, and the inputs of the products (WaveNet's skips and head, all\n"
+			 "of SampleRNN's) rounded to 8 bits too, for integer products: the\n"
+			 "fastest, and the largest error"},
+		{"threads", 0, "N", CLI_LONG, &threads, 1, 1024, .def = "all cores", .help = "threads"},
+		{"device", 0, "NAME", CLI_STRING, &device, .def = "cpu", .help = "where the model runs: cpu or cuda"},
+		{NULL, 'o', "OUT", CLI_STRING, &out,
+		 .help = "DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
+			 "FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
+			 "otherwise (or -, default stdout): one record per stream"},
+		{.kind = CLI_END},
+	};
+	cli_opts opts = {.head = usage_head, .quiet = "no progress, summary or weight error line", .opts = table};
+	const int operand = cli_opts_parse(&opts, argc, argv);
+	const char *usage = cli_opts_usage(&opts);
+	if (seconds > 0 && seconds < 1e-3)
+		cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'", table[1].value);
+	if (strcmp(device, "cpu") && strcmp(device, "cuda")) /* the lead wires cuda to the backend */
+		cli_usage_error(usage, "--device: expected cpu or cuda, got '%s'", device);
+	const int as_f32 = format == FORMAT_F32, as_s16 = format == FORMAT_S16;
+	if (operand != argc - 1)
+		cli_usage_error(usage, operand == argc ? "no checkpoint given" : "one checkpoint expected");
+	const char *ckpt = argv[operand];
 	int batch_asked = batch > 0;
 	if (batch == 0 || batch > n)
 		batch = n;
@@ -396,23 +379,13 @@ int main(int argc, char **argv)
 		cli_die(ckpt, "%s", sh_errmsg());
 	trn_options opt;
 	model *m = load_model(ckpt, &sf, 1, &opt);
-	srnn_h0_mode h0 = SRNN_H0_RANDOM;
 	int is_wn = opt.model.kind == MODEL_WAVENET;
 	int has_h0 = !is_wn && opt.model.srnn.learn_h0;
-	if (!h0_name)
-		h0 = has_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM;
-	else if (!strcmp(h0_name, "zero"))
-		h0 = SRNN_H0_ZERO;
-	else if (!strcmp(h0_name, "random"))
-		h0 = SRNN_H0_RANDOM;
-	else if (!strcmp(h0_name, "learned")) {
-		if (is_wn)
-			cli_die(ckpt, "--h0 learned: WaveNet has no initial state (it starts from Q/2 codes)");
-		if (!has_h0)
-			cli_die(ckpt, "--h0 learned: this model has no learned initial state");
-		h0 = SRNN_H0_LEARNED;
-	} else
-		cli_usage_error(usage, "--h0: expected learned, random or zero, got '%s'", h0_name);
+	srnn_h0_mode h0 = h0_mode != H0_DEFAULT ? (srnn_h0_mode)h0_mode : has_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM;
+	if (h0_mode == SRNN_H0_LEARNED && is_wn)
+		cli_die(ckpt, "--h0 learned: WaveNet has no initial state (it starts from Q/2 codes)");
+	if (h0_mode == SRNN_H0_LEARNED && !has_h0)
+		cli_die(ckpt, "--h0 learned: this model has no learned initial state");
 
 	int rate = opt.sample_rate > 0 ? opt.sample_rate : 16000, Q = model_levels(&opt.model);
 	mulaw_quantiser quant;
@@ -458,7 +431,7 @@ int main(int argc, char **argv)
 		      .samples = endless ? -1 : total,
 		      .temperature = (float)temp,
 		      .h0 = h0,
-		      .seed = seed,
+		      .seed = (uint64_t)seed,
 		      .threads = nthreads,
 		      .weights = weights,
 		      .prime = prime,

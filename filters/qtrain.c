@@ -6,6 +6,7 @@
 #include "blas.h"
 #include "bounds.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "checkpoint.h"
 #include "ddsp_train.h"
 #include "dist.h"
@@ -20,7 +21,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <omp.h>
@@ -33,63 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char usage[] =
+static const char usage_head[] =
 	"usage: qtrain [options] -o RUNDIR DATA...\n"
-	"Trains SampleRNN or WaveNet on tensor streams of code records (|u1 or <u2, from mulaw).\n"
-	"  -o RUNDIR              run directory: last/best.safetensors, log.tsv, loss.png, run.json\n"
-	"  --model NAME           samplernn (default), wavenet, or ddsp (qtrain --model ddsp --help)\n"
-	"  --preset NAME          samplernn: tiny, small (default), medium or dadabots;\n"
-	"                         wavenet: tiny or default (default); the options below override it\n"
-	"  --levels Q             quantisation levels (256)\n"
-	"  --batch B              rows per step\n"
-	"SampleRNN:\n"
-	"  --frame-sizes LIST     frame sizes of the frame tiers: 16 (2-tier) or 64,16 (3-tier)\n"
-	"  --dim D                RNN and sample-tier width\n"
-	"  --layers L             RNN layers per frame tier\n"
-	"  --rnn lstm|gru         recurrent cell\n"
-	"  --embed E              sample-tier embedding size (WaveNet: see --input)\n"
-	"  --learn-h0             learn the initial recurrent state\n"
-	"  --rnn-weight-norm      weight normalisation on the recurrent matrices too\n"
-	"  --seq N                truncated-BPTT window in samples\n"
-	"WaveNet:\n"
-	"  --dilations LIST       dilations of the layers: 1,2,4,8 or 1..512x5 (powers of two, repeated)\n"
-	"  --residual-channels R  residual channels\n"
-	"  --dilation-channels C  filter and gate channels\n"
-	"  --skip-channels S      skip channels\n"
-	"  --n-out N              targets per row (a row is the receptive field + N codes)\n"
-	"  --input MODE           input layer: onehot (default: one-hot of the code, causal conv\n"
-	"                         of width 2), embed (a learned embedding of --embed E values per\n"
-	"                         code, default E = R, then that conv), scalar (the code as one value\n"
-	"                         code/(Q/2) - 1, causal conv of width --initial-width W, default 32)\n"
-	"  --embed E              embedding size of --input embed\n"
-	"  --initial-width W      input conv width of --input scalar (receptive field Σ dilations + W)\n"
-	"training:\n"
-	"  --lr LR                Adam learning rate (1e-3)\n"
-	"  --adam-eps EPS         Adam epsilon (1e-8; wavenet 1e-4)\n"
-	"  --clip MODE            elementwise (samplernn default, the dadabots' ±1), norm (PRiSM),\n"
-	"                         none (wavenet default)\n"
-	"  --clip-value V         clip bound (1 elementwise, 5 norm)\n"
-	"  --steps N              stop at step N (counted from the run's start)\n"
-	"  --epochs E             stop after E epochs\n"
-	"  --minutes M            stop after M minutes of this invocation\n"
-	"  --checkpoint-every K   validate and write checkpoints every K steps (500)\n"
-	"  --keep-every K         also keep the checkpoint of every K-th step as RUNDIR/stepNNNNNNN.safetensors\n"
-	"  --seed S               seed of initialisation, split and shuffling (1)\n"
-	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
-	"  --threads N            threads (default: every core)\n"
-	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
-	"  --sample-every K       every K steps, write clips to RUNDIR/samples/ (qsample's generator)\n"
-	"  --sample-seconds S     length of those clips (4)\n"
-	"  --sample-count N       clips each time (3)\n"
-	"  --sample-temp T        their temperature (0.95)\n"
-	"  --sample-prime FILE    those clips continue FILE (audio, or codes: as qsample --prime)\n"
-	"  -r RATE                sample rate of the data, recorded in checkpoints (default: the rate\n"
-	"                         the data carry, else 16000); data at another rate are refused\n"
-	"  --quantization NAME    how the codes were made, recorded in checkpoints: mulaw (default),\n"
-	"                         dadabots or linear (mulaw's modes)\n"
-	"  -q, --quiet            no progress and no summary line\n"
-	"  -h, --help             this text; --version: the version and the libraries used\n"
+	"Trains SampleRNN or WaveNet on tensor streams of code records (|u1 or <u2, from mulaw).\n";
+static const char usage_foot[] =
 	"Stops at --steps/--epochs/--minutes or on SIGINT/SIGTERM (after a last checkpoint).\n";
+static const char ddsp_usage_head[] =
+	"usage: qtrain --model ddsp [options] -o RUNDIR AUDIO...\n"
+	"Trains DDSP's solo-instrument decoder on float audio records (<f4, from wavchunk -l 4 -p 3).\n";
 
 static volatile sig_atomic_t stop_signal;
 static struct sigaction old_int, old_term;
@@ -127,47 +78,11 @@ static void catch_stop_signals(void)
 	sigaction(SIGTERM, &sa, &old_term);
 }
 
-enum {
-	O_PRESET = 256,
-	O_FRAMES,
-	O_DIM,
-	O_LAYERS,
-	O_RNN,
-	O_EMBED,
-	O_LEVELS,
-	O_LEARN_H0,
-	O_RNN_WN,
-	O_SEQ,
-	O_BATCH,
-	O_LR,
-	O_EPS,
-	O_CLIP,
-	O_CLIPV,
-	O_STEPS,
-	O_EPOCHS,
-	O_MINUTES,
-	O_CKPT,
-	O_SEED,
-	O_SPLIT,
-	O_THREADS,
-	O_RESUME,
-	O_QUANT,
-	O_SAMPLE_EVERY,
-	O_SAMPLE_SECONDS,
-	O_SAMPLE_COUNT,
-	O_SAMPLE_TEMP,
-	O_SAMPLE_PRIME,
-	O_HELP,
-	O_MODEL,
-	O_DILATIONS,
-	O_RES_CH,
-	O_DIL_CH,
-	O_SKIP_CH,
-	O_N_OUT,
-	O_INPUT,
-	O_INIT_WIDTH,
-	O_KEEP_EVERY
-};
+/* ---- the options: one table for every model (lib/cliopt.h) ----
+ * Options of SampleRNN and WaveNet belong to G_SRNN or G_WN or both; DDSP's (qtrain --model
+ * ddsp) to G_DDSP; options of every model to none. An option that DDSP takes with another range
+ * or default has an entry of each. */
+enum { G_SRNN = 1, G_WN = 2, G_DDSP = 4, G_CODES = G_SRNN | G_WN };
 
 /* Architecture options given on the command line (-1: not given). */
 typedef struct {
@@ -175,6 +90,228 @@ typedef struct {
 	int dim, layers, rnn, embed, levels, learn_h0, rnn_wn, seq, batch;
 	int res_ch, dil_ch, skip_ch, n_out, input, init_width;
 } arch_args;
+
+/* Everything the command line says; -1 (or NULL): not given, the model's or checkpoint's value. */
+static struct {
+	arch_args arch;
+	int kind; /* model_kind, or DDSP_KIND */
+	const char *rundir, *resume, *quant, *sample_prime, *device;
+	double lr, eps, clip_value, minutes, sample_seconds, sample_temp, split[3];
+	int clip, threads, rate;
+	long steps, epochs, ckpt_every, sample_every, sample_count, keep_every, seed;
+} args = {
+	.arch = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1},
+	.device = "cpu",
+	.lr = -1,
+	.eps = -1,
+	.clip_value = -1,
+	.sample_seconds = 4,
+	.sample_temp = 0.95,
+	.split = {88, 6, 6},
+	.clip = -1,
+	.rate = -1,
+	.steps = -1,
+	.epochs = -1,
+	.ckpt_every = 500,
+	.sample_count = 3,
+	.seed = CLI_DEFAULT_SEED,
+};
+enum { DDSP_KIND = 2 };
+
+/* --split T,V,X of SampleRNN and WaveNet: three percentages adding up to 100, train > 0 */
+static int parse_split(const char *arg, void *dest)
+{
+	double *pct = dest;
+	const char *p = arg;
+	char *end;
+	for (int i = 0; i < 3; i++) {
+		pct[i] = strtod(p, &end);
+		if (end == p || !(pct[i] >= 0 && pct[i] <= 100) || (i < 2 && *end != ',' && *end != '/') ||
+		    (i == 2 && *end))
+			return sh_error("expected three percentages like 88,6,6, got '%s'", arg);
+		p = end + 1;
+	}
+	if (fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9 || pct[0] <= 0)
+		return sh_error("the percentages must add up to 100 and train must be > 0");
+	return 0;
+}
+
+/* --split of DDSP (whose test share may be 0) */
+static int parse_ddsp_split(const char *arg, void *dest)
+{
+	double *pct = dest;
+	if (sscanf(arg, "%lf,%lf,%lf", &pct[0], &pct[1], &pct[2]) != 3 || pct[0] <= 0 || pct[1] < 0 || pct[2] < 0 ||
+	    fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9)
+		return sh_error("expected three percentages adding up to 100, got '%s'", arg);
+	return 0;
+}
+
+static int parse_frame_sizes(const char *arg, void *dest)
+{
+	srnn_config c;
+	if (srnn_parse_frame_sizes(arg, &c) < 0)
+		return -1;
+	*(const char **)dest = arg;
+	return 0;
+}
+
+static int parse_dilations(const char *arg, void *dest)
+{
+	wn_config c;
+	if (wn_parse_dilations(arg, &c) < 0)
+		return -1;
+	*(const char **)dest = arg;
+	return 0;
+}
+
+/* --quantization: refused now, not at the first clip */
+static int parse_quantization(const char *arg, void *dest)
+{
+	if (trn_quant_mode(arg) < 0)
+		return -1;
+	*(const char **)dest = arg;
+	return 0;
+}
+
+/* --model of a DDSP run (--model ddsp, or --resume of a DDSP checkpoint): ddsp alone */
+static int parse_ddsp_model(const char *arg, void *dest)
+{
+	(void)dest;
+	return strcmp(arg, "ddsp") ? sh_error("'%s': this is a DDSP run", arg) : 0;
+}
+
+static const cli_choice models[] = {{"samplernn", MODEL_SAMPLERNN}, {"wavenet", MODEL_WAVENET}, {NULL, 0}};
+static const cli_choice rnns[] = {{"lstm", SRNN_LSTM}, {"gru", SRNN_GRU}, {NULL, 0}};
+static const cli_choice inputs[] = {
+	{"onehot", WN_INPUT_ONEHOT}, {"embed", WN_INPUT_EMBED}, {"scalar", WN_INPUT_SCALAR}, {NULL, 0}};
+static const cli_choice clip_modes[] = {
+	{"elementwise", TRN_CLIP_ELEMENTWISE}, {"norm", TRN_CLIP_NORM}, {"none", TRN_CLIP_NONE}, {NULL, 0}};
+
+#define A(field) &args.arch.field
+static cli_opt table[] = {
+	{NULL, 'o', "RUNDIR", CLI_STRING, &args.rundir,
+	 .help = "run directory: last/best.safetensors, log.tsv, loss.png, run.json", .group = G_CODES},
+	{NULL, 'o', "RUNDIR", CLI_STRING, &args.rundir,
+	 .help = "run directory: last/best.safetensors, features.safetensors, log.tsv,\nloss.png, run.json, samples/",
+	 .group = G_DDSP},
+	{"model", 0, "NAME", CLI_CHOICE, &args.kind, .choices = models, .def = "samplernn",
+	 .help = "samplernn, wavenet, or ddsp (with options of its own)", .group = G_CODES},
+	{"model", 0, "NAME", CLI_CALL, NULL, .parse = parse_ddsp_model, .help = "ddsp", .group = G_DDSP},
+	{"preset", 0, "NAME", CLI_STRING, A(preset),
+	 .help = "samplernn: tiny, small (default), medium or dadabots;\n"
+		 "wavenet: tiny or default (default); the options below override it",
+	 .group = G_CODES},
+	{"preset", 0, "NAME", CLI_STRING, A(preset), .def = "small", .help = "tiny, small or paper", .group = G_DDSP},
+	{"levels", 0, "Q", CLI_INT, A(levels), 2, 65536, .help = "quantisation levels (256)", .group = G_CODES},
+	{"batch", 0, "B", CLI_INT, A(batch), 1, 1 << 16, .help = "rows per step", .group = G_CODES},
+	{"batch", 0, "B", CLI_INT, A(batch), 1, 4096, .help = "examples per step", .group = G_DDSP},
+	{NULL, 0, NULL, CLI_HEADING, .help = "SampleRNN:", .group = G_CODES},
+	{"frame-sizes", 0, "LIST", CLI_CALL, A(frames), .parse = parse_frame_sizes,
+	 .help = "frame sizes of the frame tiers: 16 (2-tier) or 64,16 (3-tier)", .group = G_SRNN},
+	{"dim", 0, "D", CLI_INT, A(dim), 1, 65536, .help = "RNN and sample-tier width", .group = G_SRNN},
+	{"layers", 0, "L", CLI_INT, A(layers), 1, 64, .help = "RNN layers per frame tier", .group = G_SRNN},
+	{"rnn", 0, "lstm|gru", CLI_CHOICE, A(rnn), .choices = rnns, .help = "recurrent cell", .group = G_SRNN},
+	{"embed", 0, "E", CLI_INT, A(embed), 1, 65536,
+	 .help = "sample-tier embedding size; WaveNet: that of --input embed\n(default E = R)", .group = G_CODES},
+	{"learn-h0", 0, NULL, CLI_FLAG, A(learn_h0), .help = "learn the initial recurrent state", .group = G_SRNN},
+	{"rnn-weight-norm", 0, NULL, CLI_FLAG, A(rnn_wn), .help = "weight normalisation on the recurrent matrices too",
+	 .group = G_SRNN},
+	{"seq", 0, "N", CLI_INT, A(seq), 1, 1 << 24, .help = "truncated-BPTT window in samples", .group = G_SRNN},
+	{NULL, 0, NULL, CLI_HEADING, .help = "WaveNet:", .group = G_CODES},
+	{"dilations", 0, "LIST", CLI_CALL, A(dilations), .parse = parse_dilations,
+	 .help = "dilations of the layers: 1,2,4,8 or 1..512x5 (powers of two, repeated)", .group = G_WN},
+	{"residual-channels", 0, "R", CLI_INT, A(res_ch), 1, 8192, .help = "residual channels", .group = G_WN},
+	{"dilation-channels", 0, "C", CLI_INT, A(dil_ch), 1, 8192, .help = "filter and gate channels", .group = G_WN},
+	{"skip-channels", 0, "S", CLI_INT, A(skip_ch), 1, 8192, .help = "skip channels", .group = G_WN},
+	{"n-out", 0, "N", CLI_INT, A(n_out), 1, 1 << 24,
+	 .help = "targets per row (a row is the receptive field + N codes)", .group = G_WN},
+	{"input", 0, "MODE", CLI_CHOICE, A(input), .choices = inputs,
+	 .help = "input layer: onehot (default: one-hot of the code, causal conv\n"
+		 "of width 2), embed (a learned embedding of --embed E values per\n"
+		 "code, then that conv), scalar (the code as one value\n"
+		 "code/(Q/2) - 1, causal conv of width --initial-width W, default 32)",
+	 .group = G_WN},
+	{"initial-width", 0, "W", CLI_INT, A(init_width), 1, WN_MAX_INITIAL_WIDTH,
+	 .help = "input conv width of --input scalar (receptive field Σ dilations + W)", .group = G_WN},
+	{NULL, 0, NULL, CLI_HEADING, .help = "training:", .group = G_CODES},
+	{"lr", 0, "LR", CLI_DOUBLE, &args.lr, TRN_LR_MIN, TRN_LR_MAX, .help = "Adam learning rate (1e-3)",
+	 .group = G_CODES},
+	{"lr", 0, "LR", CLI_DOUBLE, &args.lr, 1e-30, 1e3,
+	 .help = "Adam learning rate (1e-3; paper 3e-4), decayed x0.98 per 10k steps", .group = G_DDSP},
+	{"adam-eps", 0, "EPS", CLI_DOUBLE, &args.eps, TRN_EPS_MIN, TRN_EPS_MAX,
+	 .help = "Adam epsilon (1e-8; wavenet 1e-4)", .group = G_CODES},
+	{"clip", 0, "MODE", CLI_CHOICE, &args.clip, .choices = clip_modes,
+	 .help = "elementwise (samplernn default, the dadabots' ±1), norm (PRiSM),\nnone (wavenet default)",
+	 .group = G_CODES},
+	{"clip-value", 0, "V", CLI_DOUBLE, &args.clip_value, TRN_CLIP_VALUE_MIN, TRN_CLIP_VALUE_MAX,
+	 .help = "clip bound (1 elementwise, 5 norm)", .group = G_CODES},
+	{"clip-value", 0, "V", CLI_DOUBLE, &args.clip_value, 0, 1e30, .def = "3",
+	 .help = "global gradient norm bound, 0 none", .group = G_DDSP},
+	{"steps", 0, "N", CLI_LONG, &args.steps, 0, LONG_MAX, .help = "stop at step N (counted from the run's start)"},
+	{"epochs", 0, "E", CLI_LONG, &args.epochs, 1, LONG_MAX, .help = "stop after E epochs"},
+	{"minutes", 0, "M", CLI_DOUBLE, &args.minutes, 1e-6, 1e9, .help = "stop after M minutes of this invocation"},
+	{"checkpoint-every", 0, "K", CLI_LONG, &args.ckpt_every, 1, LONG_MAX, .def = "500",
+	 .help = "validate and write checkpoints every K steps", .group = G_CODES},
+	{"checkpoint-every", 0, "K", CLI_LONG, &args.ckpt_every, 1, LONG_MAX, .def = "500",
+	 .help = "validate, checkpoint and write clips every K steps", .group = G_DDSP},
+	{"keep-every", 0, "K", CLI_LONG, &args.keep_every, 1, LONG_MAX,
+	 .help = "also keep the checkpoint of every K-th step as RUNDIR/stepNNNNNNN.safetensors", .group = G_CODES},
+	{"seed", 0, "S", CLI_LONG, &args.seed, 0, LONG_MAX, .def = "1",
+	 .help = "seed of initialisation, split and shuffling", .group = G_CODES},
+	{"seed", 0, "S", CLI_LONG, &args.seed, 0, LONG_MAX, .def = "123", .help = "seed", .group = G_DDSP},
+	{"split", 0, "T,V,X", CLI_CALL, args.split, .parse = parse_split, .def = "88,6,6",
+	 .help = "percentages of records for train, valid, test", .group = G_CODES},
+	{"split", 0, "T,V,X", CLI_CALL, args.split, .parse = parse_ddsp_split, .def = "90,10,0",
+	 .help = "percentages of examples for train, valid, test", .group = G_DDSP},
+	{"threads", 0, "N", CLI_INT, &args.threads, 1, 4096, .def = "every core", .help = "threads"},
+	{"device", 0, "NAME", CLI_STRING, &args.device, .def = "cpu", .help = "where the model trains: cpu or cuda",
+	 .group = G_CODES},
+	{"resume", 0, "CKPT|RUNDIR", CLI_STRING, &args.resume,
+	 .help = "continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped"},
+	{"sample-every", 0, "K", CLI_LONG, &args.sample_every, 1, LONG_MAX,
+	 .help = "every K steps, write clips to RUNDIR/samples/ (qsample's generator)", .group = G_CODES},
+	{"sample-seconds", 0, "S", CLI_DOUBLE, &args.sample_seconds, 1e-3, 3600, .def = "4",
+	 .help = "length of those clips", .group = G_CODES},
+	{"sample-count", 0, "N", CLI_LONG, &args.sample_count, 1, 1024, .def = "3", .help = "clips each time",
+	 .group = G_CODES},
+	{"sample-count", 0, "N", CLI_LONG, &args.sample_count, 0, 1024, .def = "2",
+	 .help = "held-out examples resynthesised into RUNDIR/samples/", .group = G_DDSP},
+	{"sample-temp", 0, "T", CLI_DOUBLE, &args.sample_temp, 0, 100, .def = "0.95", .help = "their temperature",
+	 .group = G_CODES},
+	{"sample-prime", 0, "FILE", CLI_STRING, &args.sample_prime,
+	 .help = "those clips continue FILE (audio, or codes: as qsample --prime)", .group = G_CODES},
+	{NULL, 'r', "RATE", CLI_INT, &args.rate, SH_RATE_MIN, SH_RATE_MAX,
+	 .help = "sample rate of the data, recorded in checkpoints (default: the rate\n"
+		 "the data carry, else 16000); data at another rate are refused",
+	 .group = G_CODES},
+	{"quantization", 0, "NAME", CLI_CALL, &args.quant, .parse = parse_quantization, .def = "mulaw",
+	 .help = "how the codes were made, recorded in checkpoints: mulaw,\ndadabots or linear (mulaw's modes)",
+	 .group = G_CODES},
+	{.kind = CLI_END},
+};
+#undef A
+static cli_opts cli = {.head = usage_head, .foot = usage_foot, .opts = table};
+static const char *usage; /* the --help text of the model in force */
+
+/* Parses the options of the model in force (DDSP's or SampleRNN's and WaveNet's); returns the
+ * index of the first data file. */
+static int parse_options(int argc, char **argv, int ddsp)
+{
+	if (ddsp) {
+		cli.head = ddsp_usage_head, cli.foot = NULL, cli.groups = G_DDSP;
+		args.kind = DDSP_KIND, args.seed = 123, args.sample_count = 2;
+		memcpy(args.split, (double[]){90, 10, 0}, sizeof args.split);
+	} else {
+		cli.groups = G_CODES;
+	}
+	usage = cli_opts_usage(&cli);
+	int first = cli_opts_parse(&cli, argc, argv);
+	if (!args.rundir)
+		cli_usage_error(usage, "-o RUNDIR is required");
+	if (strcmp(args.device, "cpu") && strcmp(args.device, "cuda")) /* the lead wires cuda to the backend */
+		cli_usage_error(usage, "--device: expected cpu or cuda, got '%s'", args.device);
+	return first;
+}
 
 /* The preset of the model (samplernn small, wavenet default when none is named). */
 static void apply_preset(const arch_args *a, model_config *c)
@@ -251,35 +388,19 @@ static void apply_arch(const arch_args *a, model_config *mc)
 }
 
 /* Options of the other model are refused rather than silently ignored. */
-static void check_arch_options(const arch_args *a, model_kind kind)
+static void check_arch_options(model_kind kind)
 {
-	if (kind == MODEL_WAVENET) {
-		const char *bad = a->frames          ? "--frame-sizes"
-				  : a->dim >= 0      ? "--dim"
-				  : a->layers >= 0   ? "--layers"
-				  : a->rnn >= 0      ? "--rnn"
-				  : a->learn_h0 >= 0 ? "--learn-h0"
-				  : a->rnn_wn >= 0   ? "--rnn-weight-norm"
-				  : a->seq >= 0      ? "--seq"
-						     : NULL;
-		if (bad)
-			cli_usage_error(usage,
-					"%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
-					"--dilation-channels, --skip-channels, --n-out, --input, --embed, "
-					"--initial-width)",
-					bad);
-	} else {
-		const char *bad = a->dilations         ? "--dilations"
-				  : a->res_ch >= 0     ? "--residual-channels"
-				  : a->dil_ch >= 0     ? "--dilation-channels"
-				  : a->skip_ch >= 0    ? "--skip-channels"
-				  : a->n_out >= 0      ? "--n-out"
-				  : a->input >= 0      ? "--input"
-				  : a->init_width >= 0 ? "--initial-width"
-						       : NULL;
-		if (bad)
-			cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)", bad);
-	}
+	const cli_opt *bad = cli_opts_given_outside(&cli, kind == MODEL_WAVENET ? G_WN : G_SRNN);
+	char label[64];
+	if (bad && kind == MODEL_WAVENET)
+		cli_usage_error(usage,
+				"%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
+				"--dilation-channels, --skip-channels, --n-out, --input, --embed, "
+				"--initial-width)",
+				cli_opt_label(bad, label, sizeof label));
+	if (bad)
+		cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)",
+				cli_opt_label(bad, label, sizeof label));
 }
 
 /* ---- under mpirun (dist.h): N ranks train one model; rank 0 alone speaks and writes ----
@@ -475,6 +596,9 @@ static void run_json_head(json_writer *w, const run_info *ri, const char *run_id
 static void run_json_finish(json_writer *w, const run_info *ri, const char *ended, long step, double epoch,
 			    double seconds)
 {
+	/* the command line's settings: each option as given, its default, or null (the preset's,
+	 * in "model" and "training"); resumed, null for every option not given (the checkpoint's) */
+	cli_opts_json(&cli, w, "options", ri->resume != NULL);
 	jw_obj(w, "libraries");
 	trn_lib_versions_json(w);
 	jw_end(w);
@@ -653,305 +777,167 @@ static int checkpoint(trn_run *run, const trn_data *data, const char *rundir, tr
 	return trn_log_plot(log, path);
 }
 
-static int ddsp_main(int argc, char **argv);
+static int ddsp_main(int argc, char **argv, int first);
 static int wants_ddsp(int argc, char **argv);
 
-int main(int argc, char **argv)
-{
-	blas_runtime_init(argv); /* before anything runs on OpenBLAS or OpenMP */
-	cli_init("qtrain");
-	dist_start(&argc, &argv);
-	if (wants_ddsp(argc, argv)) { /* DDSP trains on audio, not codes: a path of its own */
-		if (dist_size() > 1)  /* every rank would write the same run directory */
-			cli_usage_error(usage, "--model ddsp does not train under mpirun yet: run one process");
-		return ddsp_main(argc, argv);
-	}
-	static const struct option longopts[] = {{"preset", 1, 0, O_PRESET},
-						 {"frame-sizes", 1, 0, O_FRAMES},
-						 {"dim", 1, 0, O_DIM},
-						 {"layers", 1, 0, O_LAYERS},
-						 {"rnn", 1, 0, O_RNN},
-						 {"embed", 1, 0, O_EMBED},
-						 {"levels", 1, 0, O_LEVELS},
-						 {"learn-h0", 0, 0, O_LEARN_H0},
-						 {"rnn-weight-norm", 0, 0, O_RNN_WN},
-						 {"seq", 1, 0, O_SEQ},
-						 {"batch", 1, 0, O_BATCH},
-						 {"lr", 1, 0, O_LR},
-						 {"adam-eps", 1, 0, O_EPS},
-						 {"clip", 1, 0, O_CLIP},
-						 {"clip-value", 1, 0, O_CLIPV},
-						 {"steps", 1, 0, O_STEPS},
-						 {"epochs", 1, 0, O_EPOCHS},
-						 {"minutes", 1, 0, O_MINUTES},
-						 {"checkpoint-every", 1, 0, O_CKPT},
-						 {"seed", 1, 0, O_SEED},
-						 {"split", 1, 0, O_SPLIT},
-						 {"threads", 1, 0, O_THREADS},
-						 {"resume", 1, 0, O_RESUME},
-						 {"quantization", 1, 0, O_QUANT},
-						 {"sample-every", 1, 0, O_SAMPLE_EVERY},
-						 {"sample-seconds", 1, 0, O_SAMPLE_SECONDS},
-						 {"sample-count", 1, 0, O_SAMPLE_COUNT},
-						 {"sample-temp", 1, 0, O_SAMPLE_TEMP},
-						 {"sample-prime", 1, 0, O_SAMPLE_PRIME},
-						 {"help", 0, 0, O_HELP},
-						 {"model", 1, 0, O_MODEL},
-						 {"dilations", 1, 0, O_DILATIONS},
-						 {"residual-channels", 1, 0, O_RES_CH},
-						 {"dilation-channels", 1, 0, O_DIL_CH},
-						 {"skip-channels", 1, 0, O_SKIP_CH},
-						 {"n-out", 1, 0, O_N_OUT},
-						 {"input", 1, 0, O_INPUT},
-						 {"initial-width", 1, 0, O_INIT_WIDTH},
-						 {"keep-every", 1, 0, O_KEEP_EVERY},
-						 CLI_STD_LONGOPTS,
-						 {0, 0, 0, 0}};
-	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-	const char *model_name = NULL;
-	model_kind kind = MODEL_SAMPLERNN;
-	const char *rundir = NULL, *resume = NULL, *quant = NULL, *split = NULL;
-	double lr = -1, eps = -1, clip_value = -1, minutes = 0;
-	int clip = -1, threads = 0, rate = -1;
-	long steps = -1, epochs = -1, ckpt_every = 500, sample_every = 0, sample_count = 3, keep_every = 0;
-	double sample_seconds = 4, sample_temp = 0.95;
-	const char *sample_prime_path = NULL;
-	long long seed = -1;
-	int c;
-	while ((c = getopt_long(argc, argv, ":o:r:hq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': rundir = optarg; break;
-		case 'r': rate = (int)cli_long(usage, "-r", optarg, SH_RATE_MIN, SH_RATE_MAX); break;
-		case O_PRESET: aa.preset = optarg; break;
-		case O_FRAMES: aa.frames = optarg; break;
-		case O_DIM: aa.dim = (int)cli_long(usage, "--dim", optarg, 1, 65536); break;
-		case O_LAYERS: aa.layers = (int)cli_long(usage, "--layers", optarg, 1, 64); break;
-		case O_RNN:
-			if (strcmp(optarg, "lstm") && strcmp(optarg, "gru"))
-				cli_usage_error(usage, "--rnn: expected lstm or gru, got '%s'", optarg);
-			aa.rnn = strcmp(optarg, "gru") ? SRNN_LSTM : SRNN_GRU;
-			break;
-		case O_EMBED: aa.embed = (int)cli_long(usage, "--embed", optarg, 1, 65536); break;
-		case O_LEVELS: aa.levels = (int)cli_long(usage, "--levels", optarg, 2, 65536); break;
-		case O_LEARN_H0: aa.learn_h0 = 1; break;
-		case O_RNN_WN: aa.rnn_wn = 1; break;
-		case O_SEQ: aa.seq = (int)cli_long(usage, "--seq", optarg, 1, 1 << 24); break;
-		case O_BATCH: aa.batch = (int)cli_long(usage, "--batch", optarg, 1, 1 << 16); break;
-		case O_LR: lr = cli_double(usage, "--lr", optarg, TRN_LR_MIN, TRN_LR_MAX); break;
-		case O_EPS: eps = cli_double(usage, "--adam-eps", optarg, TRN_EPS_MIN, TRN_EPS_MAX); break;
-		case O_CLIP:
-			if (!strcmp(optarg, "elementwise"))
-				clip = TRN_CLIP_ELEMENTWISE;
-			else if (!strcmp(optarg, "norm"))
-				clip = TRN_CLIP_NORM;
-			else if (!strcmp(optarg, "none"))
-				clip = TRN_CLIP_NONE;
-			else
-				cli_usage_error(usage, "--clip: expected elementwise, norm or none, got '%s'", optarg);
-			break;
-		case O_CLIPV:
-			clip_value = cli_double(usage, "--clip-value", optarg, TRN_CLIP_VALUE_MIN, TRN_CLIP_VALUE_MAX);
-			break;
-		case O_STEPS: steps = cli_long(usage, "--steps", optarg, 0, LONG_MAX); break;
-		case O_EPOCHS: epochs = cli_long(usage, "--epochs", optarg, 1, LONG_MAX); break;
-		case O_MINUTES: minutes = cli_double(usage, "--minutes", optarg, 1e-6, 1e9); break;
-		case O_KEEP_EVERY: keep_every = cli_long(usage, "--keep-every", optarg, 1, LONG_MAX); break;
-		case O_CKPT: ckpt_every = cli_long(usage, "--checkpoint-every", optarg, 1, LONG_MAX); break;
-		case O_SEED: seed = cli_long(usage, "--seed", optarg, 0, LONG_MAX); break;
-		case O_SPLIT: split = optarg; break;
-		case O_THREADS: threads = (int)cli_long(usage, "--threads", optarg, 1, 4096); break;
-		case O_RESUME: resume = optarg; break;
-		case O_QUANT:
-			quant = optarg;
-			if (trn_quant_mode(quant) < 0) /* refused now, not at the first clip */
-				cli_usage_error(usage, "--quantization: %s", sh_errmsg());
-			break;
-		case O_SAMPLE_EVERY: sample_every = cli_long(usage, "--sample-every", optarg, 1, LONG_MAX); break;
-		case O_SAMPLE_SECONDS:
-			sample_seconds = cli_double(usage, "--sample-seconds", optarg, 1e-3, 3600);
-			break;
-		case O_SAMPLE_COUNT: sample_count = cli_long(usage, "--sample-count", optarg, 1, 1024); break;
-		case O_SAMPLE_TEMP: sample_temp = cli_double(usage, "--sample-temp", optarg, 0, 100); break;
-		case O_SAMPLE_PRIME: sample_prime_path = optarg; break;
-		case O_MODEL:
-			if (model_kind_parse(optarg, &kind) < 0)
-				cli_usage_error(usage, "--model: expected samplernn or wavenet, got '%s'", optarg);
-			model_name = optarg;
-			break;
-		case O_DILATIONS: aa.dilations = optarg; break;
-		case O_RES_CH: aa.res_ch = (int)cli_long(usage, "--residual-channels", optarg, 1, 8192); break;
-		case O_DIL_CH: aa.dil_ch = (int)cli_long(usage, "--dilation-channels", optarg, 1, 8192); break;
-		case O_SKIP_CH: aa.skip_ch = (int)cli_long(usage, "--skip-channels", optarg, 1, 8192); break;
-		case O_N_OUT: aa.n_out = (int)cli_long(usage, "--n-out", optarg, 1, 1 << 24); break;
-		case O_INPUT:
-			if (wn_input_parse(optarg, &aa.input) < 0)
-				cli_usage_error(usage, "--input: expected onehot, embed or scalar, got '%s'", optarg);
-			break;
-		case O_INIT_WIDTH:
-			aa.init_width = (int)cli_long(usage, "--initial-width", optarg, 1, WN_MAX_INITIAL_WIDTH);
-			break;
-		case O_HELP: fputs(usage, stdout); return 0;
-		default: cli_std_option(usage, c, argv);
-		}
-	}
-	if (!rundir)
-		cli_usage_error(usage, "-o RUNDIR is required");
-	if (aa.frames) {
-		srnn_config tmp;
-		if (srnn_parse_frame_sizes(aa.frames, &tmp) < 0)
-			cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
-	}
-	if (aa.dilations) {
-		wn_config tmp;
-		if (wn_parse_dilations(aa.dilations, &tmp) < 0)
-			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
-	}
-	double pct[3] = {88, 6, 6};
-	if (split) {
-		char *end;
-		const char *p = split;
-		for (int i = 0; i < 3; i++) {
-			pct[i] = strtod(p, &end);
-			if (end == p || !(pct[i] >= 0 && pct[i] <= 100) || (i < 2 && *end != ',' && *end != '/') ||
-			    (i == 2 && *end))
-				cli_usage_error(usage, "--split: expected three percentages like 88,6,6, got '%s'",
-						split);
-			p = end + 1;
-		}
-		if (fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9 || pct[0] <= 0)
-			cli_usage_error(usage, "--split: the percentages must add up to 100 and train must be > 0");
-	}
-	dist_options_parsed();
-
-	/* the options: from the checkpoint when resuming, then what the command line says */
+/* A run of SampleRNN or WaveNet: its options, data, run directory and state, and how it went. */
+typedef struct {
 	trn_options opt;
-	memset(&opt, 0, sizeof opt);
-	st_file ckpt;
-	memset(&ckpt, 0, sizeof ckpt);
-	char resume_path[4096] = "";
-	uint64_t ckpt_run = 0;
-	if (resume) {
-		if (cli_is_dir_path(resume))
-			snprintf(resume_path, sizeof resume_path, "%s/last.safetensors", resume);
+	st_file ckpt; /* the checkpoint resumed */
+	char resume_path[4096];
+	uint64_t ckpt_run;
+	uint16_t *sample_prime; /* the clips' prime, codes */
+	long sample_prime_len;
+	trn_data data;
+	int rank0; /* writes the run directory */
+	char samples_dir[4096];
+	trn_run run;
+	trn_log log;
+	double seconds0; /* of the run before this invocation */
+	fad_stats *heldout;
+	run_info ri;
+	/* the loop */
+	cli_progress prog;
+	double t0, step_time; /* step_time leaves out the invocation's first step */
+	long start_step, last_ckpt_step;
+	double last_bits, last_valid;
+	const char *ended;
+	int status;
+} trainer;
+
+/* The options: from the checkpoint when resuming, then what the command line says. */
+static void resolve_options(trainer *t)
+{
+	trn_options *opt = &t->opt;
+	const int model_given = cli_opts_given(&cli, &args.kind), seed_given = cli_opts_given(&cli, &args.seed);
+	const int split_given = cli_opts_given(&cli, args.split);
+	if (args.resume) {
+		if (cli_is_dir_path(args.resume))
+			snprintf(t->resume_path, sizeof t->resume_path, "%s/last.safetensors", args.resume);
 		else
-			snprintf(resume_path, sizeof resume_path, "%s", resume);
-		agree(st_load(resume_path, &ckpt) < 0 || trn_meta_options(&ckpt, &opt) < 0 ||
-			      trn_ckpt_run_id(&ckpt, &ckpt_run) < 0,
-		      resume_path);
+			snprintf(t->resume_path, sizeof t->resume_path, "%s", args.resume);
+		agree(st_load(t->resume_path, &t->ckpt) < 0 || trn_meta_options(&t->ckpt, opt) < 0 ||
+			      trn_ckpt_run_id(&t->ckpt, &t->ckpt_run) < 0,
+		      t->resume_path);
 		/* the model defaults to the checkpoint's; what is given must match it */
-		model_config asked = opt.model;
-		if (model_name)
-			asked.kind = kind;
-		check_arch_options(&aa, asked.kind);
-		if (aa.preset || asked.kind != opt.model.kind)
-			apply_preset(&aa, &asked);
-		apply_arch(&aa, &asked);
+		model_config asked = opt->model;
+		if (model_given)
+			asked.kind = (model_kind)args.kind;
+		check_arch_options(asked.kind);
+		if (args.arch.preset || asked.kind != opt->model.kind)
+			apply_preset(&args.arch, &asked);
+		apply_arch(&args.arch, &asked);
 		char diff[WN_MAX_LAYERS * 20];
-		if (model_config_diff(&opt.model, &asked, diff, sizeof diff))
-			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
-		if (seed >= 0 && (uint64_t)seed != opt.seed)
-			cli_die(resume_path, "checkpoint has seed %llu, --seed says %lld", (unsigned long long)opt.seed,
-				seed);
-		if (rate > 0 && rate != opt.sample_rate)
-			cli_die(resume_path, "checkpoint was trained at %d Hz, -r says %d", opt.sample_rate, rate);
-		if (quant && strcmp(quant, opt.quantization))
-			cli_die(resume_path, "checkpoint was trained on %s codes, --quantization says %s",
-				opt.quantization, quant);
-		if (split && memcmp(pct, opt.split, sizeof pct))
-			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0], opt.split[1],
-				opt.split[2]);
+		if (model_config_diff(&opt->model, &asked, diff, sizeof diff))
+			cli_die(t->resume_path, "checkpoint of another architecture: %s", diff);
+		if (seed_given && (uint64_t)args.seed != opt->seed)
+			cli_die(t->resume_path, "checkpoint has seed %llu, --seed says %ld",
+				(unsigned long long)opt->seed, args.seed);
+		if (args.rate > 0 && args.rate != opt->sample_rate)
+			cli_die(t->resume_path, "checkpoint was trained at %d Hz, -r says %d", opt->sample_rate,
+				args.rate);
+		if (args.quant && strcmp(args.quant, opt->quantization))
+			cli_die(t->resume_path, "checkpoint was trained on %s codes, --quantization says %s",
+				opt->quantization, args.quant);
+		if (split_given && memcmp(args.split, opt->split, sizeof args.split))
+			cli_die(t->resume_path, "checkpoint has another --split (%g,%g,%g)", opt->split[0],
+				opt->split[1], opt->split[2]);
 	} else {
-		check_arch_options(&aa, kind);
-		opt.model.kind = kind;
-		apply_preset(&aa, &opt.model);
-		apply_arch(&aa, &opt.model);
+		model_kind kind = (model_kind)args.kind;
+		check_arch_options(kind);
+		opt->model.kind = kind;
+		apply_preset(&args.arch, &opt->model);
+		apply_arch(&args.arch, &opt->model);
 		/* tensorflow-wavenet trains with Adam eps 1e-4 and no clipping (REFERENCE.md) */
-		opt.lr = 1e-3;
-		opt.beta1 = 0.9;
-		opt.beta2 = 0.999;
-		opt.eps = kind == MODEL_WAVENET ? 1e-4 : 1e-8;
-		opt.clip = kind == MODEL_WAVENET ? TRN_CLIP_NONE : TRN_CLIP_ELEMENTWISE;
-		opt.clip_value = -1;
-		opt.seed = CLI_DEFAULT_SEED;
-		memcpy(opt.split, pct, sizeof pct);
-		opt.sample_rate = 16000;
-		snprintf(opt.quantization, sizeof opt.quantization, "mulaw");
-		if (model_config_check(&opt.model) < 0)
+		opt->lr = 1e-3;
+		opt->beta1 = 0.9;
+		opt->beta2 = 0.999;
+		opt->eps = kind == MODEL_WAVENET ? 1e-4 : 1e-8;
+		opt->clip = kind == MODEL_WAVENET ? TRN_CLIP_NONE : TRN_CLIP_ELEMENTWISE;
+		opt->clip_value = -1;
+		opt->seed = (uint64_t)args.seed;
+		memcpy(opt->split, args.split, sizeof args.split);
+		opt->sample_rate = 16000;
+		snprintf(opt->quantization, sizeof opt->quantization, "mulaw");
+		if (model_config_check(&opt->model) < 0)
 			cli_usage_error(usage, "%s", sh_errmsg());
 	}
-	if (lr > 0)
-		opt.lr = lr;
-	if (eps > 0)
-		opt.eps = eps;
-	if (clip >= 0) {
-		if (clip != opt.clip && clip_value < 0)
-			opt.clip_value = -1;
-		opt.clip = clip;
+	if (args.lr > 0)
+		opt->lr = args.lr;
+	if (args.eps > 0)
+		opt->eps = args.eps;
+	if (args.clip >= 0) {
+		if (args.clip != opt->clip && args.clip_value < 0)
+			opt->clip_value = -1;
+		opt->clip = args.clip;
 	}
-	if (clip_value > 0)
-		opt.clip_value = clip_value;
-	if (opt.clip_value < 0)
-		opt.clip_value = opt.clip == TRN_CLIP_NORM ? 5 : 1;
-	if (seed >= 0)
-		opt.seed = (uint64_t)seed;
-	if (rate > 0)
-		opt.sample_rate = rate;
-	if (quant)
-		snprintf(opt.quantization, sizeof opt.quantization, "%s", quant);
-	const model_config *cfg = &opt.model;
-	const int seq = model_seq(cfg), batch = model_batch(cfg);
-	if (trn_options_check(&opt) < 0)
+	if (args.clip_value > 0)
+		opt->clip_value = args.clip_value;
+	if (opt->clip_value < 0)
+		opt->clip_value = opt->clip == TRN_CLIP_NORM ? 5 : 1;
+	if (seed_given)
+		opt->seed = (uint64_t)args.seed;
+	if (args.rate > 0)
+		opt->sample_rate = args.rate;
+	if (args.quant)
+		snprintf(opt->quantization, sizeof opt->quantization, "%s", args.quant);
+	if (trn_options_check(opt) < 0)
 		cli_usage_error(usage, "%s", sh_errmsg());
+	const int batch = model_batch(&opt->model);
 	if (batch % dist_size())
 		sh_error("--batch %d does not divide among %d ranks", batch, dist_size());
 	agree(batch % dist_size() != 0, NULL);
-	/* the clips' prime, before anything is written */
-	uint16_t *sample_prime = NULL;
-	long sample_prime_len = 0;
-	if (sample_prime_path) {
-		mulaw_quantiser q;
-		if (!sample_every)
-			cli_usage_error(usage, "--sample-prime needs --sample-every");
-		if (mulaw_init(&q, (mulaw_mode)trn_quant_mode(opt.quantization), model_levels(&opt.model)) < 0 ||
-		    gen_load_prime(sample_prime_path, opt.sample_rate, &q, 0, &sample_prime, &sample_prime_len) < 0)
-			cli_die_lib(cli_in_name(sample_prime_path));
-		mulaw_free(&q);
-	}
+}
 
-	/* the data, checked against the model before anything is written */
-	trn_data data;
-	memset(&data, 0, sizeof data);
-	int nfiles = argc - optind;
+/* The clips' prime, before anything is written. */
+static void load_sample_prime(trainer *t)
+{
+	if (!args.sample_prime)
+		return;
+	mulaw_quantiser q;
+	if (!args.sample_every)
+		cli_usage_error(usage, "--sample-prime needs --sample-every");
+	if (mulaw_init(&q, (mulaw_mode)trn_quant_mode(t->opt.quantization), model_levels(&t->opt.model)) < 0 ||
+	    gen_load_prime(args.sample_prime, t->opt.sample_rate, &q, 0, &t->sample_prime, &t->sample_prime_len) < 0)
+		cli_die_lib(cli_in_name(args.sample_prime));
+	mulaw_free(&q);
+}
+
+/* The data, checked against the model before anything is written (under mpirun every rank
+ * reads them: a rank that cannot is reported by rank 0). */
+static void read_data(trainer *t, int nfiles, char **files)
+{
+	trn_data *data = &t->data;
 	char *stdin_only[] = {"-"};
-	char **files = nfiles ? argv + optind : stdin_only;
-	/* (under mpirun every rank reads the data: a rank that cannot is reported by rank 0) */
+	if (!nfiles)
+		files = stdin_only;
 	const char *bad_file = NULL;
 	int bad, failed = 0;
 	for (int i = 0; i < (nfiles ? nfiles : 1) && !failed; i++)
-		if ((failed = trn_data_add_file(&data, files[i]) < 0))
+		if ((failed = trn_data_add_file(data, files[i]) < 0))
 			bad_file = cli_in_name(files[i]);
-	if (!failed && !data.nrec)
+	if (!failed && !data->nrec)
 		failed = sh_error("no records in the data"), bad_file = nfiles == 1 ? files[0] : NULL;
 	agree(failed, bad_file);
 	/* the rate the records carry: -r and a checkpoint must agree with it; without -r it is the
 	 * run's rate (older streams carry none: -r or 16000 then, as before) */
-	if (data.rate) {
+	if (data->rate) {
 		const char *what = nfiles == 1 ? cli_in_name(files[0]) : NULL;
-		if (rate > 0 && rate != data.rate)
-			cli_die(what, "the data are at %d Hz, -r says %d", data.rate, rate);
-		if (resume && opt.sample_rate != data.rate)
-			cli_die(resume_path, "checkpoint was trained at %d Hz, the data are at %d Hz", opt.sample_rate,
-				data.rate);
-		opt.sample_rate = data.rate;
+		if (args.rate > 0 && args.rate != data->rate)
+			cli_die(what, "the data are at %d Hz, -r says %d", data->rate, args.rate);
+		if (args.resume && t->opt.sample_rate != data->rate)
+			cli_die(t->resume_path, "checkpoint was trained at %d Hz, the data are at %d Hz",
+				t->opt.sample_rate, data->rate);
+		t->opt.sample_rate = data->rate;
 	}
-	if ((failed = trn_data_check(&data, model_levels(cfg), seq, &bad) < 0))
-		bad_file = cli_in_name(data.files[data.file[bad]]);
+	if ((failed = trn_data_check(data, model_levels(&t->opt.model), model_seq(&t->opt.model), &bad) < 0))
+		bad_file = cli_in_name(data->files[data->file[bad]]);
 	if (!failed)
-		failed = trn_data_split(&data, opt.seed, opt.split) < 0, bad_file = NULL;
+		failed = trn_data_split(data, t->opt.seed, t->opt.split) < 0, bad_file = NULL;
 	agree(failed, bad_file);
 	if (dist_size() > 1) { /* the same data on every rank */
 		uint64_t *fps = malloc(dist_size() * sizeof *fps);
-		if (!fps || dist_allgather(&data.fingerprint, fps, sizeof *fps) < 0)
+		if (!fps || dist_allgather(&data->fingerprint, fps, sizeof *fps) < 0)
 			cli_die(NULL, "out of memory");
 		int other = 0;
 		for (int r = dist_size() - 1; r > 0; r--)
@@ -962,235 +948,274 @@ int main(int argc, char **argv)
 		free(fps);
 		agree(other && dist_rank() == other, NULL);
 	}
+}
 
-	/* the run directory: made, locked for the life of this process, cleared of what a killed
-	 * run left, and then (under the lock, so that no other qtrain changes it meanwhile) checked:
-	 * a new run needs a directory without one; --resume continues the run the directory holds,
-	 * or forks a run into a directory that holds none */
+/* The run directory: made, locked for the life of this process, cleared of what a killed run
+ * left, and then (under the lock, so that no other qtrain changes it meanwhile) checked: a new
+ * run needs a directory without one; --resume continues the run the directory holds, or forks a
+ * run into a directory that holds none. */
+static void prepare_rundir(trainer *t)
+{
+	const char *rundir = args.rundir;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
-	const int rank0 = !dist_rank(); /* writes the run directory */
-	if (rank0) {
+	t->rank0 = !dist_rank();
+	if (t->rank0) {
 		cli_mkdirs(rundir);
 		lock_rundir(rundir);
 	}
-	failed = rank0 && !resume && !stat(path, &st);
+	int failed = t->rank0 && !args.resume && !stat(path, &st);
 	if (failed)
 		sh_error("already holds a run (last.safetensors): continue it with --resume %s, or choose "
 			 "another directory",
 			 rundir);
 	agree(failed, rundir);
 	uint64_t dir_run;
-	failed = rank0 && resume && rundir_run_id(rundir, &dir_run) && dir_run != ckpt_run;
+	failed = t->rank0 && args.resume && rundir_run_id(rundir, &dir_run) && dir_run != t->ckpt_run;
 	if (failed)
 		sh_error("checkpoint of another run (run %016llx) than %s holds (run %016llx): continue a run "
 			 "in its own directory, or fork it into a new one",
-			 (unsigned long long)ckpt_run, rundir, (unsigned long long)dir_run);
-	agree(failed, resume_path);
-	if (rank0)
+			 (unsigned long long)t->ckpt_run, rundir, (unsigned long long)dir_run);
+	agree(failed, t->resume_path);
+	if (t->rank0)
 		remove_stale_tmp(rundir, 0);
-	char samples_dir[4096];
-	snprintf(samples_dir, sizeof samples_dir, "%s/samples", rundir);
-	if (sample_every && rank0)
-		cli_mkdirs(samples_dir);
-	if (rank0)
-		remove_stale_tmp(samples_dir, 1);
+	snprintf(t->samples_dir, sizeof t->samples_dir, "%s/samples", rundir);
+	if (args.sample_every && t->rank0)
+		cli_mkdirs(t->samples_dir);
+	if (t->rank0)
+		remove_stale_tmp(t->samples_dir, 1);
+}
 
-	if (threads <= 0) /* the ranks on this machine share its cores */
+/* --threads, else the cores of this machine shared by the ranks on it. */
+static int set_threads(void)
+{
+	int threads = args.threads;
+	if (threads <= 0)
 		threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
 	if (threads < 1)
 		threads = 1;
 	omp_set_num_threads(threads);
 	openblas_set_num_threads(threads);
+	return threads;
+}
 
-	trn_run run;
-	if (trn_run_init(&run, &opt, &data) < 0)
+/* The model (resumed or new), the log, the held-out statistics, run.json; and a checkpoint that
+ * a signal cut short, finished. */
+static void start_run(trainer *t, int argc, char **argv, int threads)
+{
+	const char *rundir = args.rundir;
+	if (trn_run_init(&t->run, &t->opt, &t->data) < 0)
 		cli_die_lib(NULL);
-	if (resume) {
-		agree(trn_load(&run, &data, &ckpt) < 0, resume_path);
-		st_free(&ckpt);
+	if (args.resume) {
+		agree(trn_load(&t->run, &t->data, &t->ckpt) < 0, t->resume_path);
+		st_free(&t->ckpt);
 	}
-	agree(trn_check_replicas(&run) < 0, resume ? resume_path : NULL);
-	trn_log log = {0};
+	agree(trn_check_replicas(&t->run) < 0, args.resume ? t->resume_path : NULL);
+	char path[4096];
 	snprintf(path, sizeof path, "%s/log.tsv", rundir);
-	if (rank0 && trn_log_read(&log, path, resume ? run.step : -1) < 0)
+	if (t->rank0 && trn_log_read(&t->log, path, args.resume ? t->run.step : -1) < 0)
 		cli_die_lib(NULL);
-	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
-
-	fad_stats *heldout = NULL;
-	if (rank0 && sample_every && (data.nvalid || data.ntest) && !(heldout = trn_heldout_stats(&run, &data)))
+	t->seconds0 = t->log.n ? t->log.rows[t->log.n - 1].seconds : 0;
+	if (t->rank0 && args.sample_every && (t->data.nvalid || t->data.ntest) &&
+	    !(t->heldout = trn_heldout_stats(&t->run, &t->data)))
 		cli_die_lib(NULL);
-	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
+	t->ri = (run_info){argc, argv, rundir, args.resume ? t->resume_path : NULL, threads, t->run.step, ""};
 	time_t now = time(NULL);
-	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	strftime(t->ri.started, sizeof t->ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	/* from here a signal stops with a checkpoint: before run.json, which tells the world the run began */
 	catch_stop_signals();
-	if (rank0)
-		write_run_json(&ri, &opt, &data, &run, NULL, seconds0);
+	if (t->rank0)
+		write_run_json(&t->ri, &t->opt, &t->data, &t->run, NULL, t->seconds0);
 
-	trn_log_row row;
 	/* Resumed at a checkpoint step whose checkpoint was cut short (a signal during it left
 	 * last.safetensors without the log row, the best and the restarted train average): finish
 	 * it now, as a straight run did, so that the continued run gives the same bytes. */
 	/* rank 0 alone reads the log, so it decides, and every rank takes part (validation is shared) */
-	int pending = rank0 && resume && run.step > 0 && run.step % ckpt_every == 0 &&
-		      (!log.n || log.rows[log.n - 1].step != run.step);
+	trn_log_row row;
+	int pending = t->rank0 && args.resume && t->run.step > 0 && t->run.step % args.ckpt_every == 0 &&
+		      (!t->log.n || t->log.rows[t->log.n - 1].step != t->run.step);
 	if (dist_max_int(pending)) {
-		int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0, 0, &stop_signal, &row);
+		int rc = checkpoint(&t->run, &t->data, rundir, &t->log, 1, t->seconds0, 0, &stop_signal, &row);
 		if (rc)
-			cli_die(resume_path, "%s", rc < 0 ? sh_errmsg() : "the validation loss is not finite");
-		if (rank0 && keep_every && run.step % keep_every == 0 && trn_keep_milestone(&run, &data, rundir) < 0)
+			cli_die(t->resume_path, "%s", rc < 0 ? sh_errmsg() : "the validation loss is not finite");
+		if (t->rank0 && args.keep_every && t->run.step % args.keep_every == 0 &&
+		    trn_keep_milestone(&t->run, &t->data, rundir) < 0)
 			cli_die_lib(NULL);
 	}
+}
 
-	/* the loop */
-	/* step_time leaves out the invocation's first step (warm-up: page faults, thread start),
-	 * as the peer's benchmark does, for the summary's samples/s */
-	double t0 = sh_now(), interval_time = 0, step_time = 0;
-	long interval_steps = 0, start_step = run.step;
-	double samples_per_step = (double)batch * seq;
-	const char *ended = NULL;
-	cli_progress prog;
-	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
-	double last_bits = NAN, last_valid = NAN;
-	int need_ckpt = 0, status = 0;
-	long last_ckpt_step = resume ? run.step : -1;
+/* Training stopped on a non-finite loss: said, and the run ends with status 1. */
+static void stop_diverged(trainer *t, long step, const char *what)
+{
+	diverged(&t->prog, args.rundir, step, what, t->last_ckpt_step);
+	t->ended = "diverged";
+	t->status = 1;
+}
+
+/* The loop: steps until a stop, with checkpoints, milestones and clips on their steps, and a
+ * last checkpoint. */
+static void train(trainer *t)
+{
+	trn_run *run = &t->run;
+	const char *rundir = args.rundir;
+	const double samples_per_step = (double)model_batch(&t->opt.model) * model_seq(&t->opt.model);
+	double interval_time = 0;
+	long interval_steps = 0;
+	int need_ckpt = 0;
+	trn_log_row row;
+	t->t0 = sh_now();
+	t->start_step = run->step;
+	t->last_bits = t->last_valid = NAN;
+	t->last_ckpt_step = args.resume ? run->step : -1;
+	cli_progress_start(&t->prog, "training", args.steps > 0 ? (double)(args.steps - t->start_step) : 0, "steps");
 	for (;;) {
-		int time_up = minutes > 0 && sh_now() - t0 >= minutes * 60;
+		int time_up = args.minutes > 0 && sh_now() - t->t0 >= args.minutes * 60;
 		if (dist_size() > 1) {
 			/* the ranks stop together: on a signal to any, or when rank 0's time is up */
-			int want = dist_max_int(2 * stop_signal + (rank0 && time_up));
+			int want = dist_max_int(2 * stop_signal + (t->rank0 && time_up));
 			stop_signal = want / 2 ? want / 2 : stop_signal;
 			time_up = want & 1;
 		}
-		if ((ended = end_reason(stop_signal, run.step, steps, (double)run.feed.epoch, epochs, time_up)))
+		if ((t->ended = end_reason(stop_signal, run->step, args.steps, (double)run->feed.epoch, args.epochs,
+					   time_up)))
 			break;
 		double ts = sh_now();
-		double loss = trn_step(&run, &data);
+		double loss = trn_step(run, &t->data);
 		double dt = sh_now() - ts;
 		if (!isfinite(loss)) {
-			diverged(&prog, rundir, run.step + 1,
-				 isnan(loss) ? "the training loss or a gradient is nan"
-					     : "the training loss or a gradient is infinite",
-				 last_ckpt_step);
-			ended = "diverged";
-			status = 1;
+			stop_diverged(t, run->step + 1,
+				      isnan(loss) ? "the training loss or a gradient is nan"
+						  : "the training loss or a gradient is infinite");
 			break;
 		}
-		if (run.step % CHECK_REPLICAS_EVERY == 0)
-			agree(trn_check_replicas(&run) < 0, NULL);
+		if (run->step % CHECK_REPLICAS_EVERY == 0)
+			agree(trn_check_replicas(run) < 0, NULL);
 		interval_time += dt;
-		if (run.step - start_step > 1)
-			step_time += dt;
+		if (run->step - t->start_step > 1)
+			t->step_time += dt;
 		interval_steps++;
 		need_ckpt = 1;
-		last_bits = loss / M_LN2;
+		t->last_bits = loss / M_LN2;
 		char extra[128];
-		snprintf(extra, sizeof extra, "step %ld, %.3f bits, %.0f samples/s", run.step, last_bits,
+		snprintf(extra, sizeof extra, "step %ld, %.3f bits, %.0f samples/s", run->step, t->last_bits,
 			 interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0);
-		cli_progress_update(&prog, (double)(run.step - start_step), extra);
-		if (run.step % ckpt_every == 0 || (keep_every && run.step % keep_every == 0) ||
-		    (sample_every && run.step % sample_every == 0)) {
+		cli_progress_update(&t->prog, (double)(run->step - t->start_step), extra);
+		if (run->step % args.ckpt_every == 0 || (args.keep_every && run->step % args.keep_every == 0) ||
+		    (args.sample_every && run->step % args.sample_every == 0)) {
 			double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-			if (data.nvalid) { /* say why the bar stops moving (drawn now, not rate-limited) */
-				snprintf(extra, sizeof extra, "step %ld, validating on %d records", run.step,
-					 data.nvalid);
-				prog.last_draw = 0;
-				cli_progress_update(&prog, (double)(run.step - start_step), extra);
+			if (t->data.nvalid) { /* say why the bar stops moving (drawn now, not rate-limited) */
+				snprintf(extra, sizeof extra, "step %ld, validating on %d records", run->step,
+					 t->data.nvalid);
+				t->prog.last_draw = 0;
+				cli_progress_update(&t->prog, (double)(run->step - t->start_step), extra);
 			}
-			int rc = checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0, sps, &stop_signal,
-					    &row);
+			int rc = checkpoint(run, &t->data, rundir, &t->log, 1, t->seconds0 + sh_now() - t->t0, sps,
+					    &stop_signal, &row);
 			if (rc < 0)
 				cli_die_lib(NULL);
 			if (rc > 0) {
-				diverged(&prog, rundir, run.step, "the validation loss is not finite", last_ckpt_step);
-				ended = "diverged";
-				status = 1;
+				stop_diverged(t, run->step, "the validation loss is not finite");
 				break;
 			}
-			if (rank0 && keep_every && run.step % keep_every == 0 &&
-			    trn_keep_milestone(&run, &data, rundir) < 0)
+			if (t->rank0 && args.keep_every && run->step % args.keep_every == 0 &&
+			    trn_keep_milestone(run, &t->data, rundir) < 0)
 				cli_die_lib(NULL);
-			last_ckpt_step = run.step;
-			last_valid = row.valid_bits;
+			t->last_ckpt_step = run->step;
+			t->last_valid = row.valid_bits;
 			interval_time = 0;
 			interval_steps = 0;
 			need_ckpt = 0;
 		}
 		/* a clip that cannot be written is not worth stopping the training for; the clips'
 		 * distance to held-out audio goes into the step's log row */
-		if (sample_every && rank0 && run.step % sample_every == 0 && !stop_signal) {
-			if (trn_write_samples(&run, samples_dir, (int)sample_count, sample_seconds, sample_temp,
-					      sample_prime, sample_prime_len, &stop_signal) < 0)
-				cli_warn(samples_dir, "step %ld: no clips: %s", run.step, sh_errmsg());
-			else if (heldout && !stop_signal &&
-				 isnan(trn_log_clip_distance(&log, rundir, run.step, (int)sample_count, heldout)))
-				cli_warn(samples_dir, "step %ld: no distance: %s", run.step, sh_errmsg());
+		if (args.sample_every && t->rank0 && run->step % args.sample_every == 0 && !stop_signal) {
+			if (trn_write_samples(run, t->samples_dir, (int)args.sample_count, args.sample_seconds,
+					      args.sample_temp, t->sample_prime, t->sample_prime_len, &stop_signal) < 0)
+				cli_warn(t->samples_dir, "step %ld: no clips: %s", run->step, sh_errmsg());
+			else if (t->heldout && !stop_signal &&
+				 isnan(trn_log_clip_distance(&t->log, rundir, run->step, (int)args.sample_count,
+							     t->heldout)))
+				cli_warn(t->samples_dir, "step %ld: no distance: %s", run->step, sh_errmsg());
 		}
 	}
-	if (need_ckpt && status == 0) {
+	if (need_ckpt && t->status == 0) {
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
 		 * when interrupted (validation could take long) */
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-		int rc = checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
+		int rc = checkpoint(run, &t->data, rundir, &t->log, !stop_signal, t->seconds0 + sh_now() - t->t0, sps,
 				    &stop_signal, &row);
 		if (rc < 0)
 			cli_die_lib(NULL);
-		if (rc > 0) {
-			diverged(&prog, rundir, run.step, "the validation loss is not finite", last_ckpt_step);
-			ended = "diverged";
-			status = 1;
-		} else if (!stop_signal) {
-			last_valid = row.valid_bits;
-		}
+		if (rc > 0)
+			stop_diverged(t, run->step, "the validation loss is not finite");
+		else if (!stop_signal)
+			t->last_valid = row.valid_bits;
 	}
-	double elapsed = sh_now() - t0;
-	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
+}
+
+/* run.json with how the run ended, the summary line; the exit status. */
+static int finish(trainer *t)
+{
+	const trn_run *run = &t->run;
+	const model_config *cfg = &t->opt.model;
+	const int batch = model_batch(cfg);
+	const double samples_per_step = (double)batch * model_seq(cfg);
+	double elapsed = sh_now() - t->t0;
+	double sps_all = t->step_time > 0 ? (run->step - t->start_step - 1) * samples_per_step / t->step_time : 0;
 	agreed_exit = 1; /* every rank left the loop at the same step, for the same reason */
-	if (rank0)
-		write_run_json(&ri, &opt, &data, &run, ended, seconds0 + elapsed);
+	if (t->rank0)
+		write_run_json(&t->ri, &t->opt, &t->data, run, t->ended, t->seconds0 + elapsed);
 	/* no rank leaves before rank 0 has written everything: mpirun ends the whole job as soon as
 	 * one rank exits non-zero (143 after SIGTERM, say), which would cut rank 0's last writes */
 	dist_barrier();
 	char ranks_note[96] = "";
 	if (dist_size() > 1) /* the time rank 0 waited for the others and for the sums */
 		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction", dist_size(),
-			 elapsed > 0 ? 100 * run.reduce_seconds / elapsed : 0);
-	if (status == 0 && rank0)
-		cli_progress_end(&prog,
+			 elapsed > 0 ? 100 * run->reduce_seconds / elapsed : 0);
+	if (t->status == 0 && t->rank0)
+		cli_progress_end(&t->prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
 				 "valid %.3f bits, best %.3f%s%s",
-				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
-				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9, last_bits,
-				 last_valid, run.best_bits, ranks_note,
+				 args.rundir, run->step, trn_feed_epoch(&run->feed), elapsed, sps_all,
+				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9, t->last_bits,
+				 t->last_valid, run->best_bits, ranks_note,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
-	fad_free(heldout);
-	trn_log_free(&log);
-	trn_run_free(&run);
-	trn_data_free(&data);
-	if (status)
-		return status;
+	fad_free(t->heldout);
+	trn_log_free(&t->log);
+	trn_run_free(&t->run);
+	trn_data_free(&t->data);
+	if (t->status)
+		return t->status;
 	return stop_signal ? 128 + stop_signal : 0;
 }
 
-/* ---- qtrain --model ddsp: DDSP's decoder on float audio (lib/ddsp_train.h) ---- */
+int main(int argc, char **argv)
+{
+	blas_runtime_init(argv); /* before anything runs on OpenBLAS or OpenMP */
+	cli_init("qtrain");
+	dist_start(&argc, &argv);
+	/* DDSP trains on audio, not codes: options and a path of its own */
+	int ddsp = wants_ddsp(argc, argv);
+	int first = parse_options(argc, argv, ddsp);
+	if (ddsp) {
+		if (dist_size() > 1) /* every rank would write the same run directory */
+			cli_usage_error(usage, "--model ddsp does not train under mpirun yet: run one process");
+		return ddsp_main(argc, argv, first);
+	}
+	dist_options_parsed();
+	static trainer t;
+	resolve_options(&t);
+	load_sample_prime(&t);
+	read_data(&t, argc - first, argv + first);
+	prepare_rundir(&t);
+	int threads = set_threads();
+	start_run(&t, argc, argv, threads);
+	train(&t);
+	return finish(&t);
+}
 
-static const char ddsp_usage[] =
-	"usage: qtrain --model ddsp [options] -o RUNDIR AUDIO...\n"
-	"Trains DDSP's solo-instrument decoder on float audio records (<f4, from wavchunk -l 4 -p 3).\n"
-	"  -o RUNDIR              run directory: last/best.safetensors, features.safetensors, log.tsv,\n"
-	"                         loss.png, run.json, samples/\n"
-	"  --preset NAME          tiny, small (default) or paper\n"
-	"  --batch B              examples per step\n"
-	"  --lr LR                Adam learning rate (1e-3; paper 3e-4), decayed x0.98 per 10k steps\n"
-	"  --clip-value V         global gradient norm bound (3)\n"
-	"  --steps N, --epochs E, --minutes M   when to stop\n"
-	"  --checkpoint-every K   validate, checkpoint and write clips every K steps (500)\n"
-	"  --sample-count N       held-out examples resynthesised into RUNDIR/samples/ (2)\n"
-	"  --seed S               seed (123); --split T,V,X percentages of examples (90,10,0)\n"
-	"  --threads N            threads (default: every core)\n"
-	"  --resume CKPT|RUNDIR   continue a run exactly\n";
+/* ---- qtrain --model ddsp: DDSP's decoder on float audio (lib/ddsp_train.h) ---- */
 
 /* Is this a DDSP run: --model ddsp, or --resume of a DDSP checkpoint? */
 static int wants_ddsp(int argc, char **argv)
@@ -1316,243 +1341,225 @@ static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, 
 	return 0;
 }
 
-static int ddsp_main(int argc, char **argv)
-{
-	enum {
-		D_PRESET = 300,
-		D_BATCH,
-		D_LR,
-		D_CLIPV,
-		D_STEPS,
-		D_EPOCHS,
-		D_MINUTES,
-		D_CKPT,
-		D_COUNT,
-		D_SEED,
-		D_SPLIT,
-		D_THREADS,
-		D_RESUME,
-		D_MODEL,
-		D_HELP
-	};
-	static const struct option longopts[] = {{"preset", 1, 0, D_PRESET},
-						 {"batch", 1, 0, D_BATCH},
-						 {"lr", 1, 0, D_LR},
-						 {"clip-value", 1, 0, D_CLIPV},
-						 {"steps", 1, 0, D_STEPS},
-						 {"epochs", 1, 0, D_EPOCHS},
-						 {"minutes", 1, 0, D_MINUTES},
-						 {"checkpoint-every", 1, 0, D_CKPT},
-						 {"sample-count", 1, 0, D_COUNT},
-						 {"seed", 1, 0, D_SEED},
-						 {"split", 1, 0, D_SPLIT},
-						 {"threads", 1, 0, D_THREADS},
-						 {"resume", 1, 0, D_RESUME},
-						 {"model", 1, 0, D_MODEL},
-						 {"help", 0, 0, D_HELP},
-						 CLI_STD_LONGOPTS,
-						 {0, 0, 0, 0}};
-	const char *rundir = NULL, *resume = NULL, *preset = NULL, *split = NULL;
-	double lr = -1, clip = -1, minutes = 0;
-	long steps = -1, epochs = -1, ckpt_every = 500, clips = 2, seed = -1;
-	int batch = -1, threads = 0, c;
-	while ((c = getopt_long(argc, argv, ":o:hq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': rundir = optarg; break;
-		case D_PRESET: preset = optarg; break;
-		case D_BATCH: batch = (int)cli_long(ddsp_usage, "--batch", optarg, 1, 4096); break;
-		case D_LR: lr = cli_double(ddsp_usage, "--lr", optarg, 1e-30, 1e3); break;
-		case D_CLIPV: clip = cli_double(ddsp_usage, "--clip-value", optarg, 0, 1e30); break;
-		case D_STEPS: steps = cli_long(ddsp_usage, "--steps", optarg, 0, LONG_MAX); break;
-		case D_EPOCHS: epochs = cli_long(ddsp_usage, "--epochs", optarg, 1, LONG_MAX); break;
-		case D_MINUTES: minutes = cli_double(ddsp_usage, "--minutes", optarg, 1e-6, 1e9); break;
-		case D_CKPT: ckpt_every = cli_long(ddsp_usage, "--checkpoint-every", optarg, 1, LONG_MAX); break;
-		case D_COUNT: clips = cli_long(ddsp_usage, "--sample-count", optarg, 0, 1024); break;
-		case D_SEED: seed = cli_long(ddsp_usage, "--seed", optarg, 0, LONG_MAX); break;
-		case D_SPLIT: split = optarg; break;
-		case D_THREADS: threads = (int)cli_long(ddsp_usage, "--threads", optarg, 1, 4096); break;
-		case D_RESUME: resume = optarg; break;
-		case D_MODEL:
-			if (strcmp(optarg, "ddsp"))
-				cli_usage_error(ddsp_usage, "--model %s: this checkpoint is a DDSP run", optarg);
-			break;
-		case D_HELP: fputs(ddsp_usage, stdout); return 0;
-		default: cli_std_option(ddsp_usage, c, argv);
-		}
-	}
-	if (!rundir)
-		cli_usage_error(ddsp_usage, "-o RUNDIR is required");
-	double pct[3] = {90, 10, 0};
-	if (split && (sscanf(split, "%lf,%lf,%lf", &pct[0], &pct[1], &pct[2]) != 3 || pct[0] <= 0 || pct[1] < 0 ||
-		      pct[2] < 0 || fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9))
-		cli_usage_error(ddsp_usage, "--split: expected three percentages adding up to 100, got '%s'", split);
-
+/* A DDSP run: its options, data, state and how it went. */
+typedef struct {
 	ddsp_train_opts opt;
-	st_file ckpt;
-	memset(&ckpt, 0, sizeof ckpt);
-	char resume_path[4096] = "";
-	if (resume) {
-		snprintf(resume_path, sizeof resume_path, cli_is_dir_path(resume) ? "%s/last.safetensors" : "%s",
-			 resume);
-		if (st_load(resume_path, &ckpt) < 0 || ddsp_meta_options(&ckpt, &opt) < 0)
-			cli_die_lib(resume_path);
-		ddsp_config asked = opt.model;
+	st_file ckpt; /* the checkpoint resumed */
+	char resume_path[4096], cache[4096];
+	ddsp_data data;
+	ddsp_run run;
+	trn_log log;
+	double seconds0; /* of the run before this invocation */
+	run_info ri;
+	/* the loop */
+	cli_progress prog;
+	double t0, step_time, last_loss, last_valid;
+	long start_step;
+	const char *ended;
+	int status;
+} ddsp_trainer;
+
+/* The options: from the checkpoint when resuming (what is given must match it), else the
+ * preset's; then what the command line says. */
+static void ddsp_resolve_options(ddsp_trainer *t)
+{
+	ddsp_train_opts *opt = &t->opt;
+	const char *preset = args.arch.preset;
+	const int batch = args.arch.batch;
+	if (args.resume) {
+		snprintf(t->resume_path, sizeof t->resume_path,
+			 cli_is_dir_path(args.resume) ? "%s/last.safetensors" : "%s", args.resume);
+		if (st_load(t->resume_path, &t->ckpt) < 0 || ddsp_meta_options(&t->ckpt, opt) < 0)
+			cli_die_lib(t->resume_path);
+		ddsp_config asked = opt->model;
 		if (preset && ddsp_preset(preset, &asked) < 0)
-			cli_usage_error(ddsp_usage, "--preset: %s", sh_errmsg());
+			cli_usage_error(usage, "--preset: %s", sh_errmsg());
 		if (batch > 0)
 			asked.batch = batch;
 		char diff[128];
-		if (ddsp_config_diff(&opt.model, &asked, diff, sizeof diff))
-			cli_die(resume_path, "checkpoint of another architecture: %s", diff);
-		if (seed >= 0 && (uint64_t)seed != opt.seed)
-			cli_die(resume_path, "checkpoint has seed %llu, --seed says %ld", (unsigned long long)opt.seed,
-				seed);
-		if (split && memcmp(pct, opt.split, sizeof pct))
-			cli_die(resume_path, "checkpoint has another --split (%g,%g,%g)", opt.split[0], opt.split[1],
-				opt.split[2]);
+		if (ddsp_config_diff(&opt->model, &asked, diff, sizeof diff))
+			cli_die(t->resume_path, "checkpoint of another architecture: %s", diff);
+		if (cli_opts_given(&cli, &args.seed) && (uint64_t)args.seed != opt->seed)
+			cli_die(t->resume_path, "checkpoint has seed %llu, --seed says %ld",
+				(unsigned long long)opt->seed, args.seed);
+		if (cli_opts_given(&cli, args.split) && memcmp(args.split, opt->split, sizeof args.split))
+			cli_die(t->resume_path, "checkpoint has another --split (%g,%g,%g)", opt->split[0],
+				opt->split[1], opt->split[2]);
 	} else {
-		memset(&opt, 0, sizeof opt);
-		if (ddsp_preset(preset ? preset : "small", &opt.model) < 0)
-			cli_usage_error(ddsp_usage, "--preset: %s", sh_errmsg());
+		memset(opt, 0, sizeof *opt);
+		if (ddsp_preset(preset ? preset : "small", &opt->model) < 0)
+			cli_usage_error(usage, "--preset: %s", sh_errmsg());
 		if (batch > 0)
-			opt.model.batch = batch;
+			opt->model.batch = batch;
 		/* DDSP: Adam 3e-4 for the published model, ×0.98 per 10k steps, global norm 3; the
 		 * smaller presets learn faster at 1e-3 */
-		opt.lr = strcmp(preset ? preset : "small", "paper") ? 1e-3 : 3e-4;
-		opt.beta1 = 0.9, opt.beta2 = 0.999, opt.eps = 1e-8;
-		opt.decay_rate = 0.98, opt.decay_steps = 10000;
-		opt.clip = 3;
-		opt.seed = seed >= 0 ? (uint64_t)seed : 123;
-		memcpy(opt.split, pct, sizeof pct);
+		opt->lr = strcmp(preset ? preset : "small", "paper") ? 1e-3 : 3e-4;
+		opt->beta1 = 0.9, opt->beta2 = 0.999, opt->eps = 1e-8;
+		opt->decay_rate = 0.98, opt->decay_steps = 10000;
+		opt->clip = 3;
+		opt->seed = (uint64_t)args.seed;
+		memcpy(opt->split, args.split, sizeof args.split);
 	}
-	if (lr > 0)
-		opt.lr = lr;
-	if (clip >= 0)
-		opt.clip = clip;
+	if (args.lr > 0)
+		opt->lr = args.lr;
+	if (args.clip_value >= 0)
+		opt->clip = args.clip_value;
+}
 
-	/* the data and its features, checked before anything is written */
-	char cache[4096], path[4096];
-	snprintf(cache, sizeof cache, "%s/features.safetensors", rundir);
-	int nfiles = argc - optind;
+/* The data and its features, checked before anything is written. */
+static void ddsp_read_data(ddsp_trainer *t, int nfiles, char **files)
+{
+	snprintf(t->cache, sizeof t->cache, "%s/features.safetensors", args.rundir);
 	char *stdin_only[] = {"-"};
-	char **files = nfiles ? argv + optind : stdin_only;
-	ddsp_data data;
-	if (ddsp_data_read(&data, files, nfiles ? nfiles : 1, &opt.model) < 0 ||
-	    ddsp_data_features(&data, &opt.model, cache) < 0) {
+	if (!nfiles)
+		files = stdin_only;
+	if (ddsp_data_read(&t->data, files, nfiles ? nfiles : 1, &t->opt.model) < 0 ||
+	    ddsp_data_features(&t->data, &t->opt.model, t->cache) < 0) {
 		/* messages about one file name it already; those about the data name the one file */
 		const char *msg = sh_errmsg(), *one = nfiles <= 1 ? cli_in_name(files[0]) : NULL;
 		cli_die(one && strncmp(msg, files[0], strlen(files[0])) ? one : NULL, "%s", msg);
 	}
-	if (ddsp_data_split(&data, opt.seed, opt.split) < 0)
+	if (ddsp_data_split(&t->data, t->opt.seed, t->opt.split) < 0)
 		cli_die_lib(NULL);
+}
+
+/* The model (resumed or new), the run directory, the features' cache, the log and run.json. */
+static void ddsp_start_run(ddsp_trainer *t, int argc, char **argv)
+{
+	const char *rundir = args.rundir;
+	char path[4096];
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
-	if (!resume && !stat(path, &st))
+	if (!args.resume && !stat(path, &st))
 		cli_die(rundir,
 			"already holds a run (last.safetensors): continue it with --resume %s, or "
 			"choose another directory",
 			rundir);
-	if (threads <= 0)
-		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int threads = args.threads > 0 ? args.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	omp_set_num_threads(SH_MAX(threads, 1));
 	openblas_set_num_threads(1); /* the products are small: one thread each, examples in parallel */
 
-	ddsp_run run;
-	if (ddsp_run_init(&run, &opt, &data) < 0)
+	if (ddsp_run_init(&t->run, &t->opt, &t->data) < 0)
 		cli_die_lib(NULL);
-	if (resume) {
-		if (ddsp_load(&run, &data, &ckpt) < 0)
-			cli_die_lib(resume_path);
-		st_free(&ckpt);
+	if (args.resume) {
+		if (ddsp_load(&t->run, &t->data, &t->ckpt) < 0)
+			cli_die_lib(t->resume_path);
+		st_free(&t->ckpt);
 	}
 	cli_mkdirs(rundir);
 	lock_rundir(rundir); /* one qtrain per run directory, as for the other models */
 	snprintf(path, sizeof path, "%s/samples", rundir);
-	if (clips > 0)
+	if (args.sample_count > 0)
 		cli_mkdirs(path);
-	if (!data.cached && ddsp_data_save_features(&data, &opt.model, cache) < 0)
+	if (!t->data.cached && ddsp_data_save_features(&t->data, &t->opt.model, t->cache) < 0)
 		cli_die_lib(NULL);
-	trn_log log = {0};
 	snprintf(path, sizeof path, "%s/log.tsv", rundir);
-	if (trn_log_read(&log, path, resume ? run.step : -1) < 0)
+	if (trn_log_read(&t->log, path, args.resume ? t->run.step : -1) < 0)
 		cli_die_lib(NULL);
-	log.metric = "loss";
-	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
-	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
+	t->log.metric = "loss";
+	t->seconds0 = t->log.n ? t->log.rows[t->log.n - 1].seconds : 0;
+	t->ri = (run_info){argc, argv, rundir, args.resume ? t->resume_path : NULL, threads, t->run.step, ""};
 	time_t now = time(NULL);
-	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	strftime(t->ri.started, sizeof t->ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	catch_stop_signals(); /* before run.json, as for the other models */
-	ddsp_run_json(&ri, &run, &data, NULL, seconds0);
+	ddsp_run_json(&t->ri, &t->run, &t->data, NULL, t->seconds0);
+}
 
-	const double samples_per_step = (double)opt.model.batch * opt.model.n_samples;
-	double t0 = sh_now(), interval_time = 0, step_time = 0, last_loss = NAN, last_valid = NAN;
-	long interval_steps = 0, start_step = run.step;
-	const char *ended = NULL;
-	int need_ckpt = 0, status = 0;
+/* The loop: steps until a stop, a checkpoint (with clips) every --checkpoint-every steps, and
+ * a last one. */
+static void ddsp_train_loop(ddsp_trainer *t)
+{
+	ddsp_run *run = &t->run;
+	const char *rundir = args.rundir;
+	const int clips = (int)args.sample_count;
+	const double samples_per_step = (double)t->opt.model.batch * t->opt.model.n_samples;
+	double interval_time = 0;
+	long interval_steps = 0;
+	int need_ckpt = 0;
 	trn_log_row row;
-	cli_progress prog;
-	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
+	t->t0 = sh_now();
+	t->last_loss = t->last_valid = NAN;
+	t->start_step = run->step;
+	cli_progress_start(&t->prog, "training", args.steps > 0 ? (double)(args.steps - t->start_step) : 0, "steps");
 	for (;;) {
-		if ((ended = end_reason(stop_signal, run.step, steps, (double)run.epoch, epochs,
-					minutes > 0 && sh_now() - t0 >= minutes * 60)))
+		if ((t->ended = end_reason(stop_signal, run->step, args.steps, (double)run->epoch, args.epochs,
+					   args.minutes > 0 && sh_now() - t->t0 >= args.minutes * 60)))
 			break;
 		double ts = sh_now();
-		double loss = ddsp_run_step(&run, &data);
+		double loss = ddsp_run_step(run, &t->data);
 		double dt = sh_now() - ts;
 		if (!isfinite(loss)) {
-			cli_progress_end(&prog, "%s: step %ld: the training loss or a gradient is not finite; stopping",
-					 rundir, run.step + 1);
-			ended = "diverged";
-			status = 1;
+			cli_progress_end(&t->prog,
+					 "%s: step %ld: the training loss or a gradient is not finite; stopping",
+					 rundir, run->step + 1);
+			t->ended = "diverged";
+			t->status = 1;
 			break;
 		}
 		interval_time += dt, interval_steps++;
-		if (run.step - start_step > 1)
-			step_time += dt;
+		if (run->step - t->start_step > 1)
+			t->step_time += dt;
 		need_ckpt = 1;
-		last_loss = loss;
+		t->last_loss = loss;
 		char extra[128];
-		snprintf(extra, sizeof extra, "step %ld, loss %.3f, %.0f samples/s", run.step, loss,
+		snprintf(extra, sizeof extra, "step %ld, loss %.3f, %.0f samples/s", run->step, loss,
 			 interval_steps * samples_per_step / interval_time);
-		cli_progress_update(&prog, (double)(run.step - start_step), extra);
-		if (run.step % ckpt_every == 0) {
-			int rc = ddsp_checkpoint(&run, &data, rundir, &log, 1, seconds0 + sh_now() - t0,
-						 interval_steps * samples_per_step / interval_time, (int)clips, &row);
+		cli_progress_update(&t->prog, (double)(run->step - t->start_step), extra);
+		if (run->step % args.ckpt_every == 0) {
+			int rc = ddsp_checkpoint(run, &t->data, rundir, &t->log, 1, t->seconds0 + sh_now() - t->t0,
+						 interval_steps * samples_per_step / interval_time, clips, &row);
 			if (rc < 0)
 				cli_die_lib(NULL);
 			if (rc > 0) {
-				cli_progress_end(&prog, "%s: step %ld: the validation loss is not finite; stopping",
-						 rundir, run.step);
-				ended = "diverged";
-				status = 1;
+				cli_progress_end(&t->prog, "%s: step %ld: the validation loss is not finite; stopping",
+						 rundir, run->step);
+				t->ended = "diverged";
+				t->status = 1;
 				break;
 			}
-			last_valid = row.valid_bits;
+			t->last_valid = row.valid_bits;
 			interval_time = 0, interval_steps = 0, need_ckpt = 0;
 		}
 	}
-	if (need_ckpt && status == 0) {
+	if (need_ckpt && t->status == 0) {
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
-		int rc = ddsp_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
-					 stop_signal ? 0 : (int)clips, &row);
+		int rc = ddsp_checkpoint(run, &t->data, rundir, &t->log, !stop_signal, t->seconds0 + sh_now() - t->t0,
+					 sps, stop_signal ? 0 : clips, &row);
 		if (rc < 0)
 			cli_die_lib(NULL);
 		if (rc == 0 && !stop_signal)
-			last_valid = row.valid_bits;
+			t->last_valid = row.valid_bits;
 	}
-	double elapsed = sh_now() - t0;
-	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
-	ddsp_run_json(&ri, &run, &data, ended, seconds0 + elapsed);
-	if (status == 0)
-		cli_progress_end(&prog,
+}
+
+/* run.json with how the run ended, the summary line; the exit status. */
+static int ddsp_finish(ddsp_trainer *t)
+{
+	ddsp_run *run = &t->run;
+	const double samples_per_step = (double)t->opt.model.batch * t->opt.model.n_samples;
+	double elapsed = sh_now() - t->t0;
+	double sps_all = t->step_time > 0 ? (run->step - t->start_step - 1) * samples_per_step / t->step_time : 0;
+	ddsp_run_json(&t->ri, run, &t->data, t->ended, t->seconds0 + elapsed);
+	if (t->status == 0)
+		cli_progress_end(&t->prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train loss %.3f, valid %.3f, "
 				 "best %.3f%s",
-				 rundir, run.step, ddsp_run_epoch(&run, &data), elapsed, sps_all, last_loss, last_valid,
-				 run.best, stop_signal ? " (interrupted; checkpoint written)" : "");
-	trn_log_free(&log);
-	ddsp_run_free(&run);
-	ddsp_data_free(&data);
-	if (status)
-		return status;
+				 args.rundir, run->step, ddsp_run_epoch(run, &t->data), elapsed, sps_all, t->last_loss,
+				 t->last_valid, run->best, stop_signal ? " (interrupted; checkpoint written)" : "");
+	trn_log_free(&t->log);
+	ddsp_run_free(run);
+	ddsp_data_free(&t->data);
+	if (t->status)
+		return t->status;
 	return stop_signal ? 128 + stop_signal : 0;
+}
+
+static int ddsp_main(int argc, char **argv, int first)
+{
+	static ddsp_trainer t;
+	ddsp_resolve_options(&t);
+	ddsp_read_data(&t, argc - first, argv + first);
+	ddsp_start_run(&t, argc, argv);
+	ddsp_train_loop(&t);
+	return ddsp_finish(&t);
 }

@@ -5,36 +5,18 @@
 #include "audio.h"
 #include "chunker.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "npy.h"
 #include "resample.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-	"usage: wavchunk [-r RATE] [-l SECONDS] [-p OVERLAP] [--parts N] [--silence-db DB]\n"
-	"                [--quality QUALITY] [-q] [-o OUT] FILE...\n"
-	"Cuts audio files into chunks of mono audio for training.\n"
-	"  -r RATE         output sample rate (default 16000)\n"
-	"  -l SECONDS      chunk length (default 8)\n"
-	"  -p OVERLAP      seconds shared by consecutive chunks (default 1): a chunk starts\n"
-	"                  every SECONDS-OVERLAP; a file's tail shorter than a chunk is dropped\n"
-	"  --parts N       exactly N chunks, their starts spread evenly over all inputs taken\n"
-	"                  as one recording (first at the start, last ending at the end); no\n"
-	"                  silence test\n"
-	"  --silence-db DB drop a chunk when more than half of its 50 ms windows have an RMS\n"
-	"                  below DB dBFS (default -60)\n"
-	"  --quality Q     resampler: libsamplerate's best, medium (default), fastest, zoh,\n"
-	"                  linear; or poly: libsoxr (sox's resampler), linear phase, 95%%\n"
-	"                  bandwidth and 120 dB rejection (sox -h's specification), 15x faster\n"
-	"  -o OUT          a tensor stream of <f4 records (RATE*SECONDS,) (default stdout),\n"
-	"                  or OUT/ (a directory): OUT/<input-stem>_<k>.wav per chunk, 32-bit\n"
-	"                  float, k = 0-based chunk position in its file (part number with --parts)\n"
-	"  -q, --quiet     no progress and no summary line\n"
-	"  -h, --help      this text; --version: the version and the libraries used\n";
+static const char usage_head[] = "usage: wavchunk [-r RATE] [-l SECONDS] [-p OVERLAP] [--parts N] [--silence-db DB]\n"
+				 "                [--quality QUALITY] [-q] [-o OUT] FILE...\n"
+				 "Cuts audio files into chunks of mono audio for training.\n";
 
 enum { BLOCK = 16384 };  /* samples asked of the reader at a time */
 #define QUALITY_POLY 100 /* --quality poly: libsoxr (lib/resample.c) instead of libsamplerate */
@@ -249,44 +231,51 @@ static void chunk_parts(wavchunk *w, char **paths, int n)
 	free(file_start);
 }
 
+/* --quality: libsamplerate's converter by name, or poly (libsoxr) */
+static int parse_quality(const char *arg, void *dest)
+{
+	int q = strcmp(arg, "poly") ? audio_quality_from_name(arg) : QUALITY_POLY;
+	if (q < 0)
+		return sh_error("unknown quality '%s' (best, medium, fastest, zoh, linear, poly)", arg);
+	*(int *)dest = q;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	cli_init("wavchunk");
 	wavchunk w = {.rate = 16000, .quality = AUDIO_QUALITY_DEFAULT, .silence_db = -60};
 	double seconds = 8, overlap = 1;
 	const char *out_path = NULL;
-	enum { OPT_PARTS = 256, OPT_SILENCE, OPT_HELP, OPT_QUALITY };
-	static const struct option longopts[] = {
-		{"parts", required_argument, NULL, OPT_PARTS},
-		{"silence-db", required_argument, NULL, OPT_SILENCE},
-		{"help", no_argument, NULL, OPT_HELP},
-		{"quality", required_argument, NULL, OPT_QUALITY},
-		CLI_STD_LONGOPTS,
-		{0, 0, 0, 0},
+	cli_opt table[] = {
+		{NULL, 'r', "RATE", CLI_INT, &w.rate, NPY_RATE_MIN, NPY_RATE_MAX, .def = "16000",
+		 .help = "output sample rate"},
+		{NULL, 'l', "SECONDS", CLI_DOUBLE, &seconds, 1e-3, 86400, .def = "8", .help = "chunk length"},
+		{NULL, 'p', "OVERLAP", CLI_DOUBLE, &overlap, 0, 86400, .def = "1",
+		 .help = "seconds shared by consecutive chunks: a chunk starts\n"
+			 "every SECONDS-OVERLAP; a file's tail shorter than a chunk is dropped"},
+		{"parts", 0, "N", CLI_LONG, &w.parts, 1, 10000000,
+		 .help = "exactly N chunks, their starts spread evenly over all inputs taken\n"
+			 "as one recording (first at the start, last ending at the end); no\n"
+			 "silence test"},
+		{"silence-db", 0, "DB", CLI_DOUBLE, &w.silence_db, -400, 0, .def = "-60",
+		 .help = "drop a chunk when more than half of its 50 ms windows have an RMS\n"
+			 "below DB dBFS"},
+		{"quality", 0, "QUALITY", CLI_CALL, &w.quality, .parse = parse_quality, .def = "medium",
+		 .help = "resampler: libsamplerate's best, medium, fastest, zoh,\n"
+			 "linear; or poly: libsoxr (sox's resampler), linear phase, 95%\n"
+			 "bandwidth and 120 dB rejection (sox -h's specification), 15x faster"},
+		{NULL, 'o', "OUT", CLI_STRING, &out_path,
+		 .help = "a tensor stream of <f4 records (RATE*SECONDS,) (default stdout),\n"
+			 "or OUT/ (a directory): OUT/<input-stem>_<k>.wav per chunk, 32-bit\n"
+			 "float, k = 0-based chunk position in its file (part number with --parts)"},
+		{.kind = CLI_END},
 	};
-	int c;
-	while ((c = getopt_long(argc, argv, ":r:l:p:o:hq", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'r': w.rate = (int)cli_long(usage, "-r", optarg, NPY_RATE_MIN, NPY_RATE_MAX); break;
-		case 'l': seconds = cli_double(usage, "-l", optarg, 1e-3, 86400); break;
-		case 'p': overlap = cli_double(usage, "-p", optarg, 0, 86400); break;
-		case OPT_QUALITY:
-			w.quality = strcmp(optarg, "poly") ? audio_quality_from_name(optarg) : QUALITY_POLY;
-			if (w.quality < 0)
-				cli_usage_error(
-					usage,
-					"--quality: unknown quality '%s' (best, medium, fastest, zoh, linear, poly)",
-					optarg);
-			break;
-		case 'o': out_path = optarg; break;
-		case OPT_PARTS: w.parts = cli_long(usage, "--parts", optarg, 1, 10000000); break;
-		case OPT_SILENCE: w.silence_db = cli_double(usage, "--silence-db", optarg, -400, 0); break;
-		case OPT_HELP: fputs(usage, stdout); return 0;
-		default: cli_std_option(usage, c, argv);
-		}
-	}
-	char **paths = argv + optind;
-	int nfiles = argc - optind;
+	cli_opts opts = {.head = usage_head, .opts = table};
+	const int first = cli_opts_parse(&opts, argc, argv);
+	const char *usage = cli_opts_usage(&opts);
+	char **paths = argv + first;
+	int nfiles = argc - first;
 	if (nfiles == 0)
 		cli_usage_error(usage, "no input files");
 	w.len = (size_t)llround(seconds * w.rate);

@@ -17,12 +17,10 @@ extern const char *prog_name;
 extern int cli_quiet;
 
 /* The options every program answers, handled by cli_std_option: -h and --help (the usage on
- * stdout, exit 0), --version, -q and --quiet. A program puts "h" and "q" in its optstring, which
- * starts with ':' (so that a missing argument is told from an unknown option), and
- * CLI_STD_LONGOPTS in its getopt_long table (before the terminating zeros). */
+ * stdout, exit 0), --version, -q and --quiet. cli_opts_parse (cliopt.h) puts them in every
+ * program's getopt_long table, with an optstring that starts with ':' (so that a missing
+ * argument is told from an unknown option). */
 #define CLI_OPT_VERSION 0x7ff0
-#define CLI_STD_LONGOPTS                                                                                               \
-	{"version", no_argument, NULL, CLI_OPT_VERSION}, { "quiet", no_argument, NULL, 'q' }
 /* The `default:` case of a getopt_long loop: answers -h, --version and -q (returns after -q);
  * a missing argument or an unknown option is a usage error that names the option. */
 void cli_std_option(const char *usage, int c, char *const argv[]);

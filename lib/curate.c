@@ -19,6 +19,7 @@
  *   lag in the loop periods. A stuck model or a copied stretch does; human timing does not. */
 #include "curate.h"
 #include "fft.h"
+#include "fingerprint.h"
 #include "util.h"
 
 #include <fftw3.h>
@@ -977,4 +978,41 @@ void curate_render(float *out, const float *const *clips, const size_t *len, con
 		out[i] *= w;
 		out[total - 1 - i] *= w;
 	}
+}
+
+void curate_similarities(const uint32_t *const *fp, const int *nfp, int n, int max_offset, int min_overlap, float *sim,
+			 int16_t *offs)
+{
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int a = 0; a < n; a++) {
+		sim[(size_t)a * n + a] = 0;
+		offs[(size_t)a * n + a] = 0;
+		for (int b = a + 1; b < n; b++) {
+			int off;
+			float s = (float)fp_similarity(fp[a], nfp[a], fp[b], nfp[b], max_offset, min_overlap, &off);
+			sim[(size_t)a * n + b] = sim[(size_t)b * n + a] = s;
+			offs[(size_t)a * n + b] = (int16_t)off;
+			offs[(size_t)b * n + a] = (int16_t)-off;
+		}
+	}
+}
+
+int curate_nearest(const float *sim, int n, int a, int k, int *nearest)
+{
+	/* insertion into a list kept sorted, highest first; a later item moves past only lower ones */
+	int m = 0;
+	for (int b = 0; b < n; b++) {
+		if (b == a)
+			continue;
+		float sb = sim[(size_t)a * n + b];
+		int at = m < k ? m++ : k;
+		while (at > 0 && sim[(size_t)a * n + nearest[at - 1]] < sb) {
+			if (at < k)
+				nearest[at] = nearest[at - 1];
+			at--;
+		}
+		if (at < k)
+			nearest[at] = b;
+	}
+	return m;
 }

@@ -151,6 +151,15 @@ double curate_order(const float *sim, int n, int *path);
 double curate_path_score(const float *sim, int n, const int *path);
 double curate_greedy_path(const float *sim, int n, int start, int *path, unsigned char *used);
 
+/* The similarity of every pair of n fingerprints (fp[i] of nfp[i] items, fingerprint.h's
+ * fp_similarity with alignments up to max_offset items and overlaps of min_overlap): sim is
+ * n×n and symmetric with a zero diagonal; offs[a·n + b] the alignment of b in a's items. */
+void curate_similarities(const uint32_t *const *fp, const int *nfp, int n, int max_offset, int min_overlap, float *sim,
+			 int16_t *offs);
+/* The (at most) k items most similar to item a of n (sim n×n), highest first, ties in index
+ * order, a itself left out, into nearest; returns how many. */
+int curate_nearest(const float *sim, int n, int a, int k, int *nearest);
+
 /* Splits a path of n clips with lengths len[i] (samples, in path order) and join similarities
  * join_sim[i] (between path items i and i+1) into tracks of about target samples: dynamic
  * programming over the cut points minimising Σ 8·((L - target)/target)² over tracks plus the

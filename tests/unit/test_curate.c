@@ -549,6 +549,19 @@ static void test_render(void)
 	free(out);
 }
 
+/* The most similar clips of one: highest first, ties in index order, itself left out, at most k. */
+static void test_nearest(void)
+{
+	/* row 0: items 1..4 at 0.2, 0.9, 0.5, 0.9 */
+	const float sim[25] = {0, 0.2f, 0.9f, 0.5f, 0.9f, 0.2f, 0, 0,    0, 0, 0.9f, 0, 0,
+			       0, 0,    0.5f, 0,    0,    0,    0, 0.9f, 0, 0, 0,    0};
+	int near[5], m = curate_nearest(sim, 5, 0, 3, near);
+	tap_ok(m == 3 && near[0] == 2 && near[1] == 4 && near[2] == 3, "nearest 3: 2, 4 (a tie, index order), 3");
+	m = curate_nearest(sim, 5, 0, 10, near);
+	tap_ok(m == 4 && near[3] == 1, "k above n - 1: all others");
+	tap_ok(curate_nearest(sim, 5, 0, 0, near) == 0, "k = 0: none");
+}
+
 int main(void)
 {
 	test_trim();
@@ -561,5 +574,6 @@ int main(void)
 	test_order();
 	test_split();
 	test_render();
+	test_nearest();
 	return tap_done();
 }
