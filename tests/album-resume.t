@@ -34,20 +34,22 @@ check "the same command again: up to date, no training" sh -c "
 	make --no-print-directory album-train ARTIST=$P-more AUDIO=$T/rec PRESET=tiny TRAIN_FLAGS='$FL' TRAIN_STEPS=6 2>&1 | { ! grep -q qtrain; }"
 
 # Ctrl-C under make: the process group gets SIGINT once the first checkpoint is written; the
-# same command again continues from it to the same bytes
-( setsid make --no-print-directory album-train ARTIST=$P-cut AUDIO=$T/rec PRESET=tiny TRAIN_FLAGS="$FL" TRAIN_STEPS=6 \
+# same command again continues from it to the same bytes. 30 steps, so that the signal lands
+# before the end even on a loaded machine (6 steps could all be done before it arrived).
+check "a straight run of 30 steps" train straight30 TRAIN_STEPS=30
+( setsid make --no-print-directory album-train ARTIST=$P-cut AUDIO=$T/rec PRESET=tiny TRAIN_FLAGS="$FL" TRAIN_STEPS=30 \
 	>$T/cut1.out 2>&1 & echo $! > $T/cut.pid; wait )  &
 i=0
-while [ $i -lt 600 ] && [ ! -s work/$P-cut/run/log.tsv ]; do sleep 0.1; i=$((i + 1)); done
+while [ $i -lt 3000 ] && [ ! -s work/$P-cut/run/log.tsv ]; do sleep 0.02; i=$((i + 1)); done
 [ -s $T/cut.pid ] && kill -INT -$(cat $T/cut.pid) 2>/dev/null
 wait
 cut_at=$(ckstep work/$P-cut/run/last.safetensors)
 echo "# interrupted at step $cut_at"
 check "interrupted: make failed and left no done mark" test ! -e work/$P-cut/run/.done
 check "the same command continues from the checkpoint of the interruption" sh -c "
-	make --no-print-directory album-train ARTIST=$P-cut AUDIO=$T/rec PRESET=tiny TRAIN_FLAGS='$FL' TRAIN_STEPS=6 2>$T/cut2.err;
-	grep -q 'continuing from step $cut_at' $T/cut2.err && [ $cut_at -lt 6 ]"
-check "  to the straight run's bytes" cmp work/$P-straight/run/last.safetensors work/$P-cut/run/last.safetensors
+	make --no-print-directory album-train ARTIST=$P-cut AUDIO=$T/rec PRESET=tiny TRAIN_FLAGS='$FL' TRAIN_STEPS=30 2>$T/cut2.err;
+	grep -q 'continuing from step $cut_at' $T/cut2.err && [ $cut_at -lt 30 ]"
+check "  to the straight run's bytes" cmp work/$P-straight30/run/last.safetensors work/$P-cut/run/last.safetensors
 
 # TRAIN_MINUTES counts the run's training time over its continuations
 check "TRAIN_MINUTES: a larger value continues the same run" sh -c "
