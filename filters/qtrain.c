@@ -364,6 +364,45 @@ static void dist_options_parsed(void)
 	agreed_exit = 0;
 }
 
+/* The same data on every rank: their fingerprints compared, the first other one refused. */
+static void agree_same_data(uint64_t fingerprint)
+{
+	if (dist_size() == 1)
+		return;
+	uint64_t *fps = malloc(dist_size() * sizeof *fps);
+	if (!fps || dist_allgather(&fingerprint, fps, sizeof *fps) < 0)
+		cli_die(NULL, "out of memory");
+	int other = 0;
+	for (int r = dist_size() - 1; r > 0; r--)
+		other = fps[r] != fps[0] ? r : other;
+	if (other)
+		sh_error("read other data than rank 0 (fingerprint %016llx, rank 0's %016llx)",
+			 (unsigned long long)fps[other], (unsigned long long)fps[0]);
+	free(fps);
+	agree(other && dist_rank() == other, NULL);
+}
+
+/* The ranks stop together, before each step: on a signal to any (stop_signal is set on every
+ * rank), or when rank 0's time is up (returned to every rank). */
+static int agree_stop(int time_up)
+{
+	if (dist_size() == 1)
+		return time_up;
+	int want = dist_max_int(2 * stop_signal + (!dist_rank() && time_up));
+	stop_signal = want / 2 ? want / 2 : stop_signal;
+	return want & 1;
+}
+
+/* The summary's note on the ranks: the share of rank 0's time spent in the reduction (the sums
+ * and the wait for the slowest rank); "" in one process. */
+static void ranks_note(char *buf, size_t cap, double reduce_seconds, double elapsed)
+{
+	*buf = 0;
+	if (dist_size() > 1)
+		snprintf(buf, cap, "; %d ranks, %.0f%% of the time in the reduction", dist_size(),
+			 elapsed > 0 ? 100 * reduce_seconds / elapsed : 0);
+}
+
 static void json_config(sh_buf *b, const trn_options *o)
 {
 	if (o->model.kind == MODEL_WAVENET) {
@@ -634,11 +673,8 @@ int main(int argc, char **argv)
 	blas_runtime_init(argv); /* before anything runs on OpenBLAS or OpenMP */
 	cli_init("qtrain");
 	dist_start(&argc, &argv);
-	if (wants_ddsp(argc, argv)) { /* DDSP trains on audio, not codes: a path of its own */
-		if (dist_size() > 1)  /* every rank would write the same run directory */
-			cli_usage_error(usage, "--model ddsp does not train under mpirun yet: run one process");
+	if (wants_ddsp(argc, argv)) /* DDSP trains on audio, not codes: a path of its own */
 		return ddsp_main(argc, argv);
-	}
 	static const struct option longopts[] = {{"preset", 1, 0, O_PRESET},
 						 {"frame-sizes", 1, 0, O_FRAMES},
 						 {"dim", 1, 0, O_DIM},
@@ -922,19 +958,7 @@ int main(int argc, char **argv)
 	if (!failed)
 		failed = trn_data_split(&data, opt.seed, opt.split) < 0, bad_file = NULL;
 	agree(failed, bad_file);
-	if (dist_size() > 1) { /* the same data on every rank */
-		uint64_t *fps = malloc(dist_size() * sizeof *fps);
-		if (!fps || dist_allgather(&data.fingerprint, fps, sizeof *fps) < 0)
-			cli_die(NULL, "out of memory");
-		int other = 0;
-		for (int r = dist_size() - 1; r > 0; r--)
-			other = fps[r] != fps[0] ? r : other;
-		if (other)
-			sh_error("read other data than rank 0 (fingerprint %016llx, rank 0's %016llx)",
-				 (unsigned long long)fps[other], (unsigned long long)fps[0]);
-		free(fps);
-		agree(other && dist_rank() == other, NULL);
-	}
+	agree_same_data(data.fingerprint);
 
 	/* the run directory: made, locked for the life of this process, cleared of what a killed
 	 * run left, and then (under the lock, so that no other qtrain changes it meanwhile) checked:
@@ -1030,13 +1054,7 @@ int main(int argc, char **argv)
 	int need_ckpt = 0, status = 0;
 	long last_ckpt_step = resume ? run.step : -1;
 	for (;;) {
-		int time_up = minutes > 0 && sh_now() - t0 >= minutes * 60;
-		if (dist_size() > 1) {
-			/* the ranks stop together: on a signal to any, or when rank 0's time is up */
-			int want = dist_max_int(2 * stop_signal + (rank0 && time_up));
-			stop_signal = want / 2 ? want / 2 : stop_signal;
-			time_up = want & 1;
-		}
+		int time_up = agree_stop(minutes > 0 && sh_now() - t0 >= minutes * 60);
 		if ((ended = end_reason(stop_signal, run.step, steps, (double)run.feed.epoch, epochs, time_up)))
 			break;
 		double ts = sh_now();
@@ -1102,6 +1120,7 @@ int main(int argc, char **argv)
 				cli_warn(samples_dir, "step %ld: no distance: %s", run.step, sh_errmsg());
 		}
 	}
+	agree_stop(0); /* a signal since the loop's agreement: every rank validates, or none */
 	if (need_ckpt && status == 0) {
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
 		 * when interrupted (validation could take long) */
@@ -1126,17 +1145,15 @@ int main(int argc, char **argv)
 	/* no rank leaves before rank 0 has written everything: mpirun ends the whole job as soon as
 	 * one rank exits non-zero (143 after SIGTERM, say), which would cut rank 0's last writes */
 	dist_barrier();
-	char ranks_note[96] = "";
-	if (dist_size() > 1) /* the time rank 0 waited for the others and for the sums */
-		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction", dist_size(),
-			 elapsed > 0 ? 100 * run.reduce_seconds / elapsed : 0);
+	char note[96];
+	ranks_note(note, sizeof note, run.reduce_seconds, elapsed);
 	if (status == 0 && rank0)
 		cli_progress_end(&prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
 				 "valid %.3f bits, best %.3f%s%s",
 				 rundir, run.step, trn_feed_epoch(&run.feed), elapsed, sps_all,
 				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9, last_bits,
-				 last_valid, run.best_bits, ranks_note,
+				 last_valid, run.best_bits, note,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	fad_free(heldout);
 	trn_log_free(&log);
@@ -1218,8 +1235,9 @@ static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data
 	run_json_finish(&b, ri, ended, r->step, ddsp_run_epoch(r, d), seconds);
 }
 
-/* Validation, the log row, best and last checkpoints, the plot and the clips. Returns 1 when
- * the validation loss is not finite (nothing written). */
+/* Validation (shared by the ranks), the log row, best and last checkpoints, the plot and the
+ * clips, written by rank 0 alone. Returns 1 when the validation loss is not finite (nothing
+ * written). */
 static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, trn_log *log, int full, double seconds,
 			   double sps, int clips, trn_log_row *row)
 {
@@ -1236,7 +1254,7 @@ static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, 
 	if (full) {
 		if (d->nvalid) {
 			row->valid_bits = ddsp_run_evaluate(r, d, d->valid, d->nvalid, &stop_signal);
-			if (stop_signal)
+			if (stop_signal && r->nranks == 1) /* the ranks validated whole: nothing to drop */
 				full = 0;
 			else if (!isfinite(row->valid_bits))
 				return 1;
@@ -1244,6 +1262,11 @@ static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, 
 		double score = d->nvalid ? row->valid_bits : row->train_bits;
 		if (full && score < r->best)
 			r->best = score, is_best = 1;
+	}
+	if (r->rank) {
+		if (full)
+			r->log_loss = 0, r->log_steps = 0;
+		return 0;
 	}
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	if (ddsp_save(r, d, path) < 0)
@@ -1340,6 +1363,7 @@ static int ddsp_main(int argc, char **argv)
 	if (split && (sscanf(split, "%lf,%lf,%lf", &pct[0], &pct[1], &pct[2]) != 3 || pct[0] <= 0 || pct[1] < 0 ||
 		      pct[2] < 0 || fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9))
 		cli_usage_error(ddsp_usage, "--split: expected three percentages adding up to 100, got '%s'", split);
+	dist_options_parsed();
 
 	ddsp_train_opts opt;
 	st_file ckpt;
@@ -1348,8 +1372,7 @@ static int ddsp_main(int argc, char **argv)
 	if (resume) {
 		snprintf(resume_path, sizeof resume_path, cli_is_dir_path(resume) ? "%s/last.safetensors" : "%s",
 			 resume);
-		if (st_load(resume_path, &ckpt) < 0 || ddsp_meta_options(&ckpt, &opt) < 0)
-			cli_die_lib(resume_path);
+		agree(st_load(resume_path, &ckpt) < 0 || ddsp_meta_options(&ckpt, &opt) < 0, resume_path);
 		ddsp_config asked = opt.model;
 		if (preset && ddsp_preset(preset, &asked) < 0)
 			cli_usage_error(ddsp_usage, "--preset: %s", sh_errmsg());
@@ -1383,60 +1406,69 @@ static int ddsp_main(int argc, char **argv)
 		opt.lr = lr;
 	if (clip >= 0)
 		opt.clip = clip;
+	if (opt.model.batch % dist_size())
+		sh_error("--batch %d does not divide among %d ranks", opt.model.batch, dist_size());
+	agree(opt.model.batch % dist_size() != 0, NULL);
 
-	/* the data and its features, checked before anything is written */
+	/* the data and its features, checked before anything is written (under mpirun every rank
+	 * reads the data; rank 0 alone reads and writes the features' cache, see ddsp_data_features) */
 	char cache[4096], path[4096];
 	snprintf(cache, sizeof cache, "%s/features.safetensors", rundir);
 	int nfiles = argc - optind;
 	char *stdin_only[] = {"-"};
 	char **files = nfiles ? argv + optind : stdin_only;
 	ddsp_data data;
-	if (ddsp_data_read(&data, files, nfiles ? nfiles : 1, &opt.model) < 0 ||
-	    ddsp_data_features(&data, &opt.model, cache) < 0) {
-		/* messages about one file name it already; those about the data name the one file */
-		const char *msg = sh_errmsg(), *one = nfiles <= 1 ? cli_in_name(files[0]) : NULL;
-		cli_die(one && strncmp(msg, files[0], strlen(files[0])) ? one : NULL, "%s", msg);
-	}
+	/* messages about one file name it already; those about the data name the one file */
+	const char *one = nfiles <= 1 ? cli_in_name(files[0]) : NULL;
+	int failed = ddsp_data_read(&data, files, nfiles ? nfiles : 1, &opt.model) < 0;
+	agree(failed, failed && one && strncmp(sh_errmsg(), files[0], strlen(files[0])) ? one : NULL);
+	agree_same_data(data.fingerprint); /* before the ranks share the features */
+	failed = ddsp_data_features(&data, &opt.model, cache) < 0;
+	agree(failed, failed && one && strncmp(sh_errmsg(), files[0], strlen(files[0])) ? one : NULL);
 	if (ddsp_data_split(&data, opt.seed, opt.split) < 0)
 		cli_die_lib(NULL);
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
-	if (!resume && !stat(path, &st))
-		cli_die(rundir,
-			"already holds a run (last.safetensors): continue it with --resume %s, or "
-			"choose another directory",
-			rundir);
-	if (threads <= 0)
-		threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	const int rank0 = !dist_rank(); /* writes the run directory */
+	failed = rank0 && !resume && !stat(path, &st);
+	if (failed)
+		sh_error("already holds a run (last.safetensors): continue it with --resume %s, or choose "
+			 "another directory",
+			 rundir);
+	agree(failed, rundir);
+	if (threads <= 0) /* the ranks on this machine share its cores */
+		threads = (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
 	omp_set_num_threads(SH_MAX(threads, 1));
 	openblas_set_num_threads(1); /* the products are small: one thread each, examples in parallel */
 
 	ddsp_run run;
-	if (ddsp_run_init(&run, &opt, &data) < 0)
-		cli_die_lib(NULL);
+	agree(ddsp_run_init(&run, &opt, &data) < 0, NULL);
 	if (resume) {
-		if (ddsp_load(&run, &data, &ckpt) < 0)
-			cli_die_lib(resume_path);
+		agree(ddsp_load(&run, &data, &ckpt) < 0, resume_path);
 		st_free(&ckpt);
 	}
-	cli_mkdirs(rundir);
-	lock_rundir(rundir); /* one qtrain per run directory, as for the other models */
-	snprintf(path, sizeof path, "%s/samples", rundir);
-	if (clips > 0)
-		cli_mkdirs(path);
-	if (!data.cached && ddsp_data_save_features(&data, &opt.model, cache) < 0)
-		cli_die_lib(NULL);
+	agree(trn_replicas_agree(ddsp_net_params(run.m), run.nparams, run.step) < 0, resume ? resume_path : NULL);
 	trn_log log = {0};
-	snprintf(path, sizeof path, "%s/log.tsv", rundir);
-	if (trn_log_read(&log, path, resume ? run.step : -1) < 0)
-		cli_die_lib(NULL);
+	if (rank0) {
+		cli_mkdirs(rundir);
+		lock_rundir(rundir); /* one qtrain per run directory, as for the other models */
+		snprintf(path, sizeof path, "%s/samples", rundir);
+		if (clips > 0)
+			cli_mkdirs(path);
+		if (!data.cached && ddsp_data_save_features(&data, &opt.model, cache) < 0)
+			cli_die_lib(NULL);
+		snprintf(path, sizeof path, "%s/log.tsv", rundir);
+		if (trn_log_read(&log, path, resume ? run.step : -1) < 0)
+			cli_die_lib(NULL);
+	}
 	log.metric = "loss";
 	double seconds0 = log.n ? log.rows[log.n - 1].seconds : 0;
 	run_info ri = {argc, argv, rundir, resume ? resume_path : NULL, threads, run.step, ""};
 	time_t now = time(NULL);
 	strftime(ri.started, sizeof ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	catch_stop_signals(); /* before run.json, as for the other models */
-	ddsp_run_json(&ri, &run, &data, NULL, seconds0);
+	if (rank0)
+		ddsp_run_json(&ri, &run, &data, NULL, seconds0);
 
 	const double samples_per_step = (double)opt.model.batch * opt.model.n_samples;
 	double t0 = sh_now(), interval_time = 0, step_time = 0, last_loss = NAN, last_valid = NAN;
@@ -1447,19 +1479,23 @@ static int ddsp_main(int argc, char **argv)
 	cli_progress prog;
 	cli_progress_start(&prog, "training", steps > 0 ? (double)(steps - start_step) : 0, "steps");
 	for (;;) {
-		if ((ended = end_reason(stop_signal, run.step, steps, (double)run.epoch, epochs,
-					minutes > 0 && sh_now() - t0 >= minutes * 60)))
+		int time_up = agree_stop(minutes > 0 && sh_now() - t0 >= minutes * 60);
+		if ((ended = end_reason(stop_signal, run.step, steps, (double)run.epoch, epochs, time_up)))
 			break;
 		double ts = sh_now();
 		double loss = ddsp_run_step(&run, &data);
 		double dt = sh_now() - ts;
 		if (!isfinite(loss)) {
-			cli_progress_end(&prog, "%s: step %ld: the training loss or a gradient is not finite; stopping",
-					 rundir, run.step + 1);
+			if (rank0)
+				cli_progress_end(
+					&prog, "%s: step %ld: the training loss or a gradient is not finite; stopping",
+					rundir, run.step + 1);
 			ended = "diverged";
 			status = 1;
 			break;
 		}
+		if (run.step % CHECK_REPLICAS_EVERY == 0)
+			agree(trn_replicas_agree(ddsp_net_params(run.m), run.nparams, run.step) < 0, NULL);
 		interval_time += dt, interval_steps++;
 		if (run.step - start_step > 1)
 			step_time += dt;
@@ -1475,8 +1511,10 @@ static int ddsp_main(int argc, char **argv)
 			if (rc < 0)
 				cli_die_lib(NULL);
 			if (rc > 0) {
-				cli_progress_end(&prog, "%s: step %ld: the validation loss is not finite; stopping",
-						 rundir, run.step);
+				if (rank0)
+					cli_progress_end(&prog,
+							 "%s: step %ld: the validation loss is not finite; stopping",
+							 rundir, run.step);
 				ended = "diverged";
 				status = 1;
 				break;
@@ -1485,6 +1523,7 @@ static int ddsp_main(int argc, char **argv)
 			interval_time = 0, interval_steps = 0, need_ckpt = 0;
 		}
 	}
+	agree_stop(0); /* a signal since the loop's agreement: every rank validates, or none */
 	if (need_ckpt && status == 0) {
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
 		int rc = ddsp_checkpoint(&run, &data, rundir, &log, !stop_signal, seconds0 + sh_now() - t0, sps,
@@ -1496,13 +1535,18 @@ static int ddsp_main(int argc, char **argv)
 	}
 	double elapsed = sh_now() - t0;
 	double sps_all = step_time > 0 ? (run.step - start_step - 1) * samples_per_step / step_time : 0;
-	ddsp_run_json(&ri, &run, &data, ended, seconds0 + elapsed);
-	if (status == 0)
+	agreed_exit = 1; /* every rank left the loop at the same step, for the same reason */
+	if (rank0)
+		ddsp_run_json(&ri, &run, &data, ended, seconds0 + elapsed);
+	dist_barrier(); /* no rank leaves before rank 0 has written everything (see main) */
+	char note[96];
+	ranks_note(note, sizeof note, run.reduce_seconds, elapsed);
+	if (status == 0 && rank0)
 		cli_progress_end(&prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train loss %.3f, valid %.3f, "
-				 "best %.3f%s",
+				 "best %.3f%s%s",
 				 rundir, run.step, ddsp_run_epoch(&run, &data), elapsed, sps_all, last_loss, last_valid,
-				 run.best, stop_signal ? " (interrupted; checkpoint written)" : "");
+				 run.best, note, stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&log);
 	ddsp_run_free(&run);
 	ddsp_data_free(&data);
