@@ -148,18 +148,17 @@ double trn_reduce_mean(double loss, float *grads, size_t n, int rows, int batch,
 	if (dist_size() == 1)
 		return loss;
 	double t0 = sh_now();
+	/* the ranks meet here, the faster ones waiting asleep (dist_barrier) rather than spinning
+	 * in the sums below on a core the slower one may need */
+	dist_barrier();
 	/* each rank's loss and gradients are means over its rows: weighted by its share of the
 	 * batch, their sums are the means over the whole batch */
 	loss *= (double)rows / batch;
 	if (dist_allreduce_sum_f64(&loss, 1) < 0)
 		return NAN;
-	if (isfinite(loss)) { /* the same sum on every rank: they all go on, or all stop */
-		const float w = (float)rows / batch;
-		for (size_t i = 0; i < n; i++)
-			grads[i] *= w;
-		if (dist_allreduce_sum_f32(grads, n) < 0)
-			return NAN;
-	}
+	/* the same sum on every rank: they all go on, or all stop */
+	if (isfinite(loss) && dist_allreduce_sum_f32(grads, n, (float)rows / batch) < 0)
+		return NAN;
 	*seconds += sh_now() - t0;
 	return loss;
 }

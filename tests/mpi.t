@@ -157,15 +157,16 @@ check "... the checkpoint is left as it was" cmp "$T/ckA" "$T/wA/r/last.safetens
 # by as much (Adam's first steps, sign(g)·lr, turn that into whole steps where g is near zero):
 # measured on this tiny preset, the logged losses (about 10 to 13) within 1.9e-2 to 3.7e-2
 # after 20 steps over seeds 1, 2, 7, 99 and 123 (0.35% at most), 5e-2 after 30
-$PY - "$T/audio.npy" <<'EOF'
+$PY - "$T/audio.npy" "$T/wC/audio.npy" <<'EOF'
 import sys, numpy as np
-rng = np.random.default_rng(2)
-with open(sys.argv[1], "wb") as f:
-    for r in range(6):
-        t = np.arange(12288) / 16000
-        f0 = 150 + 250 * rng.random()
-        x = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t + rng.random()) for k in range(1, 8))
-        np.save(f, (x * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t) ** 2)).astype("<f4"))
+for path, seed in zip(sys.argv[1:], (2, 3)):
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        for r in range(6):
+            t = np.arange(12288) / 16000
+            f0 = 150 + 250 * rng.random()
+            x = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t + rng.random()) for k in range(1, 8))
+            np.save(f, (x * (0.5 + 0.5 * np.sin(2 * np.pi * 1.5 * t) ** 2)).astype("<f4"))
 EOF
 DD="--model ddsp --preset tiny --batch 4 --threads 1 --checkpoint-every 10"
 DPOS=step,epoch,position
@@ -186,6 +187,20 @@ check "2 ranks' DDSP checkpoint resumed by one process" $Q --threads 1 --resume 
 check "ddsp --batch 3 over 2 ranks: every rank exits 1" ranks_exit "$T/st2" $Q $DD --batch 3 --steps 5 -o "$T/dnd" "$T/audio.npy"
 check "... rank 0 says why" grep -q "rank 0: --batch 3 does not divide among 2 ranks" "$T/st.err"
 check "... nothing written" test ! -e "$T/dnd"
+cp "$T/audio.npy" "$T/wA/audio.npy"
+fails_with "ddsp: a rank with other audio: refused" 1 "rank 1: read other data than rank 0 \(fingerprint" \
+	mpmd "$T/wA" "$T/wC" $DD --steps 5 -o dr audio.npy
+check "... nothing written" test ! -e "$T/wA/dr" -a ! -e "$T/wC/dr"
+# SIGTERM to mpirun (see the SampleRNN test below): the ranks stop together, rank 0 writes
+$MPI2 $Q $DD --steps 1000000 --checkpoint-every 100000 -o "$T/dterm" "$T/audio.npy" >/dev/null 2>&1 &
+job=$!
+i=0
+while ! grep -q '"ranks"' "$T/dterm/run.json" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 1
+pkill -TERM -P $job -x mpirun
+wait $job
+check "ddsp: SIGTERM to mpirun: rank 0 writes last.safetensors" test -s "$T/dterm/last.safetensors"
+check "... which 2 ranks resume" $MPI2 $Q --threads 1 --resume "$T/dterm" --steps $(($(meta "$T/dterm/last.safetensors" step) + 3)) -o "$T/dterm" "$T/audio.npy"
 
 # --- a rank killed with -9 ends the job within seconds; the last checkpoint is whole
 $MPI2 sh -c "echo \$\$ > '$T'/pid.\$OMPI_COMM_WORLD_RANK; exec $Q $TINY --steps 1000000 --checkpoint-every 5 -o '$T/kill' '$T/codes.npy'" >/dev/null 2>&1 &
