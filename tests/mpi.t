@@ -75,6 +75,14 @@ sys.exit(0 if dl <= float(sys.argv[3]) and dp <= float(sys.argv[4]) else 1)
 EOF
 }
 
+# --- dist.h's sums: rank order, bit for bit (build/tests/test_dist.t, made by make test/check)
+if [ -x "$ROOT/build/tests/test_dist.t" ]; then
+	check "3 ranks: dist's float sum is the rank-order sum of the scaled vectors, bit for bit" \
+		mpirun -np 3 "$ROOT/build/tests/test_dist.t"
+else
+	skip "build/tests/test_dist.t is not built (make check)"
+fi
+
 # --- the same bytes run after run, over shared memory and over TCP
 check "2 ranks train a tiny SampleRNN" $MPI2 $Q $TINY --steps 30 --checkpoint-every 10 -o "$T/a" "$T/codes.npy"
 check "... rank 0 wrote the run directory" test -s "$T/a/log.tsv" -a -s "$T/a/loss.png" -a -s "$T/a/best.safetensors"
