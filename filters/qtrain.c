@@ -673,7 +673,9 @@ int main(int argc, char **argv)
 	blas_runtime_init(argv); /* before anything runs on OpenBLAS or OpenMP */
 	cli_init("qtrain");
 	dist_start(&argc, &argv);
-	if (wants_ddsp(argc, argv)) /* DDSP trains on audio, not codes: a path of its own */
+	/* DDSP trains on audio, not codes: a path of its own (every rank takes it when any does: a
+	 * rank that cannot read the --resume checkpoint says so there) */
+	if (dist_max_int(wants_ddsp(argc, argv)))
 		return ddsp_main(argc, argv);
 	static const struct option longopts[] = {{"preset", 1, 0, O_PRESET},
 						 {"frame-sizes", 1, 0, O_FRAMES},

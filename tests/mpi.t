@@ -199,6 +199,11 @@ cp "$T/audio.npy" "$T/wA/audio.npy"
 fails_with "ddsp: a rank with other audio: refused" 1 "rank 1: read other data than rank 0 \(fingerprint" \
 	mpmd "$T/wA" "$T/wC" $DD --steps 5 -o dr audio.npy
 check "... nothing written" test ! -e "$T/wA/dr" -a ! -e "$T/wC/dr"
+$Q $DD --steps 3 -o "$T/wA/dk" "$T/wA/audio.npy" 2>/dev/null
+cp "$T/wA/dk/last.safetensors" "$T/dk.ckpt"
+fails_with "ddsp: a rank that cannot read the --resume checkpoint: rank 0 names it" 1 "rank 1: dk: No such file" \
+	mpmd "$T/wA" "$T/wB" --threads 1 --resume dk --steps 5 -o dk audio.npy
+check "... the checkpoint is left as it was" cmp "$T/dk.ckpt" "$T/wA/dk/last.safetensors"
 # SIGTERM to mpirun (see the SampleRNN test below): the ranks stop together, rank 0 writes
 $MPI2 $Q $DD --steps 1000000 --checkpoint-every 100000 -o "$T/dterm" "$T/audio.npy" >/dev/null 2>&1 &
 job=$!
