@@ -6,7 +6,8 @@
 # step's gradients (4 bytes a parameter, reduce-scatter + allgather: 2·(N-1)/N of them).
 # Also the share of rank 0's time spent in the reduction (the sums and the wait for the slower
 # rank), which says how far the ratio is from 2 because of the reduction rather than the load.
-# Prints figures, never pass/fail.
+# The CPU seconds per step (runs of one step taken off) say what the wall-clock cannot on a
+# loaded machine: the speed-up two free cores would give. Prints figures, never pass/fail.
 #   PRESET=small  STEPS=4  BATCH=16  sh bench/mpi.sh
 #   MODEL=ddsp PRESET=small STEPS=4 sh bench/mpi.sh     (DDSP on a synthesized tone: sox)
 set -u
@@ -72,16 +73,19 @@ if [ "$MODEL" = ddsp ]; then
 fi
 TIME=
 [ -x /usr/bin/time ] && TIME="/usr/bin/time -f %U+%S -o"
-run() { # run NAME LAUNCHER...: samples/s of qtrain under LAUNCHER; CPU seconds into NAME.cpu
-	name=$1; shift
-	${TIME:+$TIME "$tmp/$name.cpu"} "$@" "$BIN/qtrain" --model $MODEL --preset "$PRESET" $bopt --threads 1 --steps $((STEPS + 1)) \
+run() { # run NAME STEPS LAUNCHER...: samples/s of qtrain under LAUNCHER; CPU seconds into NAME.cpu
+	name=$1 n=$2; shift 2
+	${TIME:+$TIME "$tmp/$name.cpu"} "$@" "$BIN/qtrain" --model $MODEL --preset "$PRESET" $bopt --threads 1 --steps $n \
 		--checkpoint-every 100000 --split 100,0,0 -o "$tmp/$name" "$data" 2>"$tmp/$name.err" >/dev/null ||
 		{ echo "$name: failed: $(grep -m1 qtrain "$tmp/$name.err")" >&2; echo 0; return; }
 	sed -n 's/.* \([0-9.]*\) samples\/s.*/\1/p' "$tmp/$name.err" | tail -1
 }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-one=$(run one env)
-two=$(run two mpirun -np 2 --bind-to none)
+one=$(run one $((STEPS + 1)) env)
+two=$(run two $((STEPS + 1)) mpirun -np 2 --bind-to none)
+# the same with the warm-up step alone: the difference is the CPU time of the timed steps
+run one1 1 env >/dev/null
+run two1 1 mpirun -np 2 --bind-to none >/dev/null
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "2 ranks, rank 0's time in the reduction (the sums, and waiting for the slower rank):" \
      "$(grep -o '[0-9]*% of the time in the reduction' "$tmp/two.err" | cut -d% -f1)%"
@@ -95,4 +99,14 @@ if [ -s "$tmp/one.cpu" ] && [ -s "$tmp/two.cpu" ]; then
 	c2=$(tail -1 "$tmp/two.cpu" | awk -F+ '{ print $1 + $2 }')
 	awk -v a="$c1" -v b="$c2" 'BEGIN { printf "CPU seconds: one process %.2f, 2 ranks %.2f (mpirun included): " \
 		"2 ranks do %.2fx the work\n", a, b, (a > 0 ? b / a : 0) }'
+fi
+# per timed step (the runs of one step taken off): what the steps cost in work, start-up apart;
+# were the two cores free, the 2 ranks would run the steps 2/that faster than one process
+if [ -s "$tmp/one1.cpu" ] && [ -s "$tmp/two1.cpu" ]; then
+	c11=$(tail -1 "$tmp/one1.cpu" | awk -F+ '{ print $1 + $2 }')
+	c21=$(tail -1 "$tmp/two1.cpu" | awk -F+ '{ print $1 + $2 }')
+	awk -v a="$c1" -v b="$c2" -v a1="$c11" -v b1="$c21" -v s="$STEPS" 'BEGIN {
+		x = (a - a1) / s; y = (b - b1) / s
+		printf "CPU seconds per step: one process %.3f, 2 ranks %.3f together: %.2fx the work; " \
+			"on two free cores at most %.2fx the speed\n", x, y, (x > 0 ? y / x : 0), (y > 0 ? 2 * x / y : 0) }'
 fi
