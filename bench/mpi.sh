@@ -2,14 +2,17 @@
 # bench/mpi.sh: data-parallel qtrain under mpirun on this machine: samples/s of one process
 # with one thread against 2 ranks with one thread each, on the same global batch, in the same
 # run (their ratio is the figure: the machine is shared, so its load is printed too); and, for
-# every SampleRNN preset and WaveNet's, the bytes each rank sends and receives to reduce one
+# every SampleRNN, WaveNet and DDSP preset, the bytes each rank sends and receives to reduce one
 # step's gradients (4 bytes a parameter, reduce-scatter + allgather: 2·(N-1)/N of them).
 # Also the share of rank 0's time spent in the reduction (the sums and the wait for the slower
 # rank), which says how far the ratio is from 2 because of the reduction rather than the load.
-# Prints figures, never pass/fail.
+# The CPU seconds per step (runs of one step taken off) say what the wall-clock cannot on a
+# loaded machine: the speed-up two free cores would give. Prints figures, never pass/fail.
 #   PRESET=small  STEPS=4  BATCH=16  sh bench/mpi.sh
+#   MODEL=ddsp PRESET=small STEPS=4 sh bench/mpi.sh     (DDSP on a synthesized tone: sox)
 set -u
 BIN=${BIN:-bin}
+MODEL=${MODEL:-samplernn}
 PRESET=${PRESET:-small}
 STEPS=${STEPS:-4}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-mpi.XXXXXX")
@@ -32,16 +35,29 @@ npy_u1() {
 }
 i=0
 while [ $i -lt 64 ]; do npy_u1 16384; i=$((i + 1)); done > "$tmp/codes.npy"
+# DDSP's audio: 64 s of a sawtooth gliding over two octaves, cut into <f4 records of 4 s (16
+# examples of the small and paper presets), when sox is there
+audio=
+if command -v sox >/dev/null 2>&1 && sox -n -r 16000 -c 1 "$tmp/tone.wav" synth 64 sawtooth 110-440 vol 0.5 2>/dev/null &&
+	"$BIN/wavchunk" -q -l 4 -p 0 -o "$tmp/audio.npy" "$tmp/tone.wav"; then
+	audio=$tmp/audio.npy
+fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "MPI: $(mpirun --version 2>/dev/null | head -1)"
 
 # bytes reduced per step: the parameters of each preset (qtrain --steps 0 writes run.json only)
 printf 'model\tparameters\tgradient_MB\tMB_sent_per_rank_2_ranks\tMB_sent_per_rank_many\n'
-for m in "samplernn tiny" "samplernn small" "samplernn medium" "samplernn dadabots" "wavenet tiny" "wavenet default"; do
+for m in "samplernn tiny" "samplernn small" "samplernn medium" "samplernn dadabots" "wavenet tiny" "wavenet default" \
+	"ddsp tiny" "ddsp small" "ddsp paper"; do
 	set -- $m
+	data=$tmp/codes.npy
+	if [ $1 = ddsp ]; then
+		[ -n "$audio" ] || { echo "$1 $2: no audio (sox)"; continue; }
+		data=$audio
+	fi
 	"$BIN/qtrain" --model $1 --preset $2 --threads 1 --steps 0 --split 100,0,0 -o "$tmp/p_$1_$2" \
-		"$tmp/codes.npy" 2>/dev/null || { echo "$1 $2: qtrain failed"; continue; }
+		"$data" 2>/dev/null || { echo "$1 $2: qtrain failed"; continue; }
 	n=$(sed -n 's/.*"parameters": \([0-9]*\).*/\1/p' "$tmp/p_$1_$2/run.json")
 	awk -v m="$1 $2" -v n="$n" 'BEGIN { b = 4 * n / 1e6; printf "%s\t%d\t%.2f\t%.2f\t%.2f\n", m, n, b, b, 2 * b }'
 done
@@ -50,23 +66,31 @@ done
 # leaves out the first step (warm-up)
 B=${BATCH:-}
 bopt=${B:+--batch $B}
+data=$tmp/codes.npy
+if [ "$MODEL" = ddsp ]; then
+	[ -n "$audio" ] || { echo "bench/mpi.sh: MODEL=ddsp needs sox"; exit 0; }
+	data=$audio
+fi
 TIME=
 [ -x /usr/bin/time ] && TIME="/usr/bin/time -f %U+%S -o"
-run() { # run NAME LAUNCHER...: samples/s of qtrain under LAUNCHER; CPU seconds into NAME.cpu
-	name=$1; shift
-	${TIME:+$TIME "$tmp/$name.cpu"} "$@" "$BIN/qtrain" --preset "$PRESET" $bopt --threads 1 --steps $((STEPS + 1)) --checkpoint-every 100000 \
-		--split 100,0,0 -o "$tmp/$name" "$tmp/codes.npy" 2>"$tmp/$name.err" >/dev/null ||
+run() { # run NAME STEPS LAUNCHER...: samples/s of qtrain under LAUNCHER; CPU seconds into NAME.cpu
+	name=$1 n=$2; shift 2
+	${TIME:+$TIME "$tmp/$name.cpu"} "$@" "$BIN/qtrain" --model $MODEL --preset "$PRESET" $bopt --threads 1 --steps $n \
+		--checkpoint-every 100000 --split 100,0,0 -o "$tmp/$name" "$data" 2>"$tmp/$name.err" >/dev/null ||
 		{ echo "$name: failed: $(grep -m1 qtrain "$tmp/$name.err")" >&2; echo 0; return; }
 	sed -n 's/.* \([0-9.]*\) samples\/s.*/\1/p' "$tmp/$name.err" | tail -1
 }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-one=$(run one env)
-two=$(run two mpirun -np 2 --bind-to none)
+one=$(run one $((STEPS + 1)) env)
+two=$(run two $((STEPS + 1)) mpirun -np 2 --bind-to none)
+# the same with the warm-up step alone: the difference is the CPU time of the timed steps
+run one1 1 env >/dev/null
+run two1 1 mpirun -np 2 --bind-to none >/dev/null
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "2 ranks, rank 0's time in the reduction (the sums, and waiting for the slower rank):" \
      "$(grep -o '[0-9]*% of the time in the reduction' "$tmp/two.err" | cut -d% -f1)%"
 printf 'preset\tbatch\tsteps\t1x1_samples_per_s\t2x1_samples_per_s\tratio\n'
-awk -v p="$PRESET" -v b="${B:-preset}" -v s="$STEPS" -v a="$one" -v c="$two" \
+awk -v p="$MODEL $PRESET" -v b="${B:-preset}" -v s="$STEPS" -v a="$one" -v c="$two" \
 	'BEGIN { printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\n", p, b, s, a, c, (a > 0 ? c / a : 0) }'
 # CPU seconds of the whole invocation (start-up and the warm-up step included), which the load
 # of a shared machine changes less than the wall-clock: their ratio is what 2 ranks cost in work
@@ -75,4 +99,14 @@ if [ -s "$tmp/one.cpu" ] && [ -s "$tmp/two.cpu" ]; then
 	c2=$(tail -1 "$tmp/two.cpu" | awk -F+ '{ print $1 + $2 }')
 	awk -v a="$c1" -v b="$c2" 'BEGIN { printf "CPU seconds: one process %.2f, 2 ranks %.2f (mpirun included): " \
 		"2 ranks do %.2fx the work\n", a, b, (a > 0 ? b / a : 0) }'
+fi
+# per timed step (the runs of one step taken off): what the steps cost in work, start-up apart;
+# were the two cores free, the 2 ranks would run the steps 2/that faster than one process
+if [ -s "$tmp/one1.cpu" ] && [ -s "$tmp/two1.cpu" ]; then
+	c11=$(tail -1 "$tmp/one1.cpu" | awk -F+ '{ print $1 + $2 }')
+	c21=$(tail -1 "$tmp/two1.cpu" | awk -F+ '{ print $1 + $2 }')
+	awk -v a="$c1" -v b="$c2" -v a1="$c11" -v b1="$c21" -v s="$STEPS" 'BEGIN {
+		x = (a - a1) / s; y = (b - b1) / s
+		printf "CPU seconds per step: one process %.3f, 2 ranks %.3f together: %.2fx the work; " \
+			"on two free cores at most %.2fx the speed\n", x, y, (x > 0 ? y / x : 0), (y > 0 ? 2 * x / y : 0) }'
 fi

@@ -486,6 +486,45 @@ static void dist_options_parsed(void)
 }
 
 /* The fraction of records or examples for training, validation and test, in percent. */
+/* The same data on every rank: their fingerprints compared, the first other one refused. */
+static void agree_same_data(uint64_t fingerprint)
+{
+	if (dist_size() == 1)
+		return;
+	uint64_t *fps = malloc(dist_size() * sizeof *fps);
+	if (!fps || dist_allgather(&fingerprint, fps, sizeof *fps) < 0)
+		cli_die(NULL, "out of memory");
+	int other = 0;
+	for (int r = dist_size() - 1; r > 0; r--)
+		other = fps[r] != fps[0] ? r : other;
+	if (other)
+		sh_error("read other data than rank 0 (fingerprint %016llx, rank 0's %016llx)",
+			 (unsigned long long)fps[other], (unsigned long long)fps[0]);
+	free(fps);
+	agree(other && dist_rank() == other, NULL);
+}
+
+/* The ranks stop together, before each step: on a signal to any (stop_signal is set on every
+ * rank), or when rank 0's time is up (returned to every rank). */
+static int agree_stop(int time_up)
+{
+	if (dist_size() == 1)
+		return time_up;
+	int want = dist_max_int(2 * stop_signal + (!dist_rank() && time_up));
+	stop_signal = want / 2 ? want / 2 : stop_signal;
+	return want & 1;
+}
+
+/* The summary's note on the ranks: the share of rank 0's time spent in the reduction (the sums
+ * and the wait for the slowest rank); "" in one process. */
+static void ranks_note(char *buf, size_t cap, double reduce_seconds, double elapsed)
+{
+	*buf = 0;
+	if (dist_size() > 1)
+		snprintf(buf, cap, "; %d ranks, %.0f%% of the time in the reduction", dist_size(),
+			 elapsed > 0 ? 100 * reduce_seconds / elapsed : 0);
+}
+
 static void json_split(json_writer *w, const double *split)
 {
 	jw_arr(w, "split");
@@ -935,19 +974,7 @@ static void read_data(trainer *t, int nfiles, char **files)
 	if (!failed)
 		failed = trn_data_split(data, t->opt.seed, t->opt.split) < 0, bad_file = NULL;
 	agree(failed, bad_file);
-	if (dist_size() > 1) { /* the same data on every rank */
-		uint64_t *fps = malloc(dist_size() * sizeof *fps);
-		if (!fps || dist_allgather(&data->fingerprint, fps, sizeof *fps) < 0)
-			cli_die(NULL, "out of memory");
-		int other = 0;
-		for (int r = dist_size() - 1; r > 0; r--)
-			other = fps[r] != fps[0] ? r : other;
-		if (other)
-			sh_error("read other data than rank 0 (fingerprint %016llx, rank 0's %016llx)",
-				 (unsigned long long)fps[other], (unsigned long long)fps[0]);
-		free(fps);
-		agree(other && dist_rank() == other, NULL);
-	}
+	agree_same_data(data->fingerprint);
 }
 
 /* The run directory: made, locked for the life of this process, cleared of what a killed run
@@ -1070,13 +1097,7 @@ static void train(trainer *t)
 	t->last_ckpt_step = args.resume ? run->step : -1;
 	cli_progress_start(&t->prog, "training", args.steps > 0 ? (double)(args.steps - t->start_step) : 0, "steps");
 	for (;;) {
-		int time_up = args.minutes > 0 && sh_now() - t->t0 >= args.minutes * 60;
-		if (dist_size() > 1) {
-			/* the ranks stop together: on a signal to any, or when rank 0's time is up */
-			int want = dist_max_int(2 * stop_signal + (t->rank0 && time_up));
-			stop_signal = want / 2 ? want / 2 : stop_signal;
-			time_up = want & 1;
-		}
+		int time_up = agree_stop(args.minutes > 0 && sh_now() - t->t0 >= args.minutes * 60);
 		if ((t->ended = end_reason(stop_signal, run->step, args.steps, (double)run->feed.epoch, args.epochs,
 					   time_up)))
 			break;
@@ -1139,6 +1160,7 @@ static void train(trainer *t)
 				cli_warn(t->samples_dir, "step %ld: no distance: %s", run->step, sh_errmsg());
 		}
 	}
+	agree_stop(0); /* a signal since the loop's agreement: every rank validates, or none */
 	if (need_ckpt && t->status == 0) {
 		/* a last checkpoint: a full one when training ended by itself, the checkpoint alone
 		 * when interrupted (validation could take long) */
@@ -1169,17 +1191,15 @@ static int finish(trainer *t)
 	/* no rank leaves before rank 0 has written everything: mpirun ends the whole job as soon as
 	 * one rank exits non-zero (143 after SIGTERM, say), which would cut rank 0's last writes */
 	dist_barrier();
-	char ranks_note[96] = "";
-	if (dist_size() > 1) /* the time rank 0 waited for the others and for the sums */
-		snprintf(ranks_note, sizeof ranks_note, "; %d ranks, %.0f%% of the time in the reduction", dist_size(),
-			 elapsed > 0 ? 100 * run->reduce_seconds / elapsed : 0);
+	char note[96];
+	ranks_note(note, sizeof note, run->reduce_seconds, elapsed);
 	if (t->status == 0 && t->rank0)
 		cli_progress_end(&t->prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s (%.1f GFLOP/s), train %.3f bits, "
 				 "valid %.3f bits, best %.3f%s%s",
 				 args.rundir, run->step, trn_feed_epoch(&run->feed), elapsed, sps_all,
 				 sps_all * model_train_flops(cfg, batch) / samples_per_step / 1e9, t->last_bits,
-				 t->last_valid, run->best_bits, ranks_note,
+				 t->last_valid, run->best_bits, note,
 				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	fad_free(t->heldout);
 	trn_log_free(&t->log);
@@ -1196,14 +1216,13 @@ int main(int argc, char **argv)
 	cli_init("qtrain");
 	dist_start(&argc, &argv);
 	/* DDSP trains on audio, not codes: options and a path of its own */
-	int ddsp = wants_ddsp(argc, argv);
+	/* (every rank takes the DDSP path when any does: a rank that cannot read the --resume
+	 * checkpoint says so there) */
+	int ddsp = dist_max_int(wants_ddsp(argc, argv));
 	int first = parse_options(argc, argv, ddsp);
-	if (ddsp) {
-		if (dist_size() > 1) /* every rank would write the same run directory */
-			cli_usage_error(usage, "--model ddsp does not train under mpirun yet: run one process");
-		return ddsp_main(argc, argv, first);
-	}
 	dist_options_parsed();
+	if (ddsp)
+		return ddsp_main(argc, argv, first);
 	static trainer t;
 	resolve_options(&t);
 	load_sample_prime(&t);
@@ -1289,8 +1308,9 @@ static void ddsp_run_json(const run_info *ri, const ddsp_run *r, const ddsp_data
 	run_json_finish(&w, ri, ended, r->step, ddsp_run_epoch(r, d), seconds);
 }
 
-/* Validation, the log row, best and last checkpoints, the plot and the clips. Returns 1 when
- * the validation loss is not finite (nothing written). */
+/* Validation (shared by the ranks), the log row, best and last checkpoints, the plot and the
+ * clips, written by rank 0 alone. Returns 1 when the validation loss is not finite (nothing
+ * written). */
 static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, trn_log *log, int full, double seconds,
 			   double sps, int clips, trn_log_row *row)
 {
@@ -1307,7 +1327,7 @@ static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, 
 	if (full) {
 		if (d->nvalid) {
 			row->valid_bits = ddsp_run_evaluate(r, d, d->valid, d->nvalid, &stop_signal);
-			if (stop_signal)
+			if (stop_signal && r->nranks == 1) /* the ranks validated whole: nothing to drop */
 				full = 0;
 			else if (!isfinite(row->valid_bits))
 				return 1;
@@ -1315,6 +1335,11 @@ static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, 
 		double score = d->nvalid ? row->valid_bits : row->train_bits;
 		if (full && score < r->best)
 			r->best = score, is_best = 1;
+	}
+	if (r->rank) {
+		if (full)
+			r->log_loss = 0, r->log_steps = 0;
+		return 0;
 	}
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	if (ddsp_save(r, d, path) < 0)
@@ -1369,8 +1394,7 @@ static void ddsp_resolve_options(ddsp_trainer *t)
 	if (args.resume) {
 		snprintf(t->resume_path, sizeof t->resume_path,
 			 cli_is_dir_path(args.resume) ? "%s/last.safetensors" : "%s", args.resume);
-		if (st_load(t->resume_path, &t->ckpt) < 0 || ddsp_meta_options(&t->ckpt, opt) < 0)
-			cli_die_lib(t->resume_path);
+		agree(st_load(t->resume_path, &t->ckpt) < 0 || ddsp_meta_options(&t->ckpt, opt) < 0, t->resume_path);
 		ddsp_config asked = opt->model;
 		if (preset && ddsp_preset(preset, &asked) < 0)
 			cli_usage_error(usage, "--preset: %s", sh_errmsg());
@@ -1404,21 +1428,26 @@ static void ddsp_resolve_options(ddsp_trainer *t)
 		opt->lr = args.lr;
 	if (args.clip_value >= 0)
 		opt->clip = args.clip_value;
+	if (opt->model.batch % dist_size())
+		sh_error("--batch %d does not divide among %d ranks", opt->model.batch, dist_size());
+	agree(opt->model.batch % dist_size() != 0, NULL);
 }
 
-/* The data and its features, checked before anything is written. */
+/* The data and its features, checked before anything is written (under mpirun every rank reads
+ * the data; rank 0 alone reads and writes the features' cache, see ddsp_data_features). */
 static void ddsp_read_data(ddsp_trainer *t, int nfiles, char **files)
 {
 	snprintf(t->cache, sizeof t->cache, "%s/features.safetensors", args.rundir);
 	char *stdin_only[] = {"-"};
 	if (!nfiles)
 		files = stdin_only;
-	if (ddsp_data_read(&t->data, files, nfiles ? nfiles : 1, &t->opt.model) < 0 ||
-	    ddsp_data_features(&t->data, &t->opt.model, t->cache) < 0) {
-		/* messages about one file name it already; those about the data name the one file */
-		const char *msg = sh_errmsg(), *one = nfiles <= 1 ? cli_in_name(files[0]) : NULL;
-		cli_die(one && strncmp(msg, files[0], strlen(files[0])) ? one : NULL, "%s", msg);
-	}
+	/* messages about one file name it already; those about the data name the one file */
+	const char *one = nfiles <= 1 ? cli_in_name(files[0]) : NULL;
+	int failed = ddsp_data_read(&t->data, files, nfiles ? nfiles : 1, &t->opt.model) < 0;
+	agree(failed, failed && one && strncmp(sh_errmsg(), files[0], strlen(files[0])) ? one : NULL);
+	agree_same_data(t->data.fingerprint); /* before the ranks share the features */
+	failed = ddsp_data_features(&t->data, &t->opt.model, t->cache) < 0;
+	agree(failed, failed && one && strncmp(sh_errmsg(), files[0], strlen(files[0])) ? one : NULL);
 	if (ddsp_data_split(&t->data, t->opt.seed, t->opt.split) < 0)
 		cli_die_lib(NULL);
 }
@@ -1430,39 +1459,45 @@ static void ddsp_start_run(ddsp_trainer *t, int argc, char **argv)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/last.safetensors", rundir);
 	struct stat st;
-	if (!args.resume && !stat(path, &st))
-		cli_die(rundir,
-			"already holds a run (last.safetensors): continue it with --resume %s, or "
-			"choose another directory",
-			rundir);
-	int threads = args.threads > 0 ? args.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	const int rank0 = !dist_rank(); /* writes the run directory */
+	int failed = rank0 && !args.resume && !stat(path, &st);
+	if (failed)
+		sh_error("already holds a run (last.safetensors): continue it with --resume %s, or choose "
+			 "another directory",
+			 rundir);
+	agree(failed, rundir);
+	/* the ranks on this machine share its cores */
+	int threads = args.threads > 0 ? args.threads : (int)sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size();
 	omp_set_num_threads(SH_MAX(threads, 1));
 	openblas_set_num_threads(1); /* the products are small: one thread each, examples in parallel */
 
-	if (ddsp_run_init(&t->run, &t->opt, &t->data) < 0)
-		cli_die_lib(NULL);
+	agree(ddsp_run_init(&t->run, &t->opt, &t->data) < 0, NULL);
 	if (args.resume) {
-		if (ddsp_load(&t->run, &t->data, &t->ckpt) < 0)
-			cli_die_lib(t->resume_path);
+		agree(ddsp_load(&t->run, &t->data, &t->ckpt) < 0, t->resume_path);
 		st_free(&t->ckpt);
 	}
-	cli_mkdirs(rundir);
-	lock_rundir(rundir); /* one qtrain per run directory, as for the other models */
-	snprintf(path, sizeof path, "%s/samples", rundir);
-	if (args.sample_count > 0)
-		cli_mkdirs(path);
-	if (!t->data.cached && ddsp_data_save_features(&t->data, &t->opt.model, t->cache) < 0)
-		cli_die_lib(NULL);
-	snprintf(path, sizeof path, "%s/log.tsv", rundir);
-	if (trn_log_read(&t->log, path, args.resume ? t->run.step : -1) < 0)
-		cli_die_lib(NULL);
+	agree(trn_replicas_agree(ddsp_net_params(t->run.m), t->run.nparams, t->run.step) < 0,
+	      args.resume ? t->resume_path : NULL);
+	if (rank0) {
+		cli_mkdirs(rundir);
+		lock_rundir(rundir); /* one qtrain per run directory, as for the other models */
+		snprintf(path, sizeof path, "%s/samples", rundir);
+		if (args.sample_count > 0)
+			cli_mkdirs(path);
+		if (!t->data.cached && ddsp_data_save_features(&t->data, &t->opt.model, t->cache) < 0)
+			cli_die_lib(NULL);
+		snprintf(path, sizeof path, "%s/log.tsv", rundir);
+		if (trn_log_read(&t->log, path, args.resume ? t->run.step : -1) < 0)
+			cli_die_lib(NULL);
+	}
 	t->log.metric = "loss";
 	t->seconds0 = t->log.n ? t->log.rows[t->log.n - 1].seconds : 0;
 	t->ri = (run_info){argc, argv, rundir, args.resume ? t->resume_path : NULL, threads, t->run.step, ""};
 	time_t now = time(NULL);
 	strftime(t->ri.started, sizeof t->ri.started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	catch_stop_signals(); /* before run.json, as for the other models */
-	ddsp_run_json(&t->ri, &t->run, &t->data, NULL, t->seconds0);
+	if (rank0)
+		ddsp_run_json(&t->ri, &t->run, &t->data, NULL, t->seconds0);
 }
 
 /* The loop: steps until a stop, a checkpoint (with clips) every --checkpoint-every steps, and
@@ -1482,20 +1517,25 @@ static void ddsp_train_loop(ddsp_trainer *t)
 	t->start_step = run->step;
 	cli_progress_start(&t->prog, "training", args.steps > 0 ? (double)(args.steps - t->start_step) : 0, "steps");
 	for (;;) {
-		if ((t->ended = end_reason(stop_signal, run->step, args.steps, (double)run->epoch, args.epochs,
-					   args.minutes > 0 && sh_now() - t->t0 >= args.minutes * 60)))
+		int time_up = agree_stop(args.minutes > 0 && sh_now() - t->t0 >= args.minutes * 60);
+		if ((t->ended =
+			     end_reason(stop_signal, run->step, args.steps, (double)run->epoch, args.epochs, time_up)))
 			break;
 		double ts = sh_now();
 		double loss = ddsp_run_step(run, &t->data);
 		double dt = sh_now() - ts;
 		if (!isfinite(loss)) {
-			cli_progress_end(&t->prog,
-					 "%s: step %ld: the training loss or a gradient is not finite; stopping",
-					 rundir, run->step + 1);
+			if (!dist_rank())
+				cli_progress_end(
+					&t->prog,
+					"%s: step %ld: the training loss or a gradient is not finite; stopping", rundir,
+					run->step + 1);
 			t->ended = "diverged";
 			t->status = 1;
 			break;
 		}
+		if (run->step % CHECK_REPLICAS_EVERY == 0)
+			agree(trn_replicas_agree(ddsp_net_params(run->m), run->nparams, run->step) < 0, NULL);
 		interval_time += dt, interval_steps++;
 		if (run->step - t->start_step > 1)
 			t->step_time += dt;
@@ -1511,8 +1551,10 @@ static void ddsp_train_loop(ddsp_trainer *t)
 			if (rc < 0)
 				cli_die_lib(NULL);
 			if (rc > 0) {
-				cli_progress_end(&t->prog, "%s: step %ld: the validation loss is not finite; stopping",
-						 rundir, run->step);
+				if (!dist_rank())
+					cli_progress_end(&t->prog,
+							 "%s: step %ld: the validation loss is not finite; stopping",
+							 rundir, run->step);
 				t->ended = "diverged";
 				t->status = 1;
 				break;
@@ -1521,6 +1563,7 @@ static void ddsp_train_loop(ddsp_trainer *t)
 			interval_time = 0, interval_steps = 0, need_ckpt = 0;
 		}
 	}
+	agree_stop(0); /* a signal since the loop's agreement: every rank validates, or none */
 	if (need_ckpt && t->status == 0) {
 		double sps = interval_time > 0 ? interval_steps * samples_per_step / interval_time : 0;
 		int rc = ddsp_checkpoint(run, &t->data, rundir, &t->log, !stop_signal, t->seconds0 + sh_now() - t->t0,
@@ -1539,13 +1582,19 @@ static int ddsp_finish(ddsp_trainer *t)
 	const double samples_per_step = (double)t->opt.model.batch * t->opt.model.n_samples;
 	double elapsed = sh_now() - t->t0;
 	double sps_all = t->step_time > 0 ? (run->step - t->start_step - 1) * samples_per_step / t->step_time : 0;
-	ddsp_run_json(&t->ri, run, &t->data, t->ended, t->seconds0 + elapsed);
-	if (t->status == 0)
+	agreed_exit = 1; /* every rank left the loop at the same step, for the same reason */
+	if (!dist_rank())
+		ddsp_run_json(&t->ri, run, &t->data, t->ended, t->seconds0 + elapsed);
+	dist_barrier(); /* no rank leaves before rank 0 has written everything (see finish) */
+	char note[96];
+	ranks_note(note, sizeof note, run->reduce_seconds, elapsed);
+	if (t->status == 0 && !dist_rank())
 		cli_progress_end(&t->prog,
 				 "%s: step %ld, epoch %.2f, %.1f s, %.0f samples/s, train loss %.3f, valid %.3f, "
-				 "best %.3f%s",
+				 "best %.3f%s%s",
 				 args.rundir, run->step, ddsp_run_epoch(run, &t->data), elapsed, sps_all, t->last_loss,
-				 t->last_valid, run->best, stop_signal ? " (interrupted; checkpoint written)" : "");
+				 t->last_valid, run->best, note,
+				 stop_signal ? " (interrupted; checkpoint written)" : "");
 	trn_log_free(&t->log);
 	ddsp_run_free(run);
 	ddsp_data_free(&t->data);

@@ -3,9 +3,11 @@
 #include "ddsp_train.h"
 #include "audio.h"
 #include "ddsp.h"
+#include "dist.h"
 #include "nn.h"
 #include "npy.h"
 #include "rng.h"
+#include "train.h"
 #include "util.h"
 
 #include <errno.h>
@@ -146,37 +148,53 @@ static int features_from_cache(ddsp_data *d, const ddsp_config *c, const char *c
 int ddsp_data_features(ddsp_data *d, const ddsp_config *c, const char *cache)
 {
 	const size_t nf = (size_t)d->nex * d->T;
+	const int rank = dist_rank(), nranks = dist_size();
 	d->f0 = malloc(nf * sizeof(float));
 	d->ld = malloc(nf * sizeof(float));
 	float *voiced = malloc(nf * sizeof(float)), *conf = malloc(d->T * sizeof(float));
-	if (!d->f0 || !d->ld || !voiced || !conf) {
-		free(voiced), free(conf);
-		return sh_error("out of memory");
+	int failed = !d->f0 || !d->ld || !voiced || !conf ? sh_error("out of memory") : 0;
+	/* under mpirun rank 0 alone reads the cache (the run directory is on its machine) */
+	int cached = !failed && cache && !rank && features_from_cache(d, c, cache);
+	if (nranks > 1) { /* rank 0's features to every rank */
+		int agreed = dist_max_int(2 * failed + cached);
+		cached = agreed & 1;
+		if (agreed & 2)
+			failed = failed ? failed : sh_error("another rank ran out of memory");
+		double stats[3] = {d->voiced, d->f0_midi, d->ld_db};
+		if (!failed && cached &&
+		    (dist_bcast(d->f0, nf * sizeof(float), 0) < 0 || dist_bcast(d->ld, nf * sizeof(float), 0) < 0 ||
+		     dist_bcast(stats, sizeof stats, 0) < 0))
+			failed = -1;
+		d->voiced = stats[0], d->f0_midi = stats[1], d->ld_db = stats[2];
 	}
-	int cached = cache && features_from_cache(d, c, cache);
 	long nvoiced = 0;
-	if (!cached) {
+	if (!failed && !cached) {
 		ddsp_analysis_opts ao;
 		ddsp_analysis_defaults(&ao);
 		ao.sr = c->sample_rate, ao.hop = c->hop;
 		ddsp_analyzer *a = ddsp_analyzer_new(&ao);
-		if (!a) {
-			free(voiced), free(conf);
-			return -1;
-		}
-		for (int e = 0; e < d->nex; e++) {
+		failed = a ? 0 : -1;
+		/* this rank's share of the examples (all of them in one process) */
+		for (int e = d->nex * rank / nranks; !failed && e < d->nex * (rank + 1) / nranks; e++) {
 			const float *x = d->audio + (size_t)e * d->n;
 			float *f0 = d->f0 + (size_t)e * d->T, *ld = d->ld + (size_t)e * d->T;
 			if (ddsp_f0_yin(a, x, d->n, d->T, f0, voiced + (size_t)e * d->T, conf) < 0 ||
-			    ddsp_loudness(a, x, d->n, d->T, ld) < 0) {
-				ddsp_analyzer_free(a);
-				free(voiced), free(conf);
-				return -1;
-			}
+			    ddsp_loudness(a, x, d->n, d->T, ld) < 0)
+				failed = -1;
 		}
 		ddsp_analyzer_free(a);
+		if (nranks > 1 && dist_max_int(failed != 0) && !failed)
+			failed = sh_error("another rank could not analyse its examples");
+		/* every rank's share to every rank, in rank order */
+		for (int r = 0; !failed && r < nranks && nranks > 1; r++) {
+			size_t e0 = (size_t)d->nex * r / nranks, ne = (size_t)d->nex * (r + 1) / nranks - e0;
+			size_t o = e0 * d->T, bytes = ne * d->T * sizeof(float);
+			if (dist_bcast(d->f0 + o, bytes, r) < 0 || dist_bcast(d->ld + o, bytes, r) < 0 ||
+			    dist_bcast(voiced + o, bytes, r) < 0)
+				failed = -1;
+		}
 		double sm = 0, sl = 0;
-		for (size_t i = 0; i < nf; i++)
+		for (size_t i = 0; !failed && i < nf; i++)
 			if (voiced[i] > 0) {
 				nvoiced++;
 				sm += 12 * log2(d->f0[i] / 440.0) + 69;
@@ -185,10 +203,12 @@ int ddsp_data_features(ddsp_data *d, const ddsp_config *c, const char *cache)
 		d->f0_midi = nvoiced ? sm / nvoiced : 0;
 		d->ld_db = nvoiced ? sl / nvoiced : 0;
 		d->voiced = (double)nvoiced / nf;
-	} else {
+	} else if (!failed) {
 		nvoiced = (long)(d->voiced * nf + 0.5);
 	}
 	free(voiced), free(conf);
+	if (failed)
+		return -1;
 	d->cached = cached;
 	if (!nvoiced)
 		return sh_error("no voiced frames: YIN found no pitch in the audio (not monophonic, or "
@@ -254,7 +274,11 @@ int ddsp_run_init(ddsp_run *r, const ddsp_train_opts *o, const ddsp_data *d)
 	memset(r, 0, sizeof *r);
 	r->opt = *o;
 	const int B = o->model.batch;
-	r->m = ddsp_net_new(&o->model, B, ddsp_frames(&o->model));
+	r->rank = dist_rank(), r->nranks = dist_size();
+	if (B % r->nranks)
+		return sh_error("--batch %d does not divide among %d ranks", B, r->nranks);
+	r->rows = B / r->nranks, r->row0 = r->rank * r->rows;
+	r->m = ddsp_net_new(&o->model, r->rows, ddsp_frames(&o->model));
 	if (!r->m)
 		return -1;
 	ddsp_net_init_params(r->m, o->seed);
@@ -262,9 +286,9 @@ int ddsp_run_init(ddsp_run *r, const ddsp_train_opts *o, const ddsp_data *d)
 	r->adam_m = sh_alloc(r->nparams * sizeof(float));
 	r->adam_v = sh_alloc(r->nparams * sizeof(float));
 	r->order = sh_alloc(SH_MAX(d->ntrain, 1) * sizeof(int));
-	r->bf0 = sh_alloc((size_t)B * d->T * sizeof(float));
-	r->bld = sh_alloc((size_t)B * d->T * sizeof(float));
-	r->baudio = sh_alloc((size_t)B * d->n * sizeof(float));
+	r->bf0 = sh_alloc((size_t)r->rows * d->T * sizeof(float));
+	r->bld = sh_alloc((size_t)r->rows * d->T * sizeof(float));
+	r->baudio = sh_alloc((size_t)r->rows * d->n * sizeof(float));
 	if (!r->adam_m || !r->adam_v || !r->order || !r->bf0 || !r->bld || !r->baudio) {
 		ddsp_run_free(r);
 		return -1;
@@ -320,9 +344,13 @@ double ddsp_run_step(ddsp_run *r, const ddsp_data *d)
 	uint64_t seeds[4096];
 	if (r->pos == 0)
 		epoch_order(r, d);
+	/* every rank deals the whole batch (the same position everywhere) and keeps its rows */
 	for (int b = 0; b < B; b++) {
-		gather(r, d, b, r->order[r->pos]);
-		seeds[b] = mix(r->opt.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)r->step * B + b);
+		const int i = b - r->row0;
+		if (i >= 0 && i < r->rows) {
+			gather(r, d, i, r->order[r->pos]);
+			seeds[i] = mix(r->opt.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)r->step * B + b);
+		}
 		if (++r->pos == d->ntrain) {
 			r->pos = 0;
 			r->epoch++;
@@ -331,7 +359,8 @@ double ddsp_run_step(ddsp_run *r, const ddsp_data *d)
 	}
 	float *g = ddsp_net_grads(r->m);
 	memset(g, 0, r->nparams * sizeof(float));
-	double loss = ddsp_net_run(r->m, r->bf0, r->bld, r->baudio, B, seeds, NULL, 1);
+	double loss = ddsp_net_run(r->m, r->bf0, r->bld, r->baudio, r->rows, seeds, NULL, 1);
+	loss = trn_reduce_mean(loss, g, r->nparams, r->rows, B, &r->reduce_seconds);
 	if (!isfinite(loss))
 		return loss;
 	double norm = r->opt.clip > 0 ? clip_global_norm(g, r->nparams, r->opt.clip) : 0;
@@ -348,14 +377,19 @@ double ddsp_run_step(ddsp_run *r, const ddsp_data *d)
 
 double ddsp_run_evaluate(ddsp_run *r, const ddsp_data *d, const int *idx, int n, volatile sig_atomic_t *stop)
 {
-	const int B = r->opt.model.batch;
+	/* groups of up to this rank's rows; ranks take the groups in turn */
+	const int B = r->rows;
 	uint64_t seeds[4096];
 	double total = 0;
 	if (n <= 0)
 		return NAN;
-	for (int i = 0; i < n; i += B) {
+	if (r->nranks > 1)
+		stop = NULL; /* every rank must take part in the sum below */
+	for (int i = 0, k = 0; i < n; i += B, k++) {
 		if (stop && *stop)
 			return NAN;
+		if (k % r->nranks != r->rank)
+			continue;
 		int g = SH_MIN(B, n - i);
 		for (int b = 0; b < g; b++) {
 			gather(r, d, b, idx[i + b]);
@@ -364,6 +398,8 @@ double ddsp_run_evaluate(ddsp_run *r, const ddsp_data *d, const int *idx, int n,
 		double loss = ddsp_net_run(r->m, r->bf0, r->bld, r->baudio, g, seeds, NULL, 0);
 		total += loss * g;
 	}
+	if (dist_allreduce_sum_f64(&total, 1) < 0)
+		return NAN;
 	return total / n;
 }
 
@@ -492,7 +528,7 @@ int ddsp_load(ddsp_run *r, const ddsp_data *d, const st_file *sf)
 
 int ddsp_write_clips(ddsp_run *r, const ddsp_data *d, const int *idx, int n, const char *dir)
 {
-	const int B = r->opt.model.batch, rate = r->opt.model.sample_rate;
+	const int B = r->rows, rate = r->opt.model.sample_rate; /* the examples the model takes at once */
 	uint64_t seeds[4096];
 	char path[4096];
 	float *audio = malloc((size_t)B * d->n * sizeof(float));

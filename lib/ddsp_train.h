@@ -33,7 +33,9 @@ typedef struct {
 int ddsp_data_read(ddsp_data *d, char **files, int nfiles, const ddsp_config *c);
 /* f0 (YIN, unvoiced frames interpolated) and loudness of every example: read from cache (a
  * safetensors file, may be NULL) when it was made from the same examples and settings, else
- * computed. Refuses data without a voiced frame. */
+ * computed. Refuses data without a voiced frame. Under mpirun (collective; every rank holds the
+ * same examples): rank 0 alone reads the cache and sends what it read; else each rank analyses
+ * its share of the examples and sends it to the others, so every rank holds the same bytes. */
 int ddsp_data_features(ddsp_data *d, const ddsp_config *c, const char *cache);
 /* Writes the features as that cache, atomically. */
 int ddsp_data_save_features(const ddsp_data *d, const ddsp_config *c, const char *cache);
@@ -53,6 +55,10 @@ typedef struct {
 
 typedef struct {
 	ddsp_train_opts opt;
+	/* data parallel (dist.h): this rank computes examples [row0, row0 + rows) of every step's
+	 * batch; the order, the parameters and the optimizer are the same on every rank */
+	int rank, nranks, row0, rows;
+	double reduce_seconds; /* spent in the ranks' reductions of the loss and gradients */
 	ddsp_net *m;
 	size_t nparams;
 	float *adam_m, *adam_v;
@@ -65,14 +71,18 @@ typedef struct {
 	double best;     /* best validation loss (INFINITY: none yet) */
 } ddsp_run;
 
+/* Under mpirun the rank takes its share of the batch, refused unless the batch divides. */
 int ddsp_run_init(ddsp_run *r, const ddsp_train_opts *o, const ddsp_data *d);
 void ddsp_run_free(ddsp_run *r);
 /* The learning rate of the next step. */
 double ddsp_run_lr(const ddsp_run *r);
-/* One optimizer step on the next batch; returns its loss (not finite: parameters untouched). */
+/* One optimizer step on the next batch; returns its loss (not finite: parameters untouched).
+ * Under mpirun every rank deals the whole batch and runs its rows; the gradients are summed
+ * (train.h's trn_reduce_mean) before clipping and Adam. */
 double ddsp_run_step(ddsp_run *r, const ddsp_data *d);
 /* Mean spectral loss over examples idx[0..n) (fixed noise per example); NAN when n is 0 or
- * *stop is raised. */
+ * *stop is raised. Several ranks share the examples (collective; *stop is then not looked
+ * at, so that every rank does the same). */
 double ddsp_run_evaluate(ddsp_run *r, const ddsp_data *d, const int *idx, int n, volatile sig_atomic_t *stop);
 /* Fraction of an epoch done. */
 double ddsp_run_epoch(const ddsp_run *r, const ddsp_data *d);

@@ -26,10 +26,11 @@ int dist_local_size(void);
 /* "Open MPI v4.1.4 ..." or "none". */
 const char *dist_library(void);
 
-/* x[0..n) = the sum over ranks of every rank's x, summed in rank order (each rank reduces
- * 1/N of the vector: gathers that slice from every rank, sums it, and all slices are then
- * gathered back). */
-int dist_allreduce_sum_f32(float *x, size_t n);
+/* x[0..n) = the sum over ranks of scale·(every rank's x), summed in rank order (each rank
+ * reduces 1/N of the vector: gathers that slice from every rank, sums it, and all slices are
+ * then gathered back). The same bits as scaling x on every rank first, without that pass; one
+ * rank: x is left as it is (scale not applied). */
+int dist_allreduce_sum_f32(float *x, size_t n, float scale);
 /* The same for a few doubles (gathered whole, summed in rank order on every rank). */
 int dist_allreduce_sum_f64(double *x, int n);
 /* all[r·bytes ..] = rank r's mine, on every rank. */
@@ -38,7 +39,8 @@ int dist_allgather(const void *mine, void *all, size_t bytes);
 int dist_bcast(void *buf, size_t bytes, int root);
 /* The largest of every rank's v (agreeing on a flag: stop, failed). */
 int dist_max_int(int v);
-/* Returns when every rank has called it. */
+/* Returns when every rank has called it; a rank that waits sleeps rather than spins (a core it
+ * would spin on may be the one the rank it waits for needs). */
 void dist_barrier(void);
 
 /* Leaves the job normally (every rank must call it). */

@@ -26,9 +26,9 @@ int dist_rank(void) { return 0; }
 int dist_size(void) { return 1; }
 int dist_local_size(void) { return 1; }
 const char *dist_library(void) { return "none"; }
-int dist_allreduce_sum_f32(float *x, size_t n)
+int dist_allreduce_sum_f32(float *x, size_t n, float scale)
 {
-	(void)x, (void)n;
+	(void)x, (void)n, (void)scale;
 	return 0;
 }
 int dist_allreduce_sum_f64(double *x, int n)

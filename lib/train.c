@@ -105,24 +105,9 @@ double trn_step(trn_run *t, const trn_data *d)
 		if (t->reset[t->row0 + b])
 			model_state_reset(t->m, t->lstate, rows, b);
 	double loss = model_forward_backward(t->m, t->codes + t->row0 * row, rows, t->lstate);
-	double t0 = t->nranks > 1 ? sh_now() : 0;
-	if (t->nranks > 1) {
-		/* each rank's loss and gradients are means over its rows: weighted by its share of
-		 * the batch, their sums are the means over the whole batch */
-		loss *= (double)rows / batch;
-		if (dist_allreduce_sum_f64(&loss, 1) < 0)
-			return NAN;
-	}
+	loss = trn_reduce_mean(loss, grads, t->nparams, rows, batch, &t->reduce_seconds);
 	if (!isfinite(loss))
 		return loss;
-	if (t->nranks > 1) {
-		const float w = (float)rows / batch;
-		for (size_t i = 0; i < t->nparams; i++)
-			grads[i] *= w;
-		if (dist_allreduce_sum_f32(grads, t->nparams) < 0)
-			return NAN;
-		t->reduce_seconds += sh_now() - t0;
-	}
 	double norm = trn_clip(grads, t->nparams, t->opt.clip, t->opt.clip_value);
 	if (!isfinite(norm))
 		return norm;
@@ -158,21 +143,42 @@ void trn_state_scatter(trn_run *t)
 				      t->rows);
 }
 
-int trn_check_replicas(const trn_run *t)
+double trn_reduce_mean(double loss, float *grads, size_t n, int rows, int batch, double *seconds)
 {
-	if (t->nranks == 1)
+	if (dist_size() == 1)
+		return loss;
+	double t0 = sh_now();
+	/* the ranks meet here, the faster ones waiting asleep (dist_barrier) rather than spinning
+	 * in the sums below on a core the slower one may need */
+	dist_barrier();
+	/* each rank's loss and gradients are means over its rows: weighted by its share of the
+	 * batch, their sums are the means over the whole batch */
+	loss *= (double)rows / batch;
+	if (dist_allreduce_sum_f64(&loss, 1) < 0)
+		return NAN;
+	/* the same sum on every rank: they all go on, or all stop */
+	if (isfinite(loss) && dist_allreduce_sum_f32(grads, n, (float)rows / batch) < 0)
+		return NAN;
+	*seconds += sh_now() - t0;
+	return loss;
+}
+
+int trn_replicas_agree(const float *params, size_t n, long step)
+{
+	const int nranks = dist_size();
+	if (nranks == 1)
 		return 0;
 	/* FNV-1a over 32-bit words: a checksum, not a defence */
-	const uint32_t *w = (const uint32_t *)model_params(t->m);
+	const uint32_t *w = (const uint32_t *)params;
 	uint64_t h = SH_FNV_INIT;
-	for (size_t i = 0; i < t->nparams; i++)
+	for (size_t i = 0; i < n; i++)
 		h = (h ^ w[i]) * 0x100000001b3ULL;
-	uint64_t mine[2] = {h, (uint64_t)t->step}, *all = sh_alloc(t->nranks * sizeof mine);
+	uint64_t mine[2] = {h, (uint64_t)step}, *all = sh_alloc(nranks * sizeof mine);
 	if (!all || dist_allgather(mine, all, sizeof mine) < 0) {
 		free(all);
 		return -1;
 	}
-	for (int r = 1; r < t->nranks; r++)
+	for (int r = 1; r < nranks; r++)
 		if (all[2 * r] != all[0] || all[2 * r + 1] != all[1]) {
 			sh_error("rank %d's parameters differ from rank 0's (step %llu, checksum %016llx; rank 0: "
 				 "step %llu, checksum %016llx)",
@@ -184,6 +190,8 @@ int trn_check_replicas(const trn_run *t)
 	free(all);
 	return 0;
 }
+
+int trn_check_replicas(const trn_run *t) { return trn_replicas_agree(model_params(t->m), t->nparams, t->step); }
 
 static int cmp_eval(const void *a, const void *b)
 {

@@ -71,8 +71,17 @@ double trn_step(trn_run *t, const trn_data *d);
 int trn_state_gather(trn_run *t);
 void trn_state_scatter(trn_run *t);
 /* Whether the parameters and the step are the same on every rank (collective): -1 with an
- * error naming the first rank that differs from rank 0. */
+ * error naming the first rank that differs from rank 0. trn_replicas_agree is the same for any
+ * model's parameters (DDSP's). */
 int trn_check_replicas(const trn_run *t);
+int trn_replicas_agree(const float *params, size_t n, long step);
+/* The seam between backward and the optimizer under mpirun, for every model: loss and grads[n]
+ * are this rank's means over its `rows` of the global batch of `batch`; weighted by rows/batch
+ * and summed over the ranks in rank order (dist.h) they become the means over the whole batch,
+ * the same on every rank. Returns that loss (the gradients are left as they are when it is not
+ * finite: every rank then stops); the time taken is added to *seconds. One process: loss, and
+ * nothing touched. */
+double trn_reduce_mean(double loss, float *grads, size_t n, int rows, int batch, double *seconds);
 
 /* Clips gradients: elementwise to ±value, or scales them so that their global L2 norm is at
  * most value. Returns the norm before clipping (not finite when a gradient is not). */
