@@ -12,6 +12,7 @@
  * are shared out among the ranks (rank r makes streams [n·r/N, n·(r+1)/N) into DIR/; the same
  * bytes as one process makes). */
 #include "audio.h"
+#include "backend.h"
 #include "blas.h"
 #include "cli.h"
 #include "mulaw.h"
@@ -39,7 +40,8 @@
 static const char usage[] =
 	"usage: qsample [-n N] [-s SECONDS] [-t TEMP] [--seed S] [--batch B] [--h0 MODE]\n"
 	"               [--prime FILE [--prime-seconds S] [--keep-prime]] [--format codes|f32|s16]\n"
-	"               [--realtime] [--weights f32|f16|i8|q8] [--threads N] [-q] [-o OUT] CHECKPOINT\n"
+	"               [--realtime] [--weights f32|f16|i8|q8] [--threads N] [--device cpu|cuda]\n"
+	"               [-q] [-o OUT] CHECKPOINT\n"
 	"  -n N            streams to generate (default 10)\n"
 	"  -s SECONDS      length of each stream (default 20); 0: one stream without end, until\n"
 	"                  the reader goes away (with -n 1 --format s16)\n"
@@ -67,6 +69,7 @@ static const char usage[] =
 	"                  of SampleRNN's) rounded to 8 bits too, for integer products: the\n"
 	"                  fastest, and the largest error\n"
 	"  --threads N     threads (default: all cores)\n"
+	"  --device cpu|cuda  where to generate (cpu; cuda: docs/cuda.md, not yet usable)\n"
 	"  -o OUT          DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 	"                  FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
 	"                  otherwise (or -, default stdout): one record per stream\n"
@@ -301,7 +304,8 @@ int main(int argc, char **argv)
 	const char *out = NULL, *h0_name = NULL, *prime_path = NULL;
 	int as_f32 = 0, as_s16 = 0, keep_prime = 0, realtime = 0;
 	qmat_type weights = QMAT_F32;
-	enum { OPT_PRIME = 512, OPT_PRIME_SECONDS, OPT_KEEP_PRIME, OPT_REALTIME };
+	const char *device = NULL;
+	enum { OPT_PRIME = 512, OPT_PRIME_SECONDS, OPT_KEEP_PRIME, OPT_REALTIME, OPT_DEVICE };
 	static const struct option longopts[] = {{"seed", required_argument, 0, 'S'},
 						 {"batch", required_argument, 0, 'b'},
 						 {"h0", required_argument, 0, 'h' + 256},
@@ -312,6 +316,7 @@ int main(int argc, char **argv)
 						 {"prime-seconds", required_argument, 0, OPT_PRIME_SECONDS},
 						 {"keep-prime", no_argument, 0, OPT_KEEP_PRIME},
 						 {"realtime", no_argument, 0, OPT_REALTIME},
+						 {"device", required_argument, 0, OPT_DEVICE},
 						 {"help", no_argument, 0, 'H'},
 						 CLI_STD_LONGOPTS,
 						 {0, 0, 0, 0}};
@@ -344,6 +349,10 @@ int main(int argc, char **argv)
 		case 'w':
 			if (qmat_type_parse(optarg, &weights) < 0)
 				cli_usage_error(usage, "--weights: %s", sh_errmsg());
+			break;
+		case OPT_DEVICE:
+			if (backend_name_check(device = optarg) < 0)
+				cli_usage_error(usage, "--device: %s", sh_errmsg());
 			break;
 		case 'H': fputs(usage, stdout); return 0;
 		default: cli_std_option(usage, c, argv);
@@ -391,6 +400,8 @@ int main(int argc, char **argv)
 		openblas_set_num_threads((int)threads);
 	}
 
+	if (device && backend_device_usable(device) < 0) /* before anything is written */
+		cli_die(NULL, "--device %s: %s", device, sh_errmsg());
 	st_file sf;
 	if (st_load(ckpt, &sf) < 0)
 		cli_die(ckpt, "%s", sh_errmsg());

@@ -3,6 +3,7 @@
  * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. With
  * --model ddsp, DDSP's decoder on audio records instead: ddsp_main at the end, the work in
  * lib/ddsp_train.c (docs/ddsp-harmonic.md). */
+#include "backend.h"
 #include "blas.h"
 #include "bounds.h"
 #include "cli.h"
@@ -77,6 +78,7 @@ static const char usage[] =
 	"  --seed S               seed of initialisation, split and shuffling (1)\n"
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
+	"  --device cpu|cuda      where to train (cpu; cuda: docs/cuda.md, not yet usable)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
 	"  --sample-every K       every K steps, write clips to RUNDIR/samples/ (qsample's generator)\n"
 	"  --sample-seconds S     length of those clips (4)\n"
@@ -166,7 +168,8 @@ enum {
 	O_N_OUT,
 	O_INPUT,
 	O_INIT_WIDTH,
-	O_KEEP_EVERY
+	O_KEEP_EVERY,
+	O_DEVICE
 };
 
 /* Architecture options given on the command line (-1: not given). */
@@ -678,6 +681,7 @@ int main(int argc, char **argv)
 						 {"input", 1, 0, O_INPUT},
 						 {"initial-width", 1, 0, O_INIT_WIDTH},
 						 {"keep-every", 1, 0, O_KEEP_EVERY},
+						 {"device", 1, 0, O_DEVICE},
 						 CLI_STD_LONGOPTS,
 						 {0, 0, 0, 0}};
 	arch_args aa = {NULL, NULL, NULL, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
@@ -688,7 +692,7 @@ int main(int argc, char **argv)
 	int clip = -1, threads = 0, rate = -1;
 	long steps = -1, epochs = -1, ckpt_every = 500, sample_every = 0, sample_count = 3, keep_every = 0;
 	double sample_seconds = 4, sample_temp = 0.95;
-	const char *sample_prime_path = NULL;
+	const char *sample_prime_path = NULL, *device = NULL;
 	long long seed = -1;
 	int c;
 	while ((c = getopt_long(argc, argv, ":o:r:hq", longopts, NULL)) != -1) {
@@ -763,6 +767,10 @@ int main(int argc, char **argv)
 		case O_INIT_WIDTH:
 			aa.init_width = (int)cli_long(usage, "--initial-width", optarg, 1, WN_MAX_INITIAL_WIDTH);
 			break;
+		case O_DEVICE:
+			if (backend_name_check(device = optarg) < 0)
+				cli_usage_error(usage, "--device: %s", sh_errmsg());
+			break;
 		case O_HELP: fputs(usage, stdout); return 0;
 		default: cli_std_option(usage, c, argv);
 		}
@@ -794,6 +802,8 @@ int main(int argc, char **argv)
 		if (fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9 || pct[0] <= 0)
 			cli_usage_error(usage, "--split: the percentages must add up to 100 and train must be > 0");
 	}
+	if (device && backend_device_usable(device) < 0) /* before anything is written */
+		cli_die(NULL, "--device %s: %s", device, sh_errmsg());
 	dist_options_parsed();
 
 	/* the options: from the checkpoint when resuming, then what the command line says */
@@ -1163,6 +1173,7 @@ static const char ddsp_usage[] =
 	"  --sample-count N       held-out examples resynthesised into RUNDIR/samples/ (2)\n"
 	"  --seed S               seed (123); --split T,V,X percentages of examples (90,10,0)\n"
 	"  --threads N            threads (default: every core)\n"
+	"  --device cpu|cuda      where to train (cpu; cuda: docs/cuda.md, not yet usable)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly\n";
 
 /* Is this a DDSP run: --model ddsp, or --resume of a DDSP checkpoint? */
