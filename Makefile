@@ -64,11 +64,12 @@ $(B)/lib/%.o: lib/%.cu | $(DEPSTAMP)
 else
 CUDA_LIBS   :=
 endif
-# The device test (every operation on the GPU against the CPU): "skipped" without a GPU.
+# The device tests (every operation, and WaveNet's step, on the GPU against the CPU): skipped
+# without a GPU.
 .PHONY: test-cuda
 test-cuda: $(DEPSTAMP)
-	@$(MAKE) --no-print-directory $(B)/tests/test_cuda.t
-	prove -v --exec env $(B)/tests/test_cuda.t
+	@$(MAKE) --no-print-directory $(B)/tests/test_cuda.t $(B)/tests/test_wavenet_bk.t
+	prove -v --exec env $(B)/tests/test_cuda.t $(B)/tests/test_wavenet_bk.t
 # ---- end of CUDA ---------------------------------------------------------------------------
 
 # Debian packages: to build, and to run the test suite.

@@ -172,6 +172,73 @@ static void k_relu_backward(backend *bk, float *dinp, const float *dout, const f
 	for (size_t i = 0; i < n; i++)
 		nnk_relu_backward(dinp, dout, out, i);
 }
+static void k_relu_mask(backend *bk, float *d, const float *out, size_t n)
+{
+	(void)bk;
+	for (size_t i = 0; i < n; i++)
+		nnk_relu_mask(d, out, i);
+}
+static void k_copy_blocks(backend *bk, float *dst, long dbs, long drs, const float *src, long sbs, long srs, int acc,
+			  int nb, int nr, int cols)
+{
+	(void)bk;
+	for (int b = 0; b < nb; b++)
+		for (int j = 0; j < nr; j++)
+			for (int c = 0; c < cols; c++)
+				nnk_copy_blocks(dst, dbs, drs, src, sbs, srs, acc, b, j, c);
+}
+static void k_onehot_conv_forward(backend *bk, float *x0, const int32_t *codes, int ldc, const float *w,
+				  const float *bias, int B, int L0, int Q, int R)
+{
+	(void)bk;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < L0; t++)
+			for (int r = 0; r < R; r++)
+				nnk_onehot_conv_forward(x0, codes, ldc, w, bias, L0, Q, R, b, t, r);
+}
+static void k_onehot_conv_backward(backend *bk, float *dw, float *dbias, const float *dx0, const int32_t *codes,
+				   int ldc, int B, int L0, int Q, int R)
+{
+	(void)bk;
+	for (int r = 0; r < R; r++)
+		nnk_onehot_conv_backward(dw, dbias, dx0, codes, ldc, B, L0, Q, R, r);
+}
+static void k_stack_pairs(backend *bk, float *xs, const float *x, int B, int L, int In, int d)
+{
+	(void)bk;
+	for (long n = 0; n < (long)B * (L - d); n++)
+		for (int i = 0; i < In; i++)
+			nnk_stack_pairs(xs, x, L, In, d, n, i);
+}
+static void k_unstack_pairs_add(backend *bk, float *dx, const float *dxs, int B, int L, int In, int d)
+{
+	(void)bk;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < L; t++)
+			for (int i = 0; i < In; i++)
+				nnk_unstack_pairs_add(dx, dxs, L, In, d, b, t, i);
+}
+static void k_gate_forward(backend *bk, float *z, float *fg, size_t N, int C)
+{
+	(void)bk;
+	for (size_t n = 0; n < N; n++)
+		for (int c = 0; c < C; c++)
+			nnk_gate_forward(z, fg, C, n, c);
+}
+static void k_gate_product(backend *bk, float *z, const float *fg, size_t N, int C)
+{
+	(void)bk;
+	for (size_t n = 0; n < N; n++)
+		for (int c = 0; c < C; c++)
+			nnk_gate_product(z, fg, C, n, c);
+}
+static void k_gate_backward(backend *bk, float *dfg, const float *dz, const float *fg, size_t N, int C)
+{
+	(void)bk;
+	for (size_t n = 0; n < N; n++)
+		for (int c = 0; c < C; c++)
+			nnk_gate_backward(dfg, dz, fg, C, n, c);
+}
 static double k_ce_forward(backend *bk, float *probs, float *ptarget, const float *logits, const int32_t *targets,
 			   int N, int Q)
 {
@@ -273,6 +340,11 @@ static void c_relu_backward(backend *bk, float *dinp, const float *dout, const f
 	(void)bk;
 	relu_backward(dinp, dout, out, n);
 }
+static void c_relu_mask(backend *bk, float *d, const float *out, size_t n)
+{
+	(void)bk;
+	relu_mask(d, out, n);
+}
 static double c_ce_forward(backend *bk, float *probs, float *ptarget, const float *logits, const int32_t *targets,
 			   int N, int Q)
 {
@@ -303,8 +375,8 @@ static void c_adam_step(backend *bk, float *p, const float *g, float *m, float *
 }
 
 /* The kernels backend's table; "cpu" replaces the operations nn.h has (the cell backward steps,
- * the bias adds and column sums are inside nn.h's layers, not functions of their own: "cpu"
- * runs the kernels' math for those). */
+ * the bias adds and column sums are inside nn.h's layers, not functions of their own, and
+ * WaveNet's are in a higher layer, wavenet_real.c: "cpu" runs the kernels' math for those). */
 static backend *host_backend(const char *name)
 {
 	backend *bk = sh_alloc(sizeof *bk);
@@ -319,10 +391,14 @@ static backend *host_backend(const char *name)
 	bk->weightnorm_forward = k_weightnorm_forward, bk->weightnorm_backward = k_weightnorm_backward;
 	bk->lstm_cell_forward = k_lstm_cell_forward, bk->lstm_cell_backward = k_lstm_cell_backward;
 	bk->gru_cell_forward = k_gru_cell_forward, bk->gru_cell_backward = k_gru_cell_backward;
-	bk->relu_forward = k_relu_forward, bk->relu_backward = k_relu_backward;
+	bk->relu_forward = k_relu_forward, bk->relu_backward = k_relu_backward, bk->relu_mask = k_relu_mask;
 	bk->ce_forward = k_ce_forward, bk->ce_backward = k_ce_backward;
 	bk->clip_elementwise = k_clip_elementwise, bk->clip_global_norm = k_clip_global_norm;
 	bk->adam_step = k_adam_step;
+	bk->copy_blocks = k_copy_blocks;
+	bk->onehot_conv_forward = k_onehot_conv_forward, bk->onehot_conv_backward = k_onehot_conv_backward;
+	bk->stack_pairs = k_stack_pairs, bk->unstack_pairs_add = k_unstack_pairs_add;
+	bk->gate_forward = k_gate_forward, bk->gate_product = k_gate_product, bk->gate_backward = k_gate_backward;
 	return bk;
 }
 
@@ -340,7 +416,7 @@ backend *backend_open(const char *name)
 	bk->embedding_forward = c_embedding_forward, bk->embedding_backward = c_embedding_backward;
 	bk->weightnorm_forward = c_weightnorm_forward, bk->weightnorm_backward = c_weightnorm_backward;
 	bk->lstm_cell_forward = c_lstm_cell_forward, bk->gru_cell_forward = c_gru_cell_forward;
-	bk->relu_forward = c_relu_forward, bk->relu_backward = c_relu_backward;
+	bk->relu_forward = c_relu_forward, bk->relu_backward = c_relu_backward, bk->relu_mask = c_relu_mask;
 	bk->ce_forward = c_ce_forward, bk->ce_backward = c_ce_backward;
 	bk->clip_elementwise = c_clip_elementwise, bk->clip_global_norm = c_clip_global_norm;
 	bk->adam_step = c_adam_step;

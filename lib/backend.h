@@ -70,6 +70,7 @@ struct backend {
 				  const float *dh, int B, int H);
 	void (*relu_forward)(backend *bk, float *out, const float *inp, size_t n);
 	void (*relu_backward)(backend *bk, float *dinp, const float *dout, const float *out, size_t n);
+	void (*relu_mask)(backend *bk, float *d, const float *out, size_t n);
 	/* returns the mean loss (NAN with an error on a device failure) */
 	double (*ce_forward)(backend *bk, float *probs, float *ptarget, const float *logits, const int32_t *targets,
 			     int N, int Q);
@@ -80,6 +81,23 @@ struct backend {
 	double (*clip_global_norm)(backend *bk, float *x, size_t n, double max_norm);
 	void (*adam_step)(backend *bk, float *p, const float *g, float *m, float *v, size_t n, double lr, double b1,
 			  double b2, double eps, long t);
+
+	/* ---- WaveNet's own (nn_kernels.h; wavenet_real.c has the CPU's): lib/wavenet_bk.c ---- */
+	/* dst[b·dbs + j·drs + c] (= or, acc, +=) src[b·sbs + j·srs + c], b < nb, j < nr, c < cols */
+	void (*copy_blocks)(backend *bk, float *dst, long dbs, long drs, const float *src, long sbs, long srs, int acc,
+			    int nb, int nr, int cols);
+	/* the one-hot causal conv: x0[B × L0 × R] from codes (row b at codes + b·ldc), w [R × Q × 2] */
+	void (*onehot_conv_forward)(backend *bk, float *x0, const int32_t *codes, int ldc, const float *w,
+				    const float *bias, int B, int L0, int Q, int R);
+	void (*onehot_conv_backward)(backend *bk, float *dw, float *dbias, const float *dx0, const int32_t *codes,
+				     int ldc, int B, int L0, int Q, int R);
+	/* the dilated conv's pairs xs[B·(L-d) × 2In] of x[B × L × In], and their gradient back */
+	void (*stack_pairs)(backend *bk, float *xs, const float *x, int B, int L, int In, int d);
+	void (*unstack_pairs_add)(backend *bk, float *dx, const float *dxs, int B, int L, int In, int d);
+	/* the gated unit on fg[N × 2C]: activated in place, z[N × C]; z again from fg; dfg from dz */
+	void (*gate_forward)(backend *bk, float *z, float *fg, size_t N, int C);
+	void (*gate_product)(backend *bk, float *z, const float *fg, size_t N, int C);
+	void (*gate_backward)(backend *bk, float *dfg, const float *dz, const float *fg, size_t N, int C);
 };
 
 /* "cpu" or "cuda" (what --device takes); -1 with an error naming the choices for another. */

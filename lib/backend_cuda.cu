@@ -230,6 +230,74 @@ __global__ void g_relu_backward(float *dinp, const float *dout, const float *out
 		nnk_relu_backward(dinp, dout, out, i);
 }
 
+__global__ void g_relu_mask(float *d, const float *out, size_t n)
+{
+	size_t i = gid();
+	if (i < n)
+		nnk_relu_mask(d, out, i);
+}
+
+__global__ void g_copy_blocks(float *dst, long dbs, long drs, const float *src, long sbs, long srs, int acc, int nb,
+			      int nr, int cols)
+{
+	size_t i = gid();
+	if (i < (size_t)nb * nr * cols)
+		nnk_copy_blocks(dst, dbs, drs, src, sbs, srs, acc, (int)(i / ((size_t)nr * cols)), (int)(i / cols % nr),
+				(int)(i % cols));
+}
+
+__global__ void g_onehot_conv_forward(float *x0, const int32_t *codes, int ldc, const float *w, const float *bias,
+				      int B, int L0, int Q, int R)
+{
+	size_t i = gid();
+	if (i < (size_t)B * L0 * R)
+		nnk_onehot_conv_forward(x0, codes, ldc, w, bias, L0, Q, R, (int)(i / ((size_t)L0 * R)),
+					(int)(i / R % L0), (int)(i % R));
+}
+
+__global__ void g_onehot_conv_backward(float *dw, float *dbias, const float *dx0, const int32_t *codes, int ldc, int B,
+				       int L0, int Q, int R)
+{
+	size_t r = gid();
+	if (r < (size_t)R)
+		nnk_onehot_conv_backward(dw, dbias, dx0, codes, ldc, B, L0, Q, R, (int)r);
+}
+
+__global__ void g_stack_pairs(float *xs, const float *x, int B, int L, int In, int d)
+{
+	size_t i = gid();
+	if (i < (size_t)B * (L - d) * In)
+		nnk_stack_pairs(xs, x, L, In, d, (long)(i / In), (int)(i % In));
+}
+
+__global__ void g_unstack_pairs_add(float *dx, const float *dxs, int B, int L, int In, int d)
+{
+	size_t i = gid();
+	if (i < (size_t)B * L * In)
+		nnk_unstack_pairs_add(dx, dxs, L, In, d, (int)(i / ((size_t)L * In)), (int)(i / In % L), (int)(i % In));
+}
+
+__global__ void g_gate_forward(float *z, float *fg, size_t N, int C)
+{
+	size_t i = gid();
+	if (i < N * C)
+		nnk_gate_forward(z, fg, C, i / C, (int)(i % C));
+}
+
+__global__ void g_gate_product(float *z, const float *fg, size_t N, int C)
+{
+	size_t i = gid();
+	if (i < N * C)
+		nnk_gate_product(z, fg, C, i / C, (int)(i % C));
+}
+
+__global__ void g_gate_backward(float *dfg, const float *dz, const float *fg, size_t N, int C)
+{
+	size_t i = gid();
+	if (i < N * C)
+		nnk_gate_backward(dfg, dz, fg, C, i / C, (int)(i % C));
+}
+
 __global__ void g_ce_rows(double *rows, float *probs, float *ptarget, const float *logits, const int32_t *targets,
 			  int N, int Q)
 {
@@ -491,6 +559,51 @@ void cu_relu_backward(backend *bk, float *dinp, const float *dout, const float *
 	LAUNCH(bk, g_relu_backward, n, dinp, dout, out, n);
 }
 
+void cu_relu_mask(backend *bk, float *d, const float *out, size_t n) { LAUNCH(bk, g_relu_mask, n, d, out, n); }
+
+void cu_copy_blocks(backend *bk, float *dst, long dbs, long drs, const float *src, long sbs, long srs, int acc, int nb,
+		    int nr, int cols)
+{
+	LAUNCH(bk, g_copy_blocks, (size_t)nb * nr * cols, dst, dbs, drs, src, sbs, srs, acc, nb, nr, cols);
+}
+
+void cu_onehot_conv_forward(backend *bk, float *x0, const int32_t *codes, int ldc, const float *w, const float *bias,
+			    int B, int L0, int Q, int R)
+{
+	LAUNCH(bk, g_onehot_conv_forward, (size_t)B * L0 * R, x0, codes, ldc, w, bias, B, L0, Q, R);
+}
+
+void cu_onehot_conv_backward(backend *bk, float *dw, float *dbias, const float *dx0, const int32_t *codes, int ldc,
+			     int B, int L0, int Q, int R)
+{
+	LAUNCH(bk, g_onehot_conv_backward, (size_t)R, dw, dbias, dx0, codes, ldc, B, L0, Q, R);
+}
+
+void cu_stack_pairs(backend *bk, float *xs, const float *x, int B, int L, int In, int d)
+{
+	LAUNCH(bk, g_stack_pairs, (size_t)B * (L - d) * In, xs, x, B, L, In, d);
+}
+
+void cu_unstack_pairs_add(backend *bk, float *dx, const float *dxs, int B, int L, int In, int d)
+{
+	LAUNCH(bk, g_unstack_pairs_add, (size_t)B * L * In, dx, dxs, B, L, In, d);
+}
+
+void cu_gate_forward(backend *bk, float *z, float *fg, size_t N, int C)
+{
+	LAUNCH(bk, g_gate_forward, N * C, z, fg, N, C);
+}
+
+void cu_gate_product(backend *bk, float *z, const float *fg, size_t N, int C)
+{
+	LAUNCH(bk, g_gate_product, N * C, z, fg, N, C);
+}
+
+void cu_gate_backward(backend *bk, float *dfg, const float *dz, const float *fg, size_t N, int C)
+{
+	LAUNCH(bk, g_gate_backward, N * C, dfg, dz, fg, N, C);
+}
+
 double cu_ce_forward(backend *bk, float *probs, float *ptarget, const float *logits, const int32_t *targets, int N,
 		     int Q)
 {
@@ -592,9 +705,13 @@ extern "C" backend *backend_cuda_open(void)
 	bk->weightnorm_forward = cu_weightnorm_forward, bk->weightnorm_backward = cu_weightnorm_backward;
 	bk->lstm_cell_forward = cu_lstm_cell_forward, bk->lstm_cell_backward = cu_lstm_cell_backward;
 	bk->gru_cell_forward = cu_gru_cell_forward, bk->gru_cell_backward = cu_gru_cell_backward;
-	bk->relu_forward = cu_relu_forward, bk->relu_backward = cu_relu_backward;
+	bk->relu_forward = cu_relu_forward, bk->relu_backward = cu_relu_backward, bk->relu_mask = cu_relu_mask;
 	bk->ce_forward = cu_ce_forward, bk->ce_backward = cu_ce_backward;
 	bk->clip_elementwise = cu_clip_elementwise, bk->clip_global_norm = cu_clip_global_norm;
 	bk->adam_step = cu_adam_step;
+	bk->copy_blocks = cu_copy_blocks;
+	bk->onehot_conv_forward = cu_onehot_conv_forward, bk->onehot_conv_backward = cu_onehot_conv_backward;
+	bk->stack_pairs = cu_stack_pairs, bk->unstack_pairs_add = cu_unstack_pairs_add;
+	bk->gate_forward = cu_gate_forward, bk->gate_product = cu_gate_product, bk->gate_backward = cu_gate_backward;
 	return bk;
 }

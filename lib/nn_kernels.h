@@ -254,4 +254,91 @@ NNK void nnk_adam(float *p, const float *g, float *m, float *v, nnk_adam_consts 
 	p[i] -= k.step * mi / (sqrtf(vi) / k.bc2s + k.eps);
 }
 
+/* d[i] = d[i]·[out[i] > 0] (relu_mask), element i */
+NNK void nnk_relu_mask(float *d, const float *out, size_t i) { d[i] = out[i] > 0 ? d[i] : 0.0f; }
+
+/* ---- WaveNet (lib/wavenet_bk.c; the CPU's are in wavenet_real.c) ---- */
+
+/* dst[b·dbs + j·drs + c] (= or +=) src[b·sbs + j·srs + c], element (b, j, c): a block of rows
+ * (the tails of a layer, a shifted residual, weights side by side) */
+NNK void nnk_copy_blocks(float *dst, long dbs, long drs, const float *src, long sbs, long srs, int acc, int b, int j,
+			 int c)
+{
+	float *o = dst + b * dbs + j * drs + c;
+	float v = src[b * sbs + j * srs + c];
+	*o = acc ? *o + v : v;
+}
+
+/* the one-hot input's causal conv of width 2, element (b, t, r) of x0[B × L0 × R]:
+ * bias[r] + w[r, c_t, 0] + w[r, c_{t+1}, 1] with w [R × Q × 2] and c = codes + b·ldc */
+NNK void nnk_onehot_conv_forward(float *x0, const int32_t *codes, int ldc, const float *w, const float *bias, int L0,
+				 int Q, int R, int b, int t, int r)
+{
+	const int32_t *c = codes + (size_t)b * ldc + t;
+	x0[((size_t)b * L0 + t) * R + r] = bias[r] + w[((size_t)r * Q + c[0]) * 2] + w[((size_t)r * Q + c[1]) * 2 + 1];
+}
+
+/* its backward, channel r: dw[r, c_t, 0] and dw[r, c_{t+1}, 1] += dx0[b, t, r] and
+ * dbias[r] += Σ dx0[., ., r], positions in order (one thread owns a channel) */
+NNK void nnk_onehot_conv_backward(float *dw, float *dbias, const float *dx0, const int32_t *codes, int ldc, int B,
+				  int L0, int Q, int R, int r)
+{
+	float sb = 0;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < L0; t++) {
+			const int32_t *c = codes + (size_t)b * ldc + t;
+			float d = dx0[((size_t)b * L0 + t) * R + r];
+			dw[((size_t)r * Q + c[0]) * 2] += d;
+			dw[((size_t)r * Q + c[1]) * 2 + 1] += d;
+			sb += d;
+		}
+	dbias[r] += sb;
+}
+
+/* the dilated conv's input pairs, element (n = b·(L-d) + t, i): xs[n][2i] = x[b, t, i],
+ * xs[n][2i+1] = x[b, t+d, i] */
+NNK void nnk_stack_pairs(float *xs, const float *x, int L, int In, int d, long n, int i)
+{
+	long Lo = L - d, b = n / Lo, t = n % Lo;
+	const float *p = x + ((size_t)b * L + t) * In;
+	xs[(size_t)n * 2 * In + 2 * i] = p[i];
+	xs[(size_t)n * 2 * In + 2 * i + 1] = p[(size_t)d * In + i];
+}
+
+/* the pairs' gradient back, element (b, t, i) of dx[B × L × In]: the even tap of (b, t), then
+ * the odd tap of (b, t - d) (wavenet_real.c's two passes, in their order) */
+NNK void nnk_unstack_pairs_add(float *dx, const float *dxs, int L, int In, int d, int b, int t, int i)
+{
+	const int Lo = L - d;
+	float *o = dx + ((size_t)b * L + t) * In + i;
+	if (t < Lo)
+		*o += dxs[((size_t)b * Lo + t) * 2 * In + 2 * i];
+	if (t >= d)
+		*o += dxs[((size_t)b * Lo + t - d) * 2 * In + 2 * i + 1];
+}
+
+/* the gated unit, element (n, c) of fg[N × 2C] (filter, gate) and z[N × C]: fg activated in
+ * place (tanh, σ), z = their product */
+NNK void nnk_gate_forward(float *z, float *fg, int C, size_t n, int c)
+{
+	float *f = fg + n * 2 * C + c, *g = f + C;
+	float t = tanhf(*f), s = nnk_sigmoid(*g);
+	*f = t, *g = s;
+	z[n * C + c] = t * s;
+}
+
+/* z = t·s from the activated fg, element (n, c) */
+NNK void nnk_gate_product(float *z, const float *fg, int C, size_t n, int c)
+{
+	z[n * C + c] = fg[n * 2 * C + c] * fg[n * 2 * C + C + c];
+}
+
+/* the gated unit's backward, element (n, c): dfg written from dz */
+NNK void nnk_gate_backward(float *dfg, const float *dz, const float *fg, int C, size_t n, int c)
+{
+	float t = fg[n * 2 * C + c], s = fg[n * 2 * C + C + c], d = dz[n * C + c];
+	dfg[n * 2 * C + c] = d * s * (1 - t * t);
+	dfg[n * 2 * C + C + c] = d * t * s * (1 - s);
+}
+
 #endif

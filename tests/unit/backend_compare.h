@@ -352,6 +352,61 @@ static void bc_recurrent(bc_pair *p)
 	}
 }
 
+/* WaveNet's operations (lib/wavenet_bk.c) */
+static void bc_wavenet_ops(bc_pair *p)
+{
+	const int B = 3, L = 21, In = 10, d = 4, Lo = L - d, C = 7, Q = 13, T = L + 5;
+	{
+		bc_buf *x = bc_rand(p, (size_t)B * L * In, 1), *xs = bc_put(p, NULL, (size_t)B * Lo * 2 * In, 4);
+		bc_buf *dxs = bc_rand(p, (size_t)B * Lo * 2 * In, 1), *dx = bc_rand(p, (size_t)B * L * In, 1);
+		BC_RUN(p, bk->stack_pairs(bk, BC_A(xs), BC_A(x), B, L, In, d),
+		       bk->stack_pairs(bk, BC_B(xs), BC_B(x), B, L, In, d));
+		BC_RUN(p, bk->unstack_pairs_add(bk, BC_A(dx), BC_A(dxs), B, L, In, d),
+		       bk->unstack_pairs_add(bk, BC_B(dx), BC_B(dxs), B, L, In, d));
+		BC_CHECK(p, "stack_pairs and unstack_pairs_add", xs, dx);
+		bc_free_all(p);
+	}
+	{
+		const size_t N = (size_t)B * Lo;
+		bc_buf *fg = bc_rand(p, N * 2 * C, 2), *z = bc_put(p, NULL, N * C, 4), *z2 = bc_put(p, NULL, N * C, 4);
+		bc_buf *dz = bc_rand(p, N * C, 1), *dfg = bc_put(p, NULL, N * 2 * C, 4);
+		BC_RUN(p, bk->gate_forward(bk, BC_A(z), BC_A(fg), N, C), bk->gate_forward(bk, BC_B(z), BC_B(fg), N, C));
+		BC_RUN(p, bk->gate_product(bk, BC_A(z2), BC_A(fg), N, C),
+		       bk->gate_product(bk, BC_B(z2), BC_B(fg), N, C));
+		BC_RUN(p, bk->gate_backward(bk, BC_A(dfg), BC_A(dz), BC_A(fg), N, C),
+		       bk->gate_backward(bk, BC_B(dfg), BC_B(dz), BC_B(fg), N, C));
+		BC_CHECK(p, "gate_forward, gate_product and gate_backward", fg, z, z2, dfg);
+		bc_free_all(p);
+	}
+	{
+		bc_buf *codes = bc_idx(p, (size_t)B * T, Q), *w = bc_rand(p, (size_t)In * Q * 2, 1),
+		       *b = bc_rand(p, In, 1);
+		bc_buf *x0 = bc_put(p, NULL, (size_t)B * L * In, 4), *dx0 = bc_rand(p, (size_t)B * L * In, 1);
+		bc_buf *dw = bc_rand(p, (size_t)In * Q * 2, 1), *db = bc_rand(p, In, 1);
+		BC_RUN(p, bk->onehot_conv_forward(bk, BC_A(x0), BC_IA(codes), T, BC_A(w), BC_A(b), B, L, Q, In),
+		       bk->onehot_conv_forward(bk, BC_B(x0), BC_IB(codes), T, BC_B(w), BC_B(b), B, L, Q, In));
+		BC_RUN(p, bk->onehot_conv_backward(bk, BC_A(dw), BC_A(db), BC_A(dx0), BC_IA(codes), T, B, L, Q, In),
+		       bk->onehot_conv_backward(bk, BC_B(dw), BC_B(db), BC_B(dx0), BC_IB(codes), T, B, L, Q, In));
+		BC_CHECK(p, "onehot_conv_forward and onehot_conv_backward", x0, dw, db);
+		bc_free_all(p);
+	}
+	{ /* a block of rows copied, then added, with strides and offsets */
+		bc_buf *src = bc_rand(p, (size_t)B * L * In, 1), *dst = bc_rand(p, (size_t)B * 9 * (In + 3), 1);
+		bc_buf *m = bc_rand(p, (size_t)B * L * In, 1), *out = bc_rand(p, (size_t)B * L * In, 1);
+		BC_RUN(p,
+		       bk->copy_blocks(bk, BC_A(dst) + 2, 9L * (In + 3), In + 3, BC_A(src) + (L - 9) * In, (long)L * In,
+				       In, 0, B, 9, In),
+		       bk->copy_blocks(bk, BC_B(dst) + 2, 9L * (In + 3), In + 3, BC_B(src) + (L - 9) * In, (long)L * In,
+				       In, 0, B, 9, In));
+		BC_RUN(p, bk->relu_mask(bk, BC_A(m), BC_A(src), (size_t)B * L * In),
+		       bk->relu_mask(bk, BC_B(m), BC_B(src), (size_t)B * L * In));
+		BC_RUN(p, bk->copy_blocks(bk, BC_A(out), (long)L * In, In, BC_A(m), (long)L * In, In, 1, B, L, In),
+		       bk->copy_blocks(bk, BC_B(out), (long)L * In, In, BC_B(m), (long)L * In, In, 1, B, L, In));
+		BC_CHECK(p, "copy_blocks (written and added) and relu_mask", dst, m, out);
+		bc_free_all(p);
+	}
+}
+
 /* Everything above, dut against ref. */
 static void bc_compare_all(backend *ref, backend *dut, double tol)
 {
@@ -361,6 +416,7 @@ static void bc_compare_all(backend *ref, backend *dut, double tol)
 	bc_gemm(&p);
 	bc_elementwise(&p);
 	bc_recurrent(&p);
+	bc_wavenet_ops(&p);
 }
 
 #endif
