@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 		openblas_set_num_threads((int)threads);
 	}
 
-	if (device && backend_device_usable(device) < 0) /* before anything is written */
+	if (device && backend_device_usable(device, "generation") < 0) /* before anything is written */
 		cli_die(NULL, "--device %s: %s", device, sh_errmsg());
 	st_file sf;
 	if (st_load(ckpt, &sf) < 0)

@@ -78,7 +78,7 @@ static const char usage[] =
 	"  --seed S               seed of initialisation, split and shuffling (1)\n"
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
-	"  --device cpu|cuda      where to train (cpu; cuda: docs/cuda.md, not yet usable)\n"
+	"  --device cpu|cuda      where to train (cpu; cuda: WaveNet with one-hot input only, docs/cuda.md)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
 	"  --sample-every K       every K steps, write clips to RUNDIR/samples/ (qsample's generator)\n"
 	"  --sample-seconds S     length of those clips (4)\n"
@@ -802,8 +802,6 @@ int main(int argc, char **argv)
 		if (fabs(pct[0] + pct[1] + pct[2] - 100) > 1e-9 || pct[0] <= 0)
 			cli_usage_error(usage, "--split: the percentages must add up to 100 and train must be > 0");
 	}
-	if (device && backend_device_usable(device) < 0) /* before anything is written */
-		cli_die(NULL, "--device %s: %s", device, sh_errmsg());
 	dist_options_parsed();
 
 	/* the options: from the checkpoint when resuming, then what the command line says */
@@ -885,6 +883,10 @@ int main(int argc, char **argv)
 	const int seq = model_seq(cfg), batch = model_batch(cfg);
 	if (trn_options_check(&opt) < 0)
 		cli_usage_error(usage, "%s", sh_errmsg());
+	/* the device, and the model on it, before anything is written */
+	agree(device && backend_device_usable(device, model_device_unported(cfg)) < 0 &&
+		      sh_error_prefix("--device %s", device),
+	      NULL);
 	if (batch % dist_size())
 		sh_error("--batch %d does not divide among %d ranks", batch, dist_size());
 	agree(batch % dist_size() != 0, NULL);
@@ -990,6 +992,9 @@ int main(int argc, char **argv)
 	trn_run run;
 	if (trn_run_init(&run, &opt, &data) < 0)
 		cli_die_lib(NULL);
+	backend *dev = device && strcmp(device, "cpu") ? backend_open(device) : NULL;
+	if (dev && model_use_backend(run.m, dev) < 0)
+		cli_die(NULL, "--device %s: %s", device, sh_errmsg());
 	if (resume) {
 		agree(trn_load(&run, &data, &ckpt) < 0, resume_path);
 		st_free(&ckpt);
@@ -1151,6 +1156,8 @@ int main(int argc, char **argv)
 	fad_free(heldout);
 	trn_log_free(&log);
 	trn_run_free(&run);
+	if (dev)
+		dev->close(dev);
 	trn_data_free(&data);
 	if (status)
 		return status;
@@ -1173,7 +1180,7 @@ static const char ddsp_usage[] =
 	"  --sample-count N       held-out examples resynthesised into RUNDIR/samples/ (2)\n"
 	"  --seed S               seed (123); --split T,V,X percentages of examples (90,10,0)\n"
 	"  --threads N            threads (default: every core)\n"
-	"  --device cpu|cuda      where to train (cpu; cuda: docs/cuda.md, not yet usable)\n"
+	"  --device cpu|cuda      where to train (cpu; cuda: WaveNet with one-hot input only, docs/cuda.md)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly\n";
 
 /* Is this a DDSP run: --model ddsp, or --resume of a DDSP checkpoint? */

@@ -18,7 +18,7 @@ int backend_name_check(const char *name)
 	return sh_error("unknown device '%s' (cpu or cuda)", name);
 }
 
-int backend_device_usable(const char *name)
+int backend_device_usable(const char *name, const char *unported)
 {
 	if (backend_name_check(name) < 0)
 		return -1;
@@ -30,7 +30,9 @@ int backend_device_usable(const char *name)
 	char dev[sizeof bk->device];
 	snprintf(dev, sizeof dev, "%s", bk->device);
 	bk->close(bk);
-	return sh_error("found %s, but the models do not run on the CUDA backend yet (docs/cuda.md)", dev);
+	if (unported)
+		return sh_error("found %s, but %s does not run on the CUDA backend yet (docs/cuda.md)", dev, unported);
+	return 0;
 }
 
 /* ---- host memory (both host backends) ---- */

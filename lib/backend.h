@@ -18,8 +18,9 @@
  * which wait for their result). The layers made of several operations (linear, LSTM and GRU
  * over a window) are written once, in backend.c, over the table: bk_lstm_forward & co.
  *
- * No model runs through the seam yet (docs/cuda.md): qtrain and qsample use nn.h directly,
- * and --device cuda is refused until the models are ported. */
+ * WaveNet's training step with one-hot input runs through the seam (wavenet_bk.h, reached by
+ * model_use_backend); everything else uses nn.h directly and refuses --device cuda until it is
+ * ported (docs/cuda.md). */
 #ifndef SHARKS_BACKEND_H
 #define SHARKS_BACKEND_H
 
@@ -102,10 +103,11 @@ struct backend {
 
 /* "cpu" or "cuda" (what --device takes); -1 with an error naming the choices for another. */
 int backend_name_check(const char *name);
-/* What a program asked for --device NAME checks before it writes anything: 0 when its models
- * run there (cpu); else -1 with the reason: "no CUDA device found (cudaGetDeviceCount: ...)",
- * "built without CUDA support", or, with a GPU, that the models do not run on it yet. */
-int backend_device_usable(const char *name);
+/* What a program asked for --device NAME checks before it writes anything: 0 when the device
+ * is there (cpu always) and what it asks of it runs there (unported NULL); else -1 with the
+ * reason: "no CUDA device found (cudaGetDeviceCount: ...)", "built without CUDA support", or,
+ * with a GPU, "found NVIDIA ..., but <unported> does not run on the CUDA backend yet". */
+int backend_device_usable(const char *name, const char *unported);
 /* Opens the backend of that name: NULL with an error naming the problem ("no CUDA device found
  * (cudaGetDeviceCount: ...)", "built without CUDA support"). bk->close(bk) frees it. */
 backend *backend_open(const char *name);

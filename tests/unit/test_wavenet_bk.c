@@ -1,9 +1,11 @@
 /* test_wavenet_bk.c: WaveNet's training step over the backend seam (wavenet_bk.c) against
  * wavenet_real.c's (wn_forward_backward, the specification) from the same parameters and codes:
  * the loss and every parameter's gradient, on "cpu" (nn.h), on "kernels" (the device kernels'
- * math on the host), and on "cuda" where a GPU is present (make test-cuda; skipped elsewhere).
+ * math on the host), and on "cuda" where a GPU is present (make test-cuda; skipped elsewhere);
+ * and through model.h (model_use_backend), as qtrain --device cuda runs it.
  * A gradient tensor agrees when max|g - g_ref| ≤ 1e-4·max|g_ref|. */
 #include "backend.h"
+#include "model.h"
 #include "tap.h"
 #include "util.h"
 #include "wavenet.h"
@@ -67,6 +69,31 @@ static void against(backend *bk, wn *ref, const uint16_t *codes, int B, double l
 	wnb_free(m);
 }
 
+/* model.h's driver (model_use_backend): the step on bk, the gradients added to the host's,
+ * as the model's own step would */
+static void model_on(backend *bk, const uint16_t *codes, int B)
+{
+	model_config mc = {.kind = MODEL_WAVENET, .wn = config()};
+	model *a = model_create(&mc, B), *b = model_create(&mc, B);
+	if (!tap_ok(a && b, "%s: two models", bk->name))
+		return;
+	model_init_params(a, 3), model_init_params(b, 3);
+	const size_t P = model_num_params(a);
+	for (size_t i = 0; i < P; i++) /* gradients accumulate on both */
+		model_grads(a)[i] = model_grads(b)[i] = 0.5f;
+	int used = model_use_backend(b, bk);
+	double la = model_forward_backward(a, codes, B, NULL), lb = model_forward_backward(b, codes, B, NULL);
+	double va = model_forward(a, codes, B, NULL), vb = model_forward(b, codes, B, NULL);
+	double e = 0, top = 0;
+	for (size_t i = 0; i < P; i++)
+		e = fmax(e, fabs(model_grads(a)[i] - model_grads(b)[i])),
+		top = fmax(top, fabs(model_grads(a)[i] - 0.5));
+	tap_ok(used == 0 && tap_close(la, lb, 1e-5) && tap_close(va, vb, 1e-5) && e <= 1e-4 * top,
+	       "%s: model_use_backend: the model's losses (%.9g, %.9g) and gradients (%.2g of the largest)", bk->name,
+	       lb, vb, e / top);
+	model_free(a), model_free(b);
+}
+
 int main(void)
 {
 	const wn_config c = config();
@@ -89,6 +116,20 @@ int main(void)
 		against(gpu, ref, codes, B, loss_ref, 1e-4);
 	else
 		tap_skip("no GPU for the cuda backend");
+
+	model_on(cpu, codes, B);
+	model_on(kern, codes, B);
+	if (gpu)
+		model_on(gpu, codes, B);
+	else
+		tap_skip("no GPU for model_use_backend on cuda");
+	model_config sc = {.kind = MODEL_SAMPLERNN};
+	srnn_preset("tiny", &sc.srnn);
+	model *sm = model_create(&sc, 1);
+	tap_ok(sm && model_use_backend(sm, cpu) < 0 && !strcmp(model_device_unported(&sc), "SampleRNN") &&
+		       strstr(sh_errmsg(), "SampleRNN does not run on the cpu backend yet"),
+	       "SampleRNN is not ported: %s", sh_errmsg());
+	model_free(sm);
 
 	wn_config e = c;
 	e.input = WN_INPUT_EMBED, e.embed = 3;
