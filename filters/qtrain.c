@@ -78,7 +78,7 @@ static const char usage[] =
 	"  --seed S               seed of initialisation, split and shuffling (1)\n"
 	"  --split T,V,X          percentages of records for train, valid, test (88,6,6)\n"
 	"  --threads N            threads (default: every core)\n"
-	"  --device cpu|cuda      where to train (cpu; cuda: WaveNet with one-hot input only, docs/cuda.md)\n"
+	"  --device cpu|cuda      where to train (cpu; cuda: WaveNet only, docs/cuda.md)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped\n"
 	"  --sample-every K       every K steps, write clips to RUNDIR/samples/ (qsample's generator)\n"
 	"  --sample-seconds S     length of those clips (4)\n"
@@ -1180,7 +1180,6 @@ static const char ddsp_usage[] =
 	"  --sample-count N       held-out examples resynthesised into RUNDIR/samples/ (2)\n"
 	"  --seed S               seed (123); --split T,V,X percentages of examples (90,10,0)\n"
 	"  --threads N            threads (default: every core)\n"
-	"  --device cpu|cuda      where to train (cpu; cuda: WaveNet with one-hot input only, docs/cuda.md)\n"
 	"  --resume CKPT|RUNDIR   continue a run exactly\n";
 
 /* Is this a DDSP run: --model ddsp, or --resume of a DDSP checkpoint? */

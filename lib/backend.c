@@ -189,21 +189,37 @@ static void k_copy_blocks(backend *bk, float *dst, long dbs, long drs, const flo
 			for (int c = 0; c < cols; c++)
 				nnk_copy_blocks(dst, dbs, drs, src, sbs, srs, acc, b, j, c);
 }
-static void k_onehot_conv_forward(backend *bk, float *x0, const int32_t *codes, int ldc, const float *w,
-				  const float *bias, int B, int L0, int Q, int R)
+static void k_taps_forward(backend *bk, float *x0, const int32_t *codes, int ldc, const float *tab, long sq, long sk,
+			   long sr, const float *bias, int B, int L0, int R)
 {
 	(void)bk;
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < L0; t++)
 			for (int r = 0; r < R; r++)
-				nnk_onehot_conv_forward(x0, codes, ldc, w, bias, L0, Q, R, b, t, r);
+				nnk_taps_forward(x0, codes, ldc, tab, sq, sk, sr, bias, L0, R, b, t, r);
 }
-static void k_onehot_conv_backward(backend *bk, float *dw, float *dbias, const float *dx0, const int32_t *codes,
-				   int ldc, int B, int L0, int Q, int R)
+static void k_taps_backward(backend *bk, float *dtab, float *dbias, const float *dx0, const int32_t *codes, int ldc,
+			    long sq, long sk, long sr, int B, int L0, int R)
 {
 	(void)bk;
 	for (int r = 0; r < R; r++)
-		nnk_onehot_conv_backward(dw, dbias, dx0, codes, ldc, B, L0, Q, R, r);
+		nnk_taps_backward(dtab, dbias, dx0, codes, ldc, sq, sk, sr, B, L0, R, r);
+}
+static void k_strided_copy(backend *bk, float *dst, long drs, long dcs, const float *src, long srs, long scs, int acc,
+			   int rows, int cols)
+{
+	(void)bk;
+	for (int j = 0; j < rows; j++)
+		for (int c = 0; c < cols; c++)
+			nnk_strided_copy(dst, drs, dcs, src, srs, scs, acc, j, c);
+}
+static void k_scalar_rows(backend *bk, float *sx, const int32_t *codes, int ldc, int B, int L, int W, int Q)
+{
+	(void)bk;
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < L; t++)
+			for (int k = 0; k < W; k++)
+				nnk_scalar_rows(sx, codes, ldc, L, W, Q, b, t, k);
 }
 static void k_stack_pairs(backend *bk, float *xs, const float *x, int B, int L, int In, int d)
 {
@@ -398,7 +414,8 @@ static backend *host_backend(const char *name)
 	bk->clip_elementwise = k_clip_elementwise, bk->clip_global_norm = k_clip_global_norm;
 	bk->adam_step = k_adam_step;
 	bk->copy_blocks = k_copy_blocks;
-	bk->onehot_conv_forward = k_onehot_conv_forward, bk->onehot_conv_backward = k_onehot_conv_backward;
+	bk->taps_forward = k_taps_forward, bk->taps_backward = k_taps_backward;
+	bk->strided_copy = k_strided_copy, bk->scalar_rows = k_scalar_rows;
 	bk->stack_pairs = k_stack_pairs, bk->unstack_pairs_add = k_unstack_pairs_add;
 	bk->gate_forward = k_gate_forward, bk->gate_product = k_gate_product, bk->gate_backward = k_gate_backward;
 	return bk;

@@ -18,7 +18,7 @@
  * which wait for their result). The layers made of several operations (linear, LSTM and GRU
  * over a window) are written once, in backend.c, over the table: bk_lstm_forward & co.
  *
- * WaveNet's training step with one-hot input runs through the seam (wavenet_bk.h, reached by
+ * WaveNet's training step runs through the seam (wavenet_bk.h, reached by
  * model_use_backend); everything else uses nn.h directly and refuses --device cuda until it is
  * ported (docs/cuda.md). */
 #ifndef SHARKS_BACKEND_H
@@ -87,11 +87,17 @@ struct backend {
 	/* dst[b·dbs + j·drs + c] (= or, acc, +=) src[b·sbs + j·srs + c], b < nb, j < nr, c < cols */
 	void (*copy_blocks)(backend *bk, float *dst, long dbs, long drs, const float *src, long sbs, long srs, int acc,
 			    int nb, int nr, int cols);
-	/* the one-hot causal conv: x0[B × L0 × R] from codes (row b at codes + b·ldc), w [R × Q × 2] */
-	void (*onehot_conv_forward)(backend *bk, float *x0, const int32_t *codes, int ldc, const float *w,
-				    const float *bias, int B, int L0, int Q, int R);
-	void (*onehot_conv_backward)(backend *bk, float *dw, float *dbias, const float *dx0, const int32_t *codes,
-				     int ldc, int B, int L0, int Q, int R);
+	/* the causal conv of the one-hot and embedded inputs from tab(q, k, r) = tab[q·sq + k·sk +
+	 * r·sr] (nnk_taps_forward): x0[B × L0 × R] from codes (row b at codes + b·ldc) */
+	void (*taps_forward)(backend *bk, float *x0, const int32_t *codes, int ldc, const float *tab, long sq, long sk,
+			     long sr, const float *bias, int B, int L0, int R);
+	void (*taps_backward)(backend *bk, float *dtab, float *dbias, const float *dx0, const int32_t *codes, int ldc,
+			      long sq, long sk, long sr, int B, int L0, int R);
+	/* dst[j·drs + c·dcs] (= or, acc, +=) src[j·srs + c·scs], j < rows, c < cols */
+	void (*strided_copy)(backend *bk, float *dst, long drs, long dcs, const float *src, long srs, long scs, int acc,
+			     int rows, int cols);
+	/* the scalar input's rows sx[B × L × W]: code t + k of row b as c/(Q/2) - 1 */
+	void (*scalar_rows)(backend *bk, float *sx, const int32_t *codes, int ldc, int B, int L, int W, int Q);
 	/* the dilated conv's pairs xs[B·(L-d) × 2In] of x[B × L × In], and their gradient back */
 	void (*stack_pairs)(backend *bk, float *xs, const float *x, int B, int L, int In, int d);
 	void (*unstack_pairs_add)(backend *bk, float *dx, const float *dxs, int B, int L, int In, int d);

@@ -246,21 +246,36 @@ __global__ void g_copy_blocks(float *dst, long dbs, long drs, const float *src, 
 				(int)(i % cols));
 }
 
-__global__ void g_onehot_conv_forward(float *x0, const int32_t *codes, int ldc, const float *w, const float *bias,
-				      int B, int L0, int Q, int R)
+__global__ void g_taps_forward(float *x0, const int32_t *codes, int ldc, const float *tab, long sq, long sk, long sr,
+			       const float *bias, int B, int L0, int R)
 {
 	size_t i = gid();
 	if (i < (size_t)B * L0 * R)
-		nnk_onehot_conv_forward(x0, codes, ldc, w, bias, L0, Q, R, (int)(i / ((size_t)L0 * R)),
-					(int)(i / R % L0), (int)(i % R));
+		nnk_taps_forward(x0, codes, ldc, tab, sq, sk, sr, bias, L0, R, (int)(i / ((size_t)L0 * R)),
+				 (int)(i / R % L0), (int)(i % R));
 }
 
-__global__ void g_onehot_conv_backward(float *dw, float *dbias, const float *dx0, const int32_t *codes, int ldc, int B,
-				       int L0, int Q, int R)
+__global__ void g_taps_backward(float *dtab, float *dbias, const float *dx0, const int32_t *codes, int ldc, long sq,
+				long sk, long sr, int B, int L0, int R)
 {
 	size_t r = gid();
 	if (r < (size_t)R)
-		nnk_onehot_conv_backward(dw, dbias, dx0, codes, ldc, B, L0, Q, R, (int)r);
+		nnk_taps_backward(dtab, dbias, dx0, codes, ldc, sq, sk, sr, B, L0, R, (int)r);
+}
+
+__global__ void g_strided_copy(float *dst, long drs, long dcs, const float *src, long srs, long scs, int acc, int rows,
+			       int cols)
+{
+	size_t i = gid();
+	if (i < (size_t)rows * cols)
+		nnk_strided_copy(dst, drs, dcs, src, srs, scs, acc, (int)(i / cols), (int)(i % cols));
+}
+
+__global__ void g_scalar_rows(float *sx, const int32_t *codes, int ldc, int B, int L, int W, int Q)
+{
+	size_t i = gid();
+	if (i < (size_t)B * L * W)
+		nnk_scalar_rows(sx, codes, ldc, L, W, Q, (int)(i / ((size_t)L * W)), (int)(i / W % L), (int)(i % W));
 }
 
 __global__ void g_stack_pairs(float *xs, const float *x, int B, int L, int In, int d)
@@ -567,16 +582,27 @@ void cu_copy_blocks(backend *bk, float *dst, long dbs, long drs, const float *sr
 	LAUNCH(bk, g_copy_blocks, (size_t)nb * nr * cols, dst, dbs, drs, src, sbs, srs, acc, nb, nr, cols);
 }
 
-void cu_onehot_conv_forward(backend *bk, float *x0, const int32_t *codes, int ldc, const float *w, const float *bias,
-			    int B, int L0, int Q, int R)
+void cu_taps_forward(backend *bk, float *x0, const int32_t *codes, int ldc, const float *tab, long sq, long sk, long sr,
+		     const float *bias, int B, int L0, int R)
 {
-	LAUNCH(bk, g_onehot_conv_forward, (size_t)B * L0 * R, x0, codes, ldc, w, bias, B, L0, Q, R);
+	LAUNCH(bk, g_taps_forward, (size_t)B * L0 * R, x0, codes, ldc, tab, sq, sk, sr, bias, B, L0, R);
 }
 
-void cu_onehot_conv_backward(backend *bk, float *dw, float *dbias, const float *dx0, const int32_t *codes, int ldc,
-			     int B, int L0, int Q, int R)
+void cu_taps_backward(backend *bk, float *dtab, float *dbias, const float *dx0, const int32_t *codes, int ldc, long sq,
+		      long sk, long sr, int B, int L0, int R)
 {
-	LAUNCH(bk, g_onehot_conv_backward, (size_t)R, dw, dbias, dx0, codes, ldc, B, L0, Q, R);
+	LAUNCH(bk, g_taps_backward, (size_t)R, dtab, dbias, dx0, codes, ldc, sq, sk, sr, B, L0, R);
+}
+
+void cu_strided_copy(backend *bk, float *dst, long drs, long dcs, const float *src, long srs, long scs, int acc,
+		     int rows, int cols)
+{
+	LAUNCH(bk, g_strided_copy, (size_t)rows * cols, dst, drs, dcs, src, srs, scs, acc, rows, cols);
+}
+
+void cu_scalar_rows(backend *bk, float *sx, const int32_t *codes, int ldc, int B, int L, int W, int Q)
+{
+	LAUNCH(bk, g_scalar_rows, (size_t)B * L * W, sx, codes, ldc, B, L, W, Q);
 }
 
 void cu_stack_pairs(backend *bk, float *xs, const float *x, int B, int L, int In, int d)
@@ -710,7 +736,8 @@ extern "C" backend *backend_cuda_open(void)
 	bk->clip_elementwise = cu_clip_elementwise, bk->clip_global_norm = cu_clip_global_norm;
 	bk->adam_step = cu_adam_step;
 	bk->copy_blocks = cu_copy_blocks;
-	bk->onehot_conv_forward = cu_onehot_conv_forward, bk->onehot_conv_backward = cu_onehot_conv_backward;
+	bk->taps_forward = cu_taps_forward, bk->taps_backward = cu_taps_backward;
+	bk->strided_copy = cu_strided_copy, bk->scalar_rows = cu_scalar_rows;
 	bk->stack_pairs = cu_stack_pairs, bk->unstack_pairs_add = cu_unstack_pairs_add;
 	bk->gate_forward = cu_gate_forward, bk->gate_product = cu_gate_product, bk->gate_backward = cu_gate_backward;
 	return bk;

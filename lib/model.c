@@ -106,16 +106,7 @@ void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_ro
 		srnn_state_copy_rows(m->srnn, dst, dst_batch, dst_row0, src, src_batch, src_row0, rows);
 }
 
-const char *model_device_unported(const model_config *c)
-{
-	if (c->kind != MODEL_WAVENET)
-		return "SampleRNN";
-	if (c->wn.input == WN_INPUT_EMBED)
-		return "WaveNet's embed input";
-	if (c->wn.input == WN_INPUT_SCALAR)
-		return "WaveNet's scalar input";
-	return NULL;
-}
+const char *model_device_unported(const model_config *c) { return c->kind == MODEL_WAVENET ? NULL : "SampleRNN"; }
 
 int model_use_backend(model *m, backend *bk)
 {

@@ -76,8 +76,8 @@ void model_state_reset(const model *m, float *state, int batch, int b);
 /* srnn_state_copy_rows (nothing for WaveNet). */
 void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src, int src_batch,
 			   int src_row0, int rows);
-/* What of this configuration does not run on a backend other than the CPU yet ("SampleRNN",
- * "WaveNet's embed input"), or NULL when it does (WaveNet with one-hot input: wavenet_bk.h). */
+/* What of this configuration does not run on a backend other than the CPU yet ("SampleRNN"),
+ * or NULL when it does (WaveNet: wavenet_bk.h). */
 const char *model_device_unported(const model_config *c);
 /* From now on model_forward and model_forward_backward run on bk (which must outlive the
  * model): each call uploads the parameters, runs the step there, and adds the gradients that

@@ -269,30 +269,48 @@ NNK void nnk_copy_blocks(float *dst, long dbs, long drs, const float *src, long 
 	*o = acc ? *o + v : v;
 }
 
-/* the one-hot input's causal conv of width 2, element (b, t, r) of x0[B × L0 × R]:
- * bias[r] + w[r, c_t, 0] + w[r, c_{t+1}, 1] with w [R × Q × 2] and c = codes + b·ldc */
-NNK void nnk_onehot_conv_forward(float *x0, const int32_t *codes, int ldc, const float *w, const float *bias, int L0,
-				 int Q, int R, int b, int t, int r)
+/* the causal conv of width 2 of the one-hot and embedded inputs, element (b, t, r) of
+ * x0[B × L0 × R]: bias[r] + tab(c_t, 0, r) + tab(c_{t+1}, 1, r), c = codes + b·ldc, where
+ * tab(q, k, r) = tab[q·sq + k·sk + r·sr]: the one-hot conv's weight [R × Q × 2] itself (sq 2,
+ * sk 1, sr 2Q), or the embedded input's taps by code [Q × 2 × R] (sq 2R, sk R, sr 1) */
+NNK void nnk_taps_forward(float *x0, const int32_t *codes, int ldc, const float *tab, long sq, long sk, long sr,
+			  const float *bias, int L0, int R, int b, int t, int r)
 {
 	const int32_t *c = codes + (size_t)b * ldc + t;
-	x0[((size_t)b * L0 + t) * R + r] = bias[r] + w[((size_t)r * Q + c[0]) * 2] + w[((size_t)r * Q + c[1]) * 2 + 1];
+	x0[((size_t)b * L0 + t) * R + r] = bias[r] + tab[c[0] * sq + r * sr] + tab[c[1] * sq + sk + r * sr];
 }
 
-/* its backward, channel r: dw[r, c_t, 0] and dw[r, c_{t+1}, 1] += dx0[b, t, r] and
+/* its backward, channel r: dtab(c_t, 0, r) and dtab(c_{t+1}, 1, r) += dx0[b, t, r] and
  * dbias[r] += Σ dx0[., ., r], positions in order (one thread owns a channel) */
-NNK void nnk_onehot_conv_backward(float *dw, float *dbias, const float *dx0, const int32_t *codes, int ldc, int B,
-				  int L0, int Q, int R, int r)
+NNK void nnk_taps_backward(float *dtab, float *dbias, const float *dx0, const int32_t *codes, int ldc, long sq, long sk,
+			   long sr, int B, int L0, int R, int r)
 {
 	float sb = 0;
 	for (int b = 0; b < B; b++)
 		for (int t = 0; t < L0; t++) {
 			const int32_t *c = codes + (size_t)b * ldc + t;
 			float d = dx0[((size_t)b * L0 + t) * R + r];
-			dw[((size_t)r * Q + c[0]) * 2] += d;
-			dw[((size_t)r * Q + c[1]) * 2 + 1] += d;
+			dtab[c[0] * sq + r * sr] += d;
+			dtab[c[1] * sq + sk + r * sr] += d;
 			sb += d;
 		}
 	dbias[r] += sb;
+}
+
+/* dst[j·drs + c·dcs] (= or, acc, +=) src[j·srs + c·scs], element (j, c): a strided 2-D copy
+ * (the embedded input's conv weight [R × E × 2] to its taps [2 × R × E] and back) */
+NNK void nnk_strided_copy(float *dst, long drs, long dcs, const float *src, long srs, long scs, int acc, int j, int c)
+{
+	float *o = dst + j * drs + c * dcs;
+	float v = src[j * srs + c * scs];
+	*o = acc ? *o + v : v;
+}
+
+/* the scalar input, element (b, t, k) of sx[B × L × W]: code c_{t+k} of row b as
+ * c/(Q/2) - 1 (wavenet.h's wn_code_scalar, which this layer cannot include) */
+NNK void nnk_scalar_rows(float *sx, const int32_t *codes, int ldc, int L, int W, int Q, int b, int t, int k)
+{
+	sx[((size_t)b * L + t) * W + k] = (float)codes[(size_t)b * ldc + t + k] / (float)(Q / 2) - 1.0f;
 }
 
 /* the dilated conv's input pairs, element (n = b·(L-d) + t, i): xs[n][2i] = x[b, t, i],

@@ -1,8 +1,10 @@
 /* wavenet_bk.c: WaveNet's training step over the backend seam (wavenet_bk.h), in the order and
  * layout of wavenet_real.c (whose header comment explains them): activations batch-major
  * [B × positions × channels]; each dilated conv one product on the stacked pairs (x[t],
- * x[t+d]); the skips of all layers one product on their tails side by side. The one-hot causal
- * conv reads the weight directly (no tap table), and its backward scatters per channel. One
+ * x[t+d]); the skips of all layers one product on their tails side by side. The input layer:
+ * one-hot reads the causal conv's weight as its table of taps by code; embedded makes that
+ * table (embedding · the conv's taps) once per step, and scatters into its gradient; scalar is
+ * one product on the scalars of the W codes before each position. One
  * part holds all rows (no split into virtual rows, no per-thread gradients): the device runs
  * each operation over all of them. */
 #include "wavenet_bk.h"
@@ -21,15 +23,17 @@ typedef struct {
 struct wnb {
 	backend *bk;
 	wn *host; /* a wn of the same configuration (batch 1): its parameter table */
-	int max_batch, nl, R, C, Sk, Q, rf, n_out, T, L0;
-	size_t P, causw, causb, p1w, p1b, p2w, p2b;
+	int max_batch, nl, R, C, Sk, Q, rf, n_out, T, L0, input, E, win;
+	size_t P, embw, causw, causb, p1w, p1b, p2w, p2b;
 	wnb_layer *lay;
 	float *params, *grads;
 	float *wcat, *sbias, *zcat, *h1, *h2, *probs, *dlogits, *da, *db, *xs, *dxs, *z, *dz, *dfg, *dx0, *dx1;
 	float *dwcat, *dsb;
-	int32_t *codes, *targets; /* in the backend's memory */
-	int32_t *hcodes;          /* host staging [max_batch × T] */
-	void *bufs[64];           /* every allocation, to free */
+	float *wpair, *tab, *dtab, *dwpair; /* embed: [2R × E], [Q × 2R], [Q × 2R], [2R × E] */
+	float *sx;                          /* scalar: [B·L0 × W] */
+	int32_t *codes, *targets;           /* in the backend's memory */
+	int32_t *hcodes;                    /* host staging [max_batch × T] */
+	void *bufs[64];                     /* every allocation, to free */
 	int nbufs;
 };
 
@@ -63,10 +67,6 @@ void wnb_free(wnb *m)
 
 wnb *wnb_create(backend *bk, const wn_config *cfg, int max_batch)
 {
-	if (cfg->input != WN_INPUT_ONEHOT)
-		return sh_error("wavenet_bk: the %s input layer is not ported yet (onehot only)",
-				wn_input_name(cfg->input)),
-		       NULL;
 	wnb *m = sh_alloc(sizeof *m);
 	if (!m)
 		return NULL;
@@ -77,9 +77,11 @@ wnb *wnb_create(backend *bk, const wn_config *cfg, int max_batch)
 		return sh_error("batch %d: must be positive", max_batch), wnb_free(m), NULL;
 	m->max_batch = max_batch;
 	m->nl = cfg->nlayers, m->R = cfg->res_ch, m->C = cfg->dil_ch, m->Sk = cfg->skip_ch, m->Q = cfg->levels;
-	m->rf = wn_receptive_field(cfg), m->n_out = cfg->n_out, m->T = m->rf + m->n_out, m->L0 = m->T - 2;
+	m->input = cfg->input, m->E = cfg->embed, m->win = wn_input_width(cfg);
+	m->rf = wn_receptive_field(cfg), m->n_out = cfg->n_out, m->T = m->rf + m->n_out, m->L0 = m->T - m->win;
 	m->P = wn_num_params(m->host);
 	m->causw = offset_of(m, "causal.weight"), m->causb = offset_of(m, "causal.bias");
+	m->embw = cfg->input == WN_INPUT_EMBED ? offset_of(m, "embed.weight") : 0;
 	m->p1w = offset_of(m, "post1.weight"), m->p1b = offset_of(m, "post1.bias");
 	m->p2w = offset_of(m, "post2.weight"), m->p2b = offset_of(m, "post2.bias");
 	const size_t B = (size_t)max_batch, R = m->R, C = m->C, Sk = m->Sk, Q = m->Q, nl = m->nl;
@@ -109,6 +111,11 @@ wnb *wnb_create(backend *bk, const wn_config *cfg, int max_batch)
 	     (m->dfg = F(B * L0 * 2 * C)) && (m->dx0 = F(B * L0 * R)) && (m->dx1 = F(B * L0 * R)) &&
 	     (m->dwcat = F(Sk * ZW)) && (m->dsb = F(Sk)) && (m->codes = take(m, sizeof(int32_t) * B * m->T)) &&
 	     (m->targets = take(m, sizeof(int32_t) * N));
+	if (ok && m->input == WN_INPUT_EMBED)
+		ok = (m->wpair = F(2 * R * m->E)) && (m->tab = F(Q * 2 * R)) && (m->dtab = F(Q * 2 * R)) &&
+		     (m->dwpair = F(2 * R * m->E));
+	if (ok && m->input == WN_INPUT_SCALAR)
+		ok = (m->sx = F(B * L0 * m->win)) != NULL;
 #undef F
 	if (!ok)
 		return wnb_free(m), NULL;
@@ -119,12 +126,20 @@ size_t wnb_num_params(const wnb *m) { return m->P; }
 float *wnb_params(wnb *m) { return m->params; }
 float *wnb_grads(wnb *m) { return m->grads; }
 
-/* the skip weights side by side [S × nl·C] and the sum of the skip biases */
+/* the skip weights side by side [S × nl·C] and the sum of the skip biases; embedded input: the
+ * conv's taps wpair [2 × R × E] (row k·R + r = causal.weight[r, :, k]) and the table of taps by
+ * code tab [Q × 2R] = embed.weight · wpairᵀ */
 static void prepare(wnb *m)
 {
 	backend *bk = m->bk;
-	const int C = m->C, Sk = m->Sk;
+	const int C = m->C, Sk = m->Sk, R = m->R, E = m->E;
 	const long ZW = (long)m->nl * C;
+	if (m->input == WN_INPUT_EMBED) {
+		for (int k = 0; k < 2; k++)
+			bk->strided_copy(bk, m->wpair + (size_t)k * R * E, E, 1, m->params + m->causw + k, 2L * E, 2, 0,
+					 R, E);
+		bk->gemm(bk, 0, 1, m->Q, 2 * R, E, 1, m->params + m->embw, E, m->wpair, E, 0, m->tab, 2 * R);
+	}
 	for (int l = 0; l < m->nl; l++) {
 		const wnb_layer *y = &m->lay[l];
 		bk->copy_blocks(bk, m->wcat + (size_t)l * C, 0, ZW, m->params + y->skipw, 0, C, 0, 1, Sk, C);
@@ -140,7 +155,15 @@ static double forward(wnb *m, int B)
 	const int N = B * nout;
 	float *P = m->params;
 	prepare(m);
-	bk->onehot_conv_forward(bk, m->lay[0].x, m->codes, m->T, P + m->causw, P + m->causb, B, m->L0, Q, R);
+	if (m->input == WN_INPUT_ONEHOT)
+		bk->taps_forward(bk, m->lay[0].x, m->codes, m->T, P + m->causw, 2, 1, 2L * Q, P + m->causb, B, m->L0,
+				 R);
+	else if (m->input == WN_INPUT_EMBED)
+		bk->taps_forward(bk, m->lay[0].x, m->codes, m->T, m->tab, 2L * R, R, 1, P + m->causb, B, m->L0, R);
+	else {
+		bk->scalar_rows(bk, m->sx, m->codes, m->T, B, m->L0, m->win, Q);
+		bk_linear_forward(bk, m->lay[0].x, m->sx, P + m->causw, P + m->causb, B * m->L0, m->win, R, 0);
+	}
 	for (int l = 0; l < nl; l++) {
 		wnb_layer *y = &m->lay[l];
 		const int d = y->d, L = y->L, Lo = L - d;
@@ -213,7 +236,20 @@ static void backward(wnb *m, int B)
 		float *t = dxn;
 		dxn = dxl, dxl = t;
 	}
-	bk->onehot_conv_backward(bk, G + m->causw, G + m->causb, dxn, m->codes, m->T, B, m->L0, Q, R);
+	if (m->input == WN_INPUT_ONEHOT) {
+		bk->taps_backward(bk, G + m->causw, G + m->causb, dxn, m->codes, m->T, 2, 1, 2L * Q, B, m->L0, R);
+	} else if (m->input == WN_INPUT_EMBED) { /* into the table, then its two factors */
+		const int E = m->E;
+		bk->zero(bk, m->dtab, sizeof(float) * Q * 2 * R);
+		bk->taps_backward(bk, m->dtab, G + m->causb, dxn, m->codes, m->T, 2L * R, R, 1, B, m->L0, R);
+		bk->gemm(bk, 0, 0, Q, E, 2 * R, 1, m->dtab, 2 * R, m->wpair, E, 1, G + m->embw, E);
+		bk->gemm(bk, 1, 0, 2 * R, E, Q, 1, m->dtab, 2 * R, P + m->embw, E, 0, m->dwpair, E);
+		for (int k = 0; k < 2; k++)
+			bk->strided_copy(bk, G + m->causw + k, 2L * E, 2, m->dwpair + (size_t)k * R * E, E, 1, 1, R, E);
+	} else {
+		bk_linear_backward(bk, NULL, G + m->causw, G + m->causb, dxn, m->sx, P + m->causw, B * m->L0, m->win,
+				   R);
+	}
 }
 
 double wnb_forward_backward(wnb *m, const uint16_t *codes, int B, int backward_too)

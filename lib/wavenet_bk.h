@@ -1,7 +1,7 @@
 /* wavenet_bk.h: WaveNet's training step (forward, backward) over the backend seam of backend.h,
  * with the parameters, gradients and activations in the backend's memory: the model
- * lib/wavenet_real.c computes (the specification), as the device would run it. One-hot input
- * only so far; no model driver uses it yet (docs/cuda.md). tests/unit/test_wavenet_bk.c holds
+ * lib/wavenet_real.c computes (the specification), as the device would run it: every input
+ * layer (one-hot, embedded, scalar). model.h's model_use_backend drives it (docs/cuda.md). tests/unit/test_wavenet_bk.c holds
  * it to wn_forward_backward on the "cpu" and "kernels" backends, and on "cuda" where a GPU is. */
 #ifndef SHARKS_WAVENET_BK_H
 #define SHARKS_WAVENET_BK_H
@@ -15,7 +15,7 @@
 typedef struct wnb wnb;
 
 /* For at most max_batch rows of wn_receptive_field(cfg) + n_out codes; NULL with an error
- * (a configuration wn_create refuses, an input layer other than one-hot, out of memory). */
+ * (a configuration wn_create refuses, out of memory). */
 wnb *wnb_create(backend *bk, const wn_config *cfg, int max_batch);
 void wnb_free(wnb *m);
 /* The parameters and gradients, in the backend's memory, in wn's layout (wn_param_info of a

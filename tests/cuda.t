@@ -2,8 +2,8 @@
 # --device of qtrain and qsample (lib/backend.h, docs/cuda.md): cpu is today's path; cuda is
 # refused with its reason (no GPU here, a build without CUDA, or what was asked not yet ported to
 # the device: SampleRNN, generation) with exit 1 and nothing written: no run directory, no output
-# file, nothing on stdout; an unknown device is a usage error. Where a GPU is: WaveNet (one-hot
-# input) trains on it with the CPU's losses, and its checkpoint resumes on the CPU.
+# file, nothing on stdout; an unknown device is a usage error. Where a GPU is: WaveNet trains on
+# it with the CPU's losses, and its checkpoint resumes on the CPU.
 . tests/lib.sh
 
 $PY -c '
@@ -41,7 +41,7 @@ $BIN/qsample -n 1 -s 0.1 --seed 3 --device cpu $CK >$T/cpu.npy 2>/dev/null
 check "qsample --device cpu: the same bytes as without it" cmp $T/plain.npy $T/cpu.npy
 check "qsample --device cpu: a record" test -s $T/cpu.npy
 
-# WaveNet with one-hot input trains on the device (wavenet_bk.c through model_use_backend)
+# WaveNet trains on the device (wavenet_bk.c through model_use_backend)
 W="--model wavenet --preset tiny --steps 4 --checkpoint-every 2 --threads 1 -q"
 $BIN/qtrain $W --device cuda -o $T/wg $T/codes.npy 2>$T/wg.err
 if grep -Eq "no CUDA device found|built without CUDA support" $T/wg.err; then

@@ -379,15 +379,24 @@ static void bc_wavenet_ops(bc_pair *p)
 		bc_free_all(p);
 	}
 	{
-		bc_buf *codes = bc_idx(p, (size_t)B * T, Q), *w = bc_rand(p, (size_t)In * Q * 2, 1),
-		       *b = bc_rand(p, In, 1);
+		bc_buf *codes = bc_idx(p, (size_t)B * T, Q), *w = bc_rand(p, (size_t)In * Q * 2, 1);
+		bc_buf *b = bc_rand(p, In, 1);
 		bc_buf *x0 = bc_put(p, NULL, (size_t)B * L * In, 4), *dx0 = bc_rand(p, (size_t)B * L * In, 1);
 		bc_buf *dw = bc_rand(p, (size_t)In * Q * 2, 1), *db = bc_rand(p, In, 1);
-		BC_RUN(p, bk->onehot_conv_forward(bk, BC_A(x0), BC_IA(codes), T, BC_A(w), BC_A(b), B, L, Q, In),
-		       bk->onehot_conv_forward(bk, BC_B(x0), BC_IB(codes), T, BC_B(w), BC_B(b), B, L, Q, In));
-		BC_RUN(p, bk->onehot_conv_backward(bk, BC_A(dw), BC_A(db), BC_A(dx0), BC_IA(codes), T, B, L, Q, In),
-		       bk->onehot_conv_backward(bk, BC_B(dw), BC_B(db), BC_B(dx0), BC_IB(codes), T, B, L, Q, In));
-		BC_CHECK(p, "onehot_conv_forward and onehot_conv_backward", x0, dw, db);
+		const long sq = 2, sk = 1, sr = 2L * Q; /* the one-hot layout [In × Q × 2] */
+		BC_RUN(p, bk->taps_forward(bk, BC_A(x0), BC_IA(codes), T, BC_A(w), sq, sk, sr, BC_A(b), B, L, In),
+		       bk->taps_forward(bk, BC_B(x0), BC_IB(codes), T, BC_B(w), sq, sk, sr, BC_B(b), B, L, In));
+		BC_RUN(p, bk->taps_backward(bk, BC_A(dw), BC_A(db), BC_A(dx0), BC_IA(codes), T, sq, sk, sr, B, L, In),
+		       bk->taps_backward(bk, BC_B(dw), BC_B(db), BC_B(dx0), BC_IB(codes), T, sq, sk, sr, B, L, In));
+		BC_CHECK(p, "taps_forward and taps_backward", x0, dw, db);
+		bc_buf *sx = bc_put(p, NULL, (size_t)B * L * 4, 4), *wp = bc_put(p, NULL, (size_t)In * Q, 4);
+		BC_RUN(p, bk->scalar_rows(bk, BC_A(sx), BC_IA(codes), T, B, L, 4, Q),
+		       bk->scalar_rows(bk, BC_B(sx), BC_IB(codes), T, B, L, 4, Q));
+		BC_RUN(p, bk->strided_copy(bk, BC_A(wp), Q, 1, BC_A(w) + 1, 2L * Q, 2, 0, In, Q),
+		       bk->strided_copy(bk, BC_B(wp), Q, 1, BC_B(w) + 1, 2L * Q, 2, 0, In, Q));
+		BC_RUN(p, bk->strided_copy(bk, BC_A(dw), 2L * Q, 2, BC_A(wp), Q, 1, 1, In, Q),
+		       bk->strided_copy(bk, BC_B(dw), 2L * Q, 2, BC_B(wp), Q, 1, 1, In, Q));
+		BC_CHECK(p, "scalar_rows and strided_copy (written and added)", sx, wp, dw);
 		bc_free_all(p);
 	}
 	{ /* a block of rows copied, then added, with strides and offsets */
