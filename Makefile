@@ -27,7 +27,6 @@ else
 DIST_SKIP  := lib/dist.c
 endif
 
-
 B        := build
 LIB_SRC  := $(filter-out $(DIST_SKIP),$(wildcard lib/*.c))
 LIB_OBJ  := $(LIB_SRC:lib/%.c=$(B)/lib/%.o)
@@ -41,10 +40,11 @@ DEPSTAMP := $(B)/.deps-ok
 # ---- CUDA (docs/cuda.md) ------------------------------------------------------------------
 # Where nvcc is found (on PATH, else /usr/local/cuda/bin/nvcc; NVCC=PATH picks one), lib/*.cu
 # are compiled by it into libsharks.a in place of lib/backend_cuda_none.c, and the programs
-# link cudart statically (no toolkit path needed to start one) and cuBLAS as a shared library
-# found through an rpath to the toolkit's lib64. Elsewhere, or with CUDA=0, nothing CUDA is
-# built and --device cuda says "built without CUDA support". CUDA_ARCH: the GPU architectures
-# compiled for (90: H100, H200; PTX of the last one is kept for newer GPUs to compile at load).
+# link cudart statically (no toolkit path needed to start one); cuBLAS is not linked but opened
+# from the toolkit's lib64 once a GPU is found (lib/backend_cuda.cu says why). Elsewhere, or
+# with CUDA=0, nothing CUDA is built and --device cuda says "built without CUDA support".
+# CUDA_ARCH: the GPU architectures compiled for (90: H100, H200; PTX of the last one is kept
+# for newer GPUs to compile at load). make test-cuda: the device tests, verbose.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA      ?= $(shell test -n "$(NVCC)" && test -x "$(NVCC)" && echo 1 || echo 0)
 CUDA_ARCH ?= 90
