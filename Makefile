@@ -13,7 +13,7 @@ CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SO
 LDFLAGS  := $(OPENMP) -Wl,--as-needed $(EXTRA_LDFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(MPI_CFLAGS)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS    = $(PKG_LIBS) $(MPI_LIBS) -lm
+LDLIBS    = $(PKG_LIBS) $(MPI_LIBS) $(CUDA_LIBS) -lm
 
 # MPI (data-parallel qtrain and qsample under mpirun): lib/dist.c where OpenMPI's ompi-c is
 # installed, else lib/dist_none.c, which refuses a launch as several ranks. MPI=0 builds
@@ -36,6 +36,44 @@ BINDIR   ?= bin
 PROGS    := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 UNIT     := $(patsubst tests/unit/%.c,$(B)/tests/%.t,$(wildcard tests/unit/*.c))
 DEPSTAMP := $(B)/.deps-ok
+
+# `make` builds the programs, whatever rules come first
+.DEFAULT_GOAL := all
+
+# ---- CUDA (docs/cuda.md) ------------------------------------------------------------------
+# Where nvcc is found (on PATH, else /usr/local/cuda/bin/nvcc; NVCC=PATH picks one), lib/*.cu
+# are compiled by it into libsharks.a in place of lib/backend_cuda_none.c, and the programs
+# link cudart statically (no toolkit path needed to start one); cuBLAS is not linked but opened
+# from the toolkit's lib64 once a GPU is found (lib/backend_cuda.cu says why). Elsewhere, or
+# with CUDA=0, nothing CUDA is built and --device cuda says "built without CUDA support".
+# CUDA_ARCH: the GPU architectures compiled for (90: H100, H200; PTX of the last one is kept
+# for newer GPUs to compile at load). make test-cuda: the device tests, verbose.
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA      ?= $(shell test -n "$(NVCC)" && test -x "$(NVCC)" && echo 1 || echo 0)
+CUDA_ARCH ?= 90
+ifeq ($(CUDA),1)
+CUDA_HOME   := $(patsubst %/bin/,%,$(dir $(NVCC)))
+CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib/x86_64-linux-gnu $(CUDA_HOME)/lib))
+LIB_SRC     := $(filter-out lib/backend_cuda_none.c,$(LIB_SRC))
+LIB_OBJ     := $(LIB_SRC:lib/%.c=$(B)/lib/%.o) $(patsubst lib/%.cu,$(B)/lib/%.o,$(wildcard lib/*.cu))
+CUDA_LIBS   := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread -lstdc++
+NVCCFLAGS   := -std=c++17 -O2 -g -Ilib -DSHARKS_CUDA_LIBDIR='"$(CUDA_LIBDIR)"' -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
+               $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
+               -gencode arch=compute_$(lastword $(CUDA_ARCH)),code=compute_$(lastword $(CUDA_ARCH)) \
+               $(EXTRA_NVCCFLAGS)
+$(B)/lib/%.o: lib/%.cu | $(DEPSTAMP)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c -o $@ $<
+else
+CUDA_LIBS   :=
+endif
+# The device tests (every operation, and WaveNet's step, on the GPU against the CPU): skipped
+# without a GPU.
+.PHONY: test-cuda
+test-cuda: $(DEPSTAMP)
+	@$(MAKE) --no-print-directory $(B)/tests/test_cuda.t $(B)/tests/test_wavenet_bk.t
+	prove -v --exec env $(B)/tests/test_cuda.t $(B)/tests/test_wavenet_bk.t
+# ---- end of CUDA ---------------------------------------------------------------------------
 
 # Debian packages: to build, and to run the test suite.
 BUILD_DEBS := build-essential pkg-config libsndfile1-dev libmpg123-dev libsamplerate0-dev libsoxr-dev libfftw3-dev \

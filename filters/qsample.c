@@ -12,6 +12,7 @@
  * are shared out among the ranks (rank r makes streams [n·r/N, n·(r+1)/N) into DIR/; the same
  * bytes as one process makes). */
 #include "audio.h"
+#include "backend.h"
 #include "blas.h"
 #include "cli.h"
 #include "cliopt.h"
@@ -317,7 +318,8 @@ int main(int argc, char **argv)
 			 "of SampleRNN's) rounded to 8 bits too, for integer products: the\n"
 			 "fastest, and the largest error"},
 		{"threads", 0, "N", CLI_LONG, &threads, 1, 1024, .def = "all cores", .help = "threads"},
-		{"device", 0, "NAME", CLI_STRING, &device, .def = "cpu", .help = "where the model runs: cpu or cuda"},
+		{"device", 0, "NAME", CLI_STRING, &device, .def = "cpu",
+		 .help = "where the model runs: cpu or cuda (not yet usable: docs/cuda.md)"},
 		{NULL, 'o', "OUT", CLI_STRING, &out,
 		 .help = "DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
 			 "FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
@@ -329,8 +331,8 @@ int main(int argc, char **argv)
 	const char *usage = cli_opts_usage(&opts);
 	if (seconds > 0 && seconds < 1e-3)
 		cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'", table[1].value);
-	if (strcmp(device, "cpu") && strcmp(device, "cuda")) /* the lead wires cuda to the backend */
-		cli_usage_error(usage, "--device: expected cpu or cuda, got '%s'", device);
+	if (backend_name_check(device) < 0)
+		cli_usage_error(usage, "--device: %s", sh_errmsg());
 	const int as_f32 = format == FORMAT_F32, as_s16 = format == FORMAT_S16;
 	if (operand != argc - 1)
 		cli_usage_error(usage, operand == argc ? "no checkpoint given" : "one checkpoint expected");
@@ -374,6 +376,8 @@ int main(int argc, char **argv)
 		openblas_set_num_threads((int)threads);
 	}
 
+	if (strcmp(device, "cpu") && backend_device_usable(device, "generation") < 0) /* before anything is written */
+		cli_die(NULL, "--device %s: %s", device, sh_errmsg());
 	st_file sf;
 	if (st_load(ckpt, &sf) < 0)
 		cli_die(ckpt, "%s", sh_errmsg());

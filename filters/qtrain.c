@@ -3,6 +3,7 @@
  * lib/train*.c and the models behind lib/model.h. docs/qtrain.md is the manual. With
  * --model ddsp, DDSP's decoder on audio records instead: ddsp_main at the end, the work in
  * lib/ddsp_train.c (docs/ddsp-harmonic.md). */
+#include "backend.h"
 #include "blas.h"
 #include "bounds.h"
 #include "cli.h"
@@ -264,8 +265,8 @@ static cli_opt table[] = {
 	{"split", 0, "T,V,X", CLI_CALL, args.split, .parse = parse_ddsp_split, .def = "90,10,0",
 	 .help = "percentages of examples for train, valid, test", .group = G_DDSP},
 	{"threads", 0, "N", CLI_INT, &args.threads, 1, 4096, .def = "every core", .help = "threads"},
-	{"device", 0, "NAME", CLI_STRING, &args.device, .def = "cpu", .help = "where the model trains: cpu or cuda",
-	 .group = G_CODES},
+	{"device", 0, "NAME", CLI_STRING, &args.device, .def = "cpu",
+	 .help = "where the model trains: cpu or cuda (WaveNet only; docs/cuda.md)", .group = G_CODES},
 	{"resume", 0, "CKPT|RUNDIR", CLI_STRING, &args.resume,
 	 .help = "continue a run exactly where CKPT (RUNDIR/last.safetensors) stopped"},
 	{"sample-every", 0, "K", CLI_LONG, &args.sample_every, 1, LONG_MAX,
@@ -308,8 +309,8 @@ static int parse_options(int argc, char **argv, int ddsp)
 	int first = cli_opts_parse(&cli, argc, argv);
 	if (!args.rundir)
 		cli_usage_error(usage, "-o RUNDIR is required");
-	if (strcmp(args.device, "cpu") && strcmp(args.device, "cuda")) /* the lead wires cuda to the backend */
-		cli_usage_error(usage, "--device: expected cpu or cuda, got '%s'", args.device);
+	if (backend_name_check(args.device) < 0)
+		cli_usage_error(usage, "--device: %s", sh_errmsg());
 	return first;
 }
 
@@ -831,6 +832,7 @@ typedef struct {
 	int rank0; /* writes the run directory */
 	char samples_dir[4096];
 	trn_run run;
+	backend *device; /* NULL: the CPU's own code */
 	trn_log log;
 	double seconds0; /* of the run before this invocation */
 	fad_stats *heldout;
@@ -922,6 +924,10 @@ static void resolve_options(trainer *t)
 		snprintf(opt->quantization, sizeof opt->quantization, "%s", args.quant);
 	if (trn_options_check(opt) < 0)
 		cli_usage_error(usage, "%s", sh_errmsg());
+	/* the device, and the model on it, before anything is written */
+	agree(backend_device_usable(args.device, model_device_unported(&opt->model)) < 0 &&
+		      sh_error_prefix("--device %s", args.device),
+	      NULL);
 	const int batch = model_batch(&opt->model);
 	if (batch % dist_size())
 		sh_error("--batch %d does not divide among %d ranks", batch, dist_size());
@@ -1034,6 +1040,9 @@ static void start_run(trainer *t, int argc, char **argv, int threads)
 	const char *rundir = args.rundir;
 	if (trn_run_init(&t->run, &t->opt, &t->data) < 0)
 		cli_die_lib(NULL);
+	t->device = strcmp(args.device, "cpu") ? backend_open(args.device) : NULL;
+	if (t->device && model_use_backend(t->run.m, t->device) < 0)
+		cli_die(NULL, "--device %s: %s", args.device, sh_errmsg());
 	if (args.resume) {
 		agree(trn_load(&t->run, &t->data, &t->ckpt) < 0, t->resume_path);
 		st_free(&t->ckpt);
@@ -1204,6 +1213,8 @@ static int finish(trainer *t)
 	fad_free(t->heldout);
 	trn_log_free(&t->log);
 	trn_run_free(&t->run);
+	if (t->device)
+		t->device->close(t->device);
 	trn_data_free(&t->data);
 	if (t->status)
 		return t->status;

@@ -1,8 +1,11 @@
 /* model.c: SampleRNN or WaveNet behind one interface (model.h); each call goes to the model's
  * own function. */
 #include "model.h"
+#include "backend.h"
 #include "util.h"
+#include "wavenet_bk.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,7 @@ model *model_create(const model_config *c, int max_batch)
 	if (!m)
 		return NULL;
 	m->kind = c->kind;
+	m->max_batch = max_batch;
 	if (c->kind == MODEL_WAVENET)
 		m->wn = wn_create(&c->wn, max_batch);
 	else
@@ -60,6 +64,8 @@ void model_free(model *m)
 {
 	if (!m)
 		return;
+	wnb_free(m->dev);
+	free(m->dev_grads);
 	if (m->wn)
 		wn_free(m->wn);
 	if (m->srnn)
@@ -100,13 +106,55 @@ void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_ro
 		srnn_state_copy_rows(m->srnn, dst, dst_batch, dst_row0, src, src_batch, src_row0, rows);
 }
 
+const char *model_device_unported(const model_config *c) { return c->kind == MODEL_WAVENET ? NULL : "SampleRNN"; }
+
+int model_use_backend(model *m, backend *bk)
+{
+	const char *no = m->wn ? model_device_unported(&(model_config){.kind = MODEL_WAVENET, .wn = *wn_cfg(m->wn)})
+			       : "SampleRNN";
+	if (no)
+		return sh_error("%s does not run on the %s backend yet (docs/cuda.md)", no, bk->name);
+	m->dev = wnb_create(bk, wn_cfg(m->wn), m->max_batch);
+	m->dev_grads = m->dev ? sh_alloc(sizeof(float) * model_num_params(m)) : NULL;
+	if (!m->dev_grads) {
+		wnb_free(m->dev), m->dev = NULL;
+		return -1;
+	}
+	m->bk = bk;
+	return 0;
+}
+
+/* one step on the model's backend (model_use_backend) */
+static double device_step(model *m, const uint16_t *codes, int batch, int backward)
+{
+	backend *bk = m->bk;
+	const size_t n = model_num_params(m);
+	if (bk->upload(bk, wnb_params(m->dev), model_params(m), sizeof(float) * n) < 0)
+		return NAN;
+	if (backward)
+		bk->zero(bk, wnb_grads(m->dev), sizeof(float) * n);
+	double loss = wnb_forward_backward(m->dev, codes, batch, backward);
+	if (backward && !isnan(loss)) {
+		if (bk->download(bk, m->dev_grads, wnb_grads(m->dev), sizeof(float) * n) < 0)
+			return NAN;
+		float *g = model_grads(m);
+		for (size_t i = 0; i < n; i++)
+			g[i] += m->dev_grads[i];
+	}
+	return loss;
+}
+
 double model_forward(model *m, const uint16_t *codes, int batch, float *state)
 {
+	if (m->dev)
+		return device_step(m, codes, batch, 0);
 	return m->wn ? wn_forward(m->wn, codes, batch) : srnn_forward(m->srnn, codes, batch, state);
 }
 
 double model_forward_backward(model *m, const uint16_t *codes, int batch, float *state)
 {
+	if (m->dev)
+		return device_step(m, codes, batch, 1);
 	return m->wn ? wn_forward_backward(m->wn, codes, batch) : srnn_forward_backward(m->srnn, codes, batch, state);
 }
 

@@ -46,10 +46,18 @@ int model_config_from_meta(const st_file *sf, model_config *c);
 /* A parameter slice (params.h), as srnn_param and wn_param. */
 typedef nn_param model_param;
 
+struct backend;
+struct wnb;
 typedef struct {
 	model_kind kind;
 	srnn *srnn;
 	wn *wn;
+	int max_batch;
+	/* model_use_backend: the step runs there (the caller's backend; the model's own copy of
+	 * the parameters and gradients there, and a host buffer for the gradients coming back) */
+	struct backend *bk;
+	struct wnb *dev;
+	float *dev_grads;
 } model;
 
 /* Creates the model for at most max_batch rows; NULL with an error. */
@@ -68,6 +76,14 @@ void model_state_reset(const model *m, float *state, int batch, int b);
 /* srnn_state_copy_rows (nothing for WaveNet). */
 void model_state_copy_rows(const model *m, float *dst, int dst_batch, int dst_row0, const float *src, int src_batch,
 			   int src_row0, int rows);
+/* What of this configuration does not run on a backend other than the CPU yet ("SampleRNN"),
+ * or NULL when it does (WaveNet: wavenet_bk.h). */
+const char *model_device_unported(const model_config *c);
+/* From now on model_forward and model_forward_backward run on bk (which must outlive the
+ * model): each call uploads the parameters, runs the step there, and adds the gradients that
+ * come back to model_grads(), so that everything else (Adam, clipping, checkpoints, sampling)
+ * stays on the host as it is. -1 with an error for a model that is not ported. */
+int model_use_backend(model *m, struct backend *bk);
 /* A training window: codes is batch × (history + seq); the mean cross-entropy in nats over the
  * targets (NAN with an error on bad input); _backward accumulates into model_grads(). state is
  * ignored by WaveNet. */

@@ -6,7 +6,7 @@ if ! command -v clang-format >/dev/null 2>&1; then
 	skip "clang-format is not installed"
 	done_testing; exit
 fi
-out=$(sh tools/format-check.sh lib/*.c lib/*.h filters/*.c tests/unit/*.c tests/unit/*.h bench/*.c fuzz/*.c)
+out=$(sh tools/format-check.sh lib/*.c lib/*.h lib/*.cu filters/*.c tests/unit/*.c tests/unit/*.h bench/*.c fuzz/*.c)
 rc=$?
 echo "$out" | grep -v '^format-check:' | while read -r line; do echo "# $line"; done
 ok $([ $rc -eq 0 ] && echo 0 || echo 1) "every C file follows .clang-format ($(echo "$out" | tail -n 1 | sed 's/^format-check: //'))"

@@ -5,7 +5,7 @@
 root=${1:-.}
 awk -v root="$root" '
 function module(path,   m) {          # lib/x/NAME_real.c -> NAME
-	m = path; sub(/.*\//, "", m); sub(/\.[ch]$/, "", m); sub(/_real$/, "", m); return m
+	m = path; sub(/.*\//, "", m); sub(/\.(c|h|cu)$/, "", m); sub(/_real$/, "", m); return m
 }
 FNR == 1 { file++ }
 file == 1 {                            # the table
@@ -29,4 +29,4 @@ FNR == 1 {
 	}
 }
 END { exit bad > 0 }
-' "$root/lib/layers.txt" "$root"/lib/*.c "$root"/lib/*.h >&2
+' "$root/lib/layers.txt" "$root"/lib/*.c "$root"/lib/*.h $(ls "$root"/lib/*.cu 2>/dev/null) >&2

@@ -5,7 +5,7 @@
 # without clang-format (Debian: apt-get install clang-format).
 cd "$(dirname "$0")/.." || exit 2
 command -v clang-format >/dev/null 2>&1 || { echo "format-check: clang-format not installed" >&2; exit 2; }
-[ $# -gt 0 ] || set -- lib/*.c lib/*.h filters/*.c tests/unit/*.c tests/unit/*.h bench/*.c
+[ $# -gt 0 ] || set -- lib/*.c lib/*.h lib/*.cu filters/*.c tests/unit/*.c tests/unit/*.h bench/*.c
 n=0 differ=0
 for f in "$@"; do
 	n=$((n + 1))
