@@ -88,4 +88,11 @@ open(sys.argv[2], "wb").write(src)
 print(name)
 ' "$@"
 }
+# wait_for_file FILE [SECONDS]: until FILE is there and not empty (default at most 120 s: a
+# loaded machine can take long to start a program); status 1 if it never came
+wait_for_file() {
+	_w=0
+	while ! test -s "$1" && [ $_w -lt $((${2:-120} * 20)) ]; do sleep 0.05; _w=$((_w + 1)); done
+	test -s "$1"
+}
 done_testing() { echo "1..$_n"; [ "$_fail" -eq 0 ]; }

@@ -208,7 +208,7 @@ check "... the checkpoint is left as it was" cmp "$T/dk.ckpt" "$T/wA/dk/last.saf
 $MPI2 $Q $DD --steps 1000000 --checkpoint-every 100000 -o "$T/dterm" "$T/audio.npy" >/dev/null 2>&1 &
 job=$!
 i=0
-while ! grep -q '"ranks"' "$T/dterm/run.json" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q '"ranks"' "$T/dterm/run.json" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 sleep 1
 pkill -TERM -P $job -x mpirun
 wait $job
@@ -245,7 +245,7 @@ check "... the last checkpoint (step $step) resumes" $Q --threads 1 --resume "$T
 $MPI2 $Q $TINY --steps 1000000 --checkpoint-every 100000 -o "$T/term" "$T/codes.npy" >/dev/null 2>"$T/term.err" &
 job=$!
 i=0
-while ! grep -q '"ranks"' "$T/term/run.json" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q '"ranks"' "$T/term/run.json" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 sleep 1
 pkill -TERM -P $job -x mpirun
 wait $job

@@ -258,8 +258,7 @@ fails_with "a checkpoint whose run_id is not the run its metadata describes: ref
 # --- one qtrain per run directory: a second one on the same (new) RUNDIR exits 1 at once
 $Q $TINY --checkpoint-every 100000 -o "$T/locked" "$T/codes.npy" 2>/dev/null &
 pid=$!
-i=0
-while ! test -s "$T/locked/run.json" && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+wait_for_file "$T/locked/run.json"
 fails_with "a second qtrain on a run directory in use: exit 1, naming the first's pid" 1 \
 	"qtrain: $T/locked: in use by another qtrain \(pid $pid\)" $Q $TINY --steps 5 -o "$T/locked" "$T/codes.npy"
 fails_with "... --resume too" 1 "in use by another qtrain" $Q --steps 5 --resume "$T/res" -o "$T/locked" "$T/codes.npy"
@@ -281,7 +280,8 @@ check "... removes what it left (loss.png.tmpPID, last.safetensors.tmpPID, clips
 # --- SIGINT: finish the step, write last.safetensors, exit 130; the run resumes from it
 $Q $TINY --checkpoint-every 100000 -o "$T/int" "$T/codes.npy" 2>"$T/int.err" &
 pid=$!
-sleep 3
+wait_for_file "$T/int/run.json" # the signals are caught from here on
+sleep 2
 kill -INT $pid
 wait $pid
 rc=$?
@@ -297,7 +297,8 @@ check "no temporary files left" sh -c "! ls '$T/int' | grep -q tmp"
 # SIGTERM likewise, exit 143
 $Q $TINY --checkpoint-every 100000 -o "$T/term" "$T/codes.npy" 2>/dev/null &
 pid=$!
-sleep 2
+wait_for_file "$T/term/run.json"
+sleep 1
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -309,8 +310,7 @@ check "SIGTERM: last.safetensors written" test -s "$T/term/last.safetensors"
 # run.json appears once the signals are caught.
 $Q $TINY --checkpoint-every 100000 -o "$T/term2" "$T/codes.npy" 2>/dev/null &
 pid=$!
-i=0
-while ! test -s "$T/term2/run.json" && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+wait_for_file "$T/term2/run.json"
 kill -INT $pid; kill -TERM $pid
 wait $pid
 rc=$?
@@ -460,7 +460,8 @@ check "wavenet: --preset tiny (with --n-out 256 for these short records) trains"
 check "... with the peer's tiny dilations" test "$(meta "$T/wntiny/last.safetensors" dilations)" = "1,2,4,8,16,32,64"
 $Q $WN --checkpoint-every 100000 -o "$T/wnint" "$T/codes.npy" 2>/dev/null &
 pid=$!
-sleep 2
+wait_for_file "$T/wnint/run.json"
+sleep 1
 kill -INT $pid
 wait $pid
 rc=$?
