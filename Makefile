@@ -156,7 +156,7 @@ FUZZ_SECONDS       ?= 60
 FUZZ_CHECK_SECONDS ?= 10
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib
-FUZZ_LIB    := util npy json safetensors ddsp album rng audio
+FUZZ_LIB    := util logtsv npy json safetensors ddsp fft album rng audio
 FUZZ_OBJ    := $(FUZZ_LIB:%=build-fuzz/lib/%.o)
 FUZZ_NAMES  := $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
 FUZZ_BINS   := $(FUZZ_NAMES:%=build-fuzz/%)

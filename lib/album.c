@@ -1,6 +1,6 @@
 /* album.c: album titles, tracklist and training-log readers, HTML escaping (album.h). */
 #include "album.h"
-#include "runlog.h"
+#include "logtsv.h"
 #include "rng.h"
 #include "util.h"
 

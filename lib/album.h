@@ -25,7 +25,7 @@ typedef struct {
 #define ALBUM_MAX_TRACKS 999
 int album_read_tracklist(const char *path, album_clip_row **rows, int *n);
 
-/* The summary of a training log (qtrain's log.tsv, read by runlog.h's trn_log_parse: a row
+/* The summary of a training log (qtrain's log.tsv, read by logtsv.h's trn_log_parse: a row
  * that is not one is an error naming its line). */
 typedef struct {
 	long steps;

@@ -5,25 +5,12 @@
 #define SHARKS_RUNLOG_H
 
 #include "json.h"
+#include "logtsv.h"
 #include "train.h"
 #include "util.h"
 
 #include <signal.h>
 #include <stdio.h>
-
-typedef struct {
-	long step;
-	double epoch, train_bits, valid_bits, samples_per_s, lr, seconds;
-	double fad; /* Fréchet distance of the step's clips to held-out audio (fad.h), or NAN */
-} trn_log_row;
-
-typedef struct {
-	trn_log_row *rows;
-	int n, cap;
-	/* NULL: the columns are cross-entropy in bits per sample (train_bits, valid_bits);
-	 * "loss": DDSP's multi-scale spectral loss (train_loss, valid_loss) */
-	const char *metric;
-} trn_log;
 
 /* Writes RUNDIR/last.safetensors and a row of RUNDIR/log.tsv; the caller draws the plot
  * (trn_log_plot). With full: first the validation bits (over d->valid), then the row (train
@@ -51,20 +38,8 @@ struct fad_stats *trn_heldout_stats(const trn_run *t, const trn_data *d);
  * Returns the distance, or NAN with an error. */
 double trn_log_clip_distance(trn_log *log, const char *rundir, long step, int n, const struct fad_stats *ref);
 
-/* Appends the rows of a log.tsv (the header line is optional) up to step max_step to l: seven
- * columns (logs from before fad) or eight, "nan" where a figure is missing. A row that is not
- * one, or a last line cut short (no end of line: the file was cut), is an error naming its line
- * (the caller names the file). */
-int trn_log_parse(trn_log *l, FILE *f, long max_step);
-/* Reads RUNDIR/log.tsv if it exists (none: no rows), keeping only the rows up to step max_step;
- * errors name the file. */
-int trn_log_read(trn_log *l, const char *path, long max_step);
-int trn_log_append(trn_log *l, const trn_log_row *row);
-/* Rewrites the whole log atomically. */
-int trn_log_write(const trn_log *l, const char *path);
 /* Draws the train and valid curves of the log. */
 int trn_log_plot(const trn_log *l, const char *path);
-void trn_log_free(trn_log *l);
 
 /* The libraries the program runs on, as the members of the JSON object open in w: "sndfile":
  * "...", "openblas": "...", ..., the OpenBLAS kernels and the OpenMP wait policy. */
