@@ -392,13 +392,11 @@ static void apply_arch(const arch_args *a, model_config *mc)
 static void check_arch_options(model_kind kind)
 {
 	const cli_opt *bad = cli_opts_given_outside(&cli, kind == MODEL_WAVENET ? G_WN : G_SRNN);
-	char label[64];
+	char label[64], wavenet_own[512];
 	if (bad && kind == MODEL_WAVENET)
-		cli_usage_error(usage,
-				"%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
-				"--dilation-channels, --skip-channels, --n-out, --input, --embed, "
-				"--initial-width)",
-				cli_opt_label(bad, label, sizeof label));
+		cli_usage_error(usage, "%s is a SampleRNN option (WaveNet's own: %s)",
+				cli_opt_label(bad, label, sizeof label),
+				cli_opts_names(&cli, G_WN, wavenet_own, sizeof wavenet_own));
 	if (bad)
 		cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)",
 				cli_opt_label(bad, label, sizeof label));
