@@ -643,24 +643,31 @@ static void json_clip_place(json_writer *w, const album *a, const clip *c, int *
 	jw_end(w);
 }
 
+/* curation.json's start: the program, rate and options, and the summary's counts (kept of them,
+ * and the rejected by reason), the summary left open for the rest. */
+static void json_head(json_writer *w, const album *a, int kept)
+{
+	jw_init(w, 1);
+	jw_obj(w, NULL);
+	jw_str(w, "program", "curate");
+	jw_int(w, "rate", rate);
+	cli_opts_json(&cli, w, "options", 0);
+	jw_obj(w, "summary");
+	jw_int(w, "clips", nclips);
+	jw_int(w, "kept", kept);
+	jw_obj(w, "rejected");
+	for (int r = 0; r < CURATE_NREASONS; r++)
+		jw_int(w, curate_reason_name(r), a->counts[r]);
+	jw_end(w);
+}
+
 /* Every clip rejected: OUTDIR is made with curation.json alone (each clip's scores and the tests
  * that rejected it), then curate fails saying so, with what would change it: training longer, or
  * the option of the rule that rejected most, set past every score it rejected. */
 static _Noreturn void reject_all(const album *a)
 {
 	json_writer w;
-	jw_init(&w, 1);
-	jw_obj(&w, NULL);
-	jw_str(&w, "program", "curate");
-	jw_int(&w, "rate", rate);
-	cli_opts_json(&cli, &w, "options", 0);
-	jw_obj(&w, "summary");
-	jw_int(&w, "clips", nclips);
-	jw_int(&w, "kept", 0);
-	jw_obj(&w, "rejected");
-	for (int r = 0; r < CURATE_NREASONS; r++)
-		jw_int(&w, curate_reason_name(r), a->counts[r]);
-	jw_end(&w);
+	json_head(&w, a, 0);
 	jw_int(&w, "tracks", 0);
 	jw_num(&w, "seconds", 0);
 	jw_num(&w, "path_similarity", 0);
@@ -723,18 +730,7 @@ static _Noreturn void reject_all(const album *a)
 static void write_curation_json(const album *a)
 {
 	json_writer w;
-	jw_init(&w, 1);
-	jw_obj(&w, NULL);
-	jw_str(&w, "program", "curate");
-	jw_int(&w, "rate", rate);
-	cli_opts_json(&cli, &w, "options", 0);
-	jw_obj(&w, "summary");
-	jw_int(&w, "clips", nclips);
-	jw_int(&w, "kept", a->nkept);
-	jw_obj(&w, "rejected");
-	for (int r = 0; r < CURATE_NREASONS; r++)
-		jw_int(&w, curate_reason_name(r), a->counts[r]);
-	jw_end(&w);
+	json_head(&w, a, a->nkept);
 	jw_int(&w, "tracks", a->ntracks);
 	jw_num(&w, "seconds", a->total_seconds);
 	jw_fig(&w, "path_similarity", curate_path_score(a->sim, a->nkept, a->path));

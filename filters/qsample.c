@@ -53,29 +53,72 @@ enum { H0_DEFAULT = -1 }; /* --h0 not given: learned if the model has it, else r
 static const cli_choice h0_modes[] = {
 	{"learned", SRNN_H0_LEARNED}, {"random", SRNN_H0_RANDOM}, {"zero", SRNN_H0_ZERO}, {NULL, 0}};
 
-/* Rebuilds the model a checkpoint describes (SampleRNN or WaveNet, by its metadata) and loads
- * its parameters by name (st_read_f32 refuses NaN and infinities, naming the tensor). */
-static model *load_model(const char *path, const st_file *sf, int max_batch, trn_options *opt)
-{
-	if (trn_meta_options(sf, opt) < 0)
-		cli_die(path, "%s", sh_errmsg());
-	model *m = model_create(&opt->model, max_batch);
-	if (!m)
-		cli_die(path, "%s", sh_errmsg());
-	float *params = model_params(m);
-	for (int i = 0; i < model_param_count(m); i++) {
-		model_param p = model_param_info(m, i);
-		const st_tensor *t = st_find(sf, p.name);
-		int same = t && t->ndim == p.ndim;
-		for (int k = 0; same && k < p.ndim; k++)
-			same = t->shape[k] == p.shape[k];
-		if (t && !same)
-			cli_die(path, "tensor '%s' has another shape than the metadata's architecture", p.name);
-		if (st_read_f32(sf, p.name, params + p.offset, p.count) < 0)
-			cli_die(path, "%s", sh_errmsg());
-	}
-	return m;
-}
+/* Everything the command line says. */
+static struct {
+	long n, batch, threads, seed; /* batch 0, threads 0: not given */
+	double seconds, temp, prime_seconds;
+	const char *out, *prime_path, *device;
+	int format, h0_mode, keep_prime, realtime;
+	qmat_type weights;
+} args = {
+	.n = 10,
+	.seed = CLI_DEFAULT_SEED,
+	.seconds = 20,
+	.temp = 0.95,
+	.device = "cpu",
+	.format = FORMAT_CODES,
+	.h0_mode = H0_DEFAULT,
+	.weights = QMAT_F32,
+};
+
+static cli_opt table[] = {
+	{NULL, 'n', "N", CLI_LONG, &args.n, 1, 100000, .def = "10", .help = "streams to generate"},
+	{NULL, 's', "SECONDS", CLI_DOUBLE, &args.seconds, 0, 1e6, .def = "20",
+	 .help = "length of each stream; 0: one stream without end, until\n"
+		 "the reader goes away (with -n 1 --format s16)"},
+	{NULL, 't', "TEMP", CLI_DOUBLE, &args.temp, 0, 100, .def = "0.95",
+	 .help = "temperature: logits are divided by TEMP (0 = argmax)"},
+	{"seed", 0, "S", CLI_LONG, &args.seed, 0, LONG_MAX, .def = "1",
+	 .help = "random seed; stream k draws from its own generator"},
+	{"batch", 0, "B", CLI_LONG, &args.batch, 1, 100000, .def = "all", .help = "streams generated at once"},
+	{"h0", 0, "MODE", CLI_CHOICE, &args.h0_mode, .choices = h0_modes,
+	 .help = "SampleRNN's initial recurrent state: learned (when the model has one),\n"
+		 "random, zero (default: learned if present, else random). WaveNet has no\n"
+		 "recurrent state and starts from a history of Q/2 codes: random and zero\n"
+		 "are ignored for it, learned is refused"},
+	{"prime", 0, "FILE", CLI_STRING, &args.prime_path,
+	 .help = "continue FILE: audio (by extension; decoded, mixed down, resampled to the\n"
+		 "checkpoint's rate and quantised as it was) or a tensor stream of codes (its\n"
+		 "first record); every stream starts from its state after these codes"},
+	{"prime-seconds", 0, "S", CLI_DOUBLE, &args.prime_seconds, 1e-3, 1e7, .def = "all of it",
+	 .help = "only the last S seconds of the prime"},
+	{"keep-prime", 0, NULL, CLI_FLAG, &args.keep_prime,
+	 .help = "write the prime in front of each stream (default: the continuation only)"},
+	{"format", 0, "F", CLI_CHOICE, &args.format, .choices = formats, .def = "codes",
+	 .help = "output to a stream: codes or f32 decoded audio, one record per\n"
+		 "stream; s16: raw 16-bit little-endian PCM, mono, at the checkpoint's rate,\n"
+		 "streams one after another"},
+	{"realtime", 0, NULL, CLI_FLAG, &args.realtime,
+	 .help = "write no faster than real time (with -n 1): a live stream"},
+	{"weights", 0, "TYPE", CLI_CALL, &args.weights, .parse = parse_weights, .def = "f32",
+	 .help = "how the weight matrices are held while generating: f32 (exactly\n"
+		 "the trained model), f16 (IEEE half) or i8 (8 bits and a scale per row,\n"
+		 "as LPCNet): 2 or 4 times fewer bytes to read per sample, so faster, at\n"
+		 "the cost of a small error in every product (its bound is printed);\n"
+		 "q8: i8, and the inputs of the products (WaveNet's skips and head, all\n"
+		 "of SampleRNN's) rounded to 8 bits too, for integer products: the\n"
+		 "fastest, and the largest error"},
+	{"threads", 0, "N", CLI_LONG, &args.threads, 1, 1024, .def = "all cores", .help = "threads"},
+	{"device", 0, "NAME", CLI_STRING, &args.device, .def = "cpu",
+	 .help = "where the model runs: cpu or cuda (not yet usable: docs/cuda.md)"},
+	{NULL, 'o', "OUT", CLI_STRING, &args.out,
+	 .help = "DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
+		 "FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
+		 "otherwise (or -, default stdout): one record per stream"},
+	{.kind = CLI_END},
+};
+static cli_opts cli = {.head = usage_head, .quiet = "no progress, summary or weight error line", .opts = table};
+static const char *usage;
 
 typedef enum { OUT_DIR, OUT_AUDIO, OUT_STREAM } out_kind;
 
@@ -267,6 +310,208 @@ static void on_progress(void *ctx, double done)
 	cli_progress_update(&o->prog, done / o->rate, extra);
 }
 
+/* A generation: where the streams go, this rank's share of them, the model and its codes, the
+ * prime, and what gen_streams is asked for. */
+typedef struct {
+	const char *ckpt;
+	out_kind kind;
+	int endless; /* -s 0 */
+	int ranks;
+	long batch, first, mine; /* this rank makes streams [first, first + mine) */
+	int threads;
+	st_file sf;
+	trn_options opt;
+	model *m;
+	srnn_h0_mode h0;
+	int rate, levels;
+	mulaw_quantiser quant;
+	long total; /* samples per stream, leaving out the prime */
+	uint16_t *prime;
+	long prime_len;
+	cli_out stream_out;
+	output o;
+	double weight_error;
+} sampler;
+
+/* The options, checked alone; returns the checkpoint's path. */
+static const char *parse_options(int argc, char **argv)
+{
+	const int operand = cli_opts_parse(&cli, argc, argv);
+	usage = cli_opts_usage(&cli);
+	if (args.seconds > 0 && args.seconds < 1e-3)
+		for (const cli_opt *o = table; o->kind != CLI_END; o++)
+			if (o->dest == &args.seconds)
+				cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'",
+						o->value);
+	if (backend_name_check(args.device) < 0)
+		cli_usage_error(usage, "--device: %s", sh_errmsg());
+	if (operand != argc - 1)
+		cli_usage_error(usage, operand == argc ? "no checkpoint given" : "one checkpoint expected");
+	return argv[operand];
+}
+
+/* The streams at once, the kind of output, and this rank's share of the streams; usage errors
+ * for options that do not go together. */
+static void check_options(sampler *s)
+{
+	const long n = args.n;
+	const char *out = args.out;
+	s->batch = args.batch == 0 || args.batch > n ? n : args.batch;
+	s->batch = fit_open_files(s->batch, args.batch > 0);
+	s->kind = OUT_STREAM;
+	if (out && cli_is_dir_path(out))
+		s->kind = OUT_DIR;
+	else if (out && cli_is_audio_path(out)) {
+		if (n != 1)
+			cli_usage_error(usage, "-o %s: an audio file holds one stream; use -n 1 or -o DIR/", out);
+		if (audio_format_for_path(out) < 0)
+			cli_usage_error(usage, "-o %s: cannot write this audio format (use .wav, .flac or .ogg)", out);
+		s->kind = OUT_AUDIO;
+	}
+	s->endless = args.seconds == 0;
+	if (s->endless && (n != 1 || args.format != FORMAT_S16 || s->kind != OUT_STREAM))
+		cli_usage_error(usage, "-s 0: a stream without end is one stream (-n 1) of raw PCM (--format s16) "
+				       "to stdout or -o FILE");
+	if (args.realtime && (n != 1 || s->kind != OUT_STREAM))
+		cli_usage_error(usage, "--realtime: paces one stream (-n 1) written to stdout or -o FILE");
+	if ((args.prime_seconds > 0 || args.keep_prime) && !args.prime_path)
+		cli_usage_error(usage, "--prime-seconds and --keep-prime need --prime FILE");
+
+	/* under mpirun: this rank's share of the streams, each into its own file of DIR/ */
+	const int rank = dist_rank();
+	s->ranks = dist_size();
+	if (s->ranks > 1 && s->kind != OUT_DIR)
+		cli_usage_error(usage, "under mpirun, every rank writes its streams into -o DIR/ (%d ranks)", s->ranks);
+	s->first = n * rank / s->ranks;
+	s->mine = n * (rank + 1) / s->ranks - s->first;
+}
+
+/* --threads; under mpirun the ranks on this machine share its cores. */
+static void set_threads(sampler *s)
+{
+	long threads = args.threads;
+	if (threads <= 0 && s->ranks > 1)
+		threads = SH_MAX(1, sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size());
+	if (threads > 0) {
+		omp_set_num_threads((int)threads);
+		openblas_set_num_threads((int)threads);
+	}
+	s->threads = threads > 0 ? (int)threads : omp_get_max_threads();
+}
+
+/* The device, the model, its initial state and its codes, before anything is written. */
+static void load_checkpoint(sampler *s)
+{
+	const char *ckpt = s->ckpt;
+	if (strcmp(args.device, "cpu") && backend_device_usable(args.device, "generation") < 0)
+		cli_die(NULL, "--device %s: %s", args.device, sh_errmsg());
+	if (st_load(ckpt, &s->sf) < 0 || !(s->m = trn_load_model(&s->sf, 1, &s->opt)))
+		cli_die(ckpt, "%s", sh_errmsg());
+	const int is_wn = s->opt.model.kind == MODEL_WAVENET;
+	const int has_h0 = !is_wn && s->opt.model.srnn.learn_h0;
+	s->h0 = args.h0_mode != H0_DEFAULT ? (srnn_h0_mode)args.h0_mode : has_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM;
+	if (args.h0_mode == SRNN_H0_LEARNED && is_wn)
+		cli_die(ckpt, "--h0 learned: WaveNet has no initial state (it starts from Q/2 codes)");
+	if (args.h0_mode == SRNN_H0_LEARNED && !has_h0)
+		cli_die(ckpt, "--h0 learned: this model has no learned initial state");
+
+	s->rate = s->opt.sample_rate > 0 ? s->opt.sample_rate : 16000;
+	s->levels = model_levels(&s->opt.model);
+	int mode = trn_quant_mode(s->opt.quantization);
+	if (mode < 0 || mulaw_init(&s->quant, (mulaw_mode)mode, s->levels) < 0)
+		cli_die(ckpt, "%s", sh_errmsg());
+	s->total = SH_MAX(1, (long)(args.seconds * s->rate + 0.5));
+}
+
+/* The prime, before any output is opened: a bad one leaves nothing behind. */
+static void load_prime(sampler *s)
+{
+	if (args.prime_path && gen_load_prime(args.prime_path, s->rate, &s->quant,
+					      (long)(args.prime_seconds * s->rate + 0.5), &s->prime, &s->prime_len) < 0)
+		cli_die(cli_in_name(args.prime_path), "%s", sh_errmsg());
+}
+
+/* The output directory or stream, and the output's buffers. */
+static void open_output(sampler *s)
+{
+	if (s->kind == OUT_DIR)
+		cli_mkdirs(args.out);
+	else if (s->kind == OUT_STREAM)
+		cli_out_open(&s->stream_out, args.out, 1);
+	output *o = &s->o;
+	*o = (output){.kind = s->kind,
+		      .out = args.out,
+		      .rate = s->rate,
+		      .as_f32 = args.format == FORMAT_F32,
+		      .as_s16 = args.format == FORMAT_S16,
+		      .realtime = args.realtime,
+		      .quant = &s->quant,
+		      .code_dtype = s->levels <= 256 ? SH_U8 : SH_U16,
+		      .total = s->total + (args.keep_prime ? s->prime_len : 0),
+		      .stream = s->stream_out.f};
+	o->writers = calloc(s->batch, sizeof *o->writers);
+	o->spill = calloc(s->batch, sizeof *o->spill);
+	o->audio = malloc((size_t)s->batch * 4096 * sizeof *o->audio);
+	o->bytes = malloc((size_t)s->batch * 4096 * sizeof(uint16_t));
+	if (!o->writers || !o->spill || !o->audio || !o->bytes)
+		cli_die(NULL, "out of memory");
+}
+
+/* This rank's streams, written as they come; -1 when the reader went away (an end, not a
+ * failure: nobody is listening any more). */
+static int generate(sampler *s)
+{
+	gen_spec g = {.n = s->mine,
+		      .first = s->first,
+		      .batch = (int)s->batch,
+		      .samples = s->endless ? -1 : s->total,
+		      .temperature = (float)args.temp,
+		      .h0 = s->h0,
+		      .seed = (uint64_t)args.seed,
+		      .threads = s->threads,
+		      .weights = args.weights,
+		      .prime = s->prime,
+		      .prime_len = s->prime_len,
+		      .keep_prime = args.keep_prime,
+		      .weight_error = &s->weight_error};
+	output *o = &s->o;
+	if (!s->endless)
+		cli_progress_start(&o->prog, "generating", (double)s->mine * s->total / s->rate, "s");
+	o->t0 = sh_now();
+	if (gen_streams(s->m, &g, on_batch, on_block, s->endless ? NULL : on_progress, o) < 0) {
+		if (o->reader_gone)
+			return -1;
+		cli_die(o->err_file, "%s", sh_errmsg());
+	}
+	if (s->kind == OUT_STREAM) {
+		if (fflush(s->stream_out.f) && errno == EPIPE)
+			return -1;
+		cli_out_close(&s->stream_out);
+	}
+	return 0;
+}
+
+/* The weights' error and the summary line. */
+static int finish(sampler *s)
+{
+	const double el = sh_now() - s->o.t0, made = (double)s->mine * s->total;
+	if (args.weights != QMAT_F32 && !cli_quiet)
+		fprintf(stderr,
+			"qsample: %s weights: largest relative row error %.2g (a product's row is off by "
+			"at most that times |w_row|·|x|)\n",
+			qmat_type_name(args.weights), s->weight_error);
+	cli_progress_end(&s->o.prog,
+			 "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)%s",
+			 s->mine, (double)s->total / s->rate, s->rate, el, made / el, made / el / s->rate, s->threads,
+			 s->ranks > 1 ? " on this rank" : "");
+	free(s->o.writers), free(s->o.spill), free(s->o.audio), free(s->o.bytes), free(s->prime);
+	model_free(s->m);
+	st_free(&s->sf);
+	mulaw_free(&s->quant);
+	dist_finalize();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	blas_runtime_init(argv); /* before anything runs on OpenBLAS or OpenMP */
@@ -275,201 +520,14 @@ int main(int argc, char **argv)
 		cli_die(NULL, "%s", sh_errmsg());
 	/* a reader that goes away is an end like any other: noticed as EPIPE on a write */
 	signal(SIGPIPE, SIG_IGN);
-	long n = 10, batch = 0, threads = 0, seed = CLI_DEFAULT_SEED;
-	double seconds = 20, temp = 0.95, prime_seconds = 0;
-	const char *out = NULL, *prime_path = NULL, *device = "cpu";
-	int format = FORMAT_CODES, h0_mode = H0_DEFAULT, keep_prime = 0, realtime = 0;
-	qmat_type weights = QMAT_F32;
-	cli_opt table[] = {
-		{NULL, 'n', "N", CLI_LONG, &n, 1, 100000, .def = "10", .help = "streams to generate"},
-		{NULL, 's', "SECONDS", CLI_DOUBLE, &seconds, 0, 1e6, .def = "20",
-		 .help = "length of each stream; 0: one stream without end, until\n"
-			 "the reader goes away (with -n 1 --format s16)"},
-		{NULL, 't', "TEMP", CLI_DOUBLE, &temp, 0, 100, .def = "0.95",
-		 .help = "temperature: logits are divided by TEMP (0 = argmax)"},
-		{"seed", 0, "S", CLI_LONG, &seed, 0, LONG_MAX, .def = "1",
-		 .help = "random seed; stream k draws from its own generator"},
-		{"batch", 0, "B", CLI_LONG, &batch, 1, 100000, .def = "all", .help = "streams generated at once"},
-		{"h0", 0, "MODE", CLI_CHOICE, &h0_mode, .choices = h0_modes,
-		 .help = "SampleRNN's initial recurrent state: learned (when the model has one),\n"
-			 "random, zero (default: learned if present, else random). WaveNet has no\n"
-			 "recurrent state and starts from a history of Q/2 codes: random and zero\n"
-			 "are ignored for it, learned is refused"},
-		{"prime", 0, "FILE", CLI_STRING, &prime_path,
-		 .help = "continue FILE: audio (by extension; decoded, mixed down, resampled to the\n"
-			 "checkpoint's rate and quantised as it was) or a tensor stream of codes (its\n"
-			 "first record); every stream starts from its state after these codes"},
-		{"prime-seconds", 0, "S", CLI_DOUBLE, &prime_seconds, 1e-3, 1e7, .def = "all of it",
-		 .help = "only the last S seconds of the prime"},
-		{"keep-prime", 0, NULL, CLI_FLAG, &keep_prime,
-		 .help = "write the prime in front of each stream (default: the continuation only)"},
-		{"format", 0, "F", CLI_CHOICE, &format, .choices = formats, .def = "codes",
-		 .help = "output to a stream: codes or f32 decoded audio, one record per\n"
-			 "stream; s16: raw 16-bit little-endian PCM, mono, at the checkpoint's rate,\n"
-			 "streams one after another"},
-		{"realtime", 0, NULL, CLI_FLAG, &realtime,
-		 .help = "write no faster than real time (with -n 1): a live stream"},
-		{"weights", 0, "TYPE", CLI_CALL, &weights, .parse = parse_weights, .def = "f32",
-		 .help = "how the weight matrices are held while generating: f32 (exactly\n"
-			 "the trained model), f16 (IEEE half) or i8 (8 bits and a scale per row,\n"
-			 "as LPCNet): 2 or 4 times fewer bytes to read per sample, so faster, at\n"
-			 "the cost of a small error in every product (its bound is printed);\n"
-			 "q8: i8, and the inputs of the products (WaveNet's skips and head, all\n"
-			 "of SampleRNN's) rounded to 8 bits too, for integer products: the\n"
-			 "fastest, and the largest error"},
-		{"threads", 0, "N", CLI_LONG, &threads, 1, 1024, .def = "all cores", .help = "threads"},
-		{"device", 0, "NAME", CLI_STRING, &device, .def = "cpu",
-		 .help = "where the model runs: cpu or cuda (not yet usable: docs/cuda.md)"},
-		{NULL, 'o', "OUT", CLI_STRING, &out,
-		 .help = "DIR/ : DIR/gen_000.wav ... (16-bit PCM at the checkpoint's rate);\n"
-			 "FILE.wav/.flac/.ogg: one stream as audio (with -n 1);\n"
-			 "otherwise (or -, default stdout): one record per stream"},
-		{.kind = CLI_END},
-	};
-	cli_opts opts = {.head = usage_head, .quiet = "no progress, summary or weight error line", .opts = table};
-	const int operand = cli_opts_parse(&opts, argc, argv);
-	const char *usage = cli_opts_usage(&opts);
-	if (seconds > 0 && seconds < 1e-3)
-		cli_usage_error(usage, "-s: expected 0 (without end) or at least 0.001, got '%s'", table[1].value);
-	if (backend_name_check(device) < 0)
-		cli_usage_error(usage, "--device: %s", sh_errmsg());
-	const int as_f32 = format == FORMAT_F32, as_s16 = format == FORMAT_S16;
-	if (operand != argc - 1)
-		cli_usage_error(usage, operand == argc ? "no checkpoint given" : "one checkpoint expected");
-	const char *ckpt = argv[operand];
-	int batch_asked = batch > 0;
-	if (batch == 0 || batch > n)
-		batch = n;
-	batch = fit_open_files(batch, batch_asked);
-	if (threads > 0) {
-		omp_set_num_threads((int)threads);
-		openblas_set_num_threads((int)threads);
-	}
-
-	out_kind kind = OUT_STREAM;
-	if (out && cli_is_dir_path(out))
-		kind = OUT_DIR;
-	else if (out && cli_is_audio_path(out)) {
-		if (n != 1)
-			cli_usage_error(usage, "-o %s: an audio file holds one stream; use -n 1 or -o DIR/", out);
-		if (audio_format_for_path(out) < 0)
-			cli_usage_error(usage, "-o %s: cannot write this audio format (use .wav, .flac or .ogg)", out);
-		kind = OUT_AUDIO;
-	}
-	const int endless = seconds == 0;
-	if (endless && (n != 1 || !as_s16 || kind != OUT_STREAM))
-		cli_usage_error(usage, "-s 0: a stream without end is one stream (-n 1) of raw PCM (--format s16) "
-				       "to stdout or -o FILE");
-	if (realtime && (n != 1 || kind != OUT_STREAM))
-		cli_usage_error(usage, "--realtime: paces one stream (-n 1) written to stdout or -o FILE");
-	if ((prime_seconds > 0 || keep_prime) && !prime_path)
-		cli_usage_error(usage, "--prime-seconds and --keep-prime need --prime FILE");
-
-	/* under mpirun: this rank's share of the streams, each into its own file of DIR/ */
-	const int ranks = dist_size(), rank = dist_rank();
-	if (ranks > 1 && kind != OUT_DIR)
-		cli_usage_error(usage, "under mpirun, every rank writes its streams into -o DIR/ (%d ranks)", ranks);
-	const long first = n * rank / ranks, mine = n * (rank + 1) / ranks - first;
-	if (ranks > 1 && threads <= 0) { /* the ranks on this machine share its cores */
-		threads = SH_MAX(1, sysconf(_SC_NPROCESSORS_ONLN) / dist_local_size());
-		omp_set_num_threads((int)threads);
-		openblas_set_num_threads((int)threads);
-	}
-
-	if (strcmp(device, "cpu") && backend_device_usable(device, "generation") < 0) /* before anything is written */
-		cli_die(NULL, "--device %s: %s", device, sh_errmsg());
-	st_file sf;
-	if (st_load(ckpt, &sf) < 0)
-		cli_die(ckpt, "%s", sh_errmsg());
-	trn_options opt;
-	model *m = load_model(ckpt, &sf, 1, &opt);
-	int is_wn = opt.model.kind == MODEL_WAVENET;
-	int has_h0 = !is_wn && opt.model.srnn.learn_h0;
-	srnn_h0_mode h0 = h0_mode != H0_DEFAULT ? (srnn_h0_mode)h0_mode : has_h0 ? SRNN_H0_LEARNED : SRNN_H0_RANDOM;
-	if (h0_mode == SRNN_H0_LEARNED && is_wn)
-		cli_die(ckpt, "--h0 learned: WaveNet has no initial state (it starts from Q/2 codes)");
-	if (h0_mode == SRNN_H0_LEARNED && !has_h0)
-		cli_die(ckpt, "--h0 learned: this model has no learned initial state");
-
-	int rate = opt.sample_rate > 0 ? opt.sample_rate : 16000, Q = model_levels(&opt.model);
-	mulaw_quantiser quant;
-	int mode = trn_quant_mode(opt.quantization);
-	if (mode < 0 || mulaw_init(&quant, (mulaw_mode)mode, Q) < 0)
-		cli_die(ckpt, "%s", sh_errmsg());
-	long total = (long)(seconds * rate + 0.5);
-	if (total < 1)
-		total = 1;
-	/* the prime, before any output is opened: a bad one leaves nothing behind */
-	long prime_len = 0;
-	uint16_t *prime = NULL;
-	if (prime_path &&
-	    gen_load_prime(prime_path, rate, &quant, (long)(prime_seconds * rate + 0.5), &prime, &prime_len) < 0)
-		cli_die(cli_in_name(prime_path), "%s", sh_errmsg());
-
-	cli_out stream_out = {0};
-	if (kind == OUT_DIR)
-		cli_mkdirs(out);
-	else if (kind == OUT_STREAM)
-		cli_out_open(&stream_out, out, 1);
-
-	output o = {.kind = kind,
-		    .out = out,
-		    .rate = rate,
-		    .as_f32 = as_f32,
-		    .as_s16 = as_s16,
-		    .realtime = realtime,
-		    .quant = &quant,
-		    .code_dtype = Q <= 256 ? SH_U8 : SH_U16,
-		    .total = total + (keep_prime ? prime_len : 0),
-		    .stream = stream_out.f};
-	o.writers = calloc(batch, sizeof *o.writers);
-	o.spill = calloc(batch, sizeof *o.spill);
-	o.audio = malloc((size_t)batch * 4096 * sizeof *o.audio);
-	o.bytes = malloc((size_t)batch * 4096 * sizeof(uint16_t));
-	if (!o.writers || !o.spill || !o.audio || !o.bytes)
-		cli_die(NULL, "out of memory");
-	int nthreads = threads > 0 ? (int)threads : omp_get_max_threads();
-	gen_spec g = {.n = mine,
-		      .first = first,
-		      .batch = (int)batch,
-		      .samples = endless ? -1 : total,
-		      .temperature = (float)temp,
-		      .h0 = h0,
-		      .seed = (uint64_t)seed,
-		      .threads = nthreads,
-		      .weights = weights,
-		      .prime = prime,
-		      .prime_len = prime_len,
-		      .keep_prime = keep_prime};
-	double werr = 0;
-	g.weight_error = &werr;
-	if (!endless)
-		cli_progress_start(&o.prog, "generating", (double)mine * total / rate, "s");
-	o.t0 = sh_now();
-	if (gen_streams(m, &g, on_batch, on_block, endless ? NULL : on_progress, &o) < 0) {
-		if (o.reader_gone) /* nobody is listening any more: the end, not a failure */
-			return 0;
-		cli_die(o.err_file, "%s", sh_errmsg());
-	}
-	if (kind == OUT_STREAM) {
-		if (fflush(stream_out.f) && errno == EPIPE)
-			return 0;
-		cli_out_close(&stream_out);
-	}
-	double el = sh_now() - o.t0;
-	if (weights != QMAT_F32 && !cli_quiet)
-		fprintf(stderr,
-			"qsample: %s weights: largest relative row error %.2g (a product's row is off by "
-			"at most that times |w_row|·|x|)\n",
-			qmat_type_name(weights), werr);
-	cli_progress_end(&o.prog,
-			 "%ld streams of %.2f s at %d Hz in %.1f s (%.0f samples/s, %.2fx real time, %d threads)%s",
-			 mine, (double)total / rate, rate, el, mine * total / el, mine * total / el / rate, nthreads,
-			 ranks > 1 ? " on this rank" : "");
-	free(o.writers), free(o.spill), free(o.audio), free(o.bytes), free(prime);
-	model_free(m);
-	st_free(&sf);
-	mulaw_free(&quant);
-	dist_finalize();
-	return 0;
+	static sampler s;
+	s.ckpt = parse_options(argc, argv);
+	check_options(&s);
+	set_threads(&s);
+	load_checkpoint(&s);
+	load_prime(&s);
+	open_output(&s);
+	if (generate(&s) < 0)
+		return 0; /* the reader went away */
+	return finish(&s);
 }

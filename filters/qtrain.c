@@ -325,27 +325,28 @@ static void apply_preset(const arch_args *a, model_config *c)
 	}
 }
 
+/* dst->field = the option's value, where it was given (-1: not given) */
+#define SET(dst, field, arg)                                                                                           \
+	do {                                                                                                           \
+		if (a->arg >= 0)                                                                                       \
+			(dst)->field = a->arg;                                                                         \
+	} while (0)
+
 static void apply_arch(const arch_args *a, model_config *mc)
 {
 	if (mc->kind == MODEL_WAVENET) {
 		wn_config *w = &mc->wn;
 		if (a->dilations && wn_parse_dilations(a->dilations, w) < 0)
 			cli_usage_error(usage, "--dilations: %s", sh_errmsg());
-#define SET(f, v)                                                                                                      \
-	do {                                                                                                           \
-		if (a->v >= 0)                                                                                         \
-			w->f = a->v;                                                                                   \
-	} while (0)
-		SET(res_ch, res_ch);
-		SET(dil_ch, dil_ch);
-		SET(skip_ch, skip_ch);
-		SET(n_out, n_out);
-		SET(levels, levels);
-		SET(batch, batch);
-		SET(input, input);
-		SET(embed, embed);
-		SET(initial_width, init_width);
-#undef SET
+		SET(w, res_ch, res_ch);
+		SET(w, dil_ch, dil_ch);
+		SET(w, skip_ch, skip_ch);
+		SET(w, n_out, n_out);
+		SET(w, levels, levels);
+		SET(w, batch, batch);
+		SET(w, input, input);
+		SET(w, embed, embed);
+		SET(w, initial_width, init_width);
 		/* the input layer's size: given, kept (resuming such a model), or its default; none
 		 * for the other input layers */
 		if (a->embed >= 0 && w->input != WN_INPUT_EMBED)
@@ -371,34 +372,27 @@ static void apply_arch(const arch_args *a, model_config *mc)
 	srnn_config *c = &mc->srnn;
 	if (a->frames && srnn_parse_frame_sizes(a->frames, c) < 0)
 		cli_usage_error(usage, "--frame-sizes: %s", sh_errmsg());
-#define SET(f, v)                                                                                                      \
-	do {                                                                                                           \
-		if (a->v >= 0)                                                                                         \
-			c->f = a->v;                                                                                   \
-	} while (0)
-	SET(dim, dim);
-	SET(layers, layers);
-	SET(rnn, rnn);
-	SET(embed, embed);
-	SET(levels, levels);
-	SET(learn_h0, learn_h0);
-	SET(rnn_weight_norm, rnn_wn);
-	SET(seq, seq);
-	SET(batch, batch);
-#undef SET
+	SET(c, dim, dim);
+	SET(c, layers, layers);
+	SET(c, rnn, rnn);
+	SET(c, embed, embed);
+	SET(c, levels, levels);
+	SET(c, learn_h0, learn_h0);
+	SET(c, rnn_weight_norm, rnn_wn);
+	SET(c, seq, seq);
+	SET(c, batch, batch);
 }
+#undef SET
 
 /* Options of the other model are refused rather than silently ignored. */
 static void check_arch_options(model_kind kind)
 {
 	const cli_opt *bad = cli_opts_given_outside(&cli, kind == MODEL_WAVENET ? G_WN : G_SRNN);
-	char label[64];
+	char label[64], wavenet_own[512];
 	if (bad && kind == MODEL_WAVENET)
-		cli_usage_error(usage,
-				"%s is a SampleRNN option (WaveNet: --dilations, --residual-channels, "
-				"--dilation-channels, --skip-channels, --n-out, --input, --embed, "
-				"--initial-width)",
-				cli_opt_label(bad, label, sizeof label));
+		cli_usage_error(usage, "%s is a SampleRNN option (WaveNet's own: %s)",
+				cli_opt_label(bad, label, sizeof label),
+				cli_opts_names(&cli, G_WN, wavenet_own, sizeof wavenet_own));
 	if (bad)
 		cli_usage_error(usage, "%s is a WaveNet option (use --model wavenet)",
 				cli_opt_label(bad, label, sizeof label));

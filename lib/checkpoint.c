@@ -206,6 +206,30 @@ static int load_tensor(const st_file *sf, const char *name, int ndim, const int6
 	return st_read_f32(sf, name, dst, count);
 }
 
+model *trn_load_model(const st_file *sf, int max_batch, trn_options *opt)
+{
+	if (trn_meta_options(sf, opt) < 0)
+		return NULL;
+	model *m = model_create(&opt->model, max_batch);
+	if (!m)
+		return NULL;
+	float *params = model_params(m);
+	for (int i = 0; i < model_param_count(m); i++) {
+		model_param p = model_param_info(m, i);
+		const st_tensor *t = st_find(sf, p.name);
+		int same = t && t->ndim == p.ndim;
+		for (int k = 0; same && k < p.ndim; k++)
+			same = t->shape[k] == p.shape[k];
+		int rc = t && !same ? sh_error("tensor '%s' has another shape than the metadata's architecture", p.name)
+				    : st_read_f32(sf, p.name, params + p.offset, p.count);
+		if (rc < 0) {
+			model_free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
 int trn_load(trn_run *t, const trn_data *d, const st_file *sf)
 {
 	trn_options o;

@@ -19,6 +19,10 @@ int trn_meta_options(const st_file *sf, trn_options *opt);
 /* Restores everything trn_save wrote into t, created with the same options and data;
  * refuses a checkpoint of another architecture, batch or data set. */
 int trn_load(trn_run *t, const trn_data *d, const st_file *sf);
+/* The model a checkpoint describes (SampleRNN or WaveNet, by its metadata, whose options go to
+ * opt), for generating max_batch streams at once, its parameters loaded by name (NaN and
+ * infinities refused, naming the tensor); NULL with an error. */
+model *trn_load_model(const st_file *sf, int max_batch, trn_options *opt);
 /* The identity of a run: a hash of what a resume may not change (the architecture, seed,
  * split, data fingerprint, sample rate, quantisation). Two runs with one identity are the
  * same run, byte for byte on one machine; it depends on no clock, so it does not break that.

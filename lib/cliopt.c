@@ -33,6 +33,17 @@ const cli_opt *cli_opts_given_outside(const cli_opts *p, unsigned allowed)
 	return NULL;
 }
 
+const char *cli_opts_names(const cli_opts *p, unsigned only, char *buf, size_t cap)
+{
+	size_t n = 0;
+	char label[64];
+	buf[0] = 0;
+	for (const cli_opt *o = p->opts; o->kind != CLI_END && n < cap; o++)
+		if (is_option_of(p, o) && o->group && !(o->group & ~only))
+			n += snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", cli_opt_label(o, label, sizeof label));
+	return buf;
+}
+
 const char *cli_opt_label(const cli_opt *o, char *buf, size_t cap)
 {
 	if (o->letter)

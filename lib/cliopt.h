@@ -80,6 +80,9 @@ cli_opt *cli_opts_find(cli_opts *p, const char *name);
 int cli_opts_given(const cli_opts *p, const void *dest);
 /* The first option given whose group lies outside allowed (an option of another mode), or NULL. */
 const cli_opt *cli_opts_given_outside(const cli_opts *p, unsigned allowed);
+/* "--a, --b, ..." (letters as "-x"): the options in force that belong to the groups of only and to
+ * no other (a mode's own options), in table order; cut to cap. */
+const char *cli_opts_names(const cli_opts *p, unsigned only, char *buf, size_t cap);
 /* Writes the object key: {"long_name": value, ...} with the value of every option (given or
  * default), in table order; names with '_' for '-'. An option neither given nor with a default
  * is null, and with given_only every option not given (its value comes from elsewhere, such as

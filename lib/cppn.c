@@ -92,6 +92,17 @@ static void act_layer(float *h, int n_sin, int n_tanh)
 		h[i] = bump_approx(h[i]);
 }
 
+/* The output units from the last hidden layer h, through tanh. */
+static void output_layer(const cppn *net, const float *h, float *out)
+{
+	for (int k = 0; k < net->n_out; k++) {
+		float acc = net->b_out[k];
+		for (int i = 0; i < CPPN_WIDTH; i++)
+			acc += net->w_out[i * net->n_out + k] * h[i];
+		out[k] = cppn_tanh(acc);
+	}
+}
+
 int cppn_init(cppn *net, uint64_t seed, int depth, int n_latent, const float *latent, int n_out, float weight_scale)
 {
 	memset(net, 0, sizeof *net);
@@ -191,12 +202,7 @@ void cppn_eval(const cppn *net, float x, float y, float *out)
 		memcpy(h, g, sizeof h);
 		act_layer(h, net->n_sin[l + 1], net->n_tanh[l + 1]);
 	}
-	for (int k = 0; k < net->n_out; k++) {
-		float acc = net->b_out[k];
-		for (int i = 0; i < W; i++)
-			acc += net->w_out[i * net->n_out + k] * h[i];
-		out[k] = cppn_tanh(acc);
-	}
+	output_layer(net, h, out);
 }
 
 void cppn_view_coords(const cppn_view *v, int w, int h, int px, int py, float *x, float *y)
@@ -235,12 +241,7 @@ static void eval_folded(const cppn *net, float x, float y, float *out)
 		memcpy(h, g, sizeof h);
 		act_layer(h, net->n_sin[l + 1], net->n_tanh[l + 1]);
 	}
-	for (int k = 0; k < net->n_out; k++) {
-		float acc = net->b_out[k];
-		for (int i = 0; i < W; i++)
-			acc += net->w_out[i * net->n_out + k] * h[i];
-		out[k] = cppn_tanh(acc);
-	}
+	output_layer(net, h, out);
 }
 
 int cppn_render(const cppn *net, const cppn_view *view, int w, int h, float *out)

@@ -17,15 +17,8 @@ fails_with "titles: a file with too few titles" 1 "few: 2 titles, 6 needed" $BIN
 fails_with "albumpage build without its inputs" 2 "build needs" $BIN/albumpage build -o $T/x
 
 # a WaveNet album: the page names the model and its input layer (one track of a tone, tiny models)
-$PY -c '
-import numpy as np, wave
-r = np.random.default_rng(2)
-with open("'$T'/wcodes.npy", "wb") as f:
-    for i in range(4):
-        np.save(f, r.integers(0, 256, 2048).astype(np.uint8))
-w = wave.open("'$T'/tone.wav", "wb"); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
-w.writeframes((3000 * np.sin(np.arange(16000) * 0.1)).astype("<i2").tobytes())
-'
+random_codes $T/wcodes.npy 2 4 2048
+tone_wav $T/tone.wav
 mkdir -p $T/wtracks && sox $T/tone.wav $T/wtracks/01.flac
 printf 'track\torder\tclip\tstart\tend\tseconds\n1\t1\tgen_000.wav\t0\t1\t1\n' > $T/wtracks/tracklist.tsv
 printf 'Deep Water\nFin\n' > $T/wtitles

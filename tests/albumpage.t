@@ -6,15 +6,8 @@
 . tests/lib.sh
 P=$BIN/albumpage
 
-$PY -c '
-import numpy as np, wave
-r = np.random.default_rng(2)
-with open("'$T'/codes.npy", "wb") as f:
-    for i in range(4):
-        np.save(f, r.integers(0, 256, 2048).astype(np.uint8))
-w = wave.open("'$T'/tone.wav", "wb"); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
-w.writeframes((3000 * np.sin(np.arange(16000) * 0.1)).astype("<i2").tobytes())
-'
+random_codes $T/codes.npy 2 4 2048
+tone_wav $T/tone.wav
 mkdir -p $T/tracks && sox $T/tone.wav $T/tracks/01.flac && sox $T/tone.wav $T/tracks/02.flac
 printf 'track\torder\tclip\tstart\tend\tseconds\n1\t1\tgen_000.wav\t0\t1\t1\n2\t1\tgen_001.wav\t0\t1\t1\n' >$T/tracks/tracklist.tsv
 printf 'Deep Water\n100%% #1?\nA b&c\n' >$T/titles

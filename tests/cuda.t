@@ -6,13 +6,7 @@
 # it with the CPU's losses, and its checkpoint resumes on the CPU.
 . tests/lib.sh
 
-$PY -c '
-import numpy as np
-r = np.random.default_rng(1)
-with open("'$T'/codes.npy", "wb") as f:
-    for i in range(6):
-        np.save(f, r.integers(0, 256, 4096).astype(np.uint8))
-'
+random_codes $T/codes.npy 1 6 4096
 why='(no CUDA device found \(cudaGetDeviceCount: .+\)|built without CUDA support|found .+, but .+ does not run on the CUDA backend yet)'
 
 fails_with "qtrain --device cuda: refused with the reason" 1 "^qtrain: --device cuda: $why" \

@@ -95,4 +95,23 @@ wait_for_file() {
 	while ! test -s "$1" && [ $_w -lt $((${2:-120} * 20)) ]; do sleep 0.05; _w=$((_w + 1)); done
 	test -s "$1"
 }
+# random_codes FILE SEED RECORDS LENGTH: a tensor stream of RECORDS records of LENGTH random 8-bit
+# codes, from numpy's default_rng(SEED): data for a tiny model
+random_codes() {
+	$PY -c '
+import numpy as np, sys
+r = np.random.default_rng(int(sys.argv[2]))
+with open(sys.argv[1], "wb") as f:
+    for i in range(int(sys.argv[3])):
+        np.save(f, r.integers(0, 256, int(sys.argv[4])).astype(np.uint8))
+' "$@"
+}
+# tone_wav FILE: one second of a quiet tone, 16-bit mono at 16 kHz
+tone_wav() {
+	$PY -c '
+import numpy as np, sys, wave
+w = wave.open(sys.argv[1], "wb"); w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+w.writeframes((3000 * np.sin(np.arange(16000) * 0.1)).astype("<i2").tobytes())
+' "$1"
+}
 done_testing() { echo "1..$_n"; [ "$_fail" -eq 0 ]; }

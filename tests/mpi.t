@@ -141,6 +141,21 @@ mpmd() { # mpmd DIR0 DIR1 ARGS...: one rank in each directory, the same command
 	a=$1 b=$2; shift 2
 	mpirun -np 1 -wdir "$a" $Q "$@" : -np 1 -wdir "$b" $Q "$@"
 }
+# sigterm_mpirun RUNDIR DATA OPTIONS...: qtrain without end under mpirun until run.json says the
+# ranks have started (the signals are caught from then on), then SIGTERM to mpirun itself, as a
+# user's kill does: $job is the timeout wrapper, which would pass it on to its whole process
+# group a second time and add a SIGCONT, and mpirun takes a second signal as "abort now"
+# (SIGKILL to the ranks).
+sigterm_mpirun() {
+	dir=$1 data=$2; shift 2
+	$MPI2 $Q "$@" --steps 1000000 --checkpoint-every 100000 -o "$dir" "$data" >/dev/null 2>&1 &
+	job=$!
+	i=0
+	while ! grep -q '"ranks"' "$dir/run.json" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 1
+	pkill -TERM -P $job -x mpirun
+	wait $job
+}
 fails_with "a rank that cannot read the data: rank 0 names it" 1 "rank 1: codes.npy: No such file" \
 	mpmd "$T/wA" "$T/wB" $TINY --steps 5 -o r codes.npy
 check "... nothing written" test ! -e "$T/wA/r" -a ! -e "$T/wB/r"
@@ -204,14 +219,8 @@ cp "$T/wA/dk/last.safetensors" "$T/dk.ckpt"
 fails_with "ddsp: a rank that cannot read the --resume checkpoint: rank 0 names it" 1 "rank 1: dk: No such file" \
 	mpmd "$T/wA" "$T/wB" --threads 1 --resume dk --steps 5 -o dk audio.npy
 check "... the checkpoint is left as it was" cmp "$T/dk.ckpt" "$T/wA/dk/last.safetensors"
-# SIGTERM to mpirun (see the SampleRNN test below): the ranks stop together, rank 0 writes
-$MPI2 $Q $DD --steps 1000000 --checkpoint-every 100000 -o "$T/dterm" "$T/audio.npy" >/dev/null 2>&1 &
-job=$!
-i=0
-while ! grep -q '"ranks"' "$T/dterm/run.json" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 1
-pkill -TERM -P $job -x mpirun
-wait $job
+# SIGTERM to mpirun: the ranks stop together, rank 0 writes
+sigterm_mpirun "$T/dterm" "$T/audio.npy" $DD
 check "ddsp: SIGTERM to mpirun: rank 0 writes last.safetensors" test -s "$T/dterm/last.safetensors"
 check "... which 2 ranks resume" $MPI2 $Q --threads 1 --resume "$T/dterm" --steps $(($(meta "$T/dterm/last.safetensors" step) + 3)) -o "$T/dterm" "$T/audio.npy"
 
@@ -238,17 +247,8 @@ ok $(case "$st0" in ""|Z*) echo 0;; *) echo 1;; esac) "... rank 0 is gone too ($
 step=$(meta "$T/kill/last.safetensors" step)
 check "... the last checkpoint (step $step) resumes" $Q --threads 1 --resume "$T/kill" --steps $((step + 5)) -o "$T/kill" "$T/codes.npy"
 
-# --- SIGTERM to mpirun reaches the ranks: they stop together and rank 0 writes a checkpoint.
-# The signal goes to mpirun itself, as a user's kill does: $job is the timeout wrapper, which
-# would pass it on to its whole process group a second time and add a SIGCONT, and mpirun takes
-# a second signal as "abort now" (SIGKILL to the ranks).
-$MPI2 $Q $TINY --steps 1000000 --checkpoint-every 100000 -o "$T/term" "$T/codes.npy" >/dev/null 2>"$T/term.err" &
-job=$!
-i=0
-while ! grep -q '"ranks"' "$T/term/run.json" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
-sleep 1
-pkill -TERM -P $job -x mpirun
-wait $job
+# --- SIGTERM to mpirun reaches the ranks: they stop together and rank 0 writes a checkpoint
+sigterm_mpirun "$T/term" "$T/codes.npy" $TINY
 check "SIGTERM to mpirun: rank 0 writes last.safetensors" test -s "$T/term/last.safetensors"
 check "... which resumes" $Q --threads 1 --resume "$T/term" --steps $(($(meta "$T/term/last.safetensors" step) + 3)) -o "$T/term" "$T/codes.npy"
 

@@ -6,13 +6,7 @@
 . tests/lib.sh
 
 # a tiny model trained for two steps on random codes: enough to have a real checkpoint
-$PY -c '
-import numpy as np
-r = np.random.default_rng(1)
-with open("'$T'/codes.npy", "wb") as f:
-    for i in range(6):
-        np.save(f, r.integers(0, 256, 4096).astype(np.uint8))
-'
+random_codes $T/codes.npy 1 6 4096
 $BIN/qtrain --preset tiny --steps 2 --checkpoint-every 2 --threads 1 -o $T/run $T/codes.npy 2>$T/train.err
 check "a tiny checkpoint to sample from" test -f $T/run/best.safetensors
 CK=$T/run/best.safetensors

@@ -433,6 +433,9 @@ fails_with "SampleRNN checkpoint resumed as WaveNet is refused" 1 \
 check "... and the checkpoints are left as they were" cmp "$T/wnres.before" "$T/wnres/last.safetensors"
 fails_with "wavenet: a SampleRNN option is a usage error" 2 "--dim is a SampleRNN option" \
 	$Q $WN --dim 32 -o "$T/wnbad" "$T/codes.npy"
+fails_with "... naming WaveNet's own options, from the option table" 2 \
+	"\(WaveNet's own: --dilations, --residual-channels, --dilation-channels, --skip-channels, --n-out, --input, --initial-width\)" \
+	$Q $WN --rnn gru -o "$T/wnbad" "$T/codes.npy"
 fails_with "samplernn: a WaveNet option is a usage error" 2 "--dilations is a WaveNet option" \
 	$Q $TINY --dilations 1,2 -o "$T/wnbad" "$T/codes.npy"
 fails_with "wavenet: unknown preset" 2 "unknown WaveNet preset 'small'" \

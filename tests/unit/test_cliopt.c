@@ -213,6 +213,11 @@ int main(void)
 	const cli_opt *bad = cli_opts_given_outside(&mab, A);
 	tap_ok(bad && !strcmp(bad->name, "only-b") && !cli_opts_given_outside(&mab, A | B),
 	       "all modes in force: an option of another mode is found");
+	char names[64], cut[9];
+	cli_opts_names(&mab, B, names, sizeof names);
+	cli_opts_names(&mab, B, cut, sizeof cut);
+	tap_ok(!strcmp(names, "--level, --only-b") && !strcmp(cut, "--level,"),
+	       "a mode's own options, in table order: %s", names);
 	char err2[256];
 	cli_opts_free(&opts);
 	opts = ma; /* parse_in_child parses the table of opts */

@@ -186,11 +186,7 @@ static void expect_error(const mem *m, long index, const char *want, const char 
 	fclose(r);
 }
 
-static void test_malformed(void)
-{
-	float x[4] = {1, 2, 3, 4};
-	mem m;
-	FILE *w;
+/* BUILD(statements): m is what the statements write to w */
 #define BUILD(stmts)                                                                                                   \
 	do {                                                                                                           \
 		m = (mem){0};                                                                                          \
@@ -198,6 +194,12 @@ static void test_malformed(void)
 		stmts;                                                                                                 \
 		fclose(w);                                                                                             \
 	} while (0)
+
+static void test_malformed(void)
+{
+	float x[4] = {1, 2, 3, 4};
+	mem m;
+	FILE *w;
 
 	BUILD(fwrite("RIFF\x24\0\0\0WAVEfmt ", 1, 16, w));
 	expect_error(&m, 0, "bad magic", "a wav file is refused (bad magic)");
@@ -288,7 +290,6 @@ static void test_malformed(void)
 	tap_ok(!bad, "a stream cut at any of the %zu bytes inside record 1 is an error naming it (%zu wrong)",
 	       m.len - one - 1, bad);
 	free(m.buf);
-#undef BUILD
 }
 
 /* The header is parsed as a dict literal: a key's name inside another key's value, extra keys,
@@ -298,13 +299,6 @@ static void test_dict_parser(void)
 	float x[4] = {1, 2, 3, 4};
 	mem m;
 	FILE *w;
-#define BUILD(stmts)                                                                                                   \
-	do {                                                                                                           \
-		m = (mem){0};                                                                                          \
-		w = open_memstream(&m.buf, &m.len);                                                                    \
-		stmts;                                                                                                 \
-		fclose(w);                                                                                             \
-	} while (0)
 	static const struct {
 		const char *dict;
 		const char *want;
