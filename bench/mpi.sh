@@ -23,18 +23,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 
 # random codes: 64 records of 16384 (long enough for every preset's rows), a hand-written .npy
 # stream as bench/qtrain.sh makes it
-npy_u1() {
-	dict="{'descr': '|u1', 'fortran_order': False, 'shape': ($1,), }"
-	len=${#dict}
-	pad=$(( (64 - (10 + len + 1) % 64) % 64 ))
-	hlen=$((len + pad + 1))
-	printf '\223NUMPY\001\000'
-	printf "$(printf '\\%03o\\%03o' $((hlen % 256)) $((hlen / 256)))"
-	printf '%s%*s\n' "$dict" $pad ''
-	head -c "$1" /dev/urandom
-}
-i=0
-while [ $i -lt 64 ]; do npy_u1 16384; i=$((i + 1)); done > "$tmp/codes.npy"
+. "$(dirname "$0")/codes.sh"
+random_codes_npy 64 16384 > "$tmp/codes.npy"
 # DDSP's audio: 64 s of a sawtooth gliding over two octaves, cut into <f4 records of 4 s (16
 # examples of the small and paper presets), when sox is there
 audio=

@@ -24,18 +24,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Random codes, as the peer trains on: 64 records of 4096 codes (4 windows of 1024), written as
 # a .npy stream by hand so that the bench needs no numpy.
-npy_u1() { # npy_u1 N: one |u1 record of N random codes on stdout
-	dict="{'descr': '|u1', 'fortran_order': False, 'shape': ($1,), }"
-	len=${#dict}
-	pad=$(( (64 - (10 + len + 1) % 64) % 64 ))
-	hlen=$((len + pad + 1))
-	printf '\223NUMPY\001\000'
-	printf "$(printf '\\%03o\\%03o' $((hlen % 256)) $((hlen / 256)))"
-	printf '%s%*s\n' "$dict" $pad ''
-	head -c "$1" /dev/urandom
-}
-i=0
-while [ $i -lt 64 ]; do npy_u1 4096; i=$((i + 1)); done > "$tmp/codes.npy"
+. "$(dirname "$0")/codes.sh"
+random_codes_npy 64 4096 > "$tmp/codes.npy"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'),"\
      "load average $(cut -d' ' -f1-3 /proc/loadavg); threads $THREADS"

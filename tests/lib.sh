@@ -106,6 +106,21 @@ with open(sys.argv[1], "wb") as f:
         np.save(f, r.integers(0, 256, int(sys.argv[4])).astype(np.uint8))
 ' "$@"
 }
+# sine_codes FILE: 24 records of 600-899 mu-law codes, each a sine of its own frequency and
+# phase (seeded: the same bytes every run), the data the qtrain and mpi tests train on
+sine_codes() {
+	$PY -c '
+import numpy as np, sys
+rng = np.random.default_rng(1)
+with open(sys.argv[1], "wb") as f:
+    for r in range(24):
+        n = 600 + int(rng.integers(0, 300))
+        t = np.arange(n)
+        x = 0.7 * np.sin(2 * np.pi * t * (0.01 + 0.03 * rng.random()) + 6 * rng.random())
+        y = np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255)
+        np.save(f, np.floor((y + 1) / 2 * 255 + 0.5).astype(np.uint8))
+' "$1"
+}
 # tone_wav FILE: one second of a quiet tone, 16-bit mono at 16 kHz
 tone_wav() {
 	$PY -c '

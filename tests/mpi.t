@@ -35,17 +35,10 @@ if $MPI2 $Q --help >"$T/help.out" 2>"$T/help.err"; then :; else
 	done_testing; exit
 fi
 
-$PY - "$T/codes.npy" "$T/other.npy" <<'EOF'
+sine_codes "$T/codes.npy"
+$PY - "$T/other.npy" <<'EOF'
 import sys, numpy as np
-rng = np.random.default_rng(1)
 with open(sys.argv[1], "wb") as f:
-    for r in range(24):
-        n = 600 + int(rng.integers(0, 300))
-        t = np.arange(n)
-        x = 0.7 * np.sin(2 * np.pi * t * (0.01 + 0.03 * rng.random()) + 6 * rng.random())
-        y = np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255)
-        np.save(f, np.floor((y + 1) / 2 * 255 + 0.5).astype(np.uint8))
-with open(sys.argv[2], "wb") as f:
     for r in range(24):
         np.save(f, (np.arange(700) % 200).astype(np.uint8))
 EOF

@@ -12,17 +12,7 @@ Q=$BIN/qtrain
 TINY="--preset tiny --seq 64 --batch 4 --threads 1"
 
 # 24 records of mu-law coded tones, 600-900 codes each: learnable, so the loss must fall
-$PY - "$T/codes.npy" <<'EOF'
-import sys, numpy as np
-rng = np.random.default_rng(1)
-with open(sys.argv[1], "wb") as f:
-    for r in range(24):
-        n = 600 + int(rng.integers(0, 300))
-        t = np.arange(n)
-        x = 0.7 * np.sin(2 * np.pi * t * (0.01 + 0.03 * rng.random()) + 6 * rng.random())
-        y = np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255)
-        np.save(f, np.floor((y + 1) / 2 * 255 + 0.5).astype(np.uint8))
-EOF
+sine_codes "$T/codes.npy"
 # helpers: metadata of a checkpoint, number of log rows
 meta() { $PY -c '
 import json, struct, sys
