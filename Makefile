@@ -41,19 +41,43 @@ DEPSTAMP := $(B)/.deps-ok
 .DEFAULT_GOAL := all
 
 # ---- CUDA (docs/cuda.md) ------------------------------------------------------------------
-# Where nvcc is found (on PATH, else /usr/local/cuda/bin/nvcc; NVCC=PATH picks one), lib/*.cu
-# are compiled by it into libsharks.a in place of lib/backend_cuda_none.c, and the programs
-# link cudart statically (no toolkit path needed to start one); cuBLAS is not linked but opened
-# from the toolkit's lib64 once a GPU is found (lib/backend_cuda.cu says why). Elsewhere, or
-# with CUDA=0, nothing CUDA is built and --device cuda says "built without CUDA support".
+# Where nvcc is found (on PATH, else /usr/local/cuda/bin/nvcc; NVCC=PATH picks one) and its
+# toolkit has libcudart_static.a, lib/*.cu are compiled by it into libsharks.a in place of
+# lib/backend_cuda_none.c, and the programs link cudart statically (no toolkit path needed to
+# start one); cuBLAS is not linked but opened from the toolkit's library folder once a GPU is
+# found (lib/backend_cuda.cu says why). The toolkit is the one nvcc itself reports (its TOP),
+# not the folder nvcc was found in: on PATH it may be a wrapper script (/usr/local/bin/nvcc).
+# CUDA_HOME=DIR overrides it. Elsewhere, or with CUDA=0, nothing CUDA is built and --device
+# cuda says "built without CUDA support"; a toolkit without cudart warns and builds without.
 # CUDA_ARCH: the GPU architectures compiled for (90: H100, H200; PTX of the last one is kept
 # for newer GPUs to compile at load). make test-cuda: the device tests, verbose.
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-CUDA      ?= $(shell test -n "$(NVCC)" && test -x "$(NVCC)" && echo 1 || echo 0)
 CUDA_ARCH ?= 90
+ifneq ($(CUDA),0)
+ifneq ($(NVCC),)
+ifndef CUDA_HOME
+CUDA_HOME := $(shell $(NVCC) --dryrun -c -x cu /dev/null 2>&1 | sed -n 's/^\#\$$ TOP=//p' | xargs -r realpath)
+endif
+ifndef CUDA_LIBDIR
+CUDA_LIBDIR := $(patsubst %/libcudart_static.a,%,$(firstword $(wildcard $(addsuffix /libcudart_static.a,\
+               $(CUDA_HOME)/lib64 $(CUDA_HOME)/targets/$(shell uname -m)-linux/lib $(CUDA_HOME)/lib \
+               /usr/lib/$(shell uname -m)-linux-gnu))))
+endif
+ifeq ($(CUDA_LIBDIR),)
 ifeq ($(CUDA),1)
-CUDA_HOME   := $(patsubst %/bin/,%,$(dir $(NVCC)))
-CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib/x86_64-linux-gnu $(CUDA_HOME)/lib))
+$(error CUDA=1, but no libcudart_static.a in the toolkit of $(NVCC) ($(or $(CUDA_HOME),nvcc reported no TOP)); set CUDA_HOME=DIR)
+endif
+$(warning nvcc is $(NVCC), but its toolkit ($(or $(CUDA_HOME),nvcc reported no TOP)) has no libcudart_static.a: building without CUDA (CUDA_HOME=DIR names the toolkit))
+CUDA := 0
+else
+CUDA := 1
+endif
+else
+CUDA := 0
+endif
+endif
+export CUDA CUDA_HOME CUDA_LIBDIR
+ifeq ($(CUDA),1)
 LIB_SRC     := $(filter-out lib/backend_cuda_none.c,$(LIB_SRC))
 LIB_OBJ     := $(LIB_SRC:lib/%.c=$(B)/lib/%.o) $(patsubst lib/%.cu,$(B)/lib/%.o,$(wildcard lib/*.cu))
 CUDA_LIBS   := -L$(CUDA_LIBDIR) -lcudart_static -ldl -lrt -lpthread -lstdc++

@@ -58,4 +58,23 @@ for x, y in zip(a, b):
 	check "a device run's checkpoint resumes on the CPU" \
 		$BIN/qtrain --resume $T/wg --steps 6 --checkpoint-every 2 --threads 1 -q -o $T/wg $T/codes.npy
 fi
+# Which toolkit the Makefile builds against: the one nvcc reports, even where the nvcc on PATH
+# is a wrapper script elsewhere (CI's /usr/local/bin/nvcc); a toolkit without cudart builds
+# without CUDA, with a warning. A stand-in nvcc answers --dryrun as the real one does.
+mkdir -p $T/tk/bin $T/tk/lib $T/wrap
+printf '#!/bin/sh\necho "#\\$ TOP=%s/tk/bin/.."\n' "$T" >$T/tk/bin/nvcc
+printf '#!/bin/sh\nexec %s/tk/bin/nvcc "$@"\n' "$T" >$T/wrap/nvcc
+chmod +x $T/tk/bin/nvcc $T/wrap/nvcc
+: >$T/tk/lib/libcudart_static.a
+make_vars() { env -u CUDA -u CUDA_HOME -u CUDA_LIBDIR make --no-print-directory -n -p "$@" Makefile 2>&1; }
+make_vars NVCC=$T/wrap/nvcc >$T/vars
+check "make: the toolkit is where the nvcc wrapper leads" grep -qx "CUDA_LIBDIR := $(realpath $T/tk)/lib" $T/vars
+check "make: CUDA is built with it" grep -qx "CUDA := 1" $T/vars
+rm $T/tk/lib/libcudart_static.a
+make_vars NVCC=$T/wrap/nvcc >$T/vars
+check "make: a toolkit without libcudart_static.a: a warning naming it" \
+	grep -qF "nvcc is $T/wrap/nvcc, but its toolkit ($(realpath $T/tk)) has no libcudart_static.a: building without CUDA" $T/vars
+check "make: ... and nothing CUDA built" grep -qx "CUDA := 0" $T/vars
+make_vars NVCC=$T/wrap/nvcc CUDA=1 >$T/vars
+check "make CUDA=1 with such a toolkit: stops, naming it" grep -qF "CUDA=1, but no libcudart_static.a in the toolkit of $T/wrap/nvcc" $T/vars
 done_testing
