@@ -1341,6 +1341,9 @@ static int ddsp_checkpoint(ddsp_run *r, const ddsp_data *d, const char *rundir, 
 		if (full && score < r->best)
 			r->best = score, is_best = 1;
 	}
+	/* under mpirun: every rank's slices of Adam's moments, then rank 0 alone writes */
+	if (trn_moments_gather(r->adam_m, r->adam_v, r->nparams) < 0)
+		return -1;
 	if (r->rank) {
 		if (full)
 			r->log_loss = 0, r->log_steps = 0;

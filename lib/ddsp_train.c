@@ -285,11 +285,12 @@ int ddsp_run_init(ddsp_run *r, const ddsp_train_opts *o, const ddsp_data *d)
 	r->nparams = ddsp_net_num_params(r->m);
 	r->adam_m = sh_alloc(r->nparams * sizeof(float));
 	r->adam_v = sh_alloc(r->nparams * sizeof(float));
+	r->norm_parts = sh_alloc(trn_norm_parts(r->nparams) * sizeof(double));
 	r->order = sh_alloc(SH_MAX(d->ntrain, 1) * sizeof(int));
 	r->bf0 = sh_alloc((size_t)r->rows * d->T * sizeof(float));
 	r->bld = sh_alloc((size_t)r->rows * d->T * sizeof(float));
 	r->baudio = sh_alloc((size_t)r->rows * d->n * sizeof(float));
-	if (!r->adam_m || !r->adam_v || !r->order || !r->bf0 || !r->bld || !r->baudio) {
+	if (!r->adam_m || !r->adam_v || !r->norm_parts || !r->order || !r->bf0 || !r->bld || !r->baudio) {
 		ddsp_run_free(r);
 		return -1;
 	}
@@ -300,7 +301,8 @@ int ddsp_run_init(ddsp_run *r, const ddsp_train_opts *o, const ddsp_data *d)
 void ddsp_run_free(ddsp_run *r)
 {
 	ddsp_net_free(r->m);
-	free(r->adam_m), free(r->adam_v), free(r->order), free(r->bf0), free(r->bld), free(r->baudio);
+	free(r->adam_m), free(r->adam_v), free(r->norm_parts), free(r->order), free(r->bf0), free(r->bld),
+		free(r->baudio);
 	memset(r, 0, sizeof *r);
 }
 
@@ -360,16 +362,18 @@ double ddsp_run_step(ddsp_run *r, const ddsp_data *d)
 	float *g = ddsp_net_grads(r->m);
 	memset(g, 0, r->nparams * sizeof(float));
 	double loss = ddsp_net_run(r->m, r->bf0, r->bld, r->baudio, r->rows, seeds, NULL, 1);
-	loss = trn_reduce_mean(loss, g, r->nparams, r->rows, B, &r->reduce_seconds);
+	double lr = ddsp_run_lr(r);
+	const trn_update_opts o = {r->opt.clip > 0 ? TRN_CLIP_NORM : TRN_CLIP_NONE,
+				   r->opt.clip,
+				   lr,
+				   r->opt.beta1,
+				   r->opt.beta2,
+				   r->opt.eps};
+	loss = trn_update(ddsp_net_params(r->m), g, r->adam_m, r->adam_v, r->nparams, r->norm_parts, loss, r->rows, B,
+			  &o, r->step + 1, &r->reduce_seconds);
 	if (!isfinite(loss))
 		return loss;
-	double norm = r->opt.clip > 0 ? clip_global_norm(g, r->nparams, r->opt.clip) : 0;
-	if (!isfinite(norm))
-		return norm;
-	double lr = ddsp_run_lr(r);
 	r->step++;
-	adam_step(ddsp_net_params(r->m), g, r->adam_m, r->adam_v, r->nparams, lr, r->opt.beta1, r->opt.beta2,
-		  r->opt.eps, r->step);
 	r->log_loss += loss;
 	r->log_steps++;
 	return loss;

@@ -56,12 +56,14 @@ typedef struct {
 typedef struct {
 	ddsp_train_opts opt;
 	/* data parallel (dist.h): this rank computes examples [row0, row0 + rows) of every step's
-	 * batch; the order, the parameters and the optimizer are the same on every rank */
+	 * batch; the order and the parameters are the same on every rank, and Adam's moments
+	 * on each rank's slice (train.h's trn_update) */
 	int rank, nranks, row0, rows;
 	double reduce_seconds; /* spent in the ranks' reductions of the loss and gradients */
 	ddsp_net *m;
 	size_t nparams;
 	float *adam_m, *adam_v;
+	double *norm_parts; /* trn_update's scratch */
 	long step, epoch;
 	int pos;    /* next position in this epoch's order */
 	int *order; /* [ntrain] */
@@ -77,8 +79,8 @@ void ddsp_run_free(ddsp_run *r);
 /* The learning rate of the next step. */
 double ddsp_run_lr(const ddsp_run *r);
 /* One optimizer step on the next batch; returns its loss (not finite: parameters untouched).
- * Under mpirun every rank deals the whole batch and runs its rows; the gradients are summed
- * (train.h's trn_reduce_mean) before clipping and Adam. */
+ * Under mpirun every rank deals the whole batch and runs its rows; the gradients are summed,
+ * clipped and applied by train.h's trn_update (each rank updating its slice). */
 double ddsp_run_step(ddsp_run *r, const ddsp_data *d);
 /* Mean spectral loss over examples idx[0..n) (fixed noise per example); NAN when n is 0 or
  * *stop is raised. Several ranks share the examples (collective; *stop is then not looked

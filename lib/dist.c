@@ -52,18 +52,29 @@ int dist_size(void) { return size; }
 int dist_local_size(void) { return local_size; }
 const char *dist_library(void) { return library; }
 
-int dist_allreduce_sum_f32(float *x, size_t n, float scale)
+/* counts[r], offsets[r] = rank r's slice of n values (dist_slice_lo), for MPI's v-calls; -1
+ * when they do not fit its int counts */
+static int slice_counts(size_t n, size_t per)
+{
+	if (n > INT_MAX) /* MPI counts and offsets are ints */
+		return sh_error("a vector of %zu values: too many for one message", n);
+	for (int r = 0; r < size; r++) {
+		size_t a = dist_slice_lo(n, r, size), b = dist_slice_lo(n, r + 1, size);
+		a = (a + per - 1) / per, b = (b + per - 1) / per;
+		counts[r] = (int)(b - a), offsets[r] = (int)a;
+	}
+	return 0;
+}
+
+int dist_reduce_scatter_sum_f32(float *x, size_t n, float scale)
 {
 	if (size == 1)
 		return 0;
-	if (n > INT_MAX) /* MPI counts and offsets are ints */
-		return sh_error("allreduce of %zu floats: too many for one message", n);
-	/* rank r owns the slice [n·r/size, n·(r+1)/size) */
-	for (int r = 0; r < size; r++) {
-		size_t a = n * r / size, b = n * (r + 1) / size;
-		counts[r] = (int)(b - a), offsets[r] = (int)a;
-	}
-	const size_t slice = (size_t)counts[rank];
+	if (slice_counts(n, 1) < 0)
+		return -1;
+	size_t slice = 0; /* the longest slice: every rank's scratch slot holds one */
+	for (int r = 0; r < size; r++)
+		slice = SH_MAX(slice, (size_t)counts[r]);
 	if (slice * size > scratch_cap) { /* (my own slot stays unused) */
 		float *s = realloc(scratch, slice * size * sizeof *s);
 		if (!s)
@@ -72,25 +83,44 @@ int dist_allreduce_sum_f32(float *x, size_t n, float scale)
 	}
 	/* receive my slice from every other rank, rank r's at scratch[r·slice]; my own stays in x
 	 * (no copy to myself: counts of 0) */
+	const int mine_n = counts[rank];
 	for (int r = 0; r < size; r++)
-		rcounts[r] = r == rank ? 0 : (int)slice, roffsets[r] = (int)(r * slice);
-	const int my_count = counts[rank];
+		rcounts[r] = r == rank ? 0 : mine_n, roffsets[r] = (int)(r * slice);
 	counts[rank] = 0;
 	MPI_Alltoallv(x, counts, offsets, MPI_FLOAT, scratch, rcounts, roffsets, MPI_FLOAT, MPI_COMM_WORLD);
-	counts[rank] = my_count;
 	/* the scale in the same pass as the sum: scale·x is the same float whichever rank
 	 * multiplies, so this is the sum of the scaled vectors, without a pass of its own */
 	float *mine = x + offsets[rank];
 	for (int r = 0; r < size; r++)
 		from[r] = r == rank ? mine : scratch + (size_t)r * slice;
-	for (size_t i = 0; i < slice; i++) { /* in rank order */
+	for (int i = 0; i < mine_n; i++) { /* in rank order */
 		float s = scale * from[0][i];
 		for (int r = 1; r < size; r++)
 			s += scale * from[r][i];
 		mine[i] = s;
 	}
-	MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, x, counts, offsets, MPI_FLOAT, MPI_COMM_WORLD);
 	return 0;
+}
+
+int dist_allgather_slices(void *x, size_t n, size_t per, size_t elem_bytes)
+{
+	if (size == 1)
+		return 0;
+	if (slice_counts(n, per) < 0)
+		return -1;
+	MPI_Datatype elem;
+	MPI_Type_contiguous((int)elem_bytes, MPI_BYTE, &elem);
+	MPI_Type_commit(&elem);
+	MPI_Allgatherv(MPI_IN_PLACE, 0, elem, x, counts, offsets, elem, MPI_COMM_WORLD);
+	MPI_Type_free(&elem);
+	return 0;
+}
+
+int dist_allreduce_sum_f32(float *x, size_t n, float scale)
+{
+	if (dist_reduce_scatter_sum_f32(x, n, scale) < 0)
+		return -1;
+	return dist_allgather_slices(x, n, 1, sizeof *x);
 }
 
 int dist_allreduce_sum_f64(double *x, int n)

@@ -26,11 +26,30 @@ int dist_local_size(void);
 /* "Open MPI v4.1.4 ..." or "none". */
 const char *dist_library(void);
 
-/* x[0..n) = the sum over ranks of scale·(every rank's x), summed in rank order (each rank
- * reduces 1/N of the vector: gathers that slice from every rank, sums it, and all slices are
- * then gathered back). The same bits as scaling x on every rank first, without that pass; one
- * rank: x is left as it is (scale not applied). */
+/* A vector of n values is cut into one slice per rank, in rank order: rank r's is
+ * [dist_slice_lo(n, r, N), dist_slice_lo(n, r + 1, N)), its ends on multiples of
+ * DIST_SLICE_ALIGN values (the blocks in which clipping sums squares, nn_kernels.h), so that
+ * a rank's slice is whole blocks; a slice may be empty when n is small. */
+#define DIST_SLICE_ALIGN 4096
+static inline size_t dist_slice_lo(size_t n, int r, int nranks)
+{
+	if (r >= nranks)
+		return n;
+	size_t lo = n * (size_t)r / (size_t)nranks / DIST_SLICE_ALIGN * DIST_SLICE_ALIGN;
+	return lo < n ? lo : n;
+}
+
+/* x[0..n) = the sum over ranks of scale·(every rank's x), summed in rank order: the
+ * reduce-scatter below, then dist_allgather_slices. The same bits as scaling x on every rank
+ * first, without that pass; one rank: x is left as it is (scale not applied). */
 int dist_allreduce_sum_f32(float *x, size_t n, float scale);
+/* The first half of that: only this rank's slice of x becomes the sum (each rank gathers its
+ * slice from every other rank and sums them); the rest of x is left as it was. */
+int dist_reduce_scatter_sum_f32(float *x, size_t n, float scale);
+/* Every rank's slice of x[0..n) (dist_slice_lo) to every rank, values of elem_bytes each; or,
+ * with per > 1 (a divisor of DIST_SLICE_ALIGN), x holds one value for each `per` values of a
+ * vector of n (⌈n/per⌉ of them: a block's sum, say), and rank r's are those of its slice. */
+int dist_allgather_slices(void *x, size_t n, size_t per, size_t elem_bytes);
 /* The same for a few doubles (gathered whole, summed in rank order on every rank). */
 int dist_allreduce_sum_f64(double *x, int n);
 /* all[r·bytes ..] = rank r's mine, on every rank. */

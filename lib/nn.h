@@ -102,6 +102,11 @@
 	/* torch clip_grad_norm_: when ‖x‖ > max_norm, x *= max_norm / (‖x‖ + 1e-6); returns ‖x‖ \
  * before clipping */         \
 	double clip_global_norm##S(real *x, size_t n, double max_norm);                                                \
+	/* its parts: parts[b] = Σx² in double over block b of NNK_NORM_BLOCK values of x[n] (the last \
+	 * may be shorter), in order within the block; and x *= max_norm / (norm + 1e-6) when norm > \
+	 * max_norm */             \
+	void sumsq_blocks##S(const real *x, size_t n, double *parts);                                                  \
+	void scale_to_norm##S(real *x, size_t n, double norm, double max_norm);                                        \
                                                                                                                        \
 	/* One Adam step as torch.optim.Adam (no weight decay, no amsgrad): m, v [n] moments, \
  * t = 1-based number of this step; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²; \

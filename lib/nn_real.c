@@ -10,6 +10,7 @@
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "nn.h"
 #include "fastmath.h"
+#include "nn_kernels.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -630,28 +631,57 @@ HOT void clip_elementwise(real *x, size_t n, real lim)
 		x[i] = x[i] > lim ? lim : x[i] < -lim ? -lim : x[i];
 }
 
+HOT void sumsq_blocks(const real *x, size_t n, double *parts)
+{
+	/* eight blocks at a time, one chain of additions each: the additions of one block at a
+	 * time, in the same order (the same bits), but eight of them in flight instead of one
+	 * waiting for the last (measured: 20 ms to 3 ms for 12 M values) */
+	const size_t BLK = NNK_NORM_BLOCK, nb = (n + BLK - 1) / BLK, groups = n / BLK / 8;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+	for (size_t gi = 0; gi < groups; gi++) {
+		const real *b = x + gi * 8 * BLK;
+		double s[8] = {0};
+		for (size_t i = 0; i < BLK; i++)
+			for (int j = 0; j < 8; j++)
+				s[j] += (double)b[j * BLK + i] * b[j * BLK + i];
+		for (int j = 0; j < 8; j++)
+			parts[gi * 8 + j] = s[j];
+	}
+	for (size_t bl = groups * 8; bl < nb; bl++) {
+		size_t e = (bl + 1) * BLK < n ? (bl + 1) * BLK : n;
+		double s = 0;
+		for (size_t i = bl * BLK; i < e; i++)
+			s += (double)x[i] * x[i];
+		parts[bl] = s;
+	}
+}
+
+HOT void scale_to_norm(real *x, size_t n, double norm, double max_norm)
+{
+	if (!(norm > max_norm))
+		return;
+	real s = (real)(max_norm / (norm + 1e-6));
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+	for (size_t i = 0; i < n; i++)
+		x[i] *= s;
+}
+
 HOT double clip_global_norm(real *x, size_t n, double max_norm)
 {
-	/* Σx² in double: fixed blocks of 4096 values, summed in block order, so that the result
-	 * does not depend on the thread count */
-	const size_t BLK = 4096, nb = (n + BLK - 1) / BLK;
-	double ss = 0;
-#pragma omp parallel for ordered schedule(static, 1) if (n >= PAR_MIN)
-	for (size_t b = 0; b < nb; b++) {
-		double part = 0;
-		size_t e = (b + 1) * BLK < n ? (b + 1) * BLK : n;
-		for (size_t i = b * BLK; i < e; i++)
-			part += (double)x[i] * x[i];
-#pragma omp ordered
-		ss += part;
+	/* Σx² in double: fixed blocks of NNK_NORM_BLOCK values, summed in block order, so that the
+	 * result does not depend on the thread count (nor on how the blocks are shared among
+	 * ranks: train.c sums every rank's in the same order); a chunk of blocks at a time */
+	enum { CHUNK = 256 };
+	double parts[CHUNK], ss = 0;
+	const size_t step = (size_t)CHUNK * NNK_NORM_BLOCK;
+	for (size_t a = 0; a < n; a += step) {
+		size_t len = n - a < step ? n - a : step, nb = (len + NNK_NORM_BLOCK - 1) / NNK_NORM_BLOCK;
+		sumsq_blocks(x + a, len, parts);
+		for (size_t bl = 0; bl < nb; bl++)
+			ss += parts[bl];
 	}
 	double norm = sqrt(ss);
-	if (norm > max_norm) {
-		real s = (real)(max_norm / (norm + 1e-6));
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-		for (size_t i = 0; i < n; i++)
-			x[i] *= s;
-	}
+	scale_to_norm(x, n, norm, max_norm);
 	return norm;
 }
 

@@ -34,6 +34,8 @@
 #define relu_backward relu_backward_f64
 #define relu_forward relu_forward_f64
 #define relu_mask relu_mask_f64
+#define scale_to_norm scale_to_norm_f64
+#define sumsq_blocks sumsq_blocks_f64
 #define weightnorm_backward weightnorm_backward_f64
 #define weightnorm_forward weightnorm_forward_f64
 

@@ -113,8 +113,9 @@ int trn_checkpoint(trn_run *t, const trn_data *d, const char *rundir, trn_log *l
 		t->log_nats = 0;
 		t->log_steps = 0;
 	}
-	/* under mpirun: every rank's rows of the carried state, then rank 0 alone writes */
-	if (trn_state_gather(t) < 0)
+	/* under mpirun: every rank's rows of the carried state and slices of Adam's moments, then
+	 * rank 0 alone writes */
+	if (trn_state_gather(t) < 0 || trn_moments_gather(t->adam_m, t->adam_v, t->nparams) < 0)
 		return -1;
 	if (t->rank)
 		return 0;

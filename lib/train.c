@@ -9,6 +9,7 @@
 #include "audio.h"
 #include "mulaw.h"
 #include "nn.h"
+#include "nn_kernels.h"
 #include "srnn_sample.h"
 #include "util.h"
 
@@ -19,17 +20,58 @@
 
 /* ---- optimizer ---- */
 
-double trn_clip(float *g, size_t n, int mode, double value)
+_Static_assert(DIST_SLICE_ALIGN % NNK_NORM_BLOCK == 0, "a rank's slice must be whole norm blocks");
+
+size_t trn_norm_parts(size_t n) { return SH_MAX((n + NNK_NORM_BLOCK - 1) / NNK_NORM_BLOCK, 1); }
+
+double trn_update(float *params, float *g, float *m, float *v, size_t n, double *parts, double loss, int rows,
+		  int batch, const trn_update_opts *o, long step, double *seconds)
 {
-	if (mode == TRN_CLIP_NORM)
-		return clip_global_norm(g, n, value);
+	const int nranks = dist_size(), rank = dist_rank();
+	double t0 = sh_now();
+	if (nranks > 1) {
+		/* the ranks meet here, the faster ones waiting asleep (dist_barrier) rather than
+		 * spinning in the sums below on a core the slower one may need */
+		dist_barrier();
+		loss *= (double)rows / batch;
+		if (dist_allreduce_sum_f64(&loss, 1) < 0)
+			return NAN;
+		/* the same sum on every rank: they all go on, or all stop */
+		if (!isfinite(loss))
+			return loss;
+		if (dist_reduce_scatter_sum_f32(g, n, (float)rows / batch) < 0)
+			return NAN;
+	} else if (!isfinite(loss)) {
+		return loss;
+	}
+	/* this rank's slice, whole norm blocks */
+	const size_t lo = dist_slice_lo(n, rank, nranks), hi = dist_slice_lo(n, rank + 1, nranks);
+	const size_t nb = (n + NNK_NORM_BLOCK - 1) / NNK_NORM_BLOCK;
+	sumsq_blocks(g + lo, hi - lo, parts + lo / NNK_NORM_BLOCK);
+	if (dist_allgather_slices(parts, n, NNK_NORM_BLOCK, sizeof *parts) < 0)
+		return NAN;
 	double ss = 0;
-	for (size_t i = 0; i < n; i++)
-		ss += (double)g[i] * g[i];
-	double norm = sqrt(ss);
-	if (isfinite(norm) && mode == TRN_CLIP_ELEMENTWISE)
-		clip_elementwise(g, n, (float)value);
-	return norm;
+	for (size_t bl = 0; bl < nb; bl++)
+		ss += parts[bl];
+	const double norm = sqrt(ss);
+	if (!isfinite(norm)) /* a gradient that is not: every rank sees it */
+		return norm;
+	if (o->clip == TRN_CLIP_NORM)
+		scale_to_norm(g + lo, hi - lo, norm, o->clip_value);
+	else if (o->clip == TRN_CLIP_ELEMENTWISE)
+		clip_elementwise(g + lo, hi - lo, (float)o->clip_value);
+	adam_step(params + lo, g + lo, m + lo, v + lo, hi - lo, o->lr, o->beta1, o->beta2, o->eps, step);
+	if (nranks > 1) {
+		if (dist_allgather_slices(params, n, 1, sizeof *params) < 0)
+			return NAN;
+		*seconds += sh_now() - t0;
+	}
+	return loss;
+}
+
+int trn_moments_gather(float *m, float *v, size_t n)
+{
+	return dist_allgather_slices(m, n, 1, sizeof *m) < 0 || dist_allgather_slices(v, n, 1, sizeof *v) < 0 ? -1 : 0;
 }
 
 /* ---- the run ---- */
@@ -59,13 +101,14 @@ int trn_run_init(trn_run *t, const trn_options *opt, const trn_data *d)
 	/* one float at least, so that a model without state (WaveNet) still gets pointers */
 	t->adam_m = sh_alloc(t->nparams * sizeof(float));
 	t->adam_v = sh_alloc(t->nparams * sizeof(float));
+	t->norm_parts = sh_alloc(trn_norm_parts(t->nparams) * sizeof(double));
 	t->state = sh_alloc(SH_MAX(t->state_floats, 1) * sizeof(float));
 	t->lstate = t->nranks > 1 ? sh_alloc(SH_MAX(t->lstate_floats, 1) * sizeof(float)) : t->state;
 	t->eval_state = sh_alloc(SH_MAX(t->lstate_floats, 1) * sizeof(float));
 	t->codes = sh_alloc((size_t)batch * row * sizeof(uint16_t));
 	t->reset = sh_alloc(batch);
-	if (!t->adam_m || !t->adam_v || !t->state || !t->lstate || !t->eval_state || !t->codes || !t->reset ||
-	    trn_feed_init(&t->feed, d, batch, history, seq, model_levels(c), opt->seed) < 0) {
+	if (!t->adam_m || !t->adam_v || !t->norm_parts || !t->state || !t->lstate || !t->eval_state || !t->codes ||
+	    !t->reset || trn_feed_init(&t->feed, d, batch, history, seq, model_levels(c), opt->seed) < 0) {
 		trn_run_free(t);
 		return -1;
 	}
@@ -82,6 +125,7 @@ void trn_run_free(trn_run *t)
 		model_free(t->m);
 	free(t->adam_m);
 	free(t->adam_v);
+	free(t->norm_parts);
 	if (t->lstate != t->state)
 		free(t->lstate);
 	free(t->state);
@@ -105,15 +149,12 @@ double trn_step(trn_run *t, const trn_data *d)
 		if (t->reset[t->row0 + b])
 			model_state_reset(t->m, t->lstate, rows, b);
 	double loss = model_forward_backward(t->m, t->codes + t->row0 * row, rows, t->lstate);
-	loss = trn_reduce_mean(loss, grads, t->nparams, rows, batch, &t->reduce_seconds);
+	const trn_update_opts o = {t->opt.clip, t->opt.clip_value, t->opt.lr, t->opt.beta1, t->opt.beta2, t->opt.eps};
+	loss = trn_update(model_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->norm_parts, loss, rows, batch,
+			  &o, t->step + 1, &t->reduce_seconds);
 	if (!isfinite(loss))
 		return loss;
-	double norm = trn_clip(grads, t->nparams, t->opt.clip, t->opt.clip_value);
-	if (!isfinite(norm))
-		return norm;
 	t->step++;
-	adam_step(model_params(t->m), grads, t->adam_m, t->adam_v, t->nparams, t->opt.lr, t->opt.beta1, t->opt.beta2,
-		  t->opt.eps, t->step);
 	t->log_nats += loss;
 	t->log_steps++;
 	return loss;
@@ -141,26 +182,6 @@ void trn_state_scatter(trn_run *t)
 	if (t->nranks > 1)
 		model_state_copy_rows(t->m, t->lstate, t->rows, 0, t->state, model_batch(&t->opt.model), t->row0,
 				      t->rows);
-}
-
-double trn_reduce_mean(double loss, float *grads, size_t n, int rows, int batch, double *seconds)
-{
-	if (dist_size() == 1)
-		return loss;
-	double t0 = sh_now();
-	/* the ranks meet here, the faster ones waiting asleep (dist_barrier) rather than spinning
-	 * in the sums below on a core the slower one may need */
-	dist_barrier();
-	/* each rank's loss and gradients are means over its rows: weighted by its share of the
-	 * batch, their sums are the means over the whole batch */
-	loss *= (double)rows / batch;
-	if (dist_allreduce_sum_f64(&loss, 1) < 0)
-		return NAN;
-	/* the same sum on every rank: they all go on, or all stop */
-	if (isfinite(loss) && dist_allreduce_sum_f32(grads, n, (float)rows / batch) < 0)
-		return NAN;
-	*seconds += sh_now() - t0;
-	return loss;
 }
 
 int trn_replicas_agree(const float *params, size_t n, long step)

@@ -30,11 +30,13 @@ typedef struct {
 typedef struct {
 	trn_options opt;
 	/* data parallel (dist.h): this rank computes rows [row0, row0 + rows) of the global batch
-	 * of every step; the feed, the parameters and the optimizer are the same on every rank */
+	 * of every step; the feed and the parameters are the same on every rank, and Adam's
+	 * moments on each rank's slice (trn_update; whole after trn_moments_gather) */
 	int rank, nranks, row0, rows;
 	model *m;
 	size_t nparams;
 	float *adam_m, *adam_v; /* nparams each */
+	double *norm_parts;     /* trn_update's scratch */
 	float *state;           /* recurrent state of the batch rows, carried */
 	size_t state_floats;
 	float *lstate; /* this rank's rows of it (= state with one rank): up to date
@@ -75,17 +77,29 @@ void trn_state_scatter(trn_run *t);
  * model's parameters (DDSP's). */
 int trn_check_replicas(const trn_run *t);
 int trn_replicas_agree(const float *params, size_t n, long step);
-/* The seam between backward and the optimizer under mpirun, for every model: loss and grads[n]
- * are this rank's means over its `rows` of the global batch of `batch`; weighted by rows/batch
- * and summed over the ranks in rank order (dist.h) they become the means over the whole batch,
- * the same on every rank. Returns that loss (the gradients are left as they are when it is not
- * finite: every rank then stops); the time taken is added to *seconds. One process: loss, and
- * nothing touched. */
-double trn_reduce_mean(double loss, float *grads, size_t n, int rows, int batch, double *seconds);
-
-/* Clips gradients: elementwise to ±value, or scales them so that their global L2 norm is at
- * most value. Returns the norm before clipping (not finite when a gradient is not). */
-double trn_clip(float *g, size_t n, int mode, double value);
+/* The step after backward, for every model (qtrain's and DDSP's): loss and g[n] are this
+ * rank's means over its `rows` of the global batch of `batch`. Under mpirun (dist.h's seam)
+ * they are weighted by rows/batch and summed over the ranks in rank order, which makes them
+ * the means over the whole batch; then each rank clips (TRN_CLIP_*) and takes the Adam step
+ * (nn.h's adam_step, torch semantics) on its own slice of the parameters only
+ * (dist_slice_lo), with its slice of the moments m and v, and the updated slices are gathered:
+ * the same bits on every rank as every rank updating every parameter, for 1/N of the work.
+ * Off its slice a rank's m and v are then stale until trn_moments_gather. A global norm is
+ * the sum of every block's Σg² in block order, whichever rank took which (nn.h's
+ * clip_global_norm: the same bits as one process). Returns the batch's mean loss; when it, or
+ * a gradient, is not finite, nothing is changed and every rank returns the same non-finite
+ * value (the caller stops). parts: scratch of trn_norm_parts(n) doubles. The time spent in
+ * the reductions and the gather is added to *seconds. */
+typedef struct {
+	int clip; /* TRN_CLIP_* */
+	double clip_value, lr, beta1, beta2, eps;
+} trn_update_opts;
+double trn_update(float *params, float *g, float *m, float *v, size_t n, double *parts, double loss, int rows,
+		  int batch, const trn_update_opts *o, long step, double *seconds);
+size_t trn_norm_parts(size_t n);
+/* Every rank's slice of Adam's moments m[n], v[n] to every rank (collective), before rank 0
+ * writes them; nothing with one process. */
+int trn_moments_gather(float *m, float *v, size_t n);
 
 /* Mean cross-entropy in bits per sample over every window of records recs[0..n) (state reset
  * at each record's start and carried through its windows). NAN when n is 0 or *stop was set.

@@ -2,6 +2,7 @@
  * the CBLAS kernels against the plain reference loops, float against double, and Adam against
  * a step computed by hand. */
 #include "nn.h"
+#include "nn_kernels.h"
 #include "params.h"
 #include "util.h"
 #include "tap.h"
@@ -343,6 +344,27 @@ static void test_clip_adam(void)
 	       "bits on 1 and 2 threads (%.15g)",
 	       nbig, n1);
 	free(big), free(big2);
+	/* float, as training runs it: eight blocks at a time (sumsq_blocks) and the blocks in order
+	 * give the bits of one block at a time (nn_kernels.h's definition), and the scaling */
+	{
+		const size_t nf = 5 * 8 * NNK_NORM_BLOCK + 3 * NNK_NORM_BLOCK + 77;
+		float *f = malloc(nf * sizeof *f), *f2 = malloc(nf * sizeof *f2);
+		for (size_t i = 0; i < nf; i++)
+			f[i] = f2[i] = (float)((i % 13) - 6) * (i % 5 == 0 ? 1e3f : 1e-2f) + (float)i * 1e-7f;
+		double ss = 0;
+		for (size_t bl = 0; bl < (nf + NNK_NORM_BLOCK - 1) / NNK_NORM_BLOCK; bl++)
+			ss += nnk_sumsq_block(f, nf, bl);
+		const double want = sqrt(ss), got = clip_global_norm(f, nf, want / 3);
+		const float s = (float)(want / 3 / (want + 1e-6));
+		size_t off = 0;
+		for (size_t i = 0; i < nf; i++)
+			off += f[i] != f2[i] * s;
+		tap_ok(got == want && !off,
+		       "float global norm of %zu values: the bits of the blocks summed one at a time, "
+		       "and each value scaled (%zu differ)",
+		       nf, off);
+		free(f), free(f2);
+	}
 	double z[2] = {0.3, 0.4};
 	clip_global_norm_f64(z, 2, 1);
 	tap_ok(z[0] == 0.3 && z[1] == 0.4, "global-norm clip leaves a small gradient alone");

@@ -1,6 +1,7 @@
 /* test_train.c: qtrain's machinery apart from the model: reading and checking code records,
  * the seeded split, the TBPTT feed (windows, padding, resets, epochs), clipping, the log and
  * the loss plot. */
+#include "nn.h"
 #include "npy.h"
 #include "plot.h"
 #include "tap.h"
@@ -199,18 +200,41 @@ static void test_feed(void)
 	trn_data_free(&d);
 }
 
-static void test_clip(void)
+/* trn_update in one process: the clipping asked for, then nn.h's Adam step, the same bits as
+ * calling them in turn; a gradient or loss that is not finite changes nothing. */
+static void test_update(void)
 {
-	float g[4] = {3, -4, 0.5f, 0};
-	double n = trn_clip(g, 4, TRN_CLIP_ELEMENTWISE, 1);
-	tap_ok(tap_close(n, sqrt(25.25), 1e-6) && g[0] == 1 && g[1] == -1 && g[2] == 0.5f,
-	       "elementwise clipping to ±1");
-	float h[2] = {3, 4};
-	n = trn_clip(h, 2, TRN_CLIP_NORM, 1);
-	tap_ok(tap_close(n, 5, 1e-6) && tap_close(h[0], 0.6, 1e-5) && tap_close(h[1], 0.8, 1e-5),
-	       "norm clipping scales to norm 1");
-	float k[2] = {1, NAN};
-	tap_ok(!isfinite(trn_clip(k, 2, TRN_CLIP_ELEMENTWISE, 1)), "a NaN gradient is reported");
+	enum { N = 3 * 8 * 4096 + 1234 }; /* groups of eight norm blocks, and a short last block */
+	static float p[N], g[N], m[N], v[N], p2[N], g2[N], m2[N], v2[N];
+	static double parts[N / 4096 + 1];
+	const int modes[] = {TRN_CLIP_NONE, TRN_CLIP_ELEMENTWISE, TRN_CLIP_NORM};
+	const char *names[] = {"no clipping", "elementwise clipping", "norm clipping"};
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < N; i++) {
+			p[i] = p2[i] = sinf(i * 0.37f);
+			g[i] = g2[i] = 3 * cosf(i * 1.3f) * (i % 7 == 0 ? 4 : 1);
+			m[i] = m2[i] = 0.01f * sinf(i * 0.11f), v[i] = v2[i] = 0.02f + 0.01f * cosf(i * 0.7f);
+		}
+		const trn_update_opts o = {modes[k], modes[k] == TRN_CLIP_NORM ? 5 : 1, 1e-3, 0.9, 0.999, 1e-8};
+		double seconds = 0, loss = trn_update(p, g, m, v, N, parts, 2.5, 4, 4, &o, 3, &seconds);
+		if (modes[k] == TRN_CLIP_NORM)
+			clip_global_norm(g2, N, 5);
+		else if (modes[k] == TRN_CLIP_ELEMENTWISE)
+			clip_elementwise(g2, N, 1);
+		adam_step(p2, g2, m2, v2, N, 1e-3, 0.9, 0.999, 1e-8, 3);
+		tap_ok(loss == 2.5 && !memcmp(p, p2, sizeof p) && !memcmp(m, m2, sizeof m) && !memcmp(v, v2, sizeof v),
+		       "trn_update, %s: the bits of clipping and adam_step called in turn", names[k]);
+	}
+	memcpy(p2, p, sizeof p), memcpy(m2, m, sizeof m), memcpy(v2, v, sizeof v);
+	g[N - 1] = NAN;
+	const trn_update_opts o = {TRN_CLIP_ELEMENTWISE, 1, 1e-3, 0.9, 0.999, 1e-8};
+	double seconds = 0;
+	tap_ok(!isfinite(trn_update(p, g, m, v, N, parts, 2.5, 4, 4, &o, 4, &seconds)) && !memcmp(p, p2, sizeof p) &&
+		       !memcmp(m, m2, sizeof m) && !memcmp(v, v2, sizeof v),
+	       "a NaN gradient: reported, and the parameters and moments are left as they were");
+	g[N - 1] = 0;
+	tap_ok(!isfinite(trn_update(p, g, m, v, N, parts, INFINITY, 4, 4, &o, 4, &seconds)) && !memcmp(p, p2, sizeof p),
+	       "an infinite loss: reported, nothing changed");
 }
 
 /* trn_log_parse over the text of a log: the number of rows read, or -1 (the error in
@@ -346,7 +370,7 @@ int main(void)
 	test_load();
 	test_split();
 	test_feed();
-	test_clip();
+	test_update();
 	test_log_parse();
 	test_log_plot();
 	char cmd[300];
