@@ -8,7 +8,10 @@ CC       ?= cc
 OPT      ?= -O2
 PKGS     := sndfile libmpg123 samplerate soxr fftw3f fftw3 openblas libchromaprint cairo libpng
 OPENMP   := -fopenmp
-CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
+# -fno-math-errno: nothing reads errno after a math call, and with it set sqrtf cannot be
+# vectorised (Adam's loop ran scalar: 46 ms a step for 12 M parameters, 9 ms with it); GCC 12
+# ignores it in a file's `#pragma GCC optimize`. IEEE results are the same either way.
+CFLAGS   := -std=c11 $(OPT) -fno-math-errno -g -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_GNU_SOURCE -Ilib \
             $(OPENMP) $(EXTRA_CFLAGS)
 LDFLAGS  := $(OPENMP) -Wl,--as-needed $(EXTRA_LDFLAGS)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(MPI_CFLAGS)
