@@ -3,10 +3,12 @@
  * _f64) for finite-difference tests. Matrix products through CBLAS; elementwise loops over
  * large arrays through OpenMP, with fixed partitions so that results do not depend on
  * scheduling (same thread count → same bytes). */
-/* sqrt without errno and comparisons without FP traps let the Adam, softmax and gate loops
- * vectorise (nothing here relies on errno or floating-point exceptions). Before the includes:
- * exp_fast must be compiled with the same options as the loops, or it is not inlined into
- * them (measured: a quarter of a tiny WaveNet's training step in calls to it). */
+/* Comparisons without FP traps let the softmax and gate loops vectorise (nothing here relies
+ * on floating-point exceptions); sqrt without errno, which Adam's loop needs, comes from the
+ * Makefile's -fno-math-errno, since GCC 12 does not apply that one from this pragma (the loop
+ * stayed scalar). Before the includes: exp_fast must be compiled with the same options as the
+ * loops, or it is not inlined into them (measured: a quarter of a tiny WaveNet's training
+ * step in calls to it). */
 #pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "nn.h"
 #include "fastmath.h"
