@@ -3,7 +3,10 @@
 # with one thread against 2 ranks with one thread each, on the same global batch, in the same
 # run (their ratio is the figure: the machine is shared, so its load is printed too); and, for
 # every SampleRNN, WaveNet and DDSP preset, the bytes each rank sends and receives to reduce one
-# step's gradients (4 bytes a parameter, reduce-scatter + allgather: 2·(N-1)/N of them).
+# step (4 bytes a parameter: the gradients' reduce-scatter and the updated parameters'
+# allgather, 2·(N-1)/N of them).
+# Beside them, in the same run, the machine's own limit: two independent one-process runs side by
+# side against one alone (on a shared machine what the others leave moves both figures alike).
 # Also the share of rank 0's time spent in the reduction (the sums and the wait for the slower
 # rank), which says how far the ratio is from 2 because of the reduction rather than the load.
 # The CPU seconds per step (runs of one step taken off) say what the wall-clock cannot on a
@@ -73,6 +76,11 @@ run() { # run NAME STEPS LAUNCHER...: samples/s of qtrain under LAUNCHER; CPU se
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 one=$(run one $((STEPS + 1)) env)
 two=$(run two $((STEPS + 1)) mpirun -np 2 --bind-to none)
+# the machine's own limit, in the same minutes: two independent one-process runs side by side
+# (each the whole batch) against one alone; what no data-parallel split can beat here
+run pair_a $((STEPS + 1)) env >"$tmp/pair_a.sps" &
+run pair_b $((STEPS + 1)) env >"$tmp/pair_b.sps"
+wait
 # the same with the warm-up step alone: the difference is the CPU time of the timed steps
 run one1 1 env >/dev/null
 run two1 1 mpirun -np 2 --bind-to none >/dev/null
@@ -82,6 +90,10 @@ echo "2 ranks, rank 0's time in the reduction (the sums, and waiting for the slo
 printf 'preset\tbatch\tsteps\t1x1_samples_per_s\t2x1_samples_per_s\tratio\n'
 awk -v p="$MODEL $PRESET" -v b="${B:-preset}" -v s="$STEPS" -v a="$one" -v c="$two" \
 	'BEGIN { printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\n", p, b, s, a, c, (a > 0 ? c / a : 0) }'
+awk -v a="$one" -v c="$two" -v x="$(cat "$tmp/pair_a.sps")" -v y="$(cat "$tmp/pair_b.sps")" 'BEGIN {
+	if (a <= 0 || x + y <= 0) exit
+	printf "the machine'"'"'s limit: 2 independent processes side by side did %.2fx the samples/s of one alone; " \
+		"2 ranks reached %.0f%% of that\n", (x + y) / a, 100 * c / (x + y) }'
 # CPU seconds of the whole invocation (start-up and the warm-up step included), which the load
 # of a shared machine changes less than the wall-clock: their ratio is what 2 ranks cost in work
 if [ -s "$tmp/one.cpu" ] && [ -s "$tmp/two.cpu" ]; then

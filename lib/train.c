@@ -47,9 +47,13 @@ double trn_update(float *params, float *g, float *m, float *v, size_t n, double 
 	/* this rank's slice, whole norm blocks */
 	const size_t lo = dist_slice_lo(n, rank, nranks), hi = dist_slice_lo(n, rank + 1, nranks);
 	const size_t nb = (n + NNK_NORM_BLOCK - 1) / NNK_NORM_BLOCK;
+	/* *seconds: the exchanges and the waits for them, not this rank's clipping and Adam */
+	double comm = sh_now() - t0;
 	sumsq_blocks(g + lo, hi - lo, parts + lo / NNK_NORM_BLOCK);
+	t0 = sh_now();
 	if (dist_allgather_slices(parts, n, NNK_NORM_BLOCK, sizeof *parts) < 0)
 		return NAN;
+	comm += sh_now() - t0;
 	double ss = 0;
 	for (size_t bl = 0; bl < nb; bl++)
 		ss += parts[bl];
@@ -62,9 +66,10 @@ double trn_update(float *params, float *g, float *m, float *v, size_t n, double 
 		clip_elementwise(g + lo, hi - lo, (float)o->clip_value);
 	adam_step(params + lo, g + lo, m + lo, v + lo, hi - lo, o->lr, o->beta1, o->beta2, o->eps, step);
 	if (nranks > 1) {
+		t0 = sh_now();
 		if (dist_allgather_slices(params, n, 1, sizeof *params) < 0)
 			return NAN;
-		*seconds += sh_now() - t0;
+		*seconds += comm + (sh_now() - t0);
 	}
 	return loss;
 }
