@@ -637,7 +637,7 @@ HOT void sumsq_blocks(const real *x, size_t n, double *parts)
 {
 	/* eight blocks at a time, one chain of additions each: the additions of one block at a
 	 * time, in the same order (the same bits), but eight of them in flight instead of one
-	 * waiting for the last (measured: 20 ms to 3 ms for 12 M values) */
+	 * waiting for the last (measured: 20 ms to 6-9 ms for 12 M values, loaded machine) */
 	const size_t BLK = NNK_NORM_BLOCK, nb = (n + BLK - 1) / BLK, groups = n / BLK / 8;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN)
 	for (size_t gi = 0; gi < groups; gi++) {
